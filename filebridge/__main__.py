@@ -1,0 +1,3 @@
+from filebridge.cli import main
+
+main()

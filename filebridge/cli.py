@@ -1,0 +1,190 @@
+"""The command line: run, watch, check, preview, status, demo, schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from filebridge import runner
+from filebridge.errors import LedgerError, ProfileError
+from filebridge.profile import load_profile
+
+log = logging.getLogger("filebridge")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr)
+
+
+def _fail(code: int, message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@click.version_option(package_name="filebridge")
+def main(verbose: bool) -> None:
+    """filebridge: ERP exports in, shop import files and ERP feedback out.
+
+    Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
+    4 profile (configuration) error, 5 ledger error.
+    """
+    _setup_logging(verbose)
+
+
+def _job(profile_path: str):  # type: ignore[no-untyped-def]
+    from filebridge.pipeline import Job
+
+    try:
+        return Job(load_profile(profile_path))
+    except ProfileError as e:
+        _fail(runner.CONFIG_ERROR, str(e))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+
+
+@main.command()
+@click.argument("profile")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="process even content already processed")
+def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
+    """Process FILES now, or every complete file waiting in the profile's inbox."""
+    job = _job(profile)
+    try:
+        outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    for o in outcomes:
+        counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
+        click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status != "duplicate" else "")
+                   + (f" - {o.reason}" if o.reason else ""))
+        for p in o.outputs:
+            click.echo(f"  -> {p}")
+    if not outcomes:
+        click.echo(f"{job.name}: nothing to do")
+    sys.exit(runner.exit_code(outcomes))
+
+
+@main.command()
+@click.argument("profiles", nargs=-1)
+@click.option("--once", is_flag=True, help="process what is ready, then exit")
+def watch(profiles: tuple[str, ...], once: bool) -> None:
+    """Watch each profile's inbox and process files as they complete (default:
+    every profiles/*.yaml)."""
+    from filebridge.watch import Watcher
+
+    paths = list(profiles) or sorted(str(p) for p in Path("profiles").glob("*.yaml"))
+    if not paths:
+        _fail(runner.USAGE, "no profiles given and none in ./profiles")
+    jobs = [_job(p) for p in paths]
+    sys.exit(Watcher(jobs).serve(once=once))
+
+
+@main.command()
+@click.argument("profiles", nargs=-1, required=True)
+def check(profiles: tuple[str, ...]) -> None:
+    """Validate profiles; report every problem with file, line and field."""
+    bad = 0
+    for p in profiles:
+        try:
+            prof = load_profile(p)
+            from filebridge.mapping import Mapper
+            Mapper(prof.map)  # lookup tables load
+        except ProfileError as e:
+            bad += 1
+            click.echo(str(e), err=True)
+            continue
+        click.echo(f"{p}: ok ({prof.name})")
+    sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
+
+
+@main.command()
+@click.argument("profile")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("-n", "--rows", default=10, show_default=True, help="records to show")
+def preview(profile: str, file: Path, rows: int) -> None:
+    """Show the first mapped records of FILE and its rejects; writes nothing."""
+    from filebridge.errors import RejectedFile
+    from filebridge.records import FileReport, plain
+
+    job = _job(profile)
+    report = FileReport(file.name)
+    shown = 0
+    try:
+        for batch in job.batches(file, report):
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
+                if shown >= rows:
+                    break
+                click.echo(f"line {line}: " + json.dumps({k: plain(v) for k, v in rec.items()},
+                                                         ensure_ascii=False))
+                shown += 1
+            if shown >= rows and report.tally.rejected >= 10:
+                break
+    except RejectedFile as e:
+        _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    for rej in report.first[:20]:
+        click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
+    report.close()
+    sys.exit(runner.ROWS_REJECTED if report.tally.rejected else runner.OK)
+
+
+@main.command()
+@click.option("--profile", "profile", help="a profile file, for its ledger and name")
+@click.option("--ledger", type=click.Path(path_type=Path), help="the ledger file")
+@click.option("-n", "--limit", default=10, show_default=True)
+def status(profile: str | None, ledger: Path | None, limit: int) -> None:
+    """Recent runs and files from the ledger, with their counts."""
+    from filebridge.ledger import SqliteLedger
+
+    name = None
+    if profile:
+        prof = load_profile(profile)
+        ledger, name = ledger or prof.ledger_path(), prof.name
+    ledger = ledger or Path("profiles/filebridge.db")
+    if not ledger.exists():
+        _fail(runner.USAGE, f"no ledger at {ledger} (give --ledger or --profile)")
+    db = SqliteLedger(ledger)
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+    def counts(t: dict[str, int]) -> str:
+        return " ".join(f"{k}={v}" for k, v in t.items())
+
+    click.echo("runs:")
+    for r in db.recent_runs(limit, name):
+        click.echo(f"  #{r['id']} {r['profile']} {when(r['started'])} {r['status']} "
+                   f"files={r['files']} {counts(r['tally'])}")
+    click.echo("files:")
+    for f in db.recent_files(limit * 2, name):
+        click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
+                   f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="the profile reference (docs/profiles.md)")
+def schema(markdown: bool) -> None:
+    """Print the profile JSON Schema (or the Markdown reference)."""
+    if markdown:
+        from filebridge.docs import reference
+        click.echo(reference(), nl=False)
+    else:
+        from filebridge.profile import json_schema
+        click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("folder", default="demo", type=click.Path(path_type=Path))
+def demo(folder: Path) -> None:
+    """Copy samples/ and profiles/ into FOLDER and run every sample profile."""
+    from filebridge.demo import run_demo
+
+    sys.exit(run_demo(folder))

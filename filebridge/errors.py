@@ -1,0 +1,52 @@
+"""Exceptions, typed by what the caller should do about them.
+
+    FilebridgeError
+    ├── ProfileError        fix the profile; nothing was touched
+    ├── RejectedFile        quarantine this file with a report, go on with others
+    ├── SinkError
+    │   ├── RetryableSinkError   try again later (network, 5xx, 429)
+    │   └── PermanentSinkError   the destination refused; report it
+    └── LedgerError         the state store failed: abort, commit nothing
+
+Foreign exceptions (lxml, openpyxl, OSError while reading…) are translated into
+these at one seam per stage, so the runner decides with ``except`` clauses.
+"""
+
+from __future__ import annotations
+
+
+class FilebridgeError(Exception):
+    """Root of every error filebridge raises on purpose."""
+
+
+class ProfileError(FilebridgeError):
+    """The profile is invalid. ``problems`` lists every one found, already located."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class RejectedFile(FilebridgeError):
+    """The whole file cannot be processed (unreadable, truncated, unsafe, empty)."""
+
+    def __init__(self, reason: str, *, line: int | None = None):
+        self.reason = reason
+        self.line = line
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+class SinkError(FilebridgeError):
+    """A sink could not deliver."""
+
+
+class RetryableSinkError(SinkError):
+    """Temporary: the same delivery may succeed later."""
+
+
+class PermanentSinkError(SinkError):
+    """The destination refused the content; retrying will not help."""
+
+
+class LedgerError(FilebridgeError):
+    """The ledger could not be read or written: nothing may be committed."""

@@ -1,0 +1,119 @@
+"""Files for the ERP about each input: an acknowledgement (status and counts) and
+a rejects file (one line per rejected row: line, field, reason, original values).
+
+Both go through the same outbox as the shop outputs, so the ERP sees them only
+once everything for that input is in place. Counts always add up:
+read = sent + unchanged + rejected + skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from filebridge.layouts.fixed import FixedField, encode_record
+from filebridge.options import Encoding, Model
+from filebridge.records import FileReport, Tally
+from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
+
+ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "reason",
+              "processed"]
+
+
+class AckOptions(Model):
+    """The acknowledgement written for every input file."""
+
+    format: Literal["csv", "fixed"] = Field("csv", description="csv, or fixed for an ERP "
+                                            "that reads fixed-width records")
+    path: str = Field("feedback/{stem}.ack.csv", description="where, relative to the "
+                      "profile's folder")
+    delimiter: str = Field(";", min_length=1, max_length=1, description="for csv")
+    encoding: Encoding = Field("utf-8", description="output encoding")
+    fields: dict[str, FixedField] | None = Field(
+        None, description="for fixed: the record layout; field names among " +
+        ", ".join(ACK_FIELDS))
+    done_file: str | None = Field(None, description="empty marker written after the file")
+
+    @model_validator(mode="after")
+    def _layout(self) -> AckOptions:
+        if self.format == "fixed" and not self.fields:
+            raise ValueError("format: fixed needs fields (the ERP's record layout)")
+        for name in self.fields or {}:
+            if name not in ACK_FIELDS:
+                raise ValueError(f"unknown ack field {name!r}; known: {', '.join(ACK_FIELDS)}")
+        return self
+
+
+class RejectsOptions(Model):
+    """The rejected rows of an input file."""
+
+    path: str = Field("feedback/{stem}.rejects.csv", description="where, relative to the "
+                      "profile's folder")
+    delimiter: str = Field(";", min_length=1, max_length=1, description="field separator")
+    encoding: Encoding = Field("utf-8", description="output encoding")
+    always: bool = Field(False, description="write the file (header only) even without "
+                         "rejects")
+
+
+class FeedbackOptions(Model):
+    """What goes back to the ERP for each input file."""
+
+    ack: AckOptions | None = Field(default_factory=AckOptions, description="the "
+                                   "acknowledgement; null for none")
+    rejects: RejectsOptions | None = Field(default_factory=RejectsOptions, description="the "
+                                           "rejects file; null for none")
+
+
+def ack_values(name: str, status: str, tally: Tally, reason: str = "") -> dict[str, object]:
+    return {"file": name, "status": status, **tally.as_dict(), "reason": reason,
+            "processed": datetime.now().isoformat(timespec="seconds")}
+
+
+def _encode(text: bytes, encoding: str) -> bytes:
+    return text if encoding.lower() in ("utf-8", "utf8") else \
+        text.decode("utf-8").encode(encoding, errors="replace")
+
+
+def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> None:
+    staged = ctx.stage(o.path, o.done_file)
+    if o.format == "fixed":
+        data = (encode_record(values, o.fields or {}) + "\r\n").encode(o.encoding,
+                                                                      errors="replace")
+    else:
+        cells = [guard_formulas(pa.array([str(values[k])])) for k in ACK_FIELDS]
+        data = _encode(header_line(ACK_FIELDS, o.delimiter) + csv_lines(cells, o.delimiter),
+                       o.encoding)
+    with staged.open("wb") as f:
+        f.write(data)
+
+
+REJECT_COLUMNS = ["line", "field", "reason", "value", "record"]
+
+
+def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> None:
+    if not report.tally.rejected and not o.always:
+        return
+    staged = ctx.stage(o.path)
+    with staged.open("wb") as f:
+        f.write(_encode(header_line(REJECT_COLUMNS, o.delimiter), o.encoding))
+        chunk: list[list[str]] = []
+
+        def flush() -> None:
+            cols = [guard_formulas(pa.array([r[i] for r in chunk], pa.string()))
+                    for i in range(len(REJECT_COLUMNS))]
+            f.write(_encode(csv_lines(cols, o.delimiter), o.encoding))
+            chunk.clear()
+
+        for rej in report.rejects():
+            value = rej.values.get(rej.field) if rej.field else rej.values.get("text")
+            chunk.append([str(rej.line), rej.field or "", rej.reason,
+                          "" if value is None else str(value),
+                          json.dumps(rej.values, ensure_ascii=False, default=str)])
+            if len(chunk) >= 10_000:
+                flush()
+        if chunk:
+            flush()

@@ -1,0 +1,1 @@
+"""Field layouts and value codecs shared by readers (decoding) and writers (encoding)."""

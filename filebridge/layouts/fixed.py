@@ -1,0 +1,79 @@
+"""Fixed-width field layouts: written once, used to read ERP files and to write
+files back to the ERP (feedback) with the same definitions."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from filebridge.options import FieldSpec
+
+
+class FixedField(FieldSpec):
+    """A field at a 1-based character position."""
+
+    start: int = Field(ge=1, description="first position, 1-based")
+    length: int = Field(ge=1, description="width in characters")
+    trim: bool = Field(True, description="remove trailing blanks from text (leading "
+                       "blanks are kept: they may be meaningful)")
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length - 1
+
+
+def check_layout(fields: dict[str, FixedField], record_length: int | None) -> None:
+    """Fields must fit in the record; overlaps are allowed (REDEFINES-style views)."""
+    if record_length is None:
+        return
+    for name, f in fields.items():
+        if f.end > record_length:
+            raise ValueError(f"field {name} ends at {f.end}, past record_length {record_length}")
+
+
+class LayoutMixin:
+    @model_validator(mode="after")
+    def _fits(self):  # type: ignore[no-untyped-def]
+        check_layout(self.fields, self.record_length)  # type: ignore[attr-defined]
+        return self
+
+
+def encode_field(value: object, f: FixedField) -> str:
+    """One value in its fixed-width slot: text left-aligned and blank-padded, numbers
+    right-aligned and zero-padded (sign in the first position), implied decimals
+    without the point. Too-long values are an error, never silently cut."""
+    from datetime import date
+    from decimal import Decimal
+
+    if value is None:
+        text = ""
+    elif f.type in ("integer", "decimal"):
+        d = Decimal(str(value))
+        if f.type == "decimal" and f.implied:
+            d = d.scaleb(f.scale)
+        if f.type == "integer" or f.implied:
+            digits = str(abs(int(d.to_integral_value())))
+        else:
+            digits = format(abs(d.quantize(Decimal(1).scaleb(-f.scale))), "f")
+        sign = "-" if d < 0 else ""
+        text = sign + digits.rjust(f.length - len(sign), "0")
+    elif f.type == "date" and isinstance(value, date):
+        fmt = f.format.upper()
+        if fmt in ("CYYMMDD", "CYMD"):
+            text = f"{(value.year - 1900) // 100}{value:%y%m%d}"
+        else:
+            from filebridge.layouts.types import DATE_FORMATS
+            text = value.strftime(DATE_FORMATS.get(fmt, f.format))
+    else:
+        text = str(value)
+    if len(text) > f.length:
+        raise ValueError(f"value {text!r} does not fit in {f.length} characters")
+    return text.ljust(f.length)
+
+
+def encode_record(values: dict[str, object], fields: dict[str, FixedField],
+                  record_length: int | None = None) -> str:
+    width = record_length or max(f.end for f in fields.values())
+    buf = [" "] * width
+    for name, f in fields.items():
+        buf[f.start - 1:f.end] = encode_field(values.get(name), f)
+    return "".join(buf)

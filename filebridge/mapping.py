@@ -1,0 +1,316 @@
+"""Declarative field mapping: raw batch -> mapped batch, bad rows -> rejects.
+
+Every field is computed for the whole batch at once: source (``from``, ``value``
+or a ``format`` template), ``apply`` transforms, parsing into a ``type``,
+``lookup``, ``default``; then the checks (``required``, ``regex``, ``min``/``max``,
+``check: ean13``) mark failing rows, and ``clamp`` bounds the value. A row
+failing any check becomes one reject naming its first failing field.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import string
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, field_validator, model_validator
+
+from filebridge import transforms
+from filebridge.errors import ProfileError, RejectedFile
+from filebridge.layouts.types import FieldType, parse
+from filebridge.options import Model, ProfilePath
+from filebridge.records import Batch, FileReport, Reject
+
+
+class FieldMap(Model):
+    """How one output field is computed."""
+
+    from_: str | None = Field(None, alias="from", description="input field to take the "
+                              "value from")
+    value: Any = Field(None, description="a constant value")
+    format: str | None = Field(None, description="a template joining input fields, e.g. "
+                               "'{CODART}-{COLORE}-{TAGLIA}'")
+    apply: list[Any] = Field(default_factory=list, description="transforms, in order: "
+                             + ", ".join(transforms.names()))
+    type: FieldType | None = Field(None, description="parse text into text, integer, "
+                                   "decimal, date or boolean")
+    scale: int = Field(2, ge=0, le=18, description="decimal places for type: decimal")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark, for type: decimal")
+    thousands: Literal[".", ",", " ", "'"] | None = Field(None, description="thousands "
+                                                          "separator, for type: decimal/integer")
+    date_format: str = Field("ISO", description="for type: date (see read fields' format)")
+    lookup: dict[str, Any] | ProfilePath | None = Field(
+        None, description="code table: an inline mapping, or a CSV file with two columns "
+                          "(code, value) and a header")
+    lookup_missing: Literal["reject", "keep", "null"] = Field(
+        "reject", description="a code not in the lookup: reject the row, keep the code, or "
+                              "leave the field empty")
+    default: Any = Field(None, description="value when the field is empty")
+    required: bool = Field(False, description="an empty value rejects the row")
+    regex: str | None = Field(None, description="the value must match this regular "
+                              "expression (whole value)")
+    min: Decimal | None = Field(None, description="smallest accepted value (reject below)")
+    max: Decimal | None = Field(None, description="largest accepted value (reject above)")
+    clamp: tuple[Decimal | None, Decimal | None] | None = Field(
+        None, description="[low, high]: bring the value into range instead of rejecting; "
+                          "null for an open end")
+    check: Literal["ean13"] | None = Field(None, description="ean13: 13 digits with a valid "
+                                           "check digit")
+
+    @field_validator("apply")
+    @classmethod
+    def _transforms(cls, v: list[Any]) -> list[Any]:
+        return [transforms.check(step) for step in v]
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"invalid regular expression ({e})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldMap:
+        given = [k for k in ("from_", "value", "format") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError("give only one of from, value, format")
+        return self
+
+
+class OptionSpec(Model):
+    field: str = Field(description="mapped field holding the option value (e.g. size)")
+    name: str | None = Field(None, description="option name shown in the shop (default: "
+                             "the field name, capitalised)")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.field.replace("_", " ").capitalize()
+
+
+class ProductSpec(Model):
+    """Group SKU rows into products with variants."""
+
+    key: str = Field(description="mapped field shared by all variants of a product (the "
+                     "stable parent key, e.g. the article code)")
+    options: list[OptionSpec | str] = Field(default_factory=list, max_length=3,
+                                            description="fields that tell variants apart, "
+                                            "e.g. [size, colour] (at most 3)")
+
+    @field_validator("options")
+    @classmethod
+    def _expand(cls, v: list[OptionSpec | str]) -> list[OptionSpec | str]:
+        return [OptionSpec(field=o) if isinstance(o, str) else o for o in v]
+
+    def option_specs(self) -> list[OptionSpec]:
+        return [o for o in self.options if isinstance(o, OptionSpec)]
+
+
+class MapSpec(Model):
+    """From input fields to the record sent to the outputs."""
+
+    key: str | None = Field(None, description="field that identifies a record (e.g. sku); "
+                            "needed for mode: changes")
+    fields: dict[str, FieldMap] = Field(default_factory=dict, description="output fields, "
+                                        "in order; empty keeps the input fields as they are")
+    product: ProductSpec | None = Field(None, description="group rows into products with "
+                                        "variant options")
+
+    @model_validator(mode="after")
+    def _refs(self) -> MapSpec:
+        names = set(self.fields)
+        if names:
+            for label, ref in (("key", self.key),
+                               ("product.key", self.product.key if self.product else None)):
+                if ref is not None and ref not in names:
+                    raise ValueError(f"{label} {ref!r} is not one of the mapped fields")
+            for o in self.product.option_specs() if self.product else []:
+                if o.field not in names:
+                    raise ValueError(f"product option {o.field!r} is not one of the mapped "
+                                     "fields")
+        return self
+
+
+def _template_parts(template: str) -> list[tuple[str, str | None]]:
+    return [(lit, name) for lit, name, _, _ in string.Formatter().parse(template)]
+
+
+def _load_lookup(spec: dict[str, Any] | Path) -> dict[str, Any]:
+    if isinstance(spec, dict):
+        return {str(k): v for k, v in spec.items()}
+    try:
+        with open(spec, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise ProfileError(f"lookup table {spec}: {e.strerror}") from None
+    table = {}
+    for n, row in enumerate(rows[1:], 2):
+        if len(row) < 2:
+            raise ProfileError(f"lookup table {spec}, line {n}: expected code,value")
+        table[row[0]] = row[1]
+    return table
+
+
+def _blank(arr: pa.Array) -> pa.Array:
+    mask = pc.is_null(arr)
+    if pa.types.is_string(arr.type):
+        mask = pc.or_(mask, pc.equal(pc.utf8_trim_whitespace(arr), ""))
+    return pc.fill_null(mask, True)
+
+
+def _ean13_ok(arr: pa.Array) -> pa.Array:
+    text = pc.cast(arr, pa.string())
+    shape = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{13}$"), False)
+    safe = pc.if_else(shape, text, "0000000000000")
+    total = None
+    for i in range(13):
+        digit = pc.cast(pc.utf8_slice_codeunits(safe, i, i + 1), pa.int64())
+        term = pc.multiply(digit, 3 if i % 2 else 1)
+        total = term if total is None else pc.add(total, term)
+    return pc.and_(shape, pc.equal(pc.divide(total, 10), pc.divide(pc.add(total, 9), 10)))
+
+
+Check = tuple[str, pa.Array, Callable[[int], str]]  # field, bad mask, reason for row i
+
+
+class Mapper:
+    """Built once per profile; ``apply`` runs per batch."""
+
+    def __init__(self, spec: MapSpec):
+        self.spec = spec
+        self.lookups = {name: _load_lookup(f.lookup) for name, f in spec.fields.items()
+                        if f.lookup is not None}
+
+    def inputs(self) -> set[str]:
+        """Input fields the mapping reads."""
+        used = set()
+        for f in self.spec.fields.values():
+            if f.from_:
+                used.add(f.from_)
+            if f.format:
+                used.update(n for _, n in _template_parts(f.format) if n)
+        return used
+
+    def check_inputs(self, names: list[str]) -> None:
+        missing = sorted(self.inputs() - set(names))
+        if missing:
+            raise RejectedFile(f"field(s) {', '.join(missing)} used by the mapping are not in "
+                               f"the file (it has: {', '.join(names)})")
+
+    def apply(self, batch: Batch, report: FileReport) -> Batch:
+        if not self.spec.fields or not len(batch):
+            return batch
+        self.check_inputs(batch.names)
+        out: dict[str, pa.Array] = {}
+        checks: list[Check] = []
+        for name, f in self.spec.fields.items():
+            out[name] = self._field(name, f, batch, checks)
+        mapped = Batch(pa.table(out), batch.lines)
+        if not checks:
+            return mapped
+        bad = checks[0][1]
+        for _, mask, _ in checks[1:]:
+            bad = pc.or_(bad, mask)
+        if not pc.any(bad).as_py():
+            return mapped
+        idx = pc.indices_nonzero(bad).to_pylist()
+        raw = batch.table.take(idx).to_pylist()
+        lines = pc.take(batch.lines, idx).to_pylist()
+        masks = [(n, m.to_pylist(), why) for n, m, why in checks]
+        for i, row, line in zip(idx, raw, lines):
+            name, _, why = next(c for c in masks if c[1][i])
+            report.reject(Reject(line, name, why(i), row))
+        return mapped.filter(pc.invert(bad))
+
+    def _field(self, name: str, f: FieldMap, batch: Batch, checks: list[Check]) -> pa.Array:
+        n = len(batch)
+        if f.from_ is not None:
+            arr = batch.column(f.from_)
+        elif f.format is not None:
+            parts = []
+            for lit, ref in _template_parts(f.format):
+                if lit:
+                    parts.append(pa.scalar(lit))
+                if ref:
+                    parts.append(pc.cast(batch.column(ref), pa.string()))
+            arr = pc.binary_join_element_wise(*parts, "", null_handling="replace",
+                                              null_replacement="")
+            if isinstance(arr, pa.Scalar):
+                arr = pa.array([arr.as_py()] * n, pa.string())
+        else:
+            arr = pa.array([f.value] * n) if f.value is not None else pa.nulls(n, pa.string())
+        for step in f.apply:
+            arr = transforms.run(arr, step)
+        if f.type is not None and f.type != "text" and pa.types.is_string(arr.type):
+            source = arr
+            arr, bad = parse(arr, f.type, scale=f.scale, decimal=f.decimal,
+                             thousands=f.thousands, format=f.date_format)
+            if bad is not None:
+                texts = source.to_pylist()
+                checks.append((name, bad, lambda i, t=texts, ty=f.type:
+                               f"{t[i]!r} is not a valid {ty}"))
+        if name in self.lookups:
+            arr = self._lookup(name, f, arr, checks)
+        if f.default is not None:
+            arr = pc.if_else(_blank(arr), pa.scalar(f.default).cast(arr.type)
+                             if not pa.types.is_null(arr.type) else pa.scalar(f.default), arr)
+        if f.required:
+            checks.append((name, _blank(arr), lambda i: f"required field {name} is empty"))
+        if f.regex is not None:
+            ok = pc.match_substring_regex(pc.cast(arr, pa.string()), f"^(?:{f.regex})$")
+            vals = arr
+            checks.append((name, pc.invert(pc.fill_null(ok, True)),
+                           lambda i, v=vals, rx=f.regex: f"{v[i].as_py()!r} does not match {rx}"))
+        for bound, op, word in ((f.min, pc.less, "below"), (f.max, pc.greater, "above")):
+            if bound is not None:
+                vals = arr
+                mask = pc.fill_null(op(arr, self._scalar(bound, arr)), False)
+                checks.append((name, mask, lambda i, v=vals, b=bound, w=word:
+                               f"{v[i].as_py()} is {w} the allowed {b}"))
+        if f.check == "ean13":
+            vals = arr
+            checks.append((name, pc.invert(pc.or_(_ean13_ok(arr), _blank(arr))),
+                           lambda i, v=vals: f"{v[i].as_py()!r} is not a valid EAN-13"))
+        if f.clamp is not None:
+            lo, hi = f.clamp
+            if lo is not None:
+                arr = pc.max_element_wise(arr, self._scalar(lo, arr))
+            if hi is not None:
+                arr = pc.min_element_wise(arr, self._scalar(hi, arr))
+        return arr
+
+    @staticmethod
+    def _scalar(value: Decimal, arr: pa.Array) -> pa.Scalar:
+        if pa.types.is_decimal(arr.type):
+            return pa.scalar(value, pa.decimal128(38, max(-value.as_tuple().exponent, 0))
+                             ).cast(arr.type)
+        if pa.types.is_integer(arr.type):
+            return pa.scalar(int(value), arr.type)
+        if pa.types.is_string(arr.type):
+            raise RejectedFile("min/max/clamp need a numeric field: add type: integer or "
+                               "decimal to the mapping")
+        return pa.scalar(float(value))
+
+    def _lookup(self, name: str, f: FieldMap, arr: pa.Array, checks: list[Check]) -> pa.Array:
+        table = self.lookups[name]
+        codes = pa.array(list(table), pa.string())
+        values = pa.array(list(table.values()))
+        text = pc.cast(arr, pa.string())
+        pos = pc.index_in(text, value_set=codes)
+        found = pc.take(values, pos)
+        missing = pc.and_(pc.is_null(pos), pc.invert(_blank(text)))
+        if f.lookup_missing == "keep":
+            return pc.if_else(missing, text, pc.cast(found, pa.string()))
+        if f.lookup_missing == "reject":
+            where = f.lookup if isinstance(f.lookup, Path) else "the inline lookup"
+            checks.append((name, missing, lambda i, t=text, w=where:
+                           f"{t[i].as_py()!r} is not in {w}"))
+        return found

@@ -1,0 +1,202 @@
+"""Building blocks shared by every options model: strict base, durations, paths,
+secret references, typed field specs and row filters.
+
+The options models are the specification: every field carries a type, a default
+and a one-line description, and docs/profiles.md plus the JSON Schema are
+generated from them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
+                      field_validator, model_validator)
+
+from filebridge.layouts.types import DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldType
+
+
+class Model(BaseModel):
+    """Strict: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*", value)
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (write e.g. 10s, 500ms, 5m, 1h)")
+        return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+def expand_env(text: str) -> str:
+    """``${VAR}`` in a path becomes the variable's value (an unset one is an error)."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in os.environ:
+            raise ValueError(f"environment variable {m.group(1)} (used in {text!r}) is not set")
+        return os.environ[m.group(1)]
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, text)
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    base = (info.context or {}).get("base") if info.context else None
+    p = Path(os.path.expanduser(expand_env(str(value))))
+    if base is not None and not p.is_absolute():
+        p = Path(base) / p
+    return p
+
+
+# A path in a profile: relative paths resolve against the profile's folder.
+ProfilePath = Annotated[Path, BeforeValidator(_resolve)]
+
+
+def check_encoding(name: str) -> str:
+    if name.lower().startswith("cp") or "ebcdic" in name.lower():
+        try:  # the EBCDIC code pages beyond the standard library's
+            import ebcdic  # noqa: F401
+        except ImportError:
+            pass
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r} (e.g. utf-8, utf-8-sig, cp1252, "
+                         "iso-8859-15)") from None
+    return name
+
+
+Encoding = Annotated[str, BeforeValidator(check_encoding)]
+
+_SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class Secret:
+    """A reference to a secret: ``${ENV_VAR}`` or ``file:/path/to/file``.
+
+    The value is read only when needed and is never part of ``repr``/``str``, so it
+    cannot leak into logs or error messages. Literal values are refused.
+    """
+
+    def __init__(self, ref: str, base: Path | None = None):
+        self.ref = ref
+        self._base = base
+
+    def describe(self) -> str:
+        return self.ref
+
+    def reveal(self) -> str:
+        m = _SECRET_REF.match(self.ref)
+        if m:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                raise LookupError(f"environment variable {m.group(1)} is not set")
+            return value
+        path = Path(self.ref[len("file:"):]).expanduser()
+        if self._base is not None and not path.is_absolute():
+            path = self._base / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise LookupError(f"secret file {path} cannot be read ({e.strerror})") from None
+
+    def __repr__(self) -> str:
+        return f"Secret({self.ref!r})"
+
+    __str__ = describe
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        def validate(value: Any, info: ValidationInfo) -> Secret:
+            if isinstance(value, Secret):
+                return value
+            if not isinstance(value, str) or not (
+                    _SECRET_REF.match(value) or value.startswith("file:")):
+                # Never echo the value: it may be the secret itself.
+                raise ValueError("a literal secret is refused: write a reference, "
+                                 "${ENV_VAR} or file:PATH")
+            base = (info.context or {}).get("base") if info.context else None
+            secret = cls(value, Path(base) if base else None)
+            try:
+                secret.reveal()
+            except LookupError as e:
+                raise ValueError(f"secret {value}: {e}") from None
+            return secret
+
+        return core_schema.with_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(str),
+            json_schema_input_schema=core_schema.str_schema(pattern=r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|file:.+)$"))
+
+
+class FieldSpec(Model):
+    """How to turn a field's text into a typed value."""
+
+    type: FieldType = Field("text", description="text, integer, decimal, date or boolean")
+    scale: int = Field(2, ge=0, le=18, description="decimal places kept for decimals; more "
+                       "digits than this reject the row instead of rounding")
+    implied: bool = Field(False, description="decimals are implied (COBOL 9(7)V99: "
+                          "000020090 is 200.90)")
+    format: str = Field("ISO", description="date format: ISO, EUR (dd.mm.yyyy), DMY "
+                        "(dd/mm/yyyy), USA, YYYYMMDD, CYYMMDD (AS400), YYMMDD, DDMMYY, "
+                        "or a strptime pattern such as %d-%m-%Y")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if "%" in v or v.upper() in DATE_FORMATS or v.upper() in NUMERIC_DATE_FORMATS:
+            return v
+        known = ", ".join(sorted(DATE_FORMATS) + sorted(NUMERIC_DATE_FORMATS))
+        raise ValueError(f"unknown date format {v!r}; known: {known}, or a strptime "
+                         "pattern with %")
+
+
+class Condition(Model):
+    """Keep only rows where ``field`` satisfies every test given (a row filter)."""
+
+    field: str = Field(description="field to test")
+    equals: Any = Field(None, description="keep rows whose value equals this")
+    in_: list[Any] | None = Field(None, alias="in", description="keep rows whose value "
+                                  "is one of these")
+    not_in: list[Any] | None = Field(None, description="drop rows whose value is one of these")
+    min: Decimal | None = Field(None, description="keep rows with value >= min")
+    max: Decimal | None = Field(None, description="keep rows with value <= max")
+    matches: str | None = Field(None, description="keep rows whose text matches this "
+                                "regular expression")
+
+    @model_validator(mode="after")
+    def _has_test(self) -> Condition:
+        if all(getattr(self, k) is None for k in ("equals", "in_", "not_in", "min", "max",
+                                                   "matches")):
+            raise ValueError("a filter needs one of equals, in, not_in, min, max, matches")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as e:
+                raise ValueError(f"matches: invalid regular expression ({e})") from None
+        return self
+
+    def describe(self) -> str:
+        for key, label in (("equals", "="), ("in_", "in"), ("not_in", "not in"),
+                           ("min", ">="), ("max", "<="), ("matches", "matches")):
+            v = getattr(self, key)
+            if v is not None:
+                return f"{self.field} {label} {v}"
+        return self.field
+
+
+ChunkSize = Annotated[int, Field(4 << 20, ge=64 << 10, description="bytes read per batch")]
+
+OutputMode = Literal["full", "changes"]

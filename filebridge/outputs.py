@@ -1,0 +1,97 @@
+"""Atomic output files: written under a hidden temporary name in the target folder,
+flushed to disk, then renamed into place (readers never see a partial file), with
+an optional done-file written after the rename.
+
+Leftover temporaries from a crash are recognisable by their prefix and removed
+by :func:`sweep` before a profile runs.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+TMP_PREFIX = ".filebridge-tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(final: Path, data: bytes) -> None:
+    staged = Staged(final)
+    with staged.open("wb") as f:
+        f.write(data)
+    staged.commit()
+
+
+class Staged:
+    """One output file on its way to its final name."""
+
+    def __init__(self, final: Path, done_file: str | None = None):
+        self.final = final
+        self.done_file = done_file
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = final.parent / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{final.name}"
+        self._file: IO[Any] | None = None
+
+    def open(self, mode: str = "wb", **kw: Any) -> IO[Any]:
+        self._file = open(self.tmp, mode, **kw)
+        return self._file
+
+    def commit(self) -> Path:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.final)
+        if self.done_file:
+            done = self.final.parent / self.done_file.format(name=self.final.name,
+                                                             stem=self.final.stem)
+            write_atomic(done, b"")
+        fsync_dir(self.final.parent)
+        return self.final
+
+    def abort(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class Outbox:
+    """All the files one input produces; published together, or none of them."""
+
+    def __init__(self) -> None:
+        self.files: list[Staged] = []
+
+    def stage(self, final: Path, done_file: str | None = None) -> Staged:
+        for s in self.files:
+            if s.final == final:
+                raise ValueError(f"two outputs write to {final}")
+        staged = Staged(final, done_file)
+        self.files.append(staged)
+        return staged
+
+    def publish(self) -> list[Path]:
+        return [s.commit() for s in self.files]
+
+    def abort(self) -> None:
+        for s in self.files:
+            s.abort()
+
+
+def sweep(folders: list[Path]) -> int:
+    """Remove temporaries a crashed run left behind; returns how many."""
+    n = 0
+    for folder in folders:
+        if folder.is_dir():
+            for p in folder.glob(TMP_PREFIX + "*"):
+                p.unlink(missing_ok=True)
+                n += 1
+    return n

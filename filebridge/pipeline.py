@@ -1,0 +1,225 @@
+"""One input file, start to finish:
+
+    claim by digest -> read -> map -> delta -> sinks -> feedback
+      -> publish every output atomically -> commit the ledger -> archive the file
+
+Nothing is committed before the outputs are durable, so a crash at any point
+leaves the file in the inbox to be processed again, with the same output names.
+A file that cannot be read goes to the error folder with a report, and the ERP
+gets an acknowledgement saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filebridge.delta import Delta
+from filebridge.errors import RejectedFile
+from filebridge.feedback import ack_values, write_ack, write_rejects
+from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.mapping import Mapper
+from filebridge.outputs import Outbox, sweep
+from filebridge.profile import ProfileBase
+from filebridge.records import Batch, FileReport, Tally
+from filebridge.registry import load_plugins
+from filebridge.sinks.base import SinkContext
+
+log = logging.getLogger("filebridge")
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Outcome:
+    file: str
+    status: str  # done | duplicate | rejected
+    tally: Tally = field(default_factory=Tally)
+    outputs: list[Path] = field(default_factory=list)
+    reason: str = ""
+    moved_to: Path | None = None
+
+
+def sink_id(options: Any) -> str:
+    return f"{options.format}:{getattr(options, 'path', '')}"
+
+
+class Job:
+    """A profile made ready to run: plugins built once, reused for every file."""
+
+    def __init__(self, profile: ProfileBase, ledger: SqliteLedger | None = None):
+        reg = load_plugins()
+        self.profile = profile
+        self.source = reg.get("source", profile.source.kind)(profile.source)
+        self.reader = reg.get("reader", profile.read.format)(profile.read)
+        self.mapper = Mapper(profile.map)
+        self.ledger = ledger or SqliteLedger(profile.ledger_path())
+        if any(s.mode == "changes" for s in profile.write) and not profile.map.key:
+            from filebridge.errors import ProfileError
+            raise ProfileError(f"{profile.file}: write: mode: changes needs map.key")
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def output_folders(self) -> list[Path]:
+        ctx = SinkContext(self.profile.base, _vars(Path("x"), self.name, 0), Outbox())
+        paths = [ctx.path(s.path).parent for s in self.profile.write if hasattr(s, "path")]
+        fb = self.profile.feedback
+        paths += [ctx.path(o.path).parent for o in (fb.ack, fb.rejects) if o is not None]
+        return paths
+
+    def sweep(self) -> int:
+        return sweep(self.output_folders())
+
+    def batches(self, path: Path, report: FileReport) -> Iterator[Batch]:
+        for raw in self.reader.read(path, report):
+            yield self.mapper.apply(raw, report)
+
+
+def _vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
+    t = datetime.fromtimestamp(claimed)
+    return {"stem": path.stem, "name": path.name, "profile": profile,
+            "date": t.strftime("%Y%m%d"), "time": t.strftime("%H%M%S")}
+
+
+Progress = Callable[[int], None]
+
+
+def process(job: Job, path: Path, run_id: int, *, force: bool = False,
+            progress: Progress | None = None) -> Outcome:
+    """Process one complete file. Never raises for bad input; ledger errors propagate."""
+    ledger, name = job.ledger, path.name
+    dig = digest(path)
+    size = path.stat().st_size
+    prior = ledger.find(job.name, dig)
+    if prior is not None and prior.status == "done" and not force:
+        if prior.moved_to is None and prior.name == name:
+            # Processed, but the crash came before the archive move: just finish it.
+            where = job.source.archive(path)
+            ledger.moved(prior.id, where)
+            return Outcome(name, "done", reason="already processed; archived", moved_to=where)
+        where = job.source.archive(path)
+        reason = f"same content as {prior.name}, already processed"
+        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
+        log.info("%s: %s: skipped", name, reason)
+        return Outcome(name, "duplicate", reason=reason, moved_to=where)
+    # A file claimed by a run that crashed keeps its claim time: same output names.
+    claimed = prior.claimed if prior is not None and prior.status == "processing" else None
+    row = ledger.claim(job.name, dig, name, size, run_id)
+    outbox = Outbox()
+    ctx = SinkContext(job.profile.base, _vars(path, job.name, claimed or row.claimed), outbox,
+                      key=job.profile.map.key, product=job.profile.map.product)
+    report = FileReport(name)
+    try:
+        tally = _convert(job, path, ctx, report, progress)
+        _feedback(job, ctx, name, "done", tally, report)
+        outputs = outbox.publish()
+    except RejectedFile as e:
+        outbox.abort()
+        return _reject(job, path, row.id, report, e, run_id)
+    except BaseException:
+        outbox.abort()
+        report.close()
+        raise
+    ledger.finish(row.id, job.name, "done", tally.as_dict())
+    where = job.source.archive(path)
+    ledger.moved(row.id, where)
+    report.close()
+    log.info("%s: done: %s", name, _counts(tally))
+    return Outcome(name, "done", tally, outputs, moved_to=where)
+
+
+def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
+             progress: Progress | None) -> Tally:
+    sinks = []
+    reg = load_plugins()
+    for options in job.profile.write:
+        sink = reg.get("sink", options.format)(options)
+        delta = (Delta(job.ledger, job.name, sink_id(options), job.profile.map.key or "")
+                 if options.mode == "changes" else None)
+        sinks.append((sink, delta))
+    for sink, _ in sinks:
+        sink.start(ctx)
+    tally = report.tally
+    try:
+        for batch in job.batches(path, report):
+            if progress:
+                progress(tally.read)
+            if not len(batch):
+                continue
+            sent = None
+            for sink, delta in sinks:
+                if delta is None:
+                    sink.write(batch)
+                    sent = pa.array([True] * len(batch)) if sent is None else sent
+                    continue
+                mask = delta.changed(batch)
+                sink.write(batch.filter(mask))
+                sent = mask if sent is None else pc.or_(sent, mask)
+            n_sent = pc.sum(sent).as_py() or 0 if sent is not None else 0
+            tally.sent += n_sent
+            tally.unchanged += len(batch) - n_sent
+        for sink, _ in sinks:
+            sink.finish()
+    except (ValueError, KeyError) as e:  # a sink that cannot render these records
+        raise RejectedFile(f"output: {e}") from None
+    if progress:
+        progress(tally.read)
+    if tally.read == 0 and tally.rejected == 0:
+        raise RejectedFile("the file holds no records")
+    assert tally.balanced(), tally
+    return tally
+
+
+def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
+              report: FileReport, reason: str = "") -> None:
+    fb = job.profile.feedback
+    if fb.ack is not None:
+        write_ack(fb.ack, ctx, ack_values(name, status, tally, reason))
+    if fb.rejects is not None:
+        write_rejects(fb.rejects, ctx, report)
+
+
+def _reject(job: Job, path: Path, file_id: int, report: FileReport, err: RejectedFile,
+            run_id: int) -> Outcome:
+    name = path.name
+    # The file counts as read-and-rejected as a whole: nothing of it was sent.
+    t = report.tally
+    tally = Tally(read=t.read, rejected=t.read - t.skipped, skipped=t.skipped)
+    reason = str(err)
+    outbox = Outbox()
+    ctx = SinkContext(job.profile.base, _vars(path, job.name, datetime.now().timestamp()),
+                      outbox)
+    try:
+        _feedback(job, ctx, name, "rejected", tally, report, reason)
+        outbox.publish()
+    except (OSError, ValueError):
+        outbox.abort()
+    report.close()
+    text = (f"file: {name}\nprofile: {job.name}\nstatus: rejected\nreason: {reason}\n"
+            f"when: {datetime.now().isoformat(timespec='seconds')}\n"
+            f"counts: {_counts(tally)}\n")
+    where = job.source.quarantine(path, text)
+    job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason)
+    job.ledger.moved(file_id, where)
+    log.warning("%s: rejected: %s", name, reason)
+    return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
+
+
+def _counts(t: Tally) -> str:
+    return ", ".join(f"{k} {v}" for k, v in t.as_dict().items())

@@ -1,0 +1,167 @@
+"""The profile: one YAML file per flow, validated whole before anything runs.
+
+The model is assembled from the registry (every reader's, sink's and source's
+``Options``), so the profile reference and the JSON Schema always match the code.
+Errors name the profile file, the YAML line and the field path, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from filebridge.errors import ProfileError
+from filebridge.feedback import FeedbackOptions
+from filebridge.mapping import MapSpec
+from filebridge.options import Model, ProfilePath
+from filebridge.registry import load_plugins
+
+
+def _union(kind: str, tag: str) -> Any:
+    models = load_plugins().options(kind)
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator=tag)]  # noqa: UP007
+
+
+class ProfileBase(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="the flow's name "
+                      "(letters, digits, . _ -); keys its state in the ledger")
+    description: str = Field("", description="what the flow does, for people")
+    map: MapSpec = Field(default_factory=MapSpec, description="how input fields become the "
+                         "record sent to the outputs")
+    feedback: FeedbackOptions = Field(default_factory=FeedbackOptions,
+                                      description="what goes back to the ERP")
+    ledger: ProfilePath | None = Field(None, description="the SQLite ledger file (default: "
+                                       "$FILEBRIDGE_LEDGER or filebridge.db beside the profile)")
+    _file: Path | None = PrivateAttr(None)
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    @property
+    def base(self) -> Path:
+        return self._file.parent if self._file else Path.cwd()
+
+    def ledger_path(self) -> Path:
+        if self.ledger:
+            return self.ledger
+        env = os.environ.get("FILEBRIDGE_LEDGER")
+        return Path(env) if env else self.base / "filebridge.db"
+
+
+def _distinct_paths(cls: Any, v: list[Any]) -> list[Any]:
+    paths = [getattr(s, "path", None) for s in v]
+    dupes = {p for p in paths if p is not None and paths.count(p) > 1}
+    if dupes:
+        raise ValueError(f"two outputs write the same path: {', '.join(sorted(dupes))}")
+    return v
+
+
+@lru_cache(maxsize=1)
+def profile_model() -> type[ProfileBase]:
+    return create_model(  # type: ignore[no-any-return]
+        "Profile", __base__=ProfileBase,
+        __validators__={"distinct_paths": field_validator("write")(_distinct_paths)},
+        source=(_union("source", "kind"), Field(description="where files come from")),
+        read=(_union("reader", "format"), Field(description="how to read them")),
+        write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
+            min_length=1, description="outputs: shop import files, templates")),
+    )
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
+    """The YAML line (1-based) of the deepest part of ``loc`` present in the document."""
+    node, line = doc, None
+    for seg in loc:
+        if isinstance(node, CommentedMap):
+            if seg in node:
+                line = node.lc.key(seg)[0] + 1
+                node = node[seg]
+                continue
+            if seg in (node.get("format"), node.get("kind")):
+                continue  # a discriminator tag in pydantic's path, not a YAML key
+            break
+        if isinstance(node, CommentedSeq) and isinstance(seg, int) and seg < len(node):
+            line = node.lc.item(seg)[0] + 1
+            node = node[seg]
+            continue
+        break
+    return line
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling; unknown keys are errors)"
+    if err["type"] == "missing":
+        return "required, missing"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def parse_profile(text: str, file: Path) -> ProfileBase:
+    """Validate profile text; raises ProfileError listing every problem with its line."""
+    try:
+        doc = _yaml().load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark else str(file)
+        raise ProfileError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(doc, dict):
+        raise ProfileError(f"{file}: a profile is a YAML mapping (name:, source:, read:, …)")
+    try:
+        profile = profile_model().model_validate(doc, context={"base": file.parent})
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            path = ".".join(str(p) for p in loc if not _is_tag(doc, loc, p)) or "(top)"
+            line = _line_of(doc, loc)
+            where = f"{file}:{line}" if line else str(file)
+            problems.append(f"{where}: {path}: {_message(err)}")
+        raise ProfileError(problems) from None
+    profile._file = file
+    return profile
+
+
+def _is_tag(doc: Any, loc: tuple[Any, ...], part: Any) -> bool:
+    """Whether ``part`` of a pydantic location is a union tag rather than a key."""
+    node = doc
+    for seg in loc:
+        if isinstance(node, CommentedMap):
+            if seg in node:
+                node = node[seg]
+                continue
+            return seg == part and seg in (node.get("format"), node.get("kind"))
+        if isinstance(node, CommentedSeq) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+            continue
+        return False
+    return False
+
+
+def load_profile(path: str | Path) -> ProfileBase:
+    file = Path(path).resolve()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the profile ({e.strerror})") from None
+    return parse_profile(text, file)
+
+
+def json_schema() -> dict[str, Any]:
+    return profile_model().model_json_schema(by_alias=True)

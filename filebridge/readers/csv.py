@@ -1,0 +1,158 @@
+"""Delimited text (CPYTOIMPF, Excel "CSV", ACS exports), streamed in blocks by Arrow.
+
+Every column is read as text (codes such as 001 or EAN 00… keep their zeros);
+declared ``fields`` are then typed with the file's decimal mark and thousands
+separator. Quoted values may hold delimiters and line breaks: source lines are
+tracked across them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv as stdcsv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from pydantic import Field, field_validator
+
+from filebridge.errors import RejectedFile
+from filebridge.options import ChunkSize, Condition, Encoding, FieldSpec, Model
+from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.records import Batch, FileReport, Reject
+from filebridge.registry import REGISTRY
+
+
+class CsvOptions(Model):
+    """Delimited text."""
+
+    format: Literal["csv"] = Field(description="delimited text")
+    encoding: Encoding = Field("utf-8", description="utf-8, utf-8-sig (Excel BOM), cp1252, "
+                               "iso-8859-15, …")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="field separator")
+    quote: str | None = Field('"', description="quote character; null when values are never "
+                              "quoted")
+    header: bool = Field(True, description="the first line (after skip_lines) names the "
+                         "columns")
+    columns: list[str] | None = Field(None, description="column names, for files without a "
+                                      "header (positional columns)")
+    skip_lines: int = Field(0, ge=0, description="lines to skip before the header or data")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark of numbers")
+    thousands: Literal[".", ",", " ", "'"] | None = Field(
+        None, description="thousands separator inside numbers, if any")
+    fields: dict[str, FieldSpec] = Field(default_factory=dict, description="types of the "
+                                         "columns that are not text")
+    filter: list[Condition] = Field(default_factory=list, description="keep only rows "
+                                    "passing every condition; the others count as skipped")
+    chunk_size: ChunkSize = 4 << 20
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("column names must be unique")
+        return v
+
+
+def _header(path: Path, opts: CsvOptions) -> list[str]:
+    """Column names from the header line (the stdlib parser honours quoting)."""
+    with open(path, encoding=opts.encoding, newline="", errors="strict") as f:
+        for _ in range(opts.skip_lines):
+            f.readline()
+        rows = stdcsv.reader(f, delimiter=opts.delimiter, quotechar=opts.quote or '"',
+                             quoting=stdcsv.QUOTE_MINIMAL if opts.quote else stdcsv.QUOTE_NONE)
+        try:
+            names = [n.strip() for n in next(rows)]
+        except StopIteration:
+            raise RejectedFile("the file has no header line") from None
+    if names and names[0].startswith("\ufeff"):
+        names[0] = names[0][1:]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise RejectedFile(f"the header repeats column(s) {', '.join(dupes)}", line=opts.skip_lines + 1)
+    return names
+
+
+@REGISTRY.reader("csv")
+class CsvReader:
+    Options = CsvOptions
+
+    def __init__(self, options: CsvOptions):
+        self.o = options
+
+    def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
+        o = self.o
+        sniff(path)
+        names = o.columns if (o.columns and not o.header) else None
+        first_line = o.skip_lines + 1
+        if names is None:
+            names = _header(path, o) if o.header else None
+            if names is None:
+                raise RejectedFile("the profile gives no column names (header: false "
+                                   "needs columns)")
+            first_line += 1
+        skip_rows = o.skip_lines + (1 if o.header else 0)
+        invalid: list[tuple[int, int]] = []  # (physical line, lines it spans)
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            line = row.number if row.number is not None and row.number > 0 else -1
+            span = (row.text or "").count("\n") + 1
+            invalid.append((line, span))
+            report.tally.read += 1
+            report.reject(Reject(line, None, f"expected {row.expected_columns} fields, found "
+                                 f"{row.actual_columns}", {"text": row.text}))
+            return "skip"
+
+        encoding = codecs.lookup(o.encoding).name
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(
+                    encoding="utf8" if encoding == "utf-8" else o.encoding,
+                    skip_rows=skip_rows, column_names=names, block_size=o.chunk_size,
+                    use_threads=False),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=o.delimiter, quote_char=o.quote or False,
+                    double_quote=True, newlines_in_values=bool(o.quote),
+                    invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False))
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise RejectedFile(f"cannot read as CSV: {e}") from None
+        next_row = 0  # data rows seen so far, to place each row on its source line
+        extra_lines = 0  # line breaks inside quoted values so far
+        try:
+            for rb in reader:
+                if rb.num_rows == 0:
+                    continue
+                table = pa.Table.from_batches([rb])
+                idx = pa.array(range(next_row, next_row + rb.num_rows), pa.int64())
+                lines = pc.add(idx, first_line + extra_lines)
+                if o.quote:
+                    breaks = None
+                    for col in table.columns:
+                        n = pc.count_substring(col, "\n")
+                        breaks = n if breaks is None else pc.add(breaks, n)
+                    total = pc.sum(breaks).as_py() or 0
+                    if total:
+                        before = pc.subtract(pc.cumulative_sum(breaks), breaks)
+                        lines = pc.add(lines, pc.cast(before, pa.int64()))
+                        extra_lines += total
+                for line, span in sorted(invalid):
+                    if line > 0:
+                        lines = pc.if_else(pc.greater_equal(lines, line), pc.add(lines, span), lines)
+                next_row += rb.num_rows
+                report.tally.read += rb.num_rows
+                batch = Batch(table, lines)
+                batch = type_columns(batch, o.fields, report, decimal=o.decimal,
+                                     thousands=o.thousands)
+                yield apply_filters(batch, o.filter, report)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise RejectedFile(f"cannot read as CSV in {o.encoding}: {e}") from None
+
+
+__all__ = ["CsvOptions", "CsvReader"]

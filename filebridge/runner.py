@@ -1,0 +1,80 @@
+"""Running profiles: one pass over an inbox (``run``) and the shared bits that
+``watch`` uses: progress display, exit codes, per-run ledger bookkeeping."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filebridge.pipeline import Job, Outcome, Progress, process
+from filebridge.records import Tally
+
+log = logging.getLogger("filebridge")
+
+# Exit codes: documented in README.md (CLI section).
+OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 3, 4, 5
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    if any(o.status == "rejected" for o in outcomes):
+        return FILES_REJECTED
+    if any(o.tally.rejected for o in outcomes):
+        return ROWS_REJECTED
+    return OK
+
+
+@contextmanager
+def progress_for(name: str) -> Iterator[Progress]:
+    """A live bar on a terminal; a log line every few seconds otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import Progress as Bar
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Bar(SpinnerColumn(), TextColumn("{task.description}"),
+                 TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
+                 transient=True) as bar:
+            task = bar.add_task(name, total=None)
+            yield lambda n: bar.update(task, completed=n)
+        return
+    last = [time.monotonic()]
+
+    def tick(n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 5:
+            last[0] = now
+            log.info("%s: %s rows read", name, f"{n:,}")
+    yield tick
+
+
+def run_files(job: Job, files: list[Path], *, force: bool = False,
+              wait: bool = True) -> list[Outcome]:
+    """Process the given files (or, with none given, every complete inbox file)."""
+    job.sweep()
+    explicit = bool(files)
+    if not files:
+        files = job.source.candidates()
+    run_id = job.ledger.start_run(job.name)
+    outcomes: list[Outcome] = []
+    total = Tally()
+    try:
+        for path in files:
+            if not path.exists():
+                log.error("%s: no such file", path)
+                continue
+            if not explicit and not (job.source.wait_ready(path) if wait
+                                     else job.source.is_ready(path)):
+                log.info("%s: still being written; left for later", path.name)
+                continue
+            with progress_for(path.name) as tick:
+                outcome = process(job, path, run_id, force=force, progress=tick)
+            outcomes.append(outcome)
+            for k, v in outcome.tally.as_dict().items():
+                setattr(total, k, getattr(total, k) + v)
+    finally:
+        status = "failed" if any(o.status == "rejected" for o in outcomes) else "done"
+        job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
+    return outcomes

@@ -1,0 +1,3 @@
+"""Sinks: mapped batches -> the shop's import files (or API calls). One module per format."""
+
+from filebridge.sinks import csv  # noqa: F401  (registration)

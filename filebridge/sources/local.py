@@ -1,0 +1,176 @@
+"""A local (or mounted) inbox folder.
+
+A file is a candidate when it matches a pattern; it is *complete* when its size
+and mtime have not changed for ``stable_for`` and, if configured, its done-file
+exists. Candidates are taken oldest first. Afterwards the file is moved to the
+archive (timestamped, never overwriting) or to the error folder with a report.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from filebridge.options import Duration, Model, ProfilePath
+from filebridge.outputs import TMP_PREFIX, fsync_dir
+from filebridge.registry import REGISTRY
+
+
+class Ready(Model):
+    """When a file counts as completely written."""
+
+    stable_for: Duration = Field(2.0, description="size and mtime unchanged for this long "
+                                 "(e.g. 10s)")
+    done_file: str | None = Field(None, description="also wait for this file beside it, e.g. "
+                                  "'{name}.ok' or '{stem}.done'; it is removed afterwards")
+
+
+class LocalSourceOptions(Model):
+    """Files dropped into a local or mounted folder."""
+
+    kind: Literal["local"] = Field("local", description="a local or mounted folder")
+    path: ProfilePath = Field(description="the inbox folder")
+    pattern: list[str] = Field(["*"], description="file name patterns (glob), e.g. "
+                               "['ARTICOLI_*.txt']")
+    ready: Ready = Field(default_factory=Ready, description="completeness rule")
+    archive: ProfilePath | None = Field(None, description="processed files go here "
+                                        "(default: <inbox>/../archive)")
+    errors: ProfilePath | None = Field(None, description="rejected files and their reports go "
+                                       "here (default: <inbox>/../errors)")
+    watch: Literal["events", "polling"] = Field("events", description="events (inotify) for "
+                                                "local disks; polling for network mounts "
+                                                "(SMB, NFS) where events do not arrive")
+    poll_interval: Duration = Field(2.0, description="how often to look when polling")
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _listify(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+
+@dataclass(frozen=True)
+class Seen:
+    size: int
+    mtime_ns: int
+    since: float
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%dT%H%M%S")
+
+
+def free_name(folder: Path, name: str) -> Path:
+    """``name`` with a timestamp in ``folder``, never an existing file."""
+    p = Path(name)
+    base = f"{p.stem}.{_stamp()}"
+    target = folder / f"{base}{p.suffix}"
+    n = 1
+    while target.exists():
+        target = folder / f"{base}-{n}{p.suffix}"
+        n += 1
+    return target
+
+
+@REGISTRY.source("local")
+class LocalSource:
+    Options = LocalSourceOptions
+
+    def __init__(self, options: LocalSourceOptions):
+        self.o = options
+        self.inbox = options.path
+        self.archive_dir = options.archive or options.path.parent / "archive"
+        self.errors_dir = options.errors or options.path.parent / "errors"
+        self._seen: dict[Path, Seen] = {}
+
+    def folders(self) -> list[Path]:
+        return [self.inbox]
+
+    def _done_file(self, path: Path) -> Path | None:
+        tmpl = self.o.ready.done_file
+        return path.parent / tmpl.format(name=path.name, stem=path.stem) if tmpl else None
+
+    def _is_done_marker(self, name: str) -> bool:
+        tmpl = self.o.ready.done_file
+        if not tmpl:
+            return False
+        glob = tmpl.format(name="*", stem="*")
+        return fnmatch.fnmatch(name, glob)
+
+    def candidates(self) -> list[Path]:
+        """Matching files, oldest first (then by name)."""
+        found = []
+        try:
+            entries = list(os.scandir(self.inbox))
+        except FileNotFoundError:
+            return []
+        for e in entries:
+            if not e.is_file() or e.name.startswith(".") or e.name.startswith(TMP_PREFIX):
+                continue
+            if self._is_done_marker(e.name) and not any(
+                    fnmatch.fnmatch(e.name, p) for p in self.o.pattern if p != "*"):
+                continue
+            if any(fnmatch.fnmatch(e.name, p) for p in self.o.pattern):
+                st = e.stat()
+                found.append((st.st_mtime_ns, e.name, Path(e.path)))
+        return [p for _, _, p in sorted(found)]
+
+    def is_ready(self, path: Path, now: float | None = None) -> bool:
+        """Non-blocking: true once the file looks complete. Call repeatedly."""
+        now = time.monotonic() if now is None else now
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._seen.pop(path, None)
+            return False
+        done = self._done_file(path)
+        if done is not None and not done.exists():
+            return False
+        prev = self._seen.get(path)
+        if prev is None or (prev.size, prev.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            # Changed (or first sight): the clock starts now, unless the file is already
+            # older than the window (dropped before we started watching).
+            age = time.time() - st.st_mtime_ns / 1e9
+            since = now - age if prev is None and age >= self.o.ready.stable_for else now
+            self._seen[path] = Seen(st.st_size, st.st_mtime_ns, since)
+            prev = self._seen[path]
+        return now - prev.since >= self.o.ready.stable_for
+
+    def wait_ready(self, path: Path, timeout: float | None = None) -> bool:
+        """Blocking variant for on-demand runs."""
+        deadline = time.monotonic() + (timeout if timeout is not None
+                                       else self.o.ready.stable_for * 3 + 5)
+        while True:
+            if self.is_ready(path):
+                return True
+            if time.monotonic() > deadline or not path.exists():
+                return False
+            time.sleep(min(0.2, max(self.o.ready.stable_for / 4, 0.05)))
+
+    def _move(self, path: Path, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = free_name(folder, path.name)
+        shutil.move(str(path), target)
+        fsync_dir(folder)
+        done = self._done_file(path)
+        if done is not None:
+            done.unlink(missing_ok=True)
+        self._seen.pop(path, None)
+        return target
+
+    def archive(self, path: Path) -> Path:
+        return self._move(path, self.archive_dir)
+
+    def quarantine(self, path: Path, report: str) -> Path:
+        target = self._move(path, self.errors_dir)
+        from filebridge.outputs import write_atomic
+
+        write_atomic(target.with_name(target.name + ".error.txt"), report.encode("utf-8"))
+        return target
