@@ -38,13 +38,26 @@ def _finish(arr: pa.Array, ok: pa.Array, target: pa.DataType) -> Parsed:
 
 def _move_trailing_sign(arr: pa.Array) -> pa.Array:
     # Reports and some exports print negatives as "12,50-" (RPG edit codes J/K/L/M).
+    if not pc.any(pc.ends_with(arr, "-")).as_py():
+        return arr
     return pc.replace_substring_regex(arr, r"^([0-9.,]*[0-9])-$", r"-\1")
+
+
+def _fast_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """Clean data casts in one pass; only a failure pays for row-level validation."""
+    try:
+        return pc.cast(arr, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def parse_integer(arr: pa.Array, *, thousands: str | None = None) -> Parsed:
     arr = _move_trailing_sign(_blank_to_null(arr))
     if thousands:
         arr = pc.replace_substring(arr, thousands, "")
+    fast = _fast_cast(arr, pa.int64())
+    if fast is not None:
+        return fast, None
     ok = pc.match_substring_regex(arr, r"^[+-]?[0-9]{1,18}$")
     arr = pc.replace_substring_regex(arr, r"^\+", "")
     return _finish(arr, ok, pa.int64())
@@ -64,6 +77,9 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
         arr = pc.replace_substring(arr, thousands, "")
     if decimal != ".":
         arr = pc.replace_substring(arr, decimal, ".")
+    fast = _fast_cast(arr, target)  # refuses excess decimals ("data loss"), never rounds
+    if fast is not None:
+        return fast, None
     frac = r"(\.[0-9]{0,%d})?" % scale if scale else r"\.?"
     ok = pc.match_substring_regex(arr, r"^[+-]?([0-9]+%s|\.[0-9]{1,%d})$" % (frac, max(scale, 1)))
     arr = pc.replace_substring_regex(arr, r"^\+", "")

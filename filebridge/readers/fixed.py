@@ -1,7 +1,9 @@
 """Fixed-width text records (CPYTOIMPF *FIXED, flat PF sent as text).
 
-The file is read in blocks cut at line ends, decoded once per block, split into
-lines and sliced by position with Arrow kernels, so there is no per-row Python.
+The file is read in blocks cut at line ends and split into lines by Arrow. In a
+single-byte code page (cp1252, ISO-8859-x: the usual case) lines are sliced as
+bytes, and only columns with non-ASCII bytes are transcoded; other encodings
+(UTF-8) are decoded first and sliced by character. No per-row Python either way.
 Lines shortened by the transfer (FTP ASCII mode drops trailing blanks) read as
 if re-padded with blanks.
 """
@@ -17,6 +19,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from filebridge.errors import RejectedFile
+from filebridge.layouts.bytes import bad_row, is_single_byte, split_lines, transcode
 from filebridge.layouts.fixed import FixedField, LayoutMixin
 from filebridge.options import ChunkSize, Condition, Encoding, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
@@ -66,55 +69,69 @@ class FixedReader:
     def __init__(self, options: FixedOptions):
         self.o = options
         self.typed = {n: f for n, f in options.fields.items() if f.type != "text"}
-
-    def _decode(self, block: bytes, first_line: int) -> str:
-        try:
-            return block.decode(self.o.encoding)
-        except UnicodeDecodeError as e:
-            line = first_line + block.count(b"\n", 0, e.start)
-            raise RejectedFile(f"bytes {block[e.start:e.end]!r} are not valid "
-                               f"{self.o.encoding}", line=line) from None
+        self.bytewise = is_single_byte(options.encoding)
 
     def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
         o = self.o
         sniff(path)
         next_line = 1
         for block in _blocks(path, o.chunk_size):
-            text = self._decode(block, next_line)
-            lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
-            if text.endswith("\n"):
-                lines = lines.slice(0, len(lines) - 1)
-            lines = pc.utf8_rtrim(lines, characters="\r")
+            lines = self._lines(block, next_line)
             numbers = pa.array(range(next_line, next_line + len(lines)), pa.int64())
             next_line += len(lines)
             # Blank lines (trailing ones, spacing) are not records.
-            keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
-            if not pc.all(keep).as_py():
+            blank = pc.match_substring_regex(lines, "^[ \t\r]*$")
+            if pc.any(blank).as_py():
+                keep = pc.invert(blank)
                 lines, numbers = pc.filter(lines, keep), pc.filter(numbers, keep)
             if not len(lines):
                 continue
             report.tally.read += len(lines)
             if o.record_length is not None:
                 lines, numbers = self._check_length(lines, numbers, report)
-            columns = {}
-            for name, f in o.fields.items():
-                col = pc.utf8_slice_codeunits(lines, f.start - 1, f.end)
-                if f.type == "text" and f.trim:
-                    col = pc.utf8_rtrim(col, characters=" ")
-                columns[name] = pc.cast(col, pa.string())
+            columns = {name: self._slice(lines, numbers, f) for name, f in o.fields.items()}
             batch = Batch(pa.table(columns), numbers)
             batch = type_columns(batch, self.typed, report)
             yield apply_filters(batch, o.filter, report)
         if next_line == 1:
             raise RejectedFile("the file is empty")
 
+    def _lines(self, block: bytes, first_line: int) -> pa.Array:
+        if self.bytewise:
+            return split_lines(block)
+        try:
+            text = block.decode(self.o.encoding).encode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RejectedFile(f"bytes {block[e.start:e.end]!r} are not valid "
+                               f"{self.o.encoding}",
+                               line=first_line + block.count(b"\n", 0, e.start)) from None
+        return split_lines(text, pa.large_string())
+
+    def _slice(self, lines: pa.Array, numbers: pa.Array, f: FixedField) -> pa.Array:
+        if not self.bytewise:
+            col = pc.cast(pc.utf8_slice_codeunits(lines, f.start - 1, f.end), pa.string())
+        else:
+            raw = pc.binary_slice(lines, f.start - 1, f.end)
+            try:
+                col = transcode(raw, self.o.encoding)
+            except UnicodeDecodeError:
+                i = bad_row(raw, self.o.encoding)
+                raise RejectedFile(f"bytes {raw[i].as_py()!r} at positions {f.start}-{f.end} "
+                                   f"are not valid {self.o.encoding}",
+                                   line=numbers[i].as_py()) from None
+        if f.type == "text" and f.trim:
+            col = pc.utf8_rtrim(col, characters=" ")
+        return col
+
     def _check_length(self, lines: pa.Array, numbers: pa.Array,
                       report: FileReport) -> tuple[pa.Array, pa.Array]:
-        too_long = pc.greater(pc.utf8_length(lines), self.o.record_length)
+        length = pc.binary_length(lines) if self.bytewise else pc.utf8_length(lines)
+        too_long = pc.greater(length, self.o.record_length)
         if not pc.any(too_long).as_py():
             return lines, numbers
-        for line, text in zip(pc.filter(numbers, too_long).to_pylist(),
-                              pc.filter(lines, too_long).to_pylist()):
+        for line, raw in zip(pc.filter(numbers, too_long).to_pylist(),
+                             pc.filter(lines, too_long).to_pylist()):
+            text = raw.decode(self.o.encoding, errors="replace") if isinstance(raw, bytes) else raw
             report.reject(Reject(line, None, f"record is {len(text)} characters, longer than "
                                  f"record_length {self.o.record_length}", {"text": text}))
         keep = pc.invert(too_long)
