@@ -130,6 +130,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
                 break
     except RejectedFile as e:
         _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    report.flush()
     for rej in report.first[:20]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
     report.close()

@@ -109,7 +109,8 @@ def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> No
             chunk.clear()
 
         for rej in report.rejects():
-            value = rej.values.get(rej.field) if rej.field else rej.values.get("text")
+            value = rej.value if rej.value is not None else \
+                rej.values.get(rej.field) if rej.field else rej.values.get("text")
             chunk.append([str(rej.line), rej.field or "", rej.reason,
                           "" if value is None else str(value),
                           json.dumps(rej.values, ensure_ascii=False, default=str)])

@@ -178,7 +178,7 @@ def _ean13_ok(arr: pa.Array) -> pa.Array:
     return pc.and_(shape, pc.equal(pc.divide(total, 10), pc.divide(pc.add(total, 9), 10)))
 
 
-Check = tuple[str, pa.Array, Callable[[int], str]]  # field, bad mask, reason for row i
+Check = tuple[str, pa.Array, Callable[[int], tuple[str, Any]]]  # field, bad mask, (why, value) of row i
 
 
 class Mapper:
@@ -227,7 +227,8 @@ class Mapper:
         masks = [(n, m.to_pylist(), why) for n, m, why in checks]
         for i, row, line in zip(idx, raw, lines):
             name, _, why = next(c for c in masks if c[1][i])
-            report.reject(Reject(line, name, why(i), row))
+            reason, value = why(i)
+            report.reject(Reject(line, name, reason, row, value))
         return mapped.filter(pc.invert(bad))
 
     def _field(self, name: str, f: FieldMap, batch: Batch, checks: list[Check]) -> pa.Array:
@@ -256,29 +257,31 @@ class Mapper:
             if bad is not None:
                 texts = source.to_pylist()
                 checks.append((name, bad, lambda i, t=texts, ty=f.type:
-                               f"{t[i]!r} is not a valid {ty}"))
+                               (f"{t[i]!r} is not a valid {ty}", t[i])))
         if name in self.lookups:
             arr = self._lookup(name, f, arr, checks)
         if f.default is not None:
             arr = pc.if_else(_blank(arr), pa.scalar(f.default).cast(arr.type)
                              if not pa.types.is_null(arr.type) else pa.scalar(f.default), arr)
         if f.required:
-            checks.append((name, _blank(arr), lambda i: f"required field {name} is empty"))
+            checks.append((name, _blank(arr), lambda i: (f"required field {name} is empty", "")))
         if f.regex is not None:
             ok = pc.match_substring_regex(pc.cast(arr, pa.string()), f"^(?:{f.regex})$")
             vals = arr
             checks.append((name, pc.invert(pc.fill_null(ok, True)),
-                           lambda i, v=vals, rx=f.regex: f"{v[i].as_py()!r} does not match {rx}"))
+                           lambda i, v=vals, rx=f.regex: (f"{v[i].as_py()!r} does not match {rx}",
+                                                          v[i].as_py())))
         for bound, op, word in ((f.min, pc.less, "below"), (f.max, pc.greater, "above")):
             if bound is not None:
                 vals = arr
                 mask = pc.fill_null(op(arr, self._scalar(bound, arr)), False)
                 checks.append((name, mask, lambda i, v=vals, b=bound, w=word:
-                               f"{v[i].as_py()} is {w} the allowed {b}"))
+                               (f"{v[i].as_py()} is {w} the allowed {b}", v[i].as_py())))
         if f.check == "ean13":
             vals = arr
             checks.append((name, pc.invert(pc.or_(_ean13_ok(arr), _blank(arr))),
-                           lambda i, v=vals: f"{v[i].as_py()!r} is not a valid EAN-13"))
+                           lambda i, v=vals: (f"{v[i].as_py()!r} is not a valid EAN-13",
+                                              v[i].as_py())))
         if f.clamp is not None:
             lo, hi = f.clamp
             if lo is not None:
@@ -312,5 +315,5 @@ class Mapper:
         if f.lookup_missing == "reject":
             where = f.lookup if isinstance(f.lookup, Path) else "the inline lookup"
             checks.append((name, missing, lambda i, t=text, w=where:
-                           f"{t[i].as_py()!r} is not in {w}"))
+                           (f"{t[i].as_py()!r} is not in {w}", t[i].as_py())))
         return found

@@ -158,6 +158,7 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     tally = report.tally
     try:
         for batch in job.batches(path, report):
+            report.flush()
             if progress:
                 progress(tally.read)
             if not len(batch):

@@ -55,7 +55,8 @@ class Reject:
     line: int
     field: str | None
     reason: str
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # the input row as read
+    value: Any = None  # the failing value, when it is not simply values[field]
 
 
 @dataclass
@@ -102,24 +103,33 @@ class FileReport:
         self.name = name
         self.tally = Tally()
         self.first: list[Reject] = []
+        self._pending: list[Reject] = []
         self._spool = tempfile.NamedTemporaryFile(
             "w+", encoding="utf-8", prefix=".filebridge-rejects-", suffix=".jsonl",
             dir=spool_dir, delete=False)
 
     def reject(self, rej: Reject) -> None:
         self.tally.rejected += 1
-        if len(self.first) < self.KEEP:
-            self.first.append(rej)
-        self._spool.write(json.dumps(
-            [rej.line, rej.field, rej.reason, {k: plain(v) for k, v in rej.values.items()}],
-            ensure_ascii=False, default=str) + "\n")
+        self._pending.append(rej)
+
+    def flush(self) -> None:
+        """Spool the rejects of the batch just done, in line order (a reader's and the
+        mapping's rejects of one batch arrive separately)."""
+        for rej in sorted(self._pending, key=lambda r: r.line):
+            if len(self.first) < self.KEEP:
+                self.first.append(rej)
+            self._spool.write(json.dumps(
+                [rej.line, rej.field, rej.reason, {k: plain(v) for k, v in rej.values.items()},
+                 plain(rej.value)], ensure_ascii=False, default=str) + "\n")
+        self._pending.clear()
 
     def rejects(self) -> Iterator[Reject]:
+        self.flush()
         self._spool.flush()
         with open(self._spool.name, encoding="utf-8") as f:
             for line in f:
-                ln, fld, reason, values = json.loads(line)
-                yield Reject(ln, fld, reason, values)
+                ln, fld, reason, values, value = json.loads(line)
+                yield Reject(ln, fld, reason, values, value)
 
     def close(self) -> None:
         self._spool.close()

@@ -1,0 +1,126 @@
+"""The profile reference (docs/profiles.md), generated from the options models.
+
+A test compares the committed file with this output, so the reference cannot go
+stale: change a model, run ``filebridge schema --markdown > docs/profiles.md``.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from filebridge import transforms
+from filebridge.feedback import FeedbackOptions
+from filebridge.layouts.types import date_format_names
+from filebridge.mapping import MapSpec
+from filebridge.registry import load_plugins
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a) for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " \\| ".join(_type_name(a) for a in args if a is not type(None)) + \
+            (" or null" if type(None) in args else "")
+    if origin in (list, tuple):
+        return f"list of {_type_name(args[0])}" if args else "list"
+    if origin is dict:
+        return f"map of {_type_name(args[1])}"
+    if isinstance(tp, type):
+        return {"str": "text", "int": "integer", "float": "number", "bool": "boolean",
+                "Decimal": "number", "PosixPath": "path", "Path": "path"}.get(
+            tp.__name__, tp.__name__)
+    return str(tp)
+
+
+def _default(f: FieldInfo) -> str:
+    if f.is_required():
+        return "**required**"
+    if f.default_factory is not None:
+        value = f.default_factory()  # type: ignore[call-arg]
+        if isinstance(value, BaseModel):
+            return "(see below)"
+        return f"`{value!r}`" if value not in ({}, []) else "empty"
+    if f.default is PydanticUndefined or f.default is None:
+        return "—"
+    return f"`{f.default!r}`"
+
+
+def _nested(tp: Any) -> list[type[BaseModel]]:
+    found = []
+    for a in typing.get_args(tp) or (tp,):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            found.append(a)
+        elif typing.get_args(a):
+            found.extend(_nested(a))
+    return found
+
+
+def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -> None:
+    if model.__name__ in seen:
+        return
+    seen.add(model.__name__)
+    out.append(f"### {title}\n")
+    if model.__doc__:
+        out.append(model.__doc__.strip().splitlines()[0] + "\n")
+    out.append("| key | type | default | meaning |\n|---|---|---|---|")
+    later = []
+    for name, f in model.model_fields.items():
+        key = f.alias or name
+        desc = (f.description or "").replace("|", "\\|").replace("\n", " ")
+        out.append(f"| `{key}` | {_type_name(f.annotation)} | {_default(f)} | {desc} |")
+        later += [(m, f"{title} → `{key}`") for m in _nested(f.annotation)]
+    out.append("")
+    for m, t in later:
+        _table(m, f"{t} ({m.__name__})", out, seen)
+
+
+def reference() -> str:
+    reg = load_plugins()
+    from filebridge.profile import ProfileBase
+
+    out = ["# Profile reference", "",
+           "Generated from the options models by `filebridge schema --markdown`; do not edit "
+           "by hand. A profile is one YAML file per flow. Relative paths resolve against the "
+           "profile's folder; `${VAR}` in a path is taken from the environment. Secrets are "
+           "only references: `${ENV_VAR}` or `file:PATH`. Unknown keys are errors.", "",
+           "## Top level", "",
+           "| key | meaning |", "|---|---|",
+           "| `name` | " + (ProfileBase.model_fields["name"].description or "") + " |",
+           "| `description` | what the flow does, for people |",
+           "| `source` | where files come from: `kind:` " + ", ".join(reg.names("source")) + " |",
+           "| `read` | how to read them: `format:` " + ", ".join(reg.names("reader")) + " |",
+           "| `map` | how input fields become the record sent to the outputs |",
+           "| `write` | a list of outputs: `format:` " + ", ".join(reg.names("sink")) + " |",
+           "| `feedback` | acknowledgement and rejects files for the ERP |",
+           "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |", ""]
+    seen: set[str] = set()
+    out.append("## Sources\n")
+    for name in reg.names("source"):
+        _table(reg.get("source", name).Options, f"source kind `{name}`", out, seen)
+    out.append("## Readers\n")
+    for name in reg.names("reader"):
+        _table(reg.get("reader", name).Options, f"read format `{name}`", out, seen)
+    out.append("Date formats: " + ", ".join(date_format_names()) +
+               ", or any strptime pattern containing `%`.\n")
+    out.append("## Mapping\n")
+    _table(MapSpec, "map", out, seen)
+    out.append("Transforms for `apply`:\n")
+    for n, (_, doc) in sorted(transforms.SIMPLE.items()):
+        out.append(f"- `{n}`: {doc}")
+    for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
+        out.append(f"- `{{{n}: …}}`: {doc}")
+    out.append("\n## Outputs\n")
+    for name in reg.names("sink"):
+        _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out.append("## Feedback\n")
+    _table(FeedbackOptions, "feedback", out, seen)
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,180 @@
+"""End to end through the CLI on real folders: outputs, feedback, ledger, exit codes."""
+
+import copy
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_profile
+from filebridge.pipeline import Job
+from filebridge.profile import load_profile
+from filebridge.runner import run_files
+
+LAYOUT = {"ART": {"start": 1, "length": 6}, "DESC": {"start": 7, "length": 12},
+          "PRICE": {"start": 19, "length": 7, "type": "decimal", "implied": True},
+          "QTY": {"start": 26, "length": 5, "type": "integer"}}
+
+
+def profile(mode="full"):
+    return {
+        "name": "art",
+        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.txt"],
+                   "ready": {"stable_for": "0s"}},
+        "read": {"format": "fixed", "encoding": "cp1252", "fields": copy.deepcopy(LAYOUT)},
+        "map": {"key": "sku", "fields": {
+            "sku": {"from": "ART", "required": True},
+            "title": {"from": "DESC"},
+            "price": {"from": "PRICE", "min": 0},
+            "stock": {"from": "QTY"}}},
+        "write": [{"format": "csv", "path": "../out/{stem}.csv", "mode": mode}],
+    }
+
+
+def rec(art, desc, price, qty):
+    return f"{art:<6}{desc:<12}{price:0>7}{qty:>5}"
+
+
+def drop(workdir, name, rows):
+    p = workdir / "inbox" / name
+    p.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    return p
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "filebridge", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def read_csv(path, delimiter=","):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=delimiter))
+
+
+GOOD = [rec("A1", "Caffè", "1990", "3"), rec("A2", "Tè verde", "250", "0")]
+
+
+def test_run_writes_outputs_feedback_and_archives(workdir):
+    p = profile()
+    p["map"]["fields"]["sku"]["regex"] = "[A-Z0-9]+"
+    prof = write_profile(workdir, p)
+    drop(workdir, "ART_1.txt", GOOD + [rec("", "no sku", "100", "1"),
+                                       rec("=CMD", "formula", "100", "1"),
+                                       rec("A4", "bad qty", "100", "x")])
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 1, r.stderr  # rows rejected
+    out = read_csv(workdir / "out" / "ART_1.csv")
+    assert out == [{"sku": "A1", "title": "Caffè", "price": "19.90", "stock": "3"},
+                   {"sku": "A2", "title": "Tè verde", "price": "2.50", "stock": "0"}]
+    ack = read_csv(workdir / "profiles" / "feedback" / "ART_1.ack.csv", ";")[0]
+    assert (ack["status"], ack["read"], ack["sent"], ack["rejected"]) == ("done", "5", "2", "3")
+    assert int(ack["read"]) == sum(int(ack[k]) for k in ("sent", "unchanged", "rejected",
+                                                         "skipped"))
+    rej = read_csv(workdir / "profiles" / "feedback" / "ART_1.rejects.csv", ";")
+    assert [(r["line"], r["field"]) for r in rej] == [("3", "sku"), ("4", "sku"), ("5", "QTY")]
+    assert rej[0]["reason"] == "required field sku is empty"
+    assert rej[1]["value"] == "'=CMD"  # a spreadsheet must not run it as a formula
+    assert "is not a valid integer" in rej[2]["reason"] and rej[2]["value"] == "    x"
+    assert not list((workdir / "inbox").iterdir())
+    assert len(list((workdir / "archive").iterdir())) == 1
+    st = cli("status", "--profile", str(prof), cwd=workdir)
+    assert "ART_1.txt [art] done" in st.stdout and "rejected=3" in st.stdout
+
+
+def test_duplicate_content_is_skipped_new_content_processed(workdir):
+    prof = write_profile(workdir, profile())
+    drop(workdir, "ART_1.txt", GOOD)
+    assert cli("run", str(prof), cwd=workdir).returncode == 0
+    drop(workdir, "ART_2.txt", GOOD)  # same content, new name
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 0 and "duplicate" in r.stdout
+    assert not (workdir / "out" / "ART_2.csv").exists()
+    drop(workdir, "ART_1.txt", GOOD + [rec("A3", "new", "100", "1")])  # same name, new bytes
+    r = cli("run", str(prof), cwd=workdir)
+    assert "ART_1.txt: done" in r.stdout
+    assert len(read_csv(workdir / "out" / "ART_1.csv")) == 3
+    assert len(list((workdir / "archive").iterdir())) == 3
+
+
+def test_changes_mode_sends_only_new_and_changed(workdir):
+    prof = write_profile(workdir, profile(mode="changes"))
+    drop(workdir, "ART_1.txt", GOOD)
+    assert cli("run", str(prof), cwd=workdir).returncode == 0
+    drop(workdir, "ART_2.txt", [GOOD[0], rec("A2", "Tè verde", "275", "0"),
+                                rec("A9", "nuovo", "100", "5")])
+    r = cli("run", str(prof), cwd=workdir)
+    assert "sent 2, unchanged 1" in r.stdout
+    assert [row["sku"] for row in read_csv(workdir / "out" / "ART_2.csv")] == ["A2", "A9"]
+
+
+def test_bad_file_goes_to_errors_with_report_and_ack(workdir):
+    prof = write_profile(workdir, profile())
+    (workdir / "inbox" / "EMPTY.txt").write_bytes(b"")
+    (workdir / "inbox" / "JUNK.txt").write_bytes(bytes(range(256)) * 40)
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 3
+    errors = sorted(p.name for p in (workdir / "errors").iterdir())
+    assert len(errors) == 4 and sum(n.endswith(".error.txt") for n in errors) == 2
+    report = next((workdir / "errors").glob("JUNK*.error.txt")).read_text()
+    assert "binary" in report and "status: rejected" in report
+    ack = read_csv(workdir / "profiles" / "feedback" / "EMPTY.ack.csv", ";")[0]
+    assert ack["status"] == "rejected" and "empty" in ack["reason"]
+
+
+def test_profile_error_exit_code_and_lines(workdir):
+    bad = profile()
+    bad["read"]["fields"]["QTY"]["tipe"] = "integer"
+    prof = write_profile(workdir, bad)
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 4
+    assert "p.yaml:" in r.stderr and "read.fields.QTY.tipe: unknown key" in r.stderr
+
+
+def test_crash_before_commit_reprocesses_to_the_same_outputs(workdir, monkeypatch):
+    prof_path = write_profile(workdir, profile(mode="changes"))
+    drop(workdir, "ART_1.txt", GOOD)
+    job = Job(load_profile(prof_path))
+
+    def crash(*a, **k):
+        raise SystemExit("killed")  # stands for a crash after outputs were published
+
+    monkeypatch.setattr(job.ledger, "finish", crash)
+    with pytest.raises(SystemExit):
+        run_files(job, [])
+    first = (workdir / "out" / "ART_1.csv").read_bytes()
+    assert (workdir / "inbox" / "ART_1.txt").exists()  # not archived: will be redone
+    monkeypatch.undo()
+    job = Job(load_profile(prof_path))
+    (outcome,) = run_files(job, [])
+    assert outcome.status == "done" and outcome.tally.sent == 2  # hashes were not committed
+    assert (workdir / "out" / "ART_1.csv").read_bytes() == first
+    assert not any(p.name.startswith(".filebridge-tmp") for p in (workdir / "out").iterdir())
+    rows = job.ledger.db.execute("SELECT status FROM files ORDER BY id").fetchall()
+    assert rows == [("processing",), ("done",)]
+
+
+def test_preview_writes_nothing(workdir):
+    prof = write_profile(workdir, profile())
+    f = drop(workdir, "ART_1.txt", GOOD + [rec("", "x", "1", "1")])
+    r = cli("preview", str(prof), str(f), cwd=workdir)
+    assert r.returncode == 1
+    assert '"sku": "A1"' in r.stdout and "reject line 3: sku" in r.stdout
+    assert not (workdir / "out").exists() and f.exists()
+
+
+def test_check_reports_every_problem(workdir, monkeypatch):
+    monkeypatch.delenv("FB_TOKEN", raising=False)
+    good = write_profile(workdir, profile(), "good.yaml")
+    bad = profile()
+    bad["read"]["format"] = "fixd"
+    bad["write"][0]["mode"] = "sometimes"
+    bad["sourc"] = {}
+    badp = write_profile(workdir, bad, "bad.yaml")
+    r = cli("check", str(good), str(badp), cwd=workdir)
+    assert r.returncode == 4
+    assert "good.yaml: ok" in r.stdout
+    assert "does not match any of the expected tags: 'csv', 'fixed'" in r.stderr or \
+        "'fixd'" in r.stderr
+    assert "write.0.mode" in r.stderr and "sourc: unknown key" in r.stderr
