@@ -24,7 +24,8 @@ from filebridge.layouts.types import DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldTy
 class Model(BaseModel):
     """Strict: unknown keys are errors, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # hide_input_in_errors: a mistyped secret must not come back in an error message.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -130,7 +130,9 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
         for err in e.errors():
             loc = tuple(err["loc"])
             path = ".".join(str(p) for p in loc if not _is_tag(doc, loc, p)) or "(top)"
-            line = _line_of(doc, loc)
+            # A bad format/kind tag is best shown on its own line.
+            tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
+            line = _line_of(doc, loc + (tag,) if tag else loc)
             where = f"{file}:{line}" if line else str(file)
             problems.append(f"{where}: {path}: {_message(err)}")
         raise ProfileError(problems) from None

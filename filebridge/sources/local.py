@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from filebridge.options import Duration, Model, ProfilePath
-from filebridge.outputs import TMP_PREFIX, fsync_dir
+from filebridge.outputs import TMP_PREFIX, fsync_dir, write_atomic
 from filebridge.registry import REGISTRY
 
 
@@ -165,12 +165,18 @@ class LocalSource:
         self._seen.pop(path, None)
         return target
 
+    def owns(self, path: Path) -> bool:
+        """Files named on the command line from elsewhere are left where they are."""
+        return path.resolve().parent == self.inbox.resolve()
+
     def archive(self, path: Path) -> Path:
-        return self._move(path, self.archive_dir)
+        return self._move(path, self.archive_dir) if self.owns(path) else path
 
     def quarantine(self, path: Path, report: str) -> Path:
-        target = self._move(path, self.errors_dir)
-        from filebridge.outputs import write_atomic
-
+        if self.owns(path):
+            target = self._move(path, self.errors_dir)
+        else:
+            self.errors_dir.mkdir(parents=True, exist_ok=True)
+            target = free_name(self.errors_dir, path.name)
         write_atomic(target.with_name(target.name + ".error.txt"), report.encode("utf-8"))
         return target

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up a virtualenv with filebridge and its test dependencies, then runs the
+# whole test suite. Used as-is by CI (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+exec .venv/bin/python -m pytest "$@"
