@@ -1,41 +1,69 @@
 """Which records changed since the last delivered run, per sink and key.
 
-A record's hash covers every mapped field; the ledger keeps, per sink and key,
-the hash of what was last delivered. New hashes are staged while a file is in
-flight and become the snapshot only when the file is finished.
+A record's hash covers every mapped field. The ledger keeps, per sink, a snapshot
+table (key, hash) of what was last delivered; a run loads it once, compares each
+batch with an Arrow join (no per-row lookups), collects the changed keys, and the
+merged snapshot is saved in the same transaction that marks the file done.
 """
 
 from __future__ import annotations
 
-from hashlib import blake2b
-
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.records import Batch
 from filebridge.sinks.base import text_column
 
+SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64())])
 
-def row_hashes(batch: Batch) -> list[int]:
+
+def row_hashes(batch: Batch) -> pa.Array:
     """A 64-bit content hash per row over all fields (field order matters)."""
     cols = [text_column(batch.column(n)) for n in batch.names]
     joined = pc.binary_join_element_wise(*cols, "\x1f") if len(cols) > 1 else cols[0]
-    return [int.from_bytes(blake2b(s.encode(), digest_size=8).digest(), "big", signed=True)
-            for s in joined.to_pylist()]
+    digest = xxhash.xxh3_64_intdigest
+    return pa.array([digest(s) for s in joined.cast(pa.binary()).to_pylist()], pa.uint64())
 
 
 class Delta:
     def __init__(self, ledger: SqliteLedger, profile: str, sink: str, key: str):
-        self.ledger, self.profile, self.sink, self.key = ledger, profile, sink, key
+        self.sink, self.key = sink, key
+        self.snapshot = ledger.load_snapshot(profile, sink)
+        self.changes: list[pa.Table] = []
 
     def changed(self, batch: Batch) -> pa.Array:
-        """Mask of rows that are new or differ from the last delivery; stages them."""
-        keys = pc.cast(batch.column(self.key), pa.string()).to_pylist()
-        hashes = row_hashes(batch)
-        known = self.ledger.known_hashes(self.profile, self.sink,
-                                         [k for k in keys if k is not None])
-        mask = [known.get(k) != h for k, h in zip(keys, hashes)]
-        self.ledger.stage_hashes(self.sink, ((k, h) for k, h, m in zip(keys, hashes, mask)
-                                             if m and k is not None))
-        return pa.array(mask, pa.bool_())
+        """Mask of rows that are new or differ from the last delivery."""
+        n = len(batch)
+        probe = pa.table({"key": pc.cast(batch.column(self.key), pa.string()),
+                          "hash": row_hashes(batch),
+                          "row": pa.array(range(n), pa.int64())})
+        if self.snapshot is None or self.snapshot.num_rows == 0:
+            mask = pa.array([True] * n)
+        else:
+            # The snapshot probes the (smaller) batch's hash table; sorted back to rows.
+            old = self.snapshot.rename_columns(["key", "old"])
+            joined = old.join(probe, "key", join_type="right outer", use_threads=False)
+            joined = joined.sort_by("row")
+            mask = pc.fill_null(pc.not_equal(joined["old"], joined["hash"]), True)
+            mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+        staged = probe.filter(pc.and_(mask, pc.is_valid(probe["key"]))).select(["key", "hash"])
+        if staged.num_rows:
+            self.changes.append(staged)
+        return mask
+
+    def merged(self) -> pa.Table | None:
+        """The snapshot to save: the old one with this file's changes applied."""
+        if not self.changes:
+            return None
+        new = pa.concat_tables(self.changes)
+        # A key repeated in the file: its last row is what the sink received last.
+        last = pa.array(range(new.num_rows), pa.int64())
+        new = new.append_column("pos", last)
+        keep = new.group_by("key", use_threads=False).aggregate([("pos", "max")])
+        new = new.filter(pc.is_in(new["pos"], keep["pos_max"])).select(["key", "hash"])
+        if self.snapshot is None:
+            return new.cast(SCHEMA)
+        old = self.snapshot.filter(pc.invert(pc.is_in(self.snapshot["key"], new["key"])))
+        return pa.concat_tables([old.cast(SCHEMA), new.cast(SCHEMA)])

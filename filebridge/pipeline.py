@@ -126,7 +126,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
                       key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
     try:
-        tally = _convert(job, path, ctx, report, progress)
+        tally, snapshots = _convert(job, path, ctx, report, progress)
         _feedback(job, ctx, name, "done", tally, report)
         outputs = outbox.publish()
     except RejectedFile as e:
@@ -136,7 +136,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         outbox.abort()
         report.close()
         raise
-    ledger.finish(row.id, job.name, "done", tally.as_dict())
+    ledger.finish(row.id, job.name, "done", tally.as_dict(), snapshots=snapshots)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
     report.close()
@@ -145,7 +145,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
 
 
 def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
-             progress: Progress | None) -> Tally:
+             progress: Progress | None) -> tuple[Tally, dict[str, pa.Table]]:
     sinks = []
     reg = load_plugins()
     for options in job.profile.write:
@@ -184,7 +184,9 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     if tally.read == 0 and tally.rejected == 0:
         raise RejectedFile("the file holds no records")
     assert tally.balanced(), tally
-    return tally
+    snapshots = {d.sink: t for _, d in sinks if d is not None
+                 for t in [d.merged()] if t is not None}
+    return tally, snapshots
 
 
 def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,

@@ -2,9 +2,9 @@
 
 Files are keyed by content digest per profile. A file is *claimed* (committed
 at once, so a crash leaves a trace of which file was in flight and when it was
-claimed), then *finished* in one transaction together with the delivered
-records' hashes: state moves only after the outputs are durable. Hashes of a
-file in flight sit in a TEMP table, which a crash discards.
+claimed), then *finished* in one transaction together with the new snapshots of
+what each sink received: state moves only after the outputs are durable. A crash
+in between loses nothing: the file is claimed again and redone.
 """
 
 from __future__ import annotations
@@ -12,13 +12,24 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
 from filebridge.errors import LedgerError
+
+
+def _ipc(table: pa.Table) -> tuple[bytes, int]:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema,
+                        options=ipc.IpcWriteOptions(compression="zstd")) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes(), table.num_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,13 +56,16 @@ CREATE TABLE IF NOT EXISTS files (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_digest ON files(profile, digest, status);
+-- What each sink last received, per key: an Arrow table (key, hash) kept as one
+-- compressed blob per sink, so a run loads and saves it whole, column-wise.
 CREATE TABLE IF NOT EXISTS snapshots (
     profile TEXT NOT NULL,
     sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    hash INTEGER NOT NULL,
-    PRIMARY KEY (profile, sink, key)
-) WITHOUT ROWID;
+    data BLOB NOT NULL,
+    rows INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink)
+);
 """
 
 
@@ -74,8 +88,6 @@ class SqliteLedger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
-            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS pending (sink TEXT, key TEXT, "
-                            "hash INTEGER, PRIMARY KEY (sink, key)) WITHOUT ROWID")
         except sqlite3.Error as e:
             raise LedgerError(f"ledger {self.path}: {e}") from e
 
@@ -121,30 +133,21 @@ class SqliteLedger:
             fid = db.execute("INSERT INTO files(profile, digest, name, size, status, claimed, "
                              "run_id) VALUES (?,?,?,?, 'processing', ?, ?)",
                              (profile, digest, name, size, now, run_id)).lastrowid or 0
-        self.db.execute("DELETE FROM pending")
         return FileRow(fid, digest, name, "processing", now, None)
 
-    def stage_hashes(self, sink: str, rows: Iterable[tuple[str, int]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO pending(sink, key, hash) VALUES (?,?,?)",
-                            ((sink, k, h) for k, h in rows))
-
-    def known_hashes(self, profile: str, sink: str, keys: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for i in range(0, len(keys), 50_000):
-            part = json.dumps(keys[i:i + 50_000])
-            found.update(self.db.execute(
-                "SELECT key, hash FROM snapshots WHERE profile=? AND sink=? AND key IN "
-                "(SELECT value FROM json_each(?))", (profile, sink, part)).fetchall())
-        return found
+    def load_snapshot(self, profile: str, sink: str) -> pa.Table | None:
+        row = self.db.execute("SELECT data FROM snapshots WHERE profile=? AND sink=?",
+                              (profile, sink)).fetchone()
+        return ipc.open_stream(pa.py_buffer(row[0])).read_all() if row else None
 
     def finish(self, file_id: int, profile: str, status: str, tally: dict[str, int],
-               reason: str | None = None) -> None:
-        """One transaction: the delivered snapshots and the file's outcome."""
+               reason: str | None = None, snapshots: dict[str, pa.Table] | None = None) -> None:
+        """One transaction: the sinks' new snapshots and the file's outcome."""
+        blobs = {sink: _ipc(t) for sink, t in (snapshots or {}).items()}
         with self.tx() as db:
-            if status == "done":
-                db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, key, hash) "
-                           "SELECT ?, sink, key, hash FROM pending", (profile,))
-            db.execute("DELETE FROM pending")
+            for sink, (blob, rows) in blobs.items():
+                db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, data, rows, updated) "
+                           "VALUES (?,?,?,?,?)", (profile, sink, blob, rows, time.time()))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, file_id))
 
