@@ -178,3 +178,32 @@ def test_check_reports_every_problem(workdir, monkeypatch):
     assert "does not match any of the expected tags: 'csv', 'fixed'" in r.stderr or \
         "'fixd'" in r.stderr
     assert "write.0.mode" in r.stderr and "sourc: unknown key" in r.stderr
+
+
+def test_fixed_width_ack_and_done_files(workdir):
+    p = profile()
+    p["source"]["ready"] = {"stable_for": "0s", "done_file": "{name}.ok"}
+    p["write"][0]["done_file"] = "{stem}.ready"
+    p["feedback"] = {"ack": {"format": "fixed", "path": "../ack/{stem}.ack", "fields": {
+        "file": {"start": 1, "length": 20},
+        "status": {"start": 21, "length": 8},
+        "read": {"start": 29, "length": 6, "type": "integer"},
+        "sent": {"start": 35, "length": 6, "type": "integer"},
+        "rejected": {"start": 41, "length": 6, "type": "integer"}}}, "rejects": None}
+    prof = write_profile(workdir, p)
+    drop(workdir, "ART_1.txt", GOOD)
+    r = cli("run", str(prof), cwd=workdir)
+    assert "nothing to do" in r.stdout  # no done-file yet: the file may still be written
+    (workdir / "inbox" / "ART_1.txt.ok").write_text("")
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 0 and "ART_1.txt: done" in r.stdout
+    assert not list((workdir / "inbox").iterdir())  # the done-file went with it
+    assert (workdir / "out" / "ART_1.ready").exists()
+    ack = (workdir / "ack" / "ART_1.ack").read_bytes()
+    assert ack == b"ART_1.txt           done    000002000002000000\r\n"
+    from filebridge.readers.fixed import FixedOptions, FixedReader
+    from filebridge.records import FileReport
+    o = FixedOptions.model_validate({"format": "fixed", "fields": p["feedback"]["ack"]["fields"]})
+    (batch,) = FixedReader(o).read(workdir / "ack" / "ART_1.ack", FileReport("ack"))
+    assert batch.rows() == [{"file": "ART_1.txt", "status": "done", "read": 2, "sent": 2,
+                             "rejected": 0}]  # the same layout reads back what was written

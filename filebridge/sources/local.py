@@ -144,7 +144,11 @@ class LocalSource:
         return now - prev.since >= self.o.ready.stable_for
 
     def wait_ready(self, path: Path, timeout: float | None = None) -> bool:
-        """Blocking variant for on-demand runs."""
+        """Blocking variant for on-demand runs: waits out ``stable_for``, but not for a
+        done-file that is not there (the ERP may write it much later)."""
+        done = self._done_file(path)
+        if done is not None and not done.exists():
+            return False
         deadline = time.monotonic() + (timeout if timeout is not None
                                        else self.o.ready.stable_for * 3 + 5)
         while True:
