@@ -116,13 +116,13 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         where = job.source.archive(path)
         reason = f"same content as {prior.name}, already processed"
         ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
-        log.info("%s: %s: skipped", name, reason)
+        log.info("%s: %s: %s: skipped", job.name, name, reason)
         return Outcome(name, "duplicate", reason=reason, moved_to=where)
     # A file claimed by a run that crashed keeps its claim time: same output names.
-    claimed = prior.claimed if prior is not None and prior.status == "processing" else None
-    row = ledger.claim(job.name, dig, name, size, run_id)
+    redo = prior if prior is not None and prior.status == "processing" else None
+    row = ledger.claim(job.name, dig, name, size, run_id, redo=redo)
     outbox = Outbox()
-    ctx = SinkContext(job.profile.base, _vars(path, job.name, claimed or row.claimed), outbox,
+    ctx = SinkContext(job.profile.base, _vars(path, job.name, row.claimed), outbox,
                       key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
     try:
@@ -140,7 +140,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     where = job.source.archive(path)
     ledger.moved(row.id, where)
     report.close()
-    log.info("%s: done: %s", name, _counts(tally))
+    log.info("%s: %s: done: %s", job.name, name, _counts(tally))
     return Outcome(name, "done", tally, outputs, moved_to=where)
 
 
@@ -220,7 +220,7 @@ def _reject(job: Job, path: Path, file_id: int, report: FileReport, err: Rejecte
     where = job.source.quarantine(path, text)
     job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason)
     job.ledger.moved(file_id, where)
-    log.warning("%s: rejected: %s", name, reason)
+    log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
 
 

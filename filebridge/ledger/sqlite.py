@@ -127,8 +127,14 @@ class SqliteLedger:
             "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
         return FileRow(*row) if row else None
 
-    def claim(self, profile: str, digest: str, name: str, size: int, run_id: int) -> FileRow:
+    def claim(self, profile: str, digest: str, name: str, size: int, run_id: int,
+              redo: FileRow | None = None) -> FileRow:
+        """Mark a file in flight. A file a crashed run left in flight is claimed again
+        in its own row, keeping its claim time (and so its output names)."""
         with self.tx() as db:
+            if redo is not None:
+                db.execute("UPDATE files SET name=?, run_id=? WHERE id=?", (name, run_id, redo.id))
+                return FileRow(redo.id, digest, name, "processing", redo.claimed, None)
             now = time.time()
             fid = db.execute("INSERT INTO files(profile, digest, name, size, status, claimed, "
                              "run_id) VALUES (?,?,?,?, 'processing', ?, ?)",

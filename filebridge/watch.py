@@ -1,0 +1,297 @@
+"""The long-running loop behind ``filebridge watch``.
+
+Filesystem events (watchdog; a polling observer for network mounts) only *wake*
+the loop: the loop itself asks each source which files are complete and
+processes those, oldest first, so a missed or repeated event costs nothing. A
+timer rescans too, since a file's ``stable_for`` window ends without any event.
+
+Processing is synchronous, in the main thread. A file that fails unexpectedly is
+logged with its traceback, left in place and retried later with backoff; other
+files and profiles go on. A ledger error stops everything. SIGINT/SIGTERM stop
+the loop after the current file; a second signal exits at once, which is safe:
+outputs are published atomically and the ledger commits only after them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from filebridge.errors import LedgerError
+from filebridge.pipeline import Job, Outcome, process
+from filebridge.records import Tally
+from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
+
+log = logging.getLogger("filebridge")
+
+RESCAN = 1.0             # events mode: look anyway this often (a missed event costs 1 s)
+SETTLING = 0.25          # a file is still settling: look again this soon
+DEBOUNCE = 0.1           # let a burst of events pass before scanning
+BACKOFF = (10.0, 600.0)  # a file that failed unexpectedly: first and longest wait
+QUIET = {"opened", "closed_no_write"}  # reading a file must not wake us
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher, index: int):
+        self.watcher, self.index = watcher, index
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in QUIET:
+            self.watcher.poke(self.index)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class _Failed:
+    stat: tuple[int, int]
+    until: float
+    delay: float
+
+
+class _Run:
+    """One ledger run per batch of files, opened only when a file is ready."""
+
+    def __init__(self, job: Job):
+        self.job, self.id = job, 0
+        self.outcomes: list[Outcome] = []
+        self.errors = 0
+
+    def start(self) -> int:
+        if not self.id:
+            self.id = self.job.ledger.start_run(self.job.name)
+        return self.id
+
+    def end(self) -> None:
+        if not self.id:
+            return
+        total = Tally()
+        for o in self.outcomes:
+            for k, v in o.tally.as_dict().items():
+                setattr(total, k, getattr(total, k) + v)
+        bad = self.errors or any(o.status == "rejected" for o in self.outcomes)
+        self.job.ledger.end_run(self.id, "failed" if bad else "done", len(self.outcomes),
+                                total.as_dict())
+
+
+class Watcher:
+    def __init__(self, jobs: list[Job]):
+        self.jobs = jobs
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._dirty: set[int] = set()
+        self._stop = False
+        self._failed: dict[tuple[int, Path], _Failed] = {}
+        self._observers: list[BaseObserver] = []
+        self._watched: set[int] = set()
+        self._warned: set[str] = set()
+
+    def poke(self, index: int) -> None:
+        """Something changed in job ``index``'s folder (called from observer threads)."""
+        with self._lock:
+            self._dirty.add(index)
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop after the current file (thread-safe; not for signal handlers)."""
+        self._stop = True
+        self._wake.set()
+
+    def serve(self, once: bool = False) -> int:
+        """Watch until stopped (0), or with ``once`` process what is ready and return
+        the exit code ``run`` would. A ledger error returns LEDGER_ERROR."""
+        previous = self._trap_signals()
+        try:
+            for job in self.jobs:
+                if n := job.sweep():
+                    log.info("%s: removed %d leftover temporary output(s)", job.name, n)
+            return self._once() if once else self._loop()
+        except LedgerError as e:
+            log.error("ledger error, stopping: %s", e)
+            return LEDGER_ERROR
+        finally:
+            for obs in self._observers:
+                obs.stop()
+            for obs in self._observers:
+                obs.join(timeout=5)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # the loops ----------------------------------------------------------------
+    def _loop(self) -> int:
+        due = [0.0] * len(self.jobs)
+        while not self._stop:
+            self._wake.clear()
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            for i in range(len(self.jobs)):
+                if self._stop:
+                    break
+                if i in dirty or time.monotonic() >= due[i]:
+                    if i not in self._watched:
+                        self._observe(i)
+                    settling = self._scan(i)
+                    period = self._period(i)
+                    due[i] = time.monotonic() + (min(SETTLING, period) if settling else period)
+            self._sleep(min(due) - time.monotonic())
+        log.info("stopped")
+        return OK
+
+    def _once(self) -> int:
+        outcomes: list[Outcome] = []
+        errors = 0
+        for i, job in enumerate(self.jobs):
+            run = _Run(job)
+            try:
+                for path in self._candidates(i):
+                    if self._stop:
+                        break
+                    if not job.source.wait_ready(path):
+                        log.info("%s: still being written; left for later", path.name)
+                        continue
+                    self._process(i, path, run)
+            finally:
+                run.end()
+            outcomes += run.outcomes
+            errors += run.errors
+        return FILES_REJECTED if errors else exit_code(outcomes)
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + max(seconds, 0.0)
+        while not self._stop and (left := end - time.monotonic()) > 0:
+            if self._wake.wait(min(left, 0.2)):  # short slices: a signal only sets a flag
+                time.sleep(DEBOUNCE)
+                return
+
+    # one job --------------------------------------------------------------
+    def _period(self, i: int) -> float:
+        opts = self.jobs[i].profile.source
+        return RESCAN if getattr(opts, "watch", None) == "events" else \
+            float(getattr(opts, "poll_interval", RESCAN))
+
+    def _observe(self, i: int) -> None:
+        job = self.jobs[i]
+        opts = job.profile.source
+        mode = getattr(opts, "watch", None)
+        folders: list[Path] = job.source.folders() if hasattr(job.source, "folders") else []
+        if mode not in ("events", "polling") or not folders:
+            log.info("%s: checking its source every %gs", job.name, self._period(i))
+            self._watched.add(i)
+            return
+        interval = float(getattr(opts, "poll_interval", RESCAN))
+        obs = Observer() if mode == "events" else PollingObserver(timeout=interval)
+        try:
+            obs.start()
+            for folder in folders:
+                obs.schedule(_Wake(self, i), str(folder), recursive=False)
+        except OSError as e:
+            obs.stop()
+            self._warn(f"{job.name}: cannot watch {', '.join(map(str, folders))} ({e}); "
+                       f"checking every {self._period(i):g}s, watching when it appears")
+            return
+        self._observers.append(obs)
+        self._watched.add(i)
+        how = "events" if mode == "events" else f"polling every {interval:g}s"
+        log.info("%s: watching %s (%s)", job.name, ", ".join(map(str, folders)), how)
+
+    def _candidates(self, i: int) -> list[Path]:
+        try:
+            return self.jobs[i].source.candidates()
+        except OSError as e:
+            self._warn(f"{self.jobs[i].name}: cannot list the inbox: {e}")
+            return []
+
+    def _scan(self, i: int) -> bool:
+        """Process every ready file of job ``i``; true if some file is still settling."""
+        job, run, settling = self.jobs[i], _Run(self.jobs[i]), False
+        try:
+            for path in self._candidates(i):
+                if self._stop:
+                    break
+                if self._backing_off(i, path):
+                    continue
+                try:
+                    ready = job.source.is_ready(path)
+                except OSError:
+                    ready = False
+                if ready:
+                    self._process(i, path, run)
+                elif path.exists():
+                    settling = True
+        finally:
+            run.end()
+        return settling
+
+    def _process(self, i: int, path: Path, run: _Run) -> None:
+        job = self.jobs[i]
+        try:
+            with progress_for(path.name) as tick:
+                outcome = process(job, path, run.start(), progress=tick)
+        except LedgerError:
+            raise
+        except Exception:
+            run.errors += 1
+            delay = self._fail(i, path)
+            log.exception("%s: %s: unexpected error; file left in place, next try in %gs",
+                          job.name, path.name, delay)
+            return
+        self._failed.pop((i, path), None)
+        run.outcomes.append(outcome)
+        if outcome.status == "done" and outcome.reason:
+            log.info("%s: %s", path.name, outcome.reason)
+
+    # failures ---------------------------------------------------------------
+    def _backing_off(self, i: int, path: Path) -> bool:
+        """A file that failed waits out its delay, unless it has been replaced since."""
+        f = self._failed.get((i, path))
+        if f is None:
+            return False
+        if f.stat != _stat(path):  # replaced or gone since: forget the failure
+            del self._failed[(i, path)]
+            return False
+        return time.monotonic() < f.until
+
+    def _fail(self, i: int, path: Path) -> float:
+        prev = self._failed.get((i, path))
+        delay = min(prev.delay * 2, BACKOFF[1]) if prev else BACKOFF[0]
+        self._failed[(i, path)] = _Failed(_stat(path), time.monotonic() + delay, delay)
+        return delay
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:  # once, not every rescan
+            self._warned.add(message)
+            log.warning("%s", message)
+
+    # signals ------------------------------------------------------------------
+    def _trap_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {sig: signal.signal(sig, self._on_signal)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag and a raw write here: a lock taken in a handler can deadlock.
+        if self._stop:
+            os.write(2, b"filebridge: second signal, exiting now\n")
+            os._exit(128 + signum)
+        self._stop = True
+        os.write(2, b"filebridge: stopping after the current file "
+                    b"(signal again to exit now)\n")

@@ -1,0 +1,109 @@
+"""Test data and small utilities shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+# A fixed-width article record: 8 + 20 + 7 + 5 = 40 characters.
+FIXED_LAYOUT = {
+    "ART": {"start": 1, "length": 8},
+    "DESC": {"start": 9, "length": 20},
+    "PRICE": {"start": 29, "length": 7, "type": "decimal", "scale": 2, "implied": True},
+    "QTY": {"start": 36, "length": 5, "type": "integer"},
+}
+DESCRIPTIONS = ["Caffè macinato", "Tè verde", "Crème brûlée", "Größe XL Jacke",
+                "Niño ñandú", "Façade gris", "Smørrebrød"]
+# What a bad row breaks, and how: the field named in the rejects file.
+BAD = {"QTY": lambda art, desc: fixed_record(art, desc, "1000", "  x1"),
+       "PRICE": lambda art, desc: fixed_record(art, desc, "12a", "1"),
+       "sku": lambda art, desc: fixed_record("", desc, "500", "1")}
+
+
+def fixed_record(art: str, desc: str, price: str, qty: str) -> str:
+    return f"{art:<8}{desc:<20}{price:0>7}{qty:>5}"
+
+
+def fixed_rows(n: int, bad: dict[int, str] | None = None, *, seed: int = 0) -> bytes:
+    """``n`` fixed-width records in cp1252 (CRLF), line ``i`` (1-based) broken as
+    ``bad[i]`` says (a key of :data:`BAD`)."""
+    bad = bad or {}
+    lines = []
+    for i in range(1, n + 1):
+        art = f"A{seed}{i:06d}"[:8]
+        desc = DESCRIPTIONS[i % len(DESCRIPTIONS)]
+        if i in bad:
+            lines.append(BAD[bad[i]](art, desc))
+        else:
+            lines.append(fixed_record(art, desc, str(100 + i % 9000), str(i % 50)))
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+def fixed_profile(root: Path, *, name: str = "art", watch: str = "events",
+                  poll_interval: str = "1s", stable_for: str = "1s") -> dict:
+    """A fixed-width -> CSV profile whose folders all live under ``root``."""
+    return {
+        "name": name,
+        "source": {"kind": "local", "path": str(root / "inbox"), "pattern": ["*.txt"],
+                   "ready": {"stable_for": stable_for}, "archive": str(root / "archive"),
+                   "errors": str(root / "errors"), "watch": watch,
+                   "poll_interval": poll_interval},
+        "read": {"format": "fixed", "encoding": "cp1252",
+                 "fields": {k: dict(v) for k, v in FIXED_LAYOUT.items()}},
+        "map": {"key": "sku", "fields": {
+            "sku": {"from": "ART", "required": True},
+            "title": {"from": "DESC", "apply": ["trim"]},
+            "price": {"from": "PRICE"},
+            "stock": {"from": "QTY"}}},
+        "write": [{"format": "csv", "path": str(root / "out" / "{stem}.csv")}],
+        "feedback": {"ack": {"path": str(root / "feedback" / "{stem}.ack.csv")},
+                     "rejects": {"path": str(root / "feedback" / "{stem}.rejects.csv")}},
+        "ledger": str(root / "ledger.db"),
+    }
+
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float = 20, what: str = "condition",
+             every: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def ledger_files(db: Path) -> list[tuple[str, str]]:
+    """(name, status) of every file row, in order; [] while there is no ledger."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute("SELECT name, status FROM files ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # schema not created yet
+        return []
+    finally:
+        con.close()
+
+
+def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=delimiter))
+
+
+def drop(path: Path, data: bytes) -> Path:
+    """Put a complete file in place at once (written under a dot-name, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("." + path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.rename(path)
+    return path
