@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from filebridge.layouts.fixed import FixedField, encode_record
-from filebridge.options import Encoding, Model
+from filebridge.options import Encoding, Model, OutputPath
 from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
@@ -29,7 +29,7 @@ class AckOptions(Model):
 
     format: Literal["csv", "fixed"] = Field("csv", description="csv, or fixed for an ERP "
                                             "that reads fixed-width records")
-    path: str = Field("feedback/{stem}.ack.csv", description="where, relative to the "
+    path: OutputPath = Field("feedback/{stem}.ack.csv", description="where, relative to the "
                       "profile's folder")
     delimiter: str = Field(";", min_length=1, max_length=1, description="for csv")
     encoding: Encoding = Field("utf-8", description="output encoding")
@@ -51,7 +51,7 @@ class AckOptions(Model):
 class RejectsOptions(Model):
     """The rejected rows of an input file."""
 
-    path: str = Field("feedback/{stem}.rejects.csv", description="where, relative to the "
+    path: OutputPath = Field("feedback/{stem}.rejects.csv", description="where, relative to the "
                       "profile's folder")
     delimiter: str = Field(";", min_length=1, max_length=1, description="field separator")
     encoding: Encoding = Field("utf-8", description="output encoding")

@@ -222,7 +222,7 @@ class Mapper:
         if not pc.any(bad).as_py():
             return mapped
         idx = pc.indices_nonzero(bad).to_pylist()
-        raw = batch.table.take(idx).to_pylist()
+        raw = batch.raw_rows(idx)
         lines = pc.take(batch.lines, idx).to_pylist()
         masks = [(n, m.to_pylist(), why) for n, m, why in checks]
         for i, row, line in zip(idx, raw, lines):
@@ -313,7 +313,8 @@ class Mapper:
         if f.lookup_missing == "keep":
             return pc.if_else(missing, text, pc.cast(found, pa.string()))
         if f.lookup_missing == "reject":
-            where = f.lookup if isinstance(f.lookup, Path) else "the inline lookup"
+            # The table's file name, not its path: reasons go back to the ERP.
+            where = f"lookup {f.lookup.name}" if isinstance(f.lookup, Path) else "the inline lookup"
             checks.append((name, missing, lambda i, t=text, w=where:
                            (f"{t[i].as_py()!r} is not in {w}", t[i].as_py())))
         return found

@@ -57,11 +57,34 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
     p = Path(os.path.expanduser(expand_env(str(value))))
     if base is not None and not p.is_absolute():
         p = Path(base) / p
-    return p
+    return Path(os.path.normpath(p))
 
 
 # A path in a profile: relative paths resolve against the profile's folder.
 ProfilePath = Annotated[Path, BeforeValidator(_resolve)]
+
+
+# Placeholders an output path may use: filled in per input file.
+PATH_VARS = ("stem", "name", "profile", "date", "time")
+
+
+def check_output_path(template: str) -> str:
+    import string
+
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(
+            re.sub(r"\$\{[^}]*\}", "", template)) if f is not None}
+    except ValueError as e:
+        raise ValueError(f"bad placeholder in {template!r} ({e})") from None
+    unknown = sorted(n for n in names if n not in PATH_VARS)
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {template!r}; known: "
+                         + ", ".join("{%s}" % v for v in PATH_VARS))
+    return template
+
+
+# An output path template, relative to the profile's folder; checked at load time.
+OutputPath = Annotated[str, BeforeValidator(lambda v: check_output_path(str(v)))]
 
 
 def check_encoding(name: str) -> str:

@@ -68,9 +68,6 @@ class Job:
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
-        if any(s.mode == "changes" for s in profile.write) and not profile.map.key:
-            from filebridge.errors import ProfileError
-            raise ProfileError(f"{profile.file}: write: mode: changes needs map.key")
 
     @property
     def name(self) -> str:
@@ -153,10 +150,10 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
         delta = (Delta(job.ledger, job.name, sink_id(options), job.profile.map.key or "")
                  if options.mode == "changes" else None)
         sinks.append((sink, delta))
-    for sink, _ in sinks:
-        sink.start(ctx)
     tally = report.tally
     try:
+        for sink, _ in sinks:
+            sink.start(ctx)
         for batch in job.batches(path, report):
             report.flush()
             if progress:

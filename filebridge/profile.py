@@ -12,7 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator
+from pydantic import (Field, PrivateAttr, ValidationError, create_model, field_validator,
+                      model_validator)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -58,6 +59,13 @@ class ProfileBase(Model):
         return Path(env) if env else self.base / "filebridge.db"
 
 
+def _changes_need_key(self: Any) -> Any:
+    if any(getattr(s, "mode", "full") == "changes" for s in self.write) and not self.map.key:
+        raise ValueError("write: mode: changes needs map.key (the field that identifies a "
+                         "record)")
+    return self
+
+
 def _distinct_paths(cls: Any, v: list[Any]) -> list[Any]:
     paths = [getattr(s, "path", None) for s in v]
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
@@ -70,7 +78,8 @@ def _distinct_paths(cls: Any, v: list[Any]) -> list[Any]:
 def profile_model() -> type[ProfileBase]:
     return create_model(  # type: ignore[no-any-return]
         "Profile", __base__=ProfileBase,
-        __validators__={"distinct_paths": field_validator("write")(_distinct_paths)},
+        __validators__={"distinct_paths": field_validator("write")(_distinct_paths),
+                        "changes_need_key": model_validator(mode="after")(_changes_need_key)},
         source=(_union("source", "kind"), Field(description="where files come from")),
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]

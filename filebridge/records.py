@@ -25,6 +25,9 @@ import pyarrow.compute as pc
 class Batch:
     table: pa.Table
     lines: pa.Array  # int64, one per row
+    # The fields as read, before typing: what a reject shows the ERP, whatever stage
+    # refused the row. None when nothing was typed (then ``table`` is the raw text).
+    raw: pa.Table | None = None
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -38,7 +41,11 @@ class Batch:
         return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
     def filter(self, mask: pa.Array) -> Batch:
-        return Batch(self.table.filter(mask), pc.filter(self.lines, mask))
+        raw = self.raw.filter(mask) if self.raw is not None else None
+        return Batch(self.table.filter(mask), pc.filter(self.lines, mask), raw)
+
+    def raw_rows(self, indices: list[int]) -> list[dict[str, Any]]:
+        return (self.raw if self.raw is not None else self.table).take(indices).to_pylist()
 
     def rows(self) -> list[dict[str, Any]]:
         return self.table.to_pylist()

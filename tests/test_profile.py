@@ -63,7 +63,7 @@ def test_relative_paths_resolve_against_the_profile_folder(tmp_path, monkeypatch
     p = tmp_path / "sub" / "prof.yaml"
     p.write_text(BASE.replace("path: inbox", "path: ../inbox\n  archive: ${DROP}/arch"))
     prof = load_profile(p)
-    assert prof.source.path == tmp_path / "sub" / ".." / "inbox"
+    assert prof.source.path == tmp_path / "inbox"  # normalised
     assert prof.source.archive == tmp_path / "drop" / "arch"
     assert prof.ledger_path() == tmp_path / "sub" / "filebridge.db"
 
@@ -94,3 +94,10 @@ def test_secrets_are_references_never_literals(monkeypatch, tmp_path):
     monkeypatch.delenv("FB_MISSING", raising=False)
     with pytest.raises(ValidationError, match="environment variable FB_MISSING is not set"):
         WithSecret.model_validate({"token": "${FB_MISSING}"})
+
+
+def test_output_placeholders_and_changes_key_are_checked_at_load():
+    found = problems(BASE.replace("out/{stem}.csv", "out/{stemm}.csv"))
+    assert any("write.0.path: unknown placeholder {stemm}" in p for p in found), found
+    found = problems(BASE.replace("path: out/{stem}.csv", "path: out/{stem}.csv\n    mode: changes"))
+    assert any("mode: changes needs map.key" in p for p in found), found

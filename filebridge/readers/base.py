@@ -69,7 +69,7 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
         if bad is not None:
             failures.append((name, bad, spec))
             bad_any = bad if bad_any is None else pc.or_(bad_any, bad)
-    typed = Batch(pa.table(columns), batch.lines)
+    typed = Batch(pa.table(columns), batch.lines, raw)
     if bad_any is None:
         return typed
     # Report each failing row once, naming its first bad field and the raw text.

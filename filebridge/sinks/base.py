@@ -10,6 +10,7 @@ published atomically with every other output of the same input, or not at all.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,14 @@ from pydantic import Field
 
 from filebridge.layouts.bytes import data_bytes
 from filebridge.mapping import ProductSpec
-from filebridge.options import Model, OutputMode, expand_env
+from filebridge.options import Model, OutputMode, OutputPath, expand_env
 from filebridge.outputs import Outbox, Staged
 
 
 class FileSinkOptions(Model):
     """Options every file-writing sink has."""
 
-    path: str = Field(description="output file, relative to the profile's folder; may use "
+    path: OutputPath = Field(description="output file, relative to the profile's folder; may use "
                       "{stem} {name} {profile} {date} {time} of the input file")
     mode: OutputMode = Field("full", description="full: every record; changes: only records "
                              "new or changed since the last delivered run (needs map.key)")
@@ -53,7 +54,7 @@ class SinkContext:
             known = ", ".join("{%s}" % k for k in sorted(self.vars))
             raise ValueError(f"unknown placeholder {{{e.args[0]}}} in path {template!r}; "
                              f"known: {known}") from None
-        return p if p.is_absolute() else self.base / p
+        return Path(os.path.normpath(p if p.is_absolute() else self.base / p))
 
     def stage(self, template: str, done_file: str | None = None) -> Staged:
         return self.outbox.stage(self.path(template), done_file)

@@ -1,0 +1,65 @@
+"""IBM numeric encodings: the examples from as400.md, decoded exactly."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from filebridge.layouts.numeric import binary, overpunch, packed, zoned
+
+
+def m(*rows):
+    return np.array([list(r) for r in rows], dtype=np.uint8)
+
+
+def test_packed_examples_signs_and_empty_fields():
+    values, bad = packed(m(b"\x00\x00\x00\x01\x90\x0c",   # SALE-PRICE 19.00 (implied 2)
+                           b"\x00\x00\x00\x00\x00\x1d",   # QTY-SOLD -1
+                           b"\x00\x00\x00\x00\x00\x1f",   # F = positive (IBM i)
+                           b"\x40\x40\x40\x40\x40\x40",   # never filled
+                           b"\x00\x00\x00\x00\x1a\x0c",   # A is not a digit
+                           b"\x00\x00\x00\x00\x00\x1b"))  # B sign: only when tolerated
+    assert values.to_pylist() == [1900, -1, 1, None, None, None]
+    assert bad.tolist() == [False, False, False, False, True, True]
+    values, bad = packed(m(b"\x00\x00\x00\x00\x00\x1b", b"\x40\x40\x40\x40\x40\x40"),
+                         lenient=True, on_empty="zero")
+    assert values.to_pylist() == [-1, 0] and not bad.any()
+    _, bad = packed(m(b"\x00\x00"), on_empty="reject")
+    assert bad.tolist() == [True]
+
+
+def test_packed_beyond_18_digits_stays_exact():
+    raw = bytes.fromhex("1234567890123456789012345678901c")  # 31 digits
+    values, bad = packed(m(raw))
+    assert values.to_pylist()[0] == 1234567890123456789012345678901 and not bad.any()
+
+
+def test_zoned_sign_positions():
+    values, bad = zoned(m(b"\xf1\xf2\xf3\xf4\xc5", b"\xf1\xf2\xf3\xf4\xd5",
+                          b"\xf1\xf2\xf3\xf4\xf5", b"\xf1\xc2\xf3\xf4\xf5"))
+    assert values.to_pylist() == [12345, -12345, 12345, None] and bad.tolist()[3]
+    values, _ = zoned(m(b"\xd1\xf2\xf3"), sign="leading")
+    assert values.to_pylist() == [-123]
+    values, _ = zoned(m(b"\xf1\xf2\x60", b"\x4e\xf1\xf2"), sign="trailing_separate")
+    assert values.to_pylist() == [-12, None]
+    values, _ = zoned(m(b"\x60\xf1\xf2"), sign="leading_separate")
+    assert values.to_pylist() == [-12]
+
+
+def test_binary_big_endian():
+    values, _ = binary(m(b"\xff\xfe", b"\x00\x10"))
+    assert values.to_pylist() == [-2, 16]
+    values, _ = binary(m(b"\x00\x00\x01\x00"))
+    assert values.to_pylist() == [256]
+    with pytest.raises(ValueError):
+        binary(m(b"\x00\x00\x00"))
+
+
+def test_overpunch_tables_depend_on_the_code_page():
+    values, bad = overpunch(pa.array(["1234E", "1234N", "12345", "000{", "000}", "9x"]))
+    assert values.to_pylist() == [12345, -12345, 12345, 0, 0, None]
+    assert bad.to_pylist() == [False] * 5 + [True]
+    values, _ = overpunch(pa.array(["0012è", "001à", "1234N"]), "it")
+    assert values.to_pylist() == [-120, 10, -12345]
+    # Under the Italian table a '{' is not a sign: it must not pass as +0.
+    _, bad = overpunch(pa.array(["001{"]), "it")
+    assert bad.to_pylist() == [True]
