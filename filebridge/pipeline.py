@@ -151,9 +151,11 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
                  if options.mode == "changes" else None)
         sinks.append((sink, delta))
     tally = report.tally
+    started = []
     try:
         for sink, _ in sinks:
             sink.start(ctx)
+            started.append(sink)
         for batch in job.batches(path, report):
             report.flush()
             if progress:
@@ -176,6 +178,11 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
             sink.finish()
     except (ValueError, KeyError) as e:  # a sink that cannot render these records
         raise RejectedFile(f"output: {e}") from None
+    finally:
+        for sink in started:  # scratch files of a sink that stopped half-way
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
     if progress:
         progress(tally.read)
     if tally.read == 0 and tally.rejected == 0:

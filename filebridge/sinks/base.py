@@ -4,7 +4,8 @@ typed columns.
 A sink is a class registered with ``@REGISTRY.sink(name)`` with an ``Options``
 model (which has at least ``path``, ``mode`` and ``done_file``) and three calls
 per input file: ``start(ctx)``, ``write(batch)`` for each batch of rows to
-deliver, ``finish()``. Files are created through ``ctx.stage(path)`` so they are
+deliver, ``finish()``; and ``close()``, always called last (also when the file
+failed half-way), to release scratch files. Files are created through ``ctx.stage(path)`` so they are
 published atomically with every other output of the same input, or not at all.
 """
 

@@ -79,4 +79,7 @@ class CsvSink:
         if self.columns is None and self.o.columns is not None:
             cols = self.o.columns
             self._write_header(cols if isinstance(cols, dict) else {c: c for c in cols})
+        self.close()
+
+    def close(self) -> None:
         self.file.close()
