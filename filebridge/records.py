@@ -111,9 +111,8 @@ class FileReport:
         self.tally = Tally()
         self.first: list[Reject] = []
         self._pending: list[Reject] = []
-        self._spool = tempfile.NamedTemporaryFile(
-            "w+", encoding="utf-8", prefix=".filebridge-rejects-", suffix=".jsonl",
-            dir=spool_dir, delete=False)
+        # Anonymous: the operating system deletes it when closed or collected.
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
 
     def reject(self, rej: Reject) -> None:
         self.tally.rejected += 1
@@ -131,16 +130,13 @@ class FileReport:
         self._pending.clear()
 
     def rejects(self) -> Iterator[Reject]:
+        """Every reject so far, in order (read once the file is done)."""
         self.flush()
-        self._spool.flush()
-        with open(self._spool.name, encoding="utf-8") as f:
-            for line in f:
-                ln, fld, reason, values, value = json.loads(line)
-                yield Reject(ln, fld, reason, values, value)
+        self._spool.seek(0)
+        for line in self._spool:
+            ln, fld, reason, values, value = json.loads(line)
+            yield Reject(ln, fld, reason, values, value)
+        self._spool.seek(0, os.SEEK_END)
 
     def close(self) -> None:
         self._spool.close()
-        try:
-            os.unlink(self._spool.name)
-        except FileNotFoundError:
-            pass

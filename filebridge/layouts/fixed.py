@@ -3,22 +3,50 @@ files back to the ERP (feedback) with the same definitions."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
-from filebridge.options import FieldSpec
+from filebridge.options import Encoding, FieldSpec
+
+Storage = Literal["text", "packed", "zoned", "binary", "overpunch"]
 
 
 class FixedField(FieldSpec):
-    """A field at a 1-based character position."""
+    """A field at a 1-based position (characters in text files, bytes in binary ones)."""
 
     start: int = Field(ge=1, description="first position, 1-based")
-    length: int = Field(ge=1, description="width in characters")
+    length: int = Field(ge=1, description="width in characters (bytes for binary records)")
     trim: bool = Field(True, description="remove trailing blanks from text (leading "
                        "blanks are kept: they may be meaningful)")
+    storage: Storage = Field("text", description="how the value is stored: text; packed "
+                             "(COMP-3), zoned (DISPLAY S9), binary (COMP, big-endian) in "
+                             "binary EBCDIC records; overpunch: text whose last character "
+                             "carries the sign (1234N = -12345)")
+    sign: Literal["trailing", "leading", "trailing_separate", "leading_separate",
+                  "none"] = Field("trailing", description="zoned: where the sign is "
+                                  "(SIGN LEADING/TRAILING [SEPARATE]); none = unsigned")
+    lenient_sign: bool = Field(False, description="packed/zoned: accept the rare sign "
+                               "nibbles A, E (+) and B (-) besides C, F and D")
+    empty: Literal["null", "zero", "reject"] = Field(
+        "null", description="packed/zoned field that is all blanks or all zeros bytes")
+    encoding: Encoding | None = Field(None, description="text code page of this field, "
+                                      "when it differs from the file's")
+    overpunch_table: Literal["us", "it", "de"] = Field(
+        "us", description="overpunch: the source code page family (us: { }, it "
+                          "cp280/1144: à è, de cp273/1141: ä ü)")
 
     @property
     def end(self) -> int:
         return self.start + self.length - 1
+
+    @model_validator(mode="after")
+    def _storage_fits(self) -> FixedField:
+        if self.storage == "binary" and self.length not in (2, 4, 8):
+            raise ValueError("binary fields are 2, 4 or 8 bytes long")
+        if self.storage != "text" and self.type == "text":
+            raise ValueError(f"storage {self.storage} needs type integer, decimal or date")
+        return self
 
 
 def check_layout(fields: dict[str, FixedField], record_length: int | None) -> None:
