@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
                       field_validator, model_validator)
 
-from filebridge.layouts.types import DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldType
+from filebridge.layouts.types import (DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldType,
+                                      date_format_names)
 
 
 class Model(BaseModel):
@@ -174,15 +175,19 @@ class FieldSpec(Model):
     implied: bool = Field(False, description="decimals are implied (COBOL 9(7)V99: "
                           "000020090 is 200.90)")
     format: str = Field("ISO", description="date format: ISO, EUR (dd.mm.yyyy), DMY "
-                        "(dd/mm/yyyy), USA, YYYYMMDD, CYYMMDD (AS400), YYMMDD, DDMMYY, "
-                        "or a strptime pattern such as %d-%m-%Y")
+                        "(dd/mm/yyyy), USA, YYYYMMDD; the IBM i formats *CYMD (= CYYMMDD), "
+                        "*CMDY, *CDMY, *YMD, *DMY, *MDY, *YYMD, *MDYY, *DMYY, *JUL, "
+                        "*LONGJUL, *CJUL, *ISO, *EUR, *USA, *JIS (two-digit years "
+                        "1940-2039); or a strptime pattern such as %d-%m-%Y")
+    nulls: list[str] | None = Field(None, description="dates: values meaning no date "
+                                    "(default: 0, 0000000, 9999999, 0001-01-01 and the like)")
 
     @field_validator("format")
     @classmethod
     def _known_format(cls, v: str) -> str:
         if "%" in v or v.upper() in DATE_FORMATS or v.upper() in NUMERIC_DATE_FORMATS:
             return v
-        known = ", ".join(sorted(DATE_FORMATS) + sorted(NUMERIC_DATE_FORMATS))
+        known = ", ".join(date_format_names())
         raise ValueError(f"unknown date format {v!r}; known: {known}, or a strptime "
                          "pattern with %")
 
@@ -224,3 +229,9 @@ class Condition(Model):
 ChunkSize = Annotated[int, Field(4 << 20, ge=64 << 10, description="bytes read per batch")]
 
 OutputMode = Literal["full", "changes"]
+
+# On an output or a feedback file: names from the profile's ``destinations:``.
+Deliver = Annotated[list[str], Field(description="once published here, also deliver the "
+                                     "file to these destinations (names under the profile's "
+                                     "destinations:), e.g. [shop, erp]; it keeps its file "
+                                     "name and its done-file there")]

@@ -63,3 +63,29 @@ def test_overpunch_tables_depend_on_the_code_page():
     # Under the Italian table a '{' is not a sign: it must not pass as +0.
     _, bad = overpunch(pa.array(["001{"]), "it")
     assert bad.to_pylist() == [True]
+
+
+@pytest.mark.parametrize("fmt,text", [
+    ("*CYMD", "1240315"), ("CYYMMDD", "1240315"), ("*CMDY", "1031524"), ("*CDMY", "1150324"),
+    ("*YMD", "240315"), ("*DMY", "150324"), ("*DMY", "15/03/24"), ("*MDY", "031524"),
+    ("*YYMD", "20240315"), ("*MDYY", "03152024"), ("*DMYY", "15032024"), ("*JUL", "24075"),
+    ("*LONGJUL", "2024075"), ("*CJUL", "124075"), ("*ISO", "2024-03-15"),
+    ("*EUR", "15.03.2024"), ("*USA", "03/15/2024"), ("*JIS", "2024-03-15"),
+])
+def test_every_ibm_date_format(fmt, text):
+    import datetime as dt
+
+    from filebridge.layouts.types import parse_date
+    values, bad = parse_date(pa.array([text]), format=fmt)
+    assert values.to_pylist() == [dt.date(2024, 3, 15)] and bad is None
+
+
+def test_two_digit_year_window_and_null_sentinels():
+    import datetime as dt
+
+    from filebridge.layouts.types import parse_date
+    values, bad = parse_date(pa.array(["391231", "400101", "0", "999999", "0001-01-01"]),
+                             format="*YMD")
+    assert values.to_pylist() == [dt.date(2039, 12, 31), dt.date(1940, 1, 1), None, None, None]
+    values, bad = parse_date(pa.array(["0000000", "1241301"]), format="*CYMD", nulls=[])
+    assert bad.to_pylist() == [True, True]  # no sentinels: zeros are a bad date

@@ -90,3 +90,24 @@ def test_utf8_fixed_width_slices_by_character(tmp_path):
 def test_layout_past_record_length_is_a_profile_error():
     with pytest.raises(ValueError, match="past record_length"):
         FixedOptions.model_validate({"format": "fixed", "fields": LAYOUT, "record_length": 20})
+
+
+def test_overpunch_text_after_ebcdic_conversion(tmp_path):
+    fields = {"ART": {"start": 1, "length": 3},
+              "QTY": {"start": 4, "length": 5, "type": "integer", "storage": "overpunch"},
+              "AMT": {"start": 9, "length": 5, "type": "decimal", "scale": 2,
+                      "storage": "overpunch", "overpunch_table": "it"}}
+    p = tmp_path / "f.txt"
+    p.write_text("A011234N0012è\nA0200005001à\nA0300x0500005\n", encoding="cp1252")
+    o = FixedOptions.model_validate({"format": "fixed", "fields": fields})
+    rep = FileReport("f")
+    rows = [r for b in FixedReader(o).read(p, rep) for r in b.rows()]
+    assert rows == [{"ART": "A01", "QTY": -12345, "AMT": Decimal("-1.20")},
+                    {"ART": "A02", "QTY": 5, "AMT": Decimal("0.10")}]
+    assert [(r.line, r.field) for r in rep.rejects()] == [(3, "QTY")]
+
+
+def test_binary_storage_needs_the_ebcdic_reader():
+    with pytest.raises(ValueError, match="use format: ebcdic"):
+        FixedOptions.model_validate({"format": "fixed", "fields": {
+            "P": {"start": 1, "length": 5, "type": "decimal", "storage": "packed"}}})

@@ -13,6 +13,8 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.layouts.dates import ALIASES, CHAR_FORMATS, IBM_FORMATS, canonical, to_iso
+
 FieldType = Literal["text", "integer", "decimal", "date", "boolean"]
 
 Parsed = tuple[pa.Array, pa.Array | None]
@@ -89,50 +91,41 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
 
 
 # Date formats by name; anything containing "%" is taken as a strptime pattern.
+# IBM i formats (*CYMD, *DMY, *JUL …) live in layouts/dates.py.
 DATE_FORMATS = {
     "ISO": "%Y-%m-%d", "YYYY-MM-DD": "%Y-%m-%d",
     "EUR": "%d.%m.%Y", "DD.MM.YYYY": "%d.%m.%Y",
     "DMY": "%d/%m/%Y", "DD/MM/YYYY": "%d/%m/%Y",
     "USA": "%m/%d/%Y", "MM/DD/YYYY": "%m/%d/%Y",
-    "YYYYMMDD": "%Y%m%d", "YYMD": "%Y%m%d",
+    "YYYYMMDD": "%Y%m%d", "YYMD": "%Y%m%d", **CHAR_FORMATS,
 }
-# Formats computed from digits: the AS400 century digit and two-digit years.
-NUMERIC_DATE_FORMATS = {"CYYMMDD", "CYMD", "YYMMDD", "YMD", "DDMMYY", "DMY6"}
-DATE_NULLS = ["0", "00000000", "0000000", "000000", "9999999", "99999999", "999999",
+NUMERIC_DATE_FORMATS = set(IBM_FORMATS) | set(ALIASES)
+DATE_NULLS = ["0", "00000000", "0000000", "000000", "00000", "9999999", "99999999", "999999",
               "0001-01-01", "00/00/0000", "00.00.0000"]
 
 
 def date_format_names() -> list[str]:
-    return sorted(DATE_FORMATS) + sorted(NUMERIC_DATE_FORMATS)
+    return sorted(DATE_FORMATS) + sorted(IBM_FORMATS) + sorted(ALIASES)
 
 
-def _yyyymmdd(digits: pa.Array, fmt: str) -> pa.Array:
-    """Digits of a numeric date format -> integer yyyymmdd (two-digit years 1940-2039)."""
-    n = pc.cast(digits, pa.int64())
-    if fmt in ("CYYMMDD", "CYMD"):
-        return pc.add(n, 19_000_000)  # century 0 = 19xx, 1 = 20xx
-    if fmt in ("DDMMYY", "DMY6"):
-        dd, rest = pc.divide(n, 10_000), pc.subtract(n, pc.multiply(pc.divide(n, 10_000), 10_000))
-        mm, yy = pc.divide(rest, 100), pc.subtract(rest, pc.multiply(pc.divide(rest, 100), 100))
-        n = pc.add(pc.add(pc.multiply(yy, 10_000), pc.multiply(mm, 100)), dd)
-    yy = pc.divide(n, 10_000)
-    century = pc.if_else(pc.less(yy, 40), 20_000_000, 19_000_000)
-    return pc.add(n, century)
-
-
-def parse_date(arr: pa.Array, *, format: str = "ISO") -> Parsed:
-    arr = _blank_to_null(arr)
-    arr = pc.if_else(pc.is_in(arr, pa.array(DATE_NULLS)), pa.scalar(None, pa.string()), arr)
-    fmt = format.upper() if "%" not in format else format
-    if fmt in NUMERIC_DATE_FORMATS:
-        width = 7 if fmt in ("CYYMMDD", "CYMD") else 6
-        ok = pc.match_substring_regex(arr, r"^[0-9]{%d}$" % width)
-        ok_filled = pc.fill_null(ok, False)
-        digits = pc.if_else(ok_filled, arr, pa.scalar(None, pa.string()))
-        text = pc.cast(_yyyymmdd(digits, fmt), pa.string())
-        pattern = "%Y%m%d"
+def parse_date(arr: pa.Array, *, format: str = "ISO",
+               nulls: list[str] | None = None) -> Parsed:
+    """Text or digits to dates. ``nulls``: values meaning "no date" (IBM sentinels by
+    default: 0, 9999999, 0001-01-01 …)."""
+    arr = _blank_to_null(pc.cast(arr, pa.string()))
+    sentinels = pa.array(DATE_NULLS if nulls is None else nulls, pa.string())
+    arr = pc.if_else(pc.is_in(arr, sentinels), pa.scalar(None, pa.string()), arr)
+    ibm = canonical(format) if "%" not in format else None
+    if ibm is not None:
+        width = IBM_FORMATS[ibm][0]
+        # Character fields may print the digits with separators (15/03/24).
+        digits = pc.replace_substring_regex(arr, r"[/.\-, ]", "")
+        digits = pc.utf8_lpad(digits, width, "0")
+        ok = pc.match_substring_regex(digits, r"^[0-9]{%d}$" % width)
+        clean = pc.if_else(pc.fill_null(ok, False), digits, pa.scalar(None, pa.string()))
+        text, pattern = to_iso(clean, ibm)
     else:
-        pattern = DATE_FORMATS.get(fmt, format)
+        pattern = DATE_FORMATS.get(format.upper(), format)
         ok = pc.or_(pc.is_valid(arr), pc.is_null(arr))  # no digit check: all pass
         text = arr
     ts = pc.strptime(text, format=pattern, unit="s", error_is_null=True)
@@ -154,7 +147,8 @@ def parse_boolean(arr: pa.Array) -> Parsed:
 
 
 def parse(arr: pa.Array, type: FieldType, *, scale: int = 2, decimal: str = ".",
-          thousands: str | None = None, implied: bool = False, format: str = "ISO") -> Parsed:
+          thousands: str | None = None, implied: bool = False, format: str = "ISO",
+          nulls: list[str] | None = None) -> Parsed:
     """Parse a text column into ``type``. ``text`` passes through unchanged."""
     if type == "text":
         return arr, None
@@ -164,7 +158,7 @@ def parse(arr: pa.Array, type: FieldType, *, scale: int = 2, decimal: str = ".",
         return parse_decimal(arr, scale=scale, decimal=decimal, thousands=thousands,
                              implied=implied)
     if type == "date":
-        return parse_date(arr, format=format)
+        return parse_date(arr, format=format, nulls=nulls)
     if type == "boolean":
         return parse_boolean(arr)
     raise ValueError(f"unknown field type {type!r}")

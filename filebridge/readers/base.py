@@ -40,7 +40,19 @@ def sniff(path: Path, *, allow_nul: bool = False) -> bytes:
     return head
 
 
+def _overpunched(arr: pa.Array, spec: FieldSpec) -> tuple[pa.Array, pa.Array | None]:
+    """Signed overpunch text (1234N = -12345): digits carry implied decimals."""
+    from filebridge.layouts.numeric import overpunch
+
+    ints, bad = overpunch(arr, getattr(spec, "overpunch_table", "us"))
+    if spec.type == "decimal":
+        return pc.cast(ints, pa.decimal128(38, 0)).view(pa.decimal128(38, spec.scale)), bad
+    return ints, bad
+
+
 def _describe(spec: FieldSpec, decimal: str) -> str:
+    if getattr(spec, "storage", "text") == "overpunch":
+        return "a signed overpunch number (last character carries the sign)"
     if spec.type == "decimal":
         if spec.implied:
             return f"a number with {spec.scale} implied decimals"
@@ -63,8 +75,12 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
         if spec.type == "text" or name not in columns:
             continue
         arr = batch.column(name)
-        values, bad = parse(arr, spec.type, scale=spec.scale, decimal=decimal,
-                            thousands=thousands, implied=spec.implied, format=spec.format)
+        if getattr(spec, "storage", "text") == "overpunch":
+            values, bad = _overpunched(arr, spec)
+        else:
+            values, bad = parse(arr, spec.type, scale=spec.scale, decimal=decimal,
+                                thousands=thousands, implied=spec.implied, format=spec.format,
+                                nulls=spec.nulls)
         columns[name] = values
         if bad is not None:
             failures.append((name, bad, spec))

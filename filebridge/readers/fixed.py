@@ -16,7 +16,7 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import bad_row, is_single_byte, split_lines, transcode
@@ -41,6 +41,14 @@ class FixedOptions(LayoutMixin, Model):
                                     "passing every condition (e.g. a record type); the others "
                                     "count as skipped")
     chunk_size: ChunkSize = 4 << 20
+
+    @model_validator(mode="after")
+    def _text_storage(self) -> FixedOptions:
+        for name, f in self.fields.items():
+            if f.storage not in ("text", "overpunch"):
+                raise ValueError(f"field {name}: storage {f.storage} exists only in binary "
+                                 "records: use format: ebcdic")
+        return self
 
 
 def _blocks(path: Path, size: int) -> Iterator[bytes]:

@@ -1,0 +1,58 @@
+"""IBM i date formats (DDS DATFMT) held as digits in zoned, packed or character
+fields: *CYMD 1240315, *DMY 150324, *JUL 24075, … Two-digit years map to
+1940–2039, as on IBM i; the century digit 0 is 19xx and 1 is 20xx.
+
+:func:`to_iso` turns such digits into ISO text (``YYYYMMDD`` or ``YYYYDDD`` with
+its strptime pattern) with integer arithmetic on whole columns.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# name -> (digits, components from the left: c = century, y2/y4 = year, m, d, j = day of year)
+IBM_FORMATS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "*CYMD": (7, ("c", "y2", "m", "d")), "*CMDY": (7, ("c", "m", "d", "y2")),
+    "*CDMY": (7, ("c", "d", "m", "y2")), "*YMD": (6, ("y2", "m", "d")),
+    "*DMY": (6, ("d", "m", "y2")), "*MDY": (6, ("m", "d", "y2")),
+    "*YYMD": (8, ("y4", "m", "d")), "*MDYY": (8, ("m", "d", "y4")),
+    "*DMYY": (8, ("d", "m", "y4")), "*JUL": (5, ("y2", "j")),
+    "*LONGJUL": (7, ("y4", "j")), "*CJUL": (6, ("c", "y2", "j")),
+}
+# Names used before the IBM ones were added, kept as aliases.
+ALIASES = {"CYYMMDD": "*CYMD", "CYMD": "*CYMD", "YYMMDD": "*YMD", "DDMMYY": "*DMY",
+           "DMY6": "*DMY", "*CYYMMDD": "*CYMD"}
+# The character formats of IBM i have strptime equivalents.
+CHAR_FORMATS = {"*ISO": "%Y-%m-%d", "*JIS": "%Y-%m-%d", "*EUR": "%d.%m.%Y",
+                "*USA": "%m/%d/%Y"}
+_WIDTH = {"c": 1, "y2": 2, "y4": 4, "m": 2, "d": 2, "j": 3}
+
+
+def canonical(fmt: str) -> str | None:
+    name = fmt.upper()
+    name = ALIASES.get(name, name)
+    return name if name in IBM_FORMATS else None
+
+
+def to_iso(digits: pa.Array, fmt: str) -> tuple[pa.Array, str]:
+    """Digit strings of an IBM format -> (text, strptime pattern) of the same dates."""
+    width, parts = IBM_FORMATS[fmt]
+    n = pc.cast(digits, pa.int64())
+    values: dict[str, pa.Array] = {}
+    scale = 10 ** width
+    for part in parts:
+        scale //= 10 ** _WIDTH[part]
+        values[part] = pc.divide(n, scale) if scale > 1 else n
+        n = pc.subtract(n, pc.multiply(values[part], scale))
+    if "y4" in values:
+        year = values["y4"]
+    elif "c" in values:
+        year = pc.add(pc.add(values["y2"], 1900), pc.multiply(values["c"], 100))
+    else:  # the 1940-2039 window
+        y2 = values["y2"]
+        year = pc.add(y2, pc.if_else(pc.less(y2, 40), 2000, 1900))
+    if "j" in values:
+        return pc.cast(pc.add(pc.multiply(year, 1000), values["j"]), pa.string()), "%Y%j"
+    ymd = pc.add(pc.add(pc.multiply(year, 10_000), pc.multiply(values["m"], 100)), values["d"])
+    return pc.cast(ymd, pa.string()), "%Y%m%d"
