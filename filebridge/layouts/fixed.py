@@ -62,6 +62,8 @@ class LayoutMixin:
     @model_validator(mode="after")
     def _fits(self):  # type: ignore[no-untyped-def]
         check_layout(self.fields, self.record_length)  # type: ignore[attr-defined]
+        for kind in getattr(self, "records", {}).values():
+            check_layout(kind.fields, self.record_length)  # type: ignore[attr-defined]
         return self
 
 

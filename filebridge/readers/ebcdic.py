@@ -24,13 +24,14 @@ from filebridge.layouts import numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
 from filebridge.layouts.fixed import FixedField, check_layout
 from filebridge.layouts.types import parse
-from filebridge.options import Condition, Model
+from filebridge.options import Condition
 from filebridge.readers.base import apply_filters
+from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
 
-class EbcdicOptions(Model):
+class EbcdicOptions(MultiRecordOptions):
     """Binary EBCDIC fixed-length records (byte-exact copies of IBM i files)."""
 
     format: Literal["ebcdic"] = Field(description="binary EBCDIC fixed-length records")
@@ -38,8 +39,9 @@ class EbcdicOptions(Model):
                           "Italy, cp037/cp1140 US, cp500/cp1148 international, cp273/cp1141 "
                           "Germany")
     record_length: int = Field(ge=1, description="bytes per record (the file's LRECL)")
-    fields: dict[str, FixedField] = Field(description="the layout; start/length in bytes, "
-                                          "storage: text, packed, zoned or binary")
+    fields: dict[str, FixedField] = Field(default_factory=dict, description="the layout; "
+                                          "start/length in bytes, storage: text, packed, zoned "
+                                          "or binary (or records: for multi-record files)")
     filter: list[Condition] = Field(default_factory=list, description="keep only records "
                                     "passing every condition; the others count as skipped")
     batch_records: int = Field(50_000, ge=1, description="records decoded per batch")
@@ -51,8 +53,14 @@ class EbcdicOptions(Model):
 
     @model_validator(mode="after")
     def _fits(self) -> EbcdicOptions:
+        if not self.fields and not self.records:
+            raise ValueError("give the layout: fields, or record_type and records")
         check_layout(self.fields, self.record_length)
-        for name, f in self.fields.items():
+        for kind in self.records.values():
+            check_layout(kind.fields, self.record_length)
+        every = [*self.fields.items(), *((n, f) for k in self.records.values()
+                                         for n, f in k.fields.items())]
+        for name, f in every:
             if f.storage == "overpunch":
                 raise ValueError(f"field {name}: overpunch is for text files; in binary "
                                  "records use storage: zoned")
@@ -85,35 +93,47 @@ class EbcdicReader:
                                "text-mode (ASCII) transfer, or the wrong record_length")
         step = o.record_length * o.batch_records
         first = 1
+        splitter = Splitter(o) if o.records else None
         with open(path, "rb") as fh:
             while block := fh.read(step):
                 mat = np.frombuffer(block, dtype=np.uint8).reshape(-1, o.record_length)
                 n = mat.shape[0]
                 report.tally.read += n
-                batch = self._decode(mat, first, report)
+                lines = pa.array(range(first, first + n), pa.int64())
+                if splitter is not None and o.record_type is not None:
+                    rt = o.record_type
+                    codes = decode_text(mat[:, rt.start - 1:rt.end], rt.encoding or o.encoding)
+                    batch = splitter.split(codes, lines, lambda mask, fields: self._decode(
+                        mat[mask.to_numpy(zero_copy_only=False)], pc.filter(lines, mask),
+                        fields, report), report)
+                else:
+                    batch = self._decode(mat, lines, o.fields, report)
                 first += n
                 yield apply_filters(batch, o.filter, report)
+        if splitter is not None:
+            splitter.finish()
 
-    def _decode(self, mat: np.ndarray, first: int, report: FileReport) -> Batch:
+    def _decode(self, mat: np.ndarray, lines: pa.Array, fields: dict[str, FixedField],
+                report: FileReport) -> Batch:
         columns: dict[str, pa.Array] = {}
         problems: list[tuple[str, np.ndarray, str]] = []
-        for name, f in self.o.fields.items():
+        for name, f in fields.items():
             sub = mat[:, f.start - 1:f.end]
             col, bad, what = self._field(sub, f)
             columns[name] = col
             if bad is not None and bad.any():
                 problems.append((name, bad, what))
-        lines = pa.array(range(first, first + mat.shape[0]), pa.int64())
         batch = Batch(pa.table(columns), lines)
         if not problems:
             return batch
         bad_any = np.logical_or.reduce([b for _, b, _ in problems])
         text = {n: c for n, c in columns.items() if pa.types.is_string(c.type)}
+        line_of = lines.to_pylist()
         for i in np.flatnonzero(bad_any):
             name, _, what = next(p for p in problems if p[1][i])
-            f = self.o.fields[name]
+            f = fields[name]
             raw = hex_of(mat[i, f.start - 1:f.end])
-            report.reject(Reject(first + int(i), name, f"{what} field {name} holds bytes "
+            report.reject(Reject(line_of[int(i)], name, f"{what} field {name} holds bytes "
                                  f"{raw}, not a valid value",
                                  {k: v[int(i)].as_py() for k, v in text.items()} |
                                  {name: raw}, raw))

@@ -23,11 +23,12 @@ from filebridge.layouts.bytes import bad_row, is_single_byte, split_lines, trans
 from filebridge.layouts.fixed import FixedField, LayoutMixin
 from filebridge.options import ChunkSize, Condition, Encoding, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
 
-class FixedOptions(LayoutMixin, Model):
+class FixedOptions(LayoutMixin, MultiRecordOptions):
     """Fixed-width text records, one per line."""
 
     format: Literal["fixed"] = Field(description="fixed-width text records")
@@ -35,8 +36,9 @@ class FixedOptions(LayoutMixin, Model):
     record_length: int | None = Field(None, ge=1, description="expected characters per "
                                       "record; longer lines are rejected, shorter ones "
                                       "re-padded")
-    fields: dict[str, FixedField] = Field(description="the layout: name -> start, length, "
-                                          "type")
+    fields: dict[str, FixedField] = Field(default_factory=dict, description="the layout: "
+                                          "name -> start, length, type (or records: for "
+                                          "multi-record files)")
     filter: list[Condition] = Field(default_factory=list, description="keep only records "
                                     "passing every condition (e.g. a record type); the others "
                                     "count as skipped")
@@ -44,7 +46,11 @@ class FixedOptions(LayoutMixin, Model):
 
     @model_validator(mode="after")
     def _text_storage(self) -> FixedOptions:
-        for name, f in self.fields.items():
+        if not self.fields and not self.records:
+            raise ValueError("give the layout: fields, or record_type and records")
+        every = [*self.fields.items(), *((n, f) for k in self.records.values()
+                                         for n, f in k.fields.items())]
+        for name, f in every:
             if f.storage not in ("text", "overpunch"):
                 raise ValueError(f"field {name}: storage {f.storage} exists only in binary "
                                  "records: use format: ebcdic")
@@ -76,12 +82,12 @@ class FixedReader:
 
     def __init__(self, options: FixedOptions):
         self.o = options
-        self.typed = {n: f for n, f in options.fields.items() if f.type != "text"}
         self.bytewise = is_single_byte(options.encoding)
 
     def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
         o = self.o
         sniff(path)
+        splitter = Splitter(o) if o.records else None
         next_line = 1
         for block in _blocks(path, o.chunk_size):
             lines = self._lines(block, next_line)
@@ -97,12 +103,23 @@ class FixedReader:
             report.tally.read += len(lines)
             if o.record_length is not None:
                 lines, numbers = self._check_length(lines, numbers, report)
-            columns = {name: self._slice(lines, numbers, f) for name, f in o.fields.items()}
-            batch = Batch(pa.table(columns), numbers)
-            batch = type_columns(batch, self.typed, report)
+            if splitter is not None and o.record_type is not None:
+                codes = self._slice(lines, numbers, o.record_type)
+                batch = splitter.split(codes, numbers, lambda mask, fields: self._decode(
+                    pc.filter(lines, mask), pc.filter(numbers, mask), fields, report), report)
+            else:
+                batch = self._decode(lines, numbers, o.fields, report)
             yield apply_filters(batch, o.filter, report)
         if next_line == 1:
             raise RejectedFile("the file is empty")
+        if splitter is not None:
+            splitter.finish()
+
+    def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
+                report: FileReport) -> Batch:
+        columns = {name: self._slice(lines, numbers, f) for name, f in fields.items()}
+        typed = {n: f for n, f in fields.items() if f.type != "text"}
+        return type_columns(Batch(pa.table(columns), numbers), typed, report)
 
     def _lines(self, block: bytes, first_line: int) -> pa.Array:
         if self.bytewise:
