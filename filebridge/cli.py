@@ -1,4 +1,4 @@
-"""The command line: run, watch, check, preview, status, demo, schema."""
+"""The command line: run, watch, check, preview, status, layout, demo, schema."""
 
 from __future__ import annotations
 
@@ -189,3 +189,35 @@ def demo(folder: Path) -> None:
     from filebridge.demo import run_demo
 
     sys.exit(run_demo(folder))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--underscore", is_flag=True, help="copybook names with _ instead of - "
+              "(PREZZO_VENDITA)")
+def layout(file: Path, underscore: bool) -> None:
+    """Show the fields a COBOL copybook, FDF or DSPFFD export compiles to, to check
+    them against the ERP's documentation."""
+    from filebridge.layouts.sources import LayoutError, load_layout
+
+    try:
+        compiled = load_layout(file, names="underscore" if underscore else "as_written")
+    except LayoutError as e:
+        _fail(runner.CONFIG_ERROR, str(e))
+    rows = [("NAME", "START", "END", "LENGTH", "TYPE", "STORAGE", "SCALE")]
+    for name, f in compiled.fields.items():
+        storage = f.storage  # where the sign is matters for zoned; unsigned for all
+        if f.storage != "text" and f.sign == "none":
+            storage += ", unsigned"
+        elif f.storage == "zoned":
+            storage += f", sign {f.sign.replace('_', ' ')}"
+        kind = f"{f.type} {f.format}" if f.type == "date" else f.type
+        scale = (f"{f.scale}" + (" implied" if f.implied else "")) if f.type == "decimal" else ""
+        rows.append((name, str(f.start), str(f.end), str(f.length), kind, storage, scale))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    click.echo(f"{file.name}: {compiled.kind} {compiled.name or ''}".rstrip())
+    for r in rows:
+        click.echo("  ".join(c.rjust(w) if c.isdigit() else c.ljust(w)
+                             for c, w in zip(r, widths)).rstrip())
+    click.echo(f"record length: {compiled.record_length} "
+               f"({len(compiled.fields)} fields)")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from typing import Any
+
+from pydantic import Field, ValidationInfo, model_validator
 
 from filebridge.options import Encoding, FieldSpec
 
@@ -56,6 +58,18 @@ def check_layout(fields: dict[str, FixedField], record_length: int | None) -> No
     for name, f in fields.items():
         if f.end > record_length:
             raise ValueError(f"field {name} ends at {f.end}, past record_length {record_length}")
+
+
+class LayoutFileMixin:
+    """``layout:`` a copybook, FDF or DSPFFD export instead of typing the offsets."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_layout(cls, data: Any, info: ValidationInfo) -> Any:
+        from filebridge.layouts.sources import expand_layout
+
+        base = (info.context or {}).get("base") if info.context else None
+        return expand_layout(data, base)
 
 
 class LayoutMixin:

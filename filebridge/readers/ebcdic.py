@@ -22,23 +22,30 @@ from pydantic import Field, field_validator, model_validator
 from filebridge.errors import RejectedFile
 from filebridge.layouts import numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
-from filebridge.layouts.fixed import FixedField, check_layout
+from filebridge.layouts.fixed import FixedField, LayoutFileMixin, check_layout
 from filebridge.layouts.types import parse
-from filebridge.options import Condition
+from filebridge.options import Condition, ProfilePath
 from filebridge.readers.base import apply_filters
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
 
-class EbcdicOptions(MultiRecordOptions):
+class EbcdicOptions(LayoutFileMixin, MultiRecordOptions):
     """Binary EBCDIC fixed-length records (byte-exact copies of IBM i files)."""
 
     format: Literal["ebcdic"] = Field(description="binary EBCDIC fixed-length records")
     encoding: str = Field("cp280", description="EBCDIC code page (CCSID): cp280/cp1144 "
                           "Italy, cp037/cp1140 US, cp500/cp1148 international, cp273/cp1141 "
                           "Germany")
-    record_length: int = Field(ge=1, description="bytes per record (the file's LRECL)")
+    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
+                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
+                                       "fields: then only overrides single keys, e.g. "
+                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
+    layout_names: Literal["as_written", "underscore"] = Field(
+        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
+    record_length: int = Field(ge=1, description="bytes per record (the file's LRECL; "
+                               "from the layout when one is given)")
     fields: dict[str, FixedField] = Field(default_factory=dict, description="the layout; "
                                           "start/length in bytes, storage: text, packed, zoned "
                                           "or binary (or records: for multi-record files)")
@@ -156,7 +163,7 @@ class EbcdicReader:
             ints, bad = numeric.zoned(sub, sign=f.sign, lenient=f.lenient_sign,
                                       on_empty=f.empty)
         else:
-            ints, bad = numeric.binary(sub)
+            ints, bad = numeric.binary(sub, signed=f.sign != "none")
         return self._typed(ints, bad, f)
 
     def _typed(self, ints: pa.Array, bad: np.ndarray,
