@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from filebridge.options import Encoding, FieldSpec
+from filebridge.options import Encoding, FieldSpec, Model, ProfilePath
 
 Storage = Literal["text", "packed", "zoned", "binary", "overpunch"]
 
@@ -60,8 +60,15 @@ def check_layout(fields: dict[str, FixedField], record_length: int | None) -> No
             raise ValueError(f"field {name} ends at {f.end}, past record_length {record_length}")
 
 
-class LayoutFileMixin:
+class LayoutFileMixin(Model):
     """``layout:`` a copybook, FDF or DSPFFD export instead of typing the offsets."""
+
+    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
+                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
+                                       "fields: then only overrides single keys, e.g. "
+                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
+    layout_names: Literal["as_written", "underscore"] = Field(
+        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
 
     @model_validator(mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from filebridge.layouts import numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, check_layout
 from filebridge.layouts.types import parse
-from filebridge.options import Condition, ProfilePath
+from filebridge.options import Condition
 from filebridge.readers.base import apply_filters
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
@@ -38,12 +38,6 @@ class EbcdicOptions(LayoutFileMixin, MultiRecordOptions):
     encoding: str = Field("cp280", description="EBCDIC code page (CCSID): cp280/cp1144 "
                           "Italy, cp037/cp1140 US, cp500/cp1148 international, cp273/cp1141 "
                           "Germany")
-    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
-                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
-                                       "fields: then only overrides single keys, e.g. "
-                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
-    layout_names: Literal["as_written", "underscore"] = Field(
-        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
     record_length: int = Field(ge=1, description="bytes per record (the file's LRECL; "
                                "from the layout when one is given)")
     fields: dict[str, FixedField] = Field(default_factory=dict, description="the layout; "

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import bad_row, is_single_byte, split_lines, transcode
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, LayoutMixin
-from filebridge.options import ChunkSize, Condition, Encoding, ProfilePath
+from filebridge.options import ChunkSize, Condition, Encoding
 from filebridge.readers.base import apply_filters, sniff, type_columns
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
@@ -33,12 +33,6 @@ class FixedOptions(LayoutFileMixin, LayoutMixin, MultiRecordOptions):
 
     format: Literal["fixed"] = Field(description="fixed-width text records")
     encoding: Encoding = Field("cp1252", description="text encoding of the file")
-    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
-                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
-                                       "fields: then only overrides single keys, e.g. "
-                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
-    layout_names: Literal["as_written", "underscore"] = Field(
-        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
     record_length: int | None = Field(None, ge=1, description="expected characters per "
                                       "record; longer lines are rejected, shorter ones "
                                       "re-padded")
