@@ -26,8 +26,16 @@ from pydantic import Field
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
-from filebridge.sinks.products import (CsvRows, Product, ShopRecords, ShopSinkOptions, boolean,
-                                       integer, money, text)
+from filebridge.sinks.shop import (
+    CsvRows,
+    Product,
+    ShopRecords,
+    ShopSinkOptions,
+    boolean,
+    integer,
+    money,
+    text,
+)
 
 # (column id, header in the 2024+ dialect), in the order Shopify's template uses.
 CURRENT = [

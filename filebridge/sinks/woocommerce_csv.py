@@ -28,8 +28,18 @@ from pydantic import Field, field_validator
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
-from filebridge.sinks.products import (CsvRows, Product, ShopRecords, ShopSinkOptions, blank,
-                                       boolean, integer, money, pattern_fields, text)
+from filebridge.sinks.shop import (
+    CsvRows,
+    Product,
+    ShopRecords,
+    ShopSinkOptions,
+    blank,
+    boolean,
+    integer,
+    money,
+    pattern_fields,
+    text,
+)
 
 STATUSES = ("active", "draft", "archived")
 GTIN = "GTIN, UPC, EAN, or ISBN"
