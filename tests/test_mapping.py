@@ -1,7 +1,6 @@
 import datetime as dt
 from decimal import Decimal
 
-import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 

@@ -4,7 +4,6 @@ import copy
 import csv
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
