@@ -1,4 +1,4 @@
-"""The command line: run, watch, check, preview, status, layout, demo, schema."""
+"""The command line: run, watch, check, preview, status, layout, trust, demo, schema."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from filebridge import runner
-from filebridge.errors import LedgerError, ProfileError
+from filebridge.errors import LedgerError, ProfileError, SinkError, TransferError
 from filebridge.profile import load_profile
 
 log = logging.getLogger("filebridge")
@@ -35,7 +36,8 @@ def main(verbose: bool) -> None:
     """filebridge: ERP exports in, shop import files and ERP feedback out.
 
     Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
-    4 profile (configuration) error, 5 ledger error.
+    4 profile (configuration) error, 5 ledger error, 6 a server could not be used
+    (files left in place to retry).
     """
     _setup_logging(verbose)
 
@@ -62,9 +64,12 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
+    except (TransferError, SinkError) as e:
+        _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
-        click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status != "duplicate" else "")
+        click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status not in (
+            "duplicate", "failed") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
             click.echo(f"  -> {p}")
@@ -168,6 +173,67 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     for f in db.recent_files(limit * 2, name):
         click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
                    f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
+
+
+@main.command()
+@click.argument("profile")
+@click.option("--yes", is_flag=True, help="pin without asking (check the fingerprint "
+              "some other way first)")
+@click.option("--replace", is_flag=True, help="replace a pinned key the server no longer "
+              "shows (only once you know why it changed)")
+def trust(profile: str, yes: bool, replace: bool) -> None:
+    """Show the host key of every SFTP server PROFILE uses and, once confirmed, pin
+    it in the profile's known_hosts file."""
+    try:
+        prof = load_profile(profile)
+    except ProfileError as e:
+        _fail(runner.CONFIG_ERROR, str(e))
+    uses = [("source", prof.source)] if prof.source.kind == "sftp" else []
+    uses += [(f"destination {n}", d) for n, d in prof.destinations.items()  # type: ignore[attr-defined]
+             if d.kind == "sftp"]
+    if not uses:
+        _fail(runner.USAGE, f"{profile}: no SFTP server in this profile")
+    servers: dict[tuple[str, int, Path], tuple[str, Any]] = {}
+    for what, s in uses:  # one question per server and known_hosts file
+        at = (s.host, s.port, s.known_hosts)
+        servers[at] = (f"{servers[at][0]}, {what}", s) if at in servers else (what, s)
+    codes = [_trust_one(what, s, yes, replace) for what, s in servers.values()]
+    sys.exit(max(codes))
+
+
+def _trust_one(what: str, s: Any, yes: bool, replace: bool) -> int:
+    from filebridge.transport import hostkeys
+    from filebridge.transport.sftp import scan_host_key
+
+    name, known = hostkeys.host_id(s.host, s.port), s.known_hosts
+    try:
+        pinned = hostkeys.pinned(known, s.host, s.port)
+        key = scan_host_key(s, prefer=pinned[0].get_name() if pinned else None)
+    except TransferError as e:
+        click.echo(f"{what}: {e}", err=True)
+        return runner.TRANSFER_FAILED
+    shown = f"{name} {hostkeys.describe(key)}"
+    if any(k == key for k in pinned):
+        click.echo(f"{what}: {shown}: already pinned in {known}")
+        return runner.OK
+    if pinned:
+        click.echo(f"{what}: WARNING: {name} now shows {hostkeys.describe(key)} but {known} "
+                   f"pins {hostkeys.describe(pinned[0])}. This may be an attack.", err=True)
+        if not replace:
+            click.echo("  not changed; once the server's administrator confirms the new key, "
+                       "run again with --replace", err=True)
+            return runner.USAGE
+    click.echo(f"{what}: the server presents {shown}")
+    if not yes and not click.confirm("Does this fingerprint match the one the server's "
+                                     f"administrator gave you? Pin it in {known}"):
+        return runner.USAGE
+    try:
+        hostkeys.pin(known, s.host, s.port, key, replace=bool(pinned))
+    except OSError as e:
+        click.echo(f"{what}: cannot write {known} ({e.strerror or e})", err=True)
+        return runner.USAGE
+    click.echo(f"{what}: pinned in {known}")
+    return runner.OK
 
 
 @main.command()

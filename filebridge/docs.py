@@ -101,6 +101,9 @@ def reference() -> str:
            "| `map` | how input fields become the record sent to the outputs |",
            "| `write` | a list of outputs: `format:` " + ", ".join(reg.names("sink")) + " |",
            "| `feedback` | acknowledgement and rejects files for the ERP |",
+           "| `destinations` | named places that also receive files (`kind:` " +
+           ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
+           "`deliver: [name, …]` |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |", ""]
     seen: set[str] = set()
     out.append("## Sources\n")
@@ -123,4 +126,7 @@ def reference() -> str:
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
+    out.append("## Destinations\n")
+    for name in reg.names("destination"):
+        _table(reg.get("destination", name).Options, f"destination kind `{name}`", out, seen)
     return "\n".join(out).rstrip() + "\n"

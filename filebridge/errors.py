@@ -6,6 +6,9 @@
     ├── SinkError
     │   ├── RetryableSinkError   try again later (network, 5xx, 429)
     │   └── PermanentSinkError   the destination refused; report it
+    ├── TransferError       a remote server (SFTP) could not be used; the file stays
+    │   ├── RetryableTransferError   dropped, timed out, refused a login: try again later
+    │   └── PermanentTransferError   unknown or changed host key, no permission: a person acts
     └── LedgerError         the state store failed: abort, commit nothing
 
 Foreign exceptions (lxml, openpyxl, OSError while reading…) are translated into
@@ -46,6 +49,19 @@ class RetryableSinkError(SinkError):
 
 class PermanentSinkError(SinkError):
     """The destination refused the content; retrying will not help."""
+
+
+class TransferError(FilebridgeError):
+    """A remote server could not be used. Messages name the host and the operation,
+    never a secret; nothing was processed or published because of it."""
+
+
+class RetryableTransferError(TransferError):
+    """Temporary: the same operation may succeed later (retried with backoff)."""
+
+
+class PermanentTransferError(TransferError):
+    """Retrying will not help until someone acts (host key, permissions, paths)."""
 
 
 class LedgerError(FilebridgeError):

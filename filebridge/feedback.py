@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from filebridge.layouts.fixed import FixedField, encode_record
-from filebridge.options import Encoding, Model, OutputPath
+from filebridge.options import Deliver, Encoding, Model, OutputPath
 from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
@@ -37,6 +37,7 @@ class AckOptions(Model):
         None, description="for fixed: the record layout; field names among " +
         ", ".join(ACK_FIELDS))
     done_file: str | None = Field(None, description="empty marker written after the file")
+    deliver: Deliver = []
 
     @model_validator(mode="after")
     def _layout(self) -> AckOptions:
@@ -57,6 +58,7 @@ class RejectsOptions(Model):
     encoding: Encoding = Field("utf-8", description="output encoding")
     always: bool = Field(False, description="write the file (header only) even without "
                          "rejects")
+    deliver: Deliver = []
 
 
 class FeedbackOptions(Model):

@@ -4,6 +4,9 @@ an optional done-file written after the rename.
 
 Leftover temporaries from a crash are recognisable by their prefix and removed
 by :func:`sweep` before a profile runs.
+
+Each staged file also carries the names of the destinations it is delivered to
+once published (``deliver:`` on its output); see filebridge/delivery.py.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from collections.abc import Sequence
 from typing import IO, Any
 
 TMP_PREFIX = ".filebridge-tmp-"
@@ -34,9 +38,11 @@ def write_atomic(final: Path, data: bytes) -> None:
 class Staged:
     """One output file on its way to its final name."""
 
-    def __init__(self, final: Path, done_file: str | None = None):
+    def __init__(self, final: Path, done_file: str | None = None,
+                 deliver: Sequence[str] = ()):
         self.final = final
         self.done_file = done_file
+        self.deliver = tuple(deliver)
         final.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = final.parent / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{final.name}"
         self._file: IO[Any] | None = None
@@ -51,12 +57,16 @@ class Staged:
         with open(self.tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(self.tmp, self.final)
-        if self.done_file:
-            done = self.final.parent / self.done_file.format(name=self.final.name,
-                                                             stem=self.final.stem)
+        if (done := self.done_path()) is not None:
             write_atomic(done, b"")
         fsync_dir(self.final.parent)
         return self.final
+
+    def done_path(self) -> Path | None:
+        if not self.done_file:
+            return None
+        return self.final.parent / self.done_file.format(name=self.final.name,
+                                                         stem=self.final.stem)
 
     def abort(self) -> None:
         if self._file is not None and not self._file.closed:
@@ -70,13 +80,18 @@ class Outbox:
     def __init__(self) -> None:
         self.files: list[Staged] = []
 
-    def stage(self, final: Path, done_file: str | None = None) -> Staged:
+    def stage(self, final: Path, done_file: str | None = None,
+              deliver: Sequence[str] = ()) -> Staged:
         for s in self.files:
             if s.final == final:
                 raise ValueError(f"two outputs write to {final}")
-        staged = Staged(final, done_file)
+        staged = Staged(final, done_file, deliver)
         self.files.append(staged)
         return staged
+
+    def routed(self, deliver: Sequence[str]) -> Outbox:
+        """This outbox, as one output sees it: what it stages goes to ``deliver`` too."""
+        return _Routed(self, deliver) if deliver else self
 
     def publish(self) -> list[Path]:
         return [s.commit() for s in self.files]
@@ -84,6 +99,16 @@ class Outbox:
     def abort(self) -> None:
         for s in self.files:
             s.abort()
+
+
+class _Routed(Outbox):
+    def __init__(self, outbox: Outbox, deliver: Sequence[str]):
+        self.outbox, self.deliver = outbox, tuple(deliver)
+        self.files = outbox.files
+
+    def stage(self, final: Path, done_file: str | None = None,
+              deliver: Sequence[str] = ()) -> Staged:
+        return self.outbox.stage(final, done_file, self.deliver + tuple(deliver))
 
 
 def sweep(folders: list[Path]) -> int:

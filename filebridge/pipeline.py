@@ -1,10 +1,12 @@
 """One input file, start to finish:
 
-    claim by digest -> read -> map -> delta -> sinks -> feedback
-      -> publish every output atomically -> commit the ledger -> archive the file
+    (fetch from the source) -> claim by digest -> read -> map -> delta -> sinks
+      -> feedback -> publish every output atomically -> deliver to destinations
+      -> commit the ledger -> archive the file
 
-Nothing is committed before the outputs are durable, so a crash at any point
-leaves the file in the inbox to be processed again, with the same output names.
+Nothing is committed before the outputs are durable and delivered, so a crash at
+any point leaves the file in the inbox to be processed again, with the same
+output names (re-delivery replaces the same names atomically).
 A file that cannot be read goes to the error folder with a report, and the ERP
 gets an acknowledgement saying so.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.delivery import Delivery
 from filebridge.delta import Delta
 from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
@@ -47,11 +51,11 @@ def digest(path: Path) -> str:
 @dataclass
 class Outcome:
     file: str
-    status: str  # done | duplicate | rejected
+    status: str  # done | duplicate | rejected | failed (a transfer failed; runner only)
     tally: Tally = field(default_factory=Tally)
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""
-    moved_to: Path | None = None
+    moved_to: Path | str | None = None  # str: a remote place (sftp://…)
 
 
 def sink_id(options: Any) -> str:
@@ -68,6 +72,7 @@ class Job:
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
+        self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
 
     @property
     def name(self) -> str:
@@ -81,7 +86,13 @@ class Job:
         return paths
 
     def sweep(self) -> int:
-        return sweep(self.output_folders())
+        return sweep(self.output_folders()) + self.source.sweep()
+
+    @contextmanager
+    def poll(self) -> Iterator[None]:
+        """One scan's worth of work: remote sources and destinations connect once."""
+        with self.source.poll(), self.delivery.poll():
+            yield
 
     def batches(self, path: Path, report: FileReport) -> Iterator[Batch]:
         for raw in self.reader.read(path, report):
@@ -123,9 +134,11 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
                       key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
     try:
+        job.source.verify(path)
         tally, snapshots = _convert(job, path, ctx, report, progress)
         _feedback(job, ctx, name, "done", tally, report)
         outputs = outbox.publish()
+        job.delivery.send(outbox.files)
     except RejectedFile as e:
         outbox.abort()
         return _reject(job, path, row.id, report, e, run_id)
@@ -153,8 +166,8 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     tally = report.tally
     started = []
     try:
-        for sink, _ in sinks:
-            sink.start(ctx)
+        for (sink, _), options in zip(sinks, job.profile.write, strict=True):
+            sink.start(_routed(ctx, options))
             started.append(sink)
         for batch in job.batches(path, report):
             report.flush()
@@ -197,9 +210,15 @@ def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
     if fb.ack is not None:
-        write_ack(fb.ack, ctx, ack_values(name, status, tally, reason))
+        write_ack(fb.ack, _routed(ctx, fb.ack), ack_values(name, status, tally, reason))
     if fb.rejects is not None:
-        write_rejects(fb.rejects, ctx, report)
+        write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)
+
+
+def _routed(ctx: SinkContext, options: Any) -> SinkContext:
+    """The context one output writes through: its files carry its ``deliver:``."""
+    deliver = getattr(options, "deliver", None)
+    return replace(ctx, outbox=ctx.outbox.routed(deliver)) if deliver else ctx
 
 
 def _reject(job: Job, path: Path, file_id: int, report: FileReport, err: RejectedFile,
@@ -212,12 +231,20 @@ def _reject(job: Job, path: Path, file_id: int, report: FileReport, err: Rejecte
     outbox = Outbox()
     ctx = SinkContext(job.profile.base, _vars(path, job.name, datetime.now().timestamp()),
                       outbox)
+    published: list[Path] = []
     try:
         _feedback(job, ctx, name, "rejected", tally, report, reason)
-        outbox.publish()
+        published = outbox.publish()
     except (OSError, ValueError):
         outbox.abort()
-    report.close()
+    except BaseException:
+        report.close()
+        raise
+    try:
+        # Before the ledger: if the ERP cannot be told, the file is redone later.
+        job.delivery.send([f for f in outbox.files if f.final in published])
+    finally:
+        report.close()
     text = (f"file: {name}\nprofile: {job.name}\nstatus: rejected\nreason: {reason}\n"
             f"when: {datetime.now().isoformat(timespec='seconds')}\n"
             f"counts: {_counts(tally)}\n")

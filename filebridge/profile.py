@@ -66,6 +66,21 @@ def _changes_need_key(self: Any) -> Any:
     return self
 
 
+def _known_destinations(self: Any) -> Any:
+    """Every ``deliver:`` names a destination the profile defines."""
+    known = self.destinations
+    fb = self.feedback
+    places = [(f"write[{i}]", s) for i, s in enumerate(self.write)] + \
+        [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
+    for where, o in places:
+        for name in getattr(o, "deliver", None) or []:
+            if name not in known:
+                have = ", ".join(sorted(known)) or "none defined"
+                raise ValueError(f"{where}.deliver: unknown destination {name!r} "
+                                 f"(destinations: {have})")
+    return self
+
+
 def _distinct_paths(cls: Any, v: list[Any]) -> list[Any]:
     paths = [getattr(s, "path", None) for s in v]
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
@@ -79,11 +94,17 @@ def profile_model() -> type[ProfileBase]:
     return create_model(  # type: ignore[no-any-return]
         "Profile", __base__=ProfileBase,
         __validators__={"distinct_paths": field_validator("write")(_distinct_paths),
-                        "changes_need_key": model_validator(mode="after")(_changes_need_key)},
+                        "changes_need_key": model_validator(mode="after")(_changes_need_key),
+                        "known_destinations": model_validator(mode="after")(
+                            _known_destinations)},
         source=(_union("source", "kind"), Field(description="where files come from")),
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
             min_length=1, description="outputs: shop import files, templates")),
+        destinations=(dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
+                           _union("destination", "kind")], Field(
+            default_factory=dict, description="named places that also receive files: "
+            "{name: {kind: sftp | local, …}}; outputs and feedback pick them with deliver:")),
     )
 
 

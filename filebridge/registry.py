@@ -6,8 +6,9 @@ field is a ``Literal`` tag) as ``Options`` on the class, and registers itself:
     @REGISTRY.reader("csv")
     class CsvReader: Options = CsvOptions ...
 
-The profile model is built from what is registered, so a new reader or sink is
-one module plus its import line in the package ``__init__``.
+The profile model is built from what is registered, so a new reader, sink,
+source or destination is one module plus its import line in the package
+``__init__``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("reader", "sink", "source")
+KINDS = ("reader", "sink", "source", "destination")
 
 
 class Registry:
@@ -41,6 +42,9 @@ class Registry:
     def source(self, name: str) -> Callable[[type], type]:
         return self._register("source", name)
 
+    def destination(self, name: str) -> Callable[[type], type]:
+        return self._register("destination", name)
+
     def get(self, kind: str, name: str) -> Any:
         try:
             return self._plugins[kind][name]
@@ -60,6 +64,6 @@ REGISTRY = Registry()
 
 def load_plugins() -> Registry:
     """Import the plugin packages so that every module has registered itself."""
-    from filebridge import readers, sinks, sources  # noqa: F401
+    from filebridge import destinations, readers, sinks, sources  # noqa: F401
 
     return REGISTRY

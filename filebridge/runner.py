@@ -7,9 +7,10 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from filebridge.errors import SinkError, TransferError
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -17,9 +18,12 @@ log = logging.getLogger("filebridge")
 
 # Exit codes: documented in README.md (CLI section).
 OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 3, 4, 5
+TRANSFER_FAILED = 6  # a server could not be reached or refused; files left to retry
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
+    if any(o.status == "failed" for o in outcomes):
+        return TRANSFER_FAILED
     if any(o.status == "rejected" for o in outcomes):
         return FILES_REJECTED
     if any(o.tally.rejected for o in outcomes):
@@ -52,29 +56,44 @@ def progress_for(name: str) -> Iterator[Progress]:
 
 def run_files(job: Job, files: list[Path], *, force: bool = False,
               wait: bool = True) -> list[Outcome]:
-    """Process the given files (or, with none given, every complete inbox file)."""
+    """Process the given files (or, with none given, every complete inbox file).
+
+    A file whose transfer fails is reported as ``failed`` and left where it was;
+    the others go on. A source that cannot even be listed raises TransferError."""
     job.sweep()
+    with job.poll():
+        return _run(job, files, force=force, wait=wait)
+
+
+def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcome]:
     explicit = bool(files)
-    if not files:
-        files = job.source.candidates()
+    candidates = list(files) if explicit else job.source.candidates()
     run_id = job.ledger.start_run(job.name)
     outcomes: list[Outcome] = []
     total = Tally()
     try:
-        for path in files:
-            if not path.exists():
-                log.error("%s: no such file", path)
+        for c in candidates:
+            if explicit and not c.exists():
+                log.error("%s: no such file", c)
                 continue
-            if not explicit and not (job.source.wait_ready(path) if wait
-                                     else job.source.is_ready(path)):
-                log.info("%s: still being written; left for later", path.name)
-                continue
-            with progress_for(path.name) as tick:
-                outcome = process(job, path, run_id, force=force, progress=tick)
+            try:
+                if not explicit and not (job.source.wait_ready(c) if wait
+                                         else job.source.is_ready(c)):
+                    log.info("%s: still being written; left for later", c.name)
+                    continue
+                # The source hands over a complete local file; one named on the
+                # command line is local already.
+                with (nullcontext(c) if explicit else job.source.fetch(c)) as path, \
+                        progress_for(c.name) as tick:
+                    outcome = process(job, path, run_id, force=force, progress=tick)
+            except (TransferError, SinkError) as e:
+                log.error("%s: %s: %s; left in place for the next run", job.name, c.name, e)
+                outcome = Outcome(c.name, "failed", reason=str(e))
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
     finally:
-        status = "failed" if any(o.status == "rejected" for o in outcomes) else "done"
+        status = "failed" if any(o.status in ("rejected", "failed") for o in outcomes) \
+            else "done"
         job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
     return outcomes

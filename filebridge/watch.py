@@ -7,9 +7,13 @@ timer rescans too, since a file's ``stable_for`` window ends without any event.
 
 Processing is synchronous, in the main thread. A file that fails unexpectedly is
 logged with its traceback, left in place and retried later with backoff; other
-files and profiles go on. A ledger error stops everything. SIGINT/SIGTERM stop
-the loop after the current file; a second signal exits at once, which is safe:
-outputs are published atomically and the ledger commits only after them.
+files and profiles go on. A transfer that fails (server down, dropped, refused)
+is logged without a traceback and backed off the same way; a source that cannot
+even be listed backs off as a whole, so a dead server costs the other profiles
+only its bounded timeouts, now and then. A ledger error stops everything.
+SIGINT/SIGTERM stop the loop after the current file; a second signal exits at
+once, which is safe: outputs are published atomically and the ledger commits
+only after them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -29,7 +34,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import LedgerError
+from filebridge.errors import LedgerError, SinkError, TransferError
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
@@ -37,7 +42,6 @@ from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progr
 log = logging.getLogger("filebridge")
 
 RESCAN = 1.0             # events mode: look anyway this often (a missed event costs 1 s)
-SETTLING = 0.25          # a file is still settling: look again this soon
 DEBOUNCE = 0.1           # let a burst of events pass before scanning
 BACKOFF = (10.0, 600.0)  # a file that failed unexpectedly: first and longest wait
 QUIET = {"opened", "closed_no_write"}  # reading a file must not wake us
@@ -52,17 +56,9 @@ class _Wake(FileSystemEventHandler):
             self.watcher.poke(self.index)
 
 
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (-1, -1)
-    return (st.st_size, st.st_mtime_ns)
-
-
 @dataclass
 class _Failed:
-    stat: tuple[int, int]
+    stat: Hashable | None  # the file's fingerprint when it failed (None: a whole source)
     until: float
     delay: float
 
@@ -99,7 +95,8 @@ class Watcher:
         self._lock = threading.Lock()
         self._dirty: set[int] = set()
         self._stop = False
-        self._failed: dict[tuple[int, Path], _Failed] = {}
+        self._failed: dict[tuple[int, Any], _Failed] = {}
+        self._down: dict[int, _Failed] = {}  # sources that could not be listed
         self._observers: list[BaseObserver] = []
         self._watched: set[int] = set()
         self._warned: set[str] = set()
@@ -150,7 +147,10 @@ class Watcher:
                         self._observe(i)
                     settling = self._scan(i)
                     period = self._period(i)
-                    due[i] = time.monotonic() + (min(SETTLING, period) if settling else period)
+                    settle = self.jobs[i].source.settle_every
+                    due[i] = time.monotonic() + (min(settle, period) if settling else period)
+                    if i in self._down:
+                        due[i] = max(due[i], self._down[i].until)
             self._sleep(min(due) - time.monotonic())
         log.info("stopped")
         return OK
@@ -161,13 +161,22 @@ class Watcher:
         for i, job in enumerate(self.jobs):
             run = _Run(job)
             try:
-                for path in self._candidates(i):
-                    if self._stop:
-                        break
-                    if not job.source.wait_ready(path):
-                        log.info("%s: still being written; left for later", path.name)
-                        continue
-                    self._process(i, path, run)
+                with job.poll():
+                    for path in self._candidates(i):
+                        if self._stop:
+                            break
+                        try:
+                            ready = job.source.wait_ready(path)
+                        except TransferError as e:
+                            log.error("%s: %s: %s", job.name, path.name, e)
+                            run.errors += 1
+                            continue
+                        if not ready:
+                            log.info("%s: still being written; left for later", path.name)
+                            continue
+                        self._process(i, path, run)
+                    if i in self._down:  # the source could not be listed
+                        run.errors += 1
             finally:
                 run.end()
             outcomes += run.outcomes
@@ -212,41 +221,62 @@ class Watcher:
         how = "events" if mode == "events" else f"polling every {interval:g}s"
         log.info("%s: watching %s (%s)", job.name, ", ".join(map(str, folders)), how)
 
-    def _candidates(self, i: int) -> list[Path]:
+    def _candidates(self, i: int) -> list[Any]:
+        job = self.jobs[i]
         try:
-            return self.jobs[i].source.candidates()
+            found = job.source.candidates()
         except OSError as e:
-            self._warn(f"{self.jobs[i].name}: cannot list the inbox: {e}")
+            self._warn(f"{job.name}: cannot list the inbox: {e}")
             return []
+        except TransferError as e:
+            prev = self._down.get(i)
+            delay = min(prev.delay * 2, BACKOFF[1]) if prev else BACKOFF[0]
+            self._down[i] = _Failed(None, time.monotonic() + delay, delay)
+            log.error("%s: cannot list the inbox: %s; next try in %gs", job.name, e, delay)
+            return []
+        if self._down.pop(i, None) is not None:
+            log.info("%s: the inbox can be listed again", job.name)
+        return found
 
     def _scan(self, i: int) -> bool:
         """Process every ready file of job ``i``; true if some file is still settling."""
         job, run, settling = self.jobs[i], _Run(self.jobs[i]), False
+        down = self._down.get(i)
+        if down is not None and time.monotonic() < down.until:
+            return False
         try:
-            for path in self._candidates(i):
-                if self._stop:
-                    break
-                if self._backing_off(i, path):
-                    continue
-                try:
-                    ready = job.source.is_ready(path)
-                except OSError:
-                    ready = False
-                if ready:
-                    self._process(i, path, run)
-                elif path.exists():
-                    settling = True
+            with job.poll():  # a remote source: one connection for the whole scan
+                for path in self._candidates(i):
+                    if self._stop:
+                        break
+                    if self._backing_off(i, path):
+                        continue
+                    try:
+                        ready = job.source.is_ready(path)
+                    except (OSError, TransferError):
+                        ready = False
+                    if ready:
+                        self._process(i, path, run)
+                    elif job.source.fingerprint(path) is not None:
+                        settling = True
         finally:
             run.end()
         return settling
 
-    def _process(self, i: int, path: Path, run: _Run) -> None:
+    def _process(self, i: int, path: Any, run: _Run) -> None:
         job = self.jobs[i]
         try:
-            with progress_for(path.name) as tick:
-                outcome = process(job, path, run.start(), progress=tick)
+            # The source hands over a complete local file (a local one is its own).
+            with job.source.fetch(path) as local, progress_for(path.name) as tick:
+                outcome = process(job, local, run.start(), progress=tick)
         except LedgerError:
             raise
+        except (TransferError, SinkError) as e:
+            run.errors += 1
+            delay = self._fail(i, path)
+            log.error("%s: %s: %s; left in place, next try in %gs", job.name, path.name, e,
+                      delay)
+            return
         except Exception:
             run.errors += 1
             delay = self._fail(i, path)
@@ -259,20 +289,21 @@ class Watcher:
             log.info("%s: %s", path.name, outcome.reason)
 
     # failures ---------------------------------------------------------------
-    def _backing_off(self, i: int, path: Path) -> bool:
+    def _backing_off(self, i: int, path: Any) -> bool:
         """A file that failed waits out its delay, unless it has been replaced since."""
         f = self._failed.get((i, path))
         if f is None:
             return False
-        if f.stat != _stat(path):  # replaced or gone since: forget the failure
+        if f.stat != self.jobs[i].source.fingerprint(path):  # replaced or gone since
             del self._failed[(i, path)]
             return False
         return time.monotonic() < f.until
 
-    def _fail(self, i: int, path: Path) -> float:
+    def _fail(self, i: int, path: Any) -> float:
         prev = self._failed.get((i, path))
         delay = min(prev.delay * 2, BACKOFF[1]) if prev else BACKOFF[0]
-        self._failed[(i, path)] = _Failed(_stat(path), time.monotonic() + delay, delay)
+        self._failed[(i, path)] = _Failed(self.jobs[i].source.fingerprint(path),
+                                          time.monotonic() + delay, delay)
         return delay
 
     def _warn(self, message: str) -> None:

@@ -8,4 +8,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+# The SFTP tests run a real OpenSSH server: install it if the machine lacks it.
+bash .ci/install-sshd.sh
 exec .venv/bin/python -m pytest "$@"

@@ -34,3 +34,5 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("FILEBRIDGE_LEDGER", None)
     return env
+
+from sshd import sshd  # noqa: E402,F401  (session fixture: a real OpenSSH sshd)

@@ -157,12 +157,12 @@ class SqliteLedger:
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, file_id))
 
-    def moved(self, file_id: int, where: Path) -> None:
+    def moved(self, file_id: int, where: Path | str) -> None:
         with self.tx() as db:
             db.execute("UPDATE files SET moved_to=? WHERE id=?", (str(where), file_id))
 
     def record(self, profile: str, digest: str, name: str, size: int, run_id: int,
-               status: str, reason: str, moved_to: Path | None = None) -> None:
+               status: str, reason: str, moved_to: Path | str | None = None) -> None:
         """A file that was looked at but not processed (e.g. a duplicate)."""
         with self.tx() as db:
             now = time.time()

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from filebridge.layouts.bytes import data_bytes
 from filebridge.mapping import ProductSpec
-from filebridge.options import Model, OutputMode, OutputPath, expand_env
+from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
 from filebridge.outputs import Outbox, Staged
 
 
@@ -35,6 +35,7 @@ class FileSinkOptions(Model):
                              "new or changed since the last delivered run (needs map.key)")
     done_file: str | None = Field(None, description="write this empty file after the output "
                                   "is in place, e.g. '{name}.ok'")
+    deliver: Deliver = []
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from filebridge.options import Duration, Model, ProfilePath
 from filebridge.outputs import TMP_PREFIX, fsync_dir, write_atomic
 from filebridge.registry import REGISTRY
+from filebridge.sources.base import SourceBase
 
 
 class Ready(Model):
@@ -80,7 +81,7 @@ def free_name(folder: Path, name: str) -> Path:
 
 
 @REGISTRY.source("local")
-class LocalSource:
+class LocalSource(SourceBase):
     Options = LocalSourceOptions
 
     def __init__(self, options: LocalSourceOptions):

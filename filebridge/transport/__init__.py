@@ -1,0 +1,1 @@
+"""Talking to remote servers: shared by remote sources and destinations."""
