@@ -141,7 +141,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         job.delivery.send(outbox.files)
     except RejectedFile as e:
         outbox.abort()
-        return _reject(job, path, row.id, report, e, run_id)
+        return _reject(job, path, row.id, row.claimed, report, e, run_id)
     except BaseException:
         outbox.abort()
         report.close()
@@ -221,16 +221,16 @@ def _routed(ctx: SinkContext, options: Any) -> SinkContext:
     return replace(ctx, outbox=ctx.outbox.routed(deliver)) if deliver else ctx
 
 
-def _reject(job: Job, path: Path, file_id: int, report: FileReport, err: RejectedFile,
-            run_id: int) -> Outcome:
+def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileReport,
+            err: RejectedFile, run_id: int) -> Outcome:
     name = path.name
     # The file counts as read-and-rejected as a whole: nothing of it was sent.
     t = report.tally
     tally = Tally(read=t.read, rejected=t.read - t.skipped, skipped=t.skipped)
     reason = str(err)
     outbox = Outbox()
-    ctx = SinkContext(job.profile.base, _vars(path, job.name, datetime.now().timestamp()),
-                      outbox)
+    # The claim time, as for outputs: a redone rejection writes the same names.
+    ctx = SinkContext(job.profile.base, _vars(path, job.name, claimed), outbox)
     published: list[Path] = []
     try:
         _feedback(job, ctx, name, "rejected", tally, report, reason)
