@@ -163,8 +163,6 @@ def test_bad_files_go_to_errors_and_the_watcher_goes_on(tmp_path, watch):
     inbox, errors = tmp_path / "inbox", tmp_path / "errors"
     drop(inbox / "empty.txt", b"")
     drop(inbox / "junk.txt", bytes(range(256)) * 64)
-    # TODO: once filebridge/readers/xml.py lands, add a truncated XML and an XML with an
-    # <!ENTITY declaration here (with an xml profile); both must land in errors/ too.
     for name, reason in (("empty", "empty"), ("junk", "binary")):
         report = wait_for(lambda: sorted(errors.glob(f"{name}.*.txt.error.txt")),
                           what=f"{name}.txt quarantined")[0]
@@ -320,3 +318,50 @@ def test_ledger_error_stops_the_watcher(tmp_path, monkeypatch):
     thread.join(20)
     assert not thread.is_alive()
     assert result == [LEDGER_ERROR] and calls == ["boom.txt"]
+
+
+XML_GOOD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<stock>\n'
+            b'  <item sku="A1"><qty>3</qty></item>\n  <item sku="A2"><qty>5</qty></item>\n'
+            b'</stock>\n')
+XML_TRUNCATED = XML_GOOD[:60]
+XML_ENTITIES = (b'<?xml version="1.0"?>\n<!DOCTYPE stock [<!ENTITY a "aaaaaaaaaa">'
+                b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
+                b'<stock><item sku="&b;"><qty>1</qty></item></stock>\n')
+
+
+def test_bad_xml_files_go_to_errors_and_the_watcher_goes_on(tmp_path):
+    root = tmp_path
+    profile = {
+        "name": "xml-stock",
+        "source": {"kind": "local", "path": str(root / "inbox"), "pattern": ["*.xml"],
+                   "ready": {"stable_for": "1s"}, "archive": str(root / "archive"),
+                   "errors": str(root / "errors")},
+        "read": {"format": "xml", "record": "item",
+                 "fields": {"sku": {"path": "@sku"}, "qty": {"path": "qty", "type": "integer"}}},
+        "write": [{"format": "csv", "path": str(root / "out" / "{stem}.csv")}],
+        "feedback": {"ack": {"path": str(root / "feedback" / "{stem}.ack.csv")}},
+        "ledger": str(root / "ledger.db"),
+    }
+    (root / "inbox").mkdir()
+    w = Watch(write_profile(root, profile), root / "watch.log")
+    try:
+        w.wait_watching()
+        drop(root / "inbox" / "cut.xml", XML_TRUNCATED)
+        drop(root / "inbox" / "bomb.xml", XML_ENTITIES)
+        for name, reason in (("cut", "malformed XML"), ("bomb", "entities")):
+            report = wait_for(lambda: sorted((root / "errors").glob(f"{name}.*.xml.error.txt")),
+                              what=f"{name}.xml quarantined")[0]
+            assert reason in report.read_text(encoding="utf-8")
+            ack = read_csv(root / "feedback" / f"{name}.ack.csv", ";")[0]
+            assert ack["status"] == "rejected"
+        w.alive()
+        drop(root / "inbox" / "good.xml", XML_GOOD)
+        wait_for(lambda: archived(root, "good.xml"), what="the good XML after the bad ones")
+        assert read_csv(root / "out" / "good.csv") == [{"sku": "A1", "qty": "3"},
+                                                       {"sku": "A2", "qty": "5"}]
+        assert "aaaaaaaaaa" not in "".join(p.read_text(errors="replace")
+                                           for p in (root / "feedback").iterdir())
+        w.alive()
+    finally:
+        w.proc.kill()
+        w.proc.wait(timeout=10)
