@@ -32,9 +32,9 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 
 @contextmanager
-def progress_for(name: str) -> Iterator[Progress]:
+def progress_for(name: str, live: bool = True) -> Iterator[Progress]:
     """A live bar on a terminal; a log line every few seconds otherwise."""
-    if sys.stderr.isatty():
+    if live and sys.stderr.isatty():
         from rich.progress import Progress as Bar
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -91,10 +91,9 @@ class _Run:
 class Watcher:
     def __init__(self, jobs: list[Job]):
         self.jobs = jobs
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._dirty: set[int] = set()
+        self._wakes = [threading.Event() for _ in jobs]  # one per profile
         self._stop = False
+        self._ledger_error: LedgerError | None = None
         self._failed: dict[tuple[int, Any], _Failed] = {}
         self._down: dict[int, _Failed] = {}  # sources that could not be listed
         self._observers: list[BaseObserver] = []
@@ -103,14 +102,13 @@ class Watcher:
 
     def poke(self, index: int) -> None:
         """Something changed in job ``index``'s folder (called from observer threads)."""
-        with self._lock:
-            self._dirty.add(index)
-        self._wake.set()
+        self._wakes[index].set()
 
     def stop(self) -> None:
         """Stop after the current file (thread-safe; not for signal handlers)."""
         self._stop = True
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     def serve(self, once: bool = False) -> int:
         """Watch until stopped (0), or with ``once`` process what is ready and return
@@ -134,26 +132,43 @@ class Watcher:
 
     # the loops ----------------------------------------------------------------
     def _loop(self) -> int:
-        due = [0.0] * len(self.jobs)
-        while not self._stop:
-            self._wake.clear()
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
-            for i in range(len(self.jobs)):
-                if self._stop:
-                    break
-                if i in dirty or time.monotonic() >= due[i]:
-                    if i not in self._watched:
-                        self._observe(i)
-                    settling = self._scan(i)
-                    period = self._period(i)
-                    settle = self.jobs[i].source.settle_every
-                    due[i] = time.monotonic() + (min(settle, period) if settling else period)
-                    if i in self._down:
-                        due[i] = max(due[i], self._down[i].until)
-            self._sleep(min(due) - time.monotonic())
+        """Each profile in a thread of its own: a slow file or a hung server in one
+        profile never holds up the others. Signals stay with the main thread."""
+        if len(self.jobs) == 1:
+            self._job_loop(0)
+        else:
+            threads = [threading.Thread(target=self._job_loop, args=(i,), daemon=True,
+                                        name=f"watch-{job.name}")
+                       for i, job in enumerate(self.jobs)]
+            for t in threads:
+                t.start()
+            while any(t.is_alive() for t in threads):
+                if self._stop:  # set by a signal handler: wake the sleeping loops
+                    for wake in self._wakes:
+                        wake.set()
+                for t in threads:
+                    t.join(timeout=0.2)
+        if self._ledger_error is not None:
+            raise self._ledger_error
         log.info("stopped")
         return OK
+
+    def _job_loop(self, i: int) -> None:
+        try:
+            while not self._stop:
+                self._wakes[i].clear()
+                if i not in self._watched:
+                    self._observe(i)
+                settling = self._scan(i)
+                period = self._period(i)
+                settle = self.jobs[i].source.settle_every
+                due = time.monotonic() + (min(settle, period) if settling else period)
+                if i in self._down:
+                    due = max(due, self._down[i].until)
+                self._sleep(i, due - time.monotonic())
+        except LedgerError as e:  # the state store failed: everything stops
+            self._ledger_error = e
+            self.stop()
 
     def _once(self) -> int:
         outcomes: list[Outcome] = []
@@ -183,10 +198,10 @@ class Watcher:
             errors += run.errors
         return FILES_REJECTED if errors else exit_code(outcomes)
 
-    def _sleep(self, seconds: float) -> None:
+    def _sleep(self, i: int, seconds: float) -> None:
         end = time.monotonic() + max(seconds, 0.0)
         while not self._stop and (left := end - time.monotonic()) > 0:
-            if self._wake.wait(min(left, 0.2)):  # short slices: a signal only sets a flag
+            if self._wakes[i].wait(min(left, 0.2)):  # short slices: a signal only sets a flag
                 time.sleep(DEBOUNCE)
                 return
 
@@ -267,7 +282,8 @@ class Watcher:
         job = self.jobs[i]
         try:
             # The source hands over a complete local file (a local one is its own).
-            with job.source.fetch(path) as local, progress_for(path.name) as tick:
+            live = len(self.jobs) == 1  # one live bar at a time: threads log instead
+            with job.source.fetch(path) as local, progress_for(path.name, live) as tick:
                 outcome = process(job, local, run.start(), progress=tick)
         except LedgerError:
             raise

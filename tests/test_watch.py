@@ -365,3 +365,36 @@ def test_bad_xml_files_go_to_errors_and_the_watcher_goes_on(tmp_path):
     finally:
         w.proc.kill()
         w.proc.wait(timeout=10)
+
+
+def test_profiles_do_not_wait_for_each_other(tmp_path, big_file):
+    """A long file in one profile does not hold up another profile's small file."""
+    slow, fast = tmp_path / "slow", tmp_path / "fast"
+    for root in (slow, fast):
+        (root / "inbox").mkdir(parents=True)
+    db = tmp_path / "ledger.db"  # one ledger for both, as with one profiles/ folder
+    slow_profile = fixed_profile(slow, name="slow", stable_for="0.2s") | {"ledger": str(db)}
+    fast_profile = fixed_profile(fast, name="fast", stable_for="0.2s") | {"ledger": str(db)}
+    paths = [write_profile(slow, slow_profile), write_profile(fast, fast_profile)]
+    env = dict(os.environ)
+    env.pop("FILEBRIDGE_LEDGER", None)
+    log = tmp_path / "watch.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", *map(str, paths)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        wait_for(lambda: log.read_text().count("watching") >= 2, timeout=30,
+                 what="both profiles watched")
+        drop(slow / "inbox" / "BIG.txt", big_file)
+        wait_for(lambda: ("BIG.txt", "processing") in ledger_files(db), timeout=30,
+                 what="the big file in flight")
+        drop(fast / "inbox" / "SMALL.txt", fixed_rows(10))
+        wait_for(lambda: (fast / "out" / "SMALL.csv").exists(), timeout=30,
+                 what="the small file done")
+        assert ("BIG.txt", "processing") in ledger_files(db), "the small file waited"
+        wait_for(lambda: ("BIG.txt", "done") in ledger_files(db), timeout=120,
+                 what="the big file done")
+        assert proc.poll() is None, log.read_text()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0, log.read_text()
