@@ -57,12 +57,13 @@ class Delta:
         """The snapshot to save: the old one with this file's changes applied."""
         if not self.changes:
             return None
-        new = pa.concat_tables(self.changes)
-        # A key repeated in the file: its last row is what the sink received last.
-        last = pa.array(range(new.num_rows), pa.int64())
-        new = new.append_column("pos", last)
-        keep = new.group_by("key", use_threads=False).aggregate([("pos", "max")])
-        new = new.filter(pc.is_in(new["pos"], keep["pos_max"])).select(["key", "hash"])
+        new = pa.concat_tables(self.changes).combine_chunks()
+        self.changes = []
+        if pc.count_distinct(new["key"]).as_py() < new.num_rows:
+            # A key repeated in the file: its last row is what the sink received last.
+            new = new.append_column("pos", pa.array(range(new.num_rows), pa.int64()))
+            keep = new.group_by("key", use_threads=False).aggregate([("pos", "max")])
+            new = new.filter(pc.is_in(new["pos"], keep["pos_max"])).select(["key", "hash"])
         if self.snapshot is None:
             return new.cast(SCHEMA)
         old = self.snapshot.filter(pc.invert(pc.is_in(self.snapshot["key"], new["key"])))
