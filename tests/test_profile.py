@@ -101,3 +101,17 @@ def test_output_placeholders_and_changes_key_are_checked_at_load():
     assert any("write.0.path: unknown placeholder {stemm}" in p for p in found), found
     found = problems(BASE.replace("path: out/{stem}.csv", "path: out/{stem}.csv\n    mode: changes"))
     assert any("mode: changes needs map.key" in p for p in found), found
+
+
+def test_missing_or_literal_secret_in_a_profile_is_located_and_never_echoed(monkeypatch):
+    monkeypatch.delenv("FB_FEED_TOKEN", raising=False)
+    text = BASE.replace("  - format: csv\n    path: out/{stem}.csv\n",
+                        "  - format: template\n    path: out/{stem}.xml\n"
+                        "    text: '{{ secrets.token }}'\n"
+                        "    secrets: {token: '${FB_FEED_TOKEN}'}\n")
+    found = problems(text)
+    assert any(p.startswith("/p/prof.yaml:12: write.0.secrets.token:") and
+               "environment variable FB_FEED_TOKEN is not set" in p for p in found), found
+    found = problems(text.replace("'${FB_FEED_TOKEN}'", "s3cr3t-literal"))
+    assert any("literal secret is refused" in p for p in found), found
+    assert not any("s3cr3t" in p for p in found)
