@@ -172,6 +172,4 @@ class EbcdicReader:
             if dbad is not None:
                 bad = bad | dbad.to_numpy(zero_copy_only=False)
             return dates, bad, f"{what} date"
-        if pa.types.is_decimal(ints.type):  # beyond int64: keep it exact
-            return ints, bad, what
-        return ints, bad, what
+        return ints, bad, what  # int64, or decimal128 beyond 18 digits: exact either way
