@@ -107,3 +107,31 @@ def drop(path: Path, data: bytes) -> Path:
     tmp.write_bytes(data)
     tmp.rename(path)
     return path
+
+
+def read_all(reader: object, path: Path) -> tuple[list[dict], list[int], object, list]:
+    """Every row of ``path`` through a reader instance: rows, their lines, the report
+    and the batches. The report's spool is an anonymous temp file: nothing to clean."""
+    from filebridge.records import FileReport
+
+    report = FileReport(path.name)
+    batches = list(reader.read(path, report))  # type: ignore[attr-defined]
+    rows = [r for b in batches for r in b.rows()]
+    lines = [n for b in batches for n in b.lines.to_pylist()]
+    return rows, lines, report, batches
+
+
+def run_sink(sink: object, base: Path, batches: list, product: dict | None) -> None:
+    """Drive a sink through one input file and publish what it staged."""
+    from filebridge.mapping import ProductSpec
+    from filebridge.outputs import Outbox
+    from filebridge.sinks.base import SinkContext
+
+    ctx = SinkContext(base=base, vars={"stem": "x", "name": "x.csv", "profile": "p"},
+                      outbox=Outbox(),
+                      product=ProductSpec.model_validate(product) if product else None)
+    sink.start(ctx)  # type: ignore[attr-defined]
+    for b in batches:
+        sink.write(b)  # type: ignore[attr-defined]
+    sink.finish()  # type: ignore[attr-defined]
+    ctx.outbox.publish()

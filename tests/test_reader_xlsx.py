@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from helpers import read_all
 from openpyxl import Workbook
 from pydantic import ValidationError
 
@@ -12,28 +13,9 @@ from filebridge.errors import RejectedFile
 from filebridge.readers.xlsx import XlsxOptions, XlsxReader, cell_text
 from filebridge.records import FileReport
 
-REPORTS: list[FileReport] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_reports():
-    yield
-    while REPORTS:
-        REPORTS.pop().close()
-
-
-def new_report(name: str) -> FileReport:
-    REPORTS.append(FileReport(name))
-    return REPORTS[-1]
-
 
 def read(path: Path, **opts):
-    o = XlsxOptions.model_validate({"format": "xlsx", **opts})
-    report = new_report(path.name)
-    batches = list(XlsxReader(o).read(path, report))
-    rows = [r for b in batches for r in b.rows()]
-    lines = [n for b in batches for n in b.lines.to_pylist()]
-    return rows, lines, report, batches
+    return read_all(XlsxReader(XlsxOptions.model_validate({"format": "xlsx", **opts})), path)
 
 
 def listino(path: Path) -> Path:

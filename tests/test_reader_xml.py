@@ -2,34 +2,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import read_all
 from pydantic import ValidationError
 
 from filebridge.errors import RejectedFile
 from filebridge.readers.xml import ENTITIES, EXTERNAL_DTD, XmlOptions, XmlReader
 from filebridge.records import FileReport
 
-REPORTS: list[FileReport] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_reports():
-    yield
-    while REPORTS:
-        REPORTS.pop().close()
-
-
-def new_report(name: str) -> FileReport:
-    REPORTS.append(FileReport(name))
-    return REPORTS[-1]
-
 
 def read(path: Path, **opts):
-    o = XmlOptions.model_validate({"format": "xml", **opts})
-    report = new_report(path.name)
-    batches = list(XmlReader(o).read(path, report))
-    rows = [r for b in batches for r in b.rows()]
-    lines = [n for b in batches for n in b.lines.to_pylist()]
-    return rows, lines, report, batches
+    return read_all(XmlReader(XmlOptions.model_validate({"format": "xml", **opts})), path)
 
 
 def write(tmp_path: Path, text: str, name: str = "a.xml") -> Path:
@@ -176,7 +158,7 @@ LAUGHS = """<?xml version="1.0"?>
 
 
 def _refused(path: Path, secret: str | None = None, **opts) -> RejectedFile:
-    report = new_report(path.name)
+    report = FileReport(path.name)
     o = XmlOptions.model_validate({"format": "xml", "record": "r", "fields": {"v": {}},
                                    **opts})
     seen = []
@@ -247,7 +229,7 @@ def test_undeclared_entity_is_malformed(tmp_path):
 def _refused_any(path: Path, **opts) -> RejectedFile:
     o = XmlOptions.model_validate({"format": "xml", "record": "r", "fields": {"v": {}}, **opts})
     with pytest.raises(RejectedFile) as exc:
-        for _ in XmlReader(o).read(path, new_report(path.name)):
+        for _ in XmlReader(o).read(path, FileReport(path.name)):
             pass
     return exc.value
 

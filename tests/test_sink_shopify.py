@@ -6,11 +6,10 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from helpers import run_sink
 
 from filebridge.mapping import ProductSpec
-from filebridge.outputs import Outbox
 from filebridge.records import Batch
-from filebridge.sinks.base import SinkContext
 from filebridge.sinks.products import ProductGrouper
 from filebridge.sinks.shopify_csv import ShopifyCsvOptions, ShopifyCsvSink
 
@@ -60,15 +59,7 @@ def batches():
 def render(tmp_path, batches, product=SPEC, **options):
     o = ShopifyCsvOptions.model_validate({"format": "shopify_csv", "path": "out/{stem}.csv",
                                           **options})
-    ctx = SinkContext(base=tmp_path, vars={"stem": "x", "name": "x.csv", "profile": "p"},
-                      outbox=Outbox(), product=ProductSpec.model_validate(product)
-                      if product else None)
-    sink = ShopifyCsvSink(o)
-    sink.start(ctx)
-    for b in batches:
-        sink.write(b)
-    sink.finish()
-    ctx.outbox.publish()
+    run_sink(ShopifyCsvSink(o), tmp_path, batches, product)
     raw = (tmp_path / "out" / "x.csv").read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     with open(tmp_path / "out" / "x.csv", encoding="utf-8", newline="") as f:

@@ -5,11 +5,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from helpers import run_sink
 
-from filebridge.mapping import ProductSpec
-from filebridge.outputs import Outbox
 from filebridge.records import Batch
-from filebridge.sinks.base import SinkContext
 from filebridge.sinks.woocommerce_csv import WooCsvOptions, WooCsvSink
 
 SPEC = {"key": "article", "options": ["size", {"field": "colour", "name": "Colore"}]}
@@ -57,15 +55,7 @@ def batches():
 def render(tmp_path, batches, product=SPEC, **options):
     o = WooCsvOptions.model_validate({"format": "woocommerce_csv", "path": "{stem}.csv",
                                       **options})
-    ctx = SinkContext(base=tmp_path, vars={"stem": "x", "name": "x.csv", "profile": "p"},
-                      outbox=Outbox(), product=ProductSpec.model_validate(product)
-                      if product else None)
-    sink = WooCsvSink(o)
-    sink.start(ctx)
-    for b in batches:
-        sink.write(b)
-    sink.finish()
-    ctx.outbox.publish()
+    run_sink(WooCsvSink(o), tmp_path, batches, product)
     with open(tmp_path / "x.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     return rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
