@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from filebridge.errors import RejectedFile
 from filebridge.readers.xlsx import XlsxOptions, XlsxReader, cell_text
-from filebridge.records import FileReport
 
 
 def read(path: Path, **opts):
