@@ -1,4 +1,5 @@
-"""The command line: run, watch, check, preview, status, layout, trust, demo, schema."""
+"""The command line: run, watch, check, preview, plan, approve, status, layout, trust,
+demo, schema."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def main(verbose: bool) -> None:
 
     Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
-    (files left in place to retry).
+    (files or shop changes left to retry), 7 a run was held by the circuit breaker
+    (filebridge approve RUN).
     """
     _setup_logging(verbose)
 
@@ -143,6 +145,72 @@ def preview(profile: str, file: Path, rows: int) -> None:
 
 
 @main.command()
+@click.argument("profile")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("-n", "--examples", default=5, show_default=True, help="keys shown per kind")
+def plan(profile: str, file: Path, examples: int) -> None:
+    """What FILE would create, update, zero or delete in each shop (and write to each
+    file output), with counts and example keys; sends and records nothing."""
+    from filebridge.errors import RejectedFile
+    from filebridge.plan import plan as make_plan
+
+    job = _job(profile)
+    try:
+        p = make_plan(job, file)
+    except RejectedFile as e:
+        _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    except ValueError as e:
+        _fail(runner.CONFIG_ERROR, f"{file.name}: {e}")
+    report = p.report
+    assert report is not None
+    t = report.tally
+    click.echo(f"{file.name}: {t.read} rows read, {t.rejected} rejected, {t.skipped} skipped")
+    for shop in p.shops:
+        counts = ", ".join(f"{k} {v}" for k, v in shop.counts.items() if v or k in
+                           ("create", "update", "unchanged"))
+        click.echo(f"{shop.sink}: {counts}")
+        for kind, keys in shop.examples.items():
+            if keys:
+                click.echo(f"  {kind}: {', '.join(keys[:examples])}"
+                           + (" ..." if shop.counts[kind] > len(keys[:examples]) else ""))
+        if shop.hold:
+            click.echo(f"  HELD by the circuit breaker: {shop.hold}")
+        if shop.sink in p.queued:
+            click.echo("  already waiting from earlier runs: " + ", ".join(
+                f"{k} {v}" for k, v in p.queued[shop.sink].items()))
+    for sid, n in p.files.items():
+        click.echo(f"{sid}: {n} records")
+    for rej in report.first[:10]:
+        click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
+    report.close()
+    held = any(s.hold for s in p.shops)
+    sys.exit(runner.HELD if held else runner.ROWS_REJECTED if t.rejected else runner.OK)
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--profile", "profile", required=True, help="the profile whose run it is")
+def approve(run_id: int, profile: str) -> None:
+    """Apply the shop changes of RUN that the circuit breaker held, now."""
+    job = _job(profile)
+    released = {s.id: s.log.approve(run_id) for s in job.shops.values()}
+    if not any(released.values()):
+        _fail(runner.USAGE, f"{job.name}: run {run_id} has no held changes")
+    for sid, n in released.items():
+        if n:
+            click.echo(f"{sid}: {n} changes released")
+    try:
+        errors = job.drain()
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    for error in errors:
+        click.echo(f"{error}; the changes stay queued for the next run", err=True)
+    for s in job.shops.values():
+        click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
+    sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
+
+
+@main.command()
 @click.option("--profile", "profile", help="a profile file, for its ledger and name")
 @click.option("--ledger", type=click.Path(path_type=Path), help="the ledger file")
 @click.option("-n", "--limit", default=10, show_default=True)
@@ -173,6 +241,16 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     for f in db.recent_files(limit * 2, name):
         click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
                    f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
+    from filebridge.outbox import held_runs, outbox_counts
+
+    shops = outbox_counts(db, name)
+    if shops:
+        click.echo("shop outbox:")
+        for (prof, sink), c in shops.items():
+            click.echo(f"  {sink} [{prof}] {counts(c)}")
+    for run_id, prof, sink, n in held_runs(db, name):
+        click.echo(f"  held: run #{run_id} [{prof}] {sink}: {n} changes - "
+                   f"filebridge approve {run_id} --profile PROFILE")
 
 
 @main.command()

@@ -27,6 +27,25 @@ def row_hashes(batch: Batch) -> pa.Array:
     return pa.array([digest(s) for s in joined.cast(pa.binary()).to_pylist()], pa.uint64())
 
 
+def differs(known: pa.Table | None, keys: pa.Array, hashes: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Masks (changed, new) of rows against a (key, hash) table: new rows are changed."""
+    n = len(keys)
+    if known is None or known.num_rows == 0:
+        everything = pa.array([True] * n)
+        return everything, everything
+    probe = pa.table({"key": keys, "hash": hashes, "row": pa.array(range(n), pa.int64())})
+    # The known table probes the (smaller) batch's hash table; sorted back to rows.
+    old = known.rename_columns(["key", "old"])
+    joined = old.join(probe, "key", join_type="right outer", use_threads=False).sort_by("row")
+    changed = pc.fill_null(pc.not_equal(joined["old"], joined["hash"]), True)
+    new = pc.is_null(joined["old"])
+    return _flat(changed), _flat(new)
+
+
+def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
 class Delta:
     def __init__(self, ledger: SqliteLedger, profile: str, sink: str, key: str):
         self.sink, self.key = sink, key
@@ -35,20 +54,11 @@ class Delta:
 
     def changed(self, batch: Batch) -> pa.Array:
         """Mask of rows that are new or differ from the last delivery."""
-        n = len(batch)
-        probe = pa.table({"key": pc.cast(batch.column(self.key), pa.string()),
-                          "hash": row_hashes(batch),
-                          "row": pa.array(range(n), pa.int64())})
-        if self.snapshot is None or self.snapshot.num_rows == 0:
-            mask = pa.array([True] * n)
-        else:
-            # The snapshot probes the (smaller) batch's hash table; sorted back to rows.
-            old = self.snapshot.rename_columns(["key", "old"])
-            joined = old.join(probe, "key", join_type="right outer", use_threads=False)
-            joined = joined.sort_by("row")
-            mask = pc.fill_null(pc.not_equal(joined["old"], joined["hash"]), True)
-            mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
-        staged = probe.filter(pc.and_(mask, pc.is_valid(probe["key"]))).select(["key", "hash"])
+        keys = pc.cast(batch.column(self.key), pa.string())
+        hashes = row_hashes(batch)
+        mask, _ = differs(self.snapshot, keys, hashes)
+        probe = pa.table({"key": keys, "hash": hashes})
+        staged = probe.filter(pc.and_(mask, pc.is_valid(probe["key"])))
         if staged.num_rows:
             self.changes.append(staged)
         return mask

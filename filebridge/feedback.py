@@ -3,7 +3,7 @@ a rejects file (one line per rejected row: line, field, reason, original values)
 
 Both go through the same outbox as the shop outputs, so the ERP sees them only
 once everything for that input is in place. Counts always add up:
-read = sent + unchanged + rejected + skipped.
+read = sent + unchanged + rejected + skipped + queued.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from filebridge.options import Deliver, Encoding, Model, OutputPath
 from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
-ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "reason",
-              "processed"]
+ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
+              "reason", "processed"]
 
 
 class AckOptions(Model):

@@ -14,6 +14,7 @@ gets an acknowledgement saying so.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,16 +26,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.apisync import ApiSync, client_for, drain
 from filebridge.delivery import Delivery
 from filebridge.delta import Delta
 from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.mapping import Mapper
+from filebridge.outbox import ChangeLog
 from filebridge.outputs import Outbox, sweep
 from filebridge.profile import ProfileBase
-from filebridge.records import Batch, FileReport, Tally
+from filebridge.records import Batch, FileReport, Reject, Tally
 from filebridge.registry import load_plugins
+from filebridge.sinks.api.base import ApiSink, ShopClient
 from filebridge.sinks.base import SinkContext
 
 log = logging.getLogger("filebridge")
@@ -51,7 +55,7 @@ def digest(path: Path) -> str:
 @dataclass
 class Outcome:
     file: str
-    status: str  # done | duplicate | rejected | failed (a transfer failed; runner only)
+    status: str  # done | held | duplicate | rejected | failed (a transfer failed; runner only)
     tally: Tally = field(default_factory=Tally)
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""
@@ -59,7 +63,21 @@ class Outcome:
 
 
 def sink_id(options: Any) -> str:
-    return f"{options.format}:{getattr(options, 'path', '')}"
+    return f"{options.format}:{getattr(options, 'path', None) or getattr(options, 'url', '')}"
+
+
+@dataclass
+class Shop:
+    """A shop API sink of a job: its options, outbox and client, built once."""
+
+    id: str
+    sink: ApiSink
+    log: ChangeLog
+    client: ShopClient
+
+    def drain(self) -> str | None:
+        """Send what is queued; the error that stopped it, if any."""
+        return drain(self.log, self.client, self.sink.o).error
 
 
 class Job:
@@ -73,6 +91,21 @@ class Job:
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
+        self.shops: dict[str, Shop] = {}
+        for options in profile.write:
+            cls = reg.get("sink", options.format)
+            if issubclass(cls, ApiSink):
+                sink, sid = cls(options), sink_id(options)
+                clog = ChangeLog(self.ledger, profile.name, sid)
+                self.shops[sid] = Shop(sid, sink, clog, client_for(sink, clog))
+
+    def drain(self) -> list[str]:
+        """Send changes earlier runs left queued; the errors of shops still failing."""
+        return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+
+    def close(self) -> None:
+        for s in self.shops.values():
+            s.client.close()
 
     @property
     def name(self) -> str:
@@ -133,32 +166,83 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     ctx = SinkContext(job.profile.base, _vars(path, job.name, row.claimed), outbox,
                       key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
+    ctx.extra.update(file_id=row.id, run_id=run_id)
+    hold: str | None = None
     try:
         job.source.verify(path)
-        tally, snapshots = _convert(job, path, ctx, report, progress)
-        _feedback(job, ctx, name, "done", tally, report)
+        tally, snapshots, syncs = _convert(job, path, ctx, report, progress)
+        if syncs:
+            hold = _send(job, syncs, row.id, run_id, tally, report)
+        _feedback(job, ctx, name, "held" if hold else "done", tally, report, hold or "")
         outputs = outbox.publish()
         job.delivery.send(outbox.files)
     except RejectedFile as e:
         outbox.abort()
+        for shop in job.shops.values():
+            shop.log.unstage(row.id)
         return _reject(job, path, row.id, row.claimed, report, e, run_id)
     except BaseException:
         outbox.abort()
         report.close()
         raise
-    ledger.finish(row.id, job.name, "done", tally.as_dict(), snapshots=snapshots)
+    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=snapshots)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
     report.close()
+    if hold:
+        log.warning("%s: %s: held for approval (filebridge approve %d --profile ...): %s",
+                    job.name, name, run_id, hold)
+        return Outcome(name, "held", tally, outputs, hold, moved_to=where)
     log.info("%s: %s: done: %s", job.name, name, _counts(tally))
     return Outcome(name, "done", tally, outputs, moved_to=where)
 
 
+def _send(job: Job, syncs: list[ApiSync], file_id: int, run_id: int, tally: Tally,
+          report: FileReport) -> str | None:
+    """Queue (or hold) the file's API changes, send them, and account for every row
+    by what the shops answered. Returns why the run is held, if it is."""
+    last = job.ledger.last_read(job.name)
+    reasons = [f"{s.sink_id}: {r}" for s in syncs if (r := s.verdict(tally.read, last))]
+    hold = "; ".join(reasons) or None
+    for s in syncs:
+        s.commit(hold is not None)
+    if hold is None:
+        for s in syncs:
+            error = job.shops[s.sink_id].drain()
+            if error:
+                log.warning("%s: %s: %s", job.name, s.sink_id, error)
+    rejected: dict[int, list[str]] = {}
+    waiting: set[int] = set()
+    for s in syncs:
+        for line, key, status, error, record in s.log.outcomes(file_id):
+            if line is None:  # the missing-products policy: no input row
+                continue
+            if status == "rejected":
+                first = line not in rejected
+                rejected.setdefault(line, []).append(s.sink_id)
+                report.reject(Reject(line, None, f"{s.sink_id}: the shop refused {key}: {error}",
+                                     json.loads(record)), count=first)
+            elif status in ("queued", "held"):
+                waiting.add(line)
+    waiting -= rejected.keys()
+    tally.sent -= len(rejected) + len(waiting)
+    tally.queued += len(waiting)
+    report.flush()
+    assert tally.balanced(), tally
+    return hold
+
+
 def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
-             progress: Progress | None) -> tuple[Tally, dict[str, pa.Table]]:
+             progress: Progress | None) -> tuple[Tally, dict[str, pa.Table], list[ApiSync]]:
     sinks = []
+    syncs: list[ApiSync] = []
     reg = load_plugins()
     for options in job.profile.write:
+        shop = job.shops.get(sink_id(options))
+        if shop is not None:
+            syncs.append(ApiSync(shop.sink, shop.id, shop.log, ctx.product,
+                                 ctx.extra.get("file_id"), ctx.extra.get("run_id")))
+            continue
         sink = reg.get("sink", options.format)(options)
         delta = (Delta(job.ledger, job.name, sink_id(options), job.profile.map.key or "")
                  if options.mode == "changes" else None)
@@ -166,7 +250,8 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     tally = report.tally
     started = []
     try:
-        for (sink, _), options in zip(sinks, job.profile.write, strict=True):
+        file_outputs = [o for o in job.profile.write if sink_id(o) not in job.shops]
+        for (sink, _), options in zip(sinks, file_outputs, strict=True):
             sink.start(_routed(ctx, options))
             started.append(sink)
         for batch in job.batches(path, report):
@@ -176,6 +261,11 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
             if not len(batch):
                 continue
             sent = None
+            bad = None
+            for sync in syncs:
+                mask, refused = sync.write(batch, report)
+                sent = mask if sent is None else pc.or_(sent, mask)
+                bad = refused if bad is None else pc.or_(bad, refused)
             for sink, delta in sinks:
                 if delta is None:
                     sink.write(batch)
@@ -184,11 +274,16 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
                 mask = delta.changed(batch)
                 sink.write(batch.filter(mask))
                 sent = mask if sent is None else pc.or_(sent, mask)
+            n_bad = pc.sum(bad).as_py() or 0 if bad is not None else 0
+            if bad is not None and sent is not None:
+                sent = pc.and_(sent, pc.invert(bad))
             n_sent = pc.sum(sent).as_py() or 0 if sent is not None else 0
             tally.sent += n_sent
-            tally.unchanged += len(batch) - n_sent
+            tally.unchanged += len(batch) - n_sent - n_bad
         for sink, _ in sinks:
             sink.finish()
+        for sync in syncs:
+            sync.missing()
     except (ValueError, KeyError) as e:  # a sink that cannot render these records
         raise RejectedFile(f"output: {e}") from None
     finally:
@@ -203,7 +298,7 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     assert tally.balanced(), tally
     snapshots = {d.sink: t for _, d in sinks if d is not None
                  for t in [d.merged()] if t is not None}
-    return tally, snapshots
+    return tally, snapshots, syncs
 
 
 def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,

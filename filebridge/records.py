@@ -68,10 +68,11 @@ class Reject:
 
 @dataclass
 class Tally:
-    """Counts for one file. ``read == sent + unchanged + rejected + skipped`` always.
+    """Counts for one file. ``read == sent + unchanged + rejected + skipped + queued``.
 
     ``skipped`` counts rows a profile filter deliberately leaves out (e.g. header
-    records of another type); ``unchanged`` rows were already delivered as they are.
+    records of another type); ``unchanged`` rows were already delivered as they are;
+    ``queued`` rows wait in the API outbox (the shop was down, or the run is held).
     """
 
     read: int = 0
@@ -79,13 +80,15 @@ class Tally:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    queued: int = 0
 
     def balanced(self) -> bool:
-        return self.read == self.sent + self.unchanged + self.rejected + self.skipped
+        return self.read == (self.sent + self.unchanged + self.rejected + self.skipped
+                             + self.queued)
 
     def as_dict(self) -> dict[str, int]:
         return {"read": self.read, "sent": self.sent, "unchanged": self.unchanged,
-                "rejected": self.rejected, "skipped": self.skipped}
+                "rejected": self.rejected, "skipped": self.skipped, "queued": self.queued}
 
 
 def plain(value: Any) -> Any:
@@ -114,8 +117,10 @@ class FileReport:
         # Anonymous: the operating system deletes it when closed or collected.
         self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
 
-    def reject(self, rej: Reject) -> None:
-        self.tally.rejected += 1
+    def reject(self, rej: Reject, count: bool = True) -> None:
+        """Note a rejected row; ``count=False`` for a second reason for a row that is
+        counted already."""
+        self.tally.rejected += count
         self._pending.append(rej)
 
     def flush(self) -> None:

@@ -18,7 +18,8 @@ log = logging.getLogger("filebridge")
 
 # Exit codes: documented in README.md (CLI section).
 OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 3, 4, 5
-TRANSFER_FAILED = 6  # a server could not be reached or refused; files left to retry
+TRANSFER_FAILED = 6  # a server could not be reached or refused; files or changes left to retry
+HELD = 7  # the circuit breaker held a run's shop changes: filebridge approve RUN
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -26,6 +27,10 @@ def exit_code(outcomes: list[Outcome]) -> int:
         return TRANSFER_FAILED
     if any(o.status == "rejected" for o in outcomes):
         return FILES_REJECTED
+    if any(o.status == "held" for o in outcomes):
+        return HELD
+    if any(o.tally.queued for o in outcomes):
+        return TRANSFER_FAILED
     if any(o.tally.rejected for o in outcomes):
         return ROWS_REJECTED
     return OK
@@ -72,6 +77,8 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
     outcomes: list[Outcome] = []
     total = Tally()
     try:
+        for error in job.drain():  # what earlier runs left queued goes first
+            log.error("%s: %s; the changes stay queued", job.name, error)
         for c in candidates:
             if explicit and not c.exists():
                 log.error("%s: no such file", c)

@@ -53,10 +53,11 @@ def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 def check_ack(outputs: dict[str, Path], outcome) -> dict[str, str]:
     [ack] = [p for k, p in outputs.items() if k.endswith(".ack.csv")]
     [row] = read_csv(ack, ";")
-    counts = {k: int(row[k]) for k in ("read", "sent", "unchanged", "rejected", "skipped")}
+    counts = {k: int(row[k]) for k in ("read", "sent", "unchanged", "rejected", "skipped",
+                                                "queued")}
     assert counts == outcome.tally.as_dict()
     assert counts["read"] == (counts["sent"] + counts["unchanged"] + counts["rejected"]
-                              + counts["skipped"])
+                              + counts["skipped"] + counts["queued"])
     assert row["status"] == "done"
     return row
 
@@ -112,7 +113,7 @@ def test_articoli_fixed_width_sample_looks_like_an_ftp_transfer():
 def test_articoli_to_shopify(work):
     outcome, out = run(work, "articoli-shopify.yaml", ARTICOLI)
     assert outcome.tally.as_dict() == {"read": 39, "sent": 36, "unchanged": 0,
-                                       "rejected": 3, "skipped": 0}
+                                       "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     rows = read_csv(out["shopify/ARTICOLI_20261127.csv"])
     variants = [r for r in rows if r["SKU"]]
@@ -161,7 +162,7 @@ def test_articoli_changes_mode_sends_only_the_changed_sku(work):
     outcome, out = run(work, "articoli-shopify.yaml", ARTICOLI,
                        name="ARTICOLI_20261128.txt", data=data)
     assert outcome.tally.as_dict() == {"read": 39, "sent": 1, "unchanged": 35,
-                                       "rejected": 3, "skipped": 0}
+                                       "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     rows = read_csv(out["shopify/ARTICOLI_20261128.csv"])
     assert [(r["SKU"], r["Price"]) for r in rows if r["SKU"]] == [("U26SS0310-740-48", "54.90")]
@@ -177,7 +178,7 @@ def test_giacenze_to_woocommerce(work):
     outcome, out = run(work, "giacenze-woocommerce.yaml", GIACENZE)
     # 26 physical lines: a header, two rows spanning two lines, 23 records
     assert outcome.tally.as_dict() == {"read": 23, "sent": 20, "unchanged": 0,
-                                       "rejected": 3, "skipped": 0}
+                                       "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     rows = read_csv(out["woocommerce/GIACENZE_20261127.csv"])
     parents = [r for r in rows if r["Type"] == "variable"]
@@ -225,7 +226,7 @@ def test_magazzino_xml_to_stock_template(work):
     assert 'xmlns="urn:' in STOCK.read_text(encoding="utf-8")  # a default namespace
     outcome, out = run(work, "magazzino-stock.yaml", STOCK)
     assert outcome.tally.as_dict() == {"read": 20, "sent": 17, "unchanged": 0,
-                                       "rejected": 3, "skipped": 0}
+                                       "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     path = out["stock/STOCK_20261127.csv"]
     assert b"\r" not in path.read_bytes()
@@ -269,7 +270,7 @@ def sheet_row(column: int, value: object) -> int:
 def test_reparto_xlsx_to_woocommerce(work):
     outcome, out = run(work, "reparto-woocommerce.yaml", REPARTO)
     assert outcome.tally.as_dict() == {"read": 15, "sent": 12, "unchanged": 0,
-                                       "rejected": 3, "skipped": 0}
+                                       "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     rows = read_csv(out["woocommerce/NUOVO_REPARTO_CASA.csv"])
     parents = {r["SKU"]: r for r in rows if r["Type"] == "variable"}

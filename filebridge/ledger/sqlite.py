@@ -66,6 +66,43 @@ CREATE TABLE IF NOT EXISTS snapshots (
     updated REAL NOT NULL,
     PRIMARY KEY (profile, sink)
 );
+-- Shop APIs (see filebridge/outbox.py): what each shop acknowledged per key, and
+-- every change written before it is sent.
+CREATE TABLE IF NOT EXISTS shop_state (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    hash INTEGER NOT NULL,
+    product TEXT,
+    record TEXT NOT NULL,
+    remote TEXT NOT NULL DEFAULT '{}',
+    gone TEXT,                      -- zero | unpublish: the missing policy acted on it
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shop_state_product ON shop_state(profile, sink, product);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    op TEXT NOT NULL,               -- upsert | zero | unpublish | delete
+    hash INTEGER NOT NULL,
+    product TEXT,
+    record TEXT NOT NULL,
+    idem TEXT NOT NULL,
+    file_id INTEGER,
+    run_id INTEGER,
+    line INTEGER,
+    status TEXT NOT NULL,           -- staged | held | queued | sent | rejected | superseded
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    UNIQUE (file_id, sink, key)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
+CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 """
 
 
@@ -172,6 +209,12 @@ class SqliteLedger:
                        "finished, run_id, reason, moved_to) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (profile, digest, name, size, status, now, now, run_id, reason,
                         str(moved_to) if moved_to else None))
+
+    def last_read(self, profile: str) -> int | None:
+        """Rows read from the last file this profile accepted (for the breaker)."""
+        row = self.db.execute("SELECT tally FROM files WHERE profile=? AND status='done' "
+                              "AND reason IS NULL ORDER BY finished DESC LIMIT 1", (profile,)).fetchone()
+        return json.loads(row[0]).get("read") if row else None
 
     # reports ------------------------------------------------------------
     def recent_runs(self, limit: int = 10, profile: str | None = None) -> list[dict[str, Any]]:

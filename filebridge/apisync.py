@@ -1,0 +1,282 @@
+"""One shop API sink during one file: what changed, what goes missing, whether the
+circuit breaker holds the run, and sending what the outbox holds.
+
+    read batches ──► canonical records ──► hash ──► compare with the shop's
+    acknowledged state ──► stage changed records in the outbox ──► (file accepted)
+    ──► queue, or hold when the breaker trips ──► send in batches ──► settle
+
+Only the canonical fields a sink uses are hashed (a stock sink ignores a new
+description), so a nightly full export becomes the few records that differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filebridge.delta import differs, row_hashes
+from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.mapping import ProductSpec
+from filebridge.outbox import ChangeLog, Pending
+from filebridge.records import Batch, FileReport, Reject
+from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
+from filebridge.sinks.products import blank, text
+from filebridge.sinks.shop import CANONICAL, boolean, integer, money
+
+log = logging.getLogger("filebridge")
+
+REMOVAL = {"zero": "zeroed", "unpublish": "unpublished", "delete": "deleted"}
+
+
+def canonical(batch: Batch, o: ApiSinkOptions, spec: ProductSpec | None) -> pa.Table:
+    """The batch under canonical names, only what this sink sends."""
+    names = ("sku", "stock") if o.sync == "stock" else CANONICAL
+    cols: dict[str, pa.Array] = {}
+    for c in names:
+        src = o.fields.get(c, c)
+        if src in batch.names:
+            cols[c] = batch.column(src)
+    if "sku" not in cols:
+        raise ValueError(f"field {o.fields.get('sku', 'sku')} (the SKU) is not in the records "
+                         f"({', '.join(batch.names)}); map it or name it in fields:")
+    if o.sync == "stock" and "stock" not in cols:
+        raise ValueError(f"sync: stock needs a stock field ({o.fields.get('stock', 'stock')}) "
+                         "in the records")
+    if spec is not None and o.sync == "catalog":
+        cols["product"] = batch.column(spec.key)
+        for opt in spec.option_specs():
+            cols["option:" + opt.label] = batch.column(opt.field)
+    return pa.table(cols)
+
+
+def to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A canonical row as JSON-ready values: decimals as text, never floats.
+    Raises ValueError naming the field for a value the shop could not take."""
+    rec: dict[str, Any] = {}
+    options = []
+    sku = text(row["sku"])
+    for k, v in row.items():
+        if blank(v):
+            continue
+        try:
+            if k.startswith("option:"):
+                options.append({"name": k[len("option:"):], "value": text(v)})
+            elif k in ("price", "compare_at_price"):
+                rec[k] = format(money(v, k, sku), "f")
+            elif k in ("stock", "weight"):
+                rec[k] = integer(v, k, sku)
+            elif k == "published":
+                rec[k] = boolean(v)
+            elif k == "tags":
+                items = v if isinstance(v, list) else str(v).split(",")
+                rec[k] = [t.strip() for t in map(str, items) if t.strip()]
+            else:
+                rec[k] = text(v)
+        except ValueError as e:
+            raise FieldError(k, str(e)) from None
+    if options:
+        rec["options"] = options
+    return rec
+
+
+class FieldError(ValueError):
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass
+class Plan:
+    """What one file would do to one sink: counts and a few example keys."""
+
+    sink: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("create", "update", "unchanged", "rejected", "zero", "unpublish", "delete"), 0))
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    hold: str | None = None
+
+    def add(self, what: str, keys: list[str], n: int | None = None) -> None:
+        self.counts[what] += len(keys) if n is None else n
+        ex = self.examples.setdefault(what, [])
+        ex.extend(keys[: 5 - len(ex)])
+
+
+class ApiSync:
+    """Delta and staging for one API sink over one file (``file_id`` None: a dry
+    run for ``filebridge plan`` that only counts)."""
+
+    def __init__(self, sink: ApiSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
+                 file_id: int | None, run_id: int | None):
+        self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
+        self.file_id, self.run_id = file_id, run_id
+        if file_id is not None:
+            log_.unstage(file_id)
+        self.known = log_.known()
+        self.own = log_.own(file_id) if file_id is not None else set()
+        self.seen: list[pa.Array] = []
+        self.plan = Plan(sink_id)
+        self.staged = 0
+
+    def write(self, batch: Batch, report: FileReport) -> tuple[pa.Array, pa.Array]:
+        """Stage this batch's new and changed records. Returns masks (send, refused):
+        rows to send (including rows a redone file had queued already), and rows whose
+        values a shop cannot take, rejected into ``report``."""
+        table = canonical(batch, self.o, self.spec)
+        keys = pc.cast(table["sku"], pa.string())
+        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+        if self.o.missing != "ignore":
+            self.seen.append(keys)
+        hashes = row_hashes(Batch(table, batch.lines)).view(pa.int64())
+        changed, new = differs(self.known, keys, hashes)
+        if self.own:
+            mine = pc.is_in(keys, value_set=pa.array(sorted(self.own), pa.string()))
+            changed = pc.and_(changed, pc.invert(mine))
+        else:
+            mine = None
+        idx = pc.indices_nonzero(changed)
+        rows = table.take(idx).to_pylist()
+        lines = pc.take(batch.lines, idx).to_pylist()
+        hs = pc.take(hashes, idx).to_pylist()
+        ok = [True] * len(batch)
+        staged = []
+        positions = idx.to_pylist()
+        for pos, row, line, h in zip(positions, rows, lines, hs):
+            if row["sku"] is None:
+                ok[pos] = False
+                report.reject(Reject(line, self.o.fields.get("sku", "sku"), "no SKU",
+                                     batch.raw_rows([pos])[0]))
+                continue
+            try:
+                rec = to_record(row)
+            except FieldError as e:
+                ok[pos] = False
+                report.reject(Reject(line, self.o.fields.get(e.field, e.field), str(e),
+                                     batch.raw_rows([pos])[0]))
+                continue
+            staged.append((rec["sku"], "upsert", h, rec.get("product"),
+                           json.dumps(rec, ensure_ascii=False), line))
+        is_new = pc.take(new, idx).to_pylist()
+        creates = [s[0] for s, n in zip(staged, is_new) if n]
+        self.plan.add("create", creates)
+        self.plan.add("update", [s[0] for s, n in zip(staged, is_new) if not n])
+        self.plan.add("unchanged", [], len(batch) - len(positions))
+        if self.file_id is not None and staged:
+            self.log.stage(staged, self.file_id, self.run_id)
+        self.staged += len(staged)
+        send = pc.or_(changed, mine) if mine is not None else changed
+        good = pa.array(ok)
+        return pc.and_(send, good), pc.invert(good)
+
+    def missing(self) -> int:
+        """Stage the missing-products policy for keys the file did not list."""
+        if self.o.missing == "ignore":
+            return 0
+        present = self.log.present()
+        if not present:
+            return 0
+        keys = pa.array([k for k, _ in present], pa.string())
+        seen = pa.concat_arrays(self.seen) if self.seen else pa.array([], pa.string())
+        gone = pc.indices_nonzero(pc.invert(pc.is_in(keys, value_set=seen))).to_pylist()
+        op = self.o.missing
+        rows = []
+        for i in gone:
+            key, rec = present[i]
+            product = json.loads(rec).get("product")
+            rows.append((key, op, zlib.crc32(op.encode()), product, rec, None))
+        self.plan.add(op, [r[0] for r in rows])
+        if self.file_id is not None and rows:
+            self.log.stage(rows, self.file_id, self.run_id)
+        return len(rows)
+
+    def verdict(self, read: int, last_read: int | None) -> str | None:
+        """Why the breaker holds this run, or None."""
+        reasons = []
+        removed = sum(self.plan.counts[k] for k in REMOVAL)
+        size = self.log.catalog_size()
+        b = self.o.breaker
+        if removed and size and removed / size > b.max_removed:
+            reasons.append(f"{removed} of the {size} products the shop has from us would be "
+                           f"{REMOVAL[self.o.missing]} ({removed / size:.0%}, more than "
+                           f"breaker.max_removed {b.max_removed:.0%})")
+        if self.o.missing != "ignore" and last_read and read < b.min_rows * last_read:
+            reasons.append(f"the file holds {read} rows, fewer than {b.min_rows:.0%} of the "
+                           f"last accepted file's {last_read}")
+        self.plan.hold = "; ".join(reasons) or None
+        return self.plan.hold
+
+    def commit(self, hold: bool) -> int:
+        assert self.file_id is not None
+        return self.log.commit(self.file_id, hold)
+
+
+@dataclass
+class Drained:
+    sent: int = 0
+    rejected: int = 0
+    error: str | None = None
+    permanent: bool = False
+
+
+def lanes(pending: list[Pending], size: int, parallel: int) -> list[list[list[Pending]]]:
+    """Batches of at most ``size`` per lane. A product's changes all go to one lane,
+    so two threads never create or rewrite the same product at once."""
+    by_lane: list[list[Pending]] = [[] for _ in range(parallel)]
+    for p in sorted(pending, key=lambda p: (p.product or p.change.key, p.change.key)):
+        group = p.product or p.change.key
+        by_lane[zlib.crc32(group.encode()) % parallel].append(p)
+    return [[lane[i:i + size] for i in range(0, len(lane), size)] for lane in by_lane if lane]
+
+
+def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:
+    """Send what is queued for this sink until the queue is empty or the shop fails.
+    What could not be sent stays queued for the next run."""
+    size = min(o.limits.batch_size or client.batch_size, client.max_batch)
+    parallel = o.limits.parallel or client.parallel
+    out = Drained()
+
+    def run_lane(batches: list[list[Pending]]) -> None:
+        for chunk in batches:
+            if out.error:
+                return
+            try:
+                results = client.send([p.change for p in chunk])
+            except (RetryableSinkError, PermanentSinkError) as e:
+                out.error, out.permanent = str(e), isinstance(e, PermanentSinkError)
+                log_.note_error([p.change.id for p in chunk], str(e))
+                return
+            _settle(log_, chunk, results, out)
+
+    with ThreadPoolExecutor(parallel, thread_name_prefix="send") as pool:
+        while not out.error:
+            pending = log_.pending(size * parallel * 8)
+            if not pending:
+                break
+            before = out.sent + out.rejected
+            list(pool.map(run_lane, lanes(pending, size, parallel)))
+            if out.sent + out.rejected == before and not out.error:
+                out.error = "the shop answered none of the changes sent"
+    if out.error:
+        log.warning("%s: %s; what was not sent stays queued", log_.sink, out.error)
+    return out
+
+
+def _settle(log_: ChangeLog, chunk: list[Pending], results: list[Result], out: Drained) -> None:
+    with log_.lock:
+        log_.settle(chunk, results)
+        for r in results:
+            if r.ok:
+                out.sent += 1
+            else:
+                out.rejected += 1
+
+
+def client_for(sink: ApiSink, log_: ChangeLog) -> ShopClient:
+    return type(sink).Client(sink.o, State(log_.siblings))
+
