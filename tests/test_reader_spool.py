@@ -96,7 +96,7 @@ def test_fcfc_page_headers_overprint_and_furniture_are_dropped(tmp_path):
         ("A3", "Camicia", 3, Decimal("7.25"), "DONNA")]
     assert numbers == [7, 10, 15]  # physical lines, blank and dropped ones included
     assert rep.tally.as_dict() == {"read": 3, "sent": 0, "unchanged": 0, "rejected": 0,
-                                   "skipped": 0}
+                                   "skipped": 0, "queued": 0}
 
 
 def test_form_feeds_start_pages_alone_or_before_the_first_header_line(tmp_path):

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from filebridge.options import Duration, Model
+from filebridge.options import Duration, Model, expand_env
 from filebridge.sinks.shop import CANONICAL
 
 Op = Literal["upsert", "zero", "unpublish", "delete"]
@@ -78,6 +78,14 @@ class ApiSinkOptions(Model):
                                  "location); unset: the shop's default")
     limits: Limits = Field(default_factory=Limits)
     breaker: Breaker = Field(default_factory=Breaker)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = expand_env(v).rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http:// or https:// address")
+        return v
 
     @field_validator("fields")
     @classmethod
