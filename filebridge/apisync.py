@@ -246,7 +246,14 @@ def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:
             if out.error:
                 return
             try:
-                results = client.send([p.change for p in chunk])
+                doubt = [p.change for p in chunk if p.change.attempts > 0]
+                if doubt:  # a crash or a lost answer: were they applied already?
+                    done = [r for r in client.confirm(doubt) if r.ok]
+                    if done:
+                        _settle(log_, chunk, done, out)
+                        ids = {r.id for r in done}
+                        chunk = [p for p in chunk if p.change.id not in ids]
+                results = client.send([p.change for p in chunk]) if chunk else []
             except (RetryableSinkError, PermanentSinkError) as e:
                 out.error, out.permanent = str(e), isinstance(e, PermanentSinkError)
                 log_.note_error([p.change.id for p in chunk], str(e))

@@ -157,7 +157,14 @@ class ShopClient(ABC):
         Called from several threads at once: keep per-call state local.
         """
 
-    def close(self) -> None:
+    def confirm(self, changes: list[Change]) -> list[Result]:
+        """Changes that may have reached the shop already (``attempts > 0``: the
+        process died or the answer was lost while they were in flight): an ok result
+        for each one the shop already shows applied, so it is not applied twice. The
+        others are sent as usual. The default confirms none."""
+        return []
+
+    def close(self) -> None:  # noqa: B027  (optional: most clients hold only Http)
         """Release connections."""
 
 

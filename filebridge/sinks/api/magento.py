@@ -1,0 +1,387 @@
+"""Magento 2 / Adobe Commerce over REST (``magento_api``): products through the
+product repository, stock through multi-source inventory (MSI) source items.
+
+Shop facts relied on (shop-formats.md 3.3):
+
+- Base ``{url}/rest/{store_code}/V1``, header ``Authorization: Bearer <token>``;
+  errors are ``{"message": "…%1…", "parameters": …}`` [doc].
+- ``PUT /V1/products/{sku}`` is ``ProductRepositoryInterface::save``, an upsert by
+  SKU: a missing product is created [code: Magento_Catalog webapi.xml;
+  magento/magento2#12535], so a retried create (attempts > 0) never makes a
+  duplicate and needs no special care. One request per product: Magento has no
+  synchronous product batch. Writes through a store view code store that view's
+  values; ``store_code: all`` writes global ones [unverified, widely reported].
+- ``POST /V1/inventory/source-items`` validates every item first and fails the
+  whole request with 400 naming only the first bad item [code: magento/inventory
+  ``SourceItemsSaveHandler``]. The client then drops the item the message names
+  (or halves the batch when it names none) and sends the rest again, so one bad
+  SKU does not block its batch. Released versions store an unknown SKU silently
+  (magento/magento2#38154), so SKUs are looked up (one search per batch) before
+  stock is set, and the product ids learned are kept in ``remote``.
+- Web API input limits, when a shop enables them, cap request arrays (default 20
+  synchronous, 5000 asynchronous) with 400 ``Maximum items of type "…" is N``
+  [doc: get-started/api-security]; the client learns N from that answer.
+- ``/async/bulk/V1/…`` queues operations and answers ``bulk_uuid``;
+  ``GET /V1/bulk/{uuid}/detailed-status`` gives each operation's status (1 done,
+  2 retriable, 3 failed, 4 open) [doc]. ``send_bulk`` uses it for large loads.
+
+Canonical fields sent: title -> name, price (and compare_at_price as the regular
+price with price as ``special_price``), status/published -> status 1/2, weight
+(grams, converted to the shop's unit), description and handle (``url_key``) as
+custom attributes, stock as the source item of ``location``. Not sent: vendor,
+product_type, category, tags, barcode, image (they need ids or uploads).
+Variants (``product``/``options``) become simple products; no configurable parent
+is made. unpublish sets status 2; zero sets quantity 0, out of stock; delete
+removes the product.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import requests
+from pydantic import Field
+
+from filebridge.errors import RetryableSinkError
+from filebridge.options import Duration, Secret
+from filebridge.registry import REGISTRY
+from filebridge.sinks.api.base import (
+    ApiSink,
+    ApiSinkOptions,
+    Change,
+    Result,
+    ShopClient,
+    State,
+)
+from filebridge.sinks.api.http import Http, error_text
+
+GRAMS = {"kgs": Decimal(1000), "lbs": Decimal("453.59237")}
+BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
+
+
+class MagentoOptions(ApiSinkOptions):
+    """Magento 2 / Adobe Commerce REST API."""
+
+    token: Secret = Field(description="bearer token: an admin token, or an integration "
+                          "access token where the shop allows integration tokens as bearer "
+                          "tokens (2.4.4+: oauth/consumer/enable_integration_as_bearer)")
+    store_code: str = Field("default", description="store view code in the URL path "
+                            "(/rest/<store_code>/V1); 'all' writes catalog values at global "
+                            "scope, a store view code writes that view's values")
+    attribute_set_id: int = Field(4, ge=1, description="attribute set of products created "
+                                  "(4 is Default in a standard install)")
+    weight_unit: Literal["kgs", "lbs"] = Field("lbs", description="the shop's weight unit "
+                                               "(Stores > Configuration > General > Locale "
+                                               "Options); weights in grams are converted")
+    bulk_threshold: int = Field(1000, ge=1, description="send_bulk: loads of at least this "
+                                "many changes use the asynchronous bulk API (needs the "
+                                "async.operations.all consumer running); smaller ones are "
+                                "sent synchronously")
+    bulk_timeout: Duration = Field(600.0, description="send_bulk: how long to wait for "
+                                   "queued operations to finish")
+
+
+class MagentoClient(ShopClient):
+    batch_size: ClassVar[int] = 100
+    max_batch: ClassVar[int] = 1000  # no array cap in core unless input limits are on
+    parallel: ClassVar[int] = 4
+
+    o: MagentoOptions
+
+    def __init__(self, options: ApiSinkOptions, state: State):
+        super().__init__(options, state)
+        self.source = self.o.location or "default"
+        self.http = Http(f"{self.o.url.rstrip('/')}/rest/{quote(self.o.store_code)}",
+                         self.o.limits, name="magento",
+                         headers={"Authorization": f"Bearer {self.o.token.reveal()}"})
+        self.array_limit: int | None = None  # learned from "Maximum items of type"
+        self._source_checked = False
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- send ------------------------------------------------------------------
+
+    def send(self, changes: list[Change]) -> list[Result]:
+        ids = self._known(changes)
+        results: dict[int, Result] = {}
+        stock: list[tuple[Change, dict[str, Any]]] = []
+        for c in changes:
+            pid = ids.get(c.key)
+            learned = {"id": pid} if pid and c.remote.get("id") != pid else None
+            if c.op == "delete":
+                results[c.id] = self._delete(c)
+            elif pid is None and (c.op != "upsert" or self.o.sync == "stock"):
+                # Stock for a missing SKU is refused; zero/unpublish have nothing to hide.
+                results[c.id] = Result(c.id, c.op != "upsert", f"SKU {c.key} is not in the shop")
+            elif c.op == "unpublish":
+                results[c.id] = self._put(c, {"sku": c.key, "status": 2}, learned)
+            elif c.op == "zero":
+                results[c.id] = Result(c.id, True, remote=learned)
+                stock.append((c, self._item(c.key, 0)))
+            elif self.o.sync == "stock":
+                results[c.id] = Result(c.id, True, remote=learned)
+                if c.record.get("stock") is not None:
+                    stock.append((c, self._item(c.key, c.record["stock"])))
+            else:
+                results[c.id] = r = self._put(c, self._product(c.record, create=pid is None),
+                                              learned)
+                if r.ok and c.record.get("stock") is not None:
+                    stock.append((c, self._item(c.key, c.record["stock"])))
+        for cid, message in self._save_items(stock).items():
+            results[cid] = Result(cid, False, message)
+        return list(results.values())
+
+    def _known(self, changes: list[Change]) -> dict[str, int | None]:
+        """Product ids by SKU: from ``remote`` where known, else one search."""
+        ids: dict[str, int | None] = {c.key: c.remote.get("id") for c in changes}
+        missing = [c.key for c in changes if c.op != "delete" and not ids[c.key]]
+        ids.update(self.lookup(missing))
+        return ids
+
+    def lookup(self, skus: list[str]) -> dict[str, int | None]:
+        """Search products by SKU (``in`` filters, kept to short URLs; an SKU with a
+        comma gets its own ``eq`` filter since ``in`` splits on commas)."""
+        found: dict[str, int | None] = dict.fromkeys(skus)
+        plain = [s for s in skus if "," not in s]
+        groups = [([s], "eq") for s in skus if "," in s]
+        group: list[str] = []
+        for s in plain:
+            if group and (len(group) >= 100 or sum(len(g) + 1 for g in group) + len(s) > 1500):
+                groups.append((group, "in"))
+                group = []
+            group.append(s)
+        if group:
+            groups.append((group, "in"))
+        for values, cond in groups:
+            f = "searchCriteria[filter_groups][0][filters][0]"
+            params = {f"{f}[field]": "sku", f"{f}[value]": ",".join(values),
+                      f"{f}[condition_type]": cond,
+                      "searchCriteria[pageSize]": str(len(values)), "fields": "items[id,sku]"}
+            for p in self.http.json("GET", "/V1/products", params=params).get("items") or []:
+                if p.get("sku") in found:
+                    found[p["sku"]] = p.get("id")
+        return found
+
+    def _put(self, c: Change, product: dict[str, Any], learned: dict[str, Any] | None
+             ) -> Result:
+        resp = self.http.request("PUT", f"/V1/products/{quote(c.key, safe='')}",
+                                 json={"product": product},
+                                 ok=lambda r: r.status_code in (400, 404))
+        if resp.status_code >= 400:
+            return Result(c.id, False, f"SKU {c.key}: {error_text(resp)}")
+        pid = resp.json().get("id")
+        return Result(c.id, True, remote={"id": pid} if pid != c.remote.get("id") else learned)
+
+    def _delete(self, c: Change) -> Result:
+        resp = self.http.request("DELETE", f"/V1/products/{quote(c.key, safe='')}",
+                                 ok=lambda r: r.status_code in (400, 404))
+        if resp.status_code == 404:  # already gone: a retried delete succeeded earlier
+            return Result(c.id, True, "not in the shop", remote={})
+        if resp.status_code >= 400:
+            return Result(c.id, False, f"SKU {c.key}: {error_text(resp)}")
+        return Result(c.id, True, remote={})
+
+    def _product(self, rec: dict[str, Any], create: bool) -> dict[str, Any]:
+        p: dict[str, Any] = {"sku": rec["sku"]}
+        custom = []
+        if rec.get("title"):
+            p["name"] = rec["title"]
+        if rec.get("price") is not None:
+            p["price"] = str(rec["price"])  # a decimal string: never a float
+        compare = rec.get("compare_at_price")
+        if compare is not None and p.get("price") and Decimal(compare) > Decimal(p["price"]):
+            custom.append({"attribute_code": "special_price", "value": p["price"]})
+            p["price"] = str(compare)
+        status = str(rec.get("status") or "").lower()
+        if status or rec.get("published") is not None:
+            hidden = status in ("draft", "archived") or rec.get("published") is False
+            p["status"] = 2 if hidden else 1
+        if rec.get("weight") is not None:
+            p["weight"] = str((Decimal(rec["weight"]) / GRAMS[self.o.weight_unit])
+                              .quantize(Decimal("0.0001")).normalize())
+        if rec.get("description") is not None:
+            custom.append({"attribute_code": "description", "value": rec["description"]})
+        if rec.get("handle"):
+            custom.append({"attribute_code": "url_key", "value": rec["handle"]})
+        if custom:
+            p["custom_attributes"] = custom
+        if create:
+            p.update({"type_id": "simple", "attribute_set_id": self.o.attribute_set_id,
+                      "visibility": 4})
+            p.setdefault("status", 1)
+            p.setdefault("name", rec["sku"])
+        return p
+
+    # -- stock -----------------------------------------------------------------
+
+    def _item(self, sku: str, qty: int) -> dict[str, Any]:
+        return {"sku": sku, "source_code": self.source, "quantity": qty,
+                "status": 1 if qty > 0 else 0}
+
+    def _check_source(self) -> None:
+        """Once: an unknown source fails every item alike, so name it up front."""
+        with self._lock:
+            if not self._source_checked:
+                self.http.request("GET", f"/V1/inventory/sources/{quote(self.source, safe='')}")
+                self._source_checked = True
+
+    def _save_items(self, items: list[tuple[Change, dict[str, Any]]]) -> dict[int, str]:
+        """Save source items; returns the message of each change the shop refused."""
+        if not items:
+            return {}
+        self._check_source()
+        refused: dict[int, str] = {}
+        todo = list(self._chunks(items))
+        while todo:
+            group = todo.pop()
+            resp = self.http.request("POST", "/V1/inventory/source-items",
+                                     json={"sourceItems": [i for _, i in group]},
+                                     ok=lambda r: r.status_code == 400)
+            if resp.status_code != 400:
+                continue
+            message = error_text(resp)
+            if self._learn_limit(resp):
+                todo.extend(self._chunks(group))
+                continue
+            named = {c.id for c, _ in group if f'"{c.key}"' in message}
+            if len(group) == 1 or named:
+                for c, _ in group:
+                    if c.id in named or not named:
+                        refused[c.id] = f"SKU {c.key}: {message}"
+                rest = [(c, i) for c, i in group if named and c.id not in named]
+                if rest:
+                    todo.append(rest)
+            else:
+                half = len(group) // 2
+                todo += [group[:half], group[half:]]
+        return refused
+
+    def _chunks(self, items: list[Any]) -> Iterator[list[Any]]:
+        n = self.array_limit or len(items) or 1
+        for i in range(0, len(items), n):
+            yield items[i:i + n]
+
+    def _learn_limit(self, resp: requests.Response) -> bool:
+        try:
+            body = resp.json()
+        except ValueError:
+            return False
+        if not (isinstance(body, dict) and str(body.get("message", "")).startswith(
+                "Maximum items of type")):
+            return False
+        params = body.get("parameters") or {}
+        limit = int(params.get("max", 0)) if isinstance(params, dict) else 0
+        if limit < 1:
+            m = re.search(r"is (\d+)", error_text(resp))
+            limit = int(m.group(1)) if m else 1
+        self.array_limit = limit
+        return True
+
+    # -- asynchronous bulk -----------------------------------------------------
+
+    def send_bulk(self, changes: list[Change]) -> list[Result]:
+        """Apply many changes through the asynchronous bulk API: one queued
+        operation per change, then poll until none is open. Below
+        ``bulk_threshold`` changes, or for unpublish/delete, the synchronous path
+        is used. Operations the shop marks retriable are sent again synchronously."""
+        if len(changes) < self.o.bulk_threshold:
+            return [r for i in range(0, len(changes), self.batch_size)
+                    for r in self.send(changes[i:i + self.batch_size])]
+        results: dict[int, Result] = {}
+        again: list[Change] = []
+        ids = self._known(changes)
+        products, stock = [], []
+        for c in changes:
+            pid = ids.get(c.key)
+            if c.op in ("unpublish", "delete"):
+                again.append(c)
+            elif pid is None and (c.op == "zero" or self.o.sync == "stock"):
+                results[c.id] = Result(c.id, c.op == "zero", f"SKU {c.key} is not in the shop")
+            elif c.op == "upsert" and self.o.sync == "catalog":
+                products.append(c)
+            elif c.op == "zero" or c.record.get("stock") is not None:
+                stock.append(c)
+            else:
+                results[c.id] = Result(c.id, True, remote={"id": pid})
+        product_bodies = [{"product": self._product(c.record, create=ids.get(c.key) is None)}
+                          for c in products]
+        for c, (status, message, saved) in zip(products, self._bulk("/V1/products",
+                                                                     product_bodies)):
+            if status == 1:
+                pid = saved.get("id") if saved else ids.get(c.key)
+                results[c.id] = Result(c.id, True, remote={"id": pid} if pid else None)
+                if c.record.get("stock") is not None:
+                    stock.append(c)
+            elif status == 2:
+                again.append(c)
+            else:
+                results[c.id] = Result(c.id, False, f"SKU {c.key}: {message}")
+        if stock:
+            self._check_source()
+        bodies = [{"sourceItems": [self._item(c.key, 0 if c.op == "zero"
+                                              else c.record["stock"])]} for c in stock]
+        for c, (status, message, _) in zip(stock, self._bulk("/V1/inventory/source-items",
+                                                              bodies)):
+            if status == 2:
+                again.append(c)
+            elif status != 1:
+                results[c.id] = Result(c.id, False, f"SKU {c.key}: {message}")
+            elif c.id not in results:
+                pid = ids.get(c.key)
+                results[c.id] = Result(c.id, True, remote={"id": pid}
+                                       if pid and pid != c.remote.get("id") else None)
+        for i in range(0, len(again), self.batch_size):
+            results.update((r.id, r) for r in self.send(again[i:i + self.batch_size]))
+        return list(results.values())
+
+    def _bulk(self, route: str, bodies: list[Any]) -> list[tuple[int, str, Any]]:
+        """Queue one operation per body; (status, message, saved object) for each."""
+        out: list[tuple[int, str, Any]] = []
+        for i in range(0, len(bodies), BULK_CHUNK):
+            answer = self.http.json("POST", f"/async/bulk{route}", bodies[i:i + BULK_CHUNK])
+            ops = self._wait(answer["bulk_uuid"])
+            accepted = {it["id"] for it in answer.get("request_items", [])
+                        if it.get("status") == "accepted"}
+            for n in range(len(bodies[i:i + BULK_CHUNK])):
+                op = ops.get(n)
+                if n not in accepted or op is None:
+                    out.append((3, "the shop did not accept the operation", None))
+                    continue
+                saved = op.get("result_serialized_data")
+                try:
+                    saved = json.loads(saved) if saved else None
+                except ValueError:
+                    saved = None
+                out.append((op["status"], op.get("result_message") or "", saved))
+        return out
+
+    def _wait(self, bulk_uuid: str) -> dict[int, dict[str, Any]]:
+        deadline = time.monotonic() + self.o.bulk_timeout
+        pause = 0.05
+        while True:
+            status = self.http.json("GET", f"/V1/bulk/{bulk_uuid}/detailed-status")
+            ops = {op["id"]: op for op in status.get("operations_list") or []}
+            if all(op.get("status") != 4 for op in ops.values()):
+                return ops
+            if time.monotonic() > deadline:
+                raise RetryableSinkError(f"magento: bulk {bulk_uuid}: operations still "
+                                         f"open after {self.o.bulk_timeout:.0f}s (is the "
+                                         "async.operations.all consumer running?)")
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+@REGISTRY.sink("magento_api")
+class MagentoSink(ApiSink):
+    Options = MagentoOptions
+    Client = MagentoClient
+

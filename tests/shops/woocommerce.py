@@ -1,0 +1,529 @@
+"""A loopback WooCommerce REST API v3 (``/wp-json/wc/v3/``) that holds its catalog,
+for the ``woocommerce_api`` sink's tests and benchmark.
+
+What it does as WooCommerce does (spec: shop-formats.md section 2.3; batch code
+read in ``includes/rest-api/Controllers/Version3/class-wc-rest-controller.php``):
+
+- HTTP Basic with consumer key/secret (or ``consumer_key``/``consumer_secret`` in
+  the query); a wrong key answers 401 ``woocommerce_rest_authentication_error``,
+  none at all 401 ``woocommerce_rest_cannot_view`` (``_cannot_batch`` on batches).
+- ``GET /products`` with ``per_page`` (1..100, else 400), ``page``, ``include``,
+  ``sku`` (a comma list; matches variations too, as the v3 controller widens the
+  post type when ``sku`` is given) and ``_fields``; ``X-WP-Total`` and
+  ``X-WP-TotalPages`` headers. ``GET /products/<id>/variations`` likewise.
+- Single create/read/update/delete of products and variations, and
+  ``POST .../batch`` with at most 100 items in total (beyond: 413
+  ``woocommerce_rest_request_entity_too_large``); each failed item is
+  ``{"id": <id or 0>, "error": {code, message, data}}`` inside an HTTP 200;
+  batch deletes are forced.
+- SKUs are unique across products and variations (``product_invalid_sku``,
+  "Invalid or duplicated SKU."); ill-typed fields are 400 ``rest_invalid_param``.
+  As the brief for these tests asks, a non-numeric price and a negative stock are
+  refused that way too (real WooCommerce coerces a bad price and allows negative
+  stock for backorders).
+- With ``manage_stock`` the stock status follows the quantity.
+- Errors are ``{"code", "message", "data": {"status"}}``.
+
+For tests: ``faults`` (fail / slow / drop the next requests), ``rate_limit``
+(429 with Retry-After beyond it), counters ``requests``, ``created`` and
+``applied`` (per SKU), ``calls`` (method, path, items) and ``catalog()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+BASE = "/wp-json/wc/v3"
+BATCH_LIMIT = 100
+PRICE = re.compile(r"^(\d+(\.\d*)?|\.\d+)?$")
+
+
+class WooError(Exception):
+    def __init__(self, status: int, code: str, message: str, **data: Any):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.data = {"status": status, **data}
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "data": self.data}
+
+
+def invalid(param: str, why: str) -> WooError:
+    return WooError(400, "rest_invalid_param", f"Invalid parameter(s): {param}",
+                    params={param: why})
+
+
+# Writable fields and their JSON types (WooCommerce's item schema, the part used here).
+ENUMS = {"type": ("simple", "grouped", "external", "variable"),
+         "status": ("draft", "pending", "private", "publish"),
+         "stock_status": ("instock", "outofstock", "onbackorder")}
+PRODUCT = {"name": str, "slug": str, "type": str, "status": str, "sku": str,
+           "description": str, "short_description": str, "regular_price": str,
+           "sale_price": str, "manage_stock": bool, "stock_quantity": int,
+           "stock_status": str, "weight": str, "global_unique_id": str, "images": list,
+           "attributes": list, "categories": list, "tags": list, "meta_data": list}
+VARIATION = {k: t for k, t in PRODUCT.items()
+             if k not in ("name", "slug", "type", "short_description", "images",
+                          "categories", "tags")} | {"image": dict}
+
+
+def validate(body: Any, schema: dict[str, type]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.")
+    for k, v in body.items():
+        t = schema.get(k)
+        if t is None or v is None and k in ("stock_quantity",):
+            continue
+        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+            raise invalid(k, f"{k} is not of type {t.__name__.replace('str', 'string')}.")
+        if k in ENUMS and v not in ENUMS[k]:
+            raise invalid(k, f"{k} is not one of {', '.join(ENUMS[k])}.")
+        if k in ("regular_price", "sale_price") and not PRICE.match(v.strip()):
+            raise invalid(k, f"{k} is not a valid number.")
+        if k == "stock_quantity" and v < 0:
+            raise invalid(k, f"{k} must be greater than or equal to 0")
+        if k == "attributes" and not all(isinstance(a, dict) and isinstance(a.get("name"), str)
+                                         for a in v):
+            raise invalid(k, f"{k}[0][name] is a required property of {k}[0].")
+    return body
+
+
+class Faults:
+    """Injected trouble, consumed one per request in the order it was asked for.
+    ``match`` limits a fault to requests whose "METHOD /path" contains it."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[str, Any, Any, str]] = deque()
+        self.lock = threading.Lock()
+
+    def fail(self, n: int, status: int = 503, retry_after: float | None = None,
+             match: str = "") -> None:
+        """Answer the next ``n`` requests with ``status`` (and a Retry-After)."""
+        with self.lock:
+            self.queue.extend([("fail", status, retry_after, match)] * n)
+
+    def slow(self, n: int, seconds: float, match: str = "") -> None:
+        """Wait ``seconds`` before handling each of the next ``n`` requests."""
+        with self.lock:
+            self.queue.extend([("slow", seconds, None, match)] * n)
+
+    def drop(self, n: int, after: bool = False, match: str = "") -> None:
+        """Close the connection without an answer, before handling the request or,
+        with ``after``, once it has been applied (the answer is lost)."""
+        with self.lock:
+            self.queue.extend([("drop", after, None, match)] * n)
+
+    def take(self, request: str) -> tuple[str, Any, Any, str] | None:
+        if not self.queue:
+            return None
+        with self.lock:
+            for f in self.queue:
+                if f[3] in request:
+                    self.queue.remove(f)
+                    return f
+        return None
+
+
+class Shop:
+    """The catalog: products and variations share one id sequence and one SKU index."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.products: dict[int, dict[str, Any]] = {}
+        self.variations: dict[int, dict[str, Any]] = {}
+        self.skus: dict[str, int] = {}
+        self.next_id = 100
+        self.created: Counter[str] = Counter()  # creates applied, per SKU
+        self.applied: Counter[str] = Counter()  # creates and updates applied, per SKU
+
+    def item(self, pid: int) -> dict[str, Any] | None:
+        return self.products.get(pid) or self.variations.get(pid)
+
+    def _sku(self, obj: dict[str, Any], sku: str | None) -> None:
+        if sku is None or sku == obj.get("sku"):
+            return
+        if sku and self.skus.get(sku, obj["id"]) != obj["id"]:
+            raise WooError(400, "product_invalid_sku", "Invalid or duplicated SKU.",
+                           resource_id=self.skus[sku], unique_sku=sku)
+        self.skus.pop(obj.get("sku") or "", None)
+        if sku:
+            self.skus[sku] = obj["id"]
+        obj["sku"] = sku
+
+    def _apply(self, obj: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        self._sku(obj, body.get("sku"))
+        for k, v in body.items():
+            if k not in ("id", "sku", "parent_id", "variations"):
+                obj[k] = copy.deepcopy(v)
+        if obj.get("manage_stock") and obj.get("stock_quantity") is not None:
+            obj["stock_status"] = "instock" if obj["stock_quantity"] > 0 else "outofstock"
+        obj["price"] = obj.get("sale_price") or obj.get("regular_price") or ""
+        if obj["sku"]:
+            self.applied[obj["sku"]] += 1
+        return obj
+
+    def create(self, body: Any, parent: int | None = None) -> dict[str, Any]:
+        body = validate(body, VARIATION if parent else PRODUCT)
+        with self.lock:
+            if parent is not None:
+                p = self.parent(parent)
+            self.next_id += 1
+            obj: dict[str, Any] = {
+                "id": self.next_id, "sku": "", "status": "publish", "description": "",
+                "regular_price": "", "sale_price": "", "manage_stock": False,
+                "stock_quantity": None, "stock_status": "instock", "weight": "",
+                "attributes": []}
+            if parent is None:
+                obj.update({"type": "simple", "name": "", "slug": "", "parent_id": 0,
+                            "images": [], "variations": []})
+            else:
+                obj.update({"type": "variation", "parent_id": parent, "image": None})
+            self._apply(obj, body)  # raises before anything is stored
+            (self.variations if parent else self.products)[obj["id"]] = obj
+            if parent is not None:
+                p["variations"].append(obj["id"])
+            if obj["sku"]:
+                self.created[obj["sku"]] += 1
+            return copy.deepcopy(obj)
+
+    def parent(self, pid: int) -> dict[str, Any]:
+        p = self.products.get(pid)
+        if p is None:
+            raise WooError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        return p
+
+    def update(self, pid: Any, body: Any, parent: int | None = None) -> dict[str, Any]:
+        body = validate(body, VARIATION if parent else PRODUCT)
+        with self.lock:
+            obj = self.variations.get(pid) if parent else self.products.get(pid)
+            if obj is None or (parent is not None and obj["parent_id"] != parent):
+                code = "product_variation" if parent else "product"
+                raise WooError(400, f"woocommerce_rest_{code}_invalid_id", "Invalid ID.")
+            return copy.deepcopy(self._apply(obj, body))
+
+    def delete(self, pid: Any, parent: int | None = None) -> dict[str, Any]:
+        with self.lock:
+            obj = self.variations.get(pid) if parent else self.products.get(pid)
+            if obj is None or (parent is not None and obj["parent_id"] != parent):
+                code = "product_variation" if parent else "product"
+                raise WooError(404, f"woocommerce_rest_{code}_invalid_id", "Invalid ID.")
+            gone = [obj] + [self.variations[v] for v in obj.get("variations", ())]
+            for o in gone:
+                (self.variations if o["type"] == "variation" else self.products).pop(o["id"])
+                self.skus.pop(o["sku"] or "", None)
+            if parent is not None:
+                self.products[parent]["variations"].remove(pid)
+            return copy.deepcopy(obj)
+
+    def catalog(self) -> dict[str, dict[str, Any]]:
+        """SKU -> product, its ``variations`` as full variation dicts."""
+        with self.lock:
+            out = {}
+            for p in self.products.values():
+                p = copy.deepcopy(p)
+                p["variations"] = [copy.deepcopy(self.variations[v]) for v in p["variations"]]
+                out[p["sku"] or f"#{p['id']}"] = p
+            return out
+
+
+class WooServer:
+    """``with WooServer() as shop: ... shop.url ...``; ``shop.catalog()`` reads back."""
+
+    def __init__(self, key: str = "ck_test", secret: str = "cs_test",
+                 batch_limit: int = BATCH_LIMIT):
+        self.key, self.secret, self.batch_limit = key, secret, batch_limit
+        self.auth = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+        self.shop = Shop()
+        self.faults = Faults()
+        self.requests = 0
+        self.calls: list[tuple[str, str, int]] = []  # (method, path, batch items)
+        self._rate: tuple[float, float] | None = None
+        self._window = (0.0, 0)
+        self._count_lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.app = self  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- what tests read ----------------------------------------------------------
+
+    def catalog(self) -> dict[str, dict[str, Any]]:
+        return self.shop.catalog()
+
+    @property
+    def created(self) -> Counter[str]:
+        return self.shop.created
+
+    @property
+    def applied(self) -> Counter[str]:
+        return self.shop.applied
+
+    def rate_limit(self, per_second: float | None, retry_after: float = 1) -> None:
+        """Answer 429 (with Retry-After) to requests beyond ``per_second`` in any
+        one-second window; None lifts the limit."""
+        self._rate = (per_second, retry_after) if per_second else None
+        self._window = (time.monotonic(), 0)
+
+    # -- the API ------------------------------------------------------------------
+
+    def _limited(self) -> bool:
+        if self._rate is None:
+            return False
+        with self._count_lock:
+            start, n = self._window
+            now = time.monotonic()
+            if now - start >= 1:
+                start, n = now, 0
+            self._window = (start, n + 1)
+            return n + 1 > self._rate[0]
+
+    def _authorised(self, method: str, path: str, headers: Any,
+                    query: dict[str, str]) -> None:
+        got = headers.get("Authorization")
+        if got == self.auth:
+            return
+        key = secret = None
+        if got and got.startswith("Basic "):
+            try:
+                key, _, secret = base64.b64decode(got[6:]).decode().partition(":")
+            except ValueError:
+                pass
+        elif "consumer_key" in query:
+            key, secret = query["consumer_key"], query.get("consumer_secret", "")
+        if key is None:
+            if path.endswith("/batch"):
+                what, why = "batch", "batch manipulate this resource."
+            elif method == "GET":
+                what, why = "view", "list resources."
+            else:
+                what, why = "create", "create resources."
+            raise WooError(401, f"woocommerce_rest_cannot_{what}",
+                           "Sorry, you cannot list resources." if what == "view"
+                           else f"Sorry, you are not allowed to {why}")
+        if key != self.key:
+            raise WooError(401, "woocommerce_rest_authentication_error",
+                           "Consumer key is invalid.")
+        if secret != self.secret:
+            raise WooError(401, "woocommerce_rest_authentication_error",
+                           "Consumer secret is invalid.")
+
+    def handle(self, method: str, target: str, headers: Any,
+               body: bytes) -> tuple[int, dict[str, str], Any]:
+        url = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        path = url.path.rstrip("/")
+        if not path.startswith(BASE):
+            raise WooError(404, "rest_no_route",
+                           "No route was found matching the URL and request method.")
+        self._authorised(method, path, headers, query)
+        parts = path[len(BASE):].strip("/").split("/")
+        data: Any = None
+        if body:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.") from None
+        shop = self.shop
+        ids = [int(p) if p.isdigit() else None for p in parts]
+        if parts[0] != "products":
+            raise WooError(404, "rest_no_route",
+                           "No route was found matching the URL and request method.")
+        if len(parts) == 1 and method == "GET":
+            return self._list(query, shop_items=None)
+        if len(parts) == 1 and method == "POST":
+            return 201, {}, shop.create(data)
+        if len(parts) == 2 and parts[1] == "batch" and method in ("POST", "PUT", "PATCH"):
+            return 200, {}, self._batch(data, None)
+        if len(parts) == 2 and ids[1] is not None:
+            if method == "GET":
+                obj = shop.products.get(ids[1])
+                if obj is None:
+                    raise WooError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+                return 200, {}, _fields(obj, query)
+            if method in ("PUT", "POST", "PATCH"):
+                return 200, {}, shop.update(ids[1], data)
+            if method == "DELETE":
+                return 200, {}, shop.delete(ids[1])
+        if len(parts) >= 3 and ids[1] is not None and parts[2] == "variations":
+            pid = ids[1]
+            if len(parts) == 3 and method == "GET":
+                with shop.lock:
+                    p = shop.parent(pid)
+                    items = [shop.variations[v] for v in p["variations"]]
+                return self._list(query, shop_items=items)
+            if len(parts) == 3 and method == "POST":
+                return 201, {}, shop.create(data, pid)
+            if len(parts) == 4 and parts[3] == "batch" and method in ("POST", "PUT", "PATCH"):
+                with shop.lock:
+                    shop.parent(pid)
+                return 200, {}, self._batch(data, pid)
+            if len(parts) == 4 and ids[3] is not None:
+                if method == "GET":
+                    obj = shop.variations.get(ids[3])
+                    if obj is None or obj["parent_id"] != pid:
+                        raise WooError(404, "woocommerce_rest_product_variation_invalid_id",
+                                       "Invalid ID.")
+                    return 200, {}, _fields(obj, query)
+                if method in ("PUT", "POST", "PATCH"):
+                    return 200, {}, shop.update(ids[3], data, pid)
+                if method == "DELETE":
+                    return 200, {}, shop.delete(ids[3], pid)
+        raise WooError(404, "rest_no_route",
+                       "No route was found matching the URL and request method.")
+
+    def _list(self, query: dict[str, str], shop_items: list[dict[str, Any]] | None
+              ) -> tuple[int, dict[str, str], Any]:
+        try:
+            per_page = int(query.get("per_page", 10))
+            page = int(query.get("page", 1))
+        except ValueError:
+            raise invalid("per_page", "per_page is not of type integer.") from None
+        if not 1 <= per_page <= 100:
+            raise invalid("per_page", "per_page must be between 1 (inclusive) and 100 "
+                          "(inclusive)")
+        if page < 1:
+            raise invalid("page", "page must be greater than or equal to 1")
+        shop = self.shop
+        with shop.lock:
+            if shop_items is not None:
+                items = list(shop_items)
+            elif query.get("sku"):
+                skus = query["sku"].split(",")
+                if len(skus) > 1:
+                    skus.append(query["sku"])  # the whole string is a SKU too, as Woo does
+                items = [o for o in (shop.item(shop.skus.get(s, 0)) for s in skus) if o]
+            else:
+                items = sorted(shop.products.values(), key=lambda o: -o["id"])
+            if query.get("include"):
+                wanted = {int(i) for i in query["include"].split(",") if i.strip().isdigit()}
+                items = [o for o in items if o["id"] in wanted]
+            total = len(items)
+            items = [_fields(o, query) for o in items[(page - 1) * per_page:page * per_page]]
+        pages = -(-total // per_page)
+        return 200, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}, items
+
+    def _batch(self, data: Any, parent: int | None) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.")
+        for op in ("create", "update", "delete"):
+            if op in data and not isinstance(data[op], list):
+                raise invalid(op, f"{op} is not of type array.")
+        total = sum(len(data.get(op) or ()) for op in ("create", "update", "delete"))
+        if total > self.batch_limit:
+            raise WooError(413, "woocommerce_rest_request_entity_too_large",
+                           f"Unable to accept more than {self.batch_limit} items for this "
+                           "request.")
+        shop, out = self.shop, {}
+
+        def each(op: str, items: list[Any], fn: Any, ident: Any) -> None:
+            res = out.setdefault(op, [])
+            for item in items:
+                try:
+                    res.append(fn(item))
+                except WooError as e:
+                    res.append({"id": ident(item), "error": {
+                        "code": e.code, "message": e.message, "data": e.data}})
+
+        def item_id(i: Any) -> Any:
+            return i.get("id", 0) if isinstance(i, dict) else 0
+
+        if data.get("create"):
+            each("create", data["create"], lambda i: shop.create(i, parent), lambda i: 0)
+        if data.get("update"):
+            each("update", data["update"], lambda i: shop.update(item_id(i), i, parent),
+                 item_id)
+        if data.get("delete"):
+            each("delete", data["delete"], lambda i: shop.delete(_int(i), parent), _int)
+        return out
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _fields(obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    if query.get("_fields"):
+        return {k: copy.deepcopy(obj[k]) for k in query["_fields"].split(",") if k in obj}
+    return copy.deepcopy(obj)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        app: WooServer = self.server.app  # type: ignore[attr-defined]
+        with app._count_lock:
+            app.requests += 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fault = app.faults.take(f"{self.command} {self.path}")
+        drop_after = False
+        if fault:
+            kind, a, b, _ = fault
+            if kind == "drop" and not a:
+                self.close_connection = True
+                return
+            drop_after = kind == "drop"
+            if kind == "slow":
+                time.sleep(a)
+            if kind == "fail":
+                err = WooError(a, "http_error", f"Injected HTTP {a}.")
+                return self._send(a, {"Retry-After": str(b)} if b is not None else {},
+                                  err.body())
+        if app._limited():
+            wait = app._rate[1] if app._rate else 1
+            err = WooError(429, "woocommerce_rest_too_many_requests",
+                           f"Too many requests. Please wait {wait} seconds before trying "
+                           "again.")
+            return self._send(429, {"Retry-After": str(wait)}, err.body())
+        path = urlsplit(self.path).path
+        try:
+            status, headers, out = app.handle(self.command, self.path, self.headers, body)
+        except WooError as e:
+            status, headers, out = e.status, {}, e.body()
+        n = sum(len(v) for v in out.values() if isinstance(v, list)) \
+            if path.endswith("/batch") and isinstance(out, dict) else 0
+        app.calls.append((self.command, path[len(BASE):], n))
+        if drop_after:
+            self.close_connection = True
+            return
+        self._send(status, headers, out)
+
+    def _send(self, status: int, headers: dict[str, str], out: Any) -> None:
+        data = json.dumps(out, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
