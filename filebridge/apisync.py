@@ -260,6 +260,10 @@ def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:
                 return
             _settle(log_, chunk, results, out)
 
+    threshold = getattr(o, "bulk_threshold", None)
+    bulk = getattr(client, "send_bulk", None)
+    if threshold and bulk is not None and log_.queued() >= threshold:
+        _bulk(log_, bulk, out)  # a first load: the shop's bulk API, then the rest as usual
     with ThreadPoolExecutor(parallel, thread_name_prefix="send") as pool:
         while not out.error:
             pending = log_.pending(size * parallel * 8)
@@ -272,6 +276,20 @@ def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:
     if out.error:
         log.warning("%s: %s; what was not sent stays queued", log_.sink, out.error)
     return out
+
+
+BULK_CHUNK = 20_000
+
+
+def _bulk(log_: ChangeLog, bulk: Any, out: Drained) -> None:
+    while not out.error and (pending := log_.pending(BULK_CHUNK)):
+        try:
+            results = bulk([p.change for p in pending])
+        except (RetryableSinkError, PermanentSinkError) as e:
+            out.error, out.permanent = str(e), isinstance(e, PermanentSinkError)
+            log_.note_error([p.change.id for p in pending], str(e))
+            return
+        _settle(log_, pending, results, out)
 
 
 def _settle(log_: ChangeLog, chunk: list[Pending], results: list[Result], out: Drained) -> None:

@@ -196,6 +196,7 @@ def approve(run_id: int, profile: str) -> None:
     released = {s.id: s.log.approve(run_id) for s in job.shops.values()}
     if not any(released.values()):
         _fail(runner.USAGE, f"{job.name}: run {run_id} has no held changes")
+    job.ledger.approved(run_id)
     for sid, n in released.items():
         if n:
             click.echo(f"{sid}: {n} changes released")

@@ -178,6 +178,10 @@ class ChangeLog:
             out.append(Pending(change, h, product))
         return out
 
+    def queued(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE profile=? AND sink=? AND "
+                               "status='queued'", (self.profile, self.sink)).fetchone()[0]
+
     def settle(self, sent: list[Pending], results: list[Result]) -> None:
         """Record the shop's answers for one batch, in one transaction."""
         by_id = {p.change.id: p for p in sent}

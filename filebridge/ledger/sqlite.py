@@ -212,9 +212,17 @@ class SqliteLedger:
 
     def last_read(self, profile: str) -> int | None:
         """Rows read from the last file this profile accepted (for the breaker)."""
-        row = self.db.execute("SELECT tally FROM files WHERE profile=? AND status='done' "
-                              "AND reason IS NULL ORDER BY finished DESC LIMIT 1", (profile,)).fetchone()
+        row = self.db.execute("SELECT tally FROM files WHERE profile=? AND status='done' AND "
+                              "(reason IS NULL OR reason LIKE 'approved:%') "
+                              "ORDER BY finished DESC LIMIT 1", (profile,)).fetchone()
         return json.loads(row[0]).get("read") if row else None
+
+    def approved(self, run_id: int) -> None:
+        """The held files of a run were approved: they count as accepted now."""
+        with self.tx() as db:
+            db.execute("UPDATE files SET reason='approved: ' || reason WHERE run_id=? AND "
+                       "status='done' AND reason IS NOT NULL AND reason NOT LIKE 'approved:%'",
+                       (run_id,))
 
     # reports ------------------------------------------------------------
     def recent_runs(self, limit: int = 10, profile: str | None = None) -> list[dict[str, Any]]:

@@ -69,6 +69,8 @@ BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
 class MagentoOptions(ApiSinkOptions):
     """Magento 2 / Adobe Commerce REST API."""
 
+    format: Literal["magento_api"] = Field("magento_api", description="Magento 2 / Adobe "
+                                           "Commerce REST API")
     token: Secret = Field(description="bearer token: an admin token, or an integration "
                           "access token where the shop allows integration tokens as bearer "
                           "tokens (2.4.4+: oauth/consumer/enable_integration_as_bearer)")
@@ -80,10 +82,11 @@ class MagentoOptions(ApiSinkOptions):
     weight_unit: Literal["kgs", "lbs"] = Field("lbs", description="the shop's weight unit "
                                                "(Stores > Configuration > General > Locale "
                                                "Options); weights in grams are converted")
-    bulk_threshold: int = Field(1000, ge=1, description="send_bulk: loads of at least this "
-                                "many changes use the asynchronous bulk API (needs the "
-                                "async.operations.all consumer running); smaller ones are "
-                                "sent synchronously")
+    bulk_threshold: int | None = Field(None, ge=1, description="when at least this many "
+                                       "changes are queued (a first load), send them through "
+                                       "the asynchronous bulk API; it needs the "
+                                       "async.operations.all consumer running, so it is off "
+                                       "unless set (e.g. 1000)")
     bulk_timeout: Duration = Field(600.0, description="send_bulk: how long to wait for "
                                    "queued operations to finish")
 
@@ -293,7 +296,7 @@ class MagentoClient(ShopClient):
         operation per change, then poll until none is open. Below
         ``bulk_threshold`` changes, or for unpublish/delete, the synchronous path
         is used. Operations the shop marks retriable are sent again synchronously."""
-        if len(changes) < self.o.bulk_threshold:
+        if self.o.bulk_threshold is None or len(changes) < self.o.bulk_threshold:
             return [r for i in range(0, len(changes), self.batch_size)
                     for r in self.send(changes[i:i + self.batch_size])]
         results: dict[int, Result] = {}

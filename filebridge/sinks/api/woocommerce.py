@@ -102,11 +102,11 @@ class WooClient(ShopClient):
     batch_size = 100
     max_batch = LIMIT
     parallel = 4
+    o: WooOptions
 
     def __init__(self, options: ApiSinkOptions, state: State):
         super().__init__(options, state)
-        o: WooOptions = options  # type: ignore[assignment]
-        self.o = o
+        o = self.o
         self.http = Http(expand_env(o.url).rstrip("/") + "/wp-json/wc/v3", o.limits,
                          name="woocommerce",
                          auth=(o.consumer_key.reveal(), o.consumer_secret.reveal()))
@@ -220,9 +220,10 @@ class WooClient(ShopClient):
         if new("status", "published") and not variation:  # product level: the parent's
             out["status"] = status(rec.get("status"), rec.get("published"))
         if new("weight") and not blank(rec["weight"]):
-            grams = Decimal(str(rec["weight"]))
-            out["weight"] = text((grams / 1000 if self.o.weight_unit == "kg" else grams)
-                                 .normalize() or Decimal(0))
+            grams = _decimal(rec["weight"])
+            if isinstance(grams, Decimal):
+                grams = (grams / 1000 if self.o.weight_unit == "kg" else grams).normalize()
+            out["weight"] = text(grams)
         if new("barcode"):
             out["global_unique_id"] = text(rec["barcode"])
         if new("image") and not blank(rec["image"]):
@@ -284,7 +285,7 @@ class WooClient(ShopClient):
         attribute options (and product fields) when a variation brings new ones."""
         by_product: dict[str, list[_Item]] = {}
         for it in items:
-            if it.id is None or it.change.previous is None or _touches_parent(it):
+            if it.id is None or _touches_parent(it):
                 by_product.setdefault(it.product, []).append(it)
         if not by_product:
             return
@@ -389,7 +390,8 @@ class WooClient(ShopClient):
             if resp.status_code == 404:  # the parent is gone: its ids are stale
                 for _, it, _ in chunk:
                     self._failed(it, "update", resp.json(), results, again)
-                self.parents = {k: v for k, v in self.parents.items() if v != parent}
+                for k in [k for k, v in list(self.parents.items()) if v == parent]:
+                    self.parents.pop(k, None)
                 continue
             answer = resp.json()
             seen = {op: iter(answer.get(op) or ()) for op in body}
@@ -444,13 +446,18 @@ def _chunks(seq: list[Any], n: int) -> list[list[Any]]:
 
 
 def stock(qty: Any) -> dict[str, Any]:
-    q = int(qty)
+    """Managed stock; a quantity that is not a whole number goes as given, for the
+    shop to refuse in its own words."""
+    try:
+        q = int(qty)
+    except (TypeError, ValueError):
+        return {"manage_stock": True, "stock_quantity": qty}
     return {"manage_stock": True, "stock_quantity": q,
             "stock_status": "instock" if q > 0 else "outofstock"}
 
 
 def _decimal(v: Any) -> Decimal | str | None:
-    """A price as Decimal, or as given when it is not a number (the shop says why)."""
+    """A number as Decimal, or as given when it is not one (the shop says why)."""
     if blank(v):
         return None
     try:
