@@ -252,3 +252,52 @@ def test_magento_first_load_goes_through_bulk_then_delta_sends_one(workdir, cli_
         assert len(shop.bulks) == bulks  # one change: the synchronous path
         assert {k for k, v in shop.applied.items() if v != before.get(k)} == {"SKU00007"}
         assert shop.catalog()["SKU00007"]["stock"]["default"][0] == 70
+
+
+def test_shopify_variants_keep_their_siblings_when_one_changes(workdir, cli_env):
+    """productSet replaces the variant list: a run that changes one size must still
+    send the product's other sizes (from the ledger), or the shop would delete them."""
+    from shops.shopify import TOKEN, ShopifyServer
+
+    with ShopifyServer() as shop:
+        env = cli_env | {"SHOP_URL": shop.url, "SHOP_TOKEN": TOKEN}
+        data = {
+            "name": "fashion", "source": {"kind": "local", "path": "../inbox",
+                                          "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";",
+                     "fields": {"QTY": {"type": "integer"},
+                                "PRICE": {"type": "decimal", "scale": 2}}},
+            "map": {"key": "sku", "fields": {
+                "sku": {"format": "{ART}-{SIZE}"}, "article": {"from": "ART"},
+                "title": {"from": "NAME"}, "size": {"from": "SIZE"},
+                "price": {"from": "PRICE"}, "stock": {"from": "QTY"}},
+                "product": {"key": "article", "options": [{"field": "size", "name": "Size"}]}},
+            "write": [{"format": "shopify_api", "url": "${SHOP_URL}", "token": "${SHOP_TOKEN}",
+                       "bulk_threshold": 10, "limits": {"max_backoff": 0.05}}],
+            "feedback": {"ack": {"path": "../feedback/{stem}.ack.csv"}},
+        }
+        prof = write_profile(workdir, data)
+
+        def export(name: str, price_of_m: str) -> None:
+            lines = ["ART;NAME;SIZE;PRICE;QTY"] + [
+                f"{a};Shirt {a};{s};{price_of_m if (a, s) == ('A2', 'M') else '19.90'};{n}"
+                for a in ("A1", "A2", "A3") for n, s in enumerate(("S", "M", "L", "XL"))]
+            (workdir / "inbox" / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+        export("F_1.csv", "19.90")
+        r = cli("run", str(prof), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stderr
+        assert shop.bulk, "12 changes >= bulk_threshold 10: the first load went through bulk"
+        cat = shop.catalog()
+        assert sorted(cat) == ["a1", "a2", "a3"]
+        assert all(sorted(p["variants"]) == sorted(f"{h.upper()}-{s}" for s in
+                                                   ("S", "M", "L", "XL"))
+                   for h, p in cat.items())
+        export("F_2.csv", "24.90")
+        r = cli("run", str(prof), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stderr
+        assert ack(workdir, "F_2")["sent"] == "1"
+        a2 = shop.catalog()["a2"]["variants"]
+        assert len(a2) == 4 and a2["A2-M"]["price"] == "24.90"
+        assert a2["A2-XL"]["inventory"] == {"Warehouse": 3}
+        assert max(shop.created.values()) == 1

@@ -32,16 +32,17 @@ Ids (``product``, ``handle``, ``variant``, ``inventory_item``) go back in
 location) is resolved once per client.
 
 Decisions where Shopify has no per-variant equivalent: ``unpublish`` sets the
-variant's stock to 0, and a product without a ``product`` key (one variant) also
-goes to status DRAFT. ``delete`` removes the variant (``productVariantsBulkDelete``)
-or the whole product when it is a one-variant product or every known variant of it
-is deleted in the batch. ``published``, ``image`` and a ``category`` that is not a
+variant's stock to 0, and when the batch unpublishes every variant the shop's
+product has (``variantsCount``), the product goes to status DRAFT. ``delete``
+removes the variants (``productVariantsBulkDelete``), or the whole product when the
+batch deletes every variant it has. Both look the SKUs up afresh, so they act on
+the shop's current state, never on a stale id. ``published``, ``image`` and a ``category`` that is not a
 taxonomy GID are not sent (publishing to sales channels needs publication ids).
 
 Big initial loads: :meth:`ShopifyClient.bulk_product_set` runs the products through
 a bulk mutation (staged JSONL upload, ``bulkOperationRunMutation``, poll, read the
-result JSONL) [doc §1.7]; the sender may call it instead of ``send`` when more than
-``ShopifyClient.bulk_threshold`` catalog changes are queued.
+result JSONL) [doc §1.7]; the sender uses it (``send_bulk``) when at least the
+``bulk_threshold`` option's number of changes is queued.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ class ShopifyOptions(ApiSinkOptions):
     on_stale: Literal["overwrite", "reject"] = Field(
         "overwrite", description="when the shop's stock moved since we last set it (e.g. "
         "a web sale): overwrite it with the ERP's figure, or reject the record")
+    bulk_threshold: int | None = Field(None, ge=1, description="when at least this many "
+                                       "changes are queued (a first load), send catalog "
+                                       "upserts as one bulk mutation (staged JSONL upload); "
+                                       "unset: never, e.g. 2000")
 
 
 def gql_code(error: dict[str, Any]) -> str:
@@ -131,7 +136,7 @@ class Refused(Exception):
 
 
 USER_ERRORS = "userErrors { code field message }"
-VARIANT_FIELDS = "id sku product { id handle } inventoryItem { id }"
+VARIANT_FIELDS = "id sku product { id handle variantsCount { count } } inventoryItem { id }"
 
 LOOKUP = ("query Lookup($q: String!, $n: Int!) { productVariants(first: $n, query: $q) "
           "{ nodes { " + VARIANT_FIELDS + " } } }")
@@ -203,7 +208,6 @@ class ShopifyClient(ShopClient):
     batch_size = 250
     max_batch = 250
     parallel = 4
-    bulk_threshold: ClassVar[int] = 2000  # catalog changes from which bulk_product_set pays
     bulk_poll: ClassVar[float] = 1.0  # seconds between bulk operation polls (max)
 
     def __init__(self, options: ShopifyOptions, state: Any):  # type: ignore[override]
@@ -272,8 +276,10 @@ class ShopifyClient(ShopClient):
                 self._location = found["id"]
             return self._location
 
-    def lookup(self, skus: list[str]) -> dict[str, dict[str, Any]]:
-        """SKU -> ids of the shop's variant with exactly that SKU."""
+    def lookup(self, skus: list[str], counts: dict[str, int] | None = None
+               ) -> dict[str, dict[str, Any]]:
+        """SKU -> ids of the shop's variant with exactly that SKU; ``counts`` gets
+        each product's number of variants."""
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(sorted(set(skus)), LOOKUP_CHUNK):
             q = " OR ".join('sku:"{}"'.format(s.replace("\\", "\\\\").replace('"', '\\"'))
@@ -284,6 +290,9 @@ class ShopifyClient(ShopClient):
                 # search matches loosely; only an exact SKU counts
                 if v.get("sku") in wanted and v["sku"] not in found:
                     found[v["sku"]] = _ids(v)
+                    if counts is not None and v.get("product"):
+                        counts[v["product"]["id"]] = int(
+                            (v["product"].get("variantsCount") or {}).get("count") or 0)
         return found
 
     def levels(self, items: list[str]) -> dict[str, int | None]:
@@ -303,7 +312,6 @@ class ShopifyClient(ShopClient):
 
     def send(self, changes: list[Change]) -> list[Result]:
         results: dict[int, Result] = {}
-        stock: list[Change] = []
         catalog = self.o.sync == "catalog"
         upserts = [c for c in changes if c.op == "upsert" and catalog]
         deletes = [c for c in changes if c.op == "delete"]
@@ -311,20 +319,23 @@ class ShopifyClient(ShopClient):
         stock = [c for c in changes if c.op == "zero" or c.op == "upsert" and not catalog]
 
         known = {c.key: dict(c.remote) for c in changes if c.remote.get("variant")}
-        missing = [c.key for c in changes if c.key not in known]
-        if missing:
-            learned = self.lookup(missing)
-            known.update(learned)
-        else:
-            learned = {}
+        # Removals are decided on the shop's current state (which product, how many
+        # variants it has), so they are always looked up afresh.
+        fresh = [c.key for c in deletes + unpublish]
+        missing = [c.key for c in changes if c.key not in known or c.key in fresh]
+        counts: dict[str, int] = {}
+        learned = self.lookup(missing, counts) if missing else {}
+        for key in fresh:
+            known.pop(key, None)
+        known.update(learned)
 
         if deletes:
-            results.update(self._delete(deletes, known))
+            results.update(self._delete(deletes, known, counts))
         if upserts:
             gone = {c.key for c in deletes}
             results.update(self._product_sets(upserts, known, gone))
         if unpublish:
-            results.update(self._unpublish(unpublish, known))
+            results.update(self._unpublish(unpublish, known, counts))
             stock += unpublish
         results.update(self._stock(stock, known, learned, results))
         return [results[c.id] for c in changes]
@@ -414,8 +425,11 @@ class ShopifyClient(ShopClient):
                       for s in chunk]
         # One key per distinct call content: a re-sent identical call is applied once,
         # a different one (fresh changeFromQuantity) is not mistaken for it.
+        # (attempts: a later delivery gets a new key, as a failed key cannot be reused;
+        # compare-and-set keeps that one from applying twice.)
         key = str(uuid.UUID(hashlib.sha256(json.dumps(
-            [[s.change.idem for s in chunk], quantities]).encode()).hexdigest()[:32]))
+            [[(s.change.idem, s.change.attempts) for s in chunk], quantities]).encode()
+        ).hexdigest()[:32]))
         data = self.must("inventorySetQuantities", SET_QUANTITIES, {"key": key, "input": {
             "name": "available", "reason": "correction",
             "referenceDocumentUri": f"gid://filebridge/Outbox/{chunk[0].change.id}",
@@ -524,13 +538,15 @@ class ShopifyClient(ShopClient):
         if lost:
             known.update(self.lookup(lost))
         results: dict[int, Result] = {}
+        stock: set[str] = set()
         for group, sibs in zip(groups, siblings):
             payload, cas = self._product_set(group, sibs, known, gone)
             if self._vanished(payload):
                 # deleted in the shop since we last saw it: create it afresh by handle
                 payload, cas = self._product_set(group, sibs, {}, gone)
             results.update(self._set_results(group, payload, known, cas))
-        return results
+            stock |= cas
+        return self._then_stock(results, changes, known, stock)
 
     def _product_set(self, group: list[Change], siblings: list[dict[str, Any]],
                      known: dict[str, dict[str, Any]], gone: set[str]
@@ -566,61 +582,73 @@ class ShopifyClient(ShopClient):
             ids = _ids({**v, "product": product})
             known[c.key] = ids
             results[c.id] = Result(c.id, True, remote=ids)
-        stock = [c for c in group if c.key in cas and results[c.id].ok]
-        if stock:
-            changed = self._stock(stock, known, {}, results)
-            for c in stock:
-                results[c.id] = Result(c.id, changed[c.id].ok, changed[c.id].message,
-                                       results[c.id].remote)
         return results
 
-    def _unpublish(self, changes: list[Change], known: dict[str, dict[str, Any]]
-                   ) -> dict[int, Result]:
-        """One-variant products go to DRAFT; the stock part is done by the caller."""
-        results: dict[int, Result] = {}
+    def _then_stock(self, results: dict[int, Result], changes: list[Change],
+                    known: dict[str, dict[str, Any]], cas: set[str]) -> dict[int, Result]:
+        """Stock of variants that existed before the productSet: compare-and-set, all
+        the batch's products in as few calls as possible."""
+        stock = [c for c in changes if c.key in cas and results[c.id].ok]
+        changed = self._stock(stock, known, {}, results)
+        for c in stock:
+            results[c.id] = Result(c.id, changed[c.id].ok, changed[c.id].message,
+                                   results[c.id].remote)
+        return results
+
+    def _by_product(self, changes: list[Change], known: dict[str, dict[str, Any]]
+                    ) -> dict[str, list[Change]]:
+        groups: dict[str, list[Change]] = defaultdict(list)
         for c in changes:
-            product_id = known.get(c.key, {}).get("product")
-            if c.record.get("product") not in (None, "") or not product_id:
-                continue
+            if known.get(c.key, {}).get("product"):
+                groups[known[c.key]["product"]].append(c)
+        return groups
+
+    def _unpublish(self, changes: list[Change], known: dict[str, dict[str, Any]],
+                   counts: dict[str, int]) -> dict[int, Result]:
+        """A product all of whose variants are unpublished goes to DRAFT; the stock
+        part (0) is done by the caller."""
+        results: dict[int, Result] = {}
+        for product_id, group in self._by_product(changes, known).items():
+            if counts.get(product_id, 0) > len(group):
+                continue  # other variants stay on sale: these only get stock 0
             data = self.call("productUpdate", PRODUCT_UPDATE, {"product": {
                 "id": product_id, "status": "DRAFT"}}).get("productUpdate") or {}
-            errors = _errors(data)
-            if errors:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: " + "; ".join(
-                    str(e.get("message")) for e in errors))
+            text = "; ".join(str(e.get("message")) for e in _errors(data))
+            for c in group if text else []:
+                results[c.id] = Result(c.id, False, f"SKU {c.key}: {text}")
         return results
 
-    def _delete(self, changes: list[Change], known: dict[str, dict[str, Any]]
-                ) -> dict[int, Result]:
-        results: dict[int, Result] = {}
-        for group in self._groups(changes).values():
-            here = [c for c in group if known.get(c.key, {}).get("variant")]
-            for c in group:
-                if c not in here:  # not in the shop: already gone
-                    results[c.id] = Result(c.id, True)
-            if not here:
-                continue
-            product_id = known[here[0].key]["product"]
-            product = here[0].record.get("product")
-            others = set()
-            if product not in (None, ""):
-                others = {str(s.get("sku")) for s in self.state.siblings(str(product))}
-            if others - {c.key for c in group}:
+    def _delete(self, changes: list[Change], known: dict[str, dict[str, Any]],
+                counts: dict[str, int]) -> dict[int, Result]:
+        """Delete the variants; a product losing all its variants is deleted whole."""
+        results = {c.id: Result(c.id, True) for c in changes}  # not in the shop: gone
+        for product_id, group in self._by_product(changes, known).items():
+            if counts.get(product_id, 0) > len(group):
                 data = self.call("productVariantsBulkDelete", VARIANTS_DELETE, {
                     "productId": product_id,
-                    "variantsIds": [known[c.key]["variant"] for c in here]})
+                    "variantsIds": [known[c.key]["variant"] for c in group]})
                 errors = _errors(data.get("productVariantsBulkDelete") or {})
             else:
                 data = self.call("productDelete", PRODUCT_DELETE, {"input": {"id": product_id}})
                 errors = [e for e in _errors(data.get("productDelete") or {})
                           if e.get("code") != "PRODUCT_DOES_NOT_EXIST"]
             text = "; ".join(str(e.get("message")) for e in errors)
-            for c in here:
-                results[c.id] = Result(c.id, not errors, f"SKU {c.key}: {text}" if errors
-                                       else "")
+            for c in group if text else []:
+                results[c.id] = Result(c.id, False, f"SKU {c.key}: {text}")
         return results
 
     # -- bulk ------------------------------------------------------------------
+
+    def send_bulk(self, changes: list[Change]) -> list[Result]:
+        """The sender's first-load path: catalog upserts through one bulk mutation,
+        anything else through :meth:`send` in batches."""
+        bulk = [c for c in changes if self.o.sync == "catalog" and c.op == "upsert"]
+        picked = {c.id for c in bulk}
+        rest = [c for c in changes if c.id not in picked]
+        out = self.bulk_product_set(bulk) if bulk else []
+        for i in range(0, len(rest), self.batch_size):
+            out += self.send(rest[i:i + self.batch_size])
+        return out
 
     def bulk_product_set(self, changes: list[Change]) -> list[Result]:
         """Catalog upserts through one bulk mutation, for big initial loads: a JSONL of
@@ -647,7 +675,7 @@ class ShopifyClient(ShopClient):
             stock.append(cas)
         status, rows = self._bulk_run("\n".join(lines) + "\n")
         results: dict[int, Result] = {}
-        for i, (group, cas) in enumerate(zip(groups, stock)):
+        for i, (group, cas) in enumerate(zip(groups, stock, strict=True)):
             row = rows.get(i)
             if row is None:
                 payload = {"userErrors": [{"message": f"the bulk operation ended {status} "
@@ -658,6 +686,7 @@ class ShopifyClient(ShopClient):
             else:
                 payload = (row.get("data") or {}).get("productSet") or {}
             results.update(self._set_results(group, payload, known, cas))
+        results = self._then_stock(results, changes, known, set().union(*stock))
         return [results[c.id] for c in changes]
 
     def _bulk_run(self, jsonl: str) -> tuple[str, dict[int, dict[str, Any]]]:
