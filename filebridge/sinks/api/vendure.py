@@ -29,12 +29,18 @@ and ``dist/service/services``):
   per stock location; Vendure refuses stock below the out-of-stock threshold.
 
 Decisions where Vendure is silent: ``unpublish`` disables the variant, and its
-product as well when the product has no other variant we know of; ``delete``
+product as well when the product has no other variant we know of (a later upsert
+enables both again); a catalog upsert writes the product's name, description and
+``enabled`` (from ``published``/``status``) in one ``updateProducts`` per batch; ``delete``
 soft-deletes the variant (its product stays); barcode, weight, compare_at_price,
 vendor, tags and images are not written (Vendure has no built-in field for them).
 Creates are never retried inside a call (a dropped answer may hide a created
-variant): the SKUs are looked up again and the outbox retries what is still missing;
-products are found again by slug when a change has been tried before.
+variant): the SKUs are looked up again and the outbox retries what is still missing.
+A new variant's product is found by slug (``handle``, else the slugified product
+key) before one is created, so a product made by a failed attempt is reused;
+products and option groups are created under a per-product lock so parallel
+batches never make one twice. The server works one request at a time (Node), so
+``parallel`` above 2 gains nothing.
 """
 
 from __future__ import annotations
@@ -110,7 +116,7 @@ def chunks(items: list[Any], limit: int = MAX_BODY) -> list[list[Any]]:
 
 class VendureClient(ShopClient):
     batch_size = 100
-    max_batch = 500
+    max_batch = 500  # SKU lookups take up to 1000; mutations are split by size anyway
     parallel = 2
 
     def __init__(self, options: VendureOptions, state: State):

@@ -1,0 +1,314 @@
+"""A real Vendure 3.7 for the vendure_api tests, behind a small fault-injecting proxy.
+
+``VendureShop`` starts ``tests/shops/vendure/server.js`` (Vendure on in-memory
+SQLite through sql.js, bearer tokens, no plugins) on a free port, waits for its
+ready line, logs in as the superadmin and seeds what a fresh Vendure lacks before
+variants can be created: a country, a zone holding it (the default channel's tax
+and shipping zone), a default tax category and a tax rate. It also adds a second
+stock location, ``Warehouse B``, for per-location stock tests.
+
+``.url`` is the proxy in front of Vendure (``server.faults.fail/slow/drop`` and
+``server.requests`` work there); ``.direct_url`` is Vendure itself (benchmarks).
+``catalog()`` reads every product and variant back through the Admin API.
+
+The superadmin's name and password come from ``VENDURE_SUPERADMIN`` and
+``VENDURE_SUPERADMIN_PASSWORD`` (defaults for tests below). When
+``tests/shops/vendure/node_modules`` is missing, ``scripts/install-vendure.sh``
+runs first (``npm ci``, about 20 s).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import select
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Self
+
+HERE = Path(__file__).resolve().parent / "vendure"
+INSTALL = Path(__file__).resolve().parents[2] / "scripts" / "install-vendure.sh"
+USER = "superadmin"
+PASSWORD = "test-superadmin-pw"
+
+
+class Faults:
+    """Faults for the next requests through the proxy, consumed in order of arrival."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queue: list[tuple[str, Any]] = []
+
+    def fail(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
+        self._add(n, ("fail", (status, retry_after)))
+
+    def ok(self, n: int) -> None:
+        """Let the next n requests through untouched (to aim a later fault)."""
+        self._add(n, ("ok", None))
+
+    def slow(self, n: int, seconds: float) -> None:
+        self._add(n, ("slow", seconds))
+
+    def drop(self, n: int) -> None:
+        """Close the socket without answering (Vendure never sees the request)."""
+        self._add(n, ("drop", None))
+
+    def drop_after(self, n: int) -> None:
+        """Forward to Vendure (so the change IS applied), then close the socket
+        without answering: the client cannot know it worked."""
+        self._add(n, ("drop_after", None))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.queue.clear()
+
+    def _add(self, n: int, fault: tuple[str, Any]) -> None:
+        with self.lock:
+            self.queue.extend([fault] * n)
+
+    def next(self) -> tuple[str, Any] | None:
+        with self.lock:
+            return self.queue.pop(0) if self.queue else None
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _ProxyServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        shop = self.server.shop
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with shop.lock:
+            shop.requests += 1
+        fault = shop.faults.next()
+        kind, arg = fault or ("", None)  # type: tuple[str, Any]
+        if kind == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        if kind == "fail":
+            status, retry_after = arg
+            data = json.dumps({"errors": [{"message": f"injected HTTP {status}"}]}).encode()
+            self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", str(retry_after))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if kind == "slow":
+            time.sleep(arg)
+        status, headers, data = self._forward(body)
+        if kind == "drop_after":
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() in ("content-type", "vendure-auth-token"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn = getattr(self, "_upstream", None)
+        if conn is None:
+            conn = self._upstream = http.client.HTTPConnection("127.0.0.1",
+                                                               self.server.shop.port)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("content-type", "authorization")}
+        conn.request("POST", self.path, body, headers)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    shop: VendureShop
+
+
+class VendureShop:
+    """A running Vendure plus its proxy; use as a context manager."""
+
+    def __init__(self, username: str | None = None, password: str | None = None):
+        self.username = username or os.environ.get("VENDURE_SUPERADMIN", USER)
+        self.password = password or os.environ.get("VENDURE_SUPERADMIN_PASSWORD", PASSWORD)
+        self.faults = Faults()
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.token = ""
+        self.bootstrap_seconds = 0.0
+        self.ids: dict[str, str] = {}  # seeded ids: country, zone, tax_category, ...
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> Self:
+        if not (HERE / "node_modules" / "@vendure" / "core").is_dir():
+            subprocess.run(["bash", str(INSTALL)], check=True)
+        env = dict(os.environ, VENDURE_PORT="0", VENDURE_DISABLE_TELEMETRY="true",
+                   VENDURE_SUPERADMIN=self.username,
+                   VENDURE_SUPERADMIN_PASSWORD=self.password)
+        started = time.monotonic()
+        self.proc = subprocess.Popen(["node", "server.js"], cwd=HERE, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.port = self._wait_ready(started + 120)
+            self.bootstrap_seconds = time.monotonic() - started
+            self.token = self.login(self.username, self.password)
+            self._seed()
+        except BaseException:
+            self.stop()
+            raise
+        self.proxy = _ProxyServer(("127.0.0.1", 0), _Proxy)
+        self.proxy.shop = self
+        threading.Thread(target=self.proxy.serve_forever, daemon=True).start()
+        return self
+
+    def _wait_ready(self, deadline: float) -> int:
+        assert self.proc and self.proc.stdout
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.startswith(b"VENDURE READY "):
+                    return int(line.split()[2])
+            if self.proc.poll() is not None:
+                break
+        err = self.proc.stderr.read().decode(errors="replace")[-3000:] if (
+            self.proc.poll() is not None and self.proc.stderr) else ""
+        raise RuntimeError(f"Vendure did not start: {line!r} {err}")
+
+    def stop(self) -> None:
+        if getattr(self, "proxy", None):
+            self.proxy.shutdown()
+            self.proxy.server_close()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def direct_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy.server_address[1]}"
+
+    # -- Admin API --------------------------------------------------------------------
+    def _post(self, query: str, variables: dict[str, Any] | None,
+              token: str = "") -> tuple[dict[str, Any], Any]:
+        req = urllib.request.Request(
+            f"{self.direct_url}/admin-api", json.dumps(
+                {"query": query, "variables": variables or {}}).encode(),
+            {"Content-Type": "application/json",
+             **({"Authorization": f"Bearer {token}"} if token else {})})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read()), resp.headers
+
+    def login(self, username: str, password: str) -> str:
+        body, headers = self._post(
+            "mutation($u:String!,$p:String!){login(username:$u,password:$p){"
+            "...on CurrentUser{id} ...on ErrorResult{message}}}",
+            {"u": username, "p": password})
+        if "id" not in (body.get("data") or {}).get("login", {}):
+            raise RuntimeError(f"Vendure login failed: {body}")
+        return headers["vendure-auth-token"]
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run an Admin API operation as the superadmin; GraphQL errors raise."""
+        body, _ = self._post(query, variables, self.token)
+        if body.get("errors"):
+            raise RuntimeError(f"Vendure: {body['errors']}")
+        return body["data"]
+
+    def _seed(self) -> None:
+        en = [{"languageCode": "en", "name": "Germany"}]
+        country = self.gql("mutation($i:CreateCountryInput!){createCountry(input:$i){id}}",
+                           {"i": {"code": "DE", "translations": en, "enabled": True}})
+        zone = self.gql("mutation($i:CreateZoneInput!){createZone(input:$i){id}}",
+                        {"i": {"name": "Europe",
+                               "memberIds": [country["createCountry"]["id"]]}})
+        zone_id = zone["createZone"]["id"]
+        channel = self.gql("{activeChannel{id}}")["activeChannel"]["id"]
+        self.gql("mutation($i:UpdateChannelInput!){updateChannel(input:$i){"
+                 "...on Channel{id} ...on ErrorResult{message}}}",
+                 {"i": {"id": channel, "defaultTaxZoneId": zone_id,
+                        "defaultShippingZoneId": zone_id}})
+        category = self.gql(
+            "mutation($i:CreateTaxCategoryInput!){createTaxCategory(input:$i){id}}",
+            {"i": {"name": "Standard", "isDefault": True}})["createTaxCategory"]["id"]
+        self.gql("mutation($i:CreateTaxRateInput!){createTaxRate(input:$i){id}}",
+                 {"i": {"name": "Standard DE", "enabled": True, "value": 19,
+                        "categoryId": category, "zoneId": zone_id}})
+        location = self.gql(
+            "mutation($i:CreateStockLocationInput!){createStockLocation(input:$i){id}}",
+            {"i": {"name": "Warehouse B"}})["createStockLocation"]["id"]
+        self.ids = {"country": country["createCountry"]["id"], "zone": zone_id,
+                    "channel": channel, "tax_category": category, "warehouse_b": location}
+
+    VARIANT = ("id sku name price enabled stockOnHand productId "
+               "stockLevels{stockLocation{name} stockOnHand} options{name group{name}}")
+
+    @staticmethod
+    def _variant(v: dict[str, Any]) -> dict[str, Any]:
+        v = dict(v, product_id=v.pop("productId"))
+        v["stock_levels"] = {s["stockLocation"]["name"]: s["stockOnHand"]
+                             for s in v.pop("stockLevels")}
+        v["options"] = {o["group"]["name"]: o["name"] for o in v["options"]}
+        return v
+
+    def variants(self, sku: str) -> list[dict[str, Any]]:
+        """Every variant holding ``sku`` (Vendure does not keep SKUs unique)."""
+        items = self.gql("query($s:String!){productVariants(options:{filter:{sku:{eq:$s}}})"
+                         "{items{" + self.VARIANT + "}}}", {"s": sku})
+        return [self._variant(v) for v in items["productVariants"]["items"]]
+
+    def product(self, id: str) -> dict[str, Any]:
+        p = self.gql("query($p:ID!){product(id:$p){id name slug description enabled "
+                     "optionGroups{code name} variants{" + self.VARIANT + "}}}",
+                     {"p": id})["product"]
+        p["variants"] = [self._variant(v) for v in p["variants"]]
+        return p
+
+    def catalog(self) -> dict[str, Any]:
+        """Every product (id -> fields) with its variants, as Vendure holds them:
+        ``{"products": {id: {...}}, "variants": {sku: [variant, ...]}}`` (a list per
+        SKU, because Vendure does not keep SKUs unique)."""
+        products: dict[str, Any] = {}
+        variants: dict[str, list[dict[str, Any]]] = {}
+        skip = 0
+        while True:
+            page = self.gql(
+                "query($o:ProductListOptions){products(options:$o){totalItems items{"
+                "id name slug description enabled optionGroups{code name} "
+                "variants{" + self.VARIANT + "}}}}", {"o": {"skip": skip, "take": 100}})
+            for p in page["products"]["items"]:
+                p["variants"] = [self._variant(v) for v in p["variants"]]
+                for v in p["variants"]:
+                    variants.setdefault(v["sku"], []).append(v)
+                products[p["id"]] = p
+            skip += 100
+            if skip >= page["products"]["totalItems"]:
+                return {"products": products, "variants": variants}
