@@ -174,15 +174,17 @@ class ApiSync:
         good = pa.array(ok)
         return pc.and_(send, good), pc.invert(good)
 
-    def missing(self) -> int:
-        """Stage the missing-products policy for keys the file did not list."""
+    def missing(self, refused: list[pa.Array] | None = None) -> int:
+        """Stage the missing-products policy for keys the file did not list. Keys of
+        rows the mapping ``refused`` were listed (badly): they are not missing."""
         if self.o.missing == "ignore":
             return 0
         present = self.log.present()
         if not present:
             return 0
         keys = pa.array([k for k, _ in present], pa.string())
-        seen = pa.concat_arrays(self.seen) if self.seen else pa.array([], pa.string())
+        listed = [a for a in [*self.seen, *(refused or [])] if len(a)]
+        seen = pa.concat_arrays(listed) if listed else pa.array([], pa.string())
         gone = pc.indices_nonzero(pc.invert(pc.is_in(keys, value_set=seen))).to_pylist()
         op = self.o.missing
         rows = []

@@ -199,6 +199,23 @@ class Mapper:
                 used.update(n for _, n in _template_parts(f.format) if n)
         return used
 
+    def values_of(self, name: str, rows: list[dict[str, Any]]) -> list[Any]:
+        """Field ``name`` mapped from rows as read (e.g. rejected ones, to learn their
+        SKU); None where it cannot be worked out."""
+        f = self.spec.fields.get(name)
+        if not rows:
+            return []
+        if f is None:  # no mapping: the field is the input field itself
+            return [r.get(name) for r in rows]
+        cols = {n: pa.array([None if r.get(n) is None else str(r.get(n)) for r in rows],
+                            pa.string()) for n in self.inputs()}
+        batch = Batch(pa.table(cols) if cols else pa.table({"_": [None] * len(rows)}),
+                      pa.array(range(len(rows)), pa.int64()))
+        try:
+            return self._field(name, f, batch, []).to_pylist()
+        except (ValueError, KeyError, TypeError, pa.ArrowException):
+            return [None] * len(rows)
+
     def check_inputs(self, names: list[str]) -> None:
         missing = sorted(self.inputs() - set(names))
         if missing:

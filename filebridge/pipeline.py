@@ -283,7 +283,8 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
         for sink, _ in sinks:
             sink.finish()
         for sync in syncs:
-            sync.missing()
+            if sync.o.missing != "ignore":
+                sync.missing(refused_keys(job, report, sync.o.fields.get("sku", "sku")))
     except (ValueError, KeyError) as e:  # a sink that cannot render these records
         raise RejectedFile(f"output: {e}") from None
     finally:
@@ -299,6 +300,26 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     snapshots = {d.sink: t for _, d in sinks if d is not None
                  for t in [d.merged()] if t is not None}
     return tally, snapshots, syncs
+
+
+def refused_keys(job: Job, report: FileReport, field: str) -> list[pa.Array]:
+    """The keys of the file's rejected rows, as far as they can be worked out: a
+    full-catalog sync must not take a badly listed product for one that left."""
+    out: list[pa.Array] = []
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        keys = job.mapper.values_of(field, chunk)
+        out.append(pa.array([None if v is None else str(v) for v in keys], pa.string()))
+        chunk.clear()
+
+    for rej in report.rejects():
+        chunk.append(rej.values)
+        if len(chunk) >= 10_000:
+            flush()
+    if chunk:
+        flush()
+    return out
 
 
 def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,

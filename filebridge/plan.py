@@ -11,7 +11,7 @@ from pathlib import Path
 
 from filebridge.apisync import ApiSync, Plan
 from filebridge.delta import Delta
-from filebridge.pipeline import Job, sink_id
+from filebridge.pipeline import Job, refused_keys, sink_id
 from filebridge.records import FileReport
 
 
@@ -44,7 +44,8 @@ def plan(job: Job, path: Path) -> FilePlan:
                 sum(delta.changed(batch).to_pylist())
     last = job.ledger.last_read(job.name)
     for sync in syncs:
-        sync.missing()
+        sync.missing(refused_keys(job, report, sync.o.fields.get("sku", "sku"))
+                     if sync.o.missing != "ignore" else None)
         sync.verdict(report.tally.read, last)
         out.shops.append(sync.plan)
     for s in job.shops.values():

@@ -301,3 +301,17 @@ def test_shopify_variants_keep_their_siblings_when_one_changes(workdir, cli_env)
         assert len(a2) == 4 and a2["A2-M"]["price"] == "24.90"
         assert a2["A2-XL"]["inventory"] == {"Warehouse": 3}
         assert max(shop.created.values()) == 1
+
+
+def test_a_bad_row_in_a_full_feed_does_not_zero_its_product(workdir, shop, env):
+    prof = profile(workdir, missing="zero")
+    drop(workdir, "S_1.csv", rows(20))
+    assert cli("run", str(prof), cwd=workdir, env=env).returncode == 0
+    lines = ["SKU;NAME;PRICE;QTY"] + [f"{k};Article {k};{p};{'x' if k == 'SKU00004' else q}"
+                                      for k, (p, q) in list(rows(20).items())[:19]]
+    (workdir / "inbox" / "S_2.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = cli("run", str(prof), cwd=workdir, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr  # the bad row
+    state = shop_state(shop)
+    assert state["SKU00019"][1] == 0  # really left the catalog: zeroed
+    assert state["SKU00004"] == expected(rows(20))["SKU00004"]  # only badly listed: kept

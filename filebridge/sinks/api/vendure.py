@@ -50,7 +50,7 @@ import re
 import threading
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -83,6 +83,8 @@ DELETE = "mutation($i:[ID!]!){deleteProductVariants(ids:$i){result message}}"
 class VendureOptions(ApiSinkOptions):
     """Vendure Admin API: ``url`` is the server (``/admin-api`` is added)."""
 
+    format: Literal["vendure_api"] = Field("vendure_api", description="Vendure Admin "
+                                           "GraphQL API")
     username: Secret = Field(description="administrator's identifier (needs the "
                              "UpdateCatalog/UpdateProduct permissions)")
     password: Secret = Field(description="administrator's password")
