@@ -4,10 +4,13 @@
    it does not share filebridge's interpreter): a catalog of N products is created,
    then a stock-only sink sets every quantity twice: the first pass includes the
    SKU -> id lookups, the second runs on ids the ledger remembers.
-2. Delta cost: an export of R rows sent in full (the first load), then unchanged,
+2. The same stock passes against a real Vendure (tests/shops/vendure, Node), with
+   ``--vendure N`` (creating the N variants first takes a while: Vendure creates
+   about 70 products/s here).
+3. Delta cost: an export of R rows sent in full (the first load), then unchanged,
    then with 1% of the rows changed; wall time of each `filebridge run`.
 
-    .venv/bin/python bench/api_sync.py --updates 10000 --rows 1000000
+    .venv/bin/python bench/api_sync.py --updates 10000 --rows 1000000 --vendure 10000
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+WOO = {"format": "woocommerce_api", "url": "${WOO_URL}", "consumer_key": "${WOO_KEY}",
+       "consumer_secret": "${WOO_SECRET}"}
+VENDURE = {"format": "vendure_api", "url": "${VENDURE_URL}", "username": "${VENDURE_USER}",
+           "password": "${VENDURE_PASSWORD}"}
+
+
 def serve(conn) -> None:  # the shop's process
     from shops.woocommerce import WooServer
 
@@ -40,7 +49,7 @@ def serve(conn) -> None:  # the shop's process
                 conn.send(shop.requests)
 
 
-def profile(folder: Path, name: str, sink: dict) -> Path:
+def profile(folder: Path, name: str, sink: dict, shop: str = "woo") -> Path:
     data = {
         "name": name,
         "source": {"kind": "local", "path": str(folder / "inbox" / name), "pattern": ["*.csv"],
@@ -50,8 +59,7 @@ def profile(folder: Path, name: str, sink: dict) -> Path:
         "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "title": {"from": "NAME"},
                                          "price": {"from": "PRICE"},
                                          "stock": {"from": "QTY"}}},
-        "write": [{"format": "woocommerce_api", "url": "${WOO_URL}",
-                   "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}"} | sink],
+        "write": [(WOO if shop == "woo" else VENDURE) | sink],
         "feedback": {"ack": {"path": str(folder / "feedback" / "{stem}.ack.csv")},
                      "rejects": None},
     }
@@ -86,6 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--updates", type=int, default=10_000)
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--vendure", type=int, default=0, help="stock updates to a real Vendure")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="fb-api-bench-"))
@@ -111,10 +120,14 @@ def main() -> None:
         print(f"{label}: {n} in {wall:.2f} s = {n / wall:,.0f} updates/s (whole run, "
               f"process start included) - {line}")
 
+    if args.vendure:
+        vendure(work, env, args.vendure)
+
     rows = args.rows
     big = profile(work, "delta", {"sync": "catalog", "limits": {"parallel": 4}})
-    for label, stem, every in (("full (first load)", "D_1", 0), ("unchanged", "D_2", 0),
-                               ("1% changed", "D_3", 100)):
+    passes = (("full (first load)", "D_1", 0), ("unchanged", "D_2", 0),
+              ("1% changed", "D_3", 100))
+    for label, stem, every in passes if rows else ():
         export(work, "delta", stem, rows, changed_every=every)
         if stem == "D_2":  # same rows, another file (identical content is a duplicate)
             with open(work / "inbox" / "delta" / "D_2.csv", "a") as f:
@@ -126,6 +139,23 @@ def main() -> None:
     print(f"shop holds {parent.recv()[0]:,} products; peak filebridge RSS {peak:.0f} MiB")
     parent.send("stop")
     server.join(5)
+
+
+def vendure(work: Path, env: dict[str, str], n: int) -> None:
+    from shops.vendure import VendureShop
+
+    with VendureShop() as shop:
+        venv = dict(env, VENDURE_URL=shop.direct_url, VENDURE_USER=shop.username,
+                    VENDURE_PASSWORD=shop.password)
+        cat = profile(work, "v-catalog", {"sync": "catalog"}, shop="vendure")
+        stock = profile(work, "v-stock", {"sync": "stock"}, shop="vendure")
+        export(work, "v-catalog", "VC_1", n)
+        wall, line = run(cat, venv)
+        print(f"Vendure: create {n} products: {wall:.2f} s ({n / wall:,.0f}/s) - {line}")
+        for label, shift in (("first stock sync, with SKU lookups", 1), ("stock updates", 2)):
+            export(work, "v-stock", f"VS_{shift}", n, qty_shift=shift)
+            wall, line = run(stock, venv)
+            print(f"Vendure: {label}: {n} in {wall:.2f} s = {n / wall:,.0f} updates/s - {line}")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,6 @@ class ApiSync:
         self.own = log_.own(file_id) if file_id is not None else set()
         self.seen: list[pa.Array] = []
         self.plan = Plan(sink_id)
-        self.staged = 0
 
     def write(self, batch: Batch, report: FileReport) -> tuple[pa.Array, pa.Array]:
         """Stage this batch's new and changed records. Returns masks (send, refused):
@@ -144,32 +143,30 @@ class ApiSync:
         rows = table.take(idx).to_pylist()
         lines = pc.take(batch.lines, idx).to_pylist()
         hs = pc.take(hashes, idx).to_pylist()
+        is_new = pc.take(new, idx).to_pylist()
         ok = [True] * len(batch)
         staged = []
+        creates, updates = [], []
         positions = idx.to_pylist()
-        for pos, row, line, h in zip(positions, rows, lines, hs):
-            if row["sku"] is None:
-                ok[pos] = False
-                report.reject(Reject(line, self.o.fields.get("sku", "sku"), "no SKU",
-                                     batch.raw_rows([pos])[0]))
-                continue
+        for pos, row, line, h, fresh in zip(positions, rows, lines, hs, is_new, strict=True):
             try:
+                if row["sku"] is None:
+                    raise FieldError("sku", "no SKU")
                 rec = to_record(row)
             except FieldError as e:
                 ok[pos] = False
+                self.plan.counts["rejected"] += 1
                 report.reject(Reject(line, self.o.fields.get(e.field, e.field), str(e),
                                      batch.raw_rows([pos])[0]))
                 continue
             staged.append((rec["sku"], "upsert", h, rec.get("product"),
                            json.dumps(rec, ensure_ascii=False), line))
-        is_new = pc.take(new, idx).to_pylist()
-        creates = [s[0] for s, n in zip(staged, is_new) if n]
+            (creates if fresh else updates).append(rec["sku"])
         self.plan.add("create", creates)
-        self.plan.add("update", [s[0] for s, n in zip(staged, is_new) if not n])
+        self.plan.add("update", updates)
         self.plan.add("unchanged", [], len(batch) - len(positions))
         if self.file_id is not None and staged:
             self.log.stage(staged, self.file_id, self.run_id)
-        self.staged += len(staged)
         send = pc.or_(changed, mine) if mine is not None else changed
         good = pa.array(ok)
         return pc.and_(send, good), pc.invert(good)
@@ -180,18 +177,14 @@ class ApiSync:
         if self.o.missing == "ignore":
             return 0
         present = self.log.present()
-        if not present:
+        if not len(present):
             return 0
-        keys = pa.array([k for k, _ in present], pa.string())
         listed = [a for a in [*self.seen, *(refused or [])] if len(a)]
         seen = pa.concat_arrays(listed) if listed else pa.array([], pa.string())
-        gone = pc.indices_nonzero(pc.invert(pc.is_in(keys, value_set=seen))).to_pylist()
+        gone = present.filter(pc.invert(pc.is_in(present, value_set=seen))).to_pylist()
         op = self.o.missing
-        rows = []
-        for i in gone:
-            key, rec = present[i]
-            product = json.loads(rec).get("product")
-            rows.append((key, op, zlib.crc32(op.encode()), product, rec, None))
+        rows = [(key, op, zlib.crc32(op.encode()), product, rec, None)
+                for key, product, rec in self.log.records(gone)]
         self.plan.add(op, [r[0] for r in rows])
         if self.file_id is not None and rows:
             self.log.stage(rows, self.file_id, self.run_id)

@@ -85,11 +85,21 @@ class ChangeLog:
         hashes = [r[1] for r in rows]
         return pa.table({"key": pa.array(keys, pa.string()), "hash": pa.array(hashes, pa.int64())})
 
-    def present(self) -> list[tuple[str, str]]:
-        """(key, record json) of everything the shop has from us and the missing policy
+    def present(self) -> pa.Array:
+        """The keys of everything the shop has from us that the missing-products policy
         has not acted on yet."""
-        return self.db.execute("SELECT key, record FROM shop_state WHERE profile=? AND sink=? "
-                               "AND gone IS NULL", (self.profile, self.sink)).fetchall()
+        rows = self.db.execute("SELECT key FROM shop_state WHERE profile=? AND sink=? AND "
+                               "gone IS NULL", (self.profile, self.sink)).fetchall()
+        return pa.array([k for (k,) in rows], pa.string())
+
+    def records(self, keys: list[str]) -> Iterator[tuple[str, str | None, str]]:
+        """(key, product, record json) of what the shop acknowledged for ``keys``."""
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            yield from self.db.execute(
+                f"SELECT key, product, record FROM shop_state WHERE profile=? AND sink=? "
+                f"AND key IN ({','.join('?' * len(chunk))})",
+                (self.profile, self.sink, *chunk))
 
     def catalog_size(self) -> int:
         return self.db.execute("SELECT count(*) FROM shop_state WHERE profile=? AND sink=? "
