@@ -25,8 +25,9 @@ read in ``includes/rest-api/Controllers/Version3/class-wc-rest-controller.php``)
 - Errors are ``{"code", "message", "data": {"status"}}``.
 
 For tests: ``faults`` (fail / slow / drop the next requests), ``rate_limit``
-(429 with Retry-After beyond it), counters ``requests``, ``created`` and
-``applied`` (per SKU), ``calls`` (method, path, items) and ``catalog()``.
+(429 with Retry-After beyond it), counters ``requests``, and per SKU ``created``,
+``applied`` and ``fetched`` (images downloaded), ``calls`` (method, path, batch
+items) and ``catalog()``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import base64
 import copy
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -79,8 +81,9 @@ VARIATION = {k: t for k, t in PRODUCT.items()
 def validate(body: Any, schema: dict[str, type]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.")
+    v: Any
     for k, v in body.items():
-        t = schema.get(k)
+        t: Any = schema.get(k)
         if t is None or v is None and k in ("stock_quantity",):
             continue
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
@@ -144,6 +147,7 @@ class Shop:
         self.next_id = 100
         self.created: Counter[str] = Counter()  # creates applied, per SKU
         self.applied: Counter[str] = Counter()  # creates and updates applied, per SKU
+        self.fetched: Counter[str] = Counter()  # images downloaded (sideloaded), per SKU
 
     def item(self, pid: int) -> dict[str, Any] | None:
         return self.products.get(pid) or self.variations.get(pid)
@@ -169,6 +173,8 @@ class Shop:
         obj["price"] = obj.get("sale_price") or obj.get("regular_price") or ""
         if obj["sku"]:
             self.applied[obj["sku"]] += 1
+            # Woo downloads every image given by src, on every create or update.
+            self.fetched[obj["sku"]] += len(body.get("images") or ()) + bool(body.get("image"))
         return obj
 
     def create(self, body: Any, parent: int | None = None) -> dict[str, Any]:
@@ -246,7 +252,7 @@ class WooServer:
         self.faults = Faults()
         self.requests = 0
         self.calls: list[tuple[str, str, int]] = []  # (method, path, batch items)
-        self._rate: tuple[float, float] | None = None
+        self._rate: tuple[float, float | None] | None = None
         self._window = (0.0, 0)
         self._count_lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -280,24 +286,31 @@ class WooServer:
     def applied(self) -> Counter[str]:
         return self.shop.applied
 
-    def rate_limit(self, per_second: float | None, retry_after: float = 1) -> None:
-        """Answer 429 (with Retry-After) to requests beyond ``per_second`` in any
-        one-second window; None lifts the limit."""
+    @property
+    def fetched(self) -> Counter[str]:
+        return self.shop.fetched
+
+    def rate_limit(self, per_second: float | None, retry_after: float | None = None) -> None:
+        """Answer 429 to requests beyond ``per_second`` in a one-second window, with
+        Retry-After ``retry_after`` (default: the rest of the window); None lifts it."""
         self._rate = (per_second, retry_after) if per_second else None
         self._window = (time.monotonic(), 0)
 
     # -- the API ------------------------------------------------------------------
 
-    def _limited(self) -> bool:
+    def _limited(self) -> float | None:
+        """None, or the seconds to wait when this request is over the rate."""
         if self._rate is None:
-            return False
+            return None
         with self._count_lock:
             start, n = self._window
             now = time.monotonic()
             if now - start >= 1:
                 start, n = now, 0
             self._window = (start, n + 1)
-            return n + 1 > self._rate[0]
+            if n + 1 <= self._rate[0]:
+                return None
+            return self._rate[1] if self._rate[1] is not None else round(1 - now + start, 3)
 
     def _authorised(self, method: str, path: str, headers: Any,
                     query: dict[str, str]) -> None:
@@ -435,7 +448,7 @@ class WooServer:
             raise WooError(413, "woocommerce_rest_request_entity_too_large",
                            f"Unable to accept more than {self.batch_limit} items for this "
                            "request.")
-        shop, out = self.shop, {}
+        shop, out = self.shop, dict[str, list[Any]]()
 
         def each(op: str, items: list[Any], fn: Any, ident: Any) -> None:
             res = out.setdefault(op, [])
@@ -475,6 +488,12 @@ def _fields(obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
 
+    wbufsize = 1 << 16  # headers and body leave in one write, flushed per request
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -497,8 +516,8 @@ class _Handler(BaseHTTPRequestHandler):
                 err = WooError(a, "http_error", f"Injected HTTP {a}.")
                 return self._send(a, {"Retry-After": str(b)} if b is not None else {},
                                   err.body())
-        if app._limited():
-            wait = app._rate[1] if app._rate else 1
+        wait = app._limited()
+        if wait is not None:
             err = WooError(429, "woocommerce_rest_too_many_requests",
                            f"Too many requests. Please wait {wait} seconds before trying "
                            "again.")

@@ -26,9 +26,13 @@ created on first need with one attribute per option (``variation: true``) and it
 option lists are only ever extended. Ids learnt go back in ``Result.remote`` as
 ``{"id", "parent_id"}`` (``parent_id`` 0 for a simple product).
 
-Updates send only the fields that changed since the shop's last acknowledgement
-(``Change.previous``), so an unchanged image is not fetched again. ``unpublish``
-makes a product ``draft`` and a variation ``private`` (variations have no draft);
+An upsert sends every field the record has, so what the ERP says wins and a
+product zeroed or unpublished earlier is restored; only an image is sent just when
+it changed since the shop's last acknowledgement (``Change.previous``), as the
+shop fetches it again on every send. Product-level fields (title, description,
+handle, status) of a variation record go to its variable product when they
+changed. ``unpublish`` makes a product ``draft`` and a variation ``private``
+(variations have no draft);
 ``delete`` deletes the product or the variation (a parent stays when its last
 variation goes); deleting what the shop no longer has is a success; ``zero`` and
 ``unpublish`` of a SKU the shop does not have are refused. ``category`` and
@@ -85,6 +89,7 @@ class _Item:
     id: int | None = None
     parent: int = 0  # the variable product's id for a variation
     kind: str = ""  # the shop's type when a look-up found it
+    known: bool = False  # the id came from Change.remote: Change.previous is its state
     retried: bool = False
     queued: bool = False
 
@@ -125,13 +130,14 @@ class WooClient(ShopClient):
             it = _Item(c, text(c.record.get("sku") or c.key), text(c.record.get("product")))
             if c.remote.get("id"):
                 it.id, it.parent = int(c.remote["id"]), int(c.remote.get("parent_id") or 0)
+                it.known = True
                 if it.parent and it.product:
                     self.parents.setdefault(it.product, it.parent)
             items.append(it)
         again = self._pass(items, results)
         if again:  # stale ids or a create that found its SKU taken: look up, once more
             for it in again:
-                it.id, it.parent, it.retried = None, 0, True
+                it.id, it.parent, it.known, it.retried = None, 0, False, True
             self._pass(again, results)
         return [results.get(c.id) or Result(c.id, False, f"SKU {c.key}: no answer from "
                                             "the shop") for c in changes]
@@ -178,8 +184,7 @@ class WooClient(ShopClient):
         elif self.o.sync == "stock":
             body = stock(rec["stock"]) if not blank(rec.get("stock")) else {}
         else:
-            prev = c.previous if it.id is not None else None
-            body = self._fields(rec, prev, variation)
+            body = self._fields(rec, variation, image=_changed(it, "image"))
         if it.id is None:
             parent = self.parents.get(it.product) if it.product else None
             if it.product and not parent:
@@ -197,43 +202,30 @@ class WooClient(ShopClient):
 
     # -- fields -----------------------------------------------------------------------
 
-    def _fields(self, rec: dict[str, Any], prev: dict[str, Any] | None,
-                variation: bool) -> dict[str, Any]:
-        """The shop's fields for the canonical ones present in ``rec``; with ``prev``
-        only those that changed since."""
-        def new(*names: str) -> bool:
-            return any(n in rec for n in names) and (
-                prev is None or any(rec.get(n) != prev.get(n) for n in names))
-
-        out: dict[str, Any] = {}
-        if new("title") and not variation:
-            out["name"] = text(rec["title"])
-        if new("description"):
-            out["description"] = text(rec["description"])
-        if new("handle") and not variation and not blank(rec["handle"]):
-            out["slug"] = text(rec["handle"])
-        if new("price", "compare_at_price"):
+    def _fields(self, rec: dict[str, Any], variation: bool, image: bool) -> dict[str, Any]:
+        """The shop's fields for a simple product or a variation."""
+        out = {} if variation else product_fields(rec)
+        if variation:  # product-level status goes to the parent; this one is for sale
+            out["status"] = "publish"
+            if "description" in rec:
+                out["description"] = text(rec["description"])
+            out["attributes"] = [{"name": o["name"], "option": text(o["value"])}
+                                 for o in rec.get("options") or () if not blank(o["value"])]
+        if "price" in rec or "compare_at_price" in rec:
             out["regular_price"], out["sale_price"] = prices(rec.get("price"),
                                                              rec.get("compare_at_price"))
-        if new("stock") and not blank(rec["stock"]):
+        if not blank(rec.get("stock")):
             out.update(stock(rec["stock"]))
-        if new("status", "published") and not variation:  # product level: the parent's
-            out["status"] = status(rec.get("status"), rec.get("published"))
-        if new("weight") and not blank(rec["weight"]):
+        if not blank(rec.get("weight")):
             grams = _decimal(rec["weight"])
             if isinstance(grams, Decimal):
                 grams = (grams / 1000 if self.o.weight_unit == "kg" else grams).normalize()
             out["weight"] = text(grams)
-        if new("barcode"):
+        if "barcode" in rec:
             out["global_unique_id"] = text(rec["barcode"])
-        if new("image") and not blank(rec["image"]):
-            if variation:
-                out["image"] = {"src": text(rec["image"])}
-            else:
-                out["images"] = [{"src": text(rec["image"])}]
-        if variation and new("options"):
-            out["attributes"] = [{"name": o["name"], "option": text(o["value"])}
-                                 for o in rec.get("options") or () if not blank(o["value"])]
+        if image and not blank(rec.get("image")):
+            src = text(rec["image"])
+            out.update({"image": {"src": src}} if variation else {"images": [{"src": src}]})
         return out
 
     # -- ids --------------------------------------------------------------------------
@@ -285,7 +277,7 @@ class WooClient(ShopClient):
         attribute options (and product fields) when a variation brings new ones."""
         by_product: dict[str, list[_Item]] = {}
         for it in items:
-            if it.id is None or _touches_parent(it):
+            if it.id is None or _changed(it, "options", *PARENT_FIELDS):
                 by_product.setdefault(it.product, []).append(it)
         if not by_product:
             return
@@ -325,10 +317,7 @@ class WooClient(ShopClient):
 
     def _parent_body(self, key: str, items: list[_Item]) -> dict[str, Any]:
         records = list(self.state.siblings(key)) + [it.change.record for it in items]
-        first = items[0].change.record
-        body = {"type": "variable", "sku": key,
-                **self._fields({k: v for k, v in first.items() if k in PARENT_FIELDS},
-                               None, False),
+        body = {"type": "variable", "sku": key, **product_fields(items[0].change.record),
                 "attributes": merge_attributes([], records)}
         image = next((r["image"] for r in records if not blank(r.get("image"))), None)
         if image:
@@ -341,12 +330,11 @@ class WooClient(ShopClient):
         for k in keys:  # product fields that changed since the last acknowledgement
             bodies[k] = {"id": self.parents[k]}
             for it in by_product[k]:
-                rec = {n: v for n, v in it.change.record.items() if n in PARENT_FIELDS}
-                prev = it.change.previous if it.id is not None else None
-                bodies[k].update(self._fields(rec, prev, False))
+                if _changed(it, *PARENT_FIELDS):
+                    bodies[k].update(product_fields(it.change.record))
         # Attribute options: only a new variation or changed options can add values,
         # and the whole list must be sent, so read the shop's first.
-        grown = [k for k in keys if any(it.id is None or _new_options(it)
+        grown = [k for k in keys if any(it.id is None or _changed(it, "options")
                                         for it in by_product[k])]
         for chunk in _chunks(grown, LIMIT):
             ids = {self.parents[k]: k for k in chunk}
@@ -426,15 +414,23 @@ class WooClient(ShopClient):
 PARENT_FIELDS = ("title", "description", "handle", "status", "published")
 
 
-def _touches_parent(it: _Item) -> bool:
-    prev, rec = it.change.previous or {}, it.change.record
-    return any(rec.get(n) != prev.get(n) for n in PARENT_FIELDS if n in rec) \
-        or _new_options(it)
+def _changed(it: _Item, *names: str) -> bool:
+    """Whether the record may differ from what the shop has in these fields."""
+    prev, rec = it.change.previous, it.change.record
+    return not it.known or prev is None or any(rec.get(n) != prev.get(n) for n in names)
 
 
-def _new_options(it: _Item) -> bool:
-    prev = it.change.previous
-    return prev is None or it.change.record.get("options") != prev.get("options")
+def product_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """A product's own fields: a simple product's, or a variable one's from any of
+    its variation records."""
+    out = {"status": status(rec.get("status"), rec.get("published"))}
+    if "title" in rec:
+        out["name"] = text(rec["title"])
+    if "description" in rec:
+        out["description"] = text(rec["description"])
+    if not blank(rec.get("handle")):
+        out["slug"] = text(rec["handle"])
+    return out
 
 
 def _remote(it: _Item) -> dict[str, Any] | None:
