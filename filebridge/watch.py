@@ -41,7 +41,8 @@ from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progr
 
 log = logging.getLogger("filebridge")
 
-DRAIN_RETRY = 30.0       # a shop that failed: try its queued changes again after this
+DRAIN_RETRY = (5.0, 300.0)  # a shop that failed: try its queued changes again after
+                            # 5 s, doubling while it keeps failing, up to 5 minutes
 RESCAN = 1.0             # events mode: look anyway this often (a missed event costs 1 s)
 DEBOUNCE = 0.1           # let a burst of events pass before scanning
 BACKOFF = (10.0, 600.0)  # a file that failed unexpectedly: first and longest wait
@@ -97,7 +98,8 @@ class Watcher:
         self._ledger_error: LedgerError | None = None
         self._failed: dict[tuple[int, Any], _Failed] = {}
         self._down: dict[int, _Failed] = {}  # sources that could not be listed
-        self._drain_due: dict[int, float] = {}  # shops: when to send queued changes again
+        # Shops: when to send queued changes again, and the current wait.
+        self._drain_due: dict[int, tuple[float, float]] = {}
         self._observers: list[BaseObserver] = []
         self._watched: set[int] = set()
         self._warned: set[str] = set()
@@ -262,10 +264,15 @@ class Watcher:
         down = self._down.get(i)
         if down is not None and time.monotonic() < down.until:
             return False
-        if job.shops and time.monotonic() >= self._drain_due.get(i, 0.0):
+        due, wait = self._drain_due.get(i, (0.0, 0.0))
+        if job.shops and time.monotonic() >= due:
             # Changes an outage left queued go out as soon as the shop answers again.
             failing = job.drain()
-            self._drain_due[i] = time.monotonic() + (DRAIN_RETRY if failing else 0.0)
+            wait = min(max(wait * 2, DRAIN_RETRY[0]), DRAIN_RETRY[1]) if failing else 0.0
+            self._drain_due[i] = (time.monotonic() + wait, wait)
+            if failing:
+                log.warning("%s: %s; queued changes retried in %gs", job.name,
+                            "; ".join(failing), wait)
         try:
             with job.poll():  # a remote source: one connection for the whole scan
                 for path in self._candidates(i):

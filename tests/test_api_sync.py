@@ -315,3 +315,24 @@ def test_a_bad_row_in_a_full_feed_does_not_zero_its_product(workdir, shop, env):
     state = shop_state(shop)
     assert state["SKU00019"][1] == 0  # really left the catalog: zeroed
     assert state["SKU00004"] == expected(rows(20))["SKU00004"]  # only badly listed: kept
+
+
+def test_watch_sends_what_an_outage_left_queued_once_the_shop_is_back(workdir, shop, env):
+    prof = profile(workdir, limits={"max_backoff": 0.01, "retries": 1})
+    shop.faults.fail(100_000, 503)
+    p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(prof)],
+                         cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        drop(workdir, "S_1.csv", rows(50))
+        wait_for(lambda: (workdir / "feedback" / "S_1.ack.csv").exists(), timeout=60,
+                 what="the ack")
+        assert ack(workdir, "S_1")["queued"] == "50" and not shop.catalog()
+        shop.faults.queue.clear()  # the shop is back: no new file needed
+        wait_for(lambda: len(shop.catalog()) == 50, timeout=60, what="the queued changes")
+        assert shop_state(shop) == expected(rows(50))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "queued 50" in err and "ck_sync" not in err and "cs_sync" not in err
