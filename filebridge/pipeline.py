@@ -29,7 +29,9 @@ import pyarrow.compute as pc
 from filebridge.apisync import ApiSync, client_for, drain
 from filebridge.delivery import Delivery
 from filebridge.delta import Delta
-from filebridge.errors import RejectedFile
+from filebridge.errors import RejectedFile, SinkError
+from filebridge.orders import load_pullers
+from filebridge.orders.base import PULLERS
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.mapping import Mapper
@@ -40,6 +42,7 @@ from filebridge.records import Batch, FileReport, Reject, Tally
 from filebridge.registry import load_plugins
 from filebridge.sinks.api.base import ApiSink, ShopClient
 from filebridge.sinks.base import SinkContext
+from filebridge.stock import Inventory, availability_batches, ingest
 
 log = logging.getLogger("filebridge")
 
@@ -91,17 +94,46 @@ class Job:
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
+        stock = getattr(profile, "stock", None)
+        self.inventory = Inventory(self.ledger, stock) if stock is not None else None
+        if stock is not None:
+            load_pullers()
+        # Profiles of one inventory share what each shop acknowledged: a store sale
+        # pushed by one is not pushed again by the next ERP file.
+        state = f"inventory:{stock.inventory}" if stock is not None else profile.name
         self.shops: dict[str, Shop] = {}
         for options in profile.write:
             cls = reg.get("sink", options.format)
             if issubclass(cls, ApiSink):
                 sink, sid = cls(options), sink_id(options)
-                clog = ChangeLog(self.ledger, profile.name, sid)
+                clog = ChangeLog(self.ledger, state, sid)
                 self.shops[sid] = Shop(sid, sink, clog, client_for(sink, clog))
 
     def drain(self) -> list[str]:
         """Send changes earlier runs left queued; the errors of shops still failing."""
         return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+
+    def pull_orders(self) -> int:
+        """Record what the shops sold (or cancelled) since the last pull; the number
+        of movements. A shop that cannot be read is logged and left for next time."""
+        if self.inventory is None or not self.inventory.spec.orders:
+            return 0
+        n = 0
+        for shop in self.shops.values():
+            cls = PULLERS.get(shop.sink.o.format)  # type: ignore[attr-defined]
+            if cls is None:
+                continue
+            source, puller = f"web:{shop.id}", cls(shop.sink.o)
+            try:
+                for lines, cursor in puller.pull(self.inventory.cursor(source)):
+                    n += self.inventory.record_orders(source, lines)
+                    self.inventory.set_cursor(source, cursor)
+            except SinkError as e:
+                log.warning("%s: orders from %s: %s; pulled again next time", self.name,
+                            shop.id, e)
+            finally:
+                puller.close()
+        return n
 
     def close(self) -> None:
         for s in self.shops.values():
@@ -254,12 +286,15 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
         for (sink, _), options in zip(sinks, file_outputs, strict=True):
             sink.start(_routed(ctx, options))
             started.append(sink)
-        for batch in job.batches(path, report):
+        for batch, weights in _feed(job, path, report, ctx, progress):
             report.flush()
             if progress:
                 progress(tally.read)
             if not len(batch):
+                if weights is not None:  # stock rows with nothing to tell the shops
+                    tally.unchanged += pc.sum(weights).as_py() or 0
                 continue
+            rejected_before = tally.rejected
             sent = None
             bad = None
             for sync in syncs:
@@ -274,12 +309,15 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
                 mask = delta.changed(batch)
                 sink.write(batch.filter(mask))
                 sent = mask if sent is None else pc.or_(sent, mask)
-            n_bad = pc.sum(bad).as_py() or 0 if bad is not None else 0
             if bad is not None and sent is not None:
                 sent = pc.and_(sent, pc.invert(bad))
-            n_sent = pc.sum(sent).as_py() or 0 if sent is not None else 0
+            n_bad = _rows(bad, weights)
+            n_sent = _rows(sent, weights)
+            # A refused stock row stands for every input row of its SKU.
+            tally.rejected = rejected_before + n_bad if bad is not None else tally.rejected
+            total = len(batch) if weights is None else pc.sum(weights).as_py()
             tally.sent += n_sent
-            tally.unchanged += len(batch) - n_sent - n_bad
+            tally.unchanged += total - n_sent - n_bad
         for sink, _ in sinks:
             sink.finish()
         for sync in syncs:
@@ -300,6 +338,38 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
     snapshots = {d.sink: t for _, d in sinks if d is not None
                  for t in [d.merged()] if t is not None}
     return tally, snapshots, syncs
+
+
+def _rows(mask: pa.Array | None, weights: pa.Array | None) -> int:
+    """Input rows behind the rows of a mask (stock batches: several per SKU)."""
+    if mask is None:
+        return 0
+    if weights is None:
+        return pc.sum(mask).as_py() or 0
+    return pc.sum(pc.if_else(mask, weights, 0)).as_py() or 0
+
+
+def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
+          progress: Progress | None) -> Iterator[tuple[Batch, pa.Array | None]]:
+    """The batches the outputs get: the mapped records, or for a stock profile what
+    may be sold of each SKU the file touched."""
+    if job.inventory is None:
+        for batch in job.batches(path, report):
+            yield batch, None
+        return
+
+    def read() -> Iterator[Batch]:
+        for batch in job.batches(path, report):
+            report.flush()
+            if progress:
+                progress(report.tally.read)
+            yield batch
+
+    inv = job.inventory
+    touched = ingest(inv, read(), path, ctx.extra["file_id"], f"pos:{job.name}")
+    if inv.spec.role == "figures":
+        job.pull_orders()  # sales the shop took since the export: before anything is pushed
+    yield from availability_batches(inv, touched)
 
 
 def refused_keys(job: Job, report: FileReport, field: str) -> list[pa.Array]:

@@ -23,6 +23,7 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.mapping import MapSpec
 from filebridge.options import Model, ProfilePath
 from filebridge.registry import load_plugins
+from filebridge.stock import StockSpec
 
 
 def _union(kind: str, tag: str) -> Any:
@@ -40,6 +41,10 @@ class ProfileBase(Model):
                          "record sent to the outputs")
     feedback: FeedbackOptions = Field(default_factory=FeedbackOptions,
                                       description="what goes back to the ERP")
+    stock: StockSpec | None = Field(None, description="the files are stock figures (or "
+                                    "store movements) of an inventory shared with the web: "
+                                    "shops get what may be sold, net of sales the ERP does "
+                                    "not know yet and of safety stock")
     ledger: ProfilePath | None = Field(None, description="the SQLite ledger file (default: "
                                        "$FILEBRIDGE_LEDGER or filebridge.db beside the profile)")
     _file: Path | None = PrivateAttr(None)
@@ -63,6 +68,16 @@ def _changes_need_key(self: Any) -> Any:
     if any(getattr(s, "mode", "full") == "changes" for s in self.write) and not self.map.key:
         raise ValueError("write: mode: changes needs map.key (the field that identifies a "
                          "record)")
+    return self
+
+
+def _stock_sinks_set_stock(self: Any) -> Any:
+    """A stock profile tells shops quantities only."""
+    if getattr(self, "stock", None) is not None:
+        for i, s in enumerate(self.write):
+            if getattr(s, "sync", "stock") != "stock":
+                raise ValueError(f"write[{i}]: a profile with stock: sends quantities: set "
+                                 "sync: stock")
     return self
 
 
@@ -95,6 +110,7 @@ def profile_model() -> type[ProfileBase]:
         "Profile", __base__=ProfileBase,
         __validators__={"distinct_paths": field_validator("write")(_distinct_paths),
                         "changes_need_key": model_validator(mode="after")(_changes_need_key),
+                        "stock_sinks": model_validator(mode="after")(_stock_sinks_set_stock),
                         "known_destinations": model_validator(mode="after")(
                             _known_destinations)},
         source=(_union("source", "kind"), Field(description="where files come from")),

@@ -1,0 +1,170 @@
+"""Shared stock with fixed times: the ERP's figure, web and store movements, what
+the shop may sell. The 02:00 / 02:05 / 02:30 race must never oversell."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import write_profile
+from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.orders.base import OrderLine
+from filebridge.records import Batch
+from filebridge.stock import Inventory, StockSpec
+from helpers import read_csv
+from shops.woocommerce import WooServer
+
+DAY = "2026-11-27"
+
+
+def t(hhmm: str) -> float:
+    return datetime.fromisoformat(f"{DAY}T{hhmm}:00+00:00").timestamp()
+
+
+def inventory(tmp_path: Path, **spec) -> Inventory:
+    return Inventory(SqliteLedger(tmp_path / "l.db"), StockSpec.model_validate(spec))
+
+
+def figures(inv: Inventory, file_id: int, rows: list[tuple], at: str) -> None:
+    cols = ["sku", "stock", "location", "category"][:len(rows[0])]
+    data = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    inv.stage_figures(Batch.from_pydict(data, list(range(1, len(rows) + 1))), file_id, t(at))
+    inv.commit_figures(file_id)
+
+
+def sale(order: str, sku: str, qty: int, at: str, changed: str | None = None,
+         line: str = "1") -> OrderLine:
+    return OrderLine(order, line, sku, qty, "processing", t(at), t(changed or at))
+
+
+def test_the_0205_sale_is_not_sold_again_by_the_0200_export(tmp_path):
+    inv = inventory(tmp_path)
+    inv.record_orders("web:woo", [sale("W1", "A", 1, "02:05")])  # pulled before the file
+    figures(inv, 1, [("A", 5), ("B", 2)], at="02:00")  # taken 02:00, landed 02:30
+    assert inv.available(["A", "B"]) == {"A": 4, "B": 2}
+    # The next export, at 04:00, includes the sale: nothing is taken off twice.
+    figures(inv, 2, [("A", 4)], at="04:00")
+    assert inv.available(["A"]) == {"A": 4}
+
+
+def test_an_order_before_the_export_that_the_erp_had_not_acknowledged_still_counts(tmp_path):
+    inv = inventory(tmp_path, erp_knows="acknowledged")
+    inv.record_orders("web:woo", [sale("W1", "A", 1, "01:50")])
+    figures(inv, 1, [("A", 5)], at="02:00")  # the ERP had not received it yet
+    assert inv.available(["A"]) == {"A": 4}
+    [m] = inv.unexported()
+    seq = inv.next_seq("movements")
+    inv.exported([m.id], seq)
+    assert inv.acknowledge(seqs=[seq], when=t("03:00")) == 1
+    assert inv.available(["A"]) == {"A": 4}  # the 02:00 figure still lacks it
+    figures(inv, 2, [("A", 4)], at="04:00")  # acknowledged at 03:00: in this figure
+    assert inv.available(["A"]) == {"A": 4}
+
+
+def test_cancel_and_refund_return_stock_and_a_repeat_delivery_counts_once(tmp_path):
+    inv = inventory(tmp_path)
+    figures(inv, 1, [("A", 5)], at="02:00")
+    first = [sale("W1", "A", 2, "02:05")]
+    assert inv.record_orders("web:woo", first) == 1
+    assert inv.record_orders("web:woo", first) == 0  # the same order again: nothing
+    assert inv.available(["A"]) == {"A": 3}
+    inv.record_orders("web:woo", [sale("W1", "A", 1, "02:05", changed="02:20")])  # 1 refunded
+    assert inv.available(["A"]) == {"A": 4}
+    inv.record_orders("web:woo", [sale("W1", "A", 0, "02:05", changed="02:40")])  # cancelled
+    assert inv.available(["A"]) == {"A": 5}
+    kinds = [(m.kind, m.qty) for m in inv.movements()]
+    assert kinds == [("sale", -2), ("refund", 1), ("cancel", 1)]
+
+
+def test_safety_stock_and_web_warehouses(tmp_path):
+    inv = inventory(tmp_path, location="location", web=["MAG", "NEG1"],
+                    safety=[{"sku": "BAG-*", "qty": 2}, {"field": "category",
+                                                         "equals": "shoes", "qty": 1}])
+    figures(inv, 1, [("BAG-1", 3, "MAG", "bags"), ("BAG-1", 2, "NEG1", "bags"),
+                     ("BAG-1", 50, "OUTLET", "bags"), ("SH-1", 1, "MAG", "shoes"),
+                     ("TS-1", 4, "NEG1", "tees")], at="02:00")
+    assert inv.available(["BAG-1", "SH-1", "TS-1"]) == {"BAG-1": 3, "SH-1": 0, "TS-1": 4}
+    # A store sale at NEG1 after the export lowers the web figure; one at the outlet not.
+    inv.record_store("pos:shop", [("R1", "1", "TS-1", "NEG1", 1, t("02:10")),
+                                  ("R2", "1", "BAG-1", "OUTLET", 5, t("02:10"))])
+    assert inv.available(["BAG-1", "TS-1"]) == {"BAG-1": 3, "TS-1": 3}
+
+
+def test_a_late_older_export_does_not_replace_a_newer_figure(tmp_path):
+    inv = inventory(tmp_path)
+    figures(inv, 1, [("A", 7)], at="04:00")
+    figures(inv, 2, [("A", 2)], at="02:00")  # delivered late
+    assert inv.available(["A"]) == {"A": 7}
+
+
+def test_bad_spec_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="group around the time"):
+        StockSpec.model_validate({"as_of": {"name": "STOCK_\\d+"}})
+    with pytest.raises(ValueError, match="field and equals go together"):
+        StockSpec.model_validate({"safety": [{"field": "category", "qty": 1}]})
+
+
+# -- end to end: files, the CLI, the loopback WooCommerce ----------------------
+
+def profile(workdir: Path, name: str, role: str, fields: dict, stock: dict) -> Path:
+    data = {
+        "name": name,
+        "source": {"kind": "local", "path": f"../inbox/{name}", "pattern": ["*.csv"],
+                   "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "fields": fields},
+        "map": {"key": "sku"},
+        "stock": {"inventory": "shared", "role": role, "quantity": "QTY", "sku": "SKU"} | stock,
+        "write": [{"format": "woocommerce_api", "url": "${WOO_URL}", "sync": "stock",
+                   "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}",
+                   "fields": {"sku": "sku", "stock": "stock"},
+                   "limits": {"max_backoff": 0.05}}],
+        "feedback": {"ack": {"path": f"../feedback/{name}/{{stem}}.ack.csv"}},
+        "ledger": "../ledger.db",
+    }
+    (workdir / "inbox" / name).mkdir(parents=True, exist_ok=True)
+    return write_profile(workdir, data, f"{name}.yaml")
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "filebridge", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_erp_file_and_store_file_push_what_may_be_sold(workdir, cli_env):
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        for sku, qty in (("A", 5), ("B", 2), ("C", 9)):
+            shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                              "stock_quantity": qty})
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                       "safety": [{"sku": "C", "qty": 2}]})
+        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                      {"receipt": "RECEIPT", "at": "WHEN"})
+        # A web order at 02:05, already in the ledger (the puller's job).
+        inv = Inventory(SqliteLedger(workdir / "ledger.db"),
+                        StockSpec.model_validate({"inventory": "shared"}))
+        inv.record_orders("web:woo", [sale("W1", "A", 1, "02:05")])
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;QTY\nA;5\nB;2\nC;9\nB;0\n", encoding="utf-8")  # B twice: the last wins
+        r = cli("run", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        stock = {k: p["stock_quantity"] for k, p in shop.catalog().items()}
+        assert stock == {"A": 4, "B": 0, "C": 7}  # 5 − the 02:05 sale; C less safety 2
+        [ack] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.ack.csv", ";")
+        assert ack["read"] == "4" and int(ack["sent"]) + int(ack["unchanged"]) == 4
+        # A store sale at 02:40 arrives as a POS file: online stock drops at once.
+        (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+            "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
+        r = cli("run", str(pos), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.catalog()["C"]["stock_quantity"] == 4
+        # The same POS file delivered again under another name: counted once.
+        (workdir / "inbox" / "pos" / "POS_1_copy.csv").write_text(
+            "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n\n", encoding="utf-8")
+        assert cli("run", str(pos), cwd=workdir, env=env).returncode == 0
+        assert shop.catalog()["C"]["stock_quantity"] == 4
