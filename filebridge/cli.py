@@ -188,6 +188,34 @@ def plan(profile: str, file: Path, examples: int) -> None:
 
 
 @main.command()
+@click.argument("profile")
+@click.option("--no-pull", is_flag=True, help="do not pull the shops' orders first")
+def feedback(profile: str, no_pull: bool) -> None:
+    """Pull the shops' new orders and write a movement file for the ERP with what the
+    web sold, cancelled and refunded since the last one; report movements the ERP has
+    not acknowledged in time."""
+    job = _job(profile)
+    inv = job.inventory
+    spec = getattr(job.profile, "stock", None)
+    if inv is None or spec is None or spec.feedback is None:
+        _fail(runner.USAGE, f"{profile}: no stock.feedback in this profile")
+    try:
+        if not no_pull:
+            click.echo(f"{job.name}: {job.pull_orders()} new movements from the shops")
+        for seq, path, n in job.movement_writer().write():
+            click.echo(f"movements file {seq}: {n} movements -> {path}")
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    except (TransferError, SinkError) as e:
+        _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
+    late = inv.overdue() if spec.erp_knows == "acknowledged" else []
+    for m in late:
+        click.echo(f"not acknowledged by the ERP: movement {m.id} ({m.kind} {m.sku} "
+                   f"{m.qty:+d}, order {m.order}) in file {m.seq}", err=True)
+    sys.exit(runner.ROWS_REJECTED if late else runner.OK)
+
+
+@main.command()
 @click.argument("run_id", metavar="RUN", type=int)
 @click.option("--profile", "profile", required=True, help="the profile whose run it is")
 def approve(run_id: int, profile: str) -> None:

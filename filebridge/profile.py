@@ -12,8 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import (Field, PrivateAttr, ValidationError, create_model, field_validator,
-                      model_validator)
+from pydantic import (Field, PrivateAttr, ValidationError, ValidationInfo, create_model,
+                      field_validator, model_validator)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -73,7 +73,8 @@ def _changes_need_key(self: Any) -> Any:
 
 def _stock_sinks_set_stock(self: Any) -> Any:
     """A stock profile tells shops quantities only."""
-    if getattr(self, "stock", None) is not None:
+    stock = getattr(self, "stock", None)
+    if stock is not None:
         for i, s in enumerate(self.write):
             if getattr(s, "sync", "stock") != "stock":
                 raise ValueError(f"write[{i}]: a profile with stock: sends quantities: set "
@@ -87,6 +88,8 @@ def _known_destinations(self: Any) -> Any:
     fb = self.feedback
     places = [(f"write[{i}]", s) for i, s in enumerate(self.write)] + \
         [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
+    if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
+        places.append(("stock.feedback", self.stock.feedback))
     for where, o in places:
         for name in getattr(o, "deliver", None) or []:
             if name not in known:
@@ -96,7 +99,10 @@ def _known_destinations(self: Any) -> Any:
     return self
 
 
-def _distinct_paths(cls: Any, v: list[Any]) -> list[Any]:
+def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
+    stock = info.data.get("stock")
+    if not v and (stock is None or stock.role != "acks"):  # an acks profile sends nothing
+        raise ValueError("List should have at least 1 item")
     paths = [getattr(s, "path", None) for s in v]
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
     if dupes:
@@ -116,7 +122,7 @@ def profile_model() -> type[ProfileBase]:
         source=(_union("source", "kind"), Field(description="where files come from")),
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
-            min_length=1, description="outputs: shop import files, templates")),
+            description="outputs: shop import files, shop APIs, templates")),
         destinations=(dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
                            _union("destination", "kind")], Field(
             default_factory=dict, description="named places that also receive files: "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -39,9 +40,12 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.movements import MovementFiles
 from filebridge.options import Duration, Model
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
+
+log = logging.getLogger("filebridge")
 
 ALL = "*"  # the location of an ERP row or a movement that names none
 
@@ -99,9 +103,10 @@ class StockSpec(Model):
     inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                            description="the shared stock this file belongs to; profiles "
                            "with the same name share figures, movements and shop state")
-    role: Literal["figures", "movements"] = Field(
+    role: Literal["figures", "movements", "acks"] = Field(
         "figures", description="figures: the ERP's stock export; movements: store sales and "
-        "returns (POS files), each row one movement")
+        "returns (POS files), each row one movement; acks: the ERP's acknowledgements of "
+        "movement files")
     sku: str = Field("sku", description="mapped field with the SKU")
     quantity: str = Field("stock", description="mapped field with the quantity (figures: "
                           "on hand; movements: units sold, negative for a return)")
@@ -132,6 +137,10 @@ class StockSpec(Model):
                                  "of this inventory; movements profiles apply its rules")
         return self
 
+    ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
+                     "movement file the ERP confirms")
+    feedback: MovementFiles | None = Field(None, description="figures: movement files for "
+                                           "the ERP (filebridge feedback, or on a schedule)")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
                               "acknowledged after this long (erp_knows: acknowledged)")
 
@@ -475,6 +484,14 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
     """Read a whole stock file into the inventory: the ERP's figures, or store
     movements. Returns the SKUs it touched."""
     s = inv.spec
+    if s.role == "acks":
+        seqs = []
+        for batch in batches:
+            seqs += [int(v) for v in batch.column(s.ack).to_pylist() if v is not None]
+        n = inv.acknowledge(seqs=seqs)
+        log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
+                 ", ".join(map(str, sorted(set(seqs)))) or "none")
+        return []
     if s.role == "figures":
         inv.unstage(file_id)
         as_of = file_as_of(s.as_of, path)

@@ -168,3 +168,63 @@ def test_erp_file_and_store_file_push_what_may_be_sold(workdir, cli_env):
             "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n\n", encoding="utf-8")
         assert cli("run", str(pos), cwd=workdir, env=env).returncode == 0
         assert shop.catalog()["C"]["stock_quantity"] == 4
+
+
+LAYOUT = {"seq": {"start": 1, "length": 6, "type": "integer"},
+          "kind": {"start": 7, "length": 8},
+          "order": {"start": 15, "length": 10},
+          "line": {"start": 25, "length": 4},
+          "sku": {"start": 29, "length": 12},
+          "qty": {"start": 41, "length": 6, "type": "integer"},
+          "date": {"start": 47, "length": 8, "type": "date", "format": "YYYYMMDD"}}
+
+
+def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir, cli_env):
+    from filebridge.readers.fixed import FixedOptions, FixedReader
+    from helpers import read_all
+
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+            "erp_knows": "acknowledged", "overdue": "0s", "orders": False,
+            "feedback": {"path": "../outbox/erp/MOV{seq:06d}.txt", "format": "fixed",
+                         "fields": LAYOUT, "encoding": "cp1252"}})
+        acks = write_profile(workdir, {
+            "name": "erp-acks", "source": {"kind": "local", "path": "../inbox/acks",
+                                           "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";", "fields": {"SEQ": {"type": "integer"}}},
+            "stock": {"inventory": "shared", "role": "acks", "ack": "SEQ"},
+            "write": [], "ledger": "../ledger.db"}, "acks.yaml")
+        (workdir / "inbox" / "acks").mkdir()
+        inv = Inventory(SqliteLedger(workdir / "ledger.db"),
+                        StockSpec.model_validate({"inventory": "shared"}))
+        inv.record_orders("web:woo", [sale("W1", "A-1", 2, "02:05"),
+                                      sale("W2", "Bè-2", 1, "02:07")])
+        inv.record_orders("web:woo", [sale("W1", "A-1", 0, "02:05", changed="02:30")])
+        inv.record_store("pos:x", [("R1", "1", "A-1", "*", 1, t("02:10"))])  # not for the ERP
+
+        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+        assert r.returncode == 1, r.stdout + r.stderr  # overdue 0s: not acknowledged yet
+        assert "not acknowledged by the ERP" in r.stderr
+        out = workdir / "outbox" / "erp" / "MOV000001.txt"
+        reader = FixedReader(FixedOptions.model_validate(
+            {"format": "fixed", "encoding": "cp1252", "fields": LAYOUT}))
+        rows, _, report, _ = read_all(reader, out)
+        recorded = [m for m in inv.movements() if m.source.startswith("web:")]
+        assert report.tally.rejected == 0
+        assert [(r["seq"], r["kind"].strip(), r["order"].strip(), r["sku"].strip(), r["qty"])
+                for r in rows] == [(1, m.kind, m.order, m.sku, m.qty) for m in recorded]
+        assert [r["qty"] for r in rows] == [-2, -1, 2]  # sale, sale, the cancellation
+
+        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+        assert "movements file" not in r.stdout  # nothing new: no new file
+        inv.record_orders("web:woo", [sale("W3", "A-1", 1, "03:00")])
+        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+        assert (workdir / "outbox" / "erp" / "MOV000002.txt").exists()
+
+        (workdir / "inbox" / "acks" / "ACK_1.csv").write_text("SEQ\n1\n2\n", encoding="utf-8")
+        r = cli("run", str(acks), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert all(m.acked is not None for m in inv.movements() if m.source.startswith("web:"))
+        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+        assert r.returncode == 0 and "not acknowledged" not in r.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +125,7 @@ class SqliteLedger:
             # One connection per job; the watcher may use it from that job's thread.
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
+            self._lock = threading.RLock()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
@@ -135,6 +137,12 @@ class SqliteLedger:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
+        # One connection per job, used by its sender threads and scheduled jobs too:
+        # transactions on it take turns.
+        with self._lock:
+            yield from self._tx()
+
+    def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:

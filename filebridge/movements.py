@@ -1,0 +1,171 @@
+"""Inventory feedback: the web's sales, cancellations and refunds as files for the
+ERP, in its own layout (fixed-width, with the layout language the readers use, or
+CSV), with sequence-numbered names.
+
+Exactly once, whatever crashes: the movements are tied to a sequence number and
+the file is recorded as *pending* in one transaction before the file is written;
+a pending file is written again (same number, same name, same content, atomic
+replace) until it has been published and delivered. So the ERP never gets a
+movement twice under two numbers, and never misses one.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import time
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from filebridge.layouts.fixed import FixedField, encode_record
+from filebridge.options import Deliver, Encoding, Model
+from filebridge.outputs import Outbox
+from filebridge.sinks.base import csv_lines, guard_formulas, header_line
+
+if TYPE_CHECKING:
+    from filebridge.stock import Inventory, Movement
+
+log = logging.getLogger("filebridge")
+
+FIELDS = ("seq", "id", "kind", "source", "order", "line", "sku", "location", "qty", "sold",
+          "date", "time", "occurred")
+FEEDBACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback_files (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
+    status TEXT NOT NULL,            -- pending | published
+    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
+    PRIMARY KEY (inventory, seq)
+);
+"""
+
+
+class MovementFiles(Model):
+    """Movement files for the ERP: what the web sold, cancelled and refunded."""
+
+    path: str = Field(description="where, relative to the profile's folder; may use {seq} "
+                      "(with a format, e.g. {seq:06d}), {date}, {time}, {inventory}")
+    format: Literal["csv", "fixed"] = Field("csv", description="csv, or fixed for an ERP that "
+                                            "reads fixed-width records")
+    fields: dict[str, FixedField] | None = Field(
+        None, description="for fixed: the record layout; names among " + ", ".join(FIELDS)
+        + " (qty is signed: negative leaves the stock; sold is units sold, negative for a "
+        "return)")
+    columns: list[str] = Field(default_factory=lambda: ["seq", "id", "kind", "order", "line",
+                                                        "sku", "location", "qty", "occurred"],
+                               description="for csv: the columns, among " + ", ".join(FIELDS))
+    delimiter: str = Field(";", min_length=1, max_length=1, description="for csv")
+    encoding: Encoding = Field("utf-8", description="output encoding")
+    done_file: str | None = Field(None, description="empty marker written after the file")
+    empty: bool = Field(False, description="write a file even when nothing moved")
+    deliver: Deliver = []
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        try:
+            names = {f.split(":")[0] for _, f, _, _ in string.Formatter().parse(v) if f}
+        except ValueError as e:
+            raise ValueError(f"bad placeholder in {v!r} ({e})") from None
+        unknown = sorted(names - {"seq", "date", "time", "inventory"})
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {v!r}; known: {{seq}}, "
+                             "{date}, {time}, {inventory}")
+        if "seq" not in names:
+            raise ValueError(f"{v!r} needs {{seq}}: every movement file has its own number")
+        return v
+
+    @model_validator(mode="after")
+    def _layout(self) -> MovementFiles:
+        if self.format == "fixed" and not self.fields:
+            raise ValueError("format: fixed needs fields (the ERP's record layout)")
+        for name in [*(self.fields or {}), *self.columns]:
+            if name not in FIELDS:
+                raise ValueError(f"unknown movement field {name!r}; known: {', '.join(FIELDS)}")
+        return self
+
+
+def values(m: Movement, seq: int) -> dict[str, Any]:
+    when = datetime.fromtimestamp(m.occurred).astimezone()
+    return {"seq": seq, "id": m.id, "kind": m.kind, "source": m.source, "order": m.order,
+            "line": m.line, "sku": m.sku, "location": "" if m.location == "*" else m.location,
+            "qty": m.qty, "sold": -m.qty, "date": date(when.year, when.month, when.day),
+            "time": when.strftime("%H%M%S"), "occurred": when.isoformat(timespec="seconds")}
+
+
+def render(o: MovementFiles, moves: list[Movement], seq: int) -> bytes:
+    rows = [values(m, seq) for m in moves]
+    if o.format == "fixed":
+        text = "".join(encode_record(r, o.fields or {}) + "\r\n" for r in rows)
+        return text.encode(o.encoding, errors="strict")
+    import pyarrow as pa
+
+    cols = [guard_formulas(pa.array([str(r[c]) for r in rows], pa.string())) for c in o.columns]
+    data = header_line(o.columns, o.delimiter) + (csv_lines(cols, o.delimiter) if rows else b"")
+    return data if o.encoding.lower() in ("utf-8", "utf8") else \
+        data.decode("utf-8").encode(o.encoding)
+
+
+class MovementWriter:
+    def __init__(self, inv: Inventory, o: MovementFiles, base: Any, delivery: Any):
+        self.inv, self.o, self.base, self.delivery = inv, o, base, delivery
+        inv.db.executescript(FEEDBACK_SCHEMA)
+
+    def path(self, seq: int, when: float) -> Any:
+        import os
+        from pathlib import Path
+
+        t = datetime.fromtimestamp(when)
+        p = Path(self.o.path.format(seq=seq, date=t.strftime("%Y%m%d"),
+                                    time=t.strftime("%H%M%S"), inventory=self.inv.name))
+        return Path(os.path.normpath(p if p.is_absolute() else Path(self.base) / p))
+
+    def write(self) -> list[tuple[int, Any, int]]:
+        """Write pending files again, then a new one for unexported movements.
+        Returns (seq, path, movements) of each file written."""
+        done = []
+        for seq, path in self.inv.db.execute(
+                "SELECT seq, path FROM feedback_files WHERE inventory=? AND status='pending' "
+                "ORDER BY seq", (self.inv.name,)).fetchall():
+            done.append(self._publish(seq, path))
+        moves = self.inv.unexported()
+        if not moves and not self.o.empty:
+            return done
+        now = time.time()
+        with self.inv.ledger.tx() as db:
+            row = db.execute("SELECT seq FROM sequences WHERE inventory=? AND name='movements'",
+                             (self.inv.name,)).fetchone()
+            seq = (row[0] if row else 0) + 1
+            db.execute("INSERT INTO sequences VALUES (?, 'movements', ?) ON CONFLICT(inventory, "
+                       "name) DO UPDATE SET seq=excluded.seq", (self.inv.name, seq))
+            db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=?",
+                           [(seq, now, m.id) for m in moves])
+            path = str(self.path(seq, now))
+            db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
+                       (self.inv.name, seq, path, len(moves), now))
+        done.append(self._publish(seq, path))
+        return done
+
+    def _publish(self, seq: int, path: str) -> tuple[int, Any, int]:
+        from pathlib import Path
+
+        moves = self.inv.movements("seq=?", (seq,))
+        outbox = Outbox()
+        routed = outbox.routed(self.o.deliver) if self.o.deliver else outbox
+        staged = routed.stage(Path(path), self.o.done_file)
+        try:
+            with staged.open("wb") as f:
+                f.write(render(self.o, moves, seq))
+            outbox.publish()
+            self.delivery.send(outbox.files)
+        except BaseException:
+            outbox.abort()
+            raise
+        with self.inv.ledger.tx() as db:
+            db.execute("UPDATE feedback_files SET status='published', published=? WHERE "
+                       "inventory=? AND seq=?", (time.time(), self.inv.name, seq))
+        log.info("%s: movements file %d: %s (%d movements)", self.inv.name, seq, path,
+                 len(moves))
+        return seq, Path(path), len(moves)
+
