@@ -216,6 +216,45 @@ def feedback(profile: str, no_pull: bool) -> None:
 
 
 @main.command()
+@click.argument("profile")
+@click.option("--correct", is_flag=True, help="set the shop to what may be sold where it "
+              "differs")
+@click.option("--all", "show_all", is_flag=True, help="list every SKU, not only drifting ones")
+def reconcile(profile: str, correct: bool, show_all: bool) -> None:
+    """Compare ERP stock, the ledger and each shop per SKU and report the drift."""
+    from filebridge.reconcile import reconcile as run_reconcile
+
+    job = _job(profile)
+    try:
+        job.pull_orders()
+        reports = run_reconcile(job, correct)
+    except ValueError as e:
+        _fail(runner.USAGE, str(e))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    except (TransferError, SinkError) as e:
+        _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
+    code = runner.OK
+    for r in reports:
+        if r.error and not r.lines:
+            click.echo(f"{r.sink}: {r.error}", err=True)
+            code = runner.TRANSFER_FAILED
+            continue
+        click.echo(f"{r.sink}: {len(r.lines)} SKUs, {len(r.drifting)} drifting"
+                   + (f", {r.corrected} corrected" if correct else ""))
+        click.echo("  sku  erp  available  acknowledged  shop  drift")
+        for x in r.lines if show_all else r.drifting:
+            click.echo(f"  {x.sku}  {x.erp}  {x.available}  {x.acked}  {x.shop}  "
+                       f"{'' if x.drift is None else format(x.drift, '+d')}")
+        if r.error:
+            click.echo(f"{r.sink}: {r.error}; corrections stay queued", err=True)
+            code = runner.TRANSFER_FAILED
+        elif r.drifting and not correct:
+            code = max(code, runner.ROWS_REJECTED)
+    sys.exit(code)
+
+
+@main.command()
 @click.argument("run_id", metavar="RUN", type=int)
 @click.option("--profile", "profile", required=True, help="the profile whose run it is")
 def approve(run_id: int, profile: str) -> None:

@@ -142,6 +142,23 @@ class ChangeLog:
                            "hash=excluded.hash, product=excluded.product, record=excluded.record, "
                            "idem=excluded.idem, line=excluded.line WHERE status='staged'", values)
 
+    def enqueue(self, rows: Iterable[tuple[str, str, int, str | None, str]],
+                run_id: int | None) -> None:
+        """Queue (key, op, hash, product, record json) changes that come from no file
+        (a reconciliation's corrections)."""
+        now = time.time()
+        p, s = self.profile, self.sink
+        with self.ledger.tx() as db:
+            db.executemany("INSERT INTO outbox(profile, sink, key, op, hash, product, record, "
+                           "idem, run_id, status, created, updated) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?)",
+                           [(p, s, k, op, h, prod, rec, idem_key(p, s, k, op, h, -(run_id or 0)),
+                             run_id, now, now) for k, op, h, prod, rec in rows])
+
+    def acknowledged(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The last record the shop acknowledged for each of ``keys`` that it has."""
+        return {k: json.loads(r) for k, _, r in self.records(keys)}
+
     def commit(self, file_id: int, hold: bool) -> int:
         """The file is accepted: its staged changes become sendable (or held)."""
         with self.ledger.tx() as db:

@@ -228,3 +228,26 @@ def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir,
         assert all(m.acked is not None for m in inv.movements() if m.source.startswith("web:"))
         r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
         assert r.returncode == 0 and "not acknowledged" not in r.stderr
+
+
+def test_reconcile_reports_drift_and_corrects_the_shop(workdir, cli_env):
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        ids = {sku: shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                                      "stock_quantity": 0})["id"] for sku in ("A", "B")}
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                       "orders": False})
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;QTY\nA;5\nB;2\n", encoding="utf-8")
+        assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
+        r = cli("reconcile", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 0 and "0 drifting" in r.stdout, r.stdout + r.stderr
+        shop.shop.update(ids["B"], {"stock_quantity": 9})  # someone edits the shop by hand
+        r = cli("reconcile", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 1 and "1 drifting" in r.stdout
+        assert "  B  2  2  2  9  +7" in r.stdout
+        r = cli("reconcile", str(erp), "--correct", cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.catalog()["B"]["stock_quantity"] == 2
+        assert "0 drifting" in cli("reconcile", str(erp), cwd=workdir, env=env).stdout

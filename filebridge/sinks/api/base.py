@@ -164,6 +164,11 @@ class ShopClient(ABC):
         others are sent as usual. The default confirms none."""
         return []
 
+    def stock_of(self, skus: list[str]) -> dict[str, int | None]:
+        """The shop's current quantity of each SKU (None: not in the shop), for
+        ``filebridge reconcile``. Shops that cannot say raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read stock back yet")
+
     def close(self) -> None:  # noqa: B027  (optional: most clients hold only Http)
         """Release connections."""
 

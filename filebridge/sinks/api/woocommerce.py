@@ -248,7 +248,12 @@ class WooClient(ShopClient):
             if hit and hit["type"] == "variable":
                 self.parents.setdefault(key, hit["id"])
 
-    def _find(self, skus: set[str]) -> dict[str, dict[str, Any]]:
+    def stock_of(self, skus: list[str]) -> dict[str, int | None]:
+        found = self._find(set(skus), "id,sku,parent_id,type,stock_quantity")
+        return {s: found[s].get("stock_quantity") if s in found else None for s in skus}
+
+    def _find(self, skus: set[str], fields: str = "id,sku,parent_id,type"
+              ) -> dict[str, dict[str, Any]]:
         """SKU -> {id, parent_id, type} for those the shop has: comma lists of SKUs,
         a SKU holding a comma on its own (Woo splits the list on commas)."""
         groups: list[list[str]] = []
@@ -264,7 +269,7 @@ class WooClient(ShopClient):
             while page <= pages:
                 resp = self.http.request("GET", "/products", params={
                     "sku": ",".join(group), "per_page": LIMIT, "page": page,
-                    "_fields": "id,sku,parent_id,type"})
+                    "_fields": fields})
                 pages = int(resp.headers.get("X-WP-TotalPages") or 1)
                 found.update((p["sku"], p) for p in resp.json() if p.get("sku") in skus)
                 page += 1

@@ -1,0 +1,92 @@
+"""``filebridge reconcile``: per SKU, the ERP's figure, what may be sold (the
+ledger's view), what the shop last acknowledged and what the shop shows now; the
+drift between the last two, and optionally the correction.
+
+A drift is normal for a moment (a web sale the next pull will record); one that
+stays means the shop was edited by hand, or a change was lost outside filebridge.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from filebridge.apisync import canonical, drain
+from filebridge.delta import row_hashes
+from filebridge.pipeline import Job
+from filebridge.records import Batch
+
+
+@dataclass
+class Line:
+    sku: str
+    erp: int  # the ERP's figure over the web warehouses
+    available: int | None  # what may be sold now
+    acked: int | None  # what the shop last acknowledged from us
+    shop: int | None  # what the shop shows
+
+    @property
+    def drift(self) -> int | None:
+        if self.available is None or self.shop is None:
+            return None
+        return self.shop - self.available
+
+
+@dataclass
+class Report:
+    sink: str
+    lines: list[Line]
+    corrected: int = 0
+    error: str | None = None
+
+    @property
+    def drifting(self) -> list[Line]:
+        return [x for x in self.lines if x.drift]
+
+
+def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> list[Report]:
+    inv = job.inventory
+    if inv is None:
+        raise ValueError(f"{job.name}: reconcile needs a profile with stock:")
+    web = set(inv.spec.web)
+    erp: dict[str, int] = {}
+    for sku, loc, qty in inv.db.execute("SELECT sku, location, qty FROM erp_stock WHERE "
+                                        "inventory=?", (inv.name,)):
+        if not web or loc in web:
+            erp[sku] = erp.get(sku, 0) + qty
+    skus = sorted(erp)
+    available = inv.available(skus)
+    reports = []
+    for shop in job.shops.values():
+        acked = shop.log.acknowledged(skus)
+        try:
+            seen = shop.client.stock_of(skus)
+        except NotImplementedError as e:
+            reports.append(Report(shop.id, [], error=str(e)))
+            continue
+        lines = [Line(s, erp[s], available[s], acked.get(s, {}).get("stock"), seen.get(s))
+                 for s in skus]
+        report = Report(shop.id, lines)
+        if correct and report.drifting:
+            report.corrected = _correct(job, shop, report.drifting, run_id)
+            out = drain(shop.log, shop.client, shop.sink.o)
+            report.error = out.error
+        reports.append(report)
+    return reports
+
+
+def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -> int:
+    """Queue the quantity that may be sold for every drifting SKU, hashed as a run
+    would hash it, so the next file compares with what the shop now has."""
+    rows = [x for x in drifting if x.available is not None]
+    table = pa.table({"sku": pa.array([x.sku for x in rows], pa.string()),
+                      "stock": pa.array([x.available for x in rows], pa.int64())})
+    batch = Batch(table, pa.array(range(len(rows)), pa.int64()))
+    canon = canonical(batch, shop.sink.o, None)  # type: ignore[attr-defined]
+    hashes = row_hashes(Batch(canon, batch.lines)).view(pa.int64()).to_pylist()
+    shop.log.enqueue([(x.sku, "upsert", h, None,  # type: ignore[attr-defined]
+                       json.dumps({"sku": x.sku, "stock": x.available}))
+                      for x, h in zip(rows, hashes, strict=True)], run_id)
+    return len(rows)
