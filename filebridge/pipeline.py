@@ -113,6 +113,45 @@ class Job:
         """Send changes earlier runs left queued; the errors of shops still failing."""
         return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
 
+    def scheduled(self) -> list[Any]:
+        """The profile's time-based jobs, for the watcher's scheduler."""
+        from filebridge.schedule import ScheduledJob
+
+        spec = getattr(self.profile, "stock", None)
+        if spec is None or spec.role != "figures":
+            return []
+        plan = spec.schedule
+        jobs = []
+        if plan.orders is not None:
+            jobs.append(ScheduledJob("orders", plan.orders, lambda when: self.on_orders(
+                feedback=plan.feedback is None and spec.feedback is not None)))
+        if plan.feedback is not None and spec.feedback is not None:
+            jobs.append(ScheduledJob("feedback", plan.feedback,
+                                     lambda when: self.on_orders(feedback=True)))
+        if plan.reconcile is not None:
+            jobs.append(ScheduledJob("reconcile", plan.reconcile,
+                                     lambda when: self.on_reconcile(plan.correct)))
+        return jobs
+
+    def on_orders(self, feedback: bool) -> None:
+        n = self.pull_orders()
+        if feedback and (n or self.inventory.unexported()):  # type: ignore[union-attr]
+            self.movement_writer().write()
+        for m in self.inventory.overdue() if self.inventory.spec.erp_knows == \
+                "acknowledged" else []:  # type: ignore[union-attr]
+            log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
+                        "by the ERP", self.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
+
+    def on_reconcile(self, correct: bool) -> None:
+        from filebridge.reconcile import reconcile
+
+        for r in reconcile(self, correct):
+            level = logging.WARNING if r.drifting or r.error else logging.INFO
+            log.log(level, "%s: reconcile %s: %d SKUs, %d drifting%s%s", self.name, r.sink,
+                    len(r.lines), len(r.drifting),
+                    f", {r.corrected} corrected" if correct else "",
+                    f"; {r.error}" if r.error else "")
+
     def movement_writer(self) -> Any:
         from filebridge.movements import MovementWriter
 

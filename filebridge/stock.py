@@ -44,6 +44,7 @@ from filebridge.movements import MovementFiles
 from filebridge.options import Duration, Model
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
+from filebridge.schedule import Schedule
 
 log = logging.getLogger("filebridge")
 
@@ -96,6 +97,20 @@ class Safety(Model):
         return self.field is None or str(record.get(self.field, "")) == self.equals
 
 
+class StockSchedule(Model):
+    """Time-based jobs ``filebridge watch`` runs for an inventory (figures profile)."""
+
+    orders: Schedule | None = Field(None, description="pull the shops' orders, e.g. "
+                                    "{every: 5m}; without a feedback schedule a movement "
+                                    "file follows every pull that found something")
+    feedback: Schedule | None = Field(None, description="write the movement file for the "
+                                      "ERP, e.g. {cron: \"30 1 * * *\"}")
+    reconcile: Schedule | None = Field(None, description="compare ERP, ledger and shops, "
+                                       "e.g. nightly")
+    correct: bool = Field(False, description="the scheduled reconciliation also corrects "
+                          "the shops")
+
+
 class StockSpec(Model):
     """This profile's files are stock figures (or store movements) of a shared
     inventory: the shops get what may be sold, not the file's quantity."""
@@ -141,6 +156,8 @@ class StockSpec(Model):
                      "movement file the ERP confirms")
     feedback: MovementFiles | None = Field(None, description="figures: movement files for "
                                            "the ERP (filebridge feedback, or on a schedule)")
+    schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
+                                    "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
                               "acknowledged after this long (erp_knows: acknowledged)")
 

@@ -38,6 +38,7 @@ from filebridge.errors import LedgerError, SinkError, TransferError
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
+from filebridge.schedule import Scheduler
 
 log = logging.getLogger("filebridge")
 
@@ -159,20 +160,34 @@ class Watcher:
 
     def _job_loop(self, i: int) -> None:
         try:
+            timetable = self._timetable(i)
             while not self._stop:
                 self._wakes[i].clear()
                 if i not in self._watched:
                     self._observe(i)
                 settling = self._scan(i)
+                if timetable is not None:
+                    timetable.run_due()
                 period = self._period(i)
                 settle = self.jobs[i].source.settle_every
                 due = time.monotonic() + (min(settle, period) if settling else period)
                 if i in self._down:
                     due = max(due, self._down[i].until)
+                if timetable is not None:
+                    due = min(due, time.monotonic() + timetable.next_wake())
                 self._sleep(i, due - time.monotonic())
         except LedgerError as e:  # the state store failed: everything stops
             self._ledger_error = e
             self.stop()
+
+    def _timetable(self, i: int) -> Scheduler | None:
+        """The profile's time-based jobs (pull orders, feedback, reconcile), if any."""
+        jobs = self.jobs[i].scheduled()
+        if not jobs:
+            return None
+        for j in jobs:
+            log.info("%s: %s %s", self.jobs[i].name, j.name, j.schedule.describe())
+        return Scheduler(self.jobs[i].ledger, self.jobs[i].name, jobs)
 
     def _once(self) -> int:
         outcomes: list[Outcome] = []
@@ -181,6 +196,9 @@ class Watcher:
             run = _Run(job)
             try:
                 job.drain()
+                timetable = self._timetable(i)
+                if timetable is not None:
+                    timetable.run_due()
                 with job.poll():
                     for path in self._candidates(i):
                         if self._stop:

@@ -251,3 +251,34 @@ def test_reconcile_reports_drift_and_corrects_the_shop(workdir, cli_env):
         assert r.returncode == 0, r.stdout + r.stderr
         assert shop.catalog()["B"]["stock_quantity"] == 2
         assert "0 drifting" in cli("reconcile", str(erp), cwd=workdir, env=env).stdout
+
+
+def test_a_store_sale_lowers_online_stock_within_one_watch_cycle(workdir, cli_env):
+    import signal
+
+    from helpers import wait_for
+
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                       "orders": False})
+        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                      {"receipt": "RECEIPT", "at": "WHEN"})
+        p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp), str(pos)],
+                             cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+                "SKU;QTY\nC;9\n", encoding="utf-8")
+            wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 9, timeout=60,
+                     what="the ERP figure online")
+            (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+                "RECEIPT;SKU;QTY;WHEN\nR1;C;2;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
+            wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 7, timeout=30,
+                     what="the store sale online")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err

@@ -5,3 +5,4 @@ that sales, cancellations and refunds become stock movements (``filebridge.stock
 
 def load_pullers() -> None:
     """Import the puller modules (each registers itself with ``@puller``)."""
+    from filebridge.orders import vendure  # noqa: F401

@@ -312,3 +312,113 @@ class VendureShop:
             skip += 100
             if skip >= page["products"]["totalItems"]:
                 return {"products": products, "variants": variants}
+
+    # -- orders (for the order puller's tests) ------------------------------------------
+    def ensure_variant(self, sku: str, stock: int = 1000, price: int = 1000) -> str:
+        """The id of the one variant holding ``sku``; a product and variant with that
+        SKU, ``stock`` units and ``price`` (minor units) are created when missing."""
+        found = self.variants(sku)
+        if found:
+            return str(found[0]["id"])
+        product = self.gql("mutation($i:CreateProductInput!){createProduct(input:$i){id}}", {
+            "i": {"translations": [{"languageCode": "en", "name": sku,
+                                    "slug": f"order-{sku.lower()}", "description": ""}]}})
+        return str(self.gql(
+            "mutation($i:[CreateProductVariantInput!]!){createProductVariants(input:$i){id}}",
+            {"i": [{"productId": product["createProduct"]["id"], "sku": sku, "price": price,
+                    "stockOnHand": stock, "translations": [
+                        {"languageCode": "en", "name": sku}]}]})["createProductVariants"][0]["id"])
+
+    def _order_setup(self) -> tuple[str, str]:
+        """A free shipping method and a customer, made on first use: a draft order
+        cannot leave Draft without both."""
+        if "shipping_method" not in self.ids:
+            method = self.gql(
+                "mutation($i:CreateShippingMethodInput!){createShippingMethod(input:$i){id}}",
+                {"i": {"code": "test-shipping", "fulfillmentHandler": "manual-fulfillment",
+                       "translations": [{"languageCode": "en", "name": "Test shipping",
+                                         "description": ""}],
+                       "checker": {"code": "default-shipping-eligibility-checker",
+                                   "arguments": [{"name": "orderMinimum", "value": "0"}]},
+                       "calculator": {"code": "default-shipping-calculator", "arguments": [
+                           {"name": "rate", "value": "0"},
+                           {"name": "includesTax", "value": "auto"},
+                           {"name": "taxRate", "value": "0"}]}}})
+            customer = self.gql(
+                "mutation($i:CreateCustomerInput!){createCustomer(input:$i){"
+                "...on Customer{id} ...on ErrorResult{message}}}",
+                {"i": {"emailAddress": "buyer@example.com", "firstName": "Test",
+                       "lastName": "Buyer"}})
+            self.ids["shipping_method"] = method["createShippingMethod"]["id"]
+            self.ids["customer"] = _ok(customer["createCustomer"])["id"]
+        return self.ids["shipping_method"], self.ids["customer"]
+
+    ORDER = ("id code state active orderPlacedAt updatedAt "
+             "lines{id quantity orderPlacedQuantity productVariant{sku}}")
+
+    def place_order(self, lines: list[tuple[str, int]],
+                    state: str = "PaymentSettled") -> dict[str, Any]:
+        """An order for ``[(sku, qty), ...]`` through the Admin API's draft-order flow
+        (variants are created when missing). ``state``: ``PaymentSettled`` (placed and
+        paid with a manual payment: Vendure allocates the stock), ``ArrangingPayment``
+        (checked out, not placed) or ``Draft``. Returns the order (``ORDER`` fields)
+        plus ``line_ids``: sku -> order line id."""
+        method, customer = self._order_setup()
+        variants = [(self.ensure_variant(sku), qty) for sku, qty in lines]
+        oid = self.gql("mutation{createDraftOrder{id}}")["createDraftOrder"]["id"]
+        for vid, qty in variants:
+            _ok(self.gql("mutation($o:ID!,$i:AddItemToDraftOrderInput!){addItemToDraftOrder("
+                         "orderId:$o,input:$i){...on Order{id} ...on ErrorResult{message}}}",
+                         {"o": oid, "i": {"productVariantId": vid, "quantity": qty}}
+                         )["addItemToDraftOrder"])
+        if state != "Draft":
+            _ok(self.gql("mutation($o:ID!,$c:ID!){setCustomerForDraftOrder(orderId:$o,"
+                         "customerId:$c){...on Order{id} ...on ErrorResult{message}}}",
+                         {"o": oid, "c": customer})["setCustomerForDraftOrder"])
+            _ok(self.gql("mutation($o:ID!,$s:ID!){setDraftOrderShippingMethod(orderId:$o,"
+                         "shippingMethodId:$s){...on Order{id} ...on ErrorResult{message}}}",
+                         {"o": oid, "s": method})["setDraftOrderShippingMethod"])
+            self.transition_order(oid, "ArrangingPayment")
+        if state == "PaymentSettled":
+            paid = _ok(self.gql(
+                "mutation($i:ManualPaymentInput!){addManualPaymentToOrder(input:$i){"
+                "...on Order{id state} ...on ErrorResult{message}}}",
+                {"i": {"orderId": oid, "method": "manual", "metadata": {},
+                       "transactionId": f"test-{oid}"}})["addManualPaymentToOrder"])
+            if paid["state"] != "PaymentSettled":  # 3.7 moves the order on by itself
+                self.transition_order(oid, "PaymentSettled")
+        elif state not in ("Draft", "ArrangingPayment"):
+            raise ValueError(f"place_order cannot stop at {state!r}")
+        return self.order(oid)
+
+    def transition_order(self, order_id: str, state: str) -> dict[str, Any]:
+        return _ok(self.gql(
+            "mutation($o:ID!,$s:String!){transitionOrderToState(id:$o,state:$s){...on Order{"
+            + self.ORDER + "} ...on OrderStateTransitionError{message transitionError}}}",
+            {"o": order_id, "s": state})["transitionOrderToState"])
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """The order as Vendure holds it, plus ``line_ids`` (sku -> order line id)."""
+        o = self.gql("query($o:ID!){order(id:$o){" + self.ORDER + "}}", {"o": order_id})["order"]
+        o["line_ids"] = {li["productVariant"]["sku"]: li["id"] for li in o["lines"]}
+        return o
+
+    def cancel_order(self, order_id: str,
+                     lines: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+        """Cancel a placed order: every unit (``lines`` None; the order becomes
+        Cancelled) or ``[(sku, qty), ...]`` of it (Vendure lowers those lines'
+        quantity and releases their stock). Returns the order as ``order()`` does."""
+        inp: dict[str, Any] = {"orderId": order_id, "reason": "test"}
+        if lines is not None:
+            ids = self.order(order_id)["line_ids"]
+            inp["lines"] = [{"orderLineId": ids[sku], "quantity": qty} for sku, qty in lines]
+        _ok(self.gql("mutation($i:CancelOrderInput!){cancelOrder(input:$i){...on Order{id} "
+                     "...on ErrorResult{message}}}", {"i": inp})["cancelOrder"])
+        return self.order(order_id)
+
+
+def _ok(result: dict[str, Any]) -> dict[str, Any]:
+    """A mutation's answer, or RuntimeError when Vendure returned an ErrorResult."""
+    if "message" in result:
+        raise RuntimeError(f"Vendure refused: {result}")
+    return result
