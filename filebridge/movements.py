@@ -121,14 +121,16 @@ class MovementWriter:
                                     time=t.strftime("%H%M%S"), inventory=self.inv.name))
         return Path(os.path.normpath(p if p.is_absolute() else Path(self.base) / p))
 
-    def write(self) -> list[tuple[int, Any, int]]:
+    def write(self, outbox: Outbox | None = None) -> list[tuple[int, Any, int]]:
         """Write pending files again, then a new one for unexported movements.
-        Returns (seq, path, movements) of each file written."""
+        Returns (seq, path, movements) of each file written. With ``outbox``, the
+        files are only staged there: the caller publishes them with its other outputs
+        and then calls :meth:`published`."""
         done = []
         for seq, path in self.inv.db.execute(
                 "SELECT seq, path FROM feedback_files WHERE inventory=? AND status='pending' "
                 "ORDER BY seq", (self.inv.name,)).fetchall():
-            done.append(self._publish(seq, path))
+            done.append(self._publish(seq, path, outbox))
         moves = self.inv.unexported()
         if not moves and not self.o.empty:
             return done
@@ -144,27 +146,33 @@ class MovementWriter:
             path = str(self.path(seq, now))
             db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
                        (self.inv.name, seq, path, len(moves), now))
-        done.append(self._publish(seq, path))
+        done.append(self._publish(seq, path, outbox))
         return done
 
-    def _publish(self, seq: int, path: str) -> tuple[int, Any, int]:
+    def published(self, seqs: list[int]) -> None:
+        with self.inv.ledger.tx() as db:
+            db.executemany("UPDATE feedback_files SET status='published', published=? WHERE "
+                           "inventory=? AND seq=?",
+                           [(time.time(), self.inv.name, seq) for seq in seqs])
+
+    def _publish(self, seq: int, path: str, into: Outbox | None = None) -> tuple[int, Any, int]:
         from pathlib import Path
 
         moves = self.inv.movements("seq=?", (seq,))
-        outbox = Outbox()
-        routed = outbox.routed(self.o.deliver) if self.o.deliver else outbox
+        outbox = into or Outbox()
+        routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
         staged = routed.stage(Path(path), self.o.done_file)
+        with staged.open("wb") as f:
+            f.write(render(self.o, moves, seq))
+        if into is not None:
+            return seq, Path(path), len(moves)
         try:
-            with staged.open("wb") as f:
-                f.write(render(self.o, moves, seq))
             outbox.publish()
             self.delivery.send(outbox.files)
         except BaseException:
             outbox.abort()
             raise
-        with self.inv.ledger.tx() as db:
-            db.execute("UPDATE feedback_files SET status='published', published=? WHERE "
-                       "inventory=? AND seq=?", (time.time(), self.inv.name, seq))
+        self.published([seq])
         log.info("%s: movements file %d: %s (%d movements)", self.inv.name, seq, path,
                  len(moves))
         return seq, Path(path), len(moves)

@@ -254,6 +254,8 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         _feedback(job, ctx, name, "held" if hold else "done", tally, report, hold or "")
         outputs = outbox.publish()
         job.delivery.send(outbox.files)
+        for done in ctx.extra.get("published", []):
+            done()
     except RejectedFile as e:
         outbox.abort()
         for shop in job.shops.values():
@@ -336,6 +338,9 @@ def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
             report.flush()
             if progress:
                 progress(tally.read)
+            if not sinks and not syncs:  # a stock profile that only records (orders, acks)
+                tally.sent += len(batch) if weights is None else pc.sum(weights).as_py() or 0
+                continue
             if not len(batch):
                 if weights is not None:  # stock rows with nothing to tell the shops
                     tally.unchanged += pc.sum(weights).as_py() or 0
@@ -412,9 +417,18 @@ def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
             yield batch
 
     inv = job.inventory
-    touched = ingest(inv, read(), path, ctx.extra["file_id"], f"pos:{job.name}")
-    if inv.spec.role == "figures":
+    role = inv.spec.role
+    source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
+    touched = ingest(inv, read(), path, ctx.extra["file_id"], source)
+    if role == "figures":
         job.pull_orders()  # sales the shop took since the export: before anything is pushed
+    if role == "orders" and inv.spec.feedback is not None:
+        # The ERP learns of the orders in this file's outputs, published with them.
+        writer = job.movement_writer()
+        files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
+                             if inv.spec.feedback.deliver else ctx.outbox)
+        ctx.extra.setdefault("published", []).append(
+            lambda: writer.published([seq for seq, _, _ in files]))
     if inv.spec.role == "acks":  # nothing for the shops; the rows are accounted for
         yield (Batch(pa.table({"sku": pa.array([], pa.string())}), pa.array([], pa.int64())),
                pa.array([report.tally.read - report.tally.rejected - report.tally.skipped]))

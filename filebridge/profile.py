@@ -101,7 +101,7 @@ def _known_destinations(self: Any) -> Any:
 
 def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
-    if not v and (stock is None or stock.role != "acks"):  # an acks profile sends nothing
+    if not v and (stock is None or stock.role not in ("acks", "orders")):
         raise ValueError("List should have at least 1 item")
     paths = [getattr(s, "path", None) for s in v]
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}

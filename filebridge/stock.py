@@ -118,9 +118,10 @@ class StockSpec(Model):
     inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                            description="the shared stock this file belongs to; profiles "
                            "with the same name share figures, movements and shop state")
-    role: Literal["figures", "movements", "acks"] = Field(
+    role: Literal["figures", "movements", "orders", "acks"] = Field(
         "figures", description="figures: the ERP's stock export; movements: store sales and "
-        "returns (POS files), each row one movement; acks: the ERP's acknowledgements of "
+        "returns (POS files), each row one movement; orders: order lines the shop drops as "
+        "files (each row an order line as it is now); acks: the ERP's acknowledgements of "
         "movement files")
     sku: str = Field("sku", description="mapped field with the SKU")
     quantity: str = Field("stock", description="mapped field with the quantity (figures: "
@@ -130,8 +131,15 @@ class StockSpec(Model):
     web: list[str] = Field(default_factory=list, description="warehouses that serve the web "
                            "(empty: all)")
     as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
-    at: str | None = Field(None, description="movements: mapped field with the time of the "
-                           "sale (unset: the file's as_of)")
+    at: str | None = Field(None, description="movements, orders: mapped field with the time "
+                           "of the sale (unset: the file's time)")
+    order: str = Field("order", description="orders: mapped field with the order id")
+    line: str | None = Field(None, description="orders: mapped field with the order line "
+                             "id (unset: the SKU)")
+    status: str | None = Field(None, description="orders: mapped field with the order status")
+    cancelled: list[str] = Field(["cancelled", "refunded", "failed", "annullato", "rimborsato"],
+                                 description="orders: statuses whose lines hold no stock "
+                                 "(compared without case)")
     receipt: str | None = Field(None, description="movements: mapped field identifying the "
                                 "receipt (with the file line, keeps each row once)")
     safety: list[Safety] = Field(default_factory=list, description="safety stock rules, "
@@ -144,18 +152,19 @@ class StockSpec(Model):
                          "after the export is never sold again")
     @model_validator(mode="after")
     def _rules_on_figures(self) -> StockSpec:
-        if self.role == "movements":
+        if self.role in ("movements", "orders"):
             given = sorted(k for k in ("web", "safety", "erp_knows") if k in
                            self.model_fields_set)
             if given:
                 raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "
-                                 "of this inventory; movements profiles apply its rules")
+                                 f"of this inventory; {self.role} profiles apply its rules")
         return self
 
     ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
                      "movement file the ERP confirms")
     feedback: MovementFiles | None = Field(None, description="figures: movement files for "
-                                           "the ERP (filebridge feedback, or on a schedule)")
+                                           "the ERP (filebridge feedback, or on a schedule); "
+                                           "orders: one after each orders file")
     schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
@@ -509,6 +518,28 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
                  ", ".join(map(str, sorted(set(seqs)))) or "none")
         return []
+    if s.role == "orders":
+        lines: list[OrderLine] = []
+        counts: dict[str, list[int]] = {}
+        default_at = path.stat().st_mtime
+        gone = {c.lower() for c in s.cancelled}
+        for batch in batches:
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
+                sku = rec.get(s.sku)
+                if sku is None or rec.get(s.order) is None:
+                    continue
+                sku = str(sku)
+                status = str(rec.get(s.status) or "") if s.status else ""
+                qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
+                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
+                    else default_at
+                lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line
+                                                              else sku),
+                                       sku, qty, status, when, when))
+                c = counts.setdefault(sku, [line, 0])
+                c[1] += 1
+        inv.record_orders(source, lines)
+        return [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
     if s.role == "figures":
         inv.unstage(file_id)
         as_of = file_as_of(s.as_of, path)

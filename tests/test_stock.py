@@ -282,3 +282,34 @@ def test_a_store_sale_lowers_online_stock_within_one_watch_cycle(workdir, cli_en
             p.send_signal(signal.SIGTERM)
             _, err = p.communicate(timeout=30)
         assert p.returncode == 0, err
+
+
+def test_a_cancelled_web_order_returns_stock_on_both_sides(workdir, cli_env):
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 0})
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                       "orders": False})
+        orders = profile(workdir, "orders", "orders", {"QTY": {"type": "integer"}}, {
+            "order": "ORDER", "status": "STATUS", "at": "PLACED", "feedback": {
+                "path": "../outbox/erp/MOV{seq:04d}.csv", "columns": ["seq", "kind", "order",
+                                                                     "sku", "qty"]}})
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
+        assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
+        head = "ORDER;SKU;QTY;STATUS;PLACED\n"
+        placed = "W1;A;2;processing;2026-11-27T02:05:00+00:00\n"
+        (workdir / "inbox" / "orders" / "O_1.csv").write_text(head + placed)
+        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+        assert shop.catalog()["A"]["stock_quantity"] == 3
+        (workdir / "inbox" / "orders" / "O_1_again.csv").write_text(head + placed + "\n")
+        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+        assert not (workdir / "outbox" / "erp" / "MOV0002.csv").exists()  # nothing new
+        (workdir / "inbox" / "orders" / "O_2.csv").write_text(
+            head + "W1;A;2;cancelled;2026-11-27T02:05:00+00:00\n")
+        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+        assert shop.catalog()["A"]["stock_quantity"] == 5  # the shop side
+        first = read_csv(workdir / "outbox" / "erp" / "MOV0001.csv", ";")
+        second = read_csv(workdir / "outbox" / "erp" / "MOV0002.csv", ";")
+        assert [(r["kind"], r["order"], r["qty"]) for r in first] == [("sale", "W1", "-2")]
+        assert [(r["kind"], r["order"], r["qty"]) for r in second] == [("cancel", "W1", "2")]
