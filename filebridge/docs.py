@@ -15,6 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from filebridge import transforms
 from filebridge.feedback import FeedbackOptions
+from filebridge.stock import StockSpec
 from filebridge.layouts.types import date_format_names
 from filebridge.mapping import MapSpec
 from filebridge.registry import load_plugins
@@ -104,6 +105,7 @@ def reference() -> str:
            "| `destinations` | named places that also receive files (`kind:` " +
            ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
            "`deliver: [name, …]` |",
+           "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |", ""]
     seen: set[str] = set()
     out.append("## Sources\n")
@@ -126,6 +128,8 @@ def reference() -> str:
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
+    out.append("## Shared stock\n")
+    _table(StockSpec, "stock", out, seen)
     out.append("## Destinations\n")
     for name in reg.names("destination"):
         _table(reg.get("destination", name).Options, f"destination kind `{name}`", out, seen)
