@@ -1,5 +1,5 @@
-"""The command line: run, watch, check, preview, plan, approve, status, layout, trust,
-demo, schema."""
+"""The command line: run, watch, check, preview, plan, approve, feedback, reconcile,
+status, layout, trust, demo, schema."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def main(verbose: bool) -> None:
     Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
-    (filebridge approve RUN).
+    (filebridge approve RUN). feedback and reconcile exit 1 when movements are not
+    acknowledged in time or stock drifts.
     """
     _setup_logging(verbose)
 

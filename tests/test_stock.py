@@ -313,3 +313,40 @@ def test_a_cancelled_web_order_returns_stock_on_both_sides(workdir, cli_env):
         second = read_csv(workdir / "outbox" / "erp" / "MOV0002.csv", ";")
         assert [(r["kind"], r["order"], r["qty"]) for r in first] == [("sale", "W1", "-2")]
         assert [(r["kind"], r["order"], r["qty"]) for r in second] == [("cancel", "W1", "2")]
+
+
+def test_race_with_the_shop_pulled_for_real_and_orders_on_a_timetable(workdir, cli_env):
+    """02:00 export, 02:05 web order in the shop, 02:30 file: the puller reads the order
+    before the push, so the shop never shows the sold piece again. Then, in watch, the
+    timetable pulls a new order and writes the ERP's movement file by itself."""
+    import signal
+
+    from helpers import wait_for
+
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 5})
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        shop.add_order([("A", 1)], created=t("02:05"), modified=t("02:05"))
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+            "as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+            "schedule": {"orders": {"every": "1s"}},
+            "feedback": {"path": "../outbox/erp/MOV{seq:04d}.csv"}})
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
+        r = cli("run", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.catalog()["A"]["stock_quantity"] == 4  # not 5: the 02:05 sale holds
+        p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp)],
+                             cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            movs = workdir / "outbox" / "erp"
+            wait_for(lambda: (movs / "MOV0001.csv").exists(), timeout=30, what="file 1")
+            shop.add_order([("A", 2)], created=t("03:10"), modified=t("03:10"))
+            wait_for(lambda: (movs / "MOV0002.csv").exists(), timeout=30, what="file 2")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        rows = read_csv(movs / "MOV0001.csv", ";") + read_csv(movs / "MOV0002.csv", ";")
+        assert [(r["seq"], r["kind"], r["qty"]) for r in rows] == [("1", "sale", "-1"),
+                                                                   ("2", "sale", "-2")]

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine, OrderPuller, puller
 from filebridge.orders.woocommerce import Window, epoch, fingerprint, iso
 from filebridge.sinks.api.shopify import ShopifyClient, ShopifyOptions
@@ -88,6 +89,9 @@ class ShopifyOrders(OrderPuller):
                 yield lines, window.cursor() or ""
             if not page.get("hasNextPage") or not page.get("endCursor"):
                 return
+            if page["endCursor"] == after:
+                raise PermanentSinkError("shopify orders: the shop gave the same page cursor "
+                                         "twice; paging makes no progress")
             after = page["endCursor"]
 
     def _lines(self, o: dict[str, Any], changed: float) -> list[OrderLine]:

@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from filebridge.errors import PermanentSinkError
 from filebridge.options import expand_env
 from filebridge.orders.base import OrderLine, OrderPuller, puller
 from filebridge.sinks.api.http import Http
@@ -49,7 +50,10 @@ from filebridge.sinks.api.woocommerce import WooOptions
 
 PAGE = 100  # per_page: the REST API's maximum
 EXCLUDE_MAX = 200  # ids excluded in one address before stepping with offset
-OVERLAP = 5  # seconds re-read before the newest change of the last pull
+# Seconds re-read before the newest change of the last pull: a change saved with a
+# time a little before another one's but committed after it (a slow request, a
+# payment gateway call between setting the time and saving) is still found.
+OVERLAP = 60
 RELEASED = frozenset({"pending", "cancelled", "refunded", "failed", "trash", "checkout-draft",
                       "draft", "auto-draft"})
 FIELDS = "id,status,date_created_gmt,date_modified_gmt,line_items,refunds"
@@ -66,7 +70,7 @@ def epoch(value: str | None) -> float | None:
     """Seconds from an ISO 8601 time; one without a zone is UTC."""
     if not value:
         return None
-    d = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    d = datetime.fromisoformat(value)
     return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
 
 
@@ -141,9 +145,10 @@ class WooOrders(OrderPuller):
         anchor = window.since()
         anchor = int(anchor) if anchor is not None else None
         at_anchor: list[int] = []  # ids this pull already got whose change is `anchor`
+        got: set[tuple[int, float]] = set()  # (id, changed) this pull has read
         while True:
             params: dict[str, Any] = {"orderby": "modified", "order": "asc", "per_page": PAGE,
-                                      "page": 1, "_fields": FIELDS}
+                                      "page": 1, "dates_are_gmt": "true", "_fields": FIELDS}
             if anchor is not None:
                 params["modified_after"] = iso(anchor - 1, z="")
             if len(at_anchor) > EXCLUDE_MAX:
@@ -162,7 +167,19 @@ class WooOrders(OrderPuller):
                 window.add(str(o["id"]), changed, fp)
             if not orders:
                 return
+            news = {(int(o["id"]), epoch(o["date_modified_gmt"]) or 0.0) for o in orders} - got
+            if not news:
+                raise PermanentSinkError(
+                    "woocommerce orders: the shop answered the same orders again for "
+                    f"{params}: it does not honour modified_after/exclude/offset on "
+                    "/orders (a plugin changing the query?)")
+            got |= news
             last = int(epoch(orders[-1]["date_modified_gmt"]) or 0)
+            if anchor is not None and last < anchor:
+                raise PermanentSinkError(
+                    "woocommerce orders: the shop sent orders changed before "
+                    f"{iso(anchor)} for {params}: modified_after or orderby=modified "
+                    "is not honoured")
             same = [int(o["id"]) for o in orders if epoch(o["date_modified_gmt"]) == last]
             at_anchor = at_anchor + same if last == anchor else same
             anchor = last

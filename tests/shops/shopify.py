@@ -38,10 +38,17 @@ stand-ins. Faults: ``server.faults.fail(n, status, retry_after)``, ``slow(n, s)`
 ``server.catalog()``, ``server.applied`` / ``server.created`` (per SKU),
 ``server.requests``, ``server.throttled``, ``server.largest``; ``set_stock`` plays a
 web sale behind the sink's back.
+
+Orders: ``orders(first, after, sortKey, query: "updated_at:>='…'")`` with
+``lineItems(first: $lines)`` and ``order(id) { lineItems(first, after) }`` (see
+``_orders``); tests place and change them with ``add_order``, ``cancel``, ``refund``
+and the clock ``now``.
 """
 
 from __future__ import annotations
 
+import base64
+import calendar
 import hashlib
 import json
 import re
@@ -59,7 +66,8 @@ TOKEN = "shpat_test_token"
 GRAPHQL = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 ROOTS = ("bulkOperationRunMutation", "stagedUploadsCreate", "productSet",
          "inventorySetQuantities", "productUpdate", "productDelete",
-         "productVariantsBulkDelete", "productVariants", "locations", "nodes", "node")
+         "productVariantsBulkDelete", "productVariants", "locations", "nodes", "node",
+         "orders", "order")
 ROOT = re.compile(r"\b(" + "|".join(ROOTS) + r")\s*\(")
 IDEMPOTENT = re.compile(r'@idempotent\s*\(\s*key\s*:\s*(?:\$(\w+)|"([^"]*)")')
 SKU_TERM = re.compile(r'sku:(?:"((?:[^"\\]|\\.)*)"|(\S+))')
@@ -69,6 +77,22 @@ REASONS = {"correction", "cycle_count_available", "damaged", "movement_created",
            "promotion", "quality_control", "received", "reservation_created",
            "reservation_deleted", "reservation_updated", "restock", "safety_stock",
            "shrinkage"}
+
+
+ORDER_TERM = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('[^']*'|\"[^\"]*\"|\S+)")
+COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+           "<=": lambda a, b: a <= b}
+
+
+def _encode(cursor: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(cursor).encode()).decode()
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    try:
+        return dict(json.loads(base64.b64decode(cursor)))
+    except ValueError:
+        raise GqlError("Invalid cursor for current pagination sort.", "BAD_REQUEST") from None
 
 
 class GqlError(Exception):
@@ -181,6 +205,8 @@ class ShopifyServer:
         self.bulk: dict[str, dict[str, Any]] = {}
         self.bulk_polls = bulk_polls
         self.httpd: _Server | None = None
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.now: float | None = None  # the clock of order changes (None: real time)
 
     # -- life cycle ------------------------------------------------------------
 
@@ -244,6 +270,42 @@ class ShopifyServer:
     def stock(self, sku: str, location: str | None = None) -> int | None:
         with self.lock:
             return self.levels.get((self.variant(sku)["item"], self.location_id(location)))
+
+    # -- orders: tests play the customers and clerks ----------------------------
+
+    def _time(self, at: float | None = None) -> int:
+        return int(at if at is not None else self.now if self.now is not None else time.time())
+
+    def add_order(self, lines: list[tuple[str, int]], created: float | None = None,
+                  financial: str = "PAID", updated: float | None = None) -> str:
+        """An order of (sku, quantity) lines; returns its GID."""
+        with self.lock:
+            oid = self._gid("Order")
+            c = self._time(created)
+            self.orders[oid] = {
+                "id": oid, "createdAt": c, "updatedAt": self._time(updated) if updated
+                is not None else c, "cancelledAt": None, "displayFinancialStatus": financial,
+                "lines": [{"id": self._gid("LineItem"), "sku": sku, "quantity": q,
+                           "currentQuantity": q} for sku, q in lines]}
+            return oid
+
+    def cancel(self, order_id: str, at: float | None = None) -> None:
+        """orderCancel: the lines keep their quantities; the order is cancelled."""
+        with self.lock:
+            o = self.orders[order_id]
+            o["cancelledAt"] = o["updatedAt"] = self._time(at)
+
+    def refund(self, order_id: str, quantities: dict[str, int], at: float | None = None) -> None:
+        """refundCreate with refundLineItems, by SKU or LineItem GID: currentQuantity
+        drops; the financial status becomes (PARTIALLY_)REFUNDED."""
+        with self.lock:
+            o = self.orders[order_id]
+            for key, q in quantities.items():
+                li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
+                li["currentQuantity"] = max(0, li["currentQuantity"] - q)
+            left = sum(li["currentQuantity"] for li in o["lines"])
+            o["displayFinancialStatus"] = "PARTIALLY_REFUNDED" if left else "REFUNDED"
+            o["updatedAt"] = self._time(at)
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -357,6 +419,9 @@ class ShopifyServer:
             return 12
         if root == "node":
             return 1
+        if root in ("orders", "order"):  # 2 + orders * (1 + lineItems: 2 + lines + pageInfo)
+            lines = int(variables.get("lines") or 0)
+            return 2 + int(variables.get("first") or 1) * (4 + lines) + 1
         return 10
 
     def _gid(self, kind: str) -> str:
@@ -418,6 +483,75 @@ class ShopifyServer:
         return {"node": {"id": op["id"], "status": status, "errorCode": None,
                          "objectCount": str(op["count"]), "url": url,
                          "partialDataUrl": None}}, 1
+
+    # -- orders ----------------------------------------------------------------
+
+    @staticmethod
+    def _iso(t: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    def _order_node(self, o: dict[str, Any], lines: int, after: str | None = None
+                    ) -> dict[str, Any]:
+        start = 0
+        if after:
+            start = next((i + 1 for i, li in enumerate(o["lines"])
+                          if li["id"] == _decode(after).get("last_id")), len(o["lines"]))
+        page = o["lines"][start:start + lines]
+        more = start + lines < len(o["lines"])
+        items = {"nodes": [dict(li) for li in page], "pageInfo": {
+            "hasNextPage": more, "endCursor": _encode({"last_id": page[-1]["id"]})
+            if page else None}}
+        return {"id": o["id"], "createdAt": self._iso(o["createdAt"]),
+                "updatedAt": self._iso(o["updatedAt"]),
+                "cancelledAt": self._iso(o["cancelledAt"]) if o["cancelledAt"] else None,
+                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items}
+
+    def _orders(self, version: str, query: str, var: dict[str, Any]
+                ) -> tuple[dict[str, Any], int]:
+        """``orders(first, after, sortKey, reverse, query)``: ``updated_at`` and
+        ``created_at`` comparisons in the search string (others are ignored, as
+        Shopify ignores what it cannot parse, with a search warning); sortKey from
+        the document (UPDATED_AT, CREATED_AT, ID; default ID) with the id as tie
+        break; the cursor is a keyset on (sort value, id), as Shopify's is."""
+        first, lines = var.get("first"), int(var.get("lines") or 0)
+        if not isinstance(first, int) or first < 1:
+            raise invalid("first", "Int!", first, [], "Expected value to not be null")
+        if first > 250 or lines > 250:
+            raise GqlError("The page size (first) cannot exceed 250.", "BAD_REQUEST")  # invented
+        m = re.search(r"sortKey\s*:\s*(\w+)", query)
+        sort = m.group(1) if m else "ID"
+        field = {"UPDATED_AT": "updatedAt", "CREATED_AT": "createdAt"}.get(sort)
+        reverse = bool(re.search(r"reverse\s*:\s*true", query))
+        items = list(self.orders.values())
+        for name, op, value in ORDER_TERM.findall(str(var.get("query") or "")):
+            t = calendar.timegm(time.strptime(value.strip("'\"").rstrip("Z")[:19],
+                                              "%Y-%m-%dT%H:%M:%S"))
+            key = "updatedAt" if name == "updated_at" else "createdAt"
+            items = [o for o in items if COMPARE[op](o[key], t)]
+
+        def position(o: dict[str, Any]) -> tuple[int, int]:
+            n = int(o["id"].rsplit("/", 1)[-1])
+            return (o[field] if field else n, n)
+        items.sort(key=position, reverse=reverse)
+        if var.get("after"):
+            c = _decode(var["after"])
+            mark = (c.get("last_value"), c.get("last_id"))
+            items = [o for o in items if (position(o) < mark if reverse else position(o) > mark)]
+        page = items[:first]
+        nodes = [self._order_node(o, lines) for o in page]
+        end = _encode({"last_value": position(page[-1])[0], "last_id": position(page[-1])[1]}) \
+            if page else None
+        actual = 2 + sum(4 + len(n["lineItems"]["nodes"]) for n in nodes) + 1
+        return {"orders": {"nodes": nodes, "pageInfo": {"hasNextPage": len(items) > first,
+                                                        "endCursor": end}}}, actual
+
+    def _order(self, version: str, query: str, var: dict[str, Any]
+               ) -> tuple[dict[str, Any], int]:
+        o = self.orders.get(str(var.get("id")))
+        if o is None:
+            return {"order": None}, 1
+        node = self._order_node(o, int(var.get("lines") or 0), var.get("after"))
+        return {"order": node}, 3 + len(node["lineItems"]["nodes"])
 
     # -- stock -----------------------------------------------------------------
 
