@@ -311,12 +311,15 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
         click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
                    f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
     from filebridge.outbox import held_runs, outbox_counts
+    from filebridge.stock import inventory_counts
 
     shops = outbox_counts(db, name)
     if shops:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
+    for inv, counts_ in inventory_counts(db):
+        click.echo(f"inventory {inv}: " + " ".join(f"{k}={v}" for k, v in counts_.items()))
     for run_id, prof, sink, n in held_runs(db, name):
         click.echo(f"  held: run #{run_id} [{prof}] {sink}: {n} changes - "
                    f"filebridge approve {run_id} --profile PROFILE")

@@ -592,3 +592,23 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
                                    "stock": pa.array([], pa.int64())}),
                          pa.array([], pa.int64())),
                    pa.array([sum(t[2] for t in unknown)], pa.int64()))
+
+
+def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:
+    """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
+    ERP, told and awaiting its acknowledgement, acknowledged; store movements."""
+    db = ledger.db
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='movements'").fetchone():
+        return []
+    out = []
+    for (inv,) in db.execute("SELECT inventory FROM inventories ORDER BY inventory").fetchall():
+        skus = db.execute("SELECT count(DISTINCT sku) FROM erp_stock WHERE inventory=?",
+                          (inv,)).fetchone()[0]
+        row = db.execute(
+            "SELECT sum(source LIKE 'web:%' AND seq IS NULL), "
+            "sum(source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL), "
+            "sum(source LIKE 'web:%' AND acked IS NOT NULL), sum(source LIKE 'pos:%') "
+            "FROM movements WHERE inventory=?", (inv,)).fetchone()
+        names = ("to_erp", "awaiting_ack", "acknowledged", "store")
+        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}))
+    return out

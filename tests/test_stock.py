@@ -228,6 +228,9 @@ def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir,
         assert all(m.acked is not None for m in inv.movements() if m.source.startswith("web:"))
         r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
         assert r.returncode == 0 and "not acknowledged" not in r.stderr
+        st = cli("status", "--profile", str(erp), cwd=workdir, env=env)
+        assert "inventory shared:" in st.stdout and "acknowledged=4" in st.stdout, st.stdout
+        assert "awaiting_ack=0" in st.stdout and "store=1" in st.stdout
 
 
 def test_reconcile_reports_drift_and_corrects_the_shop(workdir, cli_env):
