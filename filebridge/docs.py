@@ -15,7 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from filebridge import transforms
 from filebridge.feedback import FeedbackOptions
-from filebridge.stock import StockSpec
+from filebridge.stock_spec import StockSpec
 from filebridge.layouts.types import date_format_names
 from filebridge.mapping import MapSpec
 from filebridge.registry import load_plugins

@@ -42,7 +42,8 @@ from filebridge.records import Batch, FileReport, Reject, Tally
 from filebridge.registry import load_plugins
 from filebridge.sinks.api.base import ApiSink, ShopClient
 from filebridge.sinks.base import SinkContext
-from filebridge.stock import Inventory, availability_batches, ingest
+from filebridge.stock import Inventory
+from filebridge.stock_files import availability_batches, ingest
 
 log = logging.getLogger("filebridge")
 

@@ -23,7 +23,7 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.mapping import MapSpec
 from filebridge.options import Model, ProfilePath
 from filebridge.registry import load_plugins
-from filebridge.stock import StockSpec
+from filebridge.stock_spec import StockSpec
 
 
 def _union(kind: str, tag: str) -> Any:

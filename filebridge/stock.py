@@ -24,151 +24,22 @@ a re-poll or a duplicated delivery changes nothing.
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import logging
-import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
 
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.movements import MovementFiles
-from filebridge.options import Duration, Model
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
-from filebridge.schedule import Schedule
-
-log = logging.getLogger("filebridge")
+from filebridge.stock_spec import StockSpec
 
 ALL = "*"  # the location of an ERP row or a movement that names none
-
-
-class AsOf(Model):
-    """When the ERP took its figures: a record field, the file name, or the file's time."""
-
-    field: str | None = Field(None, description="mapped field holding the export time "
-                              "(e.g. a header record's timestamp): ISO text or a date/time")
-    name: str | None = Field(None, description="regular expression over the file name whose "
-                             "first group is the time, e.g. 'STOCK_(\\d{8}_\\d{4})'")
-    format: str = Field("%Y%m%d_%H%M", description="strptime format of the name's group")
-    timezone: str | None = Field(None, description="zone of times without one (default: "
-                                 "the machine's)")
-
-    @model_validator(mode="after")
-    def _one(self) -> AsOf:
-        if self.field and self.name:
-            raise ValueError("give as_of.field or as_of.name, not both (neither: the file's "
-                             "modification time)")
-        if self.name is not None:
-            try:
-                if re.compile(self.name).groups < 1:
-                    raise ValueError("as_of.name needs a group around the time, e.g. "
-                                     "'STOCK_(\\d{8}_\\d{4})'")
-            except re.error as e:
-                raise ValueError(f"as_of.name {self.name!r}: {e}") from None
-        return self
-
-
-class Safety(Model):
-    """Units kept back from the web. The first rule that matches a SKU applies."""
-
-    qty: int = Field(ge=0, description="units to keep back")
-    sku: str | None = Field(None, description="SKU pattern, e.g. 'BAG-*'")
-    field: str | None = Field(None, description="a mapped field to test, e.g. category")
-    equals: str | None = Field(None, description="the value that field must have")
-
-    @model_validator(mode="after")
-    def _test(self) -> Safety:
-        if (self.field is None) != (self.equals is None):
-            raise ValueError("safety: field and equals go together")
-        return self
-
-    def matches(self, sku: str, record: dict[str, Any]) -> bool:
-        if self.sku is not None and not fnmatch.fnmatchcase(sku, self.sku):
-            return False
-        return self.field is None or str(record.get(self.field, "")) == self.equals
-
-
-class StockSchedule(Model):
-    """Time-based jobs ``filebridge watch`` runs for an inventory (figures profile)."""
-
-    orders: Schedule | None = Field(None, description="pull the shops' orders, e.g. "
-                                    "{every: 5m}; without a feedback schedule a movement "
-                                    "file follows every pull that found something")
-    feedback: Schedule | None = Field(None, description="write the movement file for the "
-                                      "ERP, e.g. {cron: \"30 1 * * *\"}")
-    reconcile: Schedule | None = Field(None, description="compare ERP, ledger and shops, "
-                                       "e.g. nightly")
-    correct: bool = Field(False, description="the scheduled reconciliation also corrects "
-                          "the shops")
-
-
-class StockSpec(Model):
-    """This profile's files are stock figures (or store movements) of a shared
-    inventory: the shops get what may be sold, not the file's quantity."""
-
-    inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                           description="the shared stock this file belongs to; profiles "
-                           "with the same name share figures, movements and shop state")
-    role: Literal["figures", "movements", "orders", "acks"] = Field(
-        "figures", description="figures: the ERP's stock export; movements: store sales and "
-        "returns (POS files), each row one movement; orders: order lines the shop drops as "
-        "files (each row an order line as it is now); acks: the ERP's acknowledgements of "
-        "movement files")
-    sku: str = Field("sku", description="mapped field with the SKU")
-    quantity: str = Field("stock", description="mapped field with the quantity (figures: "
-                          "on hand; movements: units sold, negative for a return)")
-    location: str | None = Field(None, description="mapped field with the warehouse or store "
-                                 "code (unset: one location)")
-    web: list[str] = Field(default_factory=list, description="warehouses that serve the web "
-                           "(empty: all)")
-    as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
-    at: str | None = Field(None, description="movements, orders: mapped field with the time "
-                           "of the sale (unset: the file's time)")
-    order: str = Field("order", description="orders: mapped field with the order id")
-    line: str | None = Field(None, description="orders: mapped field with the order line "
-                             "id (unset: the SKU)")
-    status: str | None = Field(None, description="orders: mapped field with the order status")
-    cancelled: list[str] = Field(["cancelled", "refunded", "failed", "annullato", "rimborsato"],
-                                 description="orders: statuses whose lines hold no stock "
-                                 "(compared without case)")
-    receipt: str | None = Field(None, description="movements: mapped field identifying the "
-                                "receipt (with the file line, keeps each row once)")
-    safety: list[Safety] = Field(default_factory=list, description="safety stock rules, "
-                                 "first match wins, e.g. [{sku: 'BAG-*', qty: 2}, {qty: 1}]")
-    erp_knows: Literal["acknowledged", "placed"] = Field(
-        "placed", description="when the ERP has a web sale in its figures: once it "
-        "acknowledged it (it sends acks back), or as soon as it was placed")
-    orders: bool = Field(True, description="figures: pull the orders of the shops this "
-                         "profile pushes to (their API sinks) before pushing, so a sale made "
-                         "after the export is never sold again")
-    @model_validator(mode="after")
-    def _rules_on_figures(self) -> StockSpec:
-        if self.role in ("movements", "orders"):
-            given = sorted(k for k in ("web", "safety", "erp_knows") if k in
-                           self.model_fields_set)
-            if given:
-                raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "
-                                 f"of this inventory; {self.role} profiles apply its rules")
-        return self
-
-    ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
-                     "movement file the ERP confirms")
-    feedback: MovementFiles | None = Field(None, description="figures: movement files for "
-                                           "the ERP (filebridge feedback, or on a schedule); "
-                                           "orders: one after each orders file")
-    schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
-                                    "jobs filebridge watch runs on a timetable")
-    overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
-                              "acknowledged after this long (erp_knows: acknowledged)")
 
 
 SCHEMA = """
@@ -251,20 +122,6 @@ def epoch(value: Any, tz: str | None = None) -> float:
         else:
             dt = dt.astimezone()
     return dt.timestamp()
-
-
-def file_as_of(spec: AsOf, path: Path) -> float | None:
-    """The export time the file's name or modification time gives (None: per record)."""
-    if spec.field:
-        return None
-    if spec.name:
-        m = re.search(spec.name, path.name)
-        if not m:
-            raise ValueError(f"as_of.name {spec.name!r} does not match the file name "
-                             f"{path.name!r}")
-        dt = datetime.strptime(m.group(1), spec.format)
-        return epoch(dt, spec.timezone)
-    return path.stat().st_mtime
 
 
 class Inventory:
@@ -496,102 +353,6 @@ class Inventory:
         now = time.time() if now is None else now
         return self.movements("source LIKE 'web:%' AND acked IS NULL AND exported IS NOT NULL "
                               "AND exported < ?", (now - self.spec.overdue,))
-
-
-def as_of_text(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
-
-
-Touched = list[tuple[str, int, int]]  # (sku, its first input line, input rows)
-
-
-def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
-           source: str) -> Touched:
-    """Read a whole stock file into the inventory: the ERP's figures, or store
-    movements. Returns the SKUs it touched."""
-    s = inv.spec
-    if s.role == "acks":
-        seqs = []
-        for batch in batches:
-            seqs += [int(v) for v in batch.column(s.ack).to_pylist() if v is not None]
-        n = inv.acknowledge(seqs=seqs)
-        log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
-                 ", ".join(map(str, sorted(set(seqs)))) or "none")
-        return []
-    if s.role == "orders":
-        lines: list[OrderLine] = []
-        counts: dict[str, list[int]] = {}
-        default_at = path.stat().st_mtime
-        gone = {c.lower() for c in s.cancelled}
-        for batch in batches:
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
-                sku = rec.get(s.sku)
-                if sku is None or rec.get(s.order) is None:
-                    continue
-                sku = str(sku)
-                status = str(rec.get(s.status) or "") if s.status else ""
-                qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
-                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
-                    else default_at
-                lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line
-                                                              else sku),
-                                       sku, qty, status, when, when))
-                c = counts.setdefault(sku, [line, 0])
-                c[1] += 1
-        inv.record_orders(source, lines)
-        return [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
-    if s.role == "figures":
-        inv.unstage(file_id)
-        as_of = file_as_of(s.as_of, path)
-        for batch in batches:
-            if len(batch):
-                inv.stage_figures(batch, file_id, as_of)
-        touched = list(inv.staged_skus(file_id))
-        inv.commit_figures(file_id)
-    else:
-        moves: dict[tuple[str, str], tuple[str, str, str, str, int, float]] = {}
-        counts: dict[str, list[int]] = {}
-        default_at = path.stat().st_mtime
-        for batch in batches:
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
-                sku = rec.get(s.sku)
-                if sku is None:
-                    continue
-                sku = str(sku)
-                receipt = str(rec.get(s.receipt)) if s.receipt else path.name
-                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
-                    else default_at
-                loc = str(rec.get(s.location) or ALL) if s.location else ALL
-                moves[(receipt, str(line))] = (receipt, str(line), sku, loc.strip(),
-                                               int(rec.get(s.quantity) or 0), when)
-                c = counts.setdefault(sku, [line, 0])
-                c[1] += 1
-        inv.record_store(source, moves.values())
-        touched = [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
-    return touched
-
-
-def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
-                         ) -> Iterator[tuple[Batch, pa.Array]]:
-    """What the shops should get for the SKUs a file touched: the SKU and the
-    quantity available, with the number of input rows behind each, so every input
-    row is still accounted for."""
-    for i in range(0, len(touched), block):
-        part = touched[i:i + block]
-        avail = inv.available([t[0] for t in part])
-        keep = [t for t in part if avail[t[0]] is not None]
-        # Under canonical names: the shops' sinks read sku and stock.
-        table = pa.table({"sku": pa.array([t[0] for t in keep], pa.string()),
-                          "stock": pa.array([avail[t[0]] for t in keep], pa.int64())})
-        lines = pa.array([t[1] for t in keep], pa.int64())
-        weights = pa.array([t[2] for t in keep], pa.int64())
-        yield Batch(table, lines), weights
-        unknown = [t for t in part if avail[t[0]] is None]
-        if unknown:  # no ERP figure for these SKUs yet: nothing to tell a shop
-            yield (Batch(pa.table({"sku": pa.array([], pa.string()),
-                                   "stock": pa.array([], pa.int64())}),
-                         pa.array([], pa.int64())),
-                   pa.array([sum(t[2] for t in unknown)], pa.int64()))
 
 
 def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:

@@ -14,7 +14,8 @@ from conftest import write_profile
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
-from filebridge.stock import Inventory, StockSpec
+from filebridge.stock import Inventory
+from filebridge.stock_spec import StockSpec
 from helpers import read_csv
 from shops.woocommerce import WooServer
 

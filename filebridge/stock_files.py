@@ -1,0 +1,126 @@
+"""Stock files into the inventory, and what the shops get back: one role each
+(figures, movements, orders, acks) in, one row per touched SKU with what may be
+sold out, carrying the number of input rows behind it so every row is counted."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from filebridge.orders.base import OrderLine
+from filebridge.records import Batch
+from filebridge.stock import ALL, Inventory, epoch
+from filebridge.stock_spec import AsOf
+
+log = logging.getLogger("filebridge")
+
+
+def file_as_of(spec: AsOf, path: Path) -> float | None:
+    """The export time the file's name or modification time gives (None: per record)."""
+    if spec.field:
+        return None
+    if spec.name:
+        m = re.search(spec.name, path.name)
+        if not m:
+            raise ValueError(f"as_of.name {spec.name!r} does not match the file name "
+                             f"{path.name!r}")
+        dt = datetime.strptime(m.group(1), spec.format)
+        return epoch(dt, spec.timezone)
+    return path.stat().st_mtime
+
+
+Touched = list[tuple[str, int, int]]  # (sku, its first input line, input rows)
+
+
+def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
+           source: str) -> Touched:
+    """Read a whole stock file into the inventory: the ERP's figures, or store
+    movements. Returns the SKUs it touched."""
+    s = inv.spec
+    if s.role == "acks":
+        seqs = []
+        for batch in batches:
+            seqs += [int(v) for v in batch.column(s.ack).to_pylist() if v is not None]
+        n = inv.acknowledge(seqs=seqs)
+        log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
+                 ", ".join(map(str, sorted(set(seqs)))) or "none")
+        return []
+    if s.role == "orders":
+        lines: list[OrderLine] = []
+        counts: dict[str, list[int]] = {}
+        default_at = path.stat().st_mtime
+        gone = {c.lower() for c in s.cancelled}
+        for batch in batches:
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
+                sku = rec.get(s.sku)
+                if sku is None or rec.get(s.order) is None:
+                    continue
+                sku = str(sku)
+                status = str(rec.get(s.status) or "") if s.status else ""
+                qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
+                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
+                    else default_at
+                lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line
+                                                              else sku),
+                                       sku, qty, status, when, when))
+                c = counts.setdefault(sku, [line, 0])
+                c[1] += 1
+        inv.record_orders(source, lines)
+        return [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
+    if s.role == "figures":
+        inv.unstage(file_id)
+        as_of = file_as_of(s.as_of, path)
+        for batch in batches:
+            if len(batch):
+                inv.stage_figures(batch, file_id, as_of)
+        touched = list(inv.staged_skus(file_id))
+        inv.commit_figures(file_id)
+    else:
+        moves: dict[tuple[str, str], tuple[str, str, str, str, int, float]] = {}
+        counts: dict[str, list[int]] = {}
+        default_at = path.stat().st_mtime
+        for batch in batches:
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
+                sku = rec.get(s.sku)
+                if sku is None:
+                    continue
+                sku = str(sku)
+                receipt = str(rec.get(s.receipt)) if s.receipt else path.name
+                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
+                    else default_at
+                loc = str(rec.get(s.location) or ALL) if s.location else ALL
+                moves[(receipt, str(line))] = (receipt, str(line), sku, loc.strip(),
+                                               int(rec.get(s.quantity) or 0), when)
+                c = counts.setdefault(sku, [line, 0])
+                c[1] += 1
+        inv.record_store(source, moves.values())
+        touched = [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
+    return touched
+
+
+def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
+                         ) -> Iterator[tuple[Batch, pa.Array]]:
+    """What the shops should get for the SKUs a file touched: the SKU and the
+    quantity available, with the number of input rows behind each, so every input
+    row is still accounted for."""
+    for i in range(0, len(touched), block):
+        part = touched[i:i + block]
+        avail = inv.available([t[0] for t in part])
+        keep = [t for t in part if avail[t[0]] is not None]
+        # Under canonical names: the shops' sinks read sku and stock.
+        table = pa.table({"sku": pa.array([t[0] for t in keep], pa.string()),
+                          "stock": pa.array([avail[t[0]] for t in keep], pa.int64())})
+        lines = pa.array([t[1] for t in keep], pa.int64())
+        weights = pa.array([t[2] for t in keep], pa.int64())
+        yield Batch(table, lines), weights
+        unknown = [t for t in part if avail[t[0]] is None]
+        if unknown:  # no ERP figure for these SKUs yet: nothing to tell a shop
+            yield (Batch(pa.table({"sku": pa.array([], pa.string()),
+                                   "stock": pa.array([], pa.int64())}),
+                         pa.array([], pa.int64())),
+                   pa.array([sum(t[2] for t in unknown)], pa.int64()))

@@ -1,0 +1,135 @@
+"""The ``stock:`` section of a profile: which inventory a file belongs to, what its
+rows are (figures, store movements, order lines, ERP acknowledgements), and the
+rules for what the web may sell."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from filebridge.movements import MovementFiles
+from filebridge.options import Duration, Model
+from filebridge.schedule import Schedule
+
+
+class AsOf(Model):
+    """When the ERP took its figures: a record field, the file name, or the file's time."""
+
+    field: str | None = Field(None, description="mapped field holding the export time "
+                              "(e.g. a header record's timestamp): ISO text or a date/time")
+    name: str | None = Field(None, description="regular expression over the file name whose "
+                             "first group is the time, e.g. 'STOCK_(\\d{8}_\\d{4})'")
+    format: str = Field("%Y%m%d_%H%M", description="strptime format of the name's group")
+    timezone: str | None = Field(None, description="zone of times without one (default: "
+                                 "the machine's)")
+
+    @model_validator(mode="after")
+    def _one(self) -> AsOf:
+        if self.field and self.name:
+            raise ValueError("give as_of.field or as_of.name, not both (neither: the file's "
+                             "modification time)")
+        if self.name is not None:
+            try:
+                if re.compile(self.name).groups < 1:
+                    raise ValueError("as_of.name needs a group around the time, e.g. "
+                                     "'STOCK_(\\d{8}_\\d{4})'")
+            except re.error as e:
+                raise ValueError(f"as_of.name {self.name!r}: {e}") from None
+        return self
+
+
+class Safety(Model):
+    """Units kept back from the web. The first rule that matches a SKU applies."""
+
+    qty: int = Field(ge=0, description="units to keep back")
+    sku: str | None = Field(None, description="SKU pattern, e.g. 'BAG-*'")
+    field: str | None = Field(None, description="a mapped field to test, e.g. category")
+    equals: str | None = Field(None, description="the value that field must have")
+
+    @model_validator(mode="after")
+    def _test(self) -> Safety:
+        if (self.field is None) != (self.equals is None):
+            raise ValueError("safety: field and equals go together")
+        return self
+
+    def matches(self, sku: str, record: dict[str, Any]) -> bool:
+        if self.sku is not None and not fnmatch.fnmatchcase(sku, self.sku):
+            return False
+        return self.field is None or str(record.get(self.field, "")) == self.equals
+
+
+class StockSchedule(Model):
+    """Time-based jobs ``filebridge watch`` runs for an inventory (figures profile)."""
+
+    orders: Schedule | None = Field(None, description="pull the shops' orders, e.g. "
+                                    "{every: 5m}; without a feedback schedule a movement "
+                                    "file follows every pull that found something")
+    feedback: Schedule | None = Field(None, description="write the movement file for the "
+                                      "ERP, e.g. {cron: \"30 1 * * *\"}")
+    reconcile: Schedule | None = Field(None, description="compare ERP, ledger and shops, "
+                                       "e.g. nightly")
+    correct: bool = Field(False, description="the scheduled reconciliation also corrects "
+                          "the shops")
+
+
+class StockSpec(Model):
+    """This profile's files are stock figures (or store movements) of a shared
+    inventory: the shops get what may be sold, not the file's quantity."""
+
+    inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                           description="the shared stock this file belongs to; profiles "
+                           "with the same name share figures, movements and shop state")
+    role: Literal["figures", "movements", "orders", "acks"] = Field(
+        "figures", description="figures: the ERP's stock export; movements: store sales and "
+        "returns (POS files), each row one movement; orders: order lines the shop drops as "
+        "files (each row an order line as it is now); acks: the ERP's acknowledgements of "
+        "movement files")
+    sku: str = Field("sku", description="mapped field with the SKU")
+    quantity: str = Field("stock", description="mapped field with the quantity (figures: "
+                          "on hand; movements: units sold, negative for a return)")
+    location: str | None = Field(None, description="mapped field with the warehouse or store "
+                                 "code (unset: one location)")
+    web: list[str] = Field(default_factory=list, description="warehouses that serve the web "
+                           "(empty: all)")
+    as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
+    at: str | None = Field(None, description="movements, orders: mapped field with the time "
+                           "of the sale (unset: the file's time)")
+    order: str = Field("order", description="orders: mapped field with the order id")
+    line: str | None = Field(None, description="orders: mapped field with the order line "
+                             "id (unset: the SKU)")
+    status: str | None = Field(None, description="orders: mapped field with the order status")
+    cancelled: list[str] = Field(["cancelled", "refunded", "failed", "annullato", "rimborsato"],
+                                 description="orders: statuses whose lines hold no stock "
+                                 "(compared without case)")
+    receipt: str | None = Field(None, description="movements: mapped field identifying the "
+                                "receipt (with the file line, keeps each row once)")
+    safety: list[Safety] = Field(default_factory=list, description="safety stock rules, "
+                                 "first match wins, e.g. [{sku: 'BAG-*', qty: 2}, {qty: 1}]")
+    erp_knows: Literal["acknowledged", "placed"] = Field(
+        "placed", description="when the ERP has a web sale in its figures: once it "
+        "acknowledged it (it sends acks back), or as soon as it was placed")
+    orders: bool = Field(True, description="figures: pull the orders of the shops this "
+                         "profile pushes to (their API sinks) before pushing, so a sale made "
+                         "after the export is never sold again")
+    @model_validator(mode="after")
+    def _rules_on_figures(self) -> StockSpec:
+        if self.role in ("movements", "orders"):
+            given = sorted(k for k in ("web", "safety", "erp_knows") if k in
+                           self.model_fields_set)
+            if given:
+                raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "
+                                 f"of this inventory; {self.role} profiles apply its rules")
+        return self
+
+    ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
+                     "movement file the ERP confirms")
+    feedback: MovementFiles | None = Field(None, description="figures: movement files for "
+                                           "the ERP (filebridge feedback, or on a schedule); "
+                                           "orders: one after each orders file")
+    schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
+                                    "jobs filebridge watch runs on a timetable")
+    overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
+                              "acknowledged after this long (erp_knows: acknowledged)")
