@@ -67,7 +67,10 @@ class Outcome:
 
 
 def sink_id(options: Any) -> str:
-    return f"{options.format}:{getattr(options, 'path', None) or getattr(options, 'url', '')}"
+    """Names an output in the ledger: its format and file, or its shop (and location)."""
+    where = getattr(options, "path", None) or getattr(options, "url", "")
+    location = getattr(options, "location", None)
+    return f"{options.format}:{where}" + (f"#{location}" if location else "")
 
 
 @dataclass
@@ -106,6 +109,11 @@ class Job:
         for options in profile.write:
             cls = reg.get("sink", options.format)
             if issubclass(cls, ApiSink):
+                loc = getattr(options, "location", None)
+                if self.inventory is not None and loc in self.inventory.spec.locations:
+                    # This sink sells from one location: it reads that location's figure.
+                    options = options.model_copy(update={"fields": options.fields | {
+                        "stock": f"stock@{loc}"}})
                 sink, sid = cls(options), sink_id(options)
                 clog = ChangeLog(self.ledger, state, sid)
                 self.shops[sid] = Shop(sid, sink, clog, client_for(sink, clog))

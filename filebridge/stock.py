@@ -127,7 +127,7 @@ def epoch(value: Any, tz: str | None = None) -> float:
 class Inventory:
     """One shared inventory in the ledger."""
 
-    RULES = ("web", "safety", "erp_knows")
+    RULES = ("web", "locations", "safety", "erp_knows")
 
     def __init__(self, ledger: SqliteLedger, spec: StockSpec):
         self.ledger, self.name = ledger, spec.inventory
@@ -260,10 +260,11 @@ class Inventory:
         return [Movement(*r) for r in rows]
 
     # availability ---------------------------------------------------------
-    def available(self, skus: list[str]) -> dict[str, int | None]:
-        """What the web may sell of each SKU (None: the ERP never gave a figure)."""
-        s = self.spec
-        web = set(s.web)
+    def available(self, skus: list[str], web_only: list[str] | None = None
+                  ) -> dict[str, int | None]:
+        """What the web may sell of each SKU (None: the ERP never gave a figure), from
+        the web warehouses, or only from ``web_only`` (one shop location's)."""
+        web = set(self.spec.web if web_only is None else web_only)
         out: dict[str, int | None] = {}
         for i in range(0, len(skus), 500):
             chunk = skus[i:i + 500]

@@ -106,15 +106,21 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
 def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
                          ) -> Iterator[tuple[Batch, pa.Array]]:
     """What the shops should get for the SKUs a file touched: the SKU and the
-    quantity available, with the number of input rows behind each, so every input
-    row is still accounted for."""
+    quantity available (``stock``, and ``stock@LOCATION`` per shop location), with
+    the number of input rows behind each, so every input row is still accounted for."""
     for i in range(0, len(touched), block):
         part = touched[i:i + block]
         avail = inv.available([t[0] for t in part])
         keep = [t for t in part if avail[t[0]] is not None]
         # Under canonical names: the shops' sinks read sku and stock.
-        table = pa.table({"sku": pa.array([t[0] for t in keep], pa.string()),
-                          "stock": pa.array([avail[t[0]] for t in keep], pa.int64())})
+        cols = {"sku": pa.array([t[0] for t in keep], pa.string()),
+                "stock": pa.array([avail[t[0]] for t in keep], pa.int64())}
+        for shop_location, warehouses in inv.spec.locations.items():
+            # Per shop location: a sink with that location reads this column.
+            here = inv.available([t[0] for t in keep], warehouses)
+            cols[f"stock@{shop_location}"] = pa.array([here[t[0]] or 0 for t in keep],
+                                                      pa.int64())
+        table = pa.table(cols)
         lines = pa.array([t[1] for t in keep], pa.int64())
         weights = pa.array([t[2] for t in keep], pa.int64())
         yield Batch(table, lines), weights

@@ -94,6 +94,10 @@ class StockSpec(Model):
                                  "code (unset: one location)")
     web: list[str] = Field(default_factory=list, description="warehouses that serve the web "
                            "(empty: all)")
+    locations: dict[str, list[str]] = Field(
+        default_factory=dict, description="shops with several stock locations: shop "
+        "location -> the ERP warehouses it sells from, e.g. {Milano: [NEG1], Web: [MAG]}; an "
+        "API sink whose location: is one of them gets that location's figure")
     as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
     at: str | None = Field(None, description="movements, orders: mapped field with the time "
                            "of the sale (unset: the file's time)")
@@ -117,7 +121,7 @@ class StockSpec(Model):
     @model_validator(mode="after")
     def _rules_on_figures(self) -> StockSpec:
         if self.role in ("movements", "orders"):
-            given = sorted(k for k in ("web", "safety", "erp_knows") if k in
+            given = sorted(k for k in ("web", "locations", "safety", "erp_knows") if k in
                            self.model_fields_set)
             if given:
                 raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "

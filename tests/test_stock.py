@@ -354,3 +354,45 @@ def test_race_with_the_shop_pulled_for_real_and_orders_on_a_timetable(workdir, c
         rows = read_csv(movs / "MOV0001.csv", ";") + read_csv(movs / "MOV0002.csv", ";")
         assert [(r["seq"], r["kind"], r["qty"]) for r in rows] == [("1", "sale", "-1"),
                                                                    ("2", "sale", "-2")]
+
+
+def test_each_shop_location_gets_its_own_warehouses_figure(workdir, cli_env):
+    from shops.shopify import TOKEN, ShopifyServer
+
+    with ShopifyServer(locations=("Warehouse", "High Street")) as shop:
+        env = cli_env | {"SHOP_URL": shop.url, "SHOP_TOKEN": TOKEN}
+        sink = {"format": "shopify_api", "url": "${SHOP_URL}", "token": "${SHOP_TOKEN}",
+                "limits": {"max_backoff": 0.05}}
+        catalog = write_profile(workdir, {
+            "name": "catalog", "source": {"kind": "local", "path": "../inbox/catalog",
+                                          "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";"},
+            "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "title": {"from": "T"}}},
+            "write": [sink | {"location": "Warehouse"}], "ledger": "../ledger.db"},
+            "catalog.yaml")
+        (workdir / "inbox" / "catalog").mkdir(parents=True)
+        (workdir / "inbox" / "catalog" / "C.csv").write_text("SKU;T\nA;Shirt\nB;Bag\n")
+        r = cli("run", str(catalog), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for sku in ("A", "B"):
+            shop.set_stock(sku, 0, "High Street")  # stocked at the store too
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+            "location": "WH", "as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+            "web": ["MAG", "NEG1"], "locations": {"Warehouse": ["MAG"],
+                                                  "High Street": ["NEG1"]}})
+        data = yaml_load(erp)
+        data["write"] = [sink | {"sync": "stock", "location": "Warehouse"},
+                         sink | {"sync": "stock", "location": "High Street"}]
+        write_profile(workdir, data, "erp.yaml")
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;WH;QTY\nA;MAG;5\nA;NEG1;2\nA;OUTLET;9\nB;MAG;1\n")
+        r = cli("run", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert [(shop.stock(s, "Warehouse"), shop.stock(s, "High Street")) for s in "AB"] == [
+            (5, 2), (1, 0)]
+
+
+def yaml_load(path: Path) -> dict:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path.read_text())
