@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -391,9 +391,15 @@ def test_profiles_do_not_wait_for_each_other(tmp_path, big_file):
         drop(fast / "inbox" / "SMALL.txt", fixed_rows(10))
         wait_for(lambda: (fast / "out" / "SMALL.csv").exists(), timeout=30,
                  what="the small file done")
-        assert ("BIG.txt", "processing") in ledger_files(db), "the small file waited"
         wait_for(lambda: ("BIG.txt", "done") in ledger_files(db), timeout=120,
                  what="the big file done")
+        # The small file was taken while the big one was still in flight (timing-proof:
+        # the ledger's own claim and finish times, not when the test happened to look).
+        with sqlite3.connect(db) as con:
+            times = dict(con.execute("SELECT name, claimed FROM files WHERE name='SMALL.txt' "
+                                     "UNION ALL SELECT 'BIG.txt:finished', finished FROM files "
+                                     "WHERE name='BIG.txt'"))
+        assert times["SMALL.txt"] < times["BIG.txt:finished"], "the small file waited"
         assert proc.poll() is None, log.read_text()
     finally:
         proc.terminate()
