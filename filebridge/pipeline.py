@@ -29,12 +29,11 @@ import pyarrow.compute as pc
 from filebridge.apisync import ApiSync, client_for, drain
 from filebridge.delivery import Delivery
 from filebridge.delta import Delta
-from filebridge.errors import RejectedFile, SinkError
-from filebridge.orders import load_pullers
-from filebridge.orders.base import PULLERS
+from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.mapping import Mapper
+from filebridge.orders import load_pullers
 from filebridge.outbox import ChangeLog
 from filebridge.outputs import Outbox, sweep
 from filebridge.profile import ProfileBase
@@ -122,73 +121,21 @@ class Job:
         """Send changes earlier runs left queued; the errors of shops still failing."""
         return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
 
-    def scheduled(self) -> list[Any]:
-        """The profile's time-based jobs, for the watcher's scheduler."""
-        from filebridge.schedule import ScheduledJob
+    # Shared stock: orders in, movement files out, the timetable (filebridge.stock_jobs).
+    def pull_orders(self) -> int:
+        from filebridge.stock_jobs import pull_orders
 
-        spec = getattr(self.profile, "stock", None)
-        if spec is None or spec.role != "figures":
-            return []
-        plan = spec.schedule
-        jobs = []
-        if plan.orders is not None:
-            jobs.append(ScheduledJob("orders", plan.orders, lambda when: self.on_orders(
-                feedback=plan.feedback is None and spec.feedback is not None)))
-        if plan.feedback is not None and spec.feedback is not None:
-            jobs.append(ScheduledJob("feedback", plan.feedback,
-                                     lambda when: self.on_orders(feedback=True)))
-        if plan.reconcile is not None:
-            jobs.append(ScheduledJob("reconcile", plan.reconcile,
-                                     lambda when: self.on_reconcile(plan.correct)))
-        return jobs
-
-    def on_orders(self, feedback: bool) -> None:
-        n = self.pull_orders()
-        if feedback and (n or self.inventory.unexported()):  # type: ignore[union-attr]
-            self.movement_writer().write()
-        for m in self.inventory.overdue() if self.inventory.spec.erp_knows == \
-                "acknowledged" else []:  # type: ignore[union-attr]
-            log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
-                        "by the ERP", self.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
-
-    def on_reconcile(self, correct: bool) -> None:
-        from filebridge.reconcile import reconcile
-
-        for r in reconcile(self, correct):
-            level = logging.WARNING if r.drifting or r.error else logging.INFO
-            log.log(level, "%s: reconcile %s: %d SKUs, %d drifting%s%s", self.name, r.sink,
-                    len(r.lines), len(r.drifting),
-                    f", {r.corrected} corrected" if correct else "",
-                    f"; {r.error}" if r.error else "")
+        return pull_orders(self)
 
     def movement_writer(self) -> Any:
-        from filebridge.movements import MovementWriter
+        from filebridge.stock_jobs import movement_writer
 
-        assert self.inventory is not None and self.profile.stock.feedback is not None  # type: ignore[attr-defined]
-        return MovementWriter(self.inventory, self.profile.stock.feedback,  # type: ignore[attr-defined]
-                              self.profile.base, self.delivery)
+        return movement_writer(self)
 
-    def pull_orders(self) -> int:
-        """Record what the shops sold (or cancelled) since the last pull; the number
-        of movements. A shop that cannot be read is logged and left for next time."""
-        if self.inventory is None or not self.inventory.spec.orders:
-            return 0
-        n = 0
-        for shop in self.shops.values():
-            cls = PULLERS.get(shop.sink.o.format)  # type: ignore[attr-defined]
-            if cls is None:
-                continue
-            source, puller = f"web:{shop.id}", cls(shop.sink.o)
-            try:
-                for lines, cursor in puller.pull(self.inventory.cursor(source)):
-                    n += self.inventory.record_orders(source, lines)
-                    self.inventory.set_cursor(source, cursor)
-            except SinkError as e:
-                log.warning("%s: orders from %s: %s; pulled again next time", self.name,
-                            shop.id, e)
-            finally:
-                puller.close()
-        return n
+    def scheduled(self) -> list[Any]:
+        from filebridge.stock_jobs import timetable
+
+        return timetable(self)
 
     def close(self) -> None:
         for s in self.shops.values():

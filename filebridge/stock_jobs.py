@@ -1,0 +1,90 @@
+"""The shared-stock work a profile does besides reading files: pulling the shops'
+orders, writing movement files for the ERP, reconciling, and the timetable that
+``filebridge watch`` runs them on."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from filebridge.errors import SinkError
+from filebridge.movements import MovementWriter
+from filebridge.orders.base import PULLERS
+from filebridge.reconcile import reconcile
+from filebridge.schedule import ScheduledJob
+
+if TYPE_CHECKING:
+    from filebridge.pipeline import Job
+
+log = logging.getLogger("filebridge")
+
+
+def timetable(job: Job) -> list[ScheduledJob]:
+    """The profile's time-based jobs, for the watcher's scheduler."""
+    spec = getattr(job.profile, "stock", None)
+    if spec is None or spec.role != "figures":
+        return []
+    plan = spec.schedule
+    jobs = []
+    if plan.orders is not None:
+        jobs.append(ScheduledJob("orders", plan.orders, lambda when: on_orders(
+            job, feedback=plan.feedback is None and spec.feedback is not None)))
+    if plan.feedback is not None and spec.feedback is not None:
+        jobs.append(ScheduledJob("feedback", plan.feedback,
+                                 lambda when: on_orders(job, feedback=True)))
+    if plan.reconcile is not None:
+        jobs.append(ScheduledJob("reconcile", plan.reconcile,
+                                 lambda when: on_reconcile(job, plan.correct)))
+    return jobs
+
+
+def on_orders(job: Job, feedback: bool) -> None:
+    """Pull the shops' orders; write a movement file if asked and something moved;
+    log movements the ERP is late to acknowledge."""
+    n = job.pull_orders()
+    if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
+        job.movement_writer().write()
+    for m in job.inventory.overdue() if job.inventory.spec.erp_knows == \
+            "acknowledged" else []:  # type: ignore[union-attr]
+        log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
+                    "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
+
+
+def on_reconcile(job: Job, correct: bool) -> None:
+    """Compare and (if asked) correct; drift is logged as a warning."""
+    for r in reconcile(job, correct):
+        level = logging.WARNING if r.drifting or r.error else logging.INFO
+        log.log(level, "%s: reconcile %s: %d SKUs, %d drifting%s%s", job.name, r.sink,
+                len(r.lines), len(r.drifting),
+                f", {r.corrected} corrected" if correct else "",
+                f"; {r.error}" if r.error else "")
+
+
+def movement_writer(job: Job) -> MovementWriter:
+    """The writer of the profile's movement files for the ERP."""
+    assert job.inventory is not None and job.profile.stock.feedback is not None  # type: ignore[attr-defined]
+    return MovementWriter(job.inventory, job.profile.stock.feedback,  # type: ignore[attr-defined]
+                          job.profile.base, job.delivery)
+
+
+def pull_orders(job: Job) -> int:
+    """Record what the shops sold (or cancelled) since the last pull; the number
+    of movements. A shop that cannot be read is logged and left for next time."""
+    if job.inventory is None or not job.inventory.spec.orders:
+        return 0
+    n = 0
+    for shop in job.shops.values():
+        cls = PULLERS.get(shop.sink.o.format)  # type: ignore[attr-defined]
+        if cls is None:
+            continue
+        source, puller = f"web:{shop.id}", cls(shop.sink.o)
+        try:
+            for lines, cursor in puller.pull(job.inventory.cursor(source)):
+                n += job.inventory.record_orders(source, lines)
+                job.inventory.set_cursor(source, cursor)
+        except SinkError as e:
+            log.warning("%s: orders from %s: %s; pulled again next time", job.name,
+                        shop.id, e)
+        finally:
+            puller.close()
+    return n
