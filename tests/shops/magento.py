@@ -277,6 +277,8 @@ class MagentoServer:
             return 200, self._detailed_status(route[1])
         if route == ["orders"] and method == "GET":
             return 200, self._orders(query)
+        if route == ["inventory", "source-items"] and method == "GET":  # stock_of
+            return 200, self._search_source_items(query)
         raise MagentoError(404, "Request does not match any route.")
 
     def _limit(self, items: list[Any], limit: int | None, kind: str) -> None:
@@ -424,6 +426,41 @@ class MagentoServer:
                 self.source_items[(i["sku"], i["source_code"])] = {
                     "quantity": float(i["quantity"]), "status": int(i["status"])}
                 self.applied[i["sku"]] += 1
+
+    # -- stock_of: GET /V1/inventory/source-items?searchCriteria ---------------------
+    # SourceItemRepositoryInterface::getList: filters on the source item's own columns
+    # (OR within a group, AND across groups) with eq/in (comma list), pageSize and
+    # currentPage (a page past the last answers the last again), total_count.
+
+    _SI_FILTER = re.compile(r"searchCriteria\[filter_groups\]\[(\d+)\]\[filters\]"
+                            r"\[(\d+)\]\[(\w+)\]")
+
+    def _search_source_items(self, query: dict[str, str]) -> dict[str, Any]:
+        groups: dict[str, dict[str, dict[str, str]]] = {}
+        for key, value in query.items():
+            m = self._SI_FILTER.fullmatch(key)
+            if m:
+                groups.setdefault(m[1], {}).setdefault(m[2], {})[m[3]] = value
+        with self.lock:
+            rows = [{"sku": sku, "source_code": src, "quantity": si["quantity"],
+                     "status": si["status"]} for (sku, src), si in self.source_items.items()]
+            for filters in groups.values():
+                tests = []
+                for f in filters.values():
+                    field, cond = f.get("field"), f.get("condition_type", "eq")
+                    if field not in ("sku", "source_code", "quantity", "status") \
+                            or cond not in ("eq", "in"):  # invented wording
+                        raise MagentoError(400, '"%fieldName" is not supported here',
+                                           {"fieldName": f"{field} {cond}"})
+                    wanted = set(f.get("value", "").split(",")) if cond == "in" \
+                        else {f.get("value", "")}
+                    tests.append((field, wanted))
+                rows = [r for r in rows if any(str(r[fd]) in w for fd, w in tests)]
+            size = int(query.get("searchCriteria[pageSize]") or 0) or len(rows) or 1
+            last = max(1, math.ceil(len(rows) / size))
+            page = min(max(1, int(query.get("searchCriteria[currentPage]") or 1)), last)
+            items = rows[(page - 1) * size:page * size]
+        return {"items": items, "search_criteria": {}, "total_count": len(rows)}
 
     # -- asynchronous bulk -----------------------------------------------------
 

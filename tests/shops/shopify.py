@@ -447,7 +447,22 @@ class ShopifyServer:
         skus = {(a.replace('\\"', '"').replace("\\\\", "\\") if a or b == "" else b)
                 for a, b in SKU_TERM.findall(str(q or ""))}
         nodes = [self._variant_node(v) for v in self.variants.values() if v["sku"] in skus][:n]
+        if "inventoryLevel" in query:  # stock_of: each item's level at $loc
+            self._with_levels(nodes, var)
         return {"productVariants": {"nodes": nodes}}, 2 + len(nodes)
+
+    # -- stock_of: productVariants { inventoryItem { inventoryLevel(locationId:) } } --
+
+    def _with_levels(self, nodes: list[dict[str, Any]], var: dict[str, Any]) -> None:
+        """Add ``inventoryLevel(locationId: $loc) { quantities }`` to each node's item
+        (null where the item is not stocked at the location, as Shopify answers)."""
+        loc = var.get("loc")
+        if not isinstance(loc, str):
+            raise invalid("loc", "ID!", loc, [], "Expected value to not be null")
+        for node in nodes:
+            q = self.levels.get((node["inventoryItem"]["id"], loc))
+            node["inventoryItem"]["inventoryLevel"] = None if q is None else {
+                "quantities": [{"name": "available", "quantity": q}]}
 
     def _locations(self, version: str, query: str, var: dict[str, Any]
                    ) -> tuple[dict[str, Any], int]:

@@ -174,6 +174,37 @@ class MagentoClient(ShopClient):
                     found[p["sku"]] = p.get("id")
         return found
 
+    def stock_of(self, skus: list[str]) -> dict[str, int | None]:
+        """Quantity of each SKU's source item at ``location`` (None: no source item
+        there), by searching source items: sku ``in`` (a comma SKU alone with ``eq``)
+        AND source_code ``eq``, paged by ``total_count``. Magento keeps decimal
+        quantities; a fraction is cut to whole units."""
+        found: dict[str, int | None] = dict.fromkeys(skus)
+        if not skus:
+            return found
+        self._check_source()
+        sku = "searchCriteria[filter_groups][0][filters][0]"
+        src = "searchCriteria[filter_groups][1][filters][0]"
+        for values, cond in _sku_groups(sorted(set(skus))):
+            page, seen, total = 1, 0, 1
+            while seen < total:
+                answer = self.http.json("GET", "/V1/inventory/source-items", params={
+                    f"{sku}[field]": "sku", f"{sku}[value]": ",".join(values),
+                    f"{sku}[condition_type]": cond, f"{src}[field]": "source_code",
+                    f"{src}[value]": self.source, f"{src}[condition_type]": "eq",
+                    "searchCriteria[pageSize]": str(len(values)),
+                    "searchCriteria[currentPage]": str(page)}) or {}
+                items = answer.get("items") or []
+                total = int(answer.get("total_count") or 0)
+                for it in items:
+                    if it.get("sku") in found and it.get("source_code") == self.source:
+                        found[it["sku"]] = int(Decimal(str(it.get("quantity") or 0)))
+                if not items:
+                    break  # never loop on a total_count the pages do not fill
+                seen += len(items)
+                page += 1
+        return found
+
     def _put(self, c: Change, product: dict[str, Any], learned: dict[str, Any] | None
              ) -> Result:
         resp = self.http.request("PUT", f"/V1/products/{quote(c.key, safe='')}",
@@ -381,6 +412,21 @@ class MagentoClient(ShopClient):
                                          "async.operations.all consumer running?)")
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+def _sku_groups(skus: list[str]) -> list[tuple[list[str], str]]:
+    """SKU filters for a search, as in ``MagentoClient.lookup``: ``in`` lists kept to
+    short URLs; a SKU holding a comma alone with ``eq`` (``in`` splits on commas)."""
+    groups = [([s], "eq") for s in skus if "," in s]
+    group: list[str] = []
+    for s in (s for s in skus if "," not in s):
+        if group and (len(group) >= 100 or sum(len(g) + 1 for g in group) + len(s) > 1500):
+            groups.append((group, "in"))
+            group = []
+        group.append(s)
+    if group:
+        groups.append((group, "in"))
+    return groups
 
 
 @REGISTRY.sink("magento_api")

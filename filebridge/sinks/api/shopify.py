@@ -144,6 +144,9 @@ LOCATIONS = "query Locations { location { id name } locations(first: 250) { node
 LEVELS = ("query Levels($ids: [ID!]!, $loc: ID!) { nodes(ids: $ids) { ... on InventoryItem "
           "{ id inventoryLevel(locationId: $loc) { quantities(names: [\"available\"]) "
           "{ name quantity } } } } }")
+STOCK_OF = ("query StockOf($q: String!, $n: Int!, $loc: ID!) { productVariants(first: $n, "
+            "query: $q) { nodes { sku inventoryItem { id inventoryLevel(locationId: $loc) { "
+            "quantities(names: [\"available\"]) { name quantity } } } } } }")
 SET_QUANTITIES = ("mutation SetStock($input: InventorySetQuantitiesInput!, $key: String!) { "
                   "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
                   "inventoryAdjustmentGroup { id } " + USER_ERRORS + " } }")
@@ -170,6 +173,7 @@ BULK_POLL = ("query Poll($id: ID!) { node(id: $id) { ... on BulkOperation { id s
 MAX_ITEMS = 250  # per input array, on every Shopify API [doc]
 LOOKUP_CHUNK = 100  # SKUs per search query: keeps the query string short
 THROTTLE_ROUNDS = 30
+STOCK_CHUNK = 50  # SKUs per stock_of search: each node also carries a level (query cost)
 
 
 @dataclass
@@ -195,6 +199,13 @@ def _index(error: dict[str, Any], array: str) -> int | None:
         if part == array and str(path[i + 1]).isdigit():
             return int(path[i + 1])
     return None
+
+
+def _sku_query(skus: list[str]) -> str:
+    """``sku:"a" OR sku:"b"`` with quotes and backslashes escaped, as in
+    ``ShopifyClient.lookup``."""
+    return " OR ".join('sku:"{}"'.format(s.replace("\\", "\\\\").replace('"', '\\"'))
+                       for s in skus)
 
 
 def _ids(variant: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +317,25 @@ class ShopifyClient(ShopClient):
                 qs = (node.get("inventoryLevel") or {}).get("quantities") or []
                 out[node["id"]] = next((q["quantity"] for q in qs if q["name"] == "available"),
                                        None)
+        return out
+
+    def stock_of(self, skus: list[str]) -> dict[str, int | None]:
+        """``available`` at our location, in one search per chunk (the variant and its
+        level together). Like :meth:`lookup`, the first variant with exactly the SKU
+        counts; an item not stocked at the location is None."""
+        out: dict[str, int | None] = dict.fromkeys(skus)
+        for chunk in _chunks(sorted(set(skus)), STOCK_CHUNK):
+            data = self.must("stockOf", STOCK_OF, {"q": _sku_query(chunk), "n": min(
+                MAX_ITEMS, 2 * len(chunk)), "loc": self.location()})
+            wanted = set(chunk)
+            for v in (data.get("productVariants") or {}).get("nodes") or []:
+                sku = v.get("sku")
+                if sku not in wanted:
+                    continue  # search matches loosely; only an exact SKU counts
+                wanted.discard(sku)
+                level = (v.get("inventoryItem") or {}).get("inventoryLevel") or {}
+                out[sku] = next((q["quantity"] for q in level.get("quantities") or []
+                                 if q.get("name") == "available"), None)
         return out
 
     # -- send ------------------------------------------------------------------

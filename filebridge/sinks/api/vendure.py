@@ -73,6 +73,8 @@ BODY_LIMIT = 100 * 1024
 VARIANT = "id sku productId"
 LOOKUP = "query($s:[String!]!,$n:Int!){productVariants(options:{take:$n,filter:{sku:{in:$s}}})" \
          "{items{" + VARIANT + "}}}"
+STOCK_OF = "query($s:[String!]!,$n:Int!){productVariants(options:{take:$n,filter:{sku:" \
+           "{in:$s}}}){items{sku stockOnHand stockLevels{stockLocationId stockOnHand}}}}"
 UPDATE = "mutation($i:[UpdateProductVariantInput!]!){updateProductVariants(input:$i){id}}"
 CREATE = "mutation($i:[CreateProductVariantInput!]!){createProductVariants(input:$i){" \
          + VARIANT + "}}"
@@ -226,6 +228,45 @@ class VendureClient(ShopClient):
                     + ", ".join(s["name"] for s in items))
             self.location = match[0]
         return self.location
+
+    def stock_of(self, skus: list[str]) -> dict[str, int | None]:
+        """``stockOnHand`` of each SKU's variant at the stock location we write to:
+        ``location``, else Vendure's default (where a plain ``stockOnHand`` lands: the
+        channel's oldest stock location; the variant's own ``stockOnHand`` is the sum
+        over all locations, so it is read only when no location is visible). A variant
+        without a level there has 0; a SKU held by several variants is None (not
+        guessed), like a SKU the shop lacks."""
+        out: dict[str, int | None] = dict.fromkeys(skus)
+        if not skus:
+            return out
+        loc = self.stock_location() or self.default_location()
+        unique = sorted(set(skus))
+        for i in range(0, len(unique), 500):
+            data = self.must(STOCK_OF, {"s": unique[i:i + 500], "n": 1000})
+            hits: dict[str, list[dict[str, Any]]] = {}
+            for v in data["productVariants"]["items"]:
+                hits.setdefault(v["sku"], []).append(v)
+            for sku, found in hits.items():
+                if sku not in out or len(found) != 1:
+                    continue
+                v = found[0]
+                if loc is None:
+                    out[sku] = v["stockOnHand"]
+                else:
+                    out[sku] = next((lv["stockOnHand"] for lv in v["stockLevels"]
+                                     if str(lv["stockLocationId"]) == str(loc)), 0)
+        return out
+
+    def default_location(self) -> str | None:
+        """The stock location a plain ``stockOnHand`` is written to: the active
+        channel's oldest (StockLocationService.defaultStockLocation)."""
+        items = self.must("{stockLocations(options:{take:1000}){items{id createdAt}}}",
+                          {})["stockLocations"]["items"]
+        if not items:
+            return None
+        first = min(items, key=lambda s: (s["createdAt"], int(s["id"]) if str(s["id"])
+                                          .isdigit() else 0, str(s["id"])))
+        return str(first["id"])
 
     def stock(self, n: int) -> dict[str, Any]:
         loc = self.stock_location()
