@@ -375,7 +375,8 @@ def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
     inv = job.inventory
     role = inv.spec.role
     source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
-    touched = ingest(inv, read(), path, ctx.extra["file_id"], source)
+    touched = ingest(inv, read(), path, ctx.extra["file_id"], source, report)
+    report.flush()
     if role == "figures":
         job.pull_orders()  # sales the shop took since the export: before anything is pushed
     if role == "orders" and inv.spec.feedback is not None:

@@ -9,11 +9,13 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from filebridge.orders.base import OrderLine
-from filebridge.records import Batch
+from filebridge.records import Batch, FileReport, Reject
 from filebridge.stock import ALL, Inventory, epoch
 from filebridge.stock_spec import AsOf
 
@@ -37,15 +39,44 @@ def file_as_of(spec: AsOf, path: Path) -> float | None:
 Touched = list[tuple[str, int, int]]  # (sku, its first input line, input rows)
 
 
+class Refuse:
+    """Rejects rows a stock file cannot use, naming the line and the field."""
+
+    def __init__(self, report: FileReport):
+        self.report = report
+
+    def __call__(self, batch: Batch, i: int, line: int, field: str, reason: str) -> None:
+        self.report.reject(Reject(line, field, reason, batch.raw_rows([i])[0]))
+
+
+def when(rec: dict[str, Any], field: str | None, tz: str | None, default: float) -> float:
+    """The time a row gives in ``field`` (its file's time when unset or empty)."""
+    value = rec.get(field) if field else None
+    if value is None or value == "":
+        return default
+    try:
+        return epoch(value, tz)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a date and time (ISO 8601, e.g. "
+                         "2026-11-27T02:05:00+01:00)") from None
+
+
 def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
-           source: str) -> Touched:
-    """Read a whole stock file into the inventory: the ERP's figures, or store
-    movements. Returns the SKUs it touched."""
+           source: str, report: FileReport) -> Touched:
+    """Read a whole stock file into the inventory: the ERP's figures, store
+    movements, order lines or acknowledgements. Returns the SKUs it touched; rows
+    it cannot use are rejected into ``report`` with their line and field."""
     s = inv.spec
+    refuse = Refuse(report)
     if s.role == "acks":
         seqs = []
         for batch in batches:
-            seqs += [int(v) for v in batch.column(s.ack).to_pylist() if v is not None]
+            for i, (line, v) in enumerate(zip(batch.lines.to_pylist(),
+                                              batch.column(s.ack).to_pylist(), strict=True)):
+                try:
+                    seqs.append(int(v))
+                except (TypeError, ValueError):
+                    refuse(batch, i, line, s.ack, f"{v!r} is not a movement file number")
         n = inv.acknowledge(seqs=seqs)
         log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
                  ", ".join(map(str, sorted(set(seqs)))) or "none")
@@ -56,18 +87,23 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         default_at = path.stat().st_mtime
         gone = {c.lower() for c in s.cancelled}
         for batch in batches:
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
-                sku = rec.get(s.sku)
-                if sku is None or rec.get(s.order) is None:
+            for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
+                                                strict=True)):
+                missing = next((f for f in (s.sku, s.order) if rec.get(f) in (None, "")), None)
+                if missing:
+                    refuse(batch, i, line, missing, f"{missing} is empty")
                     continue
-                sku = str(sku)
+                sku = str(rec[s.sku])
                 status = str(rec.get(s.status) or "") if s.status else ""
+                try:
+                    placed = when(rec, s.at, s.as_of.timezone, default_at)
+                except ValueError as e:
+                    refuse(batch, i, line, s.at or "", str(e))
+                    continue
                 qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
-                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
-                    else default_at
                 lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line
                                                               else sku),
-                                       sku, qty, status, when, when))
+                                       sku, qty, status, placed, placed))
                 c = counts.setdefault(sku, [line, 0])
                 c[1] += 1
         inv.record_orders(source, lines)
@@ -76,8 +112,24 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         inv.unstage(file_id)
         as_of = file_as_of(s.as_of, path)
         for batch in batches:
-            if len(batch):
-                inv.stage_figures(batch, file_id, as_of)
+            keep = []
+            for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
+                                                strict=True)):
+                if rec.get(s.sku) in (None, ""):
+                    refuse(batch, i, line, s.sku, f"{s.sku} is empty")
+                    continue
+                if s.as_of.field:
+                    try:
+                        when(rec, s.as_of.field, s.as_of.timezone, 0.0)
+                    except ValueError as e:
+                        refuse(batch, i, line, s.as_of.field, str(e))
+                        continue
+                keep.append(i)
+            if keep:
+                good = batch if len(keep) == len(batch) else Batch(
+                    batch.table.take(keep), pc.take(batch.lines, pa.array(keep)),
+                    batch.raw.take(keep) if batch.raw is not None else None)
+                inv.stage_figures(good, file_id, as_of)
         touched = list(inv.staged_skus(file_id))
         inv.commit_figures(file_id)
     else:
@@ -85,17 +137,21 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         counts: dict[str, list[int]] = {}
         default_at = path.stat().st_mtime
         for batch in batches:
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
-                sku = rec.get(s.sku)
-                if sku is None:
+            for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
+                                                strict=True)):
+                if rec.get(s.sku) in (None, ""):
+                    refuse(batch, i, line, s.sku, f"{s.sku} is empty")
                     continue
-                sku = str(sku)
+                sku = str(rec[s.sku])
+                try:
+                    sold_at = when(rec, s.at, s.as_of.timezone, default_at)
+                except ValueError as e:
+                    refuse(batch, i, line, s.at or "", str(e))
+                    continue
                 receipt = str(rec.get(s.receipt)) if s.receipt else path.name
-                when = epoch(rec[s.at], s.as_of.timezone) if s.at and rec.get(s.at) \
-                    else default_at
                 loc = str(rec.get(s.location) or ALL) if s.location else ALL
                 moves[(receipt, str(line))] = (receipt, str(line), sku, loc.strip(),
-                                               int(rec.get(s.quantity) or 0), when)
+                                               int(rec.get(s.quantity) or 0), sold_at)
                 c = counts.setdefault(sku, [line, 0])
                 c[1] += 1
         inv.record_store(source, moves.values())

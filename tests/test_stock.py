@@ -396,3 +396,33 @@ def yaml_load(path: Path) -> dict:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe").load(path.read_text())
+
+
+def test_bad_rows_in_stock_files_are_rejected_with_line_and_field(workdir, cli_env):
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                       "orders": False})
+        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                      {"receipt": "RECEIPT", "at": "WHEN"})
+        for name in ("erp", "pos"):
+            data = yaml_load(workdir / "profiles" / f"{name}.yaml")
+            data["feedback"]["rejects"] = {"path": f"../feedback/{name}/{{stem}}.rejects.csv"}
+            write_profile(workdir, data, f"{name}.yaml")
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;QTY\nC;9\n;4\n")
+        r = cli("run", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 1, r.stdout + r.stderr
+        [rej] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.rejects.csv", ";")
+        assert (rej["line"], rej["field"]) == ("3", "SKU")
+        (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+            "RECEIPT;SKU;QTY;WHEN\nR1;C;2;yesterday\nR2;C;1;2026-11-27T02:40:00+00:00\n")
+        r = cli("run", str(pos), cwd=workdir, env=env)
+        assert r.returncode == 1, r.stdout + r.stderr
+        [rej] = read_csv(workdir / "feedback" / "pos" / "POS_1.rejects.csv", ";")
+        assert (rej["line"], rej["field"]) == ("2", "WHEN") and "yesterday" in rej["reason"]
+        [ack] = read_csv(workdir / "feedback" / "pos" / "POS_1.ack.csv", ";")
+        assert (ack["read"], ack["rejected"], ack["sent"]) == ("2", "1", "1")
+        assert shop.catalog()["C"]["stock_quantity"] == 8  # the good row counted
