@@ -31,14 +31,6 @@ log = logging.getLogger("filebridge")
 
 FIELDS = ("seq", "id", "kind", "source", "order", "line", "sku", "location", "qty", "sold",
           "date", "time", "occurred")
-FEEDBACK_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback_files (
-    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
-    status TEXT NOT NULL,            -- pending | published
-    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
-    PRIMARY KEY (inventory, seq)
-);
-"""
 
 
 class MovementFiles(Model):
@@ -110,7 +102,6 @@ def render(o: MovementFiles, moves: list[Movement], seq: int) -> bytes:
 class MovementWriter:
     def __init__(self, inv: Inventory, o: MovementFiles, base: Any, delivery: Any):
         self.inv, self.o, self.base, self.delivery = inv, o, base, delivery
-        inv.db.executescript(FEEDBACK_SCHEMA)
 
     def path(self, seq: int, when: float) -> Any:
         import os

@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS cursors (
 CREATE TABLE IF NOT EXISTS inventories (
     inventory TEXT PRIMARY KEY, rules TEXT NOT NULL   -- web, safety, erp_knows of its figures
 );
+CREATE TABLE IF NOT EXISTS feedback_files (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
+    status TEXT NOT NULL,            -- pending | published
+    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
+    PRIMARY KEY (inventory, seq)
+);
 CREATE TABLE IF NOT EXISTS sequences (
     inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (inventory, name)
