@@ -118,16 +118,6 @@ class StockSpec(Model):
     orders: bool = Field(True, description="figures: pull the orders of the shops this "
                          "profile pushes to (their API sinks) before pushing, so a sale made "
                          "after the export is never sold again")
-    @model_validator(mode="after")
-    def _rules_on_figures(self) -> StockSpec:
-        if self.role in ("movements", "orders"):
-            given = sorted(k for k in ("web", "locations", "safety", "erp_knows") if k in
-                           self.model_fields_set)
-            if given:
-                raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "
-                                 f"of this inventory; {self.role} profiles apply its rules")
-        return self
-
     ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
                      "movement file the ERP confirms")
     feedback: MovementFiles | None = Field(None, description="figures: movement files for "
@@ -137,3 +127,13 @@ class StockSpec(Model):
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
                               "acknowledged after this long (erp_knows: acknowledged)")
+
+    @model_validator(mode="after")
+    def _rules_on_figures(self) -> StockSpec:
+        if self.role in ("movements", "orders"):
+            given = sorted(k for k in ("web", "locations", "safety", "erp_knows") if k in
+                           self.model_fields_set)
+            if given:
+                raise ValueError(f"{', '.join(given)}: set on the profile with role: figures "
+                                 f"of this inventory; {self.role} profiles apply its rules")
+        return self
