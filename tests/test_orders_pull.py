@@ -12,7 +12,8 @@ from shops.woocommerce import WooServer
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import PULLERS, OrderLine, OrderPuller
 from filebridge.orders.shopify import ShopifyOrders
-from filebridge.orders.woocommerce import Window, WooOrders
+from filebridge.orders.cursor import Window
+from filebridge.orders.woocommerce import WooOrders
 from filebridge.sinks.api.shopify import ShopifyOptions
 from filebridge.sinks.api.woocommerce import WooOptions
 

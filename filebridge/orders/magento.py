@@ -52,7 +52,7 @@ from typing import Any
 
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine, OrderPuller, puller
-from filebridge.orders.woocommerce import Window, epoch, fingerprint
+from filebridge.orders.cursor import Window, epoch, fingerprint
 from filebridge.sinks.api.base import State
 from filebridge.sinks.api.magento import MagentoClient, MagentoOptions
 

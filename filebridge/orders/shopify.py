@@ -36,7 +36,7 @@ from typing import Any
 
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine, OrderPuller, puller
-from filebridge.orders.woocommerce import Window, epoch, fingerprint, iso
+from filebridge.orders.cursor import Window, epoch, fingerprint, iso
 from filebridge.sinks.api.shopify import ShopifyClient, ShopifyOptions
 
 PAGE = 50  # orders per page
