@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from filebridge.mapping import OptionSpec
 from filebridge.records import Batch
@@ -34,24 +34,27 @@ VARIANT_FIELDS = ("sku", "barcode", "price", "compare_at_price", "stock", "weigh
 CANONICAL = PRODUCT_FIELDS + VARIANT_FIELDS
 
 
+def _canonical(v: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(v) - set(CANONICAL))
+    if unknown:
+        raise ValueError(f"unknown canonical field(s) {', '.join(unknown)}; known: "
+                         + ", ".join(CANONICAL))
+    return v
+
+
+# ``fields:`` of a shop sink: canonical name -> the mapped field holding it.
+CanonicalFields = Annotated[dict[str, str], AfterValidator(_canonical)]
+
+
 class ShopSinkOptions(FileSinkOptions):
     """Options every shop import file has."""
 
-    fields: dict[str, str] = Field(default_factory=dict, description="canonical name -> "
+    fields: CanonicalFields = Field(default_factory=dict, description="canonical name -> "
                                    "mapped field holding it, where they differ, e.g. {title: "
                                    "descr, stock: qty}; canonical: " + ", ".join(CANONICAL))
     images: str | None = Field(None, description="image URL pattern over record fields, e.g. "
                                "'https://cdn.example.com/img/{article}_{colour}.jpg' (values "
                                "URL-encoded); an image field, when filled, wins")
-
-    @field_validator("fields")
-    @classmethod
-    def _canonical(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(CANONICAL))
-        if unknown:
-            raise ValueError(f"unknown canonical field(s) {', '.join(unknown)}; known: "
-                             + ", ".join(CANONICAL))
-        return v
 
     @field_validator("images")
     @classmethod
