@@ -111,6 +111,17 @@ def test_bad_spec_is_refused_with_a_clear_message():
 
 # -- end to end: files, the CLI, the loopback WooCommerce ----------------------
 
+@pytest.fixture
+def shop():
+    with WooServer(key="ck_s", secret="cs_s") as s:
+        yield s
+
+
+@pytest.fixture
+def env(shop, cli_env):
+    return cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+
+
 def profile(workdir: Path, name: str, role: str, fields: dict, stock: dict) -> Path:
     data = {
         "name": name,
@@ -135,40 +146,38 @@ def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=120)
 
 
-def test_erp_file_and_store_file_push_what_may_be_sold(workdir, cli_env):
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        for sku, qty in (("A", 5), ("B", 2), ("C", 9)):
-            shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
-                              "stock_quantity": qty})
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
-                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-                       "safety": [{"sku": "C", "qty": 2}]})
-        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
-                      {"receipt": "RECEIPT", "at": "WHEN"})
-        # A web order at 02:05, already in the ledger (the puller's job).
-        inv = Inventory(SqliteLedger(workdir / "ledger.db"),
-                        StockSpec.model_validate({"inventory": "shared"}))
-        inv.record_orders("web:woo", [sale("W1", "A", 1, "02:05")])
-        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
-            "SKU;QTY\nA;5\nB;2\nC;9\nB;0\n", encoding="utf-8")  # B twice: the last wins
-        r = cli("run", str(erp), cwd=workdir, env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        stock = {k: p["stock_quantity"] for k, p in shop.catalog().items()}
-        assert stock == {"A": 4, "B": 0, "C": 7}  # 5 − the 02:05 sale; C less safety 2
-        [ack] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.ack.csv", ";")
-        assert ack["read"] == "4" and int(ack["sent"]) + int(ack["unchanged"]) == 4
-        # A store sale at 02:40 arrives as a POS file: online stock drops at once.
-        (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
-            "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
-        r = cli("run", str(pos), cwd=workdir, env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert shop.catalog()["C"]["stock_quantity"] == 4
-        # The same POS file delivered again under another name: counted once.
-        (workdir / "inbox" / "pos" / "POS_1_copy.csv").write_text(
-            "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n\n", encoding="utf-8")
-        assert cli("run", str(pos), cwd=workdir, env=env).returncode == 0
-        assert shop.catalog()["C"]["stock_quantity"] == 4
+def test_erp_file_and_store_file_push_what_may_be_sold(workdir, shop, env):
+    for sku, qty in (("A", 5), ("B", 2), ("C", 9)):
+        shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                          "stock_quantity": qty})
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                  {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                   "safety": [{"sku": "C", "qty": 2}]})
+    pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                  {"receipt": "RECEIPT", "at": "WHEN"})
+    # A web order at 02:05, already in the ledger (the puller's job).
+    inv = Inventory(SqliteLedger(workdir / "ledger.db"),
+                    StockSpec.model_validate({"inventory": "shared"}))
+    inv.record_orders("web:woo", [sale("W1", "A", 1, "02:05")])
+    (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+        "SKU;QTY\nA;5\nB;2\nC;9\nB;0\n", encoding="utf-8")  # B twice: the last wins
+    r = cli("run", str(erp), cwd=workdir, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stock = {k: p["stock_quantity"] for k, p in shop.catalog().items()}
+    assert stock == {"A": 4, "B": 0, "C": 7}  # 5 − the 02:05 sale; C less safety 2
+    [ack] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.ack.csv", ";")
+    assert ack["read"] == "4" and int(ack["sent"]) + int(ack["unchanged"]) == 4
+    # A store sale at 02:40 arrives as a POS file: online stock drops at once.
+    (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+        "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
+    r = cli("run", str(pos), cwd=workdir, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert shop.catalog()["C"]["stock_quantity"] == 4
+    # The same POS file delivered again under another name: counted once.
+    (workdir / "inbox" / "pos" / "POS_1_copy.csv").write_text(
+        "RECEIPT;SKU;QTY;WHEN\nR9;C;3;2026-11-27T02:40:00+00:00\n\n", encoding="utf-8")
+    assert cli("run", str(pos), cwd=workdir, env=env).returncode == 0
+    assert shop.catalog()["C"]["stock_quantity"] == 4
 
 
 LAYOUT = {"seq": {"start": 1, "length": 6, "type": "integer"},
@@ -180,146 +189,138 @@ LAYOUT = {"seq": {"start": 1, "length": 6, "type": "integer"},
           "date": {"start": 47, "length": 8, "type": "date", "format": "YYYYMMDD"}}
 
 
-def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir, cli_env):
+def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir, shop, env):
     from filebridge.readers.fixed import FixedOptions, FixedReader
     from helpers import read_all
 
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
-            "erp_knows": "acknowledged", "overdue": "0s", "orders": False,
-            "feedback": {"path": "../outbox/erp/MOV{seq:06d}.txt", "format": "fixed",
-                         "fields": LAYOUT, "encoding": "cp1252"}})
-        acks = write_profile(workdir, {
-            "name": "erp-acks", "source": {"kind": "local", "path": "../inbox/acks",
-                                           "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
-            "read": {"format": "csv", "delimiter": ";", "fields": {"SEQ": {"type": "integer"}}},
-            "stock": {"inventory": "shared", "role": "acks", "ack": "SEQ"},
-            "write": [], "ledger": "../ledger.db"}, "acks.yaml")
-        (workdir / "inbox" / "acks").mkdir()
-        inv = Inventory(SqliteLedger(workdir / "ledger.db"),
-                        StockSpec.model_validate({"inventory": "shared"}))
-        inv.record_orders("web:woo", [sale("W1", "A-1", 2, "02:05"),
-                                      sale("W2", "Bè-2", 1, "02:07")])
-        inv.record_orders("web:woo", [sale("W1", "A-1", 0, "02:05", changed="02:30")])
-        inv.record_store("pos:x", [("R1", "1", "A-1", "*", 1, t("02:10"))])  # not for the ERP
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+        "erp_knows": "acknowledged", "overdue": "0s", "orders": False,
+        "feedback": {"path": "../outbox/erp/MOV{seq:06d}.txt", "format": "fixed",
+                     "fields": LAYOUT, "encoding": "cp1252"}})
+    acks = write_profile(workdir, {
+        "name": "erp-acks", "source": {"kind": "local", "path": "../inbox/acks",
+                                       "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "fields": {"SEQ": {"type": "integer"}}},
+        "stock": {"inventory": "shared", "role": "acks", "ack": "SEQ"},
+        "write": [], "ledger": "../ledger.db"}, "acks.yaml")
+    (workdir / "inbox" / "acks").mkdir()
+    inv = Inventory(SqliteLedger(workdir / "ledger.db"),
+                    StockSpec.model_validate({"inventory": "shared"}))
+    inv.record_orders("web:woo", [sale("W1", "A-1", 2, "02:05"),
+                                  sale("W2", "Bè-2", 1, "02:07")])
+    inv.record_orders("web:woo", [sale("W1", "A-1", 0, "02:05", changed="02:30")])
+    inv.record_store("pos:x", [("R1", "1", "A-1", "*", 1, t("02:10"))])  # not for the ERP
 
-        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
-        assert r.returncode == 1, r.stdout + r.stderr  # overdue 0s: not acknowledged yet
-        assert "not acknowledged by the ERP" in r.stderr
-        out = workdir / "outbox" / "erp" / "MOV000001.txt"
-        reader = FixedReader(FixedOptions.model_validate(
-            {"format": "fixed", "encoding": "cp1252", "fields": LAYOUT}))
-        rows, _, report, _ = read_all(reader, out)
-        recorded = [m for m in inv.movements() if m.source.startswith("web:")]
-        assert report.tally.rejected == 0
-        assert [(r["seq"], r["kind"].strip(), r["order"].strip(), r["sku"].strip(), r["qty"])
-                for r in rows] == [(1, m.kind, m.order, m.sku, m.qty) for m in recorded]
-        assert [r["qty"] for r in rows] == [-2, -1, 2]  # sale, sale, the cancellation
+    r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr  # overdue 0s: not acknowledged yet
+    assert "not acknowledged by the ERP" in r.stderr
+    out = workdir / "outbox" / "erp" / "MOV000001.txt"
+    reader = FixedReader(FixedOptions.model_validate(
+        {"format": "fixed", "encoding": "cp1252", "fields": LAYOUT}))
+    rows, _, report, _ = read_all(reader, out)
+    recorded = [m for m in inv.movements() if m.source.startswith("web:")]
+    assert report.tally.rejected == 0
+    assert [(r["seq"], r["kind"].strip(), r["order"].strip(), r["sku"].strip(), r["qty"])
+            for r in rows] == [(1, m.kind, m.order, m.sku, m.qty) for m in recorded]
+    assert [r["qty"] for r in rows] == [-2, -1, 2]  # sale, sale, the cancellation
 
-        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
-        assert "movements file" not in r.stdout  # nothing new: no new file
-        inv.record_orders("web:woo", [sale("W3", "A-1", 1, "03:00")])
-        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
-        assert (workdir / "outbox" / "erp" / "MOV000002.txt").exists()
+    r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+    assert "movements file" not in r.stdout  # nothing new: no new file
+    inv.record_orders("web:woo", [sale("W3", "A-1", 1, "03:00")])
+    r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+    assert (workdir / "outbox" / "erp" / "MOV000002.txt").exists()
 
-        (workdir / "inbox" / "acks" / "ACK_1.csv").write_text("SEQ\n1\n2\n", encoding="utf-8")
-        r = cli("run", str(acks), cwd=workdir, env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert all(m.acked is not None for m in inv.movements() if m.source.startswith("web:"))
-        r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
-        assert r.returncode == 0 and "not acknowledged" not in r.stderr
-        st = cli("status", "--profile", str(erp), cwd=workdir, env=env)
-        assert "inventory shared:" in st.stdout and "acknowledged=4" in st.stdout, st.stdout
-        assert "awaiting_ack=0" in st.stdout and "store=1" in st.stdout
+    (workdir / "inbox" / "acks" / "ACK_1.csv").write_text("SEQ\n1\n2\n", encoding="utf-8")
+    r = cli("run", str(acks), cwd=workdir, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(m.acked is not None for m in inv.movements() if m.source.startswith("web:"))
+    r = cli("feedback", str(erp), "--no-pull", cwd=workdir, env=env)
+    assert r.returncode == 0 and "not acknowledged" not in r.stderr
+    st = cli("status", "--profile", str(erp), cwd=workdir, env=env)
+    assert "inventory shared:" in st.stdout and "acknowledged=4" in st.stdout, st.stdout
+    assert "awaiting_ack=0" in st.stdout and "store=1" in st.stdout
 
 
-def test_reconcile_reports_drift_and_corrects_the_shop(workdir, cli_env):
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        ids = {sku: shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
-                                      "stock_quantity": 0})["id"] for sku in ("A", "B")}
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
-                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-                       "orders": False})
-        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
-            "SKU;QTY\nA;5\nB;2\n", encoding="utf-8")
-        assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
-        r = cli("reconcile", str(erp), cwd=workdir, env=env)
-        assert r.returncode == 0 and "0 drifting" in r.stdout, r.stdout + r.stderr
-        shop.shop.update(ids["B"], {"stock_quantity": 9})  # someone edits the shop by hand
-        r = cli("reconcile", str(erp), cwd=workdir, env=env)
-        assert r.returncode == 1 and "1 drifting" in r.stdout
-        assert "  B  2  2  2  9  +7" in r.stdout
-        r = cli("reconcile", str(erp), "--correct", cwd=workdir, env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert shop.catalog()["B"]["stock_quantity"] == 2
-        assert "0 drifting" in cli("reconcile", str(erp), cwd=workdir, env=env).stdout
+def test_reconcile_reports_drift_and_corrects_the_shop(workdir, shop, env):
+    ids = {sku: shop.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                                  "stock_quantity": 0})["id"] for sku in ("A", "B")}
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                  {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                   "orders": False})
+    (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+        "SKU;QTY\nA;5\nB;2\n", encoding="utf-8")
+    assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
+    r = cli("reconcile", str(erp), cwd=workdir, env=env)
+    assert r.returncode == 0 and "0 drifting" in r.stdout, r.stdout + r.stderr
+    shop.shop.update(ids["B"], {"stock_quantity": 9})  # someone edits the shop by hand
+    r = cli("reconcile", str(erp), cwd=workdir, env=env)
+    assert r.returncode == 1 and "1 drifting" in r.stdout
+    assert "  B  2  2  2  9  +7" in r.stdout
+    r = cli("reconcile", str(erp), "--correct", cwd=workdir, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert shop.catalog()["B"]["stock_quantity"] == 2
+    assert "0 drifting" in cli("reconcile", str(erp), cwd=workdir, env=env).stdout
 
 
-def test_a_store_sale_lowers_online_stock_within_one_watch_cycle(workdir, cli_env):
+def test_a_store_sale_lowers_online_stock_within_one_watch_cycle(workdir, shop, env):
     import signal
 
     from helpers import wait_for
 
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
-                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-                       "orders": False})
-        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
-                      {"receipt": "RECEIPT", "at": "WHEN"})
-        p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp), str(pos)],
-                             cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
-                "SKU;QTY\nC;9\n", encoding="utf-8")
-            wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 9, timeout=60,
-                     what="the ERP figure online")
-            (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
-                "RECEIPT;SKU;QTY;WHEN\nR1;C;2;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
-            wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 7, timeout=30,
-                     what="the store sale online")
-        finally:
-            p.send_signal(signal.SIGTERM)
-            _, err = p.communicate(timeout=30)
-        assert p.returncode == 0, err
+    shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                  {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                   "orders": False})
+    pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                  {"receipt": "RECEIPT", "at": "WHEN"})
+    p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp), str(pos)],
+                         cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;QTY\nC;9\n", encoding="utf-8")
+        wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 9, timeout=60,
+                 what="the ERP figure online")
+        (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+            "RECEIPT;SKU;QTY;WHEN\nR1;C;2;2026-11-27T02:40:00+00:00\n", encoding="utf-8")
+        wait_for(lambda: shop.catalog()["C"]["stock_quantity"] == 7, timeout=30,
+                 what="the store sale online")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
 
 
-def test_a_cancelled_web_order_returns_stock_on_both_sides(workdir, cli_env):
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 0})
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
-                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-                       "orders": False})
-        orders = profile(workdir, "orders", "orders", {"QTY": {"type": "integer"}}, {
-            "order": "ORDER", "status": "STATUS", "at": "PLACED", "feedback": {
-                "path": "../outbox/erp/MOV{seq:04d}.csv", "columns": ["seq", "kind", "order",
-                                                                     "sku", "qty"]}})
-        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
-        assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
-        head = "ORDER;SKU;QTY;STATUS;PLACED\n"
-        placed = "W1;A;2;processing;2026-11-27T02:05:00+00:00\n"
-        (workdir / "inbox" / "orders" / "O_1.csv").write_text(head + placed)
-        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
-        assert shop.catalog()["A"]["stock_quantity"] == 3
-        (workdir / "inbox" / "orders" / "O_1_again.csv").write_text(head + placed + "\n")
-        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
-        assert not (workdir / "outbox" / "erp" / "MOV0002.csv").exists()  # nothing new
-        (workdir / "inbox" / "orders" / "O_2.csv").write_text(
-            head + "W1;A;2;cancelled;2026-11-27T02:05:00+00:00\n")
-        assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
-        assert shop.catalog()["A"]["stock_quantity"] == 5  # the shop side
-        first = read_csv(workdir / "outbox" / "erp" / "MOV0001.csv", ";")
-        second = read_csv(workdir / "outbox" / "erp" / "MOV0002.csv", ";")
-        assert [(r["kind"], r["order"], r["qty"]) for r in first] == [("sale", "W1", "-2")]
-        assert [(r["kind"], r["order"], r["qty"]) for r in second] == [("cancel", "W1", "2")]
+def test_a_cancelled_web_order_returns_stock_on_both_sides(workdir, shop, env):
+    shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 0})
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                  {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                   "orders": False})
+    orders = profile(workdir, "orders", "orders", {"QTY": {"type": "integer"}}, {
+        "order": "ORDER", "status": "STATUS", "at": "PLACED", "feedback": {
+            "path": "../outbox/erp/MOV{seq:04d}.csv", "columns": ["seq", "kind", "order",
+                                                                 "sku", "qty"]}})
+    (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
+    assert cli("run", str(erp), cwd=workdir, env=env).returncode == 0
+    head = "ORDER;SKU;QTY;STATUS;PLACED\n"
+    placed = "W1;A;2;processing;2026-11-27T02:05:00+00:00\n"
+    (workdir / "inbox" / "orders" / "O_1.csv").write_text(head + placed)
+    assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+    assert shop.catalog()["A"]["stock_quantity"] == 3
+    (workdir / "inbox" / "orders" / "O_1_again.csv").write_text(head + placed + "\n")
+    assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+    assert not (workdir / "outbox" / "erp" / "MOV0002.csv").exists()  # nothing new
+    (workdir / "inbox" / "orders" / "O_2.csv").write_text(
+        head + "W1;A;2;cancelled;2026-11-27T02:05:00+00:00\n")
+    assert cli("run", str(orders), cwd=workdir, env=env).returncode == 0
+    assert shop.catalog()["A"]["stock_quantity"] == 5  # the shop side
+    first = read_csv(workdir / "outbox" / "erp" / "MOV0001.csv", ";")
+    second = read_csv(workdir / "outbox" / "erp" / "MOV0002.csv", ";")
+    assert [(r["kind"], r["order"], r["qty"]) for r in first] == [("sale", "W1", "-2")]
+    assert [(r["kind"], r["order"], r["qty"]) for r in second] == [("cancel", "W1", "2")]
 
 
-def test_race_with_the_shop_pulled_for_real_and_orders_on_a_timetable(workdir, cli_env):
+def test_race_with_the_shop_pulled_for_real_and_orders_on_a_timetable(workdir, shop, env):
     """02:00 export, 02:05 web order in the shop, 02:30 file: the puller reads the order
     before the push, so the shop never shows the sold piece again. Then, in watch, the
     timetable pulls a new order and writes the ERP's movement file by itself."""
@@ -327,33 +328,31 @@ def test_race_with_the_shop_pulled_for_real_and_orders_on_a_timetable(workdir, c
 
     from helpers import wait_for
 
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 5})
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        shop.add_order([("A", 1)], created=t("02:05"), modified=t("02:05"))
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
-            "as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-            "schedule": {"orders": {"every": "1s"}},
-            "feedback": {"path": "../outbox/erp/MOV{seq:04d}.csv"}})
-        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
-        r = cli("run", str(erp), cwd=workdir, env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert shop.catalog()["A"]["stock_quantity"] == 4  # not 5: the 02:05 sale holds
-        p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp)],
-                             cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            movs = workdir / "outbox" / "erp"
-            wait_for(lambda: (movs / "MOV0001.csv").exists(), timeout=30, what="file 1")
-            shop.add_order([("A", 2)], created=t("03:10"), modified=t("03:10"))
-            wait_for(lambda: (movs / "MOV0002.csv").exists(), timeout=30, what="file 2")
-        finally:
-            p.send_signal(signal.SIGTERM)
-            _, err = p.communicate(timeout=30)
-        assert p.returncode == 0, err
-        rows = read_csv(movs / "MOV0001.csv", ";") + read_csv(movs / "MOV0002.csv", ";")
-        assert [(r["seq"], r["kind"], r["qty"]) for r in rows] == [("1", "sale", "-1"),
-                                                                   ("2", "sale", "-2")]
+    shop.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 5})
+    shop.add_order([("A", 1)], created=t("02:05"), modified=t("02:05"))
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+        "as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+        "schedule": {"orders": {"every": "1s"}},
+        "feedback": {"path": "../outbox/erp/MOV{seq:04d}.csv"}})
+    (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text("SKU;QTY\nA;5\n")
+    r = cli("run", str(erp), cwd=workdir, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert shop.catalog()["A"]["stock_quantity"] == 4  # not 5: the 02:05 sale holds
+    p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(erp)],
+                         cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        movs = workdir / "outbox" / "erp"
+        wait_for(lambda: (movs / "MOV0001.csv").exists(), timeout=30, what="file 1")
+        shop.add_order([("A", 2)], created=t("03:10"), modified=t("03:10"))
+        wait_for(lambda: (movs / "MOV0002.csv").exists(), timeout=30, what="file 2")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    rows = read_csv(movs / "MOV0001.csv", ";") + read_csv(movs / "MOV0002.csv", ";")
+    assert [(r["seq"], r["kind"], r["qty"]) for r in rows] == [("1", "sale", "-1"),
+                                                               ("2", "sale", "-2")]
 
 
 def test_each_shop_location_gets_its_own_warehouses_figure(workdir, cli_env):
@@ -398,31 +397,29 @@ def yaml_load(path: Path) -> dict:
     return YAML(typ="safe").load(path.read_text())
 
 
-def test_bad_rows_in_stock_files_are_rejected_with_line_and_field(workdir, cli_env):
-    with WooServer(key="ck_s", secret="cs_s") as shop:
-        shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
-        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
-        erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
-                      {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
-                       "orders": False})
-        pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
-                      {"receipt": "RECEIPT", "at": "WHEN"})
-        for name in ("erp", "pos"):
-            data = yaml_load(workdir / "profiles" / f"{name}.yaml")
-            data["feedback"]["rejects"] = {"path": f"../feedback/{name}/{{stem}}.rejects.csv"}
-            write_profile(workdir, data, f"{name}.yaml")
-        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
-            "SKU;QTY\nC;9\n;4\n")
-        r = cli("run", str(erp), cwd=workdir, env=env)
-        assert r.returncode == 1, r.stdout + r.stderr
-        [rej] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.rejects.csv", ";")
-        assert (rej["line"], rej["field"]) == ("3", "SKU")
-        (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
-            "RECEIPT;SKU;QTY;WHEN\nR1;C;2;yesterday\nR2;C;1;2026-11-27T02:40:00+00:00\n")
-        r = cli("run", str(pos), cwd=workdir, env=env)
-        assert r.returncode == 1, r.stdout + r.stderr
-        [rej] = read_csv(workdir / "feedback" / "pos" / "POS_1.rejects.csv", ";")
-        assert (rej["line"], rej["field"]) == ("2", "WHEN") and "yesterday" in rej["reason"]
-        [ack] = read_csv(workdir / "feedback" / "pos" / "POS_1.ack.csv", ";")
-        assert (ack["read"], ack["rejected"], ack["sent"]) == ("2", "1", "1")
-        assert shop.catalog()["C"]["stock_quantity"] == 8  # the good row counted
+def test_bad_rows_in_stock_files_are_rejected_with_line_and_field(workdir, shop, env):
+    shop.shop.create({"sku": "C", "name": "C", "manage_stock": True, "stock_quantity": 0})
+    erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}},
+                  {"as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"},
+                   "orders": False})
+    pos = profile(workdir, "pos", "movements", {"QTY": {"type": "integer"}},
+                  {"receipt": "RECEIPT", "at": "WHEN"})
+    for name in ("erp", "pos"):
+        data = yaml_load(workdir / "profiles" / f"{name}.yaml")
+        data["feedback"]["rejects"] = {"path": f"../feedback/{name}/{{stem}}.rejects.csv"}
+        write_profile(workdir, data, f"{name}.yaml")
+    (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+        "SKU;QTY\nC;9\n;4\n")
+    r = cli("run", str(erp), cwd=workdir, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    [rej] = read_csv(workdir / "feedback" / "erp" / "STOCK_20261127_0200.rejects.csv", ";")
+    assert (rej["line"], rej["field"]) == ("3", "SKU")
+    (workdir / "inbox" / "pos" / "POS_1.csv").write_text(
+        "RECEIPT;SKU;QTY;WHEN\nR1;C;2;yesterday\nR2;C;1;2026-11-27T02:40:00+00:00\n")
+    r = cli("run", str(pos), cwd=workdir, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    [rej] = read_csv(workdir / "feedback" / "pos" / "POS_1.rejects.csv", ";")
+    assert (rej["line"], rej["field"]) == ("2", "WHEN") and "yesterday" in rej["reason"]
+    [ack] = read_csv(workdir / "feedback" / "pos" / "POS_1.ack.csv", ";")
+    assert (ack["read"], ack["rejected"], ack["sent"]) == ("2", "1", "1")
+    assert shop.catalog()["C"]["stock_quantity"] == 8  # the good row counted
