@@ -125,18 +125,8 @@ class MovementWriter:
         moves = self.inv.unexported()
         if not moves and not self.o.empty:
             return done
-        now = time.time()
-        with self.inv.ledger.tx() as db:
-            row = db.execute("SELECT seq FROM sequences WHERE inventory=? AND name='movements'",
-                             (self.inv.name,)).fetchone()
-            seq = (row[0] if row else 0) + 1
-            db.execute("INSERT INTO sequences VALUES (?, 'movements', ?) ON CONFLICT(inventory, "
-                       "name) DO UPDATE SET seq=excluded.seq", (self.inv.name, seq))
-            db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=?",
-                           [(seq, now, m.id) for m in moves])
-            path = str(self.path(seq, now))
-            db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
-                       (self.inv.name, seq, path, len(moves), now))
+        seq, path = self.inv.export([m.id for m in moves],
+                                    lambda seq, now: str(self.path(seq, now)))
         done.append(self._publish(seq, path, outbox))
         return done
 

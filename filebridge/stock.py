@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -323,23 +323,26 @@ class Inventory:
         return occurred <= as_of
 
     # feedback -------------------------------------------------------------
-    def next_seq(self, name: str) -> int:
-        with self.ledger.tx() as db:
-            row = db.execute("SELECT seq FROM sequences WHERE inventory=? AND name=?",
-                             (self.name, name)).fetchone()
-            seq = (row[0] if row else 0) + 1
-            db.execute("INSERT INTO sequences VALUES (?,?,?) ON CONFLICT(inventory, name) "
-                       "DO UPDATE SET seq=excluded.seq", (self.name, name, seq))
-        return seq
-
     def unexported(self) -> list[Movement]:
         """Web movements no feedback file has carried yet (store sales: the ERP has them)."""
         return self.movements("seq IS NULL AND source LIKE 'web:%'")
 
-    def exported(self, ids: list[int], seq: int) -> None:
+    def export(self, ids: list[int], path_of: Callable[[int, float], str]) -> tuple[int, str]:
+        """In one transaction: the next movement-file number, these movements tied to
+        it, and the file recorded as pending at ``path_of(seq, now)``."""
+        now = time.time()
         with self.ledger.tx() as db:
+            row = db.execute("SELECT seq FROM sequences WHERE inventory=? AND name='movements'",
+                             (self.name,)).fetchone()
+            seq = (row[0] if row else 0) + 1
+            db.execute("INSERT INTO sequences VALUES (?, 'movements', ?) ON CONFLICT(inventory, "
+                       "name) DO UPDATE SET seq=excluded.seq", (self.name, seq))
             db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=?",
-                           [(seq, time.time(), i) for i in ids])
+                           [(seq, now, i) for i in ids])
+            path = path_of(seq, now)
+            db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
+                       (self.name, seq, path, len(ids), now))
+        return seq, path
 
     def acknowledge(self, seqs: list[int] = (), ids: list[int] = (),  # type: ignore[assignment]
                     when: float | None = None) -> int:

@@ -58,8 +58,7 @@ def test_an_order_before_the_export_that_the_erp_had_not_acknowledged_still_coun
     figures(inv, 1, [("A", 5)], at="02:00")  # the ERP had not received it yet
     assert inv.available(["A"]) == {"A": 4}
     [m] = inv.unexported()
-    seq = inv.next_seq("movements")
-    inv.exported([m.id], seq)
+    seq, _ = inv.export([m.id], lambda seq, now: f"MOV{seq}.txt")
     assert inv.acknowledge(seqs=[seq], when=t("03:00")) == 1
     assert inv.available(["A"]) == {"A": 4}  # the 02:00 figure still lacks it
     figures(inv, 2, [("A", 4)], at="04:00")  # acknowledged at 03:00: in this figure
