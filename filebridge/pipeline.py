@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +161,11 @@ class Job:
         with self.source.poll(), self.delivery.poll():
             yield
 
-    def batches(self, path: Path, report: FileReport) -> Iterator[Batch]:
+    def batches(self, path: Path, report: FileReport, today: date | None = None
+                ) -> Iterator[Batch]:
+        """Mapped batches; ``today``: the run date expressions see (default: now)."""
         for raw in self.reader.read(path, report):
-            yield self.mapper.apply(raw, report)
+            yield self.mapper.apply(raw, report, today=today)
 
 
 def _vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
@@ -200,7 +202,8 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     ctx = SinkContext(job.profile.base, _vars(path, job.name, row.claimed), outbox,
                       key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
-    ctx.extra.update(file_id=row.id, run_id=run_id)
+    # The run date is the claim's: a file redone after a crash maps as it did.
+    ctx.extra.update(file_id=row.id, run_id=run_id, today=date.fromtimestamp(row.claimed))
     hold: str | None = None
     try:
         job.source.verify(path)
@@ -360,13 +363,14 @@ def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
           progress: Progress | None) -> Iterator[tuple[Batch, pa.Array | None]]:
     """The batches the outputs get: the mapped records, or for a stock profile what
     may be sold of each SKU the file touched."""
+    today = ctx.extra.get("today")
     if job.inventory is None:
-        for batch in job.batches(path, report):
+        for batch in job.batches(path, report, today):
             yield batch, None
         return
 
     def read() -> Iterator[Batch]:
-        for batch in job.batches(path, report):
+        for batch in job.batches(path, report, today):
             report.flush()
             if progress:
                 progress(report.tally.read)

@@ -64,10 +64,17 @@ class SinkContext:
 
 def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
                 true: str = "1", false: str = "0") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null."""
+    """A typed column as output text: exact decimals, ISO dates, empty for null; a
+    list's elements joined by ', ' (shop sinks write lists their own way)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        from filebridge import lists
+
+        items = lists.map_values(arr, lambda v: text_column(v, decimal=decimal, true=true,
+                                                            false=false))
+        return pc.fill_null(pc.binary_join(items, ", "), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):

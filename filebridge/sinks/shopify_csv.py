@@ -91,6 +91,7 @@ def handle_of(key: str) -> str:
 @REGISTRY.sink("shopify_csv")
 class ShopifyCsvSink:
     Options = ShopifyCsvOptions
+    ENUMS = {"status": STATUSES}  # checked at profile load and per row (filebridge.enums)
 
     def __init__(self, options: ShopifyCsvOptions):
         self.o = options

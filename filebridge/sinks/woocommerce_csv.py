@@ -91,6 +91,7 @@ def published(status: str, flag: bool | None) -> str:
 @REGISTRY.sink("woocommerce_csv")
 class WooCsvSink:
     Options = WooCsvOptions
+    ENUMS = {"status": STATUSES}  # checked at profile load and per row (filebridge.enums)
 
     def __init__(self, options: WooCsvOptions):
         self.o = options

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.enums import STATUSES
 from filebridge.options import Duration, Model, expand_env
 from filebridge.sinks.shop import CANONICAL, CanonicalFields
 
@@ -172,6 +173,8 @@ class ApiSink:
 
     Options: ClassVar[type[ApiSinkOptions]]
     Client: ClassVar[type[ShopClient]]
+    # canonical field -> values the shop module translates (filebridge.enums)
+    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
 
     def __init__(self, options: ApiSinkOptions):
         self.o = options
