@@ -215,7 +215,8 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
     if not isinstance(doc, dict):
         raise ProfileError(f"{file}: a profile is a YAML mapping (name:, source:, read:, …)")
     try:
-        profile = profile_model().model_validate(doc, context={"base": file.parent})
+        profile = profile_model().model_validate(doc, context={"base": file.parent,
+                                                               "profile": True})
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -243,6 +244,8 @@ def _located(err: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
 
 def _is_tag(doc: Any, loc: tuple[Any, ...], part: Any) -> bool:
     """Whether ``part`` of a pydantic location is a union tag rather than a key."""
+    if part in UNION_TAGS:
+        return True
     node = doc
     for seg in loc:
         if isinstance(node, CommentedMap):

@@ -406,3 +406,12 @@ def test_bad_lookup_files_are_profile_errors(tmp_path, content, lookup, expected
 def test_a_missing_lookup_file_is_a_profile_error(tmp_path):
     msg = refused({"colour": {"from": "C", "lookup": "nope.csv"}}, base=tmp_path)
     assert "lookup file" in msg and "nope.csv: cannot be read (No such file or directory)" in msg
+
+
+def test_values_of_a_computed_key_from_rows_as_read():
+    # How a full-catalog API sync learns the SKUs of rejected rows.
+    m = Mapper(spec({"article": {"from": "ART", "apply": ["trim"]},
+                     "size": {"expr": "upper(TAGLIA)"},
+                     "sku": {"format": "{article}-{size}"}}))
+    assert m.values_of("sku", [{"ART": " A1 ", "TAGLIA": "xl"}, {"ART": "B2", "TAGLIA": None}]) \
+        == ["A1-XL", "B2-"]
