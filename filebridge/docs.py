@@ -125,14 +125,14 @@ def reference() -> str:
         out.append(f"- `{n}`: {doc}")
     for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
         out.append(f"- `{{{n}: …}}`: {doc}")
-    out += ["", "Expressions (`expr:` of a field, `match:` of a lookup) use Python's syntax, "
+    out += ["", ("Expressions (`expr:` of a field, `match:` of a lookup) use Python's syntax, "
             "restricted: field names (a mapped field when one has that name, else the input "
             "field; `input.NAME` / `mapped.NAME`, or `input[\"A NAME\"]`, to choose), text, "
             "number and `True`/`False`/`None` constants, `today` (the day the file was "
             "claimed), `+ - * /` (exact on decimals; `/` gives at least "
             f"{DIVISION_SCALE} decimals, rounded half away from zero), `== != < <= > >=`, "
             "`and or not`, `a if cond else b`, `x in [a, b]`, `x is None` (null, blank text "
-            "or an empty list), `[a, b, c]` (a list) and these functions:", ""]
+            "or an empty list), `[a, b, c]` (a list) and these functions:"), ""]
     for name, fn in sorted(FUNCTIONS.items()):
         out.append(f"- `{fn.signature}`: {fn.doc}")
     out.append("\n## Outputs\n")

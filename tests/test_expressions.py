@@ -379,13 +379,13 @@ def test_lookup_by_type_and_code(tmp_path):
 
 @pytest.mark.parametrize("content,lookup,expected", [
     (b"CODICE;DESCR\n001;Nero\n002;Blu \xe8\n", {"delimiter": ";"},
-     "colori.csv, line 3: byte 0xe8 (column 9) is not utf-8 text; it reads as cp1252: set "
-     "encoding: cp1252"),
+     ("colori.csv, line 3: byte 0xe8 (column 9) is not utf-8 text; it reads as cp1252: set "
+     "encoding: cp1252")),
     (b"CODICE;DESCR\n001;Nero\n", {"delimiter": ";", "value": "DESCRIZIONE"},
      "colori.csv: no column 'DESCRIZIONE' (its columns: CODICE, DESCR; delimiter ';')"),
     (b"CODICE;DESCR\n001;Nero\n", {},
-     "colori.csv: only 1 column(s) (CODICE;DESCR); expected code and value (is the delimiter "
-     "',' right?)"),
+     ("colori.csv: only 1 column(s) (CODICE;DESCR); expected code and value (is the delimiter "
+     "',' right?)")),
     (b"CODICE;DESCR\n001;Nero\n002\n", {"delimiter": ";"},
      "colori.csv, line 3: 1 column(s), expected at least 2 (CODICE, DESCR)"),
     (b"CODICE;DESCR\n001;Nero\n002;Blu\n001;Rosso\n", {"delimiter": ";"},

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-
 from conftest import write_profile
+
 from filebridge.cli import main
 from filebridge.errors import ProfileError
 from filebridge.mapping import Mapper
@@ -58,25 +58,25 @@ def check(tmp_path: Path, fields: str, files: dict[str, bytes] | None = None,
      "p.yaml:8: map.fields.colour.lookup: lookup file"),
     ("    colour: {from: C, lookup: {file: t/colori.csv, delimiter: ';'}}\n",
      {"t/colori.csv": CP1252},
-     "p.yaml:8: map.fields.colour.lookup: lookup file {tmp}/t/colori.csv, line 3: byte 0xe8 "
-     "(column 9) is not utf-8 text; it reads as cp1252: set encoding: cp1252"),
-    ("    colour:\n      from: C\n      lookup:\n        file: t/colori.csv\n"
-     "        encoding: cp1252\n        value: DESCR\n", {"t/colori.csv": CP1252},
-     "p.yaml:10: map.fields.colour.lookup: lookup file {tmp}/t/colori.csv: no column 'DESCR' "
-     "(its columns: CODICE;DESCRIZIONE; delimiter ',')"),
+     ("p.yaml:8: map.fields.colour.lookup: lookup file {tmp}/t/colori.csv, line 3: byte 0xe8 "
+     "(column 9) is not utf-8 text; it reads as cp1252: set encoding: cp1252")),
+    (("    colour:\n      from: C\n      lookup:\n        file: t/colori.csv\n"
+     "        encoding: cp1252\n        value: DESCR\n"), {"t/colori.csv": CP1252},
+     ("p.yaml:10: map.fields.colour.lookup: lookup file {tmp}/t/colori.csv: no column 'DESCR' "
+     "(its columns: CODICE;DESCRIZIONE; delimiter ',')")),
     ("    colour: {from: C, lookup: {01: Rosso}}\n", None,
      "p.yaml:8: map.fields.colour.lookup: inline lookup code 1 was read by YAML as a number"),
     ("    status: {value: publish}\n", None,
-     "p.yaml:8: map.fields.status.value: status 'publish' is not accepted by woocommerce_csv "
-     "(write[0]); accepted: active, draft, archived"),
+     ("p.yaml:8: map.fields.status.value: status 'publish' is not accepted by woocommerce_csv "
+     "(write[0]); accepted: active, draft, archived")),
     ('    double: {expr: "PREZZO * 2"}\n', None,
-     "p.yaml:8: map.fields.double.expr: cannot multiply text and a whole number (PREZZO is "
-     "text: map it with type: decimal or integer"),
+     ("p.yaml:8: map.fields.double.expr: cannot multiply text and a whole number (PREZZO is "
+     "text: map it with type: decimal or integer")),
     ("    code: {from: code, apply: [trim]}\n    handle: {format: '{code}-x'}\n", None,
      "p.yaml:9: map.fields.handle.format: 'code' is both an input field and a mapped field"),
     ('    sku2: {from: SKU, regex: "(?<=A)B"}\n', None,
-     "p.yaml:8: map.fields.sku2.regex: invalid regular expression '(?<=A)B' (invalid perl "
-     "operator: (?<=); lookahead and lookbehind are not supported (RE2)"),
+     ("p.yaml:8: map.fields.sku2.regex: invalid regular expression '(?<=A)B' (invalid perl "
+     "operator: (?<=); lookahead and lookbehind are not supported (RE2)")),
     ('    a: {expr: "mapped.zzz"}\n', None,
      "p.yaml:8: map.fields.a.expr: mapped.zzz: there is no mapped field 'zzz'"),
     ('    w: {from: W, type: decimal}\n    g: {expr: "unit(w, \'kg\', \'m\')"}\n', None,
@@ -137,18 +137,18 @@ def refused(fields: str, write: str = WRITE) -> list[str]:
 @pytest.mark.parametrize("fields,write,expected", [
     ("    stato: {expr: \"'active' if S == '1' else 'publish'\"}\n",
      "write:\n  - {format: shopify_csv, path: o.csv, fields: {status: stato}}\n",
-     "/p/prof.yaml:8: map.fields.stato.expr: status (field stato) 'publish' is not accepted "
-     "by shopify_csv (write[0]); accepted: active, draft, archived"),
+     ("/p/prof.yaml:8: map.fields.stato.expr: status (field stato) 'publish' is not accepted "
+     "by shopify_csv (write[0]); accepted: active, draft, archived")),
     ("    status: {from: S, default: published}\n", WRITE,
      "/p/prof.yaml:8: map.fields.status.default: status 'published' is not accepted"),
     ("    status: {from: S, lookup: {'A': active, 'P': publish}}\n", WRITE,
      "/p/prof.yaml:8: map.fields.status.lookup: status 'publish' is not accepted"),
     ("    s: {value: Publish}\n    status: {from: s}\n", WRITE,
      "/p/prof.yaml:8: map.fields.s.value: status 'Publish' is not accepted"),
-    ("    status: {value: pubblicato}\n", "write:\n  - format: woocommerce_api\n"
-     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n    consumer_secret: ${WOO_SECRET}\n",
-     "/p/prof.yaml:8: map.fields.status.value: status 'pubblicato' is not accepted by "
-     "woocommerce_api (write[0])"),
+    ("    status: {value: pubblicato}\n", ("write:\n  - format: woocommerce_api\n"
+     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n    consumer_secret: ${WOO_SECRET}\n"),
+     ("/p/prof.yaml:8: map.fields.status.value: status 'pubblicato' is not accepted by "
+     "woocommerce_api (write[0])")),
 ])
 def test_values_a_shop_refuses_are_profile_errors(monkeypatch, fields, write, expected):
     monkeypatch.setenv("WOO_KEY", "ck_x")
@@ -231,6 +231,24 @@ def test_the_run_date_is_the_claim_date_also_when_a_file_is_redone(workdir, monk
     job = Job(load_profile(prof))
     (outcome,) = run_files(job, [])
     assert outcome.status == "done" and outcome.tally.sent == 2
-    out = list(csv.DictReader(open(workdir / "out" / "LIST.csv", encoding="utf-8")))
+    out = read_out(workdir)
     assert [(r["sku"], r["selling"], r["run_date"], r["images"]) for r in out] == [
         ("A", "8.00", "2026-06-15", "a.jpg, b.jpg"), ("B", "5.00", "2026-06-15", "")]
+
+
+def test_the_readme_mapping_examples_pass_check(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Mapping: expressions")[1].split("\n## ")[0]
+    blocks = [b.split("```")[0] for b in section.split("```yaml\n")[1:]]
+    fields = blocks[0].split("  fields:\n")[1] + blocks[1]
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "categorie.csv").write_text("code,name\nG,Giacche\n")
+    (tmp_path / "tables" / "codici.csv").write_bytes(
+        "TIPO;CODICE;DESCRIZIONE\nMAT;01;Lana vergine è\n".encode("cp1252"))
+    code, out = check(tmp_path, fields, write="""\
+write:
+  - format: woocommerce_csv
+    path: "out/{stem}.csv"
+    fields: {price: selling}
+""")
+    assert code == 0, out
