@@ -112,6 +112,15 @@ class Resolved:
             return None
         return ("mapped", name)
 
+    def input_mentions(self, fields: dict[str, FieldMap]) -> list[tuple[str, str, str]]:
+        """(field, where, input name) of every input field the mapping reads."""
+        out = []
+        for owner, f in fields.items():
+            for where, scope, name in mentions(f):
+                if self.sources[owner].get((scope, name)) == ("input", name):
+                    out.append((owner, where, name))
+        return out
+
     def deps(self, name: str) -> list[str]:
         return [n for kind, n in self.sources.get(name, {}).values() if kind == "mapped"]
 

@@ -128,6 +128,14 @@ def _map_checks(self: Any) -> Any:
     if self.map.fields:
         types, others = _input_types(self.read)
         problems = [(("map", *loc), msg) for loc, msg in Mapper(self.map).dry_run(types, others)]
+        if self.read.format in ("fixed", "ebcdic", "xml") and not getattr(self.read, "records",
+                                                                           None):
+            # The layout names every field these readers give: an unknown name is a typo.
+            for field, where, name in self.map.resolved.input_mentions(self.map.fields):
+                if name not in types:
+                    problems.append((("map", "fields", field, where), (
+                        f"{name!r} is neither a mapped field nor a field of the layout "
+                        f"({', '.join(types)})")))
     problems += check_profile(self)
     if problems:
         raise LocatedErrors(problems)

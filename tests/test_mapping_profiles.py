@@ -252,3 +252,30 @@ write:
     fields: {price: selling}
 """)
     assert code == 0, out
+
+
+def test_check_knows_the_fields_of_a_fixed_layout(tmp_path):
+    prof = tmp_path / "f.yaml"
+    prof.write_text("""\
+name: t
+source: {kind: local, path: inbox}
+read:
+  format: fixed
+  fields:
+    CODART: {start: 1, length: 5}
+    PREZZO: {start: 6, length: 5, type: decimal, implied: true}
+map:
+  fields:
+    sku:   {format: "{CODART}-{COLOR}"}
+    price: {expr: "round(PREZZO * 1.1, 2)"}
+    bad:   {expr: "upper(PREZZO)"}
+write:
+  - {format: csv, path: "out/{stem}.csv"}
+""", encoding="utf-8")
+    r = CliRunner().invoke(main, ["check", str(prof)])
+    assert r.exit_code == 4
+    assert r.output.splitlines() == [
+        f"{prof}:12: map.fields.bad.expr: upper(): expected text, got decimal128(38, 2) "
+        "(use text(x) first) (at column 1)",
+        f"{prof}:10: map.fields.sku.format: 'COLOR' is neither a mapped field nor a field of "
+        "the layout (CODART, PREZZO)"]
