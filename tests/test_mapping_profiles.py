@@ -275,7 +275,7 @@ write:
     r = CliRunner().invoke(main, ["check", str(prof)])
     assert r.exit_code == 4
     assert r.output.splitlines() == [
-        f"{prof}:12: map.fields.bad.expr: upper(): expected text, got decimal128(38, 2) "
-        "(use text(x) first) (at column 1)",
-        f"{prof}:10: map.fields.sku.format: 'COLOR' is neither a mapped field nor a field of "
-        "the layout (CODART, PREZZO)"]
+        (f"{prof}:12: map.fields.bad.expr: upper(): expected text, got decimal128(38, 2) "
+        "(use text(x) first) (at column 1)"),
+        (f"{prof}:10: map.fields.sku.format: 'COLOR' is neither a mapped field nor a field of "
+        "the layout (CODART, PREZZO)")]
