@@ -137,7 +137,23 @@ def _lost(name: str, source: pa.Array, lost: pa.Array | None, why: str, run: Run
                            (f"{name} {v[i].as_py()} {why}", v[i].as_py())))
 
 
+def exact(value: Any) -> Any:
+    """A YAML number with a fraction as the decimal it was written as, not a float."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [exact(v) for v in value]
+    return value
+
+
+def constant(value: Any) -> pa.Scalar:
+    """A ``value:`` as a scalar; decimals with 38 digits like every decimal column."""
+    v = pa.scalar(exact(value))
+    return v.cast(pa.decimal128(38, v.type.scale)) if pa.types.is_decimal(v.type) else v
+
+
 def default(arr: pa.Array, value: Any) -> pa.Array:
+    value = exact(value)
     if lists.is_list(arr.type):
         fill = pa.scalar(value if isinstance(value, list) else [value], arr.type)
     elif pa.types.is_null(arr.type):
@@ -160,6 +176,7 @@ def checks(name: str, f: FieldMap, arr: pa.Array, run: Run) -> None:
     numeric = not pa.types.is_null(arr.type)
     for bound, op, word in ((f.min, pc.less, "below"), (f.max, pc.greater, "above")):
         if bound is not None and numeric:
+            run.where = "min" if op is pc.less else "max"
             mask = each(arr, lambda a, b=bound, o=op: pc.fill_null(o(a, scalar(b, a)), False))
             out.append((name, mask, lambda i, v=arr, b=bound, w=word:
                         (f"{v[i].as_py()} is {w} the allowed {b}", v[i].as_py())))

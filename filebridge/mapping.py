@@ -325,7 +325,7 @@ class Mapper:
             self._failures(name, ev, run)
             return arr
         if f.value is not None:
-            return pa.repeat(pa.scalar(f.value), run.n)
+            return pa.repeat(steps.constant(f.value), run.n)
         if getattr(f.lookup, "match", None) is not None:
             return None  # the lookup makes the value
         return pa.nulls(run.n, pa.string())
