@@ -290,7 +290,7 @@ class Mapper:
         except (ExprError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             # Only an input of a type the profile could not know gets here: every row
             # of the batch is refused with the reason, the file goes on.
-            reason = f"{name}: {e}"
+            reason = str(e)
             run.checks.append((name, pa.array([True] * run.n), lambda i: (reason, None)))
             run.env[name] = pa.nulls(run.n, pa.string())
 
@@ -332,7 +332,7 @@ class Mapper:
 
     def _failures(self, name: str, ev: Evaluator, run: Run) -> None:
         for mask, why in ev.failures:
-            run.checks.append((name, mask, lambda i, w=why: (f"{name}: {w}", None)))
+            run.checks.append((name, mask, lambda i, w=why: (w, None)))
 
     def _field(self, name: str, f: FieldMap, run: Run) -> pa.Array:
         arr = self._source(name, f, run)
