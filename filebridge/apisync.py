@@ -25,7 +25,7 @@ from filebridge.delta import differs, row_hashes
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.mapping import ProductSpec
 from filebridge.outbox import ChangeLog, Pending
-from filebridge.records import Batch, FileReport, Reject
+from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
 from filebridge.sinks.products import blank, text
 from filebridge.sinks.shop import CANONICAL, boolean, integer, money
@@ -123,10 +123,12 @@ class ApiSync:
         self.seen: list[pa.Array] = []
         self.plan = Plan(sink_id)
 
-    def write(self, batch: Batch, report: FileReport) -> tuple[pa.Array, pa.Array]:
+    def write(self, batch: Batch, report: FileReport | None,
+              rows: Rows | None = None) -> tuple[pa.Array, pa.Array]:
         """Stage this batch's new and changed records. Returns masks (send, refused):
         rows to send (including rows a redone file had queued already), and rows whose
-        values a shop cannot take, rejected into ``report``."""
+        values a shop cannot take, refused through ``rows`` (or, in a dry run,
+        rejected into ``report``)."""
         table = canonical(batch, self.o, self.spec)
         keys = pc.cast(table["sku"], pa.string())
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
@@ -144,6 +146,7 @@ class ApiSync:
         lines = pc.take(batch.lines, idx).to_pylist()
         hs = pc.take(hashes, idx).to_pylist()
         is_new = pc.take(new, idx).to_pylist()
+        ordinals = batch.index_array()
         ok = [True] * len(batch)
         staged = []
         creates, updates = [], []
@@ -156,11 +159,14 @@ class ApiSync:
             except FieldError as e:
                 ok[pos] = False
                 self.plan.counts["rejected"] += 1
-                report.reject(Reject(line, self.o.fields.get(e.field, e.field), str(e),
-                                     batch.raw_rows([pos])[0]))
+                where = self.o.fields.get(e.field, e.field)
+                if rows is not None:
+                    rows.refuse(batch, pos, where, str(e))
+                elif report is not None:
+                    report.reject(Reject(line, where, str(e), batch.raw_rows([pos])[0]))
                 continue
             staged.append((rec["sku"], "upsert", h, rec.get("product"),
-                           json.dumps(rec, ensure_ascii=False), line))
+                           json.dumps(rec, ensure_ascii=False), line, int(ordinals[pos])))
             (creates if fresh else updates).append(rec["sku"])
         self.plan.add("create", creates)
         self.plan.add("update", updates)
@@ -183,12 +189,12 @@ class ApiSync:
         seen = pa.concat_arrays(listed) if listed else pa.array([], pa.string())
         gone = present.filter(pc.invert(pc.is_in(present, value_set=seen))).to_pylist()
         op = self.o.missing
-        rows = [(key, op, zlib.crc32(op.encode()), product, rec, None)
-                for key, product, rec in self.log.records(gone)]
-        self.plan.add(op, [r[0] for r in rows])
-        if self.file_id is not None and rows:
-            self.log.stage(rows, self.file_id, self.run_id)
-        return len(rows)
+        staged = [(key, op, zlib.crc32(op.encode()), product, rec, None, None)
+                  for key, product, rec in self.log.records(gone)]
+        self.plan.add(op, [r[0] for r in staged])
+        if self.file_id is not None and staged:
+            self.log.stage(staged, self.file_id, self.run_id)
+        return len(staged)
 
     def verdict(self, read: int, last_read: int | None) -> str | None:
         """Why the breaker holds this run, or None."""
@@ -295,6 +301,27 @@ def _settle(log_: ChangeLog, chunk: list[Pending], results: list[Result], out: D
                 out.sent += 1
             else:
                 out.rejected += 1
+
+
+def refused_keys(job: Any, report: FileReport, field: str) -> list[pa.Array]:
+    """The keys of the file's rejected rows, as far as they can be worked out: a
+    full-catalog sync must not take a badly listed product for one that left.
+    ``job`` has the profile's ``mapper``."""
+    out: list[pa.Array] = []
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        keys = job.mapper.values_of(field, chunk)
+        out.append(pa.array([None if v is None else str(v) for v in keys], pa.string()))
+        chunk.clear()
+
+    for rej in report.rejects():
+        chunk.append(rej.values)
+        if len(chunk) >= 10_000:
+            flush()
+    if chunk:
+        flush()
+    return out
 
 
 def client_for(sink: ApiSink, log_: ChangeLog) -> ShopClient:

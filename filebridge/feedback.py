@@ -21,7 +21,7 @@ from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed"]
+              "reason", "processed", "warnings"]
 
 
 class AckOptions(Model):
@@ -67,12 +67,14 @@ class FeedbackOptions(Model):
     ack: AckOptions | None = Field(default_factory=AckOptions, description="the "
                                    "acknowledgement; null for none")
     rejects: RejectsOptions | None = Field(default_factory=RejectsOptions, description="the "
-                                           "rejects file; null for none")
+                                           "rejects file (with warnings, level: warning); "
+                                           "null for none")
 
 
-def ack_values(name: str, status: str, tally: Tally, reason: str = "") -> dict[str, object]:
+def ack_values(name: str, status: str, tally: Tally, reason: str = "",
+               warnings: int = 0) -> dict[str, object]:
     return {"file": name, "status": status, **tally.as_dict(), "reason": reason,
-            "processed": datetime.now().isoformat(timespec="seconds")}
+            "processed": datetime.now().isoformat(timespec="seconds"), "warnings": warnings}
 
 
 def _encode(text: bytes, encoding: str) -> bytes:
@@ -93,11 +95,12 @@ def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> Non
         f.write(data)
 
 
-REJECT_COLUMNS = ["line", "field", "reason", "value", "record"]
+# level: reject (the row was not sent) or warning (it was, but look at it).
+REJECT_COLUMNS = ["line", "field", "reason", "value", "record", "level"]
 
 
 def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> None:
-    if not report.tally.rejected and not o.always:
+    if not report.tally.rejected and not report.warnings and not o.always:
         return
     staged = ctx.stage(o.path)
     with staged.open("wb") as f:
@@ -115,7 +118,7 @@ def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> No
                 rej.values.get(rej.field) if rej.field else rej.values.get("text")
             chunk.append([str(rej.line), rej.field or "", rej.reason,
                           "" if value is None else str(value),
-                          json.dumps(rej.values, ensure_ascii=False, default=str)])
+                          json.dumps(rej.values, ensure_ascii=False, default=str), rej.level])
             if len(chunk) >= 10_000:
                 flush()
         if chunk:

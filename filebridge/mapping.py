@@ -24,6 +24,8 @@ from pydantic import Field, field_validator, model_validator
 from filebridge import transforms
 from filebridge.errors import ProfileError, RejectedFile
 from filebridge.layouts.types import FieldType, parse
+from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
+                                      check_languages)
 from filebridge.options import Model, ProfilePath
 from filebridge.records import Batch, FileReport, Reject
 
@@ -86,34 +88,6 @@ class FieldMap(Model):
         return self
 
 
-class OptionSpec(Model):
-    field: str = Field(description="mapped field holding the option value (e.g. size)")
-    name: str | None = Field(None, description="option name shown in the shop (default: "
-                             "the field name, capitalised)")
-
-    @property
-    def label(self) -> str:
-        return self.name or self.field.replace("_", " ").capitalize()
-
-
-class ProductSpec(Model):
-    """Group SKU rows into products with variants."""
-
-    key: str = Field(description="mapped field shared by all variants of a product (the "
-                     "stable parent key, e.g. the article code)")
-    options: list[OptionSpec | str] = Field(default_factory=list, max_length=3,
-                                            description="fields that tell variants apart, "
-                                            "e.g. [size, colour] (at most 3)")
-
-    @field_validator("options")
-    @classmethod
-    def _expand(cls, v: list[OptionSpec | str]) -> list[OptionSpec | str]:
-        return [OptionSpec(field=o) if isinstance(o, str) else o for o in v]
-
-    def option_specs(self) -> list[OptionSpec]:
-        return [o for o in self.options if isinstance(o, OptionSpec)]
-
-
 class MapSpec(Model):
     """From input fields to the record sent to the outputs."""
 
@@ -123,11 +97,34 @@ class MapSpec(Model):
                                         "in order; empty keeps the input fields as they are")
     product: ProductSpec | None = Field(None, description="group rows into products with "
                                         "variant options")
+    languages: list[str] = Field(default_factory=list, description="the catalog's languages, "
+                                 "the shop's default first, e.g. [it, en, de, fr]; "
+                                 "translations are mapped fields named <field>@<language> "
+                                 "(title@en, description@de, colour@fr)")
+    attributes: dict[str, AttributeSpec] = Field(
+        default_factory=dict, description="product properties that are not variant options, "
+        "by mapped field: filters (material, colour family, fit) and specifications "
+        "(composition, care, origin), e.g. {material: {name: Materiale, names: {en: "
+        "Material}}, composition: {filter: false}}")
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        return check_languages(v)
 
     @model_validator(mode="after")
     def _refs(self) -> MapSpec:
         names = set(self.fields)
+        for name in names:
+            base, _, lang = name.partition("@")
+            if lang and lang not in self.languages[1:]:
+                known = ", ".join(self.languages[1:]) or "none: set map.languages"
+                raise ValueError(f"field {name}: language {lang!r} is not one of the "
+                                 f"translated languages ({known})")
         if names:
+            for code in self.attributes:
+                if code not in names:
+                    raise ValueError(f"attribute {code!r} is not one of the mapped fields")
             for label, ref in (("key", self.key),
                                ("product.key", self.product.key if self.product else None)):
                 if ref is not None and ref not in names:
@@ -230,7 +227,10 @@ class Mapper:
         checks: list[Check] = []
         for name, f in self.spec.fields.items():
             out[name] = self._field(name, f, batch, checks)
-        mapped = Batch(pa.table(out), batch.lines)
+        # The input row stays beside the mapped one: a sink refusing a row shows the
+        # ERP what it sent.
+        mapped = Batch(pa.table(out), batch.lines,
+                       batch.raw if batch.raw is not None else batch.table)
         if not checks:
             return mapped
         bad = checks[0][1]

@@ -155,6 +155,14 @@ class Inventory:
         self.spec = spec
 
     # figures ------------------------------------------------------------
+    def sink_options(self, options: Any) -> Any:
+        """A shop API sink selling from one of ``locations`` reads that location's
+        figure (``stock@LOCATION``) instead of the total."""
+        loc = getattr(options, "location", None)
+        if loc is None or loc not in self.spec.locations or not hasattr(options, "url"):
+            return options
+        return options.model_copy(update={"fields": options.fields | {"stock": f"stock@{loc}"}})
+
     def unstage(self, file_id: int) -> None:
         with self.ledger.tx() as db:
             db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))

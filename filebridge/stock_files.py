@@ -159,8 +159,8 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
     return touched
 
 
-def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
-                         ) -> Iterator[tuple[Batch, pa.Array]]:
+def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
+                         rows: Any = None) -> Iterator[tuple[Batch, pa.Array]]:
     """What the shops should get for the SKUs a file touched: the SKU and the
     quantity available (``stock``, and ``stock@LOCATION`` per shop location), with
     the number of input rows behind each, so every input row is still accounted for."""
@@ -181,8 +181,39 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
         weights = pa.array([t[2] for t in keep], pa.int64())
         yield Batch(table, lines), weights
         unknown = [t for t in part if avail[t[0]] is None]
-        if unknown:  # no ERP figure for these SKUs yet: nothing to tell a shop
-            yield (Batch(pa.table({"sku": pa.array([], pa.string()),
-                                   "stock": pa.array([], pa.int64())}),
-                         pa.array([], pa.int64())),
-                   pa.array([sum(t[2] for t in unknown)], pa.int64()))
+        if unknown and rows is not None:  # no ERP figure yet: nothing to tell a shop
+            rows.unlisted += sum(t[2] for t in unknown)
+
+
+def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
+               ) -> Iterator[tuple[Batch, pa.Array | None]]:
+    """The batches a stock profile's outputs get: the file is read whole into the
+    inventory first, then what may be sold of each SKU it touched. Figures files
+    pull the shops' orders before anything is pushed; an orders file's movement
+    file for the ERP is published with the file's other outputs."""
+    inv: Inventory = job.inventory
+    report: FileReport = ctx.report
+
+    def read() -> Iterator[Batch]:
+        for batch in job.batches(path, report, ctx.today):
+            report.flush()
+            if progress:
+                progress(report.tally.read)
+            yield batch
+
+    role = inv.spec.role
+    source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
+    touched = ingest(inv, read(), path, ctx.file_id, source, report)
+    report.flush()
+    if role == "figures":
+        job.pull_orders()  # sales the shop took since the export: before anything is pushed
+    if role == "orders" and inv.spec.feedback is not None:
+        # The ERP learns of the orders in this file's outputs, published with them.
+        writer = job.movement_writer()
+        files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
+                             if inv.spec.feedback.deliver else ctx.outbox)
+        ctx.published.append(lambda: writer.published([seq for seq, _, _ in files]))
+    if role == "acks":  # nothing for the shops; the rows are accounted for
+        ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
+        return
+    yield from availability_batches(inv, touched, rows=ctx.rows)

@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     file_id INTEGER,
     run_id INTEGER,
     line INTEGER,
+    ord INTEGER,                    -- the row's ordinal among those its file sent out
     status TEXT NOT NULL,           -- staged | held | queued | sent | rejected | superseded
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
@@ -102,6 +103,31 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated REAL NOT NULL,
     UNIQUE (file_id, sink, key)
 );
+-- Shop files (filebridge/catalog/memory.py): what each product sink last wrote
+-- per SKU, so a product is always written whole (every variant, every option
+-- value) and a file that changes one variant does not orphan the others.
+CREATE TABLE IF NOT EXISTS catalog (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    file_id INTEGER,
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS catalog_product ON catalog(profile, sink, product);
+CREATE TABLE IF NOT EXISTS catalog_staged (
+    file_id INTEGER NOT NULL,
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
 CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 """
@@ -129,8 +155,15 @@ class SqliteLedger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.Error as e:
             raise LedgerError(f"ledger {self.path}: {e}") from e
+
+    def _migrate(self) -> None:
+        """Columns added since a ledger file was made."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
+        if "ord" not in cols:
+            self.db.execute("ALTER TABLE outbox ADD COLUMN ord INTEGER")
 
     def close(self) -> None:
         self.db.close()
@@ -201,8 +234,49 @@ class SqliteLedger:
             for sink, (blob, rows) in blobs.items():
                 db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, data, rows, updated) "
                            "VALUES (?,?,?,?,?)", (profile, sink, blob, rows, time.time()))
+            if status == "done":  # what the shop files of this file wrote, remembered
+                db.execute("INSERT OR REPLACE INTO catalog(profile, sink, key, product, hash, "
+                           "record, file_id, updated) SELECT profile, sink, key, product, hash, "
+                           "record, file_id, ? FROM catalog_staged WHERE file_id=?",
+                           (time.time(), file_id))
+            db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, file_id))
+
+    # catalog memory (shop file sinks) -------------------------------------
+    def catalog_unstage(self, file_id: int, sink: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM catalog_staged WHERE file_id=? AND sink=?", (file_id, sink))
+
+    def catalog_stage(self, file_id: int, profile: str, sink: str,
+                      rows: list[tuple[str, str | None, int, str]]) -> None:
+        """(key, product, hash, record json) a sink wrote for a file; they count once
+        the file is done (:meth:`finish`)."""
+        with self.tx() as db:
+            db.executemany("INSERT INTO catalog_staged(file_id, profile, sink, key, product, "
+                           "hash, record) VALUES (?,?,?,?,?,?,?)",
+                           [(file_id, profile, sink, k, p, h, r) for k, p, h, r in rows])
+
+    def catalog_products(self, profile: str, sink: str, products: list[str]
+                         ) -> dict[str, list[tuple[str, int, str]]]:
+        """What a sink last wrote for each of ``products``: (key, hash, record json)."""
+        out: dict[str, list[tuple[str, int, str]]] = {}
+        for i in range(0, len(products), 500):
+            chunk = products[i:i + 500]
+            for prod, key, h, rec in self.db.execute(
+                    f"SELECT product, key, hash, record FROM catalog WHERE profile=? AND sink=? "
+                    f"AND product IN ({','.join('?' * len(chunk))})", (profile, sink, *chunk)):
+                out.setdefault(prod, []).append((key, h, rec))
+        return out
+
+    def catalog_hashes(self, profile: str, sink: str, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            out.update(self.db.execute(
+                f"SELECT key, hash FROM catalog WHERE profile=? AND sink=? AND key IN "
+                f"({','.join('?' * len(chunk))})", (profile, sink, *chunk)).fetchall())
+        return out
 
     def moved(self, file_id: int, where: Path | str) -> None:
         with self.tx() as db:

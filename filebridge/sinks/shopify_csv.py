@@ -25,7 +25,7 @@ from pydantic import Field
 
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import FileSink, SinkContext
 from filebridge.sinks.shop import (
     CsvRows,
     Product,
@@ -89,18 +89,18 @@ def handle_of(key: str) -> str:
 
 
 @REGISTRY.sink("shopify_csv")
-class ShopifyCsvSink:
+class ShopifyCsvSink(FileSink):
     Options = ShopifyCsvOptions
 
-    def __init__(self, options: ShopifyCsvOptions):
-        self.o = options
-
     def start(self, ctx: SinkContext) -> None:
+        super().start(ctx)
         self.staged = ctx.stage(self.o.path, self.o.done_file)
         self.records = ShopRecords(self.o, ctx, max_options=3)
 
     def write(self, batch: Batch) -> None:
-        self.records.add(batch)
+        mask = self.changed(batch)
+        self.sent(batch, mask)
+        self.records.add(batch if mask is None else batch.filter(mask))
 
     def _columns(self) -> list[tuple[str, str]]:
         r = self.records

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import FileSink, SinkContext
 from filebridge.sinks.shop import (
     CsvRows,
     Product,
@@ -89,18 +89,18 @@ def published(status: str, flag: bool | None) -> str:
 
 
 @REGISTRY.sink("woocommerce_csv")
-class WooCsvSink:
+class WooCsvSink(FileSink):
     Options = WooCsvOptions
 
-    def __init__(self, options: WooCsvOptions):
-        self.o = options
-
     def start(self, ctx: SinkContext) -> None:
+        super().start(ctx)
         self.staged = ctx.stage(self.o.path, self.o.done_file)
         self.records = ShopRecords(self.o, ctx)
 
     def write(self, batch: Batch) -> None:
-        self.records.add(batch)
+        mask = self.changed(batch)
+        self.sent(batch, mask)
+        self.records.add(batch if mask is None else batch.filter(mask))
 
     def _header(self) -> list[str]:
         r = self.records
