@@ -380,7 +380,8 @@ class _Importer:
     def _parse_relative_list(self, v: str) -> list[int]:
         if php_empty(v):
             return []
-        return [x for x in (self._parse_relative(s) for s in _explode(v)) if php_truthy(x)]
+        return [x for x in (self._parse_relative(s) for s in _explode(v))
+                if isinstance(x, int) and x]
 
     def _parse_id(self, v: str) -> int:
         pid = max(php_intval(v), 0)

@@ -254,6 +254,9 @@ class WooShop:
             t = self.categories.get(t.parent) if t.parent else None
         return " > ".join(reversed(names))
 
+    def category_paths(self) -> list[str]:
+        return sorted(self.category_path(t) for t in self.categories)
+
     # ------------------------------------------------------------ views
 
     def by_sku(self, sku: str) -> ProductView | None:
@@ -324,7 +327,10 @@ class WooShop:
             else:
                 allowed = list(attr.options)
             if value not in allowed:
-                return (f"{self.attribute_label(attr)} {value!r} is not among the parent's "
+                term = next((t for t in self.attribute_terms.get(attr.name, {}).values()
+                             if t.slug == value), None) if attr.taxonomy else None
+                shown = f"{term.label!r} (stored as {value!r})" if term else repr(value)
+                return (f"{self.attribute_label(attr)} {shown} is not among the parent's "
                         f"options {attr.options}")
         return ""
 

@@ -292,7 +292,8 @@ def set_date_prop(value: str, tz: timezone) -> datetime | None:
         utc = datetime.fromtimestamp(int(float(value)), UTC)
         return utc.astimezone(tz).replace(tzinfo=None)
     if m := _ISO_T.fullmatch(value):
-        base = datetime(*(int(x) for x in m.groups()[:6]))
+        y, mo, d, h, mi, sec = (int(x) for x in m.groups()[:6])
+        base = datetime(y, mo, d, h, mi, sec)
         zone = m[7]
         if zone == "Z":
             offset = timedelta(0)
