@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from checkers.woocommerce_importer import NotModelled, WooShop, import_csv
+from checkers.woocommerce_importer import NotModelled, WooShop, import_csv, main
 from checkers.woocommerce_mapping import preselected
 
 ATTRS = ["Attribute 1 name", "Attribute 1 value(s)", "Attribute 1 visible",
@@ -370,3 +370,19 @@ def test_file_details(tmp_path):
     rows[0]["Images"] = ""
     import_csv(shop, write(tmp_path, rows, header, "u.csv"), update_existing=True)
     assert shop.by_sku("I1").images == ["photo.jpg"]         # an empty cell keeps them
+    rows[0]["Images"] = "https://img.example/a.jpg, https://img.example/gone.jpg"
+    shop.broken_urls.add("https://img.example/gone.jpg")
+    r = import_csv(shop, write(tmp_path, rows, header, "b.csv"), update_existing=True)
+    assert [o.message for o in r.failed] == [
+        "Error getting remote image https://img.example/gone.jpg."]
+    assert shop.by_sku("I1").images == ["photo.jpg"]         # the row saved nothing
+
+
+def test_report_and_command_line(tmp_path, capsys):
+    rows = tee(published_variations="")
+    path = write(tmp_path, rows)
+    assert main([str(path), "--update", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "woo-vneck-tee (publish): storefront lists 0 of 3 variations" in out
+    assert "hidden woo-vneck-tee-red: status draft" in out
+    assert "(update_existing=True): {'imported': 0, 'imported_variations': 0, 'updated': 4" in out

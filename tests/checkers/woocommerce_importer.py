@@ -743,9 +743,13 @@ class _Importer:
         if parent is not None:
             obj.parent_id = parent.id
         if parent is None:
-            return ("saved without a parent: set_variation_data's 'Variation cannot be "
-                    "imported: Missing parent ID or parent does not exist yet.' is ignored "
-                    "by process_item")
+            # set_variation_data returns this WP_Error and process_item ignores it: the row is
+            # saved, its attribute cells are not applied.
+            why = ("'Variation cannot be imported: Missing parent ID or parent does not exist "
+                   "yet.' (ignored by process_item)")
+            if obj.parent_id in shop.products:
+                return f"attributes not applied: {why}"
+            return f"saved without a parent: {why}"
         if parent.type == "variation":
             return ("saved, but set_variation_data stopped: 'Variation cannot be imported: "
                     "Parent product cannot be a product variation'")
@@ -793,7 +797,7 @@ class _Importer:
         if len(ext) < 2 or ext[1].lower() not in IMAGE_TYPES:
             raise NotModelled(f"image URL {url!r} without an image file extension (WooCommerce "
                               "then goes by the download's Content-Type)")
-        if url in getattr(self.shop, "broken_urls", ()):
+        if url in self.shop.broken_urls:
             raise ShopError(f"Error getting remote image {url}.")
         return url
 

@@ -136,18 +136,20 @@ class WooShop:
     ``decimal_separator`` (WooCommerce → Settings → General → Decimal separator, used when
     parsing prices), ``timezone``, ``notify_no_stock_amount``, ``hide_out_of_stock``,
     ``cogs_enabled``, ``media`` (file names already in the media library: an image given as
-    a file name rather than a URL must be one of them) and ``now`` (the clock for sales)."""
+    a file name rather than a URL must be one of them), ``broken_urls`` (image URLs whose
+    download fails) and ``now`` (the clock for sales)."""
 
     def __init__(self, *, weight_unit: str = "kg", dimension_unit: str = "cm",
                  decimal_separator: str = ".", tz: timezone = UTC,
                  notify_no_stock_amount: int = 0, hide_out_of_stock: bool = False,
                  cogs_enabled: bool = False, media: set[str] | None = None,
-                 now: datetime | None = None):
+                 broken_urls: set[str] | None = None, now: datetime | None = None):
         self.weight_unit, self.dimension_unit = weight_unit, dimension_unit
         self.decimal_separator, self.tz = decimal_separator, tz
         self.notify_no_stock_amount = notify_no_stock_amount
         self.hide_out_of_stock, self.cogs_enabled = hide_out_of_stock, cogs_enabled
         self.media = set(media or ())
+        self.broken_urls = set(broken_urls or ())
         self.now = now
         self.products: dict[int, Product] = {}
         self.categories: dict[int, Term] = {}
