@@ -111,6 +111,11 @@ def check(profiles: tuple[str, ...]) -> None:
             click.echo(str(e), err=True)
             continue
         click.echo(f"{p}: ok ({prof.name})")
+        from filebridge.catalog.coverage import notes
+        from filebridge.registry import load_plugins
+
+        for note in notes(prof, load_plugins()):
+            click.echo(f"{p}: note: {note}")
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from filebridge.apisync import canonical, drain
+from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
 from filebridge.pipeline import Job
 from filebridge.records import Batch
@@ -84,7 +84,7 @@ def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -
     table = pa.table({"sku": pa.array([x.sku for x in rows], pa.string()),
                       "stock": pa.array([x.available for x in rows], pa.int64())})
     batch = Batch(table, pa.array(range(len(rows)), pa.int64()))
-    canon = canonical(batch, shop.sink.o, None)  # type: ignore[attr-defined]
+    canon = canonical(batch, canon_for(shop))
     hashes = row_hashes(Batch(canon, batch.lines)).view(pa.int64()).to_pylist()
     shop.log.enqueue([(x.sku, "upsert", h, None,  # type: ignore[attr-defined]
                        json.dumps({"sku": x.sku, "stock": x.available}))

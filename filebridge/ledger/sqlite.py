@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS catalog (
     hash INTEGER NOT NULL,
     record TEXT NOT NULL,
     file_id INTEGER,
+    pos INTEGER NOT NULL DEFAULT 0, -- when the key was first written: its place among siblings
     updated REAL NOT NULL,
     PRIMARY KEY (profile, sink, key)
 ) WITHOUT ROWID;
@@ -125,7 +126,8 @@ CREATE TABLE IF NOT EXISTS catalog_staged (
     key TEXT NOT NULL,
     product TEXT,
     hash INTEGER NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    pos INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
@@ -235,10 +237,12 @@ class SqliteLedger:
                 db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, data, rows, updated) "
                            "VALUES (?,?,?,?,?)", (profile, sink, blob, rows, time.time()))
             if status == "done":  # what the shop files of this file wrote, remembered
-                db.execute("INSERT OR REPLACE INTO catalog(profile, sink, key, product, hash, "
-                           "record, file_id, updated) SELECT profile, sink, key, product, hash, "
-                           "record, file_id, ? FROM catalog_staged WHERE file_id=?",
-                           (time.time(), file_id))
+                db.execute("INSERT INTO catalog(profile, sink, key, product, hash, record, "
+                           "file_id, pos, updated) SELECT profile, sink, key, product, hash, "
+                           "record, file_id, pos, ? FROM catalog_staged WHERE file_id=? AND true "
+                           "ON CONFLICT(profile, sink, key) DO UPDATE SET product=excluded.product,"
+                           " hash=excluded.hash, record=excluded.record, file_id=excluded.file_id,"
+                           " updated=excluded.updated", (time.time(), file_id))
             db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, file_id))
@@ -249,24 +253,28 @@ class SqliteLedger:
             db.execute("DELETE FROM catalog_staged WHERE file_id=? AND sink=?", (file_id, sink))
 
     def catalog_stage(self, file_id: int, profile: str, sink: str,
-                      rows: list[tuple[str, str | None, int, str]]) -> None:
-        """(key, product, hash, record json) a sink wrote for a file; they count once
-        the file is done (:meth:`finish`)."""
+                      rows: list[tuple[str, str | None, int, str, int]]) -> None:
+        """(key, product, hash, record json, pos) a sink wrote for a file; they count
+        once the file is done (:meth:`finish`). ``pos`` orders a product's keys by when
+        they were first written (kept on later writes)."""
         with self.tx() as db:
             db.executemany("INSERT INTO catalog_staged(file_id, profile, sink, key, product, "
-                           "hash, record) VALUES (?,?,?,?,?,?,?)",
-                           [(file_id, profile, sink, k, p, h, r) for k, p, h, r in rows])
+                           "hash, record, pos) VALUES (?,?,?,?,?,?,?,?)",
+                           [(file_id, profile, sink, k, p, h, r, pos)
+                            for k, p, h, r, pos in rows])
 
     def catalog_products(self, profile: str, sink: str, products: list[str]
-                         ) -> dict[str, list[tuple[str, int, str]]]:
-        """What a sink last wrote for each of ``products``: (key, hash, record json)."""
-        out: dict[str, list[tuple[str, int, str]]] = {}
+                         ) -> dict[str, list[tuple[str, int, str, int]]]:
+        """What a sink last wrote for each of ``products``: (key, hash, record json,
+        pos), in the order the keys were first written."""
+        out: dict[str, list[tuple[str, int, str, int]]] = {}
         for i in range(0, len(products), 500):
             chunk = products[i:i + 500]
-            for prod, key, h, rec in self.db.execute(
-                    f"SELECT product, key, hash, record FROM catalog WHERE profile=? AND sink=? "
-                    f"AND product IN ({','.join('?' * len(chunk))})", (profile, sink, *chunk)):
-                out.setdefault(prod, []).append((key, h, rec))
+            for prod, key, h, rec, pos in self.db.execute(
+                    f"SELECT product, key, hash, record, pos FROM catalog WHERE profile=? AND "
+                    f"sink=? AND product IN ({','.join('?' * len(chunk))}) ORDER BY pos",
+                    (profile, sink, *chunk)):
+                out.setdefault(prod, []).append((key, h, rec, pos))
         return out
 
     def catalog_hashes(self, profile: str, sink: str, keys: list[str]) -> dict[str, int]:

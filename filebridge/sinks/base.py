@@ -123,6 +123,9 @@ class Sink:
     Options: ClassVar[type[Model]]
     # Canonical field -> the values this output accepts (checked by `check`).
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Catalog feature -> where it lands in the shop (filebridge/catalog/coverage.py);
+    # a feature not listed is one this output cannot carry, and `check` says so.
+    CARRIES: ClassVar[dict[str, str]] = {}
 
     def __init__(self, options: Any):
         self.o = options
@@ -195,6 +198,12 @@ def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        # A list (images, categories) as one text: its items with a separator no
+        # item holds; an empty list and no list are both empty.
+        inner = pa.large_list(pa.string()) if pa.types.is_large_list(t) else \
+            pa.list_(pa.string())
+        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), "\x1e"), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):

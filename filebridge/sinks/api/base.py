@@ -9,7 +9,7 @@ requests, answers into results. Retries, rate limits and bookkeeping live
 elsewhere, so a new shop is one module.
 
 Records reach a client as plain JSON-ready dicts under canonical names (see
-``filebridge.sinks.shop``): ``sku`` always; ``title``, ``description``, ``vendor``,
+``filebridge.catalog.record``): ``sku`` always; ``title``, ``description``, ``vendor``,
 ``product_type``, ``category``, ``tags`` (list), ``status``, ``published``,
 ``handle``, ``barcode``, ``image``; ``price`` and ``compare_at_price`` as decimal
 strings (never floats); ``stock`` and ``weight`` as int; and, when the profile
@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
-from filebridge.sinks.shop import CANONICAL, CanonicalFields
+from filebridge.catalog.record import CANONICAL, CanonicalFields
 
 log = logging.getLogger("filebridge")
 
