@@ -110,7 +110,10 @@ def check(profiles: tuple[str, ...]) -> None:
             bad += 1
             click.echo(str(e), err=True)
             continue
-        click.echo(f"{p}: ok ({prof.name})")
+        stock = getattr(prof, "stock", None)
+        why = "" if prof.once else f", the default for stock.role {stock.role}" if stock \
+            else ", the default"
+        click.echo(f"{p}: ok ({prof.name}; once: {prof.once_rule}{why})")
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
 

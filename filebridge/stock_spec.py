@@ -75,16 +75,36 @@ class StockSchedule(Model):
                           "the shops")
 
 
+# When a file counts as processed already (the profile's ``once:``), by stock role.
+# An ERP figures export is a snapshot taken at its own time: the same bytes under a
+# new name (or a new as_of) are a new snapshot and must be applied again. Store
+# receipts and order lines are states without an export time: old bytes re-sent
+# after a correction would undo it, so bytes seen before change nothing.
+ONCE_BY_ROLE = {"figures": "name_and_content", "movements": "content", "orders": "content",
+                "acks": "content"}
+
+
+def default_once(stock: StockSpec | None) -> str:
+    """The rule of once a profile gets when it names none (non-stock: by content)."""
+    return "content" if stock is None else ONCE_BY_ROLE[stock.role]
+
+
 class StockSpec(Model):
-    """This profile's files are stock figures (or store movements) of a shared
-    inventory: the shops get what may be sold, not the file's quantity."""
+    """This profile's files belong to a shared inventory: the ERP's stock figures,
+    store sales (POS), the shop's order lines, or the ERP's acknowledgements of
+    movement files; the shops get what may be sold, not the file's quantity. Times
+    without a zone, in as_of and in at:, are read in as_of.timezone (the machine's
+    zone when unset).
+
+    Which files count as processed already is the profile's ``once:`` (by default
+    name and content for figures, content for the other roles)."""
 
     inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                            description="the shared stock this file belongs to; profiles "
                            "with the same name share figures, movements and shop state")
     role: Literal["figures", "movements", "orders", "acks"] = Field(
         "figures", description="figures: the ERP's stock export; movements: store sales and "
-        "returns (POS files), each row one movement; orders: order lines the shop drops as "
+        "returns (POS files), receipt by receipt; orders: order lines the shop drops as "
         "files (each row an order line as it is now); acks: the ERP's acknowledgements of "
         "movement files")
     sku: str = Field("sku", description="mapped field with the SKU")
