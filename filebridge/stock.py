@@ -25,6 +25,7 @@ a re-poll or a duplicated delivery changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.stock_spec import StockSpec
+
+log = logging.getLogger("filebridge")
 
 ALL = "*"  # the location of an ERP row or a movement that names none
 
@@ -65,6 +68,7 @@ CREATE TABLE IF NOT EXISTS movements (
     inventory TEXT NOT NULL,
     source TEXT NOT NULL,           -- web:<shop> | pos:<profile>
     kind TEXT NOT NULL,             -- sale | cancel | refund | store_sale | store_return
+                                    -- | store_correction
     order_id TEXT NOT NULL, line_id TEXT NOT NULL, version INTEGER NOT NULL,
     sku TEXT NOT NULL, location TEXT NOT NULL,
     qty INTEGER NOT NULL,           -- signed: negative leaves the stock
@@ -128,6 +132,20 @@ def epoch(value: Any, tz: str | None = None) -> float:
         else:
             dt = dt.astimezone()
     return dt.timestamp()
+
+
+def _web_kind(first: bool, sold: int, qty: int) -> str:
+    """A web order line's movement: more sold is a sale; less, a cancellation (none
+    left) or a refund."""
+    return "sale" if sold > 0 else ("cancel" if qty == 0 else "refund")
+
+
+def _store_kind(first: bool, sold: int, qty: int) -> str:
+    """A receipt line's movement: a new line is a sale or a return; a change to a
+    line already recorded (a corrected receipt) is a correction."""
+    if not first:
+        return "store_correction"
+    return "store_sale" if sold > 0 else "store_return"
 
 
 class Inventory:
@@ -197,50 +215,97 @@ class Inventory:
             "GROUP BY sku ORDER BY sku", (file_id,))
 
     # movements ----------------------------------------------------------
-    def record_orders(self, source: str, lines: Iterable[OrderLine]) -> int:
-        """Order lines as the shop reports them now -> movements for what changed."""
-        now = time.time()
-        n = 0
+    def record_orders(self, source: str, lines: Iterable[OrderLine],
+                      moved: set[str] | None = None) -> int:
+        """Order lines as the shop reports them now -> movements for what changed.
+        The SKUs that moved are added to ``moved``."""
         with self.ledger.tx() as db:
-            for ol in lines:
-                row = db.execute("SELECT qty FROM order_lines WHERE inventory=? AND source=? "
-                                 "AND order_id=? AND line_id=?",
-                                 (self.name, source, ol.order, ol.line)).fetchone()
-                before = row[0] if row else 0
-                loc = ol.location or ALL
-                db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
-                           "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
-                           "qty=excluded.qty, status=excluded.status, changed=excluded.changed",
-                           (self.name, source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status,
-                            ol.at, ol.changed))
-                sold = ol.qty - before
-                if sold == 0:
-                    continue
-                kind = "sale" if sold > 0 else ("cancel" if ol.qty == 0 else "refund")
-                when = ol.at if sold > 0 and before == 0 else ol.changed
-                self._add(db, source, kind, ol.order, ol.line, ol.sku, loc, -sold, when, now)
-                n += 1
+            return self._record(db, source, lines, _web_kind, time.time(), moved)
+
+    def record_store(self, source: str, receipts: Iterable[tuple[str, list[OrderLine]]], *,
+                     changed: float, whole: bool = True, moved: set[str] | None = None) -> int:
+        """Store receipts as they now stand, kept as order lines are: each line with
+        the units sold on it (negative: returned), and only a difference with what was
+        recorded becomes a movement. So a receipt sent again, or in another order,
+        changes nothing, and a corrected one replaces the old: a line it no longer
+        has is taken back. A change to a known line counts from ``changed`` (when it
+        became known: the file's time).
+
+        ``whole=False`` is for a file with rejected rows (a missing row may be one of
+        them): lines seen before never go down or away, only new sales count."""
+        now = time.time()
+        n = held = 0
+        with self.ledger.tx() as db:
+            for receipt, lines in receipts:
+                known = {line: (sku, loc, qty, placed) for line, sku, loc, qty, placed in
+                         db.execute("SELECT line_id, sku, location, qty, placed FROM "
+                                    "order_lines WHERE inventory=? AND source=? AND order_id=?",
+                                    (self.name, source, receipt))}
+                todo = []
+                for ol in lines:
+                    was = known.get(ol.line)
+                    if not whole and was is not None and (
+                            ol.qty < was[2] or (was[0], was[1]) != (ol.sku, ol.location or ALL)):
+                        held += 1
+                        continue
+                    todo.append(ol)
+                present = {ol.line for ol in lines}
+                gone = [(line, k) for line, k in known.items() if line not in present and k[2]]
+                if whole:
+                    todo += [OrderLine(receipt, line, sku, 0, "", placed or changed, changed,
+                                       loc) for line, (sku, loc, _, placed) in gone]
+                else:
+                    held += len(gone)
+                n += self._record(db, source, todo, _store_kind, now, moved)
+        if held:
+            log.warning("%s: %s: %d receipt lines lower or missing than recorded are kept as "
+                        "recorded (the file has rejected rows; a file without rejects "
+                        "corrects them)", self.name, source, held)
         return n
 
-    def record_store(self, source: str, rows: Iterable[tuple[str, str, str, str, int, float]]
-                     ) -> int:
-        """Store movements (receipt, line, sku, location, units sold, time); each
-        (receipt, line) once however often the file is delivered."""
-        now = time.time()
+    def _record(self, db: Any, source: str, lines: Iterable[OrderLine],
+                kind: Callable[[bool, int, int], str], now: float,
+                moved: set[str] | None) -> int:
+        """The one bookkeeping of order lines and store receipts: record each line as
+        it stands; a new line is a movement at its own time, a change to a known one
+        at the line's ``changed``; a line that now names another SKU or location
+        gives the old one back whole."""
         n = 0
-        with self.ledger.tx() as db:
-            for receipt, line, sku, loc, sold, when in rows:
-                kind = "store_sale" if sold >= 0 else "store_return"
-                n += self._add(db, source, kind, receipt, line, sku, loc or ALL, -sold, when, now,
-                               version=1)
+        moved = set() if moved is None else moved
+        for ol in lines:
+            row = db.execute("SELECT sku, location, qty FROM order_lines WHERE inventory=? AND "
+                             "source=? AND order_id=? AND line_id=?",
+                             (self.name, source, ol.order, ol.line)).fetchone()
+            loc = ol.location or ALL
+            db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
+                       "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
+                       "sku=excluded.sku, location=excluded.location, qty=excluded.qty, "
+                       "status=excluded.status, changed=excluded.changed",
+                       (self.name, source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status,
+                        ol.at, ol.changed))
+            before = 0
+            if row is not None:
+                old_sku, old_loc, before = row
+                if (old_sku, old_loc) != (ol.sku, loc):
+                    if before:
+                        n += self._add(db, source, kind(False, -before, 0), ol.order, ol.line,
+                                       old_sku, old_loc, before, ol.changed, now)
+                        moved.add(old_sku)
+                    before = 0
+            sold = ol.qty - before
+            if sold == 0:
+                continue
+            when = ol.at if row is None else ol.changed
+            n += self._add(db, source, kind(row is None, sold, ol.qty), ol.order, ol.line,
+                           ol.sku, loc, -sold, when, now)
+            moved.add(ol.sku)
         return n
 
     def _add(self, db: Any, source: str, kind: str, order: str, line: str, sku: str, loc: str,
-             qty: int, when: float, now: float, version: int | None = None) -> int:
-        if version is None:
-            version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
-                                 "AND order_id=? AND line_id=?",
-                                 (self.name, source, order, line)).fetchone()[0] + 1
+             qty: int, when: float, now: float) -> int:
+        version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
+                             "AND order_id=? AND line_id=?",
+                             (self.name, source, order, line)).fetchone()[0] + 1
         return db.execute("INSERT OR IGNORE INTO movements(inventory, source, kind, order_id, "
                           "line_id, version, sku, location, qty, occurred, recorded) "
                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -23,8 +23,8 @@ class AsOf(Model):
     name: str | None = Field(None, description="regular expression over the file name whose "
                              "first group is the time, e.g. 'STOCK_(\\d{8}_\\d{4})'")
     format: str = Field("%Y%m%d_%H%M", description="strptime format of the name's group")
-    timezone: str | None = Field(None, description="zone of times without one (default: "
-                                 "the machine's)")
+    timezone: str | None = Field(None, description="zone of times without one, here and in "
+                                 "stock.at (default: the machine's), e.g. Europe/Rome")
 
     @model_validator(mode="after")
     def _one(self) -> AsOf:
@@ -120,7 +120,8 @@ class StockSpec(Model):
         "API sink whose location: is one of them gets that location's figure")
     as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
     at: str | None = Field(None, description="movements, orders: mapped field with the time "
-                           "of the sale (unset: the file's time)")
+                           "of the sale (unset: the file's time); a time without a zone is "
+                           "read in as_of.timezone")
     order: str = Field("order", description="orders: mapped field with the order id")
     line: str | None = Field(None, description="orders: mapped field with the order line "
                              "id (unset: the SKU)")
@@ -129,7 +130,13 @@ class StockSpec(Model):
                                  description="orders: statuses whose lines hold no stock "
                                  "(compared without case)")
     receipt: str | None = Field(None, description="movements: mapped field identifying the "
-                                "receipt (with the file line, keeps each row once)")
+                                "receipt; each receipt in a file is taken whole, as it now "
+                                "stands, so a resent or reordered receipt changes nothing and a "
+                                "corrected one replaces the old (unset: the file is one receipt)")
+    receipt_line: str | None = Field(None, description="movements: mapped field with the "
+                                     "line's number or id within its receipt (unset: a "
+                                     "receipt's lines are keyed by SKU, and by location with "
+                                     "stock.location, their quantities summed)")
     safety: list[Safety] = Field(default_factory=list, description="safety stock rules, "
                                  "first match wins, e.g. [{sku: 'BAG-*', qty: 2}, {qty: 1}]")
     erp_knows: Literal["acknowledged", "placed"] = Field(
@@ -147,6 +154,13 @@ class StockSpec(Model):
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
                               "acknowledged after this long (erp_knows: acknowledged)")
+
+    @model_validator(mode="after")
+    def _receipt_lines(self) -> StockSpec:
+        if self.receipt_line is not None and self.receipt is None:
+            raise ValueError("receipt_line needs receipt (the field identifying the receipt "
+                             "the line belongs to)")
+        return self
 
     @model_validator(mode="after")
     def _rules_on_figures(self) -> StockSpec:
