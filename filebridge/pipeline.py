@@ -42,7 +42,7 @@ from filebridge.registry import load_plugins
 from filebridge.sinks.api.base import ApiSink, ShopClient
 from filebridge.sinks.base import SinkContext
 from filebridge.stock import Inventory
-from filebridge.stock_files import availability_batches, ingest
+from filebridge.stock_files import Oversold, ack_columns, availability_batches, ingest
 
 log = logging.getLogger("filebridge")
 
@@ -404,7 +404,8 @@ def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
         yield (Batch(pa.table({"sku": pa.array([], pa.string())}), pa.array([], pa.int64())),
                pa.array([report.tally.read - report.tally.rejected - report.tally.skipped]))
         return
-    yield from availability_batches(inv, touched)
+    found = ctx.extra["oversold"] = Oversold(f"{job.name}: {path.name}")
+    yield from availability_batches(inv, touched, found=found)
 
 
 def refused_keys(job: Job, report: FileReport, field: str) -> list[pa.Array]:
@@ -431,7 +432,8 @@ def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
     if fb.ack is not None:
-        write_ack(fb.ack, _routed(ctx, fb.ack), ack_values(name, status, tally, reason))
+        write_ack(fb.ack, _routed(ctx, fb.ack), ack_values(name, status, tally, reason)
+                  | ack_columns(job.inventory, ctx.extra.get("oversold")))
     if fb.rejects is not None:
         write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)
 

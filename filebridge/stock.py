@@ -5,6 +5,12 @@ quantity the shop may sell.
                                              + movements the ERP had not applied then )
                      − safety stock                                     (never below 0)
 
+What is clamped away is not forgotten: a SKU whose sum (before safety stock) is
+below 0 is *oversold* by that many units, sold on some channel although they do
+not exist; it is reported in the ack of the file that found it, the log, ``status``,
+``reconcile`` and the ERP's movement files, always worked out again from the
+ledger.
+
 The race this exists for: the ERP exports at 02:00, a web order arrives at 02:05,
 the file lands at 02:30. The file's figure does not include the 02:05 sale, so
 pushing it as-is would sell the piece twice. Every movement carries the time it
@@ -92,6 +98,12 @@ CREATE TABLE IF NOT EXISTS feedback_files (
     movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
     PRIMARY KEY (inventory, seq)
 );
+-- What a movement file said of its SKUs oversold, kept so that a pending file
+-- written again says the same.
+CREATE TABLE IF NOT EXISTS feedback_oversold (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, sku TEXT NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (inventory, seq, sku)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sequences (
     inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (inventory, name)
@@ -112,6 +124,26 @@ class Movement:
     occurred: float
     seq: int | None
     acked: float | None
+
+
+@dataclass(frozen=True)
+class Position:
+    """One SKU for the web: the ERP's figures over the web warehouses plus the
+    movements they lack (``total``, below 0 when more was sold than exists) and the
+    safety stock (``keep``)."""
+
+    total: int
+    keep: int
+
+    @property
+    def available(self) -> int:
+        """What the web may sell: never below 0."""
+        return max(self.total - self.keep, 0)
+
+    @property
+    def oversold(self) -> int:
+        """Units sold that do not exist (the safety stock is not counted: it exists)."""
+        return max(-self.total, 0)
 
 
 def epoch(value: Any, tz: str | None = None) -> float:
@@ -335,8 +367,15 @@ class Inventory:
                   ) -> dict[str, int | None]:
         """What the web may sell of each SKU (None: the ERP never gave a figure), from
         the web warehouses, or only from ``web_only`` (one shop location's)."""
+        return {sku: None if p is None else p.available
+                for sku, p in self.positions(skus, web_only).items()}
+
+    def positions(self, skus: list[str], web_only: list[str] | None = None
+                  ) -> dict[str, Position | None]:
+        """Each SKU's position over the web warehouses (or ``web_only``), from the
+        ledger: None where the ERP never gave a figure."""
         web = set(self.spec.web if web_only is None else web_only)
-        out: dict[str, int | None] = {}
+        out: dict[str, Position | None] = {}
         for i in range(0, len(skus), 500):
             chunk = skus[i:i + 500]
             marks = ",".join("?" * len(chunk))
@@ -351,12 +390,21 @@ class Inventory:
                     f"inventory=? AND sku IN ({marks})", (self.name, *chunk)):
                 moves.setdefault(sku, []).append((source, loc, qty, occurred, acked))
             for sku in chunk:
-                out[sku] = self._available(sku, figures.get(sku), moves.get(sku, []), web)
+                out[sku] = self._position(sku, figures.get(sku), moves.get(sku, []), web)
         return out
 
-    def _available(self, sku: str, figures: list[tuple[str, int, float, dict[str, Any]]] | None,
-                   moves: list[tuple[str, str, int, float, float | None]], web: set[str]
-                   ) -> int | None:
+    def oversold(self) -> dict[str, int]:
+        """Every SKU sold beyond its stock now, with the units: only a SKU with
+        movements, or with a negative ERP figure, can be."""
+        skus = [r[0] for r in self.db.execute(
+            "SELECT sku FROM movements WHERE inventory=? UNION SELECT sku FROM erp_stock "
+            "WHERE inventory=? AND qty < 0", (self.name, self.name))]
+        return {sku: p.oversold for sku, p in self.positions(skus).items()
+                if p is not None and p.oversold}
+
+    def _position(self, sku: str, figures: list[tuple[str, int, float, dict[str, Any]]] | None,
+                  moves: list[tuple[str, str, int, float, float | None]], web: set[str]
+                  ) -> Position | None:
         if not figures:
             return None
         total = 0
@@ -375,7 +423,7 @@ class Inventory:
                 if not self._erp_had(source, occurred, acked, as_of):
                     total += mqty
         keep = next((r.qty for r in self.spec.safety if r.matches(sku, record)), 0)
-        return max(total - keep, 0)
+        return Position(total, keep)
 
     @staticmethod
     def _home(figures: list[tuple[str, int, float, dict[str, Any]]], web: set[str]) -> str:
@@ -407,7 +455,18 @@ class Inventory:
             path = path_of(seq, now)
             db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
                        (self.name, seq, path, len(ids), now))
+            skus = [r[0] for r in db.execute("SELECT DISTINCT sku FROM movements WHERE "
+                                             "inventory=? AND seq=?", (self.name, seq))]
+            db.executemany("INSERT INTO feedback_oversold VALUES (?,?,?,?)",
+                           [(self.name, seq, sku, p.oversold)
+                            for sku, p in self.positions(skus).items()
+                            if p is not None and p.oversold])
         return seq, path
+
+    def file_oversold(self, seq: int) -> dict[str, int]:
+        """The SKUs movement file ``seq`` found oversold when it was made, with units."""
+        return dict(self.db.execute("SELECT sku, units FROM feedback_oversold WHERE "
+                                    "inventory=? AND seq=?", (self.name, seq)).fetchall())
 
     def acknowledge(self, seqs: list[int] = (), ids: list[int] = (),  # type: ignore[assignment]
                     when: float | None = None) -> int:
@@ -430,9 +489,11 @@ class Inventory:
                               "AND exported < ?", (now - self.spec.overdue,))
 
 
-def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:
+def inventory_counts(ledger: SqliteLedger
+                     ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
     """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
-    ERP, told and awaiting its acknowledgement, acknowledged; store movements."""
+    ERP, told and awaiting its acknowledgement, acknowledged; store movements; SKUs
+    oversold and their units. With the oversold SKUs themselves (sku -> units)."""
     db = ledger.db
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name='movements'").fetchone():
         return []
@@ -446,5 +507,9 @@ def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:
             "sum(source LIKE 'web:%' AND acked IS NOT NULL), sum(source LIKE 'pos:%') "
             "FROM movements WHERE inventory=?", (inv,)).fetchone()
         names = ("to_erp", "awaiting_ack", "acknowledged", "store")
-        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}))
+        # Worked out with the rules the inventory's figures profile last ran with.
+        oversold = Inventory(ledger, StockSpec(inventory=inv, role="acks")).oversold()
+        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}
+                    | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())},
+                    oversold))
     return out

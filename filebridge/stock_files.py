@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -195,14 +196,51 @@ def _touched(counts: dict[str, list[int]], moved: set[str]) -> Touched:
     return [(sku, line, n) for sku, (line, n) in sorted(rows.items())]
 
 
-def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
-                         ) -> Iterator[tuple[Batch, pa.Array]]:
+@dataclass
+class Oversold:
+    """The SKUs a file found sold beyond the stock (units each), for its ack and the
+    log; ``where`` names the profile and the file."""
+
+    where: str
+    skus: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def units(self) -> int:
+        return sum(self.skus.values())
+
+    def report(self, shown: int = 10) -> None:
+        if not self.skus:
+            return
+        worst = sorted(self.skus.items(), key=lambda kv: (-kv[1], kv[0]))
+        log.warning("%s: oversold: %d SKUs, %d units sold beyond the stock: %s%s", self.where,
+                    len(self.skus), self.units,
+                    ", ".join(f"{sku} {n}" for sku, n in worst[:shown]),
+                    ", ..." if len(worst) > shown else "")
+
+
+def ack_columns(inv: Inventory | None, found: Oversold | None) -> dict[str, object]:
+    """The ack's stock figures: none for a profile without stock, blank where the
+    file worked nothing out (a rejected file, ERP acknowledgements)."""
+    if inv is None:
+        return {}
+    if found is None:
+        return {"oversold": None, "oversold_skus": None}
+    return {"oversold": found.units, "oversold_skus": len(found.skus)}
+
+
+def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
+                         found: Oversold | None = None) -> Iterator[tuple[Batch, pa.Array]]:
     """What the shops should get for the SKUs a file touched: the SKU and the
     quantity available (``stock``, and ``stock@LOCATION`` per shop location), with
-    the number of input rows behind each, so every input row is still accounted for."""
+    the number of input rows behind each, so every input row is still accounted for.
+    SKUs sold beyond the stock go into ``found``, logged at the end."""
     for i in range(0, len(touched), block):
         part = touched[i:i + block]
-        avail = inv.available([t[0] for t in part])
+        positions = inv.positions([t[0] for t in part])
+        avail = {sku: None if p is None else p.available for sku, p in positions.items()}
+        if found is not None:
+            found.skus.update((sku, p.oversold) for sku, p in positions.items()
+                              if p is not None and p.oversold)
         keep = [t for t in part if avail[t[0]] is not None]
         # Under canonical names: the shops' sinks read sku and stock.
         cols = {"sku": pa.array([t[0] for t in keep], pa.string()),
@@ -222,3 +260,5 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
                                    "stock": pa.array([], pa.int64())}),
                          pa.array([], pa.int64())),
                    pa.array([sum(t[2] for t in unknown)], pa.int64()))
+    if found is not None:
+        found.report()
