@@ -508,7 +508,8 @@ def inventory_counts(ledger: SqliteLedger
             "FROM movements WHERE inventory=?", (inv,)).fetchone()
         names = ("to_erp", "awaiting_ack", "acknowledged", "store")
         # Worked out with the rules the inventory's figures profile last ran with.
-        oversold = Inventory(ledger, StockSpec(inventory=inv, role="acks")).oversold()
+        spec = StockSpec.model_validate({"inventory": inv, "role": "acks"})
+        oversold = Inventory(ledger, spec).oversold()
         out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}
                     | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())},
                     oversold))

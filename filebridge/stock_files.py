@@ -134,7 +134,7 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                     batch.table.take(keep), pc.take(batch.lines, pa.array(keep)),
                     batch.raw.take(keep) if batch.raw is not None else None)
                 inv.stage_figures(good, file_id, as_of)
-        touched = list(inv.staged_skus(file_id))
+        touched: Touched = list(inv.staged_skus(file_id))
         inv.commit_figures(file_id)
     else:
         touched = _store(inv, batches, path, source, report)
