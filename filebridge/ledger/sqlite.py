@@ -1,9 +1,9 @@
 """The default ledger: one SQLite file in WAL mode, no server.
 
-Files are keyed by content digest per profile (and, for a profile that is once by
-name and content, by name too: see :meth:`SqliteLedger.find`). A file is *claimed* (committed
-at once, so a crash leaves a trace of which file was in flight and when it was
-claimed), then *finished* in one transaction together with the new snapshots of
+Files are keyed by content digest per profile (and by name too for a profile that
+is once by name and content: see :meth:`SqliteLedger.find`). A file is *claimed*
+(committed at once, so a crash leaves a trace of which file was in flight and when
+it was claimed), then *finished* in one transaction together with the new snapshots of
 what each sink received: state moves only after the outputs are durable. A crash
 in between loses nothing: the file is claimed again and redone.
 """
