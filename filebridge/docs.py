@@ -71,7 +71,9 @@ def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -
     seen.add(model.__name__)
     out.append(f"### {title}\n")
     if model.__doc__:
-        out.append(model.__doc__.strip().splitlines()[0] + "\n")
+        # The first paragraph, whole: a docstring's first line may stop mid-sentence.
+        first = model.__doc__.strip().split("\n\n")[0]
+        out.append(" ".join(line.strip() for line in first.splitlines()) + "\n")
     out.append("| key | type | default | meaning |\n|---|---|---|---|")
     later = []
     for name, f in model.model_fields.items():
@@ -106,7 +108,8 @@ def reference() -> str:
            ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
            "`deliver: [name, …]` |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
-           "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |", ""]
+           "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
+           "| `once` | " + (ProfileBase.model_fields["once"].description or "") + " |", ""]
     seen: set[str] = set()
     out.append("## Sources\n")
     for name in reg.names("source"):

@@ -3,7 +3,9 @@ a rejects file (one line per rejected row: line, field, reason, original values)
 
 Both go through the same outbox as the shop outputs, so the ERP sees them only
 once everything for that input is in place. Counts always add up:
-read = sent + unchanged + rejected + skipped + queued.
+read = sent + unchanged + rejected + skipped + queued. A stock profile's ack adds
+two figures that are not row counts: ``oversold`` (units sold beyond the stock among
+the SKUs the file touched) and ``oversold_skus``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed", "warnings"]
+              "reason", "processed", "warnings", "oversold", "oversold_skus"]
 
 
 class AckOptions(Model):
@@ -35,7 +37,9 @@ class AckOptions(Model):
     encoding: Encoding = Field("utf-8", description="output encoding")
     fields: dict[str, FixedField] | None = Field(
         None, description="for fixed: the record layout; field names among " +
-        ", ".join(ACK_FIELDS))
+        ", ".join(ACK_FIELDS) + ". A stock profile's csv ack ends with oversold (units sold "
+        "beyond the stock among the file's SKUs) and oversold_skus; figures beside the row "
+        "counts, not part of them; blank when nothing was worked out (a rejected file, acks)")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []
 
@@ -88,8 +92,10 @@ def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> Non
         data = (encode_record(values, o.fields or {}) + "\r\n").encode(o.encoding,
                                                                       errors="replace")
     else:
-        cells = [guard_formulas(pa.array([str(values[k])])) for k in ACK_FIELDS]
-        data = _encode(header_line(ACK_FIELDS, o.delimiter) + csv_lines(cells, o.delimiter),
+        names = [k for k in ACK_FIELDS if k in values]
+        cells = [guard_formulas(pa.array(["" if values[k] is None else str(values[k])]))
+                 for k in names]
+        data = _encode(header_line(names, o.delimiter) + csv_lines(cells, o.delimiter),
                        o.encoding)
     with staged.open("wb") as f:
         f.write(data)

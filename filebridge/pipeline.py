@@ -31,7 +31,7 @@ from filebridge.delivery import Delivery
 from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import FileRow, SqliteLedger
 from filebridge.mapping import Mapper
 from filebridge.outputs import Outbox, sweep
 from filebridge.profile import ProfileBase
@@ -210,26 +210,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, force: bool
+                      ) -> tuple[Outcome | None, FileRow | None]:
+    """Whether the file was processed already, by the profile's rule of once
+    (``once:``, content or name and content): its outcome if so (archived, or
+    skipped as a duplicate); otherwise the claim a crashed run left in flight, to be
+    redone with its claim time and so its output names (None: a new file)."""
+    ledger, name = job.ledger, path.name
+    by_name = job.profile.once_rule == "name_and_content"
+    prior = ledger.find(job.name, dig, name if by_name else None)
+    if prior is not None and prior.status == "done" and not force:
+        if prior.moved_to is None and prior.name == name:
+            # Processed, but the crash came before the archive move: just finish it.
+            where = job.source.archive(path)
+            ledger.moved(prior.id, where)
+            return Outcome(name, "done", reason="already processed; archived",
+                           moved_to=where), None
+        where = job.source.archive(path)
+        reason = ("same name and content as a file already processed" if by_name
+                  else f"same content as {prior.name}, already processed")
+        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
+        log.info("%s: %s: %s: skipped", job.name, name, reason)
+        return Outcome(name, "duplicate", reason=reason, moved_to=where), None
+    return None, prior if prior is not None and prior.status == "processing" else None
+
+
 def process(job: Job, path: Path, run_id: int, *, force: bool = False,
             progress: Progress | None = None) -> Outcome:
     """Process one complete file. Never raises for bad input; ledger errors propagate."""
     ledger, name = job.ledger, path.name
     dig = digest(path)
     size = path.stat().st_size
-    prior = ledger.find(job.name, dig)
-    if prior is not None and prior.status == "done" and not force:
-        if prior.moved_to is None and prior.name == name:
-            # Processed, but the crash came before the archive move: just finish it.
-            where = job.source.archive(path)
-            ledger.moved(prior.id, where)
-            return Outcome(name, "done", reason="already processed; archived", moved_to=where)
-        where = job.source.archive(path)
-        reason = f"same content as {prior.name}, already processed"
-        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
-        log.info("%s: %s: %s: skipped", job.name, name, reason)
-        return Outcome(name, "duplicate", reason=reason, moved_to=where)
-    # A file claimed by a run that crashed keeps its claim time: same output names.
-    redo = prior if prior is not None and prior.status == "processing" else None
+    seen, redo = already_processed(job, path, dig, size, run_id, force)
+    if seen is not None:
+        return seen
     row = ledger.claim(job.name, dig, name, size, run_id, redo=redo)
     outbox = Outbox()
     report = FileReport(name)
@@ -315,8 +329,12 @@ def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
     if fb.ack is not None:
-        write_ack(fb.ack, _routed(ctx, fb.ack), ack_values(name, status, tally, reason,
-                                                           report.warnings))
+        values = ack_values(name, status, tally, reason, report.warnings)
+        if job.inventory is not None:
+            from filebridge.stock_files import ack_columns
+
+            values |= ack_columns(job.inventory, ctx.oversold)
+        write_ack(fb.ack, _routed(ctx, fb.ack), values)
     if fb.rejects is not None:
         write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)
 

@@ -1,8 +1,9 @@
 """The default ledger: one SQLite file in WAL mode, no server.
 
-Files are keyed by content digest per profile. A file is *claimed* (committed
-at once, so a crash leaves a trace of which file was in flight and when it was
-claimed), then *finished* in one transaction together with the new snapshots of
+Files are keyed by content digest per profile (and by name too for a profile that
+is once by name and content: see :meth:`SqliteLedger.find`). A file is *claimed*
+(committed at once, so a crash leaves a trace of which file was in flight and when
+it was claimed), then *finished* in one transaction together with the new snapshots of
 what each sink received: state moves only after the outputs are durable. A crash
 in between loses nothing: the file is claimed again and redone.
 """
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_digest ON files(profile, digest, status);
+CREATE INDEX IF NOT EXISTS files_by_name ON files(profile, name, status);
 -- What each sink last received, per key: an Arrow table (key, hash) kept as one
 -- compressed blob per sink, so a run loads and saves it whole, column-wise.
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -201,12 +203,27 @@ class SqliteLedger:
                        (time.time(), status, files, json.dumps(tally), run_id))
 
     # files --------------------------------------------------------------
-    def find(self, profile: str, digest: str) -> FileRow | None:
-        """The most relevant earlier sighting of this content: done beats in flight."""
-        row = self.db.execute(
-            "SELECT id, digest, name, status, claimed, moved_to FROM files "
-            "WHERE profile=? AND digest=? AND status IN ('done', 'processing') "
-            "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
+    def find(self, profile: str, digest: str, name: str | None = None) -> FileRow | None:
+        """The earlier sighting of this file that decides what to do with it: a done
+        row (already processed), else a claim a crashed run left in flight (redo it).
+
+        Without ``name`` (once by content) any file of the profile with these bytes
+        counts, done before in flight. With ``name`` (once by name and content) a done
+        row counts only while it is the last file processed under that name: the same
+        bytes under another name, or back under this name after a different file, are
+        a new file; a claim in flight counts only for the same name and bytes."""
+        cols = "SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
+        if name is None:
+            row = self.db.execute(
+                cols + "AND digest=? AND status IN ('done', 'processing') "
+                "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
+            return FileRow(*row) if row else None
+        row = self.db.execute(cols + "AND name=? AND status='done' ORDER BY finished DESC, "
+                              "id DESC LIMIT 1", (profile, name)).fetchone()
+        if row is not None and row[1] == digest:
+            return FileRow(*row)
+        row = self.db.execute(cols + "AND name=? AND digest=? AND status='processing' "
+                              "ORDER BY id DESC LIMIT 1", (profile, name, digest)).fetchone()
         return FileRow(*row) if row else None
 
     def claim(self, profile: str, digest: str, name: str, size: int, run_id: int,

@@ -94,6 +94,7 @@ class SinkContext:
     today: date = field(default_factory=date.today)  # the file's claim date
     scratch_root: Path | None = None  # where scratch folders live (swept after a crash)
     published: list[Callable[[], None]] = field(default_factory=list)  # after publishing
+    oversold: Any = None  # stock: what the file found sold beyond the stock (its ack)
 
     def path(self, template: str) -> Path:
         try:
