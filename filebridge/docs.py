@@ -86,6 +86,22 @@ def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -
         _table(m, f"{t} ({m.__name__})", out, seen)
 
 
+def carries_table(reg: Any) -> list[str]:
+    """What each shop output carries of the catalog, from its ``CARRIES``."""
+    from filebridge.catalog.coverage import FEATURES
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "CARRIES", None)]
+    out = ["### What each shop output carries", "",
+           "Declared by each output (`CARRIES`); `filebridge check` notes a feature a "
+           "profile gives an output that cannot carry it. — : not carried.", "",
+           "| | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for feature, meaning in FEATURES.items():
+        cells = [reg.get("sink", n).CARRIES.get(feature, "—") for n in sinks]
+        out.append(f"| {feature}: {meaning} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def reference() -> str:
     reg = load_plugins()
     from filebridge.profile import ProfileBase
@@ -129,6 +145,7 @@ def reference() -> str:
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out += carries_table(reg)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
     out.append("## Shared stock\n")

@@ -182,7 +182,7 @@ class Canon:
 
     def _attribute(self, code: str, spec: AttributeSpec, row: dict[str, Any]
                    ) -> dict[str, Any] | None:
-        values = listed(row.get(f"attr:{code}"))
+        values = _values(row.get(f"attr:{code}"))
         if not values:
             return None
         out: dict[str, Any] = {"code": code, "name": spec.label(code), "filter": spec.filter,
@@ -191,10 +191,18 @@ class Canon:
         if spec.names:
             out["names"] = dict(spec.names)
         tr = {lang: t for lang in self.translated
-              if (t := listed(row.get(f"attr:{code}@{lang}")))}
+              if (t := _values(row.get(f"attr:{code}@{lang}")))}
         if tr:
             out["translations"] = tr
         return out
+
+
+def _values(v: Any) -> list[str]:
+    """An attribute's values: a list gives several, text is one value (commas and all:
+    "90% lana, 10% cachemire" is one composition)."""
+    if isinstance(v, list):
+        return listed(v)
+    return [] if blank(v) else [text(v).strip()]
 
 
 def _value(name: str, v: Any, sku: str) -> Any:

@@ -106,8 +106,10 @@ class ProductSpec(Model):
     parent: ParentRules = Field(default_factory=ParentRules, description="how the "
                                 "product's title, description and other product-level "
                                 "fields are formed when its variants' rows differ")
-    simple: bool = Field(True, description="a product with one SKU and no option value is "
-                         "a simple product (false: always a product with variants)")
+    simple: bool = Field(True, description="a product with one SKU is a simple product "
+                         "(a one-size scarf: nothing to choose; its option values stay as "
+                         "plain attributes where the shop has them); false: a product with "
+                         "variants even then")
 
     @field_validator("options")
     @classmethod

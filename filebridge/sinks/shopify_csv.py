@@ -139,6 +139,15 @@ class ShopifyCsvSink(ProductFileSink):
     Options = ShopifyCsvOptions
     MAX_OPTIONS = 3
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    CARRIES: ClassVar[dict[str, str]] = {
+        "filters": "metafield columns (filters once shopify_api made their definitions)",
+        "specs": "metafield columns",
+        "sale_dates": "the price in force on the file's date (Price, Compare-at price)",
+        "market_prices": "Price / <Market>, Compare-at price / <Market>",
+        "images": "image rows in order with alt text, Variant image URL",
+        "barcode": "Barcode",
+        "locations": "inventory: {path, locations}: the inventory CSV",
+    }
 
     def files(self) -> dict[str, str]:
         out = {"main": self.o.path}
@@ -239,9 +248,9 @@ class ShopifyCsvSink(ProductFileSink):
         head["status"] = status
         for a in p.attributes:
             head["attr:" + a["code"]] = ", ".join(a["values"])
-        for n, o in enumerate(p.options, 1):
+        for n, o in enumerate([] if p.simple else p.options, 1):
             head[f"o{n}n"] = o.name
-        if not p.options:
+        if p.simple:
             head.update(o1n="Title")
         return head
 
@@ -255,10 +264,10 @@ class ShopifyCsvSink(ProductFileSink):
         stock = integer(rec.get("stock"), "stock", sku) if "stock" in self.wanted else None
         if stock is not None:
             cells.update(stock=str(stock), tracker="shopify")
-        values = p.option_values(rec)
+        values = [] if p.simple else p.option_values(rec)
         for n, v in enumerate(values, 1):
             cells[f"o{n}v"] = v
-        if not p.options:
+        if p.simple:
             cells["o1v"] = "Default Title"
         for market, prices in (rec.get("prices") or {}).items():
             cells[f"price#{market}"] = prices.get("price", "")
@@ -271,12 +280,13 @@ class ShopifyCsvSink(ProductFileSink):
             if "ordinal" not in rec:
                 continue  # quantities only for this file's SKUs
             quantities = rec.get("locations") or {}
-            values = p.option_values(rec)
+            options = [] if p.simple else p.options
+            values = [] if p.simple else p.option_values(rec)
             cells = {"Handle": handle, "Title": text(p.get("title")), "SKU": rec["sku"]}
-            for n, (o, v) in enumerate(zip(p.options, values, strict=True), 1):
+            for n, (o, v) in enumerate(zip(options, values, strict=True), 1):
                 cells[f"Option{n} Name"] = o.name
                 cells[f"Option{n} Value"] = v
-            if not p.options:
+            if p.simple:
                 cells.update({"Option1 Name": "Title", "Option1 Value": "Default Title"})
             for location in self.o.inventory.locations:
                 q = quantities.get(location)
