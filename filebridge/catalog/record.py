@@ -34,8 +34,7 @@ import pyarrow as pa
 from pydantic import AfterValidator
 
 from filebridge.catalog.spec import TRANSLATABLE, AttributeSpec, OptionSpec, ProductSpec
-from filebridge.catalog.values import (blank, boolean, integer, iso_date, listed, money, paths,
-                                       text)
+from filebridge.catalog.values import blank, boolean, integer, iso_date, listed, money, paths, text
 from filebridge.records import Batch
 
 PRODUCT_FIELDS = ("title", "description", "short_description", "vendor", "product_type",

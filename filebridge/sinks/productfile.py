@@ -42,8 +42,7 @@ from filebridge.catalog.values import blank, integer, text
 from filebridge.options import Model
 from filebridge.outputs import Staged
 from filebridge.records import Batch
-from filebridge.sinks.base import (FileSink, FileSinkOptions, SinkContext, csv_lines,
-                                   header_line)
+from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext, csv_lines, header_line
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 

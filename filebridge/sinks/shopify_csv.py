@@ -187,11 +187,10 @@ class ShopifyCsvSink(ProductFileSink):
         attrs = self.job.map.attributes if self.job is not None else {}
         cols += [(f"attr:{code}", f"{a.label(code)} (product.metafields.{a.namespace}.{code})")
                  for code, a in attrs.items() if "attr:" + code in self.present]
-        price_word = "Price" if self.o.dialect == "current" else "Price"
         compare_word = "Compare-at price" if self.o.dialect == "current" \
             else "Compare At Price"
         for market, m in self.o.markets.items():
-            cols.append((f"price#{market}", f"{price_word} / {market}"))
+            cols.append((f"price#{market}", f"Price / {market}"))
             if m.compare_at_price:
                 cols.append((f"compare#{market}", f"{compare_word} / {market}"))
         return cols
