@@ -159,3 +159,11 @@ def check_languages(v: list[str]) -> list[str]:
     if len(set(v)) != len(v):
         raise ValueError("a language is listed twice")
     return v
+
+
+class MarketPrices(Model):
+    """The mapped fields holding one market's (price list's, website's) prices."""
+
+    price: str = Field(description="mapped field with the price in this market")
+    compare_at_price: str | None = Field(None, description="mapped field with the "
+                                         "compare-at (list) price in this market")

@@ -39,10 +39,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from filebridge.catalog.product import Product
+from filebridge.catalog.spec import MarketPrices
 from filebridge.catalog.values import blank, integer, money, text
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
-from filebridge.sinks.productfile import MarketPrices, ProductFileOptions, ProductFileSink
+from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink
 
 # (column id, header in the 2024+ dialect), in the order Shopify's template uses.
 CURRENT = [
