@@ -25,71 +25,34 @@ from filebridge.delta import differs, row_hashes
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.mapping import ProductSpec
 from filebridge.outbox import ChangeLog, Pending
-from filebridge.records import Batch, FileReport, Reject
+from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
-from filebridge.sinks.products import blank, text
-from filebridge.sinks.shop import CANONICAL, boolean, integer, money
+from filebridge.catalog.record import Canon, FieldError, Market
 
 log = logging.getLogger("filebridge")
 
 REMOVAL = {"zero": "zeroed", "unpublish": "unpublished", "delete": "deleted"}
 
 
-def canonical(batch: Batch, o: ApiSinkOptions, spec: ProductSpec | None) -> pa.Table:
+def canon_for(sink: ApiSink) -> Canon:
+    """How an API sink reads mapped rows: a stock sink only the SKU and quantity."""
+    o, job = sink.o, sink.job
+    if o.sync == "stock":
+        return Canon(fields=dict(o.fields), names=("sku", "stock"))
+    m = job.map if job is not None else None
+    markets = getattr(o, "prices", None) or {}
+    return Canon(fields=dict(o.fields), product=m.product if m else None,
+                 languages=m.languages if m else (), attributes=m.attributes if m else {},
+                 markets={k: Market(v.price, v.compare_at_price) for k, v in markets.items()})
+
+
+def canonical(batch: Batch, canon: Canon) -> pa.Table:
     """The batch under canonical names, only what this sink sends."""
-    names = ("sku", "stock") if o.sync == "stock" else CANONICAL
-    cols: dict[str, pa.Array] = {}
-    for c in names:
-        src = o.fields.get(c, c)
-        if src in batch.names:
-            cols[c] = batch.column(src)
-    if "sku" not in cols:
-        raise ValueError(f"field {o.fields.get('sku', 'sku')} (the SKU) is not in the records "
-                         f"({', '.join(batch.names)}); map it or name it in fields:")
-    if o.sync == "stock" and "stock" not in cols:
-        raise ValueError(f"sync: stock needs a stock field ({o.fields.get('stock', 'stock')}) "
-                         "in the records")
-    if spec is not None and o.sync == "catalog":
-        cols["product"] = batch.column(spec.key)
-        for opt in spec.option_specs():
-            cols["option:" + opt.label] = batch.column(opt.field)
-    return pa.table(cols)
-
-
-def to_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A canonical row as JSON-ready values: decimals as text, never floats.
-    Raises ValueError naming the field for a value the shop could not take."""
-    rec: dict[str, Any] = {}
-    options = []
-    sku = text(row["sku"])
-    for k, v in row.items():
-        if blank(v):
-            continue
-        try:
-            if k.startswith("option:"):
-                options.append({"name": k[len("option:"):], "value": text(v)})
-            elif k in ("price", "compare_at_price"):
-                rec[k] = format(money(v, k, sku), "f")
-            elif k in ("stock", "weight"):
-                rec[k] = integer(v, k, sku)
-            elif k == "published":
-                rec[k] = boolean(v)
-            elif k == "tags":
-                items = v if isinstance(v, list) else str(v).split(",")
-                rec[k] = [t.strip() for t in map(str, items) if t.strip()]
-            else:
-                rec[k] = text(v)
-        except ValueError as e:
-            raise FieldError(k, str(e)) from None
-    if options:
-        rec["options"] = options
-    return rec
-
-
-class FieldError(ValueError):
-    def __init__(self, field_name: str, message: str):
-        super().__init__(message)
-        self.field = field_name
+    table = canon.table(batch)
+    if "stock" in canon.names and len(canon.names) == 2 and "stock" not in table.column_names:
+        raise ValueError(f"sync: stock needs a stock field ({canon.mapped('stock')}) in the "
+                         "records")
+    return table
 
 
 @dataclass
@@ -115,6 +78,7 @@ class ApiSync:
     def __init__(self, sink: ApiSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
                  file_id: int | None, run_id: int | None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
+        self.canon = canon_for(sink)
         self.file_id, self.run_id = file_id, run_id
         if file_id is not None:
             log_.unstage(file_id)
@@ -123,11 +87,13 @@ class ApiSync:
         self.seen: list[pa.Array] = []
         self.plan = Plan(sink_id)
 
-    def write(self, batch: Batch, report: FileReport) -> tuple[pa.Array, pa.Array]:
+    def write(self, batch: Batch, report: FileReport | None,
+              rows: Rows | None = None) -> tuple[pa.Array, pa.Array]:
         """Stage this batch's new and changed records. Returns masks (send, refused):
         rows to send (including rows a redone file had queued already), and rows whose
-        values a shop cannot take, rejected into ``report``."""
-        table = canonical(batch, self.o, self.spec)
+        values a shop cannot take, refused through ``rows`` (or, in a dry run,
+        rejected into ``report``)."""
+        table = canonical(batch, self.canon)
         keys = pc.cast(table["sku"], pa.string())
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if self.o.missing != "ignore":
@@ -144,6 +110,7 @@ class ApiSync:
         lines = pc.take(batch.lines, idx).to_pylist()
         hs = pc.take(hashes, idx).to_pylist()
         is_new = pc.take(new, idx).to_pylist()
+        ordinals = batch.index_array()
         ok = [True] * len(batch)
         staged = []
         creates, updates = [], []
@@ -152,15 +119,18 @@ class ApiSync:
             try:
                 if row["sku"] is None:
                     raise FieldError("sku", "no SKU")
-                rec = to_record(row)
+                rec = self.canon.record(row)
             except FieldError as e:
                 ok[pos] = False
                 self.plan.counts["rejected"] += 1
-                report.reject(Reject(line, self.o.fields.get(e.field, e.field), str(e),
-                                     batch.raw_rows([pos])[0]))
+                where = self.o.fields.get(e.field, e.field)
+                if rows is not None:
+                    rows.refuse(batch, pos, where, str(e))
+                elif report is not None:
+                    report.reject(Reject(line, where, str(e), batch.raw_rows([pos])[0]))
                 continue
             staged.append((rec["sku"], "upsert", h, rec.get("product"),
-                           json.dumps(rec, ensure_ascii=False), line))
+                           json.dumps(rec, ensure_ascii=False), line, int(ordinals[pos])))
             (creates if fresh else updates).append(rec["sku"])
         self.plan.add("create", creates)
         self.plan.add("update", updates)
@@ -183,12 +153,12 @@ class ApiSync:
         seen = pa.concat_arrays(listed) if listed else pa.array([], pa.string())
         gone = present.filter(pc.invert(pc.is_in(present, value_set=seen))).to_pylist()
         op = self.o.missing
-        rows = [(key, op, zlib.crc32(op.encode()), product, rec, None)
-                for key, product, rec in self.log.records(gone)]
-        self.plan.add(op, [r[0] for r in rows])
-        if self.file_id is not None and rows:
-            self.log.stage(rows, self.file_id, self.run_id)
-        return len(rows)
+        staged = [(key, op, zlib.crc32(op.encode()), product, rec, None, None)
+                  for key, product, rec in self.log.records(gone)]
+        self.plan.add(op, [r[0] for r in staged])
+        if self.file_id is not None and staged:
+            self.log.stage(staged, self.file_id, self.run_id)
+        return len(staged)
 
     def verdict(self, read: int, last_read: int | None) -> str | None:
         """Why the breaker holds this run, or None."""
@@ -295,6 +265,27 @@ def _settle(log_: ChangeLog, chunk: list[Pending], results: list[Result], out: D
                 out.sent += 1
             else:
                 out.rejected += 1
+
+
+def refused_keys(job: Any, report: FileReport, field: str) -> list[pa.Array]:
+    """The keys of the file's rejected rows, as far as they can be worked out: a
+    full-catalog sync must not take a badly listed product for one that left.
+    ``job`` has the profile's ``mapper``."""
+    out: list[pa.Array] = []
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        keys = job.mapper.values_of(field, chunk)
+        out.append(pa.array([None if v is None else str(v) for v in keys], pa.string()))
+        chunk.clear()
+
+    for rej in report.rejects():
+        chunk.append(rej.values)
+        if len(chunk) >= 10_000:
+            flush()
+    if chunk:
+        flush()
+    return out
 
 
 def client_for(sink: ApiSink, log_: ChangeLog) -> ShopClient:

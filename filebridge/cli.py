@@ -40,7 +40,7 @@ def main(verbose: bool) -> None:
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
     (filebridge approve RUN). feedback and reconcile exit 1 when movements are not
-    acknowledged in time or stock drifts.
+    acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
 
@@ -110,7 +110,15 @@ def check(profiles: tuple[str, ...]) -> None:
             bad += 1
             click.echo(str(e), err=True)
             continue
-        click.echo(f"{p}: ok ({prof.name})")
+        stock = getattr(prof, "stock", None)
+        why = "" if prof.once else f", the default for stock.role {stock.role}" if stock \
+            else ", the default"
+        click.echo(f"{p}: ok ({prof.name}; once: {prof.once_rule}{why})")
+        from filebridge.catalog.coverage import notes
+        from filebridge.registry import load_plugins
+
+        for note in notes(prof, load_plugins()):
+            click.echo(f"{p}: note: {note}")
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
 
@@ -242,16 +250,28 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
             code = runner.TRANSFER_FAILED
             continue
         click.echo(f"{r.sink}: {len(r.lines)} SKUs, {len(r.drifting)} drifting"
-                   + (f", {r.corrected} corrected" if correct else ""))
-        click.echo("  sku  erp  available  acknowledged  shop  drift")
-        for x in r.lines if show_all else r.drifting:
+                   + (f", {r.corrected} corrected" if correct else "")
+                   + f", {len(r.oversold)} oversold"
+                   + (f" ({sum(x.oversold for x in r.oversold)} units)" if r.oversold else ""))
+        click.echo("  sku  erp  available  acknowledged  shop  drift  oversold")
+        for x in r.lines if show_all else [x for x in r.lines if x.drift or x.oversold]:
             click.echo(f"  {x.sku}  {x.erp}  {x.available}  {x.acked}  {x.shop}  "
-                       f"{'' if x.drift is None else format(x.drift, '+d')}")
+                       f"{'' if x.drift is None else format(x.drift, '+d')}  "
+                       f"{x.oversold or ''}".rstrip())
         if r.error:
             click.echo(f"{r.sink}: {r.error}; corrections stay queued", err=True)
             code = runner.TRANSFER_FAILED
         elif r.drifting and not correct:
             code = max(code, runner.ROWS_REJECTED)
+    # Sold beyond the stock: no correction of a shop undoes it, so it always counts.
+    inv = job.inventory
+    over = inv.oversold() if inv is not None else {}
+    if inv is not None and over:
+        worst = sorted(over.items(), key=lambda kv: (-kv[1], kv[0]))
+        click.echo(f"inventory {inv.name}: {len(over)} SKUs oversold, {sum(over.values())} "
+                   "units sold beyond the stock: " + ", ".join(f"{s} {n}" for s, n in worst[:20])
+                   + (", ..." if len(worst) > 20 else ""))
+        code = max(code, runner.ROWS_REJECTED)
     sys.exit(code)
 
 
@@ -318,8 +338,12 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
-    for inv, counts_ in inventory_counts(db):
+    for inv, counts_, oversold in inventory_counts(db):
         click.echo(f"inventory {inv}: " + " ".join(f"{k}={v}" for k, v in counts_.items()))
+        if oversold:
+            worst = sorted(oversold.items(), key=lambda kv: (-kv[1], kv[0]))
+            click.echo("  oversold: " + ", ".join(f"{s} {n} units" for s, n in worst[:limit])
+                       + (", ..." if len(worst) > limit else ""))
     for run_id, prof, sink, n in held_runs(db, name):
         click.echo(f"  held: run #{run_id} [{prof}] {sink}: {n} changes - "
                    f"filebridge approve {run_id} --profile PROFILE")

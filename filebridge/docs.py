@@ -73,7 +73,9 @@ def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -
     seen.add(model.__name__)
     out.append(f"### {title}\n")
     if model.__doc__:
-        out.append(model.__doc__.strip().splitlines()[0] + "\n")
+        # The first paragraph, whole: a docstring's first line may stop mid-sentence.
+        first = model.__doc__.strip().split("\n\n")[0]
+        out.append(" ".join(line.strip() for line in first.splitlines()) + "\n")
     out.append("| key | type | default | meaning |\n|---|---|---|---|")
     later = []
     for name, f in model.model_fields.items():
@@ -84,6 +86,22 @@ def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -
     out.append("")
     for m, t in later:
         _table(m, f"{t} ({m.__name__})", out, seen)
+
+
+def carries_table(reg: Any) -> list[str]:
+    """What each shop output carries of the catalog, from its ``CARRIES``."""
+    from filebridge.catalog.coverage import FEATURES
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "CARRIES", None)]
+    out = ["### What each shop output carries", "",
+           "Declared by each output (`CARRIES`); `filebridge check` notes a feature a "
+           "profile gives an output that cannot carry it. — : not carried.", "",
+           "| | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for feature, meaning in FEATURES.items():
+        cells = [reg.get("sink", n).CARRIES.get(feature, "—") for n in sinks]
+        out.append(f"| {feature}: {meaning} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def reference() -> str:
@@ -108,7 +126,8 @@ def reference() -> str:
            ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
            "`deliver: [name, …]` |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
-           "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |", ""]
+           "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
+           "| `once` | " + (ProfileBase.model_fields["once"].description or "") + " |", ""]
     seen: set[str] = set()
     out.append("## Sources\n")
     for name in reg.names("source"):
@@ -138,6 +157,7 @@ def reference() -> str:
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out += carries_table(reg)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
     out.append("## Shared stock\n")

@@ -3,7 +3,9 @@ a rejects file (one line per rejected row: line, field, reason, original values)
 
 Both go through the same outbox as the shop outputs, so the ERP sees them only
 once everything for that input is in place. Counts always add up:
-read = sent + unchanged + rejected + skipped + queued.
+read = sent + unchanged + rejected + skipped + queued. A stock profile's ack adds
+two figures that are not row counts: ``oversold`` (units sold beyond the stock among
+the SKUs the file touched) and ``oversold_skus``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed"]
+              "reason", "processed", "warnings", "oversold", "oversold_skus"]
 
 
 class AckOptions(Model):
@@ -35,7 +37,9 @@ class AckOptions(Model):
     encoding: Encoding = Field("utf-8", description="output encoding")
     fields: dict[str, FixedField] | None = Field(
         None, description="for fixed: the record layout; field names among " +
-        ", ".join(ACK_FIELDS))
+        ", ".join(ACK_FIELDS) + ". A stock profile's csv ack ends with oversold (units sold "
+        "beyond the stock among the file's SKUs) and oversold_skus; figures beside the row "
+        "counts, not part of them; blank when nothing was worked out (a rejected file, acks)")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []
 
@@ -67,12 +71,14 @@ class FeedbackOptions(Model):
     ack: AckOptions | None = Field(default_factory=AckOptions, description="the "
                                    "acknowledgement; null for none")
     rejects: RejectsOptions | None = Field(default_factory=RejectsOptions, description="the "
-                                           "rejects file; null for none")
+                                           "rejects file (with warnings, level: warning); "
+                                           "null for none")
 
 
-def ack_values(name: str, status: str, tally: Tally, reason: str = "") -> dict[str, object]:
+def ack_values(name: str, status: str, tally: Tally, reason: str = "",
+               warnings: int = 0) -> dict[str, object]:
     return {"file": name, "status": status, **tally.as_dict(), "reason": reason,
-            "processed": datetime.now().isoformat(timespec="seconds")}
+            "processed": datetime.now().isoformat(timespec="seconds"), "warnings": warnings}
 
 
 def _encode(text: bytes, encoding: str) -> bytes:
@@ -86,18 +92,21 @@ def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> Non
         data = (encode_record(values, o.fields or {}) + "\r\n").encode(o.encoding,
                                                                       errors="replace")
     else:
-        cells = [guard_formulas(pa.array([str(values[k])])) for k in ACK_FIELDS]
-        data = _encode(header_line(ACK_FIELDS, o.delimiter) + csv_lines(cells, o.delimiter),
+        names = [k for k in ACK_FIELDS if k in values]
+        cells = [guard_formulas(pa.array(["" if values[k] is None else str(values[k])]))
+                 for k in names]
+        data = _encode(header_line(names, o.delimiter) + csv_lines(cells, o.delimiter),
                        o.encoding)
     with staged.open("wb") as f:
         f.write(data)
 
 
-REJECT_COLUMNS = ["line", "field", "reason", "value", "record"]
+# level: reject (the row was not sent) or warning (it was, but look at it).
+REJECT_COLUMNS = ["line", "field", "reason", "value", "record", "level"]
 
 
 def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> None:
-    if not report.tally.rejected and not o.always:
+    if not report.tally.rejected and not report.warnings and not o.always:
         return
     staged = ctx.stage(o.path)
     with staged.open("wb") as f:
@@ -115,7 +124,7 @@ def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> No
                 rej.values.get(rej.field) if rej.field else rej.values.get("text")
             chunk.append([str(rej.line), rej.field or "", rej.reason,
                           "" if value is None else str(value),
-                          json.dumps(rej.values, ensure_ascii=False, default=str)])
+                          json.dumps(rej.values, ensure_ascii=False, default=str), rej.level])
             if len(chunk) >= 10_000:
                 flush()
         if chunk:

@@ -30,6 +30,8 @@ from filebridge import fieldsteps as steps
 from filebridge import lists, transforms
 from filebridge.errors import RejectedFile
 from filebridge.expr import ExprError, compile_expr
+from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
+                                     check_languages)
 from filebridge.expr.evaluate import Evaluator
 from filebridge.fieldrefs import Resolved, split_scope, template_parts
 from filebridge.fieldsteps import Check, Run
@@ -109,34 +111,6 @@ class FieldMap(Model):
         return self
 
 
-class OptionSpec(Model):
-    field: str = Field(description="mapped field holding the option value (e.g. size)")
-    name: str | None = Field(None, description="option name shown in the shop (default: "
-                             "the field name, capitalised)")
-
-    @property
-    def label(self) -> str:
-        return self.name or self.field.replace("_", " ").capitalize()
-
-
-class ProductSpec(Model):
-    """Group SKU rows into products with variants."""
-
-    key: str = Field(description="mapped field shared by all variants of a product (the "
-                     "stable parent key, e.g. the article code)")
-    options: list[OptionSpec | str] = Field(default_factory=list, max_length=3,
-                                            description="fields that tell variants apart, "
-                                            "e.g. [size, colour] (at most 3)")
-
-    @field_validator("options")
-    @classmethod
-    def _expand(cls, v: list[OptionSpec | str]) -> list[OptionSpec | str]:
-        return [OptionSpec(field=o) if isinstance(o, str) else o for o in v]
-
-    def option_specs(self) -> list[OptionSpec]:
-        return [o for o in self.options if isinstance(o, OptionSpec)]
-
-
 # mapped field -> [(shop label, accepted values, canonical name)], set by the profile
 Enums = dict[str, list[tuple[str, tuple[str, ...], str]]]
 
@@ -150,13 +124,36 @@ class MapSpec(Model):
                                         "in order; empty keeps the input fields as they are")
     product: ProductSpec | None = Field(None, description="group rows into products with "
                                         "variant options")
+    languages: list[str] = Field(default_factory=list, description="the catalog's languages, "
+                                 "the shop's default first, e.g. [it, en, de, fr]; "
+                                 "translations are mapped fields named <field>@<language> "
+                                 "(title@en, description@de, colour@fr)")
+    attributes: dict[str, AttributeSpec] = Field(
+        default_factory=dict, description="product properties that are not variant options, "
+        "by mapped field: filters (material, colour family, fit) and specifications "
+        "(composition, care, origin), e.g. {material: {name: Materiale, names: {en: "
+        "Material}}, composition: {filter: false}}")
     _resolved: Resolved | None = PrivateAttr(None)
     _enums: Enums = PrivateAttr(default_factory=dict)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        return check_languages(v)
 
     @model_validator(mode="after")
     def _refs(self, info: ValidationInfo) -> MapSpec:
         names = set(self.fields)
+        for name in names:
+            base, _, lang = name.partition("@")
+            if lang and lang not in self.languages[1:]:
+                known = ", ".join(self.languages[1:]) or "none: set map.languages"
+                raise ValueError(f"field {name}: language {lang!r} is not one of the "
+                                 f"translated languages ({known})")
         if names:
+            for code in self.attributes:
+                if code not in names:
+                    raise ValueError(f"attribute {code!r} is not one of the mapped fields")
             for label, ref in (("key", self.key),
                                ("product.key", self.product.key if self.product else None)):
                 if ref is not None and ref not in names:
@@ -218,7 +215,10 @@ class Mapper:
         self.check_inputs(batch.names)
         for name in self.resolved.order:
             self._computed(name, run)
-        mapped = Batch(pa.table({n: run.env[n] for n in self.spec.fields}), batch.lines)
+        # The input row stays beside the mapped one: a sink refusing a row shows the
+        # ERP what it sent.
+        mapped = Batch(pa.table({n: run.env[n] for n in self.spec.fields}), batch.lines,
+                       batch.raw if batch.raw is not None else batch.table)
         return self._reject(batch, mapped, run.checks, report)
 
     def _reject(self, raw: Batch, mapped: Batch, checks: list[Check],

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("filebridge")
 
 FIELDS = ("seq", "id", "kind", "source", "order", "line", "sku", "location", "qty", "sold",
-          "date", "time", "occurred")
+          "date", "time", "occurred", "oversold")
 
 
 class MovementFiles(Model):
@@ -43,10 +43,13 @@ class MovementFiles(Model):
     fields: dict[str, FixedField] | None = Field(
         None, description="for fixed: the record layout; names among " + ", ".join(FIELDS)
         + " (qty is signed: negative leaves the stock; sold is units sold, negative for a "
-        "return)")
+        "return; oversold, optional: units of the row's SKU sold beyond the stock when the "
+        "file was made, 0 when none)")
     columns: list[str] = Field(default_factory=lambda: ["seq", "id", "kind", "order", "line",
                                                         "sku", "location", "qty", "occurred"],
-                               description="for csv: the columns, among " + ", ".join(FIELDS))
+                               description="for csv: the columns, among " + ", ".join(FIELDS)
+                               + " (add oversold to tell the ERP which SKUs were sold beyond "
+                               "the stock)")
     delimiter: str = Field(";", min_length=1, max_length=1, description="for csv")
     encoding: Encoding = Field("utf-8", description="output encoding")
     done_file: str | None = Field(None, description="empty marker written after the file")
@@ -78,16 +81,21 @@ class MovementFiles(Model):
         return self
 
 
-def values(m: Movement, seq: int) -> dict[str, Any]:
+def values(m: Movement, seq: int, oversold: int = 0) -> dict[str, Any]:
     when = datetime.fromtimestamp(m.occurred).astimezone()
     return {"seq": seq, "id": m.id, "kind": m.kind, "source": m.source, "order": m.order,
             "line": m.line, "sku": m.sku, "location": "" if m.location == "*" else m.location,
             "qty": m.qty, "sold": -m.qty, "date": date(when.year, when.month, when.day),
-            "time": when.strftime("%H%M%S"), "occurred": when.isoformat(timespec="seconds")}
+            "time": when.strftime("%H%M%S"), "occurred": when.isoformat(timespec="seconds"),
+            "oversold": oversold}
 
 
-def render(o: MovementFiles, moves: list[Movement], seq: int) -> bytes:
-    rows = [values(m, seq) for m in moves]
+def render(o: MovementFiles, moves: list[Movement], seq: int,
+           oversold: dict[str, int] | None = None) -> bytes:
+    """The file's bytes; ``oversold``: units per SKU sold beyond the stock, as kept in
+    the ledger when the file was made (so a rewrite says the same)."""
+    over = oversold or {}
+    rows = [values(m, seq, over.get(m.sku, 0)) for m in moves]
     if o.format == "fixed":
         text = "".join(encode_record(r, o.fields or {}) + "\r\n" for r in rows)
         return text.encode(o.encoding, errors="strict")
@@ -140,11 +148,15 @@ class MovementWriter:
         from pathlib import Path
 
         moves = self.inv.movements("seq=?", (seq,))
+        over = self.inv.file_oversold(seq)
+        if over:
+            log.warning("%s: movements file %d: oversold: %s", self.inv.name, seq,
+                        ", ".join(f"{sku} {n}" for sku, n in sorted(over.items())))
         outbox = into or Outbox()
         routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
         staged = routed.stage(Path(path), self.o.done_file)
         with staged.open("wb") as f:
-            f.write(render(self.o, moves, seq))
+            f.write(render(self.o, moves, seq, over))
         if into is not None:
             return seq, Path(path), len(moves)
         try:

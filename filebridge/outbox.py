@@ -125,22 +125,25 @@ class ChangeLog:
             db.execute("DELETE FROM outbox WHERE file_id=? AND sink=? AND status='staged'",
                        (file_id, self.sink))
 
-    def stage(self, rows: Iterable[tuple[str, str, int, str | None, str, int | None]],
+    def stage(self, rows: Iterable[tuple[str, str, int, str | None, str, int | None,
+                                         int | None]],
               file_id: int | None, run_id: int | None) -> None:
-        """Stage (key, op, hash, product, record json, line) changes of one file."""
+        """Stage (key, op, hash, product, record json, line, ordinal) changes of one
+        file (the ordinal: the row's number among those the file sent to outputs)."""
         now = time.time()
         p, s = self.profile, self.sink
         values = [(p, s, k, op, h, prod, rec, idem_key(p, s, k, op, h, file_id), file_id,
-                   run_id, line, now, now) for k, op, h, prod, rec, line in rows]
+                   run_id, line, ord_, now, now) for k, op, h, prod, rec, line, ord_ in rows]
         with self.ledger.tx() as db:
             # A key twice in one file: its last row wins. A redone file keeps what it
             # had already queued (and perhaps sent).
             db.executemany("INSERT INTO outbox(profile, sink, key, op, hash, product, record, "
-                           "idem, file_id, run_id, line, status, created, updated) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,'staged',?,?) "
+                           "idem, file_id, run_id, line, ord, status, created, updated) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'staged',?,?) "
                            "ON CONFLICT(file_id, sink, key) DO UPDATE SET op=excluded.op, "
                            "hash=excluded.hash, product=excluded.product, record=excluded.record, "
-                           "idem=excluded.idem, line=excluded.line WHERE status='staged'", values)
+                           "idem=excluded.idem, line=excluded.line, ord=excluded.ord "
+                           "WHERE status='staged'", values)
 
     def enqueue(self, rows: Iterable[tuple[str, str, int, str | None, str]],
                 run_id: int | None) -> None:
@@ -249,11 +252,12 @@ class ChangeLog:
                            [(message, time.time(), i) for i in ids])
 
     # reports -------------------------------------------------------------
-    def outcomes(self, file_id: int) -> Iterator[tuple[int | None, str, str, str | None, str]]:
-        """(line, key, status, error, record json) of one file's changes."""
+    def outcomes(self, file_id: int
+                 ) -> Iterator[tuple[int | None, int, str, str, str | None, str]]:
+        """(ordinal, line, key, status, error, record json) of one file's changes."""
         yield from self.db.execute(
-            "SELECT line, key, status, error, record FROM outbox WHERE file_id=? AND sink=? "
-            "ORDER BY line", (file_id, self.sink))
+            "SELECT ord, line, key, status, error, record FROM outbox WHERE file_id=? AND "
+            "sink=? ORDER BY line", (file_id, self.sink))
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, count(*) FROM outbox WHERE profile=? AND "

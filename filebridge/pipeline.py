@@ -1,7 +1,8 @@
 """One input file, start to finish:
 
-    (fetch from the source) -> claim by digest -> read -> map -> delta -> sinks
-      -> feedback -> publish every output atomically -> deliver to destinations
+    (fetch from the source) -> claim by digest -> read -> map -> one row per key
+      -> sinks (one contract: filebridge.sinks.base.Sink) -> feedback
+      -> publish every output atomically -> deliver to destinations
       -> commit the ledger -> archive the file
 
 Nothing is committed before the outputs are durable and delivered, so a crash at
@@ -14,8 +15,9 @@ gets an acknowledgement saying so.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,27 +26,22 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from filebridge.apisync import ApiSync, client_for, drain
 from filebridge.delivery import Delivery
-from filebridge.delta import Delta
 from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.keys import UniqueKeys
+from filebridge.ledger.sqlite import FileRow, SqliteLedger
 from filebridge.mapping import Mapper
-from filebridge.orders import load_pullers
-from filebridge.outbox import ChangeLog
 from filebridge.outputs import Outbox, sweep
 from filebridge.profile import ProfileBase
-from filebridge.records import Batch, FileReport, Reject, Tally
+from filebridge.records import Batch, FileReport, Rows, Tally
 from filebridge.registry import load_plugins
-from filebridge.sinks.api.base import ApiSink, ShopClient
-from filebridge.sinks.base import SinkContext
-from filebridge.stock import Inventory
-from filebridge.stock_files import availability_batches, ingest
+from filebridge.sinks.base import SCRATCH, JobInfo, Sink, SinkContext, sink_id
 
 log = logging.getLogger("filebridge")
+
+__all__ = ["Job", "Outcome", "Progress", "digest", "process", "sink_id"]
 
 
 def digest(path: Path) -> str:
@@ -65,29 +62,12 @@ class Outcome:
     moved_to: Path | str | None = None  # str: a remote place (sftp://…)
 
 
-def sink_id(options: Any) -> str:
-    """Names an output in the ledger: its format and file, or its shop (and location)."""
-    where = getattr(options, "path", None) or getattr(options, "url", "")
-    location = getattr(options, "location", None)
-    return f"{options.format}:{where}" + (f"#{location}" if location else "")
-
-
-@dataclass
-class Shop:
-    """A shop API sink of a job: its options, outbox and client, built once."""
-
-    id: str
-    sink: ApiSink
-    log: ChangeLog
-    client: ShopClient
-
-    def drain(self) -> str | None:
-        """Send what is queued; the error that stopped it, if any."""
-        return drain(self.log, self.client, self.sink.o).error
+Progress = Callable[[int], None]
 
 
 class Job:
-    """A profile made ready to run: plugins built once, reused for every file."""
+    """A profile made ready to run: source, reader, mapping and every sink built
+    once, reused for every file."""
 
     def __init__(self, profile: ProfileBase, ledger: SqliteLedger | None = None):
         reg = load_plugins()
@@ -98,24 +78,30 @@ class Job:
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
         stock = getattr(profile, "stock", None)
-        self.inventory = Inventory(self.ledger, stock) if stock is not None else None
+        self.inventory = None
         if stock is not None:
+            from filebridge.orders import load_pullers
+            from filebridge.stock import Inventory
+
+            self.inventory = Inventory(self.ledger, stock)
             load_pullers()
         # Profiles of one inventory share what each shop acknowledged: a store sale
         # pushed by one is not pushed again by the next ERP file.
-        state = f"inventory:{stock.inventory}" if stock is not None else profile.name
-        self.shops: dict[str, Shop] = {}
+        info = JobInfo(profile.name, f"inventory:{stock.inventory}" if stock is not None
+                       else profile.name, self.ledger, profile.map, profile.base,
+                       self.mapper)
+        self.sinks: list[Sink] = []
         for options in profile.write:
-            cls = reg.get("sink", options.format)
-            if issubclass(cls, ApiSink):
-                loc = getattr(options, "location", None)
-                if self.inventory is not None and loc in self.inventory.spec.locations:
-                    # This sink sells from one location: it reads that location's figure.
-                    options = options.model_copy(update={"fields": options.fields | {
-                        "stock": f"stock@{loc}"}})
-                sink, sid = cls(options), sink_id(options)
-                clog = ChangeLog(self.ledger, state, sid)
-                self.shops[sid] = Shop(sid, sink, clog, client_for(sink, clog))
+            if self.inventory is not None:
+                options = self.inventory.sink_options(options)
+            sink = reg.get("sink", options.format)(options)
+            sink.bind(info)
+            self.sinks.append(sink)
+
+    @property
+    def shops(self) -> dict[str, Any]:
+        """The job's shop API sinks by id (they have a client and an outbox)."""
+        return {s.id: s for s in self.sinks if hasattr(s, "client")}
 
     def drain(self) -> list[str]:
         """Send changes earlier runs left queued; the errors of shops still failing."""
@@ -139,21 +125,27 @@ class Job:
 
     def close(self) -> None:
         for s in self.shops.values():
-            s.client.close()
+            s.shutdown()
 
     @property
     def name(self) -> str:
         return self.profile.name
 
+    @property
+    def scratch_root(self) -> Path:
+        return self.ledger.path.parent / SCRATCH / self.name
+
     def output_folders(self) -> list[Path]:
         ctx = SinkContext(self.profile.base, _vars(Path("x"), self.name, 0), Outbox())
-        paths = [ctx.path(s.path).parent for s in self.profile.write if hasattr(s, "path")]
+        paths = [ctx.path(p).parent for s in self.sinks for p in s.paths()]
         fb = self.profile.feedback
         paths += [ctx.path(o.path).parent for o in (fb.ack, fb.rejects) if o is not None]
         return paths
 
     def sweep(self) -> int:
-        return sweep(self.output_folders()) + self.source.sweep()
+        """Leftovers of a crashed run: temporary outputs and scratch folders."""
+        return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
+            self.scratch_root)
 
     @contextmanager
     def poll(self) -> Iterator[None]:
@@ -163,9 +155,30 @@ class Job:
 
     def batches(self, path: Path, report: FileReport, today: date | None = None
                 ) -> Iterator[Batch]:
-        """Mapped batches; ``today``: the run date expressions see (default: now)."""
+        """The file's records, mapped; ``today``: the run date expressions see (the
+        claim's, so a file redone after a crash maps as it did; default: now)."""
         for raw in self.reader.read(path, report):
             yield self.mapper.apply(raw, report, today=today)
+
+    def feed(self, path: Path, ctx: SinkContext, progress: Progress | None
+             ) -> Iterator[tuple[Batch, pa.Array | None]]:
+        """The batches the outputs get, with the input rows behind each row (None:
+        one each): the mapped records, one per key, or for a stock profile what may
+        be sold of each SKU the file touched."""
+        if self.inventory is not None:
+            from filebridge.stock_files import stock_feed
+
+            yield from stock_feed(self, path, ctx, progress)
+            return
+        assert ctx.report is not None
+        unique = UniqueKeys(self.profile.map.key) if self.profile.map.key else None
+        for batch in self.batches(path, ctx.report, ctx.today):
+            if unique is not None:
+                batch = unique.check(batch, ctx.report)
+            ctx.report.flush()
+            if progress:
+                progress(ctx.report.tally.read)
+            yield batch, None
 
 
 def _vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
@@ -174,7 +187,53 @@ def _vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
             "date": t.strftime("%Y%m%d"), "time": t.strftime("%H%M%S")}
 
 
-Progress = Callable[[int], None]
+def _sweep_scratch(root: Path) -> int:
+    """Scratch folders of processes that are gone (``<what>-<pid>-…``)."""
+    n = 0
+    if root.is_dir():
+        for d in root.iterdir():
+            parts = d.name.split("-")
+            pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, force: bool
+                      ) -> tuple[Outcome | None, FileRow | None]:
+    """Whether the file was processed already, by the profile's rule of once
+    (``once:``, content or name and content): its outcome if so (archived, or
+    skipped as a duplicate); otherwise the claim a crashed run left in flight, to be
+    redone with its claim time and so its output names (None: a new file)."""
+    ledger, name = job.ledger, path.name
+    by_name = job.profile.once_rule == "name_and_content"
+    prior = ledger.find(job.name, dig, name if by_name else None)
+    if prior is not None and prior.status == "done" and not force:
+        if prior.moved_to is None and prior.name == name:
+            # Processed, but the crash came before the archive move: just finish it.
+            where = job.source.archive(path)
+            ledger.moved(prior.id, where)
+            return Outcome(name, "done", reason="already processed; archived",
+                           moved_to=where), None
+        where = job.source.archive(path)
+        reason = ("same name and content as a file already processed" if by_name
+                  else f"same content as {prior.name}, already processed")
+        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
+        log.info("%s: %s: %s: skipped", job.name, name, reason)
+        return Outcome(name, "duplicate", reason=reason, moved_to=where), None
+    return None, prior if prior is not None and prior.status == "processing" else None
 
 
 def process(job: Job, path: Path, run_id: int, *, force: bool = False,
@@ -183,37 +242,25 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     ledger, name = job.ledger, path.name
     dig = digest(path)
     size = path.stat().st_size
-    prior = ledger.find(job.name, dig)
-    if prior is not None and prior.status == "done" and not force:
-        if prior.moved_to is None and prior.name == name:
-            # Processed, but the crash came before the archive move: just finish it.
-            where = job.source.archive(path)
-            ledger.moved(prior.id, where)
-            return Outcome(name, "done", reason="already processed; archived", moved_to=where)
-        where = job.source.archive(path)
-        reason = f"same content as {prior.name}, already processed"
-        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
-        log.info("%s: %s: %s: skipped", job.name, name, reason)
-        return Outcome(name, "duplicate", reason=reason, moved_to=where)
-    # A file claimed by a run that crashed keeps its claim time: same output names.
-    redo = prior if prior is not None and prior.status == "processing" else None
+    seen, redo = already_processed(job, path, dig, size, run_id, force)
+    if seen is not None:
+        return seen
     row = ledger.claim(job.name, dig, name, size, run_id, redo=redo)
     outbox = Outbox()
-    ctx = SinkContext(job.profile.base, _vars(path, job.name, row.claimed), outbox,
-                      key=job.profile.map.key, product=job.profile.map.product)
     report = FileReport(name)
-    # The run date is the claim's: a file redone after a crash maps as it did.
-    ctx.extra.update(file_id=row.id, run_id=run_id, today=date.fromtimestamp(row.claimed))
-    hold: str | None = None
+    ctx = SinkContext(job.profile.base, _vars(path, job.name, row.claimed), outbox,
+                      key=job.profile.map.key, product=job.profile.map.product,
+                      rows=Rows(report), report=report, file_id=row.id, run_id=run_id,
+                      today=datetime.fromtimestamp(row.claimed).date(),
+                      scratch_root=job.scratch_root)
     try:
         job.source.verify(path)
-        tally, snapshots, syncs = _convert(job, path, ctx, report, progress)
-        if syncs:
-            hold = _send(job, syncs, row.id, run_id, tally, report)
+        hold, state = _convert(job, path, ctx, progress)
+        tally = report.tally
         _feedback(job, ctx, name, "held" if hold else "done", tally, report, hold or "")
         outputs = outbox.publish()
         job.delivery.send(outbox.files)
-        for done in ctx.extra.get("published", []):
+        for done in ctx.published:
             done()
     except RejectedFile as e:
         outbox.abort()
@@ -224,7 +271,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         outbox.abort()
         report.close()
         raise
-    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=snapshots)
+    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
     report.close()
@@ -236,192 +283,59 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     return Outcome(name, "done", tally, outputs, moved_to=where)
 
 
-def _send(job: Job, syncs: list[ApiSync], file_id: int, run_id: int, tally: Tally,
-          report: FileReport) -> str | None:
-    """Queue (or hold) the file's API changes, send them, and account for every row
-    by what the shops answered. Returns why the run is held, if it is."""
-    last = job.ledger.last_read(job.name)
-    reasons = [f"{s.sink_id}: {r}" for s in syncs if (r := s.verdict(tally.read, last))]
-    hold = "; ".join(reasons) or None
-    for s in syncs:
-        s.commit(hold is not None)
-    if hold is None:
-        for s in syncs:
-            error = job.shops[s.sink_id].drain()
-            if error:
-                log.warning("%s: %s: %s", job.name, s.sink_id, error)
-    rejected: dict[int, list[str]] = {}
-    waiting: set[int] = set()
-    for s in syncs:
-        for line, key, status, error, record in s.log.outcomes(file_id):
-            if line is None:  # the missing-products policy: no input row
-                continue
-            if status == "rejected":
-                first = line not in rejected
-                rejected.setdefault(line, []).append(s.sink_id)
-                report.reject(Reject(line, None, f"{s.sink_id}: the shop refused {key}: {error}",
-                                     json.loads(record)), count=first)
-            elif status in ("queued", "held"):
-                waiting.add(line)
-    waiting -= rejected.keys()
-    tally.sent -= len(rejected) + len(waiting)
-    tally.queued += len(waiting)
-    report.flush()
-    assert tally.balanced(), tally
-    return hold
-
-
-def _convert(job: Job, path: Path, ctx: SinkContext, report: FileReport,
-             progress: Progress | None) -> tuple[Tally, dict[str, pa.Table], list[ApiSync]]:
-    sinks = []
-    syncs: list[ApiSync] = []
-    reg = load_plugins()
-    for options in job.profile.write:
-        shop = job.shops.get(sink_id(options))
-        if shop is not None:
-            syncs.append(ApiSync(shop.sink, shop.id, shop.log, ctx.product,
-                                 ctx.extra.get("file_id"), ctx.extra.get("run_id")))
-            continue
-        sink = reg.get("sink", options.format)(options)
-        delta = (Delta(job.ledger, job.name, sink_id(options), job.profile.map.key or "")
-                 if options.mode == "changes" else None)
-        sinks.append((sink, delta))
-    tally = report.tally
-    started = []
+def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
+             ) -> tuple[str | None, dict[str, pa.Table]]:
+    """Every row through every sink; returns why the run is held (if it is) and the
+    state the sinks keep for the next file. The report's tally adds up after it."""
+    report, rows = ctx.report, ctx.rows
+    assert report is not None and rows is not None
+    started: list[Sink] = []
     try:
-        file_outputs = [o for o in job.profile.write if sink_id(o) not in job.shops]
-        for (sink, _), options in zip(sinks, file_outputs, strict=True):
-            sink.start(_routed(ctx, options))
+        for sink in job.sinks:
+            sink.start(_routed(ctx, sink.o))
             started.append(sink)
-        for batch, weights in _feed(job, path, report, ctx, progress):
+        for batch, weights in job.feed(path, ctx, progress):
+            batch = rows.add(batch, weights)
+            for sink in job.sinks:
+                sink.write(batch)
             report.flush()
-            if progress:
-                progress(tally.read)
-            if not sinks and not syncs:  # a stock profile that only records (orders, acks)
-                tally.sent += len(batch) if weights is None else pc.sum(weights).as_py() or 0
-                continue
-            if not len(batch):
-                if weights is not None:  # stock rows with nothing to tell the shops
-                    tally.unchanged += pc.sum(weights).as_py() or 0
-                continue
-            rejected_before = tally.rejected
-            sent = None
-            bad = None
-            for sync in syncs:
-                mask, refused = sync.write(batch, report)
-                sent = mask if sent is None else pc.or_(sent, mask)
-                bad = refused if bad is None else pc.or_(bad, refused)
-            for sink, delta in sinks:
-                if delta is None:
-                    sink.write(batch)
-                    sent = pa.array([True] * len(batch)) if sent is None else sent
-                    continue
-                mask = delta.changed(batch)
-                sink.write(batch.filter(mask))
-                sent = mask if sent is None else pc.or_(sent, mask)
-            if bad is not None and sent is not None:
-                sent = pc.and_(sent, pc.invert(bad))
-            n_bad = _rows(bad, weights)
-            n_sent = _rows(sent, weights)
-            # A refused stock row stands for every input row of its SKU.
-            tally.rejected = rejected_before + n_bad if bad is not None else tally.rejected
-            total = len(batch) if weights is None else pc.sum(weights).as_py()
-            tally.sent += n_sent
-            tally.unchanged += total - n_sent - n_bad
-        for sink, _ in sinks:
+        for sink in job.sinks:
             sink.finish()
-        for sync in syncs:
-            if sync.o.missing != "ignore":
-                sync.missing(refused_keys(job, report, sync.o.fields.get("sku", "sku")))
+        report.flush()
+        last = job.ledger.last_read(job.name)
+        read = report.tally.read
+        hold = "; ".join(f"{s.id}: {r}" for s in job.sinks if (r := s.verdict(read, last))) \
+            or None
+        for sink in job.sinks:
+            sink.settle(hold is not None)
+        state = {k: v for s in job.sinks for k, v in s.state().items()}
     except (ValueError, KeyError) as e:  # a sink that cannot render these records
         raise RejectedFile(f"output: {e}") from None
     finally:
         for sink in started:  # scratch files of a sink that stopped half-way
-            close = getattr(sink, "close", None)
-            if close is not None:
-                close()
+            sink.close()
     if progress:
-        progress(tally.read)
+        progress(report.tally.read)
+    rows.count(nothing_to_send=not job.sinks)
+    report.flush()
+    tally = report.tally
     if tally.read == 0 and tally.rejected == 0:
         raise RejectedFile("the file holds no records")
-    assert tally.balanced(), tally
-    snapshots = {d.sink: t for _, d in sinks if d is not None
-                 for t in [d.merged()] if t is not None}
-    return tally, snapshots, syncs
-
-
-def _rows(mask: pa.Array | None, weights: pa.Array | None) -> int:
-    """Input rows behind the rows of a mask (stock batches: several per SKU)."""
-    if mask is None:
-        return 0
-    if weights is None:
-        return pc.sum(mask).as_py() or 0
-    return pc.sum(pc.if_else(mask, weights, 0)).as_py() or 0
-
-
-def _feed(job: Job, path: Path, report: FileReport, ctx: SinkContext,
-          progress: Progress | None) -> Iterator[tuple[Batch, pa.Array | None]]:
-    """The batches the outputs get: the mapped records, or for a stock profile what
-    may be sold of each SKU the file touched."""
-    today = ctx.extra.get("today")
-    if job.inventory is None:
-        for batch in job.batches(path, report, today):
-            yield batch, None
-        return
-
-    def read() -> Iterator[Batch]:
-        for batch in job.batches(path, report, today):
-            report.flush()
-            if progress:
-                progress(report.tally.read)
-            yield batch
-
-    inv = job.inventory
-    role = inv.spec.role
-    source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
-    touched = ingest(inv, read(), path, ctx.extra["file_id"], source, report)
-    report.flush()
-    if role == "figures":
-        job.pull_orders()  # sales the shop took since the export: before anything is pushed
-    if role == "orders" and inv.spec.feedback is not None:
-        # The ERP learns of the orders in this file's outputs, published with them.
-        writer = job.movement_writer()
-        files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
-                             if inv.spec.feedback.deliver else ctx.outbox)
-        ctx.extra.setdefault("published", []).append(
-            lambda: writer.published([seq for seq, _, _ in files]))
-    if inv.spec.role == "acks":  # nothing for the shops; the rows are accounted for
-        yield (Batch(pa.table({"sku": pa.array([], pa.string())}), pa.array([], pa.int64())),
-               pa.array([report.tally.read - report.tally.rejected - report.tally.skipped]))
-        return
-    yield from availability_batches(inv, touched)
-
-
-def refused_keys(job: Job, report: FileReport, field: str) -> list[pa.Array]:
-    """The keys of the file's rejected rows, as far as they can be worked out: a
-    full-catalog sync must not take a badly listed product for one that left."""
-    out: list[pa.Array] = []
-    chunk: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        keys = job.mapper.values_of(field, chunk)
-        out.append(pa.array([None if v is None else str(v) for v in keys], pa.string()))
-        chunk.clear()
-
-    for rej in report.rejects():
-        chunk.append(rej.values)
-        if len(chunk) >= 10_000:
-            flush()
-    if chunk:
-        flush()
-    return out
+    if not tally.balanced():
+        raise RuntimeError(f"{job.name}: {path.name}: counts do not add up: {tally}")
+    return hold, state
 
 
 def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
     if fb.ack is not None:
-        write_ack(fb.ack, _routed(ctx, fb.ack), ack_values(name, status, tally, reason))
+        values = ack_values(name, status, tally, reason, report.warnings)
+        if job.inventory is not None:
+            from filebridge.stock_files import ack_columns
+
+            values |= ack_columns(job.inventory, ctx.oversold)
+        write_ack(fb.ack, _routed(ctx, fb.ack), values)
     if fb.rejects is not None:
         write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filebridge.apisync import ApiSync, Plan
+from filebridge.apisync import ApiSync, Plan, refused_keys
 from filebridge.delta import Delta
-from filebridge.pipeline import Job, refused_keys, sink_id
+from filebridge.pipeline import Job
 from filebridge.records import FileReport
 
 
@@ -28,10 +28,10 @@ def plan(job: Job, path: Path) -> FilePlan:
     ``result.report``. Raises RejectedFile when the file would be rejected."""
     report = FileReport(path.name)
     product = job.profile.map.product
-    syncs = [ApiSync(s.sink, s.id, s.log, product, None, None) for s in job.shops.values()]
-    deltas = {sink_id(o): (Delta(job.ledger, job.name, sink_id(o), job.profile.map.key or "")
-                           if getattr(o, "mode", "full") == "changes" else None)
-              for o in job.profile.write if sink_id(o) not in job.shops}
+    syncs = [ApiSync(s, s.id, s.log, product, None, None) for s in job.shops.values()]
+    deltas = {s.id: (Delta(job.ledger, job.name, s.id, job.profile.map.key or "")
+                     if getattr(s.o, "mode", "full") == "changes" else None)
+              for s in job.sinks if s.id not in job.shops}
     out = FilePlan(report=report, files=dict.fromkeys(deltas, 0))
     for batch in job.batches(path, report):
         report.flush()

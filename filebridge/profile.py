@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (Field, PrivateAttr, ValidationError, ValidationInfo, create_model,
                       field_validator, model_validator)
@@ -24,7 +24,7 @@ from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
 from filebridge.options import LocatedErrors, Model, ProfilePath
 from filebridge.registry import load_plugins
-from filebridge.stock_spec import StockSpec
+from filebridge.stock_spec import StockSpec, default_once
 
 
 def _union(kind: str, tag: str) -> Any:
@@ -48,6 +48,12 @@ class ProfileBase(Model):
                                     "not know yet and of safety stock")
     ledger: ProfilePath | None = Field(None, description="the SQLite ledger file (default: "
                                        "$FILEBRIDGE_LEDGER or filebridge.db beside the profile)")
+    once: Literal["content", "name_and_content"] | None = Field(
+        None, description="when a file is already processed and skipped as a duplicate: "
+        "content (its bytes equal any file this profile processed), or name_and_content (the "
+        "last file processed under its name had the same bytes: the same bytes under a new "
+        "name are a new file). Default: name_and_content for stock.role figures (an old "
+        "snapshot re-sent as a new export is applied again), content for everything else")
     _file: Path | None = PrivateAttr(None)
 
     @property
@@ -57,6 +63,11 @@ class ProfileBase(Model):
     @property
     def base(self) -> Path:
         return self._file.parent if self._file else Path.cwd()
+
+    @property
+    def once_rule(self) -> str:
+        """The rule of once in force: the profile's, or its role's default."""
+        return self.once or default_once(self.stock)
 
     def ledger_path(self) -> Path:
         if self.ledger:

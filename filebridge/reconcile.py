@@ -1,6 +1,8 @@
 """``filebridge reconcile``: per SKU, the ERP's figure, what may be sold (the
 ledger's view), what the shop last acknowledged and what the shop shows now; the
-drift between the last two, and optionally the correction.
+drift between the last two, and optionally the correction. Beside them, the units
+oversold: sold on some channel beyond the stock (no correction of the shop can
+bring those back; someone has to decide which order waits).
 
 A drift is normal for a moment (a web sale the next pull will record); one that
 stays means the shop was edited by hand, or a change was lost outside filebridge.
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from filebridge.apisync import canonical, drain
+from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
 from filebridge.pipeline import Job
 from filebridge.records import Batch
@@ -26,6 +28,7 @@ class Line:
     available: int | None  # what may be sold now
     acked: int | None  # what the shop last acknowledged from us
     shop: int | None  # what the shop shows
+    oversold: int = 0  # units sold beyond the stock
 
     @property
     def drift(self) -> int | None:
@@ -45,6 +48,10 @@ class Report:
     def drifting(self) -> list[Line]:
         return [x for x in self.lines if x.drift]
 
+    @property
+    def oversold(self) -> list[Line]:
+        return [x for x in self.lines if x.oversold]
+
 
 def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> list[Report]:
     inv = job.inventory
@@ -57,7 +64,9 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
         if not web or loc in web:
             erp[sku] = erp.get(sku, 0) + qty
     skus = sorted(erp)
-    available = inv.available(skus)
+    positions = inv.positions(skus)
+    available = {s: None if p is None else p.available for s, p in positions.items()}
+    oversold = {s: 0 if p is None else p.oversold for s, p in positions.items()}
     reports = []
     for shop in job.shops.values():
         acked = shop.log.acknowledged(skus)
@@ -66,8 +75,8 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
         except NotImplementedError as e:
             reports.append(Report(shop.id, [], error=str(e)))
             continue
-        lines = [Line(s, erp[s], available[s], acked.get(s, {}).get("stock"), seen.get(s))
-                 for s in skus]
+        lines = [Line(s, erp[s], available[s], acked.get(s, {}).get("stock"), seen.get(s),
+                      oversold[s]) for s in skus]
         report = Report(shop.id, lines)
         if correct and report.drifting:
             report.corrected = _correct(job, shop, report.drifting, run_id)
@@ -84,7 +93,7 @@ def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -
     table = pa.table({"sku": pa.array([x.sku for x in rows], pa.string()),
                       "stock": pa.array([x.available for x in rows], pa.int64())})
     batch = Batch(table, pa.array(range(len(rows)), pa.int64()))
-    canon = canonical(batch, shop.sink.o, None)  # type: ignore[attr-defined]
+    canon = canonical(batch, canon_for(shop))
     hashes = row_hashes(Batch(canon, batch.lines)).view(pa.int64()).to_pylist()
     shop.log.enqueue([(x.sku, "upsert", h, None,  # type: ignore[attr-defined]
                        json.dumps({"sku": x.sku, "stock": x.available}))

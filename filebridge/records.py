@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +29,9 @@ class Batch:
     # The fields as read, before typing: what a reject shows the ERP, whatever stage
     # refused the row. None when nothing was typed (then ``table`` is the raw text).
     raw: pa.Table | None = None
+    # Set by the pipeline for rows that reach the outputs: each row's ordinal in the
+    # file, by which sinks tell what became of it (see :class:`Rows`).
+    index: pa.Array | None = None
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -42,7 +46,24 @@ class Batch:
 
     def filter(self, mask: pa.Array) -> Batch:
         raw = self.raw.filter(mask) if self.raw is not None else None
-        return Batch(self.table.filter(mask), pc.filter(self.lines, mask), raw)
+        index = pc.filter(self.index, mask) if self.index is not None else None
+        return Batch(self.table.filter(mask), pc.filter(self.lines, mask), raw, index)
+
+    def take(self, indices: pa.Array | list[int]) -> Batch:
+        idx = indices if isinstance(indices, pa.Array) else pa.array(indices, pa.int64())
+        raw = self.raw.take(idx) if self.raw is not None else None
+        index = pc.take(self.index, idx) if self.index is not None else None
+        return Batch(self.table.take(idx), pc.take(self.lines, idx), raw, index)
+
+    def with_table(self, table: pa.Table) -> Batch:
+        """The same rows with other columns (e.g. mapped from these)."""
+        return Batch(table, self.lines, self.raw, self.index)
+
+    def index_array(self) -> np.ndarray:
+        """The rows' ordinals (see :class:`Rows`); 0..n-1 when not numbered."""
+        if self.index is None:
+            return np.arange(len(self), dtype=np.int64)
+        return np.asarray(self.index.to_numpy(zero_copy_only=False), np.int64)
 
     def raw_rows(self, indices: list[int]) -> list[dict[str, Any]]:
         return (self.raw if self.raw is not None else self.table).take(indices).to_pylist()
@@ -64,6 +85,7 @@ class Reject:
     reason: str
     values: dict[str, Any] = field(default_factory=dict)  # the input row as read
     value: Any = None  # the failing value, when it is not simply values[field]
+    level: str = "reject"  # or "warning": the row went on, but someone should look
 
 
 @dataclass
@@ -113,6 +135,7 @@ class FileReport:
         self.name = name
         self.tally = Tally()
         self.first: list[Reject] = []
+        self.warnings = 0
         self._pending: list[Reject] = []
         # Anonymous: the operating system deletes it when closed or collected.
         self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
@@ -123,15 +146,23 @@ class FileReport:
         self.tally.rejected += count
         self._pending.append(rej)
 
+    def warn(self, line: int | None, field: str | None, reason: str,
+             values: dict[str, Any] | None = None, value: Any = None) -> None:
+        """A row that went on but deserves a look (variants that disagree on a title,
+        a cell a spreadsheet would run as a formula). Listed with the rejects, not
+        counted in the tally."""
+        self.warnings += 1
+        self._pending.append(Reject(line or 0, field, reason, values or {}, value, "warning"))
+
     def flush(self) -> None:
         """Spool the rejects of the batch just done, in line order (a reader's and the
         mapping's rejects of one batch arrive separately)."""
         for rej in sorted(self._pending, key=lambda r: r.line):
-            if len(self.first) < self.KEEP:
+            if len(self.first) < self.KEEP and rej.level == "reject":
                 self.first.append(rej)
             self._spool.write(json.dumps(
                 [rej.line, rej.field, rej.reason, {k: plain(v) for k, v in rej.values.items()},
-                 plain(rej.value)], ensure_ascii=False, default=str) + "\n")
+                 plain(rej.value), rej.level], ensure_ascii=False, default=str) + "\n")
         self._pending.clear()
 
     def rejects(self) -> Iterator[Reject]:
@@ -139,9 +170,103 @@ class FileReport:
         self.flush()
         self._spool.seek(0)
         for line in self._spool:
-            ln, fld, reason, values, value = json.loads(line)
-            yield Reject(ln, fld, reason, values, value)
+            ln, fld, reason, values, value, level = json.loads(line)
+            yield Reject(ln, fld, reason, values, value, level)
         self._spool.seek(0, os.SEEK_END)
 
     def close(self) -> None:
         self._spool.close()
+
+
+class Rows:
+    """What became of every row that reached the outputs of one file.
+
+    The pipeline numbers each row it hands to the sinks (its *ordinal*, in
+    ``Batch.index``); sinks mark rows sent, queued or refused, at once or later
+    (a shop CSV decides per product when the file is complete, an API sink when
+    the shop answers). A row's final state is the strongest mark it got:
+    refused > queued > sent > unchanged, so a row two sinks treat differently is
+    counted once. Stock rows stand for several input rows (``weights``).
+    Memory: one byte per row (plus eight per row for weighted stock rows).
+    """
+
+    UNCHANGED, SENT, QUEUED, REFUSED = 0, 1, 2, 3
+
+    def __init__(self, report: FileReport):
+        self.report = report
+        self._status = np.zeros(1024, np.uint8)
+        self._weights: np.ndarray | None = None
+        self.n = 0
+        self.unlisted = 0  # input rows accounted for without an output row (stock)
+
+    def add(self, batch: Batch, weights: pa.Array | None = None) -> Batch:
+        """Number the rows of a batch about to reach the sinks."""
+        n = len(batch)
+        if self.n + n > len(self._status):
+            size = max(len(self._status) * 2, self.n + n)
+            self._status = np.resize(self._status, size)
+            self._status[self.n:] = 0
+            if self._weights is not None:
+                self._weights = np.resize(self._weights, size)
+        if weights is not None or self._weights is not None:
+            if self._weights is None:
+                self._weights = np.ones(len(self._status), np.int64)
+            w = np.ones(n, np.int64) if weights is None else \
+                np.asarray(weights.to_numpy(zero_copy_only=False), np.int64)
+            self._weights[self.n:self.n + n] = w
+        index = pa.array(np.arange(self.n, self.n + n, dtype=np.int64))
+        self.n += n
+        return Batch(batch.table, batch.lines, batch.raw, index)
+
+    def _mark(self, ordinals: Any, state: int) -> None:
+        idx = np.asarray(ordinals, np.int64)
+        if len(idx):
+            self._status[idx] = np.maximum(self._status[idx], state)
+
+    def sent(self, batch: Batch, mask: pa.Array | None = None) -> None:
+        """Rows of ``batch`` delivered (all of them, or where ``mask`` is true)."""
+        idx = batch.index_array()
+        if mask is not None:
+            idx = idx[np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False),
+                                 bool)]
+        self._mark(idx, self.SENT)
+
+    def sent_at(self, ordinals: Any) -> None:
+        self._mark(ordinals, self.SENT)
+
+    def queued_at(self, ordinals: Any) -> None:
+        self._mark(ordinals, self.QUEUED)
+
+    def refuse(self, batch: Batch, i: int, field: str | None, reason: str,
+               value: Any = None) -> None:
+        """Row ``i`` of ``batch`` cannot be delivered: a reject with its line."""
+        self.refuse_at(int(batch.index_array()[i]), int(batch.lines[i].as_py()), field, reason,
+                       batch.raw_rows([i])[0], value)
+
+    def refuse_at(self, ordinal: int, line: int, field: str | None, reason: str,
+                  values: dict[str, Any] | None = None, value: Any = None) -> None:
+        """A row refused after its batch went by (a product found incomplete when the
+        file was done, a shop's answer)."""
+        self._mark([ordinal], self.REFUSED)
+        self.report.reject(Reject(line, field, reason, values or {}, value), count=False)
+
+    def refused(self, ordinal: int) -> bool:
+        return bool(self._status[ordinal] == self.REFUSED)
+
+    def count(self, nothing_to_send: bool = False) -> None:
+        """Add this file's outcome to the report's tally. With no outputs at all
+        (a stock profile that only records) every row counts as sent."""
+        status = self._status[:self.n]
+        if nothing_to_send:
+            status = np.where(status == self.REFUSED, status, self.SENT)
+        w = self._weights[:self.n] if self._weights is not None else None
+        t = self.report.tally
+
+        def total(state: int) -> int:
+            hit = status == state
+            return int(w[hit].sum()) if w is not None else int(hit.sum())
+
+        t.sent += total(self.SENT)
+        t.queued += total(self.QUEUED)
+        t.rejected += total(self.REFUSED)
+        t.unchanged += total(self.UNCHANGED) + self.unlisted

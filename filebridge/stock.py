@@ -5,6 +5,12 @@ quantity the shop may sell.
                                              + movements the ERP had not applied then )
                      − safety stock                                     (never below 0)
 
+What is clamped away is not forgotten: a SKU whose sum (before safety stock) is
+below 0 is *oversold* by that many units, sold on some channel although they do
+not exist; it is reported in the ack of the file that found it, the log, ``status``,
+``reconcile`` and the ERP's movement files, always worked out again from the
+ledger.
+
 The race this exists for: the ERP exports at 02:00, a web order arrives at 02:05,
 the file lands at 02:30. The file's figure does not include the 02:05 sale, so
 pushing it as-is would sell the piece twice. Every movement carries the time it
@@ -25,6 +31,7 @@ a re-poll or a duplicated delivery changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -38,6 +45,8 @@ from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.stock_spec import StockSpec
+
+log = logging.getLogger("filebridge")
 
 ALL = "*"  # the location of an ERP row or a movement that names none
 
@@ -65,6 +74,7 @@ CREATE TABLE IF NOT EXISTS movements (
     inventory TEXT NOT NULL,
     source TEXT NOT NULL,           -- web:<shop> | pos:<profile>
     kind TEXT NOT NULL,             -- sale | cancel | refund | store_sale | store_return
+                                    -- | store_correction
     order_id TEXT NOT NULL, line_id TEXT NOT NULL, version INTEGER NOT NULL,
     sku TEXT NOT NULL, location TEXT NOT NULL,
     qty INTEGER NOT NULL,           -- signed: negative leaves the stock
@@ -88,6 +98,12 @@ CREATE TABLE IF NOT EXISTS feedback_files (
     movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
     PRIMARY KEY (inventory, seq)
 );
+-- What a movement file said of its SKUs oversold, kept so that a pending file
+-- written again says the same.
+CREATE TABLE IF NOT EXISTS feedback_oversold (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, sku TEXT NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (inventory, seq, sku)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sequences (
     inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (inventory, name)
@@ -110,6 +126,26 @@ class Movement:
     acked: float | None
 
 
+@dataclass(frozen=True)
+class Position:
+    """One SKU for the web: the ERP's figures over the web warehouses plus the
+    movements they lack (``total``, below 0 when more was sold than exists) and the
+    safety stock (``keep``)."""
+
+    total: int
+    keep: int
+
+    @property
+    def available(self) -> int:
+        """What the web may sell: never below 0."""
+        return max(self.total - self.keep, 0)
+
+    @property
+    def oversold(self) -> int:
+        """Units sold that do not exist (the safety stock is not counted: it exists)."""
+        return max(-self.total, 0)
+
+
 def epoch(value: Any, tz: str | None = None) -> float:
     """A time from a record or a file name as epoch seconds."""
     if isinstance(value, (int, float)):
@@ -128,6 +164,20 @@ def epoch(value: Any, tz: str | None = None) -> float:
         else:
             dt = dt.astimezone()
     return dt.timestamp()
+
+
+def _web_kind(first: bool, sold: int, qty: int) -> str:
+    """A web order line's movement: more sold is a sale; less, a cancellation (none
+    left) or a refund."""
+    return "sale" if sold > 0 else ("cancel" if qty == 0 else "refund")
+
+
+def _store_kind(first: bool, sold: int, qty: int) -> str:
+    """A receipt line's movement: a new line is a sale or a return; a change to a
+    line already recorded (a corrected receipt) is a correction."""
+    if not first:
+        return "store_correction"
+    return "store_sale" if sold > 0 else "store_return"
 
 
 class Inventory:
@@ -155,6 +205,14 @@ class Inventory:
         self.spec = spec
 
     # figures ------------------------------------------------------------
+    def sink_options(self, options: Any) -> Any:
+        """A shop API sink selling from one of ``locations`` reads that location's
+        figure (``stock@LOCATION``) instead of the total."""
+        loc = getattr(options, "location", None)
+        if loc is None or loc not in self.spec.locations or not hasattr(options, "url"):
+            return options
+        return options.model_copy(update={"fields": options.fields | {"stock": f"stock@{loc}"}})
+
     def unstage(self, file_id: int) -> None:
         with self.ledger.tx() as db:
             db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))
@@ -197,50 +255,97 @@ class Inventory:
             "GROUP BY sku ORDER BY sku", (file_id,))
 
     # movements ----------------------------------------------------------
-    def record_orders(self, source: str, lines: Iterable[OrderLine]) -> int:
-        """Order lines as the shop reports them now -> movements for what changed."""
-        now = time.time()
-        n = 0
+    def record_orders(self, source: str, lines: Iterable[OrderLine],
+                      moved: set[str] | None = None) -> int:
+        """Order lines as the shop reports them now -> movements for what changed.
+        The SKUs that moved are added to ``moved``."""
         with self.ledger.tx() as db:
-            for ol in lines:
-                row = db.execute("SELECT qty FROM order_lines WHERE inventory=? AND source=? "
-                                 "AND order_id=? AND line_id=?",
-                                 (self.name, source, ol.order, ol.line)).fetchone()
-                before = row[0] if row else 0
-                loc = ol.location or ALL
-                db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
-                           "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
-                           "qty=excluded.qty, status=excluded.status, changed=excluded.changed",
-                           (self.name, source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status,
-                            ol.at, ol.changed))
-                sold = ol.qty - before
-                if sold == 0:
-                    continue
-                kind = "sale" if sold > 0 else ("cancel" if ol.qty == 0 else "refund")
-                when = ol.at if sold > 0 and before == 0 else ol.changed
-                self._add(db, source, kind, ol.order, ol.line, ol.sku, loc, -sold, when, now)
-                n += 1
+            return self._record(db, source, lines, _web_kind, time.time(), moved)
+
+    def record_store(self, source: str, receipts: Iterable[tuple[str, list[OrderLine]]], *,
+                     changed: float, whole: bool = True, moved: set[str] | None = None) -> int:
+        """Store receipts as they now stand, kept as order lines are: each line with
+        the units sold on it (negative: returned), and only a difference with what was
+        recorded becomes a movement. So a receipt sent again, or in another order,
+        changes nothing, and a corrected one replaces the old: a line it no longer
+        has is taken back. A change to a known line counts from ``changed`` (when it
+        became known: the file's time).
+
+        ``whole=False`` is for a file with rejected rows (a missing row may be one of
+        them): lines seen before never go down or away, only new sales count."""
+        now = time.time()
+        n = held = 0
+        with self.ledger.tx() as db:
+            for receipt, lines in receipts:
+                known = {line: (sku, loc, qty, placed) for line, sku, loc, qty, placed in
+                         db.execute("SELECT line_id, sku, location, qty, placed FROM "
+                                    "order_lines WHERE inventory=? AND source=? AND order_id=?",
+                                    (self.name, source, receipt))}
+                todo = []
+                for ol in lines:
+                    was = known.get(ol.line)
+                    if not whole and was is not None and (
+                            ol.qty < was[2] or (was[0], was[1]) != (ol.sku, ol.location or ALL)):
+                        held += 1
+                        continue
+                    todo.append(ol)
+                present = {ol.line for ol in lines}
+                gone = [(line, k) for line, k in known.items() if line not in present and k[2]]
+                if whole:
+                    todo += [OrderLine(receipt, line, sku, 0, "", placed or changed, changed,
+                                       loc) for line, (sku, loc, _, placed) in gone]
+                else:
+                    held += len(gone)
+                n += self._record(db, source, todo, _store_kind, now, moved)
+        if held:
+            log.warning("%s: %s: %d receipt lines lower or missing than recorded are kept as "
+                        "recorded (the file has rejected rows; a file without rejects "
+                        "corrects them)", self.name, source, held)
         return n
 
-    def record_store(self, source: str, rows: Iterable[tuple[str, str, str, str, int, float]]
-                     ) -> int:
-        """Store movements (receipt, line, sku, location, units sold, time); each
-        (receipt, line) once however often the file is delivered."""
-        now = time.time()
+    def _record(self, db: Any, source: str, lines: Iterable[OrderLine],
+                kind: Callable[[bool, int, int], str], now: float,
+                moved: set[str] | None) -> int:
+        """The one bookkeeping of order lines and store receipts: record each line as
+        it stands; a new line is a movement at its own time, a change to a known one
+        at the line's ``changed``; a line that now names another SKU or location
+        gives the old one back whole."""
         n = 0
-        with self.ledger.tx() as db:
-            for receipt, line, sku, loc, sold, when in rows:
-                kind = "store_sale" if sold >= 0 else "store_return"
-                n += self._add(db, source, kind, receipt, line, sku, loc or ALL, -sold, when, now,
-                               version=1)
+        moved = set() if moved is None else moved
+        for ol in lines:
+            row = db.execute("SELECT sku, location, qty FROM order_lines WHERE inventory=? AND "
+                             "source=? AND order_id=? AND line_id=?",
+                             (self.name, source, ol.order, ol.line)).fetchone()
+            loc = ol.location or ALL
+            db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
+                       "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
+                       "sku=excluded.sku, location=excluded.location, qty=excluded.qty, "
+                       "status=excluded.status, changed=excluded.changed",
+                       (self.name, source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status,
+                        ol.at, ol.changed))
+            before = 0
+            if row is not None:
+                old_sku, old_loc, before = row
+                if (old_sku, old_loc) != (ol.sku, loc):
+                    if before:
+                        n += self._add(db, source, kind(False, -before, 0), ol.order, ol.line,
+                                       old_sku, old_loc, before, ol.changed, now)
+                        moved.add(old_sku)
+                    before = 0
+            sold = ol.qty - before
+            if sold == 0:
+                continue
+            when = ol.at if row is None else ol.changed
+            n += self._add(db, source, kind(row is None, sold, ol.qty), ol.order, ol.line,
+                           ol.sku, loc, -sold, when, now)
+            moved.add(ol.sku)
         return n
 
     def _add(self, db: Any, source: str, kind: str, order: str, line: str, sku: str, loc: str,
-             qty: int, when: float, now: float, version: int | None = None) -> int:
-        if version is None:
-            version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
-                                 "AND order_id=? AND line_id=?",
-                                 (self.name, source, order, line)).fetchone()[0] + 1
+             qty: int, when: float, now: float) -> int:
+        version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
+                             "AND order_id=? AND line_id=?",
+                             (self.name, source, order, line)).fetchone()[0] + 1
         return db.execute("INSERT OR IGNORE INTO movements(inventory, source, kind, order_id, "
                           "line_id, version, sku, location, qty, occurred, recorded) "
                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -270,8 +375,15 @@ class Inventory:
                   ) -> dict[str, int | None]:
         """What the web may sell of each SKU (None: the ERP never gave a figure), from
         the web warehouses, or only from ``web_only`` (one shop location's)."""
+        return {sku: None if p is None else p.available
+                for sku, p in self.positions(skus, web_only).items()}
+
+    def positions(self, skus: list[str], web_only: list[str] | None = None
+                  ) -> dict[str, Position | None]:
+        """Each SKU's position over the web warehouses (or ``web_only``), from the
+        ledger: None where the ERP never gave a figure."""
         web = set(self.spec.web if web_only is None else web_only)
-        out: dict[str, int | None] = {}
+        out: dict[str, Position | None] = {}
         for i in range(0, len(skus), 500):
             chunk = skus[i:i + 500]
             marks = ",".join("?" * len(chunk))
@@ -286,12 +398,21 @@ class Inventory:
                     f"inventory=? AND sku IN ({marks})", (self.name, *chunk)):
                 moves.setdefault(sku, []).append((source, loc, qty, occurred, acked))
             for sku in chunk:
-                out[sku] = self._available(sku, figures.get(sku), moves.get(sku, []), web)
+                out[sku] = self._position(sku, figures.get(sku), moves.get(sku, []), web)
         return out
 
-    def _available(self, sku: str, figures: list[tuple[str, int, float, dict[str, Any]]] | None,
-                   moves: list[tuple[str, str, int, float, float | None]], web: set[str]
-                   ) -> int | None:
+    def oversold(self) -> dict[str, int]:
+        """Every SKU sold beyond its stock now, with the units: only a SKU with
+        movements, or with a negative ERP figure, can be."""
+        skus = [r[0] for r in self.db.execute(
+            "SELECT sku FROM movements WHERE inventory=? UNION SELECT sku FROM erp_stock "
+            "WHERE inventory=? AND qty < 0", (self.name, self.name))]
+        return {sku: p.oversold for sku, p in self.positions(skus).items()
+                if p is not None and p.oversold}
+
+    def _position(self, sku: str, figures: list[tuple[str, int, float, dict[str, Any]]] | None,
+                  moves: list[tuple[str, str, int, float, float | None]], web: set[str]
+                  ) -> Position | None:
         if not figures:
             return None
         total = 0
@@ -310,7 +431,7 @@ class Inventory:
                 if not self._erp_had(source, occurred, acked, as_of):
                     total += mqty
         keep = next((r.qty for r in self.spec.safety if r.matches(sku, record)), 0)
-        return max(total - keep, 0)
+        return Position(total, keep)
 
     @staticmethod
     def _home(figures: list[tuple[str, int, float, dict[str, Any]]], web: set[str]) -> str:
@@ -342,7 +463,18 @@ class Inventory:
             path = path_of(seq, now)
             db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
                        (self.name, seq, path, len(ids), now))
+            skus = [r[0] for r in db.execute("SELECT DISTINCT sku FROM movements WHERE "
+                                             "inventory=? AND seq=?", (self.name, seq))]
+            db.executemany("INSERT INTO feedback_oversold VALUES (?,?,?,?)",
+                           [(self.name, seq, sku, p.oversold)
+                            for sku, p in self.positions(skus).items()
+                            if p is not None and p.oversold])
         return seq, path
+
+    def file_oversold(self, seq: int) -> dict[str, int]:
+        """The SKUs movement file ``seq`` found oversold when it was made, with units."""
+        return dict(self.db.execute("SELECT sku, units FROM feedback_oversold WHERE "
+                                    "inventory=? AND seq=?", (self.name, seq)).fetchall())
 
     def acknowledge(self, seqs: list[int] = (), ids: list[int] = (),  # type: ignore[assignment]
                     when: float | None = None) -> int:
@@ -365,9 +497,11 @@ class Inventory:
                               "AND exported < ?", (now - self.spec.overdue,))
 
 
-def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:
+def inventory_counts(ledger: SqliteLedger
+                     ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
     """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
-    ERP, told and awaiting its acknowledgement, acknowledged; store movements."""
+    ERP, told and awaiting its acknowledgement, acknowledged; store movements; SKUs
+    oversold and their units. With the oversold SKUs themselves (sku -> units)."""
     db = ledger.db
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name='movements'").fetchone():
         return []
@@ -381,5 +515,10 @@ def inventory_counts(ledger: SqliteLedger) -> list[tuple[str, dict[str, int]]]:
             "sum(source LIKE 'web:%' AND acked IS NOT NULL), sum(source LIKE 'pos:%') "
             "FROM movements WHERE inventory=?", (inv,)).fetchone()
         names = ("to_erp", "awaiting_ack", "acknowledged", "store")
-        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}))
+        # Worked out with the rules the inventory's figures profile last ran with.
+        spec = StockSpec.model_validate({"inventory": inv, "role": "acks"})
+        oversold = Inventory(ledger, spec).oversold()
+        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}
+                    | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())},
+                    oversold))
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def file_as_of(spec: AsOf, path: Path) -> float | None:
     return path.stat().st_mtime
 
 
-Touched = list[tuple[str, int, int]]  # (sku, its first input line, input rows)
+# (sku, its first input line, input rows): None and 0 for a SKU the file changed
+# without a row of it (a line taken off a corrected receipt).
+Touched = list[tuple[str, int | None, int]]
 
 
 class Refuse:
@@ -106,8 +109,9 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                                        sku, qty, status, placed, placed))
                 c = counts.setdefault(sku, [line, 0])
                 c[1] += 1
-        inv.record_orders(source, lines)
-        return [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
+        moved: set[str] = set()
+        inv.record_orders(source, lines, moved)
+        return _touched(counts, moved)
     if s.role == "figures":
         inv.unstage(file_id)
         as_of = file_as_of(s.as_of, path)
@@ -130,43 +134,114 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                     batch.table.take(keep), pc.take(batch.lines, pa.array(keep)),
                     batch.raw.take(keep) if batch.raw is not None else None)
                 inv.stage_figures(good, file_id, as_of)
-        touched = list(inv.staged_skus(file_id))
+        touched: Touched = list(inv.staged_skus(file_id))
         inv.commit_figures(file_id)
     else:
-        moves: dict[tuple[str, str], tuple[str, str, str, str, int, float]] = {}
-        counts: dict[str, list[int]] = {}
-        default_at = path.stat().st_mtime
-        for batch in batches:
-            for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
-                                                strict=True)):
-                if rec.get(s.sku) in (None, ""):
-                    refuse(batch, i, line, s.sku, f"{s.sku} is empty")
-                    continue
-                sku = str(rec[s.sku])
-                try:
-                    sold_at = when(rec, s.at, s.as_of.timezone, default_at)
-                except ValueError as e:
-                    refuse(batch, i, line, s.at or "", str(e))
-                    continue
-                receipt = str(rec.get(s.receipt)) if s.receipt else path.name
-                loc = str(rec.get(s.location) or ALL) if s.location else ALL
-                moves[(receipt, str(line))] = (receipt, str(line), sku, loc.strip(),
-                                               int(rec.get(s.quantity) or 0), sold_at)
-                c = counts.setdefault(sku, [line, 0])
-                c[1] += 1
-        inv.record_store(source, moves.values())
-        touched = [(sku, c[0], c[1]) for sku, c in sorted(counts.items())]
+        touched = _store(inv, batches, path, source, report)
     return touched
 
 
-def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
+def _store(inv: Inventory, batches: Iterator[Batch], path: Path, source: str,
+           report: FileReport) -> Touched:
+    """A POS file, receipt by receipt as each now stands: its lines keyed by the
+    receipt line field, or by SKU (and location) with their quantities summed."""
+    s = inv.spec
+    refuse = Refuse(report)
+    receipts: dict[str, dict[str, list[Any]]] = {}  # receipt -> line -> [sku, loc, qty, at]
+    counts: dict[str, list[int]] = {}
+    file_time = path.stat().st_mtime
+    for batch in batches:
+        for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
+                                            strict=True)):
+            needed = [f for f in (s.sku, s.receipt, s.receipt_line) if f is not None]
+            missing = next((f for f in needed if rec.get(f) in (None, "")), None)
+            if missing:
+                refuse(batch, i, line, missing, f"{missing} is empty")
+                continue
+            sku = str(rec[s.sku])
+            try:
+                sold_at = when(rec, s.at, s.as_of.timezone, file_time)
+            except ValueError as e:
+                refuse(batch, i, line, s.at or "", str(e))
+                continue
+            receipt = str(rec[s.receipt]) if s.receipt else path.name
+            loc = (str(rec.get(s.location) or ALL) if s.location else ALL).strip()
+            qty = int(rec.get(s.quantity) or 0)
+            lines = receipts.setdefault(receipt, {})
+            if s.receipt_line:
+                lines[str(rec[s.receipt_line])] = [sku, loc, qty, sold_at]  # the last one wins
+            else:
+                key = sku if loc == ALL else f"{sku}@{loc}"
+                have = lines.setdefault(key, [sku, loc, 0, sold_at])
+                have[2] += qty
+                have[3] = min(have[3], sold_at)
+            c = counts.setdefault(sku, [line, 0])
+            c[1] += 1
+    moved: set[str] = set()
+    inv.record_store(source, [
+        (receipt, [OrderLine(receipt, key, sku, qty, "", at, max(at, file_time), loc)
+                   for key, (sku, loc, qty, at) in lines.items()])
+        for receipt, lines in receipts.items()],
+        changed=file_time, whole=report.tally.rejected == 0, moved=moved)
+    return _touched(counts, moved)
+
+
+def _touched(counts: dict[str, list[int]], moved: set[str]) -> Touched:
+    """The SKUs of the file's rows, and those it moved without a row (a SKU taken off
+    a corrected receipt, or an order line that now holds another SKU): their shops are
+    told all the same, under no input line, so they count as no row."""
+    rows: dict[str, tuple[int | None, int]] = {sku: (c[0], c[1]) for sku, c in counts.items()}
+    for sku in moved - rows.keys():
+        rows[sku] = (None, 0)
+    return [(sku, line, n) for sku, (line, n) in sorted(rows.items())]
+
+
+@dataclass
+class Oversold:
+    """The SKUs a file found sold beyond the stock (units each), for its ack and the
+    log; ``where`` names the profile and the file."""
+
+    where: str
+    skus: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def units(self) -> int:
+        return sum(self.skus.values())
+
+    def report(self, shown: int = 10) -> None:
+        if not self.skus:
+            return
+        worst = sorted(self.skus.items(), key=lambda kv: (-kv[1], kv[0]))
+        log.warning("%s: oversold: %d SKUs, %d units sold beyond the stock: %s%s", self.where,
+                    len(self.skus), self.units,
+                    ", ".join(f"{sku} {n}" for sku, n in worst[:shown]),
+                    ", ..." if len(worst) > shown else "")
+
+
+def ack_columns(inv: Inventory | None, found: Oversold | None) -> dict[str, object]:
+    """The ack's stock figures: none for a profile without stock, blank where the
+    file worked nothing out (a rejected file, ERP acknowledgements)."""
+    if inv is None:
+        return {}
+    if found is None:
+        return {"oversold": None, "oversold_skus": None}
+    return {"oversold": found.units, "oversold_skus": len(found.skus)}
+
+
+def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
+                         found: Oversold | None = None, rows: Any = None
                          ) -> Iterator[tuple[Batch, pa.Array]]:
     """What the shops should get for the SKUs a file touched: the SKU and the
     quantity available (``stock``, and ``stock@LOCATION`` per shop location), with
-    the number of input rows behind each, so every input row is still accounted for."""
+    the number of input rows behind each, so every input row is still accounted for.
+    SKUs sold beyond the stock go into ``found``, logged at the end."""
     for i in range(0, len(touched), block):
         part = touched[i:i + block]
-        avail = inv.available([t[0] for t in part])
+        positions = inv.positions([t[0] for t in part])
+        avail = {sku: None if p is None else p.available for sku, p in positions.items()}
+        if found is not None:
+            found.skus.update((sku, p.oversold) for sku, p in positions.items()
+                              if p is not None and p.oversold)
         keep = [t for t in part if avail[t[0]] is not None]
         # Under canonical names: the shops' sinks read sku and stock.
         cols = {"sku": pa.array([t[0] for t in keep], pa.string()),
@@ -181,8 +256,42 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000
         weights = pa.array([t[2] for t in keep], pa.int64())
         yield Batch(table, lines), weights
         unknown = [t for t in part if avail[t[0]] is None]
-        if unknown:  # no ERP figure for these SKUs yet: nothing to tell a shop
-            yield (Batch(pa.table({"sku": pa.array([], pa.string()),
-                                   "stock": pa.array([], pa.int64())}),
-                         pa.array([], pa.int64())),
-                   pa.array([sum(t[2] for t in unknown)], pa.int64()))
+        if unknown and rows is not None:  # no ERP figure yet: nothing to tell a shop
+            rows.unlisted += sum(t[2] for t in unknown)
+    if found is not None:
+        found.report()
+
+
+def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
+               ) -> Iterator[tuple[Batch, pa.Array | None]]:
+    """The batches a stock profile's outputs get: the file is read whole into the
+    inventory first, then what may be sold of each SKU it touched. Figures files
+    pull the shops' orders before anything is pushed; an orders file's movement
+    file for the ERP is published with the file's other outputs."""
+    inv: Inventory = job.inventory
+    report: FileReport = ctx.report
+
+    def read() -> Iterator[Batch]:
+        for batch in job.batches(path, report, ctx.today):
+            report.flush()
+            if progress:
+                progress(report.tally.read)
+            yield batch
+
+    role = inv.spec.role
+    source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
+    touched = ingest(inv, read(), path, ctx.file_id, source, report)
+    report.flush()
+    if role == "figures":
+        job.pull_orders()  # sales the shop took since the export: before anything is pushed
+    if role == "orders" and inv.spec.feedback is not None:
+        # The ERP learns of the orders in this file's outputs, published with them.
+        writer = job.movement_writer()
+        files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
+                             if inv.spec.feedback.deliver else ctx.outbox)
+        ctx.published.append(lambda: writer.published([seq for seq, _, _ in files]))
+    if role == "acks":  # nothing for the shops; the rows are accounted for
+        ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
+        return
+    found = ctx.oversold = Oversold(f"{job.name}: {path.name}")
+    yield from availability_batches(inv, touched, found=found, rows=ctx.rows)

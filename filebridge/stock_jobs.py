@@ -53,11 +53,11 @@ def on_orders(job: Job, feedback: bool) -> None:
 def on_reconcile(job: Job, correct: bool) -> None:
     """Compare and (if asked) correct; drift is logged as a warning."""
     for r in reconcile(job, correct):
-        level = logging.WARNING if r.drifting or r.error else logging.INFO
-        log.log(level, "%s: reconcile %s: %d SKUs, %d drifting%s%s", job.name, r.sink,
-                len(r.lines), len(r.drifting),
-                f", {r.corrected} corrected" if correct else "",
-                f"; {r.error}" if r.error else "")
+        level = logging.WARNING if r.drifting or r.error or r.oversold else logging.INFO
+        log.log(level, "%s: reconcile %s: %d SKUs, %d drifting%s, %d oversold (%d units)%s",
+                job.name, r.sink, len(r.lines), len(r.drifting),
+                f", {r.corrected} corrected" if correct else "", len(r.oversold),
+                sum(x.oversold for x in r.oversold), f"; {r.error}" if r.error else "")
 
 
 def movement_writer(job: Job) -> MovementWriter:

@@ -23,8 +23,8 @@ class AsOf(Model):
     name: str | None = Field(None, description="regular expression over the file name whose "
                              "first group is the time, e.g. 'STOCK_(\\d{8}_\\d{4})'")
     format: str = Field("%Y%m%d_%H%M", description="strptime format of the name's group")
-    timezone: str | None = Field(None, description="zone of times without one (default: "
-                                 "the machine's)")
+    timezone: str | None = Field(None, description="zone of times without one, here and in "
+                                 "stock.at (default: the machine's), e.g. Europe/Rome")
 
     @model_validator(mode="after")
     def _one(self) -> AsOf:
@@ -75,16 +75,36 @@ class StockSchedule(Model):
                           "the shops")
 
 
+# When a file counts as processed already (the profile's ``once:``), by stock role.
+# An ERP figures export is a snapshot taken at its own time: the same bytes under a
+# new name (or a new as_of) are a new snapshot and must be applied again. Store
+# receipts and order lines are states without an export time: old bytes re-sent
+# after a correction would undo it, so bytes seen before change nothing.
+ONCE_BY_ROLE = {"figures": "name_and_content", "movements": "content", "orders": "content",
+                "acks": "content"}
+
+
+def default_once(stock: StockSpec | None) -> str:
+    """The rule of once a profile gets when it names none (non-stock: by content)."""
+    return "content" if stock is None else ONCE_BY_ROLE[stock.role]
+
+
 class StockSpec(Model):
-    """This profile's files are stock figures (or store movements) of a shared
-    inventory: the shops get what may be sold, not the file's quantity."""
+    """This profile's files belong to a shared inventory: the ERP's stock figures,
+    store sales (POS), the shop's order lines, or the ERP's acknowledgements of
+    movement files; the shops get what may be sold, not the file's quantity. Times
+    without a zone, in as_of and in at:, are read in as_of.timezone (the machine's
+    zone when unset).
+
+    Which files count as processed already is the profile's ``once:`` (by default
+    name and content for figures, content for the other roles)."""
 
     inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                            description="the shared stock this file belongs to; profiles "
                            "with the same name share figures, movements and shop state")
     role: Literal["figures", "movements", "orders", "acks"] = Field(
         "figures", description="figures: the ERP's stock export; movements: store sales and "
-        "returns (POS files), each row one movement; orders: order lines the shop drops as "
+        "returns (POS files), receipt by receipt; orders: order lines the shop drops as "
         "files (each row an order line as it is now); acks: the ERP's acknowledgements of "
         "movement files")
     sku: str = Field("sku", description="mapped field with the SKU")
@@ -100,7 +120,8 @@ class StockSpec(Model):
         "API sink whose location: is one of them gets that location's figure")
     as_of: AsOf = Field(default_factory=AsOf, description="figures: when the ERP took them")
     at: str | None = Field(None, description="movements, orders: mapped field with the time "
-                           "of the sale (unset: the file's time)")
+                           "of the sale (unset: the file's time); a time without a zone is "
+                           "read in as_of.timezone")
     order: str = Field("order", description="orders: mapped field with the order id")
     line: str | None = Field(None, description="orders: mapped field with the order line "
                              "id (unset: the SKU)")
@@ -109,7 +130,13 @@ class StockSpec(Model):
                                  description="orders: statuses whose lines hold no stock "
                                  "(compared without case)")
     receipt: str | None = Field(None, description="movements: mapped field identifying the "
-                                "receipt (with the file line, keeps each row once)")
+                                "receipt; each receipt in a file is taken whole, as it now "
+                                "stands, so a resent or reordered receipt changes nothing and a "
+                                "corrected one replaces the old (unset: the file is one receipt)")
+    receipt_line: str | None = Field(None, description="movements: mapped field with the "
+                                     "line's number or id within its receipt (unset: a "
+                                     "receipt's lines are keyed by SKU, and by location with "
+                                     "stock.location, their quantities summed)")
     safety: list[Safety] = Field(default_factory=list, description="safety stock rules, "
                                  "first match wins, e.g. [{sku: 'BAG-*', qty: 2}, {qty: 1}]")
     erp_knows: Literal["acknowledged", "placed"] = Field(
@@ -127,6 +154,13 @@ class StockSpec(Model):
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
                               "acknowledged after this long (erp_knows: acknowledged)")
+
+    @model_validator(mode="after")
+    def _receipt_lines(self) -> StockSpec:
+        if self.receipt_line is not None and self.receipt is None:
+            raise ValueError("receipt_line needs receipt (the field identifying the receipt "
+                             "the line belongs to)")
+        return self
 
     @model_validator(mode="after")
     def _rules_on_figures(self) -> StockSpec:

@@ -121,17 +121,42 @@ def read_all(reader: object, path: Path) -> tuple[list[dict], list[int], object,
     return rows, lines, report, batches
 
 
-def run_sink(sink: object, base: Path, batches: list, product: dict | None) -> None:
-    """Drive a sink through one input file and publish what it staged."""
-    from filebridge.mapping import ProductSpec
-    from filebridge.outputs import Outbox
-    from filebridge.sinks.base import SinkContext
+def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
+             languages: list[str] | None = None, attributes: dict | None = None,
+             ledger: object = None, file_id: int = 1, today: object = None) -> object:
+    """Drive a sink through one input file as the pipeline does (bound to a job with
+    a real ledger, rows numbered and accounted for) and publish what it staged.
+    Returns the file's report, its tally counted."""
+    from datetime import date
 
-    ctx = SinkContext(base=base, vars={"stem": "x", "name": "x.csv", "profile": "p"},
-                      outbox=Outbox(),
-                      product=ProductSpec.model_validate(product) if product else None)
-    sink.start(ctx)  # type: ignore[attr-defined]
-    for b in batches:
-        sink.write(b)  # type: ignore[attr-defined]
-    sink.finish()  # type: ignore[attr-defined]
+    from filebridge.ledger.sqlite import SqliteLedger
+    from filebridge.mapping import MapSpec
+    from filebridge.outputs import Outbox
+    from filebridge.records import FileReport, Rows
+    from filebridge.sinks.base import JobInfo, SinkContext
+
+    spec = MapSpec.model_validate({"product": product, "languages": languages or [],
+                                   "attributes": attributes or {}})
+    ledger = ledger or SqliteLedger(base / "ledger.db")
+    sink.bind(JobInfo("p", "p", ledger, spec, base))  # type: ignore[attr-defined]
+    report = FileReport("x.csv")
+    rows = Rows(report)
+    ctx = SinkContext(base=base, vars={"stem": "x", "name": "x.csv", "profile": "p",
+                                       "date": "20261127", "time": "020000"},
+                      outbox=Outbox(), product=spec.product, rows=rows, report=report,
+                      file_id=file_id, run_id=1, today=today or date(2026, 11, 27),
+                      scratch_root=base / ".scratch")
+    try:
+        sink.start(ctx)  # type: ignore[attr-defined]
+        for b in batches:
+            b = rows.add(b)
+            report.tally.read += len(b)
+            sink.write(b)  # type: ignore[attr-defined]
+        sink.finish()  # type: ignore[attr-defined]
+    finally:
+        sink.close()  # type: ignore[attr-defined]
     ctx.outbox.publish()
+    ledger.finish(file_id, "p", "done", {})  # type: ignore[attr-defined]  (commits memory)
+    rows.count()
+    report.flush()
+    return report

@@ -241,7 +241,7 @@ def test_faults_are_survived_with_the_healthy_end_state(monkeypatch):
 
 
 def test_rate_limit_429_with_retry_after(server, make):
-    server.rate_limit(burst=5, per_second=200)
+    server.rate_limit(burst=5, per_second=10)  # slower than any client: 429s are certain
     _load(make(), n=20)
     assert len(server.catalog()) == 20
     assert server.throttled > 0  # 23 requests against a burst of 5

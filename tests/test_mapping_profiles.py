@@ -233,7 +233,7 @@ def test_the_run_date_is_the_claim_date_also_when_a_file_is_redone(workdir, monk
     assert outcome.status == "done" and outcome.tally.sent == 2
     out = read_out(workdir)
     assert [(r["sku"], r["selling"], r["run_date"], r["images"]) for r in out] == [
-        ("A", "8.00", "2026-06-15", "a.jpg, b.jpg"), ("B", "5.00", "2026-06-15", "")]
+        ("A", "8.00", "2026-06-15", "a.jpg\x1eb.jpg"), ("B", "5.00", "2026-06-15", "")]
 
 
 def test_the_readme_mapping_examples_pass_check(tmp_path):

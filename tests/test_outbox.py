@@ -22,7 +22,7 @@ def changelog(tmp_path, sink: str = "s") -> ChangeLog:
 
 
 def stage(log: ChangeLog, file_id: int, items: list[tuple[str, int]], run_id: int = 1) -> None:
-    log.stage([(k, "upsert", 100 + n, None, rec(k, n), i + 1)
+    log.stage([(k, "upsert", 100 + n, None, rec(k, n), i + 1, i)
                for i, (k, n) in enumerate(items)], file_id, run_id)
 
 
@@ -98,7 +98,7 @@ def test_settle_moves_state_and_known_reflects_acknowledged_or_queued(tmp_path):
     log.commit(2, hold=False)
     [p] = log.pending(10)
     assert p.change.remote == {"id": 9} and p.change.previous == {"sku": "A", "stock": 1}
-    assert [(r[1], r[2], r[3]) for r in log.outcomes(1)] == [("A", "sent", None),
+    assert [(r[2], r[3], r[4]) for r in log.outcomes(1)] == [("A", "sent", None),
                                                              ("bad", "rejected", "refused")]
 
 

@@ -151,8 +151,13 @@ def test_articoli_to_shopify(work):
     assert "not a valid EAN-13" in bad[line_of(ARTICOLI, "8012345009016")]["reason"]
 
 
-def test_articoli_changes_mode_sends_only_the_changed_sku(work):
-    run(work, "articoli-shopify.yaml", ARTICOLI)
+def test_articoli_changes_mode_rewrites_only_the_changed_product_whole(work):
+    """One SKU's price changed: its product is written again with every variant and
+    its images in the same order as the full load (Shopify replaces a product with
+    what the file says), and no other product is written."""
+    first_run, first = run(work, "articoli-shopify.yaml", ARTICOLI)
+    full = read_csv(first["shopify/ARTICOLI_20261127.csv"])
+    chino_full = [r for r in full if r["URL handle"] == "u26ss0310"]
     old = "U26SS0310 74048  8012345000166"
     lines = ARTICOLI.read_bytes().decode("cp1252").split("\r\n")
     [i] = [n for n, text in enumerate(lines) if text.startswith(old)]
@@ -161,11 +166,21 @@ def test_articoli_changes_mode_sends_only_the_changed_sku(work):
     data = "\r\n".join(lines).encode("cp1252")
     outcome, out = run(work, "articoli-shopify.yaml", ARTICOLI,
                        name="ARTICOLI_20261128.txt", data=data)
-    assert outcome.tally.as_dict() == {"read": 39, "sent": 1, "unchanged": 35,
-                                       "rejected": 3, "skipped": 0, "queued": 0}
+    chino_skus = [r["SKU"] for r in chino_full if r["SKU"]]
+    assert outcome.tally.as_dict() == {"read": 39, "sent": len(chino_skus),
+                                       "unchanged": 36 - len(chino_skus), "rejected": 3,
+                                       "skipped": 0, "queued": 0}
     check_ack(out, outcome)
     rows = read_csv(out["shopify/ARTICOLI_20261128.csv"])
-    assert [(r["SKU"], r["Price"]) for r in rows if r["SKU"]] == [("U26SS0310-740-48", "54.90")]
+    assert {r["URL handle"] for r in rows} == {"u26ss0310"}
+    assert [r["SKU"] for r in rows if r["SKU"]] == chino_skus
+    changed = {r["SKU"]: r["Price"] for r in rows if r["SKU"]}
+    assert changed["U26SS0310-740-48"] == "54.90"
+    assert all(changed[r["SKU"]] == r["Price"] for r in chino_full
+               if r["SKU"] and r["SKU"] != "U26SS0310-740-48")
+    # The same images in the same positions as the full load.
+    assert [(r["Product image URL"], r["Image position"]) for r in rows] == \
+        [(r["Product image URL"], r["Image position"]) for r in chino_full]
     assert rows[0]["Title"] == "Pantalone chino"  # a product row Shopify can import alone
 
 
@@ -180,7 +195,7 @@ def test_giacenze_to_woocommerce(work):
     assert outcome.tally.as_dict() == {"read": 23, "sent": 20, "unchanged": 0,
                                        "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
-    rows = read_csv(out["woocommerce/GIACENZE_20261127.csv"])
+    rows = read_csv(out["woocommerce/GIACENZE_20261127.new.csv"])
     parents = [r for r in rows if r["Type"] == "variable"]
     variations = [r for r in rows if r["Type"] == "variation"]
     assert len(parents) == 7 and len(variations) == 20 and len(rows) == 27
@@ -194,6 +209,13 @@ def test_giacenze_to_woocommerce(work):
     assert by_sku["D25FW0750-905-42"]["Regular price"] == "1249.00"  # 1.249,00
     assert by_sku["U25FW0207-120-48"]["Attribute 1 value(s)"] == "Testa di moro"
     assert by_sku["U25FW0207-001-50"]["In stock?"] == "0"
+    # WooCommerce's importer creates all of it, and the storefront lists every variation.
+    from checkers.woocommerce_importer import WooShop, import_csv
+
+    shop = WooShop()
+    result = import_csv(shop, out["woocommerce/GIACENZE_20261127.new.csv"])
+    assert not result.failed and not result.skipped and not result.not_imported
+    assert sum(len(shop.visible_variations(p["SKU"])) for p in parents) == 20
     # every parent comes before its variations
     seen = set()
     for r in rows:
@@ -272,22 +294,37 @@ def test_reparto_xlsx_to_woocommerce(work):
     assert outcome.tally.as_dict() == {"read": 15, "sent": 12, "unchanged": 0,
                                        "rejected": 3, "skipped": 0, "queued": 0}
     check_ack(out, outcome)
-    rows = read_csv(out["woocommerce/NUOVO_REPARTO_CASA.csv"])
+    rows = read_csv(out["woocommerce/NUOVO_REPARTO_CASA.new.csv"])
     parents = {r["SKU"]: r for r in rows if r["Type"] == "variable"}
-    by_sku = {r["SKU"]: r for r in rows if r["Type"] == "variation"}
-    assert len(parents) == 5 and len(by_sku) == 12
+    by_sku = {r["SKU"]: r for r in rows if r["Type"] in ("variation", "simple")}
+    simple = [r["SKU"] for r in rows if r["Type"] == "simple"]
+    # One SKU and nothing to choose: two articles are simple products (issue 17).
+    assert len(parents) == 3 and len(simple) == 2 and len(by_sku) == 12
     tovaglia = parents["C26SS0801"]
     assert tovaglia["Published"] == "-1"  # drafts
     assert tovaglia["Categories"] == "Casa > Tovaglie"
     assert tovaglia["Attribute 1 value(s)"] == "Écru, Verde salvia"
     assert parents["C26SS0820"]["Name"] == "Runner da tavola ricamato à jour"
-    assert by_sku["C26SS0801-905-140x180"]["GTIN, UPC, EAN, or ISBN"] == "0012345608018"
+    gtin = "Meta: _global_unique_id"  # the column WooCommerce's importer maps (issue 10)
+    assert by_sku["C26SS0801-905-140x180"][gtin] == "0012345608018"
     napkins = by_sku["C26SS0802-905-45x45"]  # EAN typed as a number, price 24.9
-    assert napkins["GTIN, UPC, EAN, or ISBN"] == "8012345608058"
+    assert napkins[gtin] == "8012345608058"
     assert napkins["Regular price"] == "24.90"
     assert by_sku["C26SS0801-905-140x180"]["Regular price"] == "59.00"
     assert by_sku["C26SS0810-230-50x50"]["Stock"] == "0"
     assert by_sku["C26SS0810-230-50x50"]["In stock?"] == "0"
+    # Into WooCommerce: drafts until someone publishes the parents, then every
+    # variation is listed (a variation draft would stay hidden: issue 10, defect 1).
+    from checkers.woocommerce_importer import WooShop, import_csv
+
+    shop = WooShop()
+    result = import_csv(shop, out["woocommerce/NUOVO_REPARTO_CASA.new.csv"])
+    assert not result.failed and not result.not_imported
+    assert shop.by_sku("C26SS0802-905-45x45").global_unique_id == "8012345608058"
+    for sku in [*parents, *simple]:
+        assert shop.by_sku(sku).status == "draft"
+        shop.set_status(sku, "publish")
+    assert sum(len(shop.visible_variations(sku)) for sku in parents) == 10
 
     bad = rejects(out)
     assert {n: (r["field"], r["value"]) for n, r in bad.items()} == {

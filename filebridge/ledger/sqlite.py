@@ -1,8 +1,9 @@
 """The default ledger: one SQLite file in WAL mode, no server.
 
-Files are keyed by content digest per profile. A file is *claimed* (committed
-at once, so a crash leaves a trace of which file was in flight and when it was
-claimed), then *finished* in one transaction together with the new snapshots of
+Files are keyed by content digest per profile (and by name too for a profile that
+is once by name and content: see :meth:`SqliteLedger.find`). A file is *claimed*
+(committed at once, so a crash leaves a trace of which file was in flight and when
+it was claimed), then *finished* in one transaction together with the new snapshots of
 what each sink received: state moves only after the outputs are durable. A crash
 in between loses nothing: the file is claimed again and redone.
 """
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_digest ON files(profile, digest, status);
+CREATE INDEX IF NOT EXISTS files_by_name ON files(profile, name, status);
 -- What each sink last received, per key: an Arrow table (key, hash) kept as one
 -- compressed blob per sink, so a run loads and saves it whole, column-wise.
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -95,6 +97,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     file_id INTEGER,
     run_id INTEGER,
     line INTEGER,
+    ord INTEGER,                    -- the row's ordinal among those its file sent out
     status TEXT NOT NULL,           -- staged | held | queued | sent | rejected | superseded
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
@@ -102,6 +105,33 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated REAL NOT NULL,
     UNIQUE (file_id, sink, key)
 );
+-- Shop files (filebridge/catalog/memory.py): what each product sink last wrote
+-- per SKU, so a product is always written whole (every variant, every option
+-- value) and a file that changes one variant does not orphan the others.
+CREATE TABLE IF NOT EXISTS catalog (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    file_id INTEGER,
+    pos INTEGER NOT NULL DEFAULT 0, -- when the key was first written: its place among siblings
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS catalog_product ON catalog(profile, sink, product);
+CREATE TABLE IF NOT EXISTS catalog_staged (
+    file_id INTEGER NOT NULL,
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    pos INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
 CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 """
@@ -129,8 +159,15 @@ class SqliteLedger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.Error as e:
             raise LedgerError(f"ledger {self.path}: {e}") from e
+
+    def _migrate(self) -> None:
+        """Columns added since a ledger file was made."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
+        if "ord" not in cols:
+            self.db.execute("ALTER TABLE outbox ADD COLUMN ord INTEGER")
 
     def close(self) -> None:
         self.db.close()
@@ -166,12 +203,27 @@ class SqliteLedger:
                        (time.time(), status, files, json.dumps(tally), run_id))
 
     # files --------------------------------------------------------------
-    def find(self, profile: str, digest: str) -> FileRow | None:
-        """The most relevant earlier sighting of this content: done beats in flight."""
-        row = self.db.execute(
-            "SELECT id, digest, name, status, claimed, moved_to FROM files "
-            "WHERE profile=? AND digest=? AND status IN ('done', 'processing') "
-            "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
+    def find(self, profile: str, digest: str, name: str | None = None) -> FileRow | None:
+        """The earlier sighting of this file that decides what to do with it: a done
+        row (already processed), else a claim a crashed run left in flight (redo it).
+
+        Without ``name`` (once by content) any file of the profile with these bytes
+        counts, done before in flight. With ``name`` (once by name and content) a done
+        row counts only while it is the last file processed under that name: the same
+        bytes under another name, or back under this name after a different file, are
+        a new file; a claim in flight counts only for the same name and bytes."""
+        cols = "SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
+        if name is None:
+            row = self.db.execute(
+                cols + "AND digest=? AND status IN ('done', 'processing') "
+                "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
+            return FileRow(*row) if row else None
+        row = self.db.execute(cols + "AND name=? AND status='done' ORDER BY finished DESC, "
+                              "id DESC LIMIT 1", (profile, name)).fetchone()
+        if row is not None and row[1] == digest:
+            return FileRow(*row)
+        row = self.db.execute(cols + "AND name=? AND digest=? AND status='processing' "
+                              "ORDER BY id DESC LIMIT 1", (profile, name, digest)).fetchone()
         return FileRow(*row) if row else None
 
     def claim(self, profile: str, digest: str, name: str, size: int, run_id: int,
@@ -201,8 +253,55 @@ class SqliteLedger:
             for sink, (blob, rows) in blobs.items():
                 db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, data, rows, updated) "
                            "VALUES (?,?,?,?,?)", (profile, sink, blob, rows, time.time()))
+            if status == "done":  # what the shop files of this file wrote, remembered
+                db.execute("INSERT INTO catalog(profile, sink, key, product, hash, record, "
+                           "file_id, pos, updated) SELECT profile, sink, key, product, hash, "
+                           "record, file_id, pos, ? FROM catalog_staged WHERE file_id=? AND true "
+                           "ON CONFLICT(profile, sink, key) DO UPDATE SET product=excluded.product,"
+                           " hash=excluded.hash, record=excluded.record, file_id=excluded.file_id,"
+                           " updated=excluded.updated", (time.time(), file_id))
+            db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, file_id))
+
+    # catalog memory (shop file sinks) -------------------------------------
+    def catalog_unstage(self, file_id: int, sink: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM catalog_staged WHERE file_id=? AND sink=?", (file_id, sink))
+
+    def catalog_stage(self, file_id: int, profile: str, sink: str,
+                      rows: list[tuple[str, str | None, int, str, int]]) -> None:
+        """(key, product, hash, record json, pos) a sink wrote for a file; they count
+        once the file is done (:meth:`finish`). ``pos`` orders a product's keys by when
+        they were first written (kept on later writes)."""
+        with self.tx() as db:
+            db.executemany("INSERT INTO catalog_staged(file_id, profile, sink, key, product, "
+                           "hash, record, pos) VALUES (?,?,?,?,?,?,?,?)",
+                           [(file_id, profile, sink, k, p, h, r, pos)
+                            for k, p, h, r, pos in rows])
+
+    def catalog_products(self, profile: str, sink: str, products: list[str]
+                         ) -> dict[str, list[tuple[str, int, str, int]]]:
+        """What a sink last wrote for each of ``products``: (key, hash, record json,
+        pos), in the order the keys were first written."""
+        out: dict[str, list[tuple[str, int, str, int]]] = {}
+        for i in range(0, len(products), 500):
+            chunk = products[i:i + 500]
+            for prod, key, h, rec, pos in self.db.execute(
+                    f"SELECT product, key, hash, record, pos FROM catalog WHERE profile=? AND "
+                    f"sink=? AND product IN ({','.join('?' * len(chunk))}) ORDER BY pos",
+                    (profile, sink, *chunk)):
+                out.setdefault(prod, []).append((key, h, rec, pos))
+        return out
+
+    def catalog_hashes(self, profile: str, sink: str, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            out.update(self.db.execute(
+                f"SELECT key, hash FROM catalog WHERE profile=? AND sink=? AND key IN "
+                f"({','.join('?' * len(chunk))})", (profile, sink, *chunk)).fetchall())
+        return out
 
     def moved(self, file_id: int, where: Path | str) -> None:
         with self.tx() as db:

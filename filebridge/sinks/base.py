@@ -1,29 +1,47 @@
-"""What sinks share: the per-file context, path templates, and text rendering of
-typed columns.
+"""The one contract every output follows, file or shop API, and what sinks share:
+the per-file context, path templates, and text rendering of typed columns.
 
 A sink is a class registered with ``@REGISTRY.sink(name)`` with an ``Options``
-model (which has at least ``path``, ``mode`` and ``done_file``) and three calls
-per input file: ``start(ctx)``, ``write(batch)`` for each batch of rows to
-deliver, ``finish()``; and ``close()``, always called last (also when the file
-failed half-way), to release scratch files. Files are created through ``ctx.stage(path)`` so they are
-published atomically with every other output of the same input, or not at all.
+model. A job builds each sink once and :meth:`Sink.bind` s it to the job; then,
+per input file::
+
+    start(ctx) -> write(batch)* -> finish() -> verdict() -> settle(held) -> state()
+    close()   always last, also when the file failed half-way
+
+Sinks say what became of every row through ``ctx.rows`` (sent, queued, refused
+with a reason), at once in ``write`` or later (``finish`` for a shop file that
+checks whole products, ``settle`` for a shop API that answered). Files are
+created through ``ctx.stage(path)`` so they are published atomically with every
+other output of the same input, or not at all; ``paths()`` names them in advance
+(for ``check`` and the restart sweep). What a sink must remember for the next
+file (``state()``) is saved in the same ledger transaction that marks the file
+done.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
 from filebridge.layouts.bytes import data_bytes
-from filebridge.mapping import ProductSpec
+from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
 from filebridge.outputs import Outbox, Staged
+from filebridge.records import Batch, FileReport, Rows
+
+if TYPE_CHECKING:
+    from filebridge.ledger.sqlite import SqliteLedger
+
+SCRATCH = ".filebridge-scratch"
 
 
 class FileSinkOptions(Model):
@@ -35,7 +53,29 @@ class FileSinkOptions(Model):
                              "new or changed since the last delivered run (needs map.key)")
     done_file: str | None = Field(None, description="write this empty file after the output "
                                   "is in place, e.g. '{name}.ok'")
+    empty: bool = Field(False, description="write the file even when no record goes in it "
+                        "(a header-only file), for an ERP or shop that expects one every run; "
+                        "by default an empty output is not written (the ack still says why)")
     deliver: Deliver = []
+
+
+def sink_id(options: Any) -> str:
+    """Names an output in the ledger: its format and file, or its shop (and location)."""
+    where = getattr(options, "path", None) or getattr(options, "url", "")
+    location = getattr(options, "location", None)
+    return f"{options.format}:{where}" + (f"#{location}" if location else "")
+
+
+@dataclass
+class JobInfo:
+    """What a sink is bound to, once per job."""
+
+    profile: str  # the profile's name
+    state: str  # whose shop and catalog state the sink shares (the profile, or an inventory)
+    ledger: SqliteLedger
+    map: MapSpec
+    base: Path  # the profile's folder
+    mapper: Any = None  # the profile's Mapper (to work out keys of rejected rows)
 
 
 @dataclass
@@ -47,7 +87,14 @@ class SinkContext:
     outbox: Outbox
     key: str | None = None
     product: ProductSpec | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    rows: Rows | None = None  # None: a dry run (plan, preview) that only counts
+    report: FileReport | None = None
+    file_id: int | None = None  # the ledger's file row; None in a dry run
+    run_id: int | None = None
+    today: date = field(default_factory=date.today)  # the file's claim date
+    scratch_root: Path | None = None  # where scratch folders live (swept after a crash)
+    published: list[Callable[[], None]] = field(default_factory=list)  # after publishing
+    oversold: Any = None  # stock: what the file found sold beyond the stock (its ack)
 
     def path(self, template: str) -> Path:
         try:
@@ -61,20 +108,103 @@ class SinkContext:
     def stage(self, template: str, done_file: str | None = None) -> Staged:
         return self.outbox.stage(self.path(template), done_file)
 
+    def scratch(self, what: str) -> tempfile.TemporaryDirectory[str]:
+        """A scratch folder for this file's work, removed when done; after a crash the
+        restart sweep finds it beside the ledger, not lost in $TMPDIR."""
+        root = self.scratch_root
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=f"{what}-{os.getpid()}-",
+                                           dir=root)
+
+
+class Sink:
+    """One output of a job: a shop file, a template, a shop's API."""
+
+    Options: ClassVar[type[Model]]
+    # Canonical field -> the values this output accepts (checked by `check`).
+    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Catalog feature -> where it lands in the shop (filebridge/catalog/coverage.py);
+    # a feature not listed is one this output cannot carry, and `check` says so.
+    CARRIES: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, options: Any):
+        self.o = options
+        self.id = sink_id(options)
+        self.job: JobInfo | None = None
+        self.ctx: SinkContext | None = None
+
+    def bind(self, job: JobInfo) -> None:
+        """Called once when the job is built: the ledger and names it works with."""
+        self.job = job
+
+    def paths(self) -> list[str]:
+        """The path templates of the files this sink may publish."""
+        path = getattr(self.o, "path", None)
+        return [path] if path else []
+
+    def start(self, ctx: SinkContext) -> None:
+        self.ctx = ctx
+
+    def write(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """The file is read: write what waited for the whole file."""
+
+    def verdict(self, read: int, last_read: int | None) -> str | None:
+        """Why this output would hold the run for a person to approve, if it would."""
+        return None
+
+    def settle(self, held: bool) -> None:
+        """The file is accepted (or held): deliver what must go now."""
+
+    def state(self) -> dict[str, pa.Table]:
+        """Snapshots to save with the file's outcome, by name."""
+        return {}
+
+    def close(self) -> None:
+        """Release scratch space; always called last. Idempotent."""
+
+    # helpers -------------------------------------------------------------
+    def sent(self, batch: Batch, mask: pa.Array | None = None) -> None:
+        if self.ctx is not None and self.ctx.rows is not None:
+            self.ctx.rows.sent(batch, mask)
+
+
+class FileSink(Sink):
+    """A sink that writes one file per input: ``mode: changes`` through a per-key
+    snapshot, and no file at all when nothing goes in it (unless ``empty: true``)."""
+
+    def start(self, ctx: SinkContext) -> None:
+        from filebridge.delta import Delta
+
+        super().start(ctx)
+        self.delta = None
+        if getattr(self.o, "mode", "full") == "changes" and self.job is not None:
+            self.delta = Delta(self.job.ledger, self.job.profile, self.id, ctx.key or "")
+
+    def changed(self, batch: Batch) -> pa.Array | None:
+        """Rows to write (None: all): new or changed since the last delivery."""
+        return self.delta.changed(batch) if self.delta is not None else None
+
+    def state(self) -> dict[str, pa.Table]:
+        merged = self.delta.merged() if self.delta is not None else None
+        return {self.id: merged} if merged is not None else {}
+
 
 def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
                 true: str = "1", false: str = "0") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null; a
-    list's elements joined by ', ' (shop sinks write lists their own way)."""
+    """A typed column as output text: exact decimals, ISO dates, empty for null."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        from filebridge import lists
-
-        items = lists.map_values(arr, lambda v: text_column(v, decimal=decimal, true=true,
-                                                            false=false))
-        return pc.fill_null(pc.binary_join(items, ", "), "")
+        # A list (images, categories) as one text: its items with a separator no
+        # item holds; an empty list and no list are both empty.
+        inner = pa.large_list(pa.string()) if pa.types.is_large_list(t) else \
+            pa.list_(pa.string())
+        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), "\x1e"), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):

@@ -3,15 +3,16 @@ one row per record (stock lists, price lists, Shopify's inventory CSV…)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import Field
 
 from filebridge.options import Encoding
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.sinks.base import (FileSinkOptions, SinkContext, csv_lines, guard_formulas,
-                                   header_line, text_column)
+from filebridge.outputs import Staged
+from filebridge.sinks.base import (FileSink, FileSinkOptions, SinkContext, csv_lines,
+                                   guard_formulas, header_line, text_column)
 
 
 class CsvSinkOptions(FileSinkOptions):
@@ -26,20 +27,19 @@ class CsvSinkOptions(FileSinkOptions):
     encoding: Encoding = Field("utf-8", description="output encoding")
     header: bool = Field(True, description="write a header line")
     newline: Literal["\n", "\r\n"] = Field("\n", description="line end")
-    formula_guard: bool = Field(False, description="prefix ' to cells starting with = + - @ "
-                                "(for files people open in a spreadsheet)")
+    formula_guard: bool = Field(True, description="prefix ' to cells starting with = + - @ "
+                                "(a spreadsheet opening the file would run them as formulas); "
+                                "false keeps such cells as they are")
 
 
 @REGISTRY.sink("csv")
-class CsvSink:
+class CsvSink(FileSink):
     Options = CsvSinkOptions
 
-    def __init__(self, options: CsvSinkOptions):
-        self.o = options
-
     def start(self, ctx: SinkContext) -> None:
-        self.staged = ctx.stage(self.o.path, self.o.done_file)
-        self.file = self.staged.open("wb")
+        super().start(ctx)
+        self.staged: Staged | None = None
+        self.file: BinaryIO | None = None
         self.columns: dict[str, str] | None = None
 
     def _columns(self, batch: Batch) -> dict[str, str]:
@@ -54,32 +54,45 @@ class CsvSink:
                              f"the mapped record ({', '.join(batch.names)})")
         return cols
 
-    def _write_header(self, cols: dict[str, str]) -> None:
-        if self.o.header:
-            self._emit(header_line(list(cols), self.o.delimiter, self.o.newline))
+    def _open(self, cols: dict[str, str]) -> BinaryIO:
+        """The file is created with its first record (or at the end, when empty files
+        are wanted): no header-only file for a run that changed nothing."""
+        if self.file is None:
+            assert self.ctx is not None
+            self.staged = self.ctx.stage(self.o.path, self.o.done_file)
+            self.file = self.staged.open("wb")
+            if self.o.header:
+                self._emit(header_line(list(cols), self.o.delimiter, self.o.newline))
+        return self.file
 
     def _emit(self, data: bytes) -> None:
         if self.o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             data = data.decode("utf-8").encode(self.o.encoding, errors="strict")
+        assert self.file is not None
         self.file.write(data)
 
     def write(self, batch: Batch) -> None:
         if self.columns is None:
             self.columns = self._columns(batch)
-            self._write_header(self.columns)
+        mask = self.changed(batch)
+        self.sent(batch, mask)
+        if mask is not None:
+            batch = batch.filter(mask)
         if not len(batch):
             return
+        self._open(self.columns)
         texts = []
-        for field in self.columns.values():
-            col = text_column(batch.column(field), decimal=self.o.decimal)
+        for name in self.columns.values():
+            col = text_column(batch.column(name), decimal=self.o.decimal)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
         self._emit(csv_lines(texts, self.o.delimiter, self.o.newline))
 
     def finish(self) -> None:
-        if self.columns is None and self.o.columns is not None:
-            cols = self.o.columns
-            self._write_header(cols if isinstance(cols, dict) else {c: c for c in cols})
+        if self.file is None and self.o.empty:
+            cols = self.columns or self.o.columns or {}
+            self._open(cols if isinstance(cols, dict) else {c: c for c in cols})
         self.close()
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()

@@ -1,41 +1,49 @@
-"""Shopify's product CSV (Admin -> Products -> Import), one row per variant.
+"""Shopify's product CSV (Admin -> Products -> Import), one row per variant, and
+for stores with several locations the inventory CSV beside it.
 
-Reads canonical record fields (see :mod:`filebridge.sinks.products`): ``title``
-(required), ``description``, ``vendor``, ``product_type``, ``category`` (Product
-category), ``tags``, ``status``, ``published``, ``handle``; per variant ``sku``
-(required), ``barcode``, ``price``, ``compare_at_price``, ``stock``, ``weight``
-(grams), ``image``. Variants are grouped by ``map.product`` (key + up to 3
-options); without it every row is a product of its own (Option1 Title / Default
-Title).
+Shopify's rules (help.shopify.com "Using CSV files to import and export
+products"; checked in tests/checkers/shopify_csv.py):
 
-Shopify overwrites a product's value with a blank cell of an *included* column and
-keeps it when the column is left out, so only the columns some record carries
-data for are written (handle, Title, Option1 and SKU always). The first row of a
-product carries the product fields, later rows only the variant's; images 2..n get
-rows of their own holding only handle, URL and position.
+- Rows sharing a handle are one product; its first row carries the product
+  fields, later rows only the variant's. With "Overwrite products with matching
+  handles" a blank cell of an *included* column clears the value and an omitted
+  column keeps it, so only columns some record carries data for are written.
+- A product is written whole, every variant (this file's and, from the ledger's
+  memory, those it does not list) in option order, and its images in one fixed
+  order: a file that changes one variant gives the shop the same product a full
+  load gives (image 1 stays image 1).
+- Images 2..n get rows of their own (handle, URL, position, alt text); a variant
+  image is also among the product's images.
+- ``Inventory quantity`` only works for single-location stores: with
+  ``locations`` the quantities go to an inventory CSV instead, one row per
+  variant and location.
+- A sale (``sale_price`` with ``sale_from``/``sale_to``) in force on the file's
+  date becomes Price = sale price and Compare-at price = price; Shopify has no
+  scheduled sale price in its CSV, so the file of the day the sale starts or ends
+  carries the change.
+- Filter attributes and specifications become metafield columns
+  ``Name (product.metafields.<namespace>.<code>)``; the metafield definitions
+  (which make them storefront filters) are created by the shopify_api sink.
+  Per-market prices: ``Price / <Market>`` columns. Translations are not in the
+  product CSV (Shopify imports them through its translation CSV or API).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from collections.abc import Iterator
+from datetime import date
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from filebridge.records import Batch
+from filebridge.catalog.product import Product
+from filebridge.catalog.spec import MarketPrices
+from filebridge.catalog.values import blank, integer, money, text
+from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
-from filebridge.sinks.base import SinkContext
-from filebridge.sinks.shop import (
-    CsvRows,
-    Product,
-    ShopRecords,
-    ShopSinkOptions,
-    boolean,
-    integer,
-    money,
-    text,
-)
+from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink
 
 # (column id, header in the 2024+ dialect), in the order Shopify's template uses.
 CURRENT = [
@@ -48,7 +56,8 @@ CURRENT = [
     ("price", "Price"), ("compare_at_price", "Compare-at price"),
     ("tracker", "Inventory tracker"), ("stock", "Inventory quantity"),
     ("weight", "Weight value (grams)"), ("img", "Product image URL"), ("pos", "Image position"),
-    ("image", "Variant image URL"),
+    ("alt", "Image alt text"), ("image", "Variant image URL"),
+    ("seo_title", "SEO title"), ("seo_description", "SEO description"),
 ]
 LEGACY = [
     ("handle", "Handle"), ("title", "Title"), ("description", "Body (HTML)"),
@@ -59,23 +68,41 @@ LEGACY = [
     ("sku", "Variant SKU"), ("weight", "Variant Grams"), ("tracker", "Variant Inventory Tracker"),
     ("stock", "Variant Inventory Qty"), ("price", "Variant Price"),
     ("compare_at_price", "Variant Compare At Price"), ("barcode", "Variant Barcode"),
-    ("img", "Image Src"), ("pos", "Image Position"), ("image", "Variant Image"),
-    ("status", "Status"),
+    ("img", "Image Src"), ("pos", "Image Position"), ("alt", "Image Alt Text"),
+    ("image", "Variant Image"), ("seo_title", "SEO Title"),
+    ("seo_description", "SEO Description"), ("status", "Status"),
 ]
 PRODUCT_LEVEL = ("title", "description", "vendor", "category", "product_type", "tags",
-                 "published", "status")
+                 "published", "status", "seo_title", "seo_description")
 STATUSES = ("active", "draft", "archived")
+INVENTORY_HEADER = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name",
+                    "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "Location",
+                    "On hand"]
 
 
-class ShopifyCsvOptions(ShopSinkOptions):
+class InventoryFile(Model):
+    """Shopify's inventory CSV, for stores with several locations."""
+
+    path: OutputPath = Field(description="the inventory CSV, e.g. "
+                             "'outbox/shopify/{stem}.inventory.csv'")
+    locations: dict[str, str] = Field(min_length=1, description="Shopify location name -> "
+                                      "mapped field with the quantity there, e.g. {Milano: "
+                                      "stock_milano, Web: stock_web}")
+
+
+class ShopifyCsvOptions(ProductFileOptions):
     """Shopify product CSV: products with up to 3 options, variants and images."""
 
     format: Literal["shopify_csv"] = Field(description="Shopify product import CSV")
     dialect: Literal["current", "legacy"] = Field(
         "current", description="current: the 2024+ headers (URL handle, Product image URL…); "
                                "legacy: the older ones (Handle, Variant SKU, Image Src…)")
-    inventory: bool = Field(True, description="write Inventory quantity and tracker when "
-                            "records carry stock (single-location stores only)")
+    inventory: bool | InventoryFile = Field(
+        True, description="true: Inventory quantity in the product CSV (single-location "
+        "stores only); false: no stock; or an inventory CSV per location, {path, locations}")
+    markets: dict[str, MarketPrices] = Field(
+        default_factory=dict, description="per-market prices (Shopify Markets), market name "
+        "-> {price, compare_at_price} mapped fields: 'Price / <market>' columns")
 
 
 def handle_of(key: str) -> str:
@@ -88,95 +115,181 @@ def handle_of(key: str) -> str:
     return slug
 
 
+def in_force(rec: dict[str, Any], today: date) -> bool:
+    """Whether the record's sale price applies on ``today`` (open ends allowed)."""
+    if blank(rec.get("sale_price")):
+        return False
+    start, end = rec.get("sale_from"), rec.get("sale_to")
+    day = today.isoformat()
+    return (not start or start <= day) and (not end or day <= end)
+
+
+def selling(rec: dict[str, Any], today: date) -> tuple[str, str]:
+    """(Price, Compare-at price) a shop shows on ``today``."""
+    sku = rec["sku"]
+    price = money(rec.get("price"), "price", sku)
+    compare = money(rec.get("compare_at_price"), "compare_at_price", sku)
+    if in_force(rec, today):
+        sale = money(rec.get("sale_price"), "sale_price", sku)
+        return text(sale), text(price if price is not None else compare)
+    return text(price), text(compare)
+
+
 @REGISTRY.sink("shopify_csv")
-class ShopifyCsvSink:
+class ShopifyCsvSink(ProductFileSink):
     Options = ShopifyCsvOptions
-    ENUMS = {"status": STATUSES}  # checked at profile load and per row (filebridge.enums)
+    MAX_OPTIONS = 3
+    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    CARRIES: ClassVar[dict[str, str]] = {
+        "filters": "metafield columns (filters once shopify_api made their definitions)",
+        "specs": "metafield columns",
+        "sale_dates": "the price in force on the file's date (Price, Compare-at price)",
+        "market_prices": "Price / <Market>, Compare-at price / <Market>",
+        "images": "image rows in order with alt text, Variant image URL",
+        "barcode": "Barcode",
+        "locations": "inventory: {path, locations}: the inventory CSV",
+    }
 
-    def __init__(self, options: ShopifyCsvOptions):
-        self.o = options
+    def files(self) -> dict[str, str]:
+        out = {"main": self.o.path}
+        if isinstance(self.o.inventory, InventoryFile):
+            out["inventory"] = self.o.inventory.path
+        return out
 
-    def start(self, ctx: SinkContext) -> None:
-        self.staged = ctx.stage(self.o.path, self.o.done_file)
-        self.records = ShopRecords(self.o, ctx, max_options=3)
+    def quantities(self) -> dict[str, str]:
+        return self.o.inventory.locations if isinstance(self.o.inventory, InventoryFile) else {}
 
-    def write(self, batch: Batch) -> None:
-        self.records.add(batch)
+    def derived(self, rec: dict[str, Any]) -> dict[str, Any]:
+        # The day a sale starts or ends changes what the shop shows: a new record.
+        return {"selling": selling(rec, self.today)} if rec.get("sale_price") else {}
+
+    @property
+    def today(self) -> date:
+        return self.ctx.today if self.ctx is not None else date.today()
 
     def _columns(self) -> list[tuple[str, str]]:
-        r = self.records
+        has = self.has
         wanted = {"handle", "title", "sku", "o1n", "o1v"}
-        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "price", "compare_at_price",
-                                               "weight", "image") if r.has(c)}
-        for n in range(2, r.option_count() + 1):
+        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "weight") if has(c)}
+        if has("price") or has("compare_at_price") or has("sale_price"):
+            wanted |= {"price", "compare_at_price"}
+        spec = self.ctx.product if self.ctx is not None else None
+        for n in range(2, (len(spec.option_specs()) if spec else 0) + 1):
             wanted |= {f"o{n}n", f"o{n}v"}
-        if self.o.inventory and r.has("stock"):
+        if self.o.inventory is True and has("stock"):
             wanted |= {"stock", "tracker"}
-        if r.has("image"):
-            wanted |= {"img", "pos"}
+        if has("image"):
+            wanted |= {"img", "pos", "image"}
+            if has("image_alt"):
+                wanted.add("alt")
         self.wanted = wanted
-        return [c for c in (CURRENT if self.o.dialect == "current" else LEGACY)
+        cols = [c for c in (CURRENT if self.o.dialect == "current" else LEGACY)
                 if c[0] in wanted]
+        attrs = self.job.map.attributes if self.job is not None else {}
+        cols += [(f"attr:{code}", f"{a.label(code)} (product.metafields.{a.namespace}.{code})")
+                 for code, a in attrs.items() if "attr:" + code in self.present]
+        compare_word = "Compare-at price" if self.o.dialect == "current" \
+            else "Compare At Price"
+        for market, m in self.o.markets.items():
+            cols.append((f"price#{market}", f"Price / {market}"))
+            if m.compare_at_price:
+                cols.append((f"compare#{market}", f"{compare_word} / {market}"))
+        return cols
 
-    def finish(self) -> None:
-        try:
-            columns = self._columns()
-            names = dict(columns)
-            with self.staged.open("wb") as f:
-                out = CsvRows(f, [h for _, h in columns])
-                for p in self.records.products():
-                    for cells in self._rows(p):
-                        out.add({names[c]: v for c, v in cells.items() if c in names})
-                out.flush()
-        finally:
-            self.close()
+    def header(self, name: str) -> list[str]:
+        if name == "inventory":
+            return INVENTORY_HEADER
+        self.columns = self._columns()
+        self.names = dict(self.columns)
+        return [h for _, h in self.columns]
 
-    def close(self) -> None:
-        self.records.close()
+    def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
+        if not hasattr(self, "names"):
+            self.header("main")
+        names = self.names
+        given = p.get("handle")
+        handle = text(given) if not blank(given) else handle_of(p.key)
+        alts = self._alts(p)
+        images = p.images
+        for i, rec in enumerate(p.variants):
+            cells = self._variant(p, rec, handle)
+            if i == 0:
+                cells.update(self._head(p))
+                if images:
+                    cells.update(img=images[0], pos="1", alt=alts.get(images[0], ""))
+            yield "main", {names[c]: v for c, v in cells.items() if c in names}
+        for n, url in enumerate(images[1:], 2):
+            extra = {"handle": handle, "img": url, "pos": str(n), "alt": alts.get(url, "")}
+            yield "main", {names[c]: v for c, v in extra.items() if c in names}
+        if isinstance(self.o.inventory, InventoryFile):
+            yield from self._inventory(p, handle)
+
+    def _alts(self, p: Product) -> dict[str, str]:
+        """Each image's alt text: that of the first variant showing it."""
+        out: dict[str, str] = {}
+        for rec in p.variants:
+            for url in rec.get("images") or ([rec["image"]] if rec.get("image") else []):
+                if rec.get("image_alt") and url not in out:
+                    out[url] = rec["image_alt"]
+        return out
 
     def _head(self, p: Product) -> dict[str, str]:
         """The product-level cells of a product's first row."""
-        head = {c: text(p.first(c)) for c in ("title", "description", "vendor", "category",
-                                              "product_type", "tags") if c in self.wanted}
-        published = boolean(p.first("published"))
+        head = {c: text(p.get(c)) for c in ("title", "description", "vendor", "category",
+                                            "product_type", "seo_title", "seo_description")}
+        head["tags"] = ", ".join(p.get("tags") or [])
+        published = p.get("published")
         if published is not None:
             head["published"] = "TRUE" if published else "FALSE"
-        status = text(p.first("status")).strip().lower()
+        status = text(p.get("status")).strip().lower()
         if status and status not in STATUSES:
             raise ValueError(f"product {p.key}: status {status!r} is not one of "
                              + ", ".join(STATUSES))
         head["status"] = status
+        for a in p.attributes:
+            head["attr:" + a["code"]] = ", ".join(a["values"])
+        for n, o in enumerate([] if p.simple else p.options, 1):
+            head[f"o{n}n"] = o.name
+        if p.simple:
+            head.update(o1n="Title")
         return head
 
-    def _rows(self, p: Product) -> list[dict[str, str]]:
-        given = p.first("handle")
-        handle = text(given) if given is not None else handle_of(p.key)
-        images = p.images()
-        want, f = self.wanted, p.f
-        rows = []
-        for i, r in enumerate(p.rows):
-            sku = text(r.get(f["sku"]))
-            cells = {"handle": handle, "sku": sku, "image": p.urls[i] or ""}
-            for c in ("price", "compare_at_price"):
-                if c in want:
-                    cells[c] = text(money(r.get(f[c]), c, sku))
-            for c in ("barcode", "weight"):
-                if c in want:
-                    cells[c] = text(r.get(f[c]))
-            stock = integer(r.get(f["stock"]), "stock", sku) if "stock" in want else None
-            if stock is not None:
-                cells.update(stock=str(stock), tracker="shopify")
-            for n, o in enumerate(p.options, 1):
-                cells[f"o{n}v"] = text(r.get(o.field))
-                if i == 0:
-                    cells[f"o{n}n"] = o.label
-            if not p.options and len(p.rows) == 1:  # a product without variants
-                cells.update(o1n="Title", o1v="Default Title")
-            if i == 0:
-                cells.update(self._head(p))
-                if images:
-                    cells.update(img=images[0], pos="1")
-            rows.append(cells)
-        rows += [{"handle": handle, "img": url, "pos": str(n)}
-                 for n, url in enumerate(images[1:], 2)]
-        return rows
+    def _variant(self, p: Product, rec: dict[str, Any], handle: str) -> dict[str, str]:
+        sku = rec["sku"]
+        price, compare = selling(rec, self.today)
+        images = rec.get("images") or ([rec["image"]] if rec.get("image") else [])
+        cells = {"handle": handle, "sku": sku, "price": price, "compare_at_price": compare,
+                 "barcode": text(rec.get("barcode")), "weight": text(rec.get("weight")),
+                 "image": images[0] if images else ""}
+        stock = integer(rec.get("stock"), "stock", sku) if "stock" in self.wanted else None
+        if stock is not None:
+            cells.update(stock=str(stock), tracker="shopify")
+        values = [] if p.simple else p.option_values(rec)
+        for n, v in enumerate(values, 1):
+            cells[f"o{n}v"] = v
+        if p.simple:
+            cells["o1v"] = "Default Title"
+        for market, prices in (rec.get("prices") or {}).items():
+            cells[f"price#{market}"] = prices.get("price", "")
+            cells[f"compare#{market}"] = prices.get("compare_at_price", "")
+        return cells
+
+    def _inventory(self, p: Product, handle: str) -> Iterator[tuple[str, dict[str, str]]]:
+        assert isinstance(self.o.inventory, InventoryFile)
+        for rec in p.variants:
+            if "ordinal" not in rec:
+                continue  # quantities only for this file's SKUs
+            quantities = rec.get("locations") or {}
+            options = [] if p.simple else p.options
+            values = [] if p.simple else p.option_values(rec)
+            cells = {"Handle": handle, "Title": text(p.get("title")), "SKU": rec["sku"]}
+            for n, (o, v) in enumerate(zip(options, values, strict=True), 1):
+                cells[f"Option{n} Name"] = o.name
+                cells[f"Option{n} Value"] = v
+            if p.simple:
+                cells.update({"Option1 Name": "Title", "Option1 Value": "Default Title"})
+            for location in self.o.inventory.locations:
+                q = quantities.get(location)
+                if q is None:
+                    continue
+                yield "inventory", {**cells, "Location": location, "On hand": str(q)}

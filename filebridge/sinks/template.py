@@ -15,7 +15,6 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
-import tempfile
 import traceback
 from collections.abc import Iterator
 from datetime import datetime
@@ -31,7 +30,7 @@ from pydantic import Field, model_validator
 from filebridge.options import Encoding, ProfilePath, Secret
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.sinks.base import FileSinkOptions, SinkContext
+from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext
 
 INLINE = "<text>"
 ESCAPED = (".xml", ".html", ".htm")
@@ -89,24 +88,27 @@ def _line(err: BaseException, folder: Path | None) -> str:
 
 
 @REGISTRY.sink("template")
-class TemplateSink:
+class TemplateSink(FileSink):
     Options = TemplateSinkOptions
 
     def __init__(self, options: TemplateSinkOptions):
-        self.o = options
+        super().__init__(options)
         self.tmpl = compile_template(options)
         self.where = str(options.template) if options.template else INLINE
 
     def start(self, ctx: SinkContext) -> None:
-        self.ctx = ctx
-        self.staged = ctx.stage(self.o.path, self.o.done_file)
-        self.scratch = tempfile.TemporaryDirectory(prefix="filebridge-template-")
+        super().start(ctx)
+        self.scratch = ctx.scratch("template")
         self.parts: list[Path] = []
         self.schema: pa.Schema | None = None
         self.writer: Any = None
         self.count = 0
 
     def write(self, batch: Batch) -> None:
+        mask = self.changed(batch)
+        self.sent(batch, mask)
+        if mask is not None:
+            batch = batch.filter(mask)
         if not len(batch):
             return
         table = batch.table
@@ -141,8 +143,12 @@ class TemplateSink:
         return out
 
     def finish(self) -> None:
+        assert self.ctx is not None
         try:
             self._close_writer()
+            if not self.count and not self.o.empty:
+                return  # nothing to render: no file (the ack says what happened)
+            self.staged = self.ctx.stage(self.o.path, self.o.done_file)
             context = {"records": self._records(), "count": self.count,
                        "file": self.ctx.vars.get("name", ""),
                        "profile": self.ctx.vars.get("profile", ""),

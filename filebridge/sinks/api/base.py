@@ -9,7 +9,7 @@ requests, answers into results. Retries, rate limits and bookkeeping live
 elsewhere, so a new shop is one module.
 
 Records reach a client as plain JSON-ready dicts under canonical names (see
-``filebridge.sinks.shop``): ``sku`` always; ``title``, ``description``, ``vendor``,
+``filebridge.catalog.record``): ``sku`` always; ``title``, ``description``, ``vendor``,
 ``product_type``, ``category``, ``tags`` (list), ``status``, ``published``,
 ``handle``, ``barcode``, ``image``; ``price`` and ``compare_at_price`` as decimal
 strings (never floats); ``stock`` and ``weight`` as int; and, when the profile
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -28,7 +30,11 @@ from pydantic import Field, field_validator
 
 from filebridge.enums import STATUSES
 from filebridge.options import Duration, Model, expand_env
-from filebridge.sinks.shop import CANONICAL, CanonicalFields
+from filebridge.records import Batch
+from filebridge.sinks.base import JobInfo, Sink, SinkContext
+from filebridge.catalog.record import CANONICAL, CanonicalFields
+
+log = logging.getLogger("filebridge")
 
 Op = Literal["upsert", "zero", "unpublish", "delete"]
 
@@ -166,10 +172,17 @@ class ShopClient(ABC):
         """Release connections."""
 
 
-class ApiSink:
+class ApiSink(Sink):
     """The registry entry of a shop API sink. A shop module subclasses it, names its
     ``Options`` (ApiSinkOptions plus credentials) and ``Client``, and registers it
-    with ``@REGISTRY.sink("<shop>_api")``; the pipeline drives it through the outbox."""
+    with ``@REGISTRY.sink("<shop>_api")``.
+
+    Per file it follows the one sink contract: ``write`` compares each batch with
+    what the shop acknowledged and stages the changes in the ledger's outbox
+    (filebridge.apisync); ``finish`` stages the missing-products policy;
+    ``verdict`` is the circuit breaker; ``settle`` queues (or holds) the changes,
+    sends them, and marks each row by the shop's answer: refused rows become
+    rejects with the shop's words, unsent ones stay queued."""
 
     Options: ClassVar[type[ApiSinkOptions]]
     Client: ClassVar[type[ShopClient]]
@@ -177,4 +190,75 @@ class ApiSink:
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
 
     def __init__(self, options: ApiSinkOptions):
-        self.o = options
+        super().__init__(options)
+        self.o: ApiSinkOptions = options
+
+    @property
+    def sink(self) -> ApiSink:  # the shop's options and registry class, for pullers
+        return self
+
+    def bind(self, job: JobInfo) -> None:
+        from filebridge.apisync import client_for
+        from filebridge.outbox import ChangeLog
+
+        super().bind(job)
+        self.log = ChangeLog(job.ledger, job.state, self.id)
+        self.client = client_for(self, self.log)
+
+    def drain(self) -> str | None:
+        """Send what is queued; the error that stopped it, if any."""
+        from filebridge.apisync import drain
+
+        return drain(self.log, self.client, self.o).error
+
+    def start(self, ctx: SinkContext) -> None:
+        from filebridge.apisync import ApiSync
+
+        super().start(ctx)
+        self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id)
+
+    def write(self, batch: Batch) -> None:
+        assert self.ctx is not None and self.ctx.report is not None
+        rows = self.ctx.rows
+        send, refused = self.sync.write(batch, self.ctx.report, rows)
+        if rows is not None:
+            rows.sent(batch, send)
+
+    def finish(self) -> None:
+        if self.o.missing != "ignore":
+            from filebridge.apisync import refused_keys
+
+            assert self.job is not None and self.ctx is not None
+            field_ = self.o.fields.get("sku", "sku")
+            self.sync.missing(refused_keys(self.job, self.ctx.report, field_)
+                              if self.ctx.report is not None else None)
+
+    def verdict(self, read: int, last_read: int | None) -> str | None:
+        return self.sync.verdict(read, last_read)
+
+    def settle(self, held: bool) -> None:
+        assert self.ctx is not None and self.ctx.file_id is not None
+        self.sync.commit(held)
+        if not held:
+            error = self.drain()
+            if error:
+                log.warning("%s: %s: %s", self.job.profile if self.job else "", self.id,
+                            error)
+        rows = self.ctx.rows
+        if rows is None:
+            return
+        for ordinal, line, key, status, error, record in self.log.outcomes(self.ctx.file_id):
+            if ordinal is None:  # the missing-products policy: no input row
+                continue
+            if status == "rejected":
+                rows.refuse_at(ordinal, line, None,
+                               f"{self.id}: the shop refused {key}: {error}",
+                               json.loads(record))
+            elif status in ("queued", "held"):
+                rows.queued_at([ordinal])
+
+    def close(self) -> None:
+        pass  # the client lives as long as the job: see shutdown()
+
+    def shutdown(self) -> None:
+        self.client.close()

@@ -59,7 +59,7 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
-from filebridge.sinks.products import blank, text
+from filebridge.catalog.values import blank, text
 
 LIMIT = 100  # items per batch request, create+update+delete together
 LOOKUP_URL_CHARS = 4000  # keep a SKU look-up's query string well under server limits

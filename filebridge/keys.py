@@ -1,0 +1,151 @@
+"""One row per key in a file: a key's later rows are rejected, naming both lines.
+
+A catalog export that lists a SKU twice (a spreadsheet row pasted twice, a
+merge gone wrong) must not reject the whole file, and which of two rows a shop
+ends up with must not depend on the sink: the first row is kept everywhere, and
+every later row of the same key becomes a reject that names the line it repeats.
+
+Memory stays small for millions of keys: each key is reduced to a 64-bit hash
+(computed column-wise with NumPy over the Arrow string buffers), and the hashes
+seen so far are kept sorted beside the line that first had them. A hash seen
+before is then confirmed on the key itself, so a hash collision never rejects a
+row.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filebridge.records import Batch, FileReport, Reject
+
+_P = np.uint64(0x100000001B3)  # FNV prime: odd, spreads bytes over the word
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+_POWERS = np.ones(1, np.uint64)
+
+
+def _powers(n: int) -> np.ndarray:
+    """P^0 .. P^(n-1) modulo 2^64, kept between calls (keys are short)."""
+    global _POWERS
+    if len(_POWERS) < n:
+        out = np.ones(n, np.uint64)
+        with np.errstate(over="ignore"):
+            for i in range(1, n):
+                out[i] = out[i - 1] * _P
+        _POWERS = out
+    return _POWERS
+
+
+def key_hashes(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash per string (nulls hash to 0), without a Python loop."""
+    keys = pc.cast(keys, pa.large_string())
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    _, offsets_buf, data_buf = keys.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64, n + 1, keys.offset * 8)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buf, np.uint8, stop - start, start) if data_buf is not None \
+        and stop > start else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    # h = sum((byte_i + 1) * P^i) + length * MIX, modulo 2^64 (uint64 arithmetic wraps).
+    pos = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1] - start, lengths)
+    with np.errstate(over="ignore"):
+        powers = _powers(int(lengths.max()))[pos]
+        terms = (data.astype(np.uint64) + np.uint64(1)) * powers
+        sums = np.zeros(n, np.uint64)
+        nonempty = lengths > 0
+        if len(data):
+            sums[nonempty] = np.add.reduceat(terms, (offsets[:-1] - start)[nonempty])
+        out = sums + lengths.astype(np.uint64) * _MIX
+    if keys.null_count:
+        out[np.asarray(keys.is_null().to_numpy(zero_copy_only=False))] = 0
+    return out
+
+
+class UniqueKeys:
+    """Drops (as rejects) the rows whose key an earlier row of the file had."""
+
+    def __init__(self, field: str):
+        self.field = field
+        self.hashes = np.zeros(0, np.uint64)  # sorted
+        self.lines = np.zeros(0, np.int64)  # the line that first had each key
+        self.refs = np.zeros(0, np.int64)  # where the key itself is kept
+        self._store: list[pa.Array] = []  # the keys kept, to confirm a hash hit
+        self._starts: list[int] = []
+        self._stored = 0
+
+    def check(self, batch: Batch, report: FileReport) -> Batch:
+        if not len(batch) or self.field not in batch.names:
+            return batch
+        col = pc.cast(batch.column(self.field), pa.string())
+        h = key_hashes(col)
+        lines = np.asarray(batch.lines.to_numpy(zero_copy_only=False), np.int64)
+        valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        twice = np.zeros(len(h), bool)  # a hash that occurs more than once in the batch
+        same = hs[1:] == hs[:-1]
+        twice[order[1:][same]] = True
+        twice[order[:-1][same]] = True
+        before = np.zeros(len(h), bool)
+        if len(self.hashes):  # sorted needles: searchsorted walks memory in order
+            at = np.minimum(np.searchsorted(self.hashes, hs), len(self.hashes) - 1)
+            before[order] = self.hashes[at] == hs
+        candidates = np.flatnonzero(valid & (before | twice))
+        drop = np.zeros(len(h), bool)
+        if len(candidates):
+            keys = col.take(pa.array(candidates)).to_pylist()
+            first: dict[str, int] = {}
+            for i, key in zip(candidates.tolist(), keys, strict=True):
+                line = int(lines[i])
+                if key in first:
+                    drop[i] = True
+                elif before[i] and (earlier := self._earlier(int(h[i]), key)) is not None:
+                    first[key] = earlier
+                    drop[i] = True
+                else:
+                    first[key] = line
+                    continue
+                raw = batch.raw_rows([i])[0]
+                report.reject(Reject(line, self.field,
+                                     f"{self.field} {key} appears twice: line {first[key]} and "
+                                     f"line {line}; line {first[key]} is kept", raw, key))
+        keep = valid & ~drop
+        self._remember(col, hs, lines, order, keep)
+        return batch.filter(pa.array(~drop)) if drop.any() else batch
+
+    def _earlier(self, hash_: int, key: str) -> int | None:
+        """The line of an earlier batch that had ``key`` (None: only its hash was seen)."""
+        lo = int(np.searchsorted(self.hashes, np.uint64(hash_), "left"))
+        hi = int(np.searchsorted(self.hashes, np.uint64(hash_), "right"))
+        for j in range(lo, hi):
+            ref = int(self.refs[j])
+            part = bisect.bisect_right(self._starts, ref) - 1
+            if self._store[part][ref - self._starts[part]].as_py() == key:
+                return int(self.lines[j])
+        return None
+
+    def _remember(self, col: pa.Array, hs: np.ndarray, lines: np.ndarray,
+                  order: np.ndarray, keep: np.ndarray) -> None:
+        """Add the kept rows; ``hs`` are the batch's hashes in ``order`` (sorted)."""
+        kept = keep[order]
+        rows = order[kept]
+        if not len(rows):
+            return
+        self._starts.append(self._stored)
+        self._store.append(col.take(pa.array(rows)))
+        refs = np.arange(self._stored, self._stored + len(rows), dtype=np.int64)
+        self._stored += len(rows)
+        # Merge the new (sorted) hashes into the sorted ones: O(n) copies, no re-sort.
+        new = hs[kept]
+        at = np.searchsorted(self.hashes, new, "right")
+        self.hashes = np.insert(self.hashes, at, new)
+        self.lines = np.insert(self.lines, at, lines[rows])
+        self.refs = np.insert(self.refs, at, refs)
