@@ -415,6 +415,21 @@ def test_overwriting_with_fewer_variants_and_images_is_reported(tmp_path):
     assert again.product("tee") == reference.product("tee")
 
 
+def test_renaming_an_option_recreates_the_variants(tmp_path):
+    store, _ = imported(tmp_path, TEE)
+    rows = [{**TEE[0], "Option1 name": "Taglia", "Barcode": ""}, TEE[1], TEE[2], TEE[3]]
+    header = [h for h in CURRENT if h not in ("Inventory quantity", "Barcode")]
+    rows = [{k: v for k, v in r.items() if k in header} for r in rows]
+    res = import_products(store, write(tmp_path, header, rows, "renamed.csv"), overwrite=True)
+    assert [(e.column, e.message.split(":")[0]) for e in res.errors] == [
+        ("Option1 name", "warning")]
+    assert "Shopify recreates the variants" in res.errors[0].message
+    p = store.product("tee")
+    assert p.options[0] == ("Taglia", ["S", "M"])
+    # Barcode and Inventory quantity are not in the file: recreated variants lost them.
+    assert [(v.barcode, v.inventory_qty) for v in p.variants] == [("", None)] * 3
+
+
 def test_leaving_out_the_option_columns_replaces_the_variants(tmp_path):
     store, _ = imported(tmp_path, TEE)
     res = import_products(store, write(tmp_path, ["Title", "URL handle"],

@@ -123,7 +123,9 @@ Overwriting existing products
      [stricter: the docs do not say; writing every variant and image of a changed
      product is right under any reading]. Leaving out the Option columns while updating
      a product with variants replaces them with one default variant [3p: sheetbridge.app
-     citing the help page].
+     citing the help page]. Changing option names or values recreates the variants
+     instead of updating them [3p: support.tradegecko.com/hc/en-us/articles/215982768]:
+     a variant is matched by its option values, and by none when the names change.
 
 Metafields and markets
   M1 Metafield columns: ``<name> (product.metafields.<namespace>.<key>)`` [doc]; the
@@ -466,9 +468,18 @@ class _ProductRows:
         seen: dict[tuple[str, ...], int] = {}
         variants: list[Variant] = []
         values: list[list[str]] = [[] for _ in names]
+        renamed = existing is not None and c.has("o1n") and \
+            [n for n, _ in existing.options] != names
+        if renamed and existing is not None:
+            self.warn(self.rows[0][0], "o1n", f"option names {', '.join(names)} replace "
+                                              f"{', '.join(n for n, _ in existing.options)}: "
+                                              "Shopify recreates the variants (what the file "
+                                              "leaves out, inventory included, starts afresh)")
         if not c.has("o1n"):  # no option columns: one default variant
             line, cells = rows[0] if rows else self.rows[0]
-            old = existing.variant(("Default Title",)) if existing is not None else None
+            old = None
+            if existing is not None and [n for n, _ in existing.options] == ["Title"]:
+                old = existing.variant(("Default Title",))
             p.options = [("Title", ["Default Title"])]
             p.variants = [self._variant(line, cells, ("Default Title",), old)]
             return
@@ -496,11 +507,11 @@ class _ProductRows:
             for i, value in enumerate(key):
                 if value not in values[i]:
                     values[i].append(value)
-            old = existing.variant(key) if existing is not None else None
+            old = existing.variant(key) if existing is not None and not renamed else None
             variants.append(self._variant(line, cells, key, old))
         p.options = [(n, v) for n, v in zip(names, values, strict=True)]
         p.variants = variants
-        if existing is not None:  # the file lists the product's variants
+        if existing is not None and not renamed:  # the file lists the product's variants
             gone = [" / ".join(v.options) for v in existing.variants if v.options not in seen]
             if gone:
                 self.warn(rows[0][0] if rows else self.rows[0][0], "o1v",
@@ -698,7 +709,9 @@ class _ProductRows:
     def _commit(self, existing: Product | None, new: Product) -> None:
         store = self.store
         store.products[self.handle] = new
-        keep = {v.options for v in new.variants}
+        same_names = existing is not None and \
+            [n for n, _ in existing.options] == [n for n, _ in new.options]
+        keep = {v.options for v in new.variants} if same_names else set()
         if existing is not None:
             for v in existing.variants:
                 if v.options not in keep:
