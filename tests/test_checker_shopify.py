@@ -402,17 +402,23 @@ def test_overwriting_with_fewer_variants_and_images_is_reported(tmp_path):
     assert any("variants S / Red, M / Red are not in the file" in m for m in msg)
     assert any(f"images {IMG.format('red')} are not in the file" in m for m in msg)
     # The same product loaded in full, with the new price, is a different product.
-    reference, _ = imported(tmp_path, [TEE[0], TEE[1], {**TEE[2], "Price": "22.00"}, TEE[3]],
-                            name="reference.csv")
+    reference, _ = imported(tmp_path, [TEE[0], TEE[1], {**TEE[2], "Price": "22.00"}, TEE[3],
+                                       TEE[4]], name="reference.csv")
     assert full.product("tee").images == [(IMG.format("blue"), 1, "")]
     assert reference.product("tee").images[0] == (IMG.format("red"), 1, "Red")
     assert full.product("tee") != reference.product("tee")
+    assert full.differences(reference)[:3] == [
+        "tee.options: [('Size', ['S']), ('Colour', ['Blue'])] != "
+        "[('Size', ['S', 'M']), ('Colour', ['Red', 'Blue'])]",
+        f"tee.images: [('{IMG.format('blue')}', 1, '')] != [('{IMG.format('red')}', 1, 'Red'), "
+        f"('{IMG.format('blue')}', 2, 'Blue')]",
+        "tee.variants: [('S', 'Blue')] != [('S', 'Red'), ('M', 'Red'), ('S', 'Blue')]"]
     # Writing the whole product instead leaves the shop as a full load would.
     whole = [TEE[0], TEE[1], {**TEE[2], "Price": "22.00"}, TEE[3]]
     again, _ = imported(tmp_path, TEE)
     res = import_products(again, write(tmp_path, CURRENT, whole, "whole.csv"), overwrite=True)
     assert res.errors == []
-    assert again.product("tee") == reference.product("tee")
+    assert again.differences(reference) == []
 
 
 def test_renaming_an_option_recreates_the_variants(tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
 NOT_STOCKED = "not stocked"
@@ -127,6 +127,33 @@ class ShopifyStore:
             raise KeyError(f"no location {location!r}; the store has {self.locations}")
         p, v = self.find_sku(sku)
         return self.levels.get((p.handle, v.options), {}).get(location)
+
+    def differences(self, other: ShopifyStore) -> list[str]:
+        """What a shopper or merchant would see differ between two stores, field by field
+        ("d25fw0101.images: [...] != [...]"); [] when they hold the same catalog."""
+        out = [f"{h}: only in {'this' if h in self.products else 'the other'} store"
+               for h in sorted(set(self.products) ^ set(other.products))]
+        for h in sorted(set(self.products) & set(other.products)):
+            a, b = self.product(h), other.product(h)
+            for name in [f.name for f in fields(Product)] + ["market_prices"]:
+                if name == "variants":
+                    continue
+                if (x := getattr(a, name)) != (y := getattr(b, name)):
+                    out.append(f"{h}.{name}: {x!r} != {y!r}")
+            va = {v.options: v for v in a.variants}
+            vb = {v.options: v for v in b.variants}
+            if list(va) != list(vb):
+                out.append(f"{h}.variants: {list(va)} != {list(vb)}")
+            for key in va.keys() & vb.keys():
+                for f in fields(Variant):
+                    if (x := getattr(va[key], f.name)) != (y := getattr(vb[key], f.name)):
+                        out.append(f"{h}[{' / '.join(key)}].{f.name}: {x!r} != {y!r}")
+        for handle, options in sorted(set(self.levels) | set(other.levels)):
+            x = self.levels.get((handle, options), {})
+            y = other.levels.get((handle, options), {})
+            if x != y:
+                out.append(f"{handle}[{' / '.join(options)}] stock: {x} != {y}")
+        return out
 
     def available(self, sku: str, location: str) -> int | None:
         """Available units of ``sku`` at ``location``; None if not stocked or never set."""
