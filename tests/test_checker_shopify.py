@@ -561,10 +561,14 @@ def test_the_older_inventory_header_and_untracked_variants(tmp_path):
              "On hand": "1"}]
     res = import_inventory(store, write(tmp_path, older, rows, "old.csv"))
     assert res.header == "older"
-    assert [(e.row, e.column) for e in res.errors] == [(3, "On hand")]
-    assert "is not tracked" in res.errors[0].message
+    assert [(e.row, e.column) for e in res.errors] == [(1, ""), (3, "On hand")]
+    assert "lacks Option3 Name, Option3 Value, HS Code, COO, Incoming, Unavailable, " \
+        "Committed" in res.errors[0].message
+    assert "is not tracked" in res.errors[1].message
     assert store.available("T-S-R", "Web") == 9  # On hand is applied, Available is not
-    available_only = ["Handle", "Option1 Value", "Option2 Value", "Location", "Available"]
+    available_only = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name",
+                      "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "HS Code", "COO",
+                      "Location", "Available"]
     res = import_inventory(store, write(tmp_path, available_only, [
         {"Handle": "tee", "Option1 Value": "S", "Option2 Value": "Red", "Location": "Web",
          "Available": "7"}], "avail.csv"))

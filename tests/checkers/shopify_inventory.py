@@ -17,7 +17,8 @@ Rules and where they come from (tags as in :mod:`checkers.shopify_csv`):
      ``Available`` alone [doc: a mirror of the older help page,
      m.theturtleeffect.com/help/en/manual/products/inventory/getting-started-with-inventory/
      inventory-csv]. Handle, Location and a quantity column are required; other headers
-     are ignored and reported [stricter].
+     are ignored and reported, and so is a header that lacks some of its form's
+     columns: the docs build the file from an export [stricter].
   V2 One row per variant x location [doc:
      https://help.shopify.com/en/manual/products/inventory/getting-started-with-inventory/inventory-csv
      "update the On hand quantity in a location row for a particular variant"]. A variant is
@@ -62,6 +63,7 @@ NEWEST = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name", "O
 OLDER = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name", "Option2 Value",
          "Option3 Name", "Option3 Value", "SKU", "HS Code", "COO", "Location", "Incoming",
          "Unavailable", "Committed", "Available", "On hand"]
+OTHERS = ("Incoming", "Unavailable", "Committed", "On hand")  # not in "only Available"
 WHOLE = re.compile(r"^-?\d+$")
 
 
@@ -95,6 +97,12 @@ def import_inventory(store: ShopifyStore, path: str | Path) -> InventoryImport:
                                          + ", ".join(missing + ([] if quantity else
                                                                 ["On hand (new)"]))))
         return res
+    expected = known if quantity != "Available" else [h for h in OLDER if h not in OTHERS]
+    if absent := [h for h in expected if h not in header]:
+        res.errors.append(Problem(1, "", f"warning: the {res.header} header lacks "
+                                         f"{', '.join(absent)}; Shopify's docs start an "
+                                         "inventory CSV from an export of the store, and a "
+                                         "partial header is not documented"))
     if not table.rows:
         res.errors.append(Problem(1, "", "ignored: the file has a header and no rows, so "
                                          "there is nothing to import"))
