@@ -14,8 +14,8 @@ says where it comes from:
 - [doc] help.shopify.com text read for this checker: the English page's opening
   sections (https://help.shopify.com/en/manual/products/import-export/using-csv.md:
   sample file, Inventory quantity for single-location stores, required columns, data
-  dependencies, international price columns, metafield columns) and its zh-CN, ko and
-  beta versions, which show the same sections with the legacy headers.
+  dependencies, international price columns, metafield columns), its zh-CN and ko
+  versions, and the beta.help.shopify.com copies that show them with the legacy headers.
 - [doc-tr] the same page's column table and "overwriting" section, read through a
   faithful Chinese translation (https://cnblogs.com/ytkah/p/15065734.html) because the
   stored English copy stops before them.
@@ -24,13 +24,14 @@ says where it comes from:
   and the problem is always reported, so a test fails on it.
 
 Headers
-  H1 Two dialects: the 2024+ headers (``URL handle``, ``Description``, ``SKU``, ``Product
-     image URL`` ...) [doc: EN page and its sample template] and the legacy ones
-     (``Handle``, ``Body (HTML)``, ``Variant SKU``, ``Image Src`` ...) [doc: zh-CN/ko/beta
-     pages]. A file is read in the dialect of its handle column (or of most of its
-     headers); a header of the other dialect, an unknown header, or a known one in
-     another letter case is ignored and reported [stricter]. A repeated header refuses
-     the file [stricter].
+  H1 Two dialects: the 2024+ headers (``URL handle``, ``SKU``, ``Option1 name``, ``Weight
+     value (grams)``, ``Inventory quantity`` ...) [doc: the EN, zh-CN and ko pages] and the
+     legacy ones (``Handle``, ``Variant SKU``, ``Option1 Name``, ``Variant Grams`` ...) [doc:
+     the beta.help.shopify.com copies of the same page]; the full column lists and their
+     order [3p, as in /work/shared/docs/shop-formats.md 1.1]. A file is read in the
+     dialect of its handle column (or of most of its headers); a header of the other
+     dialect, an unknown header, or a known one in another letter case is ignored and
+     reported [stricter]. A repeated header refuses the file [stricter].
   H2 ``Title`` is the one column a file must have; the handle column is needed for
      variants and for updates [doc "Required columns"]. Variant columns (SKU, weight,
      price ...) need the Option1 name and value columns, or the import errors [doc "Data
@@ -69,7 +70,8 @@ Rows and products
 
 Options and variants
   O1 Option1 name is required and cannot be blank once a product has variant data
-     [doc-tr]; a product without variants uses ``Title`` / ``Default Title`` [doc-tr].
+     [doc-tr]; a product without variants uses ``Title`` [doc-tr] / ``Default Title`` [3p:
+     older copies of the column table].
   O2 At most three options (Option1..Option3) [doc: the template's columns]; a value
      without its option name, or option N without option N-1, refuses the product
      [stricter]; every variant row must give a value for each named option [stricter].
@@ -109,8 +111,9 @@ Images
      goes after the numbered ones in row order; equal positions keep row order; all
      three are reported [stricter]. Positions are renumbered 1..n as the shop does.
   I3 Alt text at most 512 characters [3p quoting the help page]: reported.
-  I4 A variant image must be one of the product's images [3p]. One that is not is added
-     after the others and reported [stricter: the docs do not say].
+  I4 A variant image should also be one of the product's images [3p: shop-formats.md 1.1,
+     not in the text read]. One that is not is added after the others and reported
+     [stricter: the docs do not say].
 
 Overwriting existing products
   W1 Only with "Overwrite products with matching handles" is a product whose handle
@@ -128,9 +131,11 @@ Overwriting existing products
      a variant is matched by its option values, and by none when the names change.
 
 Metafields and markets
-  M1 Metafield columns: ``<name> (product.metafields.<namespace>.<key>)`` [doc]; the
-     product CSV carries metafields that have a definition [doc: "after you define a
-     product metafield, it is included in your product CSV export"], so a column
+  M1 Metafield columns: ``<name> (product.metafields.<namespace>.<key>)`` [doc, partly:
+     the zh-CN page announces the header format but its stored copy stops at "<n"; the
+     form from shop-formats.md's example ``Color (product.metafields.shopify.color-pattern)``
+     (3p)]; the product CSV carries metafields that have a definition [doc: "after you
+     define a product metafield, it is included in your product CSV export"], so a column
      without one is ignored and reported [stricter]; variant metafield columns are not
      part of the product CSV [3p] and are ignored. Values are checked against simple
      definition types (integer, decimal, boolean) [stricter].
