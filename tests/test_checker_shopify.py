@@ -335,9 +335,15 @@ def test_image_cells_that_cannot_be_used(tmp_path):
     ("Weight value (grams)", "1.5", "refused"),
     ("Weight value (grams)", "", "warning"),
     ("Inventory tracker", "amazon", "refused"),
+    ("Continue selling when out of stock", "maybe", "refused"),
+    ("Continue selling when out of stock", "", "warning"),
+    ("Charge tax", "", "warning"),
+    ("Charge tax", "yes", "refused"),
 ])
 def test_values_shopify_refuses_or_warns_about(tmp_path, column, value, expect):
-    store, res = imported(tmp_path, [{**TEE[4], column: value}])
+    header = CURRENT + ["Continue selling when out of stock", "Charge tax"]
+    row = {**TEE[4], "Continue selling when out of stock": "deny", "Charge tax": "TRUE"}
+    store, res = imported(tmp_path, [{**row, column: value}], header)
     assert len(res.errors) == 1, res.errors
     e = res.errors[0]
     assert (e.row, e.column) == (2, column)

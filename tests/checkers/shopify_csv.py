@@ -100,7 +100,8 @@ Options and variants
   O7 TRUE/FALSE for Charge tax, Requires shipping, Gift card; deny/continue for the
      inventory policy [3p column notes; the value syntax of "Continue selling when out of
      stock" is unverified]; g/kg/lb/oz for the weight unit [stricter]. Other values
-     refuse the product; blank is reported [stricter].
+     refuse the product; a blank Charge tax, Requires shipping or policy is reported and
+     read as TRUE, TRUE, deny [stricter]; a blank Gift card is FALSE.
 
 Images
   I1 One image per row: handle + image URL + position + alt text; the first row may
@@ -563,15 +564,18 @@ class _ProductRows:
         for cid, attr in (("taxable", "taxable"), ("shipping", "requires_shipping")):
             if c.has(cid):
                 value = self._bool(line, cid, self.cell(cells, cid))
-                if value is None:
+                if not self.cell(cells, cid):
                     self.warn(line, cid, f"blank {c.name(cid)}: the docs give no default; "
                                          "read as TRUE")
                 setattr(v, attr, True if value is None else value)
         if c.has("policy"):
             policy = self.cell(cells, "policy")
-            if policy.lower() not in ("deny", "continue"):
+            if not policy:
+                self.warn(line, "policy", f"blank {c.name('policy')}: the docs give no "
+                                          "default; read as deny")
+            elif policy.lower() not in ("deny", "continue"):
                 self.refuse(line, "policy", f"{policy!r} is not deny or continue")
-            v.policy = policy.lower()
+            v.policy = policy.lower() or "deny"
         if c.has("tracker"):
             tracker = self.cell(cells, "tracker")
             if tracker not in ("", "shopify"):
