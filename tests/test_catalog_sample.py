@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from checkers.shopify_csv import ShopifyStore, import_products
 from checkers.woocommerce_importer import WooShop, import_csv
 from test_samples import REPO, check_ack, read_csv, rejects, run, work  # noqa: F401
 
@@ -63,8 +64,22 @@ def test_the_collection_reaches_woocommerce_whole(work):
     assert shirt.sale_price == "" and shirt.stock_quantity is not None
 
 
+def shopify_store():
+    return ShopifyStore(markets=["Svizzera"], metafields={
+        f"custom.{code}": "single_line_text_field"
+        for code in ("material", "colour_family", "composition", "care", "origin")})
+
+
 def test_the_collection_in_shopifys_file(work):
     _, out = run(work, PROFILE, SAMPLE)
+    store = shopify_store()
+    res = import_products(store, out["shopify/REPARTO_DONNA_FW26.csv"], overwrite=True)
+    assert not res.errors and not res.refused, res.errors
+    assert len(res.created) == 8
+    coat_p = store.product("d26fw1001")
+    assert coat_p.options == [("Taglia", ["XS", "S", "M", "L"]),
+                              ("Colore", ["Cammello", "Nero"])]
+    assert coat_p.metafields["custom.composition"] == "90% lana, 10% cachemire"
     rows = read_csv(out["shopify/REPARTO_DONNA_FW26.csv"])
     by_handle: dict[str, list[dict]] = {}
     for r in rows:
@@ -89,6 +104,12 @@ def test_the_collection_in_shopifys_file(work):
 
 
 def test_a_day_later_one_change_rewrites_that_product_only(work):
+    # The same profile writing full files, under another name and ledger: a reference.
+    text = (work / "profiles" / PROFILE).read_text(encoding="utf-8")
+    (work / "profiles" / "catalogo-donna-full.yaml").write_text(
+        text.replace("name: catalogo-donna", "name: catalogo-donna-full")
+        .replace("mode: changes", "mode: full")
+        .replace("../outbox/", "../outbox-full/"), encoding="utf-8")
     _, first = run(work, PROFILE, SAMPLE)
     shop = WooShop()
     woo_import(shop, first)
@@ -117,3 +138,12 @@ def test_a_day_later_one_change_rewrites_that_product_only(work):
     assert shop.by_sku("D26FW1020-GRI-42").stock_quantity == 0
     shopify = read_csv(out["shopify/REPARTO_DONNA_FW27.csv"])
     assert {r["URL handle"] for r in shopify} == {"d26fw1020"}
+    # Nightly files into one store equal a full load of the second day's sheet.
+    nightly, reference = shopify_store(), shopify_store()
+    for files in (first, out):
+        name = next(k for k in files if k.startswith("shopify/"))
+        assert not import_products(nightly, files[name], overwrite=True).errors
+    _, full = run(work, "catalogo-donna-full.yaml", changed, name="REPARTO_DONNA_FW27.xlsx")
+    assert not import_products(reference, full["shopify/REPARTO_DONNA_FW27.csv"],
+                               overwrite=True).errors
+    assert nightly.differences(reference) == []

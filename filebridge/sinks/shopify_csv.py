@@ -75,8 +75,12 @@ LEGACY = [
 PRODUCT_LEVEL = ("title", "description", "vendor", "category", "product_type", "tags",
                  "published", "status", "seo_title", "seo_description")
 STATUSES = ("active", "draft", "archived")
+# The documented "All quantity types" export (help.shopify.com, Inventory CSV): On hand
+# is applied, Available recomputed; the newer header's "On hand (current)" must equal
+# the shop's figure at import time, which an ERP export cannot know.
 INVENTORY_HEADER = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name",
-                    "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "Location",
+                    "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "HS Code", "COO",
+                    "Location", "Incoming", "Unavailable", "Committed", "Available",
                     "On hand"]
 
 
@@ -178,6 +182,8 @@ class ShopifyCsvSink(ProductFileSink):
             wanted |= {f"o{n}n", f"o{n}v"}
         if self.o.inventory is True and has("stock"):
             wanted |= {"stock", "tracker"}
+        if isinstance(self.o.inventory, InventoryFile):
+            wanted.add("tracker")  # tracked variants are what the inventory file moves
         if has("image"):
             wanted |= {"img", "pos", "image"}
             if has("image_alt"):
@@ -264,6 +270,8 @@ class ShopifyCsvSink(ProductFileSink):
         stock = integer(rec.get("stock"), "stock", sku) if "stock" in self.wanted else None
         if stock is not None:
             cells.update(stock=str(stock), tracker="shopify")
+        if isinstance(self.o.inventory, InventoryFile):
+            cells["tracker"] = "shopify"
         values = [] if p.simple else p.option_values(rec)
         for n, v in enumerate(values, 1):
             cells[f"o{n}v"] = v
