@@ -145,7 +145,9 @@ def read_table(spec: LookupFile) -> Table:
                              f"delimiter {spec.delimiter!r} right?)")
         value = rest[0]
     need = max(*keys, value) + 1
-    codes, values, seen = [], [], {}
+    codes: list[str] = []
+    values: list[str] = []
+    seen: dict[str, int] = {}
     for n, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
             continue

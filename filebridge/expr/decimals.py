@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from typing import TypeAlias
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.expr.syntax import ExprError
 
-Value = pa.Array | pa.Scalar
+Value: TypeAlias = pa.Array | pa.Scalar
 DIVISION_SCALE = 6
 ROUNDING = "half_towards_infinity"  # half away from zero: 2.345 -> 2.35, -2.345 -> -2.35
 MAX = 38
@@ -29,7 +31,9 @@ def scale_of(v: Value) -> int:
 
 
 def literal(d: Decimal) -> pa.Scalar:
-    if d.as_tuple().exponent > 0:  # type: ignore[operator]  (1E+3 -> 1000)
+    """A finite decimal constant with the digits it needs (1E+3 becomes 1000)."""
+    exp = d.as_tuple().exponent
+    if isinstance(exp, int) and exp > 0:
         d = d.quantize(Decimal(1))
     _, digits, exp = d.as_tuple()
     scale = max(0, -int(exp))

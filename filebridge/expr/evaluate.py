@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
+from typing import TypeAlias
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,7 +40,7 @@ from filebridge.expr.syntax import (
     Unary,
 )
 
-Value = pa.Array | pa.Scalar
+Value: TypeAlias = pa.Array | pa.Scalar
 _CMP = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
         ">": pc.greater, ">=": pc.greater_equal}
 _NUMBERS = ("integer", "decimal", "float")
