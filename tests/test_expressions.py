@@ -213,6 +213,8 @@ def test_declared_type_converts_an_expression_exactly_or_rejects_the_row():
     ({"d": {"from": "D", "type": "date"}, "a": {"expr": "upper(d)"}}, "upper(): expected text"),
     ({"a": {"expr": "mapped.nothing"}}, "mapped.nothing: there is no mapped field 'nothing'"),
     ({"a": {"expr": "1", "from": "X"}}, "give only one of from, value, format, expr"),
+    ({"a": {"expr": "1+" * 5000 + "1"}}, "too deeply nested"),
+    ({"a": {"expr": "trim(" * 150 + "X" + ")" * 150}}, "nests more than 100 levels deep"),
 ])
 def test_bad_expressions_are_refused_at_load(fields, expected):
     assert expected in refused(fields)

@@ -12,7 +12,6 @@ Integers stay integers under ``+ - *`` (overflow is an error, never a wrap).
 from __future__ import annotations
 
 from decimal import Decimal
-
 from typing import TypeAlias
 
 import pyarrow as pa

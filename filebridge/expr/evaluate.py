@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-
 from typing import TypeAlias
 
 import pyarrow as pa

@@ -117,6 +117,8 @@ def parse(text: str) -> Node:
         raise ExprError("the expression is empty")
     try:
         tree = ast.parse(flat.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        raise ExprError("the expression is too deeply nested") from None
     except SyntaxError as e:
         lead = len(flat) - len(flat.lstrip())
         raise ExprError(f"not a valid expression: {e.msg}",
@@ -124,9 +126,13 @@ def parse(text: str) -> Node:
     return _Builder(flat.strip(), len(flat) - len(flat.lstrip())).node(tree.body)
 
 
+MAX_DEPTH = 100  # nesting levels: far beyond a readable expression, far below the stack
+
+
 class _Builder:
     def __init__(self, text: str, lead: int):
         self.text, self.lead = text, lead
+        self.depth = 0
 
     def col(self, n: ast.AST) -> int:
         return getattr(n, "col_offset", 0) + self.lead
@@ -135,6 +141,15 @@ class _Builder:
         return ExprError(message, self.col(n))
 
     def node(self, n: ast.AST) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(n, f"the expression nests more than {MAX_DEPTH} levels deep")
+        try:
+            return self._node(n)
+        finally:
+            self.depth -= 1
+
+    def _node(self, n: ast.AST) -> Node:
         c = self.col(n)
         if isinstance(n, ast.Constant):
             return self.const(n)
