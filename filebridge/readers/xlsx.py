@@ -287,16 +287,11 @@ class XlsxReader:
             # a row openpyxl skips (no cells at all) comes as [], short rows are short
             cells = row[:width] if len(row) >= width else (*row, *pad[len(row):])
             if line >= start and not _blank(cells):
-                first_bad = None
-                for i, (col, conv, cell) in enumerate(zip(cols, convs, cells)):
-                    try:
+                try:
+                    for col, conv, cell in zip(cols, convs, cells):
                         col.append(conv(cell))
-                    except BadCell as e:
-                        col.append(e.text)
-                        if first_bad is None:
-                            first_bad = (len(lines), names[i], e.reason)
-                if first_bad is not None:
-                    bad.append(first_bad)
+                except BadCell:  # rare: redo the row cell by cell, noting the first bad one
+                    bad.append(self._bad_row(cols, convs, cells, names, len(lines)))
                 lines.append(line)
                 if len(lines) >= o.batch_rows:
                     yield self._batch(names, cols, lines, bad, report)
@@ -304,6 +299,20 @@ class XlsxReader:
             line += 1
         if lines:
             yield self._batch(names, cols, lines, bad, report)
+
+    @staticmethod
+    def _bad_row(cols: list[list[str]], convs: list[Convert], cells: tuple, names: list[str],
+                 row: int) -> tuple[int, str, str]:
+        first = None
+        for name, col, conv, cell in zip(names, cols, convs, cells):
+            del col[row:]
+            try:
+                col.append(conv(cell))
+            except BadCell as e:
+                col.append(e.text)
+                first = first or (row, name, e.reason)
+        assert first is not None
+        return first
 
     def _batch(self, names: list[str], cols: list[list[str]], lines: list[int],
                bad: list[tuple[int, str, str]], report: FileReport) -> Batch:

@@ -92,7 +92,7 @@ def zero_pad(number_format: str | None) -> int:
 
 
 def number_text(v: float, number_format: str | None) -> str:
-    text = cell_text(v)
+    text = str(v) if type(v) is int else cell_text(v)
     width = zero_pad(number_format)
     if width and (type(v) is int or v.is_integer()):
         sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
@@ -110,7 +110,9 @@ def _error(cell: Any) -> str:
 def _as_text(cell: Any) -> str:
     v = cell.value
     if type(v) is str:
-        return _error(cell)
+        if cell.data_type == "e":
+            raise BadCell(f"the cell shows the Excel error {v}", v)
+        return v
     if type(v) is float or type(v) is int:
         return number_text(v, cell.number_format)
     return cell_text(v)
@@ -149,11 +151,11 @@ def _as_date(fmt: str, epoch: datetime, serial_dates: bool) -> Convert:
     write = _date_writer(fmt)
     digits = digits_only(fmt)
 
-    def written(d: date, shown: str) -> str:
+    def written(d: date, v: Any) -> str:
         text = write(d)
         if text is None:
             raise BadCell(f"the date {d.isoformat()} cannot be written in format {fmt}",
-                          shown)
+                          cell_text(v))
         return text
 
     def serial(v: float) -> datetime | None:
@@ -170,16 +172,16 @@ def _as_date(fmt: str, epoch: datetime, serial_dates: bool) -> Convert:
             if v.time() != time():
                 raise BadCell(f"the cell holds a date with a time of day ({v:%Y-%m-%d %H:%M});"
                               " the field wants a date", cell_text(v))
-            return written(v.date(), cell_text(v))
+            return written(v.date(), v)
         if isinstance(v, date):
-            return written(v, cell_text(v))
+            return written(v, v)
         if type(v) is float or type(v) is int:
             shown = cell_text(v)
             if digits:
                 return shown
             day = serial(v)
             if day is not None and day.time() == time() and serial_dates:
-                return written(day.date(), shown)
+                return written(day.date(), v)
             hint = (f" (as an Excel date: {day:%Y-%m-%d}); format the cells as dates or "
                     "set serial_dates: true" if day is not None and day.time() == time()
                     else "")
