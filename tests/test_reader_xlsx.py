@@ -334,6 +334,10 @@ def test_date_fields_take_date_cells_and_typed_text(tmp_path):
     fields = {"saldo": {"type": "date", "format": "DMY"},
               "ymd": {"type": "date", "format": "YYYYMMDD"},
               "cymd": {"type": "date", "format": "*CYMD"}}
+    # 01032027 typed in a General cell is stored as the number 1032027.
+    ddmmyyyy = cells(tmp_path / "z.xlsx", [["d"], [1032027], [28022027], [datetime(2027, 3, 1)]])
+    assert read(ddmmyyyy, fields={"d": {"type": "date", "format": "%d%m%Y"}})[0] == [
+        {"d": date(2027, 3, 1)}, {"d": date(2027, 2, 28)}, {"d": date(2027, 3, 1)}]
     rows, _, rep, _ = read(p, fields=fields)
     feb28, mar1 = date(2027, 2, 28), date(2027, 3, 1)
     assert [(r["sku"], r["saldo"], r["ymd"], r["cymd"]) for r in rows] == [

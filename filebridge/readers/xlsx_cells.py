@@ -22,7 +22,8 @@ What a cell becomes depends on the cell and on its field:
   typed as text meet one parser. A date cell with a time of day in a date field is
   refused (the time would be lost).
 - A number in a date field is digits of the date when the format is all digits
-  (``YYYYMMDD``, ``*CYMD``: 20270228, 1270228); otherwise it is an Excel day
+  (``YYYYMMDD``, ``*CYMD``: 20270228, 1270228; the leading zero a number loses is
+  put back: 1032027 in ``%d%m%Y`` is 01032027); otherwise it is an Excel day
   number whose date format was lost (46446 shows as 46446 in Excel too): refused
   with the date it would be, or taken as that date with ``serial_dates: true``.
 - Cells showing an Excel error (``#N/A``, ``#VALUE!``, ``#DIV/0!``) are refused.
@@ -150,6 +151,9 @@ def digits_only(fmt: str) -> bool:
 def _as_date(fmt: str, epoch: datetime, serial_dates: bool) -> Convert:
     write = _date_writer(fmt)
     digits = digits_only(fmt)
+    # A number loses the leading zero a day needs (01032027 is stored as 1032027):
+    # put it back to the format's width. IBM formats are padded by the parser.
+    width = len(write(date(2000, 1, 1)) or "") if digits and canonical(fmt) is None else 0
 
     def written(d: date, v: Any) -> str:
         text = write(d)
@@ -178,7 +182,7 @@ def _as_date(fmt: str, epoch: datetime, serial_dates: bool) -> Convert:
         if type(v) is float or type(v) is int:
             shown = cell_text(v)
             if digits:
-                return shown
+                return shown.zfill(width) if width and shown.isdigit() else shown
             day = serial(v)
             if day is not None and day.time() == time() and serial_dates:
                 return written(day.date(), v)
