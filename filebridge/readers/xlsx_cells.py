@@ -47,7 +47,10 @@ from filebridge.layouts.dates import canonical, to_digits
 from filebridge.layouts.types import DATE_FORMATS
 from filebridge.options import FieldSpec
 
-# cell -> text; the cell is openpyxl's read-only cell (value, data_type, number_format).
+# cell -> text. The cell is openpyxl's read-only cell: value, data_type ("e" for an
+# error) and number_format, which it looks up in the workbook's styles (openpyxl 3.1.5,
+# openpyxl/cell/read_only.py); a number under a date format already comes as a
+# datetime (openpyxl/worksheet/_reader.py, parse_cell).
 Convert = Callable[[Any], str]
 
 
