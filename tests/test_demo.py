@@ -30,7 +30,9 @@ def test_demo_runs_every_sample_profile(tmp_path, cli_env):
     for name in profiles:
         assert f"\n{name}: " in "\n" + out
     assert out.count("  input ") == len(profiles)
-    assert len([p for p in paths if p.parent.parent.name == "outbox"]) == len(profiles)
+    # every profile writes at least one output (one profile writes two shops' files)
+    outputs = [p for p in paths if p.parent.parent.name == "outbox"]
+    assert len(outputs) >= len(profiles)
     assert "deliberate bad rows" in out
     assert f"filebridge status --ledger {folder / 'profiles' / 'filebridge.db'}" in out
     assert (folder / "profiles" / "filebridge.db").is_file()
