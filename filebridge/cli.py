@@ -39,7 +39,8 @@ def main(verbose: bool) -> None:
     Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
-    (filebridge approve RUN). feedback and reconcile exit 1 when movements are not
+    (filebridge approve RUN), 8 a file waits for a code table or a member of its set
+    (see status). feedback and reconcile exit 1 when movements are not
     acknowledged in time or stock drifts.
     """
     _setup_logging(verbose)
@@ -318,6 +319,23 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
+    from filebridge.tables.ledger import report as tables_report
+
+    related = tables_report(db, name)
+    if related["tables"]:
+        click.echo("code tables:")
+        for t in related["tables"]:
+            if t["status"] == "current":
+                click.echo(f"  {t['name']} [{t['profile']}] {t['file']} rows={t['rows']} "
+                           f"loaded {when(t['loaded'])} digest {t['digest'][:12]}")
+            else:
+                click.echo(f"  {t['name']} [{t['profile']}] {t['file']} REFUSED "
+                           f"{when(t['loaded'])}: {t['reason']}")
+    if related["waiting"]:
+        click.echo("waiting:")
+        for w in related["waiting"]:
+            click.echo(f"  {w['file']} [{w['profile']}] since {when(w['since'])}: "
+                       f"{w['reason']}")
     for inv, counts_ in inventory_counts(db):
         click.echo(f"inventory {inv}: " + " ".join(f"{k}={v}" for k, v in counts_.items()))
     for run_id, prof, sink, n in held_runs(db, name):

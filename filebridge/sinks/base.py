@@ -190,11 +190,16 @@ class FileSink(Sink):
 
 
 def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
-                true: str = "1", false: str = "0") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null."""
+                true: str = "1", false: str = "0", separator: str = "|") -> pa.Array:
+    """A typed column as output text: exact decimals, ISO dates, empty for null, a
+    list's items (photos from a join) joined by ``separator``."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = text_column(arr.flatten(), decimal=decimal, true=true, false=false)
+        lists = type(arr).from_arrays(arr.offsets, items, mask=arr.is_null())
+        return pc.fill_null(pc.binary_join(lists, separator), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):
