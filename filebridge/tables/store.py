@@ -48,18 +48,6 @@ def key_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.fill_null(pc.utf8_trim_whitespace(text(arr)), "")
 
 
-def first_bad_line(path: Path, encoding: str, skip: int = 0) -> tuple[int, bytes] | None:
-    """The first line of a text file that is not valid in ``encoding`` (1-based) and its
-    offending bytes; None when every line decodes."""
-    with open(path, "rb") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                line.decode(encoding)
-            except UnicodeDecodeError as e:
-                return n, line[e.start:e.end]
-    return None
-
-
 class TableData:
     """One loaded table: a SQLite file with table ``t`` and its column types."""
 
@@ -229,16 +217,5 @@ def _batches(reader: Any, src: Path, report: FileReport) -> Iterator[Batch]:
 
 
 def _located(e: RejectedFile, reader: Any, src: Path) -> str:
-    """A reader's refusal, with the line and encoding when the bytes do not decode
-    (Arrow's CSV reader says only 'invalid UTF8')."""
-    if e.line is not None:
-        return str(e)
-    enc = getattr(reader.o, "encoding", None)
-    msg = str(e)
-    if enc and ("UTF8" in msg or "decode" in msg or "codec" in msg):
-        bad = first_bad_line(src, enc)
-        if bad is not None:
-            line, data = bad
-            return (f"line {line}: bytes {data!r} are not valid {enc} (the file is read as "
-                    f"encoding: {enc}; is it another?)")
-    return msg
+    """A reader's refusal of the whole table (with its line when it knows it)."""
+    return str(e)
