@@ -64,7 +64,9 @@ class SetSource(SourceBase):
         self.match = re.compile(self.spec.match) if self.spec.match else None
         extra = [template_glob(t) for t in members.values()]
         extra += [template_glob(t) for t in (self.spec.done_file, self.spec.manifest) if t]
-        self.member_globs = extra
+        self.member_globs = list(extra)
+        if self.spec.manifest:
+            extra.append("*")  # the files a manifest names may have any name
         self.inner = inner_cls(options.model_copy(update={"pattern": self.main_patterns
                                                           + extra}))
         self.ledger, self.profile = ledger, profile
