@@ -60,16 +60,19 @@ class Joiner:
         for p in parts[1:]:
             keys = pc.binary_join_element_wise(keys, p, SEP)
             blank = pc.or_(blank, pc.equal(p, ""))
-        distinct = pc.unique(pc.filter(keys, pc.invert(blank))).to_pylist()
-        values = [tuple(k.split(SEP)) for k in distinct]
+        distinct = pc.unique(pc.filter(keys, pc.invert(blank)))
+        # Each row's key as a position among the distinct keys (blank: one past them).
+        pos = pc.fill_null(pc.index_in(keys, value_set=distinct), len(distinct))
+        at = _At(len(distinct), np.asarray(pos.to_numpy(zero_copy_only=False), np.int64))
+        values = [tuple(k.split(SEP)) for k in distinct.to_pylist()]
         langs = j.languages or self.languages
         tcols = list(on.values())
         if j.kind == "one":
-            found, new = self._one(j, table, tcols, values, keys, langs)
+            found, new = self._one(j, table, tcols, values, at, langs)
         elif j.kind == "wide":
-            found, new = self._wide(j, table, tcols, values, keys, langs)
+            found, new = self._wide(j, table, tcols, values, at, langs)
         else:
-            found, new = self._list(j, table, tcols, values, keys)
+            found, new = self._list(j, table, tcols, values, at)
         absent = pc.and_(pc.invert(found), pc.invert(blank))
         if j.missing == "empty":
             new = {n: _empty(a, absent) for n, a in new.items()}
@@ -86,63 +89,53 @@ class Joiner:
         return joined.filter(pc.invert(absent))
 
     def _one(self, j: JoinSpec, table: TableData, tcols: list[str], values: list[tuple],
-             keys: pa.Array, langs: list[str]) -> tuple[pa.Array, dict[str, pa.Array]]:
+             at: _At, langs: list[str]) -> tuple[pa.Array, dict[str, pa.Array]]:
         take: dict[str, str] = j.take  # type: ignore[assignment]
         select = list(take) + ([j.language] if j.language else [])
         only = {j.language: langs} if j.language else None
-        rows = table.lookup(tcols, values, j.where, select, only=only)
-        found = pc.is_in(keys, value_set=rows["_key"].combine_chunks())
+        rows = _lookup(table, tcols, values, j.where, select, only=only)
+        ids = _ids(rows)
         new: dict[str, pa.Array] = {}
         if j.language is None:
-            pos = pc.index_in(keys, value_set=rows["_key"].combine_chunks())
             for col, name in take.items():
-                new[name] = pc.take(rows[col].combine_chunks(), pos)
-            return found, new
+                new[name] = at.spread(ids, rows[col])
+            return at.found(ids), new
         lang_col = rows[j.language].combine_chunks()
-        for col, name in take.items():
-            for lang in langs:
-                sub = rows.filter(pc.equal(lang_col, lang))
-                pos = pc.index_in(keys, value_set=sub["_key"].combine_chunks())
-                new[f"{name}@{lang}"] = pc.take(sub[col].combine_chunks(), pos)
-        return found, new
+        for lang in langs:
+            sub = rows.filter(pc.equal(lang_col, lang))
+            for col, name in take.items():
+                new[f"{name}@{lang}"] = at.spread(_ids(sub), sub[col])
+        return at.found(ids), {f"{n}@{lang}": new[f"{n}@{lang}"] for n in take.values()
+                               for lang in langs}
 
     def _wide(self, j: JoinSpec, table: TableData, tcols: list[str], values: list[tuple],
-              keys: pa.Array, langs: list[str]) -> tuple[pa.Array, dict[str, pa.Array]]:
+              at: _At, langs: list[str]) -> tuple[pa.Array, dict[str, pa.Array]]:
         fields: dict[str, str] = j.fields  # type: ignore[assignment]
         assert j.field and j.value and j.language
-        rows = table.lookup(tcols, values, j.where, [j.field, j.language, j.value],
-                            only={j.field: list(fields), j.language: langs})
-        found = pc.is_in(keys, value_set=rows["_key"].combine_chunks())
+        rows = _lookup(table, tcols, values, j.where, [j.field, j.language, j.value],
+                       only={j.field: list(fields), j.language: langs})
         fcol, lcol = rows[j.field].combine_chunks(), rows[j.language].combine_chunks()
         new: dict[str, pa.Array] = {}
         for value, name in fields.items():
             for lang in langs:
                 sub = rows.filter(pc.and_(pc.equal(fcol, value), pc.equal(lcol, lang)))
-                pos = pc.index_in(keys, value_set=sub["_key"].combine_chunks())
-                new[f"{name}@{lang}"] = pc.take(text(sub[j.value]), pos)
-        return found, new
+                new[f"{name}@{lang}"] = at.spread(_ids(sub), text(sub[j.value]))
+        return at.found(_ids(rows)), new
 
     def _list(self, j: JoinSpec, table: TableData, tcols: list[str], values: list[tuple],
-              keys: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
+              at: _At) -> tuple[pa.Array, dict[str, pa.Array]]:
         refs = sorted(placeholders(j.template)) if j.template else [j.value or ""]
-        rows = table.lookup(tcols, values, j.where, refs, order=j.order)
+        rows = _lookup(table, tcols, values, j.where, refs, order=j.order)
         items = _items(rows, j)
-        rkeys = rows["_key"].combine_chunks()
+        ids = _ids(rows)
         # Rows come ordered by key: each run of one key is one list.
-        n = len(rkeys)
-        if n:
-            change = np.ones(n, bool)
-            k = rkeys.to_numpy(zero_copy_only=False)
-            change[1:] = k[1:] != k[:-1]
-            starts = np.flatnonzero(change)
-            offsets = pa.array(np.append(starts, n).astype(np.int32))
-            run_keys = pa.array(k[starts], pa.string())
-        else:
-            offsets, run_keys = pa.array([0], pa.int32()), pa.array([], pa.string())
+        n = len(ids)
+        change = np.ones(n, bool)
+        change[1:] = ids[1:] != ids[:-1]
+        starts = np.flatnonzero(change)
+        offsets = pa.array(np.append(starts, n).astype(np.int32))
         lists = pa.ListArray.from_arrays(offsets, items)
-        pos = pc.index_in(keys, value_set=run_keys)
-        found = pc.is_valid(pos)
-        return found, {j.as_ or "": pc.take(lists, pos)}
+        return at.found(ids), {j.as_ or "": at.spread(ids[starts], lists)}
 
     def _reject(self, i: int, j: JoinSpec, table: TableData, joined: Batch, batch: Batch,
                 absent: pa.Array, report: FileReport) -> None:
@@ -160,6 +153,47 @@ class Joiner:
             report.reject(Reject(line, first, f"{j.describe(i)}: no row for {shown} in "
                                  f"table {j.table} ({table.source}: {cols}{extra})", row,
                                  keyvals[first][n]))
+
+
+CHUNK = 8192  # distinct keys per lookup: bounds the rows held at once
+
+
+class _At:
+    """Where each of the batch's rows finds its key among the distinct keys looked up."""
+
+    def __init__(self, n: int, pos: np.ndarray):
+        self.n, self.pos = n, pos  # pos[i] == n: row i's key is blank
+
+    def spread(self, ids: np.ndarray, col: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """``col``, whose row r matched distinct key ``ids[r]``, laid on the batch's
+        rows (null where a row's key has none)."""
+        at = np.full(self.n + 1, -1, np.int64)
+        at[ids] = np.arange(len(ids))
+        idx = at[self.pos]
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        return pc.take(col, pa.array(idx, mask=idx < 0))
+
+    def found(self, ids: np.ndarray) -> pa.Array:
+        hit = np.zeros(self.n + 1, bool)
+        hit[ids] = True
+        return pa.array(hit[self.pos])
+
+
+def _ids(rows: pa.Table) -> np.ndarray:
+    return np.asarray(rows["_id"].combine_chunks().to_numpy(zero_copy_only=False), np.int64)
+
+
+def _lookup(table: TableData, tcols: list[str], values: list[tuple], where: dict[str, str],
+            select: list[str], **kw: Any) -> pa.Table:
+    """The table's rows for ``values``, a chunk of keys at a time; ``_id`` indexes
+    ``values`` (so the rows stay ordered by key when ordered within each chunk)."""
+    parts = []
+    for o in range(0, max(len(values), 1), CHUNK):
+        part = table.lookup(tcols, values[o:o + CHUNK], where, select, **kw)
+        if o:
+            part = part.set_column(0, "_id", pc.add(part["_id"], o))
+        parts.append(part)
+    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
 def _items(rows: pa.Table, j: JoinSpec) -> pa.Array:

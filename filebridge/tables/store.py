@@ -11,7 +11,7 @@ the messages that name a duplicate key.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ class TableData:
         try:
             db.execute("PRAGMA journal_mode=OFF")  # a scratch copy: rebuilt if lost
             db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA cache_size=-65536")  # 64 MiB while the indexes are built
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
             report = FileReport(shown, spool_dir=str(spool) if spool else None)
             try:
@@ -149,46 +150,44 @@ class TableData:
             return None
         return list(row[:len(keys)]), row[-2], row[-1]
 
-    def lookup(self, keys: list[str], values: Iterable[tuple[str, ...]], where: dict[str, str],
+    def lookup(self, keys: list[str], values: list[tuple[str, ...]], where: dict[str, str],
                select: list[str], order: list[str] | None = None,
                only: dict[str, list[str]] | None = None) -> pa.Table:
         """The rows whose ``keys`` columns hold one of ``values`` (and the ``where``
-        constants, and for ``only`` one of the listed values): a column ``_key`` (the
-        key parts joined by SEP) and the ``select`` columns, typed. With ``order``, by
-        key, then those columns (numbers as numbers), then file order."""
-        self._temp += 1
-        tmp = f"k{self._temp}"
+        constants, and for ``only`` one of the listed values): a column ``_id`` (the
+        position in ``values`` of the key the row matched) and the ``select`` columns,
+        typed. With ``order``: by ``_id``, then those columns (numbers as numbers),
+        then file order."""
         kcols = [f"k{i}" for i in range(len(keys))]
         db = self.db
         db.execute("PRAGMA query_only=OFF")
         try:
-            db.execute(f"CREATE TEMP TABLE {tmp} ({', '.join(kcols)})")
-            db.executemany(f"INSERT INTO {tmp} VALUES ({', '.join('?' * len(keys))})", values)
-            on = " AND ".join(f"t.{_q(k)} = {tmp}.{kc}" for k, kc in zip(keys, kcols))
+            db.execute("DROP TABLE IF EXISTS temp.k")
+            db.execute(f"CREATE TEMP TABLE k (id INTEGER PRIMARY KEY, {', '.join(kcols)})")
+            db.executemany(f"INSERT INTO k VALUES (?, {', '.join('?' * len(keys))})",
+                           ((i, *v) for i, v in enumerate(values)))
+            # CROSS JOIN: the keys drive, each probes the table's index.
+            on = " AND ".join(f"t.{_q(k)} = k.{kc}" for k, kc in zip(keys, kcols, strict=True))
             cond, args = _where(where, only, prefix="t.")
             cond = cond.replace("WHERE", "AND", 1) if cond else ""
-            sel = [f"{tmp}.{kc}" for kc in kcols] + [f"t.{_q(c)}" for c in select]
-            sql = f"SELECT {', '.join(sel)} FROM {tmp} JOIN t ON {on} {cond}"
+            sel = ["k.id"] + [f"t.{_q(c)}" for c in select]
+            sql = f"SELECT {', '.join(sel)} FROM k CROSS JOIN t ON {on} {cond}"
             if order is not None:
-                by = [f"{tmp}.{kc}" for kc in kcols]
+                by = ["k.id"]
                 for c in order:
                     num = f"t.{_q(c)} GLOB '[0-9]*' AND NOT t.{_q(c)} GLOB '*[^0-9]*'"
                     by += [f"CASE WHEN {num} THEN CAST(t.{_q(c)} AS INTEGER) END",
                            f"t.{_q(c)}"]
-                sql += " ORDER BY " + ", ".join(by + ["t._line"])
+                sql += " ORDER BY " + ", ".join([*by, "t._line"])
             rows = db.execute(sql, args).fetchall()
-            db.execute(f"DROP TABLE {tmp}")
+            db.execute("DROP TABLE temp.k")
         finally:
             db.execute("PRAGMA query_only=ON")
-        out: dict[str, pa.Array] = {}
-        parts = list(zip(*rows)) if rows else [()] * (len(keys) + len(select))
-        key = pa.array(parts[0], pa.string())
-        for p in parts[1:len(keys)]:
-            key = pc.binary_join_element_wise(key, pa.array(p, pa.string()), SEP)
-        out["_key"] = key
-        for c, values_ in zip(select, parts[len(keys):]):
+        parts = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(select))
+        out: dict[str, pa.Array] = {"_id": pa.array(parts[0], pa.int64())}
+        for c, col_values in zip(select, parts[1:], strict=True):
             typ = self.schema.field(c).type
-            col = pa.array(values_, pa.string())
+            col = pa.array(col_values, pa.string())
             out[c] = col if pa.types.is_string(typ) else pc.cast(col, typ)
         return pa.table(out)
 
