@@ -121,13 +121,15 @@ def check(profiles: tuple[str, ...]) -> None:
 @click.option("-n", "--rows", default=10, show_default=True, help="records to show")
 def preview(profile: str, file: Path, rows: int) -> None:
     """Show the first mapped records of FILE and its rejects; writes nothing."""
-    from filebridge.errors import RejectedFile
+    from filebridge.errors import RejectedFile, Waiting
     from filebridge.records import FileReport, plain
 
     job = _job(profile)
     report = FileReport(file.name)
     shown = 0
     try:
+        if job.related is not None:
+            job.related.refresh()  # code tables, as a run would load them
         for batch in job.batches(file, report):
             for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
                 if shown >= rows:
@@ -139,6 +141,8 @@ def preview(profile: str, file: Path, rows: int) -> None:
                 break
     except RejectedFile as e:
         _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    except Waiting as e:
+        _fail(runner.WAITING, f"{file.name}: the file would wait: {e}")
     report.flush()
     for rej in report.first[:20]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
@@ -153,14 +157,18 @@ def preview(profile: str, file: Path, rows: int) -> None:
 def plan(profile: str, file: Path, examples: int) -> None:
     """What FILE would create, update, zero or delete in each shop (and write to each
     file output), with counts and example keys; sends and records nothing."""
-    from filebridge.errors import RejectedFile
+    from filebridge.errors import RejectedFile, Waiting
     from filebridge.plan import plan as make_plan
 
     job = _job(profile)
     try:
+        if job.related is not None:
+            job.related.refresh()  # code tables, as a run would load them
         p = make_plan(job, file)
     except RejectedFile as e:
         _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    except Waiting as e:
+        _fail(runner.WAITING, f"{file.name}: the file would wait: {e}")
     except ValueError as e:
         _fail(runner.CONFIG_ERROR, f"{file.name}: {e}")
     report = p.report

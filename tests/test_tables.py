@@ -343,3 +343,65 @@ def test_profile_errors(workdir, change, expected, key):
             line = next(i for i, t in enumerate(yaml, 1) if i > line and (
                 t.strip().lstrip("- ").startswith(anchor + ":")))
         assert f"p.yaml:{line}:" in text, text
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "collezione-as400"
+
+
+def test_the_collection_sample_is_what_its_script_makes(tmp_path):
+    sys.path.insert(0, str(SAMPLE))
+    try:
+        import make_collezione
+    finally:
+        sys.path.remove(str(SAMPLE))
+    for name, lines in make_collezione.build().items():
+        assert (SAMPLE / name).read_bytes() == ("\r\n".join(lines) + "\r\n").encode("cp1252")
+    skus = (SAMPLE / "ANAART_20261127.txt").read_bytes().count(b"\r\n")
+    assert 380 <= skus <= 440
+
+
+def test_the_collection_sample_profile_joins_every_table(tmp_path, cli_env):
+    """profiles/collezione-as400.yaml on the sample: four languages, labels from the
+    code table, every photo in order, the SKU with an unknown colour rejected."""
+    import shutil
+
+    repo = SAMPLE.parents[1]
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(repo / "profiles" / "collezione-as400.yaml", tmp_path / "profiles")
+    shutil.copytree(SAMPLE, tmp_path / "samples" / "collezione-as400")
+    inbox = tmp_path / "inbox" / "collezione"
+    inbox.mkdir(parents=True)
+    for f in SAMPLE.glob("ANA*_20261127.txt"):
+        shutil.copy(f, inbox)
+    r = cli("run", str(tmp_path / "profiles" / "collezione-as400.yaml"), env=cli_env)
+    assert r.returncode == 1, r.stdout + r.stderr  # the one deliberate bad row
+    (out,) = (tmp_path / "outbox" / "collezione").glob("*.csv")
+    got = rows(out, ";")
+    master = (SAMPLE / "ANAART_20261127.txt").read_text("cp1252").splitlines()
+    assert len(got) == len(master) - 1
+    first = got[0]
+    assert (first["sku"], first["title"], first["title@de"], first["colour@fr"],
+            first["category@en"], first["material"], first["fit@en"]) == (
+        "GI26001-034-S", "Giacca Alba in cotone", "Jacke Alba aus Baumwolle", "Vert forêt",
+        "Women > Jackets", "Cotone", "Oversized")
+    photos = [line.split(";") for line in
+              (SAMPLE / "ANAFOT_20261127.txt").read_text("cp1252").splitlines()[1:]]
+    want = sorted((int(p), f) for a, c, p, f in photos if (a, c) == ("GI26001", "034"))
+    assert first["images"].split("|") == [f"https://cdn.example.com/collezione/{f}"
+                                          for _, f in want]
+    assert len(want) >= 2
+    (rej,) = rows(tmp_path / "feedback" / "collezione" / "ANAART_20261127.rejects.csv", ";")
+    assert (rej["line"], rej["field"], rej["value"]) == ("19", "COLORE", "099")
+    assert "join[0] codici: no row for COLORE='099'" in rej["reason"]
+    assert all(x["title@fr"] and x["description@en"] and x["colour@de"] for x in got)
+    assert len(list((tmp_path / "archive" / "collezione").iterdir())) == 3
+
+
+def test_preview_loads_the_code_tables_and_reads_members_beside_the_file(workdir, cli_env):
+    put(workdir / "tables" / "codici.csv", CODES)
+    put(workdir / "inbox" / "ART_1.csv", "ART;COL\nA1;01\nA2;77\n")
+    p = write_profile(workdir, profile(workdir))
+    r = cli("preview", str(p), str(workdir / "inbox" / "ART_1.csv"), env=cli_env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert '"colour@it": "Rosso"' in r.stdout
+    assert "reject line 3: COL: join[0] codici: no row for COL='77'" in r.stdout

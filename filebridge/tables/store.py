@@ -57,7 +57,7 @@ class TableData:
         self.source = source  # the file it was read from (for messages)
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.execute("PRAGMA query_only=ON")
-        self.db.execute("PRAGMA temp_store=FILE")
+        self.db.execute("PRAGMA temp_store=MEMORY")
         schema = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         self.schema = pa.ipc.read_schema(pa.py_buffer(schema))
         self.rows = int(self.db.execute("SELECT value FROM meta WHERE key='rows'").fetchone()[0])
@@ -84,7 +84,8 @@ class TableData:
         try:
             db.execute("PRAGMA journal_mode=OFF")  # a scratch copy: rebuilt if lost
             db.execute("PRAGMA synchronous=OFF")
-            db.execute("PRAGMA cache_size=-65536")  # 64 MiB while the indexes are built
+            db.execute("PRAGMA cache_size=-16384")  # 16 MiB: bounded, also while indexing
+            db.execute("PRAGMA temp_store=FILE")  # the index sort spills to disk
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
             report = FileReport(shown, spool_dir=str(spool) if spool else None)
             try:
