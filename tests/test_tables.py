@@ -6,6 +6,7 @@ bad encodings, and the profile checks."""
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -405,3 +406,21 @@ def test_preview_loads_the_code_tables_and_reads_members_beside_the_file(workdir
     assert r.returncode == 1, r.stdout + r.stderr
     assert '"colour@it": "Rosso"' in r.stdout
     assert "reject line 3: COL: join[0] codici: no row for COL='77'" in r.stdout
+
+
+def test_a_code_table_by_pattern_in_the_profiles_own_inbox(workdir, cli_env):
+    """pattern: without folder: looked for in the source's folder, the newest file;
+    never taken as a main file nor moved."""
+    prof = profile(workdir)
+    prof["tables"]["codici"] = {"pattern": "TABCOD_*.csv", "read": {
+        "format": "csv", "delimiter": ";", "encoding": "cp1252"}}
+    p = write_profile(workdir, prof)
+    inbox = workdir / "inbox"
+    put(inbox / "TABCOD_1.csv", CODES.replace("Rosso", "Vecchio"))
+    os.utime(inbox / "TABCOD_1.csv", (1, 1))
+    put(inbox / "TABCOD_2.csv", CODES)
+    put(inbox / "ART_1.csv", "ART;COL\nA1;01\n")
+    r = cli("run", str(p), env=cli_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rows(workdir / "out" / "ART_1.csv")[0]["colour@it"] == "Rosso"
+    assert sorted(x.name for x in inbox.iterdir()) == ["TABCOD_1.csv", "TABCOD_2.csv"]

@@ -6,6 +6,7 @@ not process it again."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -252,22 +253,61 @@ def test_a_set_over_sftp_waits_for_its_member_then_goes(tmp_path, sshd: Sshd, cl
     kh.write_text(sshd.known_hosts_line())
     source = sshd.server(kh, path=str(inbox.relative_to(sshd.root)), pattern=["ART_*.csv"],
                          ready={"stable_for": "0s"}, work=str(tmp_path / "work"))
-    p = write_profile(tmp_path, set_profile(tmp_path, source))
+    prof = set_profile(tmp_path, source)
+    # A code table found through the same SFTP source: the newest TABCOD_*.csv.
+    prof["tables"]["codici"] = {"pattern": "TABCOD_*.csv", "read": {
+        "format": "csv", "delimiter": ";", "encoding": "cp1252"}}
+    prof["join"].append({"table": "codici", "on": {"ART": "CODICE"}, "take": {"GRUPPO": "group"}})
+    prof["map"]["fields"]["group"] = {"from": "group"}
+    p = write_profile(tmp_path, prof)
+    put(inbox / "TABCOD_20261101.csv", "CODICE;GRUPPO\nA1;old\nA2;old\n")
+    put(inbox / "TABCOD_20261120.csv", "CODICE;GRUPPO\nA1;Giacche\nA2;Gonne\n")
+    os.utime(inbox / "TABCOD_20261101.csv", (1, 1))  # the older version
     put(inbox / "ART_20261127.csv", "ART\nA1\nA2\n")
     put(inbox / "FOTO_20261127.csv", FOTO)
     r = cli("run", str(p), env=cli_env)
     assert r.returncode == 8, r.stdout + r.stderr
     assert "waiting for TRAD_20261127.csv (table trad)" in r.stdout
     # Nothing was claimed on the server: the files are as the ERP left them.
-    assert names(inbox) == ["ART_20261127", "FOTO_20261127"]
+    assert names(inbox) == ["ART_20261127", "FOTO_20261127", "TABCOD_20261101",
+                            "TABCOD_20261120"]
     assert not [x for x in inbox.iterdir() if x.name.endswith(".processing")]
 
     put(inbox / "TRAD_20261127.csv", TRAD)
     r = cli("run", str(p), env=cli_env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert [(x["sku"], x["title@en"], x["images"]) for x in
+    assert [(x["sku"], x["title@en"], x["images"], x["group"]) for x in
             rows(tmp_path / "out" / "ART_20261127.csv")] == [
-        ("A1", "Jacket", "a.jpg|b.jpg"), ("A2", "Skirt", "c.jpg")]
-    assert [x.name for x in inbox.iterdir() if x.is_file()] == []
+        ("A1", "Jacket", "a.jpg|b.jpg", "Giacche"), ("A2", "Skirt", "c.jpg", "Gonne")]
+    # The code tables stay where the ERP keeps them; the set went to the archive.
+    assert sorted(x.name for x in inbox.iterdir() if x.is_file()) == [
+        "TABCOD_20261101.csv", "TABCOD_20261120.csv"]
+    st = cli("status", "--profile", str(p), env=cli_env).stdout
+    assert "codici [set] TABCOD_20261120.csv rows=2" in st
     assert names(inbox / "archive") == ["ART_20261127", "FOTO_20261127", "TRAD_20261127"]
     assert ledger_files(tmp_path / "ledger.db") == [("ART_20261127.csv", "done")]
+
+
+def test_watch_waits_for_the_missing_member_then_takes_the_set(workdir, cli_env):
+    inbox = workdir / "inbox"
+    p = write_profile(workdir, set_profile(workdir))
+    put(inbox / "ART_20261127.csv", "ART\nA1\nA2\n")
+    put(inbox / "TRAD_20261127.csv", TRAD)
+    log = workdir / "watch.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(p)],
+                                env=cli_env, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "waiting for FOTO_20261127.csv" in log.read_text(), timeout=60,
+                 what="the waiting line")
+        assert names(inbox) == ["ART_20261127", "TRAD_20261127"]
+        put(inbox / "FOTO_20261127.csv", FOTO)
+        wait_for(lambda: names(workdir / "archive") == [
+            "ART_20261127", "FOTO_20261127", "TRAD_20261127"], timeout=60, what="the set")
+        assert ledger_files(workdir / "ledger.db") == [("ART_20261127.csv", "done")]
+        # Told once, not every time the watcher looked again.
+        assert log.read_text().count("waits: its set is incomplete") == 1
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
