@@ -146,7 +146,7 @@ class Joiner:
         keyvals = {f: key_text(batch.column(f)).take(pa.array(idx, pa.int64())).to_pylist()
                    for f in on}
         extra = "".join(f", {c}={v!r}" for c, v in j.where.items())
-        for n, (line, row) in enumerate(zip(lines, rows)):
+        for n, (line, row) in enumerate(zip(lines, rows, strict=True)):
             shown = ", ".join(f"{f}={keyvals[f][n]!r}" for f in on)
             cols = ", ".join(f"{c}={keyvals[f][n]!r}" for f, c in on.items())
             first = next(iter(on))

@@ -63,7 +63,7 @@ class Related:
             dup = data.duplicate(keys, j.where)
             if dup is not None:
                 values, a, b = dup
-                shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+                shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values, strict=True))
                 return (f"lines {a} and {b}: both hold {shown}"
                         + "".join(f", {c}={v!r}" for c, v in j.where.items())
                         + f"; {j.describe(i)} (kind {j.kind}) needs one row per key")

@@ -245,7 +245,7 @@ def check_related(profile: Any) -> list[Problem]:
             bad = sorted(placeholders(t.member) - groups)
             if bad:
                 found.append((("tables", name, "member"), f"unknown placeholder {{{bad[0]}}}; "
-                              "known: " + ", ".join("{%s}" % g for g in sorted(groups))))
+                              "known: " + ", ".join(f"{{{g}}}" for g in sorted(groups))))
     if sets is not None:
         for key in ("done_file", "manifest"):
             tmpl = getattr(sets, key)
@@ -304,6 +304,3 @@ def template_glob(template: str) -> str:
         if field is not None:
             parts.append("*")
     return "".join(parts)
-
-
-NAME_RX = re.compile(NAME)

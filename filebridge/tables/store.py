@@ -129,10 +129,10 @@ class TableData:
                 for c in schema.names:
                     col = key_text(batch.column(c)) if c in keys else text(batch.column(c))
                     cols.append(col.to_pylist())
-                db.executemany(insert, zip(*cols))
+                db.executemany(insert, zip(*cols, strict=True))
                 n += len(batch)
-        except RejectedFile as e:
-            raise TableError(f"{shown}: {_located(e, reader, src)}") from None
+        except RejectedFile as e:  # unreadable as a whole: a bad encoding, not CSV…
+            raise TableError(f"{shown}: {e}") from None
         except TableError as e:
             raise TableError(f"{shown}: {e}") from None
         if schema is None:
@@ -214,8 +214,3 @@ def _batches(reader: Any, src: Path, report: FileReport) -> Iterator[Batch]:
             what = f"{r.field}: " if r.field else ""
             raise TableError(f"line {r.line}: {what}{r.reason}")
         yield batch
-
-
-def _located(e: RejectedFile, reader: Any, src: Path) -> str:
-    """A reader's refusal of the whole table (with its line when it knows it)."""
-    return str(e)
