@@ -123,6 +123,10 @@ def reference() -> str:
            "| `destinations` | named places that also receive files (`kind:` " +
            ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
            "`deliver: [name, …]` |",
+           "| `tables` | related files the joins use: code tables kept in the ledger with "
+           "their version, or members of the main file's set |",
+           "| `set` | " + (ProfileBase.model_fields["set"].description or "") + " |",
+           "| `join` | " + (ProfileBase.model_fields["join"].description or "") + " |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
            "| `once` | " + (ProfileBase.model_fields["once"].description or "") + " |", ""]
@@ -142,6 +146,13 @@ def reference() -> str:
         out.append(f"- `{n}`: {doc}")
     for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
         out.append(f"- `{{{n}: …}}`: {doc}")
+    out.append("\n## Related files and joins\n")
+    from filebridge.profile import _table_model
+    from filebridge.tables.spec import JoinSpec, SetSpec
+
+    _table(_table_model(), "tables → name", out, seen)
+    _table(SetSpec, "set", out, seen)
+    _table(JoinSpec, "join → each", out, seen)
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)

@@ -194,8 +194,9 @@ class FileSink(Sink):
 
 
 def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
-                true: str = "1", false: str = "0") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null."""
+                true: str = "1", false: str = "0", separator: str = "|") -> pa.Array:
+    """A typed column as output text: exact decimals, ISO dates, empty for null, a
+    list's items (photos from a join) joined by ``separator``."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
@@ -204,7 +205,7 @@ def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
         # item holds; an empty list and no list are both empty.
         inner = pa.large_list(pa.string()) if pa.types.is_large_list(t) else \
             pa.list_(pa.string())
-        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), "\x1e"), "")
+        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), separator), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):
