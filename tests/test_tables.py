@@ -382,7 +382,7 @@ def test_the_collection_sample_profile_joins_every_table(tmp_path, cli_env):
     assert len(got) == len(master) - 1
     first = got[0]
     assert (first["sku"], first["title"], first["title@de"], first["colour@fr"],
-            first["category@en"], first["material"], first["fit@en"]) == (
+            first["categories@en"], first["material"], first["fit@en"]) == (
         "GI26001-034-S", "Giacca Alba in cotone", "Jacke Alba aus Baumwolle", "Vert forêt",
         "Women > Jackets", "Cotone", "Oversized")
     photos = [line.split(";") for line in
@@ -396,6 +396,26 @@ def test_the_collection_sample_profile_joins_every_table(tmp_path, cli_env):
     assert "join[0] codici: no row for COLORE='099'" in rej["reason"]
     assert all(x["title@fr"] and x["description@en"] and x["colour@de"] for x in got)
     assert len(list((tmp_path / "archive" / "collezione").iterdir())) == 3
+    # The shops' files: WooCommerce's importer and Shopify's rules take all of it.
+    from checkers.shopify_csv import ShopifyStore, import_products
+    from checkers.woocommerce_importer import WooShop, import_csv
+
+    (woo,) = (tmp_path / "outbox" / "woocommerce").glob("*.new.csv")
+    shop = WooShop()
+    res = import_csv(shop, woo)
+    assert not res.failed and not res.skipped and not res.not_imported
+    parents = [p for p in shop.all() if p.type == "variable"]
+    assert sum(len(shop.visible_variations(p.sku)) for p in parents) + sum(
+        1 for p in shop.all() if p.type == "simple") == len(got)
+    jacket = shop.by_sku("P-GI26001")
+    assert jacket.categories == ["Donna > Giacche"] and jacket.images[0].endswith(
+        f"/{want[0][1]}")
+    (shopify,) = (tmp_path / "outbox" / "shopify").glob("*.csv")
+    store = ShopifyStore(metafields={f"custom.{c}": "single_line_text_field"
+                                     for c in ("material", "fit", "composition")})
+    result = import_products(store, shopify, overwrite=True)
+    assert not result.errors and len(result.created) == 45
+    assert store.product("gi26001").metafields["custom.composition"] == "100% cotone"
 
 
 def test_preview_loads_the_code_tables_and_reads_members_beside_the_file(workdir, cli_env):

@@ -9,7 +9,8 @@ every run). Run: python samples/collezione-as400/make_collezione.py
 - ANAFOT_20261127.txt  photos ARTICOLO;COLORE;POSIZIONE;FILE, several per article
   and colour, rows deliberately out of order (POSIZIONE gives the order).
 - TABCOD.csv           the code table, keyed by type and code (TIPO;CODICE;LINGUA;
-  DESCRIZIONE): COL colours, MAT materials, VES fits, CAT category paths.
+  DESCRIZIONE): COL colours, MAT materials, VES fits, CAT category paths, CMP the
+  composition of each material (a specification).
 
 The three ANA* files arrive together as one set; TABCOD.csv changes rarely.
 
@@ -45,6 +46,16 @@ MATERIALS = {
     "CAS": ("Cashmere", "Cashmere", "Kaschmir", "Cachemire"),
     "POL": ("Poliestere riciclato", "Recycled polyester", "Recyceltes Polyester",
             "Polyester recyclé"),
+}
+COMPOSITIONS = {  # material code -> composition, a specification (code type CMP)
+    "COT": ("100% cotone", "100% cotton", "100% Baumwolle", "100% coton"),
+    "LAN": ("100% lana vergine", "100% virgin wool", "100% Schurwolle",
+            "100% laine vierge"),
+    "LIN": ("100% lino", "100% linen", "100% Leinen", "100% lin"),
+    "SET": ("100% seta", "100% silk", "100% Seide", "100% soie"),
+    "CAS": ("100% cashmere", "100% cashmere", "100% Kaschmir", "100% cachemire"),
+    "POL": ("100% poliestere riciclato", "100% recycled polyester",
+            "100% recyceltes Polyester", "100% polyester recyclé"),
 }
 FITS = {
     "REG": ("Regolare", "Regular", "Normal", "Normale"),
@@ -92,7 +103,8 @@ def build(seed: int = 20261127) -> dict[str, list[str]]:
     rnd = random.Random(seed)
     master, trad, photos = [], ["ARTICOLO;LINGUA;CAMPO;TESTO"], []
     codes = ["TIPO;CODICE;LINGUA;DESCRIZIONE"]
-    for kind, table in (("COL", COLOURS), ("MAT", MATERIALS), ("VES", FITS)):
+    for kind, table in (("COL", COLOURS), ("MAT", MATERIALS), ("VES", FITS),
+                        ("CMP", COMPOSITIONS)):
         for code, names in table.items():
             codes += [f"{kind};{code};{lang};{n}" for lang, n in zip(LANGS, names, strict=True)]
     for code, (paths, _, _) in CATEGORIES.items():
