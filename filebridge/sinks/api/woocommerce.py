@@ -160,8 +160,9 @@ class WooClient(ShopClient):
         catalog = self.o.sync == "catalog"
         self._lookup([it for it in items if it.id is None], catalog)
         if catalog:
-            self._parents([it for it in items if it.product and it.change.op == "upsert"],
-                          results)
+            # a record refused for its options (see _plan) makes no parent either
+            self._parents([it for it in items if it.product and it.change.op == "upsert"
+                           and not option_problem(it.change.record)], results)
         batches: dict[int | None, _Batch] = {}
         for it in items:
             if it.change.id in results:

@@ -51,9 +51,12 @@ class Inventory(Products):
 
     # -- read-back ---------------------------------------------------------------------
 
-    def stock_of(self, sku: str) -> dict[str, tuple[float, int]]:
-        return {src: (si["quantity"], si["status"])
-                for (s, src), si in self.source_items.items() if s == sku}
+    def stock_by_sku(self) -> dict[str, dict[str, tuple[float, int]]]:
+        """SKU -> source code -> (quantity, status), for every source item."""
+        out: dict[str, dict[str, tuple[float, int]]] = {}
+        for (sku, src), si in self.source_items.items():
+            out.setdefault(sku, {})[src] = (si["quantity"], si["status"])
+        return out
 
     def set_source_item(self, sku: str, source: str, qty: float, status: int) -> None:
         self.source_items[(sku, source)] = {"quantity": float(qty), "status": status}

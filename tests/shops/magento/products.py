@@ -48,6 +48,7 @@ class Products(Stores):
         (quantity, status)."""
         with self.lock:
             sid = self.read_store(store)
+            stock = self.stock_by_sku()
             out = {}
             for sku, p in self.products.items():
                 values = self._values(p, sid)
@@ -59,7 +60,7 @@ class Products(Stores):
                             "custom_attributes": {k: v for k, v in values.items()
                                                   if k not in ("name", "price", "status",
                                                                "visibility", "weight")},
-                            "stock": self.stock_of(sku)}
+                            "stock": stock.get(sku, {})}
             return out
 
     def values(self, sku: str) -> dict[int, dict[str, Any]]:
@@ -77,7 +78,7 @@ class Products(Stores):
                 "attribute_set_id": 4}, count=False)
             self.set_source_item(sku, source, float(qty), int(qty > 0))
 
-    def stock_of(self, sku: str) -> dict[str, tuple[float, int]]:
+    def stock_by_sku(self) -> dict[str, dict[str, tuple[float, int]]]:
         raise NotImplementedError  # the inventory module's
 
     def set_source_item(self, sku: str, source: str, qty: float, status: int) -> None:
