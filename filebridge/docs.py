@@ -102,6 +102,23 @@ def carries_table(reg: Any) -> list[str]:
     return out + [""]
 
 
+def lands_table(reg: Any) -> list[str]:
+    """Where each canonical field lands in each shop output, from its ``LANDS``."""
+    from filebridge.catalog.record import CANONICAL
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "LANDS", None)]
+    out = ["### Where each canonical field lands", "",
+           "Shop outputs read records by canonical names (a sink's `fields:` maps one to "
+           "another mapped field). Weights are grams in the record; prices exact decimals. "
+           "— : not written.", "",
+           "| canonical | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for name in CANONICAL:
+        cells = [reg.get("sink", n).LANDS.get(name, "—") for n in sinks]
+        out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def reference() -> str:
     reg = load_plugins()
     from filebridge.profile import ProfileBase
@@ -156,6 +173,7 @@ def reference() -> str:
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out += lands_table(reg)
     out += carries_table(reg)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
