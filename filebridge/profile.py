@@ -25,6 +25,7 @@ from filebridge.mapping import MapSpec
 from filebridge.options import LocatedErrors, Model, ProfilePath
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
+from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
 
 
 def _union(kind: str, tag: str) -> Any:
@@ -54,7 +55,18 @@ class ProfileBase(Model):
         "last file processed under its name had the same bytes: the same bytes under a new "
         "name are a new file). Default: name_and_content for stock.role figures (an old "
         "snapshot re-sent as a new export is applied again), content for everything else")
+    set: SetSpec | None = Field(None, description="the main file and its member tables "
+                                "(tables with member:) are one set: how the members are "
+                                "named from the main file's name, and when the set is "
+                                "complete")
+    join: list[JoinSpec] = Field(default_factory=list, description="joins applied in order "
+                                 "between the reader and the mapping: the mapping (and later "
+                                 "joins) can use the fields they bring")
     _file: Path | None = PrivateAttr(None)
+
+    def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems between sections (tables, joins, layouts), each with its YAML path."""
+        return check_related(self)
 
     @property
     def file(self) -> Path | None:
@@ -111,9 +123,10 @@ def _known_destinations(self: Any) -> Any:
     return self
 
 
-def _input_types(read: Any) -> tuple[dict[str, Any], Any]:
-    """(types of the input fields the reader declares, type of the others: text for
-    readers that keep undeclared columns as text, None where unknown)."""
+def _input_types(profile: Any) -> tuple[dict[str, Any], Any]:
+    """(types of the input fields the reader declares and of the fields joins bring,
+    type of the others: text for readers that keep undeclared columns as text, None
+    where unknown)."""
     import pyarrow as pa
 
     def arrow(spec: Any) -> Any:
@@ -121,11 +134,16 @@ def _input_types(read: Any) -> tuple[dict[str, Any], Any]:
         return pa.decimal128(38, spec.scale) if t == "decimal" else {
             "integer": pa.int64(), "date": pa.date32(), "boolean": pa.bool_()}.get(t, pa.string())
 
+    read = profile.read
     declared = dict(getattr(read, "fields", None) or {})
     for kind in (getattr(read, "records", None) or {}).values():
         declared.update(kind.fields)
+    types = {n: arrow(s) for n, s in declared.items()}
+    for j in getattr(profile, "join", None) or []:  # typed by their tables: left open
+        for name in j.outputs(j.languages or list(profile.map.languages)):
+            types[name] = pa.null()
     others = pa.string() if read.format in ("csv", "xlsx") else None
-    return {n: arrow(s) for n, s in declared.items()}, others
+    return types, others
 
 
 def _map_checks(self: Any) -> Any:
@@ -137,7 +155,7 @@ def _map_checks(self: Any) -> Any:
 
     problems = []
     if self.map.fields:
-        types, others = _input_types(self.read)
+        types, others = _input_types(self)
         problems = [(("map", *loc), msg) for loc, msg in Mapper(self.map).dry_run(types, others)]
         if self.read.format in ("fixed", "ebcdic", "xml") and not getattr(self.read, "records",
                                                                            None):
@@ -145,7 +163,7 @@ def _map_checks(self: Any) -> Any:
             for field, where, name in self.map.resolved.input_mentions(self.map.fields):
                 if name not in types:
                     problems.append((("map", "fields", field, where), (
-                        f"{name!r} is neither a mapped field nor a field of the layout "
+                        f"{name!r} is neither a mapped field nor a field of the layout or a join "
                         f"({', '.join(types)})")))
     problems += check_profile(self)
     if problems:
@@ -165,6 +183,15 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
 
 
 @lru_cache(maxsize=1)
+def _table_model() -> type[TableBase]:
+    return create_model(  # type: ignore[no-any-return]
+        "Table", __base__=TableBase, __doc__=TableBase.__doc__,
+        read=(_union("reader", "format"), Field(description="how to read it: any reader's "
+                                                "options, e.g. {format: csv, delimiter: ';', "
+                                                "encoding: cp1252}")))
+
+
+@lru_cache(maxsize=1)
 def profile_model() -> type[ProfileBase]:
     return create_model(  # type: ignore[no-any-return]
         "Profile", __base__=ProfileBase,
@@ -178,6 +205,10 @@ def profile_model() -> type[ProfileBase]:
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
             description="outputs: shop import files, shop APIs, templates")),
+        tables=(dict[Annotated[str, Field(pattern=NAME)], _table_model()], Field(
+            default_factory=dict, description="related files the joins use, by name: code "
+            "tables (path: or pattern:) kept in the ledger with their version, or members "
+            "of the main file's set (member:)")),
         destinations=(dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
                            _union("destination", "kind")], Field(
             default_factory=dict, description="named places that also receive files: "
@@ -247,6 +278,13 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
                 where = f"{file}:{line}" if line else str(file)
                 problems.append(f"{where}: {path}: {message}")
         raise ProfileError(problems) from None
+    problems = []
+    for loc, msg in profile.cross_checks():
+        line = _line_of(doc, loc)
+        where = f"{file}:{line}" if line else str(file)
+        problems.append(f"{where}: {'.'.join(str(p) for p in loc)}: {msg}")
+    if problems:
+        raise ProfileError(problems)
     profile._file = file
     return profile
 

@@ -233,7 +233,7 @@ def test_the_run_date_is_the_claim_date_also_when_a_file_is_redone(workdir, monk
     assert outcome.status == "done" and outcome.tally.sent == 2
     out = read_out(workdir)
     assert [(r["sku"], r["selling"], r["run_date"], r["images"]) for r in out] == [
-        ("A", "8.00", "2026-06-15", "a.jpg\x1eb.jpg"), ("B", "5.00", "2026-06-15", "")]
+        ("A", "8.00", "2026-06-15", "a.jpg|b.jpg"), ("B", "5.00", "2026-06-15", "")]
 
 
 def test_the_readme_mapping_examples_pass_check(tmp_path):
@@ -278,4 +278,4 @@ write:
         (f"{prof}:12: map.fields.bad.expr: upper(): expected text, got decimal128(38, 2) "
         "(use text(x) first) (at column 1)"),
         (f"{prof}:10: map.fields.sku.format: 'COLOR' is neither a mapped field nor a field of "
-        "the layout (CODART, PREZZO)")]
+        "the layout or a join (CODART, PREZZO)")]

@@ -17,7 +17,7 @@ JSON-ready **record**:
     options: [{field, name, names: {lang: name}, value, values: {lang: value}}]
     attributes: [{code, name, names, filter, type, namespace,
                   values: [text], translations: {lang: [text]}}]
-    translations: {lang: {title, description, ...}}
+    translations: {lang: {title, description, ..., categories: [[level, ...], ...]}}
     prices: {market: {price, compare_at_price}}
 
 Decimals are never floats; a value a shop could not take raises
@@ -136,8 +136,9 @@ class Canon:
                 continue
             name, _, lang = k.partition("@")
             try:
-                if lang:
-                    translations.setdefault(lang, {})[name] = text(v)
+                if lang:  # category paths in that language, level by level
+                    translations.setdefault(lang, {})[name] = paths(v) \
+                        if name == "categories" else text(v)
                 else:
                     rec[name] = _value(name, v, sku)
             except ValueError as e:

@@ -29,7 +29,7 @@ PRODUCT_LEVEL = ("title", "description", "short_description", "vendor", "product
                  "seo_title", "seo_description")
 # Canonical fields whose text has a version per language.
 TRANSLATABLE = ("title", "description", "short_description", "seo_title",
-                "seo_description", "image_alt", "handle")
+                "seo_description", "image_alt", "handle", "categories")
 
 
 def _language(v: str) -> str:

@@ -31,49 +31,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+from shops.faults import Faults, hang_up
+
 HERE = Path(__file__).resolve().parent / "vendure"
 INSTALL = Path(__file__).resolve().parents[2] / "scripts" / "install-vendure.sh"
 USER = "superadmin"
 PASSWORD = "test-superadmin-pw"
-
-
-class Faults:
-    """Faults for the next requests through the proxy, consumed in order of arrival."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.queue: list[tuple[str, Any]] = []
-
-    def fail(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
-        self._add(n, ("fail", (status, retry_after)))
-
-    def ok(self, n: int) -> None:
-        """Let the next n requests through untouched (to aim a later fault)."""
-        self._add(n, ("ok", None))
-
-    def slow(self, n: int, seconds: float) -> None:
-        self._add(n, ("slow", seconds))
-
-    def drop(self, n: int) -> None:
-        """Close the socket without answering (Vendure never sees the request)."""
-        self._add(n, ("drop", None))
-
-    def drop_after(self, n: int) -> None:
-        """Forward to Vendure (so the change IS applied), then close the socket
-        without answering: the client cannot know it worked."""
-        self._add(n, ("drop_after", None))
-
-    def clear(self) -> None:
-        with self.lock:
-            self.queue.clear()
-
-    def _add(self, n: int, fault: tuple[str, Any]) -> None:
-        with self.lock:
-            self.queue.extend([fault] * n)
-
-    def next(self) -> tuple[str, Any] | None:
-        with self.lock:
-            return self.queue.pop(0) if self.queue else None
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -88,30 +51,23 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.next()
-        kind, arg = fault or ("", None)  # type: tuple[str, Any]
-        if kind == "drop":
-            self.close_connection = True
-            self.connection.close()
-            return
-        if kind == "fail":
-            status, retry_after = arg
-            data = json.dumps({"errors": [{"message": f"injected HTTP {status}"}]}).encode()
-            self.send_response(status)
-            if retry_after is not None:
-                self.send_header("Retry-After", str(retry_after))
+        fault = shop.faults.take(f"POST {self.path}")
+        if fault and fault.kind == "drop":  # Vendure never sees the request
+            return hang_up(self)
+        if fault and fault.kind == "fail":
+            data = json.dumps({"errors": [{"message": f"injected HTTP {fault.status}"}]}
+                              ).encode()
+            self.send_response(fault.status)
+            for k, v in fault.headers().items():
+                self.send_header(k, v)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
             return
-        if kind == "slow":
-            time.sleep(arg)
         status, headers, data = self._forward(body)
-        if kind == "drop_after":
-            self.close_connection = True
-            self.connection.close()
-            return
+        if fault and fault.kind == "drop_after":  # applied, but the answer is lost
+            return hang_up(self)
         self.send_response(status)
         for k, v in headers:
             if k.lower() in ("content-type", "vendure-auth-token"):
