@@ -162,6 +162,8 @@ class Writer:
         return body
 
     def write(self, changes: list[Change], ids: dict[str, int | None]) -> dict[int, Result]:
+        if any(c.record.get("prices") for c in changes):
+            self._price_scope()  # before anything is saved
         groups: dict[str, list[Change]] = {}
         for c in changes:
             grouped = self.catalog.product is not None and c.record.get("product")
@@ -588,11 +590,7 @@ class Writer:
         as its special price, which leaves its price as it is. Needs Catalog Price Scope
         = Website: with the global scope Magento would write these prices over the
         default ones."""
-        if self.shop.price_scope() != "website":
-            raise PermanentSinkError(
-                "magento: prices: per website needs Catalog Price Scope = Website (Stores > "
-                "Configuration > Catalog > Catalog > Price); with Global, Magento stores "
-                "every website's price over the default one")
+        self._price_scope()
         base, specials, deletes = [], [], []
         for c in changes:
             now, was = self._market_rows(c.record), self._market_rows(c.previous or {})
@@ -618,6 +616,13 @@ class Writer:
                 refused.setdefault(by_sku[hit], f"SKU {hit}: website price: "
                                                 f"{item.get('message')}")
         return refused
+
+    def _price_scope(self) -> None:
+        if self.shop.price_scope() != "website":
+            raise PermanentSinkError(
+                "magento: prices: per website needs Catalog Price Scope = Website (Stores > "
+                "Configuration > Catalog > Catalog > Price); with Global, Magento stores "
+                "every website's price over the default one")
 
     @staticmethod
     def _market_rows(rec: dict[str, Any]) -> dict[str, tuple[str, str | None]]:

@@ -112,6 +112,11 @@ class Attributes(Stores):
             return {str(i): self._label(o, sid)
                     for i, o in self.attributes[code]["options"].items()}
 
+    def ordered_labels(self, code: str) -> list[str]:
+        """The admin labels in the order the shop lists them (sort order, then id)."""
+        with self.lock:
+            return [o["label"] for o in self._options(self.attributes[code], ADMIN)[1:]]
+
     def label_of(self, code: str, value: Any, store: str | None = "all") -> str:
         """The label of a stored select value (a multiselect's comma list of them)."""
         labels = self.option_labels(code, store)
@@ -149,6 +154,7 @@ class Attributes(Stores):
 
     def _attribute_out(self, a: dict[str, Any], store_id: int) -> dict[str, Any]:
         out = {k: v for k, v in a.items() if k != "options"}
+        out["scope"] = self.scope_of(a["attribute_code"])
         out["frontend_labels"] = []
         out["options"] = self._options(a, store_id)
         return out

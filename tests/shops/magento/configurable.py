@@ -85,7 +85,7 @@ class Configurable(ShopState):
             self._check_links(links, [c for c in codes if c])
         new_options = current["options"]
         if options is not None:
-            new_options = self._options(current["options"], options)
+            new_options = self._super_options(current["options"], options)
         return {"options": new_options,
                 "links": [int(i) for i in links] if links is not None else current["links"]}
 
@@ -116,7 +116,7 @@ class Configurable(ShopState):
                                    'attribute values.', [pid, seen[key]])
             seen[key] = pid
 
-    def _options(self, current: list[dict[str, Any]], options: Any) -> list[dict[str, Any]]:
+    def _super_options(self, current: list[dict[str, Any]], options: Any) -> list[dict[str, Any]]:
         if not isinstance(options, list):
             raise MagentoError(400, '"%fieldName" is required. Enter and try again.',
                                {"fieldName": "configurable_product_options"})

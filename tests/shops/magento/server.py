@@ -31,6 +31,7 @@ class MagentoServer(Bulk, Prices, Orders):
         super().__init__(**options)
         self.token = token
         self.throttled = 0
+        self.writes: list[str] = []  # "METHOD /path" of every request that may change data
         self.faults = Faults()
         self._bucket: tuple[float, float] | None = None  # (burst, per second)
         self._tokens = 0.0
@@ -129,7 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.take(f"{self.command} {self.path}")
+            if self.command != "GET":
+                shop.writes.append(f"{self.command} {self.path}")
+        # A trailing space lets a fault's match end with the path ("PUT …/D26FW1002 ").
+        fault = shop.faults.take(f"{self.command} {self.path} ")
         if fault and fault.kind == "drop":
             return hang_up(self)
         if fault and fault.kind == "fail":
