@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         host: ImageHost = self.server.host  # type: ignore[attr-defined]
         with host.lock:
             host.hits[self.path] += 1

@@ -473,7 +473,8 @@ class MagentoClient(ShopClient):
         results: dict[int, Result] = {}
         again: list[Change] = []
         ids = self._known(changes)
-        products, stock = [], []
+        products: list[Change] = []
+        stock: list[Change] = []
         for c in changes:
             pid = ids.get(c.key)
             if c.op in ("unpublish", "delete"):

@@ -222,9 +222,9 @@ class Writer:
             try:
                 body = self._child(c.record, options, ids.get(c.key) is None)
                 wanted = _gallery([c.record]) if self.o.variant_images else None
-                if wanted is not None and _gallery([c.previous or {}]) == wanted \
-                        and c.previous is not None:
-                    wanted = None
+                if c.previous is not None and _gallery([c.previous]) == wanted or \
+                        not wanted and c.previous is None:
+                    wanted = None  # unchanged, or nothing to say about a new one
                 self._clear_special(c)
                 pid, got = self.c.save(c.key, body, wanted, c.remote.get("images") or {},
                                        ids.get(c.key) is not None)
@@ -464,7 +464,7 @@ class Writer:
         if product is not None and product.options:  # a one-size product: plain values
             body["custom_attributes"] += self._option_values(rec, self._options(product))
         body["custom_attributes"] += self._attributes(rec.get("attributes", []))
-        wanted = _gallery([rec])
+        wanted: list[tuple[str, str]] | None = _gallery([rec])
         if c.previous is not None and _gallery([c.previous]) == wanted or not wanted and c.previous is None:
             wanted = None
         try:
@@ -500,7 +500,7 @@ class Writer:
         ext["configurable_product_links"] = sorted(links.values())
         if self.o.websites:
             ext["website_ids"] = [self.shop.website_id(w) for w in self.o.websites]
-        wanted = _gallery(now.variants, now.images)
+        wanted: list[tuple[str, str]] | None = _gallery(now.variants, now.images)
         if prev is not None and _gallery(prev.variants, prev.images) == wanted:
             wanted = None
         known = dict(digests)
@@ -626,7 +626,7 @@ class Writer:
 
     @staticmethod
     def _market_rows(rec: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
-        out = {}
+        out: dict[str, tuple[str, str | None]] = {}
         own = special(rec)[0] is not None
         for website, m in (rec.get("prices") or {}).items():
             price, compare = m.get("price"), m.get("compare_at_price")
