@@ -36,14 +36,28 @@ Shop facts relied on (shop-formats.md 3.3):
   ``GET /V1/bulk/{uuid}/detailed-status`` gives each operation's status (1 done,
   2 retriable, 3 failed, 4 open) [doc]. ``send_bulk`` uses it for large loads.
 
-Canonical fields sent: title -> name, price (and compare_at_price as the regular
-price with price as ``special_price``), status/published -> status 1/2, weight
-(grams, converted to the shop's unit), description and handle (``url_key``) as
-custom attributes, stock as the source item of ``location``. Not sent: vendor,
-product_type, category, tags, barcode, image (they need ids or uploads).
-Variants (``product``/``options``) become simple products; no configurable parent
-is made. unpublish sets status 2; zero sets quantity 0, out of stock; delete
-removes the product.
+- Catalog [code: magento/magento2 2.4 Catalog, ConfigurableProduct, Eav]: read
+  ``magento_catalog`` (configurables and what each product carries, translations per
+  store view, special prices, categories, prices per website), ``magento_shop``
+  (store views, attributes and options, the category tree: found before anything is
+  created, created at most once) and ``magento_media`` (images as base64 gallery
+  entries, each picture uploaded once per product).
+
+Canonical fields sent: title -> name, price (a compare-at price above it becomes the
+price, with the price as ``special_price``), sale_price/sale_from/sale_to ->
+``special_price``/``special_from_date``/``special_to_date``, status/published -> status
+1/2, weight (grams, converted to the shop's unit), description, short_description,
+seo_title, seo_description and handle (``url_key``) as custom attributes, barcode to
+``barcode_attribute``, categories, images with image_alt as their labels, map.attributes
+(filters and specifications), prices per website (``prices:``), stock as the source
+item of ``location``. Not sent: vendor, product_type, category (the shop's own
+taxonomy) and tags (Magento has no product tags). With ``map.product`` the variants of
+a product become simple children of a configurable (``parent_sku``); a product with one
+SKU is a visible simple product. unpublish sets status 2 (and the configurable's when
+no child of it is left selling); zero sets quantity 0, out of stock; delete removes the
+product (and the configurable with its last child). ``bulk_threshold`` applies to plain
+simple products and stock: a catalog with variants, categories, images or languages is
+sent synchronously, since its parts must exist before the products that use them.
 """
 
 from __future__ import annotations
