@@ -236,8 +236,10 @@ class Writer:
             out[c.id] = Result(c.id, True, remote=self._remote(c, pid, got))
         links = self._links(now, others, saved, ids)
         psku = self.o.parent_sku.format(key=key)
+        if not links:
+            return out  # no child in the shop: no empty configurable either
         try:
-            if self._parent_changed(now, prev, links, live, saved):
+            if self._parent_changed(now, prev, live, saved):
                 self._parent(psku, now, prev, options, links, others, live, digests)
         except ItemError as e:
             for c in live:
@@ -271,8 +273,8 @@ class Writer:
             out.update({k: int(v) for k, v in self.c.lookup(missing).items() if v})
         return out
 
-    def _parent_changed(self, now: Product, prev: Product | None, links: dict[str, int],
-                        live: list[Change], saved: dict[str, int]) -> bool:
+    def _parent_changed(self, now: Product, prev: Product | None, live: list[Change],
+                        saved: dict[str, int]) -> bool:
         if prev is None or any(c.previous is None for c in live if c.key in saved):
             return True
         return self._view(now) != self._view(prev)
