@@ -315,3 +315,20 @@ def test_website_prices_need_the_website_price_scope(monkeypatch):
             ledger.send(c, [variant("S1", "M", "Nero", product="S1",
                                     prices={"base": {"price": "90.00"}})])
         assert shop.products == {}  # refused before anything was saved
+
+
+def test_websites_put_products_where_the_profile_says(monkeypatch):
+    """Through 'all' a new product joins every website; ``websites:`` names them."""
+    with MagentoServer(store_views={"default": "base", "ch_it": "ch"}) as shop:
+        shop.add_attribute("size", "select", "global")
+        shop.add_attribute("material", "select", "global")
+        shop.add_attribute("composition", "text", "store", filterable=0)
+        ledger = Ledger()
+        c = client(shop, ledger, monkeypatch, websites=["ch"], store_views={})
+        recs = [variant("G1-M-NER", "M", "Nero"), variant("G1-S-NER", "S", "Nero")]
+        assert all(r.ok for r in ledger.send(c, recs).values())
+        ch = shop.websites["ch"]
+        assert {p["website_ids"] == [ch] for p in shop.catalog("all").values()} == {True}
+        with pytest.raises(PermanentSinkError, match="'nowhere'"):
+            Ledger().send(client(shop, Ledger(), monkeypatch, websites=["nowhere"],
+                                 store_views={}), [variant("X-M", "M", "Nero", product="X")])
