@@ -28,9 +28,7 @@ ledger's memory of the other variants):
   ``special_from_date``/``special_to_date``, which Magento applies on the days it
   covers by itself, so the record is not sent again when a sale starts or ends; a
   compare-at price above the price becomes the price, with the price as a special
-  price without dates. A special price or date that goes away is deleted through
-  ``/V1/products/special-price-delete`` (a save cannot empty one on every release:
-  magento/magento2#8274, #8862). ``prices:`` per website: see ``_market_rows``.
+  price without dates; see ``magento_prices``, also for ``prices:`` per website.
 - categories: each path's levels found by name under the root category or created;
   the product is linked to each path's last level. A path the product no longer has
   is unlinked with ``DELETE /V1/categories/{id}/products/{sku}`` (a save only adds
@@ -48,10 +46,9 @@ from urllib.parse import quote
 
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.spec import AttributeSpec, ProductSpec
-from filebridge.catalog.values import blank
-from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.base import Change, Result
 from filebridge.sinks.api.magento_media import BadImage
+from filebridge.sinks.api.magento_prices import Prices, base_price, special
 from filebridge.sinks.api.magento_shop import Attribute, ItemError
 
 if TYPE_CHECKING:
@@ -85,26 +82,6 @@ def _plain(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k != "_remote"}
 
 
-def special(rec: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
-    """(special price, from, to) a record gives Magento."""
-    if not rec:
-        return None, None, None
-    if not blank(rec.get("sale_price")):
-        return str(rec["sale_price"]), rec.get("sale_from"), rec.get("sale_to")
-    price, compare = rec.get("price"), rec.get("compare_at_price")
-    if price is not None and compare is not None and Decimal(compare) > Decimal(price):
-        return str(price), None, None
-    return None, None, None
-
-
-def base_price(rec: dict[str, Any]) -> str | None:
-    price, compare = rec.get("price"), rec.get("compare_at_price")
-    if blank(rec.get("sale_price")) and price is not None and compare is not None \
-            and Decimal(compare) > Decimal(price):
-        return str(compare)
-    return None if price is None else str(price)
-
-
 def status_of(fields: dict[str, Any]) -> int | None:
     status = str(fields.get("status") or "").lower()
     if not status and fields.get("published") is None:
@@ -133,6 +110,7 @@ class Writer:
         self.c = client
         self.o = client.o
         self.shop = client.shop
+        self.prices = Prices(client)
         self._warned: set[str] = set()
 
     @property
@@ -163,7 +141,7 @@ class Writer:
 
     def write(self, changes: list[Change], ids: dict[str, int | None]) -> dict[int, Result]:
         if any(c.record.get("prices") for c in changes):
-            self._price_scope()  # before anything is saved
+            self.prices.check_scope()  # before anything is saved
         groups: dict[str, list[Change]] = {}
         for c in changes:
             grouped = self.catalog.product is not None and c.record.get("product")
@@ -181,7 +159,7 @@ class Writer:
                     results[c.id] = Result(c.id, False, f"SKU {c.key}: {e}")
         priced = [c for c in changes if results[c.id].ok and c.record.get("prices")]
         if priced:
-            for cid, message in self._market_prices(priced).items():
+            for cid, message in self.prices.websites(priced).items():
                 results[cid] = Result(cid, False, message)
         return results
 
@@ -225,7 +203,7 @@ class Writer:
                 if c.previous is not None and _gallery([c.previous]) == wanted or \
                         not wanted and c.previous is None:
                     wanted = None  # unchanged, or nothing to say about a new one
-                self._clear_special(c)
+                self.prices.clear_special(c)
                 pid, got = self.c.save(c.key, body, wanted, c.remote.get("images") or {},
                                        ids.get(c.key) is not None)
             except ItemError as e:
@@ -470,7 +448,7 @@ class Writer:
         if c.previous is not None and _gallery([c.previous]) == wanted or not wanted and c.previous is None:
             wanted = None
         try:
-            self._clear_special(c)
+            self.prices.clear_special(c)
             saved, digests = self.c.save(c.key, body, wanted, c.remote.get("images") or {},
                                          not create)
             self._translate(c.key, rec, c.previous)
@@ -531,20 +509,6 @@ class Writer:
                 self.warn(f"img:{e.url}", f"configurable {psku}: {e}")
                 wanted = [(u, label) for u, label in wanted if u != e.url]
 
-    def _clear_special(self, c: Change) -> None:
-        """Delete the special price when it (or one of its dates) goes away: a save
-        cannot empty it."""
-        before, now = special(c.previous), special(c.record)
-        if before[0] is None or c.remote.get("id") is None:
-            return
-        if now[0] is not None and all(now[i] or not before[i] for i in (1, 2)):
-            return
-        failed = self.c.http.json("POST", "/V1/products/special-price-delete", {"prices": [
-            {"sku": c.key, "store_id": 0, "price": before[0], "price_from": "",
-             "price_to": ""}]}) or []
-        if failed:
-            raise ItemError("special price: " + "; ".join(str(f.get("message")) for f in failed))
-
     def _translate(self, sku: str, rec: dict[str, Any], before: dict[str, Any] | None) -> None:
         """Names, descriptions and text specifications in each language's store views,
         for the languages whose text changed."""
@@ -580,63 +544,3 @@ class Writer:
                 continue
             out[a.code] = ", ".join(values)
         return out
-
-    # -- prices per website --------------------------------------------------------
-
-    def _market_prices(self, changes: list[Change]) -> dict[int, str]:
-        """``prices:`` maps websites to price fields: each website's price goes to its
-        store views through ``/V1/products/base-prices``. A compare-at price above the
-        price makes the compare-at the website's price and the price its special price.
-        A website without one would show the default special price (Magento falls back
-        to it), so while the record has a special price the website gets its own price
-        as its special price, which leaves its price as it is. Needs Catalog Price Scope
-        = Website: with the global scope Magento would write these prices over the
-        default ones."""
-        self._price_scope()
-        base, specials, deletes = [], [], []
-        for c in changes:
-            now, was = self._market_rows(c.record), self._market_rows(c.previous or {})
-            for website, (price, sp) in now.items():
-                for sid in self.shop.website_stores(website):
-                    base.append({"sku": c.key, "price": price, "store_id": sid})
-                    if sp is not None:
-                        specials.append({"sku": c.key, "price": sp, "store_id": sid})
-                    elif was.get(website, (None, None))[1] is not None:
-                        deletes.append({"sku": c.key, "price": was[website][1],
-                                        "store_id": sid})
-        refused: dict[int, str] = {}
-        by_sku = {c.key: c.id for c in changes}
-        for route, rows in (("base-prices", base), ("special-price", specials),
-                            ("special-price-delete", deletes)):
-            if not rows:
-                continue
-            for item in self.c.http.json("POST", f"/V1/products/{route}", {"prices": rows}) or []:
-                params = [str(p) for p in item.get("parameters") or []]
-                hit = next((sku for sku in by_sku if sku in params), None)
-                if hit is None:
-                    raise RetryableSinkError(f"magento: {route}: {item.get('message')}")
-                refused.setdefault(by_sku[hit], f"SKU {hit}: website price: "
-                                                f"{item.get('message')}")
-        return refused
-
-    def _price_scope(self) -> None:
-        if self.shop.price_scope() != "website":
-            raise PermanentSinkError(
-                "magento: prices: per website needs Catalog Price Scope = Website (Stores > "
-                "Configuration > Catalog > Catalog > Price); with Global, Magento stores "
-                "every website's price over the default one")
-
-    @staticmethod
-    def _market_rows(rec: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
-        out: dict[str, tuple[str, str | None]] = {}
-        own = special(rec)[0] is not None
-        for website, m in (rec.get("prices") or {}).items():
-            price, compare = m.get("price"), m.get("compare_at_price")
-            if price is None:
-                continue
-            if compare is not None and Decimal(compare) > Decimal(price):
-                out[website] = (str(compare), str(price))
-            else:
-                out[website] = (str(price), str(price) if own else None)
-        return out
-
