@@ -203,9 +203,9 @@ def test_pictures_repeated_symbols_and_explicit_point():
     got = {n: (x.start, x.length, x.type, x.storage, x.scale, x.implied)
            for n, x in f.items() if n != "A" and n != "D"}
     assert got == {"B": (4, 5, "decimal", "zoned", 2, True),
-                   "C": (9, 8, "decimal", "text", 2, False),  # the point is a byte
-                   "E": (21, 7, "decimal", "text", 2, False),
-                   "F": (28, 4, "integer", "text", 0, False),
+                   "C": (9, 8, "decimal", "edited", 2, False),  # the point is a byte
+                   "E": (21, 7, "decimal", "edited", 2, False),
+                   "F": (28, 4, "integer", "edited", 0, False),
                    "G": (32, 5, "integer", "zoned", 0, False)}
     assert (f["A"].length, f["A"].type, f["D"].length) == (3, "text", 4)
     agrees_with_cobolio(fixed("05 A PIC XXX.", "05 B PIC 999V99.", "05 D PIC X(4)."))
@@ -287,8 +287,8 @@ def test_group_usage_applies_to_its_items():
 
 
 @pytest.mark.parametrize("code, line, words", [
-    (["01 R.", "   05 A PIC X(3).", "   05 B PIC S9(3) COMP-1."], 3, "COMP-1"),
-    (["01 R.", "   05 A PIC X(3).", "   05 B COMP-2."], 3, "floating point"),
+    (["01 R.", "   05 A PIC X(3).", "   05 B PIC S9(3) COMP-1."], 3, "has no PICTURE"),
+    (["01 R.", "   05 A PIC X(3).", "   05 B POINTER."], 3, "USAGE POINTER"),
     (["01 R.", "   05 N PIC 9.", "   05 B PIC X OCCURS 1 TO 5", "        DEPENDING ON N."],
      3, "DEPENDING ON"),
     (["01 R.", "   05 A PIC X.", "66 B RENAMES A."], 3, "RENAMES"),
@@ -300,11 +300,13 @@ def test_group_usage_applies_to_its_items():
     (["01 R.", "   05 A PIC X.", "   05 B REDEFINES C PIC X."], 3, "REDEFINES C"),
     (["01 R.", "   05 A PIC X.", "   05 B REDEFINES A PIC X(2).", "   05 C PIC X."], 3,
      "takes 2 bytes"),
-    (["01 R.", "   05 A PIC 9(3) SIGN LEADING."], 2, "SIGN needs"),
-    (["01 R.", "", "   05 A PIC X(3) COMP-3."], 3, "cannot be PACKED"),
+    (["01 R.", "   05 A PIC X(3) SIGN LEADING."], 2, "SIGN applies to numeric"),
+    (["01 R.", "", "   05 A PIC X(3) COMP-3."], 3, "cannot be COMP-3"),
     (["01 R.", "   05 A PIC N(3)."], 2, "national"),
-    (["01 R.", "   05 A PIC 9(19) COMP."], 2, "18 digits"),
-    (["01 R.", "   05 A PIC 9(3)P."], 2, "P"),
+    (["01 R.", "   05 A PIC 9(39) COMP."], 2, "at most 38"),
+    (["01 R.", "   05 A PIC 9(3)P9."], 2, "left or right end"),
+    (["01 R.", "   05 A PIC S9(3).99 COMP-3."], 2, "only in DISPLAY"),
+    (["01 R.", "   05 A PIC S9(3) COMP-3 SIGN LEADING SEPARATE."], 2, "SIGN applies to DISPLAY"),
     (["01 R.", "   COPY ALTRO."], 2, "COPY"),
     (["01 R.", "   05 A PIC X SYNC."], 2, "SYNCHRONIZED"),
     (["01 R.", "   55 A PIC X."], 2, "level number"),
@@ -315,7 +317,8 @@ def test_errors_name_their_line(code, line, words):
         compile_copybook(fixed(*code))
     assert e.value.line == line, str(e.value)
     assert words in e.value.reason
-    assert str(e.value).startswith(f"{line}: ")
+    assert str(e.value).startswith(f"{line}:{e.value.column}: ")
+    assert 8 <= e.value.column <= 72  # in the code area of a fixed-format line
 
 
 def test_bad_column_7_in_fixed_format():

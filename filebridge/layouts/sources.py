@@ -29,15 +29,39 @@ COPYBOOK_SUFFIXES = (".cpy", ".cbl", ".cob", ".copy")
 
 
 class LayoutError(ValueError):
-    """A layout file that cannot be compiled. ``line`` is 1-based in that file."""
+    """A layout file that cannot be compiled. ``line`` and ``column`` are 1-based in
+    that file. A compiler that finds several problems raises one LayoutError listing
+    them all (``problems``); its own reason, line and column are the first one's."""
 
-    def __init__(self, reason: str, line: int | None = None, source: str | None = None):
-        self.reason, self.line, self.source = reason, line, source
-        where = ":".join(str(p) for p in (source, line) if p is not None)
-        super().__init__(f"{where}: {reason}" if where else reason)
+    def __init__(self, reason: str, line: int | None = None, source: str | None = None,
+                 column: int | None = None):
+        self.reason, self.line, self.source, self.column = reason, line, source, column
+        self.problems: list[LayoutError] = [self]
+        super().__init__(self._where(reason))
+
+    def _where(self, reason: str) -> str:
+        where = ":".join(str(p) for p in (self.source, self.line, self.column) if p is not None)
+        return f"{where}: {reason}" if where else reason
+
+    @classmethod
+    def several(cls, problems: list[LayoutError], source: str | None = None) -> LayoutError:
+        """One error for all ``problems``, in line order."""
+        problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        if source is not None:
+            problems = [p.located(source) for p in problems]
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        err = cls(first.reason, first.line, first.source, first.column)
+        err.problems = problems
+        err.args = (f"{len(problems)} problems:\n" + "\n".join(
+            "  " + p._where(p.reason) for p in problems),)
+        return err
 
     def located(self, source: str) -> LayoutError:
-        return LayoutError(self.reason, self.line, source)
+        if len(self.problems) > 1:
+            return LayoutError.several(self.problems, source)
+        return LayoutError(self.reason, self.line, source, self.column)
 
 
 @dataclass
