@@ -331,3 +331,112 @@ def test_bad_column_7_in_fixed_format():
 def test_empty_copybook():
     with pytest.raises(LayoutError, match="no data description"):
         compile_copybook(fixed("*  nothing but a comment"))
+
+
+def test_float_usages_have_no_picture_and_fixed_sizes():
+    text = fixed("05 F1 COMP-1.", "05 F2 USAGE IS COMPUTATIONAL-2.", "05 G COMP-2.",
+                 "   10 H.", "   10 I.")
+    f = compile_copybook(text).fields
+    assert {n: (x.start, x.length, x.storage, x.type, x.scale) for n, x in f.items()} == {
+        "F1": (1, 4, "float", "decimal", 9), "F2": (5, 8, "float", "decimal", 9),
+        "H": (13, 8, "float", "decimal", 9), "I": (21, 8, "float", "decimal", 9)}
+
+
+def test_comp_0_is_binary_and_comp_follows_the_dialect():
+    text = fixed("05 A PIC 9(3) COMP-0.", "05 B PIC S9(7)V99 COMP.", "05 C PIC S9(4) COMP-4.")
+    z = compile_copybook(text).fields
+    assert [(x.storage, x.length) for x in z.values()] == [("binary", 2), ("binary", 4),
+                                                          ("binary", 2)]
+    ile = compile_copybook(text, comp="packed").fields  # ILE COBOL: COMP is packed
+    assert [(x.storage, x.length) for x in ile.values()] == [("binary", 2), ("packed", 5),
+                                                            ("binary", 2)]
+
+
+def test_p_scaling_positions():
+    text = fixed("05 A PIC PPP9(5) COMP-3.", "05 B PIC SVPP99 COMP-3.", "05 C PIC 9(5)PPP.",
+                 "05 D PIC S9(3)PPPV COMP.")
+    f = compile_copybook(text).fields
+    assert {n: (x.length, x.type, x.scale, x.implied) for n, x in f.items()} == {
+        "A": (3, "decimal", 8, True),   # .000ddddd
+        "B": (2, "decimal", 4, True),   # .00dd
+        "C": (5, "integer", -3, False),  # ddddd000
+        "D": (2, "integer", -3, False)}
+
+
+@pytest.mark.parametrize("digits, size", [(18, 8), (19, 9), (20, 9), (21, 9), (22, 10),
+                                          (30, 13), (37, 16), (38, 16)])
+def test_binary_beyond_18_digits_sized_as_cobrix(digits, size):
+    import math
+
+    f = compile_copybook(fixed(f"05 A PIC S9({digits}) COMP.")).fields["A"]
+    assert (f.storage, f.length) == ("binary", size)
+    if digits > 18:  # cobrix's BinaryUtils.getBytesCount, in floating point
+        assert size == math.ceil((math.log(10) / math.log(2) * digits + 1) / 8)
+
+
+def test_explicit_point_and_sign_clauses_on_display_items():
+    text = fixed("05 A PIC S9(5).99.", "05 B PIC S9(3).99 SIGN LEADING SEPARATE.",
+                 "05 C PIC 99V99 SIGN IS LEADING SEPARATE CHARACTER.",
+                 "05 D PIC 9(3) SIGN TRAILING.", "05 E PIC SV9(7) SIGN LEADING.")
+    f = compile_copybook(text).fields
+    got = {n: (x.start, x.length, x.storage, x.sign, x.scale, x.implied, x.point)
+           for n, x in f.items()}
+    assert got == {"A": (1, 8, "zoned", "trailing", 2, False, True),
+                   "B": (9, 7, "zoned", "leading_separate", 2, False, True),
+                   "C": (16, 5, "zoned", "leading_separate", 2, True, False),  # as cobrix
+                   "D": (21, 3, "zoned", "trailing", 0, False, False),
+                   "E": (24, 7, "zoned", "leading", 7, True, False)}
+
+
+def test_edited_pictures_are_read_as_printed():
+    text = fixed("05 A PIC 9(8)+.", "05 B PIC Z(6)VZZ-.", "05 C PIC 9(6).99CR.",
+                 "05 D PIC +9(8).")
+    f = compile_copybook(text).fields
+    assert {n: (x.length, x.storage, x.type, x.scale, x.implied) for n, x in f.items()} == {
+        "A": (9, "edited", "integer", 0, False), "B": (9, "edited", "decimal", 2, True),
+        "C": (11, "edited", "decimal", 2, False), "D": (9, "edited", "integer", 0, False)}
+
+
+def test_every_problem_is_reported_at_once_with_line_and_column():
+    text = fixed(
+        "01  R.",
+        "    05 A PIC X(3) SYNC.",
+        "    05 B PIC N(4).",
+        "    05 C PIC X OCCURS 1 TO 5 DEPENDING ON A.",
+        "    05 D PIC 9(3)P9.",
+        "    05 E USAGE POINTER.",
+        "    05 F.",
+        "       COPY ALTRO.",
+        "    05 G PIC X(2) REDEFINES NOPE.",
+        "    05 H PIC S9(3) COMP-2.",
+        "66  K RENAMES A.",
+        "    55 L PIC X.",
+        "    05 M PIC X(3)")
+    with pytest.raises(LayoutError) as e:
+        compile_copybook(text)
+    got = [(p.line, p.column, p.reason.split(":")[0]) for p in e.value.problems]
+    # Columns point at the word at fault: SYNC, the picture, OCCURS, USAGE, COPY …
+    assert got == [(2, 26, "A"), (3, 21, "B"), (4, 23, "C"), (5, 21, "D"), (6, 17, "E"),
+                   (8, 15, "COPY is not expanded"),
+                   (9, 12, "G REDEFINES NOPE, which is not an earlier item at the same level"),
+                   (10, 21, "H"), (11, 8, "level 66 RENAMES is not supported"),
+                   (12, 12, "55 is not a level number (01-49, 77, 88)"),
+                   (13, 21, "the entry '05 M' does not end with a period")]
+    message = str(e.value)
+    assert message.startswith("11 problems:\n  2:26: A: SYNCHRONIZED")
+    assert "\n  3:21: B: PIC N(4): national" in message
+    assert "\n  13:21: the entry '05 M' does not end with a period" in message
+    # (F, whose only content is the COPY, is not also reported as empty.)
+    assert "F has no PICTURE" not in message
+
+
+def test_layout_comp_reaches_the_reader_options(tmp_path):
+    from filebridge.readers.ebcdic import EbcdicOptions
+
+    (tmp_path / "R.cpy").write_text(fixed("01 R.", "   05 A PIC X(2).",
+                                          "   05 P PIC S9(5)V99 COMP."))
+    for comp, length, storage in (("binary", 6, "binary"), ("packed", 6, "packed")):
+        o = EbcdicOptions.model_validate({"format": "ebcdic", "layout": "R.cpy",
+                                          "layout_comp": comp},
+                                         context={"base": tmp_path})
+        assert (o.record_length, o.fields["P"].storage) == (length, storage)

@@ -156,7 +156,10 @@ def elementary(it: Item, usage: str | None, group_sign: str | None,
                               it.line, column=it.column)
         return {"length": FLOAT_BYTES[usage or ""], "type": "decimal",
                 "scale": FLOAT_SCALE, "storage": "float"}
-    pic = parse_picture(it.pic or "", it.line, it.pic_column)
+    try:
+        pic = parse_picture(it.pic or "", it.line, it.pic_column)
+    except LayoutError as e:
+        raise LayoutError(f"{it.label}: {e.reason}", e.line, column=e.column) from None
     if pic.kind != "numeric":
         if kind != "display":
             raise LayoutError(f"{it.label}: PIC {it.pic} cannot be {usage}: only numeric "
@@ -327,7 +330,7 @@ def compile_copybook(text: str, *, names: Names = "as_written",
         entry = parse_entry(stmt, problems)
         if entry is not None:
             entries.append(entry)
-        elif len(problems) > before and entries:
+        elif len(problems) > before and entries and entries[-1].pic is None:
             # An unreadable entry (COPY, a bad level) may have been the previous
             # group's content: do not also report that group as empty.
             entries[-1].broken = True

@@ -87,6 +87,10 @@ class LayoutFileMixin(Model):
                                        "(.fdf) or DSPFFD export (.csv) giving the fields; "
                                        "fields: then only overrides single keys, e.g. "
                                        "{DTULTMOD: {type: date, format: CYYMMDD}}")
+    layout_comp: Literal["binary", "packed"] = Field(
+        "binary", description="what a copybook's USAGE COMP (COMPUTATIONAL) is: binary "
+        "(z/OS, most compilers) or packed (ILE COBOL on IBM i, unless compiled with "
+        "*COMPASBIN)")
     layout_names: Literal["as_written", "underscore"] = Field(
         "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
 

@@ -79,7 +79,7 @@ def _from_text(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Arrow's shortest float text (-30503.93, 1e-7, 1.2345678901234568e+17) ->
     significand digits (uint64, at most 17) and a power of ten."""
     parts = pc.extract_regex(text, r"^-?(?P<i>[0-9]+)(?:\.(?P<f>[0-9]+))?"
-                                   r"(?:e(?P<e>[+-]?[0-9]+))?$")
+                                   r"(?:e\+?(?P<e>-?[0-9]+))?$")
     i, f, e = (parts.field(k) for k in ("i", "f", "e"))
     digits = pc.cast(pc.binary_join_element_wise(i, f, ""), pa.uint64())
     exp10 = pc.subtract(pc.cast(pc.if_else(pc.equal(e, ""), "0", e), pa.int64()),

@@ -113,11 +113,13 @@ def detect(path: Path, text: str) -> str:
                       "(DSPFFD outfile)", source=path.name)
 
 
-def load_layout(path: Path | str, *, names: Names = "as_written") -> Layout:
+def load_layout(path: Path | str, *, names: Names = "as_written",
+                comp: Literal["binary", "packed"] = "binary") -> Layout:
     """Compile the layout file at ``path``; errors are located as ``FILE:LINE: reason``.
 
     ``names`` applies to copybooks: ``as_written`` keeps COBOL names such as
-    ``PREZZO-VENDITA``; ``underscore`` turns them into ``PREZZO_VENDITA``.
+    ``PREZZO-VENDITA``; ``underscore`` turns them into ``PREZZO_VENDITA``. ``comp``:
+    what a copybook's USAGE COMP is (binary on z/OS, packed in ILE COBOL).
     """
     path = Path(path)
     try:
@@ -129,7 +131,7 @@ def load_layout(path: Path | str, *, names: Names = "as_written") -> Layout:
         kind = detect(path, text)
         if kind == "copybook":
             from filebridge.layouts.copybook import compile_copybook
-            layout = compile_copybook(text, names=names)
+            layout = compile_copybook(text, names=names, comp=comp)
         elif kind == "fdf":
             from filebridge.layouts.fdf import compile_fdf
             layout = compile_fdf(text)
@@ -185,7 +187,8 @@ def expand_layout(data: Any, base: Path | None) -> Any:
     path = Path(str(data["layout"]))
     if base is not None and not path.is_absolute():
         path = Path(base) / path
-    layout = load_layout(path, names=data.get("layout_names", "as_written"))
+    layout = load_layout(path, names=data.get("layout_names", "as_written"),
+                         comp=data.get("layout_comp", "binary"))
     fields = merge(layout, data.get("fields") or {})
     out = dict(data)
     out["fields"] = {n: f.model_dump(exclude_defaults=True) | {"start": f.start,
