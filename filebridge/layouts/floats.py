@@ -77,15 +77,26 @@ def decode(mat: np.ndarray, fmt: FloatFormat, scale: int) -> tuple[pa.Array, np.
 
 def _from_text(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Arrow's shortest float text (-30503.93, 1e-7, 1.2345678901234568e+17) ->
-    significand digits (uint64, at most 17) and a power of ten."""
-    parts = pc.extract_regex(text, r"^-?(?P<i>[0-9]+)(?:\.(?P<f>[0-9]+))?"
-                                   r"(?:e\+?(?P<e>-?[0-9]+))?$")
-    i, f, e = (parts.field(k) for k in ("i", "f", "e"))
-    digits = pc.cast(pc.binary_join_element_wise(i, f, ""), pa.uint64())
-    exp10 = pc.subtract(pc.cast(pc.if_else(pc.equal(e, ""), "0", e), pa.int64()),
-                        pc.cast(pc.utf8_length(f), pa.int64()))
-    return (digits.to_numpy(zero_copy_only=False),
-            exp10.to_numpy(zero_copy_only=False).astype(np.int64))
+    significand digits (uint64, at most 17) and a power of ten. Plain notation, the
+    common case, is cut with substring kernels; only exponent notation needs a regex."""
+    digits = np.zeros(len(text), dtype=np.uint64)
+    exp10 = np.zeros(len(text), dtype=np.int64)
+    sci = pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+    plain = pc.filter(text, pa.array(~sci)) if sci.any() else text
+    body = pc.replace_substring(pc.replace_substring(plain, "-", ""), ".", "")
+    dot = pc.find_substring(plain, ".").to_numpy(zero_copy_only=False)
+    length = pc.utf8_length(plain).to_numpy(zero_copy_only=False)
+    digits[~sci] = pc.cast(body, pa.uint64()).to_numpy(zero_copy_only=False)
+    exp10[~sci] = np.where(dot >= 0, dot + 1 - length, 0)
+    if sci.any():
+        parts = pc.extract_regex(pc.filter(text, pa.array(sci)),
+                                 r"^-?(?P<i>[0-9]+)(?:\.(?P<f>[0-9]+))?e\+?(?P<e>-?[0-9]+)$")
+        i, f, e = (parts.field(k) for k in ("i", "f", "e"))
+        digits[sci] = pc.cast(pc.binary_join_element_wise(i, f, ""),
+                              pa.uint64()).to_numpy(zero_copy_only=False)
+        exp10[sci] = (pc.cast(e, pa.int64()).to_numpy(zero_copy_only=False) -
+                      pc.utf8_length(f).to_numpy(zero_copy_only=False))
+    return digits, exp10
 
 
 def _shortest(x: np.ndarray, ulp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +142,13 @@ def _to_decimal(digits: np.ndarray, exp10: np.ndarray, negative: np.ndarray, sca
     q = q + ((r > half) | ((r == half) & (safe > 1) & (q % np.uint64(2) == 1))).astype(np.uint64)
     q = np.where(div == 0, np.uint64(0), q)
     value = np.where(m < 0, q, digits)
-    lo, hi, overflow = wide.times_pow10(value, np.maximum(m, 0))
+    up = np.maximum(m, 0)
+    if up.max(initial=0) <= 18 and (value < np.uint64(2 ** 63) // (
+            10 ** up.astype(np.uint64)).astype(np.uint64)).all():
+        lo, hi = value * (10 ** up.astype(np.uint64)).astype(np.uint64), np.zeros_like(value)
+        overflow = np.zeros(len(value), dtype=bool)  # below 2**63: int64 is enough
+    else:
+        lo, hi, overflow = wide.times_pow10(value, up)
     overflow |= wide.too_big(lo, hi, np.zeros(len(lo), dtype=bool))
     lo, hi = np.where(negative, wide.negate(lo, hi)[0], lo), np.where(
         negative, wide.negate(lo, hi)[1], hi)
