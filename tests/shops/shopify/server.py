@@ -38,8 +38,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
