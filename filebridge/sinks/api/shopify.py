@@ -36,8 +36,59 @@ variant's stock to 0, and when the batch unpublishes every variant the shop's
 product has (``variantsCount``), the product goes to status DRAFT. ``delete``
 removes the variants (``productVariantsBulkDelete``), or the whole product when the
 batch deletes every variant it has. Both look the SKUs up afresh, so they act on
-the shop's current state, never on a stale id. ``published``, ``image`` and a ``category`` that is not a
-taxonomy GID are not sent (publishing to sales channels needs publication ids).
+the shop's current state, never on a stale id. A ``category`` that is not a taxonomy
+GID is not sent (category paths go to ``categories``, as collections).
+
+The whole catalog (issue 10; :mod:`.shopify_catalog` assembles a product from its
+variants with ``catalog.product.build`` and fingerprints its parts, :mod:`.shopify_steps`
+sends them):
+
+- Product: options in the profile's order (sizes XS..XL), variants in that order,
+  product-level fields by the parent rules, ``barcode`` per variant, ``tags``. The
+  price in force on the file's date: during a sale (``sale_price`` with
+  ``sale_from``/``sale_to``) ``price`` is the sale price and ``compareAtPrice`` the
+  list price, after it ``compareAtPrice`` is cleared (an explicit null); Shopify has
+  no scheduled sale price, so the delta hashes whether the sale runs on the file's
+  date (``SALE_IN_FORCE``) and the file of the day a sale starts or ends sends it.
+- Images: productSet's ``files`` [doc: ProductSetInput.files, FileSetInput] in order
+  with ``alt``, each variant's ``file`` (its first image, which must also be among the
+  files [doc: ProductVariantSetInput.file]). Sent only when the images, their order
+  or alt texts changed; then the images the shop has are named by media id (kept,
+  alt updated) and only new URLs are downloaded; omitted, the media stay as they are.
+- Translations [doc: translationsRegister, TranslationInput, TranslatableResourceType]:
+  for each language of ``map.languages`` after the first, the product's title,
+  body_html, handle and SEO texts, its options' names and values (PRODUCT_OPTION,
+  PRODUCT_OPTION_VALUE), image alt texts (MEDIA_IMAGE), metafield values (METAFIELD)
+  and collection titles, each against the digest ``translatableResourcesByIds``
+  gives for the current content (a stale digest is refused). A language the shop has
+  not added (``shopLocales``) stops the sink with a message saying so: Shopify refuses
+  it (INVALID_LOCALE_FOR_SHOP); the changes stay queued.
+- Collections: each category path as custom collections, one per level (``collections:
+  paths``; ``leaves``: the full path only; ``none``), handle from the path, title the
+  level's name (translated from the path in each language); looked up by handle,
+  created when missing (a taken handle is looked up, never made twice), products
+  added with ``collectionAddProducts`` (membership read first) and removed with
+  ``collectionRemoveProducts`` when a product leaves a path. An automated collection
+  with that handle refuses the product with a message.
+- Filters and specifications as product metafields ``<namespace>.<code>`` with
+  definitions created when missing (``metafieldDefinitionCreate``, ``access.storefront:
+  PUBLIC_READ``): filters ``list.single_line_text_field`` (numbers
+  ``list.number_decimal``), specs ``single_line_text_field``; a definition the merchant
+  made as single line text is used as such (values joined, as the product CSV does).
+  What the merchant still does: add each filter in the Search & Discovery app
+  (filters cannot be created through the Admin API); definition names are not
+  translatable through the API (the filter's label is, once it exists).
+- ``prices``: fixed prices per price list (``priceListFixedPricesAdd``, an upsert) in
+  the list's currency (``priceList``), only for variants whose price there changed.
+- ``publications``: new products are published to the named sales channels
+  (``publishablePublish``; names resolved once by ``publications``).
+
+What the shop has of each part travels in the variants' remote ids (fingerprints and
+the time they were applied, media ids, collection handles): a part that did not
+change is not sent, so a file that changes one variant's stock sends one productSet
+and one stock call. Every step can be repeated safely (upserts, idempotency keys,
+lookups before creates), so a lost answer or a crash never makes anything twice; a
+product any step refuses is refused as a whole and sent again with the next file.
 
 Big initial loads: :meth:`ShopifyClient.bulk_product_set` runs the products through
 a bulk mutation (staged JSONL upload, ``bulkOperationRunMutation``, poll, read the
@@ -60,7 +111,7 @@ from pydantic import Field, field_validator
 
 from filebridge.catalog.spec import MarketPrices, ProductSpec
 from filebridge.errors import PermanentSinkError, RetryableSinkError
-from filebridge.options import Secret
+from filebridge.options import Secret, expand_env
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
     ApiSink,
@@ -87,7 +138,9 @@ class ShopifyOptions(ApiSinkOptions):
 
     format: Literal["shopify_api"] = Field(description="Shopify Admin GraphQL API")
     token: Secret = Field(description="Admin API access token of the store's custom app "
-                          "(scopes write_products, write_inventory, read_locations)")
+                          "(scopes write_products, write_inventory, read_locations; for the "
+                          "catalog also write_translations, read_locales, "
+                          "write_publications, write_markets)")
     api_version: str = Field(MIN_VERSION, pattern=r"^(\d{4}-(01|04|07|10)|unstable)$",
                              description="Admin API version (quarterly, e.g. 2026-01); "
                              f"{MIN_VERSION} or later: productSet upserts by handle "
@@ -124,6 +177,7 @@ class ShopifyOptions(ApiSinkOptions):
     @field_validator("prices")
     @classmethod
     def _price_lists(cls, v: dict[str, MarketPrices]) -> dict[str, MarketPrices]:
+        v = {expand_env(k): m for k, m in v.items()}  # ids differ per shop: ${VAR} works
         bad = [k for k in v if not k.startswith("gid://shopify/PriceList/")]
         if bad:
             raise ValueError(f"{', '.join(bad)}: price lists are named by their id, e.g. "

@@ -53,6 +53,10 @@ COLLECTION_REMOVE = ("mutation Remove($id: ID!, $ids: [ID!]!) { collectionRemove
 DIGESTS = ("query Digests($ids: [ID!]!, $n: Int!) { translatableResourcesByIds(first: $n, "
            "resourceIds: $ids) { nodes { resourceId translatableContent { key value digest "
            "} } } }")
+# 15 products × (1 + 2 + 40) points: well under the 1000-point ceiling
+MEMBERSHIP = ("query Membership($ids: [ID!]!) { nodes(ids: $ids) { ... on Product { id "
+              "collections(first: 40) { nodes { handle } } } } }")
+MEMBERSHIP_CHUNK = 15
 PRICE_LISTS = "query PriceList($id: ID!) { priceList(id: $id) { id currency } }"
 FIXED_PRICES = ("mutation Prices($id: ID!, $prices: [PriceListPriceInput!]!) { "
                 "priceListFixedPricesAdd(priceListId: $id, prices: $prices) { prices { "
@@ -293,14 +297,36 @@ class CatalogSteps:
             for h, group in handles.items():
                 live = [p for p in group if not p.failed]
                 for chunk in _chunks(live, 250):
-                    data = self.must(op, query, {"id": self._collections[h][0], "ids": [
-                        p.answer["id"] for p in chunk]}).get(op) or {}
+                    for again in (False, True):
+                        data = self.must(op, query, {"id": self._collections[h][0], "ids": [
+                            p.answer["id"] for p in chunk]}).get(op) or {}
+                        if not data.get("userErrors") or again:
+                            break
+                        # A re-sent request whose first answer was lost may find its work
+                        # done: read the membership again, send what is still missing.
+                        inside = self._members_of([p.answer["id"] for p in chunk], h)
+                        chunk = [p for p in chunk if (p.answer["id"] in inside) !=
+                                 (op == "collectionAddProducts")]
+                        if not chunk:
+                            data = {}
+                            break
                     for p in chunk if data.get("userErrors") else []:
                         p.fail(f"collection {h}: {_text(data['userErrors'])}")
         for p in todo:
             p.answer["collection_ids"] = {c.handle: self._collections[c.handle][0]
                                           for c in p.collections if c.handle in
                                           self._collections}
+
+    def _members_of(self, products: list[str], handle: str) -> set[str]:
+        """Which of these products are in the collection now."""
+        inside = set()
+        for chunk in _chunks(products, MEMBERSHIP_CHUNK):
+            data = self.must("nodes", MEMBERSHIP, {"ids": chunk})
+            for node in data.get("nodes") or []:
+                if node and any(c.get("handle") == handle for c in (
+                        node.get("collections") or {}).get("nodes") or []):
+                    inside.add(node["id"])
+        return inside
 
     # -- price lists ---------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class Collections(ShopState):
     def collection_by_id(self, gid: str) -> dict[str, Any] | None:
         return self.collections.get(gid)
 
-    def _node(self, c: dict[str, Any]) -> dict[str, Any]:
+    def _collection_node(self, c: dict[str, Any]) -> dict[str, Any]:
         return {"__typename": "Collection", "id": c["id"], "handle": c["handle"],
                 "title": c["title"], "productsCount": {"count": len(c["products"]),
                                                        "precision": "EXACT"},
@@ -75,11 +75,11 @@ class Collections(ShopState):
     def query_collectionByHandle(self, call: Call) -> dict[str, Any] | None:
         handle = call.arg("handle")
         c = next((c for c in self.collections.values() if c["handle"] == handle), None)
-        return None if c is None else self._node(c)
+        return None if c is None else self._collection_node(c)
 
     def node_Collection(self, call: Call, gid: str) -> dict[str, Any] | None:
         c = self.collections.get(gid)
-        return None if c is None else self._node(c)
+        return None if c is None else self._collection_node(c)
 
     def mutation_collectionCreate(self, call: Call) -> dict[str, Any]:
         inp = call.arg("input")
@@ -96,7 +96,7 @@ class Collections(ShopState):
         gid = self._gid("Collection")
         c = self.collections[gid] = {"id": gid, "handle": handle, "title": title,
                                      "products": [], "smart": bool(inp.get("ruleSet"))}
-        return {"collection": self._node(c), "userErrors": []}
+        return {"collection": self._collection_node(c), "userErrors": []}
 
     def _members(self, call: Call) -> tuple[dict[str, Any] | None, list[str],
                                             list[dict[str, Any]]]:
@@ -129,7 +129,7 @@ class Collections(ShopState):
         if errors or c is None:
             return {"collection": None, "userErrors": errors}
         c["products"].extend(ids)
-        return {"collection": self._node(c), "userErrors": []}
+        return {"collection": self._collection_node(c), "userErrors": []}
 
     def mutation_collectionRemoveProducts(self, call: Call) -> dict[str, Any]:
         c, ids, errors = self._members(call)

@@ -129,6 +129,10 @@ class Products(ShopState):
                 "variants": {"nodes": [self._variant_node(self.variants[v])
                                        for v in p["variants"]]}}
 
+    def node_Product(self, call: Call, gid: str) -> dict[str, Any] | None:
+        p = self.products.get(gid)
+        return None if p is None else self._product_node(p)
+
     # -- productSet --------------------------------------------------------------------
 
     def mutation_productSet(self, call: Call) -> dict[str, Any]:
@@ -258,9 +262,11 @@ class Products(ShopState):
             if v.get("file") is not None:
                 fields["media"] = self._media_of(product, v["file"])
             quantities = v.get("inventoryQuantities") or []
-            if v.get("id"):  # an existing variant: omitted scalars stay as they are
-                current = self.variants[v["id"]]
-                fields = {k: f for k, f in fields.items() if f is not None or k == "options"}
+            if v.get("id"):  # an existing variant: omitted scalars stay as they are; an
+                current = self.variants[v["id"]]  # explicit null clears (compareAtPrice)
+                given = {"price", "compareAtPrice", "barcode", "sku"} & set(v)
+                fields = {k: f for k, f in fields.items()
+                          if f is not None or k in ("options", *given)}
                 if any(current[k] != fields[k] for k in fields):
                     self.applied[str(fields["sku"])] += 1
                 current.update(fields)
