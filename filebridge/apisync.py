@@ -7,6 +7,11 @@ circuit breaker holds the run, and sending what the outbox holds.
 
 Only the canonical fields a sink uses are hashed (a stock sink ignores a new
 description), so a nightly full export becomes the few records that differ.
+
+A shop without scheduled sale prices (``ApiSink.SALE_IN_FORCE``) gets the price in
+force on the file's date: whether the sale runs that day is hashed with the record
+(``on_sale``), so the file of the day a sale starts or ends re-sends those records,
+as the file sinks do (``ProductFileSink.derived``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +34,7 @@ from filebridge.outbox import ChangeLog, Pending
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
 from filebridge.catalog.record import Canon, FieldError, Market
+from filebridge.catalog.values import blank, iso_date
 
 log = logging.getLogger("filebridge")
 
@@ -44,6 +51,29 @@ def canon_for(sink: ApiSink) -> Canon:
     return Canon(fields=dict(o.fields), product=m.product if m else None,
                  languages=m.languages if m else (), attributes=m.attributes if m else {},
                  markets={k: Market(v.price, v.compare_at_price) for k, v in markets.items()})
+
+
+def on_sale(table: pa.Table, today: date) -> pa.Array:
+    """Per row: a sale price in force on ``today`` (open ends allowed). Dates that are
+    not dates count as no sale here; the record itself refuses them."""
+    n = table.num_rows
+    if "sale_price" not in table.column_names:
+        return pa.array([False] * n)
+    day = today.isoformat()
+
+    def col(name: str) -> list[Any]:
+        return table[name].to_pylist() if name in table.column_names else [None] * n
+
+    out = []
+    for price, start, end in zip(col("sale_price"), col("sale_from"), col("sale_to"),
+                                 strict=True):
+        try:
+            s, e = iso_date(start, "sale_from"), iso_date(end, "sale_to")
+        except ValueError:
+            out.append(False)
+            continue
+        out.append(not blank(price) and (not s or s <= day) and (not e or day <= e))
+    return pa.array(out)
 
 
 def canonical(batch: Batch, canon: Canon) -> pa.Table:
@@ -79,6 +109,8 @@ class ApiSync:
                  file_id: int | None, run_id: int | None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
         self.canon = canon_for(sink)
+        self.today = sink.ctx.today if sink.ctx is not None else date.today()
+        self.dated = getattr(sink, "SALE_IN_FORCE", False)
         self.file_id, self.run_id = file_id, run_id
         if file_id is not None:
             log_.unstage(file_id)
@@ -94,6 +126,8 @@ class ApiSync:
         values a shop cannot take, refused through ``rows`` (or, in a dry run,
         rejected into ``report``)."""
         table = canonical(batch, self.canon)
+        if self.dated:
+            table = table.append_column("sale:on", on_sale(table, self.today))
         keys = pc.cast(table["sku"], pa.string())
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if self.o.missing != "ignore":
@@ -120,6 +154,8 @@ class ApiSync:
                 if row["sku"] is None:
                     raise FieldError("sku", "no SKU")
                 rec = self.canon.record(row)
+                if self.dated and not blank(rec.get("sale_price")):
+                    rec["on_sale"] = bool(row["sale:on"])
             except FieldError as e:
                 ok[pos] = False
                 self.plan.counts["rejected"] += 1

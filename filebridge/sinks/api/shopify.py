@@ -36,8 +36,59 @@ variant's stock to 0, and when the batch unpublishes every variant the shop's
 product has (``variantsCount``), the product goes to status DRAFT. ``delete``
 removes the variants (``productVariantsBulkDelete``), or the whole product when the
 batch deletes every variant it has. Both look the SKUs up afresh, so they act on
-the shop's current state, never on a stale id. ``published``, ``image`` and a ``category`` that is not a
-taxonomy GID are not sent (publishing to sales channels needs publication ids).
+the shop's current state, never on a stale id. A ``category`` that is not a taxonomy
+GID is not sent (category paths go to ``categories``, as collections).
+
+The whole catalog (issue 10; :mod:`.shopify_catalog` assembles a product from its
+variants with ``catalog.product.build`` and fingerprints its parts, :mod:`.shopify_steps`
+sends them):
+
+- Product: options in the profile's order (sizes XS..XL), variants in that order,
+  product-level fields by the parent rules, ``barcode`` per variant, ``tags``. The
+  price in force on the file's date: during a sale (``sale_price`` with
+  ``sale_from``/``sale_to``) ``price`` is the sale price and ``compareAtPrice`` the
+  list price, after it ``compareAtPrice`` is cleared (an explicit null); Shopify has
+  no scheduled sale price, so the delta hashes whether the sale runs on the file's
+  date (``SALE_IN_FORCE``) and the file of the day a sale starts or ends sends it.
+- Images: productSet's ``files`` [doc: ProductSetInput.files, FileSetInput] in order
+  with ``alt``, each variant's ``file`` (its first image, which must also be among the
+  files [doc: ProductVariantSetInput.file]). Sent only when the images, their order
+  or alt texts changed; then the images the shop has are named by media id (kept,
+  alt updated) and only new URLs are downloaded; omitted, the media stay as they are.
+- Translations [doc: translationsRegister, TranslationInput, TranslatableResourceType]:
+  for each language of ``map.languages`` after the first, the product's title,
+  body_html, handle and SEO texts, its options' names and values (PRODUCT_OPTION,
+  PRODUCT_OPTION_VALUE), image alt texts (MEDIA_IMAGE), metafield values (METAFIELD)
+  and collection titles, each against the digest ``translatableResourcesByIds``
+  gives for the current content (a stale digest is refused). A language the shop has
+  not added (``shopLocales``) stops the sink with a message saying so: Shopify refuses
+  it (INVALID_LOCALE_FOR_SHOP); the changes stay queued.
+- Collections: each category path as custom collections, one per level (``collections:
+  paths``; ``leaves``: the full path only; ``none``), handle from the path, title the
+  level's name (translated from the path in each language); looked up by handle,
+  created when missing (a taken handle is looked up, never made twice), products
+  added with ``collectionAddProducts`` (membership read first) and removed with
+  ``collectionRemoveProducts`` when a product leaves a path. An automated collection
+  with that handle refuses the product with a message.
+- Filters and specifications as product metafields ``<namespace>.<code>`` with
+  definitions created when missing (``metafieldDefinitionCreate``, ``access.storefront:
+  PUBLIC_READ``): filters ``list.single_line_text_field`` (numbers
+  ``list.number_decimal``), specs ``single_line_text_field``; a definition the merchant
+  made as single line text is used as such (values joined, as the product CSV does).
+  What the merchant still does: add each filter in the Search & Discovery app
+  (filters cannot be created through the Admin API); definition names are not
+  translatable through the API (the filter's label is, once it exists).
+- ``prices``: fixed prices per price list (``priceListFixedPricesAdd``, an upsert) in
+  the list's currency (``priceList``), only for variants whose price there changed.
+- ``publications``: new products are published to the named sales channels
+  (``publishablePublish``; names resolved once by ``publications``).
+
+What the shop has of each part travels in the variants' remote ids (fingerprints and
+the time they were applied, media ids, collection handles): a part that did not
+change is not sent, so a file that changes one variant's stock sends one productSet
+and one stock call. Every step can be repeated safely (upserts, idempotency keys,
+lookups before creates), so a lost answer or a crash never makes anything twice; a
+product any step refuses is refused as a whole and sent again with the next file.
 
 Big initial loads: :meth:`ShopifyClient.bulk_product_set` runs the products through
 a bulk mutation (staged JSONL upload, ``bulkOperationRunMutation``, poll, read the
@@ -58,8 +109,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.catalog.spec import MarketPrices, ProductSpec
 from filebridge.errors import PermanentSinkError, RetryableSinkError
-from filebridge.options import Secret
+from filebridge.options import Secret, expand_env
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
     ApiSink,
@@ -69,7 +121,10 @@ from filebridge.sinks.api.base import (
     ShopClient,
 )
 from filebridge.sinks.api.http import Http
-from filebridge.sinks.shopify_csv import handle_of
+from filebridge.sinks.api.shopify_catalog import Plan, plan, selling
+from filebridge.sinks.api.shopify_steps import CatalogSteps
+from filebridge.sinks.base import JobInfo
+from filebridge.sinks.shopify_csv import STATUSES, handle_of
 
 # The oldest Admin API version with everything the requests below use: productSet's
 # identifier argument [changelog "productSet and customerSet mutations now support
@@ -83,7 +138,9 @@ class ShopifyOptions(ApiSinkOptions):
 
     format: Literal["shopify_api"] = Field(description="Shopify Admin GraphQL API")
     token: Secret = Field(description="Admin API access token of the store's custom app "
-                          "(scopes write_products, write_inventory, read_locations)")
+                          "(scopes write_products, write_inventory, read_locations; for the "
+                          "catalog also write_translations, read_locales, "
+                          "write_publications, write_markets)")
     api_version: str = Field(MIN_VERSION, pattern=r"^(\d{4}-(01|04|07|10)|unstable)$",
                              description="Admin API version (quarterly, e.g. 2026-01); "
                              f"{MIN_VERSION} or later: productSet upserts by handle "
@@ -105,6 +162,27 @@ class ShopifyOptions(ApiSinkOptions):
                                        "changes are queued (a first load), send catalog "
                                        "upserts as one bulk mutation (staged JSONL upload); "
                                        "unset: never, e.g. 2000")
+    prices: dict[str, MarketPrices] = Field(
+        default_factory=dict, description="fixed prices per price list (Shopify Markets "
+        "catalogs): price list GID -> {price, compare_at_price} mapped fields, e.g. "
+        "{'gid://shopify/PriceList/1': {price: price_chf}}; the currency is the list's")
+    publications: list[str] = Field(
+        default_factory=list, description="sales channels to publish new products to, by "
+        "name, e.g. [Online Store, Point of Sale]; unset: none (the merchant publishes)")
+    collections: Literal["paths", "leaves", "none"] = Field(
+        "paths", description="category paths as custom collections: paths: one per level "
+        "(Donna, Donna > Capispalla, …, the product in each); leaves: only the full path; "
+        "none: no collections")
+
+    @field_validator("prices")
+    @classmethod
+    def _price_lists(cls, v: dict[str, MarketPrices]) -> dict[str, MarketPrices]:
+        v = {expand_env(k): m for k, m in v.items()}  # ids differ per shop: ${VAR} works
+        bad = [k for k in v if not k.startswith("gid://shopify/PriceList/")]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: price lists are named by their id, e.g. "
+                             "gid://shopify/PriceList/123 (Settings > Markets > Catalogs)")
+        return v
 
 
 def gql_code(error: dict[str, Any]) -> str:
@@ -175,6 +253,16 @@ PRODUCT_SET = ("mutation ProductSet($identifier: ProductSetIdentifiers, $input: 
                "input: $input, synchronous: $synchronous) { product { id handle "
                "variants(first: $n) { nodes { id sku inventoryItem { id } } } } "
                + USER_ERRORS + " } }")
+# The same with what the steps after it need: options and values (translatable
+# resources), the media in order (ids for later calls) and the product's collections
+# (membership, so a product is never added twice). Sized by $nm / $nc.
+PRODUCT_SET_FULL = ("mutation ProductSet($identifier: ProductSetIdentifiers, $input: "
+                    "ProductSetInput!, $synchronous: Boolean!, $n: Int!, $nm: Int!, $nc: Int!) "
+                    "{ productSet(identifier: $identifier, input: $input, synchronous: "
+                    "$synchronous) { product { id handle variants(first: $n) { nodes { id sku "
+                    "inventoryItem { id } } } options { id name optionValues { id name } } "
+                    "media(first: $nm) { nodes { id alt } } collections(first: $nc) { nodes { "
+                    "id handle } } } " + USER_ERRORS + " } }")
 PRODUCT_UPDATE = ("mutation Draft($product: ProductUpdateInput!) { productUpdate(product: "
                   "$product) { product { id status } " + USER_ERRORS + " } }")
 PRODUCT_DELETE = ("mutation Delete($input: ProductDeleteInput!) { productDelete(input: $input) "
@@ -229,10 +317,17 @@ def _sku_query(skus: list[str]) -> str:
                        for s in skus)
 
 
-def _set_variables(identifier: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """productSet's variables; ``n`` sizes the variants read back to those sent."""
+def _set_variables(identifier: dict[str, Any], data: dict[str, Any], full: bool = False,
+                   collections: int = 0) -> dict[str, Any]:
+    """productSet's variables; ``n`` sizes the variants read back to those sent, ``nm``
+    the media (those sent), ``nc`` the collections read (those we file it in, plus
+    room for the merchant's own)."""
     n = max(1, min(MAX_ITEMS, len(data.get("variants") or ())))
-    return {"identifier": identifier, "input": data, "synchronous": True, "n": n}
+    out = {"identifier": identifier, "input": data, "synchronous": True, "n": n}
+    if full:
+        out["nm"] = max(1, min(MAX_ITEMS, len(data.get("files") or ())))
+        out["nc"] = max(1, min(MAX_ITEMS, collections + 20)) if collections else 1
+    return out
 
 
 def _ids(variant: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +337,7 @@ def _ids(variant: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ids.items() if v}
 
 
-class ShopifyClient(ShopClient):
+class ShopifyClient(CatalogSteps, ShopClient):
     batch_size = 250
     max_batch = 250
     parallel = 4
@@ -257,6 +352,11 @@ class ShopifyClient(ShopClient):
         self.bucket = Bucket()
         self._location: str | None = None
         self._lock = threading.Lock()
+        # the profile's catalog (set by the sink from map:; a client used alone has
+        # one language and reads options off the records)
+        self.spec: ProductSpec | None = None
+        self.languages: list[str] = []
+        self._init_steps()
 
     def close(self) -> None:
         self.http.close()
@@ -507,65 +607,72 @@ class ShopifyClient(ShopClient):
             groups[f"p:{product}" if product not in (None, "") else f"s:{c.key}"].append(c)
         return groups
 
-    def product_input(self, changes: list[Change], siblings: list[dict[str, Any]],
-                      known: dict[str, dict[str, Any]], gone: set[str]
+    def plan(self, group: list[Change], siblings: list[dict[str, Any]], gone: set[str]
+             ) -> Plan:
+        """The product of one group of changes, and what of it the shop lacks."""
+        return plan(group, siblings, gone, self.spec, self.languages[1:],
+                    self.o.publications, self.o.collections)
+
+    def product_input(self, p: Plan, known: dict[str, dict[str, Any]]
                       ) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
-        """productSet ``identifier`` and ``input`` for one product's changes, plus the
-        SKUs whose stock still needs a compare-and-set."""
-        product = changes[0].record.get("product")
-        mine = {c.key for c in changes}
-        records: dict[str, dict[str, Any]] = {}
-        for s in siblings:
-            sku = str(s.get("sku") or "")
-            if sku and sku not in gone:
-                records[sku] = s
-        for c in changes:
-            records[c.key] = c.record
-        # product fields: this batch's records first, then what the shop has from us
-        ordered = [c.record for c in changes] + [r for k, r in records.items() if k not in mine]
-
-        def first(name: str) -> Any:
-            return next((r[name] for r in ordered if r.get(name) not in (None, "", [])), None)
-
-        product_id = next((known[k]["product"] for k in records
+        """productSet ``identifier`` and ``input`` for one product, plus the SKUs whose
+        stock still needs a compare-and-set. Every variant goes in (productSet deletes
+        the ones left out), in the product's option order; ``files`` only when the
+        images changed (omitted, the product's media stay as they are), each image the
+        shop has already by its media id (not downloaded again)."""
+        prod, mine = p.product, {c.key for c in p.group}
+        product_id = next((known[k]["product"] for k in p.records
                            if known.get(k, {}).get("product")), None)
-        handle = first("handle")
+        handle = prod.fields.get("handle")
         identifier = ({"id": product_id} if product_id else
-                      {"handle": str(handle or handle_of(str(product or changes[0].key)))})
+                      {"handle": str(handle or handle_of(str(prod.key)))})
         data: dict[str, Any] = {}
         for name, key in (("title", "title"), ("description", "descriptionHtml"),
                           ("vendor", "vendor"), ("product_type", "productType"),
                           ("handle", "handle")):
-            if first(name) is not None:
-                data[key] = str(first(name))
-        tags = first("tags")
-        if tags is not None:
-            data["tags"] = tags if isinstance(tags, list) else [
-                t.strip() for t in str(tags).split(",") if t.strip()]
-        if first("status"):
-            data["status"] = str(first("status")).upper()
-        category = first("category")
+            if prod.fields.get(name) not in (None, ""):
+                data[key] = str(prod.fields[name])
+        tags = prod.fields.get("tags")
+        if tags:
+            data["tags"] = [str(t) for t in tags]
+        if prod.fields.get("status"):
+            data["status"] = str(prod.fields["status"]).upper()
+        category = prod.fields.get("category")
         if isinstance(category, str) and category.startswith("gid://shopify/TaxonomyCategory/"):
             data["category"] = category
-
-        default = [{"name": "Title", "value": "Default Title"}]  # a one-variant product
-        options: dict[str, list[str]] = {}
-        for r in records.values():
-            for o in r.get("options") or default:
-                values = options.setdefault(str(o["name"]), [])
-                if str(o["value"]) not in values:
-                    values.append(str(o["value"]))
-        data["productOptions"] = [{"name": n, "position": i, "values": [{"name": v}
-                                  for v in vs]} for i, (n, vs) in enumerate(options.items(), 1)]
+        options = [] if prod.simple else prod.options
+        if options:
+            data["productOptions"] = [{"name": o.name, "position": i, "values": [
+                {"name": v} for v in o.values]} for i, o in enumerate(options, 1)]
+        else:  # a one-variant product
+            data["productOptions"] = [{"name": "Title", "position": 1,
+                                       "values": [{"name": "Default Title"}]}]
+        media = p.media if product_id else {}
+        files = None
+        if "images" in p.send and (p.images or media):
+            files = [{"id": media[u], "alt": alt} if u in media else
+                     {"originalSource": u, "alt": alt, "contentType": "IMAGE"}
+                     for u, alt, _ in p.images]
+            data["files"] = files
         variants, cas = [], set()
-        for sku, r in records.items():
+        for sku, r in p.records.items():
+            values = prod.option_values(r)
             v: dict[str, Any] = {"sku": sku, "optionValues": [
-                {"optionName": str(o["name"]), "name": str(o["value"])}
-                for o in r.get("options") or default]}
-            for name, key in (("price", "price"), ("compare_at_price", "compareAtPrice"),
-                              ("barcode", "barcode")):
-                if r.get(name) not in (None, ""):
-                    v[key] = str(r[name])
+                {"optionName": o.name, "name": val} for o, val in zip(options, values,
+                                                                      strict=True)]
+                if options else [{"optionName": "Title", "name": "Default Title"}]}
+            price, compare = selling(r)
+            if price is not None:
+                v["price"] = price
+            if compare is not None or "compare_at_price" in r or r.get("sale_price"):
+                v["compareAtPrice"] = compare  # null clears it when a sale ends
+            if r.get("barcode") not in (None, ""):
+                v["barcode"] = str(r["barcode"])
+            if files is not None and p.variant_image.get(sku):
+                url = p.variant_image[sku]
+                v["file"] = {"id": media[url]} if url in media else {
+                    "originalSource": url, "alt": next(a for u, a, _ in p.images if u == url),
+                    "contentType": "IMAGE"}
             item: dict[str, Any] = {"tracked": True}
             if r.get("weight") is not None:
                 item["measurement"] = {"weight": {"value": r["weight"], "unit": "GRAMS"}}
@@ -581,8 +688,8 @@ class ShopifyClient(ShopClient):
         data["variants"] = variants
         return identifier, data, cas
 
-    def _product_sets(self, changes: list[Change], known: dict[str, dict[str, Any]],
-                      gone: set[str]) -> dict[int, Result]:
+    def _plans(self, changes: list[Change], known: dict[str, dict[str, Any]],
+               gone: set[str]) -> list[Plan]:
         groups = list(self._groups(changes).values())
         siblings = [self.state.siblings(str(p)) if (p := g[0].record.get("product"))
                     not in (None, "") else [] for g in groups]
@@ -594,23 +701,34 @@ class ShopifyClient(ShopClient):
                 and str(s["sku"]) not in known]
         if lost:
             known.update(self.lookup(lost))
-        results: dict[int, Result] = {}
+        return [self.plan(g, sibs, gone) for g, sibs in zip(groups, siblings, strict=True)]
+
+    def _product_sets(self, changes: list[Change], known: dict[str, dict[str, Any]],
+                      gone: set[str]) -> dict[int, Result]:
+        plans = self._plans(changes, known, gone)
         stock: set[str] = set()
-        for group, sibs in zip(groups, siblings):
-            payload, cas = self._product_set(group, sibs, known, gone)
+        for p in plans:
+            payload, cas = self._product_set(p, known)
             if self._vanished(payload):
                 # deleted in the shop since we last saw it: create it afresh by handle
-                payload, cas = self._product_set(group, sibs, {}, gone)
-            results.update(self._set_results(group, payload, known, cas))
+                payload, cas = self._product_set(p.fresh(), {})
+            elif self._stale_media(payload):
+                # the shop's media are not the ones we last saw: send the images by URL
+                p.old = {k: v for k, v in p.old.items() if k != "media"}
+                payload, cas = self._product_set(p, known)
+            self._answer(p, payload, known)
             stock |= cas
+        self.steps(plans)
+        results = self._results(plans)
         return self._then_stock(results, changes, known, stock)
 
-    def _product_set(self, group: list[Change], siblings: list[dict[str, Any]],
-                     known: dict[str, dict[str, Any]], gone: set[str]
+    def _product_set(self, p: Plan, known: dict[str, dict[str, Any]]
                      ) -> tuple[dict[str, Any], set[str]]:
-        identifier, data, cas = self.product_input(group, siblings, known, gone)
+        identifier, data, cas = self.product_input(p, known)
+        variables = _set_variables(identifier, data, True, len(p.collections)
+                                   if "collections" in p.send else 0)
         try:
-            payload = self.call("productSet", PRODUCT_SET, _set_variables(identifier, data))
+            payload = self.call("productSet", PRODUCT_SET_FULL, variables)
         except Refused as e:  # e.g. an invalid price: this product only
             return {"userErrors": [{"message": str(e)}]}, cas
         return payload.get("productSet") or {}, cas
@@ -620,24 +738,53 @@ class ShopifyClient(ShopClient):
         return any(e.get("code") in ("PRODUCT_DOES_NOT_EXIST", "PRODUCT_VARIANT_DOES_NOT_EXIST")
                    for e in _errors(payload))
 
-    def _set_results(self, group: list[Change], payload: dict[str, Any],
-                     known: dict[str, dict[str, Any]], cas: set[str]) -> dict[int, Result]:
+    @staticmethod
+    def _stale_media(payload: dict[str, Any]) -> bool:
+        return any("files" in (e.get("field") or []) and e.get("code") in (
+            "FILE_DOES_NOT_EXIST", None) for e in _errors(payload))
+
+    def _answer(self, p: Plan, payload: dict[str, Any], known: dict[str, dict[str, Any]]
+                ) -> None:
+        """Take in productSet's answer: the product, its variants' ids, its media."""
         errors = _errors(payload)
         product = payload.get("product")
         if errors or not product:
-            text = "; ".join(str(e.get("message")) for e in errors) or "no product returned"
-            return {c.id: Result(c.id, False, f"SKU {c.key}: {text}") for c in group}
-        results = {}
+            p.fail("; ".join(str(e.get("message")) for e in errors) or "no product returned")
+            return
+        p.answer = product
         nodes = {v["sku"]: v for v in (product.get("variants") or {}).get("nodes") or []}
-        for c in group:
-            v = nodes.get(c.key)
-            if v is None:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: the shop's product "
-                                       f"{product['handle']} has no variant with this SKU")
-                continue
-            ids = _ids({**v, "product": product})
-            known[c.key] = ids
-            results[c.id] = Result(c.id, True, remote=ids)
+        for sku in p.records:
+            if sku in nodes:
+                known[sku] = _ids({**nodes[sku], "product": product})
+        if "images" in p.send:
+            shown = (product.get("media") or {}).get("nodes") or []
+            # productSet keeps the files' order: the n-th media is the n-th image
+            p.answer["media_ids"] = {u: m["id"] for (u, _, _), m in zip(p.images, shown)}
+
+    def _results(self, plans: list[Plan]) -> dict[int, Result]:
+        """One result per change; the remote ids carry what the shop now has of the
+        product (aspects, media, collections), for the next file's comparison."""
+        results: dict[int, Result] = {}
+        now = time.time()
+        for p in plans:
+            product = p.answer
+            nodes = {v["sku"]: v for v in (product.get("variants") or {}).get("nodes") or []}
+            media = (list(product["media_ids"].items()) if "media_ids" in product
+                     else p.old.get("media") or [])
+            shared = {"aspects": p.aspects, "at": now, "media": media,
+                      "collections": [c.handle for c in p.collections]}
+            for c in p.group:
+                if c.id in p.refused:
+                    results[c.id] = Result(c.id, False, f"SKU {c.key}: {p.refused[c.id]}")
+                elif p.failed:
+                    results[c.id] = Result(c.id, False, f"SKU {c.key}: {p.failed}")
+                elif c.key not in nodes:
+                    results[c.id] = Result(c.id, False, f"SKU {c.key}: the shop's product "
+                                           f"{product.get('handle')} has no variant with "
+                                           "this SKU")
+                else:
+                    ids = _ids({**nodes[c.key], "product": product})
+                    results[c.id] = Result(c.id, True, remote={**ids, **shared})
         return results
 
     def _then_stock(self, results: dict[int, Result], changes: list[Change],
@@ -717,20 +864,15 @@ class ShopifyClient(ShopClient):
         missing = [c.key for c in changes if c.key not in known]
         if missing:
             known.update(self.lookup(missing))
-        groups = list(self._groups(changes).values())
+        plans = self._plans(changes, known, set())
         lines, stock = [], []
-        for group in groups:
-            product = group[0].record.get("product")
-            siblings = self.state.siblings(str(product)) if product not in (None, "") else []
-            for s in siblings:
-                if (s.get("_remote") or {}).get("variant"):
-                    known.setdefault(str(s["sku"]), s["_remote"])
-            identifier, data, cas = self.product_input(group, siblings, known, set())
-            lines.append(json.dumps(_set_variables(identifier, data)))
+        for p in plans:
+            identifier, data, cas = self.product_input(p, known)
+            lines.append(json.dumps(_set_variables(identifier, data, True, len(
+                p.collections) if "collections" in p.send else 0)))
             stock.append(cas)
         status, rows = self._bulk_run("\n".join(lines) + "\n")
-        results: dict[int, Result] = {}
-        for i, (group, cas) in enumerate(zip(groups, stock, strict=True)):
+        for i, p in enumerate(plans):
             row = rows.get(i)
             if row is None:
                 payload = {"userErrors": [{"message": f"the bulk operation ended {status} "
@@ -740,8 +882,10 @@ class ShopifyClient(ShopClient):
                     str(e.get("message", e)) for e in row["errors"])}]}
             else:
                 payload = (row.get("data") or {}).get("productSet") or {}
-            results.update(self._set_results(group, payload, known, cas))
-        results = self._then_stock(results, changes, known, set().union(*stock))
+            self._answer(p, payload, known)
+        self.steps(plans)  # the rest of each product, as after a productSet
+        results = self._then_stock(self._results(plans), changes, known,
+                                   set().union(*stock))
         return [results[c.id] for c in changes]
 
     def _bulk_run(self, jsonl: str) -> tuple[str, dict[int, dict[str, Any]]]:
@@ -759,7 +903,7 @@ class ShopifyClient(ShopClient):
             "X-Shopify-Access-Token": None}, files={"file": (
                 "filebridge.jsonl", jsonl.encode(), "text/jsonl")})
         run = self.must("bulkOperationRunMutation", BULK_RUN, {
-            "mutation": PRODUCT_SET, "path": params["key"]}).get("bulkOperationRunMutation") or {}
+            "mutation": PRODUCT_SET_FULL, "path": params["key"]}).get("bulkOperationRunMutation") or {}
         if _errors(run) or not run.get("bulkOperation"):
             # e.g. another bulk mutation still running: try again later
             raise RetryableSinkError("shopify: bulkOperationRunMutation: " + "; ".join(
@@ -790,3 +934,28 @@ class ShopifyClient(ShopClient):
 class ShopifySink(ApiSink):
     Options = ShopifyOptions
     Client = ShopifyClient
+    SALE_IN_FORCE = True  # no scheduled sale price: the delta re-sends on its first/last day
+    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    CARRIES: ClassVar[dict[str, str]] = {
+        "translations": "translationsRegister (product, options and values, image alt "
+                        "texts, metafield values, collection titles) into the shop's locales",
+        "categories": "custom collections per path level (created by handle), "
+                      "collectionAddProducts",
+        "filters": "list metafields with definitions (metafieldDefinitionCreate); filters "
+                   "are switched on in Search & Discovery",
+        "specs": "metafields with definitions",
+        "sale_dates": "the price in force on the file's date (price, compareAtPrice), re-sent "
+                      "the day a sale starts or ends",
+        "market_prices": "prices: fixed prices per price list (priceListFixedPricesAdd)",
+        "images": "productSet files in order with alt text, variant file; unchanged images "
+                  "not re-sent",
+        "barcode": "variant barcode",
+        "locations": "location: stock at one named location",
+    }
+
+    def bind(self, job: JobInfo) -> None:
+        super().bind(job)
+        m = getattr(job, "map", None)
+        if m is not None:
+            self.client.spec = m.product
+            self.client.languages = list(m.languages)

@@ -16,12 +16,23 @@ documents its rules and their sources:
   (compare-and-set, idempotency, ITEM_NOT_STOCKED_AT_LOCATION).
 - :mod:`.bulk`: staged uploads and bulk productSet.
 - :mod:`.orders`: orders and their line items.
+- :mod:`.translations`: shopLocales, translatable resources with digests,
+  translationsRegister (a digest that is not the current content's is refused).
+- :mod:`.collections`: collections by handle, collectionCreate (a taken handle is
+  refused), collectionAddProducts / collectionRemoveProducts.
+- :mod:`.metafields`: metafield definitions and metafieldsSet (a value must match its
+  definition's type; at most 25 a call).
+- :mod:`.markets`: price lists with their currency and fixed prices; publications and
+  publishablePublish.
+- media on products through productSet's ``files`` (in :mod:`.products`).
 
 Input arrays hold at most 250 items (MAX_INPUT_SIZE_EXCEEDED) [doc: shopify.dev/docs/
 api/usage/limits]. Faults: ``server.faults`` (:mod:`shops.faults`). Read-back:
 ``catalog()``, ``variant(sku)``, ``stock(sku, location)``, counters ``applied``,
-``created`` (per SKU), ``requests``, ``throttled``, ``largest``; ``set_stock`` plays a
-web sale or a clerk behind the sink's back.
+``created`` (per SKU), ``requests``, ``kinds`` (requests per root field), ``throttled``,
+``largest``, ``downloads`` (per image URL); ``translations_of``, ``collection``,
+``metafields_of``, ``definitions``, ``fixed_prices``, ``channels_of``; ``set_stock``
+plays a web sale or a clerk behind the sink's back.
 """
 
 from shops.shopify.base import TOKEN

@@ -24,6 +24,21 @@
   ``…UserErrorCode`` enums; CANNOT_DELETE_LAST_VARIANT as documented).
 - ``productVariants(first, query: "sku:… OR sku:…")``: exact SKU terms only (Shopify
   matches loosely; clients must compare SKUs themselves).
+- Media through productSet's ``files`` [doc: ``ProductSetInput.files``, ``FileSetInput``:
+  ``{id | originalSource, alt, contentType}``; list fields "create new entries, update
+  existing entries, and delete existing entries that aren't included"]: omitted, the
+  product's media stay as they are; given, the list is the product's media in that
+  order: an entry with ``id`` keeps that media (alt updated), one with
+  ``originalSource`` is a new download (counted in ``downloads``), media not listed are
+  removed. An entry with neither is refused (invented wording). A variant's ``file``
+  "must also be specified in the files input for the product" [doc:
+  ``ProductVariantSetInput.file``]: it must match one of this call's ``files`` entries
+  (by id or originalSource), else the call is refused (invented code and wording).
+  Shopify downloads external URLs asynchronously (status PROCESSING, then READY or
+  FAILED); here a media is READY at once.
+- Product options and option values have ids (``gid://shopify/ProductOption/…``,
+  ``…/ProductOptionValue/…``) that survive a productSet naming the same option and
+  value: they are translatable resources (see :mod:`.translations`).
 
 Codes or wordings Shopify does not document are marked "invented".
 """
@@ -31,6 +46,7 @@ Codes or wordings Shopify does not document are marked "invented".
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from shops.shopify.base import Call, GqlError, ShopState, has, user_error
@@ -41,7 +57,19 @@ MAX_VARIANTS = 2048
 QUANTITY_NAMES = ("available", "on_hand")
 
 
+def _listed(file: dict[str, Any], files: list[dict[str, Any]] | None) -> bool:
+    """Whether a variant's file is one of the product's ``files`` entries."""
+    return any((file.get("id") and file.get("id") == f.get("id")) or (
+        not file.get("id") and file.get("originalSource")
+        and file.get("originalSource") == f.get("originalSource")) for f in files or [])
+
+
 class Products(ShopState):
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.downloads: Counter[str] = Counter()  # originalSource -> times fetched
+        self.media: dict[str, dict[str, Any]] = {}  # MediaImage GID -> media
+
     # -- read-back for tests ---------------------------------------------------------
 
     def catalog(self) -> dict[str, dict[str, Any]]:
@@ -58,10 +86,13 @@ class Products(ShopState):
                     variants[v["sku"]] = {k: v[k] for k in ("id", "price", "compareAtPrice",
                                                             "barcode", "weight", "options")}
                     variants[v["sku"]]["inventory"] = inventory
+                    variants[v["sku"]]["image"] = next((m["source"] for m in p["media"]
+                                                        if m["id"] == v.get("media")), None)
                 out[p["handle"]] = {**{k: p[k] for k in ("id", "title", "descriptionHtml",
                                                          "vendor", "productType", "tags",
                                                          "status")},
                                     "options": {o["name"]: o["values"] for o in p["options"]},
+                                    "media": [(m["source"], m["alt"]) for m in p["media"]],
                                     "variants": variants}
             return out
 
@@ -85,10 +116,22 @@ class Products(ShopState):
         return {"__typename": "Product", **{k: p[k] for k in (
                 "id", "handle", "title", "descriptionHtml", "vendor", "productType", "tags",
                 "status")},
-                "options": [{"name": o["name"], "values": o["values"]} for o in p["options"]],
+                "options": [{"__typename": "ProductOption", "id": o["id"], "name": o["name"],
+                             "values": o["values"], "optionValues": [
+                                 {"__typename": "ProductOptionValue", "id": o["ids"][v],
+                                  "name": v} for v in o["values"]]} for o in p["options"]],
+                "media": {"nodes": [{"__typename": "MediaImage", "id": m["id"],
+                                     "alt": m["alt"], "status": m["status"],
+                                     "mediaContentType": "IMAGE"} for m in p["media"]]},
+                "collections": {"nodes": [self._collection_ref(c) for c in
+                                          self.collections_of(p["id"])]},
                 "variantsCount": {"count": len(p["variants"]), "precision": "EXACT"},
                 "variants": {"nodes": [self._variant_node(self.variants[v])
                                        for v in p["variants"]]}}
+
+    def node_Product(self, call: Call, gid: str) -> dict[str, Any] | None:
+        p = self.products.get(gid)
+        return None if p is None else self._product_node(p)
 
     # -- productSet --------------------------------------------------------------------
 
@@ -174,6 +217,17 @@ class Products(ShopState):
                 if q["name"] not in QUANTITY_NAMES:  # invented wording
                     return fail(where + ["name"], "The quantity name must be either "
                                 "'available' or 'on_hand'.", "INVALID_INPUT")
+            if v.get("file") is not None and not _listed(v["file"], inp.get("files")):
+                return fail(at + ["file"], "The variant's file must also be in the "
+                            "product's files input", "INVALID_INPUT")  # invented
+        own = {m["id"] for m in product["media"]} if product else set()
+        for j, f in enumerate(inp.get("files") or []):
+            if not f.get("id") and not f.get("originalSource"):  # invented wording
+                return fail(["input", "files", str(j)], "A file needs an id or an "
+                            "originalSource", "INVALID_INPUT")
+            if f.get("id") and f["id"] not in own:  # invented wording
+                return fail(["input", "files", str(j), "id"], "File does not exist",
+                            "FILE_DOES_NOT_EXIST")
         if product is None:
             pid = self._gid("Product")
             handle = inp.get("handle") or (ident or {}).get("handle") or re.sub(
@@ -181,7 +235,7 @@ class Products(ShopState):
             product = self.products[pid] = {"id": pid, "handle": handle, "title": "",
                                             "descriptionHtml": "", "vendor": "",
                                             "productType": "", "tags": [], "status": "ACTIVE",
-                                            "options": [], "variants": []}
+                                            "options": [], "variants": [], "media": []}
         for key in ("title", "descriptionHtml", "vendor", "productType", "tags", "status"):
             if key in inp:
                 product[key] = inp[key]
@@ -189,7 +243,9 @@ class Products(ShopState):
             self.handles.pop(product["handle"], None)
             product["handle"] = inp["handle"]
         self.handles[product["handle"]] = product["id"]
-        product["options"] = [{"name": n, "values": vs} for n, vs in names.items()]
+        product["options"] = self._options(product, names)
+        if "files" in inp:
+            self._set_media(product, inp["files"] or [])
         if "variants" in inp:
             self._set_variants(product, variants)
         return {"product": self._product_node(product), "productSetOperation": None,
@@ -203,10 +259,14 @@ class Products(ShopState):
                       "weight": (((v.get("inventoryItem") or {}).get("measurement") or {})
                                  .get("weight") or {}).get("value"),
                       "options": {o["optionName"]: o["name"] for o in v["optionValues"]}}
+            if v.get("file") is not None:
+                fields["media"] = self._media_of(product, v["file"])
             quantities = v.get("inventoryQuantities") or []
-            if v.get("id"):  # an existing variant: omitted scalars stay as they are
-                current = self.variants[v["id"]]
-                fields = {k: f for k, f in fields.items() if f is not None or k == "options"}
+            if v.get("id"):  # an existing variant: omitted scalars stay as they are; an
+                current = self.variants[v["id"]]  # explicit null clears (compareAtPrice)
+                given = {"price", "compareAtPrice", "barcode", "sku"} & set(v)
+                fields = {k: f for k, f in fields.items()
+                          if f is not None or k in ("options", *given)}
                 if any(current[k] != fields[k] for k in fields):
                     self.applied[str(fields["sku"])] += 1
                 current.update(fields)
@@ -215,7 +275,7 @@ class Products(ShopState):
                               if (current["item"], q["locationId"]) in self.levels]
             else:
                 vid, item = self._gid("ProductVariant"), self._gid("InventoryItem")
-                current = self.variants[vid] = {"id": vid, "item": item,
+                current = self.variants[vid] = {"id": vid, "item": item, "media": None,
                                                 "product": product["id"], **fields}
                 self.items[item] = vid
                 self.created[str(fields["sku"])] += 1
@@ -228,6 +288,55 @@ class Products(ShopState):
         for vid in set(product["variants"]) - set(keep):
             self._drop_variant(vid)
         product["variants"] = keep
+
+    def _options(self, product: dict[str, Any], names: dict[str, list[str]]
+                 ) -> list[dict[str, Any]]:
+        """The product's options, keeping the ids of options and values named before."""
+        old = {o["name"]: o for o in product["options"]}
+        out = []
+        for n, vs in names.items():
+            prev = old.get(n) or {"id": self._gid("ProductOption"), "ids": {}}
+            ids = {v: prev["ids"].get(v) or self._gid("ProductOptionValue") for v in vs}
+            out.append({"id": prev["id"], "name": n, "values": vs, "ids": ids})
+        return out
+
+    def _set_media(self, product: dict[str, Any], files: list[dict[str, Any]]) -> None:
+        by_id = {m["id"]: m for m in product["media"]}
+        media = []
+        for f in files:
+            if f.get("id"):
+                m = by_id[f["id"]]
+                if "alt" in f:
+                    m["alt"] = f.get("alt") or ""
+            else:
+                m = {"id": self._gid("MediaImage"), "alt": f.get("alt") or "",
+                     "source": f["originalSource"], "status": "READY"}
+                self.downloads[f["originalSource"]] += 1
+            media.append(m)
+        kept = {m["id"] for m in media}
+        for vid in product["variants"]:
+            v = self.variants[vid]
+            if v.get("media") not in kept:
+                v["media"] = None
+        product["media"] = media
+        self.media.update({m["id"]: m for m in media})
+
+    @staticmethod
+    def _media_of(product: dict[str, Any], file: dict[str, Any]) -> str | None:
+        for m in product["media"]:
+            if file.get("id") == m["id"] or (not file.get("id") and file.get(
+                    "originalSource") == m["source"]):
+                return m["id"]
+        return None
+
+    def collections_of(self, product_id: str) -> list[dict[str, Any]]:
+        """The collections holding a product (see :mod:`.collections`)."""
+        return []
+
+    @staticmethod
+    def _collection_ref(c: dict[str, Any]) -> dict[str, Any]:
+        return {"__typename": "Collection", "id": c["id"], "handle": c["handle"],
+                "title": c["title"]}
 
     def _drop_variant(self, vid: str) -> None:
         v = self.variants.pop(vid)

@@ -39,6 +39,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -57,9 +58,13 @@ from shops.graphql import (
 )
 from shops.shopify.base import FEATURES, TOKEN, Call, GqlError, has
 from shops.shopify.bulk import Bulk
+from shops.shopify.collections import Collections
 from shops.shopify.inventory import Inventory
+from shops.shopify.markets import Markets
+from shops.shopify.metafields import Metafields
 from shops.shopify.orders import Orders
 from shops.shopify.products import Products
+from shops.shopify.translations import Translations
 
 GRAPHQL = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
 VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
@@ -97,15 +102,23 @@ def _static(message: str, code: str, **extra: Any) -> GqlError:
     return GqlError(message, code, **extra)
 
 
-class ShopifyServer(Products, Inventory, Bulk, Orders):
-    """One store. ``with ShopifyServer() as shop:`` or ``start()``/``stop()``."""
+class ShopifyServer(Collections, Metafields, Markets, Translations, Products, Inventory, Bulk,
+                    Orders):
+    """One store. ``with ShopifyServer() as shop:`` or ``start()``/``stop()``.
+
+    ``locales``: the shop's languages, the primary first; ``price_lists``: {PriceList
+    GID: currency}; ``channels``: the sales channels' publication names."""
 
     def __init__(self, token: str = TOKEN, *,
                  maximum_available: float = STANDARD["maximum_available"],
                  restore_rate: float = STANDARD["restore_rate"],
                  locations: tuple[str, ...] = ("Warehouse", "High Street"),
-                 bulk_polls: int = 1):
-        super().__init__(locations=locations, bulk_polls=bulk_polls)
+                 bulk_polls: int = 1, locales: tuple[str, ...] = ("en",),
+                 price_lists: dict[str, str] | None = None,
+                 channels: tuple[str, ...] = ("Online Store", "Point of Sale")):
+        super().__init__(locations=locations, bulk_polls=bulk_polls, locales=locales,
+                         price_lists=price_lists, channels=channels)
+        self.kinds: Counter[str] = Counter()  # root field -> requests that asked for it
         self.token = token
         self.faults = Faults()
         self.requests = 0
@@ -202,6 +215,9 @@ class ShopifyServer(Products, Inventory, Bulk, Orders):
                                                                        "column": 1}]}]}
         except GqlError as e:
             return 200, {"errors": [e.error]}
+        with self.lock:
+            for f in {f.name for f in flatten(op.selections, op.fragments)}:
+                self.kinds[f] += 1
         coster = Coster(op, variables, {"nodes": "ids"})
         requested = coster.requested()
         with self.lock:
