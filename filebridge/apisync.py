@@ -6,7 +6,10 @@ circuit breaker holds the run, and sending what the outbox holds.
     ──► queue, or hold when the breaker trips ──► send in batches ──► settle
 
 Only the canonical fields a sink uses are hashed (a stock sink ignores a new
-description), so a nightly full export becomes the few records that differ.
+description), so a nightly full export becomes the few records that differ. With
+them goes whether a record's sale is in force on the file's date: a shop that
+shows the price of the day (it cannot schedule a sale) is sent the record again
+the day its sale starts or ends.
 """
 
 from __future__ import annotations
@@ -16,18 +19,20 @@ import logging
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.catalog.prices import sale_in_force
+from filebridge.catalog.record import Canon, FieldError, Market
 from filebridge.delta import differs, row_hashes
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.mapping import ProductSpec
 from filebridge.outbox import ChangeLog, Pending
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
-from filebridge.catalog.record import Canon, FieldError, Market
 
 log = logging.getLogger("filebridge")
 
@@ -76,8 +81,9 @@ class ApiSync:
     run for ``filebridge plan`` that only counts)."""
 
     def __init__(self, sink: ApiSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
-                 file_id: int | None, run_id: int | None):
+                 file_id: int | None, run_id: int | None, today: date | None = None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
+        self.today = today or date.today()
         self.canon = canon_for(sink)
         self.file_id, self.run_id = file_id, run_id
         if file_id is not None:
@@ -94,6 +100,9 @@ class ApiSync:
         values a shop cannot take, refused through ``rows`` (or, in a dry run,
         rejected into ``report``)."""
         table = canonical(batch, self.canon)
+        on_sale = sale_in_force(table, self.today)
+        if on_sale is not None:  # hashed, not sent: Canon.record skips "derived:" columns
+            table = table.append_column("derived:sale_in_force", on_sale)
         keys = pc.cast(table["sku"], pa.string())
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if self.o.missing != "ignore":

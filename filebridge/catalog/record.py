@@ -17,7 +17,7 @@ JSON-ready **record**:
     options: [{field, name, names: {lang: name}, value, values: {lang: value}}]
     attributes: [{code, name, names, filter, type, namespace,
                   values: [text], translations: {lang: [text]}}]
-    translations: {lang: {title, description, ...}}
+    translations: {lang: {title, description, ..., categories: "path, path"}}
     prices: {market: {price, compare_at_price}}
 
 Decimals are never floats; a value a shop could not take raises

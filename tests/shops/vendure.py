@@ -5,7 +5,8 @@ SQLite through sql.js, bearer tokens, no plugins) on a free port, waits for its
 ready line, logs in as the superadmin and seeds what a fresh Vendure lacks before
 variants can be created: a country, a zone holding it (the default channel's tax
 and shipping zone), a default tax category and a tax rate. It also adds a second
-stock location, ``Warehouse B``, for per-location stock tests.
+stock location, ``Warehouse B``, for per-location stock tests, and offers the
+languages ``LANGUAGES`` (global settings and the default channel).
 
 ``.url`` is the proxy in front of Vendure (``server.faults.fail/slow/drop`` and
 ``server.requests`` work there); ``.direct_url`` is Vendure itself (benchmarks).
@@ -34,15 +35,32 @@ from typing import Any, Self
 HERE = Path(__file__).resolve().parent / "vendure"
 INSTALL = Path(__file__).resolve().parents[2] / "scripts" / "install-vendure.sh"
 USER = "superadmin"
+LANGUAGES = ["en", "it", "de", "fr"]
 PASSWORD = "test-superadmin-pw"
 
 
 class Faults:
-    """Faults for the next requests through the proxy, consumed in order of arrival."""
+    """Faults for the next requests through the proxy, consumed in order of arrival;
+    ``on(text, kind)`` aims one at the first request whose body holds ``text`` (a
+    mutation's name), whenever it comes."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.queue: list[tuple[str, Any]] = []
+        self.aimed: list[tuple[bytes, str]] = []
+
+    def on(self, text: str, kind: str = "drop_after") -> None:
+        """The first request holding ``text`` gets ``kind`` (drop, drop_after, fail)."""
+        with self.lock:
+            self.aimed.append((text.encode(), kind))
+
+    def take(self, body: bytes) -> tuple[str, Any] | None:
+        with self.lock:
+            for i, (text, kind) in enumerate(self.aimed):
+                if text in body:
+                    del self.aimed[i]
+                    return (kind, (503, None)) if kind == "fail" else (kind, None)
+        return self.next()
 
     def fail(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
         self._add(n, ("fail", (status, retry_after)))
@@ -66,6 +84,7 @@ class Faults:
     def clear(self) -> None:
         with self.lock:
             self.queue.clear()
+            self.aimed.clear()
 
     def _add(self, n: int, fault: tuple[str, Any]) -> None:
         with self.lock:
@@ -88,7 +107,7 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.next()
+        fault = shop.faults.take(body)
         kind, arg = fault or ("", None)  # type: tuple[str, Any]
         if kind == "drop":
             self.close_connection = True
@@ -126,7 +145,7 @@ class _Proxy(BaseHTTPRequestHandler):
             conn = self._upstream = http.client.HTTPConnection("127.0.0.1",
                                                                self.server.shop.port)
         headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "authorization")}
+                   if k.lower() in ("content-type", "authorization", "apollo-require-preflight")}
         conn.request("POST", self.path, body, headers)
         resp = conn.getresponse()
         return resp.status, resp.getheaders(), resp.read()
@@ -252,10 +271,13 @@ class VendureShop:
                                "memberIds": [country["createCountry"]["id"]]}})
         zone_id = zone["createZone"]["id"]
         channel = self.gql("{activeChannel{id}}")["activeChannel"]["id"]
+        # A channel offers only languages the global settings make available.
+        self.gql("mutation($l:[LanguageCode!]!){updateGlobalSettings(input:{availableLanguages:"
+                 "$l}){...on GlobalSettings{id} ...on ErrorResult{message}}}", {"l": LANGUAGES})
         self.gql("mutation($i:UpdateChannelInput!){updateChannel(input:$i){"
                  "...on Channel{id} ...on ErrorResult{message}}}",
                  {"i": {"id": channel, "defaultTaxZoneId": zone_id,
-                        "defaultShippingZoneId": zone_id}})
+                        "defaultShippingZoneId": zone_id, "availableLanguageCodes": LANGUAGES}})
         category = self.gql(
             "mutation($i:CreateTaxCategoryInput!){createTaxCategory(input:$i){id}}",
             {"i": {"name": "Standard", "isDefault": True}})["createTaxCategory"]["id"]

@@ -212,7 +212,8 @@ class ApiSink(Sink):
         from filebridge.apisync import ApiSync
 
         super().start(ctx)
-        self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id)
+        self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id,
+                            ctx.today)
 
     def write(self, batch: Batch) -> None:
         assert self.ctx is not None and self.ctx.report is not None

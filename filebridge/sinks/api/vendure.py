@@ -1,60 +1,87 @@
-"""Vendure 3.x through its Admin GraphQL API (``vendure_api``).
+"""Vendure 3.x through its Admin GraphQL API (``vendure_api``): the whole catalog.
 
-Facts relied on, read in ``@vendure/core`` 3.7.3 [code] (``dist/api/schema/admin-api``
-and ``dist/service/services``):
+Facts relied on, read in ``@vendure/core`` 3.7.3 (``dist/api/schema/admin-api``,
+``dist/api/schema/common`` and ``dist/service/services``):
 
 - Auth: the ``login`` mutation answers a ``CurrentUser`` or an ``ErrorResult`` and,
   with ``tokenMethod: 'bearer'``, puts the session token in the ``vendure-auth-token``
   response header; requests carry ``Authorization: Bearer``. An expired or unknown
   token gives HTTP 200 with an error whose ``extensions.code`` is ``FORBIDDEN``: the
-  client logs in again once. (API keys work too but are far slower per call.)
-- Errors: HTTP 200 with ``errors[]`` (message, ``path``, ``extensions.code``). Each
-  mutation field runs in its own transaction, so one bad item in
-  ``createProductVariants``/``updateProductVariants`` rolls back the whole call;
-  the client then sends that chunk's items one by one to learn which failed.
-- Request bodies above Express's 100 kB default are refused with an empty HTTP 500
-  (which would be retried in vain), and a list query may take at most 1000 items
-  (``adminListQueryLimit``): mutations are split by size, and a single record too
-  large to send is refused.
-- SKUs are NOT unique in Vendure. Lookups use ``productVariants(options: {filter:
-  {sku: {in: [...]}}})``; a SKU held by several variants is refused with their ids,
-  never guessed.
-- A product needs one option group per varying attribute before it can hold more
-  than one variant ("A ProductVariant with the selected options already exists").
-  Option groups and options are created and attached on demand; a variant's options
-  are set when it is created and not changed afterwards.
-- Prices are integers in minor units of the channel's currency (``Money``); decimal
-  strings are converted exactly, more decimals than ``currency_digits`` refuse the
-  record. Stock is absolute: ``stockOnHand`` (default location) or ``stockLevels``
-  per stock location; Vendure refuses stock below the out-of-stock threshold.
+  client logs in again once.
+- Errors: HTTP 200 with ``errors[]``. Each mutation field runs in its own
+  transaction, so one bad item in ``createProductVariants``/``updateProductVariants``
+  rolls back the whole call; the client then sends that chunk's items one by one.
+- Request bodies above Express's 100 kB default are refused with an empty HTTP 500;
+  a list query takes at most 1000 items (``adminListQueryLimit``): mutations are
+  split by size, and a single record too large to send is refused.
+- SKUs are NOT unique in Vendure: a SKU held by several variants is refused with
+  their ids, never guessed.
+- Languages: every ``*TranslationInput`` takes a ``languageCode``. Vendure stores a
+  translation in any language of its enum, but the admin and the storefront only
+  offer the channel's ``availableLanguageCodes`` (a subset of the global
+  ``availableLanguages``): a profile language the channel does not offer, or one
+  Vendure has no code for, stops the sink with a message saying so (nothing is
+  sent until a person adds it). Requests carry ``?languageCode=<default>``
+  (RequestContextService.getLanguageCode) so names read back (option groups,
+  collections) are the default language's.
+- Options: a product needs one option group per varying attribute; groups are
+  created with the product's id in their code, options in the order of the size
+  scale; variants are listed by id (ProductVariantService ``orderBy: {id: 'ASC'}``),
+  so a new product's variants are created in that order. A variant's options are
+  set when it is created and not changed afterwards.
+- Prices are integers in minor units (``Money``). Vendure has neither a compare-at
+  nor a scheduled sale price: the price sent is the one in force on the day it is
+  sent (the sale price between ``sale_from`` and ``sale_to``, else ``price``), and
+  the sync sends the record again on the first run of the day a sale starts or
+  ends (filebridge/catalog/prices.py). Prices per market: one sink per channel
+  (``channel:`` its token, ``fields: {price: price_ch}``).
+- Custom fields (``globalSettings.serverConfig.customFieldConfig``, read once):
+  the barcode goes to a ProductVariant field ``barcode`` and each specification
+  (an attribute with ``filter: false``) to a Product field named like the
+  attribute (``custom_fields`` renames them); a translatable field
+  (``localeString``/``localeText``) gets every language. A server without such a
+  field does not get that value, and the log says so once per run.
+- Categories -> collections, filters -> facets: see ``vendure_taxonomy``; images ->
+  assets: see ``vendure_assets``.
+
+What a variant carries: SKU, names per language, price of the day, stock
+(``stockOnHand`` or ``stockLevels`` per ``location``), barcode, its filter values
+(``facetValueIds``) and its own images (first featured). What its product carries
+(built from every variant the shop has from us, ``filebridge/catalog/product.py``):
+name, slug and description per language, ``enabled``, facet values (the filter
+values all its variants share, and one value per category level, which puts it in
+the collections), its images in order (first featured) and specifications. Facet
+values of facets we do not write (added by hand) are kept. The product is written
+when a record says something new about it (not for a price or stock change).
 
 Decisions where Vendure is silent: ``unpublish`` disables the variant, and its
-product as well when the product has no other variant we know of (a later upsert
-enables both again); a catalog upsert writes the product's name, description and
-``enabled`` (from ``published``/``status``) in one ``updateProducts`` per batch; ``delete``
-soft-deletes the variant (its product stays); barcode, weight, compare_at_price,
-vendor, tags and images are not written (Vendure has no built-in field for them).
-Creates are never retried inside a call (a dropped answer may hide a created
-variant): the SKUs are looked up again and the outbox retries what is still missing.
-A new variant's product is found by slug (``handle``, else the slugified product
-key) before one is created, so a product made by a failed attempt is reused;
-products and option groups are created under a per-product lock so parallel
-batches never make one twice. The server works one request at a time (Node), so
-``parallel`` above 2 gains nothing.
+product when it has no other variant from us; ``delete`` soft-deletes the variant.
+Creates are never retried inside a call (a lost answer may hide what was made):
+things are looked up again first (variants by SKU, products by slug, option groups
+and facets by code, collections by name under their parent, assets by the hash in
+their name), and the outbox retries what is still missing. Products, option groups,
+facets, collections and assets are created under locks so parallel batches never
+make one twice. The server works one request at a time (Node), so ``parallel``
+above 2 gains nothing.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import logging
 import threading
-import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.catalog.prices import selling
+from filebridge.catalog.product import Product, build
+from filebridge.catalog.spec import AttributeSpec, ProductSpec
+from filebridge.errors import PermanentSinkError, ProfileError, RetryableSinkError
 from filebridge.options import Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -66,6 +93,35 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
+from filebridge.sinks.api.vendure_assets import Assets, known_images
+from filebridge.sinks.api.vendure_model import (
+    WRITABLE,
+    CustomField,
+    ItemError,
+    Languages,
+    Value,
+    category_paths,
+    common_filters,
+    enabled,
+    extras_changed,
+    filter_values,
+    images_of,
+    option_names,
+    product_changed,
+    product_specs,
+    product_translations,
+    slug,
+    spec_for,
+    translations_input,
+    variant_translations,
+    vlang,
+    with_fields,
+)
+from filebridge.sinks.api.vendure_taxonomy import Taxonomy
+
+__all__ = ["MAX_BODY", "ItemError", "VendureClient", "VendureOptions", "VendureSink", "slug"]
+
+log = logging.getLogger("filebridge")
 
 MAX_BODY = 90_000  # bytes of inputs per request: Express refuses bodies over 100 kB
 BODY_LIMIT = 100 * 1024
@@ -80,6 +136,15 @@ CREATE = "mutation($i:[CreateProductVariantInput!]!){createProductVariants(input
          + VARIANT + "}}"
 PRODUCTS = "mutation($i:[UpdateProductInput!]!){updateProducts(input:$i){id}}"
 DELETE = "mutation($i:[ID!]!){deleteProductVariants(ids:$i){result message}}"
+GROUPS = "optionGroups{id code name translations{languageCode name} " \
+         "options{id code name translations{languageCode name}}}"
+SERVER = ("{activeChannel{defaultLanguageCode availableLanguageCodes} globalSettings{"
+          "serverConfig{customFieldConfig{Product{...on CustomField{name type list readonly "
+          "internal}} ProductVariant{...on CustomField{name type list readonly internal}}}}}"
+          " __type(name:\"LanguageCode\"){enumValues{name}}}")
+FACETS_OF = ("query($v:[String!]!,$p:[String!]!,$n:Int!){productVariants(options:{take:$n,"
+             "filter:{id:{in:$v}}}){items{id facetValues{id facet{code}}}} products(options:"
+             "{take:$n,filter:{id:{in:$p}}}){items{id facetValues{id facet{code}}}}}")
 
 
 class VendureOptions(ApiSinkOptions):
@@ -92,16 +157,43 @@ class VendureOptions(ApiSinkOptions):
     password: Secret = Field(description="administrator's password")
     api_path: str = Field("/admin-api", description="path of the Admin API on the server")
     channel: str | None = Field(None, description="channel token (sent as vendure-token); "
-                                "unset: the default channel")
-    language: str = Field("en", description="language code the names and descriptions are "
-                          "written in")
+                                "unset: the default channel. Prices per market: one output "
+                                "per channel, each with its own fields: {price: ...}")
+    language: str | None = Field(None, description="language of the plain (untranslated) "
+                                 "fields when the profile has no map.languages (default en); "
+                                 "with map.languages its first language is used")
     currency_digits: int = Field(2, ge=0, le=4, description="decimals of the channel's "
                                  "currency: prices are sent as integers in minor units")
+    category_facet: str = Field("category", min_length=1, description="code of the private "
+                                "facet whose values put products in their category "
+                                "collections (one value per category path)")
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="barcode or a specification's attribute code -> "
+        "the server's custom field for it, where the name differs (default: barcode -> "
+        "ProductVariant barcode, a specification -> the Product field of its code)")
+    max_image_size: int = Field(20 * 1024 * 1024, ge=1, description="largest image in bytes "
+                                "(Vendure's uploadMaxFileSize, 20 MiB by default)")
 
 
-def slug(text: str) -> str:
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", t).strip("-") or "product"
+@dataclass
+class Catalog:
+    """What the profile says about its catalog (``map``): languages, how variants
+    group into products, attributes."""
+
+    languages: list[str] = field(default_factory=list)
+    product: ProductSpec | None = None
+    attributes: dict[str, AttributeSpec] = field(default_factory=dict)
+
+
+@dataclass
+class Server:
+    """What one Vendure offers, read once per client."""
+
+    default_language: str
+    available: list[str]
+    codes: set[str]
+    product_fields: dict[str, CustomField]
+    variant_fields: dict[str, CustomField]
 
 
 def chunks(items: list[Any], limit: int = MAX_BODY) -> list[list[Any]]:
@@ -118,12 +210,31 @@ def chunks(items: list[Any], limit: int = MAX_BODY) -> list[list[Any]]:
     return [c for c in out if c]
 
 
+@dataclass
+class Work:
+    """One catalog upsert in a batch and what it becomes."""
+
+    change: Change
+    record: dict[str, Any]
+    known: dict[str, Any] | None  # variant_id, product_id, when the shop has it
+    key: str  # product key
+    images: list[str] = field(default_factory=list)  # its own images
+    assets: dict[str, str] = field(default_factory=dict)  # its images' asset ids
+    filters: dict[str, list[Value]] = field(default_factory=dict)
+    error: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)  # variant input
+
+    @property
+    def created(self) -> bool:
+        return self.known is None
+
+
 class VendureClient(ShopClient):
     batch_size = 100
     max_batch = 500  # SKU lookups take up to 1000; mutations are split by size anyway
     parallel = 2
 
-    def __init__(self, options: VendureOptions, state: State):
+    def __init__(self, options: VendureOptions, state: State, catalog: Catalog | None = None):
         super().__init__(options, state)
         self.o: VendureOptions = options
         headers = {"vendure-token": options.channel} if options.channel else {}
@@ -138,17 +249,48 @@ class VendureClient(ShopClient):
         self.products: dict[str, str] = {}  # product key -> product id, learnt this run
         self.product_locks: dict[str, threading.Lock] = {}
         self.groups: dict[str, list[dict[str, Any]]] = {}  # product id -> option groups
+        self.server_info: Server | None = None
+        self.warned: set[str] = set()
+        self.today: Callable[[], date] = date.today  # the day whose price is sent
+        self.use(catalog or Catalog())
+        self._assets: Assets | None = None
+
+    def use(self, catalog: Catalog) -> None:
+        """The profile's catalog: languages (default first), product grouping, attributes."""
+        langs = catalog.languages or [self.o.language or "en"]
+        if self.o.language and catalog.languages and self.o.language != langs[0]:
+            raise ProfileError(f"vendure_api: language {self.o.language!r} is not the first "
+                               f"of map.languages ({', '.join(langs)}); drop it or make them "
+                               "agree")
+        self.catalog = catalog
+        self.langs = Languages(list(langs))
+        self.path = f"{self.o.api_path}?languageCode={vlang(self.langs.default)}"
+        codes = [c for c, a in catalog.attributes.items() if a.filter]
+        if self.o.category_facet in codes:
+            raise ProfileError(f"vendure_api: attribute {self.o.category_facet!r} is also the "
+                               "category facet's code; set category_facet to another code")
+        self.taxonomy = Taxonomy(self, self.langs, self.o.category_facet,
+                                 {lang: "Category" for lang in self.langs.codes})
+
+    @property
+    def assets(self) -> Assets:
+        with self.lock:
+            if self._assets is None:
+                self._assets = Assets(self, self.o.max_image_size)
+            return self._assets
 
     def close(self) -> None:
         self.http.close()
         self.once.close()
+        if self._assets is not None:
+            self._assets.close()
 
     # -- transport -------------------------------------------------------------------
     def login(self, stale: str | None = None) -> str:
         with self.lock:
             if self.token and self.token != stale:
                 return self.token  # another thread logged in meanwhile
-            resp = self.http.request("POST", self.o.api_path, json={
+            resp = self.http.request("POST", self.path, json={
                 "query": "mutation($u:String!,$p:String!){login(username:$u,password:$p)"
                          "{...on CurrentUser{id} ...on ErrorResult{errorCode message}}}",
                 "variables": {"u": self.o.username.reveal(), "p": self.o.password.reveal()}})
@@ -163,14 +305,35 @@ class VendureClient(ShopClient):
     def gql(self, query: str, variables: dict[str, Any], *,
             once: bool = False) -> tuple[Any, list[dict[str, Any]]]:
         """Run one operation; returns (data, errors). Logs in again on FORBIDDEN."""
-        http = self.once if once else self.http
         payload = json.dumps({"query": query, "variables": variables})
         if len(payload.encode()) > BODY_LIMIT:
             raise ItemError("the record is too large for Vendure's 100 kB request limit")
+        return self._post(lambda http, token: http.json("POST", self.path, data=payload, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}), once)
+
+    def upload(self, query: str, name: str, data: bytes, mime: str) -> Any:
+        """One ``createAssets`` with one file, as a GraphQL multipart request; sent
+        once (a lost answer is for the caller to look up)."""
+        operations = json.dumps({"query": query, "variables": {"i": [{"file": None}]}})
+        files = {"operations": (None, operations),
+                 "map": (None, json.dumps({"0": ["variables.i.0.file"]})),
+                 "0": (name, data, mime)}
+
+        def post(http: Http, token: str) -> Any:
+            return http.json("POST", self.path, files=files, headers={
+                "Authorization": f"Bearer {token}", "Apollo-Require-Preflight": "true"})
+
+        data_, errors = self._post(post, True)
+        if errors:
+            raise ItemError(errors_text(errors))
+        return data_
+
+    def _post(self, send: Callable[[Http, str], Any], once: bool
+              ) -> tuple[Any, list[dict[str, Any]]]:
+        http = self.once if once else self.http
         token = self.token or self.login()
         for relogin in (True, False):
-            body = http.json("POST", self.o.api_path, data=payload, headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json"}) or {}
+            body = send(http, token) or {}
             errors = body.get("errors") or []
             if not any(code(e) == "FORBIDDEN" for e in errors):
                 return body.get("data"), errors
@@ -204,6 +367,67 @@ class VendureClient(ShopClient):
                 for item in part:
                     out.extend(self.each(doc, [item], once=once))
         return out
+
+    # -- what the server offers ------------------------------------------------------
+    def server(self) -> Server:
+        if self.server_info is None:
+            data = self.must(SERVER, {})
+            cfg = data["globalSettings"]["serverConfig"]["customFieldConfig"]
+
+            def fields(entity: str) -> dict[str, CustomField]:
+                return {f["name"]: CustomField(f["name"], f["type"], bool(f.get("list")))
+                        for f in cfg.get(entity) or [] if f and f.get("name")
+                        and not f.get("readonly") and not f.get("internal")
+                        and f.get("type") in WRITABLE}
+
+            ch = data["activeChannel"]
+            self.server_info = Server(ch["defaultLanguageCode"], ch["availableLanguageCodes"],
+                                      {v["name"] for v in data["__type"]["enumValues"]},
+                                      fields("Product"), fields("ProductVariant"))
+        return self.server_info
+
+    def check_languages(self) -> None:
+        """The catalog's languages must be ones the channel offers."""
+        s = self.server()
+        unknown = [lang for lang in self.langs.codes if vlang(lang) not in s.codes]
+        if unknown:
+            raise PermanentSinkError(
+                f"vendure: Vendure has no language code {', '.join(unknown)} (map.languages); "
+                "it takes ISO 639-1 codes such as it, en, de, fr, and pt_BR for regions")
+        missing = [lang for lang in self.langs.codes if vlang(lang) not in s.available]
+        if missing:
+            raise PermanentSinkError(
+                f"vendure: the channel does not offer the language(s) {', '.join(missing)} "
+                f"of map.languages (it offers {', '.join(s.available)}): add them to the "
+                "available languages in Settings > Global settings and in the channel; "
+                "nothing is sent until then")
+
+    def warn_once(self, key: str, message: str) -> None:
+        with self.lock:
+            if key in self.warned:
+                return
+            self.warned.add(key)
+        log.warning("vendure: %s", message)
+
+    def barcode_field(self) -> CustomField | None:
+        name = self.o.custom_fields.get("barcode", "barcode")
+        cf = self.server().variant_fields.get(name)
+        if cf is None or cf.type not in ("string", "text") or cf.list:
+            self.warn_once("barcode", f"the server has no ProductVariant custom field {name!r} "
+                           "(type string): barcodes are not sent (declare customFields."
+                           f"ProductVariant [{{name: '{name}', type: 'string'}}])")
+            return None
+        return cf
+
+    def spec_fields(self, codes: list[str]) -> dict[str, CustomField]:
+        have = self.server().product_fields
+        names = {c: self.o.custom_fields.get(c, c) for c in codes}
+        missing = sorted(n for n in names.values() if n not in have)
+        if missing:
+            self.warn_once("specs:" + ",".join(missing), "the server has no Product custom "
+                           f"field(s) {', '.join(missing)}: those specifications are not sent "
+                           "(declare them in customFields.Product, localeText to translate)")
+        return {n: have[n] for n in names.values() if n in have}
 
     # -- lookups ---------------------------------------------------------------------
     def lookup(self, skus: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -295,68 +519,57 @@ class VendureClient(ShopClient):
                 ids[c.id] = {"variant_id": hits[0]["id"], "product_id": hits[0]["productId"]}
 
         updates: list[tuple[Change, dict[str, Any]]] = []
-        creates: list[Change] = []
         deletes: list[Change] = []
-        products: dict[str, tuple[list[Change], dict[str, Any]]] = {}  # id -> changes, input
+        unpublished: dict[str, tuple[list[Change], dict[str, Any]]] = {}  # product id -> ...
+        upserts: list[Change] = []
         for c in changes:
             if c.id in results:
                 continue
             known = ids.get(c.id)
+            if c.op == "upsert" and self.o.sync == "catalog":
+                upserts.append(c)
+                continue
             if known is None:
-                if c.op == "upsert" and self.o.sync == "catalog":
-                    creates.append(c)
-                elif c.op == "upsert":
+                if c.op == "upsert":
                     results[c.id] = Result(c.id, False, f"SKU {c.key} is not in the shop")
                 else:  # nothing to zero, unpublish or delete
                     results[c.id] = Result(c.id, True)
                 continue
             vid, pid = known["variant_id"], known["product_id"]
-            if c.record.get("product") and pid:
-                with self.lock:
-                    self.products.setdefault(str(c.record["product"]), pid)
-            try:
-                if c.op == "delete":
-                    deletes.append(c)
-                elif c.op == "zero":
-                    updates.append((c, {"id": vid, **self.stock(0)}))
-                elif c.op == "unpublish":
-                    updates.append((c, {"id": vid, "enabled": False}))
-                    if pid and self.alone(c):
-                        products.setdefault(pid, ([], {"id": pid}))[0].append(c)
-                        products[pid][1]["enabled"] = False
-                elif self.o.sync == "stock":
-                    if c.record.get("stock") is None:
-                        results[c.id] = Result(c.id, True, remote=known)
-                    else:
-                        updates.append((c, {"id": vid, **self.stock(int(c.record["stock"]))}))
-                else:
-                    updates.append((c, {"id": vid, **self.variant_fields(c.record)}))
-                    fields = self.product_fields(c)
-                    if pid and fields:
-                        entry = products.setdefault(pid, ([], {"id": pid, **fields}))
-                        entry[0].append(c)
-            except ItemError as e:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: {e}")
+            if c.op == "delete":
+                deletes.append(c)
+            elif c.op == "zero":
+                updates.append((c, {"id": vid, **self.stock(0)}))
+            elif c.op == "unpublish":
+                updates.append((c, {"id": vid, "enabled": False}))
+                if pid and self.alone(c):
+                    unpublished.setdefault(pid, ([], {"id": pid, "enabled": False}))[0].append(c)
+            elif c.record.get("stock") is None:
+                results[c.id] = Result(c.id, True, remote=known)
+            else:
+                updates.append((c, {"id": vid, **self.stock(int(c.record["stock"]))}))
 
         answers = self.each(UPDATE, [u for _, u in updates])
-        for (c, _), a in zip(updates, answers):
-            results[c.id] = self.result(c, a, ids[c.id])
-        if products:  # name, description, enabled: one call for every product touched
-            answers = self.each(PRODUCTS, [i for _, i in products.values()])
-            for (touched, _), a in zip(products.values(), answers):
+        for (c, _), a in zip(updates, answers, strict=True):
+            remote = {**ids[c.id], "unpublished": True} if c.op == "unpublish" else ids[c.id]
+            results[c.id] = self.result(c, a, remote)
+        if unpublished:
+            answers = self.each(PRODUCTS, [i for _, i in unpublished.values()])
+            for (touched, _), a in zip(unpublished.values(), answers, strict=True):
                 for c in touched:
                     if isinstance(a, ItemError) and results[c.id].ok:
                         results[c.id] = self.result(c, a, ids[c.id])
         if deletes:
             answers = self.each(DELETE, [ids[c.id]["variant_id"] for c in deletes])
-            for c, a in zip(deletes, answers):
+            for c, a in zip(deletes, answers, strict=True):
                 gone = isinstance(a, ItemError) and "could be found" in str(a)
                 if not gone and not isinstance(a, ItemError) and a["result"] != "DELETED":
                     a = ItemError(a.get("message") or "not deleted")
                 results[c.id] = self.result(c, None if gone else a, {"variant_id": None,
                                                                      "product_id": None})
-        if creates:
-            results.update(self.create(creates))
+        if upserts:
+            self.check_languages()
+            results.update(self.upsert(upserts, ids))
         return [results[c.id] for c in changes]
 
     def result(self, c: Change, answer: Any, remote: dict[str, Any]) -> Result:
@@ -371,34 +584,226 @@ class VendureClient(ShopClient):
             return True
         return all(s.get("sku") == c.key for s in self.state.siblings(product))
 
-    # -- record -> Vendure input -----------------------------------------------------
-    def variant_fields(self, r: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"sku": r["sku"], "enabled": enabled(r) is not False}
-        name = self.variant_name(r)
-        if name:
-            out["translations"] = [{"languageCode": self.o.language, "name": name}]
-        if r.get("price") not in (None, ""):
-            out["price"] = self.money(r["price"])
+    # -- catalog upserts -------------------------------------------------------------
+    def upsert(self, changes: list[Change], ids: dict[int, dict[str, Any]]
+               ) -> dict[int, Result]:
+        """Create or update variants with everything the catalog says, and their
+        products where a record says something new about them."""
+        works = [Work(c, with_fields(c.record), ids.get(c.id), self.product_key(c))
+                 for c in changes]
+        groups: dict[str, list[Work]] = {}
+        for w in works:
+            groups.setdefault(w.key, []).append(w)
+            if w.known and w.known.get("product_id"):
+                with self.lock:
+                    self.products.setdefault(w.key, str(w.known["product_id"]))
+        self.find_products([w for w in works if w.created])
+        barcode = self.barcode_field() if any(
+            "barcode" in w.record or "barcode" in (w.change.previous or {}) for w in works) \
+            else None
+        plans: dict[str, Plan] = {}
+        for key, group in groups.items():
+            try:
+                plans[key] = self.prepare(key, group, barcode)
+            except ItemError as e:
+                for w in group:
+                    w.error = w.error or str(e)
+        self.keep_foreign_facets(works, plans)
+
+        updates = [w for w in works if not w.error and not w.created]
+        for w, a in zip(updates, self.each(UPDATE, [w.input for w in updates]), strict=True):
+            if isinstance(a, ItemError):
+                w.error = str(a)
+        creates = [w for w in works if not w.error and w.created]
+        if creates:
+            self.create(creates, plans)
+        # Names, facets, assets of the products that were there: one call for all.
+        live = [(key, plan) for key, plan in plans.items() if plan.update is not None
+                and any(not w.error for w in groups[key])]
+        answers = self.each(PRODUCTS, [plan.update for _, plan in live]) if live else []
+        for (key, _), a in zip(live, answers, strict=True):
+            if isinstance(a, ItemError):
+                for w in groups[key]:
+                    w.error = w.error or str(a)
+        return {w.change.id: Result(w.change.id, False, f"SKU {w.change.key}: {w.error}")
+                if w.error else Result(w.change.id, True, remote=self.remote(w))
+                for w in works}
+
+    def remote(self, w: Work) -> dict[str, Any]:
+        """What to remember for the SKU: its ids, and the assets of its images."""
+        assert w.known is not None
+        out: dict[str, Any] = {"variant_id": w.known["variant_id"],
+                               "product_id": w.known["product_id"]}
+        if w.assets or w.change.remote.get("images"):
+            out["images"] = dict(w.assets)
+        if w.change.remote.get("unpublished"):
+            out["unpublished"] = False
+        return out
+
+    def product_key(self, c: Change) -> str:
+        return str(c.record.get("product") or c.key)
+
+    def assemble(self, key: str, group: list[Work]) -> tuple[Product, dict[str, str]]:
+        """The product as the shop should have it: the batch's records over the
+        last acknowledged ones of its other variants (catalog/product.py), and the
+        assets remembered for its images (url -> asset id)."""
+        grouped = any(w.record.get("product") for w in group)
+        siblings = self.state.siblings(key) if grouped else []
+        mine = {w.record["sku"] for w in group}
+        records = [with_fields({k: v for k, v in s.items() if k != "_remote"})
+                   for s in siblings if s.get("sku") not in mine]
+        # The outbox hands changes out by product and SKU; its row ids keep the
+        # file's order, which "first seen" option orders follow.
+        records += [w.record for w in sorted(group, key=lambda w: w.change.id)]
+        remotes = [s.get("_remote") or {} for s in siblings] + [w.change.remote for w in group]
+        p = build(key, records, spec_for(records, self.catalog.product))
+        for problem in p.problems:
+            for w in group:
+                if problem.record.get("sku") == w.record["sku"]:
+                    w.error = problem.reason
+        return p, known_images(remotes)
+
+    def prepare(self, key: str, group: list[Work], barcode: CustomField | None) -> Plan:
+        """The variant inputs of one product's changes and, when a record says
+        something new about the product, the product's own fields (facets,
+        collections and assets are found or made on the way)."""
+        p, remembered = self.assemble(key, group)
+        plan = Plan(p)
+        for w in group:
+            if w.error:
+                continue
+            try:
+                w.filters = filter_values(w.record, self.langs)
+                category_paths(w.record, self.langs)  # refuses misaligned translations
+            except ItemError as e:
+                w.error = str(e)
+            w.images = images_of(w.record)
+        live = [w for w in group if not w.error]
+        if not live:
+            return plan
+        pid = self.products.get(key)
+        rewrite = pid is None or any(
+            w.created or product_changed(w.record, w.change.previous)
+            or w.change.remote.get("unpublished") for w in live)
+        extras = [w for w in live if rewrite or w.created
+                  or extras_changed(w.record, w.change.previous)]
+        urls = list(dict.fromkeys([*(p.images if rewrite else []),
+                                   *(u for w in extras for u in w.images)]))
+        assets = self.assets.resolve(urls, remembered) if urls else {}
+        facets = self.facet_codes(p)
+        for w in live:
+            bad = [a for u in w.images if isinstance(a := assets.get(u), ItemError)]
+            if bad:
+                w.error = str(bad[0])
+                continue
+            w.assets = {u: a for u in w.images if isinstance(a := assets.get(u), str)}
+            if not w.assets:
+                w.assets = {u: remembered[u] for u in w.images if u in remembered}
+            w.input = self.variant_input(w, p, barcode)
+            if w in extras:
+                if facets:
+                    w.input["facetValueIds"] = self.filter_ids(w.filters)
+                before = w.change.previous or {}
+                if w.images or before.get("images") or before.get("image"):
+                    mine = list(dict.fromkeys(w.assets.values()))  # two URLs, one picture
+                    w.input["assetIds"] = mine
+                    w.input["featuredAssetId"] = mine[0] if mine else None
+        if rewrite and any(not w.error for w in group):
+            plan.fields = self.product_input(p, assets, facets)
+            if pid is not None:
+                plan.update = {"id": pid, **plan.fields}
+                self.sync_options(pid, p)
+        return plan
+
+    def facet_codes(self, p: Product) -> set[str]:
+        """The facets whose values on this product are ours to set (empty: the
+        product's facet values are left alone)."""
+        codes = {c for c, a in self.catalog.attributes.items() if a.filter}
+        codes |= {a["code"] for r in p.variants for a in r.get("attributes") or []
+                  if a.get("filter")}
+        if codes or any(r.get("categories") for r in p.variants):
+            codes.add(self.o.category_facet)
+        return codes
+
+    def filter_ids(self, filters: dict[str, list[Value]]) -> list[str]:
+        out: list[str] = []
+        for code, values in filters.items():
+            spec = self.catalog.attributes.get(code)
+            names = {self.langs.default: spec.label(code) if spec else
+                     code.replace("_", " ").capitalize()}
+            if spec:
+                names.update({lang: n for lang, n in spec.names.items()
+                              if lang in self.langs.others})
+            out += self.taxonomy.values(code, names, values)
+        return list(dict.fromkeys(out))
+
+    def variant_input(self, w: Work, p: Product, barcode: CustomField | None) -> dict[str, Any]:
+        r = w.record
+        out: dict[str, Any] = {"sku": r["sku"], "enabled": enabled(r) is not False,
+                               "translations": variant_translations(r, p, self.langs)}
+        price = selling(r, self.today())[0] if r.get("sale_price") else r.get("price")
+        if price not in (None, ""):
+            out["price"] = self.money(price)
         if r.get("stock") is not None:
             out.update(self.stock(int(r["stock"])))
+        if barcode is not None and ("barcode" in r or "barcode" in (w.change.previous or {})):
+            out["customFields"] = {barcode.name: r.get("barcode") or None}
+        if w.known is not None:
+            out["id"] = w.known["variant_id"]
         return out
 
-    def variant_name(self, r: dict[str, Any]) -> str:
-        values = [str(o["value"]) for o in r.get("options") or []]
-        return " ".join([str(r.get("title") or r["sku"]), *values]).strip()
-
-    def product_fields(self, c: Change) -> dict[str, Any]:
-        r = c.record
-        out: dict[str, Any] = {}
-        tr = {k: r[src] for k, src in (("name", "title"), ("description", "description"))
-              if r.get(src) not in (None, "")}
-        if tr:
-            out["translations"] = [{"languageCode": self.o.language, **tr}]
-        # A product of one variant is published with it (undoing an unpublish).
-        on = enabled(r)
-        if on is not None or self.alone(c):
+    def product_input(self, p: Product, assets: dict[str, Any], facets: set[str]
+                      ) -> dict[str, Any]:
+        specs = [a["code"] for a in p.attributes if not a.get("filter")]
+        fields = self.spec_fields(specs) if specs else {}
+        plain, locale = product_specs(p, fields, {c: self.o.custom_fields.get(c, c)
+                                                  for c in specs}, self.langs)
+        out: dict[str, Any] = {"translations": product_translations(
+            p, self.langs, self.product_slug(p), locale)}
+        on = enabled(p.fields)
+        if on is not None or len(p.variants) <= 1:
             out["enabled"] = on is not False
+        if plain:
+            out["customFields"] = plain
+        if facets:
+            ids = self.filter_ids(common_filters([filter_values(r, self.langs)
+                                                  for r in p.variants]))
+            paths: dict[Any, dict[str, Any]] = {}
+            for r in p.variants:
+                for path, tr in category_paths(r, self.langs).items():
+                    paths.setdefault(path, {}).update(tr)
+            ids += self.taxonomy.categories(paths)
+            out["facetValueIds"] = list(dict.fromkeys(ids))
+        if p.images or any(images_of(r) for r in p.variants):
+            mine = list(dict.fromkeys(a for u in p.images if isinstance(a := assets.get(u), str)))
+            out["assetIds"] = mine
+            out["featuredAssetId"] = mine[0] if mine else None
         return out
+
+    def product_slug(self, p: Product) -> str:
+        handle = p.get("handle")
+        return slug(str(handle)) if handle else slug(p.key)
+
+    def keep_foreign_facets(self, works: list[Work], plans: dict[str, Plan]) -> None:
+        """Facet values of facets we do not write (added by hand) stay where they are."""
+        variants = {str(w.known["variant_id"]): w for w in works
+                    if not w.error and w.known and "facetValueIds" in w.input}
+        products = {str(plan.update["id"]): plan.update for plan in plans.values()
+                    if plan.update is not None and "facetValueIds" in plan.update}
+        if not variants and not products:
+            return
+        ours = {c for c, a in self.catalog.attributes.items() if a.filter}
+        ours |= {self.o.category_facet} | {code for w in works for code in w.filters}
+        for plan in plans.values():
+            ours |= self.facet_codes(plan.product)
+        data = self.must(FACETS_OF, {"v": sorted(variants), "p": sorted(products),
+                                     "n": max(len(variants), len(products), 1)})
+        for v in data["productVariants"]["items"]:
+            variants[str(v["id"])].input["facetValueIds"] += [
+                f["id"] for f in v["facetValues"] if f["facet"]["code"] not in ours]
+        for item in data["products"]["items"]:
+            products[str(item["id"])]["facetValueIds"] += [
+                f["id"] for f in item["facetValues"] if f["facet"]["code"] not in ours]
 
     def money(self, value: Any) -> int:
         try:
@@ -410,124 +815,201 @@ class VendureClient(ShopClient):
         return int(d)
 
     # -- creates ---------------------------------------------------------------------
-    def create(self, creates: list[Change]) -> dict[int, Result]:
-        results: dict[int, Result] = {}
-        self.find_products(creates)
-        inputs: list[tuple[Change, dict[str, Any]]] = []
-        for c in creates:
+    def create(self, creates: list[Work], plans: dict[str, Plan]) -> None:
+        """New variants: their products and option groups first (when missing), then
+        the variants in their product's option order, in one call."""
+        inputs: list[tuple[tuple[str, int], Work]] = []
+        for w in creates:
+            plan = plans[w.key]
             try:
-                pid, option_ids = self.ensure_product(c)
-                fields = self.variant_fields(c.record)
-                inputs.append((c, {**fields, "productId": pid, "optionIds": option_ids,
-                                   "translations": fields.get("translations") or [
-                                       {"languageCode": self.o.language, "name": c.key}]}))
+                pid, option_ids = self.ensure_product(w, plan)
             except ItemError as e:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: {e}")
+                w.error = str(e)
+                continue
+            w.input = {**w.input, "productId": pid, "optionIds": option_ids}
+            skus = [r["sku"] for r in plan.product.variants]
+            pos = skus.index(w.record["sku"]) if w.record["sku"] in skus else len(skus)
+            inputs.append(((w.key, pos), w))
+        ordered = [w for _, w in sorted(inputs, key=lambda x: x[0])]
         try:
-            answers = self.each(CREATE, [i for _, i in inputs], once=True)
+            answers = self.each(CREATE, [w.input for w in ordered], once=True)
         except RetryableSinkError:
             # The answer was lost; what reached Vendure shows up in a lookup.
-            found = self.lookup([c.key for c, _ in inputs])
-            if any(len(found.get(c.key, [])) != 1 for c, _ in inputs):
+            found = self.lookup([w.change.key for w in ordered])
+            if any(len(found.get(w.change.key, [])) != 1 for w in ordered):
                 raise
-            answers = [found[c.key][0] for c, _ in inputs]
-        for (c, _), a in zip(inputs, answers):
-            remote = None if isinstance(a, ItemError) else {"variant_id": a["id"],
-                                                            "product_id": a["productId"]}
-            results[c.id] = self.result(c, a, remote or {})
-        return results
+            answers = [found[w.change.key][0] for w in ordered]
+        for w, a in zip(ordered, answers, strict=True):
+            if isinstance(a, ItemError):
+                w.error = str(a)
+            else:
+                w.known = {"variant_id": a["id"], "product_id": a["productId"]}
 
-    def product_key(self, c: Change) -> str:
-        return str(c.record.get("product") or c.key)
-
-    def slug(self, c: Change) -> str:
-        return str(c.record.get("handle") or slug(self.product_key(c)))
-
-    def find_products(self, creates: list[Change]) -> None:
+    def find_products(self, creates: list[Work]) -> None:
         """Learn the ids of products the new variants belong to: from the ledger, or
         from the shop by slug (a product made by an earlier, failed attempt or by
         hand). Slugs are Vendure's unique natural key for products."""
         wanted: dict[str, str] = {}
-        for c in creates:
-            key = self.product_key(c)
+        for w in creates:
+            key = w.key
             if key in self.products:
                 continue
-            for s in self.state.siblings(key) if c.record.get("product") else []:
+            for s in self.state.siblings(key) if w.record.get("product") else []:
                 pid = (s.get("_remote") or {}).get("product_id")
                 if pid:
                     with self.lock:
                         self.products.setdefault(key, str(pid))
                     break
             else:
-                wanted[self.slug(c)] = key
+                handle = w.record.get("handle")
+                wanted[slug(str(handle)) if handle else slug(key)] = key
         if wanted:
-            data = self.must("query($s:[String!]!,$n:Int!){products(options:{take:$n,"
-                             "filter:{slug:{in:$s}}}){items{id slug}}}",
-                             {"s": sorted(wanted), "n": len(wanted)})
-            with self.lock:
-                for p in data["products"]["items"]:
+            self._products_by_slug(wanted)
+
+    def _products_by_slug(self, wanted: dict[str, str]) -> None:
+        data = self.must("query($s:[String!]!,$n:Int!){products(options:{take:$n,"
+                         "filter:{slug:{in:$s}}}){items{id slug}}}",
+                         {"s": sorted(wanted), "n": len(wanted)})
+        with self.lock:
+            for p in data["products"]["items"]:
+                if p["slug"] in wanted:
                     self.products.setdefault(wanted[p["slug"]], p["id"])
 
-    def ensure_product(self, c: Change) -> tuple[str, list[str]]:
-        """The product id for ``c`` (created when needed) and its variant's option ids."""
-        key = self.product_key(c)
+    def ensure_product(self, w: Work, plan: Plan) -> tuple[str, list[str]]:
+        """The product id for ``w`` (created when needed) and its variant's option ids."""
+        key = w.key
         with self.lock:
             lock = self.product_locks.setdefault(key, threading.Lock())
         with lock:  # two threads must not create the same product or option group
             pid = self.products.get(key)
             if pid is None:
-                fields = self.product_fields(c)
-                tr = (fields.pop("translations", None) or [{"languageCode": self.o.language}])[0]
-                # Vendure's product_translation.description is NOT NULL.
-                tr = {"name": key, "description": "", **tr, "slug": self.slug(c)}
-                pid = self.must("mutation($i:CreateProductInput!){createProduct(input:$i)"
-                                "{id}}", {"i": {**fields, "translations": [tr]}},
-                                once=True)["createProduct"]["id"]
-                self.groups[pid] = []
+                fields = plan.fields or self.product_input(plan.product, {}, set())
+                try:
+                    pid = self.must("mutation($i:CreateProductInput!){createProduct(input:$i)"
+                                    "{id}}", {"i": fields}, once=True)["createProduct"]["id"]
+                    self.groups[pid] = []
+                except RetryableSinkError:
+                    self._products_by_slug({self.product_slug(plan.product): key})
+                    pid = self.products.get(key)
+                    if pid is None:
+                        raise
+                    plan.update = {"id": pid, **fields}  # it may lack what came after
                 with self.lock:
                     self.products[key] = pid
-            return pid, self.ensure_options(pid, c.record.get("options") or [])
+            return pid, self.ensure_options(pid, plan.product, w.record)
 
-    def ensure_options(self, pid: str, options: list[dict[str, Any]]) -> list[str]:
-        """Option ids for ``options`` on product ``pid``; missing groups and values
-        are created (callers hold the product's lock)."""
-        if not options:
-            return []
-        lang = self.o.language
+    def fetch_groups(self, pid: str) -> list[dict[str, Any]]:
         groups = self.groups.get(pid)
         if groups is None:
             groups = self.groups[pid] = self.must(
-                "query($p:ID!){product(id:$p){optionGroups{id name options{id name}}}}",
-                {"p": pid})["product"]["optionGroups"]
+                "query($p:ID!){product(id:$p){" + GROUPS + "}}", {"p": pid})["product"][
+                    "optionGroups"]
+        return groups
+
+    def ensure_options(self, pid: str, p: Product, record: dict[str, Any]) -> list[str]:
+        """Option ids of ``record`` on product ``pid``; missing groups and values are
+        created, with their names in every language, the values in the option's
+        order (callers hold the product's lock)."""
+        mine = {o["field"]: o["value"] for o in record.get("options") or []}
         ids = []
-        for opt in options:
-            name, value = str(opt["name"]), str(opt["value"])
-            group = next((g for g in groups if g["name"] == name), None)
-            if group is None:
-                group = self.must(
-                    "mutation($i:CreateProductOptionGroupInput!){createProductOptionGroup("
-                    "input:$i){id name options{id name}}}",
-                    {"i": {"code": f"{pid}-{slug(name)}", "translations": [
-                        {"languageCode": lang, "name": name}], "options": []}},
-                    once=True)["createProductOptionGroup"]
-                self.must("mutation($p:ID!,$g:ID!){addOptionGroupToProduct(productId:$p,"
-                          "optionGroupId:$g){id}}", {"p": pid, "g": group["id"]})
-                groups.append(group)
-            option = next((o for o in group["options"] if o["name"] == value), None)
+        for opt in p.options:
+            if opt.field not in mine:
+                continue
+            group = self.option_group(pid, opt)
+            for value in opt.values:  # the scale's order: S before M before L
+                if self.option(group, value) is None and value in mine.values():
+                    self.create_option(group, opt, value)
+            option = self.option(group, mine[opt.field])
             if option is None:
-                option = self.must(
-                    "mutation($i:CreateProductOptionInput!){createProductOption(input:$i)"
-                    "{id name}}", {"i": {"productOptionGroupId": group["id"],
-                                         "code": slug(value), "translations": [
-                                             {"languageCode": lang, "name": value}]}},
-                    once=True)["createProductOption"]
-                group["options"].append(option)
+                option = self.create_option(group, opt, mine[opt.field])
             ids.append(option["id"])
         return ids
 
+    def option_group(self, pid: str, opt: Any) -> dict[str, Any]:
+        groups = self.fetch_groups(pid)
+        code_ = f"{pid}-{slug(opt.name)}"
+        group = next((g for g in groups if g.get("code") == code_ or g["name"] == opt.name),
+                     None)
+        if group is not None:
+            return group
+        query = "mutation($i:CreateProductOptionGroupInput!){createProductOptionGroup(" \
+                "input:$i){id code name translations{languageCode name} options{id code " \
+                "name translations{languageCode name}}}}"
+        names = option_names(opt.name, opt.names, self.langs)
+        try:
+            group = self.must(query, {"i": {"code": code_, "translations": translations_input(
+                names), "options": []}}, once=True)["createProductOptionGroup"]
+        except RetryableSinkError:  # lost answer: was it made?
+            items = self.must("query($c:String!){productOptionGroups(options:{filter:{code:"
+                              "{eq:$c}}}){items{id code name translations{languageCode name} "
+                              "options{id code name translations{languageCode name}}}}}",
+                              {"c": code_})["productOptionGroups"]["items"]
+            if not items:
+                raise
+            group = items[0]
+        self.must("mutation($p:ID!,$g:ID!){addOptionGroupToProduct(productId:$p,"
+                  "optionGroupId:$g){id}}", {"p": pid, "g": group["id"]})
+        groups.append(group)
+        return group
 
-class ItemError(Exception):
-    """Vendure refused one item (its message)."""
+    @staticmethod
+    def option(group: dict[str, Any], value: str) -> dict[str, Any] | None:
+        return next((o for o in group["options"] if o["name"] == value
+                     or o.get("code") == slug(value)), None)
+
+    def create_option(self, group: dict[str, Any], opt: Any, value: str) -> dict[str, Any]:
+        names = {lang: opt.value_in(value, lang) for lang in self.langs.others
+                 if opt.value_in(value, lang) != value}
+        fields = "id code name translations{languageCode name}"
+        try:
+            option = self.must(
+                "mutation($i:CreateProductOptionInput!){createProductOption(input:$i){"
+                + fields + "}}", {"i": {"productOptionGroupId": group["id"],
+                                        "code": slug(value), "translations": translations_input(
+                                            {self.langs.default: value, **names})}},
+                once=True)["createProductOption"]
+        except RetryableSinkError:
+            found = self.must("query($g:ID!){productOptions(groupId:$g,options:{take:1000}){"
+                              "items{" + fields + "}}}", {"g": group["id"]})
+            option = next((o for o in found["productOptions"]["items"]
+                           if o["code"] == slug(value)), None)
+            if option is None:
+                raise
+        group["options"].append(option)
+        return option
+
+    def sync_options(self, pid: str, p: Product) -> None:
+        """Names of the product's option groups and options in languages added or
+        corrected since they were made."""
+        with self.lock:
+            lock = self.product_locks.setdefault(p.key, threading.Lock())
+        with lock:
+            groups = self.fetch_groups(pid)
+            for opt in p.options:
+                code_ = f"{pid}-{slug(opt.name)}"
+                group = next((g for g in groups if g.get("code") == code_
+                              or g["name"] == opt.name), None)
+                if group is None:
+                    continue
+                self.taxonomy._rename("updateProductOptionGroup",
+                                      "UpdateProductOptionGroupInput", group,
+                                      option_names(opt.name, opt.names, self.langs))
+                for value in opt.values:
+                    option = self.option(group, value)
+                    if option is not None:
+                        names = {lang: opt.value_in(value, lang) for lang in self.langs.codes}
+                        self.taxonomy._rename("updateProductOption", "UpdateProductOptionInput",
+                                              option, names)
+
+
+@dataclass
+class Plan:
+    """One product in a batch: as assembled, its fields when it is (re)written, and
+    the update for a product the shop has."""
+
+    product: Product
+    fields: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
 
 
 def code(error: dict[str, Any]) -> str | None:
@@ -538,15 +1020,29 @@ def errors_text(errors: list[dict[str, Any]]) -> str:
     return "; ".join(str(e.get("message", e)) for e in errors) or "no answer"
 
 
-def enabled(r: dict[str, Any]) -> bool | None:
-    if r.get("published") is not None:
-        return bool(r["published"])
-    if r.get("status"):
-        return str(r["status"]).lower() == "active"
-    return None
-
-
 @REGISTRY.sink("vendure_api")
 class VendureSink(ApiSink):
     Options = VendureOptions
     Client = VendureClient
+    CARRIES: ClassVar[dict[str, str]] = {
+        "translations": "product, variant, option group and option, facet and value, and "
+                        "collection translations (the channel must offer the languages)",
+        "categories": "nested collections, found by name under their parent or created; "
+                      "a product is in them through a private facet value per path",
+        "filters": "facets and facet values on products (values all variants share) and "
+                   "variants",
+        "specs": "Product custom fields named like the attribute (the server must declare "
+                 "them; localeText/localeString ones in every language)",
+        "sale_dates": "the price in force on the day it is sent (Vendure has no sale price "
+                      "or dates; the first run of the day a sale starts or ends sends it)",
+        "images": "assets in order, the first featured, on the product and its variants; "
+                  "uploaded once per picture (no alt text: Vendure has none)",
+        "barcode": "a ProductVariant custom field barcode (the server must declare it)",
+        "locations": "stockLevels at the stock location named by location:",
+    }
+
+    def bind(self, job: Any) -> None:
+        super().bind(job)
+        m = job.map
+        assert isinstance(self.client, VendureClient)
+        self.client.use(Catalog(list(m.languages), m.product, dict(m.attributes)))
