@@ -518,6 +518,8 @@ class VendureClient(ShopClient):
             elif hits:
                 ids[c.id] = {"variant_id": hits[0]["id"], "product_id": hits[0]["productId"]}
 
+        if self.o.sync == "catalog" and any(c.op == "upsert" for c in changes):
+            self.check_languages()  # before anything is sent
         updates: list[tuple[Change, dict[str, Any]]] = []
         deletes: list[Change] = []
         unpublished: dict[str, tuple[list[Change], dict[str, Any]]] = {}  # product id -> ...
@@ -568,7 +570,6 @@ class VendureClient(ShopClient):
                 results[c.id] = self.result(c, None if gone else a, {"variant_id": None,
                                                                      "product_id": None})
         if upserts:
-            self.check_languages()
             results.update(self.upsert(upserts, ids))
         return [results[c.id] for c in changes]
 
@@ -649,12 +650,14 @@ class VendureClient(ShopClient):
         assets remembered for its images (url -> asset id)."""
         grouped = any(w.record.get("product") for w in group)
         siblings = self.state.siblings(key) if grouped else []
-        mine = {w.record["sku"] for w in group}
+        # A refused record leaves its variant as the shop last acknowledged it.
+        mine = {w.record["sku"] for w in group if not w.error}
         records = [with_fields({k: v for k, v in s.items() if k != "_remote"})
                    for s in siblings if s.get("sku") not in mine]
         # The outbox hands changes out by product and SKU; its row ids keep the
         # file's order, which "first seen" option orders follow.
-        records += [w.record for w in sorted(group, key=lambda w: w.change.id)]
+        records += [w.record for w in sorted(group, key=lambda w: w.change.id)
+                    if not w.error]
         remotes = [s.get("_remote") or {} for s in siblings] + [w.change.remote for w in group]
         p = build(key, records, spec_for(records, self.catalog.product))
         for problem in p.problems:
@@ -699,7 +702,11 @@ class VendureClient(ShopClient):
             w.assets = {u: a for u in w.images if isinstance(a := assets.get(u), str)}
             if not w.assets:
                 w.assets = {u: remembered[u] for u in w.images if u in remembered}
-            w.input = self.variant_input(w, p, barcode)
+            try:
+                w.input = self.variant_input(w, p, barcode)
+            except ItemError as e:
+                w.error = str(e)
+                continue
             if w in extras:
                 if facets:
                     w.input["facetValueIds"] = self.filter_ids(w.filters)
@@ -709,6 +716,9 @@ class VendureClient(ShopClient):
                     w.input["assetIds"] = mine
                     w.input["featuredAssetId"] = mine[0] if mine else None
         if rewrite and any(not w.error for w in group):
+            if any(w.error for w in live):  # the product without what was refused
+                p, _ = self.assemble(key, group)
+                plan.product = p
             plan.fields = self.product_input(p, assets, facets)
             if pid is not None:
                 plan.update = {"id": pid, **plan.fields}
@@ -818,19 +828,19 @@ class VendureClient(ShopClient):
     def create(self, creates: list[Work], plans: dict[str, Plan]) -> None:
         """New variants: their products and option groups first (when missing), then
         the variants in their product's option order, in one call."""
-        inputs: list[tuple[tuple[str, int], Work]] = []
-        for w in creates:
-            plan = plans[w.key]
+        def position(w: Work) -> tuple[str, int]:
+            skus = [r["sku"] for r in plans[w.key].product.variants]
+            return w.key, skus.index(w.record["sku"]) if w.record["sku"] in skus else len(skus)
+
+        ordered: list[Work] = []
+        for w in sorted(creates, key=position):  # options and variants in scale order
             try:
-                pid, option_ids = self.ensure_product(w, plan)
+                pid, option_ids = self.ensure_product(w, plans[w.key])
             except ItemError as e:
                 w.error = str(e)
                 continue
             w.input = {**w.input, "productId": pid, "optionIds": option_ids}
-            skus = [r["sku"] for r in plan.product.variants]
-            pos = skus.index(w.record["sku"]) if w.record["sku"] in skus else len(skus)
-            inputs.append(((w.key, pos), w))
-        ordered = [w for _, w in sorted(inputs, key=lambda x: x[0])]
+            ordered.append(w)
         try:
             answers = self.each(CREATE, [w.input for w in ordered], once=True)
         except RetryableSinkError:
@@ -908,17 +918,14 @@ class VendureClient(ShopClient):
 
     def ensure_options(self, pid: str, p: Product, record: dict[str, Any]) -> list[str]:
         """Option ids of ``record`` on product ``pid``; missing groups and values are
-        created, with their names in every language, the values in the option's
-        order (callers hold the product's lock)."""
+        created with their names in every language (callers hold the product's lock
+        and come in the option's order, so S is made before M and L)."""
         mine = {o["field"]: o["value"] for o in record.get("options") or []}
         ids = []
         for opt in p.options:
             if opt.field not in mine:
                 continue
             group = self.option_group(pid, opt)
-            for value in opt.values:  # the scale's order: S before M before L
-                if self.option(group, value) is None and value in mine.values():
-                    self.create_option(group, opt, value)
             option = self.option(group, mine[opt.field])
             if option is None:
                 option = self.create_option(group, opt, mine[opt.field])

@@ -60,7 +60,10 @@ class Assets:
     def __init__(self, client: VendureClient, max_bytes: int):
         self.c = client
         self.max_bytes = max_bytes
-        self.http = Http("", client.o.limits, name="vendure: image download")
+        # An image host that is down refuses the records showing it after a few
+        # tries, rather than holding the batch through the shop's full backoff.
+        limits = client.o.limits.model_copy(update={"retries": min(client.o.limits.retries, 2)})
+        self.http = Http("", limits, name="vendure: image download")
         self.lock = threading.Lock()
         self.by_url: dict[str, str] = {}  # url -> asset id, this run
         self.by_hash: dict[str, str] = {}  # sha256 -> asset id, this run
