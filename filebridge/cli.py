@@ -39,7 +39,8 @@ def main(verbose: bool) -> None:
     Exit codes: 0 ok, 1 some rows rejected, 2 usage error, 3 some file rejected,
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
-    (filebridge approve RUN). feedback and reconcile exit 1 when movements are not
+    (filebridge approve RUN), 8 a file waits for a code table or a member of its set
+    (see status). feedback and reconcile exit 1 when movements are not
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
@@ -72,7 +73,7 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
         click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status not in (
-            "duplicate", "failed") else "")
+            "duplicate", "failed", "waiting") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
             click.echo(f"  -> {p}")
@@ -128,13 +129,15 @@ def check(profiles: tuple[str, ...]) -> None:
 @click.option("-n", "--rows", default=10, show_default=True, help="records to show")
 def preview(profile: str, file: Path, rows: int) -> None:
     """Show the first mapped records of FILE and its rejects; writes nothing."""
-    from filebridge.errors import RejectedFile
+    from filebridge.errors import RejectedFile, Waiting
     from filebridge.records import FileReport, plain
 
     job = _job(profile)
     report = FileReport(file.name)
     shown = 0
     try:
+        if job.related is not None:
+            job.related.refresh()  # code tables, as a run would load them
         for batch in job.batches(file, report):
             for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
                 if shown >= rows:
@@ -146,6 +149,8 @@ def preview(profile: str, file: Path, rows: int) -> None:
                 break
     except RejectedFile as e:
         _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    except Waiting as e:
+        _fail(runner.WAITING, f"{file.name}: the file would wait: {e}")
     report.flush()
     for rej in report.first[:20]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
@@ -160,14 +165,18 @@ def preview(profile: str, file: Path, rows: int) -> None:
 def plan(profile: str, file: Path, examples: int) -> None:
     """What FILE would create, update, zero or delete in each shop (and write to each
     file output), with counts and example keys; sends and records nothing."""
-    from filebridge.errors import RejectedFile
+    from filebridge.errors import RejectedFile, Waiting
     from filebridge.plan import plan as make_plan
 
     job = _job(profile)
     try:
+        if job.related is not None:
+            job.related.refresh()  # code tables, as a run would load them
         p = make_plan(job, file)
     except RejectedFile as e:
         _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
+    except Waiting as e:
+        _fail(runner.WAITING, f"{file.name}: the file would wait: {e}")
     except ValueError as e:
         _fail(runner.CONFIG_ERROR, f"{file.name}: {e}")
     report = p.report
@@ -338,6 +347,23 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
+    from filebridge.tables.ledger import report as tables_report
+
+    related = tables_report(db, name)
+    if related["tables"]:
+        click.echo("code tables:")
+        for t in related["tables"]:
+            if t["status"] == "current":
+                click.echo(f"  {t['name']} [{t['profile']}] {t['file']} rows={t['rows']} "
+                           f"loaded {when(t['loaded'])} digest {t['digest'][:12]}")
+            else:
+                click.echo(f"  {t['name']} [{t['profile']}] {t['file']} REFUSED "
+                           f"{when(t['loaded'])}: {t['reason']}")
+    if related["waiting"]:
+        click.echo("waiting:")
+        for w in related["waiting"]:
+            click.echo(f"  {w['file']} [{w['profile']}] since {when(w['since'])}: "
+                       f"{w['reason']}")
     for inv, counts_, oversold in inventory_counts(db):
         click.echo(f"inventory {inv}: " + " ".join(f"{k}={v}" for k, v in counts_.items()))
         if oversold:

@@ -21,7 +21,7 @@ SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64())])
 
 def row_hashes(batch: Batch) -> pa.Array:
     """A 64-bit content hash per row over all fields (field order matters)."""
-    cols = [text_column(batch.column(n)) for n in batch.names]
+    cols = [text_column(batch.column(n), separator="\x1e") for n in batch.names]
     joined = pc.binary_join_element_wise(*cols, "\x1f") if len(cols) > 1 else cols[0]
     digest = xxhash.xxh3_64_intdigest
     return pa.array([digest(s) for s in joined.cast(pa.binary()).to_pylist()], pa.uint64())

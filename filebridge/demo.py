@@ -71,11 +71,19 @@ def _setup(repo: Path, folder: Path, original: ProfileBase) -> list[Path]:
     inbox = folder / original.source.path.relative_to(repo)
     inbox.mkdir(parents=True, exist_ok=True)
     files = []
+    # Members of a set (translations, photos…) arrive beside their main file.
+    from filebridge.tables.spec import template_glob
+
+    tables = getattr(original, "tables", None) or {}
+    members = [template_glob(t.member) for t in tables.values() if t.is_member]
     for sample in sorted((repo / "samples").rglob("*")):
-        if sample.is_file() and any(fnmatch.fnmatch(sample.name, p)
-                                    for p in original.source.pattern):
+        if not sample.is_file():
+            continue
+        if any(fnmatch.fnmatch(sample.name, p) for p in original.source.pattern):
             _copy(sample, inbox / sample.name)
             files.append(inbox / sample.name)
+        elif any(fnmatch.fnmatch(sample.name, p) for p in members):
+            _copy(sample, inbox / sample.name)
     return files
 
 

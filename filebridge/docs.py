@@ -86,6 +86,39 @@ def _table(model: type[BaseModel], title: str, out: list[str], seen: set[str]) -
         _table(m, f"{t} ({m.__name__})", out, seen)
 
 
+def carries_table(reg: Any) -> list[str]:
+    """What each shop output carries of the catalog, from its ``CARRIES``."""
+    from filebridge.catalog.coverage import FEATURES
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "CARRIES", None)]
+    out = ["### What each shop output carries", "",
+           "Declared by each output (`CARRIES`); `filebridge check` notes a feature a "
+           "profile gives an output that cannot carry it. — : not carried.", "",
+           "| | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for feature, meaning in FEATURES.items():
+        cells = [reg.get("sink", n).CARRIES.get(feature, "—") for n in sinks]
+        out.append(f"| {feature}: {meaning} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def lands_table(reg: Any) -> list[str]:
+    """Where each canonical field lands in each shop output, from its ``LANDS``."""
+    from filebridge.catalog.record import CANONICAL
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "LANDS", None)]
+    out = ["### Where each canonical field lands", "",
+           "Shop outputs read records by canonical names (a sink's `fields:` maps one to "
+           "another mapped field). Weights are grams in the record; prices exact decimals. "
+           "— : not written.", "",
+           "| canonical | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for name in CANONICAL:
+        cells = [reg.get("sink", n).LANDS.get(name, "—") for n in sinks]
+        out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def reference() -> str:
     reg = load_plugins()
     from filebridge.profile import ProfileBase
@@ -107,6 +140,10 @@ def reference() -> str:
            "| `destinations` | named places that also receive files (`kind:` " +
            ", ".join(reg.names("destination")) + "); outputs and feedback pick them with "
            "`deliver: [name, …]` |",
+           "| `tables` | related files the joins use: code tables kept in the ledger with "
+           "their version, or members of the main file's set |",
+           "| `set` | " + (ProfileBase.model_fields["set"].description or "") + " |",
+           "| `join` | " + (ProfileBase.model_fields["join"].description or "") + " |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
            "| `once` | " + (ProfileBase.model_fields["once"].description or "") + " |", ""]
@@ -126,9 +163,18 @@ def reference() -> str:
         out.append(f"- `{n}`: {doc}")
     for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
         out.append(f"- `{{{n}: …}}`: {doc}")
+    out.append("\n## Related files and joins\n")
+    from filebridge.profile import _table_model
+    from filebridge.tables.spec import JoinSpec, SetSpec
+
+    _table(_table_model(), "tables → name", out, seen)
+    _table(SetSpec, "set", out, seen)
+    _table(JoinSpec, "join → each", out, seen)
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out += lands_table(reg)
+    out += carries_table(reg)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
     out.append("## Shared stock\n")

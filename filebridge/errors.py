@@ -3,6 +3,7 @@
     FilebridgeError
     ├── ProfileError        fix the profile; nothing was touched
     ├── RejectedFile        quarantine this file with a report, go on with others
+    ├── Waiting             not yet: a table or a member of its set is missing; untouched
     ├── SinkError
     │   ├── RetryableSinkError   try again later (network, 5xx, 429)
     │   └── PermanentSinkError   the destination refused; report it
@@ -37,6 +38,12 @@ class RejectedFile(FilebridgeError):
         self.reason = reason
         self.line = line
         super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+class Waiting(FilebridgeError):
+    """The file cannot be processed yet: a code table it joins against was never
+    loaded, or a member of its set has not arrived. Nothing was claimed; it stays
+    where it is and is tried again (``status`` lists it)."""
 
 
 class SinkError(FilebridgeError):

@@ -72,10 +72,10 @@ class Job:
     def __init__(self, profile: ProfileBase, ledger: SqliteLedger | None = None):
         reg = load_plugins()
         self.profile = profile
-        self.source = reg.get("source", profile.source.kind)(profile.source)
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or SqliteLedger(profile.ledger_path())
+        self.source, self.related = _related(profile, self.ledger, reg, self.scratch_root)
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
         stock = getattr(profile, "stock", None)
         self.inventory = None
@@ -145,7 +145,7 @@ class Job:
     def sweep(self) -> int:
         """Leftovers of a crashed run: temporary outputs and scratch folders."""
         return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
-            self.scratch_root)
+            self.scratch_root) + (self.related.sweep() if self.related else 0)
 
     @contextmanager
     def poll(self) -> Iterator[None]:
@@ -155,9 +155,32 @@ class Job:
 
     def batches(self, path: Path, report: FileReport, today: date | None = None
                 ) -> Iterator[Batch]:
-        """The file's records, mapped."""
-        for raw in self.reader.read(path, report):
-            yield self.mapper.apply(raw, report)
+        """The file's records, joined with its tables (``join:``), mapped."""
+        if self.related is None:
+            for raw in self.reader.read(path, report):
+                yield self.mapper.apply(raw, report)
+            return
+        members = self.source.members(path) if hasattr(self.source, "members") else {}
+        with self.related.open(members) as joiner:
+            for raw in self.reader.read(path, report):
+                yield self.mapper.apply(joiner.apply(raw, report), report)
+
+    def digest(self, path: Path) -> str:
+        """What the ledger knows the input by: the file's content, or its set's."""
+        dig = digest(path)
+        return self.source.digest(path, dig) if hasattr(self.source, "digest") else dig
+
+    def waiting(self, name: str, reason: str | None) -> bool:
+        """Note in the ledger that ``name`` waits (for ``status``), or no longer does
+        (``reason`` None); true when the waiting is news (worth a log line)."""
+        if self.related is None:
+            return reason is not None
+        from filebridge.tables import ledger as tl
+
+        if reason is None:
+            tl.clear_waiting(self.ledger, self.name, name)
+            return False
+        return tl.note_waiting(self.ledger, self.name, name, reason)
 
     def feed(self, path: Path, ctx: SinkContext, progress: Progress | None
              ) -> Iterator[tuple[Batch, pa.Array | None]]:
@@ -178,6 +201,23 @@ class Job:
             if progress:
                 progress(ctx.report.tally.read)
             yield batch, None
+
+
+def _related(profile: ProfileBase, ledger: SqliteLedger, reg: Any, scratch: Path
+             ) -> tuple[Any, Any]:
+    """The job's source (wrapped to take sets whole when tables have members) and its
+    related tables, if the profile has any."""
+    src_cls = reg.get("source", profile.source.kind)
+    tables = getattr(profile, "tables", None) or {}
+    if not tables:
+        return src_cls(profile.source), None
+    from filebridge.tables.related import Related
+    from filebridge.tables.sets import SetSource
+
+    members = {n: t.member for n, t in tables.items() if t.is_member}
+    source = SetSource(src_cls, profile.source, getattr(profile, "set", None), members,
+                       ledger, profile.name) if members else src_cls(profile.source)
+    return source, Related(profile, ledger, reg, scratch)
 
 
 def _vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
@@ -239,11 +279,13 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
             progress: Progress | None = None) -> Outcome:
     """Process one complete file. Never raises for bad input; ledger errors propagate."""
     ledger, name = job.ledger, path.name
-    dig = digest(path)
+    dig = job.digest(path)
     size = path.stat().st_size
     seen, redo = already_processed(job, path, dig, size, run_id, force)
     if seen is not None:
         return seen
+    if job.related is not None:
+        job.related.refresh()  # code tables: newest versions, between files (or Waiting)
     row = ledger.claim(job.name, dig, name, size, run_id, redo=redo)
     outbox = Outbox()
     report = FileReport(name)
@@ -271,6 +313,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         report.close()
         raise
     ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
+    job.waiting(name, None)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
     report.close()
@@ -374,6 +417,7 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
             f"counts: {_counts(tally)}\n")
     where = job.source.quarantine(path, text)
     job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason)
+    job.waiting(name, None)
     job.ledger.moved(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)

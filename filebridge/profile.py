@@ -24,6 +24,7 @@ from filebridge.mapping import MapSpec
 from filebridge.options import Model, ProfilePath
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
+from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
 
 
 def _union(kind: str, tag: str) -> Any:
@@ -53,7 +54,18 @@ class ProfileBase(Model):
         "last file processed under its name had the same bytes: the same bytes under a new "
         "name are a new file). Default: name_and_content for stock.role figures (an old "
         "snapshot re-sent as a new export is applied again), content for everything else")
+    set: SetSpec | None = Field(None, description="the main file and its member tables "
+                                "(tables with member:) are one set: how the members are "
+                                "named from the main file's name, and when the set is "
+                                "complete")
+    join: list[JoinSpec] = Field(default_factory=list, description="joins applied in order "
+                                 "between the reader and the mapping: the mapping (and later "
+                                 "joins) can use the fields they bring")
     _file: Path | None = PrivateAttr(None)
+
+    def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems between sections (tables, joins, layouts), each with its YAML path."""
+        return check_related(self)
 
     @property
     def file(self) -> Path | None:
@@ -122,6 +134,15 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
 
 
 @lru_cache(maxsize=1)
+def _table_model() -> type[TableBase]:
+    return create_model(  # type: ignore[no-any-return]
+        "Table", __base__=TableBase, __doc__=TableBase.__doc__,
+        read=(_union("reader", "format"), Field(description="how to read it: any reader's "
+                                                "options, e.g. {format: csv, delimiter: ';', "
+                                                "encoding: cp1252}")))
+
+
+@lru_cache(maxsize=1)
 def profile_model() -> type[ProfileBase]:
     return create_model(  # type: ignore[no-any-return]
         "Profile", __base__=ProfileBase,
@@ -134,6 +155,10 @@ def profile_model() -> type[ProfileBase]:
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
             description="outputs: shop import files, shop APIs, templates")),
+        tables=(dict[Annotated[str, Field(pattern=NAME)], _table_model()], Field(
+            default_factory=dict, description="related files the joins use, by name: code "
+            "tables (path: or pattern:) kept in the ledger with their version, or members "
+            "of the main file's set (member:)")),
         destinations=(dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
                            _union("destination", "kind")], Field(
             default_factory=dict, description="named places that also receive files: "
@@ -199,6 +224,13 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
             where = f"{file}:{line}" if line else str(file)
             problems.append(f"{where}: {path}: {_message(err)}")
         raise ProfileError(problems) from None
+    problems = []
+    for loc, msg in profile.cross_checks():
+        line = _line_of(doc, loc)
+        where = f"{file}:{line}" if line else str(file)
+        problems.append(f"{where}: {'.'.join(str(p) for p in loc)}: {msg}")
+    if problems:
+        raise ProfileError(problems)
     profile._file = file
     return profile
 

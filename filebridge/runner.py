@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from filebridge.errors import SinkError, TransferError
+from filebridge.errors import SinkError, TransferError, Waiting
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -20,6 +20,7 @@ log = logging.getLogger("filebridge")
 OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 3, 4, 5
 TRANSFER_FAILED = 6  # a server could not be reached or refused; files or changes left to retry
 HELD = 7  # the circuit breaker held a run's shop changes: filebridge approve RUN
+WAITING = 8  # a file waits for a code table or a member of its set (see status)
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -29,6 +30,8 @@ def exit_code(outcomes: list[Outcome]) -> int:
         return FILES_REJECTED
     if any(o.status == "held" for o in outcomes):
         return HELD
+    if any(o.status == "waiting" for o in outcomes):
+        return WAITING
     if any(o.tally.queued for o in outcomes):
         return TRANSFER_FAILED
     if any(o.tally.rejected for o in outcomes):
@@ -96,6 +99,10 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             except (TransferError, SinkError) as e:
                 log.error("%s: %s: %s; left in place for the next run", job.name, c.name, e)
                 outcome = Outcome(c.name, "failed", reason=str(e))
+            except Waiting as e:
+                job.waiting(c.name, str(e))
+                log.warning("%s: %s: waits: %s", job.name, c.name, e)
+                outcome = Outcome(c.name, "waiting", reason=str(e))
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)

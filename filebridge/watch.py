@@ -34,7 +34,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import LedgerError, SinkError, TransferError
+from filebridge.errors import LedgerError, SinkError, TransferError, Waiting
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
@@ -47,6 +47,7 @@ DRAIN_RETRY = (5.0, 300.0)  # a shop that failed: try its queued changes again a
 RESCAN = 1.0             # events mode: look anyway this often (a missed event costs 1 s)
 DEBOUNCE = 0.1           # let a burst of events pass before scanning
 BACKOFF = (10.0, 600.0)  # a file that failed unexpectedly: first and longest wait
+WAIT_RECHECK = 1.0       # a file waiting for a table or a set member: look again after
 QUIET = {"opened", "closed_no_write"}  # reading a file must not wake us
 
 
@@ -319,6 +320,16 @@ class Watcher:
                 outcome = process(job, local, run.start(), progress=tick)
         except LedgerError:
             raise
+        except Waiting as e:
+            # Not an error: looked at again soon (a member arriving does not change the
+            # main file, so its fingerprint cannot tell), logged when the reason is news.
+            if job.waiting(path.name, str(e)):
+                log.warning("%s: %s: waits: %s", job.name, path.name, e)
+            wait = max(self._period(i), WAIT_RECHECK)
+            self._failed[(i, path)] = _Failed(job.source.fingerprint(path),
+                                              time.monotonic() + wait, wait)
+            run.outcomes.append(Outcome(path.name, "waiting", reason=str(e)))
+            return
         except (TransferError, SinkError) as e:
             run.errors += 1
             delay = self._fail(i, path)

@@ -7,6 +7,10 @@ what this script writes. The catalog is a small Italian fashion one (article ×
 colour × size, EAN-13 with valid check digits) plus a new home department.
 Every sample holds a few rows that are bad on purpose, so the demo shows rejects:
 a wrong EAN check digit, a price that is not a number, an unknown colour code.
+collezione/ is a spreadsheet as IT makes one for a new collection: a merged title,
+a notes sheet and a hidden list sheet, prices and sale dates both as cells and as
+typed text, EANs stored as numbers with a 13-zero format, a blank row, a row
+pasted twice.
 """
 
 from __future__ import annotations
@@ -285,11 +289,147 @@ def write_reparto(folder: Path) -> None:
     wb.close()
 
 
+# ---------------------------------------------------------------- (e) a messy xlsx
+
+# A new collection as the IT office types it: article, colours, sizes, list price,
+# sale price (or None), and how each is written. Prices and dates come both as
+# cells and as typed text, as happens when rows are pasted from several sources.
+COLLECTION = [
+    # article, description, colours, sizes, price, sale price, first EAN number
+    ("D26FW0101", "Cappotto in lana cotta", ["001", "230"], ["40", "42", "44", "46"],
+     "1250.00", "990.00", 100),
+    ("D26FW0102", "Maglia dolcevita in cachemire", ["101", "506"], ["XS", "S", "M", "L"],
+     "289.00", None, 110),
+    ("U26FW0201", "Giaccone imbottito", ["001", "620"], ["48", "50", "52", "54"],
+     "459.00", "359.00", 120),
+    ("U26FW0205", "Pantalone in flanella", ["802"], ["46", "48", "50", "52"],
+     "149.50", None, 130),
+    ("B26FW0301", "Felpa con cappuccio", ["310", "610"], ["4A", "6A", "8A"],
+     "59.90", "39.90", 140),
+    ("D26FW0110", "Sciarpa in lana merino", ["230", "905"], ["TU"], "79.00", None, 150),
+]
+COLLECTION_HEADER = ["Codice", "Colore", "Nome colore", "Taglia", "EAN", "Descrizione",
+                     "Prezzo", "Prezzo saldo", "Saldo dal", "Saldo al", "Giacenza", "Note"]
+COLLECTION_TITLE = "NUOVA COLLEZIONE FW26"
+SALE_FROM, SALE_TO = dt.date(2027, 1, 7), dt.date(2027, 2, 28)
+
+
+def it_price(amount: str) -> str:
+    """1250.00 as an Italian types it: 1.250,00."""
+    whole, cents = amount.split(".")
+    return f"{int(whole):,}".replace(",", ".") + "," + cents
+
+
+def collection_rows() -> list[dict]:
+    """One dict per sheet row below the header (None: a blank spacer row), with how
+    each cell is written. The bad cells are marked in ``bad`` for the tests."""
+    rows: list[dict | None] = []
+    for a, (art, descr, colours, sizes, price, sale, first) in enumerate(COLLECTION):
+        n = first
+        for c, colour in enumerate(colours):
+            for size in sizes:
+                n += 1
+                # Leading zeros: a UPC-based prefix for most, an Italian 80 for the scarf.
+                ean = ean13(f"80123450{n:04d}" if art == "D26FW0110" else f"0012345{n:05d}")
+                rows.append({
+                    "Codice": art, "Colore": colour, "Taglia": size, "EAN": ean,
+                    "Descrizione": descr, "Giacenza": (n * 7) % 13,
+                    "Prezzo": (price, "text" if (a + c) % 2 == 0 else "number"),
+                    "Prezzo saldo": (sale, "number" if a % 2 else "text"),
+                    # The first date typed as text on odd articles, the second on even.
+                    "Saldo dal": (SALE_FROM if sale else None, "text" if a % 2 else "cell"),
+                    "Saldo al": (SALE_TO if sale else None, "cell" if a % 2 else "text"),
+                    "Note": "", "bad": None})
+        if art == "U26FW0201":
+            rows.append(None)  # a blank row someone left between two groups
+    by = {(r["Codice"], r["Colore"], r["Taglia"]): r for r in rows if r}
+    # Bad cells on purpose, one per row: each rejects its row, naming the column.
+    by["U26FW0205", "802", "50"].update(Prezzo=("149.50", "typed"), bad="Prezzo")  # a point
+    by["B26FW0301", "310", "6A"].update(Colore="777", bad="Nome colore")  # lookup gives #N/A
+    by["U26FW0201", "620", "52"].update(bad="Saldo al", **{"Saldo al": ("31/02/2027", "typed")})
+    by["B26FW0301", "610", "4A"].update(bad="Saldo dal", **{"Saldo dal": (46394, "serial")})
+    by["D26FW0101", "001", "46"].update(Note="prezzo da confermare")
+    # The same row pasted twice: the reader reads both (duplicates are the catalog's).
+    rows.append(dict(by["D26FW0102", "506", "M"]))
+    return rows
+
+
+def write_collezione(folder: Path) -> None:
+    import xlsxwriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(folder / "COLLEZIONE_FW26.xlsx"))
+    wb.set_properties({"title": "Nuova collezione FW26", "author": "Ufficio IT",
+                       "created": dt.datetime(2026, 11, 27, 9, 0, 0)})
+    notes = wb.add_worksheet("Note")  # the first sheet: instructions, not data
+    for r, text in enumerate(["Compilare il foglio Collezione, una riga per taglia.",
+                              "Prezzi in euro IVA inclusa; saldi dal 07/01 al 28/02.",
+                              "I codici colore sono nel foglio Liste."]):
+        notes.write_string(r, 0, text)
+    ws = wb.add_worksheet("Collezione")
+    lists = wb.add_worksheet("Liste")  # drop-down lists, hidden as IT does
+    lists.hide()
+    for r, (code, name) in enumerate(COLOURS.items()):
+        lists.write_string(r, 0, code)
+        lists.write_string(r, 1, name)
+    bold = wb.add_format({"bold": True})
+    text = wb.add_format({"num_format": "@"})  # cells formatted as text before typing
+    money = wb.add_format({"num_format": "#,##0.00 [$€-410]"})
+    ean_fmt = wb.add_format({"num_format": "0000000000000"})
+    day = wb.add_format({"num_format": "dd/mm/yyyy"})
+    ws.merge_range(0, 0, 0, len(COLLECTION_HEADER) - 1, COLLECTION_TITLE,
+                   wb.add_format({"bold": True, "align": "center", "font_size": 14}))
+    ws.write_row(2, 0, COLLECTION_HEADER, bold)  # row 2 (sheet row 2) stays empty
+    col = {name: i for i, name in enumerate(COLLECTION_HEADER)}
+    for i, row in enumerate(collection_rows()):
+        r = 3 + i
+        if row is None:
+            continue
+        ws.write_string(r, col["Codice"], row["Codice"])
+        ws.write_string(r, col["Colore"], row["Colore"], text)
+        name = COLOURS.get(row["Colore"])
+        ws.write_formula(r, col["Nome colore"], f"=VLOOKUP(B{r + 1},Liste!A:B,2,FALSE)",
+                         None, name if name else "#N/A")
+        ws.write_string(r, col["Taglia"], row["Taglia"], text)
+        ws.write_number(r, col["EAN"], int(row["EAN"]), ean_fmt)  # zeros only in the format
+        ws.write_string(r, col["Descrizione"], row["Descrizione"])
+        for field in ("Prezzo", "Prezzo saldo"):
+            amount, how = row[field]
+            if amount is None:
+                continue
+            if how == "number":
+                ws.write_number(r, col[field], float(amount), money)
+            elif how == "text":
+                ws.write_string(r, col[field], it_price(amount), text)
+            else:
+                ws.write_string(r, col[field], amount, text)  # as typed
+        for field in ("Saldo dal", "Saldo al"):
+            value, how = row[field]
+            if value is None:
+                continue
+            if how == "cell":
+                ws.write_datetime(r, col[field], dt.datetime.combine(value, dt.time()), day)
+            elif how == "text":
+                ws.write_string(r, col[field], f"{value:%d/%m/%Y}", text)
+            elif how == "serial":
+                ws.write_number(r, col[field], value)  # a date whose format was lost
+            else:
+                ws.write_string(r, col[field], value, text)
+        ws.write_number(r, col["Giacenza"], row["Giacenza"])
+        if row["Note"]:
+            ws.write_string(r, col["Note"], row["Note"])
+    ws.set_column(0, 0, 12)
+    ws.set_column(4, 5, 30)
+    ws.activate()
+    wb.close()
+
+
 def main() -> None:
     write_articoli(HERE / "articoli")
     write_giacenze(HERE / "giacenze")
     write_magazzino(HERE / "magazzino")
     write_reparto(HERE / "reparto")
+    write_collezione(HERE / "collezione")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from shops.shopify import TOKEN, ShopifyServer
+from shops.shopify import FAST_RESTORE, STANDARD, TOKEN, ShopifyServer
 
 from filebridge.errors import PermanentSinkError
 from filebridge.sinks.api.base import Change, Result, State
@@ -194,7 +194,14 @@ def test_per_item_errors_leave_the_rest(shop: ShopifyServer, env: None) -> None:
     assert (shop.stock("MUG-1"), shop.stock("MUG-2"), shop.stock("SHIRT-S")) == (1, 12, 13)
 
 
-def test_input_array_limit(shop: ShopifyServer, env: None) -> None:
+def test_input_array_limit(env: None) -> None:
+    # About array limits, not throttling: a restore rate no plan has, so 600 products
+    # do not take the Standard plan's minute and a half.
+    with ShopifyServer(restore_rate=FAST_RESTORE) as shop:
+        input_array_limit(shop)
+
+
+def input_array_limit(shop: ShopifyServer) -> None:
     ledger = Ledger()
     c = client(shop, ledger)
     products = [mug(n) for n in range(1, 601)]
@@ -287,28 +294,33 @@ def test_literal_token_refused(env: None) -> None:
 
 
 def test_cost_bucket_is_respected(env: None) -> None:
-    # 20 stock calls of 10 items cost 20 points each; a bucket of 60 restoring 400/s
-    # cannot serve them faster than (400 - 60) / 400 s, whatever the threads do.
-    with ShopifyServer() as shop:
+    # The Standard plan's bucket (2000 points), emptied by another app, refilling at
+    # 400 points/s so the test is quick. 20 stock calls of 12 points (10 for the
+    # mutation, 1 per object selected) and the location query (253 requested, 5 spent)
+    # cannot pass before the bucket has refilled that much, whatever the 4 threads do;
+    # a client that paced itself by the answers' throttleStatus is refused rarely.
+    with ShopifyServer(restore_rate=FAST_RESTORE) as shop:  # the catalog loads fast
         ledger = Ledger()
         c = client(shop, ledger)
         ledger.send(c, [ledger.change(mug(n)) for n in range(1, 201)])
-        shop.maximum, shop.restore, shop.available = 60.0, 400.0, 60.0
+        shop.available, shop.restore = 0.0, 400.0
         stock = client(shop, ledger, sync="stock", limits={"max_backoff": 0.05, "parallel": 4})
         batches = [[ledger.change(mug(n, stock=100 + n)) for n in range(i, i + 10)]
                    for i in range(1, 201, 10)]
+        throttled = shop.throttled
         start = time.monotonic()
         with ThreadPoolExecutor(4) as pool:
             out = list(pool.map(stock.send, batches))
         elapsed = time.monotonic() - start
         assert all(r.ok for part in out for r in part)
         assert all(shop.stock(f"MUG-{n}") == 100 + n for n in range(1, 201))
-        assert elapsed >= (20 * 20 - 60) / 400 * 0.9
-        assert stock.bucket.restore == 400 and stock.bucket.maximum == 60
+        assert elapsed >= (253 + 20 * 12 - 248) / 400 * 0.9
+        assert shop.throttled - throttled <= 6
+        assert stock.bucket.restore == 400 and stock.bucket.maximum == 2000
 
 
 def test_throttled_answer_is_waited_out(env: None) -> None:
-    with ShopifyServer(maximum_available=100, restore_rate=1000) as shop:
+    with ShopifyServer() as shop:
         ledger = Ledger()
         c = client(shop, ledger)
         ledger.send(c, [ledger.change(mug(1))])
@@ -361,7 +373,7 @@ def test_product_deleted_in_the_shop_is_recreated(shop: ShopifyServer, env: None
     c = client(shop, ledger)
     ledger.send(c, [ledger.change(mug(1))])
     with shop.lock:  # a merchant deletes it in the admin
-        shop._productDelete("2026-01", "", {"input": {"id": shop.catalog()["mug-1"]["id"]}})
+        shop.delete_product(shop.catalog()["mug-1"]["id"])
     results = ledger.send(c, [ledger.change(mug(1, price="3.00"))])
     assert results["MUG-1"].ok and shop.catalog()["mug-1"]["variants"]["MUG-1"]["price"] == "3.00"
     assert results["MUG-1"].remote["variant"] == shop.variant("MUG-1")["id"]
@@ -398,3 +410,115 @@ def test_bulk_product_set(env: None) -> None:
         other.send(client(plain_shop, other), [other.change(r) for r in records])
         assert plain(shop.catalog()) == plain(plain_shop.catalog())
         assert len(shop.uploads) == 0 and len(shop.bulk) == 1  # the upload was consumed
+
+
+# -- the loopback's own rules (what the real Shopify answers; see tests/shops/shopify) --
+
+
+def gql(shop: ShopifyServer, query: str, variables: dict[str, Any] | None = None,
+        version: str = "2026-01") -> tuple[int, dict[str, Any]]:
+    resp = requests.post(f"{shop.url}/admin/api/{version}/graphql.json", timeout=5,
+                         json={"query": query, "variables": variables or {}},
+                         headers={"X-Shopify-Access-Token": TOKEN})
+    return resp.status_code, resp.json()
+
+
+def test_costs_are_priced_as_shopify_documents(shop: ShopifyServer, env: None) -> None:
+    from filebridge.sinks.api.shopify import LOCATIONS, LOOKUP, PRODUCT_SET, SET_QUANTITIES
+
+    def cost(answer: dict[str, Any]) -> tuple[Any, Any]:
+        c = answer["extensions"]["cost"]
+        assert c["throttleStatus"]["maximumAvailable"] == STANDARD["maximum_available"]
+        assert c["throttleStatus"]["restoreRate"] == STANDARD["restore_rate"] == 100
+        return c["requestedQueryCost"], c["actualQueryCost"]
+
+    # location {…} 1; locations(first: 250) { nodes {…} } 2 + 250; two locations exist
+    assert cost(gql(shop, LOCATIONS)[1]) == (253, 1 + 2 + 2)
+    # mutation 10 + product 1 + variants(first: 2): 2 + 2 × (node 1 + inventoryItem 1)
+    # + userErrors 1
+    shirt_set = {"identifier": {"handle": "shirt"}, "n": 2, "synchronous": True, "input": {
+        "title": "Shirt", "productOptions": [{"name": "Size", "values": [{"name": "S"},
+                                                                         {"name": "M"}]}],
+        "variants": [{"sku": s, "optionValues": [{"optionName": "Size", "name": s}]}
+                     for s in ("S", "M")]}}
+    status, answer = gql(shop, PRODUCT_SET, shirt_set)
+    assert status == 200 and answer["data"]["productSet"]["userErrors"] == []
+    assert cost(answer) == (10 + 1 + 2 + 2 * 2 + 1, 18)
+    # connection sized by first; the actual cost counts the nodes returned
+    assert cost(gql(shop, LOOKUP, {"q": 'sku:"S" OR sku:"X"', "n": 4})[1]) == (
+        2 + 4 * (1 + 1 + 1 + 1), 2 + 1 * 4)
+    item = shop.variant("S")["item"]
+    answer = gql(shop, SET_QUANTITIES, {"key": "k1", "input": {
+        "name": "available", "reason": "correction", "quantities": [{
+            "inventoryItemId": item, "locationId": shop.location_id(), "quantity": 3,
+            "changeFromQuantity": 0}]}})[1]
+    assert cost(answer) == (12, 12)  # no matter how many quantities: input is free
+    # over 1000 points is refused before it runs, whatever the bucket holds
+    dear = ("query D($q: String!) { productVariants(first: 250, query: $q) { nodes { id "
+            "product { id variantsCount { count } } inventoryItem { id } } } }")
+    answer = gql(shop, dear, {"q": "sku:S"})[1]
+    assert answer["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert "Query cost is 1002" in answer["errors"][0]["message"] and "data" not in answer
+    # a drained bucket: THROTTLED, nothing applied, the cost still reported
+    shop.available, shop.restore = 0.0, 0.001
+    answer = gql(shop, SET_QUANTITIES, {"key": "k2", "input": {
+        "name": "available", "reason": "correction", "quantities": [{
+            "inventoryItemId": item, "locationId": shop.location_id(), "quantity": 9,
+            "changeFromQuantity": 3}]}})[1]
+    assert answer["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert answer["extensions"]["cost"]["requestedQueryCost"] == 12 and shop.stock("S") == 3
+
+
+def test_api_versions_gate_what_the_sink_uses(shop: ShopifyServer, env: None) -> None:
+    from filebridge.sinks.api.shopify import PRODUCT_SET
+
+    with pytest.raises(ValueError, match="api_version 2025-10 is too old"):
+        ShopifyOptions.model_validate({"format": "shopify_api", "url": shop.url,
+                                       "token": "${SHOPIFY_TOKEN}", "api_version": "2025-10"})
+    upsert = {"identifier": {"handle": "mug"}, "n": 1, "synchronous": True,
+              "input": {"title": "Mug", "variants": [{"sku": "M", "optionValues": [
+                  {"optionName": "Title", "name": "Default Title"}]}]}}
+    # before 2025-04 productSet had no identifier: the document itself is refused
+    status, answer = gql(shop, PRODUCT_SET, upsert, version="2025-01")
+    assert status == 200 and "data" not in answer and shop.catalog() == {}
+    assert answer["errors"][0]["extensions"]["code"] in ("variableRequiresValidType",
+                                                         "argumentNotAccepted")
+    # from 2025-04 it is an upsert by handle: twice is one product
+    for _ in range(2):
+        status, answer = gql(shop, PRODUCT_SET, upsert, version="2025-04")
+        assert answer["data"]["productSet"]["userErrors"] == []
+    assert list(shop.catalog()) == ["mug"]
+    assert gql(shop, PRODUCT_SET, upsert, version="2026-02")[0] == 404  # no such version
+
+
+def test_product_set_stocks_only_where_the_variant_is_stocked(shop: ShopifyServer,
+                                                              env: None) -> None:
+    from filebridge.sinks.api.shopify import PRODUCT_SET
+
+    warehouse, street = shop.location_id("Warehouse"), shop.location_id("High Street")
+
+    def product_set(variants: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = gql(shop, PRODUCT_SET, {"identifier": {"handle": "cap"}, "n": 2,
+                                         "synchronous": True, "input": {
+            "title": "Cap", "productOptions": [{"name": "Size", "values": [
+                {"name": "S"}, {"name": "M"}]}], "variants": variants}})[1]
+        return answer["data"]["productSet"]
+
+    def variant(size: str, **more: Any) -> dict[str, Any]:
+        return {"sku": f"CAP-{size}", "optionValues": [{"optionName": "Size", "name": size}],
+                **more}
+    # a new variant is stocked where its quantities say
+    payload = product_set([variant("S", inventoryQuantities=[
+        {"locationId": warehouse, "name": "available", "quantity": 4}])])
+    assert payload["userErrors"] == []
+    assert shop.catalog()["cap"]["variants"]["CAP-S"]["inventory"] == {"Warehouse": 4}
+    # an existing one only where it is stocked already: High Street is not applied
+    vid = payload["product"]["variants"]["nodes"][0]["id"]
+    payload = product_set([variant("S", id=vid, inventoryQuantities=[
+        {"locationId": warehouse, "name": "available", "quantity": 6},
+        {"locationId": street, "name": "available", "quantity": 5}]),
+        variant("M", inventoryQuantities=[
+            {"locationId": street, "name": "available", "quantity": 2}])])
+    assert payload["userErrors"] == []
+    inventory = {s: v["inventory"] for s, v in shop.catalog()["cap"]["variants"].items()}
+    assert inventory == {"CAP-S": {"Warehouse": 6}, "CAP-M": {"High Street": 2}}

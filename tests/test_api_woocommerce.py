@@ -91,8 +91,10 @@ def test_create_then_update_reads_back(shop: WooServer) -> None:
     assert got["T"]["attributes"][0]["options"] == ["Red", "Green"]
     assert got["T"]["attributes"][0]["variation"] is True
     assert set(got["T"]["variations"]) == {"T-R", "T-G"}
-    assert got["T"]["variations"]["T-G"]["attributes"] == [{"name": "Colour",
-                                                            "option": "Green"}]
+    assert [(a["name"], a["option"]) for a in got["T"]["variations"]["T-G"]["attributes"]] \
+        == [("Colour", "Green")]
+    assert shop.shop.storefront("T") == {"options": {"Colour": ["Red", "Green"]}, "variations": {
+        "T-R": {"Colour": "Red"}, "T-G": {"Colour": "Green"}}}
 
     # Next run: ids come from Change.remote, so no look-up.
     before = len(shop.calls)
@@ -146,6 +148,53 @@ def test_parents_are_created_once_by_parallel_senders(shop: WooServer) -> None:
     assert list(got) == ["P"] and shop.created["P"] == 1
     assert len(got["P"]["variations"]) == 40
     assert len(got["P"]["attributes"][0]["options"]) == 40
+
+
+def test_variation_attributes_are_checked_as_woocommerce_checks_them(shop: WooServer) -> None:
+    # The loopback's rules, straight through REST (tests/shops/woocommerce.py, read in
+    # the v3 variations controller): nothing is refused, but only what the parent has
+    # for variations is kept, and only values among its options can be chosen.
+    auth, base = ("ck_good", "cs_good"), f"{shop.url}/wp-json/wc/v3/products"
+    parent = requests.post(base, auth=auth, timeout=5, json={
+        "name": "Tee", "type": "variable", "sku": "TEE", "attributes": [
+            {"name": "Colour", "variation": True, "options": ["Red", "Blue"]},
+            {"name": "Fabric", "options": "Cotton | Linen"}]}).json()  # not for variations
+    assert [a["options"] for a in parent["attributes"]] == [["Red", "Blue"],
+                                                            ["Cotton", "Linen"]]
+    assert [a["variation"] for a in parent["attributes"]] == [True, False]
+    made = requests.post(f"{base}/{parent['id']}/variations/batch", auth=auth, timeout=5,
+                         json={"create": [
+                             {"sku": "TEE-R", "attributes": [{"name": "colour", "option": "Red"}]},
+                             {"sku": "TEE-X", "attributes": [{"name": "Colour", "option": "Pink"}]},
+                             {"sku": "TEE-F", "attributes": [{"name": "Fabric", "option": "Linen"},
+                                                            {"name": "Size", "option": "M"}]}]})
+    assert made.status_code == 200 and all("error" not in v for v in made.json()["create"])
+    got = {v["sku"]: [(a["name"], a["option"]) for a in v["attributes"]]
+           for v in shop.catalog()["TEE"]["variations"]}
+    assert got == {"TEE-R": [("Colour", "Red")], "TEE-X": [("Colour", "Pink")], "TEE-F": []}
+    # Pink is stored but never offered; TEE-F kept no attribute at all: it answers to
+    # any colour, Red included
+    assert shop.shop.storefront("TEE") == {
+        "options": {"Colour": ["Red", "Blue"]},
+        "variations": {"TEE-R": {"Colour": "Red"}, "TEE-F": {"Colour": None}}}
+
+
+def test_variations_the_storefront_could_not_sell_are_refused(shop: WooServer) -> None:
+    records = [variant("C-R", "C", "Red"), variant("C-B", "C", "  Navy   Blue "),
+               variant("C-N", "C", " "), variant("C-P", "C", "Red|Blue")]
+    results = {r.id: r for r in client(shop).send([change(r) for r in records])}
+    by_sku = {c: results[i] for c, i in zip(["C-R", "C-B", "C-N", "C-P"], sorted(results))}
+    assert by_sku["C-R"].ok and by_sku["C-B"].ok
+    assert not by_sku["C-N"].ok and "would sell this variation for any Colour" in \
+        by_sku["C-N"].message
+    assert not by_sku["C-P"].ok and "splits attribute options" in by_sku["C-P"].message
+    # a product whose only variation is refused is not made at all
+    results = client(shop).send([change(variant("E-N", "E", ""))])
+    assert not results[0].ok and "E" not in shop.catalog()
+    # what was sent can be chosen, with the value WooCommerce keeps ("Navy Blue")
+    assert shop.shop.storefront("C") == {
+        "options": {"Colour": ["Red", "Navy Blue"]},
+        "variations": {"C-R": {"Colour": "Red"}, "C-B": {"Colour": "Navy Blue"}}}
 
 
 # -- stock ---------------------------------------------------------------------------

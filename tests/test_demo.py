@@ -30,19 +30,25 @@ def test_demo_runs_every_sample_profile(tmp_path, cli_env):
     for name in profiles:
         assert f"\n{name}: " in "\n" + out
     assert out.count("  input ") == len(profiles)
-    assert len([p for p in paths if p.parent.parent.name == "outbox"]) == len(profiles)
+    # every profile writes at least one output (one profile writes two shops' files)
+    outputs = [p for p in paths if p.parent.parent.name == "outbox"]
+    assert len(outputs) >= len(profiles)
     assert "deliberate bad rows" in out
     assert f"filebridge status --ledger {folder / 'profiles' / 'filebridge.db'}" in out
     assert (folder / "profiles" / "filebridge.db").is_file()
     assert not any((folder / "inbox").rglob("*.*"))  # every sample was taken and archived
-    assert len(list((folder / "archive").rglob("*.*"))) == len(profiles)
+    # One input per profile, plus the two members of the collection's set.
+    assert len(list((folder / "archive").rglob("*.*"))) == len(profiles) + 2
+    assert len(list((folder / "archive" / "collezione").iterdir())) == 3
     assert not (REPO / "profiles" / "filebridge.db").exists()
 
     again = demo(folder, cli_env)  # its own previous folder: starts afresh
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("  input ") == len(profiles)
     assert "duplicate" not in again.stdout
-    assert len(list((folder / "archive").rglob("*.*"))) == len(profiles)
+    # One input per profile, plus the two members of the collection's set.
+    assert len(list((folder / "archive").rglob("*.*"))) == len(profiles) + 2
+    assert len(list((folder / "archive" / "collezione").iterdir())) == 3
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):

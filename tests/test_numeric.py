@@ -89,3 +89,60 @@ def test_two_digit_year_window_and_null_sentinels():
     assert values.to_pylist() == [dt.date(2039, 12, 31), dt.date(1940, 1, 1), None, None, None]
     values, bad = parse_date(pa.array(["0000000", "1241301"]), format="*CYMD", nulls=[])
     assert bad.to_pylist() == [True, True]  # no sentinels: zeros are a bad date
+
+
+def test_thousands_only_between_groups_of_three():
+    from decimal import Decimal
+
+    from filebridge.layouts.types import parse_decimal, parse_integer
+    text = ["1.250,00", "1250,00", "-1.250.000,5", "12.50", "1.25", "1.2345,00", "125.000",
+            "€ 1.250,00", ",5", None]
+    values, bad = parse_decimal(pa.array(text), decimal=",", thousands=".")
+    assert values.to_pylist() == [Decimal("1250.00"), Decimal("1250.00"),
+                                  Decimal("-1250000.50"), None, None, None,
+                                  Decimal("125000.00"), None, Decimal("0.50"), None]
+    assert bad.to_pylist() == [False, False, False, True, True, True, False, True, False,
+                               False]
+    values, bad = parse_integer(pa.array(["1.250", "12.5", "1250", "1.250-"]), thousands=".")
+    assert values.to_pylist() == [1250, None, 1250, -1250]
+    assert bad.to_pylist() == [False, True, False, False]
+    values, bad = parse_decimal(pa.array(["1'250.75", "1 250.75"]), thousands="'")
+    assert values.to_pylist() == [Decimal("1250.75"), None] and bad.to_pylist() == [False, True]
+
+
+def test_a_decimal_comma_refuses_a_point_that_is_not_the_thousands_separator():
+    from decimal import Decimal
+
+    from filebridge.layouts.types import parse_decimal
+    # Read leniently, "1.250" would be 1.25 when the typist meant 1250.
+    values, bad = parse_decimal(pa.array(["1.250", "1250,5", "12,50-"]), decimal=",")
+    assert values.to_pylist() == [None, Decimal("1250.50"), Decimal("-12.50")]
+    assert bad.to_pylist() == [True, False, False]
+
+
+def test_dates_typed_without_leading_zeros():
+    import datetime as dt
+
+    from filebridge.layouts.types import parse_date
+    text = ["1/3/2027", "01/03/2027", "1/03/2027", "31/2/2027", "28/02/27", "28/02/0027"]
+    values, bad = parse_date(pa.array(text), format="DMY")
+    assert values.to_pylist() == [dt.date(2027, 3, 1)] * 3 + [None, None,
+                                                             dt.date(27, 2, 28)]
+    assert bad.to_pylist() == [False, False, False, True, True, False]
+    values, bad = parse_date(pa.array(["2027-3-1", "202731"]), format="ISO")
+    assert values.to_pylist() == [dt.date(2027, 3, 1), None]
+
+
+@pytest.mark.parametrize("fmt", ["*CYMD", "*CMDY", "*CDMY", "*YMD", "*DMY", "*MDY", "*YYMD",
+                                 "*MDYY", "*DMYY", "*JUL", "*LONGJUL", "*CJUL"])
+def test_to_digits_is_what_parse_date_reads(fmt):
+    import datetime as dt
+
+    from filebridge.layouts.dates import to_digits
+    from filebridge.layouts.types import parse_date
+    days = [dt.date(2027, 2, 28), dt.date(1999, 12, 31), dt.date(2039, 1, 1)]
+    values, bad = parse_date(pa.array([to_digits(d, fmt) for d in days]), format=fmt)
+    assert values.to_pylist() == days and bad is None
+    # Two-digit years without a century digit stop at 2039, as on IBM i.
+    two_digit_year = fmt in ("*YMD", "*DMY", "*MDY", "*JUL")
+    assert (to_digits(dt.date(2045, 1, 1), fmt) is None) == two_digit_year

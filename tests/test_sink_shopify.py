@@ -1,196 +1,208 @@
-"""The Shopify product CSV sink, driven directly, its output parsed back with csv."""
+"""The Shopify product CSV sink, its files imported by a checker that applies
+Shopify's documented import rules (tests/checkers/shopify_csv.py) into a simulated
+store: what the store holds is what is asserted, day after day, and a nightly
+changes-only file must leave the store exactly as a full load would."""
+
+from __future__ import annotations
 
 import csv
-import os
+from datetime import date
 from decimal import Decimal
 
 import pyarrow as pa
-import pytest
+from checkers.shopify_csv import ShopifyStore, import_inventory, import_products
 from helpers import run_sink
 
-from filebridge.mapping import ProductSpec
+from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.records import Batch
-from filebridge.sinks.products import ProductGrouper
 from filebridge.sinks.shopify_csv import ShopifyCsvOptions, ShopifyCsvSink
 
-SPEC = {"key": "article", "options": ["size", {"field": "colour", "name": "Colore"}]}
-IMAGES = "https://cdn.example.com/img/{article}_{colour}.jpg"
+SPEC = {"key": "article", "options": [{"field": "size", "name": "Size", "order": "sizes"},
+                                      {"field": "colour", "name": "Colour"}]}
+ATTRS = {"material": {"name": "Material"}, "care": {"name": "Care", "filter": False}}
+IMG = "https://cdn.example.com/{}.jpg"
 
 
 def money(*values):
     return pa.array([None if v is None else Decimal(v) for v in values], pa.decimal128(38, 2))
 
 
-def batches():
-    """Product A1's rows are split over both batches and not contiguous."""
-    b1 = Batch.from_pydict({
-        "article": ["A1", "B2", "A1"],
-        "sku": ["A1-S-RED", "B2", "A1-M-RED"],
-        "title": ["Tee", "Mug", None],
-        "description": ["<p>Cotton</p>", None, None],
-        "size": ["S", None, "M"],
-        "colour": ["red", None, "red"],
-        "price": money("19.90", "7.50", "19.90"),
-        "compare_at_price": money("25.00", None, None),
-        "stock": pa.array([5, 0, 3], pa.int64()),
-        "published": [True, False, True],
-        "status": ["Active", "draft", None],
-        "tags": ["summer, cotton", None, None],
-        "barcode": pa.array([None, None, None], pa.string()),  # a column without data
-    }, [2, 3, 4])
-    b2 = Batch.from_pydict({
-        "article": ["C 3/x", "A1"],
-        "sku": ["C3-XL", "A1-S-BLUE"],
-        "title": ['Caffè, "speciale"', "Tee (ignored: not the first row)"],
-        "description": [None, None],
-        "size": ["XL", "S"],
-        "colour": [None, "blu navy"],
-        "price": money("1234567.89", "19.90"),
-        "compare_at_price": money(None, None),
-        "stock": pa.array([None, 7], pa.int64()),
-        "published": [True, True],
-        "status": ["archived", None],
-        "tags": [None, None],
-        "barcode": pa.array([None, None], pa.string()),
-    }, [5, 6])
-    return [b1, b2]
+def batch(items, first_line=2):
+    keys = list(dict.fromkeys(k for r in items for k in r))
+    data = {k: [r.get(k) for r in items] for k in keys}
+    for k in ("price", "sale_price", "compare_at_price", "price_ch"):
+        if k in data:
+            data[k] = money(*data[k])
+    for k in ("stock", "stock_milano", "stock_web", "weight"):
+        if k in data:
+            data[k] = pa.array(data[k], pa.int64())
+    return Batch.from_pydict(data, list(range(first_line, first_line + len(items))))
 
 
-def render(tmp_path, batches, product=SPEC, **options):
+def tee(size, colour, **over):
+    return {"article": "TEE", "sku": f"TEE-{size}-{colour[0]}", "title": "Tee",
+            "description": "<p>Cotton</p>", "vendor": "Acme", "status": "active",
+            "size": size, "colour": colour, "price": "19.90", "stock": 5, "weight": 200,
+            "barcode": "8012345000012" if (size, colour) == ("S", "Red") else None,
+            "images": [IMG.format(f"tee-{colour.lower()}-1"), IMG.format(f"tee-{colour.lower()}-2")],
+            "image_alt": f"Tee {colour}", "material": "Cotton", "care": "30°"} | over
+
+
+def day(tmp_path, ledger, file_id, items, today=date(2026, 12, 6), **options):
+    out = tmp_path / "out"
+    for f in out.glob("*.csv"):
+        f.unlink()
     o = ShopifyCsvOptions.model_validate({"format": "shopify_csv", "path": "out/{stem}.csv",
                                           **options})
-    run_sink(ShopifyCsvSink(o), tmp_path, batches, product)
-    raw = (tmp_path / "out" / "x.csv").read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf")
-    with open(tmp_path / "out" / "x.csv", encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    report = run_sink(ShopifyCsvSink(o), tmp_path, [batch(items)], SPEC, attributes=ATTRS,
+                      ledger=ledger, file_id=file_id, today=today)
+    return report, {f.name: f for f in out.glob("*.csv")}
 
 
-def test_current_dialect_products_variants_images(tmp_path):
-    header, rows = render(tmp_path, batches(), images=IMAGES)
-    assert header == ["Title", "URL handle", "Description", "Tags", "Published on online store",
-                      "Status", "SKU", "Option1 name", "Option1 value", "Option2 name",
-                      "Option2 value", "Price", "Compare-at price", "Inventory tracker",
-                      "Inventory quantity", "Product image URL", "Image position",
-                      "Variant image URL"]
-    assert [(r["URL handle"], r["SKU"]) for r in rows] == [
-        ("a1", "A1-S-RED"), ("a1", "A1-M-RED"), ("a1", "A1-S-BLUE"), ("a1", ""),
-        ("b2", "B2"), ("c-3-x", "C3-XL")]
-    first, second, third, image_row, mug, caffe = rows
-    assert first == {
-        "Title": "Tee", "URL handle": "a1", "Description": "<p>Cotton</p>",
-        "Tags": "summer, cotton", "Published on online store": "TRUE", "Status": "active",
-        "SKU": "A1-S-RED", "Option1 name": "Size", "Option1 value": "S",
-        "Option2 name": "Colore", "Option2 value": "red", "Price": "19.90",
-        "Compare-at price": "25.00", "Inventory tracker": "shopify", "Inventory quantity": "5",
-        "Product image URL": "https://cdn.example.com/img/A1_red.jpg", "Image position": "1",
-        "Variant image URL": "https://cdn.example.com/img/A1_red.jpg"}
-    # Later variant rows leave every product-level cell blank.
-    for r in (second, third):
-        for col in ("Title", "Description", "Tags", "Published on online store", "Status",
-                    "Option1 name", "Option2 name", "Product image URL", "Image position"):
-            assert r[col] == "", (r["SKU"], col)
-    assert (second["Option1 value"], second["Option2 value"], second["Price"]) == \
-        ("M", "red", "19.90")
-    assert (third["Option2 value"], third["Inventory quantity"], third["Variant image URL"]) \
-        == ("blu navy", "7", "https://cdn.example.com/img/A1_blu%20navy.jpg")
-    # The second distinct image gets a row of its own: handle, URL, position only.
-    assert {k: v for k, v in image_row.items() if v} == {
-        "URL handle": "a1", "Product image URL": "https://cdn.example.com/img/A1_blu%20navy.jpg",
-        "Image position": "2"}
-    # A product whose rows fill in no option has no variants: Title / Default Title.
-    assert (mug["Option1 name"], mug["Option1 value"], mug["Option2 name"]) == \
-        ("Title", "Default Title", "")
-    assert (mug["Published on online store"], mug["Status"], mug["Price"]) == \
-        ("FALSE", "draft", "7.50")
-    assert (mug["Product image URL"], mug["Variant image URL"]) == ("", "")
-    assert (caffe["Title"], caffe["Option1 name"], caffe["Option1 value"]) == \
-        ('Caffè, "speciale"', "Size", "XL")
-    assert (caffe["Price"], caffe["Status"], caffe["Inventory tracker"]) == \
-        ("1234567.89", "archived", "")
+def store(**kw):
+    return ShopifyStore(metafields={"custom.material": "single_line_text_field",
+                                    "custom.care": "single_line_text_field"}, **kw)
 
 
-def test_legacy_dialect_headers(tmp_path):
-    header, rows = render(tmp_path, batches(), images=IMAGES, dialect="legacy")
-    assert header == ["Handle", "Title", "Body (HTML)", "Tags", "Published", "Option1 Name",
-                      "Option1 Value", "Option2 Name", "Option2 Value", "Variant SKU",
-                      "Variant Inventory Tracker", "Variant Inventory Qty", "Variant Price",
-                      "Variant Compare At Price", "Image Src", "Image Position",
-                      "Variant Image", "Status"]
-    assert rows[0]["Handle"] == "a1" and rows[0]["Variant SKU"] == "A1-S-RED"
-    assert rows[0]["Published"] == "TRUE" and rows[0]["Variant Price"] == "19.90"
+def load(s, files, name="x.csv"):
+    res = import_products(s, files[name], overwrite=True)
+    assert not res.errors and not res.refused, res.errors
+    return res
 
 
-def test_only_columns_with_data_and_simple_products(tmp_path):
-    b = Batch.from_pydict({
-        "code": ["X-1", "X-2"], "name": ["One", "Two"],
-        "vendor": ["Acme", None], "price": money("10.00", "0.10"),
-        "weight": pa.array([250, None], pa.int64()),
-        "stock": pa.array([1, 2], pa.int64()),
-    }, [1, 2])
-    header, rows = render(tmp_path, [b], product=None, inventory=False,
-                          fields={"sku": "code", "title": "name"})
-    assert header == ["Title", "URL handle", "Vendor", "SKU", "Option1 name", "Option1 value",
-                      "Price", "Weight value (grams)"]
-    assert rows == [
-        {"Title": "One", "URL handle": "x-1", "Vendor": "Acme", "SKU": "X-1",
-         "Option1 name": "Title", "Option1 value": "Default Title", "Price": "10.00",
-         "Weight value (grams)": "250"},
-        {"Title": "Two", "URL handle": "x-2", "Vendor": "", "SKU": "X-2",
-         "Option1 name": "Title", "Option1 value": "Default Title", "Price": "0.10",
-         "Weight value (grams)": ""}]
+def full_collection():
+    return [tee(size, colour) for colour in ("Red", "Blue") for size in ("L", "S", "M")]
 
 
-def test_handle_field_wins(tmp_path):
-    b = Batch.from_pydict({"article": ["A"], "sku": ["A-1"], "title": ["T"], "size": ["S"],
-                           "colour": ["red"], "handle": ["my-handle"]}, [1])
-    _, rows = render(tmp_path, [b])
-    assert rows[0]["URL handle"] == "my-handle"
+def test_a_collection_lands_as_shopify_would_import_it(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    report, files = day(tmp_path, ledger, 1, full_collection())
+    assert report.tally.sent == 6 and not report.warnings
+    s = store()
+    load(s, files)
+    p = s.product("tee")
+    assert p.title == "Tee" and p.status == "active" and p.vendor == "Acme"
+    assert p.options == [("Size", ["S", "M", "L"]), ("Colour", ["Red", "Blue"])]
+    assert [v.sku for v in p.variants] == ["TEE-S-R", "TEE-S-B", "TEE-M-R", "TEE-M-B",
+                                           "TEE-L-R", "TEE-L-B"]
+    assert [(u.rsplit("/", 1)[1], pos, alt) for u, pos, alt in p.images] == [
+        ("tee-red-1.jpg", 1, "Tee Red"), ("tee-red-2.jpg", 2, "Tee Red"),
+        ("tee-blue-1.jpg", 3, "Tee Blue"), ("tee-blue-2.jpg", 4, "Tee Blue")]
+    red = p.variant(("S", "Red"))
+    assert (red.price, red.barcode, red.grams, red.inventory_qty) == (
+        Decimal("19.90"), "8012345000012", 200, 5)
+    assert red.image == IMG.format("tee-red-1")
+    assert p.metafields == {"custom.material": "Cotton", "custom.care": "30°"}
 
 
-def bad(tmp_path, rows, match):
-    b = Batch.from_pydict({"article": [r[0] for r in rows], "sku": [r[1] for r in rows],
-                           "title": ["T"] * len(rows), "size": [r[2] for r in rows],
-                           "colour": [r[3] for r in rows]}, list(range(1, len(rows) + 1)))
-    with pytest.raises(ValueError, match=match):
-        render(tmp_path, [b])
+def test_a_changes_only_file_leaves_the_store_as_a_full_load_would(tmp_path):
+    """Defect 5: one variant changed; the product is written whole, in the same
+    variant and image order, so the store equals one that loaded the full file."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    _, first = day(tmp_path, ledger, 1, full_collection(), mode="changes")
+    nightly = store()
+    load(nightly, first)
+    second = [t | ({"price": "17.90"} if t["sku"] == "TEE-M-B" else {})
+              for t in full_collection()]
+    report, files = day(tmp_path, ledger, 2, second, mode="changes")
+    assert (report.tally.sent, report.tally.unchanged) == (6, 0)
+    load(nightly, files)
+    reference = store()
+    _, full = day(tmp_path, SqliteLedger(tmp_path / "other.db"), 1, second)
+    load(reference, full)
+    assert nightly.differences(reference) == []
+    # A partial export with only that variant: the others come from the ledger.
+    [m_blue] = [t for t in second if t["sku"] == "TEE-M-B"]
+    report, files = day(tmp_path, ledger, 3, [m_blue | {"stock": 0}], mode="changes")
+    load(nightly, files)
+    assert nightly.product("tee").variant(("M", "Blue")).inventory_qty == 0
+    assert len(nightly.product("tee").variants) == 6
+    assert [pos for _, pos, _ in nightly.product("tee").images] == [1, 2, 3, 4]
 
 
-def test_duplicate_sku_in_a_product(tmp_path):
-    bad(tmp_path, [("A", "A-1", "S", "red"), ("A", "A-1", "M", "red")],
-        r"product A: SKU A-1 appears twice \(lines 1 and 2\)")
+def test_nothing_changed_writes_no_file(tmp_path):
+    """Defect 6."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    day(tmp_path, ledger, 1, full_collection(), mode="changes")
+    report, files = day(tmp_path, ledger, 2, full_collection(), mode="changes")
+    assert files == {} and report.tally.unchanged == 6
 
 
-def test_duplicate_option_combination(tmp_path):
-    bad(tmp_path, [("A", "A-1", "S", "red"), ("B", "B-1", "S", "red"), ("A", "A-2", "S", "red")],
-        r"product A: SKUs A-1 and A-2 have the same options \(Size=S, Colore=red\)")
+def test_a_sale_is_the_price_of_its_days(tmp_path):
+    """Shopify's CSV has no scheduled sale: the price in force on the file's day; the
+    day the sale starts, the product is written again even though the row is the same."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [t | {"sale_price": "14.90", "sale_from": "2026-12-10", "sale_to": "2026-12-24"}
+             for t in full_collection()]
+    _, files = day(tmp_path, ledger, 1, items, mode="changes", today=date(2026, 12, 6))
+    s = store()
+    load(s, files)
+    assert s.product("tee").variant(("S", "Red")).price == Decimal("19.90")
+    report, files = day(tmp_path, ledger, 2, items, mode="changes", today=date(2026, 12, 10))
+    assert report.tally.sent == 6
+    load(s, files)
+    v = s.product("tee").variant(("S", "Red"))
+    assert (v.price, v.compare_at_price) == (Decimal("14.90"), Decimal("19.90"))
+    _, files = day(tmp_path, ledger, 3, items, mode="changes", today=date(2026, 12, 25))
+    load(s, files)
+    v = s.product("tee").variant(("S", "Red"))
+    assert (v.price, v.compare_at_price) == (Decimal("19.90"), None)
 
 
-def test_variant_missing_an_option_value(tmp_path):
-    bad(tmp_path, [("A", "A-1", "S", "red"), ("A", "A-2", "M", None)],
-        r"product A: SKU A-2 \(line 2\) has no Colore")
+def test_stock_per_location_goes_to_the_inventory_file(tmp_path):
+    """Defect 7: a store with two locations gets no Inventory quantity in the product
+    file (single-location only) but an inventory file per variant and location."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [t | {"stock_milano": i, "stock_web": 10 + i}
+             for i, t in enumerate(full_collection())]
+    _, files = day(tmp_path, ledger, 1, items, inventory={
+        "path": "out/{stem}.inventory.csv",
+        "locations": {"Milano": "stock_milano", "Web": "stock_web"}})
+    s = store(locations=["Milano", "Web"])
+    load(s, files)
+    res = import_inventory(s, files["x.inventory.csv"])
+    assert not res.errors, res.errors
+    assert (s.available("TEE-S-R", "Milano"), s.available("TEE-S-R", "Web")) == (1, 11)
+    assert (s.available("TEE-M-B", "Milano"), s.available("TEE-M-B", "Web")) == (5, 15)
+    with open(files["x.csv"], encoding="utf-8") as f:
+        assert "Inventory quantity" not in next(csv.reader(f))
 
 
-def test_bad_status_and_missing_title_field(tmp_path):
-    b = Batch.from_pydict({"sku": ["A"], "title": ["T"], "status": ["live"]}, [1])
-    with pytest.raises(ValueError, match="status 'live' is not one of active"):
-        render(tmp_path, [b], product=None)
-    b = Batch.from_pydict({"sku": ["A"]}, [1])
-    with pytest.raises(ValueError, match="title"):
-        render(tmp_path, [b], product=None)
+def test_markets_and_the_legacy_dialect(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [t | {"price_ch": "22.00"} for t in full_collection()]
+    _, files = day(tmp_path, ledger, 1, items, dialect="legacy",
+                   markets={"Switzerland": {"price": "price_ch"}})
+    s = store(markets=["Switzerland"])
+    res = load(s, files)
+    assert res.dialect == "legacy"
+    assert s.product("tee").market_prices["Switzerland"]["TEE-S-R"][0] == Decimal("22.00")
 
 
-def test_grouper_first_seen_order_and_cleanup():
-    spec = ProductSpec.model_validate(SPEC)
-    g = ProductGrouper("article", "sku", spec.option_specs(), max_options=3)
-    for b in batches():
-        g.add(b)
-    got = [(k, [r["sku"] for r in rows]) for k, rows in g.products()]
-    assert got == [("A1", ["A1-S-RED", "A1-M-RED", "A1-S-BLUE"]), ("B2", ["B2"]),
-                   ("C 3/x", ["C3-XL"])]
-    rows = dict(g.products())["A1"]
-    assert rows[0]["price"] == Decimal("19.90")  # types survive the spool
-    folder = g._dir.name
-    g.close()
-    assert not os.path.exists(folder)
+def test_products_that_cannot_be_imported_are_refused_by_row(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = full_collection() + [
+        tee("S", "Red", sku="TEE-S-R2"),  # the same options as TEE-S-R
+        {"article": "BIG", "sku": "BIG-1", "title": "Big", "size": "S", "colour": "Red",
+         "price": "9.00", "status": "active", "weight": 300},
+        {"article": "BIG", "sku": "BIG-2", "title": "Big", "size": "M", "colour": None,
+         "price": "9.00", "status": "active", "weight": 300}]
+    report, files = day(tmp_path, ledger, 1, items)
+    reasons = {r.line: r.reason for r in report.rejects() if r.level == "reject"}
+    assert report.tally.rejected == 2 and report.tally.sent == 7
+    assert "the same options" in reasons[8] and "has no Colour" in reasons[10]
+    s = store()
+    load(s, files)
+    assert [v.sku for v in s.product("big").variants] == ["BIG-1"]
+
+
+def test_a_title_that_starts_like_a_formula_is_listed_not_changed(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [{"article": "MUG", "sku": "MUG", "title": "=Mug", "price": "5.00",
+              "status": "active"}]
+    report, files = day(tmp_path, ledger, 1, items)
+    [w] = [r for r in report.rejects() if r.level == "warning"]
+    assert w.field == "Title" and "formula" in w.reason
+    s = store()
+    load(s, files)
+    assert s.product("mug").title == "=Mug"

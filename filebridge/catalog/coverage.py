@@ -53,8 +53,8 @@ def notes(profile: Any, registry: Any) -> list[str]:
     for i, options in enumerate(getattr(profile, "write", [])):
         cls = registry.get("sink", options.format)
         carries = getattr(cls, "CARRIES", {})
-        if getattr(options, "sync", "catalog") == "stock":
-            continue
+        if not carries or getattr(options, "sync", "catalog") == "stock":
+            continue  # not a shop's catalog (a plain file, a template, stock only)
         for feature, source in used(profile, options).items():
             if feature not in carries:
                 out.append(f"write[{i}] {options.format}: cannot carry {FEATURES[feature]} "

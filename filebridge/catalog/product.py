@@ -193,8 +193,9 @@ def build(key: str, records: list[dict[str, Any]], spec: ProductSpec | None,
     langs = list(dict.fromkeys(lang for r in kept for lang in r.get("translations", {})))
     for lang in langs:
         for name in dict.fromkeys(n for r in kept for n in r.get("translations", {}).get(lang, {})):
-            rule = spec.parent.rule(name) if spec is not None and name in PRODUCT_LEVEL \
-                else "most"
+            if name not in PRODUCT_LEVEL:
+                continue  # a variant's own text (image_alt): stays on the variant
+            rule = spec.parent.rule(name) if spec is not None else "most"
             value, warn, _ = _pick(f"{name}@{lang}", [
                 (r.get("line"), r.get("translations", {}).get(lang, {}).get(name))
                 for r in kept], rule if rule != "same" else "most", key)
@@ -217,7 +218,9 @@ def build(key: str, records: list[dict[str, Any]], spec: ProductSpec | None,
         if not a["translations"]:
             del a["translations"]
     images = _union([r.get("images") or ([r["image"]] if r.get("image") else []) for r in kept])
-    simple = spec is None or (len(kept) <= 1 and not options and spec.simple)
+    # One SKU has nothing to choose between: a simple product (its option values stay
+    # as plain attributes where a shop has them), unless the profile says otherwise.
+    simple = spec is None or (len(kept) <= 1 and spec.simple)
     return Product(key, kept, fields, translations, options, list(attributes.values()), images,
                    simple, problems, warnings if not refuse else [])
 

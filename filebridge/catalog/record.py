@@ -17,7 +17,7 @@ JSON-ready **record**:
     options: [{field, name, names: {lang: name}, value, values: {lang: value}}]
     attributes: [{code, name, names, filter, type, namespace,
                   values: [text], translations: {lang: [text]}}]
-    translations: {lang: {title, description, ..., categories: "path, path"}}
+    translations: {lang: {title, description, ..., categories: [[level, ...], ...]}}
     prices: {market: {price, compare_at_price}}
 
 Decimals are never floats; a value a shop could not take raises
@@ -34,8 +34,7 @@ import pyarrow as pa
 from pydantic import AfterValidator
 
 from filebridge.catalog.spec import TRANSLATABLE, AttributeSpec, OptionSpec, ProductSpec
-from filebridge.catalog.values import (blank, boolean, integer, iso_date, listed, money, paths,
-                                       text)
+from filebridge.catalog.values import blank, boolean, integer, iso_date, listed, money, paths, text
 from filebridge.records import Batch
 
 PRODUCT_FIELDS = ("title", "description", "short_description", "vendor", "product_type",
@@ -137,8 +136,9 @@ class Canon:
                 continue
             name, _, lang = k.partition("@")
             try:
-                if lang:
-                    translations.setdefault(lang, {})[name] = text(v)
+                if lang:  # category paths in that language, level by level
+                    translations.setdefault(lang, {})[name] = paths(v) \
+                        if name == "categories" else text(v)
                 else:
                     rec[name] = _value(name, v, sku)
             except ValueError as e:
@@ -182,7 +182,7 @@ class Canon:
 
     def _attribute(self, code: str, spec: AttributeSpec, row: dict[str, Any]
                    ) -> dict[str, Any] | None:
-        values = listed(row.get(f"attr:{code}"))
+        values = _values(row.get(f"attr:{code}"))
         if not values:
             return None
         out: dict[str, Any] = {"code": code, "name": spec.label(code), "filter": spec.filter,
@@ -191,10 +191,18 @@ class Canon:
         if spec.names:
             out["names"] = dict(spec.names)
         tr = {lang: t for lang in self.translated
-              if (t := listed(row.get(f"attr:{code}@{lang}")))}
+              if (t := _values(row.get(f"attr:{code}@{lang}")))}
         if tr:
             out["translations"] = tr
         return out
+
+
+def _values(v: Any) -> list[str]:
+    """An attribute's values: a list gives several, text is one value (commas and all:
+    "90% lana, 10% cachemire" is one composition)."""
+    if isinstance(v, list):
+        return listed(v)
+    return [] if blank(v) else [text(v).strip()]
 
 
 def _value(name: str, v: Any, sku: str) -> Any:

@@ -109,8 +109,10 @@ class ProductSpec(Model):
     parent: ParentRules = Field(default_factory=ParentRules, description="how the "
                                 "product's title, description and other product-level "
                                 "fields are formed when its variants' rows differ")
-    simple: bool = Field(True, description="a product with one SKU and no option value is "
-                         "a simple product (false: always a product with variants)")
+    simple: bool = Field(True, description="a product with one SKU is a simple product "
+                         "(a one-size scarf: nothing to choose; its option values stay as "
+                         "plain attributes where the shop has them); false: a product with "
+                         "variants even then")
 
     @field_validator("options")
     @classmethod
@@ -160,3 +162,11 @@ def check_languages(v: list[str]) -> list[str]:
     if len(set(v)) != len(v):
         raise ValueError("a language is listed twice")
     return v
+
+
+class MarketPrices(Model):
+    """The mapped fields holding one market's (price list's, website's) prices."""
+
+    price: str = Field(description="mapped field with the price in this market")
+    compare_at_price: str | None = Field(None, description="mapped field with the "
+                                         "compare-at (list) price in this market")

@@ -3,10 +3,13 @@ fields: *CYMD 1240315, *DMY 150324, *JUL 24075, … Two-digit years map to
 1940–2039, as on IBM i; the century digit 0 is 19xx and 1 is 20xx.
 
 :func:`to_iso` turns such digits into ISO text (``YYYYMMDD`` or ``YYYYDDD`` with
-its strptime pattern) with integer arithmetic on whole columns.
+its strptime pattern) with integer arithmetic on whole columns; :func:`to_digits`
+writes one date in a format (a spreadsheet's date cell in a *CYMD field).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,3 +59,20 @@ def to_iso(digits: pa.Array, fmt: str) -> tuple[pa.Array, str]:
         return pc.cast(pc.add(pc.multiply(year, 1000), values["j"]), pa.string()), "%Y%j"
     ymd = pc.add(pc.add(pc.multiply(year, 10_000), pc.multiply(values["m"], 100)), values["d"])
     return pc.cast(ymd, pa.string()), "%Y%m%d"
+
+
+def to_digits(day: dt.date, fmt: str) -> str | None:
+    """``day`` written in the IBM format ``fmt`` (canonical name), or None when the
+    format cannot hold it (a two-digit year outside 1940-2039, a century digit
+    outside 19xx-28xx)."""
+    _, parts = IBM_FORMATS[fmt]
+    century = day.year // 100 - 19
+    if "c" in parts:
+        if not 0 <= century <= 9:
+            return None
+    elif "y2" in parts and not 1940 <= day.year <= 2039:
+        return None
+    text = {"c": str(century), "y2": f"{day.year % 100:02d}", "y4": f"{day.year:04d}",
+            "m": f"{day.month:02d}", "d": f"{day.day:02d}",
+            "j": f"{day.timetuple().tm_yday:03d}"}
+    return "".join(text[p] for p in parts)

@@ -53,10 +53,38 @@ def _fast_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
         return None
 
 
-def parse_integer(arr: pa.Array, *, thousands: str | None = None) -> Parsed:
-    arr = _move_trailing_sign(_blank_to_null(arr))
+def _misfits(arr: pa.Array, decimal: str | None, thousands: str | None) -> pa.Array | None:
+    """Rows whose text does not follow the declared notation, or None when all do.
+
+    Thousands separators are only accepted between groups of three digits, and with a
+    decimal comma a point is only accepted as the thousands separator: "12.50" in a
+    ``decimal: ","``/``thousands: "."`` column is refused, not read as 1250."""
+    if not thousands and decimal in (None, "."):
+        return None  # the plain notation: the parsers' own checks suffice
+    whole = "[0-9]*"
+    if thousands:
+        whole = f"(?:[0-9]{{1,3}}(?:[{thousands}][0-9]{{3}})+|[0-9]*)"
+    frac = f"(?:[{decimal}][0-9]*)?" if decimal else ""
+    fits = pc.match_substring_regex(arr, f"^[+-]?{whole}{frac}$")
+    misfit = pc.invert(pc.fill_null(fits, True))
+    return misfit if pc.any(misfit).as_py() else None
+
+
+def _apply_notation(arr: pa.Array, decimal: str | None, thousands: str | None) -> pa.Array:
+    """Plain digits with "." for the decimal mark; a row not in the notation becomes
+    "?", which every parser refuses (the reject shows the original text)."""
+    misfit = _misfits(arr, decimal, thousands)
     if thousands:
         arr = pc.replace_substring(arr, thousands, "")
+    if decimal and decimal != ".":
+        arr = pc.replace_substring(arr, decimal, ".")
+    if misfit is not None:
+        arr = pc.if_else(misfit, pa.scalar("?", pa.string()), arr)
+    return arr
+
+
+def parse_integer(arr: pa.Array, *, thousands: str | None = None) -> Parsed:
+    arr = _apply_notation(_move_trailing_sign(_blank_to_null(arr)), None, thousands)
     fast = _fast_cast(arr, pa.int64())
     if fast is not None:
         return fast, None
@@ -75,10 +103,7 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
         ints, bad = parse_integer(arr)
         # Decimal128 stores the unscaled integer: view the same digits with a scale.
         return pc.cast(ints, pa.decimal128(38, 0)).view(target), bad
-    if thousands:
-        arr = pc.replace_substring(arr, thousands, "")
-    if decimal != ".":
-        arr = pc.replace_substring(arr, decimal, ".")
+    arr = _apply_notation(arr, decimal, thousands)
     fast = _fast_cast(arr, target)  # refuses excess decimals ("data loss"), never rounds
     if fast is not None:
         return fast, None
@@ -108,6 +133,15 @@ def date_format_names() -> list[str]:
     return sorted(DATE_FORMATS) + sorted(IBM_FORMATS) + sorted(ALIASES)
 
 
+def _unpadded(arr: pa.Array) -> pa.Array:
+    # Only a lone 0 before one digit, between non-digits: 01/03/2027 -> 1/3/2027, while
+    # 0027 (a year) and 20270301 (digits only) stay as they are. A match takes the
+    # separator after it, so the component right after one is done by a second pass.
+    for _ in range(2):
+        arr = pc.replace_substring_regex(arr, r"(^|[^0-9])0([0-9])([^0-9]|$)", r"\1\2\3")
+    return arr
+
+
 def parse_date(arr: pa.Array, *, format: str = "ISO",
                nulls: list[str] | None = None) -> Parsed:
     """Text or digits to dates. ``nulls``: values meaning "no date" (IBM sentinels by
@@ -129,8 +163,12 @@ def parse_date(arr: pa.Array, *, format: str = "ISO",
         ok = pc.or_(pc.is_valid(arr), pc.is_null(arr))  # no digit check: all pass
         text = arr
     ts = pc.strptime(text, format=pattern, unit="s", error_is_null=True)
-    # strptime rolls 31/02 over into March: a date must format back to its own text.
-    same = pc.equal(pc.strftime(ts, format=pattern), text)
+    # strptime rolls 31/02 over into March: a date must format back to its own text,
+    # give or take the zero of a one-digit day or month typed by hand (1/3/2027).
+    back = pc.strftime(ts, format=pattern)
+    if ibm is None:
+        back, text = _unpadded(back), _unpadded(text)
+    same = pc.equal(back, text)
     ok = pc.and_(pc.fill_null(ok, True), pc.or_(pc.is_null(arr), pc.fill_null(same, False)))
     ts = pc.if_else(ok, ts, pa.scalar(None, ts.type))
     bad = pc.invert(ok)

@@ -50,13 +50,26 @@ def _overpunched(arr: pa.Array, spec: FieldSpec) -> tuple[pa.Array, pa.Array | N
     return ints, bad
 
 
-def _describe(spec: FieldSpec, decimal: str) -> str:
+def separators(spec: FieldSpec, decimal: str, thousands: str | None) -> tuple[str, str | None]:
+    """The decimal mark and thousands separator of a field: its own when its options
+    model has them (an xlsx field) and sets them, else the reader's. An explicit
+    ``thousands: null`` on the field means none, whatever the reader says."""
+    own = spec.model_fields_set
+    return (getattr(spec, "decimal", None) or decimal,
+            getattr(spec, "thousands", None) if "thousands" in own else thousands)
+
+
+def _describe(spec: FieldSpec, decimal: str, thousands: str | None) -> str:
     if getattr(spec, "storage", "text") == "overpunch":
         return "a signed overpunch number (last character carries the sign)"
+    group = f", thousands {thousands!r}" if thousands else ""
     if spec.type == "decimal":
         if spec.implied:
             return f"a number with {spec.scale} implied decimals"
-        return f"a decimal number (decimal mark {decimal!r}, at most {spec.scale} decimals)"
+        return (f"a decimal number (decimal mark {decimal!r}{group}, at most {spec.scale} "
+                "decimals)")
+    if spec.type == "integer" and thousands:
+        return f"a valid integer (thousands {thousands!r})"
     if spec.type == "date":
         return f"a date in format {spec.format}"
     return f"a valid {spec.type}"
@@ -64,7 +77,8 @@ def _describe(spec: FieldSpec, decimal: str) -> str:
 
 def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileReport, *,
                  decimal: str = ".", thousands: str | None = None) -> Batch:
-    """Parse the declared fields of a text batch; rows that fail become rejects."""
+    """Parse the declared fields of a text batch; rows that fail become rejects.
+    ``decimal``/``thousands``: the reader's notation, which a field may override."""
     if not specs:
         return batch
     raw = batch.table
@@ -78,8 +92,9 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
         if getattr(spec, "storage", "text") == "overpunch":
             values, bad = _overpunched(arr, spec)
         else:
-            values, bad = parse(arr, spec.type, scale=spec.scale, decimal=decimal,
-                                thousands=thousands, implied=spec.implied, format=spec.format,
+            mark, group = separators(spec, decimal, thousands)
+            values, bad = parse(arr, spec.type, scale=spec.scale, decimal=mark,
+                                thousands=group, implied=spec.implied, format=spec.format,
                                 nulls=spec.nulls)
         columns[name] = values
         if bad is not None:
@@ -95,8 +110,8 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     masks = [(name, bad.to_pylist(), spec) for name, bad, spec in failures]
     for i, row, line in zip(bad_rows, raw_rows, lines):
         name, _, spec = next(m for m in masks if m[1][i])
-        report.reject(Reject(line, name, f"{row[name]!r} is not {_describe(spec, decimal)}",
-                             row))
+        what = _describe(spec, *separators(spec, decimal, thousands))
+        report.reject(Reject(line, name, f"{row[name]!r} is not {what}", row))
     return typed.filter(pc.invert(bad_any))
 
 

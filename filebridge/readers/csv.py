@@ -78,6 +78,32 @@ def _header(path: Path, opts: CsvOptions) -> list[str]:
     return names
 
 
+def first_bad_line(path: Path, encoding: str) -> tuple[int, bytes] | None:
+    """The first line that is not valid ``encoding`` (1-based) and its offending bytes."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as e:
+                return n, line[e.start:e.end]
+    return None
+
+
+def undecodable(path: Path, encoding: str, error: Exception) -> RejectedFile:
+    """A file whose bytes do not decode: the line and bytes (Arrow says only 'invalid
+    UTF8', the stdlib a byte offset in some buffer)."""
+    bad = first_bad_line(path, encoding)
+    if bad is None:
+        return RejectedFile(f"cannot read as CSV in {encoding}: {error}")
+    line, data = bad
+    return RejectedFile(f"bytes {data!r} are not valid {encoding} (the file is read as "
+                        f"encoding: {encoding}; is it in another?)", line=line)
+
+
+def _encoding_error(e: Exception) -> bool:
+    return isinstance(e, UnicodeDecodeError) or "UTF8" in str(e)
+
+
 @REGISTRY.reader("csv")
 class CsvReader:
     Options = CsvOptions
@@ -91,7 +117,10 @@ class CsvReader:
         names = o.columns if (o.columns and not o.header) else None
         first_line = o.skip_lines + 1
         if names is None:
-            names = _header(path, o) if o.header else None
+            try:
+                names = _header(path, o) if o.header else None
+            except UnicodeDecodeError as e:
+                raise undecodable(path, o.encoding, e) from None
             if names is None:
                 raise RejectedFile("the profile gives no column names (header: false "
                                    "needs columns)")
@@ -124,6 +153,8 @@ class CsvReader:
                     column_types={n: pa.string() for n in names},
                     strings_can_be_null=False, quoted_strings_can_be_null=False))
         except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            if _encoding_error(e):
+                raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV: {e}") from None
         next_row = 0  # data rows seen so far, to place each row on its source line
         extra_lines = 0  # line breaks inside quoted values so far
@@ -157,6 +188,8 @@ class CsvReader:
                                      thousands=o.thousands)
                 yield apply_filters(batch, o.filter, report)
         except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            if _encoding_error(e):
+                raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV in {o.encoding}: {e}") from None
 
 

@@ -127,6 +127,9 @@ class Sink:
     # Catalog feature -> where it lands in the shop (filebridge/catalog/coverage.py);
     # a feature not listed is one this output cannot carry, and `check` says so.
     CARRIES: ClassVar[dict[str, str]] = {}
+    # Canonical field -> the shop's column or field it lands in, and how (the
+    # profile reference's per-shop table is generated from it).
+    LANDS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, options: Any):
         self.o = options
@@ -194,8 +197,9 @@ class FileSink(Sink):
 
 
 def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
-                true: str = "1", false: str = "0") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null."""
+                true: str = "1", false: str = "0", separator: str = "|") -> pa.Array:
+    """A typed column as output text: exact decimals, ISO dates, empty for null, a
+    list's items (photos from a join) joined by ``separator``."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
@@ -204,7 +208,7 @@ def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
         # item holds; an empty list and no list are both empty.
         inner = pa.large_list(pa.string()) if pa.types.is_large_list(t) else \
             pa.list_(pa.string())
-        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), "\x1e"), "")
+        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), separator), "")
     if pa.types.is_boolean(t):
         out = pc.if_else(arr, true, false)
     elif pa.types.is_null(t):

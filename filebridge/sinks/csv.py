@@ -27,6 +27,8 @@ class CsvSinkOptions(FileSinkOptions):
     encoding: Encoding = Field("utf-8", description="output encoding")
     header: bool = Field(True, description="write a header line")
     newline: Literal["\n", "\r\n"] = Field("\n", description="line end")
+    separator: str = Field("|", min_length=1, description="between the items of a list "
+                           "value in one cell (e.g. photos from a join)")
     formula_guard: bool = Field(True, description="prefix ' to cells starting with = + - @ "
                                 "(a spreadsheet opening the file would run them as formulas); "
                                 "false keeps such cells as they are")
@@ -83,7 +85,8 @@ class CsvSink(FileSink):
         self._open(self.columns)
         texts = []
         for name in self.columns.values():
-            col = text_column(batch.column(name), decimal=self.o.decimal)
+            col = text_column(batch.column(name), decimal=self.o.decimal,
+                              separator=self.o.separator)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
         self._emit(csv_lines(texts, self.o.delimiter, self.o.newline))
 

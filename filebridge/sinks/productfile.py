@@ -39,21 +39,11 @@ from pydantic import Field, field_validator
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.record import Canon, CanonicalFields, FieldError, Market
 from filebridge.catalog.values import blank, integer, text
-from filebridge.options import Model
 from filebridge.outputs import Staged
 from filebridge.records import Batch
-from filebridge.sinks.base import (FileSink, FileSinkOptions, SinkContext, csv_lines,
-                                   header_line)
+from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext, csv_lines, header_line
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-class MarketPrices(Model):
-    """The mapped fields holding one market's prices."""
-
-    price: str = Field(description="mapped field with the price in this market")
-    compare_at_price: str | None = Field(None, description="mapped field with the "
-                                         "compare-at (list) price in this market")
 
 
 class ProductFileOptions(FileSinkOptions):

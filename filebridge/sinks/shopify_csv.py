@@ -40,10 +40,11 @@ from pydantic import Field
 
 from filebridge.catalog.prices import in_force, selling  # noqa: F401  (in_force: re-exported)
 from filebridge.catalog.product import Product
+from filebridge.catalog.spec import MarketPrices
 from filebridge.catalog.values import blank, integer, text
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
-from filebridge.sinks.productfile import MarketPrices, ProductFileOptions, ProductFileSink
+from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink
 
 # (column id, header in the 2024+ dialect), in the order Shopify's template uses.
 CURRENT = [
@@ -53,7 +54,7 @@ CURRENT = [
     ("sku", "SKU"), ("barcode", "Barcode"),
     ("o1n", "Option1 name"), ("o1v", "Option1 value"), ("o2n", "Option2 name"),
     ("o2v", "Option2 value"), ("o3n", "Option3 name"), ("o3v", "Option3 value"),
-    ("price", "Price"), ("compare_at_price", "Compare-at price"),
+    ("price", "Price"), ("compare_at_price", "Compare-at price"), ("cost", "Cost per item"),
     ("tracker", "Inventory tracker"), ("stock", "Inventory quantity"),
     ("weight", "Weight value (grams)"), ("img", "Product image URL"), ("pos", "Image position"),
     ("alt", "Image alt text"), ("image", "Variant image URL"),
@@ -69,14 +70,18 @@ LEGACY = [
     ("stock", "Variant Inventory Qty"), ("price", "Variant Price"),
     ("compare_at_price", "Variant Compare At Price"), ("barcode", "Variant Barcode"),
     ("img", "Image Src"), ("pos", "Image Position"), ("alt", "Image Alt Text"),
-    ("image", "Variant Image"), ("seo_title", "SEO Title"),
+    ("image", "Variant Image"), ("cost", "Cost per item"), ("seo_title", "SEO Title"),
     ("seo_description", "SEO Description"), ("status", "Status"),
 ]
 PRODUCT_LEVEL = ("title", "description", "vendor", "category", "product_type", "tags",
                  "published", "status", "seo_title", "seo_description")
 STATUSES = ("active", "draft", "archived")
+# The documented "All quantity types" export (help.shopify.com, Inventory CSV): On hand
+# is applied, Available recomputed; the newer header's "On hand (current)" must equal
+# the shop's figure at import time, which an ERP export cannot know.
 INVENTORY_HEADER = ["Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name",
-                    "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "Location",
+                    "Option2 Value", "Option3 Name", "Option3 Value", "SKU", "HS Code", "COO",
+                    "Location", "Incoming", "Unavailable", "Committed", "Available",
                     "On hand"]
 
 
@@ -120,6 +125,29 @@ class ShopifyCsvSink(ProductFileSink):
     Options = ShopifyCsvOptions
     MAX_OPTIONS = 3
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "SKU", "handle": "URL handle (default: the product key as a handle)",
+        "title": "Title", "description": "Description", "vendor": "Vendor",
+        "product_type": "Type", "category": "Product category", "tags": "Tags",
+        "status": "Status", "published": "Published on online store",
+        "price": "Price (Compare-at price during a sale)",
+        "compare_at_price": "Compare-at price",
+        "sale_price": "Price on the days of the sale", "barcode": "Barcode",
+        "cost": "Cost per item",
+        "stock": "Inventory quantity (or the inventory CSV)",
+        "weight": "Weight value (grams)", "image": "Variant image URL, Product image URL",
+        "images": "Product image URL rows, Variant image URL", "image_alt": "Image alt text",
+        "seo_title": "SEO title", "seo_description": "SEO description",
+    }
+    CARRIES: ClassVar[dict[str, str]] = {
+        "filters": "metafield columns (filters once shopify_api made their definitions)",
+        "specs": "metafield columns",
+        "sale_dates": "the price in force on the file's date (Price, Compare-at price)",
+        "market_prices": "Price / <Market>, Compare-at price / <Market>",
+        "images": "image rows in order with alt text, Variant image URL",
+        "barcode": "Barcode",
+        "locations": "inventory: {path, locations}: the inventory CSV",
+    }
 
     def files(self) -> dict[str, str]:
         out = {"main": self.o.path}
@@ -141,7 +169,7 @@ class ShopifyCsvSink(ProductFileSink):
     def _columns(self) -> list[tuple[str, str]]:
         has = self.has
         wanted = {"handle", "title", "sku", "o1n", "o1v"}
-        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "weight") if has(c)}
+        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "weight", "cost") if has(c)}
         if has("price") or has("compare_at_price") or has("sale_price"):
             wanted |= {"price", "compare_at_price"}
         spec = self.ctx.product if self.ctx is not None else None
@@ -149,6 +177,8 @@ class ShopifyCsvSink(ProductFileSink):
             wanted |= {f"o{n}n", f"o{n}v"}
         if self.o.inventory is True and has("stock"):
             wanted |= {"stock", "tracker"}
+        if isinstance(self.o.inventory, InventoryFile):
+            wanted.add("tracker")  # tracked variants are what the inventory file moves
         if has("image"):
             wanted |= {"img", "pos", "image"}
             if has("image_alt"):
@@ -159,11 +189,10 @@ class ShopifyCsvSink(ProductFileSink):
         attrs = self.job.map.attributes if self.job is not None else {}
         cols += [(f"attr:{code}", f"{a.label(code)} (product.metafields.{a.namespace}.{code})")
                  for code, a in attrs.items() if "attr:" + code in self.present]
-        price_word = "Price" if self.o.dialect == "current" else "Price"
         compare_word = "Compare-at price" if self.o.dialect == "current" \
             else "Compare At Price"
         for market, m in self.o.markets.items():
-            cols.append((f"price#{market}", f"{price_word} / {market}"))
+            cols.append((f"price#{market}", f"Price / {market}"))
             if m.compare_at_price:
                 cols.append((f"compare#{market}", f"{compare_word} / {market}"))
         return cols
@@ -220,9 +249,9 @@ class ShopifyCsvSink(ProductFileSink):
         head["status"] = status
         for a in p.attributes:
             head["attr:" + a["code"]] = ", ".join(a["values"])
-        for n, o in enumerate(p.options, 1):
+        for n, o in enumerate([] if p.simple else p.options, 1):
             head[f"o{n}n"] = o.name
-        if not p.options:
+        if p.simple:
             head.update(o1n="Title")
         return head
 
@@ -232,14 +261,17 @@ class ShopifyCsvSink(ProductFileSink):
         images = rec.get("images") or ([rec["image"]] if rec.get("image") else [])
         cells = {"handle": handle, "sku": sku, "price": price, "compare_at_price": compare,
                  "barcode": text(rec.get("barcode")), "weight": text(rec.get("weight")),
+                 "cost": text(rec.get("cost")),
                  "image": images[0] if images else ""}
         stock = integer(rec.get("stock"), "stock", sku) if "stock" in self.wanted else None
         if stock is not None:
             cells.update(stock=str(stock), tracker="shopify")
-        values = p.option_values(rec)
+        if isinstance(self.o.inventory, InventoryFile):
+            cells["tracker"] = "shopify"
+        values = [] if p.simple else p.option_values(rec)
         for n, v in enumerate(values, 1):
             cells[f"o{n}v"] = v
-        if not p.options:
+        if p.simple:
             cells["o1v"] = "Default Title"
         for market, prices in (rec.get("prices") or {}).items():
             cells[f"price#{market}"] = prices.get("price", "")
@@ -252,12 +284,13 @@ class ShopifyCsvSink(ProductFileSink):
             if "ordinal" not in rec:
                 continue  # quantities only for this file's SKUs
             quantities = rec.get("locations") or {}
-            values = p.option_values(rec)
+            options = [] if p.simple else p.options
+            values = [] if p.simple else p.option_values(rec)
             cells = {"Handle": handle, "Title": text(p.get("title")), "SKU": rec["sku"]}
-            for n, (o, v) in enumerate(zip(p.options, values, strict=True), 1):
+            for n, (o, v) in enumerate(zip(options, values, strict=True), 1):
                 cells[f"Option{n} Name"] = o.name
                 cells[f"Option{n} Value"] = v
-            if not p.options:
+            if p.simple:
                 cells.update({"Option1 Name": "Title", "Option1 Value": "Default Title"})
             for location in self.o.inventory.locations:
                 q = quantities.get(location)

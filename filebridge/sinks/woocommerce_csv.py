@@ -108,6 +108,27 @@ def _suffixed(path: str, suffix: str) -> str:
 class WooCsvSink(ProductFileSink):
     Options = WooCsvOptions
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "SKU (a variable product's own SKU: parent_sku)",
+        "title": "Name", "description": "Description",
+        "short_description": "Short description",
+        "categories": "Categories", "category": "Categories (when no categories)",
+        "tags": "Tags", "status": "Published (draft -1, archived 0, else 1)",
+        "published": "Published", "price": "Regular price",
+        "compare_at_price": "Regular price when above price (price is then Sale price)",
+        "sale_price": "Sale price", "sale_from": "Date sale price starts",
+        "sale_to": "Date sale price ends (23:59:59)",
+        "stock": "Stock, In stock?", "weight": "Weight (<weight_unit>), from grams",
+        "barcode": "Meta: _global_unique_id", "image": "Images", "images": "Images",
+    }
+    CARRIES: ClassVar[dict[str, str]] = {
+        "categories": "Categories (A > B paths; the importer creates them)",
+        "filters": "global attributes, visible, not used for variations",
+        "specs": "custom attributes (the product page's Additional information)",
+        "sale_dates": "Sale price, Date sale price starts / ends (end: 23:59:59)",
+        "images": "Images (first: featured), a variation's own image",
+        "barcode": "Meta: _global_unique_id (the GTIN field)",
+    }
 
     def files(self) -> dict[str, str]:
         if not self.o.split:
@@ -146,7 +167,11 @@ class WooCsvSink(ProductFileSink):
         if p.simple:
             rec = p.variants[0]
             cells = {**self._product(p), **self._variant(p, rec), "Type": "simple"}
-            cells.update(self._attributes(p, 1))
+            flag = "1" if self.o.global_attributes else "0"
+            for n, (o, v) in enumerate(zip(p.options, p.option_values(rec), strict=True), 1):
+                cells.update({f"Attribute {n} name": o.name, f"Attribute {n} value(s)": esc(v),
+                              f"Attribute {n} visible": "1", f"Attribute {n} global": flag})
+            cells.update(self._attributes(p, len(p.options) + 1))
             yield where(rec["sku"]), cells
             return
         parent = self._parent_sku(p)

@@ -9,7 +9,9 @@ stock location, ``Warehouse B``, for per-location stock tests, and offers the
 languages ``LANGUAGES`` (global settings and the default channel).
 
 ``.url`` is the proxy in front of Vendure (``server.faults.fail/slow/drop`` and
-``server.requests`` work there); ``.direct_url`` is Vendure itself (benchmarks).
+``server.requests`` work there; a fault's ``match`` may name a mutation, e.g.
+``faults.drop_after(1, match="createCollection")``); ``.direct_url`` is Vendure
+itself (benchmarks).
 ``catalog()`` reads every product and variant back through the Admin API.
 
 The superadmin's name and password come from ``VENDURE_SUPERADMIN`` and
@@ -32,67 +34,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+from shops.faults import Faults, hang_up
+
 HERE = Path(__file__).resolve().parent / "vendure"
 INSTALL = Path(__file__).resolve().parents[2] / "scripts" / "install-vendure.sh"
 USER = "superadmin"
 LANGUAGES = ["en", "it", "de", "fr"]
 PASSWORD = "test-superadmin-pw"
-
-
-class Faults:
-    """Faults for the next requests through the proxy, consumed in order of arrival;
-    ``on(text, kind)`` aims one at the first request whose body holds ``text`` (a
-    mutation's name), whenever it comes."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.queue: list[tuple[str, Any]] = []
-        self.aimed: list[tuple[bytes, str]] = []
-
-    def on(self, text: str, kind: str = "drop_after") -> None:
-        """The first request holding ``text`` gets ``kind`` (drop, drop_after, fail)."""
-        with self.lock:
-            self.aimed.append((text.encode(), kind))
-
-    def take(self, body: bytes) -> tuple[str, Any] | None:
-        with self.lock:
-            for i, (text, kind) in enumerate(self.aimed):
-                if text in body:
-                    del self.aimed[i]
-                    return (kind, (503, None)) if kind == "fail" else (kind, None)
-        return self.next()
-
-    def fail(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
-        self._add(n, ("fail", (status, retry_after)))
-
-    def ok(self, n: int) -> None:
-        """Let the next n requests through untouched (to aim a later fault)."""
-        self._add(n, ("ok", None))
-
-    def slow(self, n: int, seconds: float) -> None:
-        self._add(n, ("slow", seconds))
-
-    def drop(self, n: int) -> None:
-        """Close the socket without answering (Vendure never sees the request)."""
-        self._add(n, ("drop", None))
-
-    def drop_after(self, n: int) -> None:
-        """Forward to Vendure (so the change IS applied), then close the socket
-        without answering: the client cannot know it worked."""
-        self._add(n, ("drop_after", None))
-
-    def clear(self) -> None:
-        with self.lock:
-            self.queue.clear()
-            self.aimed.clear()
-
-    def _add(self, n: int, fault: tuple[str, Any]) -> None:
-        with self.lock:
-            self.queue.extend([fault] * n)
-
-    def next(self) -> tuple[str, Any] | None:
-        with self.lock:
-            return self.queue.pop(0) if self.queue else None
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -107,30 +55,25 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.take(body)
-        kind, arg = fault or ("", None)  # type: tuple[str, Any]
-        if kind == "drop":
-            self.close_connection = True
-            self.connection.close()
-            return
-        if kind == "fail":
-            status, retry_after = arg
-            data = json.dumps({"errors": [{"message": f"injected HTTP {status}"}]}).encode()
-            self.send_response(status)
-            if retry_after is not None:
-                self.send_header("Retry-After", str(retry_after))
+        # A fault's match is looked for in the request line and the GraphQL body,
+        # so a test can aim it at one mutation ("createCollection").
+        fault = shop.faults.take(f"POST {self.path}\n{body.decode(errors='replace')}")
+        if fault and fault.kind == "drop":  # Vendure never sees the request
+            return hang_up(self)
+        if fault and fault.kind == "fail":
+            data = json.dumps({"errors": [{"message": f"injected HTTP {fault.status}"}]}
+                              ).encode()
+            self.send_response(fault.status)
+            for k, v in fault.headers().items():
+                self.send_header(k, v)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
             return
-        if kind == "slow":
-            time.sleep(arg)
         status, headers, data = self._forward(body)
-        if kind == "drop_after":
-            self.close_connection = True
-            self.connection.close()
-            return
+        if fault and fault.kind == "drop_after":  # applied, but the answer is lost
+            return hang_up(self)
         self.send_response(status)
         for k, v in headers:
             if k.lower() in ("content-type", "vendure-auth-token"):

@@ -22,13 +22,21 @@ read in ``includes/rest-api/Controllers/Version3/class-wc-rest-controller.php``)
   refused that way too (real WooCommerce coerces a bad price and allows negative
   stock for backorders).
 - With ``manage_stock`` the stock status follows the quantity.
+- Attributes as WooCommerce keeps them (code read in woocommerce/woocommerce, see the
+  notes above :func:`sanitize_title`): a product's custom attributes are replaced
+  wholesale, ``variation``/``visible`` false unless sent, options split on "|"; a
+  variation's attributes are matched to its parent's variation attributes by
+  ``sanitize_title(name)``, the others dropped WITHOUT an error, values cleaned but
+  never checked against the parent's options; read back, a parent attribute the
+  variation has no value for is "any". ``storefront(sku)`` shows what a shopper can
+  pick (values not among the options can never be chosen).
 - Errors are ``{"code", "message", "data": {"status"}}``.
 
 Orders (``GET /orders``, ``/orders/<id>``, ``/orders/<id>/refunds``): see
 :class:`Orders`; tests place and change them with ``add_order``, ``set_status``,
 ``refund`` and the clock ``now``.
 
-For tests: ``faults`` (fail / slow / drop the next requests), ``rate_limit``
+For tests: ``faults`` (the shared switchboard, :mod:`shops.faults`), ``rate_limit``
 (429 with Retry-After beyond it), counters ``requests``, and per SKU ``created``,
 ``applied`` and ``fetched`` (images downloaded), ``calls`` (method, path, batch
 items) and ``catalog()``.
@@ -44,10 +52,13 @@ import re
 import socket
 import threading
 import time
-from collections import Counter, deque
+import unicodedata
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from shops.faults import Faults, hang_up
 
 BASE = "/wp-json/wc/v3"
 BATCH_LIMIT = 100
@@ -105,40 +116,68 @@ def validate(body: Any, schema: dict[str, type]) -> dict[str, Any]:
     return body
 
 
-class Faults:
-    """Injected trouble, consumed one per request in the order it was asked for.
-    ``match`` limits a fault to requests whose "METHOD /path" contains it."""
+# -- attributes ----------------------------------------------------------------------
+# Read in woocommerce/woocommerce (plugins/woocommerce/includes/):
+# - product attributes, rest-api/Controllers/Version3/class-wc-rest-products-controller.php
+#   ``prepare_attributes``: the list replaces the product's; a custom attribute (no
+#   ``id``) needs ``options`` (an array, or a string split on "|") or it is left out;
+#   ``visible`` and ``variation`` are false unless sent true. Read back,
+#   Version2/class-wc-rest-products-v2-controller.php ``get_attribute_options``: the
+#   stored options split on "|" and trimmed.
+# - variation attributes, Version3/class-wc-rest-product-variations-controller.php
+#   ``prepare_object_for_database``: each is looked up among the PARENT's attributes by
+#   ``sanitize_title(name)``; one the parent lacks, or has but not for variations, is
+#   skipped without an error; the value is ``wc_clean``-ed (a custom attribute's value
+#   is never checked against the parent's options); ``set_attributes`` replaces the
+#   variation's whole set (WC_Product_Variation, data store ``update_attributes``
+#   deletes the other attribute_ metas).
+# - read back, wc-product-functions.php ``wc_get_product_variation_attributes``: one
+#   value per parent variation attribute, '' ("any") where the variation has none;
+#   the REST answer (V2 ``get_attributes``) leaves the "any" ones out.
+# - the storefront (WC_Product_Variable::get_variation_attributes via the data store's
+#   ``read_variation_attributes``): a dropdown per variation attribute offering the
+#   parent's options that some variation has (exact match), or all of them when a
+#   variation has "any"; a variation whose value is not offered can never be chosen.
 
-    def __init__(self) -> None:
-        self.queue: deque[tuple[str, Any, Any, str]] = deque()
-        self.lock = threading.Lock()
 
-    def fail(self, n: int, status: int = 503, retry_after: float | None = None,
-             match: str = "") -> None:
-        """Answer the next ``n`` requests with ``status`` (and a Retry-After)."""
-        with self.lock:
-            self.queue.extend([("fail", status, retry_after, match)] * n)
+def sanitize_title(text: str) -> str:
+    """WordPress ``sanitize_title`` (remove_accents, then sanitize_title_with_dashes)."""
+    text = unicodedata.normalize("NFKD", re.sub(r"<[^>]*>", "", str(text)))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = re.sub(r"[\s.]+", "-", text)
+    text = re.sub(r"[^a-z0-9_-]", "", text)
+    return re.sub(r"-+", "-", text).strip("-")
 
-    def slow(self, n: int, seconds: float, match: str = "") -> None:
-        """Wait ``seconds`` before handling each of the next ``n`` requests."""
-        with self.lock:
-            self.queue.extend([("slow", seconds, None, match)] * n)
 
-    def drop(self, n: int, after: bool = False, match: str = "") -> None:
-        """Close the connection without an answer, before handling the request or,
-        with ``after``, once it has been applied (the answer is lost)."""
-        with self.lock:
-            self.queue.extend([("drop", after, None, match)] * n)
+def wc_clean(text: Any) -> str:
+    """``wc_clean`` of a string: ``sanitize_text_field`` (tags and line breaks out,
+    whitespace collapsed, trimmed)."""
+    text = re.sub(r"<[^>]*>", "", str(text))
+    return re.sub(r"\s+", " ", text).strip()
 
-    def take(self, request: str) -> tuple[str, Any, Any, str] | None:
-        if not self.queue:
-            return None
-        with self.lock:
-            for f in self.queue:
-                if f[3] in request:
-                    self.queue.remove(f)
-                    return f
-        return None
+
+def product_attributes(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``prepare_attributes`` for custom attributes; global (taxonomy) ones are not
+    modelled and refused as such (invented wording)."""
+    out = []
+    for a in raw:
+        if a.get("id"):
+            raise invalid("attributes", "global (taxonomy) attributes are not modelled by "
+                          "this test server")
+        name = wc_clean(a.get("name") or "")
+        if not name or "options" not in a:
+            continue
+        options = a["options"] if isinstance(a["options"], list) else \
+            str(a["options"]).split("|")
+        out.append({"name": name, "position": int(a.get("position") or 0),
+                    "visible": bool(a.get("visible")), "variation": bool(a.get("variation")),
+                    "value": " | ".join(str(o) for o in options)})
+    return out
+
+
+def options_of(attribute: dict[str, Any]) -> list[str]:
+    """What the REST API and the admin read back: the stored value split on "|"."""
+    return [o.strip() for o in attribute["value"].split("|")] if attribute["value"] else []
 
 
 class Shop:
@@ -169,9 +208,15 @@ class Shop:
         obj["sku"] = sku
 
     def _apply(self, obj: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        if "attributes" in body:  # before any change: both may refuse the request
+            attributes: Any = (self._variation_attributes(obj, body["attributes"])
+                               if obj["type"] == "variation"
+                               else product_attributes(body["attributes"]))
         self._sku(obj, body.get("sku"))
         for k, v in body.items():
-            if k not in ("id", "sku", "parent_id", "variations"):
+            if k == "attributes":
+                obj[k] = attributes
+            elif k not in ("id", "sku", "parent_id", "variations"):
                 obj[k] = copy.deepcopy(v)
         if obj.get("manage_stock") and obj.get("stock_quantity") is not None:
             obj["stock_status"] = "instock" if obj["stock_quantity"] > 0 else "outofstock"
@@ -181,6 +226,70 @@ class Shop:
             # Woo downloads every image given by src, on every create or update.
             self.fetched[obj["sku"]] += len(body.get("images") or ()) + bool(body.get("image"))
         return obj
+
+    def _variation_attributes(self, variation: dict[str, Any], raw: list[dict[str, Any]]
+                              ) -> dict[str, str]:
+        """The variation's attribute set, as the v3 controller builds it from the
+        request and its parent (see the notes above :func:`sanitize_title`)."""
+        parent = self.products.get(variation["parent_id"])
+        if parent is None:
+            raise WooError(404, "woocommerce_rest_product_variation_invalid_parent",
+                           "Cannot set attributes due to invalid parent product.")
+        by_key = {sanitize_title(a["name"]): a for a in parent["attributes"]}
+        out = {}
+        for a in raw:
+            key = sanitize_title(a.get("name") or "")
+            if a.get("id") or not key:
+                continue  # a global attribute id: none exist here
+            found = by_key.get(key)
+            if found is None or not found["variation"]:
+                continue  # silently skipped, as WooCommerce does
+            out[sanitize_title(found["name"])] = wc_clean(a.get("option") or "")
+        return out
+
+    def view(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """A product or variation as the REST API answers it."""
+        out = copy.deepcopy(obj)
+        if obj["type"] != "variation":
+            out["attributes"] = [{"id": 0, "name": a["name"], "slug": a["name"],
+                                  "position": a["position"], "visible": a["visible"],
+                                  "variation": a["variation"], "options": options_of(a)}
+                                 for a in obj["attributes"]]
+            return out
+        out["attributes"] = [{"id": 0, "name": a["name"], "slug": key, "option": value}
+                             for a, key, value in self._variation_values(obj) if value]
+        return out
+
+    def _variation_values(self, v: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+        """(parent attribute, key, value or '' for "any") for each of the parent's
+        variation attributes: wc_get_product_variation_attributes."""
+        parent = self.products.get(v["parent_id"]) or {"attributes": []}
+        return [(a, key, v["attributes"].get(key, "")) for a in parent["attributes"]
+                if a["variation"] for key in [sanitize_title(a["name"])]]
+
+    def storefront(self, sku: str) -> dict[str, Any]:
+        """What a shopper of the variable product ``sku`` can choose: ``options`` (the
+        dropdowns: attribute name -> values offered) and ``variations`` (SKU -> the
+        choice that reaches it, None for "any" of an attribute; the variation is
+        absent when no choice reaches it)."""
+        with self.lock:
+            p = self.products[self.skus[sku]]
+            children = [self.variations[i] for i in p["variations"]
+                        if self.variations[i]["status"] == "publish"]
+            offered = {}
+            for a in p["attributes"]:
+                if not a["variation"]:
+                    continue
+                key, options = sanitize_title(a["name"]), options_of(a)
+                used = {c["attributes"].get(key, "") for c in children}
+                offered[a["name"]] = options if "" in used or not used else \
+                    [o for o in options if o in used]
+            reachable = {}
+            for c in children:
+                choice = {a["name"]: value or None for a, _, value in self._variation_values(c)}
+                if all(v is None or v in offered[n] for n, v in choice.items()):
+                    reachable[c["sku"]] = choice
+            return {"options": offered, "variations": reachable}
 
     def create(self, body: Any, parent: int | None = None) -> dict[str, Any]:
         body = validate(body, VARIATION if parent else PRODUCT)
@@ -197,14 +306,15 @@ class Shop:
                 obj.update({"type": "simple", "name": "", "slug": "", "parent_id": 0,
                             "images": [], "variations": []})
             else:
-                obj.update({"type": "variation", "parent_id": parent, "image": None})
+                obj.update({"type": "variation", "parent_id": parent, "image": None,
+                            "attributes": {}})
             self._apply(obj, body)  # raises before anything is stored
             (self.variations if parent else self.products)[obj["id"]] = obj
             if parent is not None:
                 p["variations"].append(obj["id"])
             if obj["sku"]:
                 self.created[obj["sku"]] += 1
-            return copy.deepcopy(obj)
+            return self.view(obj)
 
     def parent(self, pid: int) -> dict[str, Any]:
         p = self.products.get(pid)
@@ -219,7 +329,7 @@ class Shop:
             if obj is None or (parent is not None and obj["parent_id"] != parent):
                 code = "product_variation" if parent else "product"
                 raise WooError(400, f"woocommerce_rest_{code}_invalid_id", "Invalid ID.")
-            return copy.deepcopy(self._apply(obj, body))
+            return self.view(self._apply(obj, body))
 
     def delete(self, pid: Any, parent: int | None = None) -> dict[str, Any]:
         with self.lock:
@@ -227,22 +337,23 @@ class Shop:
             if obj is None or (parent is not None and obj["parent_id"] != parent):
                 code = "product_variation" if parent else "product"
                 raise WooError(404, f"woocommerce_rest_{code}_invalid_id", "Invalid ID.")
+            answer = self.view(obj)
             gone = [obj] + [self.variations[v] for v in obj.get("variations", ())]
             for o in gone:
                 (self.variations if o["type"] == "variation" else self.products).pop(o["id"])
                 self.skus.pop(o["sku"] or "", None)
             if parent is not None:
                 self.products[parent]["variations"].remove(pid)
-            return copy.deepcopy(obj)
+            return answer
 
     def catalog(self) -> dict[str, dict[str, Any]]:
         """SKU -> product, its ``variations`` as full variation dicts."""
         with self.lock:
             out = {}
             for p in self.products.values():
-                p = copy.deepcopy(p)
-                p["variations"] = [copy.deepcopy(self.variations[v]) for v in p["variations"]]
-                out[p["sku"] or f"#{p['id']}"] = p
+                view = self.view(p)
+                view["variations"] = [self.view(self.variations[v]) for v in p["variations"]]
+                out[p["sku"] or f"#{p['id']}"] = view
             return out
 
 
@@ -404,7 +515,7 @@ class WooServer:
                 obj = shop.products.get(ids[1])
                 if obj is None:
                     raise WooError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
-                return 200, {}, _fields(obj, query)
+                return 200, {}, _fields(shop.view(obj), query)
             if method in ("PUT", "POST", "PATCH"):
                 return 200, {}, shop.update(ids[1], data)
             if method == "DELETE":
@@ -428,7 +539,7 @@ class WooServer:
                     if obj is None or obj["parent_id"] != pid:
                         raise WooError(404, "woocommerce_rest_product_variation_invalid_id",
                                        "Invalid ID.")
-                    return 200, {}, _fields(obj, query)
+                    return 200, {}, _fields(shop.view(obj), query)
                 if method in ("PUT", "POST", "PATCH"):
                     return 200, {}, shop.update(ids[3], data, pid)
                 if method == "DELETE":
@@ -463,7 +574,7 @@ class WooServer:
                 wanted = {int(i) for i in query["include"].split(",") if i.strip().isdigit()}
                 items = [o for o in items if o["id"] in wanted]
             total = len(items)
-            items = [_fields(o, query) for o in items[(page - 1) * per_page:page * per_page]]
+            items = [_fields(shop.view(o), query) for o in items[(page - 1) * per_page:page * per_page]]
         pages = -(-total // per_page)
         return 200, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}, items
 
@@ -743,19 +854,11 @@ class _Handler(BaseHTTPRequestHandler):
             app.requests += 1
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         fault = app.faults.take(f"{self.command} {self.path}")
-        drop_after = False
-        if fault:
-            kind, a, b, _ = fault
-            if kind == "drop" and not a:
-                self.close_connection = True
-                return
-            drop_after = kind == "drop"
-            if kind == "slow":
-                time.sleep(a)
-            if kind == "fail":
-                err = WooError(a, "http_error", f"Injected HTTP {a}.")
-                return self._send(a, {"Retry-After": str(b)} if b is not None else {},
-                                  err.body())
+        if fault and fault.kind == "drop":
+            return hang_up(self)
+        if fault and fault.kind == "fail":
+            err = WooError(fault.status, "http_error", f"Injected HTTP {fault.status}.")
+            return self._send(fault.status, fault.headers(), err.body())
         wait = app._limited()
         if wait is not None:
             err = WooError(429, "woocommerce_rest_too_many_requests",
@@ -770,9 +873,8 @@ class _Handler(BaseHTTPRequestHandler):
         n = sum(len(v) for v in out.values() if isinstance(v, list)) \
             if path.endswith("/batch") and isinstance(out, dict) else 0
         app.calls.append((self.command, path[len(BASE):], n))
-        if drop_after:
-            self.close_connection = True
-            return
+        if fault and fault.kind == "drop_after":
+            return hang_up(self)
         self._send(status, headers, out)
 
     def _send(self, status: int, headers: dict[str, str], out: Any) -> None:

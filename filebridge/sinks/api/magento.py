@@ -9,8 +9,19 @@ Shop facts relied on (shop-formats.md 3.3):
   SKU: a missing product is created [code: Magento_Catalog webapi.xml;
   magento/magento2#12535], so a retried create (attempts > 0) never makes a
   duplicate and needs no special care. One request per product: Magento has no
-  synchronous product batch. Writes through a store view code store that view's
-  values; ``store_code: all`` writes global ones [unverified, widely reported].
+  synchronous product batch.
+- Store scope [code: magento/magento2 Webapi/Controller/PathProcessor.php;
+  Catalog/Model/ResourceModel/AbstractResource.php ``_saveAttributeValue``]: through
+  ``all`` values are saved at the global scope (store 0) and a new product joins every
+  website; through a store view code, store-view attributes (name, description,
+  url_key) are saved for that view only, website ones (status) for its website's
+  views, and a new product joins that website only, with an optional attribute such
+  as the description existing in that view alone. A shop with one store view saves
+  everything globally either way. So the default is ``all``: the ERP's master data
+  are the global values; a store view code is for what differs per view (a
+  language). An unknown code is not an error of its own: the path then matches no
+  route (404 "Request does not match any route."), which this sink reports as a
+  wrong ``store_code``.
 - ``POST /V1/inventory/source-items`` validates every item first and fails the
   whole request with 400 naming only the first bad item [code: magento/inventory
   ``SourceItemsSaveHandler``]. The client then drops the item the message names
@@ -49,7 +60,7 @@ from urllib.parse import quote
 import requests
 from pydantic import Field
 
-from filebridge.errors import RetryableSinkError
+from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.options import Duration, Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -63,6 +74,7 @@ from filebridge.sinks.api.base import (
 from filebridge.sinks.api.http import Http, error_text
 
 GRAMS = {"kgs": Decimal(1000), "lbs": Decimal("453.59237")}
+NO_ROUTE = "Request does not match any route."  # Webapi\Controller\Rest\Router
 BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
 
 
@@ -74,9 +86,10 @@ class MagentoOptions(ApiSinkOptions):
     token: Secret = Field(description="bearer token: an admin token, or an integration "
                           "access token where the shop allows integration tokens as bearer "
                           "tokens (2.4.4+: oauth/consumer/enable_integration_as_bearer)")
-    store_code: str = Field("default", description="store view code in the URL path "
-                            "(/rest/<store_code>/V1); 'all' writes catalog values at global "
-                            "scope, a store view code writes that view's values")
+    store_code: str = Field("all", description="store in the URL path (/rest/<store_code>"
+                            "/V1): 'all' writes catalog values at global scope, as the "
+                            "ERP's master data are; a store view code writes values of "
+                            "that store view only (e.g. a language)")
     attribute_set_id: int = Field(4, ge=1, description="attribute set of products created "
                                   "(4 is Default in a standard install)")
     weight_unit: Literal["kgs", "lbs"] = Field("lbs", description="the shop's weight unit "
@@ -102,7 +115,7 @@ class MagentoClient(ShopClient):
         super().__init__(options, state)
         self.source = self.o.location or "default"
         self.http = Http(f"{self.o.url.rstrip('/')}/rest/{quote(self.o.store_code)}",
-                         self.o.limits, name="magento",
+                         self.o.limits, name="magento", describe=self._describe,
                          headers={"Authorization": f"Bearer {self.o.token.reveal()}"})
         self.array_limit: int | None = None  # learned from "Maximum items of type"
         self._source_checked = False
@@ -110,6 +123,20 @@ class MagentoClient(ShopClient):
 
     def close(self) -> None:
         self.http.close()
+
+    def _describe(self, resp: requests.Response) -> str:
+        """The shop's message; a path matching no route names the likely cause."""
+        text = error_text(resp)
+        if resp.status_code == 404 and NO_ROUTE in text:
+            text += (f" (the store code {self.o.store_code!r} in /rest/{self.o.store_code}/V1 "
+                     "is not a store view of this shop: use 'all' or a store view code)")
+        return text
+
+    def _no_route(self, resp: requests.Response) -> None:
+        """A 404 that is not about the product: a wrong store_code (or URL)."""
+        if resp.status_code == 404 and NO_ROUTE in error_text(resp):
+            raise PermanentSinkError(f"magento: {resp.request.method} "
+                                     f"{resp.request.path_url}: {self._describe(resp)}")
 
     # -- send ------------------------------------------------------------------
 
@@ -210,6 +237,7 @@ class MagentoClient(ShopClient):
         resp = self.http.request("PUT", f"/V1/products/{quote(c.key, safe='')}",
                                  json={"product": product},
                                  ok=lambda r: r.status_code in (400, 404))
+        self._no_route(resp)
         if resp.status_code >= 400:
             return Result(c.id, False, f"SKU {c.key}: {error_text(resp)}")
         pid = resp.json().get("id")
@@ -218,6 +246,7 @@ class MagentoClient(ShopClient):
     def _delete(self, c: Change) -> Result:
         resp = self.http.request("DELETE", f"/V1/products/{quote(c.key, safe='')}",
                                  ok=lambda r: r.status_code in (400, 404))
+        self._no_route(resp)
         if resp.status_code == 404:  # already gone: a retried delete succeeded earlier
             return Result(c.id, True, "not in the shop", remote={})
         if resp.status_code >= 400:

@@ -56,7 +56,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.options import Secret
@@ -71,6 +71,12 @@ from filebridge.sinks.api.base import (
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.shopify_csv import handle_of
 
+# The oldest Admin API version with everything the requests below use: productSet's
+# identifier argument [changelog "productSet and customerSet mutations now support
+# upserts", 2025-04], InventoryQuantityInput.changeFromQuantity and @idempotent
+# [changelog and inventorySetQuantities doc, 2026-01].
+MIN_VERSION = "2026-01"
+
 
 class ShopifyOptions(ApiSinkOptions):
     """A Shopify store through the Admin GraphQL API."""
@@ -78,9 +84,20 @@ class ShopifyOptions(ApiSinkOptions):
     format: Literal["shopify_api"] = Field(description="Shopify Admin GraphQL API")
     token: Secret = Field(description="Admin API access token of the store's custom app "
                           "(scopes write_products, write_inventory, read_locations)")
-    api_version: str = Field("2026-01", pattern=r"^(\d{4}-\d{2}|unstable)$",
+    api_version: str = Field(MIN_VERSION, pattern=r"^(\d{4}-(01|04|07|10)|unstable)$",
                              description="Admin API version (quarterly, e.g. 2026-01); "
-                             "2026-01 or later is needed for compare-and-set stock")
+                             f"{MIN_VERSION} or later: productSet upserts by handle "
+                             "(2025-04), compare-and-set stock and idempotency keys (2026-01)")
+
+    @field_validator("api_version")
+    @classmethod
+    def _recent_enough(cls, v: str) -> str:
+        if v != "unstable" and v < MIN_VERSION:
+            raise ValueError(f"api_version {v} is too old: filebridge needs {MIN_VERSION} or "
+                             "later (productSet(identifier: {handle}) exists from 2025-04, "
+                             "changeFromQuantity and @idempotent from 2026-01; an older "
+                             "version refuses those requests)")
+        return v
     on_stale: Literal["overwrite", "reject"] = Field(
         "overwrite", description="when the shop's stock moved since we last set it (e.g. "
         "a web sale): overwrite it with the ERP's figure, or reject the record")
@@ -150,10 +167,14 @@ STOCK_OF = ("query StockOf($q: String!, $n: Int!, $loc: ID!) { productVariants(f
 SET_QUANTITIES = ("mutation SetStock($input: InventorySetQuantitiesInput!, $key: String!) { "
                   "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
                   "inventoryAdjustmentGroup { id } " + USER_ERRORS + " } }")
+# variants(first: $n) with n = the variants sent: the requested cost is 2 points per
+# variant asked for [doc: rate limits, connections are sized by first], so asking
+# for 250 would reserve ~500 points of the bucket on every call.
 PRODUCT_SET = ("mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!, "
-               "$synchronous: Boolean!) { productSet(identifier: $identifier, input: $input, "
-               "synchronous: $synchronous) { product { id handle variants(first: 250) { nodes "
-               "{ id sku inventoryItem { id } } } } " + USER_ERRORS + " } }")
+               "$synchronous: Boolean!, $n: Int!) { productSet(identifier: $identifier, "
+               "input: $input, synchronous: $synchronous) { product { id handle "
+               "variants(first: $n) { nodes { id sku inventoryItem { id } } } } "
+               + USER_ERRORS + " } }")
 PRODUCT_UPDATE = ("mutation Draft($product: ProductUpdateInput!) { productUpdate(product: "
                   "$product) { product { id status } " + USER_ERRORS + " } }")
 PRODUCT_DELETE = ("mutation Delete($input: ProductDeleteInput!) { productDelete(input: $input) "
@@ -206,6 +227,12 @@ def _sku_query(skus: list[str]) -> str:
     ``ShopifyClient.lookup``."""
     return " OR ".join('sku:"{}"'.format(s.replace("\\", "\\\\").replace('"', '\\"'))
                        for s in skus)
+
+
+def _set_variables(identifier: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """productSet's variables; ``n`` sizes the variants read back to those sent."""
+    n = max(1, min(MAX_ITEMS, len(data.get("variants") or ())))
+    return {"identifier": identifier, "input": data, "synchronous": True, "n": n}
 
 
 def _ids(variant: dict[str, Any]) -> dict[str, Any]:
@@ -583,8 +610,7 @@ class ShopifyClient(ShopClient):
                      ) -> tuple[dict[str, Any], set[str]]:
         identifier, data, cas = self.product_input(group, siblings, known, gone)
         try:
-            payload = self.call("productSet", PRODUCT_SET, {
-                "identifier": identifier, "input": data, "synchronous": True})
+            payload = self.call("productSet", PRODUCT_SET, _set_variables(identifier, data))
         except Refused as e:  # e.g. an invalid price: this product only
             return {"userErrors": [{"message": str(e)}]}, cas
         return payload.get("productSet") or {}, cas
@@ -700,8 +726,7 @@ class ShopifyClient(ShopClient):
                 if (s.get("_remote") or {}).get("variant"):
                     known.setdefault(str(s["sku"]), s["_remote"])
             identifier, data, cas = self.product_input(group, siblings, known, set())
-            lines.append(json.dumps({"identifier": identifier, "input": data,
-                                     "synchronous": True}))
+            lines.append(json.dumps(_set_variables(identifier, data)))
             stock.append(cas)
         status, rows = self._bulk_run("\n".join(lines) + "\n")
         results: dict[int, Result] = {}

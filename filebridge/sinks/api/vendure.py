@@ -1032,20 +1032,29 @@ class VendureSink(ApiSink):
     Options = VendureOptions
     Client = VendureClient
     CARRIES: ClassVar[dict[str, str]] = {
-        "translations": "product, variant, option group and option, facet and value, and "
-                        "collection translations (the channel must offer the languages)",
-        "categories": "nested collections, found by name under their parent or created; "
-                      "a product is in them through a private facet value per path",
-        "filters": "facets and facet values on products (values all variants share) and "
-                   "variants",
-        "specs": "Product custom fields named like the attribute (the server must declare "
-                 "them; localeText/localeString ones in every language)",
-        "sale_dates": "the price in force on the day it is sent (Vendure has no sale price "
-                      "or dates; the first run of the day a sale starts or ends sends it)",
-        "images": "assets in order, the first featured, on the product and its variants; "
-                  "uploaded once per picture (no alt text: Vendure has none)",
-        "barcode": "a ProductVariant custom field barcode (the server must declare it)",
-        "locations": "stockLevels at the stock location named by location:",
+        "translations": "translations of products, variants, options, facets, collections",
+        "categories": "nested collections (a private facet value per path level)",
+        "filters": "facets: values all variants share on the product, the rest on variants",
+        "specs": "Product custom fields the server declares (localeText: translated)",
+        "sale_dates": "the price in force on the day it is sent",
+        "images": "assets in order, first featured, uploaded once (no alt text)",
+        "barcode": "ProductVariant custom field barcode (when declared)",
+        "locations": "stockLevels at location:",
+    }
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "variant sku", "handle": "product slug (default: the product key as a slug); "
+        "handle@<lang> per language", "title": "product name per language; variant name: "
+        "title and option values", "description": "product description per language",
+        "categories": "collections, through the private category facet",
+        "status": "product and variant enabled (active)",
+        "published": "product and variant enabled", "barcode": "variant customFields.barcode",
+        "price": "variant price (minor units), unless a sale is in force",
+        "sale_price": "variant price while sale_from..sale_to holds",
+        "sale_from": "when the sale price is sent", "sale_to": "when the sale price ends",
+        "stock": "stockOnHand, or stockLevels at location",
+        "image": "variant featured asset; product assets",
+        "images": "product assets (every variant's, in order) and variant assets; the first "
+                  "featured",
     }
 
     def bind(self, job: Any) -> None:

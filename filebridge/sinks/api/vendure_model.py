@@ -242,12 +242,16 @@ def category_paths(record: dict[str, Any], langs: Languages) -> dict[Path, dict[
     per language, level by level."""
     out: dict[Path, dict[str, Path]] = {tuple(p): {} for p in record.get("categories") or []}
     for lang, tr in (record.get("translations") or {}).items():
-        if lang not in langs.others or blank(tr.get("categories")):
+        given = tr.get("categories")
+        if lang not in langs.others or blank(given):
             continue
-        try:
-            translated = paths(tr["categories"])
-        except ValueError as e:
-            raise ItemError(f"categories@{lang}: {e}") from None
+        if isinstance(given, list) and all(isinstance(p, list) for p in given):
+            translated = given  # parsed already (catalog/record.py)
+        else:
+            try:
+                translated = paths(given)
+            except ValueError as e:
+                raise ItemError(f"categories@{lang}: {e}") from None
         if len(translated) != len(out):
             raise ItemError(f"categories@{lang} has {len(translated)} path(s) and categories "
                             f"{len(out)}: cannot tell which translates which")

@@ -26,6 +26,18 @@ created on first need with one attribute per option (``variation: true``) and it
 option lists are only ever extended. Ids learnt go back in ``Result.remote`` as
 ``{"id", "parent_id"}`` (``parent_id`` 0 for a simple product).
 
+Variation attributes are what WooCommerce checks least [code: woocommerce/woocommerce
+plugins/woocommerce/includes/rest-api/Controllers/Version3/class-wc-rest-product-
+variations-controller.php ``prepare_object_for_database``; wc-product-functions.php
+``wc_get_product_variation_attributes``]: an attribute the parent does not have for
+variations is dropped without an error, a value is never checked against the
+parent's options, and a variation without a value for one of the parent's
+attributes sells as "any" value of it. So the parent's options are extended before
+its variations are sent, attributes are matched the way WooCommerce keys them
+(``sanitize_title`` of the name), and a variation record with a blank option value
+(it would sell as any value) or a value holding "|" (WooCommerce splits options on
+it, so no option would equal it) is refused with that reason.
+
 An upsert sends every field the record has, so what the ERP says wins and a
 product zeroed or unpublished earlier is restored; only an image is sent just when
 it changed since the shop's last acknowledgement (``Change.previous``), as the
@@ -41,7 +53,9 @@ variation goes); deleting what the shop no longer has is a success; ``zero`` and
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -146,8 +160,9 @@ class WooClient(ShopClient):
         catalog = self.o.sync == "catalog"
         self._lookup([it for it in items if it.id is None], catalog)
         if catalog:
-            self._parents([it for it in items if it.product and it.change.op == "upsert"],
-                          results)
+            # a record refused for its options (see _plan) makes no parent either
+            self._parents([it for it in items if it.product and it.change.op == "upsert"
+                           and not option_problem(it.change.record)], results)
         batches: dict[int | None, _Batch] = {}
         for it in items:
             if it.change.id in results:
@@ -177,6 +192,9 @@ class WooClient(ShopClient):
             return (f"SKU {it.sku} is a {it.kind or 'simple'} product in the shop, not a "
                     f"variation of {it.product}")
         variation = bool(it.parent) if it.id is not None else bool(it.product)
+        if variation and c.op == "upsert" and self.o.sync == "catalog" \
+                and (problem := option_problem(rec)):
+            return f"SKU {it.sku}: {problem}"
         if c.op == "zero":
             body: dict[str, Any] = stock(0)
         elif c.op == "unpublish":
@@ -209,8 +227,8 @@ class WooClient(ShopClient):
             out["status"] = "publish"
             if "description" in rec:
                 out["description"] = text(rec["description"])
-            out["attributes"] = [{"name": o["name"], "option": text(o["value"])}
-                                 for o in rec.get("options") or () if not blank(o["value"])]
+            out["attributes"] = [{"name": o["name"], "option": option_value(o["value"])}
+                                 for o in rec.get("options") or ()]
         if "price" in rec or "compare_at_price" in rec:
             out["regular_price"], out["sale_price"] = prices(rec.get("price"),
                                                              rec.get("compare_at_price"))
@@ -485,17 +503,48 @@ def status(value: Any, published: Any) -> str:
     return "private" if s == "archived" else "publish"
 
 
+def attribute_key(name: Any) -> str:
+    """How WooCommerce keys a custom attribute: WordPress ``sanitize_title`` (accents
+    removed, lower case, runs of spaces and dots to one dash, other punctuation
+    dropped)."""
+    t = unicodedata.normalize("NFKD", re.sub(r"<[^>]*>", "", text(name)))
+    t = "".join(c for c in t if not unicodedata.combining(c)).lower()
+    t = re.sub(r"[^a-z0-9_-]", "", re.sub(r"[\s.]+", "-", t))
+    return re.sub(r"-+", "-", t).strip("-")
+
+
+def option_value(value: Any) -> str:
+    """An option value as WooCommerce stores a variation's (``wc_clean``: whitespace
+    runs collapsed, trimmed), so the parent's option is the very same string."""
+    return re.sub(r"\s+", " ", text(value)).strip()
+
+
+def option_problem(rec: dict[str, Any]) -> str | None:
+    """Why a variation record's options cannot be sold as WooCommerce stores them."""
+    for o in rec.get("options") or ():
+        value = text(o.get("value"))
+        if blank(value):
+            return (f"option {o['name']} is blank: WooCommerce would sell this variation "
+                    f"for any {o['name']}")
+        if "|" in value:
+            return (f"option {o['name']} value {value!r} holds '|', which WooCommerce "
+                    "splits attribute options on")
+    return None
+
+
 def merge_attributes(have: list[dict[str, Any]], records: list[dict[str, Any]]
                      ) -> list[dict[str, Any]]:
     """The shop's attributes with every option value of ``records`` added: lists are
-    extended, never narrowed, and attributes the shop has beyond ours are kept."""
+    extended, never narrowed, and attributes the shop has beyond ours are kept.
+    Records :func:`option_problem` refuses add nothing."""
     out = [dict(a, options=list(a.get("options") or ())) for a in have]
     for rec in records:
+        if option_problem(rec):
+            continue
         for o in rec.get("options") or ():
-            value = text(o.get("value"))
-            if blank(value):
-                continue
-            a = next((a for a in out if a["name"].casefold() == o["name"].casefold()), None)
+            value = option_value(o.get("value"))
+            key = attribute_key(o["name"])
+            a = next((a for a in out if attribute_key(a["name"]) == key), None)
             if a is None:
                 a = {"name": o["name"], "position": len(out), "visible": True,
                      "variation": True, "options": []}

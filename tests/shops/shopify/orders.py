@@ -1,0 +1,131 @@
+"""Orders of the loopback Shopify: tests place and change them (``add_order``,
+``cancel``, ``refund``, the clock ``now``); clients read them with
+``orders(first, after, sortKey, reverse, query)`` and ``order(id) { lineItems(first,
+after) }`` [doc: shopify.dev admin-graphql ``orders``, ``Order``, ``LineItem``].
+
+``updated_at`` and ``created_at`` comparisons in the search string are applied
+(others are ignored, as Shopify ignores what it cannot parse, with a search
+warning); sortKey UPDATED_AT, CREATED_AT or ID (default) with the id as tie break;
+cursors are a keyset on (sort value, id), as Shopify's are.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import json
+import re
+import time
+from typing import Any
+
+from shops.shopify.base import Call, GqlError, ShopState
+
+ORDER_TERM = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('[^']*'|\"[^\"]*\"|\S+)")
+COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+           "<=": lambda a, b: a <= b}
+
+
+def _encode(cursor: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(cursor).encode()).decode()
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    try:
+        return dict(json.loads(base64.b64decode(cursor)))
+    except ValueError:
+        raise GqlError("Invalid cursor for current pagination sort.", "BAD_REQUEST") from None
+
+
+def _iso(t: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class Orders(ShopState):
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.orders: dict[str, dict[str, Any]] = {}
+
+    # -- tests play the customers and clerks -------------------------------------------
+
+    def add_order(self, lines: list[tuple[str, int]], created: float | None = None,
+                  financial: str = "PAID", updated: float | None = None) -> str:
+        """An order of (sku, quantity) lines; returns its GID."""
+        with self.lock:
+            oid = self._gid("Order")
+            c = self._time(created)
+            self.orders[oid] = {
+                "id": oid, "createdAt": c, "updatedAt": self._time(updated) if updated
+                is not None else c, "cancelledAt": None, "displayFinancialStatus": financial,
+                "lines": [{"id": self._gid("LineItem"), "sku": sku, "quantity": q,
+                           "currentQuantity": q} for sku, q in lines]}
+            return oid
+
+    def cancel(self, order_id: str, at: float | None = None) -> None:
+        """orderCancel: the lines keep their quantities; the order is cancelled."""
+        with self.lock:
+            o = self.orders[order_id]
+            o["cancelledAt"] = o["updatedAt"] = self._time(at)
+
+    def refund(self, order_id: str, quantities: dict[str, int], at: float | None = None) -> None:
+        """refundCreate with refundLineItems, by SKU or LineItem GID: currentQuantity
+        drops; the financial status becomes (PARTIALLY_)REFUNDED."""
+        with self.lock:
+            o = self.orders[order_id]
+            for key, q in quantities.items():
+                li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
+                li["currentQuantity"] = max(0, li["currentQuantity"] - q)
+            left = sum(li["currentQuantity"] for li in o["lines"])
+            o["displayFinancialStatus"] = "PARTIALLY_REFUNDED" if left else "REFUNDED"
+            o["updatedAt"] = self._time(at)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def _order_node(self, o: dict[str, Any], lines: int, after: str | None = None
+                    ) -> dict[str, Any]:
+        start = 0
+        if after:
+            start = next((i + 1 for i, li in enumerate(o["lines"])
+                          if li["id"] == _decode(after).get("last_id")), len(o["lines"]))
+        page = o["lines"][start:start + lines]
+        more = start + lines < len(o["lines"])
+        items = {"nodes": [{"__typename": "LineItem", **li} for li in page], "pageInfo": {
+            "hasNextPage": more, "endCursor": _encode({"last_id": page[-1]["id"]})
+            if page else None}}
+        return {"__typename": "Order", "id": o["id"], "createdAt": _iso(o["createdAt"]),
+                "updatedAt": _iso(o["updatedAt"]),
+                "cancelledAt": _iso(o["cancelledAt"]) if o["cancelledAt"] else None,
+                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items}
+
+    def query_orders(self, call: Call) -> dict[str, Any]:
+        first = call.arg("first")
+        lines = call.nested_arg(("nodes", "lineItems"), "first", 0)
+        sort = call.arg("sortKey", "ID")
+        field = {"UPDATED_AT": "updatedAt", "CREATED_AT": "createdAt"}.get(sort)
+        reverse = bool(call.arg("reverse", False))
+        items = list(self.orders.values())
+        for name, op, value in ORDER_TERM.findall(str(call.arg("query", ""))):
+            t = calendar.timegm(time.strptime(value.strip("'\"").rstrip("Z")[:19],
+                                              "%Y-%m-%dT%H:%M:%S"))
+            key = "updatedAt" if name == "updated_at" else "createdAt"
+            items = [o for o in items if COMPARE[op](o[key], t)]
+
+        def position(o: dict[str, Any]) -> tuple[int, int]:
+            n = int(o["id"].rsplit("/", 1)[-1])
+            return (o[field] if field else n, n)
+        items.sort(key=position, reverse=reverse)
+        if call.arg("after"):
+            c = _decode(call.arg("after"))
+            mark = (c.get("last_value"), c.get("last_id"))
+            items = [o for o in items if (position(o) < mark if reverse else position(o) > mark)]
+        page = items[:first]
+        end = _encode({"last_value": position(page[-1])[0], "last_id": position(page[-1])[1]}) \
+            if page else None
+        return {"nodes": [self._order_node(o, lines) for o in page],
+                "pageInfo": {"hasNextPage": len(items) > first, "endCursor": end}}
+
+    def query_order(self, call: Call) -> dict[str, Any] | None:
+        o = self.orders.get(str(call.arg("id")))
+        if o is None:
+            return None
+        return self._order_node(o, call.nested_arg(("lineItems",), "first", 0),
+                                call.nested_arg(("lineItems",), "after"))
