@@ -200,12 +200,30 @@ class Drained:
 
 def lanes(pending: list[Pending], size: int, parallel: int) -> list[list[list[Pending]]]:
     """Batches of at most ``size`` per lane. A product's changes all go to one lane,
-    so two threads never create or rewrite the same product at once."""
-    by_lane: list[list[Pending]] = [[] for _ in range(parallel)]
+    so two threads never create or rewrite the same product at once, and to one
+    batch unless they are more than ``size``: a shop then builds the product from
+    all of them at once (variants created in their order, images in theirs)."""
+    by_lane: list[list[list[Pending]]] = [[] for _ in range(parallel)]
     for p in sorted(pending, key=lambda p: (p.product or p.change.key, p.change.key)):
         group = p.product or p.change.key
-        by_lane[zlib.crc32(group.encode()) % parallel].append(p)
-    return [[lane[i:i + size] for i in range(0, len(lane), size)] for lane in by_lane if lane]
+        lane = by_lane[zlib.crc32(group.encode()) % parallel]
+        if lane and (lane[-1][-1].product or lane[-1][-1].change.key) == group:
+            lane[-1].append(p)
+        else:
+            lane.append([p])
+    out = []
+    for groups in by_lane:
+        batches: list[list[Pending]] = []
+        for items in groups:
+            if len(items) > size:
+                batches += [items[i:i + size] for i in range(0, len(items), size)]
+            elif batches and len(batches[-1]) + len(items) <= size:
+                batches[-1] += items
+            else:
+                batches.append(list(items))
+        if batches:
+            out.append(batches)
+    return out
 
 
 def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -273,11 +274,11 @@ def dump(shop: VendureShop) -> dict[str, Any]:
     products = shop.gql("{products(options:{take:100}){items{" + PRODUCT + "}}}")
     collections = shop.gql(
         "{collections(options:{take:100}){items{id parentId updatedAt filters{code args{name "
-        "value}} translations{languageCode name slug} productVariants(options:{take:100})"
+        "value}} translations{languageCode name slug} productVariants(options:{take:1000})"
         "{items{sku}}}}}")
     facets = shop.gql("{facets(options:{take:100}){items{id code isPrivate " + TR
                       + " values{id code " + TR + "}}}}")
-    assets = shop.gql("{assets(options:{take:100}){totalItems items{id name}}}")
+    assets = shop.gql("{assets(options:{take:1000}){totalItems items{id name}}}")
     return {"products": {p["slug"]: p for p in products["products"]["items"]},
             "collections": collections["collections"]["items"],
             "facets": {f["code"]: f for f in facets["facets"]["items"]},
@@ -606,3 +607,106 @@ def test_check_says_what_vendure_cannot_carry(tmp_path, cli_env):
                        capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "cannot carry" not in r.stdout  # every feature this profile uses lands somewhere
+
+
+# -- the AS400 collection sample ------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "samples" / "collezione-as400"
+
+
+def sample_csv(name: str) -> list[dict[str, str]]:
+    import csv
+
+    with open(SAMPLE / name, encoding="cp1252", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def test_the_as400_collection_arrives_in_vendure_whole(tmp_path, images, cli_env):
+    """profiles/shops/collezione-vendure-api.yaml on the AS400 sample (master,
+    translations, code table, photos: 45 articles, four languages), into a Vendure of
+    its own, read back whole."""
+    import shutil
+
+    codes: dict[tuple[str, str], dict[str, str]] = {}
+    for r in sample_csv("TABCOD.csv"):
+        codes.setdefault((r["TIPO"], r["CODICE"]), {})[r["LINGUA"]] = r["DESCRIZIONE"]
+    names_of: dict[str, dict[str, str]] = {}
+    for r in sample_csv("ANATRA_20261127.txt"):
+        if r["CAMPO"] == "NOME":
+            names_of.setdefault(r["ARTICOLO"], {})[r["LINGUA"]] = r["TESTO"]
+    photos: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for i, r in enumerate(sample_csv("ANAFOT_20261127.txt")):
+        images.add(f"/collezione/{r['FILE']}", png(1 + i % 40, 1 + i // 40, (i % 250, 60, 90)))
+        photos.setdefault((r["ARTICOLO"], r["COLORE"]), []).append((int(r["POSIZIONE"]),
+                                                                     r["FILE"]))
+    master = []
+    for line in (SAMPLE / "ANAART_20261127.txt").read_text("cp1252").splitlines():
+        art, col, size = line[0:8].strip(), line[8:11], line[11:15].strip()
+        if ("COL", col) in codes:  # the sample's one bad row has an unknown colour
+            master.append({"sku": f"{art}-{col}-{size}", "art": art, "col": col,
+                           "ean": line[15:28], "cat": line[28:32], "mat": line[32:35]})
+
+    (tmp_path / "profiles" / "shops").mkdir(parents=True)
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    text = (REPO / "profiles" / "shops" / "collezione-vendure-api.yaml").read_text("utf-8")
+    prof = tmp_path / "profiles" / "shops" / "collezione-vendure-api.yaml"
+    prof.write_text(text.replace("https://cdn.example.com/collezione/",
+                                 images.url("/collezione/")), "utf-8")
+    inbox = tmp_path / "inbox" / "collezione-vendure"
+    inbox.mkdir(parents=True)
+    for name in ("ANATRA_20261127.txt", "ANAFOT_20261127.txt", "ANAART_20261127.txt"):
+        shutil.copy(SAMPLE / name, inbox)
+
+    with VendureShop(USER, PASSWORD) as own:
+        env = cli_env | {"VENDURE_URL": own.url, "VENDURE_USER": USER,
+                         "VENDURE_PASSWORD": PASSWORD}
+        started = time.monotonic()
+        r = run(prof, env)
+        took = time.monotonic() - started
+        assert r.returncode == 1, r.stdout + r.stderr  # the sample's one bad row
+        [ack] = read_csv(tmp_path / "feedback" / "collezione-vendure" /
+                         "ANAART_20261127.ack.csv", ";")
+        assert (int(ack["sent"]), int(ack["rejected"])) == (len(master), 1)
+        print(f"\n{len(master)} SKUs, {len(images.files)} photos into Vendure in {took:.1f}s")
+
+        expected_tree: dict[str, list[str]] = {}
+        for m in master:
+            path = codes[("CAT", m["cat"])]["it"].split(" > ")
+            for depth in range(1, len(path) + 1):
+                expected_tree.setdefault(" > ".join(path[:depth]), []).append(m["sku"])
+        d = settled_tree(own, {k: sorted(v) for k, v in expected_tree.items()})
+
+        articles = sorted({m["art"] for m in master})
+        assert sorted(d["products"]) == sorted(a.lower() for a in articles)
+        variants = {v["sku"]: v for p in d["products"].values() for v in p["variants"]}
+        assert {s: v["customFields"]["barcode"] for s, v in variants.items()} == {
+            m["sku"]: m["ean"] for m in master}
+        for art in articles:
+            p = d["products"][art.lower()]
+            assert names(p) == names_of[art], art
+            mine = [m for m in master if m["art"] == art]
+            mat = codes.get(("MAT", mine[0]["mat"]))
+            if mat:
+                [value] = [fv["code"] for fv in p["facetValues"]
+                           if fv["facet"]["code"] == "material"]
+                facet = next(v for v in d["facets"]["material"]["values"]
+                             if v["code"] == value)
+                assert names(facet) == mat
+            cmp = codes.get(("CMP", mine[0]["mat"]))
+            if cmp:
+                assert {t["languageCode"]: t["customFields"]["composition"]
+                        for t in p["translations"]} == cmp
+            # Every photo, colour by colour in the variants' order, each colour's in
+            # POSIZIONE order; the first featured.
+            colours = list(dict.fromkeys(v["sku"].split("-")[1] for v in p["variants"]))
+            want = [f.rsplit(".", 1)[0] for c in colours
+                    for _, f in sorted(photos.get((art, c), []))]
+            asset = {a["id"]: a["name"] for a in d["assets"]["items"]}
+            got = [asset[a["id"]].rsplit("-", 1)[0] for a in p["assets"]]
+            assert got == want, art
+            assert p["featuredAsset"] == (p["assets"][0] if want else None)
+        assert d["assets"]["totalItems"] == len({f for (a, _), fs in photos.items()
+                                                 for _, f in fs if a in articles})
+        coats = next(c for c in d["collections"] if names(c).get("it") == "Cappotti")
+        assert names(coats) == {lang: path.split(" > ")[-1]
+                                for lang, path in codes[("CAT", "CAPP")].items()}

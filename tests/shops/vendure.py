@@ -83,15 +83,17 @@ class _Proxy(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn = getattr(self, "_upstream", None)
-        if conn is None:
-            conn = self._upstream = http.client.HTTPConnection("127.0.0.1",
-                                                               self.server.shop.port)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "authorization", "apollo-require-preflight")}
-        conn.request("POST", self.path, body, headers)
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
+        # A connection per request: Node closes a keep-alive connection after 5 s
+        # idle, and a kept one would then fail a request the client sent fine.
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.shop.port)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in (
+                "content-type", "authorization", "apollo-require-preflight")}
+            conn.request("POST", self.path, body, headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
 
 
 class _ProxyServer(ThreadingHTTPServer):

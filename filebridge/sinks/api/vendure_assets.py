@@ -69,6 +69,10 @@ class Assets:
         self.by_hash: dict[str, str] = {}  # sha256 -> asset id, this run
         self.hash_locks: dict[str, threading.Lock] = {}
         self.checked: set[str] = set()  # remembered asset ids seen to exist this run
+        # One upload at a time: Vendure makes the preview in its own (single-threaded)
+        # process, so parallel uploads gain nothing, and a server on SQLite (sql.js)
+        # interleaves concurrent transactions into constraint failures.
+        self.upload_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -165,7 +169,8 @@ class Assets:
 
     def _upload(self, url: str, name: str, data: bytes, mime: str, sha: str) -> str:
         try:
-            answer = self.c.upload(CREATE, name, data, mime)
+            with self.upload_lock:
+                answer = self.c.upload(CREATE, name, data, mime)
         except RetryableSinkError:
             found = self._find(sha)  # the answer was lost: did it arrive?
             if found is None:
