@@ -111,6 +111,27 @@ def spec_for(records: list[dict[str, Any]], spec: ProductSpec | None) -> Product
     return ProductSpec.model_validate({"key": "product", "options": fields})
 
 
+@dataclass
+class Catalog:
+    """What the profile says about its catalog (``map``): languages, how variants
+    group into products, attributes."""
+
+    languages: list[str] = field(default_factory=list)
+    product: ProductSpec | None = None
+    attributes: dict[str, AttributeSpec] = field(default_factory=dict)
+
+
+@dataclass
+class Server:
+    """What one Vendure offers, read once per client."""
+
+    default_language: str
+    available: list[str]
+    codes: set[str]
+    product_fields: dict[str, CustomField]
+    variant_fields: dict[str, CustomField]
+
+
 # -- names -------------------------------------------------------------------------------
 @dataclass
 class Languages:
