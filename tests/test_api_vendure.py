@@ -441,3 +441,21 @@ def test_an_option_translated_later_gets_its_new_name(shop, make):
     assert {t["languageCode"]: t["name"] for t in option["translations"]} == {
         "it": "Verde", "en": "Green"}
     assert one(shop, "HB4-VERDE")["name"] == "Bag Green"
+
+
+def test_a_product_unpublished_then_listed_again_unchanged_is_published(shop, make):
+    # What the outbox hands over after an unpublish: the same record as before
+    # (previous = record), with the ids the unpublish answer left in the state.
+    rec = {"sku": "REPUB1", "title": "Cap", "price": "9.00", "stock": 2}
+    first = make().send(changes(rec))
+    assert first[0].ok
+    gone = make().send(changes(rec, op="unpublish", start=3, remote=first))
+    assert gone[0].ok and gone[0].remote["unpublished"] is True
+    pid = first[0].remote["product_id"]
+    assert shop.product(pid)["enabled"] is False
+    remote = {**first[0].remote, **gone[0].remote}
+    back = make().send([Change(5, "REPUB1", "upsert", rec, "idem-5", remote=remote,
+                               previous=rec)])
+    assert back[0].ok and back[0].remote["unpublished"] is False
+    assert shop.product(pid)["enabled"] is True
+    assert one(shop, "REPUB1")["enabled"] is True
