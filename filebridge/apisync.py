@@ -6,10 +6,10 @@ circuit breaker holds the run, and sending what the outbox holds.
     ──► queue, or hold when the breaker trips ──► send in batches ──► settle
 
 Only the canonical fields a sink uses are hashed (a stock sink ignores a new
-description), so a nightly full export becomes the few records that differ. With
-them goes whether a record's sale is in force on the file's date: a shop that
-shows the price of the day (it cannot schedule a sale) is sent the record again
-the day its sale starts or ends.
+description), so a nightly full export becomes the few records that differ. For a
+shop that is sent the price of the day (``DAY_PRICE``: it cannot schedule a sale),
+whether a record's sale is in force on the file's date is hashed with it, so the
+record is sent again the day its sale starts or ends.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class ApiSync:
                  file_id: int | None, run_id: int | None, today: date | None = None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
         self.today = today or date.today()
+        self.day_price = bool(getattr(sink, "DAY_PRICE", False))
         self.canon = canon_for(sink)
         self.file_id, self.run_id = file_id, run_id
         if file_id is not None:
@@ -100,7 +101,7 @@ class ApiSync:
         values a shop cannot take, refused through ``rows`` (or, in a dry run,
         rejected into ``report``)."""
         table = canonical(batch, self.canon)
-        on_sale = sale_in_force(table, self.today)
+        on_sale = sale_in_force(table, self.today) if self.day_price else None
         if on_sale is not None:  # hashed, not sent: Canon.record skips "derived:" columns
             table = table.append_column("derived:sale_in_force", on_sale)
         keys = pc.cast(table["sku"], pa.string())

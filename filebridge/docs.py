@@ -14,6 +14,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from filebridge import transforms
+from filebridge.expr import FUNCTIONS
+from filebridge.expr.decimals import DIVISION_SCALE
 from filebridge.feedback import FeedbackOptions
 from filebridge.stock_spec import StockSpec
 from filebridge.layouts.types import date_format_names
@@ -163,6 +165,16 @@ def reference() -> str:
         out.append(f"- `{n}`: {doc}")
     for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
         out.append(f"- `{{{n}: …}}`: {doc}")
+    out += ["", ("Expressions (`expr:` of a field, `match:` of a lookup) use Python's syntax, "
+            "restricted: field names (a mapped field when one has that name, else the input "
+            "field; `input.NAME` / `mapped.NAME`, or `input[\"A NAME\"]`, to choose), text, "
+            "number and `True`/`False`/`None` constants, `today` (the day the file was "
+            "claimed), `+ - * /` (exact on decimals; `/` gives at least "
+            f"{DIVISION_SCALE} decimals, rounded half away from zero), `== != < <= > >=`, "
+            "`and or not`, `a if cond else b`, `x in [a, b]`, `x is None` (null, blank text "
+            "or an empty list), `[a, b, c]` (a list) and these functions:"), ""]
+    for name, fn in sorted(FUNCTIONS.items()):
+        out.append(f"- `{fn.signature}`: {fn.doc}")
     out.append("\n## Related files and joins\n")
     from filebridge.profile import _table_model
     from filebridge.tables.spec import JoinSpec, SetSpec

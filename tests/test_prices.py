@@ -1,6 +1,7 @@
 """The price of the day for shops that cannot schedule a sale: which rows are on
-sale on a date (column-wise and row-wise agree), and an API sink's delta sends a
-record again on the day its sale starts or ends, not on the days between."""
+sale on a date (column-wise and row-wise agree), and the delta of an API sink that
+is sent the price of the day (DAY_PRICE) sends a record again on the day its sale
+starts or ends, not on the days between; other API sinks are not."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_selling_is_the_sale_price_only_while_the_sale_holds():
 
 def test_the_day_a_sale_starts_or_ends_the_record_is_sent_again(tmp_path):
     log = ChangeLog(SqliteLedger(tmp_path / "l.db"), "p", "shop")
-    sink = SimpleNamespace(o=ApiSinkOptions(url="http://x"), job=None)
+    sink = SimpleNamespace(o=ApiSinkOptions(url="http://x"), job=None, DAY_PRICE=True)
     batch = Batch(pa.table({"sku": ["A", "B"], "price": ["25.00", "30.00"],
                             "sale_price": ["19.90", None],
                             "sale_from": ["2026-03-10", None],
@@ -73,3 +74,7 @@ def test_the_day_a_sale_starts_or_ends_the_record_is_sent_again(tmp_path):
     assert run(4, date(2026, 3, 15)) == []
     assert run(5, date(2026, 3, 21)) == ["A"]  # and ends
     assert run(6, date(2026, 3, 22)) == []
+    # A shop that schedules the sale itself (DAY_PRICE false) is not sent it again.
+    sink.DAY_PRICE = False
+    assert run(7, date(2026, 3, 23)) == ["A", "B"]  # the hash now leaves the day out
+    assert run(8, date(2026, 3, 10)) == []

@@ -544,6 +544,7 @@ def errors_text(errors: list[dict[str, Any]]) -> str:
 class VendureSink(ApiSink):
     Options = VendureOptions
     Client = VendureClient
+    DAY_PRICE = True  # no scheduled sale price: the price in force is sent
     CARRIES: ClassVar[dict[str, str]] = {
         "translations": "translations of products, variants, options, facets, collections",
         "categories": "nested collections (a private facet value per path level)",
