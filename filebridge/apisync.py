@@ -6,12 +6,10 @@ circuit breaker holds the run, and sending what the outbox holds.
     ──► queue, or hold when the breaker trips ──► send in batches ──► settle
 
 Only the canonical fields a sink uses are hashed (a stock sink ignores a new
-description), so a nightly full export becomes the few records that differ.
-
-A shop without scheduled sale prices (``ApiSink.SALE_IN_FORCE``) gets the price in
-force on the file's date: whether the sale runs that day is hashed with the record
-(``on_sale``), so the file of the day a sale starts or ends re-sends those records,
-as the file sinks do (``ProductFileSink.derived``).
+description), so a nightly full export becomes the few records that differ. For a
+shop that is sent the price of the day (``DAY_PRICE``: it cannot schedule a sale),
+whether a record's sale is in force on the file's date is hashed with it, so the
+record is sent again the day its sale starts or ends.
 """
 
 from __future__ import annotations
@@ -27,14 +25,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.catalog.prices import sale_in_force
+from filebridge.catalog.record import Canon, FieldError, Market
 from filebridge.delta import differs, row_hashes
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.mapping import ProductSpec
 from filebridge.outbox import ChangeLog, Pending
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
-from filebridge.catalog.record import Canon, FieldError, Market
-from filebridge.catalog.values import blank, iso_date
+from filebridge.catalog.values import blank
 
 log = logging.getLogger("filebridge")
 
@@ -51,29 +50,6 @@ def canon_for(sink: ApiSink) -> Canon:
     return Canon(fields=dict(o.fields), product=m.product if m else None,
                  languages=m.languages if m else (), attributes=m.attributes if m else {},
                  markets={k: Market(v.price, v.compare_at_price) for k, v in markets.items()})
-
-
-def on_sale(table: pa.Table, today: date) -> pa.Array:
-    """Per row: a sale price in force on ``today`` (open ends allowed). Dates that are
-    not dates count as no sale here; the record itself refuses them."""
-    n = table.num_rows
-    if "sale_price" not in table.column_names:
-        return pa.array([False] * n)
-    day = today.isoformat()
-
-    def col(name: str) -> list[Any]:
-        return table[name].to_pylist() if name in table.column_names else [None] * n
-
-    out = []
-    for price, start, end in zip(col("sale_price"), col("sale_from"), col("sale_to"),
-                                 strict=True):
-        try:
-            s, e = iso_date(start, "sale_from"), iso_date(end, "sale_to")
-        except ValueError:
-            out.append(False)
-            continue
-        out.append(not blank(price) and (not s or s <= day) and (not e or day <= e))
-    return pa.array(out)
 
 
 def canonical(batch: Batch, canon: Canon) -> pa.Table:
@@ -106,11 +82,11 @@ class ApiSync:
     run for ``filebridge plan`` that only counts)."""
 
     def __init__(self, sink: ApiSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
-                 file_id: int | None, run_id: int | None):
+                 file_id: int | None, run_id: int | None, today: date | None = None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
+        self.today = today or date.today()
+        self.day_price = bool(getattr(sink, "DAY_PRICE", False))
         self.canon = canon_for(sink)
-        self.today = sink.ctx.today if sink.ctx is not None else date.today()
-        self.dated = getattr(sink, "SALE_IN_FORCE", False)
         self.file_id, self.run_id = file_id, run_id
         if file_id is not None:
             log_.unstage(file_id)
@@ -126,8 +102,9 @@ class ApiSync:
         values a shop cannot take, refused through ``rows`` (or, in a dry run,
         rejected into ``report``)."""
         table = canonical(batch, self.canon)
-        if self.dated:
-            table = table.append_column("sale:on", on_sale(table, self.today))
+        on_sale = sale_in_force(table, self.today) if self.day_price else None
+        if on_sale is not None:  # hashed, not sent: Canon.record skips "derived:" columns
+            table = table.append_column("derived:sale_in_force", on_sale)
         keys = pc.cast(table["sku"], pa.string())
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if self.o.missing != "ignore":
@@ -154,8 +131,10 @@ class ApiSync:
                 if row["sku"] is None:
                     raise FieldError("sku", "no SKU")
                 rec = self.canon.record(row)
-                if self.dated and not blank(rec.get("sale_price")):
-                    rec["on_sale"] = bool(row["sale:on"])
+                if on_sale is not None and not blank(rec.get("sale_price")):
+                    # Decided on the file's date, kept with the change: a change sent
+                    # later (queued, held) still carries the price of its day.
+                    rec["on_sale"] = bool(row["derived:sale_in_force"])
             except FieldError as e:
                 ok[pos] = False
                 self.plan.counts["rejected"] += 1
@@ -227,12 +206,30 @@ class Drained:
 
 def lanes(pending: list[Pending], size: int, parallel: int) -> list[list[list[Pending]]]:
     """Batches of at most ``size`` per lane. A product's changes all go to one lane,
-    so two threads never create or rewrite the same product at once."""
-    by_lane: list[list[Pending]] = [[] for _ in range(parallel)]
+    so two threads never create or rewrite the same product at once, and to one
+    batch unless they are more than ``size``: a shop then builds the product from
+    all of them at once (variants created in their order, images in theirs)."""
+    by_lane: list[list[list[Pending]]] = [[] for _ in range(parallel)]
     for p in sorted(pending, key=lambda p: (p.product or p.change.key, p.change.key)):
         group = p.product or p.change.key
-        by_lane[zlib.crc32(group.encode()) % parallel].append(p)
-    return [[lane[i:i + size] for i in range(0, len(lane), size)] for lane in by_lane if lane]
+        lane = by_lane[zlib.crc32(group.encode()) % parallel]
+        if lane and (lane[-1][-1].product or lane[-1][-1].change.key) == group:
+            lane[-1].append(p)
+        else:
+            lane.append([p])
+    out = []
+    for groups in by_lane:
+        batches: list[list[Pending]] = []
+        for items in groups:
+            if len(items) > size:
+                batches += [items[i:i + size] for i in range(0, len(items), size)]
+            elif batches and len(batches[-1]) + len(items) <= size:
+                batches[-1] += items
+            else:
+                batches.append(list(items))
+        if batches:
+            out.append(batches)
+    return out
 
 
 def drain(log_: ChangeLog, client: ShopClient, o: ApiSinkOptions) -> Drained:

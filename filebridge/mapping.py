@@ -127,7 +127,8 @@ class MapSpec(Model):
     languages: list[str] = Field(default_factory=list, description="the catalog's languages, "
                                  "the shop's default first, e.g. [it, en, de, fr]; "
                                  "translations are mapped fields named <field>@<language> "
-                                 "(title@en, description@de, colour@fr)")
+                                 "(title@en, description@de, colour@fr; categories@en: "
+                                 "the same paths, each level translated)")
     attributes: dict[str, AttributeSpec] = Field(
         default_factory=dict, description="product properties that are not variant options, "
         "by mapped field: filters (material, colour family, fit) and specifications "

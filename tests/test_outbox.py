@@ -142,6 +142,21 @@ def test_a_shop_going_down_leaves_the_rest_queued(tmp_path):
     assert log.counts() == {"sent": 30}
 
 
+def test_lanes_keep_a_product_in_one_batch_when_it_fits():
+    from filebridge.outbox import Pending
+
+    sizes = {"A": 4, "B": 3, "C": 7, "D": 2, "E": 1}
+    pend = [Pending(Change(n, f"{p}{i}", "upsert", {}, ""), 0, p)
+            for n, (p, i) in enumerate((p, i) for p, k in sizes.items() for i in range(k))]
+    got = lanes(pend, 5, 1)
+    batches = [[p.change.key for p in b] for lane in got for b in lane]
+    assert all(len(b) <= 5 for b in batches)
+    for product, k in sizes.items():
+        holding = [b for b in batches if any(key.startswith(product) for key in b)]
+        assert len(holding) == (1 if k <= 5 else 2), (product, batches)
+    assert sum(len(b) for b in batches) == sum(sizes.values())
+
+
 def test_lanes_keep_a_product_in_one_lane_and_batches_small():
     from filebridge.outbox import Pending
 

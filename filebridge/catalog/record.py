@@ -19,6 +19,8 @@ JSON-ready **record**:
                   values: [text], translations: {lang: [text]}}]
     translations: {lang: {title, description, ..., categories: [[level, ...], ...]}}
     prices: {market: {price, compare_at_price}}
+    on_sale: bool (API sinks with DAY_PRICE: whether the sale runs on the file's date,
+             decided when the file is read and kept with the change)
 
 Decimals are never floats; a value a shop could not take raises
 :class:`FieldError` naming the canonical field.

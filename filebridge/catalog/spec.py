@@ -4,7 +4,9 @@ and ordered, and how a product's own fields are formed from its variants' rows.
 
 Translations are mapped fields named ``<field>@<language>``: ``title@en``,
 ``description@de``, an option's value ``colour@fr``, an attribute's value
-``material@en``. The first language of ``map.languages`` is the shop's default
+``material@en``, category paths ``categories@en`` (``Women > Outerwear >
+Jackets`` beside ``Donna > Capispalla > Giacche``: the same paths in the same
+order, each level translated). The first language of ``map.languages`` is the shop's default
 and uses the plain names (``title``, ``colour``).
 """
 
@@ -27,7 +29,8 @@ ParentRule = Literal["most", "first", "same", "prefix"]
 PRODUCT_LEVEL = ("title", "description", "short_description", "vendor", "product_type",
                  "category", "categories", "tags", "status", "published", "handle",
                  "seo_title", "seo_description")
-# Canonical fields whose text has a version per language.
+# Canonical fields whose text has a version per language. ``categories@<lang>``
+# holds the same paths as ``categories``, level by level in that language.
 TRANSLATABLE = ("title", "description", "short_description", "seo_title",
                 "seo_description", "image_alt", "handle", "categories")
 

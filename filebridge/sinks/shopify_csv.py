@@ -38,9 +38,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from filebridge.catalog.prices import in_force, selling  # noqa: F401  (in_force: re-exported)
 from filebridge.catalog.product import Product
 from filebridge.catalog.spec import MarketPrices
-from filebridge.catalog.values import blank, integer, money, text
+from filebridge.catalog.values import blank, integer, text
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
 from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink
@@ -117,26 +118,6 @@ def handle_of(key: str) -> str:
         raise ValueError(f"product {key!r}: cannot make a URL handle from its key; map a "
                          "handle field")
     return slug
-
-
-def in_force(rec: dict[str, Any], today: date) -> bool:
-    """Whether the record's sale price applies on ``today`` (open ends allowed)."""
-    if blank(rec.get("sale_price")):
-        return False
-    start, end = rec.get("sale_from"), rec.get("sale_to")
-    day = today.isoformat()
-    return (not start or start <= day) and (not end or day <= end)
-
-
-def selling(rec: dict[str, Any], today: date) -> tuple[str, str]:
-    """(Price, Compare-at price) a shop shows on ``today``."""
-    sku = rec["sku"]
-    price = money(rec.get("price"), "price", sku)
-    compare = money(rec.get("compare_at_price"), "compare_at_price", sku)
-    if in_force(rec, today):
-        sale = money(rec.get("sale_price"), "sale_price", sku)
-        return text(sale), text(price if price is not None else compare)
-    return text(price), text(compare)
 
 
 @REGISTRY.sink("shopify_csv")

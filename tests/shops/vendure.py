@@ -5,10 +5,13 @@ SQLite through sql.js, bearer tokens, no plugins) on a free port, waits for its
 ready line, logs in as the superadmin and seeds what a fresh Vendure lacks before
 variants can be created: a country, a zone holding it (the default channel's tax
 and shipping zone), a default tax category and a tax rate. It also adds a second
-stock location, ``Warehouse B``, for per-location stock tests.
+stock location, ``Warehouse B``, for per-location stock tests, and offers the
+languages ``LANGUAGES`` (global settings and the default channel).
 
 ``.url`` is the proxy in front of Vendure (``server.faults.fail/slow/drop`` and
-``server.requests`` work there); ``.direct_url`` is Vendure itself (benchmarks).
+``server.requests`` work there; a fault's ``match`` may name a mutation, e.g.
+``faults.drop_after(1, match="createCollection")``); ``.direct_url`` is Vendure
+itself (benchmarks).
 ``catalog()`` reads every product and variant back through the Admin API.
 
 The superadmin's name and password come from ``VENDURE_SUPERADMIN`` and
@@ -36,6 +39,7 @@ from shops.faults import Faults, hang_up
 HERE = Path(__file__).resolve().parent / "vendure"
 INSTALL = Path(__file__).resolve().parents[2] / "scripts" / "install-vendure.sh"
 USER = "superadmin"
+LANGUAGES = ["en", "it", "de", "fr"]
 PASSWORD = "test-superadmin-pw"
 
 
@@ -51,7 +55,9 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.take(f"POST {self.path}")
+        # A fault's match is looked for in the request line and the GraphQL body,
+        # so a test can aim it at one mutation ("createCollection").
+        fault = shop.faults.take(f"POST {self.path}\n{body.decode(errors='replace')}")
         if fault and fault.kind == "drop":  # Vendure never sees the request
             return hang_up(self)
         if fault and fault.kind == "fail":
@@ -77,15 +83,17 @@ class _Proxy(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn = getattr(self, "_upstream", None)
-        if conn is None:
-            conn = self._upstream = http.client.HTTPConnection("127.0.0.1",
-                                                               self.server.shop.port)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "authorization")}
-        conn.request("POST", self.path, body, headers)
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
+        # A connection per request: Node closes a keep-alive connection after 5 s
+        # idle, and a kept one would then fail a request the client sent fine.
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.shop.port)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in (
+                "content-type", "authorization", "apollo-require-preflight")}
+            conn.request("POST", self.path, body, headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
 
 
 class _ProxyServer(ThreadingHTTPServer):
@@ -208,10 +216,13 @@ class VendureShop:
                                "memberIds": [country["createCountry"]["id"]]}})
         zone_id = zone["createZone"]["id"]
         channel = self.gql("{activeChannel{id}}")["activeChannel"]["id"]
+        # A channel offers only languages the global settings make available.
+        self.gql("mutation($l:[LanguageCode!]!){updateGlobalSettings(input:{availableLanguages:"
+                 "$l}){...on GlobalSettings{id} ...on ErrorResult{message}}}", {"l": LANGUAGES})
         self.gql("mutation($i:UpdateChannelInput!){updateChannel(input:$i){"
                  "...on Channel{id} ...on ErrorResult{message}}}",
                  {"i": {"id": channel, "defaultTaxZoneId": zone_id,
-                        "defaultShippingZoneId": zone_id}})
+                        "defaultShippingZoneId": zone_id, "availableLanguageCodes": LANGUAGES}})
         category = self.gql(
             "mutation($i:CreateTaxCategoryInput!){createTaxCategory(input:$i){id}}",
             {"i": {"name": "Standard", "isDefault": True}})["createTaxCategory"]["id"]

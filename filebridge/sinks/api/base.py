@@ -186,6 +186,10 @@ class ApiSink(Sink):
 
     Options: ClassVar[type[ApiSinkOptions]]
     Client: ClassVar[type[ShopClient]]
+    # True for a shop that cannot schedule a sale and is sent the price of the day:
+    # whether a record's sale is in force is then part of what tells it changed, so
+    # the first run of the day a sale starts or ends sends it again.
+    DAY_PRICE: ClassVar[bool] = False
     # canonical field -> values the shop module translates (filebridge.enums)
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
 
@@ -215,7 +219,8 @@ class ApiSink(Sink):
         from filebridge.apisync import ApiSync
 
         super().start(ctx)
-        self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id)
+        self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id,
+                            ctx.today)
 
     def write(self, batch: Batch) -> None:
         assert self.ctx is not None and self.ctx.report is not None

@@ -49,7 +49,7 @@ sends them):
   ``sale_from``/``sale_to``) ``price`` is the sale price and ``compareAtPrice`` the
   list price, after it ``compareAtPrice`` is cleared (an explicit null); Shopify has
   no scheduled sale price, so the delta hashes whether the sale runs on the file's
-  date (``SALE_IN_FORCE``) and the file of the day a sale starts or ends sends it.
+  date (``DAY_PRICE``) and the file of the day a sale starts or ends sends it.
 - Images: productSet's ``files`` [doc: ProductSetInput.files, FileSetInput] in order
   with ``alt``, each variant's ``file`` (its first image, which must also be among the
   files [doc: ProductVariantSetInput.file]). Sent only when the images, their order
@@ -934,7 +934,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
 class ShopifySink(ApiSink):
     Options = ShopifyOptions
     Client = ShopifyClient
-    SALE_IN_FORCE = True  # no scheduled sale price: the delta re-sends on its first/last day
+    DAY_PRICE = True  # no scheduled sale price: the delta re-sends on its first/last day
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
     CARRIES: ClassVar[dict[str, str]] = {
         "translations": "translationsRegister (product, options and values, image alt "

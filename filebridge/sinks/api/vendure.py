@@ -1,60 +1,84 @@
-"""Vendure 3.x through its Admin GraphQL API (``vendure_api``).
+"""Vendure 3.x through its Admin GraphQL API (``vendure_api``): the whole catalog.
 
-Facts relied on, read in ``@vendure/core`` 3.7.3 [code] (``dist/api/schema/admin-api``
-and ``dist/service/services``):
+Facts relied on, read in ``@vendure/core`` 3.7.3 (``dist/api/schema/admin-api``,
+``dist/api/schema/common`` and ``dist/service/services``):
 
 - Auth: the ``login`` mutation answers a ``CurrentUser`` or an ``ErrorResult`` and,
   with ``tokenMethod: 'bearer'``, puts the session token in the ``vendure-auth-token``
   response header; requests carry ``Authorization: Bearer``. An expired or unknown
   token gives HTTP 200 with an error whose ``extensions.code`` is ``FORBIDDEN``: the
-  client logs in again once. (API keys work too but are far slower per call.)
-- Errors: HTTP 200 with ``errors[]`` (message, ``path``, ``extensions.code``). Each
-  mutation field runs in its own transaction, so one bad item in
-  ``createProductVariants``/``updateProductVariants`` rolls back the whole call;
-  the client then sends that chunk's items one by one to learn which failed.
-- Request bodies above Express's 100 kB default are refused with an empty HTTP 500
-  (which would be retried in vain), and a list query may take at most 1000 items
-  (``adminListQueryLimit``): mutations are split by size, and a single record too
-  large to send is refused.
-- SKUs are NOT unique in Vendure. Lookups use ``productVariants(options: {filter:
-  {sku: {in: [...]}}})``; a SKU held by several variants is refused with their ids,
-  never guessed.
-- A product needs one option group per varying attribute before it can hold more
-  than one variant ("A ProductVariant with the selected options already exists").
-  Option groups and options are created and attached on demand; a variant's options
-  are set when it is created and not changed afterwards.
-- Prices are integers in minor units of the channel's currency (``Money``); decimal
-  strings are converted exactly, more decimals than ``currency_digits`` refuse the
-  record. Stock is absolute: ``stockOnHand`` (default location) or ``stockLevels``
-  per stock location; Vendure refuses stock below the out-of-stock threshold.
+  client logs in again once.
+- Errors: HTTP 200 with ``errors[]``. Each mutation field runs in its own
+  transaction, so one bad item in ``createProductVariants``/``updateProductVariants``
+  rolls back the whole call; the client then sends that chunk's items one by one.
+- Request bodies above Express's 100 kB default are refused with an empty HTTP 500;
+  a list query takes at most 1000 items (``adminListQueryLimit``): mutations are
+  split by size, and a single record too large to send is refused.
+- SKUs are NOT unique in Vendure: a SKU held by several variants is refused with
+  their ids, never guessed.
+- Languages: every ``*TranslationInput`` takes a ``languageCode``. Vendure stores a
+  translation in any language of its enum, but the admin and the storefront only
+  offer the channel's ``availableLanguageCodes`` (a subset of the global
+  ``availableLanguages``): a profile language the channel does not offer, or one
+  Vendure has no code for, stops the sink with a message saying so (nothing is
+  sent until a person adds it). Requests carry ``?languageCode=<default>``
+  (RequestContextService.getLanguageCode) so names read back (option groups,
+  collections) are the default language's.
+- Options: a product needs one option group per varying attribute; groups are
+  created with the product's id in their code, options in the order of the size
+  scale; variants are listed by id (ProductVariantService ``orderBy: {id: 'ASC'}``),
+  so a new product's variants are created in that order. A variant's options are
+  set when it is created and not changed afterwards.
+- Prices are integers in minor units (``Money``). Vendure has neither a compare-at
+  nor a scheduled sale price: the price sent is the one in force on the day it is
+  sent (the sale price between ``sale_from`` and ``sale_to``, else ``price``), and
+  the sync sends the record again on the first run of the day a sale starts or
+  ends (filebridge/catalog/prices.py). Prices per market: one sink per channel
+  (``channel:`` its token, ``fields: {price: price_ch}``).
+- Custom fields (``globalSettings.serverConfig.customFieldConfig``, read once):
+  the barcode goes to a ProductVariant field ``barcode`` and each specification
+  (an attribute with ``filter: false``) to a Product field named like the
+  attribute (``custom_fields`` renames them); a translatable field
+  (``localeString``/``localeText``) gets every language. A server without such a
+  field does not get that value, and the log says so once per run.
+- Categories -> collections, filters -> facets: see ``vendure_taxonomy``; images ->
+  assets: see ``vendure_assets``; how products and variants are written:
+  ``vendure_products``; what a record says in Vendure's terms: ``vendure_model``.
+
+What a variant carries: SKU, names per language, price of the day, stock
+(``stockOnHand`` or ``stockLevels`` per ``location``), barcode, its filter values
+(``facetValueIds``) and its own images (first featured). What its product carries
+(built from every variant the shop has from us, ``filebridge/catalog/product.py``):
+name, slug and description per language, ``enabled``, facet values (the filter
+values all its variants share, and one value per category level, which puts it in
+the collections), its images in order (first featured) and specifications. Facet
+values of facets we do not write (added by hand) are kept. The product is written
+when a record says something new about it (not for a price or stock change).
 
 Decisions where Vendure is silent: ``unpublish`` disables the variant, and its
-product as well when the product has no other variant we know of (a later upsert
-enables both again); a catalog upsert writes the product's name, description and
-``enabled`` (from ``published``/``status``) in one ``updateProducts`` per batch; ``delete``
-soft-deletes the variant (its product stays); barcode, weight, compare_at_price,
-vendor, tags and images are not written (Vendure has no built-in field for them).
-Creates are never retried inside a call (a dropped answer may hide a created
-variant): the SKUs are looked up again and the outbox retries what is still missing.
-A new variant's product is found by slug (``handle``, else the slugified product
-key) before one is created, so a product made by a failed attempt is reused;
-products and option groups are created under a per-product lock so parallel
-batches never make one twice. The server works one request at a time (Node), so
-``parallel`` above 2 gains nothing.
+product when it has no other variant from us; ``delete`` soft-deletes the variant.
+Creates are never retried inside a call (a lost answer may hide what was made):
+things are looked up again first (variants by SKU, products by slug, option groups
+and facets by code, collections by name under their parent, assets by the hash in
+their name), and the outbox retries what is still missing. Products, option groups,
+facets, collections and assets are created under locks so parallel batches never
+make one twice. The server works one request at a time (Node), so ``parallel``
+above 2 gains nothing.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import logging
 import threading
-import unicodedata
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.errors import PermanentSinkError, ProfileError
 from filebridge.options import Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -66,6 +90,24 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
+from filebridge.sinks.api.vendure_assets import Assets
+from filebridge.sinks.api.vendure_model import (
+    WRITABLE,
+    Catalog,
+    CustomField,
+    ItemError,
+    Languages,
+    Server,
+    slug,
+    vlang,
+)
+from filebridge.sinks.api.vendure_products import PRODUCTS, UPDATE, ProductWriter
+from filebridge.sinks.api.vendure_taxonomy import Taxonomy
+
+__all__ = ["MAX_BODY", "Catalog", "ItemError", "VendureClient", "VendureOptions", "VendureSink",
+           "slug"]
+
+log = logging.getLogger("filebridge")
 
 MAX_BODY = 90_000  # bytes of inputs per request: Express refuses bodies over 100 kB
 BODY_LIMIT = 100 * 1024
@@ -75,11 +117,11 @@ LOOKUP = "query($s:[String!]!,$n:Int!){productVariants(options:{take:$n,filter:{
          "{items{" + VARIANT + "}}}"
 STOCK_OF = "query($s:[String!]!,$n:Int!){productVariants(options:{take:$n,filter:{sku:" \
            "{in:$s}}}){items{sku stockOnHand stockLevels{stockLocationId stockOnHand}}}}"
-UPDATE = "mutation($i:[UpdateProductVariantInput!]!){updateProductVariants(input:$i){id}}"
-CREATE = "mutation($i:[CreateProductVariantInput!]!){createProductVariants(input:$i){" \
-         + VARIANT + "}}"
-PRODUCTS = "mutation($i:[UpdateProductInput!]!){updateProducts(input:$i){id}}"
 DELETE = "mutation($i:[ID!]!){deleteProductVariants(ids:$i){result message}}"
+SERVER = ("{activeChannel{defaultLanguageCode availableLanguageCodes} globalSettings{"
+          "serverConfig{customFieldConfig{Product{...on CustomField{name type list readonly "
+          "internal}} ProductVariant{...on CustomField{name type list readonly internal}}}}}"
+          " __type(name:\"LanguageCode\"){enumValues{name}}}")
 
 
 class VendureOptions(ApiSinkOptions):
@@ -92,16 +134,22 @@ class VendureOptions(ApiSinkOptions):
     password: Secret = Field(description="administrator's password")
     api_path: str = Field("/admin-api", description="path of the Admin API on the server")
     channel: str | None = Field(None, description="channel token (sent as vendure-token); "
-                                "unset: the default channel")
-    language: str = Field("en", description="language code the names and descriptions are "
-                          "written in")
+                                "unset: the default channel. Prices per market: one output "
+                                "per channel, each with its own fields: {price: ...}")
+    language: str | None = Field(None, description="language of the plain (untranslated) "
+                                 "fields when the profile has no map.languages (default en); "
+                                 "with map.languages its first language is used")
     currency_digits: int = Field(2, ge=0, le=4, description="decimals of the channel's "
                                  "currency: prices are sent as integers in minor units")
-
-
-def slug(text: str) -> str:
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", t).strip("-") or "product"
+    category_facet: str = Field("category", min_length=1, description="code of the private "
+                                "facet whose values put products in their category "
+                                "collections (one value per category path)")
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="barcode or a specification's attribute code -> "
+        "the server's custom field for it, where the name differs (default: barcode -> "
+        "ProductVariant barcode, a specification -> the Product field of its code)")
+    max_image_size: int = Field(20 * 1024 * 1024, ge=1, description="largest image in bytes "
+                                "(Vendure's uploadMaxFileSize, 20 MiB by default)")
 
 
 def chunks(items: list[Any], limit: int = MAX_BODY) -> list[list[Any]]:
@@ -118,12 +166,12 @@ def chunks(items: list[Any], limit: int = MAX_BODY) -> list[list[Any]]:
     return [c for c in out if c]
 
 
-class VendureClient(ShopClient):
+class VendureClient(ProductWriter, ShopClient):
     batch_size = 100
     max_batch = 500  # SKU lookups take up to 1000; mutations are split by size anyway
     parallel = 2
 
-    def __init__(self, options: VendureOptions, state: State):
+    def __init__(self, options: VendureOptions, state: State, catalog: Catalog | None = None):
         super().__init__(options, state)
         self.o: VendureOptions = options
         headers = {"vendure-token": options.channel} if options.channel else {}
@@ -138,17 +186,48 @@ class VendureClient(ShopClient):
         self.products: dict[str, str] = {}  # product key -> product id, learnt this run
         self.product_locks: dict[str, threading.Lock] = {}
         self.groups: dict[str, list[dict[str, Any]]] = {}  # product id -> option groups
+        self.server_info: Server | None = None
+        self.warned: set[str] = set()
+        self.today: Callable[[], date] = date.today  # the day whose price is sent
+        self.use(catalog or Catalog())
+        self._assets: Assets | None = None
+
+    def use(self, catalog: Catalog) -> None:
+        """The profile's catalog: languages (default first), product grouping, attributes."""
+        langs = catalog.languages or [self.o.language or "en"]
+        if self.o.language and catalog.languages and self.o.language != langs[0]:
+            raise ProfileError(f"vendure_api: language {self.o.language!r} is not the first "
+                               f"of map.languages ({', '.join(langs)}); drop it or make them "
+                               "agree")
+        self.catalog = catalog
+        self.langs = Languages(list(langs))
+        self.path = f"{self.o.api_path}?languageCode={vlang(self.langs.default)}"
+        codes = [c for c, a in catalog.attributes.items() if a.filter]
+        if self.o.category_facet in codes:
+            raise ProfileError(f"vendure_api: attribute {self.o.category_facet!r} is also the "
+                               "category facet's code; set category_facet to another code")
+        self.taxonomy = Taxonomy(self, self.langs, self.o.category_facet,
+                                 {lang: "Category" for lang in self.langs.codes})
+
+    @property
+    def assets(self) -> Assets:
+        with self.lock:
+            if self._assets is None:
+                self._assets = Assets(self, self.o.max_image_size)
+            return self._assets
 
     def close(self) -> None:
         self.http.close()
         self.once.close()
+        if self._assets is not None:
+            self._assets.close()
 
     # -- transport -------------------------------------------------------------------
     def login(self, stale: str | None = None) -> str:
         with self.lock:
             if self.token and self.token != stale:
                 return self.token  # another thread logged in meanwhile
-            resp = self.http.request("POST", self.o.api_path, json={
+            resp = self.http.request("POST", self.path, json={
                 "query": "mutation($u:String!,$p:String!){login(username:$u,password:$p)"
                          "{...on CurrentUser{id} ...on ErrorResult{errorCode message}}}",
                 "variables": {"u": self.o.username.reveal(), "p": self.o.password.reveal()}})
@@ -163,14 +242,35 @@ class VendureClient(ShopClient):
     def gql(self, query: str, variables: dict[str, Any], *,
             once: bool = False) -> tuple[Any, list[dict[str, Any]]]:
         """Run one operation; returns (data, errors). Logs in again on FORBIDDEN."""
-        http = self.once if once else self.http
         payload = json.dumps({"query": query, "variables": variables})
         if len(payload.encode()) > BODY_LIMIT:
             raise ItemError("the record is too large for Vendure's 100 kB request limit")
+        return self._post(lambda http, token: http.json("POST", self.path, data=payload, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}), once)
+
+    def upload(self, query: str, name: str, data: bytes, mime: str) -> Any:
+        """One ``createAssets`` with one file, as a GraphQL multipart request; sent
+        once (a lost answer is for the caller to look up)."""
+        operations = json.dumps({"query": query, "variables": {"i": [{"file": None}]}})
+        files = {"operations": (None, operations),
+                 "map": (None, json.dumps({"0": ["variables.i.0.file"]})),
+                 "0": (name, data, mime)}
+
+        def post(http: Http, token: str) -> Any:
+            return http.json("POST", self.path, files=files, headers={
+                "Authorization": f"Bearer {token}", "Apollo-Require-Preflight": "true"})
+
+        data_, errors = self._post(post, True)
+        if errors:
+            raise ItemError(errors_text(errors))
+        return data_
+
+    def _post(self, send: Callable[[Http, str], Any], once: bool
+              ) -> tuple[Any, list[dict[str, Any]]]:
+        http = self.once if once else self.http
         token = self.token or self.login()
         for relogin in (True, False):
-            body = http.json("POST", self.o.api_path, data=payload, headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json"}) or {}
+            body = send(http, token) or {}
             errors = body.get("errors") or []
             if not any(code(e) == "FORBIDDEN" for e in errors):
                 return body.get("data"), errors
@@ -204,6 +304,67 @@ class VendureClient(ShopClient):
                 for item in part:
                     out.extend(self.each(doc, [item], once=once))
         return out
+
+    # -- what the server offers ------------------------------------------------------
+    def server(self) -> Server:
+        if self.server_info is None:
+            data = self.must(SERVER, {})
+            cfg = data["globalSettings"]["serverConfig"]["customFieldConfig"]
+
+            def fields(entity: str) -> dict[str, CustomField]:
+                return {f["name"]: CustomField(f["name"], f["type"], bool(f.get("list")))
+                        for f in cfg.get(entity) or [] if f and f.get("name")
+                        and not f.get("readonly") and not f.get("internal")
+                        and f.get("type") in WRITABLE}
+
+            ch = data["activeChannel"]
+            self.server_info = Server(ch["defaultLanguageCode"], ch["availableLanguageCodes"],
+                                      {v["name"] for v in data["__type"]["enumValues"]},
+                                      fields("Product"), fields("ProductVariant"))
+        return self.server_info
+
+    def check_languages(self) -> None:
+        """The catalog's languages must be ones the channel offers."""
+        s = self.server()
+        unknown = [lang for lang in self.langs.codes if vlang(lang) not in s.codes]
+        if unknown:
+            raise PermanentSinkError(
+                f"vendure: Vendure has no language code {', '.join(unknown)} (map.languages); "
+                "it takes ISO 639-1 codes such as it, en, de, fr, and pt_BR for regions")
+        missing = [lang for lang in self.langs.codes if vlang(lang) not in s.available]
+        if missing:
+            raise PermanentSinkError(
+                f"vendure: the channel does not offer the language(s) {', '.join(missing)} "
+                f"of map.languages (it offers {', '.join(s.available)}): add them to the "
+                "available languages in Settings > Global settings and in the channel; "
+                "nothing is sent until then")
+
+    def warn_once(self, key: str, message: str) -> None:
+        with self.lock:
+            if key in self.warned:
+                return
+            self.warned.add(key)
+        log.warning("vendure: %s", message)
+
+    def barcode_field(self) -> CustomField | None:
+        name = self.o.custom_fields.get("barcode", "barcode")
+        cf = self.server().variant_fields.get(name)
+        if cf is None or cf.type not in ("string", "text") or cf.list:
+            self.warn_once("barcode", f"the server has no ProductVariant custom field {name!r} "
+                           "(type string): barcodes are not sent (declare customFields."
+                           f"ProductVariant [{{name: '{name}', type: 'string'}}])")
+            return None
+        return cf
+
+    def spec_fields(self, codes: list[str]) -> dict[str, CustomField]:
+        have = self.server().product_fields
+        names = {c: self.o.custom_fields.get(c, c) for c in codes}
+        missing = sorted(n for n in names.values() if n not in have)
+        if missing:
+            self.warn_once("specs:" + ",".join(missing), "the server has no Product custom "
+                           f"field(s) {', '.join(missing)}: those specifications are not sent "
+                           "(declare them in customFields.Product, localeText to translate)")
+        return {n: have[n] for n in names.values() if n in have}
 
     # -- lookups ---------------------------------------------------------------------
     def lookup(self, skus: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -294,69 +455,59 @@ class VendureClient(ShopClient):
             elif hits:
                 ids[c.id] = {"variant_id": hits[0]["id"], "product_id": hits[0]["productId"]}
 
+        if self.o.sync == "catalog" and any(c.op == "upsert" for c in changes):
+            self.check_languages()  # before anything is sent
         updates: list[tuple[Change, dict[str, Any]]] = []
-        creates: list[Change] = []
         deletes: list[Change] = []
-        products: dict[str, tuple[list[Change], dict[str, Any]]] = {}  # id -> changes, input
+        unpublished: dict[str, tuple[list[Change], dict[str, Any]]] = {}  # product id -> ...
+        upserts: list[Change] = []
         for c in changes:
             if c.id in results:
                 continue
             known = ids.get(c.id)
+            if c.op == "upsert" and self.o.sync == "catalog":
+                upserts.append(c)
+                continue
             if known is None:
-                if c.op == "upsert" and self.o.sync == "catalog":
-                    creates.append(c)
-                elif c.op == "upsert":
+                if c.op == "upsert":
                     results[c.id] = Result(c.id, False, f"SKU {c.key} is not in the shop")
                 else:  # nothing to zero, unpublish or delete
                     results[c.id] = Result(c.id, True)
                 continue
             vid, pid = known["variant_id"], known["product_id"]
-            if c.record.get("product") and pid:
-                with self.lock:
-                    self.products.setdefault(str(c.record["product"]), pid)
-            try:
-                if c.op == "delete":
-                    deletes.append(c)
-                elif c.op == "zero":
-                    updates.append((c, {"id": vid, **self.stock(0)}))
-                elif c.op == "unpublish":
-                    updates.append((c, {"id": vid, "enabled": False}))
-                    if pid and self.alone(c):
-                        products.setdefault(pid, ([], {"id": pid}))[0].append(c)
-                        products[pid][1]["enabled"] = False
-                elif self.o.sync == "stock":
-                    if c.record.get("stock") is None:
-                        results[c.id] = Result(c.id, True, remote=known)
-                    else:
-                        updates.append((c, {"id": vid, **self.stock(int(c.record["stock"]))}))
-                else:
-                    updates.append((c, {"id": vid, **self.variant_fields(c.record)}))
-                    fields = self.product_fields(c)
-                    if pid and fields:
-                        entry = products.setdefault(pid, ([], {"id": pid, **fields}))
-                        entry[0].append(c)
-            except ItemError as e:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: {e}")
+            if c.op == "delete":
+                deletes.append(c)
+            elif c.op == "zero":
+                updates.append((c, {"id": vid, **self.stock(0)}))
+            elif c.op == "unpublish":
+                updates.append((c, {"id": vid, "enabled": False}))
+                if pid and self.alone(c):
+                    unpublished.setdefault(pid, ([], {"id": pid, "enabled": False}))[0].append(c)
+            elif c.record.get("stock") is None:
+                results[c.id] = Result(c.id, True, remote=known)
+            else:
+                updates.append((c, {"id": vid, **self.stock(int(c.record["stock"]))}))
 
         answers = self.each(UPDATE, [u for _, u in updates])
-        for (c, _), a in zip(updates, answers):
-            results[c.id] = self.result(c, a, ids[c.id])
-        if products:  # name, description, enabled: one call for every product touched
-            answers = self.each(PRODUCTS, [i for _, i in products.values()])
-            for (touched, _), a in zip(products.values(), answers):
+        for (c, _), a in zip(updates, answers, strict=True):
+            remote = {**ids[c.id], "unpublished": True} if c.op == "unpublish" else ids[c.id]
+            results[c.id] = self.result(c, a, remote)
+        if unpublished:
+            answers = self.each(PRODUCTS, [i for _, i in unpublished.values()])
+            for (touched, _), a in zip(unpublished.values(), answers, strict=True):
                 for c in touched:
                     if isinstance(a, ItemError) and results[c.id].ok:
                         results[c.id] = self.result(c, a, ids[c.id])
         if deletes:
             answers = self.each(DELETE, [ids[c.id]["variant_id"] for c in deletes])
-            for c, a in zip(deletes, answers):
+            for c, a in zip(deletes, answers, strict=True):
                 gone = isinstance(a, ItemError) and "could be found" in str(a)
                 if not gone and not isinstance(a, ItemError) and a["result"] != "DELETED":
                     a = ItemError(a.get("message") or "not deleted")
                 results[c.id] = self.result(c, None if gone else a, {"variant_id": None,
                                                                      "product_id": None})
-        if creates:
-            results.update(self.create(creates))
+        if upserts:
+            results.update(self.upsert(upserts, ids))
         return [results[c.id] for c in changes]
 
     def result(self, c: Change, answer: Any, remote: dict[str, Any]) -> Result:
@@ -371,35 +522,6 @@ class VendureClient(ShopClient):
             return True
         return all(s.get("sku") == c.key for s in self.state.siblings(product))
 
-    # -- record -> Vendure input -----------------------------------------------------
-    def variant_fields(self, r: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"sku": r["sku"], "enabled": enabled(r) is not False}
-        name = self.variant_name(r)
-        if name:
-            out["translations"] = [{"languageCode": self.o.language, "name": name}]
-        if r.get("price") not in (None, ""):
-            out["price"] = self.money(r["price"])
-        if r.get("stock") is not None:
-            out.update(self.stock(int(r["stock"])))
-        return out
-
-    def variant_name(self, r: dict[str, Any]) -> str:
-        values = [str(o["value"]) for o in r.get("options") or []]
-        return " ".join([str(r.get("title") or r["sku"]), *values]).strip()
-
-    def product_fields(self, c: Change) -> dict[str, Any]:
-        r = c.record
-        out: dict[str, Any] = {}
-        tr = {k: r[src] for k, src in (("name", "title"), ("description", "description"))
-              if r.get(src) not in (None, "")}
-        if tr:
-            out["translations"] = [{"languageCode": self.o.language, **tr}]
-        # A product of one variant is published with it (undoing an unpublish).
-        on = enabled(r)
-        if on is not None or self.alone(c):
-            out["enabled"] = on is not False
-        return out
-
     def money(self, value: Any) -> int:
         try:
             d = Decimal(str(value).strip()).scaleb(self.o.currency_digits)
@@ -408,126 +530,6 @@ class VendureClient(ShopClient):
         if d != d.to_integral_value():
             raise ItemError(f"price {value} has more than {self.o.currency_digits} decimals")
         return int(d)
-
-    # -- creates ---------------------------------------------------------------------
-    def create(self, creates: list[Change]) -> dict[int, Result]:
-        results: dict[int, Result] = {}
-        self.find_products(creates)
-        inputs: list[tuple[Change, dict[str, Any]]] = []
-        for c in creates:
-            try:
-                pid, option_ids = self.ensure_product(c)
-                fields = self.variant_fields(c.record)
-                inputs.append((c, {**fields, "productId": pid, "optionIds": option_ids,
-                                   "translations": fields.get("translations") or [
-                                       {"languageCode": self.o.language, "name": c.key}]}))
-            except ItemError as e:
-                results[c.id] = Result(c.id, False, f"SKU {c.key}: {e}")
-        try:
-            answers = self.each(CREATE, [i for _, i in inputs], once=True)
-        except RetryableSinkError:
-            # The answer was lost; what reached Vendure shows up in a lookup.
-            found = self.lookup([c.key for c, _ in inputs])
-            if any(len(found.get(c.key, [])) != 1 for c, _ in inputs):
-                raise
-            answers = [found[c.key][0] for c, _ in inputs]
-        for (c, _), a in zip(inputs, answers):
-            remote = None if isinstance(a, ItemError) else {"variant_id": a["id"],
-                                                            "product_id": a["productId"]}
-            results[c.id] = self.result(c, a, remote or {})
-        return results
-
-    def product_key(self, c: Change) -> str:
-        return str(c.record.get("product") or c.key)
-
-    def slug(self, c: Change) -> str:
-        return str(c.record.get("handle") or slug(self.product_key(c)))
-
-    def find_products(self, creates: list[Change]) -> None:
-        """Learn the ids of products the new variants belong to: from the ledger, or
-        from the shop by slug (a product made by an earlier, failed attempt or by
-        hand). Slugs are Vendure's unique natural key for products."""
-        wanted: dict[str, str] = {}
-        for c in creates:
-            key = self.product_key(c)
-            if key in self.products:
-                continue
-            for s in self.state.siblings(key) if c.record.get("product") else []:
-                pid = (s.get("_remote") or {}).get("product_id")
-                if pid:
-                    with self.lock:
-                        self.products.setdefault(key, str(pid))
-                    break
-            else:
-                wanted[self.slug(c)] = key
-        if wanted:
-            data = self.must("query($s:[String!]!,$n:Int!){products(options:{take:$n,"
-                             "filter:{slug:{in:$s}}}){items{id slug}}}",
-                             {"s": sorted(wanted), "n": len(wanted)})
-            with self.lock:
-                for p in data["products"]["items"]:
-                    self.products.setdefault(wanted[p["slug"]], p["id"])
-
-    def ensure_product(self, c: Change) -> tuple[str, list[str]]:
-        """The product id for ``c`` (created when needed) and its variant's option ids."""
-        key = self.product_key(c)
-        with self.lock:
-            lock = self.product_locks.setdefault(key, threading.Lock())
-        with lock:  # two threads must not create the same product or option group
-            pid = self.products.get(key)
-            if pid is None:
-                fields = self.product_fields(c)
-                tr = (fields.pop("translations", None) or [{"languageCode": self.o.language}])[0]
-                # Vendure's product_translation.description is NOT NULL.
-                tr = {"name": key, "description": "", **tr, "slug": self.slug(c)}
-                pid = self.must("mutation($i:CreateProductInput!){createProduct(input:$i)"
-                                "{id}}", {"i": {**fields, "translations": [tr]}},
-                                once=True)["createProduct"]["id"]
-                self.groups[pid] = []
-                with self.lock:
-                    self.products[key] = pid
-            return pid, self.ensure_options(pid, c.record.get("options") or [])
-
-    def ensure_options(self, pid: str, options: list[dict[str, Any]]) -> list[str]:
-        """Option ids for ``options`` on product ``pid``; missing groups and values
-        are created (callers hold the product's lock)."""
-        if not options:
-            return []
-        lang = self.o.language
-        groups = self.groups.get(pid)
-        if groups is None:
-            groups = self.groups[pid] = self.must(
-                "query($p:ID!){product(id:$p){optionGroups{id name options{id name}}}}",
-                {"p": pid})["product"]["optionGroups"]
-        ids = []
-        for opt in options:
-            name, value = str(opt["name"]), str(opt["value"])
-            group = next((g for g in groups if g["name"] == name), None)
-            if group is None:
-                group = self.must(
-                    "mutation($i:CreateProductOptionGroupInput!){createProductOptionGroup("
-                    "input:$i){id name options{id name}}}",
-                    {"i": {"code": f"{pid}-{slug(name)}", "translations": [
-                        {"languageCode": lang, "name": name}], "options": []}},
-                    once=True)["createProductOptionGroup"]
-                self.must("mutation($p:ID!,$g:ID!){addOptionGroupToProduct(productId:$p,"
-                          "optionGroupId:$g){id}}", {"p": pid, "g": group["id"]})
-                groups.append(group)
-            option = next((o for o in group["options"] if o["name"] == value), None)
-            if option is None:
-                option = self.must(
-                    "mutation($i:CreateProductOptionInput!){createProductOption(input:$i)"
-                    "{id name}}", {"i": {"productOptionGroupId": group["id"],
-                                         "code": slug(value), "translations": [
-                                             {"languageCode": lang, "name": value}]}},
-                    once=True)["createProductOption"]
-                group["options"].append(option)
-            ids.append(option["id"])
-        return ids
-
-
-class ItemError(Exception):
-    """Vendure refused one item (its message)."""
 
 
 def code(error: dict[str, Any]) -> str | None:
@@ -538,15 +540,39 @@ def errors_text(errors: list[dict[str, Any]]) -> str:
     return "; ".join(str(e.get("message", e)) for e in errors) or "no answer"
 
 
-def enabled(r: dict[str, Any]) -> bool | None:
-    if r.get("published") is not None:
-        return bool(r["published"])
-    if r.get("status"):
-        return str(r["status"]).lower() == "active"
-    return None
-
-
 @REGISTRY.sink("vendure_api")
 class VendureSink(ApiSink):
     Options = VendureOptions
     Client = VendureClient
+    DAY_PRICE = True  # no scheduled sale price: the price in force is sent
+    CARRIES: ClassVar[dict[str, str]] = {
+        "translations": "translations of products, variants, options, facets, collections",
+        "categories": "nested collections (a private facet value per path level)",
+        "filters": "facets: values all variants share on the product, the rest on variants",
+        "specs": "Product custom fields the server declares (localeText: translated)",
+        "sale_dates": "the price in force on the day it is sent",
+        "images": "assets in order, first featured, uploaded once (no alt text)",
+        "barcode": "ProductVariant custom field barcode (when declared)",
+        "locations": "stockLevels at location:",
+    }
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "variant sku", "handle": "product slug (default: the product key as a slug); "
+        "handle@<lang> per language", "title": "product name per language; variant name: "
+        "title and option values", "description": "product description per language",
+        "categories": "collections, through the private category facet",
+        "status": "product and variant enabled (active)",
+        "published": "product and variant enabled", "barcode": "variant customFields.barcode",
+        "price": "variant price (minor units), unless a sale is in force",
+        "sale_price": "variant price while sale_from..sale_to holds",
+        "sale_from": "when the sale price is sent", "sale_to": "when the sale price ends",
+        "stock": "stockOnHand, or stockLevels at location",
+        "image": "variant featured asset; product assets",
+        "images": "product assets (every variant's, in order) and variant assets; the first "
+                  "featured",
+    }
+
+    def bind(self, job: Any) -> None:
+        super().bind(job)
+        m = job.map
+        assert isinstance(self.client, VendureClient)
+        self.client.use(Catalog(list(m.languages), m.product, dict(m.attributes)))
