@@ -172,6 +172,7 @@ class _Item:
     extra: dict[str, Any] = field(default_factory=dict)  # a simple product's shared parts
     plain: bool = False  # send images by src only (the shop refused an id)
     sent_images: list[dict[str, Any]] | None = None
+    images: dict[str, int] = field(default_factory=dict)  # a simple product's, URL -> id
 
 
 @dataclass
@@ -259,7 +260,7 @@ class WooClient(ShopClient):
         if again:  # stale ids or a create that found its SKU taken: look up, once more
             for it in again:
                 it.id, it.parent, it.known, it.retried = None, 0, False, True
-                it.queued, it.shop, it.extra = False, None, {}
+                it.queued, it.shop, it.extra, it.images = False, None, {}, {}
             self._pass(again, call)
         return [call.results.get(c.id) or Result(c.id, False, f"SKU {c.key}: no answer from "
                                                  "the shop") for c in changes]
@@ -406,8 +407,9 @@ class WooClient(ShopClient):
             if not variable:  # a simple product uses no attribute for variations
                 out["attributes"] = [dict(a, variation=False) for a in out["attributes"]]
         if "images" in parts and (new.images or old and old.images):
-            found = {} if plain else {**_by_name(have), **images}
-            out["images"] = [image_body(url, alt, None if plain else found.get(url))
+            if not plain:  # what the shop has by the name it was sent with counts as known
+                images.update({u: i for u, i in _by_name(have).items() if u not in images})
+            out["images"] = [image_body(url, alt, None if plain else images.get(url))
                              for url, alt in new.images]
         return out
 
@@ -462,10 +464,10 @@ class WooClient(ShopClient):
         states = self._states([i for i in read if i is not None]) if read else {}
         for it, new, old, parts in need:
             have = it.shop if it.shop is not None else states.get(it.id or 0)
+            it.images = dict(it.change.remote.get("images") or {})
             try:
                 it.extra = self._shared(new, old, parts, have if it.id is not None else None,
-                                        it.change.remote.get("images") or {}, it.plain,
-                                        variable=False)
+                                        it.images, it.plain, variable=False)
             except TermError as e:
                 call.refuse([it], str(e))
 
@@ -726,7 +728,7 @@ class WooClient(ShopClient):
         out: dict[str, Any] = {"id": it.id, "parent_id": it.parent}
         if it.change.op != "upsert" or self.o.sync != "catalog":
             return out
-        known = {**(it.change.remote.get("images") or {}), **_by_name(it.shop),
+        known = {**(it.change.remote.get("images") or {}), **_by_name(it.shop), **it.images,
                  **call.images.get(it.product, {}), **(learnt or {})}
         mine = {u: known[u] for u in own_images(it.change.record) if u in known}
         if mine or it.change.remote.get("images"):

@@ -174,10 +174,14 @@ def spec_for(records: list[dict[str, Any]], spec: ProductSpec | None) -> Product
     without a profile: tests, tools)."""
     if spec is not None:
         return spec
-    names = list(dict.fromkeys(o["field"] for r in records for o in r.get("options") or []))
+    names: dict[str, str] = {}
+    for r in records:
+        for o in r.get("options") or []:
+            names.setdefault(o["field"], o.get("name") or o["field"])
     if not names:
         return None
-    return ProductSpec.model_validate({"key": "product", "options": names[:3]})
+    return ProductSpec.model_validate({"key": "product", "options": [
+        {"field": f, "name": n} for f, n in list(names.items())[:3]]})
 
 
 def own_images(rec: dict[str, Any]) -> list[str]:
