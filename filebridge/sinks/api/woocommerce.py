@@ -316,7 +316,10 @@ class WooClient(ShopClient):
         elif self.o.sync == "stock":
             body = stock(rec["stock"]) if not blank(rec.get("stock")) else {}
         elif variation:
-            body = self._variation(it, call)
+            try:
+                body = self._variation(it, call)
+            except TermError as e:
+                return f"SKU {it.sku}: {e}"
         else:
             body = {**product_fields(rec), **self._own(rec), **it.extra}
             it.sent_images = it.extra.get("images")
@@ -350,9 +353,9 @@ class WooClient(ShopClient):
 
     def _variation(self, it: _Item, call: _Call) -> dict[str, Any]:
         rec = it.change.record
-        out: dict[str, Any] = {"status": "publish"}  # product-level status is the parent's
-        if "description" in rec:
-            out["description"] = text(rec["description"])
+        # The product-level status and description are the parent's: a variation's own
+        # description would show under the product's, the same text twice.
+        out: dict[str, Any] = {"status": "publish"}
         out.update(self._own(rec))
         if _changed(it, "options"):
             out["attributes"] = [self._variation_attribute(o)
@@ -370,10 +373,9 @@ class WooClient(ShopClient):
         return out
 
     def _variation_attribute(self, o: dict[str, Any]) -> dict[str, Any]:
-        if self.o.global_options:
-            aid = self.taxonomy.attribute_id(clean(o["name"]), create=False)
-            if aid:
-                return {"id": aid, "option": option_value(o["value"])}
+        if self.o.global_options:  # by name WooCommerce would not find a global one
+            aid = self.taxonomy.attribute_id(clean(o["name"]))
+            return {"id": aid, "option": option_value(o["value"])}
         return {"name": o["name"], "option": option_value(o["value"])}
 
     # -- product-level parts ---------------------------------------------------------
@@ -832,10 +834,10 @@ class WooSink(ApiSink):
 
     def bind(self, job: Any) -> None:
         super().bind(job)
-        m = job.map
         assert isinstance(self.client, WooClient)
-        self.client.use(Catalog(m.product, list(m.languages)))
+        self.client.use(Catalog(job.map.product))
 
     def drain(self) -> str | None:
+        assert isinstance(self.client, WooClient)
         self.client.forget()  # each run reads categories and attributes afresh
         return super().drain()

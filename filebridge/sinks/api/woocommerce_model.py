@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,11 +45,10 @@ VARIANT_ONLY = frozenset({"sku", "barcode", "price", "compare_at_price", "sale_p
 
 @dataclass
 class Catalog:
-    """What the profile says about its catalog (``map``): how variants group into
-    products and how their options are ordered."""
+    """What the profile says about its catalog (``map.product``): how variants group
+    into products, how their options are ordered and the product's fields formed."""
 
     product: ProductSpec | None = None
-    languages: list[str] = field(default_factory=list)
 
 
 # -- values ------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ class Taxonomy:
             answer = self.http.json("POST", f"{path}/batch", {"create": chunk}) or {}
             got = list(answer.get("create") or [])
             for n in range(len(chunk)):
-                item = got[n] if n < len(got) else {"error": {"message": "no answer"}}
+                item: dict[str, Any] = got[n] if n < len(got) else {
+                    "error": {"message": "the shop did not answer for it"}}
                 error = item.get("error")
                 if not error:
                     out.append(int(item["id"]))

@@ -103,12 +103,12 @@ class Media:
             aid = to_int(image.get("id"))
             if not aid and image.get("src"):
                 try:
-                    a = self.upload(image["src"], owner)
+                    new = self.upload(image["src"], owner)
                 except WooError as e:
                     raise WooError(400, f"woocommerce_{kind}_image_upload_error",
                                    e.message) from None
-                made.append(a.id)
-                aid = a.id
+                made.append(new.id)
+                aid = new.id
             a = self.image(aid)
             if a is None:
                 raise WooError(400, f"woocommerce_{kind}_invalid_image_id",

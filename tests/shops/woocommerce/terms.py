@@ -234,7 +234,7 @@ class Taxonomy:
 
     # -- REST ------------------------------------------------------------------------
 
-    def list(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def listing(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         items = self.ordered()
         if query.get("search"):
             s = query["search"].lower()
@@ -271,7 +271,7 @@ class Taxonomy:
                ) -> tuple[int, dict[str, str], Any]:
         if not rest:
             if method == "GET":
-                return self.list(query)
+                return self.listing(query)
             if method == "POST":
                 return 201, {}, self.create(data)
         elif rest == ["batch"] and method in ("POST", "PUT", "PATCH"):
