@@ -38,7 +38,10 @@ What the catalog becomes:
   descriptions and status by the profile's parent rules, its categories (paths,
   made parent by parent), tags, attributes and images are the union of its
   variations'. It is created on first need and afterwards updated only in the parts
-  that changed since the shop's last acknowledgement.
+  that changed since the shop's last acknowledgement. A product key with a single
+  SKU is a variable product with one variation too (the CSV sink writes a simple
+  product): WooCommerce cannot turn a product into a variation, so a second SKU
+  arriving later joins it rather than replacing it.
 - Attributes: each variation option (size, colour) is an attribute used for
   variations, custom by default, global with ``global_options``; its values are
   only ever extended (WooCommerce replaces the list wholesale, and other variations
