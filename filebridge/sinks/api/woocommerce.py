@@ -107,6 +107,7 @@ from filebridge.sinks.api.base import (
 )
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.woocommerce_model import (
+    SIMPLE_PARTS,
     Attr,
     Catalog,
     View,
@@ -125,6 +126,7 @@ from filebridge.sinks.api.woocommerce_model import (
     product_changed,
     product_fields,
     shop_words,
+    simple_view,
     stock,
     weight,
 )
@@ -193,7 +195,6 @@ class _Call:
 
     results: dict[int, Result] = field(default_factory=dict)
     images: dict[str, dict[str, int]] = field(default_factory=dict)  # product key -> ids
-    shop: dict[str, dict[str, Any]] = field(default_factory=dict)  # product key -> state
 
     def refuse(self, items: list[_Item], why: str) -> None:
         for it in items:
@@ -459,9 +460,11 @@ class WooClient(ShopClient):
         need: list[tuple[_Item, View, View | None, set[str]]] = []
         for it in items:
             rec, prev = it.change.record, it.change.previous
-            new = assemble(it.sku, [rec], None, variable=False)[1]
-            old = assemble(it.sku, [prev], None, variable=False)[1] \
-                if it.known and prev is not None else None
+            known = it.known and prev is not None
+            if known and all(rec.get(k) == prev.get(k) for k in SIMPLE_PARTS):
+                continue
+            new = simple_view(rec)
+            old = simple_view(prev) if known and prev is not None else None
             parts = new.changed(old) & set(SHARED)
             if parts:
                 need.append((it, new, old, parts))
@@ -499,7 +502,6 @@ class WooClient(ShopClient):
             if hit and hit["type"] == "variable":
                 with self.parent_lock:
                     self.parents.setdefault(key, hit["id"])
-                call.shop[key] = hit
 
     def stock_of(self, skus: list[str]) -> dict[str, int | None]:
         found = self._find(set(skus), IDS + ",stock_quantity")
@@ -558,6 +560,9 @@ class WooClient(ShopClient):
             call.images.setdefault(p.key, {}).update(p.images)
 
     def _parents_locked(self, plans: dict[str, _Parent], call: _Call) -> None:
+        # What the shop has of these products, read under their locks: what another
+        # thread read before it had the lock may be stale by now.
+        fresh: dict[str, dict[str, Any]] = {}
         missing = [k for k in plans if k not in self.parents]
         if missing:  # another thread may have created them meanwhile
             found = self._find(set(missing), STATE)
@@ -570,14 +575,13 @@ class WooClient(ShopClient):
                 else:
                     with self.parent_lock:
                         self.parents[k] = found[k]["id"]
-                    call.shop[k] = found[k]
+                    fresh[k] = found[k]
         creates = [plans[k] for k in plans if k not in self.parents]
-        taken = self._create_parents(creates, call)
+        taken = self._create_parents(creates, call, fresh)
         updates = [p for p in plans.values() if p.key in self.parents and p not in creates]
         for p in updates + taken:
-            p.parts = set(p.view.parts()) if p in taken or p.old is None \
-                else p.view.changed(p.old)
-        self._update_parents([p for p in updates + taken if p.parts], call)
+            p.parts = p.view.changed(None if p in taken else p.old)
+        self._update_parents([p for p in updates + taken if p.parts], call, fresh)
 
     def _plan_parent(self, key: str, its: list[_Item], call: _Call) -> _Parent | None:
         siblings = self.state.siblings(key)
@@ -611,12 +615,13 @@ class WooClient(ShopClient):
         p.sent = body.get("images") or []
         return body
 
-    def _create_parents(self, creates: list[_Parent], call: _Call) -> list[_Parent]:
+    def _create_parents(self, creates: list[_Parent], call: _Call,
+                        fresh: dict[str, dict[str, Any]]) -> list[_Parent]:
         """Create variable products; those whose SKU turns out taken (a create whose
         answer was lost) are returned with their state, to be updated instead."""
         bodies: list[tuple[_Parent, dict[str, Any]]] = []
         for p in creates:
-            p.parts = set(p.view.parts())
+            p.parts = p.view.changed(None)
             try:
                 bodies.append((p, {"type": "variable", "sku": p.key,
                                    **self._parent_body(p, None)}))
@@ -641,21 +646,22 @@ class WooClient(ShopClient):
                 if found.get(p.key, {}).get("type") == "variable":
                     with self.parent_lock:
                         self.parents[p.key] = found[p.key]["id"]
-                    call.shop[p.key] = found[p.key]
+                    fresh[p.key] = found[p.key]
                 else:
                     taken.remove(p)
                     call.refuse(p.items, "the product key is taken in the shop by another "
                                 "product (Invalid or duplicated SKU.)")
         return taken
 
-    def _update_parents(self, plans: list[_Parent], call: _Call) -> None:
+    def _update_parents(self, plans: list[_Parent], call: _Call,
+                        fresh: dict[str, dict[str, Any]]) -> None:
         read = [self.parents[p.key] for p in plans if p.parts & set(SHARED)
-                and p.key not in call.shop]
+                and p.key not in fresh]
         states = self._states(read) if read else {}
         bodies: list[tuple[_Parent, dict[str, Any]]] = []
         for p in plans:
             pid = self.parents[p.key]
-            have = call.shop.get(p.key) or states.get(pid) or {}
+            have = fresh.get(p.key) or states.get(pid) or {}
             try:
                 body = self._parent_body(p, have)
             except TermError as e:
@@ -678,7 +684,7 @@ class WooClient(ShopClient):
                 else:
                     call.refuse(p.items, shop_words(got["error"]))
         if retry:
-            self._update_parents(retry, call)
+            self._update_parents(retry, call, fresh)
 
     # -- batches ----------------------------------------------------------------------
 

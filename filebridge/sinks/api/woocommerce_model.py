@@ -220,10 +220,11 @@ class View:
                 "images": self.images}
 
     def changed(self, old: View | None) -> set[str]:
-        """The parts that differ from ``old`` (all of them when there is none)."""
+        """The parts that differ from ``old``; without one, the fields and every part
+        that has something (an empty one would only wipe what the shop has)."""
         mine = self.parts()
         if old is None:
-            return set(mine)
+            return {k for k, v in mine.items() if v or k == "fields"}
         theirs = old.parts()
         return {k for k, v in mine.items() if v != theirs[k]}
 
@@ -273,6 +274,24 @@ def assemble(key: str, records: list[dict[str, Any]], spec: ProductSpec | None,
     records = [with_fields(r) for r in records]
     p = build(key, records, spec_for(records, spec) if variable else None)
     return p, view(p, variable)
+
+
+# What a simple product's view is made of: when none of these changed, nor did it.
+SIMPLE_PARTS = ("title", "description", "short_description", "handle", "status",
+                "published", "categories", "category", "tags", "attributes", "images",
+                "image", "image_alt")
+
+
+def simple_view(rec: dict[str, Any]) -> View:
+    """A simple product's view straight from its one record (what :func:`assemble`
+    gives for it, without assembling)."""
+    attrs = [Attr("filter" if a.get("filter", True) else "spec", clean(a["name"]),
+                  [clean(v) for v in a["values"]], a["code"])
+             for a in rec.get("attributes") or () if a.get("values")]
+    alt = clean(rec.get("image_alt"))
+    return View(product_fields(rec), _categories(rec),
+                list(dict.fromkeys(clean(t) for t in rec.get("tags") or [])), attrs,
+                [(url, alt) for url in dict.fromkeys(own_images(rec))])
 
 
 def product_changed(record: dict[str, Any], previous: dict[str, Any] | None) -> bool:
