@@ -273,3 +273,25 @@ def test_a_picture_the_shop_lost_is_sent_again_by_src(shop: WooServer) -> None:
                                    (f"{CDN}/p2.jpg", "Borsa in pelle")]
     assert shop.downloads == {f"{CDN}/p1.jpg": 2, f"{CDN}/p2.jpg": 2}
     assert ledger.records["P"][1]["images"][f"{CDN}/p1.jpg"] != gone
+
+
+def test_terms_are_cached_for_one_run_and_read_again_the_next(shop: WooServer) -> None:
+    wc = client(shop)
+    path = [["Donna", "Camicie & Bluse"]]
+    ok(wc.send([Ledger().change(ledger_free("K", categories=path, tags=["Saldi & Outlet"]))]))
+    made = len(shop.calls)
+    ok(wc.send([Ledger().change(ledger_free("L", categories=path))]))
+    assert [p for _, p, _ in shop.calls[made:]] == ["/products", "/products/batch"]
+    # between runs someone deletes the category by hand
+    auth = ("ck_good", "cs_good")
+    cats = requests.get(f"{shop.url}/wp-json/wc/v3/products/categories",
+                        params={"search": "Camicie"}, auth=auth, timeout=5).json()
+    assert [c["name"] for c in cats] == ["Camicie &amp; Bluse"]  # as WordPress stores it
+    requests.delete(f"{shop.url}/wp-json/wc/v3/products/categories/{cats[0]['id']}",
+                    params={"force": "true"}, auth=auth, timeout=5)
+    wc.forget()  # what the sink does when a run starts
+    ok(wc.send([Ledger().change(ledger_free("M", categories=path,
+                                            tags=["saldi & outlet"]))]))
+    assert shop.categories_of("M") == ["Donna > Camicie & Bluse"]
+    assert shop.category_paths().count("Donna > Camicie & Bluse") == 1
+    assert shop.tags_of("M") == ["Saldi & Outlet"]  # found again, in its own spelling

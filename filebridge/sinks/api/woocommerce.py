@@ -157,7 +157,9 @@ class WooOptions(ApiSinkOptions):
                                  "global attributes (pa_ taxonomies shared by every "
                                  "product, which layered navigation can filter on; their "
                                  "values list in the attribute's term order) rather than "
-                                 "each product's own custom attributes")
+                                 "each product's own custom attributes. Decide before the "
+                                 "first load: products already in the shop keep the kind "
+                                 "their options were made with")
 
 
 @dataclass
