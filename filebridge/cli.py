@@ -461,13 +461,17 @@ def demo(folder: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--underscore", is_flag=True, help="copybook names with _ instead of - "
               "(PREZZO_VENDITA)")
-def layout(file: Path, underscore: bool) -> None:
+@click.option("--comp", type=click.Choice(["binary", "packed"]), default="binary",
+              show_default=True, help="what USAGE COMP is: binary (z/OS) or packed (ILE "
+              "COBOL on IBM i)")
+def layout(file: Path, underscore: bool, comp: str) -> None:
     """Show the fields a COBOL copybook, FDF or DSPFFD export compiles to, to check
     them against the ERP's documentation."""
     from filebridge.layouts.sources import LayoutError, load_layout
 
     try:
-        compiled = load_layout(file, names="underscore" if underscore else "as_written")
+        compiled = load_layout(file, names="underscore" if underscore else "as_written",
+                               comp=comp)  # type: ignore[arg-type]
     except LayoutError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     rows = [("NAME", "START", "END", "LENGTH", "TYPE", "STORAGE", "SCALE")]
@@ -477,8 +481,12 @@ def layout(file: Path, underscore: bool) -> None:
             storage += ", unsigned"
         elif f.storage == "zoned":
             storage += f", sign {f.sign.replace('_', ' ')}"
+        if f.point:
+            storage += ", printed point"
         kind = f"{f.type} {f.format}" if f.type == "date" else f.type
         scale = (f"{f.scale}" + (" implied" if f.implied else "")) if f.type == "decimal" else ""
+        if f.scale < 0:
+            scale = f"{f.scale} (x 10^{-f.scale})"
         rows.append((name, str(f.start), str(f.end), str(f.length), kind, storage, scale))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     click.echo(f"{file.name}: {compiled.kind} {compiled.name or ''}".rstrip())

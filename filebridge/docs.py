@@ -14,6 +14,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from filebridge import transforms
+from filebridge.expr import FUNCTIONS
+from filebridge.expr.decimals import DIVISION_SCALE
 from filebridge.feedback import FeedbackOptions
 from filebridge.stock_spec import StockSpec
 from filebridge.layouts.types import date_format_names
@@ -102,6 +104,23 @@ def carries_table(reg: Any) -> list[str]:
     return out + [""]
 
 
+def lands_table(reg: Any) -> list[str]:
+    """Where each canonical field lands in each shop output, from its ``LANDS``."""
+    from filebridge.catalog.record import CANONICAL
+
+    sinks = [n for n in reg.names("sink") if getattr(reg.get("sink", n), "LANDS", None)]
+    out = ["### Where each canonical field lands", "",
+           "Shop outputs read records by canonical names (a sink's `fields:` maps one to "
+           "another mapped field). Weights are grams in the record; prices exact decimals. "
+           "— : not written.", "",
+           "| canonical | " + " | ".join(f"`{n}`" for n in sinks) + " |",
+           "|---|" + "---|" * len(sinks)]
+    for name in CANONICAL:
+        cells = [reg.get("sink", n).LANDS.get(name, "—") for n in sinks]
+        out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def reference() -> str:
     reg = load_plugins()
     from filebridge.profile import ProfileBase
@@ -146,6 +165,16 @@ def reference() -> str:
         out.append(f"- `{n}`: {doc}")
     for n, (_, doc) in sorted(transforms.PARAMETRIC.items()):
         out.append(f"- `{{{n}: …}}`: {doc}")
+    out += ["", ("Expressions (`expr:` of a field, `match:` of a lookup) use Python's syntax, "
+            "restricted: field names (a mapped field when one has that name, else the input "
+            "field; `input.NAME` / `mapped.NAME`, or `input[\"A NAME\"]`, to choose), text, "
+            "number and `True`/`False`/`None` constants, `today` (the day the file was "
+            "claimed), `+ - * /` (exact on decimals; `/` gives at least "
+            f"{DIVISION_SCALE} decimals, rounded half away from zero), `== != < <= > >=`, "
+            "`and or not`, `a if cond else b`, `x in [a, b]`, `x is None` (null, blank text "
+            "or an empty list), `[a, b, c]` (a list) and these functions:"), ""]
+    for name, fn in sorted(FUNCTIONS.items()):
+        out.append(f"- `{fn.signature}`: {fn.doc}")
     out.append("\n## Related files and joins\n")
     from filebridge.profile import _table_model
     from filebridge.tables.spec import JoinSpec, SetSpec
@@ -156,6 +185,7 @@ def reference() -> str:
     out.append("\n## Outputs\n")
     for name in reg.names("sink"):
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
+    out += lands_table(reg)
     out += carries_table(reg)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)

@@ -1,62 +1,79 @@
 """Declarative field mapping: raw batch -> mapped batch, bad rows -> rejects.
 
-Every field is computed for the whole batch at once: source (``from``, ``value``
-or a ``format`` template), ``apply`` transforms, parsing into a ``type``,
-``lookup``, ``default``; then the checks (``required``, ``regex``, ``min``/``max``,
-``check: ean13``) mark failing rows, and ``clamp`` bounds the value. A row
-failing any check becomes one reject naming its first failing field.
+Every field is computed for the whole batch at once, in dependency order (a field
+may read other mapped fields, see :mod:`filebridge.fieldrefs`): its source
+(``from``, ``value``, a ``format`` template or an ``expr`` expression, see
+:mod:`filebridge.expr`), ``apply`` transforms, the ``type`` (text is parsed; a
+value already typed is converted when that is exact), ``lookup``, ``default``;
+then the checks (``required``, ``regex``, ``min``/``max``, ``check: ean13``, the
+values the profile's shops accept) mark failing rows, and ``clamp`` bounds the
+value. A row failing any check becomes one reject naming its first failing field.
+List values (:mod:`filebridge.lists`) go through transforms, types, lookups,
+checks and clamps element by element; a row fails when one of its elements does.
+
+The profile is checked when it is loaded by running the mapping over one row of
+typed nulls (the input types the reader declares, unknown ones open), so type
+errors in expressions are profile errors with their YAML line.
 """
 
 from __future__ import annotations
 
-import csv
-import re
-import string
-from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from filebridge import transforms
-from filebridge.errors import ProfileError, RejectedFile
-from filebridge.layouts.types import FieldType, parse
+from filebridge import fieldsteps as steps
+from filebridge import lists, transforms
+from filebridge.errors import RejectedFile
+from filebridge.expr import ExprError, compile_expr
 from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
-                                      check_languages)
-from filebridge.options import Model, ProfilePath
+                                     check_languages)
+from filebridge.expr.evaluate import Evaluator
+from filebridge.fieldrefs import Resolved, split_scope, template_parts
+from filebridge.fieldsteps import Check, Run
+from filebridge.layouts.types import FieldType
+from filebridge.lookups import Lookup, LookupFile, Table, inline_table
+from filebridge.options import LocatedErrors, Model, check_regex
 from filebridge.records import Batch, FileReport, Reject
 
 
 class FieldMap(Model):
     """How one output field is computed."""
 
-    from_: str | None = Field(None, alias="from", description="input field to take the "
-                              "value from")
-    value: Any = Field(None, description="a constant value")
-    format: str | None = Field(None, description="a template joining input fields, e.g. "
+    from_: str | None = Field(None, alias="from", description="input field (or mapped "
+                              "field) to take the value from; input.NAME forces the input")
+    value: Any = Field(None, description="a constant value (a list gives a list)")
+    format: str | None = Field(None, description="a template joining fields, e.g. "
                                "'{CODART}-{COLORE}-{TAGLIA}'")
+    expr: str | None = Field(None, description="an expression, e.g. \"coalesce(sale, "
+                             "price)\" or \"'simple' if size == 'TU' else 'variable'\" (see "
+                             "Expressions below)")
     apply: list[Any] = Field(default_factory=list, description="transforms, in order: "
                              + ", ".join(transforms.names()))
     type: FieldType | None = Field(None, description="parse text into text, integer, "
-                                   "decimal, date or boolean")
+                                   "decimal, date or boolean; a typed value is converted "
+                                   "when that is exact (else the row is rejected)")
     scale: int = Field(2, ge=0, le=18, description="decimal places for type: decimal")
     decimal: Literal[".", ","] = Field(".", description="decimal mark, for type: decimal")
     thousands: Literal[".", ",", " ", "'"] | None = Field(None, description="thousands "
                                                           "separator, for type: decimal/integer")
     date_format: str = Field("ISO", description="for type: date (see read fields' format)")
-    lookup: dict[str, Any] | ProfilePath | None = Field(
-        None, description="code table: an inline mapping, or a CSV file with two columns "
-                          "(code, value) and a header")
+    lookup: Lookup | None = Field(
+        None, description="code table: an inline mapping {'01': Rosso, …} (quote the "
+                          "codes), a CSV file name (columns code, value), or {file: …, "
+                          "encoding, delimiter, key, value, match}")
     lookup_missing: Literal["reject", "keep", "null"] = Field(
         "reject", description="a code not in the lookup: reject the row, keep the code, or "
                               "leave the field empty")
     default: Any = Field(None, description="value when the field is empty")
-    required: bool = Field(False, description="an empty value rejects the row")
-    regex: str | None = Field(None, description="the value must match this regular "
-                              "expression (whole value)")
+    required: bool = Field(False, description="an empty value (or a list without elements) "
+                           "rejects the row")
+    regex: str | None = Field(None, description="the value (each element of a list) must "
+                              "match this regular expression, whole (RE2 syntax)")
     min: Decimal | None = Field(None, description="smallest accepted value (reject below)")
     max: Decimal | None = Field(None, description="largest accepted value (reject above)")
     clamp: tuple[Decimal | None, Decimal | None] | None = Field(
@@ -73,19 +90,29 @@ class FieldMap(Model):
     @field_validator("regex")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
+        return None if v is None else check_regex(v)
+
+    @field_validator("expr")
+    @classmethod
+    def _expr(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regular expression ({e})") from None
+            compile_expr(v)  # ExprError is a ValueError: reported at expr's line
         return v
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldMap:
-        given = [k for k in ("from_", "value", "format") if getattr(self, k) is not None]
+        given = [k.rstrip("_") for k in ("from_", "value", "format", "expr")
+                 if getattr(self, k) is not None]
+        if getattr(self.lookup, "match", None) is not None:
+            given.append("lookup.match")
         if len(given) > 1:
-            raise ValueError("give only one of from, value, format")
+            raise ValueError(f"give only one of from, value, format, expr (and lookup.match): "
+                             f"this field has {', '.join(given)}")
         return self
+
+
+# mapped field -> [(shop label, accepted values, canonical name)], set by the profile
+Enums = dict[str, list[tuple[str, tuple[str, ...], str]]]
 
 
 class MapSpec(Model):
@@ -106,6 +133,8 @@ class MapSpec(Model):
         "by mapped field: filters (material, colour family, fit) and specifications "
         "(composition, care, origin), e.g. {material: {name: Materiale, names: {en: "
         "Material}}, composition: {filter: false}}")
+    _resolved: Resolved | None = PrivateAttr(None)
+    _enums: Enums = PrivateAttr(default_factory=dict)
 
     @field_validator("languages")
     @classmethod
@@ -113,7 +142,7 @@ class MapSpec(Model):
         return check_languages(v)
 
     @model_validator(mode="after")
-    def _refs(self) -> MapSpec:
+    def _refs(self, info: ValidationInfo) -> MapSpec:
         names = set(self.fields)
         for name in names:
             base, _, lang = name.partition("@")
@@ -133,49 +162,20 @@ class MapSpec(Model):
                 if o.field not in names:
                     raise ValueError(f"product option {o.field!r} is not one of the mapped "
                                      "fields")
+        self._resolved = Resolved(self.fields)
+        problems = self._resolved.problems
+        if not (info.context or {}).get("profile"):
+            # Alone, input types are unknown; a profile runs this with the reader's.
+            problems = problems + Mapper(self).dry_run({}, None)
+        if problems:
+            raise LocatedErrors(problems)
         return self
 
-
-def _template_parts(template: str) -> list[tuple[str, str | None]]:
-    return [(lit, name) for lit, name, _, _ in string.Formatter().parse(template)]
-
-
-def _load_lookup(spec: dict[str, Any] | Path) -> dict[str, Any]:
-    if isinstance(spec, dict):
-        return {str(k): v for k, v in spec.items()}
-    try:
-        with open(spec, encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise ProfileError(f"lookup table {spec}: {e.strerror}") from None
-    table = {}
-    for n, row in enumerate(rows[1:], 2):
-        if len(row) < 2:
-            raise ProfileError(f"lookup table {spec}, line {n}: expected code,value")
-        table[row[0]] = row[1]
-    return table
-
-
-def _blank(arr: pa.Array) -> pa.Array:
-    mask = pc.is_null(arr)
-    if pa.types.is_string(arr.type):
-        mask = pc.or_(mask, pc.equal(pc.utf8_trim_whitespace(arr), ""))
-    return pc.fill_null(mask, True)
-
-
-def _ean13_ok(arr: pa.Array) -> pa.Array:
-    text = pc.cast(arr, pa.string())
-    shape = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{13}$"), False)
-    safe = pc.if_else(shape, text, "0000000000000")
-    total = None
-    for i in range(13):
-        digit = pc.cast(pc.utf8_slice_codeunits(safe, i, i + 1), pa.int64())
-        term = pc.multiply(digit, 3 if i % 2 else 1)
-        total = term if total is None else pc.add(total, term)
-    return pc.and_(shape, pc.equal(pc.divide(total, 10), pc.divide(pc.add(total, 9), 10)))
-
-
-Check = tuple[str, pa.Array, Callable[[int], tuple[str, Any]]]  # field, bad mask, (why, value) of row i
+    @property
+    def resolved(self) -> Resolved:
+        if self._resolved is None:
+            self._resolved = Resolved(self.fields)
+        return self._resolved
 
 
 class Mapper:
@@ -183,18 +183,62 @@ class Mapper:
 
     def __init__(self, spec: MapSpec):
         self.spec = spec
-        self.lookups = {name: _load_lookup(f.lookup) for name, f in spec.fields.items()
-                        if f.lookup is not None}
+        self.resolved = spec.resolved
+        self.tables: dict[str, Table] = {}
+        for name, f in spec.fields.items():
+            if isinstance(f.lookup, LookupFile):
+                self.tables[name] = f.lookup.table()
+            elif f.lookup is not None:
+                self.tables[name] = inline_table(f.lookup)
 
     def inputs(self) -> set[str]:
         """Input fields the mapping reads."""
-        used = set()
-        for f in self.spec.fields.values():
-            if f.from_:
-                used.add(f.from_)
-            if f.format:
-                used.update(n for _, n in _template_parts(f.format) if n)
-        return used
+        return self.resolved.inputs()
+
+    def check_inputs(self, names: list[str]) -> None:
+        missing = sorted(self.inputs() - set(names))
+        if missing:
+            raise RejectedFile(f"field(s) {', '.join(missing)} used by the mapping are not in "
+                               f"the file (it has: {', '.join(names)})")
+
+    def apply(self, batch: Batch, report: FileReport, today: date | None = None) -> Batch:
+        """The mapped batch; rows failing a check go to ``report``. ``today``: the run
+        date expressions see (the day the file was claimed; default: now)."""
+        if not len(batch):
+            return batch
+        run = Run(batch, today or date.today())
+        if not self.spec.fields:
+            for name in batch.names:
+                steps.enum_checks(name, batch.column(name), self.spec._enums.get(name, []),
+                                  run)
+            return self._reject(batch, batch, run.checks, report)
+        self.check_inputs(batch.names)
+        for name in self.resolved.order:
+            self._computed(name, run)
+        # The input row stays beside the mapped one: a sink refusing a row shows the
+        # ERP what it sent.
+        mapped = Batch(pa.table({n: run.env[n] for n in self.spec.fields}), batch.lines,
+                       batch.raw if batch.raw is not None else batch.table)
+        return self._reject(batch, mapped, run.checks, report)
+
+    def _reject(self, raw: Batch, mapped: Batch, checks: list[Check],
+                report: FileReport) -> Batch:
+        if not checks:
+            return mapped
+        bad = checks[0][1]
+        for _, mask, _ in checks[1:]:
+            bad = pc.or_(bad, mask)
+        if not pc.any(bad).as_py():
+            return mapped
+        idx = pc.indices_nonzero(bad).to_pylist()
+        rows = raw.raw_rows(idx)
+        lines = pc.take(raw.lines, idx).to_pylist()
+        masks = [(n, m.to_pylist(), why) for n, m, why in checks]
+        for i, row, line in zip(idx, rows, lines):
+            name, _, why = next(c for c in masks if c[1][i])
+            reason, value = why(i)
+            report.reject(Reject(line, name, reason, row, value))
+        return mapped.filter(pc.invert(bad))
 
     def values_of(self, name: str, rows: list[dict[str, Any]]) -> list[Any]:
         """Field ``name`` mapped from rows as read (e.g. rejected ones, to learn their
@@ -208,130 +252,124 @@ class Mapper:
                             pa.string()) for n in self.inputs()}
         batch = Batch(pa.table(cols) if cols else pa.table({"_": [None] * len(rows)}),
                       pa.array(range(len(rows)), pa.int64()))
+        run = Run(batch, date.today())
         try:
-            return self._field(name, f, batch, []).to_pylist()
-        except (ValueError, KeyError, TypeError, pa.ArrowException):
+            for n in self.resolved.closure(name):
+                run.env[n] = self._field(n, self.spec.fields[n], run)
+        except (ValueError, KeyError, TypeError, pa.ArrowException, RejectedFile):
             return [None] * len(rows)
+        return run.env[name].to_pylist()
 
-    def check_inputs(self, names: list[str]) -> None:
-        missing = sorted(self.inputs() - set(names))
-        if missing:
-            raise RejectedFile(f"field(s) {', '.join(missing)} used by the mapping are not in "
-                               f"the file (it has: {', '.join(names)})")
+    def dry_run(self, types: dict[str, pa.DataType], default: pa.DataType | None
+                ) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems found by mapping one row of typed nulls (``types`` of inputs;
+        ``default`` for the others, None: unknown)."""
+        cols = {n: pa.nulls(1, types.get(n, default or pa.null())) for n in self.inputs()}
+        batch = Batch(pa.table(cols) if cols else pa.table({"_": pa.nulls(1)}),
+                      pa.array([1], pa.int64()))
+        run = Run(batch, date.today(), dry=True)
+        problems = []
+        for name in self.resolved.order:
+            f = self.spec.fields[name]
+            try:
+                run.env[name] = self._field(name, f, run)
+            except (ExprError, ValueError, TypeError, pa.ArrowException, RejectedFile) as e:
+                where = run.where if run.where != "source" else next(
+                    (k for k in ("expr", "format", "from", "value")
+                     if getattr(f, k.replace("from", "from_")) is not None), "from")
+                problems.append((("fields", name, where), str(e)))
+                run.env[name] = pa.nulls(1)  # unknown: fields reading it are still checked
+        return problems
 
-    def apply(self, batch: Batch, report: FileReport) -> Batch:
-        if not self.spec.fields or not len(batch):
-            return batch
-        self.check_inputs(batch.names)
-        out: dict[str, pa.Array] = {}
-        checks: list[Check] = []
-        for name, f in self.spec.fields.items():
-            out[name] = self._field(name, f, batch, checks)
-        # The input row stays beside the mapped one: a sink refusing a row shows the
-        # ERP what it sent.
-        mapped = Batch(pa.table(out), batch.lines,
-                       batch.raw if batch.raw is not None else batch.table)
-        if not checks:
-            return mapped
-        bad = checks[0][1]
-        for _, mask, _ in checks[1:]:
-            bad = pc.or_(bad, mask)
-        if not pc.any(bad).as_py():
-            return mapped
-        idx = pc.indices_nonzero(bad).to_pylist()
-        raw = batch.raw_rows(idx)
-        lines = pc.take(batch.lines, idx).to_pylist()
-        masks = [(n, m.to_pylist(), why) for n, m, why in checks]
-        for i, row, line in zip(idx, raw, lines):
-            name, _, why = next(c for c in masks if c[1][i])
-            reason, value = why(i)
-            report.reject(Reject(line, name, reason, row, value))
-        return mapped.filter(pc.invert(bad))
+    # -- one field -------------------------------------------------------------
 
-    def _field(self, name: str, f: FieldMap, batch: Batch, checks: list[Check]) -> pa.Array:
-        n = len(batch)
+    def _computed(self, name: str, run: Run) -> None:
+        f = self.spec.fields[name]
+        try:
+            run.env[name] = self._field(name, f, run)
+        except (ExprError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            # Only an input of a type the profile could not know gets here: every row
+            # of the batch is refused with the reason, the file goes on.
+            reason = str(e)
+            run.checks.append((name, pa.array([True] * run.n), lambda i: (reason, None)))
+            run.env[name] = pa.nulls(run.n, pa.string())
+
+    def _value(self, owner: str, scope: str, name: str, run: Run) -> pa.Array:
+        src = self.resolved.sources[owner].get((scope, name))
+        if run.dry and (src is None or src[0] == "mapped" and src[1] not in run.env):
+            return pa.nulls(run.n)  # refused elsewhere (a cycle, an ambiguous name)
+        assert src is not None
+        return run.env[src[1]] if src[0] == "mapped" else run.batch.column(src[1])
+
+    def _evaluator(self, owner: str, run: Run) -> Evaluator:
+        return Evaluator(lambda r: self._value(owner, r.scope, r.name, run), run.n, run.today)
+
+    def _source(self, name: str, f: FieldMap, run: Run) -> pa.Array | None:
+        run.where = "source"
         if f.from_ is not None:
-            arr = batch.column(f.from_)
-        elif f.format is not None:
-            parts = []
-            for lit, ref in _template_parts(f.format):
+            return self._value(name, *split_scope(f.from_), run)
+        if f.format is not None:
+            ev = self._evaluator(name, run)
+            parts: list[Any] = []
+            for lit, ref in template_parts(f.format):
                 if lit:
                     parts.append(pa.scalar(lit))
                 if ref:
-                    parts.append(pc.cast(batch.column(ref), pa.string()))
+                    parts.append(ev.text(self._value(name, *split_scope(ref), run)))
             arr = pc.binary_join_element_wise(*parts, "", null_handling="replace",
-                                              null_replacement="")
-            if isinstance(arr, pa.Scalar):
-                arr = pa.array([arr.as_py()] * n, pa.string())
-        else:
-            arr = pa.array([f.value] * n) if f.value is not None else pa.nulls(n, pa.string())
+                                              null_replacement="") if parts else pa.scalar("")
+            return ev.array(arr)
+        if f.expr is not None:
+            ev = self._evaluator(name, run)
+            arr = ev.run(compile_expr(f.expr))
+            self._failures(name, ev, run)
+            return arr
+        if f.value is not None:
+            return pa.repeat(steps.constant(f.value), run.n)
+        if getattr(f.lookup, "match", None) is not None:
+            return None  # the lookup makes the value
+        return pa.nulls(run.n, pa.string())
+
+    def _failures(self, name: str, ev: Evaluator, run: Run) -> None:
+        for mask, why in ev.failures:
+            run.checks.append((name, mask, lambda i, w=why: (w, None)))
+
+    def _field(self, name: str, f: FieldMap, run: Run) -> pa.Array:
+        arr = self._source(name, f, run)
+        if arr is not None and lists.is_list(arr.type):
+            arr = lists.normalise(arr)
+        run.where = "apply"
         for step in f.apply:
-            arr = transforms.run(arr, step)
-        if f.type is not None and f.type != "text" and pa.types.is_string(arr.type):
-            source = arr
-            arr, bad = parse(arr, f.type, scale=f.scale, decimal=f.decimal,
-                             thousands=f.thousands, format=f.date_format)
-            if bad is not None:
-                texts = source.to_pylist()
-                checks.append((name, bad, lambda i, t=texts, ty=f.type:
-                               (f"{t[i]!r} is not a valid {ty}", t[i])))
-        if name in self.lookups:
-            arr = self._lookup(name, f, arr, checks)
+            assert arr is not None
+            arr = steps.elements(arr, lambda a, s=step: transforms.run(a, s))
+        if arr is not None and f.type is not None:
+            run.where = "type"
+            arr = steps.typed(name, f, arr, run)
+        if name in self.tables:
+            run.where = "lookup"
+            arr = self._lookup(name, f, arr, run)
+        assert arr is not None
         if f.default is not None:
-            arr = pc.if_else(_blank(arr), pa.scalar(f.default).cast(arr.type)
-                             if not pa.types.is_null(arr.type) else pa.scalar(f.default), arr)
-        if f.required:
-            checks.append((name, _blank(arr), lambda i: (f"required field {name} is empty", "")))
-        if f.regex is not None:
-            ok = pc.match_substring_regex(pc.cast(arr, pa.string()), f"^(?:{f.regex})$")
-            vals = arr
-            checks.append((name, pc.invert(pc.fill_null(ok, True)),
-                           lambda i, v=vals, rx=f.regex: (f"{v[i].as_py()!r} does not match {rx}",
-                                                          v[i].as_py())))
-        for bound, op, word in ((f.min, pc.less, "below"), (f.max, pc.greater, "above")):
-            if bound is not None:
-                vals = arr
-                mask = pc.fill_null(op(arr, self._scalar(bound, arr)), False)
-                checks.append((name, mask, lambda i, v=vals, b=bound, w=word:
-                               (f"{v[i].as_py()} is {w} the allowed {b}", v[i].as_py())))
-        if f.check == "ean13":
-            vals = arr
-            checks.append((name, pc.invert(pc.or_(_ean13_ok(arr), _blank(arr))),
-                           lambda i, v=vals: (f"{v[i].as_py()!r} is not a valid EAN-13",
-                                              v[i].as_py())))
-        if f.clamp is not None:
-            lo, hi = f.clamp
-            if lo is not None:
-                arr = pc.max_element_wise(arr, self._scalar(lo, arr))
-            if hi is not None:
-                arr = pc.min_element_wise(arr, self._scalar(hi, arr))
+            run.where = "default"
+            arr = steps.default(arr, f.default)
+        run.where = "checks"
+        steps.checks(name, f, arr, run)
+        run.where = "clamp"
+        arr = steps.clamp(f, arr)
+        steps.enum_checks(name, arr, self.spec._enums.get(name, []), run)
         return arr
 
-    @staticmethod
-    def _scalar(value: Decimal, arr: pa.Array) -> pa.Scalar:
-        if pa.types.is_decimal(arr.type):
-            return pa.scalar(value, pa.decimal128(38, max(-value.as_tuple().exponent, 0))
-                             ).cast(arr.type)
-        if pa.types.is_integer(arr.type):
-            return pa.scalar(int(value), arr.type)
-        if pa.types.is_string(arr.type):
-            raise RejectedFile("min/max/clamp need a numeric field: add type: integer or "
-                               "decimal to the mapping")
-        return pa.scalar(float(value))
-
-    def _lookup(self, name: str, f: FieldMap, arr: pa.Array, checks: list[Check]) -> pa.Array:
-        table = self.lookups[name]
-        codes = pa.array(list(table), pa.string())
-        values = pa.array(list(table.values()))
-        text = pc.cast(arr, pa.string())
-        pos = pc.index_in(text, value_set=codes)
-        found = pc.take(values, pos)
-        missing = pc.and_(pc.is_null(pos), pc.invert(_blank(text)))
-        if f.lookup_missing == "keep":
-            return pc.if_else(missing, text, pc.cast(found, pa.string()))
-        if f.lookup_missing == "reject":
-            # The table's file name, not its path: reasons go back to the ERP.
-            where = f"lookup {f.lookup.name}" if isinstance(f.lookup, Path) else "the inline lookup"
-            checks.append((name, missing, lambda i, t=text, w=where:
-                           (f"{t[i].as_py()!r} is not in {w}", t[i].as_py())))
-        return found
+    def _lookup(self, name: str, f: FieldMap, arr: pa.Array | None, run: Run) -> pa.Array:
+        table = self.tables[name]
+        match = getattr(f.lookup, "match", None)
+        if match is not None:
+            ev = self._evaluator(name, run)
+            keys = [ev.array(ev.eval(compile_expr(m))) for m in match]
+            self._failures(name, ev, run)
+            return steps.lookup(name, f, table, keys, run)
+        assert arr is not None
+        if not lists.is_list(arr.type):
+            return steps.lookup(name, f, table, [arr], run)
+        values, counts = lists.parts(arr)
+        found = steps.lookup(name, f, table, [values], run, counts)
+        return lists.normalise(lists.build(found, counts, arr.is_null()))

@@ -22,6 +22,36 @@ from filebridge.layouts.types import (DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldT
                                       date_format_names)
 
 
+class LocatedErrors(ValueError):
+    """Problems a validator found below its own place in the profile: each with the
+    path under the model that raised it (``("fields", "sku", "expr")``), so the
+    profile loader reports every one at its own YAML line."""
+
+    def __init__(self, items: list[tuple[tuple[Any, ...], str]]):
+        self.items = items
+        super().__init__("; ".join(".".join(map(str, loc)) + f": {msg}" if loc else msg
+                                   for loc, msg in items))
+
+
+def check_regex(pattern: str) -> str:
+    """A regular expression as pyarrow runs it: RE2, which has no lookaround and no
+    backreferences (it never backtracks, so no pattern can hang a run)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.match_substring_regex(pa.array([""]), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        why = str(e).split(":", 1)[-1].strip()
+        hint = ""
+        if "(?<" in pattern or "(?=" in pattern or "(?!" in pattern:
+            hint = "; lookahead and lookbehind are not supported (RE2)"
+        elif re.search(r"\\[1-9]", pattern):
+            hint = "; backreferences are not supported (RE2)"
+        raise ValueError(f"invalid regular expression {pattern!r} ({why}){hint}") from None
+    return pattern
+
+
 class Model(BaseModel):
     """Strict: unknown keys are errors, so a typo never passes silently."""
 
@@ -212,9 +242,9 @@ class Condition(Model):
             raise ValueError("a filter needs one of equals, in, not_in, min, max, matches")
         if self.matches is not None:
             try:
-                re.compile(self.matches)
-            except re.error as e:
-                raise ValueError(f"matches: invalid regular expression ({e})") from None
+                check_regex(self.matches)
+            except ValueError as e:
+                raise ValueError(f"matches: {e}") from None
         return self
 
     def describe(self) -> str:

@@ -20,8 +20,9 @@ from ruamel.yaml.error import YAMLError
 
 from filebridge.errors import ProfileError
 from filebridge.feedback import FeedbackOptions
+from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
-from filebridge.options import Model, ProfilePath
+from filebridge.options import LocatedErrors, Model, ProfilePath
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
@@ -122,6 +123,54 @@ def _known_destinations(self: Any) -> Any:
     return self
 
 
+def _input_types(profile: Any) -> tuple[dict[str, Any], Any]:
+    """(types of the input fields the reader declares and of the fields joins bring,
+    type of the others: text for readers that keep undeclared columns as text, None
+    where unknown)."""
+    import pyarrow as pa
+
+    def arrow(spec: Any) -> Any:
+        t = getattr(spec, "type", "text")
+        return pa.decimal128(38, spec.scale) if t == "decimal" else {
+            "integer": pa.int64(), "date": pa.date32(), "boolean": pa.bool_()}.get(t, pa.string())
+
+    read = profile.read
+    declared = dict(getattr(read, "fields", None) or {})
+    for kind in (getattr(read, "records", None) or {}).values():
+        declared.update(kind.fields)
+    types = {n: arrow(s) for n, s in declared.items()}
+    for j in getattr(profile, "join", None) or []:  # typed by their tables: left open
+        for name in j.outputs(j.languages or list(profile.map.languages)):
+            types[name] = pa.null()
+    others = pa.string() if read.format in ("csv", "xlsx") else None
+    return types, others
+
+
+def _map_checks(self: Any) -> Any:
+    """The mapping run over one row of the reader's declared types (type errors in
+    expressions, text times a number …, are found before any file is read), and the
+    values the shops accept (status …): constants checked now, the rest per row."""
+    from filebridge.enums import check_profile
+    from filebridge.mapping import Mapper
+
+    problems = []
+    if self.map.fields:
+        types, others = _input_types(self)
+        problems = [(("map", *loc), msg) for loc, msg in Mapper(self.map).dry_run(types, others)]
+        if self.read.format in ("fixed", "ebcdic", "xml") and not getattr(self.read, "records",
+                                                                           None):
+            # The layout names every field these readers give: an unknown name is a typo.
+            for field, where, name in self.map.resolved.input_mentions(self.map.fields):
+                if name not in types:
+                    problems.append((("map", "fields", field, where), (
+                        f"{name!r} is neither a mapped field nor a field of the layout or a join "
+                        f"({', '.join(types)})")))
+    problems += check_profile(self)
+    if problems:
+        raise LocatedErrors(problems)
+    return self
+
+
 def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
     if not v and (stock is None or stock.role not in ("acks", "orders")):
@@ -150,7 +199,8 @@ def profile_model() -> type[ProfileBase]:
                         "changes_need_key": model_validator(mode="after")(_changes_need_key),
                         "stock_sinks": model_validator(mode="after")(_stock_sinks_set_stock),
                         "known_destinations": model_validator(mode="after")(
-                            _known_destinations)},
+                            _known_destinations),
+                        "map_checks": model_validator(mode="after")(_map_checks)},
         source=(_union("source", "kind"), Field(description="where files come from")),
         read=(_union("reader", "format"), Field(description="how to read them")),
         write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
@@ -172,6 +222,9 @@ def _yaml() -> YAML:
     return y
 
 
+UNION_TAGS = set(LOOKUP_TAGS)  # tags of unions told apart by shape, not by a key
+
+
 def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
     """The YAML line (1-based) of the deepest part of ``loc`` present in the document."""
     node, line = doc, None
@@ -181,7 +234,7 @@ def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
                 line = node.lc.key(seg)[0] + 1
                 node = node[seg]
                 continue
-            if seg in (node.get("format"), node.get("kind")):
+            if seg in (node.get("format"), node.get("kind")) or seg in UNION_TAGS:
                 continue  # a discriminator tag in pydantic's path, not a YAML key
             break
         if isinstance(node, CommentedSeq) and isinstance(seg, int) and seg < len(node):
@@ -212,17 +265,18 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
     if not isinstance(doc, dict):
         raise ProfileError(f"{file}: a profile is a YAML mapping (name:, source:, read:, …)")
     try:
-        profile = profile_model().model_validate(doc, context={"base": file.parent})
+        profile = profile_model().model_validate(doc, context={"base": file.parent,
+                                                               "profile": True})
     except ValidationError as e:
         problems = []
         for err in e.errors():
-            loc = tuple(err["loc"])
-            path = ".".join(str(p) for p in loc if not _is_tag(doc, loc, p)) or "(top)"
-            # A bad format/kind tag is best shown on its own line.
-            tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
-            line = _line_of(doc, loc + (tag,) if tag else loc)
-            where = f"{file}:{line}" if line else str(file)
-            problems.append(f"{where}: {path}: {_message(err)}")
+            for loc, message in _located(err):
+                path = ".".join(str(p) for p in loc if not _is_tag(doc, loc, p)) or "(top)"
+                # A bad format/kind tag is best shown on its own line.
+                tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
+                line = _line_of(doc, loc + (tag,) if tag else loc)
+                where = f"{file}:{line}" if line else str(file)
+                problems.append(f"{where}: {path}: {message}")
         raise ProfileError(problems) from None
     problems = []
     for loc, msg in profile.cross_checks():
@@ -235,15 +289,28 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
     return profile
 
 
+def _located(err: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """An error's places and messages: a validator's LocatedErrors become one problem
+    per place below the validated model."""
+    cause = (err.get("ctx") or {}).get("error")
+    base = tuple(err["loc"])
+    if isinstance(cause, LocatedErrors):
+        return [(base + tuple(loc), msg) for loc, msg in cause.items]
+    return [(base, _message(err))]
+
+
 def _is_tag(doc: Any, loc: tuple[Any, ...], part: Any) -> bool:
     """Whether ``part`` of a pydantic location is a union tag rather than a key."""
+    if part in UNION_TAGS:
+        return True
     node = doc
     for seg in loc:
         if isinstance(node, CommentedMap):
             if seg in node:
                 node = node[seg]
                 continue
-            return seg == part and seg in (node.get("format"), node.get("kind"))
+            return seg == part and (seg in (node.get("format"), node.get("kind"))
+                                    or seg in UNION_TAGS)
         if isinstance(node, CommentedSeq) and isinstance(seg, int) and seg < len(node):
             node = node[seg]
             continue

@@ -203,9 +203,9 @@ def test_pictures_repeated_symbols_and_explicit_point():
     got = {n: (x.start, x.length, x.type, x.storage, x.scale, x.implied)
            for n, x in f.items() if n != "A" and n != "D"}
     assert got == {"B": (4, 5, "decimal", "zoned", 2, True),
-                   "C": (9, 8, "decimal", "text", 2, False),  # the point is a byte
-                   "E": (21, 7, "decimal", "text", 2, False),
-                   "F": (28, 4, "integer", "text", 0, False),
+                   "C": (9, 8, "decimal", "edited", 2, False),  # the point is a byte
+                   "E": (21, 7, "decimal", "edited", 2, False),
+                   "F": (28, 4, "integer", "edited", 0, False),
                    "G": (32, 5, "integer", "zoned", 0, False)}
     assert (f["A"].length, f["A"].type, f["D"].length) == (3, "text", 4)
     agrees_with_cobolio(fixed("05 A PIC XXX.", "05 B PIC 999V99.", "05 D PIC X(4)."))
@@ -287,8 +287,8 @@ def test_group_usage_applies_to_its_items():
 
 
 @pytest.mark.parametrize("code, line, words", [
-    (["01 R.", "   05 A PIC X(3).", "   05 B PIC S9(3) COMP-1."], 3, "COMP-1"),
-    (["01 R.", "   05 A PIC X(3).", "   05 B COMP-2."], 3, "floating point"),
+    (["01 R.", "   05 A PIC X(3).", "   05 B PIC S9(3) COMP-1."], 3, "has no PICTURE"),
+    (["01 R.", "   05 A PIC X(3).", "   05 B POINTER."], 3, "USAGE POINTER"),
     (["01 R.", "   05 N PIC 9.", "   05 B PIC X OCCURS 1 TO 5", "        DEPENDING ON N."],
      3, "DEPENDING ON"),
     (["01 R.", "   05 A PIC X.", "66 B RENAMES A."], 3, "RENAMES"),
@@ -300,11 +300,13 @@ def test_group_usage_applies_to_its_items():
     (["01 R.", "   05 A PIC X.", "   05 B REDEFINES C PIC X."], 3, "REDEFINES C"),
     (["01 R.", "   05 A PIC X.", "   05 B REDEFINES A PIC X(2).", "   05 C PIC X."], 3,
      "takes 2 bytes"),
-    (["01 R.", "   05 A PIC 9(3) SIGN LEADING."], 2, "SIGN needs"),
-    (["01 R.", "", "   05 A PIC X(3) COMP-3."], 3, "cannot be PACKED"),
+    (["01 R.", "   05 A PIC X(3) SIGN LEADING."], 2, "SIGN applies to numeric"),
+    (["01 R.", "", "   05 A PIC X(3) COMP-3."], 3, "cannot be COMP-3"),
     (["01 R.", "   05 A PIC N(3)."], 2, "national"),
-    (["01 R.", "   05 A PIC 9(19) COMP."], 2, "18 digits"),
-    (["01 R.", "   05 A PIC 9(3)P."], 2, "P"),
+    (["01 R.", "   05 A PIC 9(39) COMP."], 2, "at most 38"),
+    (["01 R.", "   05 A PIC 9(3)P9."], 2, "left or right end"),
+    (["01 R.", "   05 A PIC S9(3).99 COMP-3."], 2, "only in DISPLAY"),
+    (["01 R.", "   05 A PIC S9(3) COMP-3 SIGN LEADING SEPARATE."], 2, "SIGN applies to DISPLAY"),
     (["01 R.", "   COPY ALTRO."], 2, "COPY"),
     (["01 R.", "   05 A PIC X SYNC."], 2, "SYNCHRONIZED"),
     (["01 R.", "   55 A PIC X."], 2, "level number"),
@@ -315,7 +317,8 @@ def test_errors_name_their_line(code, line, words):
         compile_copybook(fixed(*code))
     assert e.value.line == line, str(e.value)
     assert words in e.value.reason
-    assert str(e.value).startswith(f"{line}: ")
+    assert str(e.value).startswith(f"{line}:{e.value.column}: ")
+    assert 8 <= e.value.column <= 72  # in the code area of a fixed-format line
 
 
 def test_bad_column_7_in_fixed_format():
@@ -328,3 +331,112 @@ def test_bad_column_7_in_fixed_format():
 def test_empty_copybook():
     with pytest.raises(LayoutError, match="no data description"):
         compile_copybook(fixed("*  nothing but a comment"))
+
+
+def test_float_usages_have_no_picture_and_fixed_sizes():
+    text = fixed("05 F1 COMP-1.", "05 F2 USAGE IS COMPUTATIONAL-2.", "05 G COMP-2.",
+                 "   10 H.", "   10 I.")
+    f = compile_copybook(text).fields
+    assert {n: (x.start, x.length, x.storage, x.type, x.scale) for n, x in f.items()} == {
+        "F1": (1, 4, "float", "decimal", 9), "F2": (5, 8, "float", "decimal", 9),
+        "H": (13, 8, "float", "decimal", 9), "I": (21, 8, "float", "decimal", 9)}
+
+
+def test_comp_0_is_binary_and_comp_follows_the_dialect():
+    text = fixed("05 A PIC 9(3) COMP-0.", "05 B PIC S9(7)V99 COMP.", "05 C PIC S9(4) COMP-4.")
+    z = compile_copybook(text).fields
+    assert [(x.storage, x.length) for x in z.values()] == [("binary", 2), ("binary", 4),
+                                                          ("binary", 2)]
+    ile = compile_copybook(text, comp="packed").fields  # ILE COBOL: COMP is packed
+    assert [(x.storage, x.length) for x in ile.values()] == [("binary", 2), ("packed", 5),
+                                                            ("binary", 2)]
+
+
+def test_p_scaling_positions():
+    text = fixed("05 A PIC PPP9(5) COMP-3.", "05 B PIC SVPP99 COMP-3.", "05 C PIC 9(5)PPP.",
+                 "05 D PIC S9(3)PPPV COMP.")
+    f = compile_copybook(text).fields
+    assert {n: (x.length, x.type, x.scale, x.implied) for n, x in f.items()} == {
+        "A": (3, "decimal", 8, True),   # .000ddddd
+        "B": (2, "decimal", 4, True),   # .00dd
+        "C": (5, "integer", -3, False),  # ddddd000
+        "D": (2, "integer", -3, False)}
+
+
+@pytest.mark.parametrize("digits, size", [(18, 8), (19, 9), (20, 9), (21, 9), (22, 10),
+                                          (30, 13), (37, 16), (38, 16)])
+def test_binary_beyond_18_digits_sized_as_cobrix(digits, size):
+    import math
+
+    f = compile_copybook(fixed(f"05 A PIC S9({digits}) COMP.")).fields["A"]
+    assert (f.storage, f.length) == ("binary", size)
+    if digits > 18:  # cobrix's BinaryUtils.getBytesCount, in floating point
+        assert size == math.ceil((math.log(10) / math.log(2) * digits + 1) / 8)
+
+
+def test_explicit_point_and_sign_clauses_on_display_items():
+    text = fixed("05 A PIC S9(5).99.", "05 B PIC S9(3).99 SIGN LEADING SEPARATE.",
+                 "05 C PIC 99V99 SIGN IS LEADING SEPARATE CHARACTER.",
+                 "05 D PIC 9(3) SIGN TRAILING.", "05 E PIC SV9(7) SIGN LEADING.")
+    f = compile_copybook(text).fields
+    got = {n: (x.start, x.length, x.storage, x.sign, x.scale, x.implied, x.point)
+           for n, x in f.items()}
+    assert got == {"A": (1, 8, "zoned", "trailing", 2, False, True),
+                   "B": (9, 7, "zoned", "leading_separate", 2, False, True),
+                   "C": (16, 5, "zoned", "leading_separate", 2, True, False),  # as cobrix
+                   "D": (21, 3, "zoned", "trailing", 0, False, False),
+                   "E": (24, 7, "zoned", "leading", 7, True, False)}
+
+
+def test_edited_pictures_are_read_as_printed():
+    text = fixed("05 A PIC 9(8)+.", "05 B PIC Z(6)VZZ-.", "05 C PIC 9(6).99CR.",
+                 "05 D PIC +9(8).")
+    f = compile_copybook(text).fields
+    assert {n: (x.length, x.storage, x.type, x.scale, x.implied) for n, x in f.items()} == {
+        "A": (9, "edited", "integer", 0, False), "B": (9, "edited", "decimal", 2, True),
+        "C": (11, "edited", "decimal", 2, False), "D": (9, "edited", "integer", 0, False)}
+
+
+def test_every_problem_is_reported_at_once_with_line_and_column():
+    text = fixed(
+        "01  R.",
+        "    05 A PIC X(3) SYNC.",
+        "    05 B PIC N(4).",
+        "    05 C PIC X OCCURS 1 TO 5 DEPENDING ON A.",
+        "    05 D PIC 9(3)P9.",
+        "    05 E USAGE POINTER.",
+        "    05 F.",
+        "       COPY ALTRO.",
+        "    05 G PIC X(2) REDEFINES NOPE.",
+        "    05 H PIC S9(3) COMP-2.",
+        "66  K RENAMES A.",
+        "    55 L PIC X.",
+        "    05 M PIC X(3)")
+    with pytest.raises(LayoutError) as e:
+        compile_copybook(text)
+    got = [(p.line, p.column, p.reason.split(":")[0]) for p in e.value.problems]
+    # Columns point at the word at fault: SYNC, the picture, OCCURS, USAGE, COPY …
+    assert got == [(2, 26, "A"), (3, 21, "B"), (4, 23, "C"), (5, 21, "D"), (6, 17, "E"),
+                   (8, 15, "COPY is not expanded"),
+                   (9, 12, "G REDEFINES NOPE, which is not an earlier item at the same level"),
+                   (10, 21, "H"), (11, 8, "level 66 RENAMES is not supported"),
+                   (12, 12, "55 is not a level number (01-49, 77, 88)"),
+                   (13, 21, "the entry '05 M' does not end with a period")]
+    message = str(e.value)
+    assert message.startswith("11 problems:\n  2:26: A: SYNCHRONIZED")
+    assert "\n  3:21: B: PIC N(4): national" in message
+    assert "\n  13:21: the entry '05 M' does not end with a period" in message
+    # (F, whose only content is the COPY, is not also reported as empty.)
+    assert "F has no PICTURE" not in message
+
+
+def test_layout_comp_reaches_the_reader_options(tmp_path):
+    from filebridge.readers.ebcdic import EbcdicOptions
+
+    (tmp_path / "R.cpy").write_text(fixed("01 R.", "   05 A PIC X(2).",
+                                          "   05 P PIC S9(5)V99 COMP."))
+    for comp, length, storage in (("binary", 6, "binary"), ("packed", 6, "packed")):
+        o = EbcdicOptions.model_validate({"format": "ebcdic", "layout": "R.cpy",
+                                          "layout_comp": comp},
+                                         context={"base": tmp_path})
+        assert (o.record_length, o.fields["P"].storage) == (length, storage)

@@ -147,7 +147,7 @@ def test_load_layout_locates_errors_in_the_file(tmp_path):
     bad.write_text("01 R.\n  05 A PIC X(3).\n  05 B PIC S9(3) COMP-2.\n")
     with pytest.raises(LayoutError) as e:
         load_layout(bad)
-    assert str(e.value).startswith("BAD.cpy:3: B: USAGE COMP-2")
+    assert str(e.value).startswith("BAD.cpy:3:12: B: a COMP-2 item has no PICTURE")
     with pytest.raises(LayoutError, match="cannot read"):
         load_layout(tmp_path / "missing.cpy")
 

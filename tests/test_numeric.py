@@ -50,8 +50,12 @@ def test_binary_big_endian():
     assert values.to_pylist() == [-2, 16]
     values, _ = binary(m(b"\x00\x00\x01\x00"))
     assert values.to_pylist() == [256]
+    values, _ = binary(m(b"\xff\xff\xfe", b"\x01\x00\x00"))  # 3 bytes, sign-extended
+    assert values.to_pylist() == [-2, 65536]
+    values, bad = binary(m(b"\xff" * 8), signed=False)  # beyond int64: not a value
+    assert values.to_pylist() == [None] and bad.tolist() == [True]
     with pytest.raises(ValueError):
-        binary(m(b"\x00\x00\x00"))
+        binary(m(b"\x00" * 17))
 
 
 def test_overpunch_tables_depend_on_the_code_page():

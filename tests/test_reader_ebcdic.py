@@ -99,3 +99,104 @@ def test_broken_ms_code_pages_are_refused():
     with pytest.raises(ValueError, match="broken"):
         EbcdicOptions.model_validate({"format": "ebcdic", "encoding": "cp1148ms",
                                       "record_length": LRECL, "fields": FIELDS})
+
+
+COPYBOOK = """\
+       01  REC.
+           05 CODICE      PIC X(4).
+           05 PREZZO      PIC S9(5).99.
+           05 SCONTO      PIC S9(3).9 SIGN LEADING SEPARATE.
+           05 NETTO       PIC 9(8)+.
+           05 SALDO       PIC 9(5).99CR.
+           05 PESO        COMP-2.
+           05 TASSO       COMP-1.
+           05 MILLE       PIC S9(5)PPP COMP-3.
+           05 FRAZ        PIC PPP9(3) COMP-3.
+           05 GRANDE      PIC S9(30) COMP.
+"""
+
+
+def as_ibm_double(value: float) -> bytes:
+    """IBM hexadecimal double of a value (test helper: exact for these inputs)."""
+    from fractions import Fraction
+
+    if value == 0:
+        return bytes(8)
+    f, exp = abs(Fraction(value)), 64
+    while f >= 1:
+        f, exp = f / 16, exp + 1
+    while f < Fraction(1, 16):
+        f, exp = f * 16, exp - 1
+    frac = round(f * 2 ** 56)
+    return bytes([(0x80 if value < 0 else 0) | exp]) + frac.to_bytes(7, "big")
+
+
+def cobol_record(code: str, prezzo: str, sconto: str, netto: str, saldo: str, peso: float,
+                 tasso: bytes, mille: bytes, fraz: bytes, grande: int) -> bytes:
+    def zoned_text(text: str, neg_last: bool) -> bytes:
+        raw = bytearray(text.encode("cp037"))
+        if neg_last:
+            raw[-1] = 0xD0 | (raw[-1] & 0x0F)
+        return bytes(raw)
+    return (code.encode("cp037") + zoned_text(prezzo, prezzo.startswith("-"))[1:] +
+            sconto.encode("cp037") + netto.encode("cp037") + saldo.encode("cp037") +
+            as_ibm_double(peso) + tasso + mille + fraz +
+            grande.to_bytes(13, "big", signed=True))
+
+
+def test_copybook_items_test6_needed_decode_in_a_profile(tmp_path):
+    (tmp_path / "REC.cpy").write_text(COPYBOOK)
+    big = -123456789012345678901234567890
+    records = [
+        cobol_record("A001", "-12345.67", "+012.5", "00000012+", "00012.50CR", 19.99,
+                     bytes.fromhex("C276A000"), bytes.fromhex("12345D"),
+                     bytes.fromhex("123F"), big),
+        cobol_record("A002", "-00000.01", "-001.0", "00000012-", "00012.50  ", -0.5,
+                     bytes.fromhex("4019999A"), bytes.fromhex("00001C"),
+                     bytes.fromhex("001F"), 7),
+    ]
+    p = tmp_path / "REC.bin"
+    p.write_bytes(b"".join(records))
+    o = EbcdicOptions.model_validate({"format": "ebcdic", "encoding": "cp037",
+                                      "layout": "REC.cpy", "float_format": "ibm",
+                                      "fields": {"PESO": {"scale": 2}}},
+                                     context={"base": tmp_path})
+    assert o.record_length == 4 + 8 + 6 + 9 + 10 + 8 + 4 + 3 + 2 + 13
+    rep = FileReport(p.name)
+    rows = [r for b in EbcdicReader(o).read(p, rep) for r in b.rows()]
+    assert list(rep.rejects()) == []
+    assert rows == [
+        {"CODICE": "A001", "PREZZO": Decimal("-12345.67"), "SCONTO": Decimal("12.5"),
+         "NETTO": 12, "SALDO": Decimal("-12.50"), "PESO": Decimal("19.99"),
+         "TASSO": Decimal("-118.625000000"), "MILLE": -12345000, "FRAZ": Decimal("0.000123"),
+         "GRANDE": big},
+        {"CODICE": "A002", "PREZZO": Decimal("-0.01"), "SCONTO": Decimal("-1.0"),
+         "NETTO": -12, "SALDO": Decimal("12.50"), "PESO": Decimal("-0.50"),
+         "TASSO": Decimal("0.1"), "MILLE": 1000, "FRAZ": Decimal("0.000001"), "GRANDE": 7}]
+
+
+def test_a_missing_point_or_two_signs_reject_the_row(tmp_path):
+    (tmp_path / "REC.cpy").write_text(COPYBOOK)
+    good = cobol_record("A001", "-12345.67", "+012.5", "00000012+", "00012.50CR", 1.0,
+                        bytes(4), bytes.fromhex("00001C"), bytes.fromhex("001F"), 1)
+    no_point = bytearray(good)
+    no_point[4 + 5] = 0xF0  # the "." of PREZZO
+    two_signs = good.replace("00000012+".encode("cp037"), "-0000012+".encode("cp037"))
+    p = tmp_path / "REC.bin"
+    p.write_bytes(good + bytes(no_point) + two_signs)
+    o = EbcdicOptions.model_validate({"format": "ebcdic", "encoding": "cp037",
+                                      "layout": "REC.cpy", "float_format": "ieee754"},
+                                     context={"base": tmp_path})
+    rep = FileReport(p.name)
+    rows = [r for b in EbcdicReader(o).read(p, rep) for r in b.rows()]
+    assert len(rows) == 1
+    assert [(r.line, r.field) for r in rep.rejects()] == [(2, "PREZZO"), (3, "NETTO")]
+
+
+def test_float_fields_need_a_float_format_and_record_length_comes_from_the_layout(tmp_path):
+    (tmp_path / "REC.cpy").write_text(COPYBOOK)
+    with pytest.raises(ValueError, match="float_format: ibm .* or ieee754"):
+        EbcdicOptions.model_validate({"format": "ebcdic", "layout": "REC.cpy"},
+                                     context={"base": tmp_path})
+    with pytest.raises(ValueError, match="record_length is required"):
+        EbcdicOptions.model_validate({"format": "ebcdic", "fields": FIELDS})

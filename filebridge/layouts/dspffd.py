@@ -90,6 +90,9 @@ def _spec(name: str, kind: str, length: int, digits: int, decimals: int,
         if kind == "P" and digits and length != digits // 2 + 1:
             raise LayoutError(f"{name}: a packed field of {digits} digits takes {digits // 2 + 1} "
                               f"bytes, not {length}", line)
+        if kind == "B" and length not in (2, 4, 8):
+            raise LayoutError(f"{name}: a binary (B) field takes 2, 4 or 8 bytes, not "
+                              f"{length}", line)
         return {"type": "decimal" if decimals else "integer", "scale": decimals,
                 "implied": bool(decimals), "storage": STORAGE[kind],
                 "sign": "trailing"}

@@ -3,15 +3,14 @@ files back to the ERP (feedback) with the same definitions."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
 from filebridge.options import Encoding, FieldSpec, Model, ProfilePath
 
-Storage = Literal["text", "packed", "zoned", "binary", "overpunch"]
+Storage = Literal["text", "packed", "zoned", "binary", "float", "overpunch", "edited"]
+BINARY_STORAGE = ("packed", "zoned", "binary", "float")
 
 
 class FixedField(FieldSpec):
@@ -22,9 +21,18 @@ class FixedField(FieldSpec):
     trim: bool = Field(True, description="remove trailing blanks from text (leading "
                        "blanks are kept: they may be meaningful)")
     storage: Storage = Field("text", description="how the value is stored: text; packed "
-                             "(COMP-3), zoned (DISPLAY S9), binary (COMP, big-endian) in "
-                             "binary EBCDIC records; overpunch: text whose last character "
-                             "carries the sign (1234N = -12345)")
+                             "(COMP-3), zoned (DISPLAY S9), binary (COMP, big-endian, 1-16 "
+                             "bytes), float (COMP-1 4 bytes, COMP-2 8 bytes: the reader's "
+                             "float_format) in binary EBCDIC records; overpunch: text whose "
+                             "last character carries the sign (1234N = -12345); edited: a "
+                             "COBOL edited picture as printed (12,50- 12+ 12CR ***12 $12.50)")
+    scale: int = Field(2, ge=-20, le=38, description="decimal places kept for decimals; "
+                       "more digits than this reject the row instead of rounding (float: "
+                       "rounded half-even). packed/zoned/binary: the digits are the value "
+                       "times 10^scale, up to 38; negative for trailing P scaling positions "
+                       "(PIC 9(3)PPP: scale -3)")
+    point: bool = Field(False, description="zoned: a printed decimal point (one byte) "
+                        "stands before the last scale digits, as in PIC S9(5).99")
     sign: Literal["trailing", "leading", "trailing_separate", "leading_separate",
                   "none"] = Field("trailing", description="zoned: where the sign is "
                                   "(SIGN LEADING/TRAILING [SEPARATE]); none = unsigned")
@@ -44,10 +52,22 @@ class FixedField(FieldSpec):
 
     @model_validator(mode="after")
     def _storage_fits(self) -> FixedField:
-        if self.storage == "binary" and self.length not in (2, 4, 8):
-            raise ValueError("binary fields are 2, 4 or 8 bytes long")
+        if self.storage == "binary" and self.length > 16:
+            raise ValueError("binary fields are 1 to 16 bytes long")
+        if self.storage == "float" and self.length not in (4, 8):
+            raise ValueError("float fields are 4 (COMP-1) or 8 (COMP-2) bytes long")
+        if self.storage == "float" and self.type != "decimal":
+            raise ValueError("storage float needs type decimal")
         if self.storage != "text" and self.type == "text":
             raise ValueError(f"storage {self.storage} needs type integer, decimal or date")
+        if self.storage not in BINARY_STORAGE and not 0 <= self.scale <= 18:
+            raise ValueError("scale is 0 to 18 (beyond, and negative for P scaling "
+                             "positions, only with storage packed, zoned or binary)")
+        if self.scale < 0 and self.type != "integer":
+            raise ValueError("a negative scale (P scaling positions) needs type integer")
+        if self.point and (self.storage != "zoned" or self.scale < 1):
+            raise ValueError("point: a printed decimal point is for zoned fields with a "
+                             "scale of 1 or more")
         return self
 
 
@@ -67,6 +87,10 @@ class LayoutFileMixin(Model):
                                        "(.fdf) or DSPFFD export (.csv) giving the fields; "
                                        "fields: then only overrides single keys, e.g. "
                                        "{DTULTMOD: {type: date, format: CYYMMDD}}")
+    layout_comp: Literal["binary", "packed"] = Field(
+        "binary", description="what a copybook's USAGE COMP (COMPUTATIONAL) is: binary "
+        "(z/OS, most compilers) or packed (ILE COBOL on IBM i, unless compiled with "
+        "*COMPASBIN)")
     layout_names: Literal["as_written", "underscore"] = Field(
         "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
 

@@ -5,7 +5,9 @@
   tolerated);
 - zoned decimal (DISPLAY, DDS type S): one digit per byte, the sign in the zone
   of the last byte (or the first, or a separate +/- byte);
-- big-endian two's complement binary (COMP/COMP-4/COMP-5, DDS type B);
+- big-endian two's complement binary (COMP/COMP-4/COMP-5, DDS type B), 1 to 16
+  bytes: up to 8 bytes into int64, 9 to 16 (PIC 9(19) to 9(38)) straight into
+  Arrow's decimal128 layout, exact;
 - signed overpunch in *text* that was converted from EBCDIC, where the last
   character carries the sign and the table depends on the source code page.
 
@@ -21,6 +23,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from filebridge.layouts import wide
 
 Empty = Literal["null", "zero", "reject"]
 
@@ -86,9 +90,18 @@ ZonedSign = Literal["trailing", "leading", "trailing_separate", "leading_separat
 PLUS, MINUS = 0x4E, 0x60  # EBCDIC '+' and '-'
 
 
+POINTS = (0x4B, 0x6B)  # EBCDIC "." and "," (DECIMAL-POINT IS COMMA)
+
+
 def zoned(mat: np.ndarray, *, sign: ZonedSign = "trailing", lenient: bool = False,
-          on_empty: Empty = "null") -> tuple[pa.Array, np.ndarray]:
+          on_empty: Empty = "null", point_at: int | None = None) -> tuple[pa.Array, np.ndarray]:
+    """``point_at``: index of a printed decimal point byte (PIC S9(3).99), checked and
+    dropped; the sign stays where the picture puts it (overpunch on the last digit)."""
     empty = _empty(mat)
+    point_bad = None
+    if point_at is not None:
+        point_bad = ~np.isin(mat[:, point_at], POINTS)
+        mat = np.delete(mat, point_at, axis=1)
     if sign in ("trailing_separate", "leading_separate"):
         sep = mat[:, -1] if sign == "trailing_separate" else mat[:, 0]
         body = mat[:, :-1] if sign == "trailing_separate" else mat[:, 1:]
@@ -106,17 +119,29 @@ def zoned(mat: np.ndarray, *, sign: ZonedSign = "trailing", lenient: bool = Fals
         others = np.delete(body, at if at >= 0 else body.shape[1] - 1, axis=1)
         zones_ok = (others >> 4 == 0xF).all(axis=1)
     digits = body & 0x0F
-    bad = ((digits > 9).any(axis=1) | ~signed_ok | ~zones_ok) & ~empty
+    bad = (digits > 9).any(axis=1) | ~signed_ok | ~zones_ok
+    if point_bad is not None:
+        bad |= point_bad
+    bad &= ~empty
     return _finish(_combine(np.where(digits > 9, 0, digits)), neg, bad, empty, on_empty)
 
 
 def binary(mat: np.ndarray, *, signed: bool = True) -> tuple[pa.Array, np.ndarray]:
+    """1 to 8 bytes -> int64; 9 to 16 bytes -> decimal128(38, 0). An unsigned value
+    that int64 (8 bytes) or decimal128 (16 bytes: 38 digits) cannot hold is bad."""
     n, length = mat.shape
-    if length not in (2, 4, 8):
-        raise ValueError(f"binary fields are 2, 4 or 8 bytes, not {length}")
-    kind = ">i" if signed else ">u"
-    values = np.ascontiguousarray(mat).view(f"{kind}{length}").reshape(n).astype(np.int64)
-    return pa.array(values, pa.int64()), np.zeros(n, dtype=bool)
+    if not 1 <= length <= 16:
+        raise ValueError(f"binary fields are 1 to 16 bytes, not {length}")
+    if length > 8:
+        return wide.from_big_endian(mat, signed=signed)
+    negative = (mat[:, 0] >= 0x80) if signed else np.zeros(n, dtype=bool)
+    full = np.where(negative[:, None], np.uint8(0xFF), np.uint8(0))
+    full = np.broadcast_to(full, (n, 8)).copy()
+    full[:, 8 - length:] = mat  # sign-extended to 8 bytes
+    raw = full.view(">u8").reshape(n)
+    bad = np.zeros(n, dtype=bool) if signed or length < 8 else raw >= 2 ** 63
+    values = raw.view(">i8").astype(np.int64)
+    return pa.array(values, pa.int64(), mask=bad if bad.any() else None), bad
 
 
 # Signed overpunch after EBCDIC -> ASCII conversion: the last character encodes

@@ -29,15 +29,39 @@ COPYBOOK_SUFFIXES = (".cpy", ".cbl", ".cob", ".copy")
 
 
 class LayoutError(ValueError):
-    """A layout file that cannot be compiled. ``line`` is 1-based in that file."""
+    """A layout file that cannot be compiled. ``line`` and ``column`` are 1-based in
+    that file. A compiler that finds several problems raises one LayoutError listing
+    them all (``problems``); its own reason, line and column are the first one's."""
 
-    def __init__(self, reason: str, line: int | None = None, source: str | None = None):
-        self.reason, self.line, self.source = reason, line, source
-        where = ":".join(str(p) for p in (source, line) if p is not None)
-        super().__init__(f"{where}: {reason}" if where else reason)
+    def __init__(self, reason: str, line: int | None = None, source: str | None = None,
+                 column: int | None = None):
+        self.reason, self.line, self.source, self.column = reason, line, source, column
+        self.problems: list[LayoutError] = [self]
+        super().__init__(self._where(reason))
+
+    def _where(self, reason: str) -> str:
+        where = ":".join(str(p) for p in (self.source, self.line, self.column) if p is not None)
+        return f"{where}: {reason}" if where else reason
+
+    @classmethod
+    def several(cls, problems: list[LayoutError], source: str | None = None) -> LayoutError:
+        """One error for all ``problems``, in line order."""
+        problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        if source is not None:
+            problems = [p.located(source) for p in problems]
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        err = cls(first.reason, first.line, first.source, first.column)
+        err.problems = problems
+        err.args = (f"{len(problems)} problems:\n" + "\n".join(
+            "  " + p._where(p.reason) for p in problems),)
+        return err
 
     def located(self, source: str) -> LayoutError:
-        return LayoutError(self.reason, self.line, source)
+        if len(self.problems) > 1:
+            return LayoutError.several(self.problems, source)
+        return LayoutError(self.reason, self.line, source, self.column)
 
 
 @dataclass
@@ -89,11 +113,13 @@ def detect(path: Path, text: str) -> str:
                       "(DSPFFD outfile)", source=path.name)
 
 
-def load_layout(path: Path | str, *, names: Names = "as_written") -> Layout:
+def load_layout(path: Path | str, *, names: Names = "as_written",
+                comp: Literal["binary", "packed"] = "binary") -> Layout:
     """Compile the layout file at ``path``; errors are located as ``FILE:LINE: reason``.
 
     ``names`` applies to copybooks: ``as_written`` keeps COBOL names such as
-    ``PREZZO-VENDITA``; ``underscore`` turns them into ``PREZZO_VENDITA``.
+    ``PREZZO-VENDITA``; ``underscore`` turns them into ``PREZZO_VENDITA``. ``comp``:
+    what a copybook's USAGE COMP is (binary on z/OS, packed in ILE COBOL).
     """
     path = Path(path)
     try:
@@ -105,7 +131,7 @@ def load_layout(path: Path | str, *, names: Names = "as_written") -> Layout:
         kind = detect(path, text)
         if kind == "copybook":
             from filebridge.layouts.copybook import compile_copybook
-            layout = compile_copybook(text, names=names)
+            layout = compile_copybook(text, names=names, comp=comp)
         elif kind == "fdf":
             from filebridge.layouts.fdf import compile_fdf
             layout = compile_fdf(text)
@@ -161,7 +187,8 @@ def expand_layout(data: Any, base: Path | None) -> Any:
     path = Path(str(data["layout"]))
     if base is not None and not path.is_absolute():
         path = Path(base) / path
-    layout = load_layout(path, names=data.get("layout_names", "as_written"))
+    layout = load_layout(path, names=data.get("layout_names", "as_written"),
+                         comp=data.get("layout_comp", "binary"))
     fields = merge(layout, data.get("fields") or {})
     out = dict(data)
     out["fields"] = {n: f.model_dump(exclude_defaults=True) | {"start": f.start,

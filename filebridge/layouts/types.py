@@ -115,6 +115,32 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
     return _finish(arr, ok, target)
 
 
+_EDITED = (r"^(?P<lead>[+-]?)(?P<num>[0-9]*\.?[0-9]*)(?P<trail>[+-]|CR|DB)?$")
+
+
+def parse_edited(arr: pa.Array, type: FieldType, *, scale: int = 2,
+                 implied: bool = False) -> Parsed:
+    """Text printed by a COBOL numeric edited picture: fill and insertion characters
+    (blanks, *, $, the comma, /) go; one sign, leading (+ -) or trailing (+ - CR DB),
+    gives the sign: ``00000012+`` (PIC 9(8)+) is 12, ``12CR`` and ``-12`` are -12, and
+    a blank where PIC -9(8) prints nothing is +. Two signs are refused. A field of
+    blanks (BLANK WHEN ZERO) is null."""
+    arr = _blank_to_null(arr)
+    arr = pc.replace_substring_regex(arr, r"[\s*$,/]", "")
+    parts = pc.extract_regex(arr, _EDITED)
+    lead, num, trail = (parts.field(k) for k in ("lead", "num", "trail"))
+    one_sign = pc.or_(pc.equal(lead, ""), pc.equal(trail, ""))
+    ok = pc.and_(one_sign, pc.match_substring_regex(num, "[0-9]"))
+    minus = pc.or_(pc.equal(lead, "-"), pc.is_in(trail, pa.array(["-", "CR", "DB"])))
+    text = pc.binary_join_element_wise(pc.if_else(minus, "-", ""), num, "")
+    # "?" fails every parser, so a row not in the notation is rejected as bad.
+    text = pc.if_else(pc.fill_null(ok, False), text,
+                      pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), "?"))
+    if type == "integer":
+        return parse_integer(text)
+    return parse_decimal(text, scale=scale, implied=implied)
+
+
 # Date formats by name; anything containing "%" is taken as a strptime pattern.
 # IBM i formats (*CYMD, *DMY, *JUL …) live in layouts/dates.py.
 DATE_FORMATS = {

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.errors import RejectedFile
-from filebridge.layouts.types import parse
+from filebridge.layouts.types import parse, parse_edited
 from filebridge.options import Condition, FieldSpec
 from filebridge.records import Batch, FileReport, Reject
 
@@ -62,6 +62,8 @@ def separators(spec: FieldSpec, decimal: str, thousands: str | None) -> tuple[st
 def _describe(spec: FieldSpec, decimal: str, thousands: str | None) -> str:
     if getattr(spec, "storage", "text") == "overpunch":
         return "a signed overpunch number (last character carries the sign)"
+    if getattr(spec, "storage", "text") == "edited":
+        return "an edited number (one sign: + - CR DB)"
     group = f", thousands {thousands!r}" if thousands else ""
     if spec.type == "decimal":
         if spec.implied:
@@ -89,8 +91,11 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
         if spec.type == "text" or name not in columns:
             continue
         arr = batch.column(name)
-        if getattr(spec, "storage", "text") == "overpunch":
+        storage = getattr(spec, "storage", "text")
+        if storage == "overpunch":
             values, bad = _overpunched(arr, spec)
+        elif storage == "edited":
+            values, bad = parse_edited(arr, spec.type, scale=spec.scale, implied=spec.implied)
         else:
             mark, group = separators(spec, decimal, thousands)
             values, bad = parse(arr, spec.type, scale=spec.scale, decimal=mark,

@@ -4,8 +4,9 @@
 
 Text fields are decoded with the file's code page (or their own); packed, zoned
 and binary numbers go through the numpy codecs to exact integers and decimals;
-dates may sit in any of them. A malformed number rejects its row, naming the
-field and showing its bytes in hex.
+COMP-1/COMP-2 floats to decimals as ``layouts/floats.py`` states; edited pictures
+(12+, 12CR) as printed text; dates may sit in any of them. A malformed number
+rejects its row, naming the field and showing its bytes in hex.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from filebridge.errors import RejectedFile
-from filebridge.layouts import numeric
+from filebridge.layouts import floats, numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, check_layout
-from filebridge.layouts.types import parse
+from filebridge.layouts.types import parse, parse_edited
 from filebridge.options import Condition
 from filebridge.readers.base import apply_filters
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
@@ -38,14 +39,18 @@ class EbcdicOptions(LayoutFileMixin, MultiRecordOptions):
     encoding: str = Field("cp280", description="EBCDIC code page (CCSID): cp280/cp1144 "
                           "Italy, cp037/cp1140 US, cp500/cp1148 international, cp273/cp1141 "
                           "Germany")
-    record_length: int = Field(ge=1, description="bytes per record (the file's LRECL; "
-                               "from the layout when one is given)")
+    record_length: int | None = Field(None, ge=1, description="bytes per record (the "
+                                      "file's LRECL); required unless layout: gives it")
     fields: dict[str, FixedField] = Field(default_factory=dict, description="the layout; "
                                           "start/length in bytes, storage: text, packed, zoned "
                                           "or binary (or records: for multi-record files)")
     filter: list[Condition] = Field(default_factory=list, description="keep only records "
                                     "passing every condition; the others count as skipped")
     batch_records: int = Field(50_000, ge=1, description="records decoded per batch")
+    float_format: floats.FloatFormat | None = Field(
+        None, description="COMP-1/COMP-2 (storage: float) encoding: ibm (hexadecimal, the "
+        "z/OS default) or ieee754 (IBM i); _le: byte-reversed (from a PC); required when "
+        "a field is a float")
 
     @field_validator("encoding")
     @classmethod
@@ -56,6 +61,9 @@ class EbcdicOptions(LayoutFileMixin, MultiRecordOptions):
     def _fits(self) -> EbcdicOptions:
         if not self.fields and not self.records:
             raise ValueError("give the layout: fields, or record_type and records")
+        if self.record_length is None:
+            raise ValueError("record_length is required (the file's LRECL), unless "
+                             "layout: names a copybook, FDF or DSPFFD file that gives it")
         check_layout(self.fields, self.record_length)
         for kind in self.records.values():
             check_layout(kind.fields, self.record_length)
@@ -65,6 +73,10 @@ class EbcdicOptions(LayoutFileMixin, MultiRecordOptions):
             if f.storage == "overpunch":
                 raise ValueError(f"field {name}: overpunch is for text files; in binary "
                                  "records use storage: zoned")
+            if f.storage == "float" and self.float_format is None:
+                raise ValueError(f"field {name} is a float (COMP-1/COMP-2): say how it is "
+                                 "encoded with float_format: ibm (IBM hexadecimal, z/OS) "
+                                 "or ieee754 (IBM i)")
         return self
 
 
@@ -86,6 +98,7 @@ class EbcdicReader:
 
     def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
         o, size = self.o, path.stat().st_size
+        assert o.record_length is not None  # the options require it
         if size == 0:
             raise RejectedFile("the file is empty")
         if size % o.record_length:
@@ -151,11 +164,23 @@ class EbcdicReader:
                                 format=f.format, nulls=f.nulls)
             return values, (bad.to_numpy(zero_copy_only=False) if bad is not None
                             else None), f"{f.type} text"
+        if f.storage == "edited":
+            col = decode_text(sub, f.encoding or self.o.encoding)
+            values, bad = parse_edited(col, f.type, scale=f.scale, implied=f.implied)
+            return values, (bad.to_numpy(zero_copy_only=False) if bad is not None
+                            else None), "edited"
+        if f.storage == "float":
+            assert self.o.float_format is not None  # the options require it
+            dec, fbad = floats.decode(sub, self.o.float_format, f.scale)
+            return dec, fbad, f"{self.o.float_format} float"
         if f.storage == "packed":
             ints, bad = numeric.packed(sub, lenient=f.lenient_sign, on_empty=f.empty)
         elif f.storage == "zoned":
+            point = None
+            if f.point:
+                point = f.length - f.scale - 1 - (f.sign == "trailing_separate")
             ints, bad = numeric.zoned(sub, sign=f.sign, lenient=f.lenient_sign,
-                                      on_empty=f.empty)
+                                      on_empty=f.empty, point_at=point)
         else:
             ints, bad = numeric.binary(sub, signed=f.sign != "none")
         return self._typed(ints, bad, f)
@@ -163,6 +188,11 @@ class EbcdicReader:
     def _typed(self, ints: pa.Array, bad: np.ndarray,
                f: FixedField) -> tuple[pa.Array, np.ndarray, str]:
         what = f.storage
+        if f.scale < 0:  # trailing P scaling positions: 9(3)PPP holds ddd000
+            dec = ints if pa.types.is_decimal(ints.type) else pc.cast(ints, pa.decimal128(38, 0))
+            ints = pc.cast(dec.view(pa.decimal128(38, f.scale)), pa.decimal128(38, 0))
+            if (pc.max(pc.abs(ints)).as_py() or 0) < 2 ** 63:
+                ints = pc.cast(ints, pa.int64())
         if f.type == "decimal":
             # The digits are the unscaled value: the layout's scale places the point.
             dec = ints if pa.types.is_decimal(ints.type) else pc.cast(ints, pa.decimal128(38, 0))

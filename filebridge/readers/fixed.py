@@ -51,7 +51,7 @@ class FixedOptions(LayoutFileMixin, LayoutMixin, MultiRecordOptions):
         every = [*self.fields.items(), *((n, f) for k in self.records.values()
                                          for n, f in k.fields.items())]
         for name, f in every:
-            if f.storage not in ("text", "overpunch"):
+            if f.storage not in ("text", "overpunch", "edited"):
                 raise ValueError(f"field {name}: storage {f.storage} exists only in binary "
                                  "records: use format: ebcdic")
         return self

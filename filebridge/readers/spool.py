@@ -74,15 +74,21 @@ class SpoolOptions(Model):
     format: Literal["spool"] = Field(description="spool report text (CPYSPLF)")
     encoding: Encoding = Field("cp1252", description="text encoding of the file")
     fcfc: bool = Field(False, description="column 1 is an FCFC forms control: 1 new page, + "
-                       "overprint (dropped)")
+                       "overprint (dropped); it is cut off first, so every rule "
+                       "(page_header, skip, detail, groups, totals) and every field position "
+                       "sees the line without it")
     page_header: Regex | None = Field(None, description=r"regex of a page's first header "
-                                      r"line, e.g. '(PAG\.?|PAGINA|Page)\s+\d+'")
+                                      r"line, e.g. '(PAG\.?|PAGINA|Page)\s+\d+' (searched "
+                                      r"in the line without its FCFC column)")
     page_header_lines: int = Field(0, ge=0, description="non-blank lines in each page header, "
                                    "its first line included; dropped on every page")
     check_headers: bool = Field(False, description="refuse the file when a page header "
                                 "differs from page 1's (digits such as page numbers ignored)")
-    skip: list[Regex] = Field([], description="lines to drop: titles, rules, end markers")
-    detail: Regex | None = Field(None, description="regex of a detail line (default: all left)")
+    skip: list[Regex] = Field([], description="lines to drop: titles, rules, end markers "
+                              "(regexes, like all rules searched in the line without its FCFC "
+                              "column)")
+    detail: Regex | None = Field(None, description="regex of a detail line (default: all "
+                                 "left); ^ anchors at the first printed column, after FCFC")
     unmatched: Literal["drop", "reject"] = Field("drop", description="a line no rule "
                                                  "matches: drop it uncounted, or reject it")
     fields: dict[str, FixedField] = Field(description="detail columns; positions as printed, "

@@ -127,6 +127,9 @@ class Sink:
     # Catalog feature -> where it lands in the shop (filebridge/catalog/coverage.py);
     # a feature not listed is one this output cannot carry, and `check` says so.
     CARRIES: ClassVar[dict[str, str]] = {}
+    # Canonical field -> the shop's column or field it lands in, and how (the
+    # profile reference's per-shop table is generated from it).
+    LANDS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, options: Any):
         self.o = options

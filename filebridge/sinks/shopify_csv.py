@@ -53,7 +53,7 @@ CURRENT = [
     ("sku", "SKU"), ("barcode", "Barcode"),
     ("o1n", "Option1 name"), ("o1v", "Option1 value"), ("o2n", "Option2 name"),
     ("o2v", "Option2 value"), ("o3n", "Option3 name"), ("o3v", "Option3 value"),
-    ("price", "Price"), ("compare_at_price", "Compare-at price"),
+    ("price", "Price"), ("compare_at_price", "Compare-at price"), ("cost", "Cost per item"),
     ("tracker", "Inventory tracker"), ("stock", "Inventory quantity"),
     ("weight", "Weight value (grams)"), ("img", "Product image URL"), ("pos", "Image position"),
     ("alt", "Image alt text"), ("image", "Variant image URL"),
@@ -69,7 +69,7 @@ LEGACY = [
     ("stock", "Variant Inventory Qty"), ("price", "Variant Price"),
     ("compare_at_price", "Variant Compare At Price"), ("barcode", "Variant Barcode"),
     ("img", "Image Src"), ("pos", "Image Position"), ("alt", "Image Alt Text"),
-    ("image", "Variant Image"), ("seo_title", "SEO Title"),
+    ("image", "Variant Image"), ("cost", "Cost per item"), ("seo_title", "SEO Title"),
     ("seo_description", "SEO Description"), ("status", "Status"),
 ]
 PRODUCT_LEVEL = ("title", "description", "vendor", "category", "product_type", "tags",
@@ -144,6 +144,20 @@ class ShopifyCsvSink(ProductFileSink):
     Options = ShopifyCsvOptions
     MAX_OPTIONS = 3
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "SKU", "handle": "URL handle (default: the product key as a handle)",
+        "title": "Title", "description": "Description", "vendor": "Vendor",
+        "product_type": "Type", "category": "Product category", "tags": "Tags",
+        "status": "Status", "published": "Published on online store",
+        "price": "Price (Compare-at price during a sale)",
+        "compare_at_price": "Compare-at price",
+        "sale_price": "Price on the days of the sale", "barcode": "Barcode",
+        "cost": "Cost per item",
+        "stock": "Inventory quantity (or the inventory CSV)",
+        "weight": "Weight value (grams)", "image": "Variant image URL, Product image URL",
+        "images": "Product image URL rows, Variant image URL", "image_alt": "Image alt text",
+        "seo_title": "SEO title", "seo_description": "SEO description",
+    }
     CARRIES: ClassVar[dict[str, str]] = {
         "filters": "metafield columns (filters once shopify_api made their definitions)",
         "specs": "metafield columns",
@@ -174,7 +188,7 @@ class ShopifyCsvSink(ProductFileSink):
     def _columns(self) -> list[tuple[str, str]]:
         has = self.has
         wanted = {"handle", "title", "sku", "o1n", "o1v"}
-        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "weight") if has(c)}
+        wanted |= {c for c in PRODUCT_LEVEL + ("barcode", "weight", "cost") if has(c)}
         if has("price") or has("compare_at_price") or has("sale_price"):
             wanted |= {"price", "compare_at_price"}
         spec = self.ctx.product if self.ctx is not None else None
@@ -266,6 +280,7 @@ class ShopifyCsvSink(ProductFileSink):
         images = rec.get("images") or ([rec["image"]] if rec.get("image") else [])
         cells = {"handle": handle, "sku": sku, "price": price, "compare_at_price": compare,
                  "barcode": text(rec.get("barcode")), "weight": text(rec.get("weight")),
+                 "cost": text(rec.get("cost")),
                  "image": images[0] if images else ""}
         stock = integer(rec.get("stock"), "stock", sku) if "stock" in self.wanted else None
         if stock is not None:

@@ -108,6 +108,19 @@ def _suffixed(path: str, suffix: str) -> str:
 class WooCsvSink(ProductFileSink):
     Options = WooCsvOptions
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "SKU (a variable product's own SKU: parent_sku)",
+        "title": "Name", "description": "Description",
+        "short_description": "Short description",
+        "categories": "Categories", "category": "Categories (when no categories)",
+        "tags": "Tags", "status": "Published (draft -1, archived 0, else 1)",
+        "published": "Published", "price": "Regular price",
+        "compare_at_price": "Regular price when above price (price is then Sale price)",
+        "sale_price": "Sale price", "sale_from": "Date sale price starts",
+        "sale_to": "Date sale price ends (23:59:59)",
+        "stock": "Stock, In stock?", "weight": "Weight (<weight_unit>), from grams",
+        "barcode": "Meta: _global_unique_id", "image": "Images", "images": "Images",
+    }
     CARRIES: ClassVar[dict[str, str]] = {
         "categories": "Categories (A > B paths; the importer creates them)",
         "filters": "global attributes, visible, not used for variations",

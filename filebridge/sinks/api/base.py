@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.enums import STATUSES
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
@@ -185,6 +186,8 @@ class ApiSink(Sink):
 
     Options: ClassVar[type[ApiSinkOptions]]
     Client: ClassVar[type[ShopClient]]
+    # canonical field -> values the shop module translates (filebridge.enums)
+    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
 
     def __init__(self, options: ApiSinkOptions):
         super().__init__(options)

@@ -36,14 +36,28 @@ Shop facts relied on (shop-formats.md 3.3):
   ``GET /V1/bulk/{uuid}/detailed-status`` gives each operation's status (1 done,
   2 retriable, 3 failed, 4 open) [doc]. ``send_bulk`` uses it for large loads.
 
-Canonical fields sent: title -> name, price (and compare_at_price as the regular
-price with price as ``special_price``), status/published -> status 1/2, weight
-(grams, converted to the shop's unit), description and handle (``url_key``) as
-custom attributes, stock as the source item of ``location``. Not sent: vendor,
-product_type, category, tags, barcode, image (they need ids or uploads).
-Variants (``product``/``options``) become simple products; no configurable parent
-is made. unpublish sets status 2; zero sets quantity 0, out of stock; delete
-removes the product.
+- Catalog [code: magento/magento2 2.4 Catalog, ConfigurableProduct, Eav]: read
+  ``magento_catalog`` (configurables and what each product carries, translations per
+  store view, special prices, categories, prices per website), ``magento_shop``
+  (store views, attributes and options, the category tree: found before anything is
+  created, created at most once) and ``magento_media`` (images as base64 gallery
+  entries, each picture uploaded once per product).
+
+Canonical fields sent: title -> name, price (a compare-at price above it becomes the
+price, with the price as ``special_price``), sale_price/sale_from/sale_to ->
+``special_price``/``special_from_date``/``special_to_date``, status/published -> status
+1/2, weight (grams, converted to the shop's unit), description, short_description,
+seo_title, seo_description and handle (``url_key``) as custom attributes, barcode to
+``barcode_attribute``, categories, images with image_alt as their labels, map.attributes
+(filters and specifications), prices per website (``prices:``), stock as the source
+item of ``location``. Not sent: vendor, product_type, category (the shop's own
+taxonomy) and tags (Magento has no product tags). With ``map.product`` the variants of
+a product become simple children of a configurable (``parent_sku``); a product with one
+SKU is a visible simple product. unpublish sets status 2 (and the configurable's when
+no child of it is left selling); zero sets quantity 0, out of stock; delete removes the
+product (and the configurable with its last child). ``bulk_threshold`` applies to plain
+simple products and stock: a catalog with variants, categories, images or languages is
+sent synchronously, since its parts must exist before the products that use them.
 """
 
 from __future__ import annotations
@@ -58,8 +72,9 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 import requests
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from filebridge.catalog.spec import MarketPrices, check_languages
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.options import Duration, Secret
 from filebridge.registry import REGISTRY
@@ -72,8 +87,10 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http, error_text
+from filebridge.sinks.api.magento_catalog import Catalog, Writer
+from filebridge.sinks.api.magento_media import Images
+from filebridge.sinks.api.magento_shop import ItemError, Shop, create_once
 
-GRAMS = {"kgs": Decimal(1000), "lbs": Decimal("453.59237")}
 NO_ROUTE = "Request does not match any route."  # Webapi\Controller\Rest\Router
 BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
 
@@ -102,6 +119,51 @@ class MagentoOptions(ApiSinkOptions):
                                        "unless set (e.g. 1000)")
     bulk_timeout: Duration = Field(600.0, description="send_bulk: how long to wait for "
                                    "queued operations to finish")
+    parent_sku: str = Field("{key}", description="SKU of the configurable product made for "
+                            "each product key (map.product.key), e.g. 'P-{key}'; it must not "
+                            "be one of the children's SKUs")
+    attributes: dict[str, str] = Field(default_factory=dict, description="profile field -> "
+                                       "Magento attribute code, where they differ, for the "
+                                       "options (e.g. {colour: color}) and map.attributes; "
+                                       "the attributes must exist in attribute_set_id: "
+                                       "options global Dropdowns, filters Dropdowns or "
+                                       "Multiple Selects, specifications text (or Dropdowns)")
+    store_views: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="language -> the store view code(s) showing it, "
+        "e.g. {en: default_en, de: [de_de, ch_de]}; the default language is saved at the "
+        "global scope (all), the others through their store views")
+    root_category: int = Field(2, ge=1, description="id of the root category the category "
+                               "paths start under (2: Default Category of a standard "
+                               "install)")
+    barcode_attribute: str | None = Field(None, description="the text attribute holding "
+                                          "the barcode (Magento has none of its own), e.g. "
+                                          "ean or gtin")
+    prices: dict[str, MarketPrices] = Field(
+        default_factory=dict, description="website code -> {price, compare_at_price} mapped "
+        "fields: that website's prices (needs Catalog Price Scope = Website)")
+    websites: list[str] | None = Field(None, description="website codes products are put "
+                                       "in (unset: through 'all' a new product joins every "
+                                       "website)")
+    variant_images: bool = Field(True, description="also give each child of a configurable "
+                                 "its own images (Magento shows them when the shopper picks "
+                                 "the variant); false: only the configurable has a gallery")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="an image larger than "
+                                 "this refuses the records showing it")
+
+    @field_validator("store_views")
+    @classmethod
+    def _languages(cls, v: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        check_languages(list(v))
+        return v
+
+    @field_validator("parent_sku")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            v.format(key="K")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"{v!r}: the only placeholder is {{key}} ({e})") from None
+        return v
 
 
 class MagentoClient(ShopClient):
@@ -114,15 +176,29 @@ class MagentoClient(ShopClient):
     def __init__(self, options: ApiSinkOptions, state: State):
         super().__init__(options, state)
         self.source = self.o.location or "default"
-        self.http = Http(f"{self.o.url.rstrip('/')}/rest/{quote(self.o.store_code)}",
-                         self.o.limits, name="magento", describe=self._describe,
-                         headers={"Authorization": f"Bearer {self.o.token.reveal()}"})
+        self.base = self.o.url.rstrip("/")
+        auth = {"Authorization": f"Bearer {self.o.token.reveal()}"}
+        self.http = Http(f"{self.base}/rest/{quote(self.o.store_code)}", self.o.limits,
+                         name="magento", describe=self._describe, headers=auth)
+        # Creates and uploads: never repeated blindly (see create_once and save).
+        self.once = Http(self.http.base, self.o.limits.model_copy(update={"retries": 0}),
+                         name="magento", describe=self._describe, headers=auth)
         self.array_limit: int | None = None  # learned from "Maximum items of type"
         self._source_checked = False
         self._lock = threading.Lock()
+        self.catalog = Catalog([], None, {})
+        self.shop = Shop(self)
+        self.images = Images(self.o.limits, self.o.max_image_bytes)
+        self.writer = Writer(self)
+
+    def use(self, catalog: Catalog) -> None:
+        """The profile's languages, product grouping and attributes (from the sink)."""
+        self.catalog = catalog
 
     def close(self) -> None:
         self.http.close()
+        self.once.close()
+        self.images.close()
 
     def _describe(self, resp: requests.Response) -> str:
         """The shop's message; a path matching no route names the likely cause."""
@@ -132,7 +208,7 @@ class MagentoClient(ShopClient):
                      "is not a store view of this shop: use 'all' or a store view code)")
         return text
 
-    def _no_route(self, resp: requests.Response) -> None:
+    def no_route(self, resp: requests.Response) -> None:
         """A 404 that is not about the product: a wrong store_code (or URL)."""
         if resp.status_code == 404 and NO_ROUTE in error_text(resp):
             raise PermanentSinkError(f"magento: {resp.request.method} "
@@ -144,6 +220,7 @@ class MagentoClient(ShopClient):
         ids = self._known(changes)
         results: dict[int, Result] = {}
         stock: list[tuple[Change, dict[str, Any]]] = []
+        upserts: list[Change] = []
         for c in changes:
             pid = ids.get(c.key)
             learned = {"id": pid} if pid and c.remote.get("id") != pid else None
@@ -162,13 +239,89 @@ class MagentoClient(ShopClient):
                 if c.record.get("stock") is not None:
                     stock.append((c, self._item(c.key, c.record["stock"])))
             else:
-                results[c.id] = r = self._put(c, self._product(c.record, create=pid is None),
-                                              learned)
+                upserts.append(c)
+        if upserts:
+            saved = self.writer.write(upserts, ids)
+            for c in upserts:
+                r = results[c.id] = saved[c.id]
+                pid = ids.get(c.key)
+                if r.ok and r.remote is None and pid and c.remote.get("id") != pid:
+                    r.remote = {"id": pid}
                 if r.ok and c.record.get("stock") is not None:
                     stock.append((c, self._item(c.key, c.record["stock"])))
+        self._retire_parents([c for c in changes if c.op in ("delete", "unpublish")
+                              and results[c.id].ok])
         for cid, message in self._save_items(stock).items():
             results[cid] = Result(cid, False, message)
         return list(results.values())
+
+    def _retire_parents(self, gone: list[Change]) -> None:
+        """A configurable whose last child is deleted is deleted too; one whose
+        children are all unpublished is unpublished."""
+        if self.catalog.product is None:
+            return
+        by_product: dict[str, list[Change]] = {}
+        for c in gone:
+            if c.record.get("product"):
+                by_product.setdefault(str(c.record["product"]), []).append(c)
+        for key, group in by_product.items():
+            leaving = {c.key for c in group}
+            if any(s.get("sku") not in leaving for s in self.state.siblings(key)):
+                continue
+            psku = quote(self.o.parent_sku.format(key=key), safe="")
+            if any(c.op == "delete" for c in group):
+                resp = self.http.request("DELETE", f"/V1/products/{psku}",
+                                         ok=lambda r: r.status_code in (400, 404))
+            else:
+                resp = self.http.request("PUT", f"/V1/products/{psku}", json={"product": {
+                    "sku": self.o.parent_sku.format(key=key), "status": 2}},
+                    ok=lambda r: r.status_code in (400, 404))
+            self.no_route(resp)
+
+    def create_once(self, what: str, post: Any, find: Any) -> Any:
+        return create_once(what, post, find, self.o.limits.retries + 1,
+                           self.o.limits.max_backoff)
+
+    def save(self, sku: str, body: dict[str, Any], wanted: list[tuple[str, str]] | None,
+             known: dict[str, str], exists: bool | None) -> tuple[int, dict[str, str]]:
+        """Save a product (an upsert); with ``wanted`` (url, label) its gallery too,
+        against what the product holds (``exists`` False: nothing yet; None: look).
+        Returns its id and url -> digest of its pictures."""
+        if wanted is None:
+            return self._save(sku, body), {}
+        existing = self._gallery(sku) if exists is not False else []
+        pause = 0.05
+        for attempt in range(self.o.limits.retries + 1):
+            entries, uploads, digests = self.images.plan(wanted, existing, known)
+            full = {**body, "media_gallery_entries": entries}
+            if not uploads:
+                return self._save(sku, full), digests
+            try:
+                return self._save(sku, full, once=True), digests
+            except RetryableSinkError:
+                if attempt == self.o.limits.retries:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, self.o.limits.max_backoff)
+                existing = self._gallery(sku)  # what landed before the answer was lost
+        raise AssertionError("unreachable")
+
+    def _save(self, sku: str, product: dict[str, Any], once: bool = False) -> int:
+        http = self.once if once else self.http
+        resp = http.request("PUT", f"/V1/products/{quote(sku, safe='')}",
+                            json={"product": product}, ok=lambda r: r.status_code in (400, 404))
+        self.no_route(resp)
+        if resp.status_code >= 400:
+            raise ItemError(error_text(resp))
+        return int(resp.json().get("id"))
+
+    def _gallery(self, sku: str) -> list[dict[str, Any]]:
+        resp = self.http.request("GET", f"/V1/products/{quote(sku, safe='')}",
+                                 ok=lambda r: r.status_code == 404)
+        self.no_route(resp)
+        if resp.status_code == 404:
+            return []
+        return list(resp.json().get("media_gallery_entries") or [])
 
     def _known(self, changes: list[Change]) -> dict[str, int | None]:
         """Product ids by SKU: from ``remote`` where known, else one search."""
@@ -237,7 +390,7 @@ class MagentoClient(ShopClient):
         resp = self.http.request("PUT", f"/V1/products/{quote(c.key, safe='')}",
                                  json={"product": product},
                                  ok=lambda r: r.status_code in (400, 404))
-        self._no_route(resp)
+        self.no_route(resp)
         if resp.status_code >= 400:
             return Result(c.id, False, f"SKU {c.key}: {error_text(resp)}")
         pid = resp.json().get("id")
@@ -246,43 +399,12 @@ class MagentoClient(ShopClient):
     def _delete(self, c: Change) -> Result:
         resp = self.http.request("DELETE", f"/V1/products/{quote(c.key, safe='')}",
                                  ok=lambda r: r.status_code in (400, 404))
-        self._no_route(resp)
+        self.no_route(resp)
         if resp.status_code == 404:  # already gone: a retried delete succeeded earlier
             return Result(c.id, True, "not in the shop", remote={})
         if resp.status_code >= 400:
             return Result(c.id, False, f"SKU {c.key}: {error_text(resp)}")
         return Result(c.id, True, remote={})
-
-    def _product(self, rec: dict[str, Any], create: bool) -> dict[str, Any]:
-        p: dict[str, Any] = {"sku": rec["sku"]}
-        custom = []
-        if rec.get("title"):
-            p["name"] = rec["title"]
-        if rec.get("price") is not None:
-            p["price"] = str(rec["price"])  # a decimal string: never a float
-        compare = rec.get("compare_at_price")
-        if compare is not None and p.get("price") and Decimal(compare) > Decimal(p["price"]):
-            custom.append({"attribute_code": "special_price", "value": p["price"]})
-            p["price"] = str(compare)
-        status = str(rec.get("status") or "").lower()
-        if status or rec.get("published") is not None:
-            hidden = status in ("draft", "archived") or rec.get("published") is False
-            p["status"] = 2 if hidden else 1
-        if rec.get("weight") is not None:
-            p["weight"] = str((Decimal(rec["weight"]) / GRAMS[self.o.weight_unit])
-                              .quantize(Decimal("0.0001")).normalize())
-        if rec.get("description") is not None:
-            custom.append({"attribute_code": "description", "value": rec["description"]})
-        if rec.get("handle"):
-            custom.append({"attribute_code": "url_key", "value": rec["handle"]})
-        if custom:
-            p["custom_attributes"] = custom
-        if create:
-            p.update({"type_id": "simple", "attribute_set_id": self.o.attribute_set_id,
-                      "visibility": 4})
-            p.setdefault("status", 1)
-            p.setdefault("name", rec["sku"])
-        return p
 
     # -- stock -----------------------------------------------------------------
 
@@ -356,13 +478,17 @@ class MagentoClient(ShopClient):
         operation per change, then poll until none is open. Below
         ``bulk_threshold`` changes, or for unpublish/delete, the synchronous path
         is used. Operations the shop marks retriable are sent again synchronously."""
-        if self.o.bulk_threshold is None or len(changes) < self.o.bulk_threshold:
+        if self.o.bulk_threshold is None or len(changes) < self.o.bulk_threshold or (
+                self.o.sync == "catalog" and self.catalog.rich):
+            # Configurables, categories, options and images need their parts made
+            # first and checked together: a catalog profile goes the synchronous way.
             return [r for i in range(0, len(changes), self.batch_size)
                     for r in self.send(changes[i:i + self.batch_size])]
         results: dict[int, Result] = {}
         again: list[Change] = []
         ids = self._known(changes)
-        products, stock = [], []
+        products: list[Change] = []
+        stock: list[Change] = []
         for c in changes:
             pid = ids.get(c.key)
             if c.op in ("unpublish", "delete"):
@@ -370,12 +496,12 @@ class MagentoClient(ShopClient):
             elif pid is None and (c.op == "zero" or self.o.sync == "stock"):
                 results[c.id] = Result(c.id, c.op == "zero", f"SKU {c.key} is not in the shop")
             elif c.op == "upsert" and self.o.sync == "catalog":
-                products.append(c)
+                (again if self.writer.rich(c.record) else products).append(c)
             elif c.op == "zero" or c.record.get("stock") is not None:
                 stock.append(c)
             else:
                 results[c.id] = Result(c.id, True, remote={"id": pid})
-        product_bodies = [{"product": self._product(c.record, create=ids.get(c.key) is None)}
+        product_bodies = [{"product": self.writer.plain(c.record, ids.get(c.key) is None)}
                           for c in products]
         for c, (status, message, saved) in zip(products, self._bulk("/V1/products",
                                                                      product_bodies)):
@@ -462,4 +588,28 @@ def _sku_groups(skus: list[str]) -> list[tuple[list[str], str]]:
 class MagentoSink(ApiSink):
     Options = MagentoOptions
     Client = MagentoClient
+    CARRIES: ClassVar[dict[str, str]] = {
+        "translations": "names, descriptions and text specifications per store view "
+                        "(store_views: language -> codes); option, filter and category "
+                        "labels per store view",
+        "categories": "categories found by name under root_category or created, names "
+                      "per store view; category_links to each path's last level",
+        "filters": "Dropdown / Multiple Select attributes (option ids; options created "
+                   "with store labels), on the children and the configurable",
+        "specs": "text attributes (per store view when store-scoped) or Dropdowns",
+        "sale_dates": "special_price with special_from_date / special_to_date (Magento "
+                      "applies them on the days they cover)",
+        "market_prices": "prices: website code -> fields, through base-prices (Catalog "
+                         "Price Scope = Website)",
+        "images": "media_gallery_entries in order with labels (default language), base64 "
+                  "from the URLs, each picture uploaded once per product",
+        "barcode": "the text attribute named by barcode_attribute",
+        "locations": "MSI source items of the source named by location:",
+    }
+
+    def bind(self, job: Any) -> None:
+        super().bind(job)
+        m = job.map
+        assert isinstance(self.client, MagentoClient)
+        self.client.use(Catalog(list(m.languages), m.product, dict(m.attributes)))
 

@@ -4,20 +4,40 @@
   upsert by the body's ``product.sku`` (created when absent) [code: Magento_Catalog
   etc/webapi.xml; magento/magento2#12535]; values saved at the scope of the path's
   store (:mod:`.stores`); answers the saved product as that store reads it. A new
-  product needs ``name`` and ``price``; SKUs are at most 64 characters.
+  product needs ``name``, and ``price`` unless it is configurable (:mod:`.configurable`);
+  SKUs are at most 64 characters. Custom attribute values go through the attribute
+  set and the option checks of :mod:`.attributes`.
+- ``extension_attributes``: ``category_links`` (:mod:`.categories`),
+  ``configurable_product_options``/``links`` (:mod:`.configurable`), ``website_ids``
+  (the websites the product is in; an unknown one fails the save), legacy
+  ``stock_item.qty`` (the default source). ``media_gallery_entries``: :mod:`.media`.
+  Everything is checked before anything is changed: a save is all or nothing.
+- A visible product (visibility other than 1) gets its URL key from its name when it
+  has none, and that key must be free among the visible products of the store:
+  ``URL key for specified store already exists.`` [code: CatalogUrlRewrite: the URL
+  rewrite's unique request path; products not visible individually get no rewrite].
+- A special price saved without a start date gets today as its start [code:
+  Catalog/Observer/SetSpecialPriceStartDate.php]; dates are kept as ``Y-m-d H:i:s``.
+  An empty special price is refused: releases differ on whether ``""`` clears it or
+  stores 0 (magento/magento2#8274, #8862), so clients must use
+  ``/V1/products/special-price-delete`` (:mod:`.prices`).
 - ``GET`` and ``DELETE /V1/products/{sku}`` (404 with NO_PRODUCT when absent);
   ``GET /V1/products?searchCriteria`` with one ``sku`` filter (``eq`` or ``in``).
-- Legacy ``extension_attributes.stock_item.qty`` sets the default source.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from shops.magento.attributes import SAVE_FAILED
 from shops.magento.base import MagentoError, decimal, required, typed
-from shops.magento.stores import ADMIN, REQUIRED, Scope, Stores
+from shops.magento.categories import Categories, url_key
+from shops.magento.configurable import Configurable
+from shops.magento.media import Media
+from shops.magento.stores import ADMIN, REQUIRED, Scope
 
 NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."
 TOP_LEVEL = (("name", str), ("status", int), ("visibility", int))  # EAV, outside custom_
@@ -25,7 +45,7 @@ STATIC = (("type_id", str), ("attribute_set_id", int))
 TYPES = ("simple", "virtual", "configurable")
 
 
-class Products(Stores):
+class Products(Configurable, Media, Categories):
     ROUTES: ClassVar[list[tuple[str, str, str]]] = [
         ("GET", "V1/products", "search_products"),
         ("POST", "V1/products", "post_product"),
@@ -127,8 +147,10 @@ class Products(Stores):
                        body: Any) -> tuple[int, Any]:
         sku = params[0]
         with self.lock:
-            if self.products.pop(sku, None) is None:
+            gone = self.products.pop(sku, None)
+            if gone is None:
                 raise MagentoError(404, NO_PRODUCT)
+            self.forget_child(gone["id"])
             self.forget_stock(sku)
             self.applied[sku] += 1
             return 200, True
@@ -147,7 +169,7 @@ class Products(Stores):
     def save_product(self, scope: Scope, data: dict[str, Any], count: bool = True
                      ) -> dict[str, Any]:
         """Merge into the product with that SKU, or create it; values at the scope
-        :meth:`Stores.save_stores` gives."""
+        :meth:`Stores.save_stores` gives. Everything is checked first."""
         sku = data.get("sku")
         if not isinstance(sku, str) or not sku.strip():
             raise required("sku")
@@ -165,18 +187,47 @@ class Products(Stores):
                 raise required("attribute_code")
             fields[a["attribute_code"]] = a.get("value")
         static = {name: typed(data[name], kind) for name, kind in STATIC if name in data}
+        ext = data.get("extension_attributes") or {}
         p = self.products.get(sku)
+        type_id = static.get("type_id") or (p["type_id"] if p else "simple")
+        if type_id not in TYPES:
+            raise MagentoError(400, 'Invalid value of "%value" provided for the %fieldName '
+                               'field.', {"value": type_id, "fieldName": "type_id"})
+        set_id = static.get("attribute_set_id") or (p["attribute_set_id"] if p else 4)
+        # Catalog AbstractResource::_isApplicableAttribute: values of attributes outside
+        # the product's set (or of no attribute) are dropped without a word.
+        fields = {k: v for k, v in fields.items() if self.applicable(k, set_id)}
+        for name, value in fields.items():
+            self.check_value(name, value)
+            if name in ("special_price", "cost") and value in (None, ""):
+                raise MagentoError(400, "The \"%value\" value's type is invalid. The "
+                                   "\"%type\" type was expected. Verify and try again.",
+                                   {"value": value, "type": "float"})
+            if name in ("special_from_date", "special_to_date", "news_from_date",
+                        "news_to_date") and value not in (None, ""):
+                fields[name] = _datetime(name, value)
         if p is None:
-            for name in ("name", "price"):
+            needed = ("name",) if type_id == "configurable" else ("name", "price")
+            for name in needed:
                 if fields.get(name) in (None, ""):
                     raise MagentoError(400, 'The "%1" attribute value is empty. Set the '
                                        'attribute and try again.', [name])
-            if static.get("type_id", "simple") not in TYPES:
-                raise MagentoError(400, 'Invalid value of "%value" provided for the '
-                                   '%fieldName field.',
-                                   {"value": static["type_id"], "fieldName": "type_id"})
-            p = {"id": self.next_id, "sku": sku, "type_id": "simple", "attribute_set_id": 4,
-                 "website_ids": self.website_ids(scope),
+        conf = self.plan_configurable(p, type_id, ext)
+        links = self.check_category_links(ext["category_links"]) \
+            if ext.get("category_links") is not None else None
+        sites = ext.get("website_ids")
+        if sites is not None and (not isinstance(sites, list) or not all(
+                str(w).isdigit() and int(w) in self.websites.values() for w in sites)):
+            raise MagentoError(400, SAVE_FAILED)
+        media = None
+        if data.get("media_gallery_entries") is not None:
+            media = self.plan_gallery((p or {}).get("media", []), data["media_gallery_entries"])
+        if count and (p is None or fields.keys() & {"name", "url_key", "visibility"}):
+            self._check_url_key(p, sku, scope, fields)
+        # -- all checked: save ------------------------------------------------------
+        if p is None:
+            p = {"id": self.next_id, "sku": sku, "type_id": type_id, "attribute_set_id": set_id,
+                 "website_ids": self.website_ids(scope), "categories": {},
                  "values": {ADMIN: {"status": 1, "visibility": 4}}}
             self.next_id += 1
             self.products[sku] = p
@@ -186,10 +237,22 @@ class Products(Stores):
             if count:
                 self.creates[sku] += 1
         p.update(static)
+        if fields.get("special_price") not in (None, "") and not any(
+                "special_from_date" in v for v in p["values"].values()) \
+                and "special_from_date" not in fields:
+            fields["special_from_date"] = dt.date.today().isoformat() + " 00:00:00"
         for name, value in fields.items():
             for store in self.save_stores(scope, name):
                 p["values"].setdefault(store, {})[name] = value
-        stock = (data.get("extension_attributes") or {}).get("stock_item")
+        if conf is not None:
+            p["configurable"] = conf
+        if links is not None:
+            p["categories"] = self.merge_links(p["categories"], links)
+        if sites is not None:
+            p["website_ids"] = sorted(int(w) for w in sites)
+        if media is not None:
+            self.apply_gallery(p, *media)
+        stock = ext.get("stock_item")
         if isinstance(stock, dict) and "qty" in stock:  # legacy stock: the default source
             qty = float(decimal(stock["qty"]) or 0)
             self.set_source_item(sku, "default", qty, int(bool(stock.get("is_in_stock",
@@ -197,6 +260,26 @@ class Products(Stores):
         if count:
             self.applied[sku] += 1
         return p
+
+    def _check_url_key(self, p: dict[str, Any] | None, sku: str, scope: Scope,
+                       fields: dict[str, Any]) -> None:
+        """A visible product's URL key (given, kept, or made from its name) must be
+        free among the store's visible products."""
+        values = {**(self._values(p, scope.store_id) if p else {}), **fields}
+        if values.get("visibility", 4) == 1:
+            return
+        key = values.get("url_key") or url_key(str(values.get("name") or ""))
+        if not key:
+            return
+        if p is None:
+            fields.setdefault("url_key", key)  # ProductUrlKeyAutogeneratorObserver
+        for other in self.products.values():
+            if other["sku"] == sku:
+                continue
+            ov = self._values(other, scope.store_id)
+            if ov.get("visibility", 4) != 1 and (ov.get("url_key") or url_key(
+                    str(ov.get("name") or ""))) == key:
+                raise MagentoError(400, "URL key for specified store already exists.")
 
     @staticmethod
     def _values(p: dict[str, Any], store_id: int) -> dict[str, Any]:
@@ -212,7 +295,24 @@ class Products(Stores):
         for k in ("name", "status", "visibility", "price", "weight"):
             v = values.get(k)
             out[k] = float(v) if isinstance(v, Decimal) else v
-        out["extension_attributes"] = {"website_ids": list(p["website_ids"])}
+        out["extension_attributes"] = {
+            "website_ids": list(p["website_ids"]),
+            "category_links": [{"position": pos, "category_id": str(cid)}
+                               for cid, pos in p.get("categories", {}).items()],
+            **self.configurable_out(p)}
+        out["media_gallery_entries"] = self.media_out(p)
         out["custom_attributes"] = [{"attribute_code": k, "value": v} for k, v in
                                     values.items() if k not in out]
         return out
+
+
+def _datetime(name: str, value: Any) -> str:
+    """The datetime backend: a date (and time) kept as Y-m-d H:i:s."""
+    text = str(value).strip()
+    try:
+        when = dt.datetime.fromisoformat(text) if len(text) > 10 else \
+            dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+    except ValueError:
+        raise MagentoError(400, 'Invalid value of "%value" provided for the %fieldName '
+                           'field.', {"value": value, "fieldName": name}) from None
+    return when.strftime("%Y-%m-%d %H:%M:%S")

@@ -20,16 +20,18 @@ from shops.faults import Faults, hang_up
 from shops.magento.base import TOKEN, MagentoError, no_route
 from shops.magento.bulk import Bulk
 from shops.magento.orders import Orders
+from shops.magento.prices import Prices
 
 
-class MagentoServer(Bulk, Orders):
+class MagentoServer(Bulk, Prices, Orders):
     def __init__(self, token: str = TOKEN, **options: Any):
         """Options: ``store_views`` (code -> website code; default one store view
-        ``default`` in website ``base``), ``unknown_skus``, ``input_limit``,
-        ``async_input_limit``, ``sources``."""
+        ``default`` in website ``base``), ``price_scope`` (global or website),
+        ``unknown_skus``, ``input_limit``, ``async_input_limit``, ``sources``."""
         super().__init__(**options)
         self.token = token
         self.throttled = 0
+        self.writes: list[str] = []  # "METHOD /path" of every request that may change data
         self.faults = Faults()
         self._bucket: tuple[float, float] | None = None  # (burst, per second)
         self._tokens = 0.0
@@ -93,6 +95,7 @@ class MagentoServer(Bulk, Orders):
             raise no_route()
         scope, route = self.scope(segs[1:])
         resource = ("Magento_InventoryApi::source" if route[1:2] == ["inventory"]
+                    else "Magento_Catalog::categories" if route[1:2] == ["categories"]
                     else "Magento_Catalog::products")
         if headers.get("Authorization") != f"Bearer {self.token}":
             raise MagentoError(401, "The consumer isn't authorized to access %resources.",
@@ -127,7 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with shop.lock:
             shop.requests += 1
-        fault = shop.faults.take(f"{self.command} {self.path}")
+            if self.command != "GET":
+                shop.writes.append(f"{self.command} {self.path}")
+        # A trailing space lets a fault's match end with the path ("PUT …/D26FW1002 ").
+        fault = shop.faults.take(f"{self.command} {self.path} ")
         if fault and fault.kind == "drop":
             return hang_up(self)
         if fault and fault.kind == "fail":

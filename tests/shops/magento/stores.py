@@ -27,9 +27,12 @@ and ``_insertAttribute``]:
 
 Attribute scopes are Magento's defaults [code: Catalog/Setup/CategorySetup.php]:
 name, description, short_description, url_key, meta_*, visibility: store view;
-status, special_from/to_date: website; price and special_price: global, as the
-default ``catalog/price/scope`` (0) makes them; weight: global. An attribute not
-listed here is taken as store-view scoped. A store view reads its own value and
+status, special_from/to_date: website; weight: global. The price attributes (price,
+special_price, cost) follow the Catalog Price Scope setting ``catalog/price/scope``
+(``price_scope``: ``global``, Magento's default 0, or ``website``) [code:
+Catalog/Model/Product/Attribute/Backend/Price.php ``setScope``]. A user-defined
+attribute has the scope it was made with (:mod:`.attributes`); one not known at
+all is taken as store-view scoped. A store view reads its own value and
 falls back to store 0 ("Use Default Value"). Only the attributes a request sends are
 saved (the 2.4 behaviour: magento/magento2#9186, #26484 and #31083, where saving
 through a store view also copied untouched attributes, are fixed in 2.4.x).
@@ -38,7 +41,7 @@ through a store view also copied untouched attributes, are fixed in 2.4.x).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from shops.magento.base import ShopState, no_route
 
@@ -47,8 +50,8 @@ ADMIN = 0
 SCOPES = {"name": "store", "description": "store", "short_description": "store",
           "url_key": "store", "meta_title": "store", "meta_keyword": "store",
           "meta_description": "store", "visibility": "store", "status": "website",
-          "special_from_date": "website", "special_to_date": "website", "price": "global",
-          "special_price": "global", "cost": "global", "weight": "global"}
+          "special_from_date": "website", "special_to_date": "website", "weight": "global"}
+PRICES = ("price", "special_price", "cost")
 REQUIRED = ("name",)
 
 
@@ -61,7 +64,13 @@ class Scope:
 
 
 class Stores(ShopState):
-    def __init__(self, *, store_views: dict[str, str] | None = None, **kw: Any):
+    ROUTES: ClassVar[list[tuple[str, str, str]]] = [
+        ("GET", "V1/store/storeViews", "get_store_views"),
+        ("GET", "V1/store/websites", "get_websites"),
+    ]
+
+    def __init__(self, *, store_views: dict[str, str] | None = None,
+                 price_scope: str = "global", **kw: Any):
         super().__init__(**kw)
         views = store_views or {"default": "base"}  # code -> website code
         self.stores = {code: i for i, code in enumerate(views, 1)}  # code -> store id
@@ -69,6 +78,35 @@ class Stores(ShopState):
         self.websites = {w: i for i, w in enumerate(websites, 1)}  # code -> website id
         self.website_of = {self.stores[c]: self.websites[w] for c, w in views.items()}
         self.default_store = self.stores.get("default", 1)
+        if price_scope not in ("global", "website"):
+            raise ValueError("price_scope: global or website")
+        self.price_scope = price_scope
+
+    def scope_of(self, attribute: str) -> str:
+        """store, website or global: where a value of ``attribute`` is kept."""
+        if attribute in PRICES:
+            return self.price_scope
+        return SCOPES.get(attribute, "store")
+
+    def store_ids(self, website_id: int) -> list[int]:
+        return sorted(s for s, w in self.website_of.items() if w == website_id)
+
+    def get_store_views(self, scope: Scope, params: list[str], query: dict[str, str],
+                        body: Any) -> tuple[int, Any]:
+        """StoreRepository::getList: the admin store (0) and every store view."""
+        out = [{"id": ADMIN, "code": "admin", "website_id": 0, "store_group_id": 0,
+                "name": "Admin", "is_active": 1}]
+        out += [{"id": i, "code": c, "website_id": self.website_of[i],
+                 "store_group_id": self.website_of[i], "name": c, "is_active": 1}
+                for c, i in self.stores.items()]
+        return 200, out
+
+    def get_websites(self, scope: Scope, params: list[str], query: dict[str, str],
+                     body: Any) -> tuple[int, Any]:
+        out = [{"id": 0, "code": "admin", "name": "Admin", "default_group_id": 0}]
+        out += [{"id": i, "code": c, "name": c, "default_group_id": i}
+                for c, i in self.websites.items()]
+        return 200, out
 
     @property
     def single_store(self) -> bool:
@@ -90,7 +128,7 @@ class Stores(ShopState):
         """The store ids a value of ``attribute`` saved in ``scope`` is written to."""
         if self.single_store or scope.store_id == ADMIN:
             return [ADMIN]
-        kind = SCOPES.get(attribute, "store")
+        kind = self.scope_of(attribute)
         if kind == "store":
             return [scope.store_id]
         if kind == "website":
