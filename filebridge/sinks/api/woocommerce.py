@@ -830,7 +830,22 @@ def _chunks(seq: list[Any], n: int) -> list[list[Any]]:
 class WooSink(ApiSink):
     Options = WooOptions
     Client = WooClient
-    ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": ("active", "draft", "archived")}
+    LANDS: ClassVar[dict[str, str]] = {
+        "sku": "sku (a variable product's: the product key)", "title": "name (the parent's)",
+        "description": "description (the parent's)",
+        "short_description": "short_description (the parent's)",
+        "categories": "categories (ids; made when missing)",
+        "category": "categories (when no categories)", "tags": "tags (ids; made when missing)",
+        "status": "status (draft: draft, archived: private, else publish)",
+        "published": "status (false: draft)", "handle": "slug", "price": "regular_price",
+        "compare_at_price": "regular_price when above price (price is then sale_price)",
+        "sale_price": "sale_price", "sale_from": "date_on_sale_from (00:00:00, site time)",
+        "sale_to": "date_on_sale_to (23:59:59, site time)",
+        "stock": "stock_quantity, manage_stock, stock_status",
+        "weight": "weight (<weight_unit>), from grams", "barcode": "global_unique_id",
+        "image": "images[0] / a variation's image", "images": "images (first: featured)",
+        "image_alt": "alt of the record's images",
+    }
     CARRIES: ClassVar[dict[str, str]] = {
         "categories": "product categories by id, made parent by parent when missing",
         "filters": "global attributes (pa_*, terms made when missing), visible, not used "
