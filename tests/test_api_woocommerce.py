@@ -32,11 +32,43 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WC_SECRET", "cs_good")
 
 
+class Ledger:
+    """What the core keeps between runs for the client: per SKU the last record the
+    shop acknowledged and the ids it gave (filebridge/outbox.py settle/siblings)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def siblings(self, product: str) -> list[dict[str, Any]]:
+        return [dict(r, _remote=m) for r, m in self.records.values()
+                if r.get("product") == product]
+
+    def settle(self, changes: list[Change], results: list[Result]) -> list[Result]:
+        by_id = {r.id: r for r in results}
+        for c in changes:
+            r = by_id[c.id]
+            if not r.ok:
+                continue
+            if c.op == "delete":
+                self.records.pop(c.key, None)
+                continue
+            self.records[c.key] = (dict(c.record), {**c.remote, **(r.remote or {})})
+        return results
+
+    def change(self, rec: dict[str, Any], op: str = "upsert") -> Change:
+        """The next change to ``rec``'s SKU, as the outbox hands it out."""
+        prev, remote = self.records.get(rec["sku"], (None, {}))
+        return Change(next(_ids), rec["sku"], op, rec, idem=f"i{next(_ids)}",  # type: ignore[arg-type]
+                      remote=dict(remote), previous=dict(prev) if prev else None)
+
+
 def client(shop: WooServer, siblings: dict[str, list[dict[str, Any]]] | None = None,
-           **opts: Any) -> WooClient:
+           ledger: Ledger | None = None, **opts: Any) -> WooClient:
     o = WooOptions.model_validate({"url": shop.url, "consumer_key": "${WC_KEY}",
                                    "consumer_secret": "${WC_SECRET}",
                                    "limits": opts.pop("limits", FAST), **opts})
+    if ledger is not None:
+        return WooClient(o, State(ledger.siblings))
     return WooClient(o, State(lambda p: (siblings or {}).get(p, [])))
 
 
@@ -79,10 +111,11 @@ def acknowledged(changes: list[Change], results: list[Result]) -> list[Change]:
 
 
 def test_create_then_update_reads_back(shop: WooServer) -> None:
-    wc = client(shop)
+    ledger = Ledger()
+    wc = client(shop, ledger=ledger)
     first = [change(simple("A-1", compare_at_price="12.50")),
              change(variant("T-R", "T", "Red")), change(variant("T-G", "T", "Green"))]
-    results = ok(wc.send(first))
+    results = ledger.settle(first, ok(wc.send(first)))
     assert all(set(r.remote or {}) == {"id", "parent_id"} for r in results)
     got = catalog(shop)
     assert got["A-1"]["regular_price"] == "12.50" and got["A-1"]["sale_price"] == "10.00"
@@ -128,7 +161,8 @@ def test_a_new_option_value_extends_the_parent_never_narrows_it(shop: WooServer)
     later = client(shop, siblings={"S": [dict(red, _remote={})]})  # a new run: empty cache
     ok(later.send([change(variant("S-G", "S", "Green"))]))
     got = catalog(shop)["S"]
-    assert got["attributes"][0]["options"] == ["Red", "Blue", "Green"]
+    # ours in the profile's order, then the value only the shop has
+    assert got["attributes"][0]["options"] == ["Red", "Green", "Blue"]
     assert set(got["variations"]) == {"S-R", "S-G"}
     assert shop.created["S"] == 1
 
@@ -164,16 +198,21 @@ def test_variation_attributes_are_checked_as_woocommerce_checks_them(shop: WooSe
     assert [a["variation"] for a in parent["attributes"]] == [True, False]
     made = requests.post(f"{base}/{parent['id']}/variations/batch", auth=auth, timeout=5,
                          json={"create": [
-                             {"sku": "TEE-R", "attributes": [{"name": "colour", "option": "Red"}]},
-                             {"sku": "TEE-X", "attributes": [{"name": "Colour", "option": "Pink"}]},
-                             {"sku": "TEE-F", "attributes": [{"name": "Fabric", "option": "Linen"},
-                                                            {"name": "Size", "option": "M"}]}]})
+                             {"sku": "TEE-R", "regular_price": "10",
+                              "attributes": [{"name": "colour", "option": "Red"}]},
+                             {"sku": "TEE-X", "regular_price": "10",
+                              "attributes": [{"name": "Colour", "option": "Pink"}]},
+                             {"sku": "TEE-F", "regular_price": "10",
+                              "attributes": [{"name": "Fabric", "option": "Linen"},
+                                             {"name": "Size", "option": "M"}]},
+                             {"sku": "TEE-0", "attributes": [{"name": "Colour", "option": "Red"}]}]})
     assert made.status_code == 200 and all("error" not in v for v in made.json()["create"])
     got = {v["sku"]: [(a["name"], a["option"]) for a in v["attributes"]]
            for v in shop.catalog()["TEE"]["variations"]}
-    assert got == {"TEE-R": [("Colour", "Red")], "TEE-X": [("Colour", "Pink")], "TEE-F": []}
+    assert got == {"TEE-R": [("Colour", "Red")], "TEE-X": [("Colour", "Pink")], "TEE-F": [],
+                   "TEE-0": [("Colour", "Red")]}
     # Pink is stored but never offered; TEE-F kept no attribute at all: it answers to
-    # any colour, Red included
+    # any colour, Red included; TEE-0 has no price, which the storefront never sells
     assert shop.shop.storefront("TEE") == {
         "options": {"Colour": ["Red", "Blue"]},
         "variations": {"TEE-R": {"Colour": "Red"}, "TEE-F": {"Colour": None}}}
@@ -244,21 +283,46 @@ def test_zero_unpublish_delete(shop: WooServer) -> None:
     assert got["U"]["variations"]["U-R"]["status"] == "publish"
 
 
-def test_an_image_is_sent_only_when_it_changed(shop: WooServer) -> None:
-    wc = client(shop)
-    first = [change(simple("I-1", image="https://cdn.example/i1.jpg")),
-             change(variant("IV-R", "IV", "Red", image="https://cdn.example/r.jpg"))]
-    known = acknowledged(first, ok(wc.send(first)))
-    assert shop.fetched == {"I-1": 1, "IV": 1, "IV-R": 1}
-    for c in known:
-        c.record["stock"] = 1
-    ok(wc.send(known))
-    assert shop.fetched == {"I-1": 1, "IV": 1, "IV-R": 1}
-    assert catalog(shop)["I-1"]["stock_quantity"] == 1
-    known[0].record["image"] = "https://cdn.example/i1-new.jpg"
-    ok(wc.send(known[:1]))
-    assert shop.fetched["I-1"] == 2
-    assert shop.catalog()["I-1"]["images"] == [{"src": "https://cdn.example/i1-new.jpg"}]
+def test_an_image_is_downloaded_once_and_sent_only_when_it_changed(shop: WooServer) -> None:
+    ledger = Ledger()
+    wc = client(shop, ledger=ledger)
+
+    def send(recs: list[dict[str, Any]]) -> None:
+        changes = [ledger.change(r) for r in recs]
+        ledger.settle(changes, ok(wc.send(changes)))
+
+    i1 = simple("I-1", image="https://cdn.example/i1.jpg", image_alt="Mug")
+    red = variant("IV-R", "IV", "Red", images=["https://cdn.example/r.jpg",
+                                               "https://cdn.example/r2.jpg"], image_alt="Tee red")
+    send([i1, red])
+    # the variation's image is the one its product's gallery downloaded: by id
+    assert shop.downloads == {"https://cdn.example/i1.jpg": 1, "https://cdn.example/r.jpg": 1,
+                              "https://cdn.example/r2.jpg": 1}
+    assert shop.images_of("IV") == [("https://cdn.example/r.jpg", "Tee red"),
+                                    ("https://cdn.example/r2.jpg", "Tee red")]
+    assert shop.images_of("IV-R") == [("https://cdn.example/r.jpg", "Tee red")]
+    assert shop.images_of("I-1") == [("https://cdn.example/i1.jpg", "Mug")]
+    assert set(ledger.records["IV-R"][1]["images"]) == {"https://cdn.example/r.jpg",
+                                                        "https://cdn.example/r2.jpg"}
+
+    before = len(shop.calls)
+    send([dict(i1, stock=1), dict(red, stock=1)])  # the images are as they were
+    sent = shop.calls[before:]
+    variations = f"/products/{shop.catalog()['IV']['id']}/variations/batch"
+    assert [(m, p) for m, p, _ in sent] == [("POST", "/products/batch"), ("POST", variations)]
+    assert sum(shop.downloads.values()) == 3 and catalog(shop)["I-1"]["stock_quantity"] == 1
+
+    # a new alt text goes to the picture the shop has, without downloading it again
+    send([dict(red, stock=1, image_alt="Red tee")])
+    assert shop.images_of("IV") == [("https://cdn.example/r.jpg", "Red tee"),
+                                    ("https://cdn.example/r2.jpg", "Red tee")]
+    # a new picture is downloaded, the kept one is not
+    send([dict(i1, stock=1, image=None, images=["https://cdn.example/i1-new.jpg",
+                                                "https://cdn.example/i1.jpg"])])
+    assert shop.downloads == {"https://cdn.example/i1.jpg": 1, "https://cdn.example/r.jpg": 1,
+                              "https://cdn.example/r2.jpg": 1, "https://cdn.example/i1-new.jpg": 1}
+    assert shop.images_of("I-1") == [("https://cdn.example/i1-new.jpg", "Mug"),
+                                     ("https://cdn.example/i1.jpg", "Mug")]
 
 
 def test_a_stale_remote_id_is_looked_up_again(shop: WooServer) -> None:

@@ -1,0 +1,209 @@
+"""Orders as the REST API v3 shows them, for the order pullers' tests.
+
+See :class:`Orders`; tests place and change them with ``add_order``, ``set_status``,
+``refund`` and the clock ``now`` of the server.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import re
+import time
+from typing import Any
+
+from .base import State, WooError, fields, invalid, no_route, page
+from .products import SITE_OFFSET, Shop
+
+ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
+                  "failed", "checkout-draft")
+ORDERBY = ("date", "id", "include", "title", "slug", "modified")
+REST_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?"
+                       r"(Z|[+-]\d{2}(:?\d{2})?)?$")
+
+
+class Orders:
+    """Orders as the REST API v3 shows them (includes/rest-api/Controllers/Version3/
+    class-wc-rest-crud-controller.php and the orders controllers):
+
+    - ``GET /orders`` with ``per_page``, ``page``, ``offset``, ``include``, ``exclude``
+      (comma lists), ``status`` (comma list; default ``any``, which leaves out
+      ``trash``), ``after``/``before`` (created) and ``modified_after``/
+      ``modified_before``, exclusive, compared with the site's local times unless
+      ``dates_are_gmt=true``; ``orderby`` date/modified/id with the id as tie break,
+      ``order`` asc/desc (default desc); ``_fields``; X-WP-Total/X-WP-TotalPages.
+    - ``GET /orders/<id>`` and ``GET /orders/<id>/refunds`` (refund lines with negative
+      ``quantity`` and the refunded line in their ``_refunded_item_id`` meta).
+    - A refund saves the order with a new modification time; refunding every unit
+      makes the order ``refunded``, as ``wc_create_refund`` does.
+
+    Times are whole seconds; the site's zone is UTC+2 (``OFFSET``), so the local and
+    GMT dates differ as they do in real shops."""
+
+    OFFSET = SITE_OFFSET
+
+    def __init__(self, shop: Shop, state: State):
+        self.shop = shop  # ids come from the posts' sequence, as without HPOS
+        self.state = state
+        self.lock = state.lock
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.refunds: dict[int, list[dict[str, Any]]] = {}
+        self.next_item = 0
+
+    @property
+    def now(self) -> float | None:
+        return self.state.now
+
+    def time(self, at: float | None = None) -> int:
+        return int(at if at is not None else self.now if self.now is not None else time.time())
+
+    def _id(self) -> int:
+        return self.state.new_id()
+
+    def _item(self) -> int:
+        self.next_item += 1
+        return self.next_item
+
+    def add(self, lines: list[tuple[str, int]], status: str = "processing",
+            created: float | None = None, modified: float | None = None) -> int:
+        with self.lock:
+            oid = self._id()
+            c = self.time(created)
+            items: list[dict[str, Any]] = []
+            for sku, qty in lines:
+                pid = self.shop.skus.get(sku, 0)
+                obj = self.shop.item(pid) if pid else None
+                parent = obj.get("parent_id", 0) if obj else 0
+                items.append({"id": self._item(), "name": f"Product {sku}",
+                              "product_id": parent or pid, "variation_id": pid if parent else 0,
+                              "quantity": qty, "sku": sku, "total": "0.00", "meta_data": []})
+            self.orders[oid] = {"id": oid, "parent_id": 0, "number": str(oid),
+                                "status": status, "currency": "EUR", "created": c,
+                                "modified": self.time(modified) if modified is not None else c,
+                                "line_items": items}
+            self.refunds[oid] = []
+            return oid
+
+    def order(self, oid: int) -> dict[str, Any]:
+        o = self.orders.get(oid)
+        if o is None:
+            raise WooError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        return o
+
+    def set_status(self, oid: int, status: str, at: float | None = None) -> None:
+        with self.lock:
+            o = self.order(oid)
+            o["status"], o["modified"] = status, self.time(at)
+
+    def refund(self, oid: int, quantities: dict[str | int, int], at: float | None = None) -> int:
+        """Refund units of lines given by SKU or line id; returns the refund's id."""
+        with self.lock:
+            o = self.order(oid)
+            lines = []
+            for key, qty in quantities.items():
+                li = next(li for li in o["line_items"] if key in (li["id"], li["sku"]))
+                lines.append({"id": self._item(), "name": li["name"],
+                              "product_id": li["product_id"], "variation_id": li["variation_id"],
+                              "quantity": -qty, "sku": li["sku"], "total": "0.00",
+                              "meta_data": [{"id": self._item(), "key": "_refunded_item_id",
+                                             "value": str(li["id"]),
+                                             "display_key": "_refunded_item_id",
+                                             "display_value": str(li["id"])}]})
+            t = self.time(at)
+            rid = self._id()
+            self.refunds[oid].append({"id": rid, "created": t, "amount": "0.00", "reason": "",
+                                      "refunded_by": 1, "refunded_payment": False,
+                                      "meta_data": [], "line_items": lines})
+            done = {li["id"]: 0 for li in o["line_items"]}
+            for r in self.refunds[oid]:
+                for rl in r["line_items"]:
+                    done[int(rl["meta_data"][0]["value"])] += -rl["quantity"]
+            if all(done[li["id"]] >= li["quantity"] for li in o["line_items"]):
+                o["status"] = "refunded"
+            o["modified"] = t
+            return rid
+
+    # -- REST ---------------------------------------------------------------------
+
+    def _dates(self, t: int, name: str) -> dict[str, str]:
+        def fmt(x: int) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(x))
+        return {name: fmt(t + self.OFFSET), name + "_gmt": fmt(t)}
+
+    def view(self, o: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        out = {k: v for k, v in o.items() if k not in ("created", "modified")}
+        out.update(self._dates(o["created"], "date_created"))
+        out.update(self._dates(o["modified"], "date_modified"))
+        out["refunds"] = [{"id": r["id"], "reason": r["reason"], "total": "-" + r["amount"]}
+                          for r in self.refunds[o["id"]]]
+        return fields(out, query)
+
+    def handle(self, method: str, parts: list[str], query: dict[str, str]
+               ) -> tuple[int, dict[str, str], Any]:
+        if method != "GET":
+            raise no_route()
+        with self.lock:
+            if len(parts) == 1:
+                return self._list(query)
+            if not parts[1].isdigit():
+                raise no_route()
+            o = self.order(int(parts[1]))
+            if len(parts) == 2:
+                return 200, {}, self.view(o, query)
+            if len(parts) == 3 and parts[2] == "refunds":
+                items = []
+                for r in sorted(self.refunds[o["id"]], key=lambda r: -r["id"]):
+                    view = {k: v for k, v in r.items() if k != "created"}
+                    view.update(self._dates(r["created"], "date_created"))
+                    items.append(fields(copy.deepcopy(view), query))
+                return page(items, query)
+        raise no_route()
+
+    def _list(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        orderby, order = query.get("orderby", "date"), query.get("order", "desc")
+        if orderby not in ORDERBY:
+            raise invalid("orderby", "orderby is not one of " + ", ".join(ORDERBY) + ".")
+        if order not in ("asc", "desc"):
+            raise invalid("order", "order is not one of asc, desc.")
+        gmt = query.get("dates_are_gmt", "false").lower() in ("1", "true")
+        statuses = [s for s in query.get("status", "any").split(",") if s]
+        for s in statuses:
+            if s not in ("any", "trash", *ORDER_STATUSES):
+                raise invalid("status", "status[0] is not one of any, trash, "
+                              + ", ".join(ORDER_STATUSES) + ".")
+        items = [o for o in self.orders.values() if o["status"] in statuses
+                 or ("any" in statuses and o["status"] != "trash")]
+        shift = 0 if gmt else self.OFFSET
+        for param, field, keep in (("after", "created", 1), ("before", "created", -1),
+                                   ("modified_after", "modified", 1),
+                                   ("modified_before", "modified", -1)):
+            if param in query:
+                limit = _rest_date(param, query[param])
+                items = [o for o in items if (o[field] + shift - limit) * keep > 0]
+        for param, keep in (("include", True), ("exclude", False)):
+            if query.get(param):
+                ids = {int(i) for i in query[param].split(",") if i.strip().isdigit()}
+                items = [o for o in items if (o["id"] in ids) == keep]
+        key = {"date": lambda o: (o["created"], o["id"]),
+               "modified": lambda o: (o["modified"], o["id"])}.get(orderby,
+                                                                   lambda o: (o["id"],))
+        items.sort(key=key, reverse=order == "desc")
+        return page([self.view(o, query) for o in items], query)
+
+
+def _rest_date(param: str, value: str) -> int:
+    """A REST date-time argument as epoch seconds; one without a zone is taken as
+    written (the caller's frame: local or GMT)."""
+    m = REST_DATE.match(value.strip())
+    if not m:
+        raise invalid(param, "Invalid date.")
+    t = calendar.timegm(time.strptime(m.group(1).replace("t", "T").replace(" ", "T"),
+                                      "%Y-%m-%dT%H:%M:%S"))
+    zone = m.group(3)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        hh, mm = int(zone[1:3]), int(zone.replace(":", "")[3:5] or 0)
+        t -= sign * (hh * 3600 + mm * 60)
+    return t
+
+
