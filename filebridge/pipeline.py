@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
 from filebridge.errors import RejectedFile
 from filebridge.feedback import ack_values, write_ack, write_rejects
@@ -143,7 +144,9 @@ class Job:
         return paths
 
     def sweep(self) -> int:
-        """Leftovers of a crashed run: temporary outputs and scratch folders."""
+        """Leftovers of a crashed run: temporary outputs and scratch folders (and its
+        ledger run, marked interrupted)."""
+        self.ledger.end_dead_runs(self.name)
         return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
             self.scratch_root) + (self.related.sweep() if self.related else 0)
 
@@ -255,9 +258,15 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
     """Whether the file was processed already, by the profile's rule of once
     (``once:``, content or name and content): its outcome if so (archived, or
     skipped as a duplicate); otherwise the claim a crashed run left in flight, to be
-    redone with its claim time and so its output names (None: a new file)."""
+    redone with its claim time and so its output names (None: a new file).
+
+    Each of these steps is recorded in the ledger before the file moves, so a
+    process killed between the two finishes the move next time, exactly once."""
     ledger, name = job.ledger, path.name
     by_name = job.profile.once_rule == "name_and_content"
+    rejected = ledger.last_rejected(job.name, dig, name)
+    if rejected is not None and rejected.moved_to and not job.source.holds(rejected.moved_to):
+        return _quarantine_again(job, path, rejected), None
     prior = ledger.find(job.name, dig, name if by_name else None)
     if prior is not None and prior.status == "done" and not force:
         if prior.moved_to is None and prior.name == name:
@@ -266,13 +275,17 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
             ledger.moved(prior.id, where)
             return Outcome(name, "done", reason="already processed; archived",
                            moved_to=where), None
-        where = job.source.archive(path)
         reason = ("same name and content as a file already processed" if by_name
                   else f"same content as {prior.name}, already processed")
-        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
+        dup = ledger.unmoved_duplicate(job.name, dig, name) or \
+            ledger.record(job.name, dig, name, size, run_id, "duplicate", reason)
+        crash_point("duplicate.recorded")
+        where = job.source.archive(path)
+        ledger.moved(dup, where)
         log.info("%s: %s: %s: skipped", job.name, name, reason)
         return Outcome(name, "duplicate", reason=reason, moved_to=where), None
-    return None, prior if prior is not None and prior.status == "processing" else None
+    return None, prior if prior is not None and prior.status in ("processing", "failed") \
+        else None
 
 
 def process(job: Job, path: Path, run_id: int, *, force: bool = False,
@@ -313,6 +326,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         report.close()
         raise
     ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
+    crash_point("done.finished")
     job.waiting(name, None)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
@@ -412,15 +426,38 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
         job.delivery.send([f for f in outbox.files if f.final in published])
     finally:
         report.close()
-    text = (f"file: {name}\nprofile: {job.name}\nstatus: rejected\nreason: {reason}\n"
-            f"when: {datetime.now().isoformat(timespec='seconds')}\n"
-            f"counts: {_counts(tally)}\n")
-    where = job.source.quarantine(path, text)
-    job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason)
+    # Recorded first, with where the file goes; the report lands beside that place
+    # before the file moves there. A process killed at any step leaves a ledger row
+    # that says rejected and names the place, and the next sighting of the file in the
+    # inbox finishes the move (already_processed) with the same report.
+    target = job.source.error_target(path, claimed)
+    job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason, moved_to=target)
+    crash_point("reject.recorded")
+    where = job.source.quarantine(path, _report_text(name, job.name, reason, tally), target)
     job.waiting(name, None)
     job.ledger.moved(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
+
+
+def _report_text(name: str, profile: str, reason: str, tally: Tally) -> str:
+    return (f"file: {name}\nprofile: {profile}\nstatus: rejected\nreason: {reason}\n"
+            f"when: {datetime.now().isoformat(timespec='seconds')}\n"
+            f"counts: {_counts(tally)}\n")
+
+
+def _quarantine_again(job: Job, path: Path, row: FileRow) -> Outcome:
+    """A rejection whose file was still to be moved when the process died: the same
+    report beside the same place, then the move (feedback went out before)."""
+    reason, counts = job.ledger.verdict(row.id)
+    tally = Tally(**counts)
+    assert row.moved_to is not None
+    where = job.source.quarantine(path, _report_text(path.name, job.name, reason, tally),
+                                  row.moved_to)
+    job.ledger.moved(row.id, where)
+    log.warning("%s: %s: rejected: %s (moved to the error folder now)", job.name, path.name,
+                reason)
+    return Outcome(path.name, "rejected", tally, reason=reason, moved_to=where)
 
 
 def _counts(t: Tally) -> str:

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.options import Duration, Model, ProfilePath
 from filebridge.outputs import TMP_PREFIX, fsync_dir, write_atomic
 from filebridge.registry import REGISTRY
@@ -159,9 +160,9 @@ class LocalSource(SourceBase):
                 return False
             time.sleep(min(0.2, max(self.o.ready.stable_for / 4, 0.05)))
 
-    def _move(self, path: Path, folder: Path) -> Path:
+    def _move(self, path: Path, folder: Path, target: Path | None = None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        target = free_name(folder, path.name)
+        target = target or free_name(folder, path.name)
         shutil.move(str(path), target)
         fsync_dir(folder)
         done = self._done_file(path)
@@ -177,11 +178,20 @@ class LocalSource(SourceBase):
     def archive(self, path: Path) -> Path:
         return self._move(path, self.archive_dir) if self.owns(path) else path
 
-    def quarantine(self, path: Path, report: str) -> Path:
-        if self.owns(path):
-            target = self._move(path, self.errors_dir)
-        else:
-            self.errors_dir.mkdir(parents=True, exist_ok=True)
-            target = free_name(self.errors_dir, path.name)
-        write_atomic(target.with_name(target.name + ".error.txt"), report.encode("utf-8"))
-        return target
+    def error_target(self, path: Path, when: float) -> str:
+        return str(free_name(self.errors_dir, path.name)) if self.owns(path) else str(path)
+
+    def quarantine(self, path: Path, report: str, target: str | None = None) -> Path:
+        """The report first, then the file beside it: a file in the error folder always
+        has its report (a crash in between leaves the file in the inbox, redone)."""
+        self.errors_dir.mkdir(parents=True, exist_ok=True)
+        if not self.owns(path):
+            target_ = free_name(self.errors_dir, path.name)
+            write_atomic(target_.with_name(target_.name + ".error.txt"), report.encode("utf-8"))
+            return target_
+        target_ = Path(target) if target else free_name(self.errors_dir, path.name)
+        write_atomic(target_.with_name(target_.name + ".error.txt"), report.encode("utf-8"))
+        crash_point("reject.reported")
+        self._move(path, self.errors_dir, target_)
+        crash_point("reject.moved")
+        return target_
