@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from filebridge import runner
-from filebridge.errors import LedgerError, ProfileError, SinkError, TransferError
+from filebridge.errors import DiskFull, LedgerError, ProfileError, SinkError, TransferError
 from filebridge.profile import load_profile
 
 log = logging.getLogger("filebridge")
@@ -40,7 +40,8 @@ def main(verbose: bool) -> None:
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
     (filebridge approve RUN), 8 a file waits for a code table or a member of its set
-    (see status). feedback and reconcile exit 1 when movements are not
+    (see status), 9 a local disk is full (the file stays, redone when there is room).
+    feedback and reconcile exit 1 when movements are not
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
@@ -68,12 +69,15 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
+    except DiskFull as e:
+        _fail(runner.DISK_FULL, f"{job.name}: the disk is full: {e}; files stay in the inbox "
+              "and are redone when there is room")
     except (TransferError, SinkError) as e:
         _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
         click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status not in (
-            "duplicate", "failed", "waiting") else "")
+            "duplicate", "failed", "waiting", "disk_full") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
             click.echo(f"  -> {p}")

@@ -10,13 +10,18 @@
     ├── TransferError       a remote server (SFTP) could not be used; the file stays
     │   ├── RetryableTransferError   dropped, timed out, refused a login: try again later
     │   └── PermanentTransferError   unknown or changed host key, no permission: a person acts
-    └── LedgerError         the state store failed: abort, commit nothing
+    ├── LedgerError         the state store failed: abort, commit nothing
+    └── DiskFull            no space left (or a file size limit): nothing of the file is
+                            committed, it stays where it was and is redone later
 
 Foreign exceptions (lxml, openpyxl, OSError while reading…) are translated into
 these at one seam per stage, so the runner decides with ``except`` clauses.
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class FilebridgeError(Exception):
@@ -73,3 +78,33 @@ class PermanentTransferError(TransferError):
 
 class LedgerError(FilebridgeError):
     """The ledger could not be read or written: nothing may be committed."""
+
+
+class DiskFull(FilebridgeError):
+    """A local disk (outputs, scratch, the ledger, a download) has no room left, or a
+    file outgrew the size limit the process runs under. Nothing of the file being
+    processed was committed; it is redone when there is room again."""
+
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full(e: BaseException) -> DiskFull | None:
+    """``e`` (or what caused it) as a DiskFull, if it is one: an OSError saying no
+    space, quota or file too large (Arrow's IO errors are OSErrors too), or SQLite's
+    SQLITE_FULL from the ledger or a scratch database."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DiskFull):
+            return cur
+        if isinstance(cur, OSError) and (cur.errno in NO_SPACE or "No space left" in str(cur)):
+            where = f"{cur.filename}: " if cur.filename else ""
+            return DiskFull(f"{where}{cur.strerror or cur}")
+        if isinstance(cur, sqlite3.Error) and (
+                getattr(cur, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                or "disk is full" in str(cur)):
+            return DiskFull(f"SQLite: {cur}")
+        cur = cur.__cause__ or cur.__context__
+    return None

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
-from filebridge.errors import RejectedFile
+from filebridge.errors import DiskFull, LedgerError, RejectedFile, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger.sqlite import FileRow, SqliteLedger
@@ -321,9 +321,10 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         for shop in job.shops.values():
             shop.log.unstage(row.id)
         return _reject(job, path, row.id, row.claimed, report, e, run_id)
-    except BaseException:
+    except BaseException as e:
         outbox.abort()
         report.close()
+        _raise_if_disk_full(job, row.id, e)
         raise
     ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
     crash_point("done.finished")
@@ -416,8 +417,9 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
     try:
         _feedback(job, ctx, name, "rejected", tally, report, reason)
         published = outbox.publish()
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
         outbox.abort()
+        _raise_if_disk_full(job, file_id, e, report)  # the ERP is told once there is room
     except BaseException:
         report.close()
         raise
@@ -438,6 +440,22 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
     job.ledger.moved(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
+
+
+def _raise_if_disk_full(job: Job, file_id: int, e: BaseException,
+                        report: FileReport | None = None) -> None:
+    """A full disk is nobody's fault in the file: its row says so (if the ledger still
+    has room) and it is redone, with the same claim time and output names, later."""
+    full = disk_full(e)
+    if full is None:
+        return
+    if report is not None:
+        report.close()
+    try:
+        job.ledger.failed(file_id, f"disk full: {full}; redone when there is room")
+    except (DiskFull, LedgerError):
+        pass  # the ledger's disk is full too: the row stays in flight, redone all the same
+    raise full from e
 
 
 def _report_text(name: str, profile: str, reason: str, tally: Tally) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from filebridge.errors import SinkError, TransferError, Waiting
+from filebridge.errors import SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -21,9 +21,12 @@ OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 
 TRANSFER_FAILED = 6  # a server could not be reached or refused; files or changes left to retry
 HELD = 7  # the circuit breaker held a run's shop changes: filebridge approve RUN
 WAITING = 8  # a file waits for a code table or a member of its set (see status)
+DISK_FULL = 9  # a local disk had no room: the file stays in the inbox, redone later
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
+    if any(o.status == "disk_full" for o in outcomes):
+        return DISK_FULL
     if any(o.status == "failed" for o in outcomes):
         return TRANSFER_FAILED
     if any(o.status == "rejected" for o in outcomes):
@@ -103,11 +106,19 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
                 job.waiting(c.name, str(e))
                 log.warning("%s: %s: waits: %s", job.name, c.name, e)
                 outcome = Outcome(c.name, "waiting", reason=str(e))
+            except Exception as e:
+                full = disk_full(e)
+                if full is None:
+                    raise
+                log.error("%s: %s: the disk is full (%s); the file stays where it is and is "
+                          "redone when there is room", job.name, c.name, full)
+                outcomes.append(Outcome(c.name, "disk_full", reason=f"disk full: {full}"))
+                break  # every other file would need room too
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
     finally:
-        status = "failed" if any(o.status in ("rejected", "failed") for o in outcomes) \
-            else "done"
+        status = "failed" if any(o.status in ("rejected", "failed", "disk_full")
+                                 for o in outcomes) else "done"
         job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
     return outcomes

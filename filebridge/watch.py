@@ -34,7 +34,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import LedgerError, SinkError, TransferError, Waiting
+from filebridge.errors import DiskFull, LedgerError, SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
@@ -87,7 +87,7 @@ class _Run:
         for o in self.outcomes:
             for k, v in o.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        bad = self.errors or any(o.status == "rejected" for o in self.outcomes)
+        bad = self.errors or any(o.status in ("rejected", "disk_full") for o in self.outcomes)
         self.job.ledger.end_run(self.id, "failed" if bad else "done", len(self.outcomes),
                                 total.as_dict())
 
@@ -166,7 +166,12 @@ class Watcher:
                 self._wakes[i].clear()
                 if i not in self._watched:
                     self._observe(i)
-                settling = self._scan(i)
+                try:
+                    settling = self._scan(i)
+                except DiskFull as e:  # the ledger's own disk: wait, then look again
+                    self._warn(f"{self.jobs[i].name}: the disk is full ({e}); waiting for room")
+                    self._sleep(i, BACKOFF[0])
+                    continue
                 if timetable is not None:
                     timetable.run_due()
                 period = self._period(i)
@@ -336,9 +341,15 @@ class Watcher:
             log.error("%s: %s: %s; left in place, next try in %gs", job.name, path.name, e,
                       delay)
             return
-        except Exception:
-            run.errors += 1
+        except Exception as e:
             delay = self._fail(i, path)
+            full = disk_full(e)
+            if full is not None:  # not the file's fault: no traceback, retried
+                run.outcomes.append(Outcome(path.name, "disk_full", reason=str(full)))
+                log.error("%s: %s: the disk is full (%s); left in place, next try in %gs",
+                          job.name, path.name, full, delay)
+                return
+            run.errors += 1
             log.exception("%s: %s: unexpected error; file left in place, next try in %gs",
                           job.name, path.name, delay)
             return

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from filebridge.errors import LedgerError
+from filebridge.errors import DiskFull, LedgerError, disk_full
 
 
 _HOST = socket.gethostname()
@@ -214,6 +214,8 @@ class SqliteLedger:
                 raise
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
+            if disk_full(e) is not None:
+                raise DiskFull(f"ledger {self.path}: {e}") from e
             raise LedgerError(f"ledger {self.path}: {e}") from e
 
     # runs ---------------------------------------------------------------
