@@ -77,7 +77,7 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
         click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status not in (
-            "duplicate", "failed", "waiting", "disk_full") else "")
+            "duplicate", "failed", "waiting", "disk_full", "refused") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
             click.echo(f"  -> {p}")

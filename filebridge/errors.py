@@ -3,6 +3,8 @@
     FilebridgeError
     ├── ProfileError        fix the profile; nothing was touched
     ├── RejectedFile        quarantine this file with a report, go on with others
+    ├── Refused             not an input at all (a symbolic link the profile does not
+    │                       allow): moved aside with a report by its source, never read
     ├── Waiting             not yet: a table or a member of its set is missing; untouched
     ├── SinkError
     │   ├── RetryableSinkError   try again later (network, 5xx, 429)
@@ -43,6 +45,12 @@ class RejectedFile(FilebridgeError):
         self.reason = reason
         self.line = line
         super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+class Refused(FilebridgeError):
+    """A candidate that is not a file to process: a symbolic link (``links: refuse``,
+    or one leading outside the inbox). Its source moved it to the error folder with a
+    report, without reading what it points to."""
 
 
 class Waiting(FilebridgeError):

@@ -56,7 +56,9 @@ def digest(path: Path) -> str:
 @dataclass
 class Outcome:
     file: str
-    status: str  # done | held | duplicate | rejected | failed (a transfer failed; runner only)
+    # done | held | duplicate | rejected | failed (a transfer failed) | refused (a link) |
+    # disk_full | waiting: the last four from the runner only
+    status: str
     tally: Tally = field(default_factory=Tally)
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""

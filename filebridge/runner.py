@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from filebridge.errors import SinkError, TransferError, Waiting, disk_full
+from filebridge.errors import Refused, SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -29,7 +29,7 @@ def exit_code(outcomes: list[Outcome]) -> int:
         return DISK_FULL
     if any(o.status == "failed" for o in outcomes):
         return TRANSFER_FAILED
-    if any(o.status == "rejected" for o in outcomes):
+    if any(o.status in ("rejected", "refused") for o in outcomes):
         return FILES_REJECTED
     if any(o.status == "held" for o in outcomes):
         return HELD
@@ -102,6 +102,9 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             except (TransferError, SinkError) as e:
                 log.error("%s: %s: %s; left in place for the next run", job.name, c.name, e)
                 outcome = Outcome(c.name, "failed", reason=str(e))
+            except Refused as e:
+                log.warning("%s: %s", job.name, e)
+                outcome = Outcome(c.name, "refused", reason=str(e))
             except Waiting as e:
                 job.waiting(c.name, str(e))
                 log.warning("%s: %s: waits: %s", job.name, c.name, e)
@@ -118,7 +121,7 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
     finally:
-        status = "failed" if any(o.status in ("rejected", "failed", "disk_full")
+        status = "failed" if any(o.status in ("rejected", "refused", "failed", "disk_full")
                                  for o in outcomes) else "done"
         job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
     return outcomes

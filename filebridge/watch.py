@@ -34,7 +34,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import DiskFull, LedgerError, SinkError, TransferError, Waiting, disk_full
+from filebridge.errors import DiskFull, LedgerError, Refused, SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
@@ -87,7 +87,7 @@ class _Run:
         for o in self.outcomes:
             for k, v in o.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        bad = self.errors or any(o.status in ("rejected", "disk_full") for o in self.outcomes)
+        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full") for o in self.outcomes)
         self.job.ledger.end_run(self.id, "failed" if bad else "done", len(self.outcomes),
                                 total.as_dict())
 
@@ -334,6 +334,11 @@ class Watcher:
             self._failed[(i, path)] = _Failed(job.source.fingerprint(path),
                                               time.monotonic() + wait, wait)
             run.outcomes.append(Outcome(path.name, "waiting", reason=str(e)))
+            return
+        except Refused as e:  # moved aside (or it could not be: then logged just once)
+            self._fail(i, path)
+            self._warn(f"{job.name}: {e}")
+            run.outcomes.append(Outcome(path.name, "refused", reason=str(e)))
             return
         except (TransferError, SinkError) as e:
             run.errors += 1
