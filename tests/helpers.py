@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -165,11 +166,10 @@ def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
 def filebridge(*args: str, crash_at: str | None = None, env: dict[str, str] | None = None,
                cwd: Path | None = None, timeout: float = 120,
                preexec_fn: Callable[[], None] | None = None
-               ) -> "subprocess.CompletedProcess[str]":
+               ) -> subprocess.CompletedProcess[str]:
     """``filebridge ARGS`` in a subprocess; ``crash_at`` names the point where it
     SIGKILLs itself (filebridge/crashpoints.py): its return code is then -9."""
     import os
-    import subprocess
     import sys
 
     full = dict(os.environ)
