@@ -19,14 +19,14 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictStr, field_validator, model_validator
 
 from filebridge import transforms
 from filebridge.errors import ProfileError, RejectedFile
 from filebridge.layouts.types import FieldType, parse
 from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
                                       check_languages)
-from filebridge.options import Model, ProfilePath
+from filebridge.options import Model, ProfilePath, Scalar, value_problem
 from filebridge.records import Batch, FileReport, Reject
 
 
@@ -35,7 +35,9 @@ class FieldMap(Model):
 
     from_: str | None = Field(None, alias="from", description="input field to take the "
                               "value from")
-    value: Any = Field(None, description="a constant value")
+    value: Scalar | list[StrictStr] | None = Field(
+        None, description="a constant value: text, number, date or true/false (or a list of "
+        "texts, for a list field such as tags)")
     format: str | None = Field(None, description="a template joining input fields, e.g. "
                                "'{CODART}-{COLORE}-{TAGLIA}'")
     apply: list[Any] = Field(default_factory=list, description="transforms, in order: "
@@ -47,13 +49,14 @@ class FieldMap(Model):
     thousands: Literal[".", ",", " ", "'"] | None = Field(None, description="thousands "
                                                           "separator, for type: decimal/integer")
     date_format: str = Field("ISO", description="for type: date (see read fields' format)")
-    lookup: dict[str, Any] | ProfilePath | None = Field(
+    lookup: dict[str, Scalar | None] | ProfilePath | None = Field(
         None, description="code table: an inline mapping, or a CSV file with two columns "
                           "(code, value) and a header")
     lookup_missing: Literal["reject", "keep", "null"] = Field(
         "reject", description="a code not in the lookup: reject the row, keep the code, or "
                               "leave the field empty")
-    default: Any = Field(None, description="value when the field is empty")
+    default: Scalar | None = Field(None, description="value when the field is empty: text, "
+                                   "number, date or true/false, of the field's type")
     required: bool = Field(False, description="an empty value rejects the row")
     regex: str | None = Field(None, description="the value must match this regular "
                               "expression (whole value)")
@@ -70,6 +73,17 @@ class FieldMap(Model):
     def _transforms(cls, v: list[Any]) -> list[Any]:
         return [transforms.check(step) for step in v]
 
+    @field_validator("lookup")
+    @classmethod
+    def _one_kind(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            kinds = {type(x).__name__ for x in v.values() if x is not None}
+            if len(kinds) > 1:
+                raise ValueError("the lookup's values must all be of one kind (all texts, "
+                                 f"all numbers…); found {', '.join(sorted(kinds))}: quote "
+                                 "the numbers to have texts")
+        return v
+
     @field_validator("regex")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
@@ -85,7 +99,27 @@ class FieldMap(Model):
         given = [k for k in ("from_", "value", "format") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError("give only one of from, value, format")
+        if self.type is not None and (why := value_problem(self.default, self.type)):
+            raise ValueError(f"default: {why}")
         return self
+
+
+def check_values(spec: MapSpec, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str]]:
+    """A ``default`` that cannot stand in its field: the field's type is its ``type:``,
+    else that of the input field it comes ``from`` (``types``: the reader's layout)."""
+    found = []
+    for name, f in spec.fields.items():
+        if f.default is None or f.type is not None:
+            continue
+        source = types.get(f.from_, "text") if f.from_ else \
+            "text" if f.format is not None else None
+        if source is None and f.value is not None and not isinstance(f.value, list):
+            source = "integer" if isinstance(f.value, int) and not isinstance(f.value, bool) \
+                else "decimal" if isinstance(f.value, Decimal) else None
+        why = value_problem(f.default, source) if source else None
+        if why:
+            found.append((("map", "fields", name, "default"), why))
+    return found
 
 
 class MapSpec(Model):
@@ -278,8 +312,13 @@ class Mapper:
         if name in self.lookups:
             arr = self._lookup(name, f, arr, checks)
         if f.default is not None:
-            arr = pc.if_else(_blank(arr), pa.scalar(f.default).cast(arr.type)
-                             if not pa.types.is_null(arr.type) else pa.scalar(f.default), arr)
+            try:
+                fill = pa.scalar(f.default).cast(arr.type) if not pa.types.is_null(arr.type) \
+                    else pa.scalar(f.default)
+            except (pa.ArrowException, ValueError, TypeError):  # check missed it: say so
+                raise RejectedFile(f"map.fields.{name}.default {f.default!r} cannot stand in "
+                                   f"the field's values ({arr.type})") from None
+            arr = pc.if_else(_blank(arr), fill, arr)
         if f.required:
             checks.append((name, _blank(arr), lambda i: (f"required field {name} is empty", "")))
         if f.regex is not None:
