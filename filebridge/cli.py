@@ -1,5 +1,5 @@
 """The command line: run, watch, check, preview, plan, approve, feedback, reconcile,
-status, layout, trust, demo, schema."""
+rekey, status, layout, trust, demo, schema."""
 
 from __future__ import annotations
 
@@ -310,6 +310,39 @@ def approve(run_id: int, profile: str) -> None:
     for s in job.shops.values():
         click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
     sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
+
+
+@main.command()
+@click.argument("profile")
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--drop", is_flag=True, help="give up the changes still queued for OLD")
+def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
+    """Move what the ledger keeps for shop output OLD (its queued changes, what the shop
+    acknowledged, orders pulled from it) to NEW, an id an output of PROFILE goes by; or
+    with --drop give up OLD's queued changes. For a shop whose url (or id) changed."""
+    from filebridge.outbox import drop as drop_changes
+    from filebridge.outbox import rekey as move
+
+    job = _job(profile)
+    stock = getattr(job.profile, "stock", None)
+    state = f"inventory:{stock.inventory}" if stock is not None else job.name
+    if drop == (new is not None):
+        _fail(runner.USAGE, "give NEW (the id to move to) or --drop, not both")
+    try:
+        if drop:
+            click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
+            sys.exit(runner.OK)
+        if new not in job.shops:
+            have = ", ".join(sorted(job.shops)) or "none"
+            _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
+                  f"(they are: {have})")
+        moved = move(job.ledger, state, old, str(new))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    if not moved:
+        _fail(runner.USAGE, f"{old}: the ledger keeps nothing under that id for {job.name}")
+    click.echo(f"{old}: moved to {new}")
 
 
 @main.command()

@@ -63,6 +63,7 @@ class Outcome:
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""
     moved_to: Path | str | None = None  # str: a remote place (sftp://…)
+    shop: bool = False  # not a file: a shop's changes left unsent (runner.unsent)
 
 
 Progress = Callable[[int], None]
@@ -107,8 +108,14 @@ class Job:
         return {s.id: s for s in self.sinks if hasattr(s, "client")}
 
     def drain(self) -> list[str]:
-        """Send changes earlier runs left queued; the errors of shops still failing."""
-        return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+        """Send changes earlier runs left queued; the errors of shops still failing.
+        Inputs whose queued changes are all settled now get their follow-up ack."""
+        errors = [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+        if self.shops:
+            from filebridge.followup import write_due
+
+            write_due(self)
+        return errors
 
     # Shared stock: orders in, movement files out, the timetable (filebridge.stock_jobs).
     def pull_orders(self) -> int:
@@ -328,7 +335,8 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         report.close()
         _raise_if_disk_full(job, row.id, e)
         raise
-    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
+    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state,
+                  queued=_queued(ctx.rows) if tally.queued else None)
     crash_point("done.finished")
     job.waiting(name, None)
     where = job.source.archive(path)
@@ -442,6 +450,15 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
     job.ledger.moved(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
+
+
+def _queued(rows: Rows | None) -> tuple[bytes, bytes | None] | None:
+    """The rows the ack counts queued, for the follow-up ack (filebridge/followup.py)."""
+    if rows is None:
+        return None
+    ordinals, weights = rows.queued()
+    return (ordinals.astype("<i8").tobytes(),
+            weights.astype("<i8").tobytes() if weights is not None else None)
 
 
 def _raise_if_disk_full(job: Job, file_id: int, e: BaseException,

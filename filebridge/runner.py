@@ -24,6 +24,32 @@ WAITING = 8  # a file waits for a code table or a member of its set (see status)
 DISK_FULL = 9  # a local disk had no room: the file stays in the inbox, redone later
 
 
+def unsent(job: Job) -> list[Outcome]:
+    """What the run leaves unsent, as outcomes that make it exit 6: changes still queued
+    for a shop that failed, and changes queued under an id no output has any more."""
+    from filebridge.outbox import stranded
+
+    out = []
+    for s in job.shops.values():
+        n = s.log.queued()
+        if n:
+            why = getattr(s, "last_error", None) or "not sent yet"
+            out.append(Outcome(s.id, "failed", reason=f"{n} changes stay queued: {why}",
+                               shop=True))
+    stock = getattr(job.profile, "stock", None)
+    state = f"inventory:{stock.inventory}" if stock is not None else job.name
+    for old, n in stranded(job.ledger, state, set(job.shops)).items():
+        out.append(Outcome(old, "failed", reason=(
+            f"{n} changes are queued for {old}, which no output of this profile goes by any "
+            "more (its url or id changed, or it was removed); to send them through the "
+            f"output that now serves that shop: filebridge rekey PROFILE '{old}' ITS_ID (or "
+            f"give it id: '{old}'); to give them up: filebridge rekey PROFILE '{old}' --drop"),
+            shop=True))
+    for o in out:
+        log.error("%s: %s: %s", job.name, o.file, o.reason)
+    return out
+
+
 def exit_code(outcomes: list[Outcome]) -> int:
     if any(o.status == "disk_full" for o in outcomes):
         return DISK_FULL
@@ -120,8 +146,9 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
+        outcomes += unsent(job)
     finally:
         status = "failed" if any(o.status in ("rejected", "refused", "failed", "disk_full")
                                  for o in outcomes) else "done"
-        job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
+        job.ledger.end_run(run_id, status, sum(not o.shop for o in outcomes), total.as_dict())
     return outcomes

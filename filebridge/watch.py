@@ -37,7 +37,8 @@ from watchdog.observers.polling import PollingObserver
 from filebridge.errors import DiskFull, LedgerError, Refused, SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
-from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
+from filebridge.runner import (FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for,
+                               unsent)
 from filebridge.schedule import Scheduler
 
 log = logging.getLogger("filebridge")
@@ -87,8 +88,9 @@ class _Run:
         for o in self.outcomes:
             for k, v in o.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full") for o in self.outcomes)
-        self.job.ledger.end_run(self.id, "failed" if bad else "done", len(self.outcomes),
+        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full", "failed") for o in self.outcomes)
+        self.job.ledger.end_run(self.id, "failed" if bad else "done",
+                                sum(not o.shop for o in self.outcomes),
                                 total.as_dict())
 
 
@@ -201,7 +203,8 @@ class Watcher:
         for i, job in enumerate(self.jobs):
             run = _Run(job)
             try:
-                job.drain()
+                for error in job.drain():
+                    log.error("%s: %s; the changes stay queued", job.name, error)
                 timetable = self._timetable(i)
                 if timetable is not None:
                     timetable.run_due()
@@ -221,6 +224,7 @@ class Watcher:
                         self._process(i, path, run)
                     if i in self._down:  # the source could not be listed
                         run.errors += 1
+                run.outcomes += unsent(job)
             finally:
                 run.end()
             outcomes += run.outcomes
@@ -295,7 +299,7 @@ class Watcher:
             wait = min(max(wait * 2, DRAIN_RETRY[0]), DRAIN_RETRY[1]) if failing else 0.0
             self._drain_due[i] = (time.monotonic() + wait, wait)
             if failing:
-                log.warning("%s: %s; queued changes retried in %gs", job.name,
+                log.error("%s: %s; queued changes retried in %gs", job.name,
                             "; ".join(failing), wait)
         try:
             with job.poll():  # a remote source: one connection for the whole scan

@@ -153,6 +153,17 @@ CREATE TABLE IF NOT EXISTS catalog_staged (
     pos INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
+-- Files whose ack said some rows were queued for a shop (filebridge/followup.py): the
+-- rows (ordinals, weights), saved with the file's outcome; a follow-up ack goes to the
+-- ERP once their changes are settled, then ``written`` is set.
+CREATE TABLE IF NOT EXISTS followups (
+    file_id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    ordinals BLOB NOT NULL,
+    weights BLOB,
+    written REAL,
+    path TEXT
+);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
 CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 """
@@ -310,7 +321,8 @@ class SqliteLedger:
 
     def finish(self, file_id: int, profile: str, status: str, tally: dict[str, int],
                reason: str | None = None, snapshots: dict[str, pa.Table] | None = None,
-               moved_to: str | None = None) -> None:
+               moved_to: str | None = None,
+               queued: tuple[bytes, bytes | None] | None = None) -> None:
         """One transaction: the sinks' new snapshots and the file's outcome (and, for a
         rejection, where the file is about to go)."""
         blobs = {sink: _ipc(t) for sink, t in (snapshots or {}).items()}
@@ -326,6 +338,9 @@ class SqliteLedger:
                            " hash=excluded.hash, record=excluded.record, file_id=excluded.file_id,"
                            " updated=excluded.updated", (time.time(), file_id))
             db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
+            if queued is not None:  # the ack says "queued": a follow-up will say what became
+                db.execute("INSERT OR REPLACE INTO followups(file_id, profile, ordinals, "
+                           "weights) VALUES (?,?,?,?)", (file_id, profile, *queued))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=?, "
                        "moved_to=coalesce(?, moved_to) WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, moved_to, file_id))
