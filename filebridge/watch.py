@@ -34,7 +34,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import DiskFull, LedgerError, Refused, SinkError, TransferError, Waiting, disk_full
+from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
+                               Waiting, disk_full)
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
 from filebridge.runner import (FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for,
@@ -88,7 +89,8 @@ class _Run:
         for o in self.outcomes:
             for k, v in o.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full", "failed") for o in self.outcomes)
+        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full", "failed")
+                                 for o in self.outcomes)
         self.job.ledger.end_run(self.id, "failed" if bad else "done",
                                 sum(not o.shop for o in self.outcomes),
                                 total.as_dict())
