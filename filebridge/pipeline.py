@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
-from filebridge.errors import DiskFull, LedgerError, RejectedFile, disk_full
+from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger.sqlite import FileRow, SqliteLedger
@@ -156,8 +156,22 @@ class Job:
         """Leftovers of a crashed run: temporary outputs and scratch folders (and its
         ledger run, marked interrupted)."""
         self.ledger.end_dead_runs(self.name)
+        self._rejections_seen_through()
         return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
             self.scratch_root) + (self.related.sweep() if self.related else 0)
+
+    def _rejections_seen_through(self) -> None:
+        """Rejected files a dead process moved but did not mark: marked now."""
+        rows = self.ledger.rejecting(self.name)
+        if not rows:
+            return
+        try:
+            with self.source.poll():
+                for r in rows:
+                    if r.moved_to and self.source.holds(r.moved_to):
+                        self.ledger.rejected(r.id, r.moved_to)
+        except TransferError:
+            pass  # the server is away: the next sweep, or the file's next sighting
 
     @contextmanager
     def poll(self) -> Iterator[None]:
@@ -273,9 +287,11 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
     process killed between the two finishes the move next time, exactly once."""
     ledger, name = job.ledger, path.name
     by_name = job.profile.once_rule == "name_and_content"
-    rejected = ledger.last_rejected(job.name, dig, name)
-    if rejected is not None and rejected.moved_to and not job.source.holds(rejected.moved_to):
-        return _quarantine_again(job, path, rejected), None
+    for rejecting in ledger.rejecting(job.name, dig, name):
+        assert rejecting.moved_to is not None
+        if not job.source.holds(rejecting.moved_to):  # the move never happened
+            return _quarantine_again(job, path, rejecting), None
+        ledger.rejected(rejecting.id, rejecting.moved_to)  # it did: this is a new copy
     prior = ledger.find(job.name, dig, name if by_name else None)
     if prior is not None and prior.status == "done" and not force:
         if prior.moved_to is None and prior.name == name:
@@ -438,16 +454,17 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
         job.delivery.send([f for f in outbox.files if f.final in published])
     finally:
         report.close()
-    # Recorded first, with where the file goes; the report lands beside that place
-    # before the file moves there. A process killed at any step leaves a ledger row
-    # that says rejected and names the place, and the next sighting of the file in the
-    # inbox finishes the move (already_processed) with the same report.
+    # Recorded first ('rejecting', with where the file goes); the report lands beside
+    # that place before the file moves there; then 'rejected'. A process killed at any
+    # step leaves that row: the next sighting of the file in the inbox finishes the
+    # move with the same report (already_processed), and a move that did happen is
+    # seen by the restart sweep (Job.sweep).
     target = job.source.error_target(path, claimed)
-    job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason, moved_to=target)
+    job.ledger.finish(file_id, job.name, "rejecting", tally.as_dict(), reason, moved_to=target)
     crash_point("reject.recorded")
     where = job.source.quarantine(path, _report_text(name, job.name, reason, tally), target)
     job.waiting(name, None)
-    job.ledger.moved(file_id, where)
+    job.ledger.rejected(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
 
@@ -491,7 +508,7 @@ def _quarantine_again(job: Job, path: Path, row: FileRow) -> Outcome:
     assert row.moved_to is not None
     where = job.source.quarantine(path, _report_text(path.name, job.name, reason, tally),
                                   row.moved_to)
-    job.ledger.moved(row.id, where)
+    job.ledger.rejected(row.id, where)
     log.warning("%s: %s: rejected: %s (moved to the error folder now)", job.name, path.name,
                 reason)
     return Outcome(path.name, "rejected", tally, reason=reason, moved_to=where)

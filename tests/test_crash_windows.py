@@ -42,13 +42,13 @@ def test_killed_while_rejecting_a_file(tmp_path, prof, point):
     died = filebridge("run", str(prof), crash_at=point)
     assert died.returncode == KILLED, died.stderr
     db = tmp_path / "ledger.db"
-    # Whatever the instant: the ledger already says rejected and where the file goes.
+    # Whatever the instant: the ledger already has the verdict and where the file goes.
     ((status, moved_to, reason),) = rows(db, "SELECT status, moved_to, reason FROM files")
-    assert status == "rejected" and "binary data" in reason
+    assert status == "rejecting" and "binary data" in reason
     assert Path(moved_to).parent == tmp_path / "errors"
 
     again = filebridge("run", str(prof))
-    if point == "reject.moved":  # it was in place already
+    if point == "reject.moved":  # it was in place already: the sweep sees it done
         assert again.returncode == 0 and "nothing to do" in again.stdout
     else:
         assert again.returncode == 3, again.stdout + again.stderr
@@ -62,6 +62,20 @@ def test_killed_while_rejecting_a_file(tmp_path, prof, point):
     assert "status: rejected" in report and "binary data" in report
     assert rows(db, "SELECT status, moved_to FROM files") == [("rejected", moved_to)]
     assert filebridge("run", str(prof)).stdout.strip().endswith("nothing to do")
+
+
+def test_a_rejected_file_dropped_again_is_processed_again(tmp_path, prof):
+    """A finished rejection is not resumed: the same bytes dropped again (say after the
+    profile was fixed, the error folder emptied) are read again."""
+    (tmp_path / "inbox" / "BAD.txt").write_bytes(JUNK)
+    assert filebridge("run", str(prof)).returncode == 3
+    for p in (tmp_path / "errors").iterdir():
+        p.unlink()
+    (tmp_path / "inbox" / "BAD.txt").write_bytes(JUNK)
+    again = filebridge("run", str(prof))
+    assert again.returncode == 3 and "binary data" in again.stdout
+    assert ledger_files(tmp_path / "ledger.db") == [("BAD.txt", "rejected")] * 2
+    assert len(names(tmp_path / "errors")) == 2
 
 
 def test_killed_while_skipping_a_duplicate(tmp_path, prof):

@@ -69,8 +69,9 @@ CREATE TABLE IF NOT EXISTS files (
     digest TEXT NOT NULL,
     name TEXT NOT NULL,
     size INTEGER NOT NULL,
-    status TEXT NOT NULL,          -- processing | done | rejected | duplicate | failed
-                                   -- (failed: left to retry, e.g. the disk was full)
+    status TEXT NOT NULL,          -- processing | done | rejecting | rejected | duplicate
+                                   -- | failed (left to retry, e.g. the disk was full);
+                                   -- rejecting: moving to moved_to, then rejected
     claimed REAL NOT NULL,
     finished REAL,
     run_id INTEGER REFERENCES runs(id),
@@ -277,13 +278,24 @@ class SqliteLedger:
                               (profile, name, digest)).fetchone()
         return FileRow(*row) if row else None
 
-    def last_rejected(self, profile: str, digest: str, name: str) -> FileRow | None:
-        """The newest rejection of these bytes under this name, with where the file was
-        to go (``moved_to`` is written before the move: see pipeline._reject)."""
-        row = self.db.execute("SELECT id, digest, name, status, claimed, moved_to FROM files "
-                              "WHERE profile=? AND name=? AND digest=? AND status='rejected' "
-                              "ORDER BY id DESC LIMIT 1", (profile, name, digest)).fetchone()
-        return FileRow(*row) if row else None
+    def rejecting(self, profile: str, digest: str | None = None, name: str | None = None
+                  ) -> list[FileRow]:
+        """Rejections whose move to the error folder was not seen through (the process
+        died): their ``moved_to`` is where the file goes. Of these bytes under this name,
+        or all of the profile's."""
+        q = ("SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
+             "AND status='rejecting'")
+        args: tuple[Any, ...] = (profile,)
+        if digest is not None:
+            q += " AND name=? AND digest=?"
+            args += (name, digest)
+        return [FileRow(*r) for r in self.db.execute(q + " ORDER BY id DESC", args)]
+
+    def rejected(self, file_id: int, where: Path | str) -> None:
+        """The rejected file is where it goes: the rejection is complete."""
+        with self.tx() as db:
+            db.execute("UPDATE files SET status='rejected', moved_to=? WHERE id=?",
+                       (str(where), file_id))
 
     def unmoved_duplicate(self, profile: str, digest: str, name: str) -> int | None:
         """A duplicate recorded but not archived yet (the process died in between)."""
