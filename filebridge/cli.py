@@ -1,5 +1,5 @@
 """The command line: run, watch, check, preview, plan, approve, feedback, reconcile,
-status, layout, trust, demo, schema."""
+rekey, status, layout, trust, demo, schema."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from filebridge import runner
-from filebridge.errors import LedgerError, ProfileError, SinkError, TransferError
+from filebridge.errors import DiskFull, LedgerError, ProfileError, SinkError, TransferError
 from filebridge.profile import load_profile
 
 log = logging.getLogger("filebridge")
@@ -40,7 +40,8 @@ def main(verbose: bool) -> None:
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
     (filebridge approve RUN), 8 a file waits for a code table or a member of its set
-    (see status). feedback and reconcile exit 1 when movements are not
+    (see status), 9 a local disk is full (the file stays, redone when there is room).
+    feedback and reconcile exit 1 when movements are not
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
@@ -68,12 +69,15 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
+    except DiskFull as e:
+        _fail(runner.DISK_FULL, f"{job.name}: the disk is full: {e}; files stay in the inbox "
+              "and are redone when there is room")
     except (TransferError, SinkError) as e:
         _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
         click.echo(f"{o.file}: {o.status}" + (f" ({counts})" if o.status not in (
-            "duplicate", "failed", "waiting") else "")
+            "duplicate", "failed", "waiting", "disk_full", "refused") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
             click.echo(f"  -> {p}")
@@ -306,6 +310,39 @@ def approve(run_id: int, profile: str) -> None:
     for s in job.shops.values():
         click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
     sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
+
+
+@main.command()
+@click.argument("profile")
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--drop", is_flag=True, help="give up the changes still queued for OLD")
+def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
+    """Move what the ledger keeps for shop output OLD (its queued changes, what the shop
+    acknowledged, orders pulled from it) to NEW, an id an output of PROFILE goes by; or
+    with --drop give up OLD's queued changes. For a shop whose url (or id) changed."""
+    from filebridge.outbox import drop as drop_changes
+    from filebridge.outbox import rekey as move
+
+    job = _job(profile)
+    stock = getattr(job.profile, "stock", None)
+    state = f"inventory:{stock.inventory}" if stock is not None else job.name
+    if drop == (new is not None):
+        _fail(runner.USAGE, "give NEW (the id to move to) or --drop, not both")
+    try:
+        if drop:
+            click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
+            sys.exit(runner.OK)
+        if new not in job.shops:
+            have = ", ".join(sorted(job.shops)) or "none"
+            _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
+                  f"(they are: {have})")
+        moved = move(job.ledger, state, old, str(new))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
+    if not moved:
+        _fail(runner.USAGE, f"{old}: the ledger keeps nothing under that id for {job.name}")
+    click.echo(f"{old}: moved to {new}")
 
 
 @main.command()

@@ -3,6 +3,8 @@
     FilebridgeError
     ├── ProfileError        fix the profile; nothing was touched
     ├── RejectedFile        quarantine this file with a report, go on with others
+    ├── Refused             not an input at all (a symbolic link the profile does not
+    │                       allow): moved aside with a report by its source, never read
     ├── Waiting             not yet: a table or a member of its set is missing; untouched
     ├── SinkError
     │   ├── RetryableSinkError   try again later (network, 5xx, 429)
@@ -10,13 +12,18 @@
     ├── TransferError       a remote server (SFTP) could not be used; the file stays
     │   ├── RetryableTransferError   dropped, timed out, refused a login: try again later
     │   └── PermanentTransferError   unknown or changed host key, no permission: a person acts
-    └── LedgerError         the state store failed: abort, commit nothing
+    ├── LedgerError         the state store failed: abort, commit nothing
+    └── DiskFull            no space left (or a file size limit): nothing of the file is
+                            committed, it stays where it was and is redone later
 
 Foreign exceptions (lxml, openpyxl, OSError while reading…) are translated into
 these at one seam per stage, so the runner decides with ``except`` clauses.
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class FilebridgeError(Exception):
@@ -38,6 +45,12 @@ class RejectedFile(FilebridgeError):
         self.reason = reason
         self.line = line
         super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+class Refused(FilebridgeError):
+    """A candidate that is not a file to process: a symbolic link (``links: refuse``,
+    or one leading outside the inbox). Its source moved it to the error folder with a
+    report, without reading what it points to."""
 
 
 class Waiting(FilebridgeError):
@@ -73,3 +86,33 @@ class PermanentTransferError(TransferError):
 
 class LedgerError(FilebridgeError):
     """The ledger could not be read or written: nothing may be committed."""
+
+
+class DiskFull(FilebridgeError):
+    """A local disk (outputs, scratch, the ledger, a download) has no room left, or a
+    file outgrew the size limit the process runs under. Nothing of the file being
+    processed was committed; it is redone when there is room again."""
+
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full(e: BaseException) -> DiskFull | None:
+    """``e`` (or what caused it) as a DiskFull, if it is one: an OSError saying no
+    space, quota or file too large (Arrow's IO errors are OSErrors too), or SQLite's
+    SQLITE_FULL from the ledger or a scratch database."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DiskFull):
+            return cur
+        if isinstance(cur, OSError) and (cur.errno in NO_SPACE or "No space left" in str(cur)):
+            where = f"{cur.filename}: " if cur.filename else ""
+            return DiskFull(f"{where}{cur.strerror or cur}")
+        if isinstance(cur, sqlite3.Error) and (
+                getattr(cur, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                or "disk is full" in str(cur)):
+            return DiskFull(f"SQLite: {cur}")
+        cur = cur.__cause__ or cur.__context__
+    return None

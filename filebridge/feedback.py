@@ -42,6 +42,11 @@ class AckOptions(Model):
         "counts, not part of them; blank when nothing was worked out (a rejected file, acks)")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []
+    followup: OutputPath | None = Field(
+        None, description="where the follow-up ack goes once the shop changes an ack "
+        "counted as queued are settled (sent, refused, or overtaken): same columns, the "
+        "input's counts with queued 0 and a reason 'follow-up: ...'; default: the ack's path "
+        "with .followup before its extension (feedback/A.ack.followup.csv)")
 
     @model_validator(mode="after")
     def _layout(self) -> AckOptions:

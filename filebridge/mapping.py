@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (Field, PrivateAttr, StrictStr, ValidationInfo, field_validator,
+                      model_validator)
 
 from filebridge import fieldsteps as steps
 from filebridge import lists, transforms
@@ -37,7 +38,7 @@ from filebridge.fieldrefs import Resolved, split_scope, template_parts
 from filebridge.fieldsteps import Check, Run
 from filebridge.layouts.types import FieldType
 from filebridge.lookups import Lookup, LookupFile, Table, inline_table
-from filebridge.options import LocatedErrors, Model, check_regex
+from filebridge.options import LocatedErrors, Model, Scalar, check_regex, value_problem
 from filebridge.records import Batch, FileReport, Reject
 
 
@@ -46,7 +47,9 @@ class FieldMap(Model):
 
     from_: str | None = Field(None, alias="from", description="input field (or mapped "
                               "field) to take the value from; input.NAME forces the input")
-    value: Any = Field(None, description="a constant value (a list gives a list)")
+    value: Scalar | list[StrictStr] | None = Field(
+        None, description="a constant value: text, number, date or true/false (a list of "
+        "texts gives a list)")
     format: str | None = Field(None, description="a template joining fields, e.g. "
                                "'{CODART}-{COLORE}-{TAGLIA}'")
     expr: str | None = Field(None, description="an expression, e.g. \"coalesce(sale, "
@@ -69,7 +72,8 @@ class FieldMap(Model):
     lookup_missing: Literal["reject", "keep", "null"] = Field(
         "reject", description="a code not in the lookup: reject the row, keep the code, or "
                               "leave the field empty")
-    default: Any = Field(None, description="value when the field is empty")
+    default: Scalar | None = Field(None, description="value when the field is empty: text, "
+                                   "number, date or true/false, of the field's type")
     required: bool = Field(False, description="an empty value (or a list without elements) "
                            "rejects the row")
     regex: str | None = Field(None, description="the value (each element of a list) must "
@@ -86,6 +90,17 @@ class FieldMap(Model):
     @classmethod
     def _transforms(cls, v: list[Any]) -> list[Any]:
         return [transforms.check(step) for step in v]
+
+    @field_validator("lookup")
+    @classmethod
+    def _one_kind(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            kinds = {type(x).__name__ for x in v.values() if x is not None}
+            if len(kinds) > 1:
+                raise ValueError("the lookup's values must all be of one kind (all texts, "
+                                 f"all numbers…); found {', '.join(sorted(kinds))}: quote "
+                                 "the numbers to have texts")
+        return v
 
     @field_validator("regex")
     @classmethod
@@ -108,7 +123,27 @@ class FieldMap(Model):
         if len(given) > 1:
             raise ValueError(f"give only one of from, value, format, expr (and lookup.match): "
                              f"this field has {', '.join(given)}")
+        if self.type is not None and (why := value_problem(self.default, self.type)):
+            raise ValueError(f"default: {why}")
         return self
+
+
+def check_values(spec: MapSpec, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str]]:
+    """A ``default`` that cannot stand in its field: the field's type is its ``type:``,
+    else that of the input field it comes ``from`` (``types``: the reader's layout)."""
+    found = []
+    for name, f in spec.fields.items():
+        if f.default is None or f.type is not None:
+            continue
+        source = types.get(f.from_, "text") if f.from_ else \
+            "text" if f.format is not None else None
+        if source is None and f.value is not None and not isinstance(f.value, list):
+            source = "integer" if isinstance(f.value, int) and not isinstance(f.value, bool) \
+                else "decimal" if isinstance(f.value, Decimal) else None
+        why = value_problem(f.default, source) if source else None
+        if why:
+            found.append((("map", "fields", name, "default"), why))
+    return found
 
 
 # mapped field -> [(shop label, accepted values, canonical name)], set by the profile

@@ -11,12 +11,13 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
+                      StrictStr, ValidationInfo, field_validator, model_validator)
 
 from filebridge.layouts.types import (DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldType,
                                       date_format_names)
@@ -222,14 +223,46 @@ class FieldSpec(Model):
                          "pattern with %")
 
 
+def _one_value(v: Any) -> Any:
+    if isinstance(v, (list, tuple, set, dict)):
+        raise ValueError("one value is expected here (text, a number, a date or "
+                         "true/false), not a list or a mapping (a filter takes several "
+                         "values with in: [...])")
+    if isinstance(v, float):
+        return Decimal(str(v))  # exact, as YAML wrote it
+    return v
+
+
+# One value a profile compares with or puts into a field: text, a whole number, an exact
+# decimal (YAML 1.5 is Decimal('1.5'), never a float), a date or true/false. Lists and
+# mappings are refused when the profile is checked, not when Arrow meets them.
+Scalar = Annotated[StrictBool | StrictInt | Decimal | date | StrictStr,
+                   BeforeValidator(_one_value)]
+
+
+def value_problem(value: Any, type_: str) -> str | None:
+    """Why ``value`` cannot be compared with, or stand in, a field of ``type_``."""
+    if value is None or type_ == "text":
+        return None
+    ok = {"integer": isinstance(value, int) and not isinstance(value, bool)
+          or isinstance(value, Decimal) and value == value.to_integral_value(),
+          "decimal": isinstance(value, (int, Decimal)) and not isinstance(value, bool),
+          "boolean": isinstance(value, bool),
+          "date": isinstance(value, date) or isinstance(value, str)
+          and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None}.get(type_, True)
+    return None if ok else f"{value!r} is not a valid {type_} (the field is {type_})"
+
+
 class Condition(Model):
     """Keep only rows where ``field`` satisfies every test given (a row filter)."""
 
     field: str = Field(description="field to test")
-    equals: Any = Field(None, description="keep rows whose value equals this")
-    in_: list[Any] | None = Field(None, alias="in", description="keep rows whose value "
-                                  "is one of these")
-    not_in: list[Any] | None = Field(None, description="drop rows whose value is one of these")
+    equals: Scalar | None = Field(None, description="keep rows whose value equals this (one "
+                                  "value: text, number, date or true/false)")
+    in_: list[Scalar] | None = Field(None, alias="in", description="keep rows whose value "
+                                     "is one of these")
+    not_in: list[Scalar] | None = Field(None, description="drop rows whose value is one of "
+                                        "these")
     min: Decimal | None = Field(None, description="keep rows with value >= min")
     max: Decimal | None = Field(None, description="keep rows with value <= max")
     matches: str | None = Field(None, description="keep rows whose text matches this "
@@ -246,6 +279,23 @@ class Condition(Model):
             except ValueError as e:
                 raise ValueError(f"matches: {e}") from None
         return self
+
+    def problems(self, type_: str) -> list[tuple[str, str]]:
+        """(key, why) of the tests that cannot apply to a field of ``type_`` (its type in
+        the reader's layout: text unless the profile types it)."""
+        out = []
+        for key, name in (("equals", "equals"), ("in_", "in"), ("not_in", "not_in")):
+            v = getattr(self, key)
+            for item in v if isinstance(v, list) else [v]:
+                why = value_problem(item, type_)
+                if why:
+                    out.append((name, f"{self.field}: {why}"))
+                    break
+        for key in ("min", "max"):
+            if getattr(self, key) is not None and type_ not in ("integer", "decimal"):
+                out.append((key, f"{self.field}: {key} needs an integer or decimal field, "
+                                 f"and {self.field} is {type_} (give it a type in fields:)"))
+        return out
 
     def describe(self) -> str:
         for key, label in (("equals", "="), ("in_", "in"), ("not_in", "not in"),

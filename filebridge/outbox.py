@@ -280,3 +280,52 @@ def outbox_counts(ledger: SqliteLedger, profile: str | None = None
     for prof, sink, status, n in ledger.db.execute(q, (profile,) if profile else ()):
         out.setdefault((prof, sink), {})[status] = n
     return out
+
+
+def stranded(ledger: SqliteLedger, state: str, known: set[str]) -> dict[str, int]:
+    """{sink id: changes} queued or held under ``state`` for sinks no output of the
+    profile is named by (its url or id changed, or the output was removed)."""
+    rows = ledger.db.execute("SELECT sink, count(*) FROM outbox WHERE profile=? AND status IN "
+                             "('queued', 'held') GROUP BY sink", (state,)).fetchall()
+    return {sink: n for sink, n in rows if sink not in known}
+
+
+def rekey(ledger: SqliteLedger, state: str, old: str, new: str, *, only_if_new: bool = False
+          ) -> bool:
+    """Move what the ledger keeps for shop ``old`` to ``new`` in one transaction: queued
+    changes, acknowledged state, and for shared stock the order cursor, order lines and
+    movements pulled from that shop (``web:<id>``; left behind, the orders would be
+    pulled and counted again). With ``only_if_new``, only while ``new`` has nothing yet.
+    True if something moved."""
+    inventory = state[len("inventory:"):] if state.startswith("inventory:") else None
+    web_old, web_new = f"web:{old}", f"web:{new}"
+    with ledger.tx() as db:
+        if only_if_new and (db.execute("SELECT 1 FROM outbox WHERE profile=? AND sink=? "
+                                       "LIMIT 1", (state, new)).fetchone()
+                            or db.execute("SELECT 1 FROM shop_state WHERE profile=? AND "
+                                          "sink=? LIMIT 1", (state, new)).fetchone()):
+            return False
+        moved = db.execute("UPDATE outbox SET sink=? WHERE profile=? AND sink=?",
+                           (new, state, old)).rowcount
+        moved += db.execute("UPDATE OR REPLACE shop_state SET sink=? WHERE profile=? AND "
+                            "sink=?", (new, state, old)).rowcount
+        if inventory is not None and _has_table(db, "cursors"):
+            for table in ("cursors", "order_lines", "movements"):
+                moved += db.execute(f"UPDATE OR IGNORE {table} SET source=? WHERE "
+                                    f"inventory=? AND source=?",
+                                    (web_new, inventory, web_old)).rowcount
+    return moved > 0
+
+
+def drop(ledger: SqliteLedger, state: str, sink: str) -> int:
+    """Give up the changes still queued or held for ``sink`` (marked superseded, kept
+    for the record); returns how many."""
+    with ledger.tx() as db:
+        return db.execute("UPDATE outbox SET status='superseded', error='dropped by hand', "
+                          "updated=? WHERE profile=? AND sink=? AND status IN ('queued', "
+                          "'held')", (time.time(), state, sink)).rowcount
+
+
+def _has_table(db: Any, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                      (name,)).fetchone() is not None

@@ -27,8 +27,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
-from filebridge.errors import RejectedFile
+from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger.sqlite import FileRow, SqliteLedger
@@ -55,11 +56,14 @@ def digest(path: Path) -> str:
 @dataclass
 class Outcome:
     file: str
-    status: str  # done | held | duplicate | rejected | failed (a transfer failed; runner only)
+    # done | held | duplicate | rejected | failed (a transfer failed) | refused (a link) |
+    # disk_full | waiting: the last four from the runner only
+    status: str
     tally: Tally = field(default_factory=Tally)
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""
     moved_to: Path | str | None = None  # str: a remote place (sftp://…)
+    shop: bool = False  # not a file: a shop's changes left unsent (runner.unsent)
 
 
 Progress = Callable[[int], None]
@@ -104,8 +108,14 @@ class Job:
         return {s.id: s for s in self.sinks if hasattr(s, "client")}
 
     def drain(self) -> list[str]:
-        """Send changes earlier runs left queued; the errors of shops still failing."""
-        return [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+        """Send changes earlier runs left queued; the errors of shops still failing.
+        Inputs whose queued changes are all settled now get their follow-up ack."""
+        errors = [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
+        if self.shops:
+            from filebridge.followup import write_due
+
+            write_due(self)
+        return errors
 
     # Shared stock: orders in, movement files out, the timetable (filebridge.stock_jobs).
     def pull_orders(self) -> int:
@@ -143,9 +153,25 @@ class Job:
         return paths
 
     def sweep(self) -> int:
-        """Leftovers of a crashed run: temporary outputs and scratch folders."""
+        """Leftovers of a crashed run: temporary outputs and scratch folders (and its
+        ledger run, marked interrupted)."""
+        self.ledger.end_dead_runs(self.name)
+        self._rejections_seen_through()
         return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
             self.scratch_root) + (self.related.sweep() if self.related else 0)
+
+    def _rejections_seen_through(self) -> None:
+        """Rejected files a dead process moved but did not mark: marked now."""
+        rows = self.ledger.rejecting(self.name)
+        if not rows:
+            return
+        try:
+            with self.source.poll():
+                for r in rows:
+                    if r.moved_to and self.source.holds(r.moved_to):
+                        self.ledger.rejected(r.id, r.moved_to)
+        except TransferError:
+            pass  # the server is away: the next sweep, or the file's next sighting
 
     @contextmanager
     def poll(self) -> Iterator[None]:
@@ -257,9 +283,17 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
     """Whether the file was processed already, by the profile's rule of once
     (``once:``, content or name and content): its outcome if so (archived, or
     skipped as a duplicate); otherwise the claim a crashed run left in flight, to be
-    redone with its claim time and so its output names (None: a new file)."""
+    redone with its claim time and so its output names (None: a new file).
+
+    Each of these steps is recorded in the ledger before the file moves, so a
+    process killed between the two finishes the move next time, exactly once."""
     ledger, name = job.ledger, path.name
     by_name = job.profile.once_rule == "name_and_content"
+    for rejecting in ledger.rejecting(job.name, dig, name):
+        assert rejecting.moved_to is not None
+        if not job.source.holds(rejecting.moved_to):  # the move never happened
+            return _quarantine_again(job, path, rejecting), None
+        ledger.rejected(rejecting.id, rejecting.moved_to)  # it did: this is a new copy
     prior = ledger.find(job.name, dig, name if by_name else None)
     if prior is not None and prior.status == "done" and not force:
         if prior.moved_to is None and prior.name == name:
@@ -268,13 +302,17 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
             ledger.moved(prior.id, where)
             return Outcome(name, "done", reason="already processed; archived",
                            moved_to=where), None
-        where = job.source.archive(path)
         reason = ("same name and content as a file already processed" if by_name
                   else f"same content as {prior.name}, already processed")
-        ledger.record(job.name, dig, name, size, run_id, "duplicate", reason, where)
+        dup = ledger.unmoved_duplicate(job.name, dig, name) or \
+            ledger.record(job.name, dig, name, size, run_id, "duplicate", reason)
+        crash_point("duplicate.recorded")
+        where = job.source.archive(path)
+        ledger.moved(dup, where)
         log.info("%s: %s: %s: skipped", job.name, name, reason)
         return Outcome(name, "duplicate", reason=reason, moved_to=where), None
-    return None, prior if prior is not None and prior.status == "processing" else None
+    return None, prior if prior is not None and prior.status in ("processing", "failed") \
+        else None
 
 
 def process(job: Job, path: Path, run_id: int, *, force: bool = False,
@@ -310,11 +348,14 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         for shop in job.shops.values():
             shop.log.unstage(row.id)
         return _reject(job, path, row.id, row.claimed, report, e, run_id)
-    except BaseException:
+    except BaseException as e:
         outbox.abort()
         report.close()
+        _raise_if_disk_full(job, row.id, e)
         raise
-    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state)
+    ledger.finish(row.id, job.name, "done", tally.as_dict(), hold, snapshots=state,
+                  queued=_queued(ctx.rows) if tally.queued else None)
+    crash_point("done.finished")
     job.waiting(name, None)
     where = job.source.archive(path)
     ledger.moved(row.id, where)
@@ -404,8 +445,9 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
     try:
         _feedback(job, ctx, name, "rejected", tally, report, reason)
         published = outbox.publish()
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
         outbox.abort()
+        _raise_if_disk_full(job, file_id, e, report)  # the ERP is told once there is room
     except BaseException:
         report.close()
         raise
@@ -414,15 +456,64 @@ def _reject(job: Job, path: Path, file_id: int, claimed: float, report: FileRepo
         job.delivery.send([f for f in outbox.files if f.final in published])
     finally:
         report.close()
-    text = (f"file: {name}\nprofile: {job.name}\nstatus: rejected\nreason: {reason}\n"
-            f"when: {datetime.now().isoformat(timespec='seconds')}\n"
-            f"counts: {_counts(tally)}\n")
-    where = job.source.quarantine(path, text)
-    job.ledger.finish(file_id, job.name, "rejected", tally.as_dict(), reason)
+    # Recorded first ('rejecting', with where the file goes); the report lands beside
+    # that place before the file moves there; then 'rejected'. A process killed at any
+    # step leaves that row: the next sighting of the file in the inbox finishes the
+    # move with the same report (already_processed), and a move that did happen is
+    # seen by the restart sweep (Job.sweep).
+    target = job.source.error_target(path, claimed)
+    job.ledger.finish(file_id, job.name, "rejecting", tally.as_dict(), reason, moved_to=target)
+    crash_point("reject.recorded")
+    where = job.source.quarantine(path, _report_text(name, job.name, reason, tally), target)
     job.waiting(name, None)
-    job.ledger.moved(file_id, where)
+    job.ledger.rejected(file_id, where)
     log.warning("%s: %s: rejected: %s", job.name, name, reason)
     return Outcome(name, "rejected", tally, reason=reason, moved_to=where)
+
+
+def _queued(rows: Rows | None) -> tuple[bytes, bytes | None] | None:
+    """The rows the ack counts queued, for the follow-up ack (filebridge/followup.py)."""
+    if rows is None:
+        return None
+    ordinals, weights = rows.queued()
+    return (ordinals.astype("<i8").tobytes(),
+            weights.astype("<i8").tobytes() if weights is not None else None)
+
+
+def _raise_if_disk_full(job: Job, file_id: int, e: BaseException,
+                        report: FileReport | None = None) -> None:
+    """A full disk is nobody's fault in the file: its row says so (if the ledger still
+    has room) and it is redone, with the same claim time and output names, later."""
+    full = disk_full(e)
+    if full is None:
+        return
+    if report is not None:
+        report.close()
+    try:
+        job.ledger.failed(file_id, f"disk full: {full}; redone when there is room")
+    except (DiskFull, LedgerError):
+        pass  # the ledger's disk is full too: the row stays in flight, redone all the same
+    raise full from e
+
+
+def _report_text(name: str, profile: str, reason: str, tally: Tally) -> str:
+    return (f"file: {name}\nprofile: {profile}\nstatus: rejected\nreason: {reason}\n"
+            f"when: {datetime.now().isoformat(timespec='seconds')}\n"
+            f"counts: {_counts(tally)}\n")
+
+
+def _quarantine_again(job: Job, path: Path, row: FileRow) -> Outcome:
+    """A rejection whose file was still to be moved when the process died: the same
+    report beside the same place, then the move (feedback went out before)."""
+    reason, counts = job.ledger.verdict(row.id)
+    tally = Tally(**counts)
+    assert row.moved_to is not None
+    where = job.source.quarantine(path, _report_text(path.name, job.name, reason, tally),
+                                  row.moved_to)
+    job.ledger.rejected(row.id, where)
+    log.warning("%s: %s: rejected: %s (moved to the error folder now)", job.name, path.name,
+                reason)
+    return Outcome(path.name, "rejected", tally, reason=reason, moved_to=where)
 
 
 def _counts(t: Tally) -> str:

@@ -65,8 +65,16 @@ class ProfileBase(Model):
     _file: Path | None = PrivateAttr(None)
 
     def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
-        """Problems between sections (tables, joins, layouts), each with its YAML path."""
-        return check_related(self)
+        """Problems between sections (tables, joins, layouts, filters and defaults
+        against the fields' types), each with its YAML path."""
+        from filebridge.mapping import check_values
+        from filebridge.readers.base import check_filters, field_types
+
+        read = getattr(self, "read", None)
+        tables = getattr(self, "tables", None) or {}
+        return check_related(self) + (check_filters(read) if read is not None else []) + [
+            p for n, t in tables.items() for p in check_filters(t.read, ("tables", n, "read"))
+        ] + check_values(self.map, field_types(read) if read is not None else {})
 
     @property
     def file(self) -> Path | None:

@@ -253,6 +253,12 @@ class Rows:
     def refused(self, ordinal: int) -> bool:
         return bool(self._status[ordinal] == self.REFUSED)
 
+    def queued(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ordinals, weights or None) of the rows counted queued: what a follow-up ack
+        accounts for once their changes are sent (filebridge/followup.py)."""
+        idx = np.flatnonzero(self._status[:self.n] == self.QUEUED)
+        return idx, (self._weights[idx] if self._weights is not None else None)
+
     def count(self, nothing_to_send: bool = False) -> None:
         """Add this file's outcome to the report's tally. With no outputs at all
         (a stock profile that only records) every row counts as sent."""

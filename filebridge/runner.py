@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from filebridge.errors import SinkError, TransferError, Waiting
+from filebridge.errors import Refused, SinkError, TransferError, Waiting, disk_full
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -21,12 +21,41 @@ OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 
 TRANSFER_FAILED = 6  # a server could not be reached or refused; files or changes left to retry
 HELD = 7  # the circuit breaker held a run's shop changes: filebridge approve RUN
 WAITING = 8  # a file waits for a code table or a member of its set (see status)
+DISK_FULL = 9  # a local disk had no room: the file stays in the inbox, redone later
+
+
+def unsent(job: Job) -> list[Outcome]:
+    """What the run leaves unsent, as outcomes that make it exit 6: changes still queued
+    for a shop that failed, and changes queued under an id no output has any more."""
+    from filebridge.outbox import stranded
+
+    out = []
+    for s in job.shops.values():
+        n = s.log.queued()
+        if n:
+            why = getattr(s, "last_error", None) or "not sent yet"
+            out.append(Outcome(s.id, "failed", reason=f"{n} changes stay queued: {why}",
+                               shop=True))
+    stock = getattr(job.profile, "stock", None)
+    state = f"inventory:{stock.inventory}" if stock is not None else job.name
+    for old, n in stranded(job.ledger, state, set(job.shops)).items():
+        out.append(Outcome(old, "failed", reason=(
+            f"{n} changes are queued for {old}, which no output of this profile goes by any "
+            "more (its url or id changed, or it was removed); to send them through the "
+            f"output that now serves that shop: filebridge rekey PROFILE '{old}' ITS_ID (or "
+            f"give it id: '{old}'); to give them up: filebridge rekey PROFILE '{old}' --drop"),
+            shop=True))
+    for o in out:
+        log.error("%s: %s: %s", job.name, o.file, o.reason)
+    return out
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
+    if any(o.status == "disk_full" for o in outcomes):
+        return DISK_FULL
     if any(o.status == "failed" for o in outcomes):
         return TRANSFER_FAILED
-    if any(o.status == "rejected" for o in outcomes):
+    if any(o.status in ("rejected", "refused") for o in outcomes):
         return FILES_REJECTED
     if any(o.status == "held" for o in outcomes):
         return HELD
@@ -99,15 +128,27 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             except (TransferError, SinkError) as e:
                 log.error("%s: %s: %s; left in place for the next run", job.name, c.name, e)
                 outcome = Outcome(c.name, "failed", reason=str(e))
+            except Refused as e:
+                log.warning("%s: %s", job.name, e)
+                outcome = Outcome(c.name, "refused", reason=str(e))
             except Waiting as e:
                 job.waiting(c.name, str(e))
                 log.warning("%s: %s: waits: %s", job.name, c.name, e)
                 outcome = Outcome(c.name, "waiting", reason=str(e))
+            except Exception as e:
+                full = disk_full(e)
+                if full is None:
+                    raise
+                log.error("%s: %s: the disk is full (%s); the file stays where it is and is "
+                          "redone when there is room", job.name, c.name, full)
+                outcomes.append(Outcome(c.name, "disk_full", reason=f"disk full: {full}"))
+                break  # every other file would need room too
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
+        outcomes += unsent(job)
     finally:
-        status = "failed" if any(o.status in ("rejected", "failed") for o in outcomes) \
-            else "done"
-        job.ledger.end_run(run_id, status, len(outcomes), total.as_dict())
+        status = "failed" if any(o.status in ("rejected", "refused", "failed", "disk_full")
+                                 for o in outcomes) else "done"
+        job.ledger.end_run(run_id, status, sum(not o.shop for o in outcomes), total.as_dict())
     return outcomes

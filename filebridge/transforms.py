@@ -96,7 +96,7 @@ def check(step: Any) -> Any:
             raise ValueError(f"unknown transform {name!r}; known: {', '.join(names())}")
         try:  # a dry run on a tiny array validates the parameters' shape
             PARAMETRIC[name][0](pa.array(["x"]), args)
-        except (KeyError, TypeError, ValueError, pa.ArrowInvalid) as e:
+        except (KeyError, TypeError, ValueError, pa.ArrowException) as e:
             raise ValueError(f"transform {name}: bad parameters {args!r} ({e}); expected "
                              f"{PARAMETRIC[name][1]}") from None
         return step

@@ -34,10 +34,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge.errors import LedgerError, SinkError, TransferError, Waiting
+from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
+                               Waiting, disk_full)
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
-from filebridge.runner import FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for
+from filebridge.runner import (FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for,
+                               unsent)
 from filebridge.schedule import Scheduler
 
 log = logging.getLogger("filebridge")
@@ -87,8 +89,10 @@ class _Run:
         for o in self.outcomes:
             for k, v in o.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        bad = self.errors or any(o.status == "rejected" for o in self.outcomes)
-        self.job.ledger.end_run(self.id, "failed" if bad else "done", len(self.outcomes),
+        bad = self.errors or any(o.status in ("rejected", "refused", "disk_full", "failed")
+                                 for o in self.outcomes)
+        self.job.ledger.end_run(self.id, "failed" if bad else "done",
+                                sum(not o.shop for o in self.outcomes),
                                 total.as_dict())
 
 
@@ -166,7 +170,12 @@ class Watcher:
                 self._wakes[i].clear()
                 if i not in self._watched:
                     self._observe(i)
-                settling = self._scan(i)
+                try:
+                    settling = self._scan(i)
+                except DiskFull as e:  # the ledger's own disk: wait, then look again
+                    self._warn(f"{self.jobs[i].name}: the disk is full ({e}); waiting for room")
+                    self._sleep(i, BACKOFF[0])
+                    continue
                 if timetable is not None:
                     timetable.run_due()
                 period = self._period(i)
@@ -196,7 +205,8 @@ class Watcher:
         for i, job in enumerate(self.jobs):
             run = _Run(job)
             try:
-                job.drain()
+                for error in job.drain():
+                    log.error("%s: %s; the changes stay queued", job.name, error)
                 timetable = self._timetable(i)
                 if timetable is not None:
                     timetable.run_due()
@@ -216,6 +226,7 @@ class Watcher:
                         self._process(i, path, run)
                     if i in self._down:  # the source could not be listed
                         run.errors += 1
+                run.outcomes += unsent(job)
             finally:
                 run.end()
             outcomes += run.outcomes
@@ -290,7 +301,7 @@ class Watcher:
             wait = min(max(wait * 2, DRAIN_RETRY[0]), DRAIN_RETRY[1]) if failing else 0.0
             self._drain_due[i] = (time.monotonic() + wait, wait)
             if failing:
-                log.warning("%s: %s; queued changes retried in %gs", job.name,
+                log.error("%s: %s; queued changes retried in %gs", job.name,
                             "; ".join(failing), wait)
         try:
             with job.poll():  # a remote source: one connection for the whole scan
@@ -330,15 +341,26 @@ class Watcher:
                                               time.monotonic() + wait, wait)
             run.outcomes.append(Outcome(path.name, "waiting", reason=str(e)))
             return
+        except Refused as e:  # moved aside (or it could not be: then logged just once)
+            self._fail(i, path)
+            self._warn(f"{job.name}: {e}")
+            run.outcomes.append(Outcome(path.name, "refused", reason=str(e)))
+            return
         except (TransferError, SinkError) as e:
             run.errors += 1
             delay = self._fail(i, path)
             log.error("%s: %s: %s; left in place, next try in %gs", job.name, path.name, e,
                       delay)
             return
-        except Exception:
-            run.errors += 1
+        except Exception as e:
             delay = self._fail(i, path)
+            full = disk_full(e)
+            if full is not None:  # not the file's fault: no traceback, retried
+                run.outcomes.append(Outcome(path.name, "disk_full", reason=str(full)))
+                log.error("%s: %s: the disk is full (%s); left in place, next try in %gs",
+                          job.name, path.name, full, delay)
+                return
+            run.errors += 1
             log.exception("%s: %s: unexpected error; file left in place, next try in %gs",
                           job.name, path.name, delay)
             return

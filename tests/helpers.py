@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,3 +161,26 @@ def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
     rows.count()
     report.flush()
     return report
+
+
+def filebridge(*args: str, crash_at: str | None = None, env: dict[str, str] | None = None,
+               cwd: Path | None = None, timeout: float = 120,
+               preexec_fn: Callable[[], None] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """``filebridge ARGS`` in a subprocess; ``crash_at`` names the point where it
+    SIGKILLs itself (filebridge/crashpoints.py): its return code is then -9."""
+    import os
+    import sys
+
+    full = dict(os.environ)
+    full.pop("FILEBRIDGE_LEDGER", None)
+    full.pop("FILEBRIDGE_CRASH_AT", None)
+    if crash_at is not None:
+        full["FILEBRIDGE_CRASH_AT"] = crash_at
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "filebridge", *args], capture_output=True,
+                          text=True, env=full, cwd=cwd, timeout=timeout,
+                          preexec_fn=preexec_fn)
+
+
+KILLED = -9  # the return code of a process that SIGKILLed itself

@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import pytest
 
-from filebridge.errors import RejectedFile
 from filebridge.readers.fixed import FixedOptions, FixedReader
 from filebridge.records import FileReport
 
@@ -70,13 +69,20 @@ def test_record_length_and_filter(tmp_path):
     assert "longer than record_length 37" in next(rep.rejects()).reason
 
 
-def test_undecodable_bytes_reject_the_file_naming_the_line(tmp_path):
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+def test_undecodable_bytes_reject_their_record_naming_the_line(tmp_path, encoding):
+    """Issue 11 defect 8: one bad byte used to refuse the whole file."""
     p = tmp_path / "f.txt"
     p.write_bytes(rec("A1", "ok", "1", "1", "1240101").encode() + b"\n" +
-                  rec("A2", "x", "1", "1", "1240101").encode().replace(b"x", b"\x81") + b"\n")
-    with pytest.raises(RejectedFile) as e:
-        read(p, encoding="cp1252")
-    assert e.value.line == 2
+                  rec("A2", "x", "1", "1", "1240101").encode().replace(b"x", b"\x81") + b"\n" +
+                  rec("A3", "perch\u00e8", "1", "1", "1240101").encode(encoding) + b"\n")
+    rows, lines, rep = read(p, encoding=encoding)
+    assert [r["ART"] for r in rows] == ["A1", "A3"] and lines == [1, 3]
+    assert rows[1]["DESC"] == "perch\u00e8"
+    assert (rep.tally.read, rep.tally.rejected) == (3, 1)
+    (rej,) = list(rep.rejects())
+    assert rej.line == 2 and rej.reason.startswith(f"bytes b'\\x81' are not valid {encoding}")
+    assert rej.field == ("DESC" if encoding == "cp1252" else None)  # by byte, or whole line
 
 
 def test_utf8_fixed_width_slices_by_character(tmp_path):

@@ -251,13 +251,30 @@ def test_198_column_report(tmp_path):
 def test_unreadable_reports_are_refused(tmp_path):
     with pytest.raises(RejectedFile, match="not an FCFC forms control"):
         read(write(tmp_path, ["X" + row("A1", "a", "1", "1,00")]), fcfc=True)
-    p = tmp_path / "bad.txt"
-    p.write_bytes(b"A1 ok\r\nA2 \x81\r\n")
-    with pytest.raises(RejectedFile, match=r"b'\\x81' are not valid cp1252") as e:
-        read(p)
-    assert e.value.line == 2
     with pytest.raises(RejectedFile, match="empty"):
         read(write(tmp_path, ["", "   "]))
+
+
+def test_a_byte_the_code_page_lacks_rejects_its_line_only(tmp_path):
+    """Issue 11 defect 8: one invalid byte used to refuse the whole report."""
+    good = [row("A1", "Caff\u00e8", "1", "1,00"), row("A3", "T\u00e8", "3", "3,00")]
+    bad = row("A2", "Crema XX", "2", "2,00").encode("cp1252").replace(b"XX", b"\x81\x8d")
+    heading = b"Reparto: CASA \x90"
+    lines = [b"Reparto: CASA", good[0].encode("cp1252"), bad, heading,
+             good[1].encode("cp1252"),
+             ("TOTALE REPARTO CASA " + " " * 10 + "4 4,00").encode("cp1252")]
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    rows, numbers, report = read(p, groups=[GROUP], skip=SKIP)
+    assert [r["CODE"] for r in rows] == ["A1", "A3"] and numbers == [2, 5]
+    assert rows[0]["DESC"] == "Caff\u00e8"
+    t = report.tally
+    assert (t.read, t.rejected) == (3, 1)  # every detail line counted
+    (rej, warn) = list(report.rejects())
+    assert rej.line == 3 and rej.level == "reject"
+    assert rej.reason.startswith("bytes b'\\x81\\x8d' are not valid cp1252")
+    assert rej.values["text"].startswith("A2       Crema \ufffd\ufffd")
+    assert warn.line == 4 and warn.level == "warning" and "not a detail line" in warn.reason
 
 
 @pytest.mark.parametrize("opts, message", [

@@ -135,6 +135,36 @@ def test_declared_encoding_is_honoured(tmp_path):
     assert rows == [{"d": "Caffè €"}]
 
 
+@pytest.mark.parametrize("declared, bad", [("UTF-8", b"\xe9"), ("windows-1252", b"\x81"),
+                                           (None, b"\xff")])
+def test_a_byte_the_declared_encoding_lacks_rejects_its_record(tmp_path, declared, bad):
+    """Issue 11 defect 8: one bad byte used to refuse the whole file (read 0)."""
+    encoding = declared or "utf-8"
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    records = "".join(f'\n<articolo sku="A{i}"><descrizione>Caff\u00e8 {i}</descrizione>'
+                      f"<stock qty=\"{i}\"/></articolo>" for i in range(1, 3001))
+    data = (head + "<articoli>" + records + "\n</articoli>\n").encode(encoding)
+    data = data.replace("Caff\u00e8 2000<".encode(encoding), b"Caff" + bad + b" 2000<")
+    p = tmp_path / "a.xml"
+    p.write_bytes(data)
+    rows, lines, rep, _ = read(p, record="articolo", batch_rows=500, fields={
+        "sku": {"path": "@sku"}, "descrizione": {},
+        "qty": {"path": "stock/@qty", "type": "integer"}})
+    assert (rep.tally.read, rep.tally.rejected) == (3000, 1)  # every record counted
+    assert len(rows) == 2999 and rows[0]["descrizione"] == "Caff\u00e8 1"
+    (rej,) = list(rep.rejects())
+    assert rej.line == 2001 and rej.field == "descrizione"
+    assert rej.reason.startswith(f"bytes {bad!r} are not valid ")
+    assert rej.values == {"sku": "A2000", "descrizione": "Caff\ufffd 2000", "qty": "2000"}
+
+
+def test_a_bad_byte_in_markup_is_still_malformed(tmp_path):
+    p = tmp_path / "a.xml"
+    p.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?><r><ab\xe9c>1</ab\xe9c></r>')
+    with pytest.raises(RejectedFile, match="malformed XML"):
+        read(p, record="ab", fields={"x": {"path": "."}})
+
+
 def test_no_records_names_the_path(tmp_path):
     p = write(tmp_path, "<articoli><item><codice>1</codice></item></articoli>")
     with pytest.raises(RejectedFile, match="no <articolo> elements found"):

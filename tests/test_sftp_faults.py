@@ -239,8 +239,10 @@ def test_full_local_disk_is_retried_and_the_remote_file_stays(tmp_path, server, 
     from filebridge.runner import run_files
 
     (outcome,) = run_files(job, [])
-    assert outcome.status == "failed" and "local disk full" in outcome.reason
-    assert len(tries) == 2  # retried up to the limit
+    # A full disk is not the server's trouble (issue 11 defect 5): exit code 9 at once,
+    # not retries of the download; the next run takes the file.
+    assert outcome.status == "disk_full" and "No space left on device" in outcome.reason
+    assert len(tries) == 1
     assert names(server.root / "inbox") == ["F.txt"]
     assert ledger_files(tmp_path / "ledger.db") == []
     assert names(tmp_path / "work") == []  # the partial download is gone

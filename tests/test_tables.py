@@ -247,8 +247,8 @@ def test_a_code_table_in_a_bad_encoding_names_file_line_and_encoding(workdir, cl
     put(workdir / "inbox" / "ART_1.csv", "ART;COL\nA1;01\n")
     r = cli("run", str(p), env=cli_env)
     assert r.returncode == 8, r.stdout + r.stderr
-    assert ("codici.csv: line 9: bytes b'\\xe8' are not valid utf-8 (the file is read as "
-            "encoding: utf-8; is it in another?)") in r.stdout
+    assert ("codici.csv: line 9: DESCRIZIONE: bytes b'\\xe8' are not valid utf-8 (the file "
+            "is read as encoding: utf-8; is it in another?)") in r.stdout
     assert "Traceback" not in r.stderr
     st = cli("status", "--profile", str(p), env=cli_env).stdout
     assert "REFUSED" in st and "line 9" in st

@@ -128,8 +128,8 @@ def test_a_member_in_a_bad_encoding_quarantines_the_whole_set(workdir, cli_env):
     put(inbox / "FOTO_20261127.csv", FOTO)
     r = cli("run", str(p), env=cli_env)
     assert r.returncode == 3, r.stdout + r.stderr
-    reason = ("member trad of its set: TRAD_20261127.csv: line 6: bytes b'\\xf9' are not "
-              "valid utf-8")
+    reason = ("member trad of its set: TRAD_20261127.csv: line 6: TESTO: bytes b'\\xf9' are "
+              "not valid utf-8")
     assert reason in r.stdout
     assert ack(workdir, "ART_20261127")["status"] == "rejected"
     assert reason in ack(workdir, "ART_20261127")["reason"]

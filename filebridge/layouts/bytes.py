@@ -9,6 +9,7 @@ non-ASCII bytes are transcoded: most columns (codes, numbers) never are.
 from __future__ import annotations
 
 import codecs
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,3 +73,118 @@ def bad_row(col: pa.Array, encoding: str) -> int:
         except UnicodeDecodeError:
             return i
     return 0
+
+
+def decode_values(col: pa.Array, encoding: str) -> tuple[pa.Array, dict[int, bytes]]:
+    """Binary values in ``encoding`` -> a string column, and the values that are not
+    valid ``encoding``: {index: the offending bytes} (those values are null).
+
+    One invalid byte costs its own value only. Column-wise where the data is clean:
+    UTF-8 is validated by Arrow, ASCII is UTF-8 already, other text is decoded in one
+    call for the whole column; only a column that fails is decoded value by value."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not pa.types.is_large_binary(col.type):
+        col = col.cast(pa.large_binary())
+    view = col.view(pa.large_string())
+    name = codecs.lookup(encoding).name
+    if name in ("utf-8", "utf-8-sig"):
+        try:
+            view.validate(full=True)
+            return pc.cast(view, pa.string()), {}
+        except pa.ArrowInvalid:
+            pass
+    elif pc.all(pc.string_is_ascii(view)).as_py() is not False:
+        return pc.cast(view, pa.string()), {}
+    else:
+        data = data_bytes(col)
+        if b"\x00" not in data:  # NUL is NUL in every ASCII-compatible code page
+            sep = pa.scalar(b"\x00", pa.large_binary())
+            joined = pc.binary_join_element_wise(col, sep, pa.scalar(b"", pa.large_binary()))
+            try:
+                text = data_bytes(joined).decode(encoding).encode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                out = pc.list_flatten(pc.split_pattern(as_array(text, pa.large_string()),
+                                                       "\x00"))
+                out = pc.cast(out.slice(0, len(out) - 1), pa.string())
+                return (pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), out)
+                        if col.null_count else out), {}
+    values: list[str | None] = []
+    bad: dict[int, bytes] = {}
+    for i, v in enumerate(col.to_pylist()):
+        if v is None:
+            values.append(None)
+            continue
+        try:
+            values.append(v.decode(encoding))
+        except UnicodeDecodeError as e:
+            values.append(None)
+            bad[i] = v[e.start:e.end]
+    return pa.array(values, pa.string()), bad
+
+
+def not_valid(data: bytes, encoding: str) -> str:
+    """The reason given for a row holding bytes that are not valid ``encoding``."""
+    return (f"bytes {data!r} are not valid {encoding} (the file is read as encoding: "
+            f"{encoding}; is it in another?)")
+
+
+# Text read in a declared encoding becomes UTF-8 on the way in. A byte that is not
+# valid there would make the whole text undecodable; instead it is carried through as
+# MARK followed by its two hex digits (MARK is U+FDD0, a Unicode noncharacter kept for
+# a program's internal use, so no valid export holds it), and the row holding it is
+# rejected naming the byte as it was in the file.
+MARK = "\ufdd0"
+_MARK_UTF8 = MARK.encode("utf-8")
+_MARKED = re.compile(MARK + "([0-9A-F]{2})")
+
+
+def _mark_escaped(e: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(e, UnicodeEncodeError):
+        raise e
+    out = []
+    for ch in e.object[e.start:e.end]:
+        if not 0xDC80 <= ord(ch) <= 0xDCFF:
+            raise e  # a real lone surrogate in the text, not one of ours
+        out.append(f"{MARK}{ord(ch) - 0xDC00:02X}")
+    return "".join(out).encode("utf-8"), e.end  # bytes: UTF-8 takes no non-ASCII str here
+
+
+codecs.register_error("filebridge-mark", _mark_escaped)
+
+
+class Utf8Text:
+    """Bytes in ``encoding`` -> UTF-8 bytes, incrementally; invalid bytes marked (see
+    MARK). ``marked`` says whether any was."""
+
+    def __init__(self, encoding: str):
+        self.decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
+        self.marked = False
+
+    def __call__(self, data: bytes, final: bool = False) -> bytes:
+        text = self.decoder.decode(data, final=final)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            self.marked = True
+            return text.encode("utf-8", "filebridge-mark")
+
+
+def marked_rows(col: pa.Array | pa.ChunkedArray) -> dict[int, bytes]:
+    """{row: the invalid bytes it held} for the values of a text column with marks."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if _MARK_UTF8 not in data_bytes(col.cast(pa.large_string())):
+        return {}
+    hit = pc.fill_null(pc.match_substring(col, MARK), False)
+    out = {}
+    for i in pc.indices_nonzero(hit).to_pylist():
+        out[i] = bytes(int(h, 16) for h in _MARKED.findall(col[i].as_py()))
+    return out
+
+
+def unmarked(text: str) -> str:
+    """Marked text for people: each invalid byte shown as U+FFFD."""
+    return _MARKED.sub("\ufffd", text) if MARK in text else text

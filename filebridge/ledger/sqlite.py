@@ -11,6 +11,8 @@ in between loses nothing: the file is claimed again and redone.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -23,7 +25,23 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from filebridge.errors import LedgerError
+from filebridge.errors import DiskFull, LedgerError, disk_full
+
+
+_HOST = socket.gethostname()
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ipc(table: pa.Table) -> tuple[bytes, int]:
@@ -39,9 +57,11 @@ CREATE TABLE IF NOT EXISTS runs (
     profile TEXT NOT NULL,
     started REAL NOT NULL,
     finished REAL,
-    status TEXT NOT NULL DEFAULT 'running',
+    status TEXT NOT NULL DEFAULT 'running',  -- running | done | failed | interrupted
     files INTEGER NOT NULL DEFAULT 0,
-    tally TEXT NOT NULL DEFAULT '{}'
+    tally TEXT NOT NULL DEFAULT '{}',
+    pid INTEGER,                    -- the process running it, on host: a dead one
+    host TEXT                       -- leaves it 'interrupted', not 'running' forever
 );
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
@@ -49,7 +69,9 @@ CREATE TABLE IF NOT EXISTS files (
     digest TEXT NOT NULL,
     name TEXT NOT NULL,
     size INTEGER NOT NULL,
-    status TEXT NOT NULL,          -- processing | done | rejected | duplicate
+    status TEXT NOT NULL,          -- processing | done | rejecting | rejected | duplicate
+                                   -- | failed (left to retry, e.g. the disk was full);
+                                   -- rejecting: moving to moved_to, then rejected
     claimed REAL NOT NULL,
     finished REAL,
     run_id INTEGER REFERENCES runs(id),
@@ -132,6 +154,17 @@ CREATE TABLE IF NOT EXISTS catalog_staged (
     pos INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
+-- Files whose ack said some rows were queued for a shop (filebridge/followup.py): the
+-- rows (ordinals, weights), saved with the file's outcome; a follow-up ack goes to the
+-- ERP once their changes are settled, then ``written`` is set.
+CREATE TABLE IF NOT EXISTS followups (
+    file_id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    ordinals BLOB NOT NULL,
+    weights BLOB,
+    written REAL,
+    path TEXT
+);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
 CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 """
@@ -168,6 +201,10 @@ class SqliteLedger:
         cols = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
         if "ord" not in cols:
             self.db.execute("ALTER TABLE outbox ADD COLUMN ord INTEGER")
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        if "pid" not in cols:
+            self.db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+            self.db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -189,13 +226,27 @@ class SqliteLedger:
                 raise
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
+            if disk_full(e) is not None:
+                raise DiskFull(f"ledger {self.path}: {e}") from e
             raise LedgerError(f"ledger {self.path}: {e}") from e
 
     # runs ---------------------------------------------------------------
     def start_run(self, profile: str) -> int:
         with self.tx() as db:
-            return db.execute("INSERT INTO runs(profile, started) VALUES (?, ?)",
-                              (profile, time.time())).lastrowid or 0
+            return db.execute("INSERT INTO runs(profile, started, pid, host) VALUES (?,?,?,?)",
+                              (profile, time.time(), os.getpid(), _HOST)).lastrowid or 0
+
+    def end_dead_runs(self, profile: str) -> int:
+        """Runs of ``profile`` still 'running' whose process on this host is gone (killed,
+        power cut): marked 'interrupted'. Their files are redone by the next run."""
+        rows = self.db.execute("SELECT id, pid FROM runs WHERE profile=? AND status='running' "
+                               "AND host=?", (profile, _HOST)).fetchall()
+        dead = [i for i, pid in rows if pid is not None and not alive(pid)]
+        if dead:
+            with self.tx() as db:
+                db.executemany("UPDATE runs SET status='interrupted' WHERE id=? AND "
+                               "status='running'", [(i,) for i in dead])
+        return len(dead)
 
     def end_run(self, run_id: int, status: str, files: int, tally: dict[str, int]) -> None:
         with self.tx() as db:
@@ -215,16 +266,50 @@ class SqliteLedger:
         cols = "SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
         if name is None:
             row = self.db.execute(
-                cols + "AND digest=? AND status IN ('done', 'processing') "
+                cols + "AND digest=? AND status IN ('done', 'processing', 'failed') "
                 "ORDER BY status='done' DESC, id DESC LIMIT 1", (profile, digest)).fetchone()
             return FileRow(*row) if row else None
         row = self.db.execute(cols + "AND name=? AND status='done' ORDER BY finished DESC, "
                               "id DESC LIMIT 1", (profile, name)).fetchone()
         if row is not None and row[1] == digest:
             return FileRow(*row)
-        row = self.db.execute(cols + "AND name=? AND digest=? AND status='processing' "
-                              "ORDER BY id DESC LIMIT 1", (profile, name, digest)).fetchone()
+        row = self.db.execute(cols + "AND name=? AND digest=? AND status IN ('processing', "
+                              "'failed') ORDER BY id DESC LIMIT 1",
+                              (profile, name, digest)).fetchone()
         return FileRow(*row) if row else None
+
+    def rejecting(self, profile: str, digest: str | None = None, name: str | None = None
+                  ) -> list[FileRow]:
+        """Rejections whose move to the error folder was not seen through (the process
+        died): their ``moved_to`` is where the file goes. Of these bytes under this name,
+        or all of the profile's."""
+        q = ("SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
+             "AND status='rejecting'")
+        args: tuple[Any, ...] = (profile,)
+        if digest is not None:
+            q += " AND name=? AND digest=?"
+            args += (name, digest)
+        return [FileRow(*r) for r in self.db.execute(q + " ORDER BY id DESC", args)]
+
+    def rejected(self, file_id: int, where: Path | str) -> None:
+        """The rejected file is where it goes: the rejection is complete."""
+        with self.tx() as db:
+            db.execute("UPDATE files SET status='rejected', moved_to=? WHERE id=?",
+                       (str(where), file_id))
+
+    def unmoved_duplicate(self, profile: str, digest: str, name: str) -> int | None:
+        """A duplicate recorded but not archived yet (the process died in between)."""
+        row = self.db.execute("SELECT id FROM files WHERE profile=? AND name=? AND digest=? AND "
+                              "status='duplicate' AND moved_to IS NULL ORDER BY id DESC LIMIT 1",
+                              (profile, name, digest)).fetchone()
+        return row[0] if row else None
+
+    def failed(self, file_id: int, reason: str) -> None:
+        """The file could not be finished for a reason outside it (a full disk): left
+        to be redone, with its claim time, by the next run."""
+        with self.tx() as db:
+            db.execute("UPDATE files SET status='failed', reason=? WHERE id=? AND "
+                       "status='processing'", (reason, file_id))
 
     def claim(self, profile: str, digest: str, name: str, size: int, run_id: int,
               redo: FileRow | None = None) -> FileRow:
@@ -232,7 +317,8 @@ class SqliteLedger:
         in its own row, keeping its claim time (and so its output names)."""
         with self.tx() as db:
             if redo is not None:
-                db.execute("UPDATE files SET name=?, run_id=? WHERE id=?", (name, run_id, redo.id))
+                db.execute("UPDATE files SET name=?, run_id=?, status='processing', reason=NULL "
+                           "WHERE id=?", (name, run_id, redo.id))
                 return FileRow(redo.id, digest, name, "processing", redo.claimed, None)
             now = time.time()
             fid = db.execute("INSERT INTO files(profile, digest, name, size, status, claimed, "
@@ -246,8 +332,11 @@ class SqliteLedger:
         return ipc.open_stream(pa.py_buffer(row[0])).read_all() if row else None
 
     def finish(self, file_id: int, profile: str, status: str, tally: dict[str, int],
-               reason: str | None = None, snapshots: dict[str, pa.Table] | None = None) -> None:
-        """One transaction: the sinks' new snapshots and the file's outcome."""
+               reason: str | None = None, snapshots: dict[str, pa.Table] | None = None,
+               moved_to: str | None = None,
+               queued: tuple[bytes, bytes | None] | None = None) -> None:
+        """One transaction: the sinks' new snapshots and the file's outcome (and, for a
+        rejection, where the file is about to go)."""
         blobs = {sink: _ipc(t) for sink, t in (snapshots or {}).items()}
         with self.tx() as db:
             for sink, (blob, rows) in blobs.items():
@@ -261,8 +350,18 @@ class SqliteLedger:
                            " hash=excluded.hash, record=excluded.record, file_id=excluded.file_id,"
                            " updated=excluded.updated", (time.time(), file_id))
             db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
-            db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=? WHERE id=?",
-                       (status, time.time(), json.dumps(tally), reason, file_id))
+            if queued is not None:  # the ack says "queued": a follow-up will say what became
+                db.execute("INSERT OR REPLACE INTO followups(file_id, profile, ordinals, "
+                           "weights) VALUES (?,?,?,?)", (file_id, profile, *queued))
+            db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=?, "
+                       "moved_to=coalesce(?, moved_to) WHERE id=?",
+                       (status, time.time(), json.dumps(tally), reason, moved_to, file_id))
+
+    def verdict(self, file_id: int) -> tuple[str, dict[str, int]]:
+        """(reason, tally) recorded for a file."""
+        reason, tally = self.db.execute("SELECT reason, tally FROM files WHERE id=?",
+                                        (file_id,)).fetchone()
+        return reason or "", json.loads(tally)
 
     # catalog memory (shop file sinks) -------------------------------------
     def catalog_unstage(self, file_id: int, sink: str) -> None:
@@ -308,14 +407,15 @@ class SqliteLedger:
             db.execute("UPDATE files SET moved_to=? WHERE id=?", (str(where), file_id))
 
     def record(self, profile: str, digest: str, name: str, size: int, run_id: int,
-               status: str, reason: str, moved_to: Path | str | None = None) -> None:
+               status: str, reason: str, moved_to: Path | str | None = None) -> int:
         """A file that was looked at but not processed (e.g. a duplicate)."""
         with self.tx() as db:
             now = time.time()
-            db.execute("INSERT INTO files(profile, digest, name, size, status, claimed, "
-                       "finished, run_id, reason, moved_to) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (profile, digest, name, size, status, now, now, run_id, reason,
-                        str(moved_to) if moved_to else None))
+            return db.execute(
+                "INSERT INTO files(profile, digest, name, size, status, claimed, finished, "
+                "run_id, reason, moved_to) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (profile, digest, name, size, status, now, now, run_id, reason,
+                 str(moved_to) if moved_to else None)).lastrowid or 0
 
     def last_read(self, profile: str) -> int | None:
         """Rows read from the last file this profile accepted (for the breaker)."""
@@ -338,9 +438,17 @@ class SqliteLedger:
         if profile:
             q += " WHERE profile=?"
             args = (profile,)
+        q = q.replace(" FROM runs", ", pid, host FROM runs")
         rows = self.db.execute(q + " ORDER BY id DESC LIMIT ?", args + (limit,)).fetchall()
         keys = ("id", "profile", "started", "finished", "status", "files", "tally")
-        return [dict(zip(keys, r)) | {"tally": json.loads(r[6])} for r in rows]
+        out = []
+        for r in rows:
+            run = dict(zip(keys, r)) | {"tally": json.loads(r[6])}
+            pid, host = r[7], r[8]
+            if run["status"] == "running" and host == _HOST and pid and not alive(pid):
+                run["status"] = "interrupted"  # its process died (swept on the next run)
+            out.append(run)
+        return out
 
     def recent_files(self, limit: int = 20, profile: str | None = None) -> list[dict[str, Any]]:
         q = ("SELECT id, profile, name, status, claimed, finished, tally, reason, moved_to, "

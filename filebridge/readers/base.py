@@ -10,6 +10,7 @@ as a whole cannot be read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -120,26 +121,67 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     return typed.filter(pc.invert(bad_any))
 
 
+def _at_scale(value: object, t: pa.DataType, rounding: str | None = None) -> object:
+    """``value`` as a scalar of decimal type ``t``; one with more decimals than ``t``
+    keeps is rounded by ``rounding`` (a bound: every value of the column is a multiple
+    of its last place, so >= 1.005 is >= 1.01 at two places), or is None (no value of
+    the column can equal it)."""
+    d = Decimal(str(value))
+    q = Decimal(1).scaleb(-t.scale)
+    fitted = d.quantize(q, rounding=rounding or ROUND_FLOOR)
+    if fitted != d and rounding is None:
+        return None
+    return pa.scalar(fitted, t)
+
+
 def _condition_mask(col: pa.Array, cond: Condition) -> pa.Array:
+    decimal = pa.types.is_decimal(col.type)
+
+    def one(v: object) -> object:
+        return _at_scale(v, col.type) if decimal and not isinstance(v, (str, bool)) else \
+            pa.scalar(v).cast(col.type)
+
+    def many(vs: list) -> pa.Array:
+        return pa.array([x for x in (one(v) for v in vs) if x is not None], col.type)
+
     masks = []
     if cond.equals is not None:
-        masks.append(pc.equal(col, pa.scalar(cond.equals).cast(col.type)))
+        v = one(cond.equals)
+        masks.append(pc.equal(col, v) if v is not None else
+                     pa.array([False] * len(col)))
     if cond.in_ is not None:
-        masks.append(pc.is_in(col, pa.array(cond.in_).cast(col.type)))
+        masks.append(pc.is_in(col, many(cond.in_)))
     if cond.not_in is not None:
-        masks.append(pc.invert(pc.is_in(col, pa.array(cond.not_in).cast(col.type))))
+        masks.append(pc.invert(pc.is_in(col, many(cond.not_in))))
     if cond.min is not None:
-        masks.append(pc.greater_equal(col, pa.scalar(cond.min).cast(col.type)
-                                      if pa.types.is_decimal(col.type) else float(cond.min)))
+        masks.append(pc.greater_equal(col, _at_scale(cond.min, col.type, ROUND_CEILING)
+                                      if decimal else float(cond.min)))
     if cond.max is not None:
-        masks.append(pc.less_equal(col, pa.scalar(cond.max).cast(col.type)
-                                   if pa.types.is_decimal(col.type) else float(cond.max)))
+        masks.append(pc.less_equal(col, _at_scale(cond.max, col.type, ROUND_FLOOR)
+                                   if decimal else float(cond.max)))
     if cond.matches is not None:
         masks.append(pc.match_substring_regex(pc.cast(col, pa.string()), cond.matches))
     mask = masks[0]
     for m in masks[1:]:
         mask = pc.and_(mask, m)
     return pc.fill_null(mask, False)
+
+
+def field_types(read: object) -> dict[str, str]:
+    """Field -> type as a reader's options declare it (a field not declared is text)."""
+    out = {n: f.type for n, f in (getattr(read, "fields", None) or {}).items()}
+    for kind in (getattr(read, "records", None) or {}).values():
+        out.update({n: f.type for n, f in kind.fields.items()})
+    return out
+
+
+def check_filters(read: object, where: tuple[object, ...] = ("read",)
+                  ) -> list[tuple[tuple[object, ...], str]]:
+    """Filter tests that cannot apply to their field's declared type, located."""
+    types = field_types(read)
+    return [((*where, "filter", i, key), why)
+            for i, cond in enumerate(getattr(read, "filter", None) or [])
+            for key, why in cond.problems(types.get(cond.field, "text"))]
 
 
 def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
@@ -151,7 +193,11 @@ def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport)
         if cond.field not in batch.names:
             raise RejectedFile(f"filter field {cond.field!r} is not in the file "
                                f"(fields: {', '.join(batch.names)})")
-        m = _condition_mask(batch.column(cond.field), cond)
+        try:
+            m = _condition_mask(batch.column(cond.field), cond)
+        except (pa.ArrowException, ValueError, TypeError) as e:  # check missed it: say so
+            raise RejectedFile(f"filter {cond.describe()}: cannot compare with the field's "
+                               f"values ({batch.column(cond.field).type}): {e}") from None
         keep = m if keep is None else pc.and_(keep, m)
     kept = batch.filter(keep)
     report.tally.skipped += len(batch) - len(kept)

@@ -8,11 +8,13 @@ tracked across them.
 
 from __future__ import annotations
 
-import codecs
 import csv as stdcsv
+import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +22,7 @@ import pyarrow.csv as pacsv
 from pydantic import Field, field_validator
 
 from filebridge.errors import RejectedFile
-from filebridge.layouts.bytes import data_bytes
+from filebridge.layouts.bytes import Utf8Text, data_bytes, marked_rows, not_valid, unmarked
 from filebridge.options import ChunkSize, Condition, Encoding, FieldSpec, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
 from filebridge.records import Batch, FileReport, Reject
@@ -61,7 +63,9 @@ class CsvOptions(Model):
 
 def _header(path: Path, opts: CsvOptions) -> list[str]:
     """Column names from the header line (the stdlib parser honours quoting)."""
-    with open(path, encoding=opts.encoding, newline="", errors="strict") as f:
+    # Lenient while reading (the block read ahead may hold a bad byte of a later row);
+    # the header itself must be valid.
+    with open(path, encoding=opts.encoding, newline="", errors="surrogateescape") as f:
         for _ in range(opts.skip_lines):
             f.readline()
         rows = stdcsv.reader(f, delimiter=opts.delimiter, quotechar=opts.quote or '"',
@@ -70,11 +74,18 @@ def _header(path: Path, opts: CsvOptions) -> list[str]:
             names = [n.strip() for n in next(rows)]
         except StopIteration:
             raise RejectedFile("the file has no header line") from None
+    for n in names:
+        bad = [c for c in n if 0xDC80 <= ord(c) <= 0xDCFF]
+        if bad:
+            data = bytes(ord(c) - 0xDC00 for c in bad)
+            raise RejectedFile(f"the header: {not_valid(data, opts.encoding)}",
+                               line=opts.skip_lines + 1)
     if names and names[0].startswith("\ufeff"):
         names[0] = names[0][1:]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise RejectedFile(f"the header repeats column(s) {', '.join(dupes)}", line=opts.skip_lines + 1)
+        raise RejectedFile(f"the header repeats column(s) {', '.join(dupes)}",
+                           line=opts.skip_lines + 1)
     return names
 
 
@@ -101,7 +112,7 @@ def undecodable(path: Path, encoding: str, error: Exception) -> RejectedFile:
 
 
 def _encoding_error(e: Exception) -> bool:
-    return isinstance(e, UnicodeDecodeError) or "UTF8" in str(e)
+    return isinstance(e, UnicodeError) or "UTF8" in str(e)
 
 
 @REGISTRY.reader("csv")
@@ -134,17 +145,19 @@ class CsvReader:
             invalid.append((line, span))
             report.tally.read += 1
             report.reject(Reject(line, None, f"expected {row.expected_columns} fields, found "
-                                 f"{row.actual_columns}", {"text": row.text}))
+                                 f"{row.actual_columns}", {"text": unmarked(row.text or "")}))
             return "skip"
 
-        encoding = codecs.lookup(o.encoding).name
+        # The file reaches Arrow as UTF-8 (see layouts.bytes.Utf8Text): a byte that is not
+        # valid in the file's encoding is carried through marked, and rejects its own row,
+        # not the whole file.
+        source = _Utf8Stream(path, o.encoding)
         try:
             reader = pacsv.open_csv(
-                path,
+                source,
                 read_options=pacsv.ReadOptions(
-                    encoding="utf8" if encoding == "utf-8" else o.encoding,
-                    skip_rows=skip_rows, column_names=names, block_size=o.chunk_size,
-                    use_threads=False),
+                    encoding="utf8", skip_rows=skip_rows, column_names=names,
+                    block_size=o.chunk_size, use_threads=False),
                 parse_options=pacsv.ParseOptions(
                     delimiter=o.delimiter, quote_char=o.quote or False,
                     double_quote=True, newlines_in_values=bool(o.quote),
@@ -152,7 +165,7 @@ class CsvReader:
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
                     strings_can_be_null=False, quoted_strings_can_be_null=False))
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        except (pa.ArrowInvalid, UnicodeError) as e:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV: {e}") from None
@@ -180,17 +193,71 @@ class CsvReader:
                         extra_lines += total
                 for line, span in sorted(invalid):
                     if line > 0:
-                        lines = pc.if_else(pc.greater_equal(lines, line), pc.add(lines, span), lines)
+                        lines = pc.if_else(pc.greater_equal(lines, line), pc.add(lines, span),
+                                           lines)
                 next_row += rb.num_rows
                 report.tally.read += rb.num_rows
-                batch = Batch(table, lines)
+                batch = _unmarked(table, lines, o.encoding, report) if source.text.marked \
+                    else Batch(table, lines)
                 batch = type_columns(batch, o.fields, report, decimal=o.decimal,
                                      thousands=o.thousands)
                 yield apply_filters(batch, o.filter, report)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        except (pa.ArrowInvalid, UnicodeError) as e:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV in {o.encoding}: {e}") from None
 
+
+def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileReport) -> Batch:
+    """Rows holding bytes that are not valid ``encoding`` (marked on the way in) are
+    rejected, named by their first such field; the others go on."""
+    bad: dict[int, tuple[str, bytes]] = {}
+    for name in table.column_names:
+        for i, data in marked_rows(table.column(name)).items():
+            bad.setdefault(i, (name, data))
+    if not bad:
+        return Batch(table, lines)
+    at = sorted(bad)
+    for i, row, line in zip(at, table.take(at).to_pylist(), pc.take(lines, at).to_pylist(),
+                            strict=True):
+        name, data = bad[i]
+        text = {k: unmarked(v) if isinstance(v, str) else v for k, v in row.items()}
+        report.reject(Reject(line, name, not_valid(data, encoding), text, text[name]))
+    keep = np.ones(len(lines), bool)
+    keep[at] = False
+    mask = pa.array(keep)
+    return Batch(table.filter(mask), pc.filter(lines, mask))
+
+
+class _Utf8Stream(io.RawIOBase):
+    """The file as UTF-8, for Arrow (invalid bytes marked: ``text.marked``)."""
+
+    def __init__(self, path: Path, encoding: str):
+        self.f = open(path, "rb")
+        self.text = Utf8Text(encoding)
+        self.pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        """Fills ``buf`` whole unless the file ends: Arrow takes a short read for a
+        block and would cut rows at it."""
+        done, size = 0, len(buf)
+        while done < size:
+            if not self.pending:
+                raw = self.f.read(1 << 20)
+                self.pending = memoryview(self.text(raw, final=not raw))
+                if not raw and not self.pending:
+                    break
+            n = min(size - done, len(self.pending))
+            buf[done:done + n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            done += n
+        return done
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
 
 __all__ = ["CsvOptions", "CsvReader"]

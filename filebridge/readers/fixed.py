@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
-from filebridge.layouts.bytes import bad_row, is_single_byte, split_lines, transcode
+from filebridge.layouts.bytes import (Utf8Text, decode_values, is_single_byte, marked_rows,
+                                      not_valid, split_lines, unmarked)
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, LayoutMixin
 from filebridge.options import ChunkSize, Condition, Encoding
 from filebridge.readers.base import apply_filters, sniff, type_columns
@@ -89,8 +91,9 @@ class FixedReader:
         sniff(path)
         splitter = Splitter(o) if o.records else None
         next_line = 1
+        text = None if self.bytewise else Utf8Text(o.encoding)
         for block in _blocks(path, o.chunk_size):
-            lines = self._lines(block, next_line)
+            lines = self._lines(block, text)
             numbers = pa.array(range(next_line, next_line + len(lines)), pa.int64())
             next_line += len(lines)
             # Blank lines (trailing ones, spacing) are not records.
@@ -101,10 +104,12 @@ class FixedReader:
             if not len(lines):
                 continue
             report.tally.read += len(lines)
+            if text is not None and text.marked:
+                lines, numbers = self._unmarked(lines, numbers, report)
             if o.record_length is not None:
                 lines, numbers = self._check_length(lines, numbers, report)
             if splitter is not None and o.record_type is not None:
-                codes = self._slice(lines, numbers, o.record_type)
+                codes = self._slice(lines, o.record_type)[0]
                 batch = splitter.split(codes, numbers, lambda mask, fields: self._decode(
                     pc.filter(lines, mask), pc.filter(numbers, mask), fields, report), report)
             else:
@@ -117,36 +122,62 @@ class FixedReader:
 
     def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
                 report: FileReport) -> Batch:
-        columns = {name: self._slice(lines, numbers, f) for name, f in fields.items()}
+        columns: dict[str, pa.Array] = {}
+        bad: dict[int, tuple[str, bytes]] = {}
+        for name, f in fields.items():
+            columns[name], wrong = self._slice(lines, f)
+            for i, data in wrong.items():
+                bad.setdefault(i, (name, data))
+        table = pa.table(columns)
+        if bad:  # a byte the code page does not have rejects its record, not the file
+            at = sorted(bad)
+            for i, line in zip(at, pc.take(numbers, at).to_pylist(), strict=True):
+                name, data = bad[i]
+                f = fields[name]
+                raw = lines[i].as_py()
+                report.reject(Reject(line, name, f"{not_valid(data, self.o.encoding)} at "
+                                     f"positions {f.start}-{f.end}",
+                                     {"text": raw.decode(self.o.encoding, "replace")}))
+            keep = np.ones(len(table), bool)
+            keep[at] = False
+            mask = pa.array(keep)
+            table, numbers = table.filter(mask), pc.filter(numbers, mask)
         typed = {n: f for n, f in fields.items() if f.type != "text"}
-        return type_columns(Batch(pa.table(columns), numbers), typed, report)
+        return type_columns(Batch(table, numbers), typed, report)
 
-    def _lines(self, block: bytes, first_line: int) -> pa.Array:
-        if self.bytewise:
+    def _lines(self, block: bytes, text: Utf8Text | None) -> pa.Array:
+        if text is None:
             return split_lines(block)
-        try:
-            text = block.decode(self.o.encoding).encode("utf-8")
-        except UnicodeDecodeError as e:
-            raise RejectedFile(f"bytes {block[e.start:e.end]!r} are not valid "
-                               f"{self.o.encoding}",
-                               line=first_line + block.count(b"\n", 0, e.start)) from None
-        return split_lines(text, pa.large_string())
+        # Invalid bytes come through marked; _unmarked rejects their records.
+        return split_lines(text(block), pa.large_string())
 
-    def _slice(self, lines: pa.Array, numbers: pa.Array, f: FixedField) -> pa.Array:
+    def _unmarked(self, lines: pa.Array, numbers: pa.Array,
+                  report: FileReport) -> tuple[pa.Array, pa.Array]:
+        """Records holding bytes that are not valid in the encoding (marked when the
+        block was decoded) are rejected whole: positions are characters, and a record
+        with an undecodable byte has no reliable characters after it."""
+        bad = marked_rows(lines)
+        if not bad:
+            return lines, numbers
+        at = sorted(bad)
+        for i, line in zip(at, pc.take(numbers, at).to_pylist(), strict=True):
+            report.reject(Reject(line, None, not_valid(bad[i], self.o.encoding),
+                                 {"text": unmarked(lines[i].as_py())}))
+        keep = np.ones(len(lines), bool)
+        keep[at] = False
+        mask = pa.array(keep)
+        return pc.filter(lines, mask), pc.filter(numbers, mask)
+
+    def _slice(self, lines: pa.Array, f: FixedField) -> tuple[pa.Array, dict[int, bytes]]:
+        bad: dict[int, bytes] = {}
         if not self.bytewise:
             col = pc.cast(pc.utf8_slice_codeunits(lines, f.start - 1, f.end), pa.string())
         else:
-            raw = pc.binary_slice(lines, f.start - 1, f.end)
-            try:
-                col = transcode(raw, self.o.encoding)
-            except UnicodeDecodeError:
-                i = bad_row(raw, self.o.encoding)
-                raise RejectedFile(f"bytes {raw[i].as_py()!r} at positions {f.start}-{f.end} "
-                                   f"are not valid {self.o.encoding}",
-                                   line=numbers[i].as_py()) from None
+            col, bad = decode_values(pc.binary_slice(lines, f.start - 1, f.end),
+                                     self.o.encoding)
         if f.type == "text" and f.trim:
             col = pc.utf8_rtrim(col, characters=" ")
-        return col
+        return col, bad
 
     def _check_length(self, lines: pa.Array, numbers: pa.Array,
                       report: FileReport) -> tuple[pa.Array, pa.Array]:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from pydantic import AfterValidator, Field, model_validator
 
 from filebridge.errors import RejectedFile
+from filebridge.layouts.bytes import not_valid
 from filebridge.layouts.fixed import FixedField
 from filebridge.layouts.types import parse
 from filebridge.options import Condition, Encoding, Model
@@ -168,7 +169,14 @@ class SpoolReader:
         values: dict[str, str | None] = {n: None for rx, _ in self.groups for n in rx.groupindex}
         cols: dict[str, list[str | None]] = {n: [] for n in [*values, *self.o.fields]}
         lines: list[int] = []
-        for number, text in self._body(path, values):
+        for number, text, bad in self._body(path, values):
+            if bad is not None and not self._is_detail(text):
+                # Furniture (a heading, a total, a rule) with bytes the encoding lacks:
+                # read with U+FFFD in their place, and said, since a heading's value or a
+                # total may now be off.
+                report.warn(number, None, f"{not_valid(bad, self.o.encoding)}; this line "
+                            "is not a detail line and was read with U+FFFD in their place",
+                            {"text": text})
             if self._total(text, number) or self._group(text, values) \
                     or any(rx.search(text) for rx in self.skip):
                 continue
@@ -177,6 +185,11 @@ class SpoolReader:
                     report.tally.read += 1
                     report.reject(Reject(number, None, "not a detail line (no skip, group, "
                                          "total or detail rule matches)", {"text": text}))
+                continue
+            if bad is not None:  # a detail line that does not decode: its row only
+                report.tally.read += 1
+                report.reject(Reject(number, None, not_valid(bad, self.o.encoding),
+                                     {"text": text}))
                 continue
             for n, v in values.items():
                 cols[n].append(v)
@@ -195,19 +208,30 @@ class SpoolReader:
                 raise RejectedFile(f"the last {t.count} detail lines have no printed total "
                                    f"matching {t.rule.match!r}: is the report truncated?")
 
-    def _body(self, path: Path, values: dict[str, str | None]) -> Iterator[tuple[int, str]]:
-        """(physical line, text) of the lines that are neither page headers, overprints
-        nor blank. Groups marked reset_on_page are cleared in ``values`` at a new page."""
+    def _is_detail(self, text: str) -> bool:
+        return not (any(t.rx.search(text) for t in self.totals)
+                    or any(rx.search(text) for rx, _ in self.groups)
+                    or any(rx.search(text) for rx in self.skip)) and (
+            self.detail is None or self.detail.search(text) is not None)
+
+    def _body(self, path: Path, values: dict[str, str | None]
+              ) -> Iterator[tuple[int, str, bytes | None]]:
+        """(physical line, text, invalid bytes or None) of the lines that are neither
+        page headers, overprints nor blank; a line with bytes that are not valid in the
+        encoding has U+FFFD in their place. Groups marked reset_on_page are cleared in
+        ``values`` at a new page."""
         o = self.o
         header_left, header_no, page, started = o.page_header_lines, 0, 1, False
         first: list[str] = []  # page 1's header, to compare the others with
         with open(path, "rb") as f:
             for number, raw in enumerate(f, 1):  # binary: only b"\n" ends a line, not FF
+                bad = None
                 try:
                     text = raw.decode(o.encoding)
-                except UnicodeDecodeError as e:
-                    raise RejectedFile(f"bytes {raw[e.start:e.end]!r} are not valid "
-                                       f"{o.encoding}", line=number) from None
+                except UnicodeDecodeError:
+                    escaped = raw.decode(o.encoding, "surrogateescape")
+                    bad = bytes(ord(c) - 0xDC00 for c in escaped if 0xDC80 <= ord(c) <= 0xDCFF)
+                    text = raw.decode(o.encoding, "replace")
                 new_page = "\f" in text
                 text = text.replace("\f", "").rstrip(" \t\r\n")
                 if o.fcfc and text:
@@ -231,7 +255,7 @@ class SpoolReader:
                     continue
                 started = True
                 if not header_left:
-                    yield number, text
+                    yield number, text, bad
                     continue
                 header_left, header_no = header_left - 1, header_no + 1
                 if page == 1:

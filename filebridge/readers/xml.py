@@ -17,20 +17,24 @@ complete record), malformed or truncated XML reject the file.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
+from filebridge.layouts.bytes import Utf8Text, marked_rows, not_valid, unmarked
 from filebridge.options import Condition, FieldSpec, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
-from filebridge.records import Batch, FileReport
+from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
 _NAME = r"(?:[^\W\d][\w.\-]*:)?[^\W\d][\w.\-]*"
@@ -137,6 +141,31 @@ def _prolog_refusal(head: bytes) -> None:
         raise RejectedFile(EXTERNAL_DTD)
 
 
+_DECLARATION = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def _declared(path: Path) -> str:
+    """The file's encoding as XML 1.0 (appendix F) finds it: a byte order mark, else
+    the declaration's encoding, else UTF-8."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    if head[:2] in _WIDE:
+        return _WIDE[head[:2]]
+    m = _DECLARATION.match(head)
+    if m is None:
+        return "utf-8"
+    name = m.group(1).decode("ascii")
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise RejectedFile(f"the XML declaration names the encoding {name!r}, which is not "
+                           "known here") from None
+
+
 def _docinfo_refusal(tree: Any) -> None:
     """The parser's view of the DTD: catches what the prolog scan could not see."""
     info = tree.docinfo
@@ -207,7 +236,15 @@ class XmlReader:
             wide = f.read(2) in _WIDE
         _prolog_refusal(sniff(path, allow_nul=wide))
         o, children, getters, rows = self.o, bool(self.tags), self.getters, self.o.batch_rows
-        parser = etree.XMLPullParser(events=("end",), tag=self.steps[-1], **_SAFE)
+        # The text goes to the parser as UTF-8, decoded from the encoding the file
+        # declares: a byte that is not valid there is carried through marked (see
+        # layouts.bytes.Utf8Text) and rejects the record whose value holds it; in markup
+        # (a tag or attribute name) it still makes the XML malformed.
+        self._encoding = _declared(path)
+        text = Utf8Text(self._encoding)
+        self._marked = False
+        parser = etree.XMLPullParser(events=("end",), tag=self.steps[-1], encoding="utf-8",
+                                     **_SAFE)
         dicts: list[dict] = []  # plain children of the latest records, tag -> text
         parts: list[pa.Array] = []  # earlier records of the batch, already in Arrow
         values: list[list] = [[] for _ in getters]
@@ -219,8 +256,10 @@ class XmlReader:
             while True:
                 data = f.read(self.read_size)
                 if data:
-                    parser.feed(data)
+                    parser.feed(text(data))
                 else:
+                    if tail := text(b"", final=True):
+                        parser.feed(tail)
                     parser.close()  # then the last events, if any
                 last = None
                 for _, el in parser.read_events():
@@ -245,6 +284,7 @@ class XmlReader:
                     lines.append(el.sourceline)
                     last = el
                     if len(lines) >= rows:
+                        self._marked = text.marked
                         total += len(lines)
                         yield self._batch(parts, dicts, values, lines, report)
                         parts, dicts, values, lines = [], [], [[] for _ in getters], []
@@ -260,11 +300,33 @@ class XmlReader:
                     break
                 if since > o.max_record_bytes:
                     raise RejectedFile(self._gap_reason(total + len(lines), misplaced))
+        self._marked = text.marked
         if lines:
             yield self._batch(parts, dicts, values, lines, report)
         elif total == 0:
             where = f" (found one at {misplaced})" if misplaced else ""
             raise RejectedFile(f"no <{o.record}> elements found below the root element{where}")
+
+    _marked = False
+
+    def _unmarked(self, batch: Batch, report: FileReport) -> Batch:
+        """Records with a value holding bytes the declared encoding lacks: rejected."""
+        bad: dict[int, tuple[str, bytes]] = {}
+        for name in batch.names:
+            for i, data in marked_rows(batch.column(name)).items():
+                bad.setdefault(i, (name, data))
+        if not bad:
+            return batch
+        at = sorted(bad)
+        rows = batch.table.take(at).to_pylist()
+        for i, row, line in zip(at, rows, pc.take(batch.lines, at).to_pylist(), strict=True):
+            name, data = bad[i]
+            values = {k: unmarked(v) if isinstance(v, str) else v for k, v in row.items()}
+            report.reject(Reject(line, name, not_valid(data, self._encoding), values,
+                                 values[name]))
+        keep = np.ones(len(batch), bool)
+        keep[at] = False
+        return batch.filter(pa.array(keep))
 
     def _check_depth(self, root: Any) -> None:
         if self.too_deep(root):
@@ -293,6 +355,8 @@ class XmlReader:
                           for name, src in self.sources.items()})
         report.tally.read += len(lines)
         batch = Batch(table, pa.array(lines, pa.int64()))
+        if self._marked:
+            batch = self._unmarked(batch, report)
         batch = type_columns(batch, self.typed, report, decimal=self.o.decimal,
                              thousands=self.o.thousands)
         return apply_filters(batch, self.o.filter, report)

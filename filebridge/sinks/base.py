@@ -59,11 +59,18 @@ class FileSinkOptions(Model):
     deliver: Deliver = []
 
 
-def sink_id(options: Any) -> str:
-    """Names an output in the ledger: its format and file, or its shop (and location)."""
+def default_id(options: Any) -> str:
+    """An output's ledger name when the profile gives it no ``id:``: its format and file,
+    or its shop's address (and location)."""
     where = getattr(options, "path", None) or getattr(options, "url", "")
     location = getattr(options, "location", None)
     return f"{options.format}:{where}" + (f"#{location}" if location else "")
+
+
+def sink_id(options: Any) -> str:
+    """Names an output in the ledger (its queued changes, what the shop acknowledged):
+    its ``id:`` if the profile gives one, else :func:`default_id`."""
+    return getattr(options, "id", None) or default_id(options)
 
 
 @dataclass

@@ -36,6 +36,7 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.record import Canon, CanonicalFields, FieldError, Market
 from filebridge.catalog.values import blank, integer, text
@@ -261,6 +262,7 @@ class ProductFileSink(FileSink):
                 continue
             groups.setdefault(text(key), []).append(rec)
         self.spool.add(groups)
+        crash_point("products.spooled")
 
     def _refuse_row(self, batch: Batch, i: int, field: str | None, reason: str) -> None:
         assert self.ctx is not None

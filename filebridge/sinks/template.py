@@ -27,6 +27,7 @@ from jinja2 import (FileSystemLoader, StrictUndefined, Template, TemplateError,
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from pydantic import Field, model_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.options import Encoding, ProfilePath, Secret
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
@@ -121,6 +122,7 @@ class TemplateSink(FileSink):
             self.writer = pa.ipc.new_stream(str(path), table.schema)
         self.writer.write_table(table)
         self.count += len(batch)
+        crash_point("template.part")
 
     def _close_writer(self) -> None:
         if self.writer is not None:

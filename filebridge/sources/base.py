@@ -11,6 +11,7 @@ connection per poll.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -38,6 +39,16 @@ class SourceBase:
 
     def verify(self, path: Path) -> None:
         """Raise RejectedFile if the fetched file fails a check the source knows of."""
+
+    def error_target(self, path: Path, when: float) -> str:
+        """Where ``quarantine(path, …)`` will put the file: recorded in the ledger
+        before anything moves. A file the source does not own stays where it is."""
+        return str(path)
+
+    def holds(self, target: str) -> bool:
+        """Whether something is at ``target`` (a quarantine that was recorded has
+        happened, or the file stays where it is)."""
+        return os.path.lexists(target)
 
     def sweep(self) -> int:
         """Remove what a crashed run left behind; returns how many."""

@@ -8,10 +8,13 @@ archive (timestamped, never overwriting) or to the error folder with a report.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +22,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
+from filebridge.errors import Refused
 from filebridge.options import Duration, Model, ProfilePath
 from filebridge.outputs import TMP_PREFIX, fsync_dir, write_atomic
 from filebridge.registry import REGISTRY
@@ -50,6 +55,10 @@ class LocalSourceOptions(Model):
                                                 "local disks; polling for network mounts "
                                                 "(SMB, NFS) where events do not arrive")
     poll_interval: Duration = Field(2.0, description="how often to look when polling")
+    links: Literal["refuse", "follow"] = Field(
+        "refuse", description="a symbolic link in the inbox: refuse it (moved to the error "
+        "folder with a report, never read), or follow it when it leads to a file inside the "
+        "inbox (links leading elsewhere are still refused)")
 
     @field_validator("pattern", mode="before")
     @classmethod
@@ -113,18 +122,23 @@ class LocalSource(SourceBase):
         except FileNotFoundError:
             return []
         for e in entries:
-            if not e.is_file() or e.name.startswith(".") or e.name.startswith(TMP_PREFIX):
+            # A link is listed (to be refused, or followed by fetch) but never stat'ed
+            # through: what it points to may be anything, anywhere.
+            if not (e.is_symlink() or e.is_file(follow_symlinks=False)) \
+                    or e.name.startswith(".") or e.name.startswith(TMP_PREFIX):
                 continue
             if self._is_done_marker(e.name) and not any(
                     fnmatch.fnmatch(e.name, p) for p in self.o.pattern if p != "*"):
                 continue
             if any(fnmatch.fnmatch(e.name, p) for p in self.o.pattern):
-                st = e.stat()
+                st = e.stat(follow_symlinks=False)
                 found.append((st.st_mtime_ns, e.name, Path(e.path)))
         return [p for _, _, p in sorted(found)]
 
     def is_ready(self, path: Path, now: float | None = None) -> bool:
         """Non-blocking: true once the file looks complete. Call repeatedly."""
+        if self.link_refusal(path):
+            return True  # nothing to wait for: fetch refuses it without reading
         now = time.monotonic() if now is None else now
         try:
             st = path.stat()
@@ -147,6 +161,8 @@ class LocalSource(SourceBase):
     def wait_ready(self, path: Path, timeout: float | None = None) -> bool:
         """Blocking variant for on-demand runs: waits out ``stable_for``, but not for a
         done-file that is not there (the ERP may write it much later)."""
+        if self.link_refusal(path):
+            return True
         done = self._done_file(path)
         if done is not None and not done.exists():
             return False
@@ -159,9 +175,9 @@ class LocalSource(SourceBase):
                 return False
             time.sleep(min(0.2, max(self.o.ready.stable_for / 4, 0.05)))
 
-    def _move(self, path: Path, folder: Path) -> Path:
+    def _move(self, path: Path, folder: Path, target: Path | None = None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        target = free_name(folder, path.name)
+        target = target or free_name(folder, path.name)
         shutil.move(str(path), target)
         fsync_dir(folder)
         done = self._done_file(path)
@@ -171,17 +187,78 @@ class LocalSource(SourceBase):
         return target
 
     def owns(self, path: Path) -> bool:
-        """Files named on the command line from elsewhere are left where they are."""
-        return path.resolve().parent == self.inbox.resolve()
+        """Files named on the command line from elsewhere are left where they are (the
+        folder is compared, not the file: a link in the inbox is the inbox's)."""
+        return path.absolute().parent.resolve() == self.inbox.resolve()
+
+    # symbolic links -------------------------------------------------------------------
+    def link_refusal(self, path: Path) -> str | None:
+        """Why ``path`` is a link that must not be followed; None for a plain file or a
+        link ``links: follow`` allows (to a regular file inside the inbox)."""
+        if not path.is_symlink():
+            return None
+        if self.o.links == "refuse":
+            return "a symbolic link, refused (links: refuse); it was not read"
+        try:
+            target = path.resolve(strict=True)
+            inside = target.is_relative_to(self.inbox.resolve())
+        except (OSError, RuntimeError):
+            return "a symbolic link that leads nowhere (or loops), refused; it was not read"
+        if not inside:
+            return "a symbolic link leading outside the inbox, refused; it was not read"
+        if not target.is_file():
+            return "a symbolic link to something other than a file, refused; it was not read"
+        return None
+
+    @contextmanager
+    def fetch(self, candidate: Path) -> Iterator[Path]:
+        """The inbox file itself; a link that may not be followed is moved to the error
+        folder with a report (the link, never what it points to) and Refused."""
+        why = self.link_refusal(candidate)
+        if why is not None:
+            raise Refused(f"{candidate.name}: {why}; {self._set_aside(candidate, why)}")
+        yield candidate
+
+    def _set_aside(self, path: Path, why: str) -> str:
+        try:
+            points_to = os.readlink(path)
+        except OSError:
+            points_to = "?"
+        report = (f"file: {path.name}\nstatus: refused\nreason: {why}\n"
+                  f"link: {points_to}\nwhen: {datetime.now().isoformat(timespec='seconds')}\n")
+        try:
+            self.errors_dir.mkdir(parents=True, exist_ok=True)
+            target = free_name(self.errors_dir, path.name)
+            write_atomic(target.with_name(target.name + ".error.txt"), report.encode("utf-8"))
+            try:
+                os.rename(path, target)  # the link itself: rename never follows it
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+                os.symlink(points_to, target)  # another filesystem: the same link there
+                path.unlink()
+        except OSError as e:
+            return f"it could not be moved to {self.errors_dir} ({e.strerror or e})"
+        self._seen.pop(path, None)
+        return f"moved to {target}"
 
     def archive(self, path: Path) -> Path:
         return self._move(path, self.archive_dir) if self.owns(path) else path
 
-    def quarantine(self, path: Path, report: str) -> Path:
-        if self.owns(path):
-            target = self._move(path, self.errors_dir)
-        else:
-            self.errors_dir.mkdir(parents=True, exist_ok=True)
-            target = free_name(self.errors_dir, path.name)
-        write_atomic(target.with_name(target.name + ".error.txt"), report.encode("utf-8"))
-        return target
+    def error_target(self, path: Path, when: float) -> str:
+        return str(free_name(self.errors_dir, path.name)) if self.owns(path) else str(path)
+
+    def quarantine(self, path: Path, report: str, target: str | None = None) -> Path:
+        """The report first, then the file beside it: a file in the error folder always
+        has its report (a crash in between leaves the file in the inbox, redone)."""
+        self.errors_dir.mkdir(parents=True, exist_ok=True)
+        if not self.owns(path):
+            target_ = free_name(self.errors_dir, path.name)
+            write_atomic(target_.with_name(target_.name + ".error.txt"), report.encode("utf-8"))
+            return target_
+        target_ = Path(target) if target else free_name(self.errors_dir, path.name)
+        write_atomic(target_.with_name(target_.name + ".error.txt"), report.encode("utf-8"))
+        crash_point("reject.reported")
+        self._move(path, self.errors_dir, target_)
+        crash_point("reject.moved")
+        return target_

@@ -39,6 +39,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.errors import (PermanentTransferError, RejectedFile, RetryableTransferError,
                                TransferError)
 from filebridge.options import Duration, Model, ProfilePath
@@ -147,6 +148,16 @@ class _Fetched:
     settled: bool = False  # archived, deleted or quarantined: nothing to undo
 
 
+def _unclaimed(raw: str, suffix: str | None) -> str:
+    """The inbox name of a claimed name: every claim suffix off (earlier versions
+    claimed a re-taken claim again, leaving ``A.csv.processing.processing``)."""
+    if not suffix:
+        return raw
+    while raw.endswith(suffix) and len(raw) > len(suffix):
+        raw = raw[:-len(suffix)]
+    return raw
+
+
 def _oldest(c: RemoteFile) -> tuple[int, str]:
     return (c.mtime, c.original)
 
@@ -235,8 +246,8 @@ class SftpSource(SourceBase):
             if raw.startswith(".") or (e.st_mode is not None and not stat.S_ISREG(e.st_mode)):
                 continue  # hidden (uploads in progress, our temporaries), folders, links
             remote = posixpath.join(self.inbox, raw)
-            is_claim = suffix is not None and raw.endswith(suffix) and len(raw) > len(suffix)
-            original = raw[:-len(suffix)] if suffix is not None and is_claim else raw
+            original = _unclaimed(raw, suffix)
+            is_claim = original != raw
             if not self._wanted(original):
                 continue
             c = self._file(original, remote, e.st_size or 0, e.st_mtime or 0, is_claim)
@@ -329,7 +340,10 @@ class SftpSource(SourceBase):
     # taking one -------------------------------------------------------------------
     def _claim(self, c: RemoteFile) -> str:
         claim = self.o.claim
-        if claim is None:
+        if claim is None or c.claimed:
+            # A claim found on the server is ours from a run that died: resume it where
+            # it is. Claiming it again would rename it out of the pattern (suffix) or
+            # collide with itself (folder).
             return c.remote
         if claim.folder is not None:
             folder = self._remote(claim.folder)
@@ -364,6 +378,7 @@ class SftpSource(SourceBase):
         """Claim, download and check the file; yield the complete local copy."""
         expected = None if c.claimed else self._seen.get(c.original)
         entry = _Fetched(c, self._claim(c))
+        crash_point("sftp.claimed")
         self.o.work.mkdir(parents=True, exist_ok=True)
         tmpdir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=self.o.work))
         local = tmpdir / c.name  # a plain name, so always directly inside tmpdir
@@ -420,14 +435,15 @@ class SftpSource(SourceBase):
             target, n = posixpath.join(folder, f"{base}-{n}{suffix}"), n + 1
         return target
 
-    def _settle(self, entry: _Fetched, folder: str | None) -> str | None:
-        """Archive (into ``folder``) or delete the claimed file; its new remote path."""
+    def _settle(self, entry: _Fetched, folder: str | None, target: str | None = None
+                ) -> str | None:
+        """Archive (into ``folder``, at ``target`` if chosen before) or delete the
+        claimed file; its new remote path."""
         c = entry.file
-        target = None
         if folder is None:
             self.session.remove(entry.remote)
         else:
-            target = self._free(folder, c.original)
+            target = target or self._free(folder, c.original)
             self.session.rename(entry.remote, target)
         entry.settled = True
         self._seen.pop(c.original, None)
@@ -447,13 +463,36 @@ class SftpSource(SourceBase):
             return f"{self.session.url(entry.remote)} (deleted)"
         return self.session.url(self._settle(entry, self._remote(self.o.archive)) or "")
 
-    def quarantine(self, path: Path, report: str) -> Path | str:
+    def _unurl(self, where: str) -> str:
+        """A remote path from what the ledger holds (a path, or its url)."""
+        label = self.session.label
+        if not where.startswith(label):
+            return where
+        rest = where[len(label):]
+        return rest.removeprefix("/~/")
+
+    def error_target(self, path: Path, when: float) -> str:
+        entry = self._fetched.get(path)
+        if entry is None:
+            return str(path)
+        return self.session.url(self._free(self._remote(self.o.errors), entry.file.original))
+
+    def holds(self, target: str) -> bool:
+        if not target.startswith(self.session.label):
+            return os.path.lexists(target)  # a local file named on the command line
+        return self.session.stat(self._unurl(target)) is not None
+
+    def quarantine(self, path: Path, report: str, target: str | None = None) -> Path | str:
+        """The report first, then the file beside it (see LocalSource.quarantine)."""
         entry = self._fetched.get(path)
         if entry is None:
             return path
-        target = self._settle(entry, self._remote(self.o.errors)) or ""
+        folder = self._remote(self.o.errors)
+        target = self._unurl(target) if target else self._free(folder, entry.file.original)
+        self._mkdir(folder)
         try:
             self.session.write_bytes(target + ".error.txt", report.encode("utf-8"))
         except TransferError as e:  # the ack and the ledger carry the reason too
             log.warning("%s: no report beside it: %s", self.session.url(target), e)
-        return self.session.url(target)
+        moved = self._settle(entry, folder, target) or ""
+        return self.session.url(moved)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from filebridge.crashpoints import crash_point
 from filebridge.errors import RejectedFile
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.tables import ledger as tl
@@ -101,6 +102,7 @@ class Related:
                         raise TableError(f"{path.name}: {problem}")
                 except TableError as e:
                     raise RejectedFile(f"member {name} of its set: {e}") from None
+            crash_point("tables.loaded")
             yield Joiner(self.joins, tables, self.languages)
         finally:
             for t in tables.values():

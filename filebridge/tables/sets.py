@@ -235,7 +235,13 @@ class SetSource(SourceBase):
             self.inner.archive(p)
         return self.inner.archive(path)
 
-    def quarantine(self, path: Path, report: str) -> Any:
+    def quarantine(self, path: Path, report: str, target: str | None = None) -> Any:
         for p in self._others(path):
             self.inner.quarantine(p, f"member of the set of {path.name}\n{report}")
-        return self.inner.quarantine(path, report)
+        return self.inner.quarantine(path, report, target)
+
+    def error_target(self, path: Path, when: float) -> str:
+        return str(self.inner.error_target(path, when))
+
+    def holds(self, target: str) -> bool:
+        return bool(self.inner.holds(target))

@@ -30,7 +30,8 @@ import tenacity
 from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from filebridge.errors import PermanentTransferError, RetryableTransferError, TransferError
+from filebridge.errors import (DiskFull, PermanentTransferError, RetryableTransferError,
+                               TransferError, disk_full)
 from filebridge.outputs import TMP_PREFIX
 from filebridge.transport import hostkeys
 from filebridge.transport.options import SftpServer
@@ -159,6 +160,9 @@ class Session:
         except TransferError:
             raise
         except (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError) as e:
+            full = disk_full(e) if isinstance(e, OSError) else None
+            if full is not None:  # our own disk (the server's shows as a failure)
+                raise DiskFull(f"{self.label}: {what}: {full}") from None
             err = self.translate(e, what)
             if isinstance(err, RetryableTransferError):
                 self.close()  # state unknown: the next try starts on a fresh connection

@@ -70,6 +70,13 @@ class ApiSinkOptions(Model):
 
     url: str = Field(description="the shop's base address, e.g. https://shop.example.com "
                      "(may use ${VAR})")
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/#-]*$",
+                           description="names this shop in the ledger: its queued changes, "
+                           "what it acknowledged, its order cursor. Give one to keep them "
+                           "across a change of url (default: format:url, so a new url starts "
+                           "afresh and changes queued under the old one are reported, never "
+                           "dropped). Set on a profile that ran without it, the state kept "
+                           "under format:url moves to the id")
     sync: Literal["catalog", "stock"] = Field("catalog", description="catalog: create and "
                                               "update products; stock: only set the stock of "
                                               "products the shop already has")
@@ -205,15 +212,24 @@ class ApiSink(Sink):
         from filebridge.apisync import client_for
         from filebridge.outbox import ChangeLog
 
+        from filebridge.outbox import rekey
+        from filebridge.sinks.base import default_id
+
         super().bind(job)
+        if self.o.id is not None and rekey(job.ledger, job.state, default_id(self.o), self.o.id,
+                                           only_if_new=True):
+            log.info("%s: the shop state kept under %s now goes by its id %s", job.profile,
+                     default_id(self.o), self.o.id)
         self.log = ChangeLog(job.ledger, job.state, self.id)
         self.client = client_for(self, self.log)
+        self.last_error: str | None = None
 
     def drain(self) -> str | None:
         """Send what is queued; the error that stopped it, if any."""
         from filebridge.apisync import drain
 
-        return drain(self.log, self.client, self.o).error
+        self.last_error = drain(self.log, self.client, self.o).error
+        return self.last_error
 
     def start(self, ctx: SinkContext) -> None:
         from filebridge.apisync import ApiSync

@@ -1,0 +1,41 @@
+"""Named points where a test can make the process die at once, as a power cut or
+``kill -9`` would, to prove that every step after it is safe to lose.
+
+``FILEBRIDGE_CRASH_AT=<point>`` makes the process SIGKILL itself the first time it
+reaches ``crash_point("<point>")``; ``<point>@N`` the N-th time. The variable is
+read once at import: in production (unset) a point costs one comparison with None.
+
+Points (where they are, what has happened just before):
+
+    sftp.claimed        sources/sftp.py: the remote file is renamed to its claim
+    done.finished       pipeline.py: the ledger says done, the file is not archived yet
+    reject.recorded     pipeline.py: the ledger says rejecting (target chosen), no report
+    reject.reported     pipeline.py: the report is beside the target, the file not moved
+    reject.moved        pipeline.py: the file is in the error folder, the ledger not final
+    duplicate.recorded  pipeline.py: the duplicate's ledger row exists, not archived yet
+    template.part       sinks/template.py: a part of a template output is in scratch
+    products.spooled    sinks/productfile.py: a product file's spool is in scratch
+    tables.loaded       tables/related.py: a set's members are read into scratch
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_AT = os.environ.get("FILEBRIDGE_CRASH_AT") or None
+_NAME, _, _NTH = (_AT or "").partition("@")
+_LEFT = int(_NTH) if _NTH.isdigit() else 1
+
+
+def crash_point(name: str) -> None:
+    """Die here (SIGKILL, no cleanup) if the environment names this point."""
+    global _LEFT
+    if _AT is None or name != _NAME:
+        return
+    _LEFT -= 1
+    if _LEFT <= 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+__all__ = ["crash_point"]
