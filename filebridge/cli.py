@@ -12,9 +12,29 @@ from typing import Any
 
 import click
 
-from filebridge import runner
+from filebridge import exitcodes
 from filebridge.errors import DiskFull, LedgerError, ProfileError, SinkError, TransferError
-from filebridge.profile import load_profile
+
+
+class _Runner:
+    """``runner.X``: the exit codes at once, the run functions (and the pipeline
+    behind them) only when a command needs them, so ``--help`` starts fast."""
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(exitcodes, name):
+            return getattr(exitcodes, name)
+        from filebridge import runner as real
+
+        return getattr(real, name)
+
+
+runner = _Runner()
+
+
+def load_profile(path: Any) -> Any:
+    from filebridge.profile import load_profile as load
+
+    return load(path)
 
 log = logging.getLogger("filebridge")
 

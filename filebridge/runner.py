@@ -17,11 +17,9 @@ from filebridge.records import Tally
 log = logging.getLogger("filebridge")
 
 # Exit codes: documented in README.md (CLI section).
-OK, ROWS_REJECTED, USAGE, FILES_REJECTED, CONFIG_ERROR, LEDGER_ERROR = 0, 1, 2, 3, 4, 5
-TRANSFER_FAILED = 6  # a server could not be reached or refused; files or changes left to retry
-HELD = 7  # the circuit breaker held a run's shop changes: filebridge approve RUN
-WAITING = 8  # a file waits for a code table or a member of its set (see status)
-DISK_FULL = 9  # a local disk had no room: the file stays in the inbox, redone later
+from filebridge.exitcodes import (CONFIG_ERROR, DISK_FULL, FILES_REJECTED, HELD,  # noqa: F401
+                                  LEDGER_ERROR, OK, ROWS_REJECTED, TRANSFER_FAILED, USAGE,
+                                  WAITING)
 
 
 def unsent(job: Job) -> list[Outcome]:

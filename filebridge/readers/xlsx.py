@@ -34,9 +34,6 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from openpyxl import load_workbook
-from openpyxl.cell.read_only import EMPTY_CELL
-from openpyxl.utils import get_column_letter
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
@@ -132,6 +129,8 @@ def _load(f: Any) -> Any:
                            "(or it is truncated)")
     try:
         # A file object, not the name: openpyxl refuses names not ending in .xlsx.
+        from openpyxl import load_workbook  # when a workbook is read: a slow import
+
         return load_workbook(f, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises KeyError, InvalidFileException, ...
         raise RejectedFile(f"not an .xlsx workbook: {type(e).__name__}: {e}") from None
@@ -277,6 +276,8 @@ class XlsxReader:
                  epoch: Any, report: FileReport) -> Iterator[Batch]:
         o = self.o
         width = len(names)
+        from openpyxl.cell.read_only import EMPTY_CELL
+
         pad = (EMPTY_CELL,) * width
         convs: list[Convert] = [converter(o.fields.get(n), decimal=o.decimal, epoch=epoch,
                                           serial_dates=o.serial_dates) for n in names]
@@ -332,3 +333,10 @@ class XlsxReader:
 
 
 __all__ = ["XlsxField", "XlsxOptions", "XlsxReader", "cell_text"]
+
+
+def get_column_letter(n: int) -> str:
+    """The sheet's column letters of column ``n`` (1-based), as openpyxl names them."""
+    from openpyxl.utils import get_column_letter as letter
+
+    return letter(n)

@@ -41,7 +41,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from openpyxl.utils.datetime import from_excel
 
 from filebridge.layouts.dates import canonical, to_digits
 from filebridge.layouts.types import DATE_FORMATS
@@ -167,6 +166,8 @@ def _as_date(fmt: str, epoch: datetime, serial_dates: bool) -> Convert:
 
     def serial(v: float) -> datetime | None:
         try:
+            from openpyxl.utils.datetime import from_excel
+
             return from_excel(v, epoch) if v >= 1 else None
         except (OverflowError, ValueError):
             return None

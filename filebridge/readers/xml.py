@@ -27,7 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from lxml import etree
+from filebridge.lazy import lazy
+
+etree = lazy("lxml.etree")
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from jinja2 import (FileSystemLoader, StrictUndefined, Template, TemplateError,
-                    TemplateSyntaxError)
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from filebridge.lazy import lazy
+
+jinja2 = lazy("jinja2")
+sandbox = lazy("jinja2.sandbox")
 from pydantic import Field, model_validator
 
 from filebridge.crashpoints import crash_point
@@ -60,19 +61,19 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value  # a null field is an empty cell, not "None"
 
 
-def compile_template(o: TemplateSinkOptions) -> Template:
-    env = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(o.template.parent) if o.template else None,
-        autoescape=o.path.lower().endswith(ESCAPED), undefined=StrictUndefined,
+def compile_template(o: TemplateSinkOptions) -> jinja2.Template:
+    env = sandbox.ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(o.template.parent) if o.template else None,
+        autoescape=o.path.lower().endswith(ESCAPED), undefined=jinja2.StrictUndefined,
         finalize=_finalize, keep_trailing_newline=True, auto_reload=False)
     try:
         if o.template is not None:
             return env.get_template(o.template.name)
         return env.from_string(o.text or "")
-    except TemplateSyntaxError as e:
+    except jinja2.TemplateSyntaxError as e:
         where = e.filename or e.name or (str(o.template) if o.template else INLINE)
         raise ValueError(f"template {where}, line {e.lineno}: {e.message}") from None
-    except TemplateError as e:  # e.g. the file is missing
+    except jinja2.TemplateError as e:  # e.g. the file is missing
         raise ValueError(f"template {o.template}: cannot be read ({e.message or e})") from None
 
 
@@ -172,9 +173,9 @@ class TemplateSink(FileSink):
             raise ValueError(f"template {self.where}: {e.object[e.start:e.end]!r} cannot be "
                              f"written in {self.o.encoding}") from None
         except Exception as e:  # whatever the template does wrong rejects this file only
-            if isinstance(e, OSError) and not isinstance(e, TemplateError):
+            if isinstance(e, OSError) and not isinstance(e, jinja2.TemplateError):
                 raise  # the disk's trouble, not this file's (TemplateNotFound is an OSError)
-            kind = "unsafe, refused" if isinstance(e, SecurityError) else type(e).__name__
+            kind = "unsafe, refused" if isinstance(e, sandbox.SecurityError) else type(e).__name__
             folder = self.o.template.parent if self.o.template else None
-            msg = e.message if isinstance(e, TemplateError) and e.message else str(e)
+            msg = e.message if isinstance(e, jinja2.TemplateError) and e.message else str(e)
             raise ValueError(f"template {self.where}{_line(e, folder)}: {kind}: {msg}") from None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import paramiko
+from filebridge.lazy import lazy
+
+paramiko = lazy("paramiko")
 
 from filebridge.errors import PermanentTransferError
 

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import paramiko
-import tenacity
-from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
-from paramiko.ssh_exception import NoValidConnectionsError
+from filebridge.lazy import lazy
+
+paramiko = lazy("paramiko")
+tenacity = lazy("tenacity")
 
 from filebridge.errors import (DiskFull, PermanentTransferError, RetryableTransferError,
                                TransferError, disk_full)
@@ -191,7 +191,8 @@ class Session:
                               (("key", s.key), ("password", s.password)) if v is not None)
             return RetryableTransferError(f"{where}: login refused for user {s.user} "
                                           f"(tried {tried})")
-        if isinstance(e, (NoValidConnectionsError, ConnectionRefusedError)):
+        if isinstance(e, (paramiko.ssh_exception.NoValidConnectionsError,
+                          ConnectionRefusedError)):
             return RetryableTransferError(f"{where}: cannot connect ({_text(e)})")
         if isinstance(e, (socket.timeout, TimeoutError)):
             return RetryableTransferError(f"{where}: no answer (timed out)")
@@ -419,6 +420,8 @@ def _limits(sftp: paramiko.SFTPClient) -> tuple[int, int]:
     """The server's read and write request limits (limits@openssh.com), capped."""
     try:
         # paramiko has no call for this extension; the request itself is public SFTP.
+        from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
+
         t, msg = sftp._request(CMD_EXTENDED, "limits@openssh.com")
         if t == CMD_EXTENDED_REPLY and msg is not None:
             msg.get_int64()  # max packet length

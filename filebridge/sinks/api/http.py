@@ -17,9 +17,10 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import requests
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
-                      wait_random_exponential)
+from filebridge.lazy import lazy
+
+requests = lazy("requests")
+tenacity = lazy("tenacity")
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.base import Limits
@@ -132,9 +133,9 @@ class Http:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base + path
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = wait_random_exponential(multiplier=0.2, max=self.limits.max_backoff)(state)
+        backoff = tenacity.wait_random_exponential(multiplier=0.2, max=self.limits.max_backoff)(state)
         if isinstance(exc, _Again) and exc.retry_after is not None:
             return min(exc.retry_after, self.limits.max_backoff)
         return backoff
@@ -163,8 +164,8 @@ class Http:
                                          f"{resp.status_code}: {self.describe(resp)}")
             return resp
 
-        retrying = Retrying(stop=stop_after_attempt(self.limits.retries + 1), wait=self._wait,
-                            retry=retry_if_exception_type(_Again), reraise=True,
+        retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(self.limits.retries + 1), wait=self._wait,
+                            retry=tenacity.retry_if_exception_type(_Again), reraise=True,
                             before_sleep=self._log_retry)
         try:
             return retrying(attempt)
@@ -172,7 +173,7 @@ class Http:
             raise RetryableSinkError(f"{self.name}: {method} {path}: {e} (gave up after "
                                      f"{self.limits.retries + 1} attempts)") from None
 
-    def _log_retry(self, state: RetryCallState) -> None:
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.info("%s: %s; retrying in %.1fs", self.name, exc,
                  state.next_action.sleep if state.next_action else 0)

@@ -71,7 +71,9 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-import requests
+from filebridge.lazy import lazy
+
+requests = lazy("requests")
 from pydantic import Field, field_validator
 
 from filebridge.catalog.spec import MarketPrices, check_languages

@@ -42,7 +42,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import requests
+from filebridge.lazy import lazy
+
+requests = lazy("requests")
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.http import Http
