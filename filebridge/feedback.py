@@ -14,13 +14,14 @@ import json
 from datetime import datetime
 from typing import Literal
 
-import pyarrow as pa
 from pydantic import Field, model_validator
 
-from filebridge.layouts.fixed import FixedField, encode_record
+from filebridge import erpfile
+from filebridge.erpfile import fit
+from filebridge.layouts.fixed import FixedField
 from filebridge.options import Deliver, Encoding, Model, OutputPath
 from filebridge.records import FileReport, Tally
-from filebridge.sinks.base import SinkContext, csv_lines, guard_formulas, header_line
+from filebridge.sinks.base import SinkContext
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
               "reason", "processed", "warnings", "oversold", "oversold_skus"]
@@ -86,22 +87,16 @@ def ack_values(name: str, status: str, tally: Tally, reason: str = "",
             "processed": datetime.now().isoformat(timespec="seconds"), "warnings": warnings}
 
 
-def _encode(text: bytes, encoding: str) -> bytes:
-    return text if encoding.lower() in ("utf-8", "utf8") else \
-        text.decode("utf-8").encode(encoding, errors="replace")
-
-
 def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> None:
     staged = ctx.stage(o.path, o.done_file)
+    # The input's name and our reason are text the ERP reads, not data it matches on:
+    # fitted to its code page (erpfile.fit) rather than refused.
+    values = {k: fit(v, o.encoding) if isinstance(v, str) else v for k, v in values.items()}
     if o.format == "fixed":
-        data = (encode_record(values, o.fields or {}) + "\r\n").encode(o.encoding,
-                                                                      errors="replace")
+        data = erpfile.fixed([values], o.fields or {}, o.encoding)
     else:
-        names = [k for k in ACK_FIELDS if k in values]
-        cells = [guard_formulas(pa.array(["" if values[k] is None else str(values[k])]))
-                 for k in names]
-        data = _encode(header_line(names, o.delimiter) + csv_lines(cells, o.delimiter),
-                       o.encoding)
+        data = erpfile.delimited([values], [k for k in ACK_FIELDS if k in values],
+                                 o.delimiter, o.encoding)
     with staged.open("wb") as f:
         f.write(data)
 
@@ -111,26 +106,30 @@ REJECT_COLUMNS = ["line", "field", "reason", "value", "record", "level"]
 
 
 def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> None:
+    """The rows refused (and the warnings), a report the ERP's people read: every cell
+    is fitted to the code page (erpfile.fit) rather than refused."""
     if not report.tally.rejected and not report.warnings and not o.always:
         return
     staged = ctx.stage(o.path)
     with staged.open("wb") as f:
-        f.write(_encode(header_line(REJECT_COLUMNS, o.delimiter), o.encoding))
-        chunk: list[list[str]] = []
+        chunk: list[dict[str, str]] = []
+        header = True
 
         def flush() -> None:
-            cols = [guard_formulas(pa.array([r[i] for r in chunk], pa.string()))
-                    for i in range(len(REJECT_COLUMNS))]
-            f.write(_encode(csv_lines(cols, o.delimiter), o.encoding))
+            nonlocal header
+            f.write(erpfile.delimited(chunk, REJECT_COLUMNS, o.delimiter, o.encoding, header))
+            header = False
             chunk.clear()
 
         for rej in report.rejects():
             value = rej.value if rej.value is not None else \
                 rej.values.get(rej.field) if rej.field else rej.values.get("text")
-            chunk.append([str(rej.line), rej.field or "", rej.reason,
-                          "" if value is None else str(value),
-                          json.dumps(rej.values, ensure_ascii=False, default=str), rej.level])
+            cells = [str(rej.line), rej.field or "", rej.reason,
+                     "" if value is None else str(value),
+                     json.dumps(rej.values, ensure_ascii=False, default=str), rej.level]
+            chunk.append({c: fit(v, o.encoding) for c, v in zip(REJECT_COLUMNS, cells,
+                                                                strict=True)})
             if len(chunk) >= 10_000:
                 flush()
-        if chunk:
+        if chunk or header:
             flush()

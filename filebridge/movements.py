@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from filebridge.layouts.fixed import FixedField, encode_record
+from filebridge import erpfile
+from filebridge.layouts.fixed import FixedField
 from filebridge.options import Deliver, Encoding, Model
 from filebridge.outputs import Outbox
-from filebridge.sinks.base import csv_lines, guard_formulas, header_line
 
 if TYPE_CHECKING:
     from filebridge.stock import Inventory, Movement
@@ -97,14 +97,8 @@ def render(o: MovementFiles, moves: list[Movement], seq: int,
     over = oversold or {}
     rows = [values(m, seq, over.get(m.sku, 0)) for m in moves]
     if o.format == "fixed":
-        text = "".join(encode_record(r, o.fields or {}) + "\r\n" for r in rows)
-        return text.encode(o.encoding, errors="strict")
-    import pyarrow as pa
-
-    cols = [guard_formulas(pa.array([str(r[c]) for r in rows], pa.string())) for c in o.columns]
-    data = header_line(o.columns, o.delimiter) + (csv_lines(cols, o.delimiter) if rows else b"")
-    return data if o.encoding.lower() in ("utf-8", "utf8") else \
-        data.decode("utf-8").encode(o.encoding)
+        return erpfile.fixed(rows, o.fields or {}, o.encoding)
+    return erpfile.delimited(rows, o.columns, o.delimiter, o.encoding)
 
 
 class MovementWriter:
