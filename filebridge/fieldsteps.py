@@ -159,7 +159,13 @@ def default(arr: pa.Array, value: Any) -> pa.Array:
     elif pa.types.is_null(arr.type):
         return pa.repeat(pa.scalar(value), len(arr))
     else:
-        fill = pa.scalar(value).cast(arr.type)
+        try:
+            fill = pa.scalar(value).cast(arr.type)
+        except (pa.ArrowException, ValueError, TypeError):
+            kind = "integer" if pa.types.is_integer(arr.type) else "decimal" if \
+                pa.types.is_decimal(arr.type) else "date" if pa.types.is_date(arr.type) else \
+                str(arr.type)
+            raise ValueError(f"{value!r} is not a valid {kind}") from None
     return pc.if_else(blank(arr), fill, arr)
 
 
