@@ -28,8 +28,10 @@ the hour repeated in autumn runs ONCE, at its first pass. Expressions that fire
 at least hourly (``*/30 * * * *``) simply follow the real clock: nothing in the
 skipped hour, both passes of the repeated one.
 
-Overlap is guarded within one process; two processes scheduling the same
-profile on one ledger are not coordinated.
+Overlap is guarded within one process; across processes sharing the ledger (two
+watchers), the watcher runs jobs only while it holds the profile's lease
+(filebridge/ledger/leases.py), and starting a run is itself conditional on the
+occurrence not being taken yet, so another process's run is never repeated.
 """
 
 from __future__ import annotations
@@ -331,13 +333,21 @@ class Scheduler:
                         "going", self.profile, job.name, when.isoformat(timespec="seconds"))
             return Occurrence(job.name, when, "skipped")
         try:
-            self._write("UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
-                        "status='running', error=NULL, runs=runs+1 WHERE profile=? AND job=?",
-                        (now, due, now, self.profile, job.name))
+            # Only if no other process started this occurrence since it was read.
+            taken = self._write(
+                "UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
+                "status='running', error=NULL, runs=runs+1 WHERE profile=? AND job=? AND "
+                "(through IS NULL OR through < ?)", (now, due, now, self.profile, job.name, due))
         except BaseException:
             with _running_lock:
                 _running.discard(key)
             raise
+        if not taken:
+            with _running_lock:
+                _running.discard(key)
+            log.info("%s: %s: the run due at %s was started by another process", self.profile,
+                     job.name, when.isoformat(timespec="seconds"))
+            return Occurrence(job.name, when, "skipped")
         late = now - due >= LATE
         log.info("%s: %s: %s (%s)", self.profile, job.name,
                  f"catching up on the run due at {when.isoformat(timespec='seconds')}" if late
@@ -387,9 +397,10 @@ class Scheduler:
             e, self._ledger_error = self._ledger_error, None
             raise e
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        """Rows changed."""
         with self._lock, self.ledger.tx() as db:
-            db.execute(sql, args)
+            return int(db.execute(sql, args).rowcount)
 
     def _row(self, job: ScheduledJob, now: float) -> tuple[float, float | None]:
         """(anchor, through) of a job; a job seen for the first time is anchored now."""
