@@ -85,6 +85,7 @@ class Lease:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self._side: Any = None  # the heartbeat's own connection to the ledger
         self.lost = False
         self.took_over = False  # the last take was from a process that is gone
         with ledger.tx() as db:
@@ -175,7 +176,9 @@ class Lease:
     def _renew(self) -> None:
         while not self._stop.wait(self.heartbeat):
             try:
-                with self.ledger.tx() as db:
+                if self._side is None:
+                    self._side = self.ledger.sibling()
+                with self._side.tx() as db:
                     n = db.execute("UPDATE leases SET expires=? WHERE name=? AND owner=?",
                                    (time.time() + self.ttl, self.name, self.owner)).rowcount
             except FilebridgeError as e:  # the ledger is away: the work itself will say so

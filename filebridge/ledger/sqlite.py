@@ -203,6 +203,11 @@ class SqliteLedger:
     def close(self) -> None:
         self.db.close()
 
+    def sibling(self) -> SqliteLedger:
+        """The same ledger on a connection of its own, for a thread that must not
+        share this one's (reads here take no lock: a lease's heartbeat)."""
+        return SqliteLedger(self.path)
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         # One connection per job, used by its sender threads and scheduled jobs too:
