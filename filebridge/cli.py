@@ -268,7 +268,7 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
 
     job = _job(profile)
     try:
-        job.pull_orders()
+        job.pull_orders()  # and their availability pushed, as after any pull
         reports = run_reconcile(job, correct)
     except ValueError as e:
         _fail(runner.USAGE, str(e))
@@ -373,10 +373,12 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     """Recent runs and files from the ledger, with their counts."""
     from filebridge.ledger import SqliteLedger
 
-    name = None
+    name = state = None
     if profile:
         prof = load_profile(profile)
         ledger, name = ledger or prof.ledger_path(), prof.name
+        stock = getattr(prof, "stock", None)  # its shops' outbox is the inventory's
+        state = f"inventory:{stock.inventory}" if stock is not None else name
     ledger = ledger or Path("profiles/filebridge.db")
     if not ledger.exists():
         _fail(runner.USAGE, f"no ledger at {ledger} (give --ledger or --profile)")
@@ -399,7 +401,7 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     from filebridge.outbox import held_runs, outbox_counts
     from filebridge.stock import inventory_counts
 
-    shops = outbox_counts(db, name)
+    shops = outbox_counts(db, state)
     if shops:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():

@@ -82,14 +82,8 @@ def test_woo_puller_counts_what_the_shop_did_not_take_back(woo, monkeypatch):
 
 def test_shopify_orders_commit_available_and_only_restocks_give_it_back():
     with ShopifyServer(locations=("Warehouse", "High Street")) as shop:
-        with shop.lock:  # stocked at both locations
-            for sku in ("A", "B"):
-                vid, item = shop._gid("ProductVariant"), shop._gid("InventoryItem")
-                shop.variants[vid] = {"id": vid, "item": item, "sku": sku}
-                shop.items[item] = vid
-        shop.set_stock("A", 10, "Warehouse")
-        shop.set_stock("A", 4, "High Street")
-        shop.set_stock("B", 10, "Warehouse")
+        shop.add_variant("A", {"Warehouse": 10, "High Street": 4})
+        shop.add_variant("B", {"Warehouse": 10})
         o = shop.add_order([("A", 3), ("B", 2)], created=T0)
         assert (shop.stock("A", "Warehouse"), shop.stock("A", "High Street")) == (7, 4)
         shop.refund(o, {"A": 1}, T0 + 1)  # NO_RESTOCK when restockType is not given
