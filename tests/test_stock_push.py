@@ -108,3 +108,20 @@ def test_a_shop_that_cannot_be_told_keeps_the_change_queued_until_the_next_pull(
     woo.faults.clear()
     cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)  # nothing new was sold
     assert woo.stock("B") == 2
+
+
+def test_the_same_figure_queued_again_later_is_a_new_change(tmp_path):
+    """5, then 4, then 5 again: the second 5 must not reuse the first one's
+    idempotency key, or Shopify answers the first call's result (or refuses the
+    key) instead of applying it."""
+    from filebridge.outbox import ChangeLog
+
+    log = ChangeLog(SqliteLedger(tmp_path / "l.db"), "inventory:x", "shopify")
+    for stock in (5, 4, 5):
+        log.enqueue([("A", "upsert", stock, None, f'{{"sku": "A", "stock": {stock}}}')], None)
+    keys = [k for (k,) in log.db.execute("SELECT idem FROM outbox ORDER BY id")]
+    assert len(keys) == 3 and len(set(keys)) == 3
+    log.enqueue([("A", "upsert", 5, None, '{"sku": "A", "stock": 5}')], 7)  # a run's: fixed
+    log.enqueue([("A", "upsert", 5, None, '{"sku": "A", "stock": 5}')], 7)
+    again = [k for (k,) in log.db.execute("SELECT idem FROM outbox WHERE run_id=7")]
+    assert again[0] == again[1]
