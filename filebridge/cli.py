@@ -142,7 +142,9 @@ def check(profiles: tuple[str, ...]) -> None:
         from filebridge.catalog.coverage import notes
         from filebridge.registry import load_plugins
 
-        for note in notes(prof, load_plugins()):
+        from filebridge.feedback import where_notes
+
+        for note in [*where_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 

@@ -125,3 +125,29 @@ def test_the_same_figure_queued_again_later_is_a_new_change(tmp_path):
     log.enqueue([("A", "upsert", 5, None, '{"sku": "A", "stock": 5}')], 7)
     again = [k for (k,) in log.db.execute("SELECT idem FROM outbox WHERE run_id=7")]
     assert again[0] == again[1]
+
+
+def test_check_says_where_the_files_for_the_erp_go(workdir, cli_env):
+    """Issue 16, defect 6: without feedback paths the acks land beside the profiles,
+    and without stock.feedback no movement file is ever written; check says both."""
+    base = {"source": {"kind": "local", "path": "../inbox/x", "pattern": ["*.csv"]},
+            "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+            "map": {"key": "sku"}, "ledger": "../ledger.db",
+            "write": [{"format": "woocommerce_api", "url": "http://127.0.0.1:9",
+                       "sync": "stock", "consumer_key": "${K}", "consumer_secret": "${S}"}]}
+    bare = write_profile(workdir, base | {"name": "bare", "stock": {"sku": "SKU",
+                                                                     "quantity": "QTY"}},
+                         "bare.yaml")
+    told = write_profile(workdir, base | {
+        "name": "told", "feedback": {"ack": {"path": "../acks/{stem}.ack"}, "rejects": None},
+        "stock": {"sku": "SKU", "quantity": "QTY",
+                  "feedback": {"path": "../outbox/MOV{seq:06d}.csv"}}}, "told.yaml")
+    env = cli_env | {"K": "ck", "S": "cs"}
+    out = cli("check", str(bare), str(told), cwd=workdir, env=env).stdout
+    profiles = workdir / "profiles"
+    assert f"bare.yaml: note: feedback.ack not set: written to " \
+           f"{profiles / 'feedback/{stem}.ack.csv'}" in out, out
+    assert "bare.yaml: note: stock.feedback not set: no movement files are written" in out
+    assert f"told.yaml: note: movement files for the ERP: " \
+           f"{profiles / '../outbox/MOV{seq:06d}.csv'}" in out
+    assert "told.yaml: note: feedback." not in out
