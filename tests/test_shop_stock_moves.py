@@ -98,3 +98,38 @@ def test_shopify_orders_commit_available_and_only_restocks_give_it_back():
         assert shop.stock("B", "Warehouse") == -2
         with pytest.raises(ValueError, match="not accepted"):
             shop.refund(o2, {"B": 1}, T0 + 6, restock_type="LEGACY_RESTOCK")
+
+
+def test_magento_reserves_on_orders_and_deducts_on_shipment_and_credit_memo():
+    import json
+    import urllib.request
+
+    from shops.magento import MagentoServer
+    from shops.magento.base import TOKEN as MAGENTO_TOKEN
+
+    with MagentoServer() as shop:
+        shop.add_product("M", qty=10)
+
+        def source() -> float:
+            return shop.stock_by_sku()["M"]["default"][0]
+
+        def salable_over_http() -> float:
+            req = urllib.request.Request(
+                f"{shop.url}/rest/default/V1/inventory/get-product-salable-quantity/M/1",
+                headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return float(json.load(r))
+
+        o = shop.add_order([("M", 3)], created=T0)
+        assert (source(), shop.salable("M"), salable_over_http()) == (10, 7, 7)
+        shop.cancel(o, T0 + 1)  # nothing invoiced: all three back
+        assert (source(), shop.salable("M")) == (10, 10)
+        o = shop.add_order([("M", 4)], created=T0 + 2, invoiced=True)
+        shop.ship(o, {"M": 2}, T0 + 3)  # the source is deducted only now
+        assert (source(), shop.salable("M")) == (8, 6)
+        # Refunded units not shipped go first: taken from the source, back with return.
+        shop.refund(o, {"M": 1}, T0 + 4, return_to_stock=True)
+        assert (source(), shop.salable("M")) == (8, 7)
+        shop.refund(o, {"M": 2}, T0 + 5)  # the last unshipped and a shipped one: gone
+        assert (source(), shop.salable("M")) == (7, 7)
+        assert shop.orders[o]["state"] == "processing"  # one unit still to ship
