@@ -133,3 +133,26 @@ def test_magento_reserves_on_orders_and_deducts_on_shipment_and_credit_memo():
         shop.refund(o, {"M": 2}, T0 + 5)  # the last unshipped and a shipped one: gone
         assert (source(), shop.salable("M")) == (7, 7)
         assert shop.orders[o]["state"] == "processing"  # one unit still to ship
+
+
+def test_shopify_puller_counts_units_refunded_without_restock_as_still_sold(monkeypatch):
+    from filebridge.orders.shopify import ShopifyOrders
+    from filebridge.sinks.api.shopify import ShopifyOptions
+    from shops.shopify import TOKEN
+
+    monkeypatch.setenv("SHOPIFY_TOKEN", TOKEN)
+    with ShopifyServer() as shop:
+        shop.add_variant("A", {None: 10})
+        puller = ShopifyOrders(ShopifyOptions.model_validate(
+            {"format": "shopify_api", "url": shop.url, "token": "${SHOPIFY_TOKEN}",
+             "limits": {"max_backoff": 0.05}}))
+        o = shop.add_order([("A", 4)], created=T0)
+        shop.refund(o, {"A": 1}, T0 + 1, restock_type="RETURN")
+        shop.refund(o, {"A": 1}, T0 + 2)  # NO_RESTOCK: the customer keeps it
+        [line] = [ln for page, _ in puller.pull(None) for ln in page]
+        assert (line.qty, line.status) == (3, "PARTIALLY_REFUNDED")  # 4 - 1 returned
+        assert shop.stock("A") == 7  # what the shop holds out agrees: 10 - 3
+        shop.refund(o, {"A": 2}, T0 + 3, restock_type="CANCEL")
+        [line] = [ln for page, _ in puller.pull(None) for ln in page]
+        assert (line.qty, line.status, shop.stock("A")) == (1, "REFUNDED", 9)
+        puller.close()

@@ -20,7 +20,9 @@ admin-graphql ``orderCancel`` (``restock: Boolean!``), ``RefundLineItemInput``
   ``restock=False`` leaves them out;
 - a refund line restocks its units only with ``restock_type`` ``RETURN`` (fulfilled
   units) or ``CANCEL`` (unfulfilled ones), at ``location`` (default: the order's);
-  ``NO_RESTOCK``, the default here as an omitted restockType is, returns nothing.
+  ``NO_RESTOCK``, the default here as an omitted restockType is, returns nothing;
+  the order's ``refunds`` list each refund's ``refundLineItems`` with ``quantity``,
+  ``restockType``, ``restocked`` and the ``lineItem``.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class Orders(ShopState):
             self.orders[oid] = {
                 "id": oid, "createdAt": c, "updatedAt": self._time(updated) if updated
                 is not None else c, "cancelledAt": None, "displayFinancialStatus": financial,
-                "location": loc,
+                "location": loc, "refunds": [],
                 "lines": [{"id": self._gid("LineItem"), "sku": sku, "quantity": q,
                            "currentQuantity": q} for sku, q in lines]}
             for sku, q in lines:
@@ -108,6 +110,7 @@ class Orders(ShopState):
         with self.lock:
             o = self.orders[order_id]
             loc = self.location_id(location) if location else o["location"]
+            refund = {"__typename": "Refund", "id": self._gid("Refund"), "lines": []}
             for key, q in quantities.items():
                 li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
                 if q > li["currentQuantity"]:
@@ -116,6 +119,12 @@ class Orders(ShopState):
                 li["currentQuantity"] -= q
                 if restock_type != "NO_RESTOCK":
                     self._commit(li["sku"], loc, q)
+                refund["lines"].append({
+                    "__typename": "RefundLineItem", "id": self._gid("RefundLineItem"),
+                    "quantity": q, "restockType": restock_type,
+                    "restocked": restock_type != "NO_RESTOCK",
+                    "lineItem": {"__typename": "LineItem", "id": li["id"], "sku": li["sku"]}})
+            o["refunds"].append(refund)
             left = sum(li["currentQuantity"] for li in o["lines"])
             o["displayFinancialStatus"] = "PARTIALLY_REFUNDED" if left else "REFUNDED"
             o["updatedAt"] = self._time(at)
@@ -133,10 +142,16 @@ class Orders(ShopState):
         items = {"nodes": [{"__typename": "LineItem", **li} for li in page], "pageInfo": {
             "hasNextPage": more, "endCursor": _encode({"last_id": page[-1]["id"]})
             if page else None}}
+        # Order.refunds(first:) is a plain list; RefundLineItem a connection
+        # [doc: admin-graphql Order.refunds, Refund.refundLineItems, RefundLineItem].
+        refunds = [{"__typename": "Refund", "id": r["id"], "refundLineItems": {
+            "nodes": r["lines"], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+            for r in o["refunds"]]
         return {"__typename": "Order", "id": o["id"], "createdAt": _iso(o["createdAt"]),
                 "updatedAt": _iso(o["updatedAt"]),
                 "cancelledAt": _iso(o["cancelledAt"]) if o["cancelledAt"] else None,
-                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items}
+                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items,
+                "refunds": refunds}
 
     def query_orders(self, call: Call) -> dict[str, Any]:
         first = call.arg("first")
