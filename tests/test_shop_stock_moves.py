@@ -136,9 +136,10 @@ def test_magento_reserves_on_orders_and_deducts_on_shipment_and_credit_memo():
 
 
 def test_shopify_puller_counts_units_refunded_without_restock_as_still_sold(monkeypatch):
+    from shops.shopify import TOKEN
+
     from filebridge.orders.shopify import ShopifyOrders
     from filebridge.sinks.api.shopify import ShopifyOptions
-    from shops.shopify import TOKEN
 
     monkeypatch.setenv("SHOPIFY_TOKEN", TOKEN)
     with ShopifyServer() as shop:
