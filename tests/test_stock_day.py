@@ -127,7 +127,8 @@ def test_one_day_of_a_fashion_chain(workdir: Path, cli_env: dict[str, str]) -> N
                      the_0200_bytes_again_at_0400, the_stores_open,
                      web_orders_on_both_shops, milano_resends_its_day_reordered,
                      a_customer_cancels, a_return_and_a_refund_without_return,
-                     two_shops_sell_the_last_scarf, the_erp_acknowledges_the_day):
+                     two_shops_sell_the_last_scarf, a_faulty_jacket_kept_with_a_refund,
+                     the_erp_acknowledges_the_day):
             step(day, ids)
 
 
@@ -258,16 +259,32 @@ def two_shops_sell_the_last_scarf(day: Day, ids: dict) -> None:
     assert "0 drifting, 1 oversold (1 units)" in report, report
 
 
+def a_faulty_jacket_kept_with_a_refund(day: Day, ids: dict) -> None:
+    """13:30: the last jacket online sells on Shopify; at 13:35 the pull tells
+    WooCommerce and the ERP. At 13:45 the customer reports a flaw and is refunded
+    without sending it back (no restock): Shopify keeps it out of stock, and so does
+    everyone else; the ERP gets no movement, since nothing came back."""
+    ids["S-c"] = day.shopify.add_order([(JK, 1)], created=t("13:30"), location="Magazzino")
+    day.run("feedback", "profiles/erp.yaml")
+    assert day.shows(JK) == (0, 0, 0)
+    assert day.movements(6) == [("sale", "web:shopify", str(ids["S-c"]), JK, -1,
+                                 iso("13:30"), 0)]
+    day.shopify.refund(ids["S-c"], {JK: 1}, t("13:45"), restock_type="NO_RESTOCK")
+    day.run("feedback", "profiles/erp.yaml")
+    assert day.shows(JK) == (0, 0, 0)
+    assert day.no_movement_file(7)
+
+
 def the_erp_acknowledges_the_day(day: Day, ids: dict) -> None:
-    """14:00: the ERP confirms it booked movement files 1 to 5. Its figures are still
+    """14:00: the ERP confirms it booked movement files 1 to 6. Its figures are still
     those of 04:00, which did not have these sales: acknowledging them changes nothing
     online, and the next pull finds nothing new, so no new movement file is made."""
-    day.drop("acks", "ACK_20261128_1400.csv", "SEQ\n1\n2\n3\n4\n5\n")
+    day.drop("acks", "ACK_20261128_1400.csv", "SEQ\n1\n2\n3\n4\n5\n6\n")
     day.run("run", "profiles/acks.yaml")
     day.run("feedback", "profiles/erp.yaml")
-    assert day.no_movement_file(6)
+    assert day.no_movement_file(7)
     assert day.shows(TS) == (3, 3, 0)
-    assert day.shows(JK) == (1, 1, 0)
+    assert day.shows(JK) == (0, 0, 0)
     assert day.shows(SC) == (0, 0, 0)
     status = day.run("status", "--profile", "profiles/erp.yaml")
-    assert "to_erp=0 awaiting_ack=0 acknowledged=8 store=4" in status, status
+    assert "to_erp=0 awaiting_ack=0 acknowledged=9 store=4" in status, status
