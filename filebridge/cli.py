@@ -162,7 +162,9 @@ def check(profiles: tuple[str, ...]) -> None:
         from filebridge.catalog.coverage import notes
         from filebridge.registry import load_plugins
 
-        for note in notes(prof, load_plugins()):
+        from filebridge.feedback import where_notes
+
+        for note in [*where_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
@@ -290,7 +292,7 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
     job = _job(profile)
     with _holding(job):
         try:
-            job.pull_orders()
+            job.pull_orders()  # and their availability pushed, as after any pull
             reports = run_reconcile(job, correct)
         except ValueError as e:
             _fail(runner.USAGE, str(e))
@@ -323,8 +325,9 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
         over = inv.oversold() if inv is not None else {}
         if inv is not None and over:
             worst = sorted(over.items(), key=lambda kv: (-kv[1], kv[0]))
+            named = ", ".join(f"{s} {n}" for s, n in worst[:20])
             click.echo(f"inventory {inv.name}: {len(over)} SKUs oversold, {sum(over.values())} "
-                       "units sold beyond the stock: " + ", ".join(f"{s} {n}" for s, n in worst[:20])
+                       f"units sold beyond the stock: {named}"
                        + (", ..." if len(worst) > 20 else ""))
             code = max(code, runner.ROWS_REJECTED)
         sys.exit(code)
@@ -397,10 +400,12 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     """Recent runs and files from the ledger, with their counts."""
     from filebridge.ledger import SqliteLedger
 
-    name = None
+    name = state = None
     if profile:
         prof = load_profile(profile)
         ledger, name = ledger or prof.ledger_path(), prof.name
+        stock = getattr(prof, "stock", None)  # its shops' outbox is the inventory's
+        state = f"inventory:{stock.inventory}" if stock is not None else name
     ledger = ledger or Path("profiles/filebridge.db")
     if not ledger.exists():
         _fail(runner.USAGE, f"no ledger at {ledger} (give --ledger or --profile)")
@@ -423,7 +428,7 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
     from filebridge.outbox import held_runs, outbox_counts
     from filebridge.stock import inventory_counts
 
-    shops = outbox_counts(db, name)
+    shops = outbox_counts(db, state)
     if shops:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -133,3 +134,27 @@ def write_rejects(o: RejectsOptions, ctx: SinkContext, report: FileReport) -> No
                 flush()
         if chunk or header:
             flush()
+
+
+def where_notes(profile: Any) -> list[str]:
+    """For ``filebridge check`` of a stock profile: where the files for the ERP go when
+    the profile leaves them to a default (the ack and rejects beside the profiles, in a
+    feedback folder), and where its movement files go, or that none are written."""
+    out: list[str] = []
+    stock = getattr(profile, "stock", None)
+    if stock is None:
+        return out
+    base = Path(profile.base)
+    fb = profile.feedback
+    for name, o in (("ack", fb.ack), ("rejects", fb.rejects)):
+        if o is not None and "path" not in o.model_fields_set:
+            out.append(f"feedback.{name} not set: written to {base / o.path} (beside the "
+                       f"profile; set feedback.{name}.path, or null for none)")
+    if stock.role in ("figures", "orders"):
+        if stock.feedback is None:
+            out.append("stock.feedback not set: no movement files are written for the ERP; "
+                       "the web's sales wait in the ledger (to_erp in filebridge status) and "
+                       "filebridge feedback refuses this profile")
+        else:
+            out.append(f"movement files for the ERP: {base / stock.feedback.path}")
+    return out

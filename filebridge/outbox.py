@@ -148,15 +148,20 @@ class ChangeLog:
     def enqueue(self, rows: Iterable[tuple[str, str, int, str | None, str]],
                 run_id: int | None) -> None:
         """Queue (key, op, hash, product, record json) changes that come from no file
-        (a reconciliation's corrections)."""
+        (a reconciliation's corrections, availability after an order pull). Without a
+        run each gets a key of its own: the same figure queued again later (5, 4, 5) is
+        a new change, which a shop's idempotency must not take for the first."""
         now = time.time()
         p, s = self.profile, self.sink
+
+        def idem(k: str, op: str, h: int) -> str:
+            return idem_key(p, s, k, op, h, -run_id) if run_id else str(uuid.uuid4())
         with self.ledger.tx() as db:
             db.executemany("INSERT INTO outbox(profile, sink, key, op, hash, product, record, "
                            "idem, run_id, status, created, updated) "
                            "VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?)",
-                           [(p, s, k, op, h, prod, rec, idem_key(p, s, k, op, h, -(run_id or 0)),
-                             run_id, now, now) for k, op, h, prod, rec in rows])
+                           [(p, s, k, op, h, prod, rec, idem(k, op, h), run_id, now, now)
+                            for k, op, h, prod, rec in rows])
 
     def acknowledged(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The last record the shop acknowledged for each of ``keys`` that it has."""

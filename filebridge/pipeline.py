@@ -122,10 +122,10 @@ class Job:
         return errors
 
     # Shared stock: orders in, movement files out, the timetable (filebridge.stock_jobs).
-    def pull_orders(self) -> int:
+    def pull_orders(self, push: bool = True, moved: set[str] | None = None) -> int:
         from filebridge.stock_jobs import pull_orders
 
-        return pull_orders(self)
+        return pull_orders(self, push, moved)
 
     def movement_writer(self) -> Any:
         from filebridge.stock_jobs import movement_writer

@@ -417,6 +417,9 @@ class Inventory:
             return None
         total = 0
         record: dict[str, Any] = {}
+        # A movement naming no warehouse (a web sale) counts at the first of all the
+        # web warehouses, also when only one shop location's warehouses are summed.
+        home = self._home(figures, set(self.spec.web))
         for loc, qty, as_of, rec in figures:
             if web and loc not in web:
                 continue
@@ -424,9 +427,8 @@ class Inventory:
             total += qty
             for source, mloc, mqty, occurred, acked in moves:
                 # One ERP total takes every movement; per warehouse, a movement counts at
-                # its own, or (naming none) once, at the first web warehouse.
-                if loc != ALL and mloc != loc and (mloc != ALL or loc != self._home(figures,
-                                                                                     web)):
+                # its own, or (naming none) once, at the home warehouse.
+                if loc != ALL and mloc != loc and (mloc != ALL or loc != home):
                     continue
                 if not self._erp_had(source, occurred, acked, as_of):
                     total += mqty
@@ -434,8 +436,9 @@ class Inventory:
         return Position(total, keep)
 
     @staticmethod
-    def _home(figures: list[tuple[str, int, float, dict[str, Any]]], web: set[str]) -> str:
-        return next(loc for loc, *_ in figures if not web or loc in web)
+    def _home(figures: list[tuple[str, int, float, dict[str, Any]]], web: set[str]
+              ) -> str | None:
+        return next((loc for loc, *_ in figures if not web or loc in web), None)
 
     def _erp_had(self, source: str, occurred: float, acked: float | None, as_of: float) -> bool:
         """Whether the ERP's figure taken at ``as_of`` includes this movement."""

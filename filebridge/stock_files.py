@@ -283,7 +283,11 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
     touched = ingest(inv, read(), path, ctx.file_id, source, report)
     report.flush()
     if role == "figures":
-        job.pull_orders()  # sales the shop took since the export: before anything is pushed
+        # Sales the shops took since the export, before anything is pushed; SKUs they
+        # moved that the file does not list go out with the file's (as no input row).
+        moved: set[str] = set()
+        job.pull_orders(push=False, moved=moved)
+        touched = _touched({sku: [line, n] for sku, line, n in touched}, moved)  # type: ignore[misc]
     if role == "orders" and inv.spec.feedback is not None:
         # The ERP learns of the orders in this file's outputs, published with them.
         writer = job.movement_writer()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from filebridge.errors import SinkError
 from filebridge.movements import MovementWriter
+from filebridge.options import expand_env
 from filebridge.orders.base import PULLERS
 from filebridge.reconcile import reconcile
 from filebridge.schedule import ScheduledJob
@@ -67,24 +68,38 @@ def movement_writer(job: Job) -> MovementWriter:
                           job.profile.base, job.delivery)
 
 
-def pull_orders(job: Job) -> int:
+def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:
     """Record what the shops sold (or cancelled) since the last pull; the number
-    of movements. A shop that cannot be read is logged and left for next time."""
+    of movements. A shop that cannot be read is logged and left for next time.
+
+    With ``push``, the new availability of the SKUs that moved then goes to every
+    stock sink of the profile, the shop the order came from included
+    (:mod:`filebridge.stock_push`). The SKUs that moved are added to ``moved``."""
+    moved = set() if moved is None else moved
     if job.inventory is None or not job.inventory.spec.orders:
         return 0
     n = 0
+    pulled: set[tuple[str, str]] = set()
     for shop in job.shops.values():
         cls = PULLERS.get(shop.sink.o.format)  # type: ignore[attr-defined]
-        if cls is None:
+        # One shop written at several locations (a sink each) has one set of orders:
+        # pulled once, under the first sink's id, or each sale would count twice.
+        where = (shop.sink.o.format, expand_env(str(shop.sink.o.url)).rstrip("/"))
+        if cls is None or where in pulled:
             continue
+        pulled.add(where)
         source, puller = f"web:{shop.id}", cls(shop.sink.o)
         try:
             for lines, cursor in puller.pull(job.inventory.cursor(source)):
-                n += job.inventory.record_orders(source, lines)
+                n += job.inventory.record_orders(source, lines, moved)
                 job.inventory.set_cursor(source, cursor)
         except SinkError as e:
             log.warning("%s: orders from %s: %s; pulled again next time", job.name,
                         shop.id, e)
         finally:
             puller.close()
+    if push:
+        from filebridge.stock_push import push_availability
+
+        push_availability(job, moved)
     return n

@@ -149,7 +149,9 @@ class StockSpec(Model):
                      "movement file the ERP confirms")
     feedback: MovementFiles | None = Field(None, description="figures: movement files for "
                                            "the ERP (filebridge feedback, or on a schedule); "
-                                           "orders: one after each orders file")
+                                           "orders: one after each orders file; unset: none "
+                                           "are written, the web's sales wait in the ledger "
+                                           "(filebridge check says so)")
     schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "

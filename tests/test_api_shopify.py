@@ -154,12 +154,12 @@ def test_stale_stock_overwrite_or_reject(shop: ShopifyServer, env: None) -> None
     ledger = Ledger()
     c = client(shop, ledger)
     ledger.send(c, [ledger.change(r) for r in SCENARIO])
-    shop.set_stock("MUG-2", 1)  # a web sale since our last update (we set 2)
+    shop.add_order([("MUG-2", 1)])  # a web sale since our last update (we set 2): 1 left
     results = ledger.send(c, [ledger.change(mug(2, stock=9)), ledger.change(mug(1, stock=5))])
     assert results["MUG-2"].ok and shop.stock("MUG-2") == 9  # default: overwrite
     assert shop.stock("MUG-1") == 5
 
-    shop.set_stock("MUG-2", 8)
+    shop.add_order([("MUG-2", 1)])  # 9 -> 8
     strict = client(shop, ledger, on_stale="reject")
     results = ledger.send(strict, [ledger.change(mug(2, stock=20))])
     assert not results["MUG-2"].ok and shop.stock("MUG-2") == 8

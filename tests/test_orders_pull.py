@@ -58,7 +58,7 @@ class Shopify:
         self.server.cancel(order, at)
 
     def refund(self, order: str, sku: str, qty: int, at: float) -> None:
-        self.server.refund(order, {sku: qty}, at)
+        self.server.refund(order, {sku: qty}, at, restock_type="RETURN")  # a return
 
 
 @pytest.fixture(autouse=True)

@@ -64,7 +64,7 @@ def test_shopify_stock_of(monkeypatch):
         assert shop.requests - requests == 2  # the location is known; one search per chunk
         assert main.stock_of([]) == {}
 
-        shop.set_stock("SH-A", 2)  # a web sale behind the client's back
+        shop.add_order([("SH-A", 3)])  # a web sale behind the client's back: 5 - 3
         assert main.stock_of(["SH-A"]) == {"SH-A": 2}
 
         # Per location: the level where the client writes; not stocked there: None.
@@ -97,7 +97,7 @@ def test_magento_stock_of(monkeypatch):
         assert got == {"MG-A": 5, "MG,COMMA": 3, "MG-ZERO": 0, "MG-NOPE": None,
                        **{s: i for i, s in enumerate(many)}}
 
-        with server.lock:  # a web sale and a fractional count, behind the client's back
+        with server.lock:  # a shipment (source deduction) and a fractional count, by hand
             server.source_items[("MG-A", "default")]["quantity"] = 2.0
             server.source_items[("MG-ZERO", "default")]["quantity"] = 4.5
         assert main.stock_of(["MG-A", "MG-ZERO"]) == {"MG-A": 2, "MG-ZERO": 4}

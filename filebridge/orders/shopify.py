@@ -24,8 +24,18 @@ GraphQL Admin ``orders`` query, ``Order``, ``LineItem``; search syntax
 - Only the last 60 days of orders are visible unless the app has ``read_all_orders``
   [doc: Order object note]; the token needs ``read_orders``.
 
+- A refund's lines say whether the units went back to stock: ``restockType``
+  RETURN or CANCEL (LEGACY_RESTOCK on old refunds) restocked them, NO_RESTOCK did
+  not: the customer kept them [doc: ``RefundLineItem.restockType``,
+  ``RefundLineItemRestockType``]. ``currentQuantity`` drops either way, so the
+  units refunded without restock are added back: they stay sold. Refunds are read
+  (``order(id) { refunds { refundLineItems } }``) only for orders whose financial
+  status says refunded, as the list query would cost too much with them.
+
 Unpaid orders count: Shopify commits stock when an order is created, not when it is
-paid. Line locations are not reported (a line's stock may come from several
+paid. A cancelled order counts 0 (the usual cancel restocks; one cancelled with
+``restock: false`` keeps its units out of Shopify's stock, which this puller does
+not see). Line locations are not reported (a line's stock may come from several
 fulfillment orders).
 """
 
@@ -49,6 +59,10 @@ ORDERS = ("query PullOrders($first: Int!, $after: String, $query: String, $lines
           "nodes { id createdAt updatedAt cancelledAt displayFinancialStatus "
           "lineItems(first: $lines) { nodes { " + LINE_FIELDS + " } "
           "pageInfo { hasNextPage endCursor } } } pageInfo { hasNextPage endCursor } } }")
+REFUNDS = ("query OrderRefunds($id: ID!) { order(id: $id) { refunds { id "
+           "refundLineItems(first: 250) { nodes { quantity restockType lineItem { id } } "
+           "pageInfo { hasNextPage } } } } }")
+REFUNDED = ("PARTIALLY_REFUNDED", "REFUNDED")
 ORDER_LINES = ("query OrderLines($id: ID!, $after: String, $lines: Int!) { order(id: $id) { "
                "lineItems(first: $lines, after: $after) { nodes { " + LINE_FIELDS + " } "
                "pageInfo { hasNextPage endCursor } } } }")
@@ -106,7 +120,24 @@ class ShopifyOrders(OrderPuller):
             page = more.get("pageInfo") or {}
         cancelled = bool(o.get("cancelledAt"))
         status = "CANCELLED" if cancelled else str(o.get("displayFinancialStatus") or "")
+        kept = self._kept(o["id"]) if not cancelled and status in REFUNDED else {}
         at = epoch(o.get("createdAt")) or changed
         return [OrderLine(order=o["id"], line=str(li["id"]), sku=str(li.get("sku") or ""),
-                          qty=0 if cancelled else max(0, int(li.get("currentQuantity") or 0)),
+                          qty=0 if cancelled else max(0, int(li.get("currentQuantity") or 0)
+                                                      + kept.get(str(li["id"]), 0)),
                           status=status, at=at, changed=changed) for li in nodes]
+
+    def _kept(self, order: str) -> dict[str, int]:
+        """Line id -> units refunded without restock (still out of stock)."""
+        data = self.client.must("order", REFUNDS, {"id": order})
+        out: dict[str, int] = {}
+        for refund in (data.get("order") or {}).get("refunds") or []:
+            conn = refund.get("refundLineItems") or {}
+            if (conn.get("pageInfo") or {}).get("hasNextPage"):
+                raise PermanentSinkError(f"shopify orders: refund {refund.get('id')} of order "
+                                         f"{order} has more than 250 lines; not read")
+            for rl in conn.get("nodes") or []:
+                if rl.get("restockType") == "NO_RESTOCK":
+                    line = str((rl.get("lineItem") or {}).get("id"))
+                    out[line] = out.get(line, 0) + int(rl.get("quantity") or 0)
+        return out

@@ -26,8 +26,17 @@ while we page moves behind the anchor and comes back later; nothing shifts under
 page number. A second holding more than ``EXCLUDE_MAX`` orders (a bulk import) is
 stepped through with ``offset`` instead, to keep the address short.
 
-Quantity: the line's ordered quantity minus its refunded quantity while the order
-holds stock; 0 in ``RELEASED`` statuses. ``pending`` (created, not paid) counts as
+Quantity: the line's ordered quantity minus the units given back to stock while the
+order holds stock; 0 in ``RELEASED`` statuses. WooCommerce gives refunded units back
+only when the refund restocks them (``api_restock``, the admin's "Restock refunded
+items"), and then counts them in the line's ``_restock_refunded_items`` meta, which
+the REST API shows with ``_reduced_stock`` in ``line_items[].meta_data`` [code:
+includes/wc-order-functions.php ``wc_restock_refunded_items``; woocommerce/woocommerce
+#51024]. A refund that did not restock leaves the units sold (the customer kept
+them), and a ``refunded`` order holds what it did not restock: the status change
+moves no stock (``wc_maybe_increase_stock_levels`` runs on cancelled and pending
+only). A shop whose lines show neither meta (stock not managed, or an old version)
+counts every refunded unit as returned, and a refunded order as 0. ``pending`` (created, not paid) counts as
 0: WooCommerce itself reduces stock only when an order is paid or put on hold, and
 an unpaid order is cancelled after the hold time; once paid it becomes processing
 and its lines count. Statuses we do not know (a plugin's ``shipped``…) hold stock,
@@ -49,8 +58,9 @@ from filebridge.sinks.api.woocommerce import WooOptions
 
 PAGE = 100  # per_page: the REST API's maximum
 EXCLUDE_MAX = 200  # ids excluded in one address before stepping with offset
-RELEASED = frozenset({"pending", "cancelled", "refunded", "failed", "trash", "checkout-draft",
-                      "draft", "auto-draft"})
+RELEASED = frozenset({"pending", "cancelled", "failed", "trash", "checkout-draft", "draft",
+                      "auto-draft"})
+STOCK_META = ("_reduced_stock", "_restock_refunded_items")  # WooCommerce's per-line stock
 FIELDS = "id,status,date_created_gmt,date_modified_gmt,line_items,refunds"
 
 
@@ -120,12 +130,20 @@ class WooOrders(OrderPuller):
 
     def _lines(self, o: dict[str, Any], changed: float) -> list[OrderLine]:
         status = str(o.get("status") or "")
-        holds = status not in RELEASED
-        refunded = self._refunded(o) if holds and o.get("refunds") else {}
+        items = o.get("line_items") or []
+        metas = [{m.get("key"): m.get("value") for m in li.get("meta_data") or []}
+                 for li in items]
+        managed = any(k in m for m in metas for k in STOCK_META)
+        holds = status not in RELEASED and (managed or status != "refunded")
+        if managed:  # the shop says what it gave back to stock
+            back = {int(li["id"]): _int(m.get("_restock_refunded_items"))
+                    for li, m in zip(items, metas, strict=True)}
+        else:
+            back = self._refunded(o) if holds and o.get("refunds") else {}
         at = epoch(o.get("date_created_gmt")) or changed
         out = []
-        for li in o.get("line_items") or []:
-            qty = max(0, int(li.get("quantity") or 0) - refunded.get(int(li["id"]), 0)) \
+        for li in items:
+            qty = max(0, int(li.get("quantity") or 0) - back.get(int(li["id"]), 0)) \
                 if holds else 0
             out.append(OrderLine(order=str(o["id"]), line=str(li["id"]),
                                  sku=str(li.get("sku") or ""), qty=qty, status=status, at=at,
@@ -150,6 +168,13 @@ class WooOrders(OrderPuller):
                         out[target] = out.get(target, 0) + abs(int(rl.get("quantity") or 0))
             page += 1
         return out
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value or 0))
+    except ValueError:
+        return 0
 
 
 def _refunded_item(rl: dict[str, Any]) -> int | None:

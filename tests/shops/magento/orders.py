@@ -8,6 +8,26 @@ last page again, as Magento's collections do), ``total_count`` and the ``fields`
 response filter. Items as Magento stores them: a configurable is a parent item (the
 simple's SKU, the counters) and a child item (``parent_item_id``, a "dummy" that is
 never cancelled, invoiced or refunded itself).
+
+Stock moves as Magento's multi-source inventory moves it [code: magento/inventory
+e9d6e33c, InventorySales/Plugin/Sales/OrderManagement/
+AppendReservationsAfterOrderPlacementPlugin.php, Observer/CatalogInventory/
+CancelOrderItemObserver.php, Plugin/Sales/OrderManagement/
+DeductSourceItemQuantityOnRefundPlugin.php, Plugin/SalesInventory/
+ProcessReturnQtyOnCreditMemoPlugin.php, Model/ReturnProcessor/ProcessRefundItems.php;
+AmpersandHQ/magento2-disable-stock-reservation README: "MSI will not decrement stock
+on order placement - it will only do so on order shipment and refund"]:
+
+- placing an order appends a reservation of minus the ordered units per SKU: the
+  source items keep their quantity, the salable quantity (sources + reservations,
+  ``GET /V1/inventory/get-product-salable-quantity/{sku}/{stockId}``) drops;
+- cancelling appends a reservation giving the cancelled units back;
+- a shipment deducts the source item (``source``, default ``default``) and appends a
+  compensating reservation;
+- a credit memo "consumes" the refunded units not shipped, taken first (source
+  deducted, reservation compensated); with "Return to Stock" (``return_to_stock``; unticked by
+  default, as is "Automatically Return Credit Memo Item to Stock") every refunded
+  unit goes back to the source.
 """
 
 from __future__ import annotations
@@ -23,10 +43,13 @@ from shops.magento.stores import Scope
 
 
 class Orders(ShopState):
-    ROUTES: ClassVar[list[tuple[str, str, str]]] = [("GET", "V1/orders", "get_orders")]
+    ROUTES: ClassVar[list[tuple[str, str, str]]] = [
+        ("GET", "V1/orders", "get_orders"),
+        ("GET", "V1/inventory/get-product-salable-quantity/{sku}/{stockId}", "get_salable")]
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
+        self.reservations: list[tuple[str, float, str, int]] = []  # sku, qty, event, order
         self.orders: dict[int, dict[str, Any]] = {}
         self.next_order = 1
         self.next_item = 1
@@ -58,7 +81,32 @@ class Orders(ShopState):
                 "state": "processing" if invoiced else "new",
                 "status": "processing" if invoiced else "pending",
                 "created_at": _stamp(created), "updated_at": _stamp(created), "items": items}
+            for item in self._live_items(oid):
+                self._reserve(item["sku"], -item["qty_ordered"], "order_placed", oid)
             return oid
+
+    # -- stock: reservations and source deductions ----------------------------------
+
+    def _reserve(self, sku: str, qty: float, event: str, order: int) -> None:
+        if qty:
+            self.reservations.append((sku, float(qty), event, order))
+
+    def _deduct(self, sku: str, qty: float, source: str = "default") -> None:
+        """SourceDeductionService: a source item's quantity moves (none: nothing)."""
+        item = getattr(self, "source_items", {}).get((sku, source))
+        if item is not None and qty:
+            item["quantity"] -= qty
+
+    def salable(self, sku: str) -> float:
+        """Sources in stock plus reservations (one stock holding every source)."""
+        with self.lock:
+            have = sum(si["quantity"] for (s, _), si in getattr(self, "source_items", {})
+                       .items() if s == sku and si["status"] == 1)
+            return have + sum(q for s, q, _, _ in self.reservations if s == sku)
+
+    def get_salable(self, scope: Scope, params: list[str], query: dict[str, str],
+                    body: Any) -> tuple[int, Any]:
+        return 200, self.salable(params[0])
 
     def _order_item(self, oid: int, sku: str, qty: float, kind: str) -> dict[str, Any]:
         item = {"item_id": self.next_item, "order_id": oid, "sku": sku, "name": sku,
@@ -84,14 +132,18 @@ class Orders(ShopState):
                 to_invoice = i["qty_ordered"] - i["qty_invoiced"] - i["qty_canceled"]
                 to_ship = (i["qty_ordered"] - i["qty_shipped"] - i["qty_refunded"]
                            - i["qty_canceled"])
-                i["qty_canceled"] += max(0.0, min(to_invoice, to_ship))
+                cancelled = max(0.0, min(to_invoice, to_ship))
+                i["qty_canceled"] += cancelled
+                self._reserve(i["sku"], cancelled, "order_canceled", order)
                 refundable |= i["qty_invoiced"] - i["qty_refunded"] > 0
             o["state"] = o["status"] = "processing" if refundable else "canceled"
             o["updated_at"] = _stamp(at)
 
-    def refund(self, order: int, qtys: dict[str, float], at: float) -> None:
+    def refund(self, order: int, qtys: dict[str, float], at: float, *,
+               return_to_stock: bool = False) -> None:
         """A credit memo for invoiced units of the given SKUs; every unit refunded or
-        canceled closes the order."""
+        canceled closes the order. Units not shipped are consumed from the source;
+        with ``return_to_stock`` every refunded unit goes back to it."""
         with self.lock:
             o, live = self.orders[order], self._live_items(order)
             for sku, qty in qtys.items():
@@ -99,15 +151,25 @@ class Orders(ShopState):
                 if item["qty_invoiced"] - item["qty_refunded"] < qty:
                     raise ValueError(f"order {order}: {sku} has fewer than {qty} invoiced "
                                      "units left to refund")
+                unshipped = max(0.0, min(qty, item["qty_ordered"] - item["qty_shipped"]
+                                         - item["qty_canceled"] - item["qty_refunded"]))
+                self._deduct(sku, unshipped)
+                self._reserve(sku, unshipped, "creditmemo_created", order)
+                if return_to_stock:
+                    self._deduct(sku, -qty)
                 item["qty_refunded"] += qty
             if all(i["qty_canceled"] + i["qty_refunded"] >= i["qty_ordered"] for i in live):
                 o["state"] = o["status"] = "closed"
             o["updated_at"] = _stamp(at)
 
-    def ship(self, order: int, qtys: dict[str, float], at: float) -> None:
+    def ship(self, order: int, qtys: dict[str, float], at: float,
+             source: str = "default") -> None:
+        """A shipment from ``source``: deducted there, the reservation compensated."""
         with self.lock:
             for sku, qty in qtys.items():
                 next(i for i in self._live_items(order) if i["sku"] == sku)["qty_shipped"] += qty
+                self._deduct(sku, qty, source)
+                self._reserve(sku, qty, "shipment_created", order)
             self.orders[order]["updated_at"] = _stamp(at)
 
     def set_state(self, order: int, state: str, status: str, at: float) -> None:

@@ -37,6 +37,18 @@ class Inventory(ShopState):
 
     # -- test helpers: a clerk or a web sale behind the client's back -----------------
 
+    def add_variant(self, sku: str, stock: dict[str | None, int]) -> None:
+        """A one-variant product made in the admin (productSet), its inventory tracked
+        at the given locations (name -> available; None: the primary)."""
+        with self.lock:
+            answer = self.product_set("2026-01", None, {"title": sku, "variants": [{
+                "sku": sku, "price": "1.00",
+                "optionValues": [{"optionName": "Title", "name": "Default Title"}],
+                "inventoryQuantities": [{"locationId": self.location_id(loc),
+                                         "name": "available", "quantity": q}
+                                        for loc, q in stock.items()]}]})
+            assert not answer["userErrors"], answer
+
     def set_stock(self, sku: str, quantity: int, location: str | None = None) -> None:
         """Set (and stock, if need be) a variant's level at a location."""
         with self.lock:

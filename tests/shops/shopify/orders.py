@@ -7,6 +7,22 @@ after) }`` [doc: shopify.dev admin-graphql ``orders``, ``Order``, ``LineItem``].
 (others are ignored, as Shopify ignores what it cannot parse, with a search
 warning); sortKey UPDATED_AT, CREATED_AT or ID (default) with the id as tie break;
 cursors are a keyset on (sort value, id), as Shopify's are.
+
+Stock moves as Shopify moves it [doc: shopify.dev "Inventory states" (apps/build/
+orders-fulfillment/inventory-management-apps, available / committed / on_hand);
+admin-graphql ``orderCancel`` (``restock: Boolean!``), ``RefundLineItemInput``
+(``restockType``, ``locationId``), ``RefundLineItemRestockType``]:
+
+- an order takes its units from ``available`` (they become ``committed``) at the
+  location that fulfils it, for every variant whose inventory is tracked there (this
+  shop tracks a variant where it has a level); available may go below 0 (oversold);
+- ``cancel(restock=True)`` puts the units still on the order back into available;
+  ``restock=False`` leaves them out;
+- a refund line restocks its units only with ``restock_type`` ``RETURN`` (fulfilled
+  units) or ``CANCEL`` (unfulfilled ones), at ``location`` (default: the order's);
+  ``NO_RESTOCK``, the default here as an omitted restockType is, returns nothing;
+  the order's ``refunds`` list each refund's ``refundLineItems`` with ``quantity``,
+  ``restockType``, ``restocked`` and the ``lineItem``.
 """
 
 from __future__ import annotations
@@ -48,32 +64,67 @@ class Orders(ShopState):
     # -- tests play the customers and clerks -------------------------------------------
 
     def add_order(self, lines: list[tuple[str, int]], created: float | None = None,
-                  financial: str = "PAID", updated: float | None = None) -> str:
-        """An order of (sku, quantity) lines; returns its GID."""
+                  financial: str = "PAID", updated: float | None = None,
+                  location: str | None = None) -> str:
+        """An order of (sku, quantity) lines fulfilled from ``location`` (None: the
+        primary); returns its GID. Tracked variants' available drops."""
         with self.lock:
             oid = self._gid("Order")
             c = self._time(created)
+            loc = self.location_id(location)
             self.orders[oid] = {
                 "id": oid, "createdAt": c, "updatedAt": self._time(updated) if updated
                 is not None else c, "cancelledAt": None, "displayFinancialStatus": financial,
+                "location": loc, "refunds": [],
                 "lines": [{"id": self._gid("LineItem"), "sku": sku, "quantity": q,
                            "currentQuantity": q} for sku, q in lines]}
+            for sku, q in lines:
+                self._commit(sku, loc, -q)
             return oid
 
-    def cancel(self, order_id: str, at: float | None = None) -> None:
-        """orderCancel: the lines keep their quantities; the order is cancelled."""
-        with self.lock:
-            o = self.orders[order_id]
-            o["cancelledAt"] = o["updatedAt"] = self._time(at)
+    def _commit(self, sku: str, location: str, delta: int) -> None:
+        """Move a tracked variant's available at ``location`` (untracked: nothing)."""
+        item = next((v["item"] for v in self.variants.values() if v["sku"] == sku), None)
+        if item is not None and (item, location) in self.levels:
+            self.levels[(item, location)] += delta
 
-    def refund(self, order_id: str, quantities: dict[str, int], at: float | None = None) -> None:
-        """refundCreate with refundLineItems, by SKU or LineItem GID: currentQuantity
-        drops; the financial status becomes (PARTIALLY_)REFUNDED."""
+    def cancel(self, order_id: str, at: float | None = None, *, restock: bool = True) -> None:
+        """orderCancel: the lines keep their quantities; the order is cancelled; with
+        ``restock`` the units still on it go back to available."""
         with self.lock:
             o = self.orders[order_id]
+            if o["cancelledAt"] is not None:
+                raise ValueError(f"order {order_id} is cancelled already")
+            o["cancelledAt"] = o["updatedAt"] = self._time(at)
+            if restock:
+                for li in o["lines"]:
+                    self._commit(li["sku"], o["location"], li["currentQuantity"])
+
+    def refund(self, order_id: str, quantities: dict[str, int], at: float | None = None, *,
+               restock_type: str = "NO_RESTOCK", location: str | None = None) -> None:
+        """refundCreate with refundLineItems, by SKU or LineItem GID: currentQuantity
+        drops; the financial status becomes (PARTIALLY_)REFUNDED; RETURN and CANCEL
+        put the units back into available at ``location`` (default: the order's)."""
+        if restock_type not in ("NO_RESTOCK", "RETURN", "CANCEL"):
+            raise ValueError(f"restockType {restock_type} is not accepted on new refunds")
+        with self.lock:
+            o = self.orders[order_id]
+            loc = self.location_id(location) if location else o["location"]
+            refund = {"__typename": "Refund", "id": self._gid("Refund"), "lines": []}
             for key, q in quantities.items():
                 li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
-                li["currentQuantity"] = max(0, li["currentQuantity"] - q)
+                if q > li["currentQuantity"]:
+                    raise ValueError(f"{li['sku']}: {q} is more than the "
+                                     f"{li['currentQuantity']} left on the line")
+                li["currentQuantity"] -= q
+                if restock_type != "NO_RESTOCK":
+                    self._commit(li["sku"], loc, q)
+                refund["lines"].append({
+                    "__typename": "RefundLineItem", "id": self._gid("RefundLineItem"),
+                    "quantity": q, "restockType": restock_type,
+                    "restocked": restock_type != "NO_RESTOCK",
+                    "lineItem": {"__typename": "LineItem", "id": li["id"], "sku": li["sku"]}})
+            o["refunds"].append(refund)
             left = sum(li["currentQuantity"] for li in o["lines"])
             o["displayFinancialStatus"] = "PARTIALLY_REFUNDED" if left else "REFUNDED"
             o["updatedAt"] = self._time(at)
@@ -91,10 +142,16 @@ class Orders(ShopState):
         items = {"nodes": [{"__typename": "LineItem", **li} for li in page], "pageInfo": {
             "hasNextPage": more, "endCursor": _encode({"last_id": page[-1]["id"]})
             if page else None}}
+        # Order.refunds(first:) is a plain list; RefundLineItem a connection
+        # [doc: admin-graphql Order.refunds, Refund.refundLineItems, RefundLineItem].
+        refunds = [{"__typename": "Refund", "id": r["id"], "refundLineItems": {
+            "nodes": r["lines"], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+            for r in o["refunds"]]
         return {"__typename": "Order", "id": o["id"], "createdAt": _iso(o["createdAt"]),
                 "updatedAt": _iso(o["updatedAt"]),
                 "cancelledAt": _iso(o["cancelledAt"]) if o["cancelledAt"] else None,
-                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items}
+                "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items,
+                "refunds": refunds}
 
     def query_orders(self, call: Call) -> dict[str, Any]:
         first = call.arg("first")

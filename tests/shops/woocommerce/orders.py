@@ -18,6 +18,8 @@ from .products import SITE_OFFSET, Shop
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
                   "failed", "checkout-draft")
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
+REDUCES = ("processing", "on-hold", "completed")  # wc_maybe_reduce_stock_levels' hooks
+RESTORES = ("cancelled", "pending")  # wc_maybe_increase_stock_levels' hooks
 REST_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?"
                        r"(Z|[+-]\d{2}(:?\d{2})?)?$")
 
@@ -36,6 +38,27 @@ class Orders:
       ``quantity`` and the refunded line in their ``_refunded_item_id`` meta).
     - A refund saves the order with a new modification time; refunding every unit
       makes the order ``refunded``, as ``wc_create_refund`` does.
+
+    Stock moves as WooCommerce moves it [code: WordPress/WordPress
+    wp-content/plugins/woocommerce/includes/wc-stock-functions.php (commit 57a41f62)
+    ``wc_maybe_reduce_stock_levels``, ``wc_maybe_increase_stock_levels``,
+    ``wc_reduce_stock_levels``, ``wc_increase_stock_levels``; includes/wc-order-functions.php
+    ``wc_restock_refunded_items``]:
+
+    - entering ``processing``, ``on-hold`` or ``completed`` reduces the stock of every
+      line whose product manages stock, once per order (the order's "stock reduced"
+      flag) and once per line (its ``_reduced_stock`` meta: the units taken); stock
+      may go below 0, as ``wc_update_product_stock`` does not check;
+    - entering ``cancelled`` or ``pending`` gives back each line's ``_reduced_stock``
+      (what is still taken after restocked refunds) and clears the flag; ``refunded``,
+      ``failed`` and the rest move nothing;
+    - a refund restocks only when asked (``restock``: the REST API's ``api_restock``,
+      the admin's "Restock refunded items"; ``wc_create_refund``'s ``restock_items``):
+      each refunded unit of a line that had stock reduced goes back, ``_reduced_stock``
+      drops by it and ``_restock_refunded_items`` counts it.
+
+    Both metas are shown in the line's ``meta_data``, as the REST API shows them
+    (woocommerce/woocommerce#51024 reads ``_reduced_stock`` off an order's answer).
 
     Times are whole seconds; the site's zone is UTC+2 (``OFFSET``), so the local and
     GMT dates differ as they do in real shops."""
@@ -78,10 +101,11 @@ class Orders:
                               "product_id": parent or pid, "variation_id": pid if parent else 0,
                               "quantity": qty, "sku": sku, "total": "0.00", "meta_data": []})
             self.orders[oid] = {"id": oid, "parent_id": 0, "number": str(oid),
-                                "status": status, "currency": "EUR", "created": c,
+                                "status": "pending", "currency": "EUR", "created": c,
                                 "modified": self.time(modified) if modified is not None else c,
-                                "line_items": items}
+                                "line_items": items, "stock_reduced": False}
             self.refunds[oid] = []
+            self._enter(self.orders[oid], status)  # created pending, then its status
             return oid
 
     def order(self, oid: int) -> dict[str, Any]:
@@ -93,15 +117,65 @@ class Orders:
     def set_status(self, oid: int, status: str, at: float | None = None) -> None:
         with self.lock:
             o = self.order(oid)
-            o["status"], o["modified"] = status, self.time(at)
+            self._enter(o, status)
+            o["modified"] = self.time(at)
 
-    def refund(self, oid: int, quantities: dict[str | int, int], at: float | None = None) -> int:
-        """Refund units of lines given by SKU or line id; returns the refund's id."""
+    # -- stock, as the order's status hooks move it ---------------------------------
+
+    def _enter(self, o: dict[str, Any], status: str) -> None:
+        """The status transition and its stock hooks (woocommerce_order_status_<to>)."""
+        if status == o["status"]:
+            return
+        o["status"] = status
+        if status in REDUCES and not o["stock_reduced"]:
+            for li in o["line_items"]:
+                product = self._managed(li)
+                if product is None or _meta(li, "_reduced_stock"):
+                    continue
+                self._move(product, -li["quantity"])
+                _set_meta(li, "_reduced_stock", li["quantity"])
+            o["stock_reduced"] = True
+        elif status in RESTORES and o["stock_reduced"]:
+            for li in o["line_items"]:
+                product, taken = self._managed(li), _meta(li, "_reduced_stock")
+                if product is None or not taken:
+                    continue
+                self._move(product, taken)
+                _del_meta(li, "_reduced_stock")
+            o["stock_reduced"] = False
+
+    def _managed(self, li: dict[str, Any]) -> dict[str, Any] | None:
+        """The line's product (the variation, for one) if it manages its stock."""
+        obj = self.shop.item(li["variation_id"] or li["product_id"])
+        return obj if obj is not None and obj.get("manage_stock") else None
+
+    def _move(self, product: dict[str, Any], delta: int) -> None:
+        """wc_update_product_stock(increase/decrease): no floor at 0."""
+        product["stock_quantity"] = (product.get("stock_quantity") or 0) + delta
+        product["stock_status"] = "instock" if product["stock_quantity"] > 0 else "outofstock"
+
+    def stock(self, sku: str) -> int | None:
+        """The product's stock quantity now (None: not managing stock)."""
+        with self.lock:
+            obj = self.shop.item(self.shop.skus.get(sku, 0))
+            return obj.get("stock_quantity") if obj and obj.get("manage_stock") else None
+
+    def refund(self, oid: int, quantities: dict[str | int, int], at: float | None = None, *,
+               restock: bool = True) -> int:
+        """Refund units of lines given by SKU or line id; returns the refund's id.
+        ``restock`` is the REST API's ``api_restock`` (default true in
+        class-wc-rest-order-refunds-controller's schema)."""
         with self.lock:
             o = self.order(oid)
             lines = []
             for key, qty in quantities.items():
                 li = next(li for li in o["line_items"] if key in (li["id"], li["sku"]))
+                product, taken = self._managed(li), _meta(li, "_reduced_stock")
+                if restock and product is not None and taken and qty:
+                    self._move(product, qty)  # wc_restock_refunded_items
+                    _set_meta(li, "_reduced_stock", taken - qty)
+                    _set_meta(li, "_restock_refunded_items",
+                              _meta(li, "_restock_refunded_items") + qty)
                 lines.append({"id": self._item(), "name": li["name"],
                               "product_id": li["product_id"], "variation_id": li["variation_id"],
                               "quantity": -qty, "sku": li["sku"], "total": "0.00",
@@ -119,7 +193,7 @@ class Orders:
                 for rl in r["line_items"]:
                     done[int(rl["meta_data"][0]["value"])] += -rl["quantity"]
             if all(done[li["id"]] >= li["quantity"] for li in o["line_items"]):
-                o["status"] = "refunded"
+                self._enter(o, "refunded")
             o["modified"] = t
             return rid
 
@@ -131,7 +205,8 @@ class Orders:
         return {name: fmt(t + self.OFFSET), name + "_gmt": fmt(t)}
 
     def view(self, o: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        out = {k: v for k, v in o.items() if k not in ("created", "modified")}
+        out = {k: copy.deepcopy(v) for k, v in o.items()
+               if k not in ("created", "modified", "stock_reduced")}
         out.update(self._dates(o["created"], "date_created"))
         out.update(self._dates(o["modified"], "date_modified"))
         out["refunds"] = [{"id": r["id"], "reason": r["reason"], "total": "-" + r["amount"]}
@@ -189,6 +264,24 @@ class Orders:
                                                                    lambda o: (o["id"],))
         items.sort(key=key, reverse=order == "desc")
         return page([self.view(o, query) for o in items], query)
+
+
+def _meta(li: dict[str, Any], key: str) -> int:
+    return int(next((m["value"] for m in li["meta_data"] if m["key"] == key), 0) or 0)
+
+
+def _set_meta(li: dict[str, Any], key: str, value: int) -> None:
+    for m in li["meta_data"]:
+        if m["key"] == key:
+            m["value"] = m["display_value"] = str(value)
+            return
+    li["meta_data"].append({"id": len(li["meta_data"]) + 1000 * li["id"], "key": key,
+                            "value": str(value), "display_key": key,
+                            "display_value": str(value)})
+
+
+def _del_meta(li: dict[str, Any], key: str) -> None:
+    li["meta_data"] = [m for m in li["meta_data"] if m["key"] != key]
 
 
 def _rest_date(param: str, value: str) -> int:

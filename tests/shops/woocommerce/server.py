@@ -172,8 +172,12 @@ class WooServer:
         self.orders.set_status(order_id, status, at)
 
     def refund(self, order_id: int, quantities: dict[str | int, int],
-               at: float | None = None) -> int:
-        return self.orders.refund(order_id, quantities, at)
+               at: float | None = None, *, restock: bool = True) -> int:
+        return self.orders.refund(order_id, quantities, at, restock=restock)
+
+    def stock(self, sku: str) -> int | None:
+        """What the shop shows in stock for ``sku`` (its orders move it too)."""
+        return self.orders.stock(sku)
 
     def rate_limit(self, per_second: float | None, retry_after: float | None = None) -> None:
         """Answer 429 to requests beyond ``per_second`` in a one-second window, with

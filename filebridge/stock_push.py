@@ -1,0 +1,86 @@
+"""Availability pushed without a file: after the shops' orders are pulled, every
+stock sink of the profile (every shop and shop location sharing the inventory) is
+told what may now be sold of the SKUs that moved.
+
+The push goes the way a file's does: the figure per SKU (and per shop location) from
+the ledger, compared with what each shop last acknowledged from us, the changed
+ones queued in the outbox (idempotency keys, retries, the follow-up of earlier
+queued changes) and drained. Held runs stay held: a change queued here overtakes a
+held change to the same SKU, which ``approve`` then supersedes. The breaker has
+nothing to weigh: a push of figures removes nothing and is not a file.
+
+The shop an order came from has already taken the units itself (WooCommerce on
+payment, Shopify on creation). It gets the same absolute figure as every other
+shop, never a decrement, so its count ends where the ledger says: WooCommerce
+stores the figure, Shopify's compare-and-set finds its own count moved and either
+finds it equal already or sets it (``on_stale``). Magento is different: see the
+note in :func:`push_availability`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filebridge.apisync import canon_for, canonical
+from filebridge.catalog.record import FieldError
+from filebridge.delta import differs, row_hashes
+from filebridge.records import Batch
+from filebridge.stock_files import Oversold, availability_batches
+
+log = logging.getLogger("filebridge")
+
+
+def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
+    """Queue and send what may be sold of ``skus`` to every stock sink of ``job``;
+    shop id -> the error that stopped its sending (None: all sent). SKUs the ERP
+    never gave a figure for are left alone, as a file leaves them.
+
+    Magento reserves ordered units against its salable quantity and deducts the
+    source only on shipment, so a source quantity set to the figure counts an
+    unshipped order twice there; this push does not correct for it (yet)."""
+    inv = job.inventory
+    touched = [(sku, None, 0) for sku in sorted(set(skus))]
+    shops = [s for s in job.shops.values() if getattr(s.o, "sync", None) == "stock"]
+    if inv is None or not shops:
+        return {}
+    found = Oversold(f"{job.name}: orders")
+    batches = [b for b, _ in availability_batches(inv, touched, found=found)] if touched \
+        else []
+    out: dict[str, str | None] = {}
+    for shop in shops:  # with nothing new, what an earlier push left queued is sent
+        n = _enqueue(shop, batches)
+        out[shop.id] = shop.drain()
+        log.info("%s: %s: %d SKUs' availability after the orders pulled%s", job.name,
+                 shop.id, n, f"; {out[shop.id]}" if out[shop.id] else "")
+    return out
+
+
+def _enqueue(shop: Any, batches: list[Batch]) -> int:
+    """Queue the changed figures for one shop, hashed as a file's rows are hashed so
+    the next file compares with what the shop will have."""
+    canon = canon_for(shop)
+    known = shop.log.known()
+    rows = []
+    for batch in batches:
+        table = canonical(batch, canon)
+        keys = pc.cast(table["sku"], pa.string())
+        hashes = row_hashes(Batch(table, batch.lines)).view(pa.int64())
+        changed, _ = differs(known, keys, hashes)
+        for row, h in zip(table.filter(changed).to_pylist(),
+                          hashes.filter(changed).to_pylist(), strict=True):
+            try:
+                rec = canon.record(row)
+            except FieldError as e:  # cannot happen for an integer figure; never silent
+                log.warning("%s: SKU %s: %s", shop.id, row.get("sku"), e)
+                continue
+            rows.append((rec["sku"], "upsert", h, rec.get("product"),
+                         json.dumps(rec, ensure_ascii=False)))
+    if rows:
+        shop.log.enqueue(rows, None)
+    return len(rows)
