@@ -268,3 +268,72 @@ def test_the_php_csv_reader_keeps_backslashes(tmp_path):
     assert read_php_csv('a,"b\\"c",d\n') == [["a", 'b\\"c', "d"]]  # fgetcsv keeps it
     assert read_php_csv('a,"x\\/y",z\r\n') == [["a", "x\\/y", "z"]]
     assert Path  # noqa: B018
+
+
+def test_what_a_record_no_longer_has_is_cleared_in_the_shop(tmp_path):
+    """An empty cell keeps the shop's value, so a sale that ended or a translation
+    withdrawn is written __EMPTY__VALUE__ (from the ledger's memory of what was sent)."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    day1 = [jacket("M", "Nero", **{"description@en": "Light jacket."}),
+            jacket("S", "Nero", **{"description@en": "Light jacket."})]
+    _, files = day(tmp_path, ledger, 1, day1, mode="changes")
+    m = shop()
+    assert not import_products(m, files["x.csv"]).errors
+    assert m.value("P-GIA", "description", "en") == "Light jacket."
+    assert m.value("GIA-M-NER", "special_price") == "149.00"
+    day2 = [jacket("M", "Nero", sale_price=None, sale_from=None, sale_to=None),
+            jacket("S", "Nero")]
+    _, files = day(tmp_path, ledger, 2, day2, mode="changes")
+    res = import_products(m, files["x.csv"])
+    assert not res.errors
+    assert m.value("GIA-M-NER", "special_price") is None
+    assert m.value("GIA-M-NER", "special_from_date") is None
+    assert m.value("GIA-S-NER", "special_price") == "149.00"  # its sale goes on
+    assert m.value("P-GIA", "description", "en") == "Giacca leggera."  # the default again
+    assert m.value("P-GIA", "name", "en") == "Quilted jacket"
+    # Written empty instead, the ended sale would stay in the shop.
+    edited = tmp_path / "kept.csv"
+    edited.write_text(files["x.csv"].read_text().replace("__EMPTY__VALUE__", ""))
+    (tmp_path / "again").mkdir()
+    _, first = day(tmp_path / "again", SqliteLedger(tmp_path / "l2.db"), 1, day1)
+    m2 = shop()
+    assert not import_products(m2, first["x.csv"]).errors
+    assert not import_products(m2, edited).errors
+    assert m2.value("GIA-M-NER", "special_price") == "149.00"
+    assert m2.value("P-GIA", "description", "en") == "Light jacket."
+
+
+def test_a_backslash_php_would_read_as_an_escape_is_refused(tmp_path):
+    from checkers.magento_importer import read_php_csv
+
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [{"article": "A", "sku": "A-1", "title": "Borsa", "size": "TU", "colour": "Nero",
+              "description": 'Tracolla 40", regolabile \\', "price": "10.00"},
+             {"article": "B", "sku": "B-1", "title": "Cintura", "size": "TU",
+              "colour": "Nero", "description": "Fibbia C:\\ metallo", "price": "20.00"}]
+    report, files = day(tmp_path, ledger, 1, items)
+    assert "description: " in reasons(report)[2] and "fgetcsv" in reasons(report)[2]
+    assert 3 not in reasons(report)
+    m = shop()
+    assert not import_products(m, files["x.csv"]).errors
+    assert m.value("B-1", "description") == "Fibbia C:\\ metallo"
+    # What PHP makes of such a cell: the quote after the backslash is text.
+    assert read_php_csv('A-1,"regolabile \\",10.00\n') == [["A-1", 'regolabile \\",10.00\n']]
+
+
+def test_a_url_key_is_taken_in_every_language(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [{"article": "A", "sku": "A-1", "title": "Scarf", "handle": "scarf",
+              "size": "TU", "colour": "Nero"},
+             {"article": "B", "sku": "B-1", "title": "Sciarpa", "title@en": "Scarf",
+              "handle@en": "scarf", "size": "TU", "colour": "Nero"}]
+    report, files = day(tmp_path, ledger, 1, items)
+    assert "url_key 'scarf' (store view en) is product A's already" in reasons(report)[3]
+    # The importer agrees: the default row's key is A's in every store view.
+    text = files["x.csv"].read_text()
+    row = 'B-1,,Default,simple,base,Sciarpa,,"Catalog, Search",sciarpa,"size=TU,color=Nero",,\n'
+    f = tmp_path / "both.csv"
+    f.write_text(text + row + "B-1,en,Default,simple,,Scarf,,,scarf,,,\n")
+    res = import_products(shop(), f)
+    assert any("Url key: 'scarf' was already generated for an item with the SKU: 'A-1'"
+               in e for _, e in res.errors)

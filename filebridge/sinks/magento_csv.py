@@ -46,6 +46,7 @@ InventoryImportExport):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -73,6 +74,7 @@ IMAGES = ["base_image", "base_image_label", "small_image", "small_image_label",
           "thumbnail_image", "thumbnail_image_label", "additional_images",
           "additional_image_labels"]
 SOURCES_HEADER = ["source_code", "sku", "status", "quantity"]  # stock_sources sample
+EMPTY = "__EMPTY__VALUE__"  # Import::DEFAULT_EMPTY_ATTRIBUTE_VALUE_CONSTANT: clears a value
 
 
 class SourcesFile(Model):
@@ -250,16 +252,20 @@ class MagentoCsvSink(ProductFileSink):
 
     def start(self, ctx: Any) -> None:
         super().start(ctx)
-        self.taken: dict[tuple[str, str], str] = {}  # (language, url_key) -> product key
+        # url_key -> product key: a default row's key is the product's in every store, so
+        # a key is taken whichever language it was made for.
+        self.taken: dict[str, str] = {}
 
     def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
         try:
             keys = self._url_keys(p)
             rows = list(self._rows(p, keys))
+            for _, cells in rows:
+                _php_csv_safe(cells)
         except CellError as e:
             raise ProductRefused(f"product {p.key}: {e}") from None
-        for lang, k in keys.items():
-            self.taken[(lang, k)] = p.key
+        for k in keys.values():
+            self.taken[k] = p.key
         yield from rows
 
     def _rows(self, p: Product, keys: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -324,7 +330,22 @@ class MagentoCsvSink(ProductFileSink):
                  "categories": category_paths(self.o.root_category,
                                               p.get("categories") or [])}
         cells.update({col: text(p.get(n)) for n, col in TEXTS.items()})
+        for n, col in TEXTS.items():
+            if n != "title" and not cells[col] and self._was(p, n):
+                cells[col] = EMPTY  # an empty cell would keep the old text
         return cells
+
+    def _was(self, p: Product, name: str, lang: str | None = None) -> bool:
+        """Whether this sink wrote a value of ``name`` for one of the file's SKUs before."""
+        for r in p.variants:
+            raw = getattr(self, "previous", {}).get(r["sku"]) if "ordinal" in r else None
+            if raw is None:
+                continue
+            prev = json.loads(raw)
+            v = prev.get("translations", {}).get(lang, {}).get(name) if lang else prev.get(name)
+            if not blank(v):
+                return True
+        return False
 
     def _url_keys(self, p: Product) -> dict[str, str]:
         """The product's URL key by language ('' the default); checked unique per store
@@ -341,14 +362,14 @@ class MagentoCsvSink(ProductFileSink):
                 raise ProductRefused(f"product {p.key}: no URL key can be made from its title "
                                  "and key; map a handle field")
             out[lang] = key
-        taken = self.taken
-        clash = [(lang, k) for lang, k in out.items() if taken.get((lang, k), p.key) != p.key]
+        clash = [(lang, k) for lang, k in out.items() if self.taken.get(k, p.key) != p.key]
         if clash:
             lang, k = clash[0]
             raise ProductRefused(f"product {p.key}: url_key {k!r}"
-                             + (f" in store view(s) {', '.join(self.views(lang))}" if lang
-                                else "") + f" is product {taken[(lang, k)]}'s already; "
-                             "Magento refuses a URL key twice: map a handle field")
+                                 + (f" (store view {', '.join(self.views(lang))})" if lang
+                                    else "") + f" is product {self.taken[k]}'s already; "
+                                 "Magento refuses a URL key twice in a store: map a handle "
+                                 "field")
         return out
 
     def _variant(self, p: Product, rec: dict[str, Any], own_images: bool) -> dict[str, str]:
@@ -361,6 +382,12 @@ class MagentoCsvSink(ProductFileSink):
                  "special_price_to_date": text(rec.get("sale_to")) if sale else ""}
         if sale is None and compare is not None and price is not None and compare > price:
             cells.update(price=text(compare), special_price=text(price))
+        prev = json.loads(getattr(self, "previous", {}).get(sku) or "{}")
+        for col, names in (("special_price", ("sale_price", "compare_at_price")),
+                           ("special_price_from_date", ("sale_from",)),
+                           ("special_price_to_date", ("sale_to",))):
+            if not cells[col] and any(not blank(prev.get(n)) for n in names):
+                cells[col] = EMPTY  # the sale is over: an empty cell would keep it
         grams = money(rec.get("weight"), "weight", sku)
         if grams is not None:
             w = grams / GRAMS[self.o.weight_unit]
@@ -419,7 +446,8 @@ class MagentoCsvSink(ProductFileSink):
                ) -> Iterator[tuple[str, dict[str, str]]]:
         """A row per store view of each translated language: its texts only."""
         for lang in self.o.store_views:
-            cells = {col: text(p.get(n, lang)) for n, col in TEXTS.items()}
+            cells = {col: text(p.get(n, lang)) or (EMPTY if self._was(p, n, lang) else "")
+                     for n, col in TEXTS.items()}  # EMPTY: the store shows the default again
             specs = [(self.code(a["code"]), a["translations"][lang]) for a in p.attributes
                      if not a["filter"] and lang in a.get("translations", {})]
             cells["additional_attributes"] = attribute_pairs(specs)
@@ -446,3 +474,14 @@ class MagentoCsvSink(ProductFileSink):
             for source, q in where.items():
                 yield "sources", {"source_code": source, "sku": rec["sku"],
                                   "status": "1" if q > 0 else "0", "quantity": str(q)}
+
+
+def _php_csv_safe(cells: dict[str, str]) -> None:
+    """Magento reads the file with PHP's fgetcsv, whose escape character is a
+    backslash: in a quoted cell a backslash before a quote, or ending the cell, makes
+    the quote part of the text and the rest of the line shifts."""
+    for col, v in cells.items():
+        if '\\"' in v or v.endswith("\\") and any(c in v for c in ',"\n\r'):
+            raise CellError(f"{col}: {v[:60]!r} has a backslash before a quote or at the end "
+                            "of a quoted cell, which Magento's CSV reader (PHP fgetcsv) "
+                            "reads as an escape: the rest of the row would shift")

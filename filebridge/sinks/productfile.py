@@ -346,6 +346,9 @@ class ProductFileSink(FileSink):
                 if ctx.report is not None:
                     ctx.report.warn(line, fld, f"{self.o.format}: {why}")
             known = set(before)
+            # What this sink wrote before for the file's SKUs: a format whose empty cell
+            # keeps the shop's value can clear what a record no longer has.
+            self.previous = {k: rec for k, _, rec, _ in mine if k in in_file}
             try:
                 out = list(self.rows(p, known))  # all or nothing of a product
             except ProductRefused as e:
