@@ -253,13 +253,15 @@ map:
   languages: [it, en, de]
   fields: {sku: {from: SKU}, title: {from: T}, title@en: {from: TE}, barcode: {from: EAN}}
 write:
-  - {format: magento_csv, path: out.csv, store_views: {en: en}}
+  - {format: magento_csv, path: out.csv, store_views: {en: en, fr: fr}}
 """)
     got = notes(load_profile(p), load_plugins())
     assert "write[0] magento_csv: no store view for de (store_views: language -> codes): " \
            "texts in those languages are not written" in got
     assert "write[0] magento_csv: a barcode field but no barcode_attribute: barcodes are " \
            "not written" in got
+    assert "write[0] magento_csv: store_views name fr, not among the profile's other " \
+           "languages (map.languages): no rows for those store views" in got
 
 
 def test_the_php_csv_reader_keeps_backslashes(tmp_path):
@@ -337,3 +339,20 @@ def test_a_url_key_is_taken_in_every_language(tmp_path):
     res = import_products(shop(), f)
     assert any("Url key: 'scarf' was already generated for an item with the SKU: 'A-1'"
                in e for _, e in res.errors)
+
+
+def test_image_urls_are_written_as_magento_validates_them(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    item = {"article": "A", "sku": "A-1", "title": "Borsa", "size": "TU", "colour": "Nero",
+            "images": ["https://cdn.example.com/foto borsa,nera.jpg",
+                       "https://cdn.example.com/A%201.jpg"], "image_alt": "Borsa nera"}
+    _, files = day(tmp_path, ledger, 1, [item])
+    m = shop()
+    res = import_products(m, files["x.csv"])
+    assert not res.errors
+    assert m.product("A-1").gallery == [
+        ("https://cdn.example.com/foto%20borsa%2Cnera.jpg", "Borsa nera"),
+        ("https://cdn.example.com/A%201.jpg", "Borsa nera")]
+    raw = files["x.csv"].read_text().replace("%20borsa%2Cnera", " borsa,nera")
+    (tmp_path / "raw.csv").write_text(raw)
+    assert import_products(shop(), tmp_path / "raw.csv").errors  # as they came: refused

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from urllib.parse import quote
 
 SEP = ","  # _import_multiple_value_separator (default)
 MULTI = "|"  # Product::PSEUDO_MULTI_LINE_SEPARATOR
@@ -37,7 +38,11 @@ CODE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")  # an EAV attribute code
 
 
 class CellError(ValueError):
-    """A value Magento's importer would read as something else."""
+    """A value Magento's importer would read as something else; ``field`` names it."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def url_key(*parts: str) -> str:
@@ -54,7 +59,7 @@ def category_paths(root: str, paths: Iterable[list[str]]) -> str:
             if SEP in level:
                 raise CellError(f"category {' > '.join(path)!r}: the name {level!r} holds "
                                 f"{SEP!r}, Magento's multiple value separator, which "
-                                "nothing escapes in the categories column")
+                                "nothing escapes in the categories column", "categories")
         out.append(LEVEL.join(x.replace(LEVEL, "\\" + LEVEL) for x in [root, *path]))
     return SEP.join(out)
 
@@ -66,12 +71,12 @@ def attribute_pairs(pairs: Iterable[tuple[str, list[str]]]) -> str:
         for v in values:
             if any(PAIR in piece for piece in v.split(SEP)[1:]):
                 raise CellError(f"{code}: the value {v!r} has {PAIR!r} after a {SEP!r}: "
-                                "Magento's importer would read a new attribute there")
+                                "Magento's importer would read a new attribute there", code)
             if len(values) > 1 and MULTI in v:
                 raise CellError(f"{code}: the value {v!r} holds {MULTI!r}, the separator "
-                                "of a multiselect's values")
+                                "of a multiselect's values", code)
             if "\n" in v or "\r" in v:
-                raise CellError(f"{code}: the value {v!r} spans lines")
+                raise CellError(f"{code}: the value {v!r} spans lines", code)
         cells.append(f"{code}{PAIR}{MULTI.join(values)}")
     return SEP.join(cells)
 
@@ -81,10 +86,13 @@ def variation(sku: str, values: list[tuple[str, str]]) -> str:
         bad = [c for c in (MULTI, SEP, PAIR) if c in v]
         if bad or v != v.strip():
             raise CellError(f"{what} {v!r} cannot go into configurable_variations "
-                            f"(it holds {' '.join(bad) or 'leading or trailing blanks'})")
+                            f"(it holds {' '.join(bad) or 'leading or trailing blanks'})",
+                            what)
     return SEP.join([f"sku{PAIR}{sku}", *(f"{c}{PAIR}{v}" for c, v in values)])
 
 
 def image_url(url: str) -> str:
-    """An image in a list cell: a comma would split it."""
-    return url.replace(",", "%2C")
+    """An image URL as Magento takes it: a comma would split additional_images, and
+    Validator\\Media checks URLs with PHP's FILTER_VALIDATE_URL (no blanks); percent
+    escapes already there are kept."""
+    return quote(url, safe=":/?#[]@!$&'()*+;=%~")

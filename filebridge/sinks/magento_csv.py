@@ -194,6 +194,10 @@ class MagentoCsvSink(ProductFileSink):
         if missing:
             out.append(f"no store view for {', '.join(missing)} (store_views: language -> "
                        "codes): texts in those languages are not written")
+        unknown = [lang for lang in options.store_views if lang not in m.languages[1:]]
+        if unknown:
+            out.append(f"store_views name {', '.join(unknown)}, not among the profile's "
+                       "other languages (map.languages): no rows for those store views")
         if views and m.languages[1:]:
             out.append("option values, filter values and category names in other "
                        "languages are store labels of the shop's options and categories, "
@@ -263,7 +267,7 @@ class MagentoCsvSink(ProductFileSink):
             for _, cells in rows:
                 _php_csv_safe(cells)
         except CellError as e:
-            raise ProductRefused(f"product {p.key}: {e}") from None
+            raise ProductRefused(f"product {p.key}: {e}", e.field) from None
         for k in keys.values():
             self.taken[k] = p.key
         yield from rows
@@ -284,8 +288,8 @@ class MagentoCsvSink(ProductFileSink):
             return
         parent = self.o.parent_sku.format(key=p.key)
         if any(r["sku"] == parent for r in p.variants):
-            raise ProductRefused(f"product {p.key}: the configurable's SKU {parent} is also a "
-                             "child's SKU; set parent_sku, e.g. 'P-{key}'")
+            raise ProductRefused(f"product {p.key}: the configurable's SKU {parent} is also "
+                                 "a child's SKU; set parent_sku, e.g. 'P-{key}'")
         codes = [self.code(o.field) for o in p.options]
         for rec in p.variants:
             if "ordinal" not in rec:
@@ -297,10 +301,11 @@ class MagentoCsvSink(ProductFileSink):
                      "product_online": base["product_online"], "visibility": NOT_VISIBLE,
                      "name": " ".join([text(p.get("title")), *values]).strip(),
                      "url_key": url_key(text(p.get("title")), rec["sku"])}
-            own = [a for a in rec.get("attributes", [])]
+            # The child's own filter values too: layered navigation filters a
+            # configurable by its children's values.
             cells["additional_attributes"] = attribute_pairs(
                 [(c, [v]) for c, v in zip(codes, values, strict=True)] + self._barcode(rec)
-                + self._attributes(own))
+                + self._attributes(rec.get("attributes", [])))
             yield "main", cells
         head = {**base, "sku": parent, "product_type": "configurable", "visibility": VISIBLE,
                 "url_key": keys[""],
@@ -322,7 +327,7 @@ class MagentoCsvSink(ProductFileSink):
         status = text(p.get("status")).strip().lower()
         if status and status not in STATUSES:
             raise ProductRefused(f"product {p.key}: status {status!r} is not one of "
-                             + ", ".join(STATUSES))
+                                 + ", ".join(STATUSES), "status")
         online = "" if not status and p.get("published") is None else (
             "2" if status in ("draft", "archived") or p.get("published") is False else "1")
         cells = {"attribute_set_code": self.o.attribute_set,
@@ -359,8 +364,8 @@ class MagentoCsvSink(ProductFileSink):
             key = url_key(text(handle)) if not blank(handle) else url_key(
                 text(title if not blank(title) else p.get("title")), p.key)
             if not key:
-                raise ProductRefused(f"product {p.key}: no URL key can be made from its title "
-                                 "and key; map a handle field")
+                raise ProductRefused(f"product {p.key}: no URL key can be made from its "
+                                     "title and key; map a handle field", "handle")
             out[lang] = key
         clash = [(lang, k) for lang, k in out.items() if self.taken.get(k, p.key) != p.key]
         if clash:
@@ -369,7 +374,7 @@ class MagentoCsvSink(ProductFileSink):
                                  + (f" (store view {', '.join(self.views(lang))})" if lang
                                     else "") + f" is product {self.taken[k]}'s already; "
                                  "Magento refuses a URL key twice in a store: map a handle "
-                                 "field")
+                                 "field", "handle")
         return out
 
     def _variant(self, p: Product, rec: dict[str, Any], own_images: bool) -> dict[str, str]:
@@ -484,4 +489,4 @@ def _php_csv_safe(cells: dict[str, str]) -> None:
         if '\\"' in v or v.endswith("\\") and any(c in v for c in ',"\n\r'):
             raise CellError(f"{col}: {v[:60]!r} has a backslash before a quote or at the end "
                             "of a quoted cell, which Magento's CSV reader (PHP fgetcsv) "
-                            "reads as an escape: the rest of the row would shift")
+                            "reads as an escape: the rest of the row would shift", col)

@@ -47,6 +47,9 @@ exists in the catalog (such items are kept in ``orphans`` here so tests can refu
 them), and source items of composite products (configurables) are recorded in
 ``composite`` (MSI manages no stock for them).
 
+Images: Validator/Media.php @62567cb9 accepts a URL (PHP FILTER_VALIDATE_URL) or a path
+under the import folder; only http(s) URLs without blanks are accepted here.
+
 Stricter than Magento on purpose (never more lenient): a date must be one of the forms
 PHP reads unambiguously (Y-m-d, Y-m-d H:i[:s], m/d/Y, d.m.Y, d-m-Y; PHP also reads words
 like "next monday"); an ``additional_attributes`` code the shop does not have is an
@@ -375,6 +378,11 @@ def _validate(shop: MagentoShop, row: dict[str, str], new_types: dict[str, str],
                    for a in shop.attributes.values()
                    if a.required and not row.get(a.code, "").strip()]
     errors += _variation_errors(shop, row)
+    images = [row.get(k, "") for k in ("image", "small_image", "thumbnail")] + row.get(
+        "additional_images", "").split(SEP)
+    for url in filter(None, images):
+        if not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(/[^\s]*)?", url):
+            errors.append(f"Wrong URL/path used for attribute {url}")
     if _check_url_key(shop, row, exists):
         key = format_url_key(row["url_key"]) if row.get("url_key") else format_url_key(
             row.get("name", ""))
