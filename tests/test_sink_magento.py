@@ -101,6 +101,11 @@ def test_a_configurable_with_its_children_store_view_and_sale(tmp_path):
         "189.00", "149.00", "2026-12-01", "2027-01-06")
     assert child.value("ean") == "8012345000005" and child.qty == 3 and child.in_stock
     assert p.gallery[0] == ("https://cdn.example.com/GIA_Nero.jpg", "")
+    # Whatever rows the importer's bunches (100 rows) cut a product into, the same shop.
+    one = shop()
+    assert not import_products(one, files["x.csv"], bunch=1).errors
+    assert (one.value("P-GIA", "name"), one.value("P-GIA", "name", "en")) == (
+        "Giacca trapuntata", "Quilted jacket")
     # Categories are never on a store-view row: no English tree is created.
     assert res.created_categories == [("default category", "donna"),
                                       ("default category", "donna", "capispalla"),
