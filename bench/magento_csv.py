@@ -51,7 +51,7 @@ map:
     material: {}
     composition: {filter: false}
 write:
-  - {format: FORMAT, path: "out/{stem}.csv", parent_sku: "P-{key}"EXTRA}
+  - {format: FORMAT, path: "out/{stem}.csv"PARENTEXTRA}
 feedback: {ack: null, rejects: null}
 """
 
@@ -91,8 +91,11 @@ def main() -> None:
         folder = Path(tmp)
         src = make(folder, a.products)
         extra = ", store_views: {en: en}" if a.format == "magento_csv" else ""
+        if a.format == "shopify_csv":  # no parent SKU of its own: a handle per product
+            extra = ""
+        parent = "" if a.format == "shopify_csv" else ', parent_sku: "P-{key}"'
         (folder / "p.yaml").write_text(PROFILE.replace("FORMAT", a.format)
-                                       .replace("EXTRA", extra))
+                                       .replace("PARENT", parent).replace("EXTRA", extra))
         job = Job(load_profile(folder / "p.yaml"))
         t = time.perf_counter()
         [outcome] = run_files(job, [src])
