@@ -59,4 +59,7 @@ def notes(profile: Any, registry: Any) -> list[str]:
             if feature not in carries:
                 out.append(f"write[{i}] {options.format}: cannot carry {FEATURES[feature]} "
                            f"({source}); this shop will not get them from this output")
+        own = getattr(cls, "notes", None)  # what the output's own options leave out
+        if own is not None:
+            out += [f"write[{i}] {options.format}: {n}" for n in own(options, profile)]
     return out

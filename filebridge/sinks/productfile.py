@@ -47,6 +47,16 @@ from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext, csv_li
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
+class ProductRefused(ValueError):
+    """A product a format cannot write as it is (a name its file format cannot hold, a
+    key another product has): its rows in this file are refused with the reason and
+    the other products go on."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
 class ProductFileOptions(FileSinkOptions):
     """Options every shop product file has."""
 
@@ -336,7 +346,16 @@ class ProductFileSink(FileSink):
                 if ctx.report is not None:
                     ctx.report.warn(line, fld, f"{self.o.format}: {why}")
             known = set(before)
-            for name, cells in self.rows(p, known):
+            # What this sink wrote before for the file's SKUs: a format whose empty cell
+            # keeps the shop's value can clear what a record no longer has.
+            self.previous = {k: rec for k, _, rec, _ in mine if k in in_file}
+            try:
+                out = list(self.rows(p, known))  # all or nothing of a product
+            except ProductRefused as e:
+                for r in written:
+                    self._refuse(r, e.field, str(e))
+                continue
+            for name, cells in out:
                 self._emit(name, cells, p)
             if ctx.rows is not None:
                 ctx.rows.sent_at([r["ordinal"] for r in written])
