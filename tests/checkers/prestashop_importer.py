@@ -295,6 +295,7 @@ class PrestaShop:
         self.groups: dict[str, dict] = {}  # name -> {id, type, position, declared}
         self.values: dict[tuple[str, str], dict] = {}  # (group, value) -> {id, position}
         self.features: dict[str, int] = {}
+        self.declared: dict[tuple[str, ...], str] = {}
         self._ids = {"product": 0, "category": HOME, "image": 0, "group": 0, "value": 0,
                      "combination": 0}
 
@@ -537,7 +538,7 @@ class PrestaShop:
         lines = fgetcsv(path.read_text(encoding="utf-8"), separator)
         header, body = lines[0], lines[skip:]
         mask = {COMBINATION_FIELDS[h]: i for i, h in enumerate(header)}
-        declared: dict[tuple[str, ...], str] = {}  # positions this file gave, first seen
+        declared = self.declared  # the position each group and value was created with
         for n, line in enumerate(body, skip + 1):
             res.lines += 1
             if len(line) == 1 and not line[0]:
