@@ -309,3 +309,16 @@ def test_variants_priced_differently_need_the_tax_rate(tmp_path):
     gia = shop.product("GIA")
     assert gia.price == Decimal("154.918033")  # 189 / 1.22
     assert gia.combination("GIA-M-NER").price == Decimal("8.196721")  # 10 / 1.22
+
+
+def test_check_says_what_prestashop_cannot_carry():
+    from filebridge.catalog.coverage import notes
+    from filebridge.profile import load_profile
+    from filebridge.registry import load_plugins
+
+    said = notes(load_profile(REPO / "profiles" / "catalogo-donna.yaml"), load_plugins())
+    mine = [n for n in said if "prestashop_csv" in n]
+    assert any("other languages" in n and "only in part" in n and "option labels" in n
+               for n in mine), said
+    assert any("one discount per product" in n for n in mine)
+    assert not any("cannot carry" in n for n in mine)  # categories, filters, specs, EANs

@@ -210,6 +210,14 @@ class PrestaShopCsvSink(ProductFileSink):
         "images": "Image URLs and alt texts in order; combinations by image position",
         "barcode": "EAN-13 (product and combination)",
     }
+    PARTLY: ClassVar[dict[str, str]] = {
+        "translations": "PrestaShop's import creates categories, features, attribute "
+                        "names and values with the default language's text in every "
+                        "language (option labels and translated categories are not "
+                        "imported)",
+        "sale_dates": "one discount per product: variants whose sales differ get none "
+                      "(a warning)",
+    }
 
     # the contract -------------------------------------------------------
     def start(self, ctx: SinkContext) -> None:
