@@ -145,6 +145,14 @@ class PrestaShopCsvOptions(ProductFileOptions):
         pattern_fields(v)
         return v
 
+    @field_validator("delimiter", "multiple_value_separator")
+    @classmethod
+    def _separator(cls, v: str) -> str:
+        if v in ('"', ":", "/", "\\", "\n", "\r"):
+            raise ValueError(f"{v!r} cannot separate: PrestaShop's importer gives it "
+                             "another meaning")
+        return v
+
 
 def str2url(s: str) -> str:
     """A URL slug as PrestaShop's Tools::str2url makes one (accented URLs off): ASCII
@@ -307,6 +315,10 @@ class PrestaShopCsvSink(ProductFileSink):
                                  "characters)", "sku")
         for rec in p.variants:
             self._check_ean(rec)
+        titles = {lang: text(p.get("title", lang) or p.get("title"))
+                  for lang in self._langs()[1:] if lang is not None}
+        for lang, title in titles.items():
+            self._check_name(p, f"title@{lang}", title, "Name")
         price, impacts = self._prices(p)
         cells = {PRODUCT_LABELS["reference"]: reference,
                  PRODUCT_LABELS["active"]: self._active(p),
@@ -346,10 +358,7 @@ class PrestaShopCsvSink(ProductFileSink):
         out: list[tuple[str, dict[str, str]]] = [(self._main(), cells)]
         if not p.simple:
             out += self._combinations(p, reference, impacts, grams)
-        for lang in self._langs()[1:]:
-            assert lang is not None
-            title = text(p.get("title", lang) or p.get("title"))
-            self._check_name(p, f"title@{lang}", title, "Name")
+        for lang, title in titles.items():
             out.append((f"products:{lang}", {
                 PRODUCT_LABELS["reference"]: reference, PRODUCT_LABELS["name"]: title,
                 PRODUCT_LABELS["link_rewrite"]: self._slug(p, lang),

@@ -626,10 +626,9 @@ class PrestaShop:
                     res.mismatches.append((n, f"{g} value {value!r}: position {pos!r}, "
                                               f"earlier {before!r}; the first is kept"))
             attrs.append((g, value))
-        if len(groups) != len([a for a in info.get("attribute", "").split(mv) if a]):
-            res.mismatches.append((n, f"{len(groups)} attributes and "
-                                      f"{len([a for a in info.get('attribute', '').split(mv) if a])}"
-                                      " values"))
+        given = [a for a in info.get("attribute", "").split(mv) if a]
+        if len(groups) != len(given):
+            res.mismatches.append((n, f"{len(groups)} attributes and {len(given)} values"))
         if not attrs:
             return
         ean = info["ean13"]
