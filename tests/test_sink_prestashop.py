@@ -161,6 +161,13 @@ def test_the_as400_collection_reaches_prestashop_in_four_languages(tmp_path, cli
     assert ("Composizione", "100% cotone") in jacket_.features
     assert all(c.images for c in jacket_.combinations)
     assert shop.group_values("Taglia")[:4] == ["S", "M", "L", "XL"]
+    # Every SKU's EAN and stock as the master has them (fixed width: article 1-8,
+    # colour 9-11, size 12-15, EAN 16-28, stock 48-52).
+    want = {f"{ln[0:8].strip()}-{ln[8:11].strip()}-{ln[11:15].strip()}":
+            (ln[15:28].strip(), int(ln[47:52])) for ln in master}
+    got = {c.reference: (c.ean13, c.quantity) for p in shop.products for c in p.combinations}
+    got |= {p.reference: (p.ean13, p.quantity) for p in shop.products if not p.combinations}
+    assert got == {k: v for k, v in want.items() if k in got} and len(got) == len(want) - 1
 
 
 # rules the importer enforces --------------------------------------------------------

@@ -47,6 +47,10 @@ tests/checkers/prestashop_importer.py):
   be given. A sale is the importer's one discount per product (``Discount
   amount``, applied tax included by PrestaShop) with its dates, the end at
   23:59:59; variants whose sales differ cannot be carried (a warning).
+- **Features** (filters and specifications) are added by the import, never
+  removed: a value the ERP drops stays on the product until removed in the shop.
+  PrestaShop 8 keeps several values of one feature (colour family: Nero, Marrone);
+  1.6 and early 1.7 kept the last one.
 - **Images**: the product's images in order (the first is the cover) with their
   alt texts, and ``Delete existing images`` 1 so a new import replaces them
   instead of adding copies; each combination names its images by position, so a

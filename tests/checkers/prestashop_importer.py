@@ -27,7 +27,14 @@ Read in PrestaShop/PrestaShop (8.x):
   ``classes/AttributeGroup.php`` and ``classes/ProductAttribute.php`` (positions
   <= 0 mean "after the last", cleanPositions renumbers 0..n-1 by position);
   ``classes/Product.php`` (field definitions: name isCatalogName <= 128, reference
-  isReference <= 64, ean13 isEan13 <= 13, link_rewrite isLinkRewrite <= 128).
+  isReference <= 64, ean13 isEan13 <= 13, link_rewrite isLinkRewrite <= 128);
+  ``classes/SpecificPrice.php`` (``$reduction_tax = 1``: the import's discount
+  amount is tax included); ``classes/stock/StockAvailable.php`` (``postSave``: a
+  product's quantity becomes the sum of its combinations'); ``Product::
+  addFeatureProductImport`` with ``install-dev/data/db_structure.sql`` (8.x keys
+  ``feature_product`` by feature, product and value, so a feature keeps several
+  values; 1.6 and early 1.7 keyed it by feature and product: the last value won,
+  ``multiple_feature_values=False``). Features are only ever added by the import.
 
 Assumptions where the database decides: name comparisons ignore case (MySQL's
 default collations), rows with equal positions keep their id order, the first
