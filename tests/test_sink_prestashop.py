@@ -329,3 +329,34 @@ def test_check_says_what_prestashop_cannot_carry():
                for n in mine), said
     assert any("one discount per product" in n for n in mine)
     assert not any("cannot carry" in n for n in mine)  # categories, filters, specs, EANs
+
+
+def test_a_level_name_under_two_parents_is_a_warning_because_the_importer_mixes_them(
+        tmp_path):
+    items = [jacket(s, "Nero") for s in ("S", "M")] + [
+        scarf(categories=["Uomo > Giacche"])]
+    report, files = day(tmp_path, items)
+    warned = [r.reason for r in report.rejects() if r.level == "warning"]
+    assert any("'Giacche' appears under two parents" in w for w in warned), warned
+    shop = PrestaShop()
+    load(shop, files)
+    # Category::searchByPath looks a level it just created up by its bare name: the
+    # scarf lands in the other Giacche (the reason for the warning).
+    assert [shop.path(c) for c in shop.product("SCI-TU").categories] == [
+        "Donna > Capispalla > Giacche"]
+    assert "Uomo > Giacche" in {shop.path(c) for c in shop.categories}
+
+
+def test_one_discount_per_product(tmp_path):
+    sale = {"sale_price": "149.00", "sale_from": "2026-12-01", "sale_to": "2026-12-31"}
+    _, files = day(tmp_path, [jacket(s, "Nero", **sale) for s in ("S", "M")])
+    shop = PrestaShop()
+    load(shop, files)
+    assert shop.product("GIA").discount == {"amount": "40", "tax": "included",
+                                            "from": "2026-12-01", "to": "2026-12-31 23:59:59"}
+    report, files = day(tmp_path, [jacket("S", "Nero", **sale), jacket("M", "Nero")])
+    warned = [r.reason for r in report.rejects() if r.level == "warning"]
+    assert any("one discount per product" in w for w in warned) and report.tally.sent == 2
+    shop = PrestaShop()
+    load(shop, files)
+    assert shop.product("GIA").discount is None
