@@ -46,7 +46,11 @@ tests/checkers/prestashop_importer.py):
   with ``prices: tax_included`` and variants priced differently ``tax_rate`` must
   be given. A sale is the importer's one discount per product (``Discount
   amount``, applied tax included by PrestaShop) with its dates, the end at
-  23:59:59; variants whose sales differ cannot be carried (a warning).
+  23:59:59; variants whose sales differ cannot be carried (a warning). ``On sale
+  (0/1)`` is not written: it is a badge that outlives the sale's dates.
+- **Stock**: a combination row always sets its quantity (an empty or absent cell
+  sets 0, the importer's default), and PrestaShop makes the product's quantity
+  the sum of its combinations'.
 - **Features** (filters and specifications) are added by the import, never
   removed: a value the ERP drops stays on the product until removed in the shop.
   PrestaShop 8 keeps several values of one feature (colour family: Nero, Marrone);
