@@ -55,10 +55,14 @@ def notes(profile: Any, registry: Any) -> list[str]:
         carries = getattr(cls, "CARRIES", {})
         if not carries or getattr(options, "sync", "catalog") == "stock":
             continue  # not a shop's catalog (a plain file, a template, stock only)
+        partly = getattr(cls, "PARTLY", {})
         for feature, source in used(profile, options).items():
             if feature not in carries:
                 out.append(f"write[{i}] {options.format}: cannot carry {FEATURES[feature]} "
                            f"({source}); this shop will not get them from this output")
+            elif feature in partly:
+                out.append(f"write[{i}] {options.format}: carries {FEATURES[feature]} "
+                           f"({source}) only in part: {partly[feature]}")
         own = getattr(cls, "notes", None)  # what the output's own options leave out
         if own is not None:
             out += [f"write[{i}] {options.format}: {n}" for n in own(options, profile)]

@@ -3,6 +3,7 @@
 from filebridge.sinks import (  # noqa: F401  (registration)
     csv,
     magento_csv,
+    prestashop_csv,
     shopify_csv,
     template,
     woocommerce_csv,

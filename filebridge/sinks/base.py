@@ -134,6 +134,9 @@ class Sink:
     # Catalog feature -> where it lands in the shop (filebridge/catalog/coverage.py);
     # a feature not listed is one this output cannot carry, and `check` says so.
     CARRIES: ClassVar[dict[str, str]] = {}
+    # Catalog feature -> what of it this output cannot carry, for a feature it carries
+    # only in part (`check` notes it).
+    PARTLY: ClassVar[dict[str, str]] = {}
     # Canonical field -> the shop's column or field it lands in, and how (the
     # profile reference's per-shop table is generated from it).
     LANDS: ClassVar[dict[str, str]] = {}

@@ -153,6 +153,7 @@ class OutFile:
     file: BinaryIO | None = None
     rows: int = 0
     block: list[list[str]] | None = None
+    delimiter: str = ","
 
     BLOCK = 2048
 
@@ -167,7 +168,7 @@ class OutFile:
     def flush(self) -> None:
         if self.block and self.file is not None:
             cols = [pa.array(c, pa.string()) for c in zip(*self.block, strict=True)]
-            self.file.write(csv_lines(cols))
+            self.file.write(csv_lines(cols, self.delimiter))
         self.block = []
 
 
@@ -178,6 +179,7 @@ class ProductFileSink(FileSink):
 
     MAX_OPTIONS: ClassVar[int | None] = None
     CHUNK = 500  # products whose memory is read at once
+    DELIMITER = ","  # a format whose importer splits on another character overrides it
 
     def paths(self) -> list[str]:
         return list(self.files().values())
@@ -192,6 +194,9 @@ class ProductFileSink(FileSink):
         """(file name, cells by header) of one product; ``known`` are the SKUs this
         sink wrote in earlier files."""
         raise NotImplementedError
+
+    def delimiter(self) -> str:
+        return self.DELIMITER
 
     def derived(self, rec: dict[str, Any]) -> dict[str, Any]:
         """What this format derives from a record on this run beyond the record
@@ -376,10 +381,10 @@ class ProductFileSink(FileSink):
         f = self.out.get(name)
         if f is None:
             assert self.ctx is not None
-            f = OutFile(self.files()[name], self.header(name))
+            f = OutFile(self.files()[name], self.header(name), delimiter=self.delimiter())
             f.staged = self.ctx.stage(f.template, self.o.done_file)
             f.file = f.staged.open("wb")
-            f.file.write(header_line(f.header))
+            f.file.write(header_line(f.header, f.delimiter))
             self.out[name] = f
         return f
 
