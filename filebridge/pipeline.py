@@ -32,7 +32,8 @@ from filebridge.delivery import Delivery
 from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
-from filebridge.ledger.sqlite import FileRow, SqliteLedger
+from filebridge.ledger import open_ledger
+from filebridge.ledger.sqlite import FileRow, Ledger
 from filebridge.mapping import Mapper
 from filebridge.outputs import Outbox, sweep
 from filebridge.profile import ProfileBase
@@ -73,12 +74,12 @@ class Job:
     """A profile made ready to run: source, reader, mapping and every sink built
     once, reused for every file."""
 
-    def __init__(self, profile: ProfileBase, ledger: SqliteLedger | None = None):
+    def __init__(self, profile: ProfileBase, ledger: Ledger | None = None):
         reg = load_plugins()
         self.profile = profile
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
-        self.ledger = ledger or SqliteLedger(profile.ledger_path())
+        self.ledger = ledger or open_ledger(profile)
         self.source, self.related = _related(profile, self.ledger, reg, self.scratch_root)
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
         stock = getattr(profile, "stock", None)
@@ -143,7 +144,7 @@ class Job:
 
     @property
     def scratch_root(self) -> Path:
-        return self.ledger.path.parent / SCRATCH / self.name
+        return self.ledger.home / SCRATCH / self.name
 
     def output_folders(self) -> list[Path]:
         ctx = SinkContext(self.profile.base, _vars(Path("x"), self.name, 0), Outbox())
@@ -231,7 +232,7 @@ class Job:
             yield batch, None
 
 
-def _related(profile: ProfileBase, ledger: SqliteLedger, reg: Any, scratch: Path
+def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path
              ) -> tuple[Any, Any]:
     """The job's source (wrapped to take sets whole when tables have members) and its
     related tables, if the profile has any."""

@@ -58,24 +58,6 @@ MAX_WAKE = 60.0  # next_wake never says more: a wall clock that jumps costs a mi
 LATE = 60.0      # a run starting this much after its time is logged as a catch-up
 CRON_FIELDS = "minute hour day-of-month month day-of-week"
 
-TABLE = """
-CREATE TABLE IF NOT EXISTS schedules (
-    profile TEXT NOT NULL,
-    job TEXT NOT NULL,
-    anchor REAL NOT NULL,       -- first seen: no occurrence before it is due
-    through REAL,               -- every occurrence up to here is taken care of
-    due REAL,                   -- the occurrence the last run was for
-    started REAL,
-    finished REAL,
-    status TEXT,                -- running | done | failed | interrupted
-    error TEXT,
-    skipped REAL,               -- the last occurrence skipped (previous run still going)
-    runs INTEGER NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0,
-    skips INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (profile, job)
-) WITHOUT ROWID;
-"""
 
 
 def local_zone() -> tzinfo:
@@ -253,7 +235,6 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self._ledger_error: LedgerError | None = None
         with self._lock, ledger.tx() as db:
-            db.execute(TABLE)
             rows = db.execute("SELECT job FROM schedules WHERE profile=? AND status='running'",
                               (profile,)).fetchall()
             for (name,) in rows:
@@ -377,7 +358,7 @@ class Scheduler:
 
     # the ledger ---------------------------------------------------------------
     def _key(self, name: str) -> tuple[str, str, str]:
-        return (str(getattr(self.ledger, "path", id(self.ledger))), self.profile, name)
+        return (str(getattr(self.ledger, "where", id(self.ledger))), self.profile, name)
 
     def _now(self, now: float | None) -> float:
         return self.clock() if now is None else float(now)
@@ -399,8 +380,8 @@ class Scheduler:
                 (self.profile, job.name)).fetchone()
             if row is None:
                 with self.ledger.tx() as db:
-                    db.execute("INSERT OR IGNORE INTO schedules(profile, job, anchor) "
-                               "VALUES (?,?,?)", (self.profile, job.name, now))
+                    db.execute("INSERT INTO schedules(profile, job, anchor) VALUES (?,?,?) "
+                               "ON CONFLICT DO NOTHING", (self.profile, job.name, now))
                 return now, None
         return row[0], row[1]
 

@@ -41,7 +41,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import Ledger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.stock_spec import StockSpec
@@ -51,64 +51,6 @@ log = logging.getLogger("filebridge")
 ALL = "*"  # the location of an ERP row or a movement that names none
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS erp_stock (
-    inventory TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL, as_of REAL NOT NULL, file_id INTEGER, record TEXT,
-    PRIMARY KEY (inventory, sku, location)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS erp_stock_staged (
-    inventory TEXT NOT NULL, file_id INTEGER NOT NULL, sku TEXT NOT NULL,
-    location TEXT NOT NULL, qty INTEGER NOT NULL, as_of REAL NOT NULL, line INTEGER,
-    record TEXT
-);
-CREATE INDEX IF NOT EXISTS erp_stock_staged_file ON erp_stock_staged(file_id, sku);
-CREATE TABLE IF NOT EXISTS order_lines (
-    inventory TEXT NOT NULL, source TEXT NOT NULL, order_id TEXT NOT NULL,
-    line_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL, status TEXT, placed REAL, changed REAL,
-    PRIMARY KEY (inventory, source, order_id, line_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS movements (
-    id INTEGER PRIMARY KEY,
-    inventory TEXT NOT NULL,
-    source TEXT NOT NULL,           -- web:<shop> | pos:<profile>
-    kind TEXT NOT NULL,             -- sale | cancel | refund | store_sale | store_return
-                                    -- | store_correction
-    order_id TEXT NOT NULL, line_id TEXT NOT NULL, version INTEGER NOT NULL,
-    sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL,           -- signed: negative leaves the stock
-    occurred REAL NOT NULL, recorded REAL NOT NULL,
-    seq INTEGER,                    -- the feedback file that told the ERP
-    exported REAL, acked REAL,
-    UNIQUE (inventory, source, order_id, line_id, version)
-);
-CREATE INDEX IF NOT EXISTS movements_sku ON movements(inventory, sku);
-CREATE INDEX IF NOT EXISTS movements_open ON movements(inventory, acked, seq);
-CREATE TABLE IF NOT EXISTS cursors (
-    inventory TEXT NOT NULL, source TEXT NOT NULL, cursor TEXT, updated REAL,
-    PRIMARY KEY (inventory, source)
-);
-CREATE TABLE IF NOT EXISTS inventories (
-    inventory TEXT PRIMARY KEY, rules TEXT NOT NULL   -- web, safety, erp_knows of its figures
-);
-CREATE TABLE IF NOT EXISTS feedback_files (
-    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
-    status TEXT NOT NULL,            -- pending | published
-    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
-    PRIMARY KEY (inventory, seq)
-);
--- What a movement file said of its SKUs oversold, kept so that a pending file
--- written again says the same.
-CREATE TABLE IF NOT EXISTS feedback_oversold (
-    inventory TEXT NOT NULL, seq INTEGER NOT NULL, sku TEXT NOT NULL, units INTEGER NOT NULL,
-    PRIMARY KEY (inventory, seq, sku)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sequences (
-    inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (inventory, name)
-);
-"""
 
 
 @dataclass
@@ -185,10 +127,9 @@ class Inventory:
 
     RULES = ("web", "locations", "safety", "erp_knows")
 
-    def __init__(self, ledger: SqliteLedger, spec: StockSpec):
+    def __init__(self, ledger: Ledger, spec: StockSpec):
         self.ledger, self.name = ledger, spec.inventory
         self.db = ledger.db
-        self.db.executescript(SCHEMA)
         # What may be sold is the figures profile's rule: store-movement profiles of
         # the same inventory apply the rules it last ran with.
         if spec.role == "figures":
@@ -346,9 +287,9 @@ class Inventory:
         version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
                              "AND order_id=? AND line_id=?",
                              (self.name, source, order, line)).fetchone()[0] + 1
-        return db.execute("INSERT OR IGNORE INTO movements(inventory, source, kind, order_id, "
+        return db.execute("INSERT INTO movements(inventory, source, kind, order_id, "
                           "line_id, version, sku, location, qty, occurred, recorded) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                           (self.name, source, kind, order, line, version, sku, loc, qty, when,
                            now)).rowcount
 
@@ -497,14 +438,12 @@ class Inventory:
                               "AND exported < ?", (now - self.spec.overdue,))
 
 
-def inventory_counts(ledger: SqliteLedger
+def inventory_counts(ledger: Ledger
                      ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
     """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
     ERP, told and awaiting its acknowledgement, acknowledged; store movements; SKUs
     oversold and their units. With the oversold SKUs themselves (sku -> units)."""
     db = ledger.db
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='movements'").fetchone():
-        return []
     out = []
     for (inv,) in db.execute("SELECT inventory FROM inventories ORDER BY inventory").fetchall():
         skus = db.execute("SELECT count(DISTINCT sku) FROM erp_stock WHERE inventory=?",

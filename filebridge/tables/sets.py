@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.errors import Waiting
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import Ledger
 from filebridge.sources.base import SourceBase
 from filebridge.tables.spec import SetSpec, member_name, template_glob
 
@@ -57,7 +57,7 @@ def _name(c: Any) -> str:
 
 class SetSource(SourceBase):
     def __init__(self, inner_cls: type, options: Any, spec: SetSpec | None,
-                 members: dict[str, str], ledger: SqliteLedger, profile: str):
+                 members: dict[str, str], ledger: Ledger, profile: str):
         self.spec = spec or SetSpec()
         self.templates = members  # table name -> member name template
         self.main_patterns = list(options.pattern)
