@@ -143,7 +143,7 @@ class ChangeLog:
                            "ON CONFLICT(file_id, sink, key) DO UPDATE SET op=excluded.op, "
                            "hash=excluded.hash, product=excluded.product, record=excluded.record, "
                            "idem=excluded.idem, line=excluded.line, ord=excluded.ord "
-                           "WHERE status='staged'", values)
+                           "WHERE outbox.status='staged'", values)
 
     def enqueue(self, rows: Iterable[tuple[str, str, int, str | None, str]],
                 run_id: int | None) -> None:

@@ -345,7 +345,7 @@ class Scheduler:
                               when.isoformat(timespec="seconds"))
             self._write("UPDATE schedules SET finished=?, status=?, error=?, "
                         "failures=failures+? WHERE profile=? AND job=?",
-                        (self.clock(), status, error, status == "failed", self.profile,
+                        (self.clock(), status, error, int(status == "failed"), self.profile,
                          job.name))
         except LedgerError as e:
             if not self.background:

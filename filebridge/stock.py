@@ -304,7 +304,7 @@ class Inventory:
                        "DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated",
                        (self.name, source, cursor, time.time()))
 
-    def movements(self, where: str = "1", args: tuple[Any, ...] = ()) -> list[Movement]:
+    def movements(self, where: str = "true", args: tuple[Any, ...] = ()) -> list[Movement]:
         rows = self.db.execute(
             "SELECT id, source, kind, order_id, line_id, sku, location, qty, occurred, seq, "
             f"acked FROM movements WHERE inventory=? AND {where} ORDER BY id",
@@ -449,9 +449,10 @@ def inventory_counts(ledger: Ledger
         skus = db.execute("SELECT count(DISTINCT sku) FROM erp_stock WHERE inventory=?",
                           (inv,)).fetchone()[0]
         row = db.execute(
-            "SELECT sum(source LIKE 'web:%' AND seq IS NULL), "
-            "sum(source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL), "
-            "sum(source LIKE 'web:%' AND acked IS NOT NULL), sum(source LIKE 'pos:%') "
+            "SELECT count(CASE WHEN source LIKE 'web:%' AND seq IS NULL THEN 1 END), "
+            "count(CASE WHEN source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL THEN 1 "
+            "END), count(CASE WHEN source LIKE 'web:%' AND acked IS NOT NULL THEN 1 END), "
+            "count(CASE WHEN source LIKE 'pos:%' THEN 1 END) "
             "FROM movements WHERE inventory=?", (inv,)).fetchone()
         names = ("to_erp", "awaiting_ack", "acknowledged", "store")
         # Worked out with the rules the inventory's figures profile last ran with.
