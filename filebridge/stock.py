@@ -180,11 +180,17 @@ class Inventory:
     def commit_figures(self, file_id: int) -> None:
         """The file is accepted: its figures replace the ERP's earlier ones. A figure
         older than the one held (a late file) does not win."""
+        # A SKU twice in the file: the newest figure, then the last line, is the one
+        # (one row per key: PostgreSQL refuses to upsert a key twice in one statement).
         with self.ledger.tx() as db:
             db.execute(
                 "INSERT INTO erp_stock(inventory, sku, location, qty, as_of, file_id, record) "
                 "SELECT inventory, sku, location, qty, as_of, file_id, record FROM "
-                "erp_stock_staged WHERE file_id=? AND true ON CONFLICT(inventory, sku, location) "
+                "erp_stock_staged s WHERE file_id=? AND NOT EXISTS (SELECT 1 FROM "
+                "erp_stock_staged o WHERE o.file_id=s.file_id AND o.sku=s.sku AND "
+                "o.inventory=s.inventory AND o.location=s.location AND (o.as_of > s.as_of OR "
+                "(o.as_of = s.as_of AND coalesce(o.line, 0) > coalesce(s.line, 0)))) "
+                "ON CONFLICT(inventory, sku, location) "
                 "DO UPDATE SET qty=excluded.qty, as_of=excluded.as_of, file_id=excluded.file_id, "
                 "record=excluded.record WHERE excluded.as_of >= erp_stock.as_of", (file_id,))
             db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))
