@@ -11,9 +11,10 @@ import sqlite3
 from pathlib import Path
 
 from conftest import write_profile
+from test_pipeline import GOOD, cli, drop, profile, read_csv, rec
+
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger.schema import MIGRATIONS, VERSION
-from test_pipeline import GOOD, cli, drop, profile, read_csv, rec
 
 OLD = Path(__file__).parent / "data" / "ledger-dbb42fd.db"
 

@@ -27,7 +27,7 @@ def old_schema() -> str:
                       ("filebridge/schedule.py", "TABLE")):
         src = subprocess.run(["git", "-C", str(REPO), "show", f"{OLD}:{path}"],
                              capture_output=True, text=True, check=True).stdout
-        out += re.search(var + r' = """(.*?)"""', src, re.S).group(1)
+        out += re.search(var + r' = """(.*?)"""', src, re.DOTALL).group(1)
     return out
 
 
