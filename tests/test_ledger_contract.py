@@ -382,3 +382,28 @@ def test_followup_rows_read_back(ledger):
     log = ChangeLog(ledger, "p", "woo")
     log.stage([("A", "upsert", 1, None, "{}", 2, 0)], f.id, rid)
     assert ledger_rows(ledger, f.id) == [(0, "staged", "woo", "A", None, 2, "{}")]
+
+
+def test_a_connection_the_server_dropped_is_made_again_between_transactions(
+        tmp_path, ledger_url, pg_server):
+    """PostgreSQL only: a server restart or failover drops connections."""
+    ledger = open_target(ledger_url, os.environ[PASSWORD_ENV], home=tmp_path)
+    rid = ledger.start_run("p")
+    pid = ledger.db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with pg_server.admin() as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    assert ledger.recent_runs()[0]["id"] == rid  # a read: tried again on a new connection
+    assert ledger.db.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    pid = ledger.db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with pg_server.admin() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    ledger.end_run(rid, "done", 0, {})  # a write: its transaction starts on a new one
+    assert ledger.recent_runs()[0]["status"] == "done"
+    with pytest.raises(LedgerError), ledger.tx() as db:  # dropped inside: the error stands
+        db.execute("UPDATE runs SET status='x' WHERE id=?", (rid,))
+        with pg_server.admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (db.execute(
+                "SELECT pg_backend_pid()").fetchone()[0],))
+        db.execute("SELECT 1")
+    assert ledger.recent_runs()[0]["status"] == "done"
+    ledger.close()

@@ -10,7 +10,9 @@ Transactions (:meth:`Backend.tx`) serialise writers on both engines: SQLite take
 write lock at ``BEGIN IMMEDIATE``; PostgreSQL takes one transaction-scoped advisory
 lock per database, so a read-modify-write inside ``tx()`` sees no concurrent writer on
 either engine, the same guarantee the ledger code was written against. Reads outside
-a transaction are single autocommitted statements. :meth:`Backend.transact` reruns a
+a transaction are single autocommitted statements. A PostgreSQL connection the server
+dropped is made again between transactions (a read is tried once more on it); inside
+a transaction the error stands, and nothing of it was committed. :meth:`Backend.transact` reruns a
 function on a serialization failure or a deadlock (SQLSTATE 40001/40P01), for code that
 takes row locks of its own.
 """
@@ -21,7 +23,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -257,26 +259,20 @@ def _numeric_loader() -> Any:
 class PgConn(Conn):
     dialect = "postgresql"
 
-    def __init__(self, raw: Any, backend: PgBackend):
-        self.raw, self.backend = raw, backend
+    def __init__(self, backend: PgBackend):
+        self.backend = backend
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        import psycopg
-
-        try:
-            return self.raw.execute(pg_sql(sql), tuple(params))
-        except psycopg.Error as e:
-            raise self.backend.error(e) from e
+        return self.backend.run(lambda raw: raw.execute(pg_sql(sql), tuple(params)))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
-        import psycopg
+        values = [tuple(r) for r in rows]
 
-        try:
-            cur = self.raw.cursor()
-            cur.executemany(pg_sql(sql), [tuple(r) for r in rows])
+        def many(raw: Any) -> Any:
+            cur = raw.cursor()
+            cur.executemany(pg_sql(sql), values)
             return cur
-        except psycopg.Error as e:
-            raise self.backend.error(e) from e
+        return self.backend.run(many)
 
 
 class PgBackend(Backend):
@@ -289,20 +285,50 @@ class PgBackend(Backend):
     dialect = "postgresql"
 
     def __init__(self, url: str, password: str | None = None):
-        import psycopg
-
         self.url = url
         self.where = safe_url(url)
-        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "filebridge"}
+        self._kwargs: dict[str, Any] = {"autocommit": True, "application_name": "filebridge",
+                                        "connect_timeout": 10}
         if password is not None:
-            kwargs["password"] = password
+            self._kwargs["password"] = password
+        self.in_tx = False
+        self.raw = self._connect()
+        self.conn = PgConn(self)
+
+    def _connect(self) -> Any:
+        import psycopg
+
         try:
-            self.raw = psycopg.connect(url, connect_timeout=10, **kwargs)
+            raw = psycopg.connect(self.url, **self._kwargs)
         except psycopg.Error as e:
             # libpq's message names host and user, never the password
             raise LedgerError(f"ledger {self.where}: {str(e).strip()}") from None
-        self.raw.adapters.register_loader("numeric", _numeric_loader())
-        self.conn = PgConn(self.raw, self)
+        raw.adapters.register_loader("numeric", _numeric_loader())
+        return raw
+
+    def _usable(self) -> None:
+        """A connection the server dropped (a restart, a failover) is made again
+        between transactions: the ledger keeps no session state."""
+        if self.raw.broken and not self.in_tx:
+            self.raw.close()
+            self.raw = self._connect()
+
+    def run(self, fn: Callable[[Any], T]) -> T:
+        """``fn(connection)``, its errors as LedgerError; outside a transaction, once
+        more on a new connection if the server had dropped this one."""
+        import psycopg
+
+        self._usable()
+        try:
+            return fn(self.raw)
+        except psycopg.Error as e:
+            if self.in_tx or not self.raw.broken:
+                raise self.error(e) from e
+        self._usable()
+        try:
+            return fn(self.raw)
+        except psycopg.Error as e:
+            raise self.error(e) from e
 
     def error(self, e: BaseException) -> Exception:
         state = getattr(e, "sqlstate", None)
@@ -315,14 +341,36 @@ class PgBackend(Backend):
         cause = e.__cause__
         return getattr(cause, "sqlstate", None) in RETRY_STATES
 
+    def _begin(self) -> None:
+        self.raw.execute("BEGIN")
+        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
     @contextmanager
     def tx(self) -> Iterator[Conn]:
         import psycopg
 
+        self._usable()
         try:
-            with self.raw.transaction():
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                yield self.conn
+            self._begin()
+        except psycopg.Error as e:
+            if not self.raw.broken:  # nothing was done yet: a dropped connection is redone
+                raise self.error(e) from e
+            self._usable()
+            try:
+                self._begin()
+            except psycopg.Error as e2:
+                raise self.error(e2) from e2
+        self.in_tx = True
+        try:
+            yield self.conn
+        except BaseException:
+            self.in_tx = False
+            with suppress(psycopg.Error):  # a broken connection rolled back already
+                self.raw.execute("ROLLBACK")
+            raise
+        self.in_tx = False
+        try:
+            self.raw.execute("COMMIT")
         except psycopg.Error as e:
             raise self.error(e) from e
 
