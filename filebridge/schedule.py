@@ -234,16 +234,16 @@ class Scheduler:
         self._lock = _lock_for(ledger)
         self._threads: list[threading.Thread] = []
         self._ledger_error: LedgerError | None = None
-        with self._lock, ledger.tx() as db:
-            rows = db.execute("SELECT job FROM schedules WHERE profile=? AND status='running'",
-                              (profile,)).fetchall()
-            for (name,) in rows:
-                if self._key(name) in _running:
-                    continue
+        from filebridge.ledger.schedules import Schedules  # the CLI starts without pyarrow
+
+        self.store = Schedules(ledger, profile)
+        here = self._key("")[:2]
+        with _running_lock:
+            running = {k[2] for k in _running if k[:2] == here}
+        with self._lock:
+            for name in self.store.interrupt(running):
                 log.warning("%s: %s: its last run did not finish (the watcher stopped during "
                             "it); not repeated", profile, name)
-                db.execute("UPDATE schedules SET status='interrupted' WHERE profile=? AND job=?",
-                           (profile, name))
 
     # questions ---------------------------------------------------------------
     def due(self, now: float | None = None) -> list[ScheduledJob]:
@@ -272,13 +272,8 @@ class Scheduler:
 
     def status(self) -> list[dict[str, Any]]:
         """Each job's row in the ledger (for reports and tests)."""
-        keys = ("job", "anchor", "through", "due", "started", "finished", "status", "error",
-                "skipped", "runs", "failures", "skips")
         with self._lock:
-            rows = self.ledger.db.execute(
-                f"SELECT {', '.join(keys)} FROM schedules WHERE profile=? ORDER BY job",
-                (self.profile,)).fetchall()
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+            return self.store.rows()
 
     # running -------------------------------------------------------------------
     def run_due(self, now: float | None = None) -> list[Occurrence]:
@@ -306,15 +301,14 @@ class Scheduler:
             busy = key in _running
             _running.add(key)
         if busy:
-            self._write("UPDATE schedules SET through=?, skipped=?, skips=skips+1 "
-                        "WHERE profile=? AND job=?", (now, due, self.profile, job.name))
+            with self._lock:
+                self.store.skipped(job.name, now, due)
             log.warning("%s: %s: the run due at %s is skipped: the previous one is still "
                         "going", self.profile, job.name, when.isoformat(timespec="seconds"))
             return Occurrence(job.name, when, "skipped")
         try:
-            self._write("UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
-                        "status='running', error=NULL, runs=runs+1 WHERE profile=? AND job=?",
-                        (now, due, now, self.profile, job.name))
+            with self._lock:
+                self.store.started(job.name, now, due)
         except BaseException:
             with _running_lock:
                 _running.discard(key)
@@ -343,10 +337,8 @@ class Scheduler:
                 status, error = "failed", f"{type(e).__name__}: {e}"
                 log.exception("%s: %s: the run due at %s failed", self.profile, job.name,
                               when.isoformat(timespec="seconds"))
-            self._write("UPDATE schedules SET finished=?, status=?, error=?, "
-                        "failures=failures+? WHERE profile=? AND job=?",
-                        (self.clock(), status, error, int(status == "failed"), self.profile,
-                         job.name))
+            with self._lock:
+                self.store.finished(job.name, self.clock(), status, error)
         except LedgerError as e:
             if not self.background:
                 raise
@@ -368,22 +360,10 @@ class Scheduler:
             e, self._ledger_error = self._ledger_error, None
             raise e
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
-        with self._lock, self.ledger.tx() as db:
-            db.execute(sql, args)
-
     def _row(self, job: ScheduledJob, now: float) -> tuple[float, float | None]:
         """(anchor, through) of a job; a job seen for the first time is anchored now."""
         with self._lock:
-            row = self.ledger.db.execute(
-                "SELECT anchor, through FROM schedules WHERE profile=? AND job=?",
-                (self.profile, job.name)).fetchone()
-            if row is None:
-                with self.ledger.tx() as db:
-                    db.execute("INSERT INTO schedules(profile, job, anchor) VALUES (?,?,?) "
-                               "ON CONFLICT DO NOTHING", (self.profile, job.name, now))
-                return now, None
-        return row[0], row[1]
+            return self.store.anchor(job.name, now)
 
     def _pending(self, job: ScheduledJob, now: float) -> float | None:
         """The latest occurrence due and not yet taken care of, or None."""
