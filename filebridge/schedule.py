@@ -225,6 +225,8 @@ class Scheduler:
 
     def __init__(self, ledger: Any, profile: str, jobs: Iterable[ScheduledJob], *,
                  clock: Callable[[], float] = time.time, background: bool = False):
+        from filebridge.ledger.schedules import Schedules  # lazy: the CLI starts without pyarrow
+
         self.ledger, self.profile, self.clock = ledger, profile, clock
         self.jobs = list(jobs)
         names = [j.name for j in self.jobs]
@@ -234,8 +236,6 @@ class Scheduler:
         self._lock = _lock_for(ledger)
         self._threads: list[threading.Thread] = []
         self._ledger_error: LedgerError | None = None
-        from filebridge.ledger.schedules import Schedules  # the CLI starts without pyarrow
-
         self.store = Schedules(ledger, profile)
         here = self._key("")[:2]
         with _running_lock:
