@@ -225,7 +225,7 @@ class Scheduler:
 
     def __init__(self, ledger: Any, profile: str, jobs: Iterable[ScheduledJob], *,
                  clock: Callable[[], float] = time.time, background: bool = False):
-        from filebridge.ledger.schedules import Schedules  # lazy: the CLI starts without pyarrow
+        from filebridge.ledger.schedules import Schedules  # lazy: a fast CLI start
 
         self.ledger, self.profile, self.clock = ledger, profile, clock
         self.jobs = list(jobs)
