@@ -409,7 +409,7 @@ def status(profile: str | None, ledger: str | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
-    from filebridge.tables.ledger import report as tables_report
+    from filebridge.ledger.tables import report as tables_report
 
     related = tables_report(db, name)
     if related["tables"]:

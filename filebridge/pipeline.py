@@ -204,7 +204,7 @@ class Job:
         (``reason`` None); true when the waiting is news (worth a log line)."""
         if self.related is None:
             return reason is not None
-        from filebridge.tables import ledger as tl
+        from filebridge.ledger import tables as tl
 
         if reason is None:
             tl.clear_waiting(self.ledger, self.name, name)

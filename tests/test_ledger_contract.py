@@ -34,7 +34,7 @@ from filebridge.schedule import Schedule, ScheduledJob, Scheduler
 from filebridge.sinks.api.base import Result
 from filebridge.stock import Inventory, inventory_counts
 from filebridge.stock_spec import StockSpec
-from filebridge.tables import ledger as tl
+from filebridge.ledger import tables as tl
 
 BIG, SMALL = 2**63 - 1, -(2**63)
 

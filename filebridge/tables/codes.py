@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.errors import TransferError, Waiting
+from filebridge.ledger import tables as tl
 from filebridge.ledger.sqlite import Ledger
-from filebridge.tables import ledger as tl
 from filebridge.tables.store import TableData, TableError
 
 log = logging.getLogger("filebridge")

@@ -14,7 +14,6 @@ from typing import Any
 from filebridge.crashpoints import crash_point
 from filebridge.errors import RejectedFile
 from filebridge.ledger.sqlite import Ledger
-from filebridge.tables import ledger as tl
 from filebridge.tables.codes import CodeTables
 from filebridge.tables.join import Joiner
 from filebridge.tables.spec import JoinSpec

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.errors import Waiting
+from filebridge.ledger import tables as tl
 from filebridge.ledger.sqlite import Ledger
 from filebridge.sources.base import SourceBase
 from filebridge.tables.spec import SetSpec, member_name, template_glob
@@ -141,10 +142,7 @@ class SetSource(SourceBase):
     def _done_unmoved(self, main: str) -> str | None:
         """The digest of this main file's set if the ledger has it done but not yet
         archived (a crash between archiving its members and itself)."""
-        row = self.ledger.db.execute(
-            "SELECT digest FROM files WHERE profile=? AND name=? AND status='done' AND "
-            "moved_to IS NULL ORDER BY id DESC LIMIT 1", (self.profile, main)).fetchone()
-        return row[0] if row else None
+        return tl.done_unmoved(self.ledger, self.profile, main)
 
     def _missing(self, main: str, members: dict[str, str]) -> list[str]:
         return [f"{n} (table {t})" for t, n in members.items() if n not in self._listed]

@@ -1,6 +1,7 @@
-"""What the ledger keeps about related files: each code table's versions (the
-current one, those it replaced, those refused and why) and the main files that
-wait for a table or a set member. ``status`` shows both."""
+"""What the ledger keeps about related files (filebridge/tables/): each code table's
+versions (the current one, those it replaced, those refused and why), the main files
+that wait for a table or a set member, and a set's main file done but not archived.
+``status`` shows the first two."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from filebridge.ledger.sqlite import Ledger
-
 
 
 @dataclass
@@ -117,6 +117,15 @@ def report(ledger: Ledger, profile: str | None) -> dict[str, list[dict[str, Any]
         "SELECT profile, file, reason, since FROM waiting WHERE 1=1" + q + " ORDER BY since",
         args)]
     return {"tables": tables, "waiting": waiting}
+
+
+def done_unmoved(ledger: Ledger, profile: str, main: str) -> str | None:
+    """The digest of main file ``main`` if the ledger has it done but not yet archived
+    (a crash between archiving its set's members and itself)."""
+    row = ledger.db.execute("SELECT digest FROM files WHERE profile=? AND name=? AND "
+                            "status='done' AND moved_to IS NULL ORDER BY id DESC LIMIT 1",
+                            (profile, main)).fetchone()
+    return row[0] if row else None
 
 
 def seen_key(name: str, fingerprint: Any) -> str:
