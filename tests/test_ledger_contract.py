@@ -25,7 +25,8 @@ from pgserver import PASSWORD_ENV
 
 from filebridge.errors import LedgerError
 from filebridge.followup import ledger_rows
-from filebridge.ledger import Ledger, SqliteLedger, open_target
+from filebridge.ledger import Ledger, SqliteLedger, followups, open_target
+from filebridge.ledger import tables as tl
 from filebridge.ledger.schema import MIGRATIONS, VERSION
 from filebridge.orders.base import OrderLine
 from filebridge.outbox import ChangeLog, drop, rekey
@@ -34,7 +35,6 @@ from filebridge.schedule import Schedule, ScheduledJob, Scheduler
 from filebridge.sinks.api.base import Result
 from filebridge.stock import Inventory, inventory_counts
 from filebridge.stock_spec import StockSpec
-from filebridge.ledger import tables as tl
 
 BIG, SMALL = 2**63 - 1, -(2**63)
 
@@ -266,8 +266,15 @@ def test_followups_keep_their_ordinals_as_bytes(ledger):
         "SELECT ordinals, weights, written FROM followups WHERE file_id=?", (f.id,)).fetchone()
     assert np.frombuffer(bytes(blob), np.int64).tolist() == [1, 5, 9]
     assert (weights, written) == (None, None)
-    ledger.finish(f.id, "p", "done", {}, queued=(np.array([2], np.int64).tobytes(), b"\x01"))
+    ledger.finish(f.id, "p", "done", {"read": 3}, queued=(np.array([2], np.int64).tobytes(),
+                                                          np.array([4], np.int64).tobytes()))
     assert ledger.db.execute("SELECT count(*) FROM followups").fetchone()[0] == 1
+    [due] = followups.due(ledger, "p")  # no change of it staged, queued or held
+    assert (due.file_id, due.name, due.claimed, due.tally) == (f.id, "a.csv", f.claimed,
+                                                               {"read": 3})
+    assert np.frombuffer(due.weights, np.int64).tolist() == [4]
+    followups.written(ledger, f.id, Path("feedback/a.ack.followup.csv"))
+    assert followups.due(ledger, "p") == []
 
 
 # outbox and shop state --------------------------------------------------------------
