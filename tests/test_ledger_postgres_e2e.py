@@ -202,3 +202,22 @@ def test_a_wrong_password_is_a_ledger_error_naming_the_server_not_the_password(
         open_target(ledger_url, "not-the-password", home=tmp_path)
     assert ledger_url in str(e.value) and "password authentication failed" in str(e.value)
     assert "not-the-password" not in str(e.value)
+
+
+def test_filebridge_ledger_may_hold_the_url(workdir, ledger_url):
+    """$FILEBRIDGE_LEDGER=postgresql://... for profiles that name no ledger; the password
+    then from libpq's PGPASSWORD."""
+    from test_pipeline import GOOD, drop, profile
+
+    prof = write_profile(workdir, profile(mode="changes"))
+    drop(workdir, "ART_1.txt", GOOD)
+    env = dict(os.environ) | {"FILEBRIDGE_LEDGER": ledger_url,
+                              "PGPASSWORD": os.environ[PASSWORD_ENV]}
+    r = subprocess.run([sys.executable, "-m", "filebridge", "run", str(prof)], cwd=workdir,
+                       env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (workdir / "profiles" / "filebridge.db").exists()
+    led = open_pg(ledger_url, workdir)
+    assert [(f["name"], f["status"]) for f in led.recent_files(profile="art")] == [
+        ("ART_1.txt", "done")]
+    led.close()
