@@ -375,17 +375,22 @@ def status(profile: str | None, ledger: str | None, limit: int) -> None:
     from filebridge.ledger import is_pg_url, open_ledger, open_target
 
     name = None
-    if profile:
-        prof = load_profile(profile)
-        name = prof.name
-        db = open_target(ledger, home=prof.local_home) if ledger else open_ledger(prof)
-    elif is_pg_url(ledger):
-        db = open_target(str(ledger), home=Path.cwd() / ".filebridge")
-    else:
-        path = Path(ledger or "profiles/filebridge.db")
-        if not path.exists():
-            _fail(runner.USAGE, f"no ledger at {path} (give --ledger or --profile)")
-        db = open_target(path)
+    try:
+        if profile:
+            prof = load_profile(profile)
+            name = prof.name
+            db = open_target(ledger, home=prof.local_home) if ledger else open_ledger(prof)
+        elif is_pg_url(ledger):
+            db = open_target(str(ledger), home=Path.cwd() / ".filebridge")
+        else:
+            path = Path(ledger or "profiles/filebridge.db")
+            if not path.exists():
+                _fail(runner.USAGE, f"no ledger at {path} (give --ledger or --profile)")
+            db = open_target(path)
+    except ProfileError as e:
+        _fail(runner.CONFIG_ERROR, str(e))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
 
     def when(t: float | None) -> str:
         return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -414,3 +415,12 @@ def test_a_connection_the_server_dropped_is_made_again_between_transactions(
         db.execute("SELECT 1")
     assert ledger.recent_runs()[0]["status"] == "done"
     ledger.close()
+
+
+def test_a_server_that_cannot_be_reached_is_a_ledger_error(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://fb@127.0.0.1:{port}/filebridge"
+    with pytest.raises(LedgerError, match=f"ledger {url}: .*(refused|connect)"):
+        open_target(url, "pw", home=tmp_path)
