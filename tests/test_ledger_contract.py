@@ -424,3 +424,40 @@ def test_a_server_that_cannot_be_reached_is_a_ledger_error(tmp_path):
     url = f"postgresql://fb@127.0.0.1:{port}/filebridge"
     with pytest.raises(LedgerError, match=f"ledger {url}: .*(refused|connect)"):
         open_target(url, "pw", home=tmp_path)
+
+
+def test_held_runs_approved_and_reported(ledger):
+    from filebridge.outbox import held_runs, outbox_counts, stranded
+
+    rid = ledger.start_run("p")
+    f = ledger.claim("p", "d1", "a.csv", 1, rid)
+    log = ChangeLog(ledger, "p", "woo")
+    log.stage([("A", "upsert", 1, None, '{"v": 1}', 2, 0),
+               ("B", "upsert", 2, None, '{"v": 2}', 3, 1)], f.id, rid)
+    assert log.commit(f.id, hold=True) == 2  # the breaker held the run
+    rid2 = ledger.start_run("p")  # a later file changes B before the approval
+    g = ledger.claim("p", "d2", "b.csv", 1, rid2)
+    log.stage([("B", "upsert", 3, None, '{"v": 3}', 2, 0)], g.id, rid2)
+    log.commit(g.id, hold=False)
+    assert held_runs(ledger, "p") == [(rid, "p", "woo", 2)]
+    assert stranded(ledger, "p", {"woo"}) == {} and stranded(ledger, "p", set()) == {"woo": 3}
+    assert log.approve(rid) == 1  # A released; B overtaken by the later change
+    assert outbox_counts(ledger, "p") == {("p", "woo"): {"queued": 2, "superseded": 1}}
+    assert held_runs(ledger) == []
+    assert [p.change.record for p in log.pending(10)] == [{"v": 1}, {"v": 3}]
+
+
+def test_store_receipts_and_overdue_movements(ledger):
+    inv = Inventory(ledger, StockSpec.model_validate({"inventory": "main", "overdue": "1h"}))
+    inv.stage_figures(Batch.from_pydict({"sku": ["A"], "stock": [10]}, [1]), 1, 100.0)
+    inv.commit_figures(1)
+    receipt = [OrderLine("R1", "1", "A", 2, "", 200.0, 200.0)]
+    assert inv.record_store("pos:shop", [("R1", receipt)], changed=200.0) == 1
+    assert inv.record_store("pos:shop", [("R1", receipt)], changed=300.0) == 0  # again: same
+    assert inv.available(["A"]) == {"A": 8}
+    inv.record_orders("web:woo", [OrderLine("W1", "1", "A", 1, "processing", 400.0, 400.0)])
+    [m] = inv.unexported()
+    inv.export([m.id], lambda seq, now: f"MOV{seq}.txt")
+    assert inv.overdue(time.time() + 10) == []
+    assert [x.id for x in inv.overdue(time.time() + 7200)] == [m.id]
+    assert inv.available(["A"]) == {"A": 7}
