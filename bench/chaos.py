@@ -1,7 +1,8 @@
 """Chaos: several watchers share one ledger while they are SIGKILLed at random.
 
     python bench/chaos.py --watchers 2 --kills 200                  # SQLite
-    python bench/chaos.py --watchers 3 --kills 200 --ledger postgresql://...
+    FB_TEST_PG_PASSWORD=... python bench/chaos.py --watchers 3 --kills 200 \
+        --ledger postgresql://user@host:port/db
     python bench/chaos.py --speedup                                 # 1 vs 3 watchers
 
 A workspace of P profiles (CSV in, a CSV output in ``mode: changes``, an ack per
@@ -43,6 +44,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PASSWORD_ENV = "FB_TEST_PG_PASSWORD"  # a PostgreSQL ledger's password (tests/pgserver.py)
 ROWS = 120          # rows per file
 CATALOG = 300       # distinct SKUs per profile
 ACK_SKIP = {"processed"}  # ack columns that differ between two correct runs (a clock)
@@ -68,6 +70,9 @@ def profile(root: Path, name: str, ledger: str) -> dict:
                    "path": str(root / name / "out" / "{stem}.csv")}],
         "feedback": {"ack": {"path": str(root / name / "feedback" / "{stem}.ack.csv")}},
         "ledger": ledger,
+        # A PostgreSQL ledger's password: a secret reference, never in the URL.
+        **({"ledger_password": "${" + PASSWORD_ENV + "}"} if ledger.startswith("postgres")
+           else {}),
     }
 
 
@@ -149,19 +154,13 @@ def _query(ledger: str, root: Path, sql: str) -> list[tuple]:
     if ledger.startswith("postgresql://"):
         import psycopg
 
-        with psycopg.connect(_pg_dsn(ledger)) as con:
+        with psycopg.connect(ledger, password=os.environ.get(PASSWORD_ENV)) as con:
             return con.execute(sql).fetchall()
     con = sqlite3.connect(ledger)
     try:
         return con.execute(sql).fetchall()
     finally:
         con.close()
-
-
-def _pg_dsn(url: str) -> str:
-    pw = os.environ.get("PG_PASSWORD")
-    return url if not pw else url.replace("://", f"://:{pw}@", 1) if "@" not in url else \
-        url.replace("@", f":{pw}@", 1)
 
 
 def _start(profiles: list[Path], log: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -307,11 +306,21 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=100, help="files per profile")
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--ledger", help="postgresql://... (default: one SQLite file)")
+    ap.add_argument("--pg", action="store_true",
+                    help="start a temporary PostgreSQL server (tests/pgserver.py) for it")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--speedup", action="store_true", help="time 1 and 3 watchers instead")
     ap.add_argument("--keep", action="store_true", help="keep the workspace")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="filebridge-chaos-"))
+    server = None
+    if a.pg:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        import pgserver
+
+        server = pgserver.start()
+        os.environ[PASSWORD_ENV] = server.password
+        a.ledger = server.url(server.new_database())
     try:
         if a.speedup:
             t = speedup(root, ledger=a.ledger)
@@ -327,6 +336,8 @@ def main() -> int:
                           "problems": len(r.problems)}))
         return 1 if r.problems else 0
     finally:
+        if server is not None:
+            pgserver.stop(server)
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:

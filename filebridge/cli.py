@@ -394,22 +394,32 @@ def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
 
 @main.command()
 @click.option("--profile", "profile", help="a profile file, for its ledger and name")
-@click.option("--ledger", type=click.Path(path_type=Path), help="the ledger file")
+@click.option("--ledger", help="the ledger file, or a postgresql:// URL (password from "
+              "PGPASSWORD or ~/.pgpass)")
 @click.option("-n", "--limit", default=10, show_default=True)
-def status(profile: str | None, ledger: Path | None, limit: int) -> None:
+def status(profile: str | None, ledger: str | None, limit: int) -> None:
     """Recent runs and files from the ledger, with their counts."""
-    from filebridge.ledger import SqliteLedger
+    from filebridge.ledger import is_pg_url, open_ledger, open_target
 
     name = state = None
-    if profile:
-        prof = load_profile(profile)
-        ledger, name = ledger or prof.ledger_path(), prof.name
-        stock = getattr(prof, "stock", None)  # its shops' outbox is the inventory's
-        state = f"inventory:{stock.inventory}" if stock is not None else name
-    ledger = ledger or Path("profiles/filebridge.db")
-    if not ledger.exists():
-        _fail(runner.USAGE, f"no ledger at {ledger} (give --ledger or --profile)")
-    db = SqliteLedger(ledger)
+    try:
+        if profile:
+            prof = load_profile(profile)
+            name = prof.name
+            stock = getattr(prof, "stock", None)  # its shops' outbox is the inventory's
+            state = f"inventory:{stock.inventory}" if stock is not None else name
+            db = open_target(ledger, home=prof.local_home) if ledger else open_ledger(prof)
+        elif is_pg_url(ledger):
+            db = open_target(str(ledger), home=Path.cwd() / ".filebridge")
+        else:
+            path = Path(ledger or "profiles/filebridge.db")
+            if not path.exists():
+                _fail(runner.USAGE, f"no ledger at {path} (give --ledger or --profile)")
+            db = open_target(path)
+    except ProfileError as e:
+        _fail(runner.CONFIG_ERROR, str(e))
+    except LedgerError as e:
+        _fail(runner.LEDGER_ERROR, str(e))
 
     def when(t: float | None) -> str:
         return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
@@ -433,7 +443,7 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
-    from filebridge.tables.ledger import report as tables_report
+    from filebridge.ledger.tables import report as tables_report
 
     related = tables_report(db, name)
     if related["tables"]:

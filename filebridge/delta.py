@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import Ledger
 from filebridge.records import Batch
 from filebridge.sinks.base import text_column
 
@@ -47,7 +47,7 @@ def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 class Delta:
-    def __init__(self, ledger: SqliteLedger, profile: str, sink: str, key: str):
+    def __init__(self, ledger: Ledger, profile: str, sink: str, key: str):
         self.sink, self.key = sink, key
         self.snapshot = ledger.load_snapshot(profile, sink)
         self.changes: list[pa.Table] = []

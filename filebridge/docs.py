@@ -148,6 +148,8 @@ def reference() -> str:
            "| `join` | " + (ProfileBase.model_fields["join"].description or "") + " |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
+           "| `ledger_password` | "
+           + (ProfileBase.model_fields["ledger_password"].description or "") + " |",
            "| `once` | " + (ProfileBase.model_fields["once"].description or "") + " |", ""]
     seen: set[str] = set()
     out.append("## Sources\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from filebridge.errors import FilebridgeError
 from filebridge.feedback import ack_values, write_ack, write_rejects
+from filebridge.ledger import followups
 from filebridge.outputs import Outbox
 from filebridge.records import FileReport, Reject, Tally
 from filebridge.sinks.base import SinkContext
@@ -48,25 +48,17 @@ def followup_path(final: Path) -> Path:
 def write_due(job: Any) -> int:
     """Write the follow-up acks now due for ``job``'s inputs; how many."""
     ledger = job.ledger
-    due = ledger.db.execute(
-        "SELECT f.file_id, f.ordinals, f.weights, files.name, files.claimed, files.tally "
-        "FROM followups f JOIN files ON files.id = f.file_id WHERE f.profile=? AND "
-        "f.written IS NULL AND files.status='done' AND NOT EXISTS (SELECT 1 FROM outbox o "
-        "WHERE o.file_id = f.file_id AND o.status IN ('staged', 'queued', 'held')) "
-        "ORDER BY f.file_id", (job.name,)).fetchall()
     written = 0
-    for file_id, ords, weights, name, claimed, tally in due:
+    for d in followups.due(ledger, job.name):
         try:
-            path = _write(job, file_id, np.frombuffer(ords, "<i8"),
-                          np.frombuffer(weights, "<i8") if weights else None, name, claimed,
-                          Tally(**json.loads(tally)))
+            path = _write(job, d.file_id, np.frombuffer(d.ordinals, "<i8"),
+                          np.frombuffer(d.weights, "<i8") if d.weights else None, d.name,
+                          d.claimed, Tally(**d.tally))
         except (OSError, FilebridgeError) as e:  # the disk, a destination: next time
             log.warning("%s: %s: the follow-up ack could not be written yet: %s", job.name,
-                        name, e)
+                        d.name, e)
             continue
-        with ledger.tx() as db:
-            db.execute("UPDATE followups SET written=?, path=? WHERE file_id=?",
-                       (time.time(), str(path) if path else None, file_id))
+        followups.written(ledger, d.file_id, path)
         written += 1
     return written
 
@@ -135,5 +127,4 @@ def _routed(ctx: SinkContext, deliver: list[str] | None) -> SinkContext:
 
 
 def ledger_rows(ledger: Any, file_id: int) -> list[tuple[Any, ...]]:
-    return ledger.db.execute("SELECT ord, status, sink, key, error, line, record FROM outbox "
-                             "WHERE file_id=?", (file_id,)).fetchall()
+    return followups.changes(ledger, file_id)

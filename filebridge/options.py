@@ -96,6 +96,30 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
 ProfilePath = Annotated[Path, BeforeValidator(_resolve)]
 
 
+def _ledger(value: Any, info: ValidationInfo) -> Any:
+    """A ledger: a PostgreSQL URL (kept as text, never with a password in it) or the
+    path of a SQLite file."""
+    text = str(value)
+    if text.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import urlsplit
+
+        for url in (text, expand_env(text)):
+            try:
+                secret = urlsplit(url).password
+            except ValueError as e:
+                raise ValueError(f"not a PostgreSQL URL ({e})") from None
+            if secret is not None:
+                # Never echo it: the password is the part to keep out of messages.
+                raise ValueError("a password written in the ledger URL is refused: give "
+                                 "it as ledger_password: ${ENV_VAR} or file:PATH")
+        return expand_env(text)
+    return _resolve(value, info)
+
+
+# The ledger: a SQLite file (a ProfilePath) or postgresql://user@host:port/db.
+LedgerRef = Annotated[Path | str, BeforeValidator(_ledger)]
+
+
 # Placeholders an output path may use: filled in per input file.
 PATH_VARS = ("stem", "name", "profile", "date", "time")
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import Ledger
 from filebridge.sinks.api.base import Change, Result
 
 
@@ -62,7 +62,7 @@ class Pending:
 class ChangeLog:
     """The outbox and shop state of one profile's API sink, in the ledger."""
 
-    def __init__(self, ledger: SqliteLedger, profile: str, sink: str):
+    def __init__(self, ledger: Ledger, profile: str, sink: str):
         self.ledger, self.profile, self.sink = ledger, profile, sink
         self.db = ledger.db
         self.lock = threading.Lock()  # clients read siblings from worker threads
@@ -143,7 +143,7 @@ class ChangeLog:
                            "ON CONFLICT(file_id, sink, key) DO UPDATE SET op=excluded.op, "
                            "hash=excluded.hash, product=excluded.product, record=excluded.record, "
                            "idem=excluded.idem, line=excluded.line, ord=excluded.ord "
-                           "WHERE status='staged'", values)
+                           "WHERE outbox.status='staged'", values)
 
     def enqueue(self, rows: Iterable[tuple[str, str, int, str | None, str]],
                 run_id: int | None) -> None:
@@ -269,14 +269,14 @@ class ChangeLog:
                                     "sink=? GROUP BY status", (self.profile, self.sink)))
 
 
-def held_runs(ledger: SqliteLedger, profile: str | None = None) -> list[tuple[int, str, str, int]]:
+def held_runs(ledger: Ledger, profile: str | None = None) -> list[tuple[int, str, str, int]]:
     """(run, profile, sink, changes) of runs waiting for approval."""
     q = ("SELECT run_id, profile, sink, count(*) FROM outbox WHERE status='held'"
          + (" AND profile=?" if profile else "") + " GROUP BY run_id, profile, sink")
     return ledger.db.execute(q, (profile,) if profile else ()).fetchall()
 
 
-def outbox_counts(ledger: SqliteLedger, profile: str | None = None
+def outbox_counts(ledger: Ledger, profile: str | None = None
                   ) -> dict[tuple[str, str], dict[str, int]]:
     """{(profile, sink): {status: changes}} over the whole outbox."""
     q = ("SELECT profile, sink, status, count(*) FROM outbox"
@@ -287,7 +287,7 @@ def outbox_counts(ledger: SqliteLedger, profile: str | None = None
     return out
 
 
-def stranded(ledger: SqliteLedger, state: str, known: set[str]) -> dict[str, int]:
+def stranded(ledger: Ledger, state: str, known: set[str]) -> dict[str, int]:
     """{sink id: changes} queued or held under ``state`` for sinks no output of the
     profile is named by (its url or id changed, or the output was removed)."""
     rows = ledger.db.execute("SELECT sink, count(*) FROM outbox WHERE profile=? AND status IN "
@@ -295,7 +295,7 @@ def stranded(ledger: SqliteLedger, state: str, known: set[str]) -> dict[str, int
     return {sink: n for sink, n in rows if sink not in known}
 
 
-def rekey(ledger: SqliteLedger, state: str, old: str, new: str, *, only_if_new: bool = False
+def rekey(ledger: Ledger, state: str, old: str, new: str, *, only_if_new: bool = False
           ) -> bool:
     """Move what the ledger keeps for shop ``old`` to ``new`` in one transaction: queued
     changes, acknowledged state, and for shared stock the order cursor, order lines and
@@ -312,25 +312,29 @@ def rekey(ledger: SqliteLedger, state: str, old: str, new: str, *, only_if_new: 
             return False
         moved = db.execute("UPDATE outbox SET sink=? WHERE profile=? AND sink=?",
                            (new, state, old)).rowcount
-        moved += db.execute("UPDATE OR REPLACE shop_state SET sink=? WHERE profile=? AND "
-                            "sink=?", (new, state, old)).rowcount
-        if inventory is not None and _has_table(db, "cursors"):
-            for table in ("cursors", "order_lines", "movements"):
-                moved += db.execute(f"UPDATE OR IGNORE {table} SET source=? WHERE "
-                                    f"inventory=? AND source=?",
-                                    (web_new, inventory, web_old)).rowcount
+        # old's state wins over what new has of the same key (as UPDATE OR REPLACE did)
+        db.execute("DELETE FROM shop_state WHERE profile=? AND sink=? AND key IN (SELECT key "
+                   "FROM shop_state WHERE profile=? AND sink=?)", (state, new, state, old))
+        moved += db.execute("UPDATE shop_state SET sink=? WHERE profile=? AND sink=?",
+                            (new, state, old)).rowcount
+        if inventory is not None:
+            # a row new already has stays, old's twin is left behind (as UPDATE OR IGNORE)
+            for table, same in (("cursors", ""),
+                                ("order_lines", " AND o.order_id=t.order_id AND "
+                                 "o.line_id=t.line_id"),
+                                ("movements", " AND o.order_id=t.order_id AND "
+                                 "o.line_id=t.line_id AND o.version=t.version")):
+                moved += db.execute(f"UPDATE {table} AS t SET source=? WHERE inventory=? AND "
+                                    f"source=? AND NOT EXISTS (SELECT 1 FROM {table} AS o "
+                                    f"WHERE o.inventory=t.inventory AND o.source=?{same})",
+                                    (web_new, inventory, web_old, web_new)).rowcount
     return moved > 0
 
 
-def drop(ledger: SqliteLedger, state: str, sink: str) -> int:
+def drop(ledger: Ledger, state: str, sink: str) -> int:
     """Give up the changes still queued or held for ``sink`` (marked superseded, kept
     for the record); returns how many."""
     with ledger.tx() as db:
         return db.execute("UPDATE outbox SET status='superseded', error='dropped by hand', "
                           "updated=? WHERE profile=? AND sink=? AND status IN ('queued', "
                           "'held')", (time.time(), state, sink)).rowcount
-
-
-def _has_table(db: Any, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-                      (name,)).fetchone() is not None

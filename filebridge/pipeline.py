@@ -32,8 +32,9 @@ from filebridge.delivery import Delivery
 from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
+from filebridge.ledger import open_ledger
 from filebridge.ledger.leases import Lease
-from filebridge.ledger.sqlite import FileRow, SqliteLedger
+from filebridge.ledger.sqlite import FileRow, Ledger
 from filebridge.mapping import Mapper
 from filebridge.outputs import Outbox, sweep
 from filebridge.processes import pid_alive
@@ -75,12 +76,12 @@ class Job:
     """A profile made ready to run: source, reader, mapping and every sink built
     once, reused for every file."""
 
-    def __init__(self, profile: ProfileBase, ledger: SqliteLedger | None = None):
+    def __init__(self, profile: ProfileBase, ledger: Ledger | None = None):
         reg = load_plugins()
         self.profile = profile
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
-        self.ledger = ledger or SqliteLedger(profile.ledger_path())
+        self.ledger = ledger or open_ledger(profile)
         # Only one process works the profile at a time (filebridge/ledger/leases.py).
         self.lease = Lease(self.ledger, profile.name)
         self.source, self.related = _related(profile, self.ledger, reg, self.scratch_root)
@@ -147,7 +148,7 @@ class Job:
 
     @property
     def scratch_root(self) -> Path:
-        return self.ledger.path.parent / SCRATCH / self.name
+        return self.ledger.home / SCRATCH / self.name
 
     def output_folders(self) -> list[Path]:
         ctx = SinkContext(self.profile.base, _vars(Path("x"), self.name, 0), Outbox())
@@ -216,7 +217,7 @@ class Job:
         (``reason`` None); true when the waiting is news (worth a log line)."""
         if self.related is None:
             return reason is not None
-        from filebridge.tables import ledger as tl
+        from filebridge.ledger import tables as tl
 
         if reason is None:
             tl.clear_waiting(self.ledger, self.name, name)
@@ -244,7 +245,7 @@ class Job:
             yield batch, None
 
 
-def _related(profile: ProfileBase, ledger: SqliteLedger, reg: Any, scratch: Path
+def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path
              ) -> tuple[Any, Any]:
     """The job's source (wrapped to take sets whole when tables have members) and its
     related tables, if the profile has any."""

@@ -22,7 +22,7 @@ from filebridge.errors import ProfileError
 from filebridge.feedback import FeedbackOptions
 from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
-from filebridge.options import LocatedErrors, Model, ProfilePath
+from filebridge.options import LedgerRef, LocatedErrors, Model, Secret
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
@@ -47,8 +47,13 @@ class ProfileBase(Model):
                                     "store movements) of an inventory shared with the web: "
                                     "shops get what may be sold, net of sales the ERP does "
                                     "not know yet and of safety stock")
-    ledger: ProfilePath | None = Field(None, description="the SQLite ledger file (default: "
-                                       "$FILEBRIDGE_LEDGER or filebridge.db beside the profile)")
+    ledger: LedgerRef | None = Field(
+        None, description="the ledger: a SQLite file, or postgresql://user@host:port/db for "
+        "a PostgreSQL database shared by several machines (the password as ledger_password, "
+        "never in the URL). Default: $FILEBRIDGE_LEDGER or filebridge.db beside the profile")
+    ledger_password: Secret | None = Field(
+        None, description="the PostgreSQL ledger's password: ${ENV_VAR} or file:PATH "
+        "(without it libpq's PGPASSWORD or ~/.pgpass are used)")
     once: Literal["content", "name_and_content"] | None = Field(
         None, description="when a file is already processed and skipped as a duplicate: "
         "content (its bytes equal any file this profile processed), or name_and_content (the "
@@ -89,11 +94,20 @@ class ProfileBase(Model):
         """The rule of once in force: the profile's, or its role's default."""
         return self.once or default_once(self.stock)
 
-    def ledger_path(self) -> Path:
+    def ledger_path(self) -> Path | str:
+        """The SQLite file, or the PostgreSQL URL (as written: without a password)."""
         if self.ledger:
             return self.ledger
         env = os.environ.get("FILEBRIDGE_LEDGER")
+        if env and env.startswith(("postgresql://", "postgres://")):
+            return env
         return Path(env) if env else self.base / "filebridge.db"
+
+    @property
+    def local_home(self) -> Path:
+        """Where a ledger on a server keeps its local companions (scratch folders,
+        code tables' copies): the profile's folder, in .filebridge."""
+        return self.base / ".filebridge"
 
 
 def _changes_need_key(self: Any) -> Any:

@@ -60,24 +60,6 @@ MAX_WAKE = 60.0  # next_wake never says more: a wall clock that jumps costs a mi
 LATE = 60.0      # a run starting this much after its time is logged as a catch-up
 CRON_FIELDS = "minute hour day-of-month month day-of-week"
 
-TABLE = """
-CREATE TABLE IF NOT EXISTS schedules (
-    profile TEXT NOT NULL,
-    job TEXT NOT NULL,
-    anchor REAL NOT NULL,       -- first seen: no occurrence before it is due
-    through REAL,               -- every occurrence up to here is taken care of
-    due REAL,                   -- the occurrence the last run was for
-    started REAL,
-    finished REAL,
-    status TEXT,                -- running | done | failed | interrupted
-    error TEXT,
-    skipped REAL,               -- the last occurrence skipped (previous run still going)
-    runs INTEGER NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0,
-    skips INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (profile, job)
-) WITHOUT ROWID;
-"""
 
 
 def local_zone() -> tzinfo:
@@ -245,6 +227,8 @@ class Scheduler:
 
     def __init__(self, ledger: Any, profile: str, jobs: Iterable[ScheduledJob], *,
                  clock: Callable[[], float] = time.time, background: bool = False):
+        from filebridge.ledger.schedules import Schedules  # lazy: a fast CLI start
+
         self.ledger, self.profile, self.clock = ledger, profile, clock
         self.jobs = list(jobs)
         names = [j.name for j in self.jobs]
@@ -254,17 +238,14 @@ class Scheduler:
         self._lock = _lock_for(ledger)
         self._threads: list[threading.Thread] = []
         self._ledger_error: LedgerError | None = None
-        with self._lock, ledger.tx() as db:
-            db.execute(TABLE)
-            rows = db.execute("SELECT job FROM schedules WHERE profile=? AND status='running'",
-                              (profile,)).fetchall()
-            for (name,) in rows:
-                if self._key(name) in _running:
-                    continue
+        self.store = Schedules(ledger, profile)
+        here = self._key("")[:2]
+        with _running_lock:
+            running = {k[2] for k in _running if k[:2] == here}
+        with self._lock:
+            for name in self.store.interrupt(running):
                 log.warning("%s: %s: its last run did not finish (the watcher stopped during "
                             "it); not repeated", profile, name)
-                db.execute("UPDATE schedules SET status='interrupted' WHERE profile=? AND job=?",
-                           (profile, name))
 
     # questions ---------------------------------------------------------------
     def due(self, now: float | None = None) -> list[ScheduledJob]:
@@ -293,13 +274,8 @@ class Scheduler:
 
     def status(self) -> list[dict[str, Any]]:
         """Each job's row in the ledger (for reports and tests)."""
-        keys = ("job", "anchor", "through", "due", "started", "finished", "status", "error",
-                "skipped", "runs", "failures", "skips")
         with self._lock:
-            rows = self.ledger.db.execute(
-                f"SELECT {', '.join(keys)} FROM schedules WHERE profile=? ORDER BY job",
-                (self.profile,)).fetchall()
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+            return self.store.rows()
 
     # running -------------------------------------------------------------------
     def run_due(self, now: float | None = None) -> list[Occurrence]:
@@ -327,17 +303,14 @@ class Scheduler:
             busy = key in _running
             _running.add(key)
         if busy:
-            self._write("UPDATE schedules SET through=?, skipped=?, skips=skips+1 "
-                        "WHERE profile=? AND job=?", (now, due, self.profile, job.name))
+            with self._lock:
+                self.store.skipped(job.name, now, due)
             log.warning("%s: %s: the run due at %s is skipped: the previous one is still "
                         "going", self.profile, job.name, when.isoformat(timespec="seconds"))
             return Occurrence(job.name, when, "skipped")
         try:
-            # Only if no other process started this occurrence since it was read.
-            taken = self._write(
-                "UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
-                "status='running', error=NULL, runs=runs+1 WHERE profile=? AND job=? AND "
-                "(through IS NULL OR through < ?)", (now, due, now, self.profile, job.name, due))
+            with self._lock:  # only if no other process started this occurrence since
+                taken = self.store.started(job.name, now, due)
         except BaseException:
             with _running_lock:
                 _running.discard(key)
@@ -372,10 +345,8 @@ class Scheduler:
                 status, error = "failed", f"{type(e).__name__}: {e}"
                 log.exception("%s: %s: the run due at %s failed", self.profile, job.name,
                               when.isoformat(timespec="seconds"))
-            self._write("UPDATE schedules SET finished=?, status=?, error=?, "
-                        "failures=failures+? WHERE profile=? AND job=?",
-                        (self.clock(), status, error, status == "failed", self.profile,
-                         job.name))
+            with self._lock:
+                self.store.finished(job.name, self.clock(), status, error)
         except LedgerError as e:
             if not self.background:
                 raise
@@ -387,7 +358,7 @@ class Scheduler:
 
     # the ledger ---------------------------------------------------------------
     def _key(self, name: str) -> tuple[str, str, str]:
-        return (str(getattr(self.ledger, "path", id(self.ledger))), self.profile, name)
+        return (str(getattr(self.ledger, "where", id(self.ledger))), self.profile, name)
 
     def _now(self, now: float | None) -> float:
         return self.clock() if now is None else float(now)
@@ -397,23 +368,10 @@ class Scheduler:
             e, self._ledger_error = self._ledger_error, None
             raise e
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
-        """Rows changed."""
-        with self._lock, self.ledger.tx() as db:
-            return int(db.execute(sql, args).rowcount)
-
     def _row(self, job: ScheduledJob, now: float) -> tuple[float, float | None]:
         """(anchor, through) of a job; a job seen for the first time is anchored now."""
         with self._lock:
-            row = self.ledger.db.execute(
-                "SELECT anchor, through FROM schedules WHERE profile=? AND job=?",
-                (self.profile, job.name)).fetchone()
-            if row is None:
-                with self.ledger.tx() as db:
-                    db.execute("INSERT OR IGNORE INTO schedules(profile, job, anchor) "
-                               "VALUES (?,?,?)", (self.profile, job.name, now))
-                return now, None
-        return row[0], row[1]
+            return self.store.anchor(job.name, now)
 
     def _pending(self, job: ScheduledJob, now: float) -> float | None:
         """The latest occurrence due and not yet taken care of, or None."""

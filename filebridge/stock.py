@@ -41,7 +41,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger.sqlite import Ledger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.stock_spec import StockSpec
@@ -51,64 +51,6 @@ log = logging.getLogger("filebridge")
 ALL = "*"  # the location of an ERP row or a movement that names none
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS erp_stock (
-    inventory TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL, as_of REAL NOT NULL, file_id INTEGER, record TEXT,
-    PRIMARY KEY (inventory, sku, location)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS erp_stock_staged (
-    inventory TEXT NOT NULL, file_id INTEGER NOT NULL, sku TEXT NOT NULL,
-    location TEXT NOT NULL, qty INTEGER NOT NULL, as_of REAL NOT NULL, line INTEGER,
-    record TEXT
-);
-CREATE INDEX IF NOT EXISTS erp_stock_staged_file ON erp_stock_staged(file_id, sku);
-CREATE TABLE IF NOT EXISTS order_lines (
-    inventory TEXT NOT NULL, source TEXT NOT NULL, order_id TEXT NOT NULL,
-    line_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL, status TEXT, placed REAL, changed REAL,
-    PRIMARY KEY (inventory, source, order_id, line_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS movements (
-    id INTEGER PRIMARY KEY,
-    inventory TEXT NOT NULL,
-    source TEXT NOT NULL,           -- web:<shop> | pos:<profile>
-    kind TEXT NOT NULL,             -- sale | cancel | refund | store_sale | store_return
-                                    -- | store_correction
-    order_id TEXT NOT NULL, line_id TEXT NOT NULL, version INTEGER NOT NULL,
-    sku TEXT NOT NULL, location TEXT NOT NULL,
-    qty INTEGER NOT NULL,           -- signed: negative leaves the stock
-    occurred REAL NOT NULL, recorded REAL NOT NULL,
-    seq INTEGER,                    -- the feedback file that told the ERP
-    exported REAL, acked REAL,
-    UNIQUE (inventory, source, order_id, line_id, version)
-);
-CREATE INDEX IF NOT EXISTS movements_sku ON movements(inventory, sku);
-CREATE INDEX IF NOT EXISTS movements_open ON movements(inventory, acked, seq);
-CREATE TABLE IF NOT EXISTS cursors (
-    inventory TEXT NOT NULL, source TEXT NOT NULL, cursor TEXT, updated REAL,
-    PRIMARY KEY (inventory, source)
-);
-CREATE TABLE IF NOT EXISTS inventories (
-    inventory TEXT PRIMARY KEY, rules TEXT NOT NULL   -- web, safety, erp_knows of its figures
-);
-CREATE TABLE IF NOT EXISTS feedback_files (
-    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
-    status TEXT NOT NULL,            -- pending | published
-    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
-    PRIMARY KEY (inventory, seq)
-);
--- What a movement file said of its SKUs oversold, kept so that a pending file
--- written again says the same.
-CREATE TABLE IF NOT EXISTS feedback_oversold (
-    inventory TEXT NOT NULL, seq INTEGER NOT NULL, sku TEXT NOT NULL, units INTEGER NOT NULL,
-    PRIMARY KEY (inventory, seq, sku)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sequences (
-    inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (inventory, name)
-);
-"""
 
 
 @dataclass
@@ -185,10 +127,9 @@ class Inventory:
 
     RULES = ("web", "locations", "safety", "erp_knows")
 
-    def __init__(self, ledger: SqliteLedger, spec: StockSpec):
+    def __init__(self, ledger: Ledger, spec: StockSpec):
         self.ledger, self.name = ledger, spec.inventory
         self.db = ledger.db
-        self.db.executescript(SCHEMA)
         # What may be sold is the figures profile's rule: store-movement profiles of
         # the same inventory apply the rules it last ran with.
         if spec.role == "figures":
@@ -239,11 +180,17 @@ class Inventory:
     def commit_figures(self, file_id: int) -> None:
         """The file is accepted: its figures replace the ERP's earlier ones. A figure
         older than the one held (a late file) does not win."""
+        # A SKU twice in the file: the newest figure, then the last line, is the one
+        # (one row per key: PostgreSQL refuses to upsert a key twice in one statement).
         with self.ledger.tx() as db:
             db.execute(
                 "INSERT INTO erp_stock(inventory, sku, location, qty, as_of, file_id, record) "
                 "SELECT inventory, sku, location, qty, as_of, file_id, record FROM "
-                "erp_stock_staged WHERE file_id=? AND true ON CONFLICT(inventory, sku, location) "
+                "erp_stock_staged s WHERE file_id=? AND NOT EXISTS (SELECT 1 FROM "
+                "erp_stock_staged o WHERE o.file_id=s.file_id AND o.sku=s.sku AND "
+                "o.inventory=s.inventory AND o.location=s.location AND (o.as_of > s.as_of OR "
+                "(o.as_of = s.as_of AND coalesce(o.line, 0) > coalesce(s.line, 0)))) "
+                "ON CONFLICT(inventory, sku, location) "
                 "DO UPDATE SET qty=excluded.qty, as_of=excluded.as_of, file_id=excluded.file_id, "
                 "record=excluded.record WHERE excluded.as_of >= erp_stock.as_of", (file_id,))
             db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))
@@ -346,9 +293,9 @@ class Inventory:
         version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
                              "AND order_id=? AND line_id=?",
                              (self.name, source, order, line)).fetchone()[0] + 1
-        return db.execute("INSERT OR IGNORE INTO movements(inventory, source, kind, order_id, "
+        return db.execute("INSERT INTO movements(inventory, source, kind, order_id, "
                           "line_id, version, sku, location, qty, occurred, recorded) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                           (self.name, source, kind, order, line, version, sku, loc, qty, when,
                            now)).rowcount
 
@@ -363,7 +310,7 @@ class Inventory:
                        "DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated",
                        (self.name, source, cursor, time.time()))
 
-    def movements(self, where: str = "1", args: tuple[Any, ...] = ()) -> list[Movement]:
+    def movements(self, where: str = "true", args: tuple[Any, ...] = ()) -> list[Movement]:
         rows = self.db.execute(
             "SELECT id, source, kind, order_id, line_id, sku, location, qty, occurred, seq, "
             f"acked FROM movements WHERE inventory=? AND {where} ORDER BY id",
@@ -500,22 +447,21 @@ class Inventory:
                               "AND exported < ?", (now - self.spec.overdue,))
 
 
-def inventory_counts(ledger: SqliteLedger
+def inventory_counts(ledger: Ledger
                      ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
     """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
     ERP, told and awaiting its acknowledgement, acknowledged; store movements; SKUs
     oversold and their units. With the oversold SKUs themselves (sku -> units)."""
     db = ledger.db
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='movements'").fetchone():
-        return []
     out = []
     for (inv,) in db.execute("SELECT inventory FROM inventories ORDER BY inventory").fetchall():
         skus = db.execute("SELECT count(DISTINCT sku) FROM erp_stock WHERE inventory=?",
                           (inv,)).fetchone()[0]
         row = db.execute(
-            "SELECT sum(source LIKE 'web:%' AND seq IS NULL), "
-            "sum(source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL), "
-            "sum(source LIKE 'web:%' AND acked IS NOT NULL), sum(source LIKE 'pos:%') "
+            "SELECT count(CASE WHEN source LIKE 'web:%' AND seq IS NULL THEN 1 END), "
+            "count(CASE WHEN source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL THEN 1 "
+            "END), count(CASE WHEN source LIKE 'web:%' AND acked IS NOT NULL THEN 1 END), "
+            "count(CASE WHEN source LIKE 'pos:%' THEN 1 END) "
             "FROM movements WHERE inventory=?", (inv,)).fetchone()
         names = ("to_erp", "awaiting_ack", "acknowledged", "store")
         # Worked out with the rules the inventory's figures profile last ran with.

@@ -36,3 +36,4 @@ def cli_env() -> dict[str, str]:
     return env
 
 from sshd import sshd  # noqa: E402,F401  (session fixture: a real OpenSSH sshd)
+from pgserver import ledger_url, pg_server  # noqa: E402,F401  (a real PostgreSQL server)

@@ -226,8 +226,8 @@ def test_the_run_date_is_the_claim_date_also_when_a_file_is_redone(workdir, monk
     monkeypatch.undo()
     # The crashed run had claimed the file on 15 June: redone, it maps as of that day.
     claimed = time.mktime(dt.datetime(2026, 6, 15, 12, 0).timetuple())
-    job.ledger.db.execute("UPDATE files SET claimed=?", (claimed,))
-    job.ledger.db.commit()
+    with job.ledger.tx() as db:
+        db.execute("UPDATE files SET claimed=?", (claimed,))
     job = Job(load_profile(prof))
     (outcome,) = run_files(job, [])
     assert outcome.status == "done" and outcome.tally.sent == 2

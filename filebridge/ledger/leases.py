@@ -40,16 +40,6 @@ TTL = 60.0        # a lease not renewed for this long is taken over (other hosts
 HEARTBEAT = 10.0  # how often a held lease is renewed
 POLL = 0.5        # how often a waiting process asks again
 
-TABLE = """
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,      -- what is held: profile:<name>
-    owner TEXT NOT NULL,        -- host:pid:token
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    taken REAL NOT NULL,
-    expires REAL NOT NULL
-)
-"""
 
 
 class LeaseLost(FilebridgeError):
@@ -88,8 +78,6 @@ class Lease:
         self._side: Any = None  # the heartbeat's own connection to the ledger
         self.lost = False
         self.took_over = False  # the last take was from a process that is gone
-        with ledger.tx() as db:
-            db.execute(TABLE)
 
     # taking and giving back ---------------------------------------------------
     def try_take(self) -> bool:

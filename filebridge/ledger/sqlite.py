@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
+from pyarrow import ipc
 
-from filebridge.errors import DiskFull, LedgerError, disk_full
+from filebridge.ledger.backend import Backend, Conn, SqliteBackend
 from filebridge.ledger.leases import fence
 from filebridge.processes import pid_alive
-
+from filebridge.ledger.schema import migrate
 
 _HOST = socket.gethostname()
 
@@ -42,123 +41,6 @@ def _ipc(table: pa.Table) -> tuple[bytes, int]:
         w.write_table(table)
     return sink.getvalue().to_pybytes(), table.num_rows
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    profile TEXT NOT NULL,
-    started REAL NOT NULL,
-    finished REAL,
-    status TEXT NOT NULL DEFAULT 'running',  -- running | done | failed | interrupted
-    files INTEGER NOT NULL DEFAULT 0,
-    tally TEXT NOT NULL DEFAULT '{}',
-    pid INTEGER,                    -- the process running it, on host: a dead one
-    host TEXT                       -- leaves it 'interrupted', not 'running' forever
-);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    profile TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    status TEXT NOT NULL,          -- processing | done | rejecting | rejected | duplicate
-                                   -- | failed (left to retry, e.g. the disk was full);
-                                   -- rejecting: moving to moved_to, then rejected
-    claimed REAL NOT NULL,
-    finished REAL,
-    run_id INTEGER REFERENCES runs(id),
-    tally TEXT NOT NULL DEFAULT '{}',
-    moved_to TEXT,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS files_by_digest ON files(profile, digest, status);
-CREATE INDEX IF NOT EXISTS files_by_name ON files(profile, name, status);
--- What each sink last received, per key: an Arrow table (key, hash) kept as one
--- compressed blob per sink, so a run loads and saves it whole, column-wise.
-CREATE TABLE IF NOT EXISTS snapshots (
-    profile TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    data BLOB NOT NULL,
-    rows INTEGER NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (profile, sink)
-);
--- Shop APIs (see filebridge/outbox.py): what each shop acknowledged per key, and
--- every change written before it is sent.
-CREATE TABLE IF NOT EXISTS shop_state (
-    profile TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    hash INTEGER NOT NULL,
-    product TEXT,
-    record TEXT NOT NULL,
-    remote TEXT NOT NULL DEFAULT '{}',
-    gone TEXT,                      -- zero | unpublish: the missing policy acted on it
-    updated REAL NOT NULL,
-    PRIMARY KEY (profile, sink, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS shop_state_product ON shop_state(profile, sink, product);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    profile TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    op TEXT NOT NULL,               -- upsert | zero | unpublish | delete
-    hash INTEGER NOT NULL,
-    product TEXT,
-    record TEXT NOT NULL,
-    idem TEXT NOT NULL,
-    file_id INTEGER,
-    run_id INTEGER,
-    line INTEGER,
-    ord INTEGER,                    -- the row's ordinal among those its file sent out
-    status TEXT NOT NULL,           -- staged | held | queued | sent | rejected | superseded
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    UNIQUE (file_id, sink, key)
-);
--- Shop files (filebridge/catalog/memory.py): what each product sink last wrote
--- per SKU, so a product is always written whole (every variant, every option
--- value) and a file that changes one variant does not orphan the others.
-CREATE TABLE IF NOT EXISTS catalog (
-    profile TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    product TEXT,
-    hash INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    file_id INTEGER,
-    pos INTEGER NOT NULL DEFAULT 0, -- when the key was first written: its place among siblings
-    updated REAL NOT NULL,
-    PRIMARY KEY (profile, sink, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS catalog_product ON catalog(profile, sink, product);
-CREATE TABLE IF NOT EXISTS catalog_staged (
-    file_id INTEGER NOT NULL,
-    profile TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    product TEXT,
-    hash INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    pos INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
--- Files whose ack said some rows were queued for a shop (filebridge/followup.py): the
--- rows (ordinals, weights), saved with the file's outcome; a follow-up ack goes to the
--- ERP once their changes are settled, then ``written`` is set.
-CREATE TABLE IF NOT EXISTS followups (
-    file_id INTEGER PRIMARY KEY,
-    profile TEXT NOT NULL,
-    ordinals BLOB NOT NULL,
-    weights BLOB,
-    written REAL,
-    path TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
-CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
-"""
 
 
 @dataclass
@@ -171,69 +53,53 @@ class FileRow:
     moved_to: str | None
 
 
-class SqliteLedger:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection per job; the watcher may use it from that job's thread.
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                      check_same_thread=False)
-            self._lock = threading.RLock()
-            # Leases this process holds through this ledger (filebridge/ledger/leases.py):
-            # a claim or a file's outcome is committed only while its lease is held.
-            self.fences: dict[str, str] = {}
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            self._migrate()
-        except sqlite3.Error as e:
-            raise LedgerError(f"ledger {self.path}: {e}") from e
+class Ledger:
+    """The ledger on a :class:`~filebridge.ledger.backend.Backend`: SQLite or PostgreSQL.
 
-    def _migrate(self) -> None:
-        """Columns added since a ledger file was made."""
-        cols = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
-        if "ord" not in cols:
-            self.db.execute("ALTER TABLE outbox ADD COLUMN ord INTEGER")
-        cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
-        if "pid" not in cols:
-            self.db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
-            self.db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+    ``path`` is the SQLite file (None on a server); ``home`` a local folder for what
+    is kept beside the ledger (scratch folders, code tables' copies); ``where`` names
+    the ledger in messages (a URL without its password)."""
 
-    def close(self) -> None:
-        self.db.close()
-
-    def sibling(self) -> SqliteLedger:
-        """The same ledger on a connection of its own, for a thread that must not
-        share this one's (reads here take no lock: a lease's heartbeat)."""
-        return SqliteLedger(self.path)
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def __init__(self, backend: Backend, home: Path | None = None):
+        self.backend = backend
+        self.path = backend.path
+        self.where = backend.where
+        home = home if home is not None else (self.path.parent if self.path else None)
+        if home is None:
+            raise ValueError("a ledger on a server needs a local home folder")
+        self.home = Path(home)
+        self.db = backend.conn
+        # Leases this process holds through this ledger (filebridge/ledger/leases.py):
+        # a claim or a file's outcome is committed only while its lease is held.
+        self.fences: dict[str, str] = {}
         # One connection per job, used by its sender threads and scheduled jobs too:
         # transactions on it take turns.
-        with self._lock:
-            yield from self._tx()
-
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._lock = threading.RLock()
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-        except sqlite3.Error as e:
-            if disk_full(e) is not None:
-                raise DiskFull(f"ledger {self.path}: {e}") from e
-            raise LedgerError(f"ledger {self.path}: {e}") from e
+            migrate(backend)
+        except BaseException:
+            backend.close()
+            raise
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def sibling(self) -> Ledger:
+        """The same ledger on a connection of its own, for a thread that must not
+        share this one's (reads here take no lock: a lease's heartbeat)."""
+        return Ledger(self.backend.clone(), home=self.home)
+
+    @contextmanager
+    def tx(self) -> Iterator[Conn]:
+        with self._lock, self.backend.tx() as db:
+            yield db
 
     # runs ---------------------------------------------------------------
     def start_run(self, profile: str) -> int:
         with self.tx() as db:
-            return db.execute("INSERT INTO runs(profile, started, pid, host) VALUES (?,?,?,?)",
-                              (profile, time.time(), os.getpid(), _HOST)).lastrowid or 0
+            return int(db.execute("INSERT INTO runs(profile, started, pid, host) VALUES "
+                                  "(?,?,?,?) RETURNING id",
+                                  (profile, time.time(), os.getpid(), _HOST)).fetchone()[0])
 
     def end_dead_runs(self, profile: str) -> int:
         """Runs of ``profile`` still 'running' whose process on this host is gone (killed,
@@ -328,9 +194,10 @@ class SqliteLedger:
                            "WHERE id=?", (name, run_id, redo.id))
                 return FileRow(redo.id, digest, name, "processing", redo.claimed, None)
             now = time.time()
-            fid = db.execute("INSERT INTO files(profile, digest, name, size, status, claimed, "
-                             "run_id) VALUES (?,?,?,?, 'processing', ?, ?)",
-                             (profile, digest, name, size, now, run_id)).lastrowid or 0
+            fid = int(db.execute("INSERT INTO files(profile, digest, name, size, status, "
+                                 "claimed, run_id) VALUES (?,?,?,?, 'processing', ?, ?) "
+                                 "RETURNING id",
+                                 (profile, digest, name, size, now, run_id)).fetchone()[0])
         return FileRow(fid, digest, name, "processing", now, None)
 
     def load_snapshot(self, profile: str, sink: str) -> pa.Table | None:
@@ -348,8 +215,10 @@ class SqliteLedger:
         with self.tx() as db:
             fence(db, self.fences, profile)
             for sink, (blob, rows) in blobs.items():
-                db.execute("INSERT OR REPLACE INTO snapshots(profile, sink, data, rows, updated) "
-                           "VALUES (?,?,?,?,?)", (profile, sink, blob, rows, time.time()))
+                db.execute("INSERT INTO snapshots(profile, sink, data, rows, updated) "
+                           "VALUES (?,?,?,?,?) ON CONFLICT(profile, sink) DO UPDATE SET "
+                           "data=excluded.data, rows=excluded.rows, updated=excluded.updated",
+                           (profile, sink, blob, rows, time.time()))
             if status == "done":  # what the shop files of this file wrote, remembered
                 db.execute("INSERT INTO catalog(profile, sink, key, product, hash, record, "
                            "file_id, pos, updated) SELECT profile, sink, key, product, hash, "
@@ -359,8 +228,10 @@ class SqliteLedger:
                            " updated=excluded.updated", (time.time(), file_id))
             db.execute("DELETE FROM catalog_staged WHERE file_id=?", (file_id,))
             if queued is not None:  # the ack says "queued": a follow-up will say what became
-                db.execute("INSERT OR REPLACE INTO followups(file_id, profile, ordinals, "
-                           "weights) VALUES (?,?,?,?)", (file_id, profile, *queued))
+                db.execute("INSERT INTO followups(file_id, profile, ordinals, weights) VALUES "
+                           "(?,?,?,?) ON CONFLICT(file_id) DO UPDATE SET profile=excluded.profile,"
+                           " ordinals=excluded.ordinals, weights=excluded.weights, written=NULL,"
+                           " path=NULL", (file_id, profile, *queued))
             db.execute("UPDATE files SET status=?, finished=?, tally=?, reason=?, "
                        "moved_to=coalesce(?, moved_to) WHERE id=?",
                        (status, time.time(), json.dumps(tally), reason, moved_to, file_id))
@@ -419,11 +290,11 @@ class SqliteLedger:
         """A file that was looked at but not processed (e.g. a duplicate)."""
         with self.tx() as db:
             now = time.time()
-            return db.execute(
+            return int(db.execute(
                 "INSERT INTO files(profile, digest, name, size, status, claimed, finished, "
-                "run_id, reason, moved_to) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "run_id, reason, moved_to) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (profile, digest, name, size, status, now, now, run_id, reason,
-                 str(moved_to) if moved_to else None)).lastrowid or 0
+                 str(moved_to) if moved_to else None)).fetchone()[0])
 
     def last_read(self, profile: str) -> int | None:
         """Rows read from the last file this profile accepted (for the breaker)."""
@@ -469,3 +340,10 @@ class SqliteLedger:
         keys = ("id", "profile", "name", "status", "claimed", "finished", "tally", "reason",
                 "moved_to", "run_id")
         return [dict(zip(keys, r)) | {"tally": json.loads(r[6])} for r in rows]
+
+
+class SqliteLedger(Ledger):
+    """The default ledger: one SQLite file in WAL mode, no server."""
+
+    def __init__(self, path: Path):
+        super().__init__(SqliteBackend(Path(path)))

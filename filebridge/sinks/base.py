@@ -39,7 +39,7 @@ from filebridge.outputs import Outbox, Staged
 from filebridge.records import Batch, FileReport, Rows
 
 if TYPE_CHECKING:
-    from filebridge.ledger.sqlite import SqliteLedger
+    from filebridge.ledger.sqlite import Ledger
 
 SCRATCH = ".filebridge-scratch"
 
@@ -79,7 +79,7 @@ class JobInfo:
 
     profile: str  # the profile's name
     state: str  # whose shop and catalog state the sink shares (the profile, or an inventory)
-    ledger: SqliteLedger
+    ledger: Ledger
     map: MapSpec
     base: Path  # the profile's folder
     mapper: Any = None  # the profile's Mapper (to work out keys of rejected rows)

@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.errors import TransferError, Waiting
-from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.tables import ledger as tl
+from filebridge.ledger import tables as tl
+from filebridge.ledger.sqlite import Ledger
 from filebridge.tables.store import TableData, TableError
 
 log = logging.getLogger("filebridge")
 
 
 class CodeTables:
-    def __init__(self, profile: str, specs: dict[str, Any], ledger: SqliteLedger,
+    def __init__(self, profile: str, specs: dict[str, Any], ledger: Ledger,
                  source_options: Any, registry: Any, data_dir: Path, scratch_root: Path,
                  needs: Any, check: Any):
         self.profile = profile
@@ -43,7 +43,6 @@ class CodeTables:
         self.readers = {n: registry.get("reader", s.read.format)(s.read) for n, s in
                         specs.items()}
         self.sources = {n: self._source(s, source_options, registry) for n, s in specs.items()}
-        tl.setup(ledger)
 
     @staticmethod
     def _source(spec: Any, main: Any, registry: Any) -> Any:

@@ -13,8 +13,7 @@ from typing import Any
 
 from filebridge.crashpoints import crash_point
 from filebridge.errors import RejectedFile
-from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.tables import ledger as tl
+from filebridge.ledger.sqlite import Ledger
 from filebridge.tables.codes import CodeTables
 from filebridge.tables.join import Joiner
 from filebridge.tables.spec import JoinSpec
@@ -24,7 +23,7 @@ TABLES = ".filebridge-tables"
 
 
 class Related:
-    def __init__(self, profile: Any, ledger: SqliteLedger, registry: Any, scratch_root: Path):
+    def __init__(self, profile: Any, ledger: Ledger, registry: Any, scratch_root: Path):
         self.name = profile.name
         self.specs: dict[str, Any] = dict(profile.tables or {})
         self.joins: list[JoinSpec] = list(profile.join or [])
@@ -35,9 +34,8 @@ class Related:
                         for n, s in self.specs.items() if s.is_member}
         codes = {n: s for n, s in self.specs.items() if not s.is_member}
         self.codes = CodeTables(profile.name, codes, ledger, profile.source, registry,
-                                ledger.path.parent / TABLES / profile.name, scratch_root,
+                                ledger.home / TABLES / profile.name, scratch_root,
                                 self.needs, self.check) if codes else None
-        tl.setup(ledger)
 
     def needs(self, table: str) -> tuple[set[str], set[str], list[list[str]]]:
         """The columns the joins read from ``table``, those compared (trimmed), and one

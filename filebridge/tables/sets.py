@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.errors import Waiting
-from filebridge.ledger.sqlite import SqliteLedger
+from filebridge.ledger import tables as tl
+from filebridge.ledger.sqlite import Ledger
 from filebridge.sources.base import SourceBase
 from filebridge.tables.spec import SetSpec, member_name, template_glob
 
@@ -57,7 +58,7 @@ def _name(c: Any) -> str:
 
 class SetSource(SourceBase):
     def __init__(self, inner_cls: type, options: Any, spec: SetSpec | None,
-                 members: dict[str, str], ledger: SqliteLedger, profile: str):
+                 members: dict[str, str], ledger: Ledger, profile: str):
         self.spec = spec or SetSpec()
         self.templates = members  # table name -> member name template
         self.main_patterns = list(options.pattern)
@@ -141,10 +142,7 @@ class SetSource(SourceBase):
     def _done_unmoved(self, main: str) -> str | None:
         """The digest of this main file's set if the ledger has it done but not yet
         archived (a crash between archiving its members and itself)."""
-        row = self.ledger.db.execute(
-            "SELECT digest FROM files WHERE profile=? AND name=? AND status='done' AND "
-            "moved_to IS NULL ORDER BY id DESC LIMIT 1", (self.profile, main)).fetchone()
-        return row[0] if row else None
+        return tl.done_unmoved(self.ledger, self.profile, main)
 
     def _missing(self, main: str, members: dict[str, str]) -> list[str]:
         return [f"{n} (table {t})" for t, n in members.items() if n not in self._listed]

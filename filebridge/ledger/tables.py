@@ -1,6 +1,7 @@
-"""What the ledger keeps about related files: each code table's versions (the
-current one, those it replaced, those refused and why) and the main files that
-wait for a table or a set member. ``status`` shows both."""
+"""What the ledger keeps about related files (filebridge/tables/): each code table's
+versions (the current one, those it replaced, those refused and why), the main files
+that wait for a table or a set member, and a set's main file done but not archived.
+``status`` shows the first two."""
 
 from __future__ import annotations
 
@@ -9,32 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from filebridge.ledger.sqlite import SqliteLedger
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS table_versions (
-    id INTEGER PRIMARY KEY,
-    profile TEXT NOT NULL,
-    name TEXT NOT NULL,             -- the table's name in the profile
-    file TEXT NOT NULL,             -- the file it was read from
-    seen TEXT NOT NULL,             -- [file, size, mtime] when it was looked at
-    digest TEXT NOT NULL,
-    status TEXT NOT NULL,           -- current | replaced | refused
-    rows INTEGER NOT NULL DEFAULT 0,
-    data TEXT,                      -- its SQLite copy (current versions only)
-    loaded REAL NOT NULL,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS table_versions_by_name ON table_versions(profile, name, status);
-CREATE TABLE IF NOT EXISTS waiting (
-    profile TEXT NOT NULL,
-    file TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    since REAL NOT NULL,
-    seen REAL NOT NULL,
-    PRIMARY KEY (profile, file)
-) WITHOUT ROWID;
-"""
+from filebridge.ledger.sqlite import Ledger
 
 
 @dataclass
@@ -54,28 +30,21 @@ class Version:
 _COLS = "id, name, file, seen, digest, status, rows, data, loaded, reason"
 
 
-def setup(ledger: SqliteLedger) -> None:
-    with ledger.tx() as db:
-        for stmt in SCHEMA.split(";"):
-            if stmt.strip():
-                db.execute(stmt)
-
-
-def current(ledger: SqliteLedger, profile: str, name: str) -> Version | None:
+def current(ledger: Ledger, profile: str, name: str) -> Version | None:
     row = ledger.db.execute(f"SELECT {_COLS} FROM table_versions WHERE profile=? AND name=? "
                             "AND status='current' ORDER BY id DESC LIMIT 1",
                             (profile, name)).fetchone()
     return Version(*row) if row else None
 
 
-def refused(ledger: SqliteLedger, profile: str, name: str, seen: str) -> Version | None:
+def refused(ledger: Ledger, profile: str, name: str, seen: str) -> Version | None:
     row = ledger.db.execute(f"SELECT {_COLS} FROM table_versions WHERE profile=? AND name=? "
                             "AND status='refused' AND seen=? ORDER BY id DESC LIMIT 1",
                             (profile, name, seen)).fetchone()
     return Version(*row) if row else None
 
 
-def install(ledger: SqliteLedger, profile: str, name: str, file: str, seen: str, digest: str,
+def install(ledger: Ledger, profile: str, name: str, file: str, seen: str, digest: str,
             rows: int, data: str) -> Version | None:
     """Make a loaded version current, in one transaction; returns the one it replaced."""
     with ledger.tx() as db:
@@ -89,13 +58,13 @@ def install(ledger: SqliteLedger, profile: str, name: str, file: str, seen: str,
     return Version(*old) if old else None
 
 
-def seen_again(ledger: SqliteLedger, version_id: int, file: str, seen: str) -> None:
+def seen_again(ledger: Ledger, version_id: int, file: str, seen: str) -> None:
     """The same content under another name or time: still the same version."""
     with ledger.tx() as db:
         db.execute("UPDATE table_versions SET file=?, seen=? WHERE id=?", (file, seen, version_id))
 
 
-def refuse(ledger: SqliteLedger, profile: str, name: str, file: str, seen: str, digest: str,
+def refuse(ledger: Ledger, profile: str, name: str, file: str, seen: str, digest: str,
            reason: str) -> None:
     with ledger.tx() as db:
         db.execute("INSERT INTO table_versions(profile, name, file, seen, digest, status, "
@@ -103,13 +72,13 @@ def refuse(ledger: SqliteLedger, profile: str, name: str, file: str, seen: str, 
                    (profile, name, file, seen, digest, time.time(), reason))
 
 
-def data_files(ledger: SqliteLedger, profile: str) -> set[str]:
+def data_files(ledger: Ledger, profile: str) -> set[str]:
     return {r[0] for r in ledger.db.execute(
         "SELECT data FROM table_versions WHERE profile=? AND status='current' AND data IS NOT "
         "NULL", (profile,))}
 
 
-def note_waiting(ledger: SqliteLedger, profile: str, file: str, reason: str) -> bool:
+def note_waiting(ledger: Ledger, profile: str, file: str, reason: str) -> bool:
     """Record that ``file`` waits; true when this is news (first time, or a new reason)."""
     now = time.time()
     with ledger.tx() as db:
@@ -124,16 +93,14 @@ def note_waiting(ledger: SqliteLedger, profile: str, file: str, reason: str) -> 
     return row is None or row[0] != reason
 
 
-def clear_waiting(ledger: SqliteLedger, profile: str, file: str) -> None:
+def clear_waiting(ledger: Ledger, profile: str, file: str) -> None:
     with ledger.tx() as db:
         db.execute("DELETE FROM waiting WHERE profile=? AND file=?", (profile, file))
 
 
-def report(ledger: SqliteLedger, profile: str | None) -> dict[str, list[dict[str, Any]]]:
+def report(ledger: Ledger, profile: str | None) -> dict[str, list[dict[str, Any]]]:
     """For ``status``: code table versions (current, and refused since) and waiting files."""
     db = ledger.db
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='table_versions'").fetchone():
-        return {"tables": [], "waiting": []}
     q, args = "", ()
     if profile:
         q, args = " AND profile=?", (profile,)
@@ -150,6 +117,15 @@ def report(ledger: SqliteLedger, profile: str | None) -> dict[str, list[dict[str
         "SELECT profile, file, reason, since FROM waiting WHERE 1=1" + q + " ORDER BY since",
         args)]
     return {"tables": tables, "waiting": waiting}
+
+
+def done_unmoved(ledger: Ledger, profile: str, main: str) -> str | None:
+    """The digest of main file ``main`` if the ledger has it done but not yet archived
+    (a crash between archiving its set's members and itself)."""
+    row = ledger.db.execute("SELECT digest FROM files WHERE profile=? AND name=? AND "
+                            "status='done' AND moved_to IS NULL ORDER BY id DESC LIMIT 1",
+                            (profile, main)).fetchone()
+    return row[0] if row else None
 
 
 def seen_key(name: str, fingerprint: Any) -> str:

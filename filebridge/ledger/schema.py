@@ -1,0 +1,305 @@
+"""The ledger's schema, one for every store and both engines, and its migrations.
+
+The DDL is written in SQLite's types; :func:`filebridge.ledger.backend.pg_ddl` turns it
+into PostgreSQL's. ``schema_version`` holds the number of the last migration applied;
+:func:`migrate` applies the rest in order, in one write transaction, so two processes
+opening a ledger at once do it once. A ledger made before versioning (no
+``schema_version`` table) is taken through every migration; each of them is written
+to find its change possibly made already (tables created if missing, columns added if
+missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+
+from filebridge.errors import LedgerError
+from filebridge.ledger.backend import Backend, Conn
+
+# Version 1: files and runs, snapshots, outbox and shop state, catalog memory and
+# follow-ups (ledger/sqlite.py), the shared inventory (stock.py), schedules
+# (schedule.py), code tables and waiting files (tables/); outbox.ord and runs.pid/host
+# came later (2, 3).
+BASE = """CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL DEFAULT 'running',  -- running | done | failed | interrupted
+    files INTEGER NOT NULL DEFAULT 0,
+    tally TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- processing | done | rejecting | rejected | duplicate
+                                   -- | failed (left to retry, e.g. the disk was full);
+                                   -- rejecting: moving to moved_to, then rejected
+    claimed REAL NOT NULL,
+    finished REAL,
+    run_id INTEGER REFERENCES runs(id),
+    tally TEXT NOT NULL DEFAULT '{}',
+    moved_to TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS files_by_digest ON files(profile, digest, status);
+CREATE INDEX IF NOT EXISTS files_by_name ON files(profile, name, status);
+-- What each sink last received, per key: an Arrow table (key, hash) kept as one
+-- compressed blob per sink, so a run loads and saves it whole, column-wise.
+CREATE TABLE IF NOT EXISTS snapshots (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    data BLOB NOT NULL,
+    rows INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink)
+);
+-- Shop APIs (see filebridge/outbox.py): what each shop acknowledged per key, and
+-- every change written before it is sent.
+CREATE TABLE IF NOT EXISTS shop_state (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    hash INTEGER NOT NULL,
+    product TEXT,
+    record TEXT NOT NULL,
+    remote TEXT NOT NULL DEFAULT '{}',
+    gone TEXT,                      -- zero | unpublish: the missing policy acted on it
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shop_state_product ON shop_state(profile, sink, product);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    op TEXT NOT NULL,               -- upsert | zero | unpublish | delete
+    hash INTEGER NOT NULL,
+    product TEXT,
+    record TEXT NOT NULL,
+    idem TEXT NOT NULL,
+    file_id INTEGER,
+    run_id INTEGER,
+    line INTEGER,
+    status TEXT NOT NULL,           -- staged | held | queued | sent | rejected | superseded
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    UNIQUE (file_id, sink, key)
+);
+-- Shop files (filebridge/catalog/memory.py): what each product sink last wrote
+-- per SKU, so a product is always written whole (every variant, every option
+-- value) and a file that changes one variant does not orphan the others.
+CREATE TABLE IF NOT EXISTS catalog (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    file_id INTEGER,
+    pos INTEGER NOT NULL DEFAULT 0, -- when the key was first written: its place among siblings
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS catalog_product ON catalog(profile, sink, product);
+CREATE TABLE IF NOT EXISTS catalog_staged (
+    file_id INTEGER NOT NULL,
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    product TEXT,
+    hash INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    pos INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS catalog_staged_file ON catalog_staged(file_id);
+-- Files whose ack said some rows were queued for a shop (filebridge/followup.py): the
+-- rows (ordinals, weights), saved with the file's outcome; a follow-up ack goes to the
+-- ERP once their changes are settled, then ``written`` is set.
+CREATE TABLE IF NOT EXISTS followups (
+    file_id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    ordinals BLOB NOT NULL,
+    weights BLOB,
+    written REAL,
+    path TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
+CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
+
+-- Shared stock (filebridge/stock.py).
+CREATE TABLE IF NOT EXISTS erp_stock (
+    inventory TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
+    qty INTEGER NOT NULL, as_of REAL NOT NULL, file_id INTEGER, record TEXT,
+    PRIMARY KEY (inventory, sku, location)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erp_stock_staged (
+    inventory TEXT NOT NULL, file_id INTEGER NOT NULL, sku TEXT NOT NULL,
+    location TEXT NOT NULL, qty INTEGER NOT NULL, as_of REAL NOT NULL, line INTEGER,
+    record TEXT
+);
+CREATE INDEX IF NOT EXISTS erp_stock_staged_file ON erp_stock_staged(file_id, sku);
+CREATE TABLE IF NOT EXISTS order_lines (
+    inventory TEXT NOT NULL, source TEXT NOT NULL, order_id TEXT NOT NULL,
+    line_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
+    qty INTEGER NOT NULL, status TEXT, placed REAL, changed REAL,
+    PRIMARY KEY (inventory, source, order_id, line_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS movements (
+    id INTEGER PRIMARY KEY,
+    inventory TEXT NOT NULL,
+    source TEXT NOT NULL,           -- web:<shop> | pos:<profile>
+    kind TEXT NOT NULL,             -- sale | cancel | refund | store_sale | store_return
+                                    -- | store_correction
+    order_id TEXT NOT NULL, line_id TEXT NOT NULL, version INTEGER NOT NULL,
+    sku TEXT NOT NULL, location TEXT NOT NULL,
+    qty INTEGER NOT NULL,           -- signed: negative leaves the stock
+    occurred REAL NOT NULL, recorded REAL NOT NULL,
+    seq INTEGER,                    -- the feedback file that told the ERP
+    exported REAL, acked REAL,
+    UNIQUE (inventory, source, order_id, line_id, version)
+);
+CREATE INDEX IF NOT EXISTS movements_sku ON movements(inventory, sku);
+CREATE INDEX IF NOT EXISTS movements_open ON movements(inventory, acked, seq);
+CREATE TABLE IF NOT EXISTS cursors (
+    inventory TEXT NOT NULL, source TEXT NOT NULL, cursor TEXT, updated REAL,
+    PRIMARY KEY (inventory, source)
+);
+CREATE TABLE IF NOT EXISTS inventories (
+    inventory TEXT PRIMARY KEY, rules TEXT NOT NULL   -- web, safety, erp_knows of its figures
+);
+CREATE TABLE IF NOT EXISTS feedback_files (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
+    status TEXT NOT NULL,            -- pending | published
+    movements INTEGER NOT NULL, created REAL NOT NULL, published REAL,
+    PRIMARY KEY (inventory, seq)
+);
+-- What a movement file said of its SKUs oversold, kept so that a pending file
+-- written again says the same.
+CREATE TABLE IF NOT EXISTS feedback_oversold (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, sku TEXT NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (inventory, seq, sku)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sequences (
+    inventory TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (inventory, name)
+);
+
+-- Scheduled jobs (filebridge/schedule.py).
+CREATE TABLE IF NOT EXISTS schedules (
+    profile TEXT NOT NULL,
+    job TEXT NOT NULL,
+    anchor REAL NOT NULL,       -- first seen: no occurrence before it is due
+    through REAL,               -- every occurrence up to here is taken care of
+    due REAL,                   -- the occurrence the last run was for
+    started REAL,
+    finished REAL,
+    status TEXT,                -- running | done | failed | interrupted
+    error TEXT,
+    skipped REAL,               -- the last occurrence skipped (previous run still going)
+    runs INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    skips INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (profile, job)
+) WITHOUT ROWID;
+
+-- Code tables and files waiting for them (filebridge/tables/).
+CREATE TABLE IF NOT EXISTS table_versions (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    name TEXT NOT NULL,             -- the table's name in the profile
+    file TEXT NOT NULL,             -- the file it was read from
+    seen TEXT NOT NULL,             -- [file, size, mtime] when it was looked at
+    digest TEXT NOT NULL,
+    status TEXT NOT NULL,           -- current | replaced | refused
+    rows INTEGER NOT NULL DEFAULT 0,
+    data TEXT,                      -- its SQLite copy (current versions only)
+    loaded REAL NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS table_versions_by_name ON table_versions(profile, name, status);
+CREATE TABLE IF NOT EXISTS waiting (
+    profile TEXT NOT NULL,
+    file TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since REAL NOT NULL,
+    seen REAL NOT NULL,
+    PRIMARY KEY (profile, file)
+) WITHOUT ROWID;
+"""
+
+
+def _add_columns(table: str, *columns: str) -> Callable[[Backend, Conn], None]:
+    def step(backend: Backend, db: Conn) -> None:
+        have = backend.columns(table)
+        for col in columns:
+            if col.split()[0] not in have:
+                db.execute(backend.ddl(f"ALTER TABLE {table} ADD COLUMN {col}"))
+    return step
+
+
+def _base(backend: Backend, db: Conn) -> None:
+    backend.script(db, BASE)
+
+
+def _script(ddl: str) -> Callable[[Backend, Conn], None]:
+    def step(backend: Backend, db: Conn) -> None:
+        backend.script(db, ddl)
+    return step
+
+
+# Who works which profile (filebridge/ledger/leases.py).
+LEASES = """CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,      -- what is held: profile:<name>
+    owner TEXT NOT NULL,        -- host:pid:token
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    taken REAL NOT NULL,
+    expires REAL NOT NULL
+);
+"""
+
+
+# Numbered from 1; never edit one that shipped: add the next.
+MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
+    ("every table of the first versioned ledger", _base),
+    ("outbox.ord: a row's ordinal among those its file sent out", _add_columns(
+        "outbox", "ord INTEGER")),
+    ("runs.pid, runs.host: a run whose process died is marked interrupted", _add_columns(
+        "runs", "pid INTEGER", "host TEXT")),
+    ("leases: one process at a time works a profile", _script(LEASES)),
+]
+VERSION = len(MIGRATIONS)
+
+
+def version(backend: Backend, db: Conn) -> int:
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(backend: Backend) -> int:
+    """Bring the ledger to :data:`VERSION`; the version it had before."""
+    import time
+
+    with suppress(LedgerError):  # no schema_version yet: made below
+        if version(backend, backend.conn) == VERSION:  # the usual case: no write lock
+            return VERSION
+    with backend.tx() as db:
+        db.execute(backend.ddl("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER "
+                               "NOT NULL PRIMARY KEY, applied REAL NOT NULL, what TEXT NOT NULL)"))
+        was = version(backend, db)
+        if was > VERSION:
+            raise LedgerError(f"ledger {backend.where}: schema version {was} is newer than "
+                              f"this filebridge knows ({VERSION}): upgrade filebridge")
+        for n, (what, step) in enumerate(MIGRATIONS[was:], start=was + 1):
+            step(backend, db)
+            db.execute("INSERT INTO schema_version(version, applied, what) VALUES (?,?,?)",
+                       (n, time.time(), what))
+    return was
