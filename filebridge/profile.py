@@ -197,7 +197,15 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
     if not v and (stock is None or stock.role not in ("acks", "orders")):
         raise ValueError("List should have at least 1 item")
-    paths = [getattr(s, "path", None) for s in v]
+    # Every file each output publishes (a shop file may be several: WooCommerce's new
+    # and update files, PrestaShop's per language, Magento's source items).
+    reg = load_plugins()
+    paths = []
+    for s in v:
+        try:
+            paths += reg.get("sink", s.format)(s).paths()
+        except Exception:  # noqa: BLE001  an output that cannot be built says so itself
+            paths += [p] if (p := getattr(s, "path", None)) else []
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
     if dupes:
         raise ValueError(f"two outputs write the same path: {', '.join(sorted(dupes))}")

@@ -115,3 +115,22 @@ def test_missing_or_literal_secret_in_a_profile_is_located_and_never_echoed(monk
     found = problems(text.replace("'${FB_FEED_TOKEN}'", "s3cr3t-literal"))
     assert any("literal secret is refused" in p for p in found), found
     assert not any("s3cr3t" in p for p in found)
+
+
+@pytest.mark.parametrize("second", ["out/x.new.csv", "out/x.update.csv"])
+def test_an_output_clashing_with_another_outputs_extra_file_is_refused(second):
+    # WooCommerce writes x.new.csv and x.update.csv from path x.csv: another output on
+    # one of those names would overwrite it in the same publish.
+    text = f"""name: clash
+source: {{kind: local, path: inbox}}
+read: {{format: csv}}
+map:
+  key: sku
+  fields: {{sku: {{from: sku}}, title: {{from: t}}, price: {{from: p}}}}
+write:
+  - {{format: woocommerce_csv, path: out/x.csv}}
+  - {{format: csv, path: {second}}}
+"""
+    with pytest.raises(ProfileError) as e:
+        parse_profile(text, Path("clash.yaml"))
+    assert f"two outputs write the same path: {second}" in str(e.value)
