@@ -75,6 +75,15 @@ class Product:
         mine = {o["field"]: o["value"] for o in record.get("options", [])}
         return [mine.get(o.field, "") for o in self.options]
 
+    def image_alts(self) -> dict[str, str]:
+        """Each image's alt text: that of the first variant showing it."""
+        out: dict[str, str] = {}
+        for rec in self.variants:
+            for url in rec.get("images") or ([rec["image"]] if rec.get("image") else []):
+                if rec.get("image_alt") and url not in out:
+                    out[url] = rec["image_alt"]
+        return out
+
 
 def _common_prefix(values: list[str]) -> str:
     prefix = os.path.commonprefix(values)

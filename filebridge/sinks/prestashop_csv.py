@@ -358,7 +358,7 @@ class PrestaShopCsvSink(ProductFileSink):
             cells[PRODUCT_LABELS["ean13"]] = text(first.get("barcode"))
         images = p.images
         if images:
-            alts = self._alts(p)
+            alts = p.image_alts()
             cells[PRODUCT_LABELS["image"]] = split_cell(images, mv)
             cells[PRODUCT_LABELS["image_alt"]] = split_cell([alts.get(u, "") for u in images],
                                                             mv)
@@ -481,13 +481,6 @@ class PrestaShopCsvSink(ProductFileSink):
             items += [f"{name}:{v}:{pos}" for v in values]
         return mv.join(items)
 
-    def _alts(self, p: Product) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for rec in p.variants:
-            for url in rec.get("images") or ([rec["image"]] if rec.get("image") else []):
-                if rec.get("image_alt") and url not in out:
-                    out[url] = rec["image_alt"]
-        return out
 
     def _prices(self, p: Product) -> tuple[Decimal | None, dict[str, Decimal]]:
         """The product's price (its default combination's) and each combination's

@@ -210,7 +210,7 @@ class ShopifyCsvSink(ProductFileSink):
         names = self.names
         given = p.get("handle")
         handle = text(given) if not blank(given) else handle_of(p.key)
-        alts = self._alts(p)
+        alts = p.image_alts()
         images = p.images
         for i, rec in enumerate(p.variants):
             cells = self._variant(p, rec, handle)
@@ -225,14 +225,6 @@ class ShopifyCsvSink(ProductFileSink):
         if isinstance(self.o.inventory, InventoryFile):
             yield from self._inventory(p, handle)
 
-    def _alts(self, p: Product) -> dict[str, str]:
-        """Each image's alt text: that of the first variant showing it."""
-        out: dict[str, str] = {}
-        for rec in p.variants:
-            for url in rec.get("images") or ([rec["image"]] if rec.get("image") else []):
-                if rec.get("image_alt") and url not in out:
-                    out[url] = rec["image_alt"]
-        return out
 
     def _head(self, p: Product) -> dict[str, str]:
         """The product-level cells of a product's first row."""
