@@ -208,7 +208,11 @@ class Webhooks:
         if hook.fmt == "woocommerce_api" and sent is None and WOO_PING.fullmatch(body):
             log.info("%s: %s: WooCommerce webhook ping", profile, sink)
             return Outcome(200, "pong")
-        secret = hook.secret()
+        try:
+            secret = hook.secret()
+        except LookupError as e:  # the file or variable went away since start: say so
+            log.warning("%s: %s: webhook secret: %s", profile, sink, e)
+            return Outcome(503, "the webhook secret cannot be read")
         if not sent or not secret or not hmac.compare_digest(sent.encode(),
                                                              signature(secret, body).encode()):
             log.warning("%s: %s: webhook refused: %s signature", profile, sink,

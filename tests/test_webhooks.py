@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def moves(workdir: Path) -> list[tuple[str, str, str, int]]:
     return sorted((m.source, m.kind, m.sku, m.qty) for m in inv.movements())
 
 
-def until(check, timeout: float = 10.0) -> float:  # noqa: ANN001
+def until(check: Callable[[], bool], timeout: float = 10.0) -> float:
     """Seconds until ``check()`` holds; fails after ``timeout``."""
     start = time.monotonic()
     while not check():
@@ -204,7 +205,7 @@ def test_a_shopify_sale_reaches_woocommerce_and_any_location_sink_is_one_shop(wo
 
 
 def test_a_bad_or_missing_signature_is_401_and_records_nothing(workdir, served):
-    woo, shopify, env, base = served
+    woo, shopify, _, base = served
     oid = woo.add_order([("A", 1)])
     body = woo_body(woo, oid)
     assert to_woo(base, body, secret=None).status_code == 401
