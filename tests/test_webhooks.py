@@ -89,7 +89,7 @@ def served(workdir, cli_env):
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded machine imports slowly
             while True:
                 try:
                     requests.post(base + "/hooks/erp/nothing", timeout=1)
@@ -101,8 +101,14 @@ def served(workdir, cli_env):
             yield woo, shopify, env, base
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-            log.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise AssertionError("serve did not stop on SIGTERM:\n"
+                                     + (workdir / "serve.log").read_text()) from None
+            finally:
+                log.close()
 
 
 def woo_body(woo: WooServer, oid: int) -> bytes:
