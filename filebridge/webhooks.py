@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from filebridge.errors import LedgerError, SinkError
 from filebridge.options import expand_env
 from filebridge.orders.base import PULLERS, OrderLine
+from filebridge.stock import Inventory
 
 if TYPE_CHECKING:
     from filebridge.pipeline import Job
@@ -100,6 +101,7 @@ class Hook:
     sink: Any
     source: str  # the ledger's source for the shop's orders, as the pull names it
     fmt: str
+    inventory: Inventory  # the job's, on a connection of its own (see Webhooks)
 
     def secret(self) -> str | None:
         s = getattr(self.sink.o, "webhook_secret", None)
@@ -163,6 +165,10 @@ class Webhooks:
         for job in jobs:
             if job.inventory is None or not job.inventory.spec.orders:
                 continue
+            # Orders are recorded on a ledger connection of their own: the pusher works on
+            # the job's, and two threads interleaving statements on one sqlite
+            # connection break each other's transactions (see the lease heartbeat).
+            inv = Inventory(job.ledger.sibling(), job.inventory.spec)
             first: dict[tuple[str, str], str] = {}
             for shop in job.shops.values():
                 fmt = shop.sink.o.format
@@ -173,7 +179,8 @@ class Webhooks:
                 where = (fmt, expand_env(str(shop.sink.o.url)).rstrip("/"))
                 source = f"web:{first.setdefault(where, shop.id)}"
                 if getattr(shop.sink.o, "webhook_secret", None) is not None:
-                    self.hooks[(job.name, shop.id)] = Hook(job, shop.sink, source, fmt)
+                    self.hooks[(job.name, shop.id)] = Hook(job, shop.sink, source, fmt,
+                                                             inv)
             self.pushers[job.name] = _Pusher(job)
             self.locks[job.name] = threading.Lock()
 
@@ -226,17 +233,17 @@ class Webhooks:
         with self.locks[profile]:  # one order's fetch and record at a time per profile
             try:
                 order, lines = self._lines(hook, topic, body)
+                if lines is None:
+                    log.info("%s: %s: webhook %s: order %s unknown to the shop", profile,
+                             sink, topic, order)
+                    return Outcome(200, "unknown order")
+                n = hook.inventory.record_orders(hook.source, lines, moved)
             except BadBody as e:
                 log.warning("%s: %s: webhook %s: %s", profile, sink, topic, e)
                 return Outcome(400, str(e))
-            except (SinkError, LedgerError) as e:  # let the shop retry
+            except (SinkError, LedgerError) as e:  # nothing recorded: the shop retries
                 log.warning("%s: %s: webhook %s: %s", profile, sink, topic, e)
-                return Outcome(503, "the shop could not be read; retry")
-            if lines is None:
-                log.info("%s: %s: webhook %s: order %s unknown to the shop", profile, sink,
-                         topic, order)
-                return Outcome(200, "unknown order")
-            n = hook.job.inventory.record_orders(hook.source, lines, moved)  # type: ignore[union-attr]
+                return Outcome(503, "not recorded; retry")
         log.info("%s: %s: webhook %s, order %s: %d movements", profile, sink, topic, order, n)
         if moved:
             self.pushers[profile].add(moved)
@@ -262,7 +269,7 @@ class Webhooks:
                 lines = puller.convert(payload)  # type: ignore[attr-defined]
             except (KeyError, TypeError, ValueError) as e:
                 raise BadBody(f"the order cannot be read ({type(e).__name__})") from None
-            was = hook.job.inventory.order_changed(hook.source, oid)  # type: ignore[union-attr]
+            was = hook.inventory.order_changed(hook.source, oid)
             if lines and was is not None and lines[0].changed == was:
                 lines = puller.order(oid)  # type: ignore[attr-defined]
             return oid, lines
