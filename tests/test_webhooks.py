@@ -255,3 +255,22 @@ def test_a_late_state_older_than_the_recorded_one_is_not_applied(tmp_path):
     assert inv.order_changed("web:w", "1") == 200.0
     assert [m.qty for m in inv.movements()] == [-2, 2]
     assert os.path.exists(tmp_path / "l.db")
+
+
+def test_two_woocommerce_changes_in_one_second_delivered_backwards(workdir, served):
+    """WooCommerce's modification time has whole seconds: the older of two changes
+    in the same second, delivered last, looks as new as the recorded one. It is
+    read again from the shop instead of trusted."""
+    woo, shopify, env, base = served
+    now = float(int(time.time()))
+    oid = woo.add_order([("A", 2)], created=now, modified=now)
+    placed = woo_body(woo, oid)
+    woo.refund(oid, {"A": 1}, at=now, restock=True)  # the same second
+    refunded = woo_body(woo, oid)
+    assert json.loads(placed)["date_modified_gmt"] == json.loads(refunded)["date_modified_gmt"]
+    assert to_woo(base, refunded).status_code == 200
+    assert to_woo(base, placed, "order.created").status_code == 200
+    assert moves(workdir) == [("web:woo", "sale", "A", -1)]
+    until(lambda: shopify.stock("A", "Magazzino") == 4)
+    r = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert "0 new movements" in r.stdout, r.stdout
