@@ -30,10 +30,11 @@ Signatures (a bad or missing one is refused; a body is never logged):
   saved WooCommerce posts an unsigned ``webhook_id=<id>`` ping and activates the
   webhook only on a 200 (``deliver_ping``): that exact body is answered 200 and
   records nothing.
-- Magento and Vendure are not served: Magento Open Source has no order webhooks of
-  its own (Adobe Commerce's webhook module is a paid extension), and Vendure's
-  events live inside its server (a plugin would have to post them); both stay on
-  the scheduled pull.
+- Magento and Vendure are not served: Magento Open Source posts no order webhooks
+  of its own (Adobe's webhooks are an Adobe Commerce service, not part of Open
+  Source), and Vendure's order events (``OrderStateTransitionEvent`` on its
+  ``EventBus``) stay inside its server unless a plugin of ours posted them; both
+  stay on the scheduled pull, which stays the catch-up for the others too.
 """
 
 from __future__ import annotations
