@@ -143,7 +143,8 @@ class ShopifyOptions(ApiSinkOptions):
                           "write_publications, write_markets)")
     webhook_secret: Secret | None = Field(
         None, description="the secret Shopify signs the store's order webhooks with (the "
-        "app's client secret; topics orders/create, orders/updated, orders/cancelled, "
+        "app's client secret; for webhooks made in the admin, the key shown under Settings "
+        "-> Notifications -> Webhooks; topics orders/create, orders/updated, orders/cancelled, "
         "refunds/create to http(s)://HOST:PORT/hooks/PROFILE/SINK of filebridge serve), as "
         "${ENV_VAR} or file:PATH; without it the sink takes no webhooks")
     api_version: str = Field(MIN_VERSION, pattern=r"^(\d{4}-(01|04|07|10)|unstable)$",
