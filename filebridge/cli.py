@@ -1,4 +1,4 @@
-"""The command line: run, watch, check, preview, plan, approve, feedback, reconcile,
+"""The command line: run, watch, serve, check, preview, plan, approve, feedback, reconcile,
 rekey, status, layout, trust, demo, schema."""
 
 from __future__ import annotations
@@ -249,6 +249,23 @@ def plan(profile: str, file: Path, examples: int) -> None:
     report.close()
     held = any(s.hold for s in p.shops)
     sys.exit(runner.HELD if held else runner.ROWS_REJECTED if t.rejected else runner.OK)
+
+
+@main.command()
+@click.argument("profiles", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (localhost: put a TLS proxy in front for the shops)")
+@click.option("--port", default=8470, show_default=True, type=int)
+def serve(profiles: tuple[str, ...], host: str, port: int) -> None:
+    """Take the shops' order webhooks: POST /hooks/PROFILE/SINK for every shop API
+    sink with a webhook_secret in a stock profile (default: every profiles/*.yaml).
+    A sale is recorded as a pull records it and its availability pushed at once."""
+    from filebridge.serve import serve as run_server
+
+    paths = list(profiles) or sorted(str(p) for p in Path("profiles").glob("*.yaml"))
+    if not paths:
+        _fail(runner.USAGE, "no profiles given and none in ./profiles")
+    run_server([_job(p) for p in paths], host, port)
 
 
 @main.command()

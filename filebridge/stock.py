@@ -205,9 +205,21 @@ class Inventory:
     def record_orders(self, source: str, lines: Iterable[OrderLine],
                       moved: set[str] | None = None) -> int:
         """Order lines as the shop reports them now -> movements for what changed.
-        The SKUs that moved are added to ``moved``."""
+        The SKUs that moved are added to ``moved``.
+
+        A line is never set back to an older state of its order: one whose
+        ``changed`` is before the one recorded is skipped, so a webhook delivered
+        late, or a pull that read the order before a webhook told a newer state,
+        changes nothing (filebridge/webhooks.py)."""
         with self.ledger.tx() as db:
-            return self._record(db, source, lines, _web_kind, time.time(), moved)
+            return self._record(db, source, lines, _web_kind, time.time(), moved,
+                                newer_only=True)
+
+    def order_changed(self, source: str, order: str) -> float | None:
+        """When the order was last changed as recorded (None: never seen)."""
+        row = self.db.execute("SELECT max(changed) FROM order_lines WHERE inventory=? AND "
+                              "source=? AND order_id=?", (self.name, source, order)).fetchone()
+        return row[0] if row else None
 
     def record_store(self, source: str, receipts: Iterable[tuple[str, list[OrderLine]]], *,
                      changed: float, whole: bool = True, moved: set[str] | None = None) -> int:
@@ -252,7 +264,7 @@ class Inventory:
 
     def _record(self, db: Any, source: str, lines: Iterable[OrderLine],
                 kind: Callable[[bool, int, int], str], now: float,
-                moved: set[str] | None) -> int:
+                moved: set[str] | None, newer_only: bool = False) -> int:
         """The one bookkeeping of order lines and store receipts: record each line as
         it stands; a new line is a movement at its own time, a change to a known one
         at the line's ``changed``; a line that now names another SKU or location
@@ -260,9 +272,11 @@ class Inventory:
         n = 0
         moved = set() if moved is None else moved
         for ol in lines:
-            row = db.execute("SELECT sku, location, qty FROM order_lines WHERE inventory=? AND "
-                             "source=? AND order_id=? AND line_id=?",
+            row = db.execute("SELECT sku, location, qty, changed FROM order_lines WHERE "
+                             "inventory=? AND source=? AND order_id=? AND line_id=?",
                              (self.name, source, ol.order, ol.line)).fetchone()
+            if newer_only and row is not None and row[3] is not None and row[3] > ol.changed:
+                continue  # an older state of the order than the one recorded
             loc = ol.location or ALL
             db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
                        "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
@@ -272,7 +286,7 @@ class Inventory:
                         ol.at, ol.changed))
             before = 0
             if row is not None:
-                old_sku, old_loc, before = row
+                old_sku, old_loc, before, _ = row
                 if (old_sku, old_loc) != (ol.sku, loc):
                     if before:
                         n += self._add(db, source, kind(False, -before, 0), ol.order, ol.line,

@@ -63,6 +63,10 @@ REFUNDS = ("query OrderRefunds($id: ID!) { order(id: $id) { refunds { id "
            "refundLineItems(first: 250) { nodes { quantity restockType lineItem { id } } "
            "pageInfo { hasNextPage } } } } }")
 REFUNDED = ("PARTIALLY_REFUNDED", "REFUNDED")
+ONE_ORDER = ("query OneOrder($id: ID!, $lines: Int!) { order(id: $id) { "
+             "id createdAt updatedAt cancelledAt displayFinancialStatus "
+             "lineItems(first: $lines) { nodes { " + LINE_FIELDS + " } "
+             "pageInfo { hasNextPage endCursor } } } }")
 ORDER_LINES = ("query OrderLines($id: ID!, $after: String, $lines: Int!) { order(id: $id) { "
                "lineItems(first: $lines, after: $after) { nodes { " + LINE_FIELDS + " } "
                "pageInfo { hasNextPage endCursor } } } }")
@@ -107,6 +111,16 @@ class ShopifyOrders(OrderPuller):
                 raise PermanentSinkError("shopify orders: the shop gave the same page cursor "
                                          "twice; paging makes no progress")
             after = page["endCursor"]
+
+    def order(self, gid: str) -> list[OrderLine] | None:
+        """One order's lines as it stands now, converted as a pull converts it (None:
+        the shop does not know it). For a webhook, which says only which order
+        changed: its own body is the REST shape, whose ids are not the ones a pull
+        records (filebridge/webhooks.py)."""
+        o = self.client.must("order", ONE_ORDER, {"id": gid, "lines": LINES}).get("order")
+        if not o:
+            return None
+        return self._lines(o, epoch(o.get("updatedAt")) or epoch(o.get("createdAt")) or 0.0)
 
     def _lines(self, o: dict[str, Any], changed: float) -> list[OrderLine]:
         items = o.get("lineItems") or {}

@@ -128,6 +128,19 @@ class WooOrders(OrderPuller):
             if len(orders) < PAGE:
                 return
 
+    def order(self, oid: str) -> list[OrderLine] | None:
+        """One order's lines as it stands now (None: the shop does not know it)."""
+        resp = self.http.request("GET", f"/orders/{int(oid)}", params={"_fields": FIELDS},
+                                 ok=lambda r: r.status_code == 404)
+        return None if resp.status_code == 404 else self.convert(resp.json())
+
+    def convert(self, o: dict[str, Any]) -> list[OrderLine]:
+        """One order as the REST API shows it (and as a webhook's body carries it:
+        ``WC_Webhook::build_payload`` is the ``/wc/v3/orders/<id>`` endpoint's data) ->
+        its lines, as a pull converts them."""
+        changed = epoch(o.get("date_modified_gmt")) or epoch(o.get("date_created_gmt")) or 0.0
+        return self._lines(o, changed)
+
     def _lines(self, o: dict[str, Any], changed: float) -> list[OrderLine]:
         status = str(o.get("status") or "")
         items = o.get("line_items") or []

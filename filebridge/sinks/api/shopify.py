@@ -141,6 +141,12 @@ class ShopifyOptions(ApiSinkOptions):
                           "(scopes write_products, write_inventory, read_locations; for the "
                           "catalog also write_translations, read_locales, "
                           "write_publications, write_markets)")
+    webhook_secret: Secret | None = Field(
+        None, description="the secret Shopify signs the store's order webhooks with (the "
+        "app's client secret; for webhooks made in the admin, the key shown under Settings "
+        "-> Notifications -> Webhooks; topics orders/create, orders/updated, orders/cancelled, "
+        "refunds/create to http(s)://HOST:PORT/hooks/PROFILE/SINK of filebridge serve), as "
+        "${ENV_VAR} or file:PATH; without it the sink takes no webhooks")
     api_version: str = Field(MIN_VERSION, pattern=r"^(\d{4}-(01|04|07|10)|unstable)$",
                              description="Admin API version (quarterly, e.g. 2026-01); "
                              f"{MIN_VERSION} or later: productSet upserts by handle "

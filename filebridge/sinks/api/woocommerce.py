@@ -151,6 +151,11 @@ class WooOptions(ApiSinkOptions):
                                  "${ENV_VAR} or file:PATH")
     consumer_secret: Secret = Field(description="the REST API consumer secret (cs_...), "
                                     "as ${ENV_VAR} or file:PATH")
+    webhook_secret: Secret | None = Field(
+        None, description="the secret of the shop's order webhooks (WooCommerce -> Settings "
+        "-> Advanced -> Webhooks, topics Order created/updated, delivery URL "
+        "http://HOST:PORT/hooks/PROFILE/SINK of filebridge serve), as ${ENV_VAR} or "
+        "file:PATH; without it the sink takes no webhooks")
     weight_unit: Literal["kg", "g"] = Field("kg", description="the store's weight unit "
                                             "(record weights are grams)")
     global_options: bool = Field(False, description="variation options (size, colour) as "
