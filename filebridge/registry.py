@@ -8,7 +8,9 @@ field is a ``Literal`` tag) as ``Options`` on the class, and registers itself:
 
 The profile model is built from what is registered, so a new reader, sink,
 source or destination is one module plus its import line in the package
-``__init__``.
+``__init__``. Order pullers register here too, under the format of the shop sink
+whose options they use (they have no options of their own, and are imported only
+by a stock profile: filebridge.orders.load_pullers).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("reader", "sink", "source", "destination")
+KINDS = ("reader", "sink", "source", "destination", "puller")
+NO_OPTIONS = ("puller",)  # kinds configured by another plugin's options
 
 
 class Registry:
@@ -27,7 +30,7 @@ class Registry:
         def add(cls: type) -> type:
             if name in self._plugins[kind]:
                 raise ValueError(f"{kind} {name!r} registered twice")
-            if not hasattr(cls, "Options"):
+            if kind not in NO_OPTIONS and not hasattr(cls, "Options"):
                 raise TypeError(f"{cls.__name__} needs an Options model")
             self._plugins[kind][name] = cls
             return cls
@@ -45,12 +48,20 @@ class Registry:
     def destination(self, name: str) -> Callable[[type], type]:
         return self._register("destination", name)
 
+    def puller(self, sink_format: str) -> Callable[[type], type]:
+        """An order puller for the shop whose API sink is ``sink_format``."""
+        return self._register("puller", sink_format)
+
     def get(self, kind: str, name: str) -> Any:
         try:
             return self._plugins[kind][name]
         except KeyError:
             known = ", ".join(sorted(self._plugins[kind]))
             raise KeyError(f"unknown {kind} {name!r}; known: {known}") from None
+
+    def find(self, kind: str, name: str) -> Any | None:
+        """The plugin, or None when nothing is registered under ``name``."""
+        return self._plugins[kind].get(name)
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._plugins[kind])

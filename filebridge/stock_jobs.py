@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from filebridge.errors import SinkError
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
-from filebridge.orders.base import PULLERS
+from filebridge.registry import REGISTRY
 from filebridge.reconcile import reconcile
 from filebridge.schedule import ScheduledJob
 
@@ -81,7 +81,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
     n = 0
     pulled: set[tuple[str, str]] = set()
     for shop in job.shops.values():
-        cls = PULLERS.get(shop.sink.o.format)  # type: ignore[attr-defined]
+        cls = REGISTRY.find("puller", shop.sink.o.format)  # type: ignore[attr-defined]
         # One shop written at several locations (a sink each) has one set of orders:
         # pulled once, under the first sink's id, or each sale would count twice.
         where = (shop.sink.o.format, expand_env(str(shop.sink.o.url)).rstrip("/"))

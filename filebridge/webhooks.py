@@ -51,7 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 from filebridge.errors import LedgerError, SinkError
 from filebridge.options import expand_env
-from filebridge.orders.base import PULLERS, OrderLine
+from filebridge.orders.base import OrderLine
+from filebridge.registry import REGISTRY
 from filebridge.stock import Inventory
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ class Webhooks:
             raise BadBody("the body is not JSON") from None
         if not isinstance(payload, dict):
             raise BadBody("the body is not a JSON object")
-        puller = PULLERS[hook.fmt](hook.sink.o)
+        puller = REGISTRY.get("puller", hook.fmt)(hook.sink.o)
         try:
             if hook.fmt == "shopify_api":
                 gid = _shopify_order(topic, payload)

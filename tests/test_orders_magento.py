@@ -7,8 +7,9 @@ import pytest
 from shops.magento import TOKEN, MagentoServer
 
 from filebridge.errors import PermanentSinkError
-from filebridge.orders.base import PULLERS, OrderLine
+from filebridge.orders.base import OrderLine
 from filebridge.orders.magento import MagentoOrders, stamp
+from filebridge.registry import REGISTRY
 from filebridge.sinks.api.magento import MagentoOptions
 
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC
@@ -29,7 +30,7 @@ def make(server, monkeypatch):
 
     def make(token: str = "${MAGENTO_TOKEN}") -> MagentoOrders:
         o = MagentoOptions.model_validate({"url": server.url, "token": token, "limits": FAST})
-        p = PULLERS["magento_api"](o)
+        p = REGISTRY.get("puller", "magento_api")(o)
         made.append(p)
         return p
 
@@ -61,7 +62,7 @@ def three_orders(server: MagentoServer) -> tuple[str, str, str]:
 
 
 def test_registered():
-    assert PULLERS["magento_api"] is MagentoOrders
+    assert REGISTRY.get("puller", "magento_api") is MagentoOrders
 
 
 def test_first_pull_reads_every_order(server, make):

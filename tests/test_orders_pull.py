@@ -10,12 +10,13 @@ from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.errors import PermanentSinkError
-from filebridge.orders.base import PULLERS, OrderLine, OrderPuller
+from filebridge.orders.base import OrderLine, OrderPuller
 from filebridge.orders.shopify import ShopifyOrders
 from filebridge.orders.cursor import Window
 from filebridge.orders.woocommerce import WooOrders
 from filebridge.sinks.api.shopify import ShopifyOptions
 from filebridge.sinks.api.woocommerce import WooOptions
+from filebridge.registry import REGISTRY
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 FAST = {"max_backoff": 0.05, "retries": 6, "timeout": 5}
@@ -30,7 +31,7 @@ class Woo:
     def puller(self, key: str = "${WC_KEY}") -> OrderPuller:
         o = WooOptions.model_validate({"url": self.server.url, "consumer_key": key,
                                        "consumer_secret": "${WC_SECRET}", "limits": FAST})
-        return PULLERS["woocommerce_api"](o)
+        return REGISTRY.get("puller", "woocommerce_api")(o)
 
     def add(self, lines: list[tuple[str, int]], at: float) -> str:
         return str(self.server.add_order(lines, created=at))
@@ -49,7 +50,7 @@ class Shopify:
     def puller(self, key: str = "${SHOPIFY_TOKEN}") -> OrderPuller:
         o = ShopifyOptions.model_validate({"format": "shopify_api", "url": self.server.url,
                                            "token": key, "limits": FAST})
-        return PULLERS["shopify_api"](o)
+        return REGISTRY.get("puller", "shopify_api")(o)
 
     def add(self, lines: list[tuple[str, int]], at: float) -> str:
         return self.server.add_order(lines, created=at)
@@ -112,8 +113,8 @@ def three_orders(shop: Woo | Shopify) -> tuple[str, str, str]:
 
 
 def test_registered() -> None:
-    assert PULLERS["woocommerce_api"] is WooOrders
-    assert PULLERS["shopify_api"] is ShopifyOrders
+    assert REGISTRY.get("puller", "woocommerce_api") is WooOrders
+    assert REGISTRY.get("puller", "shopify_api") is ShopifyOrders
 
 
 def test_first_pull_reads_every_order(shop: Woo | Shopify) -> None:

@@ -12,9 +12,10 @@ from shops.vendure import PASSWORD, USER, VendureShop
 
 import filebridge.orders.vendure as mod
 from filebridge.errors import PermanentSinkError
-from filebridge.orders.base import PULLERS, OrderLine
+from filebridge.orders.base import OrderLine
 from filebridge.orders.vendure import VendurePuller
 from filebridge.sinks.api.vendure import VendureOptions
+from filebridge.registry import REGISTRY
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def by_order(lines: list[OrderLine], order_id: str) -> dict[str, OrderLine]:
 
 
 def test_registered():
-    assert PULLERS["vendure_api"] is VendurePuller
+    assert REGISTRY.get("puller", "vendure_api") is VendurePuller
 
 
 def test_pulls_placed_orders_then_nothing_from_the_cursor(shop, make):

@@ -49,12 +49,9 @@ class OrderPuller(ABC):
         """Release connections."""
 
 
-PULLERS: dict[str, type[OrderPuller]] = {}
-
-
 def puller(sink_format: str) -> Any:
-    """Register an order puller for the shop whose API sink is ``sink_format``."""
-    def add(cls: type[OrderPuller]) -> type[OrderPuller]:
-        PULLERS[sink_format] = cls
-        return cls
-    return add
+    """Register an order puller for the shop whose API sink is ``sink_format`` (in the
+    one registry: ``REGISTRY.find("puller", sink_format)``)."""
+    from filebridge.registry import REGISTRY
+
+    return REGISTRY.puller(sink_format)
