@@ -23,6 +23,7 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
 from filebridge.options import LocatedErrors, Model, ProfilePath
+from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
@@ -62,6 +63,9 @@ class ProfileBase(Model):
     join: list[JoinSpec] = Field(default_factory=list, description="joins applied in order "
                                  "between the reader and the mapping: the mapping (and later "
                                  "joins) can use the fields they bring")
+    photos: PhotosSpec | None = Field(None, description="a folder of photos matched to the "
+                                      "records by file name, checked, published to a public "
+                                      "folder under their digest, their URLs in the records")
     _file: Path | None = PrivateAttr(None)
 
     def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
