@@ -206,3 +206,52 @@ def test_a_pattern_without_position_or_field_is_a_profile_error(tmp_path, cli_en
     assert r.returncode != 0 and error in r.stdout + r.stderr, r.stdout + r.stderr
 
 
+
+
+def test_a_redrop_leaves_the_loopback_woocommerce_with_each_photo_once(tmp_path, cli_env):
+    """Through the woocommerce_api sink (tests/shops/woocommerce: each ``src`` sent
+    is a download and a new attachment, as in WooCommerce's
+    ``wc_rest_upload_image_from_url``): the same photos dropped again download
+    nothing; a changed photo is downloaded once and replaces the old one."""
+    from shops.woocommerce import WooServer
+
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(
+        '  - {format: shopify_csv, path: "out/{stem}.csv"}',
+        "  - {format: woocommerce_api, url: '${WOO_URL}', consumer_key: '${WOO_KEY}', "
+        "consumer_secret: '${WOO_SECRET}', sync: catalog}"))
+    foto = tmp_path / "FOTO"
+    a1, a2, b1 = jpeg(1), jpeg(2), jpeg(3)
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (foto / "D25FW0101_002_1.jpg").write_bytes(b1)
+    with WooServer(key="ck_p", secret="cs_p") as shop:
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_p", "WOO_SECRET": "cs_p"}
+        drop(tmp_path, "W1", ROWS)
+        r = run(prof, env, "run")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.images_of("D25FW0101-001-S")[0] == (url(a1), "Cappotto 001")
+        assert [u for u, _ in shop.images_of("D25FW0101-002-S")] == [url(b1)]
+        assert dict(shop.downloads) == {url(a1): 1, url(a2): 1, url(b1): 1}
+        attachments = len(shop.media.attachments)
+
+        for p in foto.iterdir():  # the same photos, dropped again
+            data = p.read_bytes()
+            p.unlink()
+            p.write_bytes(data)
+        drop(tmp_path, "W2", [r.replace("199.00", "189.00") for r in ROWS])
+        assert run(prof, env, "run").returncode == 0
+        assert shop.catalog()  # the price went out...
+        assert any(v["regular_price"] == "189.00" for p in shop.catalog().values()
+                   for v in p["variations"])
+        assert dict(shop.downloads) == {url(a1): 1, url(a2): 1, url(b1): 1}  # ...no photo
+        assert len(shop.media.attachments) == attachments
+
+        a1_new = jpeg(11)
+        (foto / "D25FW0101_001_1.jpg").write_bytes(a1_new)
+        drop(tmp_path, "W3", [r.replace("199.00", "179.00") for r in ROWS])
+        assert run(prof, env, "run").returncode == 0
+        assert shop.downloads[url(a1_new)] == 1
+        assert max(shop.downloads.values()) == 1
+        assert shop.images_of("D25FW0101-001-S")[0] == (url(a1_new), "Cappotto 001")
+        assert url(a1) not in [u for u, _ in shop.images_of("D25FW0101-001-S")]
