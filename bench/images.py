@@ -75,9 +75,8 @@ def photos(folder: Path, products: int, seed: int = 7) -> int:
 def master(path: Path, products: int, price: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write("ART;COL;TG;NOME;PREZZO\n")
-        for a in range(products):
-            for tg in ("S", "M"):
-                f.write(f"A{a:06d};001;{tg};Giacca {a};{price}\n")
+        f.writelines(f"A{a:06d};001;{tg};Giacca {a};{price}\n" for a in range(products)
+                     for tg in ("S", "M"))
 
 
 def run(folder: Path) -> tuple[float, int]:

@@ -76,7 +76,11 @@ class ProfileBase(Model):
 
         read = getattr(self, "read", None)
         tables = getattr(self, "tables", None) or {}
-        return check_related(self) + (check_filters(read) if read is not None else []) + [
+        photos = [(("photos", "pattern"), f"{{{f}}} is not a mapped field (map.fields)")
+                  for f in (self.photos.fields if self.photos and self.map.fields else ())
+                  if f not in self.map.fields]
+        return photos + check_related(self) + (check_filters(read) if read is not None
+                                               else []) + [
             p for n, t in tables.items() for p in check_filters(t.read, ("tables", n, "read"))
         ] + check_values(self.map, field_types(read) if read is not None else {})
 

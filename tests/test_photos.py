@@ -255,3 +255,11 @@ def test_a_redrop_leaves_the_loopback_woocommerce_with_each_photo_once(tmp_path,
         assert max(shop.downloads.values()) == 1
         assert shop.images_of("D25FW0101-001-S")[0] == (url(a1_new), "Cappotto 001")
         assert url(a1) not in [u for u, _ in shop.images_of("D25FW0101-001-S")]
+
+
+def test_a_pattern_field_the_mapping_lacks_is_a_profile_error(tmp_path, cli_env):
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace("{article}_{colour}_", "{style}_{colour}_"))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "photos.pattern: {style} is not a mapped field" in \
+        r.stdout + r.stderr, r.stdout + r.stderr
