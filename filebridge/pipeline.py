@@ -89,7 +89,7 @@ class Job:
         if profile.photos is not None:
             from filebridge.photos.folder import Photos
 
-            self.photos = Photos(profile.photos, self.ledger, profile.name)
+            self.photos = Photos(profile.photos, self.ledger, profile.name, self.delivery)
         stock = getattr(profile, "stock", None)
         self.inventory = None
         if stock is not None:

@@ -130,6 +130,8 @@ def _known_destinations(self: Any) -> Any:
         [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
     if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
         places.append(("stock.feedback", self.stock.feedback))
+    if self.photos is not None:
+        places.append(("photos.public", self.photos.public))
     for where, o in places:
         for name in getattr(o, "deliver", None) or []:
             if name not in known:

@@ -263,3 +263,39 @@ def test_a_pattern_field_the_mapping_lacks_is_a_profile_error(tmp_path, cli_env)
     r = run(prof, cli_env, "check")
     assert r.returncode != 0 and "photos.pattern: {style} is not a mapped field" in \
         r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_photos_are_delivered_over_sftp_once(tmp_path, cli_env, sshd):
+    """``public.deliver`` sends each published photo to a destination (here the real
+    OpenSSH sshd of tests/sshd.py) before any record names it; a re-drop sends none."""
+    import json
+
+    remote = sshd.root / tmp_path.name / "cdn"
+    remote.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = profile(tmp_path)
+    dest = sshd.server(kh, path=str(remote.relative_to(sshd.root)))
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}')
+                    + f"destinations: {{cdn: {json.dumps(dest)}}}\n")
+    a1, a2 = jpeg(1), jpeg(2)
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2)
+    drop(tmp_path, "S1", ROWS[:2])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = sorted(u.removeprefix(CDN) for u in (url(a1), url(a2)))
+    assert sorted(p.name for p in remote.iterdir()) == names  # no temporaries left
+    assert (remote / url(a1).removeprefix(CDN)).read_bytes() == a1
+    stamp = {p.name: p.stat().st_mtime_ns for p in remote.iterdir()}
+    drop(tmp_path, "S2", [r.replace("199.00", "189.00") for r in ROWS[:2]])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in remote.iterdir()} == stamp
+
+
+def test_deliver_names_a_destination(tmp_path, cli_env):
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}'))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "photos.public.deliver: unknown destination 'cdn'" in \
+        r.stdout + r.stderr, r.stdout + r.stderr

@@ -5,8 +5,10 @@ first time its digest is seen, then its URL given to the records it names.
 Published names are ``<digest>.<ext>`` (``<digest>-<rendition>.<ext>`` for web
 sizes): the same picture dropped again, renamed or moved to another product keeps
 its URL, so nothing is copied again and no shop hash changes; a changed picture
-gets a new URL. The copy is atomic (filebridge/outputs.py) and made before the
-ledger notes it, so a crash in between only copies it again under the same name.
+gets a new URL. The copy is atomic (filebridge/outputs.py), delivered to the
+``public.deliver`` destinations (filebridge/delivery.py: SFTP uploads are atomic
+too) and only then noted in the ledger, so a crash or a failed upload in between
+only copies it again under the same name.
 A published file is never removed: an old URL stays valid for shops still showing
 it. Memory: the index (a name and a URL per photo), never the photos' bytes beyond
 one at a time.
@@ -25,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from filebridge.ledger import images as ledger_images
-from filebridge.outputs import Staged, write_atomic
+from filebridge.outputs import Staged
 from filebridge.photos.check import Refused, check, tag, web_bytes
 from filebridge.photos.spec import PhotosSpec
 from filebridge.records import Batch, FileReport, Reject
@@ -44,8 +46,9 @@ def sha256(path: Path) -> str:
 class Photos:
     """The ``photos:`` of one profile, bound to its ledger."""
 
-    def __init__(self, spec: PhotosSpec, ledger: Any, profile: str):
+    def __init__(self, spec: PhotosSpec, ledger: Any, profile: str, delivery: Any = None):
         self.spec, self.ledger, self.profile = spec, ledger, profile
+        self.delivery = delivery
         self.variant = tag(spec.web)
         self.regex = spec.regex()
         self.copied = 0  # photos published by this process (for tests and the bench)
@@ -107,26 +110,26 @@ class Photos:
         return index
 
     def _publish(self, path: Path, digest: str) -> str:
-        """Check the photo and copy it (or its web size) to the public folder; its
-        published name."""
+        """Check the photo and copy it (or its web size) to the public folder, then
+        to the ``deliver:`` destinations; its published name."""
         checked = check(path, self.spec.max_pixels)
-        public = self.spec.public.path
         web = web_bytes(path, checked, self.spec.web) if self.spec.web else None
         suffix = "" if self.spec.web is None else f"-{self.variant}"
-        if web is not None:
-            data, ext = web
-            name = f"{digest}{suffix}.{ext}"
-            write_atomic(public / name, data)
-        else:
-            name = f"{digest}{suffix}.{checked.ext}"
-            staged = Staged(public / name)
-            try:
-                with open(path, "rb") as src, staged.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                staged.commit()
-            except BaseException:
-                staged.abort()
-                raise
+        name = f"{digest}{suffix}.{web[1] if web else checked.ext}"
+        staged = Staged(self.spec.public.path / name, deliver=self.spec.public.deliver)
+        try:
+            with staged.open("wb") as dst:
+                if web is not None:
+                    dst.write(web[0])
+                else:
+                    with open(path, "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            staged.commit()
+        except BaseException:
+            staged.abort()
+            raise
+        if staged.deliver:
+            self.delivery.send([staged])  # a failure leaves the input to be redone
         self.copied += 1
         return name
 

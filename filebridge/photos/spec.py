@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from filebridge.options import Model, ProfilePath
+from filebridge.options import Deliver, Model, ProfilePath
 
 # Placeholders of a file name pattern that are not mapped fields.
 POSITION, EXT = "position", "ext"
@@ -18,6 +18,8 @@ class PublicFolder(Model):
     path: ProfilePath = Field(description="the folder a web server or CDN serves (local)")
     url: str = Field(pattern=r"^https?://", description="the URL of that folder, e.g. "
                      "https://cdn.example.com/photos/ (a photo's URL is this plus its name)")
+    deliver: Deliver = Field([], description="destinations each published photo is also "
+                             "sent to (e.g. the CDN's SFTP), before any record names it")
 
 
 class WebSize(Model):
