@@ -192,6 +192,14 @@ def test_web_sizes_are_published_scaled_and_converted(tmp_path, cli_env):
     with Image.open(pub) as im:
         assert (im.format, im.size) == ("WEBP", (100, 75))
     assert [u for v in images(tmp_path, "C1").values() for u, _ in v] == [CDN + pub.name]
+    # Other web settings are another rendition: published beside the first.
+    prof.write_text(prof.read_text().replace("format: webp", "format: jpeg"))
+    drop(tmp_path, "C2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    jpg = tmp_path / "cdn" / f"{hashlib.sha256(big).hexdigest()}-w100q80.jpg"
+    with Image.open(jpg) as im:
+        assert (im.format, im.size) == ("JPEG", (100, 75))
+    assert [u for v in images(tmp_path, "C2").values() for u, _ in v] == [CDN + jpg.name]
 
 
 @pytest.mark.parametrize("pattern, error", [
@@ -299,3 +307,19 @@ def test_deliver_names_a_destination(tmp_path, cli_env):
     r = run(prof, cli_env, "check")
     assert r.returncode != 0 and "photos.public.deliver: unknown destination 'cdn'" in \
         r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_a_web_size_is_turned_as_the_camera_said(tmp_path, cli_env):
+    """A portrait shot stored landscape with EXIF Orientation 6 (rotate 90° CW) comes
+    out portrait: the web rendition carries no EXIF, so the turn is applied."""
+    prof = profile(tmp_path, web="web: {max_side: 100, format: jpeg, quality: 80}")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.new("RGB", (400, 200), (200, 10, 10)).save(out, "JPEG", exif=exif.tobytes())
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(out.getvalue())
+    drop(tmp_path, "E1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    [pub] = list((tmp_path / "cdn").iterdir())
+    with Image.open(pub) as im:
+        assert im.size == (50, 100)

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from filebridge.photos.spec import WebSize
 
@@ -73,7 +73,7 @@ def check(path: Path, max_pixels: int) -> Checked:
 
 def tag(web: WebSize | None) -> str:
     """The rendition's name in the ledger (and in the published file's name)."""
-    return "original" if web is None else f"w{web.max_side}q{web.quality}"
+    return "original" if web is None else f"w{web.max_side}q{web.quality}-{web.format}"
 
 
 def web_bytes(path: Path, checked: Checked, web: WebSize) -> tuple[bytes, str] | None:
@@ -84,6 +84,8 @@ def web_bytes(path: Path, checked: Checked, web: WebSize) -> tuple[bytes, str] |
         return None
     with Image.open(path) as im:
         im.draft("RGB", (web.max_side, web.max_side))  # JPEG: decode at reduced scale
+        # A camera's EXIF orientation is applied: the re-encoded file carries none.
+        im = ImageOps.exif_transpose(im)
         im.thumbnail((web.max_side, web.max_side), Image.Resampling.LANCZOS)
         if fmt == "JPEG" and im.mode != "RGB":
             im = im.convert("RGB")

@@ -114,7 +114,8 @@ class Photos:
         to the ``deliver:`` destinations; its published name."""
         checked = check(path, self.spec.max_pixels)
         web = web_bytes(path, checked, self.spec.web) if self.spec.web else None
-        suffix = "" if self.spec.web is None else f"-{self.variant}"
+        w = self.spec.web
+        suffix = "" if w is None else f"-w{w.max_side}q{w.quality}"
         name = f"{digest}{suffix}.{web[1] if web else checked.ext}"
         staged = Staged(self.spec.public.path / name, deliver=self.spec.public.deliver)
         try:
