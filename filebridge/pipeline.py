@@ -159,6 +159,8 @@ class Job:
         paths = [ctx.path(p).parent for s in self.sinks for p in s.paths()]
         fb = self.profile.feedback
         paths += [ctx.path(o.path).parent for o in (fb.ack, fb.rejects) if o is not None]
+        if self.photos is not None:  # a photo's copy cut short by a crash
+            paths.append(self.photos.spec.public.path)
         return paths
 
     def sweep(self) -> int:

@@ -323,3 +323,26 @@ def test_a_web_size_is_turned_as_the_camera_said(tmp_path, cli_env):
     [pub] = list((tmp_path / "cdn").iterdir())
     with Image.open(pub) as im:
         assert im.size == (50, 100)
+
+
+@pytest.mark.parametrize("point", ["photos.staged@2", "photos.copied@2"])
+def test_a_crash_while_publishing_leaves_one_copy_of_each_photo(tmp_path, cli_env, point):
+    """Killed (SIGKILL) with the second photo's copy written but not renamed, or
+    published but not yet in the ledger: the next run sweeps the temporary, publishes
+    each photo under the same name once, and the records carry them all."""
+    prof = profile(tmp_path)
+    shots = [jpeg(1), jpeg(2), jpeg(3)]
+    for i, data in enumerate(shots, 1):
+        (tmp_path / "FOTO" / f"D25FW0101_001_{i}.jpg").write_bytes(data)
+    drop(tmp_path, "K1", ROWS[:2])
+    died = run(prof, cli_env | {"FILEBRIDGE_CRASH_AT": point}, "run")
+    assert died.returncode == -9, died.stdout + died.stderr
+    left = {p.name for p in (tmp_path / "cdn").iterdir()}
+    assert any(n.startswith(".filebridge-tmp-") for n in left) == point.startswith(
+        "photos.staged")
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "cdn").iterdir()) == sorted(
+        url(d).removeprefix(CDN) for d in shots)
+    assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(d) for d in shots]
+    assert "images [photos] known=3 published=3 refused=0" in status(prof, cli_env)

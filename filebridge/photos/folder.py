@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from filebridge.crashpoints import crash_point
 from filebridge.ledger import images as ledger_images
 from filebridge.outputs import Staged
 from filebridge.photos.check import Refused, check, tag, web_bytes
@@ -125,12 +126,14 @@ class Photos:
                 else:
                     with open(path, "rb") as src:
                         shutil.copyfileobj(src, dst, 1 << 20)
+            crash_point("photos.staged")
             staged.commit()
         except BaseException:
             staged.abort()
             raise
         if staged.deliver:
             self.delivery.send([staged])  # a failure leaves the input to be redone
+        crash_point("photos.copied")
         self.copied += 1
         return name
 
