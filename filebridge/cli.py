@@ -460,6 +460,10 @@ def status(profile: str | None, ledger: str | None, limit: int) -> None:
         click.echo("shop outbox:")
         for (prof, sink), c in shops.items():
             click.echo(f"  {sink} [{prof}] {counts(c)}")
+    from filebridge.ledger.images import counts as image_counts
+
+    for prof_, c in image_counts(db, name).items():
+        click.echo(f"images [{prof_}] " + counts(c))
     from filebridge.ledger.tables import report as tables_report
 
     related = tables_report(db, name)

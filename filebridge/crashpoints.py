@@ -17,6 +17,8 @@ Points (where they are, what has happened just before):
     template.part       sinks/template.py: a part of a template output is in scratch
     products.spooled    sinks/productfile.py: a product file's spool is in scratch
     tables.loaded       tables/related.py: a set's members are read into scratch
+    photos.staged       photos/folder.py: a photo's copy is written, not renamed into place
+    photos.copied       photos/folder.py: a photo is published, the ledger does not know it
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.stock_spec import StockSpec
 from filebridge.layouts.types import date_format_names
 from filebridge.mapping import MapSpec
+from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
 
 
@@ -189,6 +190,8 @@ def reference() -> str:
         _table(reg.get("sink", name).Options, f"write format `{name}`", out, seen)
     out += lands_table(reg)
     out += carries_table(reg)
+    out.append("## Photos\n")
+    _table(PhotosSpec, "photos", out, seen)
     out.append("## Feedback\n")
     _table(FeedbackOptions, "feedback", out, seen)
     out.append("## Shared stock\n")

@@ -86,6 +86,11 @@ class Job:
         self.lease = Lease(self.ledger, profile.name)
         self.source, self.related = _related(profile, self.ledger, reg, self.scratch_root)
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
+        self.photos = None
+        if profile.photos is not None:
+            from filebridge.photos.folder import Photos
+
+            self.photos = Photos(profile.photos, self.ledger, profile.name, self.delivery)
         stock = getattr(profile, "stock", None)
         self.inventory = None
         if stock is not None:
@@ -155,6 +160,8 @@ class Job:
         paths = [ctx.path(p).parent for s in self.sinks for p in s.paths()]
         fb = self.profile.feedback
         paths += [ctx.path(o.path).parent for o in (fb.ack, fb.rejects) if o is not None]
+        if self.photos is not None:  # a photo's copy cut short by a crash
+            paths.append(self.photos.spec.public.path)
         return paths
 
     def sweep(self) -> int:
@@ -236,9 +243,12 @@ class Job:
             return
         assert ctx.report is not None
         unique = UniqueKeys(self.profile.map.key) if self.profile.map.key else None
+        photos = self.photos.scan(ctx.report) if self.photos is not None else None
         for batch in self.batches(path, ctx.report, ctx.today):
             if unique is not None:
                 batch = unique.check(batch, ctx.report)
+            if photos is not None:
+                batch = photos.apply(batch, ctx.report)
             ctx.report.flush()
             if progress:
                 progress(ctx.report.tally.read)

@@ -23,6 +23,7 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
 from filebridge.options import LedgerRef, LocatedErrors, Model, Secret
+from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
 from filebridge.stock_spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
@@ -67,6 +68,9 @@ class ProfileBase(Model):
     join: list[JoinSpec] = Field(default_factory=list, description="joins applied in order "
                                  "between the reader and the mapping: the mapping (and later "
                                  "joins) can use the fields they bring")
+    photos: PhotosSpec | None = Field(None, description="a folder of photos matched to the "
+                                      "records by file name, checked, published to a public "
+                                      "folder under their digest, their URLs in the records")
     _file: Path | None = PrivateAttr(None)
 
     def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
@@ -77,7 +81,11 @@ class ProfileBase(Model):
 
         read = getattr(self, "read", None)
         tables = getattr(self, "tables", None) or {}
-        return check_related(self) + (check_filters(read) if read is not None else []) + [
+        photos = [(("photos", "pattern"), f"{{{f}}} is not a mapped field (map.fields)")
+                  for f in (self.photos.fields if self.photos and self.map.fields else ())
+                  if f not in self.map.fields]
+        return photos + check_related(self) + (check_filters(read) if read is not None
+                                               else []) + [
             p for n, t in tables.items() for p in check_filters(t.read, ("tables", n, "read"))
         ] + check_values(self.map, field_types(read) if read is not None else {})
 
@@ -136,6 +144,8 @@ def _known_destinations(self: Any) -> Any:
         [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
     if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
         places.append(("stock.feedback", self.stock.feedback))
+    if self.photos is not None:
+        places.append(("photos.public", self.photos.public))
     for where, o in places:
         for name in getattr(o, "deliver", None) or []:
             if name not in known:

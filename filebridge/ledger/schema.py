@@ -255,6 +255,20 @@ def _script(ddl: str) -> Callable[[Backend, Conn], None]:
     return step
 
 
+# Photos by the digest of their bytes, published or refused (filebridge/ledger/images.py).
+IMAGES = """CREATE TABLE IF NOT EXISTS images (
+    profile TEXT NOT NULL,
+    digest TEXT NOT NULL,           -- SHA-256 of the photo's bytes, hex
+    variant TEXT NOT NULL,          -- the rendition: 'original' or the web size settings
+    file TEXT NOT NULL,             -- the name it was last seen under
+    status TEXT NOT NULL,           -- published | refused
+    name TEXT,                      -- published: its name in the public folder
+    reason TEXT,                    -- refused: why
+    seen REAL NOT NULL,
+    PRIMARY KEY (profile, digest, variant)
+);
+"""
+
 # Who works which profile (filebridge/ledger/leases.py).
 LEASES = """CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,      -- what is held: profile:<name>
@@ -275,6 +289,7 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("runs.pid, runs.host: a run whose process died is marked interrupted", _add_columns(
         "runs", "pid INTEGER", "host TEXT")),
     ("leases: one process at a time works a profile", _script(LEASES)),
+    ("images: photos by the digest of their bytes", _script(IMAGES)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,151 @@
+"""Photos from a folder at scale: 10,000 generated JPEGs for 2,000 products (5 each,
+one colour, 2 sizes per product: 4,000 SKUs) into a Shopify product CSV. First
+load (every photo hashed, checked with Pillow and copied to the public folder),
+then the same photos dropped again (rewritten, new times) with a new price list:
+every photo is hashed again, none is checked or copied again.
+
+Each run is one ``filebridge run`` process; wall time and peak RSS (from wait4).
+
+    .venv/bin/python bench/images.py                     # 2,000 products, 10,000 photos
+    .venv/bin/python bench/images.py --products 200      # a tenth
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+PER_PRODUCT = 5
+
+PROFILE = """
+name: images-bench
+source: {kind: local, path: inbox, ready: {stable_for: 0s}}
+read: {format: csv, delimiter: ";", fields: {PREZZO: {type: decimal}}}
+map:
+  key: sku
+  fields:
+    sku: {format: "{ART}-{COL}-{TG}"}
+    article: {from: ART}
+    colour: {from: COL}
+    size: {from: TG}
+    title: {from: NOME}
+    price: {from: PREZZO}
+    image_alt: {format: "{NOME} {COL}"}
+  product:
+    key: article
+    options: [{field: size, name: Size}, {field: colour, name: Colour}]
+photos:
+  folder: FOTO
+  pattern: "{article}_{colour}_{position}.jpg"
+  public: {path: cdn, url: "https://cdn.example.com/p/"}
+write:
+  - {format: shopify_csv, path: "out/{stem}.csv"}
+"""
+
+
+def photos(folder: Path, products: int, seed: int = 7) -> int:
+    """``PER_PRODUCT`` distinct 640x480 JPEGs per product (a noise base, so they weigh
+    what photos weigh, with a coloured block that makes each unique)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rnd = random.Random(seed)
+    bases = [Image.effect_noise((640, 480), 40).convert("RGB") for _ in range(8)]
+    size = 0
+    for a in range(products):
+        for p in range(1, PER_PRODUCT + 1):
+            im = bases[(a + p) % len(bases)].copy()
+            im.paste((rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)),
+                     (8 * p, 8 * p, 8 * p + 120, 8 * p + 90))
+            out = io.BytesIO()
+            # The comment makes each file's bytes unique even where two blocks'
+            # colours quantise alike (it happened: 2 of 10,000 were the same bytes).
+            im.save(out, "JPEG", quality=80, comment=f"A{a:06d}_{p}".encode())
+            (folder / f"A{a:06d}_001_{p}.jpg").write_bytes(out.getvalue())
+            size += out.tell()
+    return size
+
+
+def master(path: Path, products: int, price: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("ART;COL;TG;NOME;PREZZO\n")
+        f.writelines(f"A{a:06d};001;{tg};Giacca {a};{price}\n" for a in range(products)
+                     for tg in ("S", "M"))
+
+
+def run(folder: Path) -> tuple[float, int]:
+    cmd = [sys.executable, "-m", "filebridge", "run", str(folder / "p.yaml")]
+    env = {k: v for k, v in os.environ.items() if k != "FILEBRIDGE_LEDGER"}
+    t = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"run failed:\n{out}")
+    return wall, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--products", type=int, default=2000,
+                    help=f"{PER_PRODUCT} photos each (default 2,000: 10,000 photos)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="fb-images-"))
+    try:
+        (root / "inbox").mkdir()
+        (root / "p.yaml").write_text(PROFILE)
+        t = time.monotonic()
+        size = photos(root / "FOTO", args.products)
+        n = args.products * PER_PRODUCT
+        print(f"{n} photos, {size / 2**20:.0f} MiB, made in {time.monotonic() - t:.1f} s")
+
+        # The same run without photos (its own folder and ledger): what photos add.
+        plain = root / "plain"
+        (plain / "inbox").mkdir(parents=True)
+        (plain / "p.yaml").write_text(PROFILE.split("photos:")[0] + "write:"
+                                      + PROFILE.split("write:")[1])
+        master(plain / "inbox" / "A1.csv", args.products, "99.00")
+        base, rss0 = run(plain)
+        print(f"without photos: {base:.2f} s, peak RSS {rss0} MiB")
+
+        master(root / "inbox" / "A1.csv", args.products, "99.00")
+        first, rss1 = run(root)
+        published = len(list((root / "cdn").iterdir()))
+        print(f"first load: {first:.2f} s, {n / first:.0f} photos/s ({n / (first - base):.0f} "
+              f"photos/s over the run without photos), peak RSS {rss1} MiB, {published} "
+              "published")
+
+        for p in (root / "FOTO").iterdir():  # dropped again: new files, new times
+            data = p.read_bytes()
+            p.unlink()
+            p.write_bytes(data)
+        stamp = {p.name: p.stat().st_mtime_ns for p in (root / "cdn").iterdir()}
+        master(root / "inbox" / "A2.csv", args.products, "89.00")
+        again, rss2 = run(root)
+        after = {p.name: p.stat().st_mtime_ns for p in (root / "cdn").iterdir()}
+        copied = sum(1 for k, v in after.items() if stamp.get(k) != v)
+        print(f"unchanged re-drop: {again:.2f} s ({again / first:.2f} of the first load; "
+              f"{again - base:.2f} s over the run without photos), peak RSS {rss2} MiB, "
+              f"{copied} copied")
+        if published != n or copied:
+            raise SystemExit("FAILED: every photo published once, none again")
+    finally:
+        if args.keep:
+            print(f"kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

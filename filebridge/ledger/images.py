@@ -1,0 +1,68 @@
+"""What the ledger keeps about photos: one row per picture (the SHA-256 of its
+bytes) and per web rendition, published or refused. A photo dropped again, renamed
+or moved to another product has the same digest, so it is neither checked nor
+copied twice.
+
+Portable SQL only (``?`` placeholders, ``INSERT ... ON CONFLICT``): the same
+statements run on the PostgreSQL ledger. The table is migration 5 of
+filebridge/ledger/schema.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+
+@dataclass
+class Image:
+    digest: str
+    status: str
+    name: str | None
+    reason: str | None
+
+
+
+def known(ledger: Any, profile: str, variant: str, digests: list[str]) -> dict[str, Image]:
+    """The ledger's rows for ``digests`` (those it has)."""
+    out: dict[str, Image] = {}
+    for i in range(0, len(digests), 500):
+        chunk = digests[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for d, status, name, reason in ledger.db.execute(
+                "SELECT digest, status, name, reason FROM images WHERE profile=? AND "
+                f"variant=? AND digest IN ({marks})", (profile, variant, *chunk)):
+            out[d] = Image(d, status, name, reason)
+    return out
+
+
+def record(ledger: Any, profile: str, variant: str,
+           rows: Iterable[tuple[str, str, str, str | None, str | None]]) -> None:
+    """Note (digest, file, status, name, reason) rows in one transaction."""
+    now = time.time()
+    with ledger.tx() as db:
+        for digest, file, status, name, reason in rows:
+            db.execute(
+                "INSERT INTO images (profile, digest, variant, file, status, name, reason, seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (profile, digest, variant) DO UPDATE "
+                "SET file=excluded.file, status=excluded.status, name=excluded.name, "
+                "reason=excluded.reason, seen=excluded.seen",
+                (profile, digest, variant, file, status, name, reason, now))
+
+
+def counts(ledger: Any, profile: str | None) -> dict[str, dict[str, int]]:
+    """For ``status``: per profile, the pictures known, published and refused."""
+    rows = ledger.db.execute(
+        "SELECT profile, status, count(DISTINCT digest) FROM images"
+        + (" WHERE profile=?" if profile else "") + " GROUP BY profile, status",
+        (profile,) if profile else ()).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for prof, status, n in rows:
+        c = out.setdefault(prof, {"known": 0, "published": 0, "refused": 0})
+        c[status] = n
+    for c in out.values():
+        c["known"] = c["published"] + c["refused"]
+    return out

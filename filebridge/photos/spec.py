@@ -1,0 +1,85 @@
+"""The profile's ``photos:`` section."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from filebridge.options import Deliver, Model, ProfilePath
+
+# Placeholders of a file name pattern that are not mapped fields.
+POSITION, EXT = "position", "ext"
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class PublicFolder(Model):
+    path: ProfilePath = Field(description="the folder a web server or CDN serves (local)")
+    url: str = Field(pattern=r"^https?://", description="the URL of that folder, e.g. "
+                     "https://cdn.example.com/photos/ (a photo's URL is this plus its name)")
+    deliver: Deliver = Field([], description="destinations each published photo is also "
+                             "sent to (e.g. the CDN's SFTP), before any record names it")
+
+
+class WebSize(Model):
+    max_side: int = Field(2048, ge=16, le=20000, description="longest side in pixels; "
+                          "larger photos are scaled down (never up)")
+    format: Literal["jpeg", "webp", "png"] = Field("jpeg", description="the published "
+                                                  "format (a photo already in it and small "
+                                                  "enough is published as it is)")
+    quality: int = Field(85, ge=1, le=100, description="jpeg/webp quality")
+
+
+class PhotosSpec(Model):
+    """A folder of photos for the records: ``pattern`` names mapped fields in braces,
+    plus ``{position}`` (digits: the photo's place) and optionally ``{ext}``; e.g.
+    ``"{style}_{colour}_{position}.jpg"`` gives D25FW0101_001_1.jpg to every record
+    whose style is D25FW0101 and colour 001, first. Alt text comes from the mapping
+    (``image_alt`` and its translations)."""
+
+    folder: ProfilePath = Field(description="where the photos are dropped (local)")
+    pattern: str = Field(description="file name pattern: {field} placeholders for mapped "
+                         "fields, {position} for the order, {ext} for any extension; "
+                         "matched case-insensitively")
+    public: PublicFolder = Field(description="where photos are published, and their URL")
+    field: str = Field("images", description="the mapped field that gets the URLs, in "
+                       "position order (a record with no photo keeps its own value)")
+    max_pixels: int = Field(40_000_000, ge=1, description="photos with more pixels are "
+                            "refused (decompression bombs)")
+    web: WebSize | None = Field(None, description="publish web sizes instead of the "
+                                "originals")
+    missing: Literal["warn", "reject"] = Field("warn", description="a record with no "
+                                               "photo: sent and listed as a warning, or "
+                                               "rejected")
+
+    @property
+    def fields(self) -> list[str]:
+        return [n for n in _PLACEHOLDER.findall(self.pattern) if n not in (POSITION, EXT)]
+
+    @model_validator(mode="after")
+    def _check(self) -> PhotosSpec:
+        names = _PLACEHOLDER.findall(self.pattern)
+        if names.count(POSITION) != 1:
+            raise ValueError("pattern: needs {position} exactly once")
+        if not self.fields:
+            raise ValueError("pattern: needs at least one mapped field, e.g. {sku}")
+        if len(set(names)) != len(names):
+            raise ValueError("pattern: a placeholder appears twice")
+        if "/" in self.pattern or "\\" in self.pattern:
+            raise ValueError("pattern: a file name, not a path")
+        pub, src = self.public.path, self.folder
+        if pub == src or src in pub.parents or pub in src.parents:
+            raise ValueError("public.path and folder must not hold one another")
+        return self
+
+    def regex(self) -> re.Pattern[str]:
+        out, pos = [], 0
+        for m in _PLACEHOLDER.finditer(self.pattern):
+            out.append(re.escape(self.pattern[pos:m.start()]))
+            name = m.group(1)
+            out.append(r"(?P<position>\d+)" if name == POSITION else
+                       r"(?P<ext>[A-Za-z0-9]+)" if name == EXT else f"(?P<{name}>.+?)")
+            pos = m.end()
+        out.append(re.escape(self.pattern[pos:]))
+        return re.compile("".join(out), re.IGNORECASE)

@@ -1,0 +1,348 @@
+"""Photos from a folder, end to end through the CLI: matched by file name, checked
+with Pillow (a text file named .jpg, a truncated JPEG and a decompression bomb are
+refused, naming the file), published once under their digest, their URLs in the
+Shopify CSV (read back by the checker that applies Shopify's import rules); a
+re-drop publishes nothing and leaves the URLs alone, a changed photo gets a new URL,
+a moved photo moves; a product without photos is a warning, or a reject."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import read_csv
+from PIL import Image
+
+CDN = "https://cdn.example.com/p/"
+HEADER = "ART;COL;TG;NOME;PREZZO\n"
+ROWS = ["D25FW0101;001;S;Cappotto;199.00", "D25FW0101;001;M;Cappotto;199.00",
+        "D25FW0101;002;S;Cappotto;199.00", "D25FW0202;001;U;Sciarpa;49.00"]
+
+
+def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256)).save(
+        out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def profile(tmp: Path, missing: str = "warn", web: str = "") -> Path:
+    p = tmp / "photos.yaml"
+    p.write_text(f"""
+name: photos
+source: {{kind: local, path: inbox, ready: {{stable_for: 0s}}}}
+read: {{format: csv, delimiter: ";", fields: {{PREZZO: {{type: decimal}}}}}}
+map:
+  key: sku
+  fields:
+    sku: {{format: "{{ART}}-{{COL}}-{{TG}}"}}
+    article: {{from: ART}}
+    colour: {{from: COL}}
+    size: {{from: TG}}
+    title: {{from: NOME}}
+    price: {{from: PREZZO}}
+    image_alt: {{format: "{{NOME}} {{COL}}"}}
+  product:
+    key: article
+    options: [{{field: size, name: Taglia}}, {{field: colour, name: Colore}}]
+photos:
+  folder: FOTO
+  pattern: "{{article}}_{{colour}}_{{position}}.jpg"
+  public: {{path: cdn, url: "{CDN}"}}
+  missing: {missing}
+  {web}
+write:
+  - {{format: shopify_csv, path: "out/{{stem}}.csv"}}
+feedback:
+  ack: {{path: "feedback/{{stem}}.ack.csv"}}
+  rejects: {{path: "feedback/{{stem}}.rejects.csv"}}
+""")
+    (tmp / "FOTO").mkdir(exist_ok=True)
+    (tmp / "inbox").mkdir(exist_ok=True)
+    return p
+
+
+def run(prof: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "filebridge", *args, str(prof)], check=False,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def status(prof: Path, env: dict[str, str]) -> str:
+    r = subprocess.run([sys.executable, "-m", "filebridge", "status", "--profile", str(prof)],
+                       check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def drop(tmp: Path, stem: str, rows: list[str]) -> None:
+    (tmp / "inbox" / f"{stem}.csv").write_text(HEADER + "\n".join(rows) + "\n")
+
+
+def url(data: bytes, ext: str = "jpg") -> str:
+    return f"{CDN}{hashlib.sha256(data).hexdigest()}.{ext}"
+
+
+def images(tmp: Path, stem: str) -> dict[str, list[tuple[str, str]]]:
+    """Handle -> [(image URL, alt text)] in position order, as the CSV says."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for r in read_csv(tmp / "out" / f"{stem}.csv"):
+        if r.get("Product image URL"):
+            out.setdefault(r["URL handle"], []).append(
+                (int(r["Image position"]), r["Product image URL"], r["Image alt text"]))
+    return {h: [(u, a) for _, u, a in sorted(v)] for h, v in out.items()}
+
+
+def bomb() -> bytes:
+    """A PNG of 12000 x 12000 pixels (144 million: over the 40 million limit) that
+    weighs a few hundred kilobytes."""
+    out = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_a_photo_folder_published_once_and_its_urls_in_every_record(tmp_path, cli_env):
+    prof = profile(tmp_path)
+    foto = tmp_path / "FOTO"
+    a1, a2, b1 = jpeg(1), jpeg(2), jpeg(3)
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)  # positions from the name, not the order
+    (foto / "D25FW0101_001_1.JPG").write_bytes(a1)
+    (foto / "D25FW0101_002_1.jpg").write_bytes(b1)
+    (foto / "D25FW0101_002_2.jpg").write_bytes(b"this is no picture")
+    (foto / "D25FW0101_002_3.jpg").write_bytes(jpeg(4, (640, 480))[:900])  # truncated
+    (foto / "D25FW0101_002_4.jpg").write_bytes(bomb())
+    (foto / "notes.txt").write_text("not a photo of the pattern")
+    drop(tmp_path, "A1", ROWS)
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    [ack] = read_csv(tmp_path / "feedback" / "A1.ack.csv", ";")
+    assert (ack["status"], ack["read"], ack["sent"], ack["rejected"]) == ("done", "4", "4", "0")
+    # three refused photos, one unmatched file, one record (the scarf) without photos
+    assert ack["warnings"] == "5"
+    warnings = {w["reason"] for w in read_csv(tmp_path / "feedback" / "A1.rejects.csv", ";")}
+    assert any("D25FW0101_002_2.jpg: refused: not an image" in w for w in warnings)
+    assert any("D25FW0101_002_3.jpg: refused: broken or truncated" in w for w in warnings)
+    assert any("D25FW0101_002_4.jpg: refused:" in w and "12000x12000" in w for w in warnings)
+    assert any("notes.txt: does not match" in w for w in warnings)
+    assert any("no photo for article D25FW0202, colour 001" in w for w in warnings)
+    # Published under their digests, bytes intact; nothing refused was published.
+    assert sorted(p.name for p in (tmp_path / "cdn").iterdir()) == sorted(
+        u.removeprefix(CDN) for u in (url(a1), url(a2), url(b1)))
+    assert (tmp_path / "cdn" / url(a1).removeprefix(CDN)).read_bytes() == a1
+    shop = images(tmp_path, "A1")
+    coat = shop[next(h for h in shop if h == "d25fw0101")]
+    assert [u for u, _ in coat] == [url(a1), url(a2), url(b1)]
+    assert coat[0][1] == "Cappotto 001"
+    assert not any(h == "d25fw0202" for h in shop)  # sent, without images
+
+    out = status(prof, cli_env)
+    assert "images [photos] known=6 published=3 refused=3" in out
+
+    # The same photos dropped again (new files, new times) with a new price list:
+    # nothing is published, the URLs are the same.
+    stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+    for p in foto.iterdir():
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)
+    drop(tmp_path, "A2", [r.replace("199.00", "189.00") for r in ROWS])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()} == stamp
+    assert images(tmp_path, "A2") == shop
+
+    # A changed photo gets a new URL; a photo moved to another product moves.
+    a1_new = jpeg(11)
+    (foto / "D25FW0101_001_1.JPG").write_bytes(a1_new)
+    (foto / "D25FW0101_002_1.jpg").rename(foto / "D25FW0202_001_1.jpg")
+    drop(tmp_path, "A3", [r.replace("199.00", "179.00") for r in ROWS])
+    assert run(prof, cli_env, "run").returncode == 0
+    after = images(tmp_path, "A3")
+    coat = after[next(h for h in after if h == "d25fw0101")]
+    scarf = after[next(h for h in after if h == "d25fw0202")]
+    assert [u for u, _ in coat] == [url(a1_new), url(a2)]
+    assert [u for u, _ in scarf] == [url(b1)]
+    assert len(list((tmp_path / "cdn").iterdir())) == 4  # one more: the changed photo
+    out = status(prof, cli_env)
+    assert "images [photos] known=7 published=4 refused=3" in out
+
+
+def test_no_photo_rejects_the_record_when_the_profile_says_so(tmp_path, cli_env):
+    prof = profile(tmp_path, missing="reject")
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(jpeg(1))
+    drop(tmp_path, "B1", ROWS[:2] + ROWS[3:])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 1, r.stdout + r.stderr
+    [ack] = read_csv(tmp_path / "feedback" / "B1.ack.csv", ";")
+    assert (ack["read"], ack["sent"], ack["rejected"]) == ("3", "2", "1")
+    [rej] = read_csv(tmp_path / "feedback" / "B1.rejects.csv", ";")
+    assert rej["line"] == "4" and rej["field"] == "images" and "D25FW0202" in rej["reason"]
+
+
+def test_web_sizes_are_published_scaled_and_converted(tmp_path, cli_env):
+    prof = profile(tmp_path, web="web: {max_side: 100, format: webp, quality: 80}")
+    big = jpeg(5, (400, 300))
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(big)
+    drop(tmp_path, "C1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    [pub] = list((tmp_path / "cdn").iterdir())
+    assert pub.name == f"{hashlib.sha256(big).hexdigest()}-w100q80.webp"
+    with Image.open(pub) as im:
+        assert (im.format, im.size) == ("WEBP", (100, 75))
+    assert [u for v in images(tmp_path, "C1").values() for u, _ in v] == [CDN + pub.name]
+    # Other web settings are another rendition: published beside the first.
+    prof.write_text(prof.read_text().replace("format: webp", "format: jpeg"))
+    drop(tmp_path, "C2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    jpg = tmp_path / "cdn" / f"{hashlib.sha256(big).hexdigest()}-w100q80.jpg"
+    with Image.open(jpg) as im:
+        assert (im.format, im.size) == ("JPEG", (100, 75))
+    assert [u for v in images(tmp_path, "C2").values() for u, _ in v] == [CDN + jpg.name]
+
+
+@pytest.mark.parametrize("pattern, error", [
+    ("{article}_{colour}.jpg", "needs {position}"),
+    ("{position}.jpg", "at least one mapped field"),
+])
+def test_a_pattern_without_position_or_field_is_a_profile_error(tmp_path, cli_env, pattern,
+                                                                error):
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace("{article}_{colour}_{position}.jpg", pattern))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and error in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+
+
+def test_a_redrop_leaves_the_loopback_woocommerce_with_each_photo_once(tmp_path, cli_env):
+    """Through the woocommerce_api sink (tests/shops/woocommerce: each ``src`` sent
+    is a download and a new attachment, as in WooCommerce's
+    ``wc_rest_upload_image_from_url``): the same photos dropped again download
+    nothing; a changed photo is downloaded once and replaces the old one."""
+    from shops.woocommerce import WooServer
+
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(
+        '  - {format: shopify_csv, path: "out/{stem}.csv"}',
+        "  - {format: woocommerce_api, url: '${WOO_URL}', consumer_key: '${WOO_KEY}', "
+        "consumer_secret: '${WOO_SECRET}', sync: catalog}"))
+    foto = tmp_path / "FOTO"
+    a1, a2, b1 = jpeg(1), jpeg(2), jpeg(3)
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (foto / "D25FW0101_002_1.jpg").write_bytes(b1)
+    with WooServer(key="ck_p", secret="cs_p") as shop:
+        env = cli_env | {"WOO_URL": shop.url, "WOO_KEY": "ck_p", "WOO_SECRET": "cs_p"}
+        drop(tmp_path, "W1", ROWS)
+        r = run(prof, env, "run")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.images_of("D25FW0101-001-S")[0] == (url(a1), "Cappotto 001")
+        assert [u for u, _ in shop.images_of("D25FW0101-002-S")] == [url(b1)]
+        assert dict(shop.downloads) == {url(a1): 1, url(a2): 1, url(b1): 1}
+        attachments = len(shop.media.attachments)
+
+        for p in foto.iterdir():  # the same photos, dropped again
+            data = p.read_bytes()
+            p.unlink()
+            p.write_bytes(data)
+        drop(tmp_path, "W2", [r.replace("199.00", "189.00") for r in ROWS])
+        assert run(prof, env, "run").returncode == 0
+        assert shop.catalog()  # the price went out...
+        assert any(v["regular_price"] == "189.00" for p in shop.catalog().values()
+                   for v in p["variations"])
+        assert dict(shop.downloads) == {url(a1): 1, url(a2): 1, url(b1): 1}  # ...no photo
+        assert len(shop.media.attachments) == attachments
+
+        a1_new = jpeg(11)
+        (foto / "D25FW0101_001_1.jpg").write_bytes(a1_new)
+        drop(tmp_path, "W3", [r.replace("199.00", "179.00") for r in ROWS])
+        assert run(prof, env, "run").returncode == 0
+        assert shop.downloads[url(a1_new)] == 1
+        assert max(shop.downloads.values()) == 1
+        assert shop.images_of("D25FW0101-001-S")[0] == (url(a1_new), "Cappotto 001")
+        assert url(a1) not in [u for u, _ in shop.images_of("D25FW0101-001-S")]
+
+
+def test_a_pattern_field_the_mapping_lacks_is_a_profile_error(tmp_path, cli_env):
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace("{article}_{colour}_", "{style}_{colour}_"))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "photos.pattern: {style} is not a mapped field" in \
+        r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_photos_are_delivered_over_sftp_once(tmp_path, cli_env, sshd):
+    """``public.deliver`` sends each published photo to a destination (here the real
+    OpenSSH sshd of tests/sshd.py) before any record names it; a re-drop sends none."""
+    import json
+
+    remote = sshd.root / tmp_path.name / "cdn"
+    remote.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = profile(tmp_path)
+    dest = sshd.server(kh, path=str(remote.relative_to(sshd.root)))
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}')
+                    + f"destinations: {{cdn: {json.dumps(dest)}}}\n")
+    a1, a2 = jpeg(1), jpeg(2)
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2)
+    drop(tmp_path, "S1", ROWS[:2])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = sorted(u.removeprefix(CDN) for u in (url(a1), url(a2)))
+    assert sorted(p.name for p in remote.iterdir()) == names  # no temporaries left
+    assert (remote / url(a1).removeprefix(CDN)).read_bytes() == a1
+    stamp = {p.name: p.stat().st_mtime_ns for p in remote.iterdir()}
+    drop(tmp_path, "S2", [r.replace("199.00", "189.00") for r in ROWS[:2]])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in remote.iterdir()} == stamp
+
+
+def test_deliver_names_a_destination(tmp_path, cli_env):
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}'))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "photos.public.deliver: unknown destination 'cdn'" in \
+        r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_a_web_size_is_turned_as_the_camera_said(tmp_path, cli_env):
+    """A portrait shot stored landscape with EXIF Orientation 6 (rotate 90° CW) comes
+    out portrait: the web rendition carries no EXIF, so the turn is applied."""
+    prof = profile(tmp_path, web="web: {max_side: 100, format: jpeg, quality: 80}")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.new("RGB", (400, 200), (200, 10, 10)).save(out, "JPEG", exif=exif.tobytes())
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(out.getvalue())
+    drop(tmp_path, "E1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    [pub] = list((tmp_path / "cdn").iterdir())
+    with Image.open(pub) as im:
+        assert im.size == (50, 100)
+
+
+@pytest.mark.parametrize("point", ["photos.staged@2", "photos.copied@2"])
+def test_a_crash_while_publishing_leaves_one_copy_of_each_photo(tmp_path, cli_env, point):
+    """Killed (SIGKILL) with the second photo's copy written but not renamed, or
+    published but not yet in the ledger: the next run sweeps the temporary, publishes
+    each photo under the same name once, and the records carry them all."""
+    prof = profile(tmp_path)
+    shots = [jpeg(1), jpeg(2), jpeg(3)]
+    for i, data in enumerate(shots, 1):
+        (tmp_path / "FOTO" / f"D25FW0101_001_{i}.jpg").write_bytes(data)
+    drop(tmp_path, "K1", ROWS[:2])
+    died = run(prof, cli_env | {"FILEBRIDGE_CRASH_AT": point}, "run")
+    assert died.returncode == -9, died.stdout + died.stderr
+    left = {p.name for p in (tmp_path / "cdn").iterdir()}
+    assert any(n.startswith(".filebridge-tmp-") for n in left) == point.startswith(
+        "photos.staged")
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "cdn").iterdir()) == sorted(
+        url(d).removeprefix(CDN) for d in shots)
+    assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(d) for d in shots]
+    assert "images [photos] known=3 published=3 refused=0" in status(prof, cli_env)
