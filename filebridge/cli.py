@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,11 +62,25 @@ def main(verbose: bool) -> None:
     4 profile (configuration) error, 5 ledger error, 6 a server could not be used
     (files or shop changes left to retry), 7 a run was held by the circuit breaker
     (filebridge approve RUN), 8 a file waits for a code table or a member of its set
-    (see status), 9 a local disk is full (the file stays, redone when there is room).
+    (see status) or another process works the profile, 9 a local disk is full (the
+    file stays, redone when there is room).
     feedback and reconcile exit 1 when movements are not
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
+
+
+@contextmanager
+def _holding(job: Any) -> Iterator[None]:
+    """The profile's lease, for a command that changes its state: a watcher's pass is
+    waited for (filebridge/ledger/leases.py)."""
+    from filebridge.ledger.leases import Busy
+
+    try:
+        with job.lease.hold(wait=runner.LEASE_WAIT):
+            yield
+    except Busy as e:
+        _fail(runner.WAITING, str(e))
 
 
 def _job(profile_path: str):  # type: ignore[no-untyped-def]
@@ -84,9 +100,13 @@ def _job(profile_path: str):  # type: ignore[no-untyped-def]
 @click.option("--force", is_flag=True, help="process even content already processed")
 def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
     """Process FILES now, or every complete file waiting in the profile's inbox."""
+    from filebridge.ledger.leases import Busy
+
     job = _job(profile)
     try:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
+    except Busy as e:
+        _fail(runner.WAITING, str(e))
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
     except DiskFull as e:
@@ -237,24 +257,25 @@ def feedback(profile: str, no_pull: bool) -> None:
     web sold, cancelled and refunded since the last one; report movements the ERP has
     not acknowledged in time."""
     job = _job(profile)
-    inv = job.inventory
-    spec = getattr(job.profile, "stock", None)
-    if inv is None or spec is None or spec.feedback is None:
-        _fail(runner.USAGE, f"{profile}: no stock.feedback in this profile")
-    try:
-        if not no_pull:
-            click.echo(f"{job.name}: {job.pull_orders()} new movements from the shops")
-        for seq, path, n in job.movement_writer().write():
-            click.echo(f"movements file {seq}: {n} movements -> {path}")
-    except LedgerError as e:
-        _fail(runner.LEDGER_ERROR, str(e))
-    except (TransferError, SinkError) as e:
-        _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
-    late = inv.overdue() if spec.erp_knows == "acknowledged" else []
-    for m in late:
-        click.echo(f"not acknowledged by the ERP: movement {m.id} ({m.kind} {m.sku} "
-                   f"{m.qty:+d}, order {m.order}) in file {m.seq}", err=True)
-    sys.exit(runner.ROWS_REJECTED if late else runner.OK)
+    with _holding(job):
+        inv = job.inventory
+        spec = getattr(job.profile, "stock", None)
+        if inv is None or spec is None or spec.feedback is None:
+            _fail(runner.USAGE, f"{profile}: no stock.feedback in this profile")
+        try:
+            if not no_pull:
+                click.echo(f"{job.name}: {job.pull_orders()} new movements from the shops")
+            for seq, path, n in job.movement_writer().write():
+                click.echo(f"movements file {seq}: {n} movements -> {path}")
+        except LedgerError as e:
+            _fail(runner.LEDGER_ERROR, str(e))
+        except (TransferError, SinkError) as e:
+            _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
+        late = inv.overdue() if spec.erp_knows == "acknowledged" else []
+        for m in late:
+            click.echo(f"not acknowledged by the ERP: movement {m.id} ({m.kind} {m.sku} "
+                       f"{m.qty:+d}, order {m.order}) in file {m.seq}", err=True)
+        sys.exit(runner.ROWS_REJECTED if late else runner.OK)
 
 
 @main.command()
@@ -267,45 +288,46 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
     from filebridge.reconcile import reconcile as run_reconcile
 
     job = _job(profile)
-    try:
-        job.pull_orders()
-        reports = run_reconcile(job, correct)
-    except ValueError as e:
-        _fail(runner.USAGE, str(e))
-    except LedgerError as e:
-        _fail(runner.LEDGER_ERROR, str(e))
-    except (TransferError, SinkError) as e:
-        _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
-    code = runner.OK
-    for r in reports:
-        if r.error and not r.lines:
-            click.echo(f"{r.sink}: {r.error}", err=True)
-            code = runner.TRANSFER_FAILED
-            continue
-        click.echo(f"{r.sink}: {len(r.lines)} SKUs, {len(r.drifting)} drifting"
-                   + (f", {r.corrected} corrected" if correct else "")
-                   + f", {len(r.oversold)} oversold"
-                   + (f" ({sum(x.oversold for x in r.oversold)} units)" if r.oversold else ""))
-        click.echo("  sku  erp  available  acknowledged  shop  drift  oversold")
-        for x in r.lines if show_all else [x for x in r.lines if x.drift or x.oversold]:
-            click.echo(f"  {x.sku}  {x.erp}  {x.available}  {x.acked}  {x.shop}  "
-                       f"{'' if x.drift is None else format(x.drift, '+d')}  "
-                       f"{x.oversold or ''}".rstrip())
-        if r.error:
-            click.echo(f"{r.sink}: {r.error}; corrections stay queued", err=True)
-            code = runner.TRANSFER_FAILED
-        elif r.drifting and not correct:
+    with _holding(job):
+        try:
+            job.pull_orders()
+            reports = run_reconcile(job, correct)
+        except ValueError as e:
+            _fail(runner.USAGE, str(e))
+        except LedgerError as e:
+            _fail(runner.LEDGER_ERROR, str(e))
+        except (TransferError, SinkError) as e:
+            _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
+        code = runner.OK
+        for r in reports:
+            if r.error and not r.lines:
+                click.echo(f"{r.sink}: {r.error}", err=True)
+                code = runner.TRANSFER_FAILED
+                continue
+            click.echo(f"{r.sink}: {len(r.lines)} SKUs, {len(r.drifting)} drifting"
+                       + (f", {r.corrected} corrected" if correct else "")
+                       + f", {len(r.oversold)} oversold"
+                       + (f" ({sum(x.oversold for x in r.oversold)} units)" if r.oversold else ""))
+            click.echo("  sku  erp  available  acknowledged  shop  drift  oversold")
+            for x in r.lines if show_all else [x for x in r.lines if x.drift or x.oversold]:
+                click.echo(f"  {x.sku}  {x.erp}  {x.available}  {x.acked}  {x.shop}  "
+                           f"{'' if x.drift is None else format(x.drift, '+d')}  "
+                           f"{x.oversold or ''}".rstrip())
+            if r.error:
+                click.echo(f"{r.sink}: {r.error}; corrections stay queued", err=True)
+                code = runner.TRANSFER_FAILED
+            elif r.drifting and not correct:
+                code = max(code, runner.ROWS_REJECTED)
+        # Sold beyond the stock: no correction of a shop undoes it, so it always counts.
+        inv = job.inventory
+        over = inv.oversold() if inv is not None else {}
+        if inv is not None and over:
+            worst = sorted(over.items(), key=lambda kv: (-kv[1], kv[0]))
+            click.echo(f"inventory {inv.name}: {len(over)} SKUs oversold, {sum(over.values())} "
+                       "units sold beyond the stock: " + ", ".join(f"{s} {n}" for s, n in worst[:20])
+                       + (", ..." if len(worst) > 20 else ""))
             code = max(code, runner.ROWS_REJECTED)
-    # Sold beyond the stock: no correction of a shop undoes it, so it always counts.
-    inv = job.inventory
-    over = inv.oversold() if inv is not None else {}
-    if inv is not None and over:
-        worst = sorted(over.items(), key=lambda kv: (-kv[1], kv[0]))
-        click.echo(f"inventory {inv.name}: {len(over)} SKUs oversold, {sum(over.values())} "
-                   "units sold beyond the stock: " + ", ".join(f"{s} {n}" for s, n in worst[:20])
-                   + (", ..." if len(worst) > 20 else ""))
-        code = max(code, runner.ROWS_REJECTED)
-    sys.exit(code)
+        sys.exit(code)
 
 
 @main.command()
@@ -314,22 +336,23 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
 def approve(run_id: int, profile: str) -> None:
     """Apply the shop changes of RUN that the circuit breaker held, now."""
     job = _job(profile)
-    released = {s.id: s.log.approve(run_id) for s in job.shops.values()}
-    if not any(released.values()):
-        _fail(runner.USAGE, f"{job.name}: run {run_id} has no held changes")
-    job.ledger.approved(run_id)
-    for sid, n in released.items():
-        if n:
-            click.echo(f"{sid}: {n} changes released")
-    try:
-        errors = job.drain()
-    except LedgerError as e:
-        _fail(runner.LEDGER_ERROR, str(e))
-    for error in errors:
-        click.echo(f"{error}; the changes stay queued for the next run", err=True)
-    for s in job.shops.values():
-        click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
-    sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
+    with _holding(job):
+        released = {s.id: s.log.approve(run_id) for s in job.shops.values()}
+        if not any(released.values()):
+            _fail(runner.USAGE, f"{job.name}: run {run_id} has no held changes")
+        job.ledger.approved(run_id)
+        for sid, n in released.items():
+            if n:
+                click.echo(f"{sid}: {n} changes released")
+        try:
+            errors = job.drain()
+        except LedgerError as e:
+            _fail(runner.LEDGER_ERROR, str(e))
+        for error in errors:
+            click.echo(f"{error}; the changes stay queued for the next run", err=True)
+        for s in job.shops.values():
+            click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
+        sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
 
 
 @main.command()
@@ -345,24 +368,25 @@ def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
     from filebridge.outbox import rekey as move
 
     job = _job(profile)
-    stock = getattr(job.profile, "stock", None)
-    state = f"inventory:{stock.inventory}" if stock is not None else job.name
-    if drop == (new is not None):
-        _fail(runner.USAGE, "give NEW (the id to move to) or --drop, not both")
-    try:
-        if drop:
-            click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
-            sys.exit(runner.OK)
-        if new not in job.shops:
-            have = ", ".join(sorted(job.shops)) or "none"
-            _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
-                  f"(they are: {have})")
-        moved = move(job.ledger, state, old, str(new))
-    except LedgerError as e:
-        _fail(runner.LEDGER_ERROR, str(e))
-    if not moved:
-        _fail(runner.USAGE, f"{old}: the ledger keeps nothing under that id for {job.name}")
-    click.echo(f"{old}: moved to {new}")
+    with _holding(job):
+        stock = getattr(job.profile, "stock", None)
+        state = f"inventory:{stock.inventory}" if stock is not None else job.name
+        if drop == (new is not None):
+            _fail(runner.USAGE, "give NEW (the id to move to) or --drop, not both")
+        try:
+            if drop:
+                click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
+                sys.exit(runner.OK)
+            if new not in job.shops:
+                have = ", ".join(sorted(job.shops)) or "none"
+                _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
+                      f"(they are: {have})")
+            moved = move(job.ledger, state, old, str(new))
+        except LedgerError as e:
+            _fail(runner.LEDGER_ERROR, str(e))
+        if not moved:
+            _fail(runner.USAGE, f"{old}: the ledger keeps nothing under that id for {job.name}")
+        click.echo(f"{old}: moved to {new}")
 
 
 @main.command()

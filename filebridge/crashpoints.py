@@ -9,6 +9,7 @@ Points (where they are, what has happened just before):
 
     sftp.claimed        sources/sftp.py: the remote file is renamed to its claim
     done.finished       pipeline.py: the ledger says done, the file is not archived yet
+    done.archived       pipeline.py: the file is archived, the ledger does not say where
     reject.recorded     pipeline.py: the ledger says rejecting (target chosen), no report
     reject.reported     pipeline.py: the report is beside the target, the file not moved
     reject.moved        pipeline.py: the file is in the error folder, the ledger not final

@@ -3,7 +3,9 @@ flushed to disk, then renamed into place (readers never see a partial file), wit
 an optional done-file written after the rename.
 
 Leftover temporaries from a crash are recognisable by their prefix and removed
-by :func:`sweep` before a profile runs.
+by :func:`sweep` before a profile runs. Their names carry the writing process (a
+digest of its host and its pid), so a sweep never removes what a live process on
+this host is still writing (another profile may share the folder).
 
 Each staged file also carries the names of the destinations it is delivered to
 once published (``deliver:`` on its output); see filebridge/delivery.py.
@@ -11,13 +13,38 @@ once published (``deliver:`` on its output); see filebridge/delivery.py.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
+import time
 import uuid
 from pathlib import Path
 from collections.abc import Sequence
 from typing import IO, Any
 
+from filebridge.processes import pid_alive
+
 TMP_PREFIX = ".filebridge-tmp-"
+_HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=3).hexdigest()
+FOREIGN_AGE = 3600.0  # another host's temporary this old is a crash's leftover
+
+
+def _tmp_name(final: Path) -> str:
+    return f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}-{final.name}"
+
+
+def _leftover(p: Path) -> bool:
+    """Whether temporary ``p`` was left by a process that is gone."""
+    parts = p.name[len(TMP_PREFIX):].split("-", 3)
+    if len(parts) < 4 or not parts[1].isdigit():
+        return True  # named before temporaries carried their writer
+    host, pid = parts[0], int(parts[1])
+    if host != _HOST:
+        try:
+            return time.time() - p.stat().st_mtime > FOREIGN_AGE
+        except FileNotFoundError:
+            return False
+    return not pid_alive(pid)
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,7 +71,7 @@ class Staged:
         self.done_file = done_file
         self.deliver = tuple(deliver)
         final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = final.parent / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{final.name}"
+        self.tmp = final.parent / _tmp_name(final)
         self._file: IO[Any] | None = None
 
     def open(self, mode: str = "wb", **kw: Any) -> IO[Any]:
@@ -117,6 +144,7 @@ def sweep(folders: list[Path]) -> int:
     for folder in folders:
         if folder.is_dir():
             for p in folder.glob(TMP_PREFIX + "*"):
-                p.unlink(missing_ok=True)
-                n += 1
+                if _leftover(p):
+                    p.unlink(missing_ok=True)
+                    n += 1
     return n

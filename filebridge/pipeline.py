@@ -33,9 +33,11 @@ from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger import open_ledger
+from filebridge.ledger.leases import Lease
 from filebridge.ledger.sqlite import FileRow, Ledger
 from filebridge.mapping import Mapper
 from filebridge.outputs import Outbox, sweep
+from filebridge.processes import pid_alive
 from filebridge.profile import ProfileBase
 from filebridge.records import Batch, FileReport, Rows, Tally
 from filebridge.registry import load_plugins
@@ -80,6 +82,8 @@ class Job:
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)
         self.ledger = ledger or open_ledger(profile)
+        # Only one process works the profile at a time (filebridge/ledger/leases.py).
+        self.lease = Lease(self.ledger, profile.name)
         self.source, self.related = _related(profile, self.ledger, reg, self.scratch_root)
         self.delivery = Delivery(getattr(profile, "destinations", None) or {}, profile.name)
         stock = getattr(profile, "stock", None)
@@ -158,6 +162,7 @@ class Job:
         ledger run, marked interrupted)."""
         self.ledger.end_dead_runs(self.name)
         self._rejections_seen_through()
+        self._archives_seen_through()
         return sweep(self.output_folders()) + self.source.sweep() + _sweep_scratch(
             self.scratch_root) + (self.related.sweep() if self.related else 0)
 
@@ -173,6 +178,14 @@ class Job:
                         self.ledger.rejected(r.id, r.moved_to)
         except TransferError:
             pass  # the server is away: the next sweep, or the file's next sighting
+
+    def _archives_seen_through(self) -> None:
+        """Files a dead process archived but did not record as archived: recorded now
+        (one still in the inbox is archived at its next sighting instead)."""
+        for r in self.ledger.unmoved_done(self.name):
+            where = self.source.archived(r.name, r.digest)
+            if where is not None:
+                self.ledger.moved(r.id, where)
 
     @contextmanager
     def poll(self) -> Iterator[None]:
@@ -262,21 +275,11 @@ def _sweep_scratch(root: Path) -> int:
         for d in root.iterdir():
             parts = d.name.split("-")
             pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-            if pid is not None and pid != os.getpid() and _alive(pid):
+            if pid is not None and pid_alive(pid):
                 continue
             shutil.rmtree(d, ignore_errors=True)
             n += 1
     return n
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, force: bool
@@ -359,6 +362,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     crash_point("done.finished")
     job.waiting(name, None)
     where = job.source.archive(path)
+    crash_point("done.archived")
     ledger.moved(row.id, where)
     report.close()
     if hold:

@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from filebridge.errors import Refused, SinkError, TransferError, Waiting, disk_full
+from filebridge.ledger.leases import LeaseLost
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
@@ -89,15 +90,21 @@ def progress_for(name: str, live: bool = True) -> Iterator[Progress]:
     yield tick
 
 
+LEASE_WAIT = 300.0  # a run waits this long for another process working the profile
+
+
 def run_files(job: Job, files: list[Path], *, force: bool = False,
               wait: bool = True) -> list[Outcome]:
     """Process the given files (or, with none given, every complete inbox file).
 
     A file whose transfer fails is reported as ``failed`` and left where it was;
-    the others go on. A source that cannot even be listed raises TransferError."""
-    job.sweep()
-    with job.poll():
-        return _run(job, files, force=force, wait=wait)
+    the others go on. A source that cannot even be listed raises TransferError.
+    Another process working the profile is waited for (``LEASE_WAIT``), then
+    ``Busy`` is raised: its files are left to it."""
+    with job.lease.hold(wait=LEASE_WAIT):
+        job.sweep()
+        with job.poll():
+            return _run(job, files, force=force, wait=wait)
 
 
 def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcome]:
@@ -110,6 +117,8 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
         for error in job.drain():  # what earlier runs left queued goes first
             log.error("%s: %s; the changes stay queued", job.name, error)
         for c in candidates:
+            if job.lease.lost:
+                break  # another process took the profile over: it does the rest
             if explicit and not c.exists():
                 log.error("%s: no such file", c)
                 continue
@@ -133,6 +142,10 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
                 job.waiting(c.name, str(e))
                 log.warning("%s: %s: waits: %s", job.name, c.name, e)
                 outcome = Outcome(c.name, "waiting", reason=str(e))
+            except LeaseLost as e:
+                log.error("%s: %s: %s", job.name, c.name, e)
+                outcomes.append(Outcome(c.name, "failed", reason=str(e)))
+                break
             except Exception as e:
                 full = disk_full(e)
                 if full is None:

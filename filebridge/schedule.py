@@ -28,8 +28,10 @@ the hour repeated in autumn runs ONCE, at its first pass. Expressions that fire
 at least hourly (``*/30 * * * *``) simply follow the real clock: nothing in the
 skipped hour, both passes of the repeated one.
 
-Overlap is guarded within one process; two processes scheduling the same
-profile on one ledger are not coordinated.
+Overlap is guarded within one process; across processes sharing the ledger (two
+watchers), the watcher runs jobs only while it holds the profile's lease
+(filebridge/ledger/leases.py), and starting a run is itself conditional on the
+occurrence not being taken yet, so another process's run is never repeated.
 """
 
 from __future__ import annotations
@@ -307,12 +309,19 @@ class Scheduler:
                         "going", self.profile, job.name, when.isoformat(timespec="seconds"))
             return Occurrence(job.name, when, "skipped")
         try:
+            # Only if no other process started this occurrence since it was read.
             with self._lock:
-                self.store.started(job.name, now, due)
+                taken = self.store.started(job.name, now, due)
         except BaseException:
             with _running_lock:
                 _running.discard(key)
             raise
+        if not taken:
+            with _running_lock:
+                _running.discard(key)
+            log.info("%s: %s: the run due at %s was started by another process", self.profile,
+                     job.name, when.isoformat(timespec="seconds"))
+            return Occurrence(job.name, when, "skipped")
         late = now - due >= LATE
         log.info("%s: %s: %s (%s)", self.profile, job.name,
                  f"catching up on the run due at {when.isoformat(timespec='seconds')}" if late

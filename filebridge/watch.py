@@ -5,6 +5,10 @@ the loop: the loop itself asks each source which files are complete and
 processes those, oldest first, so a missed or repeated event costs nothing. A
 timer rescans too, since a file's ``stable_for`` window ends without any event.
 
+Several watchers (and ``run``) may share a ledger: each pass over a profile holds
+the profile's lease (filebridge/ledger/leases.py), so a file is processed by one
+process only, and watchers share the work across profiles.
+
 Processing is synchronous, in the main thread. A file that fails unexpectedly is
 logged with its traceback, left in place and retried later with backoff; other
 files and profiles go on. A transfer that fails (server down, dropped, refused)
@@ -36,10 +40,11 @@ from watchdog.observers.polling import PollingObserver
 
 from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
                                Waiting, disk_full)
+from filebridge.ledger.leases import Busy, LeaseLost
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
-from filebridge.runner import (FILES_REJECTED, LEDGER_ERROR, OK, exit_code, progress_for,
-                               unsent)
+from filebridge.runner import (FILES_REJECTED, LEASE_WAIT, LEDGER_ERROR, OK, exit_code,
+                               progress_for, unsent)
 from filebridge.schedule import Scheduler
 
 log = logging.getLogger("filebridge")
@@ -109,6 +114,7 @@ class Watcher:
         self._observers: list[BaseObserver] = []
         self._watched: set[int] = set()
         self._warned: set[str] = set()
+        self._swept: set[int] = set()
 
     def poke(self, index: int) -> None:
         """Something changed in job ``index``'s folder (called from observer threads)."""
@@ -125,9 +131,6 @@ class Watcher:
         the exit code ``run`` would. A ledger error returns LEDGER_ERROR."""
         previous = self._trap_signals()
         try:
-            for job in self.jobs:
-                if n := job.sweep():
-                    log.info("%s: removed %d leftover temporary output(s)", job.name, n)
             return self._once() if once else self._loop()
         except LedgerError as e:
             log.error("ledger error, stopping: %s", e)
@@ -164,20 +167,33 @@ class Watcher:
         return OK
 
     def _job_loop(self, i: int) -> None:
+        job = self.jobs[i]
+        timetable: Scheduler | None = None
+        made = False
         try:
-            timetable = self._timetable(i)
             while not self._stop:
                 self._wakes[i].clear()
                 if i not in self._watched:
                     self._observe(i)
                 try:
-                    settling = self._scan(i)
+                    # One pass holds the profile's lease; a pass of another process
+                    # makes this one skip (looked at again next period).
+                    with job.lease.hold(wait=0):
+                        self._sweep(i)
+                        if not made:  # under the lease: its 'running' rows are stale
+                            timetable, made = self._timetable(i), True
+                        settling = self._scan(i)
+                        if timetable is not None:
+                            timetable.run_due()
+                except Busy:
+                    settling = False
+                except LeaseLost as e:
+                    log.error("%s: %s", job.name, e)
+                    settling = False
                 except DiskFull as e:  # the ledger's own disk: wait, then look again
-                    self._warn(f"{self.jobs[i].name}: the disk is full ({e}); waiting for room")
+                    self._warn(f"{job.name}: the disk is full ({e}); waiting for room")
                     self._sleep(i, BACKOFF[0])
                     continue
-                if timetable is not None:
-                    timetable.run_due()
                 period = self._period(i)
                 settle = self.jobs[i].source.settle_every
                 due = time.monotonic() + (min(settle, period) if settling else period)
@@ -189,6 +205,16 @@ class Watcher:
         except LedgerError as e:  # the state store failed: everything stops
             self._ledger_error = e
             self.stop()
+
+    def _sweep(self, i: int) -> None:
+        """Leftovers of a crashed process, the first time this process holds the
+        profile (a process that dies later is swept by whoever takes over its lease)."""
+        job = self.jobs[i]
+        if i in self._swept and not job.lease.took_over:
+            return
+        self._swept.add(i)
+        if n := job.sweep():
+            log.info("%s: removed %d leftover temporary output(s)", job.name, n)
 
     def _timetable(self, i: int) -> Scheduler | None:
         """The profile's time-based jobs (pull orders, feedback, reconcile), if any."""
@@ -203,35 +229,51 @@ class Watcher:
         outcomes: list[Outcome] = []
         errors = 0
         for i, job in enumerate(self.jobs):
-            run = _Run(job)
             try:
-                for error in job.drain():
-                    log.error("%s: %s; the changes stay queued", job.name, error)
-                timetable = self._timetable(i)
-                if timetable is not None:
-                    timetable.run_due()
-                with job.poll():
-                    for path in self._candidates(i):
-                        if self._stop:
-                            break
-                        try:
-                            ready = job.source.wait_ready(path)
-                        except TransferError as e:
-                            log.error("%s: %s: %s", job.name, path.name, e)
-                            run.errors += 1
-                            continue
-                        if not ready:
-                            log.info("%s: still being written; left for later", path.name)
-                            continue
-                        self._process(i, path, run)
-                    if i in self._down:  # the source could not be listed
-                        run.errors += 1
-                run.outcomes += unsent(job)
-            finally:
-                run.end()
+                with job.lease.hold(wait=LEASE_WAIT):
+                    self._sweep(i)
+                    run = self._once_job(i)
+            except Busy as busy:
+                log.warning("%s", busy)
+                outcomes.append(Outcome(job.name, "waiting", reason=str(busy)))
+                continue
             outcomes += run.outcomes
             errors += run.errors
         return FILES_REJECTED if errors else exit_code(outcomes)
+
+    def _once_job(self, i: int) -> _Run:
+        """One pass over job ``i``, its lease held."""
+        job = self.jobs[i]
+        run = _Run(job)
+        try:
+            for error in job.drain():
+                log.error("%s: %s; the changes stay queued", job.name, error)
+            timetable = self._timetable(i)
+            if timetable is not None:
+                timetable.run_due()
+            with job.poll():
+                for path in self._candidates(i):
+                    if self._stop:
+                        break
+                    try:
+                        ready = job.source.wait_ready(path)
+                    except TransferError as e:
+                        log.error("%s: %s: %s", job.name, path.name, e)
+                        run.errors += 1
+                        continue
+                    if not ready:
+                        log.info("%s: still being written; left for later", path.name)
+                        continue
+                    self._process(i, path, run)
+                if i in self._down:  # the source could not be listed
+                    run.errors += 1
+            run.outcomes += unsent(job)
+        except LeaseLost as lost:
+            log.error("%s: %s", job.name, lost)
+            run.errors += 1
+        finally:
+            run.end()
+        return run
 
     def _sleep(self, i: int, seconds: float) -> None:
         end = time.monotonic() + max(seconds, 0.0)
@@ -306,7 +348,7 @@ class Watcher:
         try:
             with job.poll():  # a remote source: one connection for the whole scan
                 for path in self._candidates(i):
-                    if self._stop:
+                    if self._stop or job.lease.lost:
                         break
                     if self._backing_off(i, path):
                         continue
@@ -329,7 +371,7 @@ class Watcher:
             live = len(self.jobs) == 1  # one live bar at a time: threads log instead
             with job.source.fetch(path) as local, progress_for(path.name, live) as tick:
                 outcome = process(job, local, run.start(), progress=tick)
-        except LedgerError:
+        except (LedgerError, LeaseLost):
             raise
         except Waiting as e:
             # Not an error: looked at again soon (a member arriving does not change the

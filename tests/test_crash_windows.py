@@ -110,6 +110,20 @@ def test_killed_after_done_before_the_archive(tmp_path, prof):
     assert ledger_files(tmp_path / "ledger.db") == [("A.txt", "done")]
 
 
+def test_killed_after_the_archive_before_the_ledger_says_where(tmp_path, prof):
+    (tmp_path / "inbox" / "A.txt").write_bytes(fixed_rows(4))
+    died = filebridge("run", str(prof), crash_at="done.archived")
+    assert died.returncode == KILLED
+    db = tmp_path / "ledger.db"
+    assert rows(db, "SELECT status, moved_to FROM files") == [("done", None)]
+    (archived,) = names(tmp_path / "archive")
+    again = filebridge("run", str(prof))  # its restart sweep finds the archived file
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
+    assert rows(db, "SELECT status, moved_to FROM files") == [
+        ("done", str(tmp_path / "archive" / archived))]
+    assert names(tmp_path / "inbox") == [] and names(tmp_path / "archive") == [archived]
+
+
 def test_a_killed_run_is_interrupted_not_running(tmp_path, prof):
     (tmp_path / "inbox" / "A.txt").write_bytes(fixed_rows(4))
     died = filebridge("run", str(prof), crash_at="done.finished")

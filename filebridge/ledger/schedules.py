@@ -44,10 +44,13 @@ class Schedules:
         self._write("UPDATE schedules SET through=?, skipped=?, skips=skips+1 WHERE "
                     "profile=? AND job=?", (now, due, self.profile, job))
 
-    def started(self, job: str, now: float, due: float) -> None:
-        self._write("UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
-                    "status='running', error=NULL, runs=runs+1 WHERE profile=? AND job=?",
-                    (now, due, now, self.profile, job))
+    def started(self, job: str, now: float, due: float) -> bool:
+        """The run for occurrence ``due`` starts, unless another process sharing the
+        ledger started it since it was read (then False)."""
+        return self._write("UPDATE schedules SET through=?, due=?, started=?, finished=NULL, "
+                           "status='running', error=NULL, runs=runs+1 WHERE profile=? AND "
+                           "job=? AND (through IS NULL OR through < ?)",
+                           (now, due, now, self.profile, job, due)) > 0
 
     def finished(self, job: str, when: float, status: str, error: str | None) -> None:
         self._write("UPDATE schedules SET finished=?, status=?, error=?, failures=failures+? "
@@ -59,6 +62,7 @@ class Schedules:
                                       "profile=? ORDER BY job", (self.profile,)).fetchall()
         return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        """Rows changed."""
         with self.ledger.tx() as db:
-            db.execute(sql, args)
+            return int(db.execute(sql, args).rowcount)

@@ -249,6 +249,12 @@ def _base(backend: Backend, db: Conn) -> None:
     backend.script(db, BASE)
 
 
+def _leases(backend: Backend, db: Conn) -> None:
+    from filebridge.ledger.leases import TABLE
+
+    backend.script(db, TABLE)  # IF NOT EXISTS: a ledger leases were added to before versions
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -256,6 +262,7 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
         "outbox", "ord INTEGER")),
     ("runs.pid, runs.host: a run whose process died is marked interrupted", _add_columns(
         "runs", "pid INTEGER", "host TEXT")),
+    ("leases: one process works a profile at a time", _leases),
 ]
 VERSION = len(MIGRATIONS)
 

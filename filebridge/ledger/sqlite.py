@@ -25,22 +25,11 @@ import pyarrow as pa
 from pyarrow import ipc
 
 from filebridge.ledger.backend import Backend, Conn, SqliteBackend
+from filebridge.ledger.leases import fence
 from filebridge.ledger.schema import migrate
+from filebridge.processes import pid_alive
 
 _HOST = socket.gethostname()
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ipc(table: pa.Table) -> tuple[bytes, int]:
@@ -81,6 +70,9 @@ class Ledger:
         # One connection per job, used by its sender threads and scheduled jobs too:
         # transactions on it take turns.
         self._lock = threading.RLock()
+        # Leases this process holds through this ledger (filebridge/ledger/leases.py):
+        # a claim or a file's outcome is committed only while its lease is held.
+        self.fences: dict[str, str] = {}
         try:
             migrate(backend)
         except BaseException:
@@ -107,7 +99,7 @@ class Ledger:
         power cut): marked 'interrupted'. Their files are redone by the next run."""
         rows = self.db.execute("SELECT id, pid FROM runs WHERE profile=? AND status='running' "
                                "AND host=?", (profile, _HOST)).fetchall()
-        dead = [i for i, pid in rows if pid is not None and not alive(pid)]
+        dead = [i for i, pid in rows if pid is not None and not pid_alive(pid)]
         if dead:
             with self.tx() as db:
                 db.executemany("UPDATE runs SET status='interrupted' WHERE id=? AND "
@@ -163,6 +155,13 @@ class Ledger:
             db.execute("UPDATE files SET status='rejected', moved_to=? WHERE id=?",
                        (str(where), file_id))
 
+    def unmoved_done(self, profile: str) -> list[FileRow]:
+        """Files done whose archiving was not recorded (the process died right after
+        the move, or before it)."""
+        return [FileRow(*r) for r in self.db.execute(
+            "SELECT id, digest, name, status, claimed, moved_to FROM files WHERE profile=? "
+            "AND status='done' AND moved_to IS NULL ORDER BY id", (profile,))]
+
     def unmoved_duplicate(self, profile: str, digest: str, name: str) -> int | None:
         """A duplicate recorded but not archived yet (the process died in between)."""
         row = self.db.execute("SELECT id FROM files WHERE profile=? AND name=? AND digest=? AND "
@@ -182,6 +181,7 @@ class Ledger:
         """Mark a file in flight. A file a crashed run left in flight is claimed again
         in its own row, keeping its claim time (and so its output names)."""
         with self.tx() as db:
+            fence(db, self.fences, profile)
             if redo is not None:
                 db.execute("UPDATE files SET name=?, run_id=?, status='processing', reason=NULL "
                            "WHERE id=?", (name, run_id, redo.id))
@@ -206,6 +206,7 @@ class Ledger:
         rejection, where the file is about to go)."""
         blobs = {sink: _ipc(t) for sink, t in (snapshots or {}).items()}
         with self.tx() as db:
+            fence(db, self.fences, profile)
             for sink, (blob, rows) in blobs.items():
                 db.execute("INSERT INTO snapshots(profile, sink, data, rows, updated) "
                            "VALUES (?,?,?,?,?) ON CONFLICT(profile, sink) DO UPDATE SET "
@@ -316,7 +317,7 @@ class Ledger:
         for r in rows:
             run = dict(zip(keys, r)) | {"tally": json.loads(r[6])}
             pid, host = r[7], r[8]
-            if run["status"] == "running" and host == _HOST and pid and not alive(pid):
+            if run["status"] == "running" and host == _HOST and pid and not pid_alive(pid):
                 run["status"] = "interrupted"  # its process died (swept on the next run)
             out.append(run)
         return out

@@ -45,6 +45,12 @@ class SourceBase:
         before anything moves. A file the source does not own stays where it is."""
         return str(path)
 
+    def archived(self, name: str, digest: str) -> str | None:
+        """Where a file processed under ``name`` with ``digest`` was archived, when a
+        process died between the move and recording it (None: cannot tell, or the
+        file is still in the inbox: its next sighting finishes the move)."""
+        return None
+
     def holds(self, target: str) -> bool:
         """Whether something is at ``target`` (a quarantine that was recorded has
         happened, or the file stays where it is)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import glob
 import os
 import shutil
 import time
@@ -241,6 +242,18 @@ class LocalSource(SourceBase):
             return f"it could not be moved to {self.errors_dir} ({e.strerror or e})"
         self._seen.pop(path, None)
         return f"moved to {target}"
+
+    def archived(self, name: str, digest: str) -> str | None:
+        if (self.inbox / name).exists() or not self.archive_dir.is_dir():
+            return None
+        from filebridge.pipeline import digest as digest_of
+
+        p = Path(name)  # archived as <stem>.<stamp>[-n]<suffix> (free_name)
+        for f in sorted(self.archive_dir.glob(f"{glob.escape(p.stem)}.*{glob.escape(p.suffix)}"),
+                        key=lambda f: f.stat().st_mtime, reverse=True):
+            if digest_of(f) == digest:
+                return str(f)
+        return None
 
     def archive(self, path: Path) -> Path:
         return self._move(path, self.archive_dir) if self.owns(path) else path

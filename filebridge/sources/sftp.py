@@ -44,6 +44,7 @@ from filebridge.errors import (PermanentTransferError, RejectedFile, RetryableTr
                                TransferError)
 from filebridge.options import Duration, Model, ProfilePath
 from filebridge.outputs import TMP_PREFIX
+from filebridge.processes import pid_alive
 from filebridge.registry import REGISTRY
 from filebridge.sources.base import SourceBase
 from filebridge.sources.local import Ready, Seen
@@ -160,16 +161,6 @@ def _unclaimed(raw: str, suffix: str | None) -> str:
 
 def _oldest(c: RemoteFile) -> tuple[int, str]:
     return (c.mtime, c.original)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stamp() -> str:
@@ -329,7 +320,7 @@ class SftpSource(SourceBase):
         prefix = TMP_PREFIX
         for d in self.o.work.glob(prefix + "*") if self.o.work.is_dir() else []:
             pid = d.name[len(prefix):].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
                 n += 1
         return n
