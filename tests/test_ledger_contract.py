@@ -461,3 +461,35 @@ def test_store_receipts_and_overdue_movements(ledger):
     assert inv.overdue(time.time() + 10) == []
     assert [x.id for x in inv.overdue(time.time() + 7200)] == [m.id]
     assert inv.available(["A"]) == {"A": 7}
+
+
+# leases (filebridge/ledger/leases.py) -------------------------------------------------
+def test_a_lease_is_held_by_one_connection_taken_over_when_stale_and_fences_the_loser(
+        opener):
+    from filebridge.ledger.leases import Busy, Lease, LeaseLost
+
+    a, b = opener(), opener()
+    first, second = Lease(a, "p", ttl=60.0), Lease(b, "p", ttl=60.0)
+    with first.hold():
+        assert not second.try_take()
+        with pytest.raises(Busy), second.hold(wait=0.0):
+            pass
+        owner, taken = second.holder()
+        assert owner == first.owner and taken == pytest.approx(time.time(), abs=5)
+    assert second.holder() is None  # given back
+    rid = a.start_run("p")
+    with first.hold():
+        f = a.claim("p", "d", "a.csv", 1, rid)
+        with a.tx() as db:  # it stalls past its expiry, its host unknown: stale
+            db.execute("UPDATE leases SET expires=?, host=? WHERE name=?",
+                       (time.time() - 1.0, "elsewhere", "profile:p"))
+        assert second.try_take() and second.took_over
+        with pytest.raises(LeaseLost):  # the stalled holder commits nothing more
+            a.finish(f.id, "p", "done", {"read": 1})
+        assert a.find("p", "d").status == "processing"
+        first.lost = True  # as its heartbeat would find; it then leaves the row alone
+    assert second.holder()[0] == second.owner
+    with b.tx() as db:
+        expires = db.execute("SELECT expires FROM leases WHERE name=?",
+                             ("profile:p",)).fetchone()[0]
+    assert expires == pytest.approx(time.time() + 60.0, abs=5)  # to the second: not REAL

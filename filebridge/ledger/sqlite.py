@@ -26,12 +26,10 @@ from pyarrow import ipc
 
 from filebridge.ledger.backend import Backend, Conn, SqliteBackend
 from filebridge.ledger.leases import fence
-from filebridge.processes import pid_alive
 from filebridge.ledger.schema import migrate
+from filebridge.processes import pid_alive
 
 _HOST = socket.gethostname()
-
-
 
 
 def _ipc(table: pa.Table) -> tuple[bytes, int]:
@@ -75,6 +73,9 @@ class Ledger:
         # One connection per job, used by its sender threads and scheduled jobs too:
         # transactions on it take turns.
         self._lock = threading.RLock()
+        # Leases this process holds through this ledger (filebridge/ledger/leases.py):
+        # a claim or a file's outcome is committed only while its lease is held.
+        self.fences: dict[str, str] = {}
         try:
             migrate(backend)
         except BaseException:
