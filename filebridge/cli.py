@@ -33,10 +33,10 @@ class _Runner:
 runner = _Runner()
 
 
-def load_profile(path: Any) -> Any:
+def load_profile(path: Any, *, preview: bool = False) -> Any:
     from filebridge.profile import load_profile as load
 
-    return load(path)
+    return load(path, preview=preview)
 
 log = logging.getLogger("filebridge")
 
@@ -83,11 +83,11 @@ def _holding(job: Any) -> Iterator[None]:
         _fail(runner.WAITING, str(e))
 
 
-def _job(profile_path: str):  # type: ignore[no-untyped-def]
+def _job(profile_path: str, *, preview: bool = False):  # type: ignore[no-untyped-def]
     from filebridge.pipeline import Job
 
     try:
-        return Job(load_profile(profile_path))
+        return Job(load_profile(profile_path, preview=preview))
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     except LedgerError as e:
@@ -122,7 +122,7 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         for p in o.outputs:
             click.echo(f"  -> {p}")
     if not outcomes:
-        click.echo(f"{job.name}: nothing to do")
+        click.echo(f"{job.name}: {runner.idle_reason(job)}")
     sys.exit(runner.exit_code(outcomes))
 
 
@@ -178,7 +178,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
     from filebridge.errors import RejectedFile, Waiting
     from filebridge.records import FileReport, plain
 
-    job = _job(profile)
+    job = _job(profile, preview=True)
     report = FileReport(file.name)
     shown = 0
     try:

@@ -181,7 +181,8 @@ def _map_checks(self: Any) -> Any:
 
 def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
-    if not v and (stock is None or stock.role not in ("acks", "orders")):
+    preview = (info.context or {}).get("preview", False)  # a layout is checked before write:
+    if not v and not preview and (stock is None or stock.role not in ("acks", "orders")):
         raise ValueError("List should have at least 1 item")
     paths = [getattr(s, "path", None) for s in v]
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
@@ -262,8 +263,11 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def parse_profile(text: str, file: Path) -> ProfileBase:
-    """Validate profile text; raises ProfileError listing every problem with its line."""
+def parse_profile(text: str, file: Path, *, preview: bool = False) -> ProfileBase:
+    """Validate profile text; raises ProfileError listing every problem with its line.
+
+    ``preview``: the profile may have no ``write:`` yet (the README's tutorial checks
+    the layout on a real file before saying what to write)."""
     try:
         doc = _yaml().load(text)
     except YAMLError as e:
@@ -272,9 +276,12 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
         raise ProfileError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise ProfileError(f"{file}: a profile is a YAML mapping (name:, source:, read:, …)")
+    if preview and "write" not in doc:
+        doc["write"] = CommentedSeq()
     try:
         profile = profile_model().model_validate(doc, context={"base": file.parent,
-                                                               "profile": True})
+                                                               "profile": True,
+                                                               "preview": preview})
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -326,13 +333,13 @@ def _is_tag(doc: Any, loc: tuple[Any, ...], part: Any) -> bool:
     return False
 
 
-def load_profile(path: str | Path) -> ProfileBase:
+def load_profile(path: str | Path, *, preview: bool = False) -> ProfileBase:
     file = Path(path).resolve()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as e:
         raise ProfileError(f"{path}: cannot read the profile ({e.strerror})") from None
-    return parse_profile(text, file)
+    return parse_profile(text, file, preview=preview)
 
 
 def json_schema() -> dict[str, Any]:
