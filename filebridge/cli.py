@@ -402,7 +402,10 @@ def status(profile: str | None, ledger: Path | None, limit: int) -> None:
 
     name = state = None
     if profile:
-        prof = load_profile(profile)
+        try:
+            prof = load_profile(profile)
+        except ProfileError as e:
+            _fail(runner.CONFIG_ERROR, str(e))
         ledger, name = ledger or prof.ledger_path(), prof.name
         stock = getattr(prof, "stock", None)  # its shops' outbox is the inventory's
         state = f"inventory:{stock.inventory}" if stock is not None else name

@@ -292,6 +292,11 @@ def parse_profile(text: str, file: Path, *, preview: bool = False) -> ProfileBas
                 line = _line_of(doc, loc + (tag,) if tag else loc)
                 where = f"{file}:{line}" if line else str(file)
                 problems.append(f"{where}: {path}: {message}")
+        for loc, msg in _unknown_names(doc, file):
+            line = _line_of(doc, loc)
+            problem = f"{file}:{line}: {'.'.join(str(p) for p in loc)}: {msg}"
+            if problem not in problems:
+                problems.append(problem)
         raise ProfileError(problems) from None
     problems = []
     for loc, msg in profile.cross_checks():
@@ -302,6 +307,41 @@ def parse_profile(text: str, file: Path, *, preview: bool = False) -> ProfileBas
         raise ProfileError(problems)
     profile._file = file
     return profile
+
+
+def _unknown_names(doc: Any, file: Path) -> list[tuple[tuple[Any, ...], str]]:
+    """The layout-name check of ``_map_checks`` for a profile that failed elsewhere (a
+    lookup file missing, an output misspelt …), so one ``check`` reports it too: the
+    layout and the mapping are validated on their own, lookups left out (their files
+    are the other problems). Nothing when either is itself invalid, or joins bring
+    fields of their own."""
+    import copy
+
+    from pydantic import TypeAdapter
+
+    read, mapping = doc.get("read"), doc.get("map")
+    if not isinstance(read, dict) or not isinstance(mapping, dict) or doc.get("join"):
+        return []
+    if read.get("format") not in ("fixed", "ebcdic", "xml") or read.get("records"):
+        return []
+    mapping = copy.deepcopy(mapping)
+    for f in (mapping.get("fields") or {}).values():
+        if isinstance(f, dict):
+            f.pop("lookup", None)
+    context = {"base": file.parent, "profile": True}
+    try:
+        layout = TypeAdapter(_union("reader", "format")).validate_python(read, context=context)
+        spec = MapSpec.model_validate(mapping, context=context)
+    except (ValidationError, ValueError, TypeError):
+        return []
+    from filebridge.readers.base import field_types
+
+    names = field_types(layout)
+    return [(("map", "fields", field, where),
+             (f"{name!r} is neither a mapped field nor a field of the layout or a join "
+              f"({', '.join(names)})"))
+            for field, where, name in spec.resolved.input_mentions(spec.fields)
+            if name not in names]
 
 
 def _located(err: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
