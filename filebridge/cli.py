@@ -138,6 +138,11 @@ def watch(profiles: tuple[str, ...], once: bool) -> None:
     if not paths:
         _fail(runner.USAGE, "no profiles given and none in ./profiles")
     jobs = [_job(p) for p in paths]
+    from filebridge.inboxes import shared_inboxes
+
+    shared = shared_inboxes([j.profile for j in jobs])
+    if shared:
+        _fail(runner.CONFIG_ERROR, "\n".join(shared))
     sys.exit(Watcher(jobs).serve(once=once))
 
 
@@ -146,9 +151,11 @@ def watch(profiles: tuple[str, ...], once: bool) -> None:
 def check(profiles: tuple[str, ...]) -> None:
     """Validate profiles; report every problem with file, line and field."""
     bad = 0
+    loaded = []
     for p in profiles:
         try:
             prof = load_profile(p)
+            loaded.append(prof)
             from filebridge.mapping import Mapper
             Mapper(prof.map)  # lookup tables load
         except ProfileError as e:
@@ -166,6 +173,11 @@ def check(profiles: tuple[str, ...]) -> None:
 
         for note in [*where_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
+    from filebridge.inboxes import shared_inboxes
+
+    for problem in shared_inboxes(loaded):
+        bad += 1
+        click.echo(problem, err=True)
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
 
