@@ -83,15 +83,30 @@ def _holding(job: Any) -> Iterator[None]:
         _fail(runner.WAITING, str(e))
 
 
-def _job(profile_path: str, *, preview: bool = False):  # type: ignore[no-untyped-def]
+def _job(profile_path: str, *, preview: bool = False,  # type: ignore[no-untyped-def]
+         readonly: bool = False):
+    """The profile's job. ``readonly``: a command that records nothing makes no ledger
+    where there is none (an empty one in a temporary folder: no history, as is true)."""
     from filebridge.pipeline import Job
 
     try:
-        return Job(load_profile(profile_path, preview=preview))
+        prof = load_profile(profile_path, preview=preview)
+        if readonly and not prof.ledger_path().exists():
+            import tempfile
+
+            from filebridge.ledger import SqliteLedger
+
+            scratch = tempfile.TemporaryDirectory(prefix="filebridge-")  # removed at exit
+            _SCRATCH.append(scratch)
+            return Job(prof, SqliteLedger(Path(scratch.name) / "filebridge.db"))
+        return Job(prof)
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
+
+
+_SCRATCH: list[Any] = []  # temporary ledgers of readonly commands, kept until exit
 
 
 @main.command()
@@ -190,7 +205,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
     from filebridge.errors import RejectedFile, Waiting
     from filebridge.records import FileReport, plain
 
-    job = _job(profile, preview=True)
+    job = _job(profile, preview=True, readonly=True)
     report = FileReport(file.name)
     shown = 0
     try:
@@ -226,7 +241,7 @@ def plan(profile: str, file: Path, examples: int) -> None:
     from filebridge.errors import RejectedFile, Waiting
     from filebridge.plan import plan as make_plan
 
-    job = _job(profile)
+    job = _job(profile, readonly=True)
     try:
         if job.related is not None:
             job.related.refresh()  # code tables, as a run would load them
@@ -254,8 +269,8 @@ def plan(profile: str, file: Path, examples: int) -> None:
         if shop.sink in p.queued:
             click.echo("  already waiting from earlier runs: " + ", ".join(
                 f"{k} {v}" for k, v in p.queued[shop.sink].items()))
-    for sid, n in p.files.items():
-        click.echo(f"{sid}: {n} records")
+    for sid, output in p.files.items():
+        click.echo(f"{sid}: {output.describe()}")
     for rej in report.first[:10]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
     report.close()
