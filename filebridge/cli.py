@@ -33,10 +33,10 @@ class _Runner:
 runner = _Runner()
 
 
-def load_profile(path: Any) -> Any:
+def load_profile(path: Any, *, preview: bool = False) -> Any:
     from filebridge.profile import load_profile as load
 
-    return load(path)
+    return load(path, preview=preview)
 
 log = logging.getLogger("filebridge")
 
@@ -83,15 +83,30 @@ def _holding(job: Any) -> Iterator[None]:
         _fail(runner.WAITING, str(e))
 
 
-def _job(profile_path: str):  # type: ignore[no-untyped-def]
+def _job(profile_path: str, *, preview: bool = False,  # type: ignore[no-untyped-def]
+         readonly: bool = False):
+    """The profile's job. ``readonly``: a command that records nothing makes no ledger
+    where there is none (an empty one in a temporary folder: no history, as is true)."""
     from filebridge.pipeline import Job
 
     try:
-        return Job(load_profile(profile_path))
+        prof = load_profile(profile_path, preview=preview)
+        if readonly and not prof.ledger_path().exists():
+            import tempfile
+
+            from filebridge.ledger import SqliteLedger
+
+            scratch = tempfile.TemporaryDirectory(prefix="filebridge-")  # removed at exit
+            _SCRATCH.append(scratch)
+            return Job(prof, SqliteLedger(Path(scratch.name) / "filebridge.db"))
+        return Job(prof)
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     except LedgerError as e:
         _fail(runner.LEDGER_ERROR, str(e))
+
+
+_SCRATCH: list[Any] = []  # temporary ledgers of readonly commands, kept until exit
 
 
 @main.command()
@@ -122,7 +137,7 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         for p in o.outputs:
             click.echo(f"  -> {p}")
     if not outcomes:
-        click.echo(f"{job.name}: nothing to do")
+        click.echo(f"{job.name}: {runner.idle_reason(job)}")
     sys.exit(runner.exit_code(outcomes))
 
 
@@ -138,6 +153,11 @@ def watch(profiles: tuple[str, ...], once: bool) -> None:
     if not paths:
         _fail(runner.USAGE, "no profiles given and none in ./profiles")
     jobs = [_job(p) for p in paths]
+    from filebridge.inboxes import shared_inboxes
+
+    shared = shared_inboxes([j.profile for j in jobs])
+    if shared:
+        _fail(runner.CONFIG_ERROR, "\n".join(shared))
     sys.exit(Watcher(jobs).serve(once=once))
 
 
@@ -146,9 +166,11 @@ def watch(profiles: tuple[str, ...], once: bool) -> None:
 def check(profiles: tuple[str, ...]) -> None:
     """Validate profiles; report every problem with file, line and field."""
     bad = 0
+    loaded = []
     for p in profiles:
         try:
             prof = load_profile(p)
+            loaded.append(prof)
             from filebridge.mapping import Mapper
             Mapper(prof.map)  # lookup tables load
         except ProfileError as e:
@@ -166,6 +188,11 @@ def check(profiles: tuple[str, ...]) -> None:
 
         for note in [*where_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
+    from filebridge.inboxes import shared_inboxes
+
+    for problem in shared_inboxes(loaded):
+        bad += 1
+        click.echo(problem, err=True)
     sys.exit(runner.CONFIG_ERROR if bad else runner.OK)
 
 
@@ -178,7 +205,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
     from filebridge.errors import RejectedFile, Waiting
     from filebridge.records import FileReport, plain
 
-    job = _job(profile)
+    job = _job(profile, preview=True, readonly=True)
     report = FileReport(file.name)
     shown = 0
     try:
@@ -214,7 +241,7 @@ def plan(profile: str, file: Path, examples: int) -> None:
     from filebridge.errors import RejectedFile, Waiting
     from filebridge.plan import plan as make_plan
 
-    job = _job(profile)
+    job = _job(profile, readonly=True)
     try:
         if job.related is not None:
             job.related.refresh()  # code tables, as a run would load them
@@ -242,8 +269,8 @@ def plan(profile: str, file: Path, examples: int) -> None:
         if shop.sink in p.queued:
             click.echo("  already waiting from earlier runs: " + ", ".join(
                 f"{k} {v}" for k, v in p.queued[shop.sink].items()))
-    for sid, n in p.files.items():
-        click.echo(f"{sid}: {n} records")
+    for sid, output in p.files.items():
+        click.echo(f"{sid}: {output.describe()}")
     for rej in report.first[:10]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
     report.close()

@@ -13,6 +13,7 @@ import fnmatch
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -24,6 +25,12 @@ from filebridge.profile import ProfileBase, load_profile
 from filebridge.runner import CONFIG_ERROR, FILES_REJECTED, OK, USAGE, run_files
 
 MARKER = ".filebridge-demo"
+# The sample profiles of this repository (README "Quick start"), each with its sample:
+# never a profile someone added to profiles/ (their tutorial's, a customer's …).
+BUNDLED = ("articoli-ebcdic.yaml", "articoli-shopify.yaml", "catalogo-donna.yaml",
+           "collezione-as400.yaml", "disponibilita-web.yaml", "giacenze-woocommerce.yaml",
+           "magazzino-stock.yaml", "ordini-evasi.yaml", "ordini-web-erp.yaml",
+           "reparto-woocommerce.yaml", "spool-giacenze.yaml")
 
 
 def _repo() -> Path | None:
@@ -96,6 +103,25 @@ def _say_rejects(path: Path, delimiter: str) -> None:
         pass  # a rejects file in another layout: it is listed, that is enough
 
 
+def command() -> str:
+    """How to type filebridge here: its name when the PATH finds this one, else its path."""
+    exe = Path(sys.executable).parent / "filebridge"
+    found = shutil.which("filebridge")
+    if found and exe.exists() and Path(found).resolve() == exe.resolve():
+        return "filebridge"
+    if exe.exists():
+        return str(exe)
+    return f"{sys.executable} -m filebridge"
+
+
+def _others(root: str, names: list[str]) -> set[str]:
+    """copytree's ignore: ledgers, caches, and profiles that are not bundled."""
+    skip = shutil.ignore_patterns("*.db", "*.db-*", "__pycache__")(root, names)
+    if Path(root).name == "profiles":
+        skip |= {n for n in names if n.endswith((".yaml", ".yml")) and n not in BUNDLED}
+    return skip
+
+
 def run_demo(folder: Path) -> int:
     repo = _repo()
     if repo is None:
@@ -109,15 +135,14 @@ def run_demo(folder: Path) -> int:
     if problem:
         print(problem)
         return USAGE
-    shutil.copytree(repo / "profiles", folder / "profiles",
-                    ignore=shutil.ignore_patterns("*.db", "*.db-*", "__pycache__"))
+    shutil.copytree(repo / "profiles", folder / "profiles", ignore=_others)
     ledger_path = folder / "profiles" / "filebridge.db"
     log = logging.getLogger("filebridge")
     if log.getEffectiveLevel() == logging.INFO:
         log.setLevel(logging.WARNING)  # the demo prints the same, and more
     code = OK
     print(f"filebridge demo in {folder}\n")
-    for path in sorted((folder / "profiles").glob("*.yaml")):
+    for path in (folder / "profiles" / name for name in BUNDLED):
         try:
             files = _setup(repo, folder, load_profile(repo / "profiles" / path.name))
             job = Job(load_profile(path), SqliteLedger(ledger_path))
@@ -149,5 +174,5 @@ def run_demo(folder: Path) -> int:
         print()
     print(f"Working folder: {folder}")
     print("  profiles/ inbox/ outbox/ feedback/ archive/ (errors/ if a file is refused)")
-    print(f"Next: filebridge status --ledger {ledger_path}")
+    print(f"Next: {command()} status --ledger {ledger_path}")
     return code

@@ -205,7 +205,8 @@ def _map_checks(self: Any) -> Any:
 
 def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
-    if not v and (stock is None or stock.role not in ("acks", "orders")):
+    preview = (info.context or {}).get("preview", False)  # a layout is checked before write:
+    if not v and not preview and (stock is None or stock.role not in ("acks", "orders")):
         raise ValueError("List should have at least 1 item")
     # Every file each output publishes (a shop file may be several: WooCommerce's new
     # and update files, PrestaShop's per language, Magento's source items).
@@ -294,8 +295,11 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def parse_profile(text: str, file: Path) -> ProfileBase:
-    """Validate profile text; raises ProfileError listing every problem with its line."""
+def parse_profile(text: str, file: Path, *, preview: bool = False) -> ProfileBase:
+    """Validate profile text; raises ProfileError listing every problem with its line.
+
+    ``preview``: the profile may have no ``write:`` yet (the README's tutorial checks
+    the layout on a real file before saying what to write)."""
     try:
         doc = _yaml().load(text)
     except YAMLError as e:
@@ -304,9 +308,12 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
         raise ProfileError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise ProfileError(f"{file}: a profile is a YAML mapping (name:, source:, read:, …)")
+    if preview and "write" not in doc:
+        doc["write"] = CommentedSeq()
     try:
         profile = profile_model().model_validate(doc, context={"base": file.parent,
-                                                               "profile": True})
+                                                               "profile": True,
+                                                               "preview": preview})
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -317,6 +324,11 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
                 line = _line_of(doc, loc + (tag,) if tag else loc)
                 where = f"{file}:{line}" if line else str(file)
                 problems.append(f"{where}: {path}: {message}")
+        for loc, msg in _unknown_names(doc, file):
+            line = _line_of(doc, loc)
+            problem = f"{file}:{line}: {'.'.join(str(p) for p in loc)}: {msg}"
+            if problem not in problems:
+                problems.append(problem)
         raise ProfileError(problems) from None
     problems = []
     for loc, msg in profile.cross_checks():
@@ -327,6 +339,41 @@ def parse_profile(text: str, file: Path) -> ProfileBase:
         raise ProfileError(problems)
     profile._file = file
     return profile
+
+
+def _unknown_names(doc: Any, file: Path) -> list[tuple[tuple[Any, ...], str]]:
+    """The layout-name check of ``_map_checks`` for a profile that failed elsewhere (a
+    lookup file missing, an output misspelt …), so one ``check`` reports it too: the
+    layout and the mapping are validated on their own, lookups left out (their files
+    are the other problems). Nothing when either is itself invalid, or joins bring
+    fields of their own."""
+    import copy
+
+    from pydantic import TypeAdapter
+
+    read, mapping = doc.get("read"), doc.get("map")
+    if not isinstance(read, dict) or not isinstance(mapping, dict) or doc.get("join"):
+        return []
+    if read.get("format") not in ("fixed", "ebcdic", "xml") or read.get("records"):
+        return []
+    mapping = copy.deepcopy(mapping)
+    for f in (mapping.get("fields") or {}).values():
+        if isinstance(f, dict):
+            f.pop("lookup", None)
+    context = {"base": file.parent, "profile": True}
+    try:
+        layout = TypeAdapter(_union("reader", "format")).validate_python(read, context=context)
+        spec = MapSpec.model_validate(mapping, context=context)
+    except (ValidationError, ValueError, TypeError):
+        return []
+    from filebridge.readers.base import field_types
+
+    names = field_types(layout)
+    return [(("map", "fields", field, where),
+             (f"{name!r} is neither a mapped field nor a field of the layout or a join "
+              f"({', '.join(names)})"))
+            for field, where, name in spec.resolved.input_mentions(spec.fields)
+            if name not in names]
 
 
 def _located(err: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
@@ -358,13 +405,13 @@ def _is_tag(doc: Any, loc: tuple[Any, ...], part: Any) -> bool:
     return False
 
 
-def load_profile(path: str | Path) -> ProfileBase:
+def load_profile(path: str | Path, *, preview: bool = False) -> ProfileBase:
     file = Path(path).resolve()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as e:
         raise ProfileError(f"{path}: cannot read the profile ({e.strerror})") from None
-    return parse_profile(text, file)
+    return parse_profile(text, file, preview=preview)
 
 
 def json_schema() -> dict[str, Any]:

@@ -107,6 +107,29 @@ def run_files(job: Job, files: list[Path], *, force: bool = False,
             return _run(job, files, force=force, wait=wait)
 
 
+def _say_waiting(job: Job, c: Path) -> None:
+    """An on-demand run that blocks says on what (else it looks hung)."""
+    ready = getattr(getattr(job.source, "o", None), "ready", None)
+    if ready is None:
+        return
+    rule = f"unchanged for {ready.stable_for:g}s (source.ready.stable_for)"
+    if ready.done_file:
+        rule += f" and its done-file {ready.done_file!r}"
+    log.info("%s: %s: waiting until it is %s", job.name, c.name, rule)
+
+
+def idle_reason(job: Job) -> str:
+    """Why a run found nothing: the inbox is missing, or nothing in it matches."""
+    o = getattr(job.source, "o", None)
+    inbox = getattr(job.source, "inbox", None)
+    if not isinstance(inbox, Path) or o is None:
+        return "nothing to do"
+    if not inbox.is_dir():
+        return (f"nothing to do: the inbox {inbox} does not exist (create it, or correct "
+                "source.path)")
+    return (f"nothing to do: no complete file matching {', '.join(o.pattern)} in {inbox}")
+
+
 def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcome]:
     explicit = bool(files)
     candidates = list(files) if explicit else job.source.candidates()
@@ -123,6 +146,8 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
                 log.error("%s: no such file", c)
                 continue
             try:
+                if not explicit and wait and not job.source.is_ready(c):
+                    _say_waiting(job, c)
                 if not explicit and not (job.source.wait_ready(c) if wait
                                          else job.source.is_ready(c)):
                     log.info("%s: still being written; left for later", c.name)

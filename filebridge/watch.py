@@ -297,6 +297,11 @@ class Watcher:
             log.info("%s: checking its source every %gs", job.name, self._period(i))
             self._watched.add(i)
             return
+        missing = [str(f) for f in folders if not f.is_dir()]
+        if missing:  # no observer until it appears: a failed one leaks its inotify fd
+            self._warn(f"{job.name}: {', '.join(missing)} does not exist; checking every "
+                       f"{self._period(i):g}s, watching when it appears")
+            return
         interval = float(getattr(opts, "poll_interval", RESCAN))
         obs = Observer() if mode == "events" else PollingObserver(timeout=interval)
         try:
@@ -305,6 +310,7 @@ class Watcher:
                 obs.schedule(_Wake(self, i), str(folder), recursive=False)
         except OSError as e:
             obs.stop()
+            obs.join(timeout=5)
             self._warn(f"{job.name}: cannot watch {', '.join(map(str, folders))} ({e}); "
                        f"checking every {self._period(i):g}s, watching when it appears")
             return

@@ -7,7 +7,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 # The SFTP tests run a real OpenSSH server: install it if the machine lacks it.
 bash .ci/install-sshd.sh
 # The ledger tests run a real PostgreSQL server (a temporary cluster per session).

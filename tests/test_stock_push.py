@@ -138,7 +138,8 @@ def test_check_says_where_the_files_for_the_erp_go(workdir, cli_env):
     bare = write_profile(workdir, base | {"name": "bare", "stock": {"sku": "SKU",
                                                                      "quantity": "QTY"}},
                          "bare.yaml")
-    told = write_profile(workdir, base | {
+    told = write_profile(workdir, base | {  # an inbox of its own: check refuses a shared one
+        "source": {"kind": "local", "path": "../inbox/y", "pattern": ["*.csv"]},
         "name": "told", "feedback": {"ack": {"path": "../acks/{stem}.ack"}, "rejects": None},
         "stock": {"sku": "SKU", "quantity": "QTY",
                   "feedback": {"path": "../outbox/MOV{seq:06d}.csv"}}}, "told.yaml")
