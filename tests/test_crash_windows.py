@@ -61,7 +61,8 @@ def test_killed_while_rejecting_a_file(tmp_path, prof, point):
     report = (tmp_path / "errors" / (target + ".error.txt")).read_text()
     assert "status: rejected" in report and "binary data" in report
     assert rows(db, "SELECT status, moved_to FROM files") == [("rejected", moved_to)]
-    assert filebridge("run", str(prof)).stdout.strip().endswith("nothing to do")
+    last = filebridge("run", str(prof))
+    assert last.returncode == 0 and last.stdout.strip().splitlines()[-1].startswith("nothing to do")
 
 
 def test_a_rejected_file_dropped_again_is_processed_again(tmp_path, prof):
