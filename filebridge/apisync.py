@@ -29,8 +29,8 @@ from filebridge.catalog.prices import sale_in_force
 from filebridge.catalog.record import Canon, FieldError, Market
 from filebridge.delta import differs, row_hashes
 from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.ledger.changelog import ChangeLog, Pending
 from filebridge.mapping import ProductSpec
-from filebridge.outbox import ChangeLog, Pending
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
 from filebridge.catalog.values import blank

@@ -411,8 +411,8 @@ def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
     """Move what the ledger keeps for shop output OLD (its queued changes, what the shop
     acknowledged, orders pulled from it) to NEW, an id an output of PROFILE goes by; or
     with --drop give up OLD's queued changes. For a shop whose url (or id) changed."""
-    from filebridge.outbox import drop as drop_changes
-    from filebridge.outbox import rekey as move
+    from filebridge.ledger.changelog import drop as drop_changes
+    from filebridge.ledger.changelog import rekey as move
 
     job = _job(profile)
     with _holding(job):
@@ -479,7 +479,7 @@ def status(profile: str | None, ledger: str | None, limit: int) -> None:
     for f in db.recent_files(limit * 2, name):
         click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
                    f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
-    from filebridge.outbox import held_runs, outbox_counts
+    from filebridge.ledger.changelog import held_runs, outbox_counts
     from filebridge.stock import inventory_counts
 
     shops = outbox_counts(db, state)

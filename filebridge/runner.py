@@ -26,7 +26,7 @@ from filebridge.exitcodes import (CONFIG_ERROR, DISK_FULL, FILES_REJECTED, HELD,
 def unsent(job: Job) -> list[Outcome]:
     """What the run leaves unsent, as outcomes that make it exit 6: changes still queued
     for a shop that failed, and changes queued under an id no output has any more."""
-    from filebridge.outbox import stranded
+    from filebridge.ledger.changelog import stranded
 
     out = []
     for s in job.shops.values():

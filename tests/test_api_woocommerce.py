@@ -34,7 +34,7 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class Ledger:
     """What the core keeps between runs for the client: per SKU the last record the
-    shop acknowledged and the ids it gave (filebridge/outbox.py settle/siblings)."""
+    shop acknowledged and the ids it gave (filebridge/ledger/changelog.py settle/siblings)."""
 
     def __init__(self) -> None:
         self.records: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}

@@ -28,9 +28,9 @@ from filebridge.errors import LedgerError
 from filebridge.followup import ledger_rows
 from filebridge.ledger import Ledger, SqliteLedger, followups, open_target
 from filebridge.ledger import tables as tl
+from filebridge.ledger.changelog import ChangeLog, drop, rekey
 from filebridge.ledger.schema import MIGRATIONS, VERSION
 from filebridge.orders.base import OrderLine
-from filebridge.outbox import ChangeLog, drop, rekey
 from filebridge.records import Batch
 from filebridge.schedule import Schedule, ScheduledJob, Scheduler
 from filebridge.sinks.api.base import Result
@@ -427,7 +427,7 @@ def test_a_server_that_cannot_be_reached_is_a_ledger_error(tmp_path):
 
 
 def test_held_runs_approved_and_reported(ledger):
-    from filebridge.outbox import held_runs, outbox_counts, stranded
+    from filebridge.ledger.changelog import held_runs, outbox_counts, stranded
 
     rid = ledger.start_run("p")
     f = ledger.claim("p", "d1", "a.csv", 1, rid)

@@ -8,8 +8,8 @@ import threading
 
 from filebridge.apisync import drain, lanes
 from filebridge.errors import RetryableSinkError
+from filebridge.ledger.changelog import ChangeLog, held_runs
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.outbox import ChangeLog, held_runs
 from filebridge.sinks.api.base import ApiSinkOptions, Change, Result, ShopClient, State
 
 
@@ -143,7 +143,7 @@ def test_a_shop_going_down_leaves_the_rest_queued(tmp_path):
 
 
 def test_lanes_keep_a_product_in_one_batch_when_it_fits():
-    from filebridge.outbox import Pending
+    from filebridge.ledger.changelog import Pending
 
     sizes = {"A": 4, "B": 3, "C": 7, "D": 2, "E": 1}
     pend = [Pending(Change(n, f"{p}{i}", "upsert", {}, ""), 0, p)
@@ -158,7 +158,7 @@ def test_lanes_keep_a_product_in_one_batch_when_it_fits():
 
 
 def test_lanes_keep_a_product_in_one_lane_and_batches_small():
-    from filebridge.outbox import Pending
+    from filebridge.ledger.changelog import Pending
 
     pend = [Pending(Change(i, f"S{i}", "upsert", {}, ""), 0, f"P{i % 4}") for i in range(40)]
     got = lanes(pend, 3, 3)

@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from filebridge.apisync import ApiSync
 from filebridge.catalog.prices import in_force, sale_in_force, selling
+from filebridge.ledger.changelog import ChangeLog
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.outbox import ChangeLog
 from filebridge.records import Batch
 from filebridge.sinks.api.base import ApiSinkOptions, Result
 

@@ -114,7 +114,7 @@ def test_the_same_figure_queued_again_later_is_a_new_change(tmp_path):
     """5, then 4, then 5 again: the second 5 must not reuse the first one's
     idempotency key, or Shopify answers the first call's result (or refuses the
     key) instead of applying it."""
-    from filebridge.outbox import ChangeLog
+    from filebridge.ledger.changelog import ChangeLog
 
     log = ChangeLog(SqliteLedger(tmp_path / "l.db"), "inventory:x", "shopify")
     for stock in (5, 4, 5):

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     updated REAL NOT NULL,
     PRIMARY KEY (profile, sink)
 );
--- Shop APIs (see filebridge/outbox.py): what each shop acknowledged per key, and
+-- Shop APIs (see filebridge/ledger/changelog.py): what each shop acknowledged per key, and
 -- every change written before it is sent.
 CREATE TABLE IF NOT EXISTS shop_state (
     profile TEXT NOT NULL,

@@ -3,10 +3,10 @@ to one record key), what the shop answered (a :class:`Result`), and the
 :class:`ShopClient` interface each shop module implements.
 
 An API sink does not call the shop while a file is read. The file's changes are
-written to the ledger's outbox first (see ``filebridge.outbox``); the sender then
-hands them to the shop client in batches. A client only translates: changes into
-requests, answers into results. Retries, rate limits and bookkeeping live
-elsewhere, so a new shop is one module.
+written to the ledger's outbox first (see ``filebridge.ledger.changelog``); the
+sender then hands them to the shop client in batches. A client only translates:
+changes into requests, answers into results. Retries, rate limits and bookkeeping
+live elsewhere, so a new shop is one module.
 
 Records reach a client as plain JSON-ready dicts under canonical names (see
 ``filebridge.catalog.record``): ``sku`` always; ``title``, ``description``, ``vendor``,
@@ -210,9 +210,7 @@ class ApiSink(Sink):
 
     def bind(self, job: JobInfo) -> None:
         from filebridge.apisync import client_for
-        from filebridge.outbox import ChangeLog
-
-        from filebridge.outbox import rekey
+        from filebridge.ledger.changelog import ChangeLog, rekey
         from filebridge.sinks.base import default_id
 
         super().bind(job)

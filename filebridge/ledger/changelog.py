@@ -1,8 +1,10 @@
 """The API outbox: every change for a shop API is written to the ledger before it
-is sent, and what the shop acknowledged is kept per sink and key.
+is sent, and what the shop acknowledged is kept per sink and key. All the SQL on
+these tables is here (issue 11: the ledger as a boundary); the sender that uses it
+is filebridge/apisync.py.
 
 (Not to be confused with ``outputs.Outbox``, which stages *files* for an atomic
-publish.) Two tables:
+publish.) Two tables, migration 1 of filebridge/ledger/schema.py:
 
 ``shop_state``  per (profile, sink, key): the hash and the record of what the shop
                 last acknowledged, the ids it gave the record, and whether the
@@ -22,6 +24,11 @@ leaves nothing to send. ``attempts`` is raised *before* each send: after a crash
 a change with attempts > 0 may have reached the shop, and clients make it
 idempotent. State moves to ``sent`` and ``shop_state`` in one transaction per
 acknowledged batch, so a crash repeats at most the batch in flight, never loses it.
+
+Portable SQL only (``?`` placeholders, ``INSERT ... ON CONFLICT``, ``UPDATE ... AS
+t``): the same statements run on the PostgreSQL ledger (filebridge/ledger/backend.py
+rewrites the placeholders). :func:`rekey` also moves shared stock's order rows, in the
+same transaction as the shop's state.
 """
 
 from __future__ import annotations
@@ -38,7 +45,6 @@ import pyarrow as pa
 
 from filebridge.ledger.sqlite import Ledger
 from filebridge.sinks.api.base import Change, Result
-
 
 IDEM_NS = uuid.UUID("6f1d3c52-8a4e-4b7a-9a63-2f0c1b9e7d10")
 
