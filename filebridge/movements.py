@@ -120,9 +120,7 @@ class MovementWriter:
         files are only staged there: the caller publishes them with its other outputs
         and then calls :meth:`published`."""
         done = []
-        for seq, path in self.inv.db.execute(
-                "SELECT seq, path FROM feedback_files WHERE inventory=? AND status='pending' "
-                "ORDER BY seq", (self.inv.name,)).fetchall():
+        for seq, path in self.inv.rows.pending_files():
             done.append(self._publish(seq, path, outbox))
         moves = self.inv.unexported()
         if not moves and not self.o.empty:
@@ -133,15 +131,12 @@ class MovementWriter:
         return done
 
     def published(self, seqs: list[int]) -> None:
-        with self.inv.ledger.tx() as db:
-            db.executemany("UPDATE feedback_files SET status='published', published=? WHERE "
-                           "inventory=? AND seq=?",
-                           [(time.time(), self.inv.name, seq) for seq in seqs])
+        self.inv.rows.published(seqs, time.time())
 
     def _publish(self, seq: int, path: str, into: Outbox | None = None) -> tuple[int, Any, int]:
         from pathlib import Path
 
-        moves = self.inv.movements("seq=?", (seq,))
+        moves = self.inv.file_movements(seq)
         over = self.inv.file_oversold(seq)
         if over:
             log.warning("%s: movements file %d: oversold: %s", self.inv.name, seq,

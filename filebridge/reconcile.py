@@ -59,8 +59,7 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
         raise ValueError(f"{job.name}: reconcile needs a profile with stock:")
     web = set(inv.spec.web)
     erp: dict[str, int] = {}
-    for sku, loc, qty in inv.db.execute("SELECT sku, location, qty FROM erp_stock WHERE "
-                                        "inventory=?", (inv.name,)):
+    for sku, loc, qty in inv.rows.figures():
         if not web or loc in web:
             erp[sku] = erp.get(sku, 0) + qty
     skus = sorted(erp)

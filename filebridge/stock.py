@@ -41,6 +41,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.ledger.inventory import (
+    CHUNK,
+    InventoryRows,
+    Movement,
+    OrderBook,
+    inventory_names,
+)
 from filebridge.ledger.sqlite import Ledger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
@@ -50,22 +57,7 @@ log = logging.getLogger("filebridge")
 
 ALL = "*"  # the location of an ERP row or a movement that names none
 
-
-
-
-@dataclass
-class Movement:
-    id: int
-    source: str
-    kind: str
-    order: str
-    line: str
-    sku: str
-    location: str
-    qty: int
-    occurred: float
-    seq: int | None
-    acked: float | None
+__all__ = ["ALL", "Inventory", "Movement", "Position", "epoch", "inventory_counts"]
 
 
 @dataclass(frozen=True)
@@ -123,25 +115,22 @@ def _store_kind(first: bool, sold: int, qty: int) -> str:
 
 
 class Inventory:
-    """One shared inventory in the ledger."""
+    """One shared inventory: its rules over the rows the ledger keeps of it
+    (:class:`~filebridge.ledger.inventory.InventoryRows`, which holds all its SQL)."""
 
     RULES = ("web", "locations", "safety", "erp_knows")
 
     def __init__(self, ledger: Ledger, spec: StockSpec):
         self.ledger, self.name = ledger, spec.inventory
-        self.db = ledger.db
+        self.rows = InventoryRows(ledger, self.name)
         # What may be sold is the figures profile's rule: store-movement profiles of
         # the same inventory apply the rules it last ran with.
         if spec.role == "figures":
-            rules = spec.model_dump(include=set(self.RULES), mode="json")
-            with ledger.tx() as db:
-                db.execute("INSERT INTO inventories VALUES (?, ?) ON CONFLICT(inventory) DO "
-                           "UPDATE SET rules=excluded.rules", (self.name, json.dumps(rules)))
+            self.rows.set_rules(spec.model_dump(include=set(self.RULES), mode="json"))
         else:
-            row = self.db.execute("SELECT rules FROM inventories WHERE inventory=?",
-                                  (self.name,)).fetchone()
-            if row:
-                rules = StockSpec.model_validate(json.loads(row[0]))
+            held = self.rows.rules()
+            if held is not None:
+                rules = StockSpec.model_validate(held)
                 spec = spec.model_copy(update={k: getattr(rules, k) for k in self.RULES})
         self.spec = spec
 
@@ -155,8 +144,7 @@ class Inventory:
         return options.model_copy(update={"fields": options.fields | {"stock": f"stock@{loc}"}})
 
     def unstage(self, file_id: int) -> None:
-        with self.ledger.tx() as db:
-            db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))
+        self.rows.unstage(file_id)
 
     def stage_figures(self, batch: Batch, file_id: int, as_of: float | None) -> None:
         """Keep the ERP's rows of a file being read (they count once it is accepted)."""
@@ -169,37 +157,22 @@ class Inventory:
                  if s.as_of.field else [as_of] * len(batch))
         extra = [n for n in batch.names if n not in (s.sku, s.quantity, s.location)]
         records = batch.table.select(extra).to_pylist() if extra else [{}] * len(batch)
-        rows = [(self.name, file_id, sku, (loc or ALL).strip(), int(q or 0), t, line,
-                 json.dumps(r, ensure_ascii=False, default=str))
-                for sku, q, loc, t, line, r in zip(skus, qtys, locs, times,
-                                                   batch.lines.to_pylist(), records, strict=True)
-                if sku is not None]
-        with self.ledger.tx() as db:
-            db.executemany("INSERT INTO erp_stock_staged VALUES (?,?,?,?,?,?,?,?)", rows)
+        self.rows.stage(file_id, [
+            (sku, (loc or ALL).strip(), int(q or 0), t, line,
+             json.dumps(r, ensure_ascii=False, default=str))
+            for sku, q, loc, t, line, r in zip(skus, qtys, locs, times,
+                                               batch.lines.to_pylist(), records, strict=True)
+            if sku is not None])
 
     def commit_figures(self, file_id: int) -> None:
         """The file is accepted: its figures replace the ERP's earlier ones. A figure
         older than the one held (a late file) does not win."""
-        # A SKU twice in the file: the newest figure, then the last line, is the one
-        # (one row per key: PostgreSQL refuses to upsert a key twice in one statement).
-        with self.ledger.tx() as db:
-            db.execute(
-                "INSERT INTO erp_stock(inventory, sku, location, qty, as_of, file_id, record) "
-                "SELECT inventory, sku, location, qty, as_of, file_id, record FROM "
-                "erp_stock_staged s WHERE file_id=? AND NOT EXISTS (SELECT 1 FROM "
-                "erp_stock_staged o WHERE o.file_id=s.file_id AND o.sku=s.sku AND "
-                "o.inventory=s.inventory AND o.location=s.location AND (o.as_of > s.as_of OR "
-                "(o.as_of = s.as_of AND coalesce(o.line, 0) > coalesce(s.line, 0)))) "
-                "ON CONFLICT(inventory, sku, location) "
-                "DO UPDATE SET qty=excluded.qty, as_of=excluded.as_of, file_id=excluded.file_id, "
-                "record=excluded.record WHERE excluded.as_of >= erp_stock.as_of", (file_id,))
-            db.execute("DELETE FROM erp_stock_staged WHERE file_id=?", (file_id,))
+        # A SKU twice in the file: the newest figure, then the last line, is the one.
+        self.rows.commit_staged(file_id)
 
     def staged_skus(self, file_id: int) -> Iterator[tuple[str, int, int]]:
         """(sku, first line, rows) of a staged file, in SKU order."""
-        yield from self.db.execute(
-            "SELECT sku, min(line), count(*) FROM erp_stock_staged WHERE file_id=? "
-            "GROUP BY sku ORDER BY sku", (file_id,))
+        yield from self.rows.staged_skus(file_id)
 
     # movements ----------------------------------------------------------
     def record_orders(self, source: str, lines: Iterable[OrderLine],
@@ -211,15 +184,13 @@ class Inventory:
         ``changed`` is before the one recorded is skipped, so a webhook delivered
         late, or a pull that read the order before a webhook told a newer state,
         changes nothing (filebridge/webhooks.py)."""
-        with self.ledger.tx() as db:
-            return self._record(db, source, lines, _web_kind, time.time(), moved,
+        with self.rows.tx() as book:
+            return self._record(book, source, lines, _web_kind, time.time(), moved,
                                 newer_only=True)
 
     def order_changed(self, source: str, order: str) -> float | None:
         """When the order was last changed as recorded (None: never seen)."""
-        row = self.db.execute("SELECT max(changed) FROM order_lines WHERE inventory=? AND "
-                              "source=? AND order_id=?", (self.name, source, order)).fetchone()
-        return row[0] if row else None
+        return self.rows.order_changed(source, order)
 
     def record_store(self, source: str, receipts: Iterable[tuple[str, list[OrderLine]]], *,
                      changed: float, whole: bool = True, moved: set[str] | None = None) -> int:
@@ -234,12 +205,10 @@ class Inventory:
         them): lines seen before never go down or away, only new sales count."""
         now = time.time()
         n = held = 0
-        with self.ledger.tx() as db:
+        with self.rows.tx() as book:
             for receipt, lines in receipts:
-                known = {line: (sku, loc, qty, placed) for line, sku, loc, qty, placed in
-                         db.execute("SELECT line_id, sku, location, qty, placed FROM "
-                                    "order_lines WHERE inventory=? AND source=? AND order_id=?",
-                                    (self.name, source, receipt))}
+                known = {line: (sku, loc, qty, placed)
+                         for line, sku, loc, qty, placed in book.lines_of(source, receipt)}
                 todo = []
                 for ol in lines:
                     was = known.get(ol.line)
@@ -255,14 +224,14 @@ class Inventory:
                                        loc) for line, (sku, loc, _, placed) in gone]
                 else:
                     held += len(gone)
-                n += self._record(db, source, todo, _store_kind, now, moved)
+                n += self._record(book, source, todo, _store_kind, now, moved)
         if held:
             log.warning("%s: %s: %d receipt lines lower or missing than recorded are kept as "
                         "recorded (the file has rejected rows; a file without rejects "
                         "corrects them)", self.name, source, held)
         return n
 
-    def _record(self, db: Any, source: str, lines: Iterable[OrderLine],
+    def _record(self, book: OrderBook, source: str, lines: Iterable[OrderLine],
                 kind: Callable[[bool, int, int], str], now: float,
                 moved: set[str] | None, newer_only: bool = False) -> int:
         """The one bookkeeping of order lines and store receipts: record each line as
@@ -272,64 +241,44 @@ class Inventory:
         n = 0
         moved = set() if moved is None else moved
         for ol in lines:
-            row = db.execute("SELECT sku, location, qty, changed FROM order_lines WHERE "
-                             "inventory=? AND source=? AND order_id=? AND line_id=?",
-                             (self.name, source, ol.order, ol.line)).fetchone()
+            row = book.line(source, ol.order, ol.line)
             if newer_only and row is not None and row[3] is not None and row[3] > ol.changed:
                 continue  # an older state of the order than the one recorded
             loc = ol.location or ALL
-            db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
-                       "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
-                       "sku=excluded.sku, location=excluded.location, qty=excluded.qty, "
-                       "status=excluded.status, changed=excluded.changed",
-                       (self.name, source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status,
-                        ol.at, ol.changed))
+            book.put_line(source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status, ol.at,
+                          ol.changed)
             before = 0
             if row is not None:
                 old_sku, old_loc, before, _ = row
                 if (old_sku, old_loc) != (ol.sku, loc):
                     if before:
-                        n += self._add(db, source, kind(False, -before, 0), ol.order, ol.line,
-                                       old_sku, old_loc, before, ol.changed, now)
+                        n += book.add_movement(source, kind(False, -before, 0), ol.order,
+                                               ol.line, old_sku, old_loc, before, ol.changed,
+                                               now)
                         moved.add(old_sku)
                     before = 0
             sold = ol.qty - before
             if sold == 0:
                 continue
             when = ol.at if row is None else ol.changed
-            n += self._add(db, source, kind(row is None, sold, ol.qty), ol.order, ol.line,
-                           ol.sku, loc, -sold, when, now)
+            n += book.add_movement(source, kind(row is None, sold, ol.qty), ol.order, ol.line,
+                                   ol.sku, loc, -sold, when, now)
             moved.add(ol.sku)
         return n
 
-    def _add(self, db: Any, source: str, kind: str, order: str, line: str, sku: str, loc: str,
-             qty: int, when: float, now: float) -> int:
-        version = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND source=? "
-                             "AND order_id=? AND line_id=?",
-                             (self.name, source, order, line)).fetchone()[0] + 1
-        return db.execute("INSERT INTO movements(inventory, source, kind, order_id, "
-                          "line_id, version, sku, location, qty, occurred, recorded) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                          (self.name, source, kind, order, line, version, sku, loc, qty, when,
-                           now)).rowcount
-
     def cursor(self, source: str) -> str | None:
-        row = self.db.execute("SELECT cursor FROM cursors WHERE inventory=? AND source=?",
-                              (self.name, source)).fetchone()
-        return row[0] if row else None
+        return self.rows.cursor(source)
 
     def set_cursor(self, source: str, cursor: str) -> None:
-        with self.ledger.tx() as db:
-            db.execute("INSERT INTO cursors VALUES (?,?,?,?) ON CONFLICT(inventory, source) "
-                       "DO UPDATE SET cursor=excluded.cursor, updated=excluded.updated",
-                       (self.name, source, cursor, time.time()))
+        self.rows.set_cursor(source, cursor)
 
-    def movements(self, where: str = "true", args: tuple[Any, ...] = ()) -> list[Movement]:
-        rows = self.db.execute(
-            "SELECT id, source, kind, order_id, line_id, sku, location, qty, occurred, seq, "
-            f"acked FROM movements WHERE inventory=? AND {where} ORDER BY id",
-            (self.name, *args)).fetchall()
-        return [Movement(*r) for r in rows]
+    def movements(self) -> list[Movement]:
+        """Every movement of the inventory, in the order recorded."""
+        return self.rows.movements()
+
+    def file_movements(self, seq: int) -> list[Movement]:
+        """The movements feedback file ``seq`` carries."""
+        return self.rows.in_file(seq)
 
     # availability ---------------------------------------------------------
     def available(self, skus: list[str], web_only: list[str] | None = None
@@ -345,18 +294,13 @@ class Inventory:
         ledger: None where the ERP never gave a figure."""
         web = set(self.spec.web if web_only is None else web_only)
         out: dict[str, Position | None] = {}
-        for i in range(0, len(skus), 500):
-            chunk = skus[i:i + 500]
-            marks = ",".join("?" * len(chunk))
+        for i in range(0, len(skus), CHUNK):
+            chunk = skus[i:i + CHUNK]
             figures: dict[str, list[tuple[str, int, float, dict[str, Any]]]] = {}
-            for sku, loc, qty, as_of, rec in self.db.execute(
-                    f"SELECT sku, location, qty, as_of, record FROM erp_stock WHERE inventory=? "
-                    f"AND sku IN ({marks})", (self.name, *chunk)):
+            for sku, loc, qty, as_of, rec in self.rows.figures_of(chunk):
                 figures.setdefault(sku, []).append((loc, qty, as_of, json.loads(rec or "{}")))
             moves: dict[str, list[tuple[str, str, int, float, float | None]]] = {}
-            for sku, source, loc, qty, occurred, acked in self.db.execute(
-                    f"SELECT sku, source, location, qty, occurred, acked FROM movements WHERE "
-                    f"inventory=? AND sku IN ({marks})", (self.name, *chunk)):
+            for sku, source, loc, qty, occurred, acked in self.rows.movements_of(chunk):
                 moves.setdefault(sku, []).append((source, loc, qty, occurred, acked))
             for sku in chunk:
                 out[sku] = self._position(sku, figures.get(sku), moves.get(sku, []), web)
@@ -365,9 +309,10 @@ class Inventory:
     def oversold(self) -> dict[str, int]:
         """Every SKU sold beyond its stock now, with the units: only a SKU with
         movements, or with a negative ERP figure, can be."""
-        skus = [r[0] for r in self.db.execute(
-            "SELECT sku FROM movements WHERE inventory=? UNION SELECT sku FROM erp_stock "
-            "WHERE inventory=? AND qty < 0", (self.name, self.name))]
+        return self._oversold(self.rows.oversold_candidates())
+
+    def _oversold(self, skus: list[str]) -> dict[str, int]:
+        """Those of ``skus`` sold beyond their stock now, with the units."""
         return {sku: p.oversold for sku, p in self.positions(skus).items()
                 if p is not None and p.oversold}
 
@@ -410,55 +355,28 @@ class Inventory:
     # feedback -------------------------------------------------------------
     def unexported(self) -> list[Movement]:
         """Web movements no feedback file has carried yet (store sales: the ERP has them)."""
-        return self.movements("seq IS NULL AND source LIKE 'web:%'")
+        return self.rows.unexported()
 
     def export(self, ids: list[int], path_of: Callable[[int, float], str]) -> tuple[int, str]:
         """In one transaction: the next movement-file number, these movements tied to
         it, and the file recorded as pending at ``path_of(seq, now)``."""
-        now = time.time()
-        with self.ledger.tx() as db:
-            row = db.execute("SELECT seq FROM sequences WHERE inventory=? AND name='movements'",
-                             (self.name,)).fetchone()
-            seq = (row[0] if row else 0) + 1
-            db.execute("INSERT INTO sequences VALUES (?, 'movements', ?) ON CONFLICT(inventory, "
-                       "name) DO UPDATE SET seq=excluded.seq", (self.name, seq))
-            db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=?",
-                           [(seq, now, i) for i in ids])
-            path = path_of(seq, now)
-            db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
-                       (self.name, seq, path, len(ids), now))
-            skus = [r[0] for r in db.execute("SELECT DISTINCT sku FROM movements WHERE "
-                                             "inventory=? AND seq=?", (self.name, seq))]
-            db.executemany("INSERT INTO feedback_oversold VALUES (?,?,?,?)",
-                           [(self.name, seq, sku, p.oversold)
-                            for sku, p in self.positions(skus).items()
-                            if p is not None and p.oversold])
-        return seq, path
+        # The SKUs oversold are worked out inside that transaction: the file says what
+        # was true with its movements, and says it again when written once more.
+        return self.rows.export(ids, path_of, self._oversold)
 
     def file_oversold(self, seq: int) -> dict[str, int]:
         """The SKUs movement file ``seq`` found oversold when it was made, with units."""
-        return dict(self.db.execute("SELECT sku, units FROM feedback_oversold WHERE "
-                                    "inventory=? AND seq=?", (self.name, seq)).fetchall())
+        return self.rows.file_oversold(seq)
 
     def acknowledge(self, seqs: list[int] = (), ids: list[int] = (),  # type: ignore[assignment]
                     when: float | None = None) -> int:
         """The ERP confirmed these feedback files (by sequence) or movements (by id)."""
-        when = time.time() if when is None else when
-        n = 0
-        with self.ledger.tx() as db:
-            for seq in seqs:
-                n += db.execute("UPDATE movements SET acked=? WHERE inventory=? AND seq=? AND "
-                                "acked IS NULL", (when, self.name, seq)).rowcount
-            for i in ids:
-                n += db.execute("UPDATE movements SET acked=? WHERE inventory=? AND id=? AND "
-                                "acked IS NULL", (when, self.name, i)).rowcount
-        return n
+        return self.rows.acknowledge(seqs, ids, time.time() if when is None else when)
 
     def overdue(self, now: float | None = None) -> list[Movement]:
         """Web movements sent to the ERP and not acknowledged within ``overdue``."""
         now = time.time() if now is None else now
-        return self.movements("source LIKE 'web:%' AND acked IS NULL AND exported IS NOT NULL "
-                              "AND exported < ?", (now - self.spec.overdue,))
+        return self.rows.unacked_since(now - self.spec.overdue)
 
 
 def inventory_counts(ledger: Ledger
@@ -466,22 +384,13 @@ def inventory_counts(ledger: Ledger
     """Per inventory: SKUs with an ERP figure, and web movements not yet told to the
     ERP, told and awaiting its acknowledgement, acknowledged; store movements; SKUs
     oversold and their units. With the oversold SKUs themselves (sku -> units)."""
-    db = ledger.db
     out = []
-    for (inv,) in db.execute("SELECT inventory FROM inventories ORDER BY inventory").fetchall():
-        skus = db.execute("SELECT count(DISTINCT sku) FROM erp_stock WHERE inventory=?",
-                          (inv,)).fetchone()[0]
-        row = db.execute(
-            "SELECT count(CASE WHEN source LIKE 'web:%' AND seq IS NULL THEN 1 END), "
-            "count(CASE WHEN source LIKE 'web:%' AND seq IS NOT NULL AND acked IS NULL THEN 1 "
-            "END), count(CASE WHEN source LIKE 'web:%' AND acked IS NOT NULL THEN 1 END), "
-            "count(CASE WHEN source LIKE 'pos:%' THEN 1 END) "
-            "FROM movements WHERE inventory=?", (inv,)).fetchone()
-        names = ("to_erp", "awaiting_ack", "acknowledged", "store")
+    for inv in inventory_names(ledger):
         # Worked out with the rules the inventory's figures profile last ran with.
         spec = StockSpec.model_validate({"inventory": inv, "role": "acks"})
-        oversold = Inventory(ledger, spec).oversold()
-        out.append((inv, {"skus": skus} | {k: v or 0 for k, v in zip(names, row, strict=True)}
+        inventory = Inventory(ledger, spec)
+        oversold = inventory.oversold()
+        out.append((inv, inventory.rows.counts()
                     | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())},
                     oversold))
     return out

@@ -346,6 +346,67 @@ def test_inventory_figures_orders_feedback_and_counts(ledger):
     assert json.dumps(counts)
 
 
+def test_inventory_rules_receipts_files_and_overdue(opener):
+    """The rest of filebridge/ledger/inventory.py on both engines: the figures profile's
+    rules seen by another process's store profile, a corrected receipt, a rejected
+    file's staged rows, pending and published movement files, overdue movements."""
+    ledger = opener()
+    figures = Inventory(ledger, StockSpec.model_validate(
+        {"inventory": "main", "safety": [{"sku": "A", "qty": 1}], "erp_knows": "acknowledged",
+         "overdue": "1h"}))
+    store = Inventory(opener(), StockSpec.model_validate({"inventory": "main",
+                                                          "role": "movements"}))
+    assert [r.qty for r in store.spec.safety] == [1] and store.spec.erp_knows == "acknowledged"
+    figures.stage_figures(Batch.from_pydict({"sku": ["A"], "stock": [9]}, [1]), 1, 1000.0)
+    figures.stage_figures(Batch.from_pydict({"sku": ["Z"], "stock": [4]}, [1]), 2, 1000.0)
+    figures.unstage(2)  # file 2 was rejected: its rows never count
+    assert list(figures.staged_skus(2)) == []
+    figures.commit_figures(1)
+    assert sorted(figures.rows.figures()) == [("A", "*", 9)]
+    receipt = [OrderLine("R1", "1", "A", 2, "", 1001.0, 1001.0),
+               OrderLine("R1", "2", "A", 1, "", 1001.0, 1001.0)]
+    assert store.record_store("pos:p", [("R1", receipt)], changed=1001.0) == 2
+    assert store.record_store("pos:p", [("R1", receipt)], changed=1002.0) == 0  # sent again
+    # Corrected: line 2 is gone, line 1 now sells 3.
+    again = OrderLine("R1", "1", "A", 3, "", 1001.0, 1003.0)
+    assert store.record_store("pos:p", [("R1", [again])], changed=1003.0) == 2
+    assert [(m.kind, m.qty, m.occurred) for m in store.movements()] == [
+        ("store_sale", -2, 1001.0), ("store_sale", -1, 1001.0),
+        ("store_correction", -1, 1003.0), ("store_correction", 1, 1003.0)]
+    assert store.available(["A"]) == {"A": 5}  # 9 - 3 sold after the export, - 1 kept
+    assert figures.order_changed("pos:p", "R1") == 1003.0
+    assert figures.order_changed("pos:p", "R2") is None
+    assert figures.record_orders("web:woo", [OrderLine("W1", "1", "A", 1, "processing",
+                                                       1004.0, 1004.0)]) == 1
+    assert [m.source for m in figures.unexported()] == ["web:woo"]  # store sales: ERP has them
+    [web] = figures.unexported()
+    seq, _ = figures.export([web.id], lambda seq, now: f"MOV{seq}.txt")
+    assert figures.rows.pending_files() == [(seq, f"MOV{seq}.txt")]
+    assert [m.id for m in figures.file_movements(seq)] == [web.id]
+    figures.rows.published([seq], 1005.0)
+    assert figures.rows.pending_files() == []
+    exported = time.time()
+    assert figures.overdue(exported + 1800) == []
+    assert [m.id for m in figures.overdue(exported + 3700)] == [web.id]
+    assert figures.acknowledge(ids=[web.id], when=exported) == 1
+    assert figures.overdue(exported + 3700) == []
+
+
+def test_a_movement_file_that_fails_to_be_made_leaves_no_trace(ledger):
+    """Export is one transaction: a failure while recording the file (here: its path)
+    takes back the sequence number and the movements' tie to it."""
+    inv = Inventory(ledger, StockSpec.model_validate({"inventory": "main"}))
+    inv.record_orders("web:woo", [OrderLine("W1", "1", "A", 1, "processing", 10.0, 10.0)])
+    [m] = inv.unexported()
+
+    def broken(seq: int, now: float) -> str:
+        raise OSError("no such folder")
+    with pytest.raises(OSError):
+        inv.export([m.id], broken)
+    assert [x.id for x in inv.unexported()] == [m.id] and inv.rows.pending_files() == []
+    assert inv.export([m.id], lambda seq, now: f"MOV{seq}.txt")[0] == 1  # not 2
+
+
 # schedules --------------------------------------------------------------------------
 def test_a_schedule_runs_once_per_occurrence_across_restarts(opener):
     calls: list[object] = []

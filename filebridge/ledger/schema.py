@@ -18,7 +18,7 @@ from filebridge.errors import LedgerError
 from filebridge.ledger.backend import Backend, Conn
 
 # Version 1: files and runs, snapshots, outbox and shop state, catalog memory and
-# follow-ups (ledger/sqlite.py), the shared inventory (stock.py), schedules
+# follow-ups (ledger/sqlite.py), the shared inventory (ledger/inventory.py), schedules
 # (schedule.py), code tables and waiting files (tables/); outbox.ord and runs.pid/host
 # came later (2, 3).
 BASE = """CREATE TABLE IF NOT EXISTS runs (
@@ -134,7 +134,7 @@ CREATE TABLE IF NOT EXISTS followups (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(profile, sink, status, id);
 CREATE INDEX IF NOT EXISTS outbox_by_run ON outbox(run_id, status);
 
--- Shared stock (filebridge/stock.py).
+-- Shared stock (filebridge/ledger/inventory.py; its rules in filebridge/stock.py).
 CREATE TABLE IF NOT EXISTS erp_stock (
     inventory TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
     qty INTEGER NOT NULL, as_of REAL NOT NULL, file_id INTEGER, record TEXT,
