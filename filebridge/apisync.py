@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from filebridge.catalog.prices import sale_in_force
 from filebridge.catalog.record import Canon, FieldError, Market
 from filebridge.delta import differs, row_hashes
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.ledger.changelog import ChangeLog, Pending
 from filebridge.mapping import ProductSpec
 from filebridge.records import Batch, FileReport, Reject, Rows
@@ -192,7 +192,8 @@ class ApiSync:
         return self.plan.hold
 
     def commit(self, hold: bool) -> int:
-        assert self.file_id is not None
+        if self.file_id is None:
+            raise Bug("expected self.file_id is not None")
         return self.log.commit(self.file_id, hold)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from filebridge import exitcodes
-from filebridge.errors import DiskFull, LedgerError, ProfileError, SinkError, TransferError
+from filebridge.errors import Bug, DiskFull, LedgerError, ProfileError, SinkError, TransferError
 
 
 class _Runner:
@@ -253,7 +253,8 @@ def plan(profile: str, file: Path, examples: int) -> None:
     except ValueError as e:
         _fail(runner.CONFIG_ERROR, f"{file.name}: {e}")
     report = p.report
-    assert report is not None
+    if report is None:
+        raise Bug("expected report is not None")
     t = report.tally
     click.echo(f"{file.name}: {t.read} rows read, {t.rejected} rejected, {t.skipped} skipped")
     for shop in p.shops:

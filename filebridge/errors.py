@@ -3,6 +3,12 @@
     FilebridgeError
     ├── ProfileError        fix the profile; nothing was touched
     ├── RejectedFile        quarantine this file with a report, go on with others
+    │   └── OutputError     an output cannot render this file's records (a field its
+    │                       columns or path need is absent, a status it cannot take)
+    ├── FieldError          one row's value a shop cannot take: that row is rejected
+    │                       (defined in catalog/record.py)
+    ├── LayoutError         a layout file (copybook, DDS, ...) cannot be compiled
+    │                       (defined in layouts/sources.py)
     ├── Refused             not an input at all (a symbolic link the profile does not
     │                       allow): moved aside with a report by its source, never read
     ├── Waiting             not yet: a table or a member of its set is missing; untouched
@@ -16,8 +22,16 @@
     └── DiskFull            no space left (or a file size limit): nothing of the file is
                             committed, it stays where it was and is redone later
 
+A ``Bug`` (a RuntimeError, outside the tree) says an invariant of filebridge's own
+code does not hold: never the input's fault, so never a rejected file.
+
 Foreign exceptions (lxml, openpyxl, OSError while reading…) are translated into
-these at one seam per stage, so the runner decides with ``except`` clauses.
+these at one seam per stage, so the runner decides with ``except`` clauses. Anything
+else is a bug: it is not turned into a quarantined file but stops the run with its
+traceback, and the file stays claimed to be redone once the bug is fixed.
+
+FieldError and LayoutError are also ValueErrors, so pydantic reports them as
+profile problems where a validator raises them.
 """
 
 from __future__ import annotations
@@ -28,6 +42,11 @@ import sqlite3
 
 class FilebridgeError(Exception):
     """Root of every error filebridge raises on purpose."""
+
+
+class Bug(RuntimeError):
+    """An invariant of filebridge's own code does not hold (checked with ``if``, not
+    ``assert``, so ``python -O`` keeps the check). Reported with its traceback."""
 
 
 class ProfileError(FilebridgeError):
@@ -45,6 +64,14 @@ class RejectedFile(FilebridgeError):
         self.reason = reason
         self.line = line
         super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+class OutputError(RejectedFile):
+    """An output cannot render this file's records: the whole file is rejected with
+    the output's reason (the ERP is told, the file goes to the error folder)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"output: {reason}")
 
 
 class Refused(FilebridgeError):

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from filebridge import lists
 from filebridge.enums import not_accepted
-from filebridge.errors import RejectedFile
+from filebridge.errors import Bug, RejectedFile
 from filebridge.expr import ExprError
 from filebridge.expr.decimals import rescale, to_integer
 from filebridge.expr.evaluate import Evaluator, describe
@@ -91,7 +91,8 @@ def elements(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
 
 def typed(name: str, f: FieldMap, arr: pa.Array, run: Run) -> pa.Array:
     """Text parsed into ``f.type``; a typed value converted when that is exact."""
-    assert f.type is not None
+    if f.type is None:
+        raise Bug("expected f.type is not None")
     t = arr.type
     item = t.value_type if lists.is_list(t) else t
     if pa.types.is_string(item) and f.type != "text":

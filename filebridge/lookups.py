@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from filebridge.errors import Bug
 from filebridge.expr import compile_expr
 from filebridge.options import Encoding, Model, ProfilePath
 
@@ -90,7 +91,8 @@ class LookupFile(Model):
         return self
 
     def table(self) -> Table:
-        assert self._table is not None
+        if self._table is None:
+            raise Bug("expected self._table is not None")
         return self._table
 
 
@@ -217,7 +219,8 @@ def find(table: Table, keys: list[pa.Array]) -> tuple[pa.Array, pa.Array, pa.Arr
     for p in parts:
         b = pc.fill_null(pc.equal(p, ""), True)
         blank = b if blank is None else pc.or_(blank, b)
-    assert blank is not None
+    if blank is None:
+        raise Bug("expected blank is not None")
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, SEP)
     pos = pc.index_in(joined, value_set=table.codes)
     missing = pc.and_(pc.is_null(pos), pc.invert(blank))

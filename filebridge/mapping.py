@@ -29,7 +29,7 @@ from pydantic import (Field, PrivateAttr, StrictStr, ValidationInfo, field_valid
 
 from filebridge import fieldsteps as steps
 from filebridge import lists, transforms
-from filebridge.errors import RejectedFile
+from filebridge.errors import Bug, RejectedFile
 from filebridge.expr import ExprError, compile_expr
 from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
                                      check_languages)
@@ -334,7 +334,8 @@ class Mapper:
         src = self.resolved.sources[owner].get((scope, name))
         if run.dry and (src is None or src[0] == "mapped" and src[1] not in run.env):
             return pa.nulls(run.n)  # refused elsewhere (a cycle, an ambiguous name)
-        assert src is not None
+        if src is None:
+            raise Bug("expected src is not None")
         return run.env[src[1]] if src[0] == "mapped" else run.batch.column(src[1])
 
     def _evaluator(self, owner: str, run: Run) -> Evaluator:
@@ -376,7 +377,8 @@ class Mapper:
             arr = lists.normalise(arr)
         run.where = "apply"
         for step in f.apply:
-            assert arr is not None
+            if arr is None:
+                raise Bug("expected arr is not None")
             arr = steps.elements(arr, lambda a, s=step: transforms.run(a, s))
         if arr is not None and f.type is not None:
             run.where = "type"
@@ -384,7 +386,8 @@ class Mapper:
         if name in self.tables:
             run.where = "lookup"
             arr = self._lookup(name, f, arr, run)
-        assert arr is not None
+        if arr is None:
+            raise Bug("expected arr is not None")
         if f.default is not None:
             run.where = "default"
             arr = steps.default(arr, f.default)
@@ -403,7 +406,8 @@ class Mapper:
             keys = [ev.array(ev.eval(compile_expr(m))) for m in match]
             self._failures(name, ev, run)
             return steps.lookup(name, f, table, keys, run)
-        assert arr is not None
+        if arr is None:
+            raise Bug("expected arr is not None")
         if not lists.is_list(arr.type):
             return steps.lookup(name, f, table, [arr], run)
         values, counts = lists.parts(arr)

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
-from filebridge.errors import DiskFull, LedgerError, RejectedFile, TransferError, disk_full
+from filebridge.errors import Bug, DiskFull, LedgerError, RejectedFile, TransferError, disk_full
 from filebridge.feedback import ack_values, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger import open_ledger
@@ -241,7 +241,8 @@ class Job:
 
             yield from stock_feed(self, path, ctx, progress)
             return
-        assert ctx.report is not None
+        if ctx.report is None:
+            raise Bug("expected ctx.report is not None")
         unique = UniqueKeys(self.profile.map.key) if self.profile.map.key else None
         photos = self.photos.scan(ctx.report) if self.photos is not None else None
         for batch in self.batches(path, ctx.report, ctx.today):
@@ -304,7 +305,8 @@ def already_processed(job: Job, path: Path, dig: str, size: int, run_id: int, fo
     ledger, name = job.ledger, path.name
     by_name = job.profile.once_rule == "name_and_content"
     for rejecting in ledger.rejecting(job.name, dig, name):
-        assert rejecting.moved_to is not None
+        if rejecting.moved_to is None:
+            raise Bug("expected rejecting.moved_to is not None")
         if not job.source.holds(rejecting.moved_to):  # the move never happened
             return _quarantine_again(job, path, rejecting), None
         ledger.rejected(rejecting.id, rejecting.moved_to)  # it did: this is a new copy
@@ -386,9 +388,12 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
 def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
              ) -> tuple[str | None, dict[str, pa.Table]]:
     """Every row through every sink; returns why the run is held (if it is) and the
-    state the sinks keep for the next file. The report's tally adds up after it."""
+    state the sinks keep for the next file. The report's tally adds up after it.
+    An output that cannot render these records raises OutputError, which rejects the
+    file; any other exception is a bug and stops the run with its traceback."""
     report, rows = ctx.report, ctx.rows
-    assert report is not None and rows is not None
+    if not (report is not None and rows is not None):
+        raise Bug("expected report is not None and rows is not None")
     started: list[Sink] = []
     try:
         for sink in job.sinks:
@@ -409,8 +414,6 @@ def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
         for sink in job.sinks:
             sink.settle(hold is not None)
         state = {k: v for s in job.sinks for k, v in s.state().items()}
-    except (ValueError, KeyError) as e:  # a sink that cannot render these records
-        raise RejectedFile(f"output: {e}") from None
     finally:
         for sink in started:  # scratch files of a sink that stopped half-way
             sink.close()
@@ -522,7 +525,8 @@ def _quarantine_again(job: Job, path: Path, row: FileRow) -> Outcome:
     report beside the same place, then the move (feedback went out before)."""
     reason, counts = job.ledger.verdict(row.id)
     tally = Tally(**counts)
-    assert row.moved_to is not None
+    if row.moved_to is None:
+        raise Bug("expected row.moved_to is not None")
     where = job.source.quarantine(path, _report_text(path.name, job.name, reason, tally),
                                   row.moved_to)
     job.ledger.rejected(row.id, where)

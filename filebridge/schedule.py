@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import Field, field_validator, model_validator
 
-from filebridge.errors import LedgerError
+from filebridge.errors import Bug, LedgerError
 from filebridge.options import Duration, Model
 
 log = logging.getLogger("filebridge")
@@ -151,7 +151,8 @@ class Schedule(Model):
             while anchor + k * self.every <= t:
                 k += 1
             return anchor + k * self.every
-        assert self.cron is not None
+        if self.cron is None:
+            raise Bug("expected self.cron is not None")
         for dt in CronSim(self.cron, datetime.fromtimestamp(max(t, anchor - 1), self.zone())):
             ts = dt.timestamp()
             if ts > t and ts >= anchor:
@@ -169,7 +170,8 @@ class Schedule(Model):
             while anchor + (k + 1) * self.every <= now:
                 k += 1
             return anchor + k * self.every
-        assert self.cron is not None
+        if self.cron is None:
+            raise Bug("expected self.cron is not None")
         for dt in CronSim(self.cron, datetime.fromtimestamp(now + 1, self.zone()), reverse=True):
             ts = dt.timestamp()
             if ts <= now:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from filebridge.errors import SinkError
+from filebridge.errors import Bug, SinkError
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
 from filebridge.registry import REGISTRY
@@ -63,9 +63,10 @@ def on_reconcile(job: Job, correct: bool) -> None:
 
 def movement_writer(job: Job) -> MovementWriter:
     """The writer of the profile's movement files for the ERP."""
-    assert job.inventory is not None and job.profile.stock.feedback is not None  # type: ignore[attr-defined]
-    return MovementWriter(job.inventory, job.profile.stock.feedback,  # type: ignore[attr-defined]
-                          job.profile.base, job.delivery)
+    stock = job.profile.stock  # type: ignore[attr-defined]
+    if job.inventory is None or stock.feedback is None:
+        raise Bug("expected a stock profile with its inventory and feedback")
+    return MovementWriter(job.inventory, stock.feedback, job.profile.base, job.delivery)
 
 
 def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:

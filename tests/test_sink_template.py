@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from filebridge.errors import OutputError
 from filebridge.outputs import Outbox
 from filebridge.records import Batch
 from filebridge.sinks.base import SinkContext
@@ -105,23 +106,23 @@ def test_include_from_the_template_folder_only(tmp_path):
     assert render(tmp_path, options(tmp_path, template="t/main.xml"), batches()) == \
         "<head/><n>3</n>"
     (tmp_path / "t" / "main.xml").write_text('{% include "../secret.txt" %}')
-    with pytest.raises(ValueError, match="template .*main.xml.*secret.txt"):
+    with pytest.raises(OutputError, match="template .*main.xml.*secret.txt"):
         render(tmp_path, options(tmp_path, template="t/main.xml"), batches())
 
 
 def test_sandbox_refuses_unsafe_access(tmp_path):
     o = options(tmp_path, text="ok\n{{ ''.__class__.__mro__ }}")
-    with pytest.raises(ValueError, match=r"template <text>, line 2: unsafe, refused: .*__class__"):
+    with pytest.raises(OutputError, match=r"template <text>, line 2: unsafe, refused: .*__class__"):
         render(tmp_path, o, batches())
     assert not (tmp_path / "feed" / "x.xml").exists()
     o = options(tmp_path, text="{% for r in records %}{{ r.update({'sku': 1}) }}{% endfor %}")
-    with pytest.raises(ValueError, match="unsafe, refused"):
+    with pytest.raises(OutputError, match="unsafe, refused"):
         render(tmp_path, o, batches())
 
 
 def test_undefined_name_is_an_error(tmp_path):
     o = options(tmp_path, text="{% for r in records %}\n{{ r.nope }}{% endfor %}")
-    with pytest.raises(ValueError, match="line 2: UndefinedError: .*nope"):
+    with pytest.raises(OutputError, match="line 2: UndefinedError: .*nope"):
         render(tmp_path, o, batches())
 
 
@@ -150,12 +151,12 @@ def test_literal_secret_refused(tmp_path):
 
 
 def test_runtime_errors_and_secret_gone_at_render_time(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="template <text>, line 2: ZeroDivisionError"):
+    with pytest.raises(OutputError, match="template <text>, line 2: ZeroDivisionError"):
         render(tmp_path, options(tmp_path, text="a\n{{ 1 / 0 }}"), batches())
     monkeypatch.setenv("FEED_TOKEN", "abc")
     o = options(tmp_path, text="{{ secrets.token }}", secrets={"token": "${FEED_TOKEN}"})
     monkeypatch.delenv("FEED_TOKEN")
-    with pytest.raises(ValueError, match=r"secret token \(\$\{FEED_TOKEN\}\): environment "
+    with pytest.raises(OutputError, match=r"secret token \(\$\{FEED_TOKEN\}\): environment "
                                          "variable FEED_TOKEN is not set"):
         render(tmp_path, o, batches())
 

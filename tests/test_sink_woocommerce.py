@@ -10,6 +10,7 @@ import pyarrow as pa
 from checkers.woocommerce_importer import WooShop, import_csv
 from helpers import run_sink
 
+from filebridge.errors import OutputError
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.records import Batch
 from filebridge.sinks.woocommerce_csv import WooCsvOptions, WooCsvSink
@@ -221,7 +222,7 @@ def test_parent_sku_clash_is_a_clear_error(tmp_path):
     import pytest
 
     ledger = SqliteLedger(tmp_path / "l.db")
-    with pytest.raises(ValueError, match="parent SKU P-GIA is also a variant's SKU"):
+    with pytest.raises(OutputError, match="parent SKU P-GIA is also a variant's SKU"):
         day(tmp_path, ledger, 1, [jacket("S", "Nero", sku="P-GIA"), jacket("M", "Nero")])
 
 

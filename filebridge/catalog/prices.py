@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.catalog.values import blank, money, text
+from filebridge.errors import Bug
 
 
 def in_force(rec: dict[str, Any], today: date) -> bool:
@@ -53,7 +54,8 @@ def sale_in_force(table: pa.Table, today: date) -> pa.Array | None:
         return pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(pc.cast(col, pa.string())), 0, 10)
 
     price = as_text("sale_price")
-    assert price is not None
+    if price is None:
+        raise Bug("expected price is not None")
     on = pc.fill_null(pc.not_equal(price, ""), False)
     for name, cmp in (("sale_from", pc.less_equal), ("sale_to", pc.greater_equal)):
         bound = as_text(name)

@@ -37,6 +37,7 @@ from pydantic import AfterValidator
 
 from filebridge.catalog.spec import TRANSLATABLE, AttributeSpec, OptionSpec, ProductSpec
 from filebridge.catalog.values import blank, boolean, integer, iso_date, listed, money, paths, text
+from filebridge.errors import FilebridgeError, OutputError
 from filebridge.records import Batch
 
 PRODUCT_FIELDS = ("title", "description", "short_description", "vendor", "product_type",
@@ -61,7 +62,7 @@ def _canonical(v: dict[str, str]) -> dict[str, str]:
 CanonicalFields = Annotated[dict[str, str], AfterValidator(_canonical)]
 
 
-class FieldError(ValueError):
+class FieldError(FilebridgeError, ValueError):
     """A value a shop cannot take; ``field`` is the canonical name."""
 
     def __init__(self, field_name: str, message: str):
@@ -110,8 +111,8 @@ class Canon:
                 for lang in self.translated:
                     take(f"{c}@{lang}", f"{self.mapped(c)}@{lang}")
         if "sku" not in cols:
-            raise ValueError(f"field {self.mapped('sku')} (the SKU) is not in the records "
-                             f"({', '.join(batch.names)}); map it or name it in fields:")
+            raise OutputError(f"field {self.mapped('sku')} (the SKU) is not in the records "
+                              f"({', '.join(batch.names)}); map it or name it in fields:")
         if self.product is not None:
             take("product", self.product.key)
             for o in self.product.option_specs():

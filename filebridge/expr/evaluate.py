@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge import lists
+from filebridge.errors import Bug
 from filebridge.expr import decimals
 from filebridge.expr.syntax import (
     Arith,
@@ -221,7 +222,8 @@ class Evaluator:
         if node.items is not None:
             found = self.member(node, x, node.items)
         else:
-            assert node.hay is not None
+            if node.hay is None:
+                raise Bug("expected node.hay is not None")
             hay = self.eval(node.hay)
             if kind(hay.type) == "list":
                 found = lists.contains(self.array(hay), x)
@@ -255,7 +257,8 @@ class Evaluator:
             a, b = self.unify([x, v], node, "in")
             eq = pc.fill_null(pc.equal(a, b), False)
             out = eq if out is None else pc.or_(out, eq)
-        assert out is not None
+        if out is None:
+            raise Bug("expected out is not None")
         return out
 
     def _call(self, node: Call) -> Value:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from filebridge.errors import FilebridgeError
 from filebridge.layouts.fixed import FixedField, check_layout
 
 Names = Literal["as_written", "underscore"]
@@ -28,7 +29,7 @@ Names = Literal["as_written", "underscore"]
 COPYBOOK_SUFFIXES = (".cpy", ".cbl", ".cob", ".copy")
 
 
-class LayoutError(ValueError):
+class LayoutError(FilebridgeError, ValueError):
     """A layout file that cannot be compiled. ``line`` and ``column`` are 1-based in
     that file. A compiler that finds several problems raises one LayoutError listing
     them all (``problems``); its own reason, line and column are the first one's."""

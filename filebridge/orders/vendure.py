@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from filebridge.errors import PermanentSinkError
+from filebridge.errors import Bug, PermanentSinkError
 from filebridge.orders.base import OrderLine, OrderPuller, puller
 from filebridge.sinks.api.base import State
 from filebridge.sinks.api.vendure import ItemError, VendureClient, VendureOptions
@@ -102,7 +102,8 @@ class VendurePuller(OrderPuller):
                 lines.extend(mine)
             if fresh:
                 skip = 0  # the window moved with t: start it afresh
-                assert t is not None
+                if t is None:
+                    raise Bug("expected t is not None")
                 seen = {k: v for k, v in seen.items() if v[0] >= t - OVERLAP_MS}
                 yield lines, json.dumps({"t": t, "seen": seen}, separators=(",", ":"))
             elif len(orders) == take:

@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from filebridge.crashpoints import crash_point
+from filebridge.errors import Bug
 from filebridge.ledger import images as ledger_images
 from filebridge.outputs import Staged
 from filebridge.photos.check import Refused, check, tag, web_bytes
@@ -101,7 +102,8 @@ class Photos:
             if status == "refused":
                 report.warn(None, self.spec.field, f"photo {name}: refused: {reason}")
             else:
-                assert published is not None
+                if published is None:
+                    raise Bug("expected published is not None")
                 index.add(key, position, name, self.url(published))
         if new:
             ledger_images.record(self.ledger, self.profile, self.variant,

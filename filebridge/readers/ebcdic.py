@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from filebridge.errors import RejectedFile
+from filebridge.errors import Bug, RejectedFile
 from filebridge.layouts import floats, numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, check_layout
@@ -98,7 +98,8 @@ class EbcdicReader:
 
     def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
         o, size = self.o, path.stat().st_size
-        assert o.record_length is not None  # the options require it
+        if o.record_length is None:  # the options require it
+            raise Bug("expected o.record_length is not None")
         if size == 0:
             raise RejectedFile("the file is empty")
         if size % o.record_length:
@@ -170,7 +171,8 @@ class EbcdicReader:
             return values, (bad.to_numpy(zero_copy_only=False) if bad is not None
                             else None), "edited"
         if f.storage == "float":
-            assert self.o.float_format is not None  # the options require it
+            if self.o.float_format is None:  # the options require it
+                raise Bug("expected self.o.float_format is not None")
             dec, fbad = floats.decode(sub, self.o.float_format, f.scale)
             return dec, fbad, f"{self.o.float_format} float"
         if f.storage == "packed":

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from filebridge.errors import RejectedFile
+from filebridge.errors import Bug, RejectedFile
 from filebridge.options import Condition, FieldSpec, Model
 from filebridge.readers.base import apply_filters, separators, type_columns
 from filebridge.readers.xlsx_cells import BadCell, Convert, cell_text, converter
@@ -312,7 +312,8 @@ class XlsxReader:
             except BadCell as e:
                 col.append(e.text)
                 first = first or (row, name, e.reason)
-        assert first is not None
+        if first is None:
+            raise Bug("expected first is not None")
         return first
 
     def _batch(self, names: list[str], cols: list[list[str]], lines: list[int],

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from filebridge.errors import OutputError
 from filebridge.layouts.bytes import data_bytes
 from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
@@ -108,8 +109,8 @@ class SinkContext:
             p = Path(expand_env(template).format(**self.vars))
         except KeyError as e:
             known = ", ".join("{%s}" % k for k in sorted(self.vars))
-            raise ValueError(f"unknown placeholder {{{e.args[0]}}} in path {template!r}; "
-                             f"known: {known}") from None
+            raise OutputError(f"unknown placeholder {{{e.args[0]}}} in path {template!r}; "
+                              f"known: {known}") from None
         return Path(os.path.normpath(p if p.is_absolute() else self.base / p))
 
     def stage(self, template: str, done_file: str | None = None) -> Staged:

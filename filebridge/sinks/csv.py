@@ -7,6 +7,7 @@ from typing import BinaryIO, Literal
 
 from pydantic import Field
 
+from filebridge.errors import Bug, OutputError
 from filebridge.options import Encoding
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
@@ -52,15 +53,16 @@ class CsvSink(FileSink):
             cols = {c: c for c in cols}
         missing = [f for f in cols.values() if f not in batch.names]
         if missing:
-            raise ValueError(f"output columns need field(s) {', '.join(missing)}, not in "
-                             f"the mapped record ({', '.join(batch.names)})")
+            raise OutputError(f"output columns need field(s) {', '.join(missing)}, not in "
+                              f"the mapped record ({', '.join(batch.names)})")
         return cols
 
     def _open(self, cols: dict[str, str]) -> BinaryIO:
         """The file is created with its first record (or at the end, when empty files
         are wanted): no header-only file for a run that changed nothing."""
         if self.file is None:
-            assert self.ctx is not None
+            if self.ctx is None:
+                raise Bug("expected self.ctx is not None")
             self.staged = self.ctx.stage(self.o.path, self.o.done_file)
             self.file = self.staged.open("wb")
             if self.o.header:
@@ -70,7 +72,8 @@ class CsvSink(FileSink):
     def _emit(self, data: bytes) -> None:
         if self.o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             data = data.decode("utf-8").encode(self.o.encoding, errors="strict")
-        assert self.file is not None
+        if self.file is None:
+            raise Bug("expected self.file is not None")
         self.file.write(data)
 
     def write(self, batch: Batch) -> None:

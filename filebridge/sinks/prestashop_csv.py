@@ -79,6 +79,7 @@ from pydantic import Field, field_validator
 from filebridge.catalog.product import Product
 from filebridge.catalog.sizes import ordered
 from filebridge.catalog.values import blank, integer, money, text
+from filebridge.errors import OutputError
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
@@ -385,8 +386,8 @@ class PrestaShopCsvSink(ProductFileSink):
         try:
             return self.o.reference.format(**fields)
         except (KeyError, IndexError) as e:
-            raise ValueError(f"reference {self.o.reference!r}: unknown field {e}; known: "
-                             + ", ".join(["key", *fields])) from None
+            raise OutputError(f"reference {self.o.reference!r}: unknown field {e}; known: "
+                              + ", ".join(["key", *fields])) from None
 
     def _check_name(self, p: Product, field: str, name: str, what: str) -> None:
         if not name.strip():
@@ -409,8 +410,8 @@ class PrestaShopCsvSink(ProductFileSink):
     def _active(self, p: Product) -> str:
         status = text(p.get("status")).strip().lower()
         if status and status not in STATUSES:
-            raise ValueError(f"product {p.key}: status {status!r} is not one of "
-                             + ", ".join(STATUSES))
+            raise OutputError(f"product {p.key}: status {status!r} is not one of "
+                              + ", ".join(STATUSES))
         return "0" if status in ("draft", "archived") or p.get("published") is False else "1"
 
     def _slug(self, p: Product, lang: str | None) -> str:

@@ -40,6 +40,7 @@ from filebridge.crashpoints import crash_point
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.record import Canon, CanonicalFields, FieldError, Market
 from filebridge.catalog.values import blank, integer, text
+from filebridge.errors import Bug, OutputError
 from filebridge.outputs import Staged
 from filebridge.records import Batch
 from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext, csv_lines, header_line
@@ -231,18 +232,19 @@ class ProductFileSink(FileSink):
     def write(self, batch: Batch) -> None:
         if not len(batch):
             return
-        assert self.ctx is not None
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
         table = self.canon.table(batch)
         missing = [n for n in self.pattern_fields if n not in batch.names]
         if missing:
-            raise ValueError(f"field(s) {', '.join(missing)} of the images pattern are not in "
-                             f"the records ({', '.join(batch.names)})")
+            raise OutputError(f"field(s) {', '.join(missing)} of the images pattern are not in "
+                              f"the records ({', '.join(batch.names)})")
         extra = batch.table.select(self.pattern_fields).to_pylist() if self.pattern else None
         where = self.quantities()
         absent = [f for f in where.values() if f not in batch.names]
         if absent:
-            raise ValueError(f"stock field(s) {', '.join(absent)} of the locations are not in "
-                             f"the records ({', '.join(batch.names)})")
+            raise OutputError(f"stock field(s) {', '.join(absent)} of the locations are not in "
+                              f"the records ({', '.join(batch.names)})")
         stocks = batch.table.select(list(where.values())).to_pylist() if where else None
         ordinals = batch.index_array()
         lines = batch.lines.to_pylist()
@@ -280,7 +282,8 @@ class ProductFileSink(FileSink):
         crash_point("products.spooled")
 
     def _refuse_row(self, batch: Batch, i: int, field: str | None, reason: str) -> None:
-        assert self.ctx is not None
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
         if self.ctx.rows is not None:
             self.ctx.rows.refuse(batch, i, field, f"{self.o.format}: {reason}")
         elif self.ctx.report is not None:
@@ -291,7 +294,8 @@ class ProductFileSink(FileSink):
     def _image(self, values: dict[str, Any]) -> str | None:
         if any(blank(values.get(n)) for n in self.pattern_fields):
             return None
-        assert self.pattern is not None
+        if self.pattern is None:
+            raise Bug("expected self.pattern is not None")
         return self.pattern.format(**{n: _quoted(text(values[n])) for n in self.pattern_fields})
 
     def finish(self) -> None:
@@ -313,12 +317,14 @@ class ProductFileSink(FileSink):
             for name in self.files():
                 self._file(name)
         for f in self.out.values():
-            assert f.file is not None
+            if f.file is None:
+                raise Bug("expected f.file is not None")
             f.flush()
             f.file.close()
 
     def _chunk(self, chunk: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        assert self.ctx is not None
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
         job, ctx = self.job, self.ctx
         memory = job.ledger.catalog_products(job.profile, self.id, [k for k, _ in chunk]) \
             if job is not None else {}
@@ -371,7 +377,8 @@ class ProductFileSink(FileSink):
             job.ledger.catalog_stage(ctx.file_id, job.profile, self.id, staged)
 
     def _refuse(self, rec: dict[str, Any], field: str | None, reason: str) -> None:
-        assert self.ctx is not None
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
         if self.ctx.rows is not None:
             self.ctx.rows.refuse_at(rec["ordinal"], rec["line"], field,
                                     f"{self.o.format}: {reason}",
@@ -380,7 +387,8 @@ class ProductFileSink(FileSink):
     def _file(self, name: str) -> OutFile:
         f = self.out.get(name)
         if f is None:
-            assert self.ctx is not None
+            if self.ctx is None:
+                raise Bug("expected self.ctx is not None")
             f = OutFile(self.files()[name], self.header(name), delimiter=self.delimiter())
             f.staged = self.ctx.stage(f.template, self.o.done_file)
             f.file = f.staged.open("wb")

@@ -42,6 +42,7 @@ from filebridge.catalog.prices import in_force, selling  # noqa: F401  (in_force
 from filebridge.catalog.product import Product
 from filebridge.catalog.spec import MarketPrices
 from filebridge.catalog.values import blank, integer, text
+from filebridge.errors import Bug, OutputError
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
 from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink
@@ -115,8 +116,8 @@ def handle_of(key: str) -> str:
     ascii_ = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
     if not slug:
-        raise ValueError(f"product {key!r}: cannot make a URL handle from its key; map a "
-                         "handle field")
+        raise OutputError(f"product {key!r}: cannot make a URL handle from its key; map a "
+                          "handle field")
     return slug
 
 
@@ -236,8 +237,8 @@ class ShopifyCsvSink(ProductFileSink):
             head["published"] = "TRUE" if published else "FALSE"
         status = text(p.get("status")).strip().lower()
         if status and status not in STATUSES:
-            raise ValueError(f"product {p.key}: status {status!r} is not one of "
-                             + ", ".join(STATUSES))
+            raise OutputError(f"product {p.key}: status {status!r} is not one of "
+                              + ", ".join(STATUSES))
         head["status"] = status
         for a in p.attributes:
             head["attr:" + a["code"]] = ", ".join(a["values"])
@@ -271,7 +272,8 @@ class ShopifyCsvSink(ProductFileSink):
         return cells
 
     def _inventory(self, p: Product, handle: str) -> Iterator[tuple[str, dict[str, str]]]:
-        assert isinstance(self.o.inventory, InventoryFile)
+        if not isinstance(self.o.inventory, InventoryFile):
+            raise Bug("expected isinstance(self.o.inventory, InventoryFile)")
         for rec in p.variants:
             if "ordinal" not in rec:
                 continue  # quantities only for this file's SKUs

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+from filebridge.errors import Bug, OutputError
 from filebridge.lazy import lazy
 
 jinja2 = lazy("jinja2")
@@ -142,11 +143,12 @@ class TemplateSink(FileSink):
             try:
                 out[name] = secret.reveal()
             except LookupError as e:
-                raise ValueError(f"secret {name} ({secret.describe()}): {e}") from None
+                raise OutputError(f"secret {name} ({secret.describe()}): {e}") from None
         return out
 
     def finish(self) -> None:
-        assert self.ctx is not None
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
         try:
             self._close_writer()
             if not self.count and not self.o.empty:
@@ -170,12 +172,12 @@ class TemplateSink(FileSink):
                 for chunk in self.tmpl.generate(**context):
                     out.write(chunk)
         except UnicodeEncodeError as e:
-            raise ValueError(f"template {self.where}: {e.object[e.start:e.end]!r} cannot be "
-                             f"written in {self.o.encoding}") from None
+            raise OutputError(f"template {self.where}: {e.object[e.start:e.end]!r} cannot be "
+                              f"written in {self.o.encoding}") from None
         except Exception as e:  # whatever the template does wrong rejects this file only
             if isinstance(e, OSError) and not isinstance(e, jinja2.TemplateError):
                 raise  # the disk's trouble, not this file's (TemplateNotFound is an OSError)
             kind = "unsafe, refused" if isinstance(e, sandbox.SecurityError) else type(e).__name__
             folder = self.o.template.parent if self.o.template else None
             msg = e.message if isinstance(e, jinja2.TemplateError) and e.message else str(e)
-            raise ValueError(f"template {self.where}{_line(e, folder)}: {kind}: {msg}") from None
+            raise OutputError(f"template {self.where}{_line(e, folder)}: {kind}: {msg}") from None

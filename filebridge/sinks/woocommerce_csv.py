@@ -44,6 +44,7 @@ from pydantic import Field, field_validator
 
 from filebridge.catalog.product import Product
 from filebridge.catalog.values import blank, integer, money, text
+from filebridge.errors import OutputError
 from filebridge.registry import REGISTRY
 from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink, pattern_fields
 
@@ -176,8 +177,8 @@ class WooCsvSink(ProductFileSink):
             return
         parent = self._parent_sku(p)
         if any(r["sku"] == parent for r in p.variants):
-            raise ValueError(f"product {p.key}: the parent SKU {parent} is also a variant's "
-                             "SKU; set parent_sku, e.g. 'P-{key}'")
+            raise OutputError(f"product {p.key}: the parent SKU {parent} is also a variant's "
+                              "SKU; set parent_sku, e.g. 'P-{key}'")
         flag = "1" if self.o.global_attributes else "0"
         head = {**self._product(p), "Type": "variable", "SKU": parent}
         for n, o in enumerate(p.options, 1):
@@ -206,14 +207,14 @@ class WooCsvSink(ProductFileSink):
         try:
             return self.o.parent_sku.format(**fields)
         except (KeyError, IndexError) as e:
-            raise ValueError(f"parent_sku {self.o.parent_sku!r}: unknown field {e}; known: "
-                             + ", ".join(["key", *fields])) from None
+            raise OutputError(f"parent_sku {self.o.parent_sku!r}: unknown field {e}; known: "
+                              + ", ".join(["key", *fields])) from None
 
     def _product(self, p: Product) -> dict[str, str]:
         status = text(p.get("status")).strip().lower()
         if status and status not in STATUSES:
-            raise ValueError(f"product {p.key}: status {status!r} is not one of "
-                             + ", ".join(STATUSES))
+            raise OutputError(f"product {p.key}: status {status!r} is not one of "
+                              + ", ".join(STATUSES))
         cats = [" > ".join(path) for path in p.get("categories") or []]
         if not cats and p.get("category"):
             cats = [text(p.get("category"))]

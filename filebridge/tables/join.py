@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.errors import RejectedFile
+from filebridge.errors import Bug, RejectedFile
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.tables.spec import JoinSpec, placeholders
 from filebridge.tables.store import SEP, TableData, key_text, text
@@ -111,7 +111,8 @@ class Joiner:
     def _wide(self, j: JoinSpec, table: TableData, tcols: list[str], values: list[tuple],
               at: _At, langs: list[str]) -> tuple[pa.Array, dict[str, pa.Array]]:
         fields: dict[str, str] = j.fields  # type: ignore[assignment]
-        assert j.field and j.value and j.language
+        if not (j.field and j.value and j.language):
+            raise Bug("expected j.field and j.value and j.language")
         rows = _lookup(table, tcols, values, j.where, [j.field, j.language, j.value],
                        only={j.field: list(fields), j.language: langs})
         fcol, lcol = rows[j.field].combine_chunks(), rows[j.language].combine_chunks()

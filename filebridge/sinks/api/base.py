@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from filebridge.enums import STATUSES
+from filebridge.errors import Bug
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
@@ -237,7 +238,8 @@ class ApiSink(Sink):
                             ctx.today)
 
     def write(self, batch: Batch) -> None:
-        assert self.ctx is not None and self.ctx.report is not None
+        if not (self.ctx is not None and self.ctx.report is not None):
+            raise Bug("expected self.ctx is not None and self.ctx.report is not None")
         rows = self.ctx.rows
         send, refused = self.sync.write(batch, self.ctx.report, rows)
         if rows is not None:
@@ -247,7 +249,8 @@ class ApiSink(Sink):
         if self.o.missing != "ignore":
             from filebridge.apisync import refused_keys
 
-            assert self.job is not None and self.ctx is not None
+            if not (self.job is not None and self.ctx is not None):
+                raise Bug("expected self.job is not None and self.ctx is not None")
             field_ = self.o.fields.get("sku", "sku")
             self.sync.missing(refused_keys(self.job, self.ctx.report, field_)
                               if self.ctx.report is not None else None)
@@ -256,7 +259,8 @@ class ApiSink(Sink):
         return self.sync.verdict(read, last_read)
 
     def settle(self, held: bool) -> None:
-        assert self.ctx is not None and self.ctx.file_id is not None
+        if not (self.ctx is not None and self.ctx.file_id is not None):
+            raise Bug("expected self.ctx is not None and self.ctx.file_id is not None")
         self.sync.commit(held)
         if not held:
             error = self.drain()

@@ -77,7 +77,7 @@ requests = lazy("requests")
 from pydantic import Field, field_validator
 
 from filebridge.catalog.spec import MarketPrices, check_languages
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.options import Duration, Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -612,6 +612,7 @@ class MagentoSink(ApiSink):
     def bind(self, job: Any) -> None:
         super().bind(job)
         m = job.map
-        assert isinstance(self.client, MagentoClient)
+        if not isinstance(self.client, MagentoClient):
+            raise Bug("expected isinstance(self.client, MagentoClient)")
         self.client.use(Catalog(list(m.languages), m.product, dict(m.attributes)))
 

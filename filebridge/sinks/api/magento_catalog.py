@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.spec import AttributeSpec, ProductSpec
+from filebridge.errors import Bug
 from filebridge.sinks.api.base import Change, Result
 from filebridge.sinks.api.magento_media import BadImage
 from filebridge.sinks.api.magento_prices import Prices, base_price, special
@@ -168,7 +169,8 @@ class Writer:
     def _product(self, key: str, group: list[Change], ids: dict[str, int | None]
                  ) -> dict[int, Result]:
         spec = self.catalog.product
-        assert spec is not None
+        if spec is None:
+            raise Bug("expected spec is not None")
         mine = {c.key for c in group}
         others = [s for s in self.c.state.siblings(key) if s.get("sku") not in mine]
         now = build(key, [_plain(s) for s in others] + [c.record for c in group], spec)
@@ -271,7 +273,8 @@ class Writer:
     def _options(self, now: Product) -> list[tuple[Attribute, dict[str, str], str, str]]:
         """Per option: its attribute, value -> option id, its name and its field."""
         spec = self.catalog.product
-        assert spec is not None
+        if spec is None:
+            raise Bug("expected spec is not None")
         orders = {o.field: o.order for o in spec.option_specs()}
         out = []
         for o in now.options:

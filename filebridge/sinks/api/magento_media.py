@@ -35,7 +35,7 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.base import Limits
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.magento_shop import ItemError
@@ -146,7 +146,8 @@ class Images:
             if pool.get(digest):
                 entry["id"] = pool[digest].pop(0)["id"]
             else:
-                assert data is not None
+                if data is None:
+                    raise Bug("expected data is not None")
                 entry["content"] = {"base64_encoded_data": base64.b64encode(data).decode(),
                                     "type": mime, "name": file_name(url, ext, digest)}
                 uploads += 1

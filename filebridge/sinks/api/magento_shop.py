@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from filebridge.catalog.sizes import size_rank
-from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.http import error_text
 
 if TYPE_CHECKING:
@@ -316,7 +316,8 @@ class Shop:
             return got
 
         got = self.c.create_once(f"category {name!r}", post, find)
-        assert self._tree is not None
+        if self._tree is None:
+            raise Bug("expected self._tree is not None")
         self._tree[key] = got
         return got
 

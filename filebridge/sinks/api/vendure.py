@@ -78,7 +78,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from filebridge.errors import PermanentSinkError, ProfileError
+from filebridge.errors import Bug, PermanentSinkError, ProfileError
 from filebridge.options import Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -574,5 +574,6 @@ class VendureSink(ApiSink):
     def bind(self, job: Any) -> None:
         super().bind(job)
         m = job.map
-        assert isinstance(self.client, VendureClient)
+        if not isinstance(self.client, VendureClient):
+            raise Bug("expected isinstance(self.client, VendureClient)")
         self.client.use(Catalog(list(m.languages), m.product, dict(m.attributes)))

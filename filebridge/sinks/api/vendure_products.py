@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from filebridge.catalog.prices import selling
 from filebridge.catalog.product import Product, build
-from filebridge.errors import RetryableSinkError
+from filebridge.errors import Bug, RetryableSinkError
 from filebridge.sinks.api.base import Change, Result, State
 from filebridge.sinks.api.vendure_assets import Assets, known_images
 from filebridge.sinks.api.vendure_model import (
@@ -153,7 +153,8 @@ class ProductWriter:
 
     def remote(self, w: Work) -> dict[str, Any]:
         """What to remember for the SKU: its ids, and the assets of its images."""
-        assert w.known is not None
+        if w.known is None:
+            raise Bug("expected w.known is not None")
         out: dict[str, Any] = {"variant_id": w.known["variant_id"],
                                "product_id": w.known["product_id"]}
         if w.assets or w.change.remote.get("images"):

@@ -95,6 +95,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from filebridge.catalog.values import blank, text
+from filebridge.errors import Bug
 from filebridge.options import Secret, expand_env
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -865,10 +866,12 @@ class WooSink(ApiSink):
 
     def bind(self, job: Any) -> None:
         super().bind(job)
-        assert isinstance(self.client, WooClient)
+        if not isinstance(self.client, WooClient):
+            raise Bug("expected isinstance(self.client, WooClient)")
         self.client.use(Catalog(job.map.product))
 
     def drain(self) -> str | None:
-        assert isinstance(self.client, WooClient)
+        if not isinstance(self.client, WooClient):
+            raise Bug("expected isinstance(self.client, WooClient)")
         self.client.forget()  # each run reads categories and attributes afresh
         return super().drain()
