@@ -137,6 +137,7 @@ class Inventory:
         # adds the reserved units to, the source of the orders holding them).
         self.held_columns: dict[str, tuple[str, str]] = {}
         self._first_sink: dict[tuple[str, str], str] = {}
+        self._source_of: dict[str, str] = {}  # a reserving shop's sink id -> web:FIRST
 
     # figures ------------------------------------------------------------
     def sink_options(self, options: Any) -> Any:
@@ -156,28 +157,44 @@ class Inventory:
             column = f"stock@{loc}"
         fields = {"stock": column}
         source = self._reserving_source(options)
+        of = getattr(options, "reservations_of", None)  # a file for that shop (magento_csv)
+        if of is not None:
+            source = self._source_of.get(of)
         if source is not None:
             self.held_columns[f"{column}+{source}"] = (column, source)
-            # ``held``: hashed with the figure, not sent (filebridge.apisync.canon_for)
-            fields = {"stock": f"{column}+{source}", "held": f"held+{source}"}
+            fields = {"stock": f"{column}+{source}"}
+            if hasattr(options, "url"):  # hashed with the figure, not sent (apisync.canon_for)
+                fields["held"] = f"held+{source}"
         if fields == {"stock": "stock"}:
             return options
         return options.model_copy(update={"fields": options.fields | fields})
 
-    def _reserving_source(self, options: Any) -> str | None:
-        """``web:ID`` of the orders of a shop whose puller ``reserves``, for its first
-        sink (the one its orders are pulled under: filebridge/stock_jobs.py)."""
+    def bind_outputs(self, outputs: list[Any]) -> None:
+        """The profile's outputs, before :meth:`sink_options` is asked about each: the
+        first sink of every reserving shop (its orders are pulled under it:
+        filebridge/stock_jobs.py), and the orders' source each sink id reads."""
         from filebridge.options import expand_env
         from filebridge.registry import REGISTRY
         from filebridge.sinks.base import sink_id
 
-        fmt = getattr(options, "format", None)
-        cls = REGISTRY.find("puller", fmt) if hasattr(options, "url") and fmt else None
-        if cls is None or not getattr(cls, "reserves", False):
+        for options in outputs:
+            fmt = getattr(options, "format", None)
+            cls = REGISTRY.find("puller", fmt) if hasattr(options, "url") and fmt else None
+            if cls is None or not getattr(cls, "reserves", False):
+                continue
+            where = (fmt, expand_env(str(options.url)).rstrip("/"))
+            first = self._first_sink.setdefault(where, sink_id(options))
+            self._source_of[sink_id(options)] = f"web:{first}"
+
+    def _reserving_source(self, options: Any) -> str | None:
+        """``web:ID`` of the orders of a shop whose puller ``reserves``, for its first
+        sink only (see :meth:`bind_outputs`)."""
+        from filebridge.sinks.base import sink_id
+
+        if getattr(options, "reservations_of", None) is not None or not hasattr(options, "url"):
             return None
-        where = (fmt, expand_env(str(options.url)).rstrip("/"))
-        first = self._first_sink.setdefault(where, sink_id(options))
-        return f"web:{first}" if first == sink_id(options) else None
+        source = self._source_of.get(sink_id(options))
+        return source if source == f"web:{sink_id(options)}" else None
 
     def held(self, source: str, skus: list[str]) -> dict[str, int]:
         """Units the orders pulled from ``source`` still hold reserved in that shop, per

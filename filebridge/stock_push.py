@@ -63,10 +63,12 @@ def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
     same column feeds a file's push to the shop and ``reconcile``. Orders the pull
     has not seen yet are in neither number, so they change nothing.
 
-    A file output cannot carry the correction: the ``magento_csv`` source-items file
-    goes to a shop filebridge pulls no orders from through it (orders are pulled
-    through API sinks only), so there is no ``held`` to add; a profile that writes
-    both for the same shop writes the file with the bare figure, like any file."""
+    File outputs: orders are pulled through API outputs only, so a ``magento_csv``
+    file cannot tell by itself which shop's reservations to add. In a stock profile
+    that also pulls the shop's orders through its ``magento_api`` output, the file's
+    ``reservations_of: <that output's id>`` makes it write the same figure (the
+    product file's qty, or the source-items file's default source); without it the
+    file has what may be sold, as for a shop whose orders filebridge never sees."""
     inv = job.inventory
     touched = [(sku, None, 0) for sku in sorted(set(skus))]
     shops = [s for s in job.shops.values() if getattr(s.o, "sync", None) == "stock"]

@@ -165,3 +165,52 @@ def test_a_push_made_before_the_pull_saw_the_shipment_is_set_right_by_the_next_p
         assert seen(shop, "A") == (4, 4)
     finally:
         job.close()
+
+
+def test_a_refund_counts_as_a_return_on_every_channel_magento_included(workdir, magento):
+    """Whether "Return to Stock" was ticked is not kept with the credit memo, so the
+    puller counts a refund as a return (filebridge/orders/magento.py). Magento took the
+    unshipped refunded unit off its source; the next push puts it back, so Magento
+    sells what the other channels are told, not one less."""
+    shop, env = magento
+    o = shop.add_order([("A", 2)], created=t("10:00"), invoiced=True)
+    cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert seen(shop, "A") == (5, 3)
+    shop.refund(o, {"A": 1}, t("10:30"))  # not shipped, not returned to stock
+    assert seen(shop, "A") == (4, 3)
+    cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert seen(shop, "A") == (5, 4)
+
+
+def test_a_source_items_file_for_the_same_shop_carries_the_reservations(workdir, cli_env):
+    """A stock profile pulling the shop's orders through its magento_api output and
+    writing an MSI source-items CSV for the same shop (``reservations_of``) writes
+    the quantity the API sets: an import of the file does not count the unshipped
+    order twice."""
+    with MagentoServer() as shop:
+        shop.add_product("A", qty=0)
+        env = cli_env | {"MAG_URL": shop.url, "MAG_TOKEN": TOKEN, "TZ": "UTC"}
+        write_profile(workdir, {
+            "name": "erp",
+            "source": {"kind": "local", "path": "../inbox/erp", "pattern": ["*.csv"],
+                       "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+            "map": {"key": "sku"},
+            "stock": {"inventory": "shared", "sku": "SKU", "quantity": "QTY",
+                      "as_of": {"name": r"DISPO_(\d{8}_\d{4})", "timezone": "UTC"}},
+            "write": [{"id": "magento", "format": "magento_api", "url": "${MAG_URL}",
+                       "token": "${MAG_TOKEN}", "sync": "stock",
+                       "limits": {"max_backoff": 0.05}},
+                      {"format": "magento_csv", "path": "../outbox/{stem}.products.csv",
+                       "sources": {"path": "../outbox/{stem}.sources.csv"},
+                       "reservations_of": "magento"}],
+            "ledger": "../ledger.db"}, "erp.yaml")
+        (workdir / "inbox" / "erp").mkdir()
+        erp_file(workdir, "0200", "A;5\n")
+        cli("run", "profiles/erp.yaml", cwd=workdir, env=env)
+        shop.add_order([("A", 1)], created=t("10:00"), invoiced=True)
+        erp_file(workdir, "1200", "A;4\n")  # the ERP has the sale; not shipped yet
+        cli("run", "profiles/erp.yaml", cwd=workdir, env=env)
+        assert seen(shop, "A") == (5, 4)
+        rows = (workdir / "outbox" / "DISPO_20261128_1200.sources.csv").read_text()
+        assert rows.splitlines()[1:] == ["default,A,1,5"]
