@@ -33,7 +33,15 @@ child's share of the parent's quantity), so a configurable counts once whichever
 the shop booked the change on. A ``canceled`` order keeps only units shipped and not
 refunded (what Magento's own stock keeps). Orders in every other state count their
 items, ``pending``/``pending_payment`` included: MSI reserves stock when the order is
-placed. A refund counts as a return whether or not "Return to Stock" was ticked.
+placed. A refund counts as a return whether or not "Return to Stock" was ticked:
+the choice is a flag of the credit memo being created (``return_to_stock_items`` of
+``POST /V1/order/{id}/refund``, copied to the items' ``back_to_stock`` by
+Magento_SalesInventory's ``CreditmemoDocumentFactoryPlugin`` and read by
+InventorySales ``ProcessReturnQtyOnCreditMemoPlugin``) that is not stored with the
+credit memo item, so neither the order nor ``/V1/creditmemos`` tells it afterwards.
+Since the source Magento is set to counts the units still held reserved, the next
+push after such a refund sets the source back to filebridge's figure: the units
+count as returned on every channel, Magento included.
 ``location`` stays None: the order does not say which source shipped it.
 
 Reservations (``held``): MSI does not take an order's units off the source items when
