@@ -44,7 +44,11 @@ def canon_for(sink: ApiSink) -> Canon:
     """How an API sink reads mapped rows: a stock sink only the SKU and quantity."""
     o, job = sink.o, sink.job
     if o.sync == "stock":
-        return Canon(fields=dict(o.fields), names=("sku", "stock"))
+        # A Magento sink also hashes the units its orders hold reserved (not sent): when
+        # Magento moves them out of the source itself (a shipment), the figure is sent
+        # again even if it comes back to the one sent last (Inventory.sink_options).
+        held = {"held": o.fields["held"]} if "held" in o.fields else {}
+        return Canon(fields=dict(o.fields), names=("sku", "stock"), hashed=held)
     m = job.map if job is not None else None
     markets = getattr(o, "prices", None) or {}
     return Canon(fields=dict(o.fields), product=m.product if m else None,

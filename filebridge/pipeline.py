@@ -105,6 +105,8 @@ class Job:
                        else profile.name, self.ledger, profile.map, profile.base,
                        self.mapper)
         self.sinks: list[Sink] = []
+        if self.inventory is not None:
+            self.inventory.bind_outputs(list(profile.write))
         for options in profile.write:
             if self.inventory is not None:
                 options = self.inventory.sink_options(options)

@@ -126,13 +126,30 @@ def _changes_need_key(self: Any) -> Any:
 
 
 def _stock_sinks_set_stock(self: Any) -> Any:
-    """A stock profile tells shops quantities only."""
+    """A stock profile tells shops quantities only. A file's ``reservations_of`` names a
+    magento_api output of the same stock profile."""
     stock = getattr(self, "stock", None)
     if stock is not None:
         for i, s in enumerate(self.write):
             if getattr(s, "sync", "stock") != "stock":
                 raise ValueError(f"write[{i}]: a profile with stock: sends quantities: set "
                                  "sync: stock")
+    from filebridge.sinks.base import sink_id
+
+    apis = [sink_id(s) for s in self.write if s.format == "magento_api"]
+    for i, s in enumerate(self.write):
+        of = getattr(s, "reservations_of", None)
+        if of is None:
+            continue
+        if stock is None:
+            raise ValueError(f"write[{i}].reservations_of: only for a profile with stock:")
+        if of not in apis:
+            raise ValueError(f"write[{i}].reservations_of: {of!r} is not the id of a "
+                             "magento_api output of this profile (ids: "
+                             f"{', '.join(apis) or 'none'})")
+        if s.sources is not None and s.sources.sources:
+            raise ValueError(f"write[{i}].reservations_of: not with sources.sources (the "
+                             "reserved units go with the stock field)")
     return self
 
 

@@ -29,12 +29,19 @@ class Line:
     acked: int | None  # what the shop last acknowledged from us
     shop: int | None  # what the shop shows
     oversold: int = 0  # units sold beyond the stock
+    held: int = 0  # units the shop holds reserved for open orders besides its figure
+
+    @property
+    def expected(self) -> int | None:
+        """What the shop's figure should be: what may be sold, plus what a Magento
+        source carries for its open reservations (filebridge/stock_push.py)."""
+        return None if self.available is None else self.available + self.held
 
     @property
     def drift(self) -> int | None:
-        if self.available is None or self.shop is None:
+        if self.expected is None or self.shop is None:
             return None
-        return self.shop - self.available
+        return self.shop - self.expected
 
 
 @dataclass
@@ -74,8 +81,12 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
         except NotImplementedError as e:
             reports.append(Report(shop.id, [], error=str(e)))
             continue
+        # A Magento source carries the units of open orders besides what may be sold.
+        column = shop.sink.o.fields.get("stock", "stock")
+        held = inv.held(inv.held_columns[column][1], skus) if column in inv.held_columns \
+            else {}
         lines = [Line(s, erp[s], available[s], acked.get(s, {}).get("stock"), seen.get(s),
-                      oversold[s]) for s in skus]
+                      oversold[s], held.get(s, 0)) for s in skus]
         report = Report(shop.id, lines)
         if correct and report.drifting:
             report.corrected = _correct(job, shop, report.drifting, run_id)
@@ -88,13 +99,17 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
 def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -> int:
     """Queue the quantity that may be sold for every drifting SKU, hashed as a run
     would hash it, so the next file compares with what the shop now has."""
-    rows = [x for x in drifting if x.available is not None]
-    table = pa.table({"sku": pa.array([x.sku for x in rows], pa.string()),
-                      "stock": pa.array([x.available for x in rows], pa.int64())})
+    rows = [x for x in drifting if x.expected is not None]
+    fields = shop.sink.o.fields  # type: ignore[attr-defined]
+    cols = {"sku": pa.array([x.sku for x in rows], pa.string()),
+            fields.get("stock", "stock"): pa.array([x.expected for x in rows], pa.int64())}
+    if "held" in fields:  # hashed with the figure, as a push hashes it
+        cols[fields["held"]] = pa.array([x.held for x in rows], pa.int64())
+    table = pa.table(cols)
     batch = Batch(table, pa.array(range(len(rows)), pa.int64()))
     canon = canonical(batch, canon_for(shop))
     hashes = row_hashes(Batch(canon, batch.lines)).view(pa.int64()).to_pylist()
     shop.log.enqueue([(x.sku, "upsert", h, None,  # type: ignore[attr-defined]
-                       json.dumps({"sku": x.sku, "stock": x.available}))
+                       json.dumps({"sku": x.sku, "stock": x.expected}))
                       for x, h in zip(rows, hashes, strict=True)], run_id)
     return len(rows)

@@ -133,15 +133,73 @@ class Inventory:
                 rules = StockSpec.model_validate(held)
                 spec = spec.model_copy(update={k: getattr(rules, k) for k in self.RULES})
         self.spec = spec
+        # What a reserving shop's sink reads (sink_options): column -> (the column it
+        # adds the reserved units to, the source of the orders holding them).
+        self.held_columns: dict[str, tuple[str, str]] = {}
+        self._first_sink: dict[tuple[str, str], str] = {}
+        self._source_of: dict[str, str] = {}  # a reserving shop's sink id -> web:FIRST
 
     # figures ------------------------------------------------------------
     def sink_options(self, options: Any) -> Any:
         """A shop API sink selling from one of ``locations`` reads that location's
-        figure (``stock@LOCATION``) instead of the total."""
+        figure (``stock@LOCATION``) instead of the total.
+
+        A shop that holds the units of its open orders reserved on top of its stock
+        figure (its puller ``reserves``: Magento MSI) reads that figure plus those
+        units (``stock+web:ID``, ``stock@LOCATION+web:ID``: ``held_columns``), so that
+        what it sells comes out at what may be sold; the units themselves
+        (``held+web:ID``) are hashed with the figure. Only its first sink does: the
+        orders are pulled under it, and the reservations are the shop's (MSI: its
+        stock's, over all its sources), counted once."""
+        column = "stock"
         loc = getattr(options, "location", None)
-        if loc is None or loc not in self.spec.locations or not hasattr(options, "url"):
+        if loc is not None and loc in self.spec.locations and hasattr(options, "url"):
+            column = f"stock@{loc}"
+        fields = {"stock": column}
+        source = self._reserving_source(options)
+        of = getattr(options, "reservations_of", None)  # a file for that shop (magento_csv)
+        if of is not None:
+            source = self._source_of.get(of)
+        if source is not None:
+            self.held_columns[f"{column}+{source}"] = (column, source)
+            fields = {"stock": f"{column}+{source}"}
+            if hasattr(options, "url"):  # hashed with the figure, not sent (apisync.canon_for)
+                fields["held"] = f"held+{source}"
+        if fields == {"stock": "stock"}:
             return options
-        return options.model_copy(update={"fields": options.fields | {"stock": f"stock@{loc}"}})
+        return options.model_copy(update={"fields": options.fields | fields})
+
+    def bind_outputs(self, outputs: list[Any]) -> None:
+        """The profile's outputs, before :meth:`sink_options` is asked about each: the
+        first sink of every reserving shop (its orders are pulled under it:
+        filebridge/stock_jobs.py), and the orders' source each sink id reads."""
+        from filebridge.options import expand_env
+        from filebridge.registry import REGISTRY
+        from filebridge.sinks.base import sink_id
+
+        for options in outputs:
+            fmt = getattr(options, "format", None)
+            cls = REGISTRY.find("puller", fmt) if hasattr(options, "url") and fmt else None
+            if cls is None or not getattr(cls, "reserves", False):
+                continue
+            where = (fmt, expand_env(str(options.url)).rstrip("/"))
+            first = self._first_sink.setdefault(where, sink_id(options))
+            self._source_of[sink_id(options)] = f"web:{first}"
+
+    def _reserving_source(self, options: Any) -> str | None:
+        """``web:ID`` of the orders of a shop whose puller ``reserves``, for its first
+        sink only (see :meth:`bind_outputs`)."""
+        from filebridge.sinks.base import sink_id
+
+        if getattr(options, "reservations_of", None) is not None or not hasattr(options, "url"):
+            return None
+        source = self._source_of.get(sink_id(options))
+        return source if source == f"web:{sink_id(options)}" else None
+
+    def held(self, source: str, skus: list[str]) -> dict[str, int]:
+        """Units the orders pulled from ``source`` still hold reserved in that shop, per
+        SKU (only SKUs with some)."""
+        return self.rows.held_of(source, skus)
 
     def unstage(self, file_id: int) -> None:
         self.rows.unstage(file_id)
@@ -237,7 +295,11 @@ class Inventory:
         """The one bookkeeping of order lines and store receipts: record each line as
         it stands; a new line is a movement at its own time, a change to a known one
         at the line's ``changed``; a line that now names another SKU or location
-        gives the old one back whole."""
+        gives the old one back whole.
+
+        A change only to the units the shop holds reserved (``held``: a Magento
+        shipment) is no movement, but its SKUs are added to ``moved``: the figure a
+        Magento source is set to counts them (:func:`filebridge.stock_push.push_availability`)."""
         n = 0
         moved = set() if moved is None else moved
         for ol in lines:
@@ -246,10 +308,13 @@ class Inventory:
                 continue  # an older state of the order than the one recorded
             loc = ol.location or ALL
             book.put_line(source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status, ol.at,
-                          ol.changed)
+                          ol.changed, ol.held)
+            was_sku, was_held = (row[0], row[4]) if row is not None else (ol.sku, 0)
+            if (was_sku, was_held) != (ol.sku, ol.held):
+                moved.update({ol.sku, was_sku} if was_held else {ol.sku})
             before = 0
             if row is not None:
-                old_sku, old_loc, before, _ = row
+                old_sku, old_loc, before, _, _ = row
                 if (old_sku, old_loc) != (ol.sku, loc):
                     if before:
                         n += book.add_movement(source, kind(False, -before, 0), ol.order,

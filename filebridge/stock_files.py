@@ -251,6 +251,12 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
             here = inv.available([t[0] for t in keep], warehouses)
             cols[f"stock@{shop_location}"] = pa.array([here[t[0]] or 0 for t in keep],
                                                       pa.int64())
+        for column, (base, source) in inv.held_columns.items():
+            # A shop that holds its open orders reserved besides its figure (Magento)
+            # is set to what may be sold plus those units (Inventory.sink_options).
+            held = inv.held(source, [t[0] for t in keep])
+            cols[f"held+{source}"] = pa.array([held.get(t[0], 0) for t in keep], pa.int64())
+            cols[column] = pc.add(cols[base], cols[f"held+{source}"])
         table = pa.table(cols)
         lines = pa.array([t[1] for t in keep], pa.int64())
         weights = pa.array([t[2] for t in keep], pa.int64())

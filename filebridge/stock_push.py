@@ -41,9 +41,34 @@ def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
     shop id -> the error that stopped its sending (None: all sent). SKUs the ERP
     never gave a figure for are left alone, as a file leaves them.
 
-    Magento reserves ordered units against its salable quantity and deducts the
-    source only on shipment, so a source quantity set to the figure counts an
-    unshipped order twice there; this push does not correct for it (yet)."""
+    Magento (MSI) sells ``salable = Σ source quantities − open reservations``: an
+    order placed appends a reservation of minus its units and leaves the source alone;
+    a shipment deducts the source and compensates the reservation; a cancellation or
+    a credit memo compensates the units it takes off the order [code: magento/inventory
+    InventorySales/Plugin/Sales/OrderManagement/AppendReservationsAfterOrderPlacementPlugin.php,
+    InventoryShipping/Observer/SourceDeductionProcessor.php,
+    InventorySales/Observer/CatalogInventory/CancelOrderItemObserver.php,
+    InventorySales/Plugin/Sales/OrderManagement/DeductSourceItemQuantityOnRefundPlugin.php;
+    InventorySales/Model/GetProductSalableQty.php]. The figure already has the
+    order's units taken off, so a source set to it would count an unshipped order
+    twice (ERP 5, one unshipped order of 1: figure 4, salable 3). A Magento sink is
+    therefore set to the figure plus the units its own pulled orders still hold
+    reserved (placed, not shipped, cancelled or refunded: ``OrderLine.held``,
+    recorded per order line), so the salable quantity comes out at the figure
+    (``stock+web:ID``, :meth:`filebridge.stock.Inventory.sink_options`). When the
+    order ships, Magento moves the unit from its source into the compensation
+    itself and the salable quantity stays right; the next pull sees the line no
+    longer held and sets the source to the figure again (the same number), so a
+    push made from a ledger that had not seen the shipment yet is corrected. The
+    same column feeds a file's push to the shop and ``reconcile``. Orders the pull
+    has not seen yet are in neither number, so they change nothing.
+
+    File outputs: orders are pulled through API outputs only, so a ``magento_csv``
+    file cannot tell by itself which shop's reservations to add. In a stock profile
+    that also pulls the shop's orders through its ``magento_api`` output, the file's
+    ``reservations_of: <that output's id>`` makes it write the same figure (the
+    product file's qty, or the source-items file's default source); without it the
+    file has what may be sold, as for a shop whose orders filebridge never sees."""
     inv = job.inventory
     touched = [(sku, None, 0) for sku in sorted(set(skus))]
     shops = [s for s in job.shops.values() if getattr(s.o, "sync", None) == "stock"]

@@ -216,3 +216,34 @@ def test_a_shop_ignoring_the_filters_is_refused(server, make, monkeypatch):
 
 def test_stamp_is_utc():
     assert stamp(T0) == "2023-11-14 22:13:20"
+
+
+def test_held_is_what_msi_still_reserves_through_shipments_refunds_and_cancels(server, make):
+    """``held`` per line is the reservation the loopback (MSI's rules) still holds
+    for it: placed −qty, shipped, cancelled, and refunded units not shipped (first)
+    compensated; a refund of shipped units leaves it alone."""
+    p = make()
+
+    def held() -> dict[tuple[str, str], int]:
+        lines, _, _ = drain(p, None)
+        return {(ln.order, ln.sku): ln.held for ln in lines if ln.held}
+
+    def reserved() -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for sku, q, _, order in server.reservations:
+            out[(str(order), sku)] = out.get((str(order), sku), 0) - int(q)
+        return {k: v for k, v in out.items() if v}
+
+    o1 = server.add_order([("H-1", 4), ("TEE-RED-M", 2, "configurable")], T0, invoiced=True)
+    o2 = server.add_order([("H-1", 3)], T0 + 1)
+    assert held() == reserved() == {(str(o1), "H-1"): 4, (str(o1), "TEE-RED-M"): 2,
+                                    (str(o2), "H-1"): 3}
+    server.ship(o1, {"H-1": 1, "TEE-RED-M": 1}, T0 + 10)  # booked on the parent
+    assert held() == reserved()
+    server.refund(o1, {"H-1": 2}, T0 + 20)  # two of the three not shipped
+    assert held() == reserved() and held()[(str(o1), "H-1")] == 1
+    server.ship(o1, {"H-1": 1}, T0 + 30)
+    server.refund(o1, {"H-1": 1}, T0 + 40, return_to_stock=True)  # a shipped one
+    assert held() == reserved() and (str(o1), "H-1") not in held()
+    server.cancel(o2, T0 + 50)
+    assert held() == reserved() == {(str(o1), "TEE-RED-M"): 1}

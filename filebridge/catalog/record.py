@@ -88,6 +88,9 @@ class Canon:
     languages: Sequence[str] = ()  # all of them, the default first
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     markets: dict[str, Market] = field(default_factory=dict)
+    # Hashed with the row but never sent: name -> mapped field, taken as ``name#`` (a
+    # Magento stock sink's units held reserved, filebridge.stock.Inventory.sink_options).
+    hashed: dict[str, str] = field(default_factory=dict)
 
     def mapped(self, name: str) -> str:
         return self.fields.get(name, name)
@@ -127,6 +130,8 @@ class Canon:
             take(f"price#{market}", m.price)
             if m.compare_at_price:
                 take(f"compare_at_price#{market}", m.compare_at_price)
+        for name, src in self.hashed.items():
+            take(f"{name}#", src)
         return pa.table(cols)
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -61,22 +61,24 @@ class OrderBook:
                                (self.name, source, order)).fetchall()
 
     def line(self, source: str, order: str, line: str
-             ) -> tuple[str, str, int, float | None] | None:
-        """(sku, location, qty, changed) of a recorded order line, None when new."""
-        row = self.db.execute("SELECT sku, location, qty, changed FROM order_lines WHERE "
-                              "inventory=? AND source=? AND order_id=? AND line_id=?",
+             ) -> tuple[str, str, int, float | None, int] | None:
+        """(sku, location, qty, changed, held) of a recorded order line, None when new."""
+        row = self.db.execute("SELECT sku, location, qty, changed, held FROM order_lines "
+                              "WHERE inventory=? AND source=? AND order_id=? AND line_id=?",
                               (self.name, source, order, line)).fetchone()
         return None if row is None else tuple(row)  # type: ignore[return-value]
 
     def put_line(self, source: str, order: str, line: str, sku: str, location: str, qty: int,
-                 status: str, placed: float, changed: float) -> None:
+                 status: str, placed: float, changed: float, held: int = 0) -> None:
         """Record an order line as it stands now."""
-        self.db.execute("INSERT INTO order_lines VALUES (?,?,?,?,?,?,?,?,?,?) "
+        self.db.execute("INSERT INTO order_lines(inventory, source, order_id, line_id, sku, "
+                        "location, qty, status, placed, changed, held) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                         "ON CONFLICT(inventory, source, order_id, line_id) DO UPDATE SET "
                         "sku=excluded.sku, location=excluded.location, qty=excluded.qty, "
-                        "status=excluded.status, changed=excluded.changed",
+                        "status=excluded.status, changed=excluded.changed, held=excluded.held",
                         (self.name, source, order, line, sku, location, qty, status, placed,
-                         changed))
+                         changed, held))
 
     def add_movement(self, source: str, kind: str, order: str, line: str, sku: str,
                      location: str, qty: int, occurred: float, recorded: float) -> int:
@@ -179,6 +181,19 @@ class InventoryRows:
             yield from self.ledger.db.execute(
                 f"SELECT sku, source, location, qty, occurred, acked FROM movements WHERE "
                 f"inventory=? AND sku IN ({marks})", (self.name, *chunk))
+
+    def held_of(self, source: str, skus: Sequence[str]) -> dict[str, int]:
+        """Units the orders of ``source`` still hold reserved in the shop, per SKU
+        (only SKUs with some)."""
+        out: dict[str, int] = {}
+        for i in range(0, len(skus), CHUNK):
+            chunk = list(skus[i:i + CHUNK])
+            marks = ",".join("?" * len(chunk))
+            out.update((sku, int(n)) for sku, n in self.ledger.db.execute(
+                f"SELECT sku, sum(held) FROM order_lines WHERE inventory=? AND source=? "
+                f"AND held <> 0 AND sku IN ({marks}) GROUP BY sku",
+                (self.name, source, *chunk)))
+        return out
 
     def oversold_candidates(self) -> list[str]:
         """SKUs with a movement or a negative figure: the only ones that can be oversold."""

@@ -290,6 +290,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
         "runs", "pid INTEGER", "host TEXT")),
     ("leases: one process at a time works a profile", _script(LEASES)),
     ("images: photos by the digest of their bytes", _script(IMAGES)),
+    ("order_lines.held: units the shop still holds reserved (Magento MSI)", _add_columns(
+        "order_lines", "held INTEGER NOT NULL DEFAULT 0")),
 ]
 VERSION = len(MIGRATIONS)
 

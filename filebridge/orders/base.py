@@ -25,6 +25,10 @@ class OrderLine:
     at: float  # when the order was placed (epoch seconds, UTC): the sale's time
     changed: float  # when the order last changed (epoch seconds, UTC)
     location: str | None = None  # where the shop takes the stock from, if it says
+    # Units of this line the shop still holds reserved against what it sells, on top of
+    # its stock figure (Magento MSI: placed, not yet shipped, cancelled or refunded);
+    # 0 where the shop takes the units from its figure itself (Shopify, WooCommerce).
+    held: int = 0
 
 
 class OrderPuller(ABC):
@@ -33,6 +37,10 @@ class OrderPuller(ABC):
 
     # Order statuses whose lines hold stock (others count as 0: cancelled, failed…).
     name: ClassVar[str]
+    # The shop holds the units of open orders reserved besides its stock figure (Magento
+    # MSI) and its lines say how many (``OrderLine.held``): its sinks are set to what may
+    # be sold plus those units (filebridge.stock.Inventory.sink_options).
+    reserves: ClassVar[bool] = False
 
     def __init__(self, options: Any):
         self.o = options

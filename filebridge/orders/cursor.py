@@ -30,7 +30,9 @@ def epoch(value: str | None) -> float | None:
 
 def fingerprint(lines: list[OrderLine]) -> str:
     """What an order says now, short: the same print means nothing to record."""
-    text = repr(sorted((ln.line, ln.sku, ln.qty, ln.status) for ln in lines))
+    # ``held`` only when there is some: the prints of shops that hold none stay as they were.
+    text = repr(sorted((ln.line, ln.sku, ln.qty, ln.status) + ((ln.held,) if ln.held else ())
+                       for ln in lines))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 

@@ -33,8 +33,33 @@ child's share of the parent's quantity), so a configurable counts once whichever
 the shop booked the change on. A ``canceled`` order keeps only units shipped and not
 refunded (what Magento's own stock keeps). Orders in every other state count their
 items, ``pending``/``pending_payment`` included: MSI reserves stock when the order is
-placed. A refund counts as a return whether or not "Return to Stock" was ticked.
+placed. A refund counts as a return whether or not "Return to Stock" was ticked:
+the choice is a flag of the credit memo being created (``return_to_stock_items`` of
+``POST /V1/order/{id}/refund``, copied to the items' ``back_to_stock`` by
+Magento_SalesInventory's ``CreditmemoDocumentFactoryPlugin`` and read by
+InventorySales ``ProcessReturnQtyOnCreditMemoPlugin``) that is not stored with the
+credit memo item, so neither the order nor ``/V1/creditmemos`` tells it afterwards.
+Since the source Magento is set to counts the units still held reserved, the next
+push after such a refund sets the source back to filebridge's figure: the units
+count as returned on every channel, Magento included.
 ``location`` stays None: the order does not say which source shipped it.
+
+Reservations (``held``): MSI does not take an order's units off the source items when
+the order is placed; it appends a reservation of minus the units to the stock, and
+the salable quantity is the sources' quantity plus the reservations. A shipment deducts
+the source and appends the compensating reservation; a cancellation appends the
+cancelled units back; every credit memo deducts from the source the refunded units not
+yet shipped (those first) and compensates their reservation, then gives units back to
+the source only with "Return to Stock" [code: magento/inventory e9d6e33c
+InventorySales/Plugin/Sales/OrderManagement/AppendReservationsAfterOrderPlacementPlugin.php,
+InventoryShipping/Observer/SourceDeductionProcessor.php,
+InventorySales/Observer/CatalogInventory/CancelOrderItemObserver.php,
+InventorySales/Plugin/Sales/OrderManagement/DeductSourceItemQuantityOnRefundPlugin.php,
+InventorySales/Model/ReturnProcessor/GetSourceSelectionResultFromCreditMemoItems.php,
+InventorySales/Plugin/SalesInventory/ProcessReturnQtyOnCreditMemoPlugin.php]. So the
+units a line still holds reserved are ``qty_ordered − qty_canceled − qty_shipped −
+qty_refunded`` (never below 0), with a child's counters taken as above; the push adds
+them to the source quantity it sets (:func:`filebridge.stock_push.push_availability`).
 
 Cursor: the shared :class:`~filebridge.orders.woocommerce.Window`. Pages are read by
 keyset, always page 1: ``updated_at >= T`` AND (``updated_at > T`` OR ``entity_id >
@@ -76,6 +101,7 @@ def _n(item: dict[str, Any] | None, field: str) -> Decimal:
 @puller("magento_api")
 class MagentoOrders(OrderPuller):
     name = "magento_api"
+    reserves = True  # MSI reservations: see the module docstring
     o: MagentoOptions
 
     def __init__(self, options: MagentoOptions):
@@ -156,12 +182,14 @@ class MagentoOrders(OrderPuller):
             out.append(OrderLine(order=str(o["entity_id"]), line=str(it["item_id"]),
                                  sku=str(it.get("sku") or ""),
                                  qty=still_sold(it, parent, state), status=status, at=at,
-                                 changed=changed))
+                                 changed=changed, held=still_reserved(it, parent)))
         return out
 
 
-def still_sold(item: dict[str, Any], parent: dict[str, Any] | None, state: str) -> int:
-    """Units of ``item`` still sold; see the module docstring."""
+def _counters(item: dict[str, Any], parent: dict[str, Any] | None
+              ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(ordered, canceled, refunded, shipped) of ``item``; a child takes the larger of
+    its own counters and its parent's, scaled by its share of the parent's quantity."""
     ordered = _n(item, "qty_ordered")
     canceled, refunded, shipped = (_n(item, f) for f in ("qty_canceled", "qty_refunded",
                                                           "qty_shipped"))
@@ -170,7 +198,20 @@ def still_sold(item: dict[str, Any], parent: dict[str, Any] | None, state: str) 
         canceled = max(canceled, _n(parent, "qty_canceled") * share)
         refunded = max(refunded, _n(parent, "qty_refunded") * share)
         shipped = max(shipped, _n(parent, "qty_shipped") * share)
+    return ordered, canceled, refunded, shipped
+
+
+def still_sold(item: dict[str, Any], parent: dict[str, Any] | None, state: str) -> int:
+    """Units of ``item`` still sold; see the module docstring."""
+    ordered, canceled, refunded, shipped = _counters(item, parent)
     qty = ordered - canceled - refunded
     if state == "canceled":
         qty = min(qty, shipped - refunded)
     return max(0, int(qty.to_integral_value()))
+
+
+def still_reserved(item: dict[str, Any], parent: dict[str, Any] | None) -> int:
+    """Units of ``item`` MSI still holds as a reservation: ordered − canceled − shipped −
+    refunded, a refund taking the units not shipped first; see the module docstring."""
+    ordered, canceled, refunded, shipped = _counters(item, parent)
+    return max(0, int((ordered - canceled - shipped - refunded).to_integral_value()))

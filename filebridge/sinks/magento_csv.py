@@ -41,7 +41,12 @@ InventoryImportExport):
   price without dates.
 - **Stock**: ``qty`` / ``is_in_stock`` in the product file (the default source), or
   with ``sources:`` the MSI source-items file ``source_code,sku,status,quantity``
-  per source, for simple SKUs only.
+  per source, for simple SKUs only. MSI sells the sources' quantity minus the
+  reservations of open orders; in a stock profile that also pulls the shop's orders
+  through its ``magento_api`` output, ``reservations_of: <that output's id>`` writes
+  the stock that output sets (what may be sold plus the units still reserved:
+  filebridge/stock_push.py), so an imported file does not count an unshipped order
+  twice either.
 """
 
 from __future__ import annotations
@@ -117,6 +122,12 @@ class MagentoCsvOptions(ProductFileOptions):
     sources: SourcesFile | None = Field(None, description="MSI: quantities per source in "
                                         "the source-items CSV {path, sources} instead of "
                                         "qty in the product file")
+    reservations_of: str | None = Field(None, description="stock profiles: the id of the "
+                                        "magento_api output of the same shop, whose orders "
+                                        "are pulled; the stock written is what may be sold "
+                                        "plus the units those orders still hold reserved "
+                                        "(MSI sells the sources minus the reservations), as "
+                                        "that output's is; not with a sources map")
 
     @field_validator("store_views")
     @classmethod
