@@ -424,8 +424,8 @@ def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
             if drop:
                 click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
                 sys.exit(runner.OK)
-            if new not in job.shops:
-                have = ", ".join(sorted(job.shops)) or "none"
+            if new not in job.own_shops:
+                have = ", ".join(sorted(job.own_shops)) or "none"
                 _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
                       f"(they are: {have})")
             moved = move(job.ledger, state, old, str(new))

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.enums import STATUSES
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
@@ -258,6 +259,7 @@ class ApiSink(Sink):
     def settle(self, held: bool) -> None:
         assert self.ctx is not None and self.ctx.file_id is not None
         self.sync.commit(held)
+        crash_point("api.queued")
         if not held:
             error = self.drain()
             if error:
