@@ -186,7 +186,9 @@ def check(profiles: tuple[str, ...]) -> None:
 
         from filebridge.feedback import where_notes
 
-        for note in [*where_notes(prof), *notes(prof, load_plugins())]:
+        from filebridge.stock_share import share_notes
+
+        for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
     from filebridge.inboxes import shared_inboxes
 

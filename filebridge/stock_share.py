@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("filebridge")
 
-__all__ = ["sharing_profiles", "shared_sinks"]
+__all__ = ["share_notes", "sharing_profiles", "shared_sinks"]
 
 
 def _ledger_of(profile: ProfileBase) -> str:
@@ -103,3 +103,26 @@ def shared_sinks(profile: ProfileBase, inventory: Inventory, ledger: Any, reg: A
             log.debug("%s: also tells %s (an output of %s) of its stock", profile.name, sid,
                       other.name)
     return out
+
+
+def share_notes(profile: ProfileBase) -> list[str]:
+    """For ``filebridge check`` of a POS or orders profile: which shops its files go to
+    besides its own outputs, or that no shop hears of them."""
+    stock = getattr(profile, "stock", None)
+    if stock is None or stock.role not in ("movements", "orders"):
+        return []
+    own = {sink_id(o) for o in profile.write}
+    told = []
+    for other in sharing_profiles(profile):
+        for o in other.write:
+            sid = sink_id(o)
+            if getattr(o, "sync", None) == "stock" and hasattr(o, "url") and sid not in own:
+                own.add(sid)
+                told.append(f"{sid} ({other.file.name if other.file else other.name})")
+    if told:
+        return [f"also told of this stock (outputs of profiles sharing inventory "
+                f"{stock.inventory}): {', '.join(told)}"]
+    if not any(hasattr(o, "url") for o in profile.write):
+        return [f"no shop is told of this stock: no shop output here, and no profile in "
+                f"{profile.base} shares inventory {stock.inventory} with one"]
+    return []

@@ -96,6 +96,8 @@ def queued_ever(day: Day) -> int:
 
 def test_a_pos_file_reaches_the_shops_of_every_profile_sharing_the_inventory(chain: Day):
     day = chain
+    assert ("also told of this stock (outputs of profiles sharing inventory chain): "
+            "shopify (shopify.yaml), woo (woo.yaml)") in day.run("check", "profiles/pos.yaml")
     day.drop("pos", "POS_MI_20261128_1000.csv", SALE)
     out = day.run("run", "profiles/pos.yaml")
     assert "POS_MI_20261128_1000.csv: done (read 1, sent 1" in out, out
