@@ -161,3 +161,15 @@ def test_under_watch_a_pos_file_shows_on_every_shop_within_5_seconds(chain: Day)
         watch.send_signal(signal.SIGTERM)
         out, _ = watch.communicate(timeout=30)
     assert "POS_MI_20261128_1000.csv: done" in out, out
+
+
+def test_a_web_sale_pulled_by_one_shops_profile_reaches_the_other_shop(chain: Day):
+    """The same fan-out after a pull (here the one reconcile starts with; the schedule's,
+    feedback's and the webhooks' push goes the same way): a WooCommerce sale read by
+    woo.yaml is told to the Shopify shop of shopify.yaml, WooCommerce itself given the
+    same absolute figure (it took the units already: never a second decrement)."""
+    day = chain
+    day.woo.add_order([("X-1", 2)])
+    assert shows(day, "X-1") == (11, 13)
+    day.run("reconcile", "profiles/woo.yaml")
+    assert shows(day, "X-1") == (11, 11)
