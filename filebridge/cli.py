@@ -185,7 +185,6 @@ def check(profiles: tuple[str, ...]) -> None:
         from filebridge.registry import load_plugins
 
         from filebridge.feedback import where_notes
-
         from filebridge.stock_share import share_notes
 
         for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:

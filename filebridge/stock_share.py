@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("filebridge")
 
-__all__ = ["share_notes", "sharing_profiles", "shared_sinks"]
+__all__ = ["share_notes", "shared_sinks", "sharing_profiles"]
 
 
 def _ledger_of(profile: ProfileBase) -> str:
@@ -51,6 +51,23 @@ def _ledger_of(profile: ProfileBase) -> str:
     if isinstance(where, Path) or not str(where).startswith(("postgresql:", "postgres:")):
         return str((profile.base / where).resolve())
     return str(where)
+
+
+def _names_inventory(path: Path, inventory: str) -> bool:
+    """Whether the profile file's ``stock.inventory`` is ``inventory`` (read as plain
+    YAML: profiles of other flows are not loaded, nor warned about when they cannot
+    be). A file that is not YAML at all is looked at by the full load, which says why."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    except YAMLError:
+        return True
+    stock = doc.get("stock") if isinstance(doc, dict) else None
+    return isinstance(stock, dict) and str(stock.get("inventory", "main")) == inventory
 
 
 def sharing_profiles(profile: ProfileBase) -> list[ProfileBase]:
@@ -65,7 +82,7 @@ def sharing_profiles(profile: ProfileBase) -> list[ProfileBase]:
     ledger = _ledger_of(profile)
     out = []
     for path in sorted([*me.parent.glob("*.yaml"), *me.parent.glob("*.yml")]):
-        if path.resolve() == me:
+        if path.resolve() == me or not _names_inventory(path, stock.inventory):
             continue
         try:
             other = load_profile(path)
@@ -107,7 +124,7 @@ def shared_sinks(profile: ProfileBase, inventory: Inventory, ledger: Any, reg: A
 
 def share_notes(profile: ProfileBase) -> list[str]:
     """For ``filebridge check`` of a POS or orders profile: which shops its files go to
-    besides its own outputs, or that no shop hears of them."""
+    besides its own outputs, or that no shop hears of a POS profile's sales."""
     stock = getattr(profile, "stock", None)
     if stock is None or stock.role not in ("movements", "orders"):
         return []
@@ -120,9 +137,9 @@ def share_notes(profile: ProfileBase) -> list[str]:
                 own.add(sid)
                 told.append(f"{sid} ({other.file.name if other.file else other.name})")
     if told:
-        return [f"also told of this stock (outputs of profiles sharing inventory "
-                f"{stock.inventory}): {', '.join(told)}"]
-    if not any(hasattr(o, "url") for o in profile.write):
-        return [f"no shop is told of this stock: no shop output here, and no profile in "
-                f"{profile.base} shares inventory {stock.inventory} with one"]
+        return [(f"also told of this stock (outputs of profiles sharing inventory "
+                 f"{stock.inventory}): {', '.join(told)}")]
+    if stock.role == "movements" and not any(hasattr(o, "url") for o in profile.write):
+        return [(f"no shop is told of this stock: no shop output here, and no profile in "
+                 f"{profile.base} shares inventory {stock.inventory} with one")]
     return []
