@@ -185,8 +185,9 @@ def check(profiles: tuple[str, ...]) -> None:
         from filebridge.registry import load_plugins
 
         from filebridge.feedback import where_notes
+        from filebridge.stock_share import share_notes
 
-        for note in [*where_notes(prof), *notes(prof, load_plugins())]:
+        for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
     from filebridge.inboxes import shared_inboxes
 
@@ -425,8 +426,8 @@ def rekey(profile: str, old: str, new: str | None, drop: bool) -> None:
             if drop:
                 click.echo(f"{old}: {drop_changes(job.ledger, state, old)} queued changes given up")
                 sys.exit(runner.OK)
-            if new not in job.shops:
-                have = ", ".join(sorted(job.shops)) or "none"
+            if new not in job.own_shops:
+                have = ", ".join(sorted(job.own_shops)) or "none"
                 _fail(runner.USAGE, f"{new}: no shop output of {profile} goes by that id "
                       f"(they are: {have})")
             moved = move(job.ledger, state, old, str(new))

@@ -113,11 +113,27 @@ class Job:
             sink = reg.get("sink", options.format)(options)
             sink.bind(info)
             self.sinks.append(sink)
+        # The stock outputs of the other profiles of the inventory (filebridge/stock_share.py):
+        # a store's or an orders file's outputs too; told after pulls and webhooks.
+        self.shared: list[Sink] = []
+        if stock is not None and self.inventory is not None and stock.role != "acks":
+            from filebridge.stock_share import shared_sinks
+
+            self.shared = shared_sinks(profile, self.inventory, self.ledger, reg,
+                                       {s.id for s in self.sinks})
+            if stock.role in ("movements", "orders"):
+                self.sinks.extend(self.shared)
 
     @property
     def shops(self) -> dict[str, Any]:
-        """The job's shop API sinks by id (they have a client and an outbox)."""
+        """The job's shop API sinks by id (they have a client and an outbox), those of
+        profiles sharing its inventory that its files are sent to included."""
         return {s.id: s for s in self.sinks if hasattr(s, "client")}
+
+    @property
+    def own_shops(self) -> dict[str, Any]:
+        """The shop API sinks the profile itself lists: the shops whose orders it pulls."""
+        return {i: s for i, s in self.shops.items() if not hasattr(s, "shared_from")}
 
     def drain(self) -> list[str]:
         """Send changes earlier runs left queued; the errors of shops still failing.
@@ -146,7 +162,7 @@ class Job:
         return timetable(self)
 
     def close(self) -> None:
-        for s in self.shops.values():
+        for s in {id(s): s for s in [*self.shops.values(), *self.shared]}.values():
             s.shutdown()
 
     @property

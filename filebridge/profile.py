@@ -223,7 +223,9 @@ def _map_checks(self: Any) -> Any:
 def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
     preview = (info.context or {}).get("preview", False)  # a layout is checked before write:
-    if not v and not preview and (stock is None or stock.role not in ("acks", "orders")):
+    # Acks move no stock; orders and POS files may tell only the shops of the profiles
+    # sharing their inventory (filebridge/stock_share.py).
+    if not v and not preview and (stock is None or stock.role == "figures"):
         raise ValueError("List should have at least 1 item")
     # Every file each output publishes (a shop file may be several: WooCommerce's new
     # and update files, PrestaShop's per language, Magento's source items).

@@ -74,7 +74,7 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
     available = {s: None if p is None else p.available for s, p in positions.items()}
     oversold = {s: 0 if p is None else p.oversold for s, p in positions.items()}
     reports = []
-    for shop in job.shops.values():
+    for shop in job.own_shops.values():
         acked = shop.log.acknowledged(skus)
         try:
             seen = shop.client.stock_of(skus)

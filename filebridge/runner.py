@@ -37,7 +37,7 @@ def unsent(job: Job) -> list[Outcome]:
                                shop=True))
     stock = getattr(job.profile, "stock", None)
     state = f"inventory:{stock.inventory}" if stock is not None else job.name
-    for old, n in stranded(job.ledger, state, set(job.shops)).items():
+    for old, n in stranded(job.ledger, state, {*job.shops, *(s.id for s in job.shared)}).items():
         out.append(Outcome(old, "failed", reason=(
             f"{n} changes are queued for {old}, which no output of this profile goes by any "
             "more (its url or id changed, or it was removed); to send them through the "

@@ -81,7 +81,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         return 0
     n = 0
     pulled: set[tuple[str, str]] = set()
-    for shop in job.shops.values():
+    for shop in job.own_shops.values():
         cls = REGISTRY.find("puller", shop.sink.o.format)  # type: ignore[attr-defined]
         # One shop written at several locations (a sink each) has one set of orders:
         # pulled once, under the first sink's id, or each sale would count twice.

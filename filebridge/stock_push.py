@@ -1,5 +1,6 @@
 """Availability pushed without a file: after the shops' orders are pulled, every
-stock sink of the profile (every shop and shop location sharing the inventory) is
+stock sink of the profile and of the profiles sharing its inventory
+(:mod:`filebridge.stock_share`: every shop and shop location selling that stock) is
 told what may now be sold of the SKUs that moved.
 
 The push goes the way a file's does: the figure per SKU (and per shop location) from
@@ -71,7 +72,10 @@ def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
     file has what may be sold, as for a shop whose orders filebridge never sees."""
     inv = job.inventory
     touched = [(sku, None, 0) for sku in sorted(set(skus))]
-    shops = [s for s in job.shops.values() if getattr(s.o, "sync", None) == "stock"]
+    # The profile's stock outputs and those of the profiles sharing its inventory
+    # (filebridge/stock_share.py), each shop once.
+    shops = list({s.id: s for s in [*job.shared, *job.shops.values()]
+                  if getattr(s.o, "sync", None) == "stock"}.values())
     if inv is None or not shops:
         return {}
     found = Oversold(f"{job.name}: orders")

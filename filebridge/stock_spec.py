@@ -101,7 +101,9 @@ class StockSpec(Model):
 
     inventory: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                            description="the shared stock this file belongs to; profiles "
-                           "with the same name share figures, movements and shop state")
+                           "with the same name share figures, movements and shop state, and "
+                           "a movements or orders file also goes to the sync: stock outputs "
+                           "of the profiles in the same folder (and ledger) of that name")
     role: Literal["figures", "movements", "orders", "acks"] = Field(
         "figures", description="figures: the ERP's stock export; movements: store sales and "
         "returns (POS files), receipt by receipt; orders: order lines the shop drops as "

@@ -172,7 +172,7 @@ class Webhooks:
             # connection break each other's transactions (see the lease heartbeat).
             inv = Inventory(job.ledger.sibling(), job.inventory.spec)
             first: dict[tuple[str, str], str] = {}
-            for shop in job.shops.values():
+            for shop in job.own_shops.values():
                 fmt = shop.sink.o.format
                 if fmt not in HEADERS:
                     continue

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.crashpoints import crash_point
 from filebridge.enums import STATUSES
 from filebridge.errors import Bug
 from filebridge.options import Duration, Model, expand_env
@@ -262,6 +263,7 @@ class ApiSink(Sink):
         if not (self.ctx is not None and self.ctx.file_id is not None):
             raise Bug("expected self.ctx is not None and self.ctx.file_id is not None")
         self.sync.commit(held)
+        crash_point("api.queued")
         if not held:
             error = self.drain()
             if error:
