@@ -64,8 +64,10 @@ def on_reconcile(job: Job, correct: bool) -> None:
 def movement_writer(job: Job) -> MovementWriter:
     """The writer of the profile's movement files for the ERP."""
     assert job.inventory is not None and job.profile.stock.feedback is not None  # type: ignore[attr-defined]
+    from filebridge.feedback import erp_zone
+
     return MovementWriter(job.inventory, job.profile.stock.feedback,  # type: ignore[attr-defined]
-                          job.profile.base, job.delivery)
+                          job.profile.base, job.delivery, erp_zone(job.profile))
 
 
 def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:

@@ -102,6 +102,8 @@ class SinkContext:
     scratch_root: Path | None = None  # where scratch folders live (swept after a crash)
     published: list[Callable[[], None]] = field(default_factory=list)  # after publishing
     oversold: Any = None  # stock: what the file found sold beyond the stock (its ack)
+    movements: int | None = None  # stock orders: lines written into movement files (ack)
+    notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
 
     def path(self, template: str) -> Path:
         try:
