@@ -138,6 +138,10 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         for p in o.outputs:
             note = o.notes.get(Path(os.path.normpath(p)))
             click.echo(f"  -> {p}" + (f": {note}" if note else ""))
+        if force and o.status == "done" and o.tally.unchanged and not o.tally.sent and \
+                any(getattr(s.o, "mode", "full") == "changes" for s in job.sinks):
+            click.echo("  (mode: changes: nothing changed since the last delivery, so no "
+                       "output was written; the earlier one stays as it was)")
     if not outcomes:
         click.echo(f"{job.name}: {runner.idle_reason(job)}")
     sys.exit(runner.exit_code(outcomes))

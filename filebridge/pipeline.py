@@ -348,7 +348,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
                       key=job.profile.map.key, product=job.profile.map.product,
                       rows=Rows(report), report=report, file_id=row.id, run_id=run_id,
                       today=datetime.fromtimestamp(row.claimed).date(),
-                      scratch_root=job.scratch_root)
+                      scratch_root=job.scratch_root, forced=force)
     try:
         job.source.verify(path)
         hold, state = _convert(job, path, ctx, progress)
