@@ -220,10 +220,11 @@ def written(lines: int, rows: int, quiet: Quiet) -> str:
     ``4 lines written (5 order lines: 1 cancelled)``."""
     why = [f"{n} {reason}" for reason, n in sorted(quiet.reasons.items())]
     more = lines - quiet.movements
-    if quiet.movements != rows - quiet.rows:  # a line whose SKU changed makes two
-        why.append(f"{quiet.movements} movements from {rows - quiet.rows} lines")
+    moving = rows - quiet.rows
+    if quiet.movements != moving:  # a line whose SKU changed makes two
+        why.append(f"{quiet.movements} movements from {moving} line{'' if moving == 1 else 's'}")
     if more:
-        why.append(f"{more} lines recorded before this file")
+        why.append(f"{more} line{'' if more == 1 else 's'} recorded before this file")
     return (f"{lines} line{'' if lines == 1 else 's'} written ({rows} order "
             f"line{'' if rows == 1 else 's'}" + (": " + ", ".join(why) if why else "") + ")")
 
@@ -347,16 +348,16 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
     if role == "orders" and inv.spec.feedback is not None:
         # The ERP learns of the orders in this file's outputs, published with them.
         writer = job.movement_writer()
+        again = {seq for seq, _ in inv.rows.pending_files()}  # written before, not delivered
         files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
                              if inv.spec.feedback.deliver else ctx.outbox)
         ctx.published.append(lambda: writer.published([seq for seq, _, _ in files]))
         ctx.movements = sum(n for _, _, n in files)
-        for i, (seq, out, n) in enumerate(files):
-            new = i == len(files) - 1 and quiet.movements > 0
-            ctx.notes[out] = written(n, report.tally.read - report.tally.rejected
-                                     - report.tally.skipped, quiet) if new else \
-                f"{n} line{'' if n == 1 else 's'} written (file {seq} again: it was not " \
-                "delivered yet)"
+        for seq, out, n in files:
+            ctx.notes[out] = f"{n} line{'' if n == 1 else 's'} written (file {seq} again: " \
+                "it was not delivered yet)" if seq in again else \
+                written(n, report.tally.read - report.tally.rejected - report.tally.skipped,
+                        quiet)
     if role == "acks":  # nothing for the shops; the rows are accounted for
         ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
         return

@@ -146,3 +146,17 @@ def test_the_counts_printed_and_acked_are_the_lines_written(workdir, utc_env):
     assert (ack["read"], ack["sent"], ack["unchanged"], ack["movements"]) == ("3", "1", "2", "1")
     assert "MOV000002.txt: 1 line written (3 order lines: 1 as recorded, 1 cancelled)" \
         in r.stdout, r.stdout
+
+
+def test_what_a_movement_file_holds_adds_up_in_words():
+    from filebridge.stock_files import Quiet, written
+
+    quiet = Quiet(movements=4)
+    quiet.add("A", "cancelled")
+    assert written(4, 5, quiet) == "4 lines written (5 order lines: 1 cancelled)"
+    # Two movements recorded before the file (a pull) go out with it.
+    assert written(6, 5, quiet) == ("6 lines written (5 order lines: 1 cancelled, 2 lines "
+                                    "recorded before this file)")
+    # A line whose SKU changed gives the old one back and sells the new: two movements.
+    assert written(2, 1, Quiet(movements=2)) == ("2 lines written (1 order line: 2 movements "
+                                                 "from 1 line)")
