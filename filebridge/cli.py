@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,7 +136,12 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
             "duplicate", "failed", "waiting", "disk_full", "refused") else "")
                    + (f" - {o.reason}" if o.reason else ""))
         for p in o.outputs:
-            click.echo(f"  -> {p}")
+            note = o.notes.get(Path(os.path.normpath(p)))
+            click.echo(f"  -> {p}" + (f": {note}" if note else ""))
+        if force and o.status == "done" and o.tally.unchanged and not o.tally.sent and \
+                any(getattr(s.o, "mode", "full") == "changes" for s in job.sinks):
+            click.echo("  (mode: changes: nothing changed since the last delivery, so no "
+                       "output was written; the earlier one stays as it was)")
     if not outcomes:
         click.echo(f"{job.name}: {runner.idle_reason(job)}")
     sys.exit(runner.exit_code(outcomes))

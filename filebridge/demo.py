@@ -165,6 +165,8 @@ def run_demo(folder: Path) -> int:
                 code = FILES_REJECTED
             for out in (Path(os.path.normpath(p)) for p in outcome.outputs):
                 print(f"  {'feedback' if out.parent in fb_dirs else 'output':<8} {out}")
+                if out in outcome.notes:  # what it holds, when rows are not lines
+                    print(f"           {outcome.notes[out]}")
                 rejects = job.profile.feedback.rejects
                 if rejects is not None and out.name.endswith(".rejects.csv"):
                     _say_rejects(out, rejects.delimiter)

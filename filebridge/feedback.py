@@ -5,17 +5,19 @@ Both go through the same outbox as the shop outputs, so the ERP sees them only
 once everything for that input is in place. Counts always add up:
 read = sent + unchanged + rejected + skipped + queued. A stock profile's ack adds
 two figures that are not row counts: ``oversold`` (units sold beyond the stock among
-the SKUs the file touched) and ``oversold_skus``.
+the SKUs the file touched) and ``oversold_skus``; an orders profile with movement
+files a third, ``movements``: the lines written into them with the file's outputs.
+Times are written in the ERP's zone (``feedback.timezone``, see :func:`erp_zone`).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from filebridge import erpfile
 from filebridge.erpfile import fit
@@ -25,7 +27,7 @@ from filebridge.records import FileReport, Tally
 from filebridge.sinks.base import SinkContext
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed", "warnings", "oversold", "oversold_skus"]
+              "reason", "processed", "warnings", "oversold", "oversold_skus", "movements"]
 
 
 class AckOptions(Model):
@@ -40,8 +42,11 @@ class AckOptions(Model):
     fields: dict[str, FixedField] | None = Field(
         None, description="for fixed: the record layout; field names among " +
         ", ".join(ACK_FIELDS) + ". A stock profile's csv ack ends with oversold (units sold "
-        "beyond the stock among the file's SKUs) and oversold_skus; figures beside the row "
-        "counts, not part of them; blank when nothing was worked out (a rejected file, acks)")
+        "beyond the stock among the file's SKUs) and oversold_skus, an orders profile's with "
+        "movement files then with movements (the lines written into them with the file); "
+        "figures beside the row counts, not part of them; blank when nothing was worked out "
+        "(a rejected file, acks). processed is the time in feedback.timezone: ISO 8601 with "
+        "its offset in csv, local wall time in fixed (a date field in its format)")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []
     followup: OutputPath | None = Field(
@@ -80,12 +85,62 @@ class FeedbackOptions(Model):
     rejects: RejectsOptions | None = Field(default_factory=RejectsOptions, description="the "
                                            "rejects file (with warnings, level: warning); "
                                            "null for none")
+    timezone: str | None = Field(
+        None, description="the ERP's time zone, an IANA name such as Europe/Rome: times in "
+        "the files for the ERP (the ack's processed, stock.feedback's movement files and "
+        "their {date} {time} names) are written in it, fixed-width fields as local wall "
+        "time in the layout's format, CSV as ISO 8601 with the offset; default: "
+        "stock.as_of.timezone when set, else this machine's local time (TZ, /etc/localtime)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            zone_named(v)
+        return v
+
+
+def zone_named(name: str) -> tzinfo:
+    """An IANA zone, or a ValueError naming what would have been valid."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (an IANA name such as Europe/Rome, "
+                         "America/New_York or UTC)") from None
+
+
+def erp_zone(profile: Any) -> tzinfo:
+    """The zone the ERP reads times in: ``feedback.timezone``, else the zone the ERP's
+    own times are read in (``stock.as_of.timezone``), else this machine's."""
+    from filebridge.schedule import local_zone
+
+    stock = getattr(profile, "stock", None)
+    name = profile.feedback.timezone or (stock.as_of.timezone if stock is not None else None)
+    return zone_named(name) if name else local_zone()
 
 
 def ack_values(name: str, status: str, tally: Tally, reason: str = "",
-               warnings: int = 0) -> dict[str, object]:
+               warnings: int = 0, zone: tzinfo | None = None) -> dict[str, object]:
+    """The ack's values; ``processed`` is now in the ERP's ``zone`` (default: this
+    machine's), rendered by :func:`write_ack` for the ack's format."""
+    if zone is None:
+        from filebridge.schedule import local_zone
+
+        zone = local_zone()
     return {"file": name, "status": status, **tally.as_dict(), "reason": reason,
-            "processed": datetime.now().isoformat(timespec="seconds"), "warnings": warnings}
+            "processed": datetime.now(zone).replace(microsecond=0), "warnings": warnings}
+
+
+def erp_time(value: datetime, fixed: FixedField | None = None) -> object:
+    """A time for the ERP: in a fixed-width field, its local wall time (a date field
+    formats it in the layout's format; a text field gets 2026-03-29T03:30:00); in CSV,
+    ISO 8601 with the offset (2026-03-29T03:30:00+02:00)."""
+    if fixed is None:
+        return value.isoformat(timespec="seconds")
+    wall = value.replace(tzinfo=None)
+    return wall if fixed.type == "date" else wall.isoformat(timespec="seconds")
 
 
 def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> None:
@@ -93,6 +148,9 @@ def write_ack(o: AckOptions, ctx: SinkContext, values: dict[str, object]) -> Non
     # The input's name and our reason are text the ERP reads, not data it matches on:
     # fitted to its code page (erpfile.fit) rather than refused.
     values = {k: fit(v, o.encoding) if isinstance(v, str) else v for k, v in values.items()}
+    fields = o.fields or {}
+    values = {k: erp_time(v, fields.get(k) if o.format == "fixed" else None)
+              if isinstance(v, datetime) else v for k, v in values.items()}
     if o.format == "fixed":
         data = erpfile.fixed([values], o.fields or {}, o.encoding)
     else:

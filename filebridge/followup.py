@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from filebridge.errors import FilebridgeError
-from filebridge.feedback import ack_values, write_ack, write_rejects
+from filebridge.feedback import ack_values, erp_zone, write_ack, write_rejects
 from filebridge.ledger import followups
 from filebridge.outputs import Outbox
 from filebridge.records import FileReport, Reject, Tally
@@ -103,7 +103,8 @@ def _write(job: Any, file_id: int, ordinals: np.ndarray, weights: np.ndarray | N
                   "by a later change to the same key")
         deliver = getattr(fb.ack, "deliver", None)
         write_ack(fb.ack.model_copy(update={"path": str(ack_final)}),
-                  _routed(ctx, deliver), ack_values(name, "done", tally, reason))
+                  _routed(ctx, deliver), ack_values(name, "done", tally, reason,
+                                                         zone=erp_zone(job.profile)))
         if fb.rejects is not None and counts["rejected"]:
             rej_final = followup_path(ctx.path(fb.rejects.path))
             write_rejects(fb.rejects.model_copy(update={"path": str(rej_final)}),

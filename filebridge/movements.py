@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import string
 import time
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -44,7 +44,8 @@ class MovementFiles(Model):
         None, description="for fixed: the record layout; names among " + ", ".join(FIELDS)
         + " (qty is signed: negative leaves the stock; sold is units sold, negative for a "
         "return; oversold, optional: units of the row's SKU sold beyond the stock when the "
-        "file was made, 0 when none)")
+        "file was made, 0 when none; date and time: the ERP's local wall time, see "
+        "feedback.timezone; occurred: ISO 8601 with the offset)")
     columns: list[str] = Field(default_factory=lambda: ["seq", "id", "kind", "order", "line",
                                                         "sku", "location", "qty", "occurred"],
                                description="for csv: the columns, among " + ", ".join(FIELDS)
@@ -81,8 +82,12 @@ class MovementFiles(Model):
         return self
 
 
-def values(m: Movement, seq: int, oversold: int = 0) -> dict[str, Any]:
-    when = datetime.fromtimestamp(m.occurred).astimezone()
+def values(m: Movement, seq: int, oversold: int = 0, zone: tzinfo | None = None
+           ) -> dict[str, Any]:
+    """A movement's fields for the ERP, its time in the ERP's ``zone`` (default: this
+    machine's): date and time as local wall time, occurred as ISO 8601 with the offset."""
+    when = datetime.fromtimestamp(m.occurred, zone) if zone is not None else \
+        datetime.fromtimestamp(m.occurred).astimezone()
     return {"seq": seq, "id": m.id, "kind": m.kind, "source": m.source, "order": m.order,
             "line": m.line, "sku": m.sku, "location": "" if m.location == "*" else m.location,
             "qty": m.qty, "sold": -m.qty, "date": date(when.year, when.month, when.day),
@@ -91,25 +96,31 @@ def values(m: Movement, seq: int, oversold: int = 0) -> dict[str, Any]:
 
 
 def render(o: MovementFiles, moves: list[Movement], seq: int,
-           oversold: dict[str, int] | None = None) -> bytes:
+           oversold: dict[str, int] | None = None, zone: tzinfo | None = None) -> bytes:
     """The file's bytes; ``oversold``: units per SKU sold beyond the stock, as kept in
-    the ledger when the file was made (so a rewrite says the same)."""
+    the ledger when the file was made (so a rewrite says the same); times in the ERP's
+    ``zone``."""
     over = oversold or {}
-    rows = [values(m, seq, over.get(m.sku, 0)) for m in moves]
+    rows = [values(m, seq, over.get(m.sku, 0), zone) for m in moves]
     if o.format == "fixed":
         return erpfile.fixed(rows, o.fields or {}, o.encoding)
     return erpfile.delimited(rows, o.columns, o.delimiter, o.encoding)
 
 
 class MovementWriter:
-    def __init__(self, inv: Inventory, o: MovementFiles, base: Any, delivery: Any):
+    """Writes an inventory's movement files; times (in the files and in {date} {time}
+    of their names) in the ERP's ``zone`` (None: this machine's)."""
+
+    def __init__(self, inv: Inventory, o: MovementFiles, base: Any, delivery: Any,
+                 zone: tzinfo | None = None):
         self.inv, self.o, self.base, self.delivery = inv, o, base, delivery
+        self.zone = zone
 
     def path(self, seq: int, when: float) -> Any:
         import os
         from pathlib import Path
 
-        t = datetime.fromtimestamp(when)
+        t = datetime.fromtimestamp(when, self.zone)
         p = Path(self.o.path.format(seq=seq, date=t.strftime("%Y%m%d"),
                                     time=t.strftime("%H%M%S"), inventory=self.inv.name))
         return Path(os.path.normpath(p if p.is_absolute() else Path(self.base) / p))
@@ -145,7 +156,7 @@ class MovementWriter:
         routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
         staged = routed.stage(Path(path), self.o.done_file)
         with staged.open("wb") as f:
-            f.write(render(self.o, moves, seq, over))
+            f.write(render(self.o, moves, seq, over, self.zone))
         if into is not None:
             return seq, Path(path), len(moves)
         try:

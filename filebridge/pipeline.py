@@ -30,7 +30,7 @@ import pyarrow as pa
 from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
 from filebridge.errors import Bug, DiskFull, LedgerError, RejectedFile, TransferError, disk_full
-from filebridge.feedback import ack_values, write_ack, write_rejects
+from filebridge.feedback import ack_values, erp_zone, write_ack, write_rejects
 from filebridge.keys import UniqueKeys
 from filebridge.ledger import open_ledger
 from filebridge.ledger.leases import Lease
@@ -66,6 +66,7 @@ class Outcome:
     outputs: list[Path] = field(default_factory=list)
     reason: str = ""
     moved_to: Path | str | None = None  # str: a remote place (sftp://…)
+    notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
     shop: bool = False  # not a file: a shop's changes left unsent (runner.unsent)
 
 
@@ -367,7 +368,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
                       key=job.profile.map.key, product=job.profile.map.product,
                       rows=Rows(report), report=report, file_id=row.id, run_id=run_id,
                       today=datetime.fromtimestamp(row.claimed).date(),
-                      scratch_root=job.scratch_root)
+                      scratch_root=job.scratch_root, forced=force)
     try:
         job.source.verify(path)
         hold, state = _convert(job, path, ctx, progress)
@@ -398,9 +399,11 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     if hold:
         log.warning("%s: %s: held for approval (filebridge approve %d --profile ...): %s",
                     job.name, name, run_id, hold)
-        return Outcome(name, "held", tally, outputs, hold, moved_to=where)
+        return Outcome(name, "held", tally, outputs, hold, moved_to=where, notes=ctx.notes)
     log.info("%s: %s: done: %s", job.name, name, _counts(tally))
-    return Outcome(name, "done", tally, outputs, moved_to=where)
+    for out, note in ctx.notes.items():
+        log.info("%s: %s: %s: %s", job.name, name, out.name, note)
+    return Outcome(name, "done", tally, outputs, moved_to=where, notes=ctx.notes)
 
 
 def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
@@ -451,11 +454,12 @@ def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
     if fb.ack is not None:
-        values = ack_values(name, status, tally, reason, report.warnings)
+        values = ack_values(name, status, tally, reason, report.warnings,
+                            zone=erp_zone(job.profile))
         if job.inventory is not None:
             from filebridge.stock_files import ack_columns
 
-            values |= ack_columns(job.inventory, ctx.oversold)
+            values |= ack_columns(job.inventory, ctx.oversold, ctx.movements)
         write_ack(fb.ack, _routed(ctx, fb.ack), values)
     if fb.rejects is not None:
         write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)

@@ -198,6 +198,7 @@ class Rows:
         self._weights: np.ndarray | None = None
         self.n = 0
         self.unlisted = 0  # input rows accounted for without an output row (stock)
+        self.told = 0  # input rows sent without an output row (stock orders: movement file)
 
     def add(self, batch: Batch, weights: pa.Array | None = None) -> Batch:
         """Number the rows of a batch about to reach the sinks."""
@@ -272,7 +273,7 @@ class Rows:
             hit = status == state
             return int(w[hit].sum()) if w is not None else int(hit.sum())
 
-        t.sent += total(self.SENT)
+        t.sent += total(self.SENT) + self.told
         t.queued += total(self.QUEUED)
         t.rejected += total(self.REFUSED)
         t.unchanged += total(self.UNCHANGED) + self.unlisted

@@ -234,17 +234,18 @@ class Inventory:
 
     # movements ----------------------------------------------------------
     def record_orders(self, source: str, lines: Iterable[OrderLine],
-                      moved: set[str] | None = None) -> int:
+                      moved: set[str] | None = None, made: list[int] | None = None) -> int:
         """Order lines as the shop reports them now -> movements for what changed.
         The SKUs that moved are added to ``moved``.
 
         A line is never set back to an older state of its order: one whose
         ``changed`` is before the one recorded is skipped, so a webhook delivered
         late, or a pull that read the order before a webhook told a newer state,
-        changes nothing (filebridge/webhooks.py)."""
+        changes nothing (filebridge/webhooks.py). ``made`` gets, line by line, the
+        number of movements each line made (0: it moved no stock)."""
         with self.rows.tx() as book:
             return self._record(book, source, lines, _web_kind, time.time(), moved,
-                                newer_only=True)
+                                newer_only=True, made=made)
 
     def order_changed(self, source: str, order: str) -> float | None:
         """When the order was last changed as recorded (None: never seen)."""
@@ -291,7 +292,8 @@ class Inventory:
 
     def _record(self, book: OrderBook, source: str, lines: Iterable[OrderLine],
                 kind: Callable[[bool, int, int], str], now: float,
-                moved: set[str] | None, newer_only: bool = False) -> int:
+                moved: set[str] | None, newer_only: bool = False,
+                made: list[int] | None = None) -> int:
         """The one bookkeeping of order lines and store receipts: record each line as
         it stands; a new line is a movement at its own time, a change to a known one
         at the line's ``changed``; a line that now names another SKU or location
@@ -302,9 +304,12 @@ class Inventory:
         Magento source is set to counts them (:func:`filebridge.stock_push.push_availability`)."""
         n = 0
         moved = set() if moved is None else moved
+        made = [] if made is None else made
         for ol in lines:
+            made.append(-n)  # this line's movements: n after it, less n before
             row = book.line(source, ol.order, ol.line)
             if newer_only and row is not None and row[3] is not None and row[3] > ol.changed:
+                made[-1] = 0
                 continue  # an older state of the order than the one recorded
             loc = ol.location or ALL
             book.put_line(source, ol.order, ol.line, ol.sku, loc, ol.qty, ol.status, ol.at,
@@ -323,12 +328,12 @@ class Inventory:
                         moved.add(old_sku)
                     before = 0
             sold = ol.qty - before
-            if sold == 0:
-                continue
-            when = ol.at if row is None else ol.changed
-            n += book.add_movement(source, kind(row is None, sold, ol.qty), ol.order, ol.line,
-                                   ol.sku, loc, -sold, when, now)
-            moved.add(ol.sku)
+            if sold != 0:
+                when = ol.at if row is None else ol.changed
+                n += book.add_movement(source, kind(row is None, sold, ol.qty), ol.order,
+                                       ol.line, ol.sku, loc, -sold, when, now)
+                moved.add(ol.sku)
+            made[-1] += n
         return n
 
     def cursor(self, source: str) -> str | None:

@@ -64,11 +64,33 @@ def when(rec: dict[str, Any], field: str | None, tz: str | None, default: float)
                          "2026-11-27T02:05:00+01:00)") from None
 
 
+@dataclass
+class Quiet:
+    """What an orders file's rows did: the movements they made (``movements``), and the
+    rows that moved no stock, nothing for the ERP's movement file: per SKU, and per
+    reason (``cancelled``: a cancelled line with no sale left to give back, e.g. one
+    first seen cancelled; ``as recorded``: a line already recorded as it stands, or an
+    older state of it)."""
+
+    movements: int = 0
+    skus: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, sku: str, reason: str) -> None:
+        self.skus[sku] = self.skus.get(sku, 0) + 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    @property
+    def rows(self) -> int:
+        return sum(self.skus.values())
+
+
 def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
-           source: str, report: FileReport) -> Touched:
+           source: str, report: FileReport, quiet: Quiet | None = None) -> Touched:
     """Read a whole stock file into the inventory: the ERP's figures, store
     movements, order lines or acknowledgements. Returns the SKUs it touched; rows
-    it cannot use are rejected into ``report`` with their line and field."""
+    it cannot use are rejected into ``report`` with their line and field. An orders
+    file's rows that moved no stock are noted in ``quiet``."""
     s = inv.spec
     refuse = Refuse(report)
     if s.role == "acks":
@@ -110,7 +132,14 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                 c = counts.setdefault(sku, [line, 0])
                 c[1] += 1
         moved: set[str] = set()
-        inv.record_orders(source, lines, moved)
+        made: list[int] = []
+        n = inv.record_orders(source, lines, moved, made)
+        if quiet is not None:
+            quiet.movements += n
+            for ol, n in zip(lines, made, strict=True):
+                if not n:
+                    quiet.add(ol.sku, "cancelled" if ol.status.lower() in gone
+                              else "as recorded")
         return _touched(counts, moved)
     if s.role == "figures":
         inv.unstage(file_id)
@@ -186,6 +215,20 @@ def _store(inv: Inventory, batches: Iterator[Batch], path: Path, source: str,
     return _touched(counts, moved)
 
 
+def written(lines: int, rows: int, quiet: Quiet) -> str:
+    """What a movement file made from an orders file holds, in words that add up:
+    ``4 lines written (5 order lines: 1 cancelled)``."""
+    why = [f"{n} {reason}" for reason, n in sorted(quiet.reasons.items())]
+    more = lines - quiet.movements
+    moving = rows - quiet.rows
+    if quiet.movements != moving:  # a line whose SKU changed makes two
+        why.append(f"{quiet.movements} movements from {moving} line{'' if moving == 1 else 's'}")
+    if more:
+        why.append(f"{more} line{'' if more == 1 else 's'} recorded before this file")
+    return (f"{lines} line{'' if lines == 1 else 's'} written ({rows} order "
+            f"line{'' if rows == 1 else 's'}" + (": " + ", ".join(why) if why else "") + ")")
+
+
 def _touched(counts: dict[str, list[int]], moved: set[str]) -> Touched:
     """The SKUs of the file's rows, and those it moved without a row (a SKU taken off
     a corrected receipt, or an order line that now holds another SKU): their shops are
@@ -218,14 +261,20 @@ class Oversold:
                     ", ..." if len(worst) > shown else "")
 
 
-def ack_columns(inv: Inventory | None, found: Oversold | None) -> dict[str, object]:
+def ack_columns(inv: Inventory | None, found: Oversold | None,
+                movements: int | None = None) -> dict[str, object]:
     """The ack's stock figures: none for a profile without stock, blank where the
-    file worked nothing out (a rejected file, ERP acknowledgements)."""
+    file worked nothing out (a rejected file, ERP acknowledgements). An orders
+    profile with movement files adds ``movements``: the lines written into them with
+    this file's outputs (blank for a rejected file)."""
     if inv is None:
         return {}
-    if found is None:
-        return {"oversold": None, "oversold_skus": None}
-    return {"oversold": found.units, "oversold_skus": len(found.skus)}
+    out: dict[str, object] = {"oversold": None, "oversold_skus": None}
+    if found is not None:
+        out = {"oversold": found.units, "oversold_skus": len(found.skus)}
+    if inv.spec.role == "orders" and inv.spec.feedback is not None:
+        out["movements"] = movements
+    return out
 
 
 def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
@@ -286,8 +335,16 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
 
     role = inv.spec.role
     source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
-    touched = ingest(inv, read(), path, ctx.file_id, source, report)
+    quiet = Quiet()
+    touched = ingest(inv, read(), path, ctx.file_id, source, report, quiet)
     report.flush()
+    if role == "orders" and not job.sinks:
+        # The movement file is the only output: a row is sent when it went into it,
+        # unchanged when it moved no stock (a cancelled line, a line as recorded). The
+        # SKUs' positions are still worked out, for the oversold figures, as no row.
+        ctx.rows.told += sum(n for _, _, n in touched) - quiet.rows
+        ctx.rows.unlisted += quiet.rows
+        touched = [(sku, line, 0) for sku, line, _ in touched]
     if role == "figures":
         # Sales the shops took since the export, before anything is pushed; SKUs they
         # moved that the file does not list go out with the file's (as no input row).
@@ -297,9 +354,16 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
     if role == "orders" and inv.spec.feedback is not None:
         # The ERP learns of the orders in this file's outputs, published with them.
         writer = job.movement_writer()
+        again = {seq for seq, _ in inv.rows.pending_files()}  # written before, not delivered
         files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
                              if inv.spec.feedback.deliver else ctx.outbox)
         ctx.published.append(lambda: writer.published([seq for seq, _, _ in files]))
+        ctx.movements = sum(n for _, _, n in files)
+        for seq, out, n in files:
+            ctx.notes[out] = f"{n} line{'' if n == 1 else 's'} written (file {seq} again: " \
+                "it was not delivered yet)" if seq in again else \
+                written(n, report.tally.read - report.tally.rejected - report.tally.skipped,
+                        quiet)
     if role == "acks":  # nothing for the shops; the rows are accounted for
         ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
         return

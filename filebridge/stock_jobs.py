@@ -66,7 +66,10 @@ def movement_writer(job: Job) -> MovementWriter:
     stock = job.profile.stock  # type: ignore[attr-defined]
     if job.inventory is None or stock.feedback is None:
         raise Bug("expected a stock profile with its inventory and feedback")
-    return MovementWriter(job.inventory, stock.feedback, job.profile.base, job.delivery)
+    from filebridge.feedback import erp_zone
+
+    return MovementWriter(job.inventory, stock.feedback, job.profile.base, job.delivery,
+                          erp_zone(job.profile))
 
 
 def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:

@@ -24,7 +24,9 @@ class AsOf(Model):
                              "first group is the time, e.g. 'STOCK_(\\d{8}_\\d{4})'")
     format: str = Field("%Y%m%d_%H%M", description="strptime format of the name's group")
     timezone: str | None = Field(None, description="zone of times without one, here and in "
-                                 "stock.at (default: the machine's), e.g. Europe/Rome")
+                                 "stock.at (default: the machine's), e.g. Europe/Rome; also "
+                                 "the zone of times written for the ERP when "
+                                 "feedback.timezone is unset")
 
     @model_validator(mode="after")
     def _one(self) -> AsOf:

@@ -206,3 +206,30 @@ def test_fixed_width_ack_and_done_files(workdir):
     (batch,) = FixedReader(o).read(workdir / "ack" / "ART_1.ack", FileReport("ack"))
     assert batch.rows() == [{"file": "ART_1.txt", "status": "done", "read": 2, "sent": 2,
                              "rejected": 0}]  # the same layout reads back what was written
+
+
+@pytest.mark.parametrize("sink", [
+    {"format": "csv", "path": "../out/{stem}.csv"},
+    {"format": "csv", "path": "../out/{stem}.csv", "empty": True},
+    {"format": "shopify_csv", "path": "../out/{stem}.csv", "empty": True},
+], ids=["csv", "csv-empty", "shopify_csv-empty"])
+def test_a_forced_rerun_with_mode_changes_keeps_the_earlier_output(workdir, sink):
+    """run --force of the same file, nothing changed since: the earlier delivery of
+    that name stays byte for byte (never a header-only file over it), and run says why
+    no output was written."""
+    p = profile("changes")
+    p["write"] = [sink | {"mode": "changes"}]
+    prof = write_profile(workdir, p)
+    drop(workdir, "ART_1.txt", GOOD)
+    first = cli("run", str(prof), cwd=workdir)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = workdir / "out" / "ART_1.csv"
+    delivered = out.read_bytes()
+    assert delivered.count(b"\n") >= 3  # a header and the records
+    again = drop(workdir, "ART_1.txt", GOOD)
+    forced = cli("run", str(prof), str(again), "--force", cwd=workdir)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert out.read_bytes() == delivered
+    assert "sent 0, unchanged 2" in forced.stdout
+    assert "nothing changed since the last delivery" in forced.stdout
+    assert f"-> {out}" not in forced.stdout

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from filebridge.errors import OutputError
+from filebridge.errors import Bug, OutputError
 from filebridge.layouts.bytes import data_bytes
 from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
@@ -103,6 +103,9 @@ class SinkContext:
     scratch_root: Path | None = None  # where scratch folders live (swept after a crash)
     published: list[Callable[[], None]] = field(default_factory=list)  # after publishing
     oversold: Any = None  # stock: what the file found sold beyond the stock (its ack)
+    movements: int | None = None  # stock orders: lines written into movement files (ack)
+    forced: bool = False  # run --force: known content processed again
+    notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
 
     def path(self, template: str) -> Path:
         try:
@@ -201,6 +204,14 @@ class FileSink(Sink):
     def changed(self, batch: Batch) -> pa.Array | None:
         """Rows to write (None: all): new or changed since the last delivery."""
         return self.delta.changed(batch) if self.delta is not None else None
+
+    def keeps_earlier(self) -> bool:
+        """A forced run (``run --force``) that has no record for the file: an earlier
+        delivery under the same name stays as it is, never replaced by a header-only
+        file (``empty: true`` or not)."""
+        if self.ctx is None:
+            raise Bug("expected self.ctx is not None")
+        return self.ctx.forced and any(self.ctx.path(p).exists() for p in self.paths())
 
     def state(self) -> dict[str, pa.Table]:
         merged = self.delta.merged() if self.delta is not None else None

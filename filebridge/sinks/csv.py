@@ -94,7 +94,7 @@ class CsvSink(FileSink):
         self._emit(csv_lines(texts, self.o.delimiter, self.o.newline))
 
     def finish(self) -> None:
-        if self.file is None and self.o.empty:
+        if self.file is None and self.o.empty and not self.keeps_earlier():
             cols = self.columns or self.o.columns or {}
             self._open(cols if isinstance(cols, dict) else {c: c for c in cols})
         self.close()

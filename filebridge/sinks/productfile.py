@@ -313,7 +313,7 @@ class ProductFileSink(FileSink):
                 chunk = []
         if chunk:
             self._chunk(chunk)
-        if self.o.empty:
+        if self.o.empty and not (not self.out and self.keeps_earlier()):
             for name in self.files():
                 self._file(name)
         for f in self.out.values():

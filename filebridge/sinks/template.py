@@ -151,7 +151,7 @@ class TemplateSink(FileSink):
             raise Bug("expected self.ctx is not None")
         try:
             self._close_writer()
-            if not self.count and not self.o.empty:
+            if not self.count and (not self.o.empty or self.keeps_earlier()):
                 return  # nothing to render: no file (the ack says what happened)
             self.staged = self.ctx.stage(self.o.path, self.o.done_file)
             context = {"records": self._records(), "count": self.count,
