@@ -326,7 +326,7 @@ def test_faults_create_nothing_twice(tmp_path, cli_env, faults):
         prof = setup(tmp_path / "faulty")
         drop(tmp_path / "faulty", SAMPLE.name)
         if faults == "throttled":  # a bucket another app emptied, and HTTP 429s
-            shop.available, shop.restore = 0.0, 400.0
+            shop.drain_before, shop.restore = 1, 400.0
             shop.faults.fail(3, status=429, retry_after=0.01)
         elif faults == "errors":
             shop.faults.ok(12)
