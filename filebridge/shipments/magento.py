@@ -1,0 +1,1 @@
+"""Shipments into Magento: not written yet."""

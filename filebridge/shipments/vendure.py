@@ -1,0 +1,1 @@
+"""Shipments into Vendure: not written yet."""
