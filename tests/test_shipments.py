@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import write_profile
 from helpers import read_csv
+from shops.magento import TOKEN as MAGENTO_TOKEN
+from shops.magento import MagentoServer
 from shops.shopify import FAST_RESTORE, TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
@@ -192,6 +194,7 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIP_TOKEN", TOKEN)
     monkeypatch.setenv("SHIP_KEY", "ck_s")
     monkeypatch.setenv("SHIP_SECRET", "cs_s")
+    monkeypatch.setenv("SHIP_MAGENTO", MAGENTO_TOKEN)
 
 
 @pytest.fixture
@@ -310,3 +313,67 @@ def test_loopback_shopify_refuses_what_shopify_refuses(shopify):
 def test_a_shipments_profile_names_one_shop_that_takes_shipments(workdir):
     with pytest.raises(ProfileError, match="takes no shipments"):
         shipments_job(workdir, {"format": "csv", "path": "../out/x.csv"}, [("1", "A", 1, "T")])
+
+
+# -- Magento ---------------------------------------------------------------------------
+
+T0 = 1_780_000_000
+
+
+def magento_output(shop: MagentoServer) -> dict[str, Any]:
+    return {"format": "magento_api", "url": shop.url, "token": "${SHIP_MAGENTO}",
+            "limits": FAST}
+
+
+def test_magento_shipments_partial_whole_and_refused(workdir):
+    with MagentoServer() as shop:
+        o = shop.add_order([("A-1", 3), ("B-1", 1, "configurable")], T0, invoiced=True)
+        held = shop.add_order([("A-1", 1)], T0)
+        shop.set_state(held, "holded", "holded", T0)
+        refunded = shop.add_order([("A-1", 2)], T0, invoiced=True)
+        shop.refund(refunded, {"A-1": 1}, T0 + 60)
+        job, path = shipments_job(workdir, magento_output(shop), [
+            (o, "A-1", 2, "1Z001"), (o, "B-1", 1, "1Z001"),  # one shipment, two items
+            (held, "A-1", 1, "1Z002"),  # on hold: cannot ship
+            (refunded, "A-1", 2, "1Z003"),  # one of the two refunded
+            (424242, "A-1", 1, "1Z004"),  # unknown order
+            (o, "A-1", 1, "1Z005")])  # the last unit
+        [out] = run_files(job, [path])
+        assert tally(out) == (6, 3, 0, 3)
+        assert reasons(job, out) == {(4, "order"), (5, "quantity"), (6, "order")}
+        assert shop.orders[o]["state"] == "complete"  # invoiced and all shipped
+        [first, last] = [s for s in shop.shipments if s["order_id"] == o]
+        assert last["tracks"][0]["track_number"] == "1Z005"
+        assert sorted(i["qty"] for i in first["items"]) == [1, 2]
+        assert first["tracks"] == [{"track_number": "1Z001", "title": "DHL",
+                                    "carrier_code": "dhl"}]
+        parent = next(i for i in shop.orders[o]["items"] if i["sku"] == "B-1"
+                      and "parent_item_id" not in i)
+        assert parent["qty_shipped"] == 1  # the configurable's parent item was shipped
+        # Everything again, in a file of another name and another ledger (a run cut
+        # short before it recorded anything): the shop's tracks tell what it has.
+        calls = shop.ship_calls
+        job, path = shipments_job(workdir, magento_output(shop), [
+            (o, "A-1", 2, "1Z001"), (o, "B-1", 1, "1Z001"), (o, "A-1", 1, "1Z005")],
+            "SHIP_2.csv", ledger="other.db")
+        assert tally(run_files(job, [path])[0]) == (3, 0, 3, 0)
+        assert shop.ship_calls == calls
+
+
+def test_loopback_magento_refuses_more_than_is_left_to_ship():
+    import requests
+
+    with MagentoServer() as shop:
+        o = shop.add_order([("A-1", 1)], T0)
+        item = shop.orders[o]["items"][0]["item_id"]
+
+        def ship(qty: int) -> requests.Response:
+            return requests.post(f"{shop.url}/rest/all/V1/order/{o}/ship", timeout=5,
+                                 headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"},
+                                 json={"items": [{"order_item_id": item, "qty": qty}]})
+
+        r = ship(2)
+        assert r.status_code == 400 and "invalid quantity to ship" in r.json()["message"]
+        assert ship(1).status_code == 200
+        r = ship(1)
+        assert r.status_code == 400 and "does not allow a shipment" in r.json()["message"]

@@ -70,12 +70,17 @@ class ShopifyShipper(Shipper):
     def __init__(self, options: ShopifyOptions):
         super().__init__(options)
         self.client = ShopifyClient(options, None)
+        # fulfillmentCreate is not repeated blindly (a lost answer may hide a fulfilment
+        # made): the run fails, and the next finds it by its tracking number.
+        self.once = ShopifyClient(options.model_copy(update={
+            "limits": options.limits.model_copy(update={"retries": 0})}), None)
         # order -> [fulfillment order, its line item, order line, units remaining], as
         # the last order() read them: ship() spreads a line's units over them
         self.slots: dict[str, list[list[Any]]] = {}
 
     def close(self) -> None:
         self.client.close()
+        self.once.close()
 
     def order(self, ref: str) -> ShopOrder | None:
         gid = order_gid(ref)
@@ -162,7 +167,7 @@ class ShopifyShipper(Shipper):
         if tracking:
             fulfillment["trackingInfo"] = tracking
         try:
-            data = self.client.call("fulfillmentCreate", CREATE, {"fulfillment": fulfillment})
+            data = self.once.call("fulfillmentCreate", CREATE, {"fulfillment": fulfillment})
         except Refused as e:
             raise ShopRefused(str(e)) from None
         answer = data.get("fulfillmentCreate") or {}
