@@ -168,6 +168,7 @@ class ShipmentSink(Sink):
         already = order.tracked.get(g.tracking) if g.tracking else None
         plan: list[tuple[ShopLine, int]] = []
         planned: dict[str, list[Row]] = {}
+        found = False
         taken: dict[str, int] = {}
         for item, its in todo.items():
             qty = sum(r.qty for r in its)
@@ -188,6 +189,7 @@ class ShipmentSink(Sink):
                 # it): recorded now, nothing sent twice.
                 ledger_rows.record(ledger, self.id, g.order, g.key, self.job.profile,
                                    self._file(), None, [(item, qty)])
+                found = True
                 continue
             left = sum(max(li.left - taken.get(li.id, 0), 0) for li in candidates)
             if qty > left:
@@ -202,6 +204,9 @@ class ShipmentSink(Sink):
                     taken[li.id] = taken.get(li.id, 0) + n
                     need -= n
             planned[item] = its
+        if found:
+            self.shipper.resume(order, Shipment(g.key, g.tracking, g.carrier, g.date, [],
+                                                g.delivered, s.notify))
         if not plan:
             return
         shipment = Shipment(g.key, g.tracking, g.carrier, g.date, _merge(plan), g.delivered,

@@ -18,9 +18,9 @@ class ShipmentSpec(Model):
     remembers it, and the shop's own fulfilled quantities are checked); an unknown
     order, line or SKU, or a quantity beyond what is left to ship, rejects its row."""
 
-    order: str = Field("order", description="mapped field with the shop's order id (as the "
-                       "order files and documents give it: Shopify's Order GID or number id, "
-                       "WooCommerce's and Magento's order id, Vendure's order code)")
+    order: str = Field("order", description="mapped field with the shop's order id, as the "
+                       "order pulls give it: Shopify's Order GID or its number, WooCommerce's "
+                       "order id, Magento's entity id, Vendure's order id or code")
     line: str | None = Field(None, description="mapped field with the shop's order line id "
                              "(unset: the line is found by its SKU)")
     sku: str = Field("sku", description="mapped field with the SKU (used when line is unset "
