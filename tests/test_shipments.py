@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import write_profile
-from helpers import read_csv
+from helpers import KILLED, filebridge, read_csv
 from shops.magento import TOKEN as MAGENTO_TOKEN
 from shops.magento import MagentoServer
 from shops.shopify import FAST_RESTORE, TOKEN, ShopifyServer
@@ -114,6 +114,27 @@ def test_sample_shipments_reach_woocommerce_once(tmp_path, cli_env):
         assert run(prof, env).returncode == 0
         assert shop.orders.order(o3)["status"] == "completed"
         assert len(shop.orders.meta(o3, "filebridge_shipments")) == 2
+
+
+def test_a_run_killed_after_the_shop_made_a_shipment_does_not_make_it_again(tmp_path):
+    """SIGKILL between the shop's answer and the ledger (crash point shipment.made):
+    the next run finds the shipment in the order's own record, counts it unchanged,
+    and sends the rest; each order is changed once."""
+    with WooServer(key="ck_s", secret="cs_s") as shop:
+        prof, ids = woo_setup(tmp_path, shop)
+        drop_sample(tmp_path, ids)
+        env = {"WOO_URL": shop.url, "WOO_KEY": "ck_s", "WOO_SECRET": "cs_s"}
+        r = filebridge("run", str(prof), crash_at="shipment.made", env=env)
+        assert r.returncode == KILLED, r.stderr
+        assert shop.orders.updates == 1  # 1001's shipment is in the shop, nothing else
+        r = filebridge("run", str(prof), env=env)
+        assert r.returncode == 1, r.stderr
+        [ack] = read_csv(tmp_path / "feedback" / "spedizioni" / "SPEDIZIONI_20261128.ack.csv",
+                         ";")
+        assert (ack["read"], ack["sent"], ack["unchanged"], ack["rejected"]) == \
+            ("7", "2", "2", "3")
+        assert shop.orders.updates == 3
+        assert len(shop.orders.meta(int(ids["1001"]), "filebridge_shipments")) == 1
 
 
 def test_a_cancelled_or_refunded_woocommerce_order_ships_only_what_is_left(workdir):

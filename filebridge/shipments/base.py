@@ -68,6 +68,10 @@ class Shipper(ABC):
         """Create the shipment; the shop's id for it. Raises :class:`ShopRefused` when
         the shop refuses it, SinkError when it cannot be reached."""
 
+    def resume(self, order: ShopOrder, shipment: Shipment) -> None:
+        """The shop has this shipment already (found by its tracking number): finish
+        what a run cut short may have left undone (Vendure: the fulfilment's state)."""
+
     def close(self) -> None:
         """Release connections."""
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from filebridge.crashpoints import crash_point
 from filebridge.errors import PermanentSinkError
 from filebridge.ledger import shipments as ledger_rows
 from filebridge.records import Batch
@@ -218,6 +219,7 @@ class ShipmentSink(Sink):
                 self._reject(its, s.quantity, f"{self.id} refused shipment {g.key} of order "
                              f"{g.order}: {e}")
             return
+        crash_point("shipment.made")
         ledger_rows.record(ledger, self.id, g.order, g.key, self.job.profile, self._file(),
                            ref, [(item, sum(r.qty for r in its))
                                  for item, its in planned.items()])
