@@ -398,3 +398,15 @@ def test_loopback_magento_refuses_more_than_is_left_to_ship():
         assert ship(1).status_code == 200
         r = ship(1)
         assert r.status_code == 400 and "does not allow a shipment" in r.json()["message"]
+
+
+def test_delivered_later_changes_nothing_in_a_shop_without_that_step(workdir, shopify):
+    shop = shopify
+    o = shop.add_order([("A-1", 1)])
+    job, path = shipments_job(workdir, shopify_output(shop), [(o, "A-1", 1, "T1", "N")],
+                              delivered=True)
+    assert tally(run_files(job, [path])[0]) == (1, 1, 0, 0)
+    job, path = shipments_job(workdir, shopify_output(shop), [(o, "A-1", 1, "T1", "Y")],
+                              "SHIP_2.csv", delivered=True)
+    assert tally(run_files(job, [path])[0]) == (1, 0, 1, 0)
+    assert shop.fulfillment_calls == 1

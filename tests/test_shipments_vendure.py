@@ -62,6 +62,13 @@ def test_an_order_goes_through_shipment_to_shipped_and_delivered(workdir, shop):
     assert now["state"] == "PartiallyDelivered"  # VT1 is shipped, VT2 delivered
     assert sorted((f["trackingCode"], f["state"]) for f in now["fulfillments"]) == \
         [("VT1", "Shipped"), ("VT2", "Delivered")]
+    # VT1 delivered, told in a later file: the fulfilment and the order move on.
+    job, path = shipments_job(workdir, output(shop), [(oid, "SHP-A", 2, "VT1", "S")],
+                              "SHIP_4.csv", delivered=True)
+    assert tally(run_files(job, [path])[0]) == (1, 1, 0, 0)
+    now = state(shop, oid)
+    assert now["state"] == "Delivered"
+    assert {f["state"] for f in now["fulfillments"]} == {"Delivered"}
     # A whole order delivered in one shipment: the order is Delivered.
     whole = shop.place_order([("SHP-A", 1)])
     job, path = shipments_job(workdir, output(shop), [(whole["id"], "SHP-A", 1, "VT3", "Y")],

@@ -287,6 +287,7 @@ SHIPMENTS = """CREATE TABLE IF NOT EXISTS shipment_lines (
     shipment TEXT NOT NULL,         -- the ERP's delivery note, else the tracking number
     item TEXT NOT NULL,             -- line:<id> or sku:<sku>, as the file names the line
     qty INTEGER NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0,  -- 1: the shop was told it was delivered
     profile TEXT NOT NULL,
     file TEXT NOT NULL,             -- the file that sent it
     shop_ref TEXT,                  -- the shop's id for the shipment (fulfilment)

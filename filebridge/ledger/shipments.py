@@ -13,25 +13,30 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def sent(ledger: Any, shop: str, order: str, shipment: str) -> dict[str, int]:
-    """item -> units already sent for this shipment of the order."""
-    return {item: int(qty) for item, qty in ledger.db.execute(
-        "SELECT item, qty FROM shipment_lines WHERE shop=? AND order_id=? AND shipment=?",
-        (shop, order, shipment)).fetchall()}
+def sent(ledger: Any, shop: str, order: str, shipment: str) -> dict[str, tuple[int, bool]]:
+    """item -> (units already sent for this shipment of the order, whether the shop
+    was told it was delivered)."""
+    return {item: (int(qty), bool(delivered)) for item, qty, delivered in ledger.db.execute(
+        "SELECT item, qty, delivered FROM shipment_lines WHERE shop=? AND order_id=? AND "
+        "shipment=?", (shop, order, shipment)).fetchall()}
 
 
 def record(ledger: Any, shop: str, order: str, shipment: str, profile: str, file: str,
-           shop_ref: str | None, items: Iterable[tuple[str, int]]) -> None:
+           shop_ref: str | None, items: Iterable[tuple[str, int]],
+           delivered: bool = False) -> None:
     """Note the lines of one shipment the shop now has, in one transaction."""
     now = time.time()
     with ledger.tx() as db:
         for item, qty in items:
             db.execute(
-                "INSERT INTO shipment_lines (shop, order_id, shipment, item, qty, profile, "
-                "file, shop_ref, sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-                "(shop, order_id, shipment, item) DO UPDATE SET qty=excluded.qty, "
-                "file=excluded.file, shop_ref=excluded.shop_ref, sent=excluded.sent",
-                (shop, order, shipment, item, qty, profile, file, shop_ref, now))
+                "INSERT INTO shipment_lines (shop, order_id, shipment, item, qty, delivered, "
+                "profile, file, shop_ref, sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                "CONFLICT (shop, order_id, shipment, item) DO UPDATE SET qty=excluded.qty, "
+                "delivered=excluded.delivered, file=excluded.file, "
+                "shop_ref=COALESCE(excluded.shop_ref, shipment_lines.shop_ref), "
+                "sent=excluded.sent",
+                (shop, order, shipment, item, qty, int(delivered), profile, file, shop_ref,
+                 now))
 
 
 def count(ledger: Any, shop: str) -> int:

@@ -72,6 +72,11 @@ class Shipper(ABC):
         """The shop has this shipment already (found by its tracking number): finish
         what a run cut short may have left undone (Vendure: the fulfilment's state)."""
 
+    def deliver(self, order: ShopOrder, shipment: Shipment) -> bool:
+        """A shipment sent before is now delivered: tell the shop, if it has such a
+        step (Vendure); whether the shop changed."""
+        return False
+
     def close(self) -> None:
         """Release connections."""
 

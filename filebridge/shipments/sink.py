@@ -143,20 +143,26 @@ class ShipmentSink(Sink):
             items.setdefault(r.item, []).append(r)
         done = ledger_rows.sent(ledger, self.id, g.order, g.key)
         todo: dict[str, list[Row]] = {}
+        arrived: dict[str, list[Row]] = {}  # sent before, delivered now
         for item, its in items.items():
             qty = sum(r.qty for r in its)
             if item not in done:
                 todo[item] = its
-            elif done[item] == qty:
-                pass  # sent before: unchanged
-            else:
+            elif done[item][0] != qty:
                 self._reject(its, s.quantity, f"shipment {g.key} of order {g.order} was sent "
-                             f"with {done[item]} units of {its[0].ref}, now {qty}: a sent "
+                             f"with {done[item][0]} units of {its[0].ref}, now {qty}: a sent "
                              "shipment is not changed (send the difference as a new "
                              "shipment)")
-        if not todo:
+            elif g.delivered and not done[item][1]:
+                arrived[item] = its
+            # else: sent before, as it stands: unchanged
+        if not todo and not arrived:
             return
         order = self.shipper.order(g.order)
+        if arrived and order is not None:
+            self._arrived(g, order, arrived)
+        if not todo:
+            return
         if order is None:
             for its in todo.values():
                 self._reject(its, s.order, f"order {g.order} is unknown to {self.id}")
@@ -189,7 +195,7 @@ class ShipmentSink(Sink):
                 # The shop has this shipment already (a run cut short after the shop made
                 # it): recorded now, nothing sent twice.
                 ledger_rows.record(ledger, self.id, g.order, g.key, self.job.profile,
-                                   self._file(), None, [(item, qty)])
+                                   self._file(), None, [(item, qty)], g.delivered)
                 found = True
                 continue
             left = sum(max(li.left - taken.get(li.id, 0), 0) for li in candidates)
@@ -222,8 +228,21 @@ class ShipmentSink(Sink):
         crash_point("shipment.made")
         ledger_rows.record(ledger, self.id, g.order, g.key, self.job.profile, self._file(),
                            ref, [(item, sum(r.qty for r in its))
-                                 for item, its in planned.items()])
+                                 for item, its in planned.items()], g.delivered)
         rows.sent_at([r.ordinal for its in planned.values() for r in its])
+
+    def _arrived(self, g: Group, order: ShopOrder, items: dict[str, list[Row]]) -> None:
+        """Lines of a shipment sent before that the file now says were delivered: the
+        shop is told where it has such a step (sent), else they are unchanged."""
+        if self.job is None:
+            raise PermanentSinkError("shipments: the output is not bound to a job")
+        told = self.shipper.deliver(order, Shipment(g.key, g.tracking, g.carrier, g.date, [],
+                                                    True, self.spec.notify))
+        ledger_rows.record(self.job.ledger, self.id, g.order, g.key, self.job.profile,
+                           self._file(), None, [(item, sum(r.qty for r in its))
+                                                for item, its in items.items()], True)
+        if told:
+            self._rows().sent_at([r.ordinal for its in items.values() for r in its])
 
     def _file(self) -> str:
         return self.ctx.vars.get("name", "") if self.ctx is not None else ""

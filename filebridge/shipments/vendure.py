@@ -27,7 +27,8 @@ Facts relied on, read in ``@vendure/core`` 3.7.3 and checked against a running 3
 
 The order is named by its id (the order puller's) or its code. A fulfilment found
 already made (its tracking code) but left ``Pending`` by a run cut short is moved on
-to Shipped (and Delivered) when its file comes again.
+to Shipped (and Delivered) when its file comes again; a shipment sent before that a
+later file says was delivered is moved on to Delivered.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class VendureShipper(Shipper):
     def __init__(self, options: VendureOptions):
         super().__init__(options)
         self.client = VendureClient(options, State(lambda product: []))
-        self.pending: dict[tuple[str, str], str] = {}  # (order, tracking) -> fulfilment
+        # (order, tracking code) -> (fulfilment, its state), as order() last read them
+        self.made: dict[tuple[str, str], tuple[str, str]] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -97,8 +99,8 @@ class VendureShipper(Shipper):
                 have = tracked.setdefault(str(f["trackingCode"]), {})
                 for line, n in lines.items():
                     have[line] = have.get(line, 0) + n
-                if f.get("state") in ("Created", "Pending"):
-                    self.pending[(str(o["id"]), str(f["trackingCode"]))] = str(f["id"])
+                self.made[(str(o["id"]), str(f["trackingCode"]))] = (str(f["id"]),
+                                                                      str(f["state"]))
         lines_out = [ShopLine(str(li["id"]), str((li.get("productVariant") or {}).get("sku") or ""),
                               int(li["quantity"]),
                               max(int(li["quantity"]) - held.get(str(li["id"]), 0), 0))
@@ -120,17 +122,27 @@ class VendureShipper(Shipper):
         made = data["addFulfillmentToOrder"]
         if made.get("errorCode"):
             raise ShopRefused(f"{made['errorCode']}: {made.get('message')}")
-        self._move(str(made["id"]), shipment.delivered)
+        self._move(str(made["id"]), str(made.get("state") or "Pending"), shipment.delivered)
         return str(made["id"])
 
     def resume(self, order: ShopOrder, shipment: Shipment) -> None:
-        fid = self.pending.pop((order.id, shipment.tracking), None)
-        if fid is not None:
-            self._move(fid, shipment.delivered)
+        fid, state = self.made.get((order.id, shipment.tracking), ("", ""))
+        if fid:
+            self._move(fid, state, shipment.delivered)
 
-    def _move(self, fid: str, delivered: bool) -> None:
-        for state in ("Shipped", "Delivered") if delivered else ("Shipped",):
-            moved = self.client.must(MOVE, {"id": fid, "s": state})["transitionFulfillmentToState"]
+    def deliver(self, order: ShopOrder, shipment: Shipment) -> bool:
+        fid, state = self.made.get((order.id, shipment.tracking), ("", ""))
+        if not fid or state in ("Delivered", "Cancelled"):
+            return False
+        self._move(fid, state, True)
+        return True
+
+    def _move(self, fid: str, state: str, delivered: bool) -> None:
+        """On from ``state`` to Shipped, and to Delivered when ``delivered``."""
+        steps = ["Shipped", "Delivered"] if delivered else ["Shipped"]
+        for target in steps[steps.index(state) + 1:] if state in steps else steps:
+            moved = self.client.must(MOVE, {"id": fid, "s": target})[
+                "transitionFulfillmentToState"]
             if moved.get("errorCode"):
-                raise PermanentSinkError(f"vendure shipments: fulfilment {fid} to {state}: "
+                raise PermanentSinkError(f"vendure shipments: fulfilment {fid} to {target}: "
                                          f"{moved.get('message')}")
