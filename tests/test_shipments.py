@@ -410,3 +410,16 @@ def test_delivered_later_changes_nothing_in_a_shop_without_that_step(workdir, sh
                               "SHIP_2.csv", delivered=True)
     assert tally(run_files(job, [path])[0]) == (1, 0, 1, 0)
     assert shop.fulfillment_calls == 1
+
+
+def test_plan_counts_shipment_rows_and_asks_the_shop_nothing(workdir, shopify):
+    from filebridge.plan import plan
+
+    o = shopify.add_order([("A-1", 1)])
+    job, path = shipments_job(workdir, shopify_output(shopify), [(o, "A-1", 1, "T1")])
+    before = shopify.requests
+    p = plan(job, path)
+    p.report.close()
+    [out] = p.files.values()
+    assert out.describe().startswith("1 shipment rows")
+    assert shopify.requests == before and shopify.fulfillment_calls == 0
