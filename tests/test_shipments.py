@@ -423,3 +423,32 @@ def test_plan_counts_shipment_rows_and_asks_the_shop_nothing(workdir, shopify):
     [out] = p.files.values()
     assert out.describe().startswith("1 shipment rows")
     assert shopify.requests == before and shopify.fulfillment_calls == 0
+
+
+def test_a_fixed_width_as400_shipments_file_into_magento(workdir):
+    """The same flow from a fixed-width export (CPYTOIMPF *FIXED): the fixed reader's
+    rows, with a quantity in zoned digits, become Magento shipments."""
+    with MagentoServer() as shop:
+        o = shop.add_order([("GIACCA-NER-M", 2), ("BORSA-NER", 1)], T0, invoiced=True)
+        prof = write_profile(workdir, {
+            "name": "spedizioni-as400", "source": {"kind": "local", "path": "../inbox"},
+            "read": {"format": "fixed", "encoding": "cp1252", "record_length": 60, "fields": {
+                "ORDINE": {"start": 1, "length": 10}, "SKU": {"start": 11, "length": 20},
+                "QTA": {"start": 31, "length": 5, "type": "integer"},
+                "VETTORE": {"start": 36, "length": 5}, "TRACKING": {"start": 41, "length": 20}}},
+            "map": {"fields": {"order": {"from": "ORDINE"}, "sku": {"from": "SKU"},
+                               "quantity": {"from": "QTA"}, "carrier": {"from": "VETTORE"},
+                               "tracking": {"from": "TRACKING"}}},
+            "shipments": {}, "write": [magento_output(shop)],
+            "ledger": str(workdir / "filebridge.db")})
+        rows = [(str(o), "GIACCA-NER-M", "00002", "UPS", "1ZFIX01"),
+                (str(o), "BORSA-NER", "00002", "UPS", "1ZFIX01")]  # 1 ordered
+        text = "".join(f"{a:<10}{b:<20}{c}{d:<5}{e:<20}\r\n" for a, b, c, d, e in rows)
+        path = workdir / "inbox" / "SPED.TXT"
+        path.write_bytes(text.encode("cp1252"))
+        [out] = run_files(Job(load_profile(prof)), [path])
+        assert tally(out) == (2, 1, 0, 1)
+        [s] = shop.shipments
+        assert s["items"] == [{"order_item_id": shop.orders[o]["items"][0]["item_id"],
+                               "sku": "GIACCA-NER-M", "qty": 2}]
+        assert s["tracks"][0]["carrier_code"] == "ups"
