@@ -452,3 +452,13 @@ def test_a_fixed_width_as400_shipments_file_into_magento(workdir):
         assert s["items"] == [{"order_item_id": shop.orders[o]["items"][0]["item_id"],
                                "sku": "GIACCA-NER-M", "qty": 2}]
         assert s["tracks"][0]["carrier_code"] == "ups"
+
+
+def test_a_shopify_order_too_large_to_read_whole_is_rejected_not_half_shipped(workdir, shopify):
+    big = shopify.add_order([(f"L-{i}", 1) for i in range(51)])
+    small = shopify.add_order([("A-1", 1)])
+    job, path = shipments_job(workdir, shopify_output(shopify), [
+        (big, "L-0", 1, "T1"), (small, "A-1", 1, "T2")])
+    [out] = run_files(job, [path])
+    assert tally(out) == (2, 1, 0, 1) and reasons(job, out) == {(2, "order")}
+    assert shopify.fulfillment_calls == 1

@@ -61,7 +61,9 @@ class Shipper(ABC):
 
     @abstractmethod
     def order(self, ref: str) -> ShopOrder | None:
-        """The order as the shop has it now (None: the shop does not know it)."""
+        """The order as the shop has it now (None: the shop does not know it).
+        :class:`ShopRefused` for an order it cannot ship from a file (its rows are
+        rejected)."""
 
     @abstractmethod
     def ship(self, order: ShopOrder, shipment: Shipment) -> str:

@@ -96,16 +96,15 @@ class ShopifyShipper(Shipper):
         fos = o.get("fulfillmentOrders") or {}
         if (items.get("pageInfo") or {}).get("hasNextPage") or \
                 (fos.get("pageInfo") or {}).get("hasNextPage"):
-            raise PermanentSinkError(f"shopify shipments: order {ref} has more than {LINES} "
-                                     f"lines or {FOS} fulfillment orders; not shipped from a "
-                                     "file")
+            raise ShopRefused(f"it has more than {LINES} lines or {FOS} fulfillment "
+                              "orders: ship it in the Shopify admin")
         left: dict[str, int] = {}
         slots: list[list[Any]] = []
         for fo in fos.get("nodes") or []:
             conn = fo.get("lineItems") or {}
             if (conn.get("pageInfo") or {}).get("hasNextPage"):
-                raise PermanentSinkError(f"shopify shipments: fulfillment order {fo['id']} "
-                                         f"has more than {FO_LINES} lines")
+                raise ShopRefused(f"its fulfillment order {fo['id']} has more than "
+                                  f"{FO_LINES} lines: ship it in the Shopify admin")
             if fo.get("status") not in SHIPPABLE:
                 continue
             for fl in conn.get("nodes") or []:

@@ -158,7 +158,12 @@ class ShipmentSink(Sink):
             # else: sent before, as it stands: unchanged
         if not todo and not arrived:
             return
-        order = self.shipper.order(g.order)
+        try:
+            order = self.shipper.order(g.order)
+        except ShopRefused as e:  # an order this shop cannot ship from a file
+            for its in [*todo.values(), *arrived.values()]:
+                self._reject(its, s.order, f"order {g.order}: {e}")
+            return
         if arrived and order is not None:
             self._arrived(g, order, arrived)
         if not todo:
