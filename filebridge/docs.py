@@ -148,6 +148,8 @@ def reference() -> str:
            "| `set` | " + (ProfileBase.model_fields["set"].description or "") + " |",
            "| `join` | " + (ProfileBase.model_fields["join"].description or "") + " |",
            "| `stock` | " + (ProfileBase.model_fields["stock"].description or "") + " |",
+           "| `shipments` | " + (ProfileBase.model_fields["shipments"].description or "")
+           + " |",
            "| `ledger` | " + (ProfileBase.model_fields["ledger"].description or "") + " |",
            "| `ledger_password` | "
            + (ProfileBase.model_fields["ledger_password"].description or "") + " |",
@@ -196,6 +198,10 @@ def reference() -> str:
     _table(FeedbackOptions, "feedback", out, seen)
     out.append("## Shared stock\n")
     _table(StockSpec, "stock", out, seen)
+    out.append("## Shipments back to the shop\n")
+    from filebridge.shipments.spec import ShipmentSpec
+
+    _table(ShipmentSpec, "shipments", out, seen)
     out.append("## Destinations\n")
     for name in reg.names("destination"):
         _table(reg.get("destination", name).Options, f"destination kind `{name}`", out, seen)

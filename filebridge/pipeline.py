@@ -108,10 +108,16 @@ class Job:
         self.sinks: list[Sink] = []
         if self.inventory is not None:
             self.inventory.bind_outputs(list(profile.write))
+        shipments = getattr(profile, "shipments", None)
         for options in profile.write:
             if self.inventory is not None:
                 options = self.inventory.sink_options(options)
-            sink = reg.get("sink", options.format)(options)
+            if shipments is not None:  # the shop's fulfilments, not its catalog
+                from filebridge.shipments.sink import build
+
+                sink = build(options, shipments)
+            else:
+                sink = reg.get("sink", options.format)(options)
             sink.bind(info)
             self.sinks.append(sink)
         # The stock outputs of the other profiles of the inventory (filebridge/stock_share.py):
@@ -165,6 +171,9 @@ class Job:
     def close(self) -> None:
         for s in {id(s): s for s in [*self.shops.values(), *self.shared]}.values():
             s.shutdown()
+        for s in self.sinks:
+            if self.profile.shipments is not None and hasattr(s, "shipper"):
+                s.shipper.close()
 
     @property
     def name(self) -> str:

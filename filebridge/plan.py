@@ -24,6 +24,7 @@ class FileOutput:
     the file's records against the last delivery (its snapshot in the ledger)."""
 
     changes: bool
+    shipments: bool = False  # a shipments profile's shop: rows, not records
     records: int = 0
     new: int = 0
     changed: int = 0
@@ -53,6 +54,9 @@ class FileOutput:
         self._keys = []
 
     def describe(self) -> str:
+        if self.shipments:
+            return (f"{self.records} shipment rows; which orders, lines and units the shop "
+                    "takes is known only when run (plan asks the shop nothing)")
         if not self.changes:
             return f"{self.records} records (mode: full, every record)"
         return (f"{self.records} records (new {self.new}, changed {self.changed}, "
@@ -78,7 +82,8 @@ def plan(job: Job, path: Path) -> FilePlan:
     for s in job.sinks:
         if s.id not in job.shops:
             changes = getattr(s.o, "mode", "full") == "changes"
-            files[s.id] = FileOutput(changes, _known=job.ledger.load_snapshot(job.name, s.id)
+            files[s.id] = FileOutput(changes, hasattr(s, "shipper"),
+                                     _known=job.ledger.load_snapshot(job.name, s.id)
                                      if changes else None)
     out = FilePlan(report=report, files=files)
     for batch in job.batches(path, report):

@@ -25,6 +25,7 @@ from filebridge.mapping import MapSpec
 from filebridge.options import LedgerRef, LocatedErrors, Model, Secret
 from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
+from filebridge.shipments.spec import ShipmentSpec
 from filebridge.stock_spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
 
@@ -48,6 +49,9 @@ class ProfileBase(Model):
                                     "store movements) of an inventory shared with the web: "
                                     "shops get what may be sold, net of sales the ERP does "
                                     "not know yet and of safety stock")
+    shipments: ShipmentSpec | None = Field(None, description="the files are the ERP's "
+                                           "shipments: each becomes a fulfilment in the "
+                                           "shop of the one write: output (a shop API)")
     ledger: LedgerRef | None = Field(
         None, description="the ledger: a SQLite file, or postgresql://user@host:port/db for "
         "a PostgreSQL database shared by several machines (the password as ledger_password, "
@@ -150,6 +154,27 @@ def _stock_sinks_set_stock(self: Any) -> Any:
         if s.sources is not None and s.sources.sources:
             raise ValueError(f"write[{i}].reservations_of: not with sources.sources (the "
                              "reserved units go with the stock field)")
+    return self
+
+
+def _shipments_go_to_one_shop(self: Any) -> Any:
+    """A shipments profile sends to one shop API, which must know shipments."""
+    if self.shipments is None:
+        return self
+    if self.stock is not None:
+        raise ValueError("shipments: and stock: do not go together (a shipments file "
+                         "moves no stock figure)")
+    from filebridge.registry import REGISTRY
+    from filebridge.shipments import load_shippers
+
+    load_shippers()
+    known = ", ".join(REGISTRY.names("shipper"))
+    if len(self.write) != 1:
+        raise ValueError(f"shipments: write: names exactly one shop API output ({known}), "
+                         f"not {len(self.write)}")
+    if REGISTRY.find("shipper", self.write[0].format) is None:
+        raise ValueError(f"write[0]: {self.write[0].format} takes no shipments; a "
+                         f"shipments profile writes to one of {known}")
     return self
 
 
@@ -258,6 +283,8 @@ def profile_model() -> type[ProfileBase]:
         __validators__={"distinct_paths": field_validator("write")(_distinct_paths),
                         "changes_need_key": model_validator(mode="after")(_changes_need_key),
                         "stock_sinks": model_validator(mode="after")(_stock_sinks_set_stock),
+                        "shipments_shop": model_validator(mode="after")(
+                            _shipments_go_to_one_shop),
                         "known_destinations": model_validator(mode="after")(
                             _known_destinations),
                         "map_checks": model_validator(mode="after")(_map_checks)},

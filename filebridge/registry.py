@@ -10,7 +10,8 @@ The profile model is built from what is registered, so a new reader, sink,
 source or destination is one module plus its import line in the package
 ``__init__``. Order pullers register here too, under the format of the shop sink
 whose options they use (they have no options of their own, and are imported only
-by a stock profile: filebridge.orders.load_pullers).
+by a stock profile: filebridge.orders.load_pullers). Shippers likewise (a shipments
+profile: filebridge.shipments.load_shippers).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("reader", "sink", "source", "destination", "puller")
-NO_OPTIONS = ("puller",)  # kinds configured by another plugin's options
+KINDS = ("reader", "sink", "source", "destination", "puller", "shipper")
+NO_OPTIONS = ("puller", "shipper")  # kinds configured by another plugin's options
 
 
 class Registry:
@@ -51,6 +52,10 @@ class Registry:
     def puller(self, sink_format: str) -> Callable[[type], type]:
         """An order puller for the shop whose API sink is ``sink_format``."""
         return self._register("puller", sink_format)
+
+    def shipper(self, sink_format: str) -> Callable[[type], type]:
+        """A shipments sender for the shop whose API sink is ``sink_format``."""
+        return self._register("shipper", sink_format)
 
     def get(self, kind: str, name: str) -> Any:
         try:

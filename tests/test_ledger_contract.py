@@ -554,3 +554,18 @@ def test_a_lease_is_held_by_one_connection_taken_over_when_stale_and_fences_the_
         expires = db.execute("SELECT expires FROM leases WHERE name=?",
                              ("profile:p",)).fetchone()[0]
     assert expires == pytest.approx(time.time() + 60.0, abs=5)  # to the second: not REAL
+
+
+def test_shipment_lines_are_kept_once_and_marked_delivered(opener):
+    from filebridge.ledger import shipments
+
+    led = opener()
+    shipments.record(led, "shop", "O1", "DDT-1", "p", "f1.csv", "F9", [("sku:A", 2),
+                                                                     ("sku:B", 1)])
+    again = opener()  # another process sees it
+    assert shipments.sent(again, "shop", "O1", "DDT-1") == {"sku:A": (2, False),
+                                                            "sku:B": (1, False)}
+    shipments.record(again, "shop", "O1", "DDT-1", "p", "f2.csv", None, [("sku:A", 2)], True)
+    assert shipments.sent(led, "shop", "O1", "DDT-1")["sku:A"] == (2, True)
+    assert shipments.sent(led, "shop", "O1", "DDT-2") == {}
+    assert shipments.count(led, "shop") == 2 and shipments.count(led, "other") == 0

@@ -280,6 +280,21 @@ LEASES = """CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
+# What each shop was sent of the ERP's shipments (filebridge/ledger/shipments.py).
+SHIPMENTS = """CREATE TABLE IF NOT EXISTS shipment_lines (
+    shop TEXT NOT NULL,             -- the shop output's id (sink_id)
+    order_id TEXT NOT NULL,         -- the order as the file names it
+    shipment TEXT NOT NULL,         -- the ERP's delivery note, else the tracking number
+    item TEXT NOT NULL,             -- line:<id> or sku:<sku>, as the file names the line
+    qty INTEGER NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0,  -- 1: the shop was told it was delivered
+    profile TEXT NOT NULL,
+    file TEXT NOT NULL,             -- the file that sent it
+    shop_ref TEXT,                  -- the shop's id for the shipment (fulfilment)
+    sent REAL NOT NULL,
+    PRIMARY KEY (shop, order_id, shipment, item)
+);
+"""
 
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
@@ -292,6 +307,7 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("images: photos by the digest of their bytes", _script(IMAGES)),
     ("order_lines.held: units the shop still holds reserved (Magento MSI)", _add_columns(
         "order_lines", "held INTEGER NOT NULL DEFAULT 0")),
+    ("shipment_lines: the ERP's shipments each shop was sent", _script(SHIPMENTS)),
 ]
 VERSION = len(MIGRATIONS)
 

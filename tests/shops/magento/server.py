@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from shops.faults import Faults, hang_up
 from shops.magento.base import TOKEN, MagentoError, no_route
 from shops.magento.bulk import Bulk
-from shops.magento.orders import Orders
 from shops.magento.prices import Prices
+from shops.magento.shipments import Shipments
 
 
-class MagentoServer(Bulk, Prices, Orders):
+class MagentoServer(Bulk, Prices, Shipments):
     def __init__(self, token: str = TOKEN, **options: Any):
         """Options: ``store_views`` (code -> website code; default one store view
         ``default`` in website ``base``), ``price_scope`` (global or website),

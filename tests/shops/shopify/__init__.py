@@ -16,6 +16,7 @@ documents its rules and their sources:
   (compare-and-set, idempotency, ITEM_NOT_STOCKED_AT_LOCATION).
 - :mod:`.bulk`: staged uploads and bulk productSet.
 - :mod:`.orders`: orders and their line items.
+- :mod:`.fulfillments`: fulfillment orders, fulfillments, fulfillmentCreate.
 - :mod:`.translations`: shopLocales, translatable resources with digests,
   translationsRegister (a digest that is not the current content's is refused).
 - :mod:`.collections`: collections by handle, collectionCreate (a taken handle is

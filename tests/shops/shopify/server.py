@@ -59,10 +59,10 @@ from shops.graphql import (
 from shops.shopify.base import FEATURES, TOKEN, Call, GqlError, has
 from shops.shopify.bulk import Bulk
 from shops.shopify.collections import Collections
+from shops.shopify.fulfillments import Fulfillments
 from shops.shopify.inventory import Inventory
 from shops.shopify.markets import Markets
 from shops.shopify.metafields import Metafields
-from shops.shopify.orders import Orders
 from shops.shopify.products import Products
 from shops.shopify.translations import Translations
 
@@ -103,7 +103,7 @@ def _static(message: str, code: str, **extra: Any) -> GqlError:
 
 
 class ShopifyServer(Collections, Metafields, Markets, Translations, Products, Inventory, Bulk,
-                    Orders):
+                    Fulfillments):
     """One store. ``with ShopifyServer() as shop:`` or ``start()``/``stop()``.
 
     ``locales``: the shop's languages, the primary first; ``price_lists``: {PriceList

@@ -32,8 +32,8 @@ from shops.faults import Faults, hang_up
 
 from .base import BASE, BATCH_LIMIT, State, WooError, batch, fields, no_route, page
 from .media import Media
-from .orders import Orders
 from .products import Shop
+from .shipping import ShippableOrders
 from .terms import Terms
 
 
@@ -48,7 +48,7 @@ class WooServer:
         self.media = Media(self.state)
         self.terms = Terms(self.state, lambda tax, tid: self.shop.usage(tax, tid))
         self.shop = Shop(self.state, self.terms, self.media)
-        self.orders = Orders(self.shop, self.state)
+        self.orders = ShippableOrders(self.shop, self.state)
         self.faults = Faults()
         self.requests = 0
         self.calls: list[tuple[str, str, int]] = []  # (method, path, batch items)
@@ -247,7 +247,7 @@ class WooServer:
             except ValueError:
                 raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.") from None
         if parts[0] == "orders":
-            return self.orders.handle(method, parts, query)
+            return self.orders.handle(method, parts, query, data)
         if parts[0] != "products":
             raise no_route()
         if len(parts) > 1 and parts[1] in ("categories", "tags", "attributes"):
