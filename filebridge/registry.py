@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("reader", "sink", "source", "destination", "puller")
-NO_OPTIONS = ("puller",)  # kinds configured by another plugin's options
+KINDS = ("reader", "sink", "source", "destination", "puller", "documents")
+NO_OPTIONS = ("puller", "documents")  # kinds configured by another plugin's options
 
 
 class Registry:
@@ -51,6 +51,11 @@ class Registry:
     def puller(self, sink_format: str) -> Callable[[type], type]:
         """An order puller for the shop whose API sink is ``sink_format``."""
         return self._register("puller", sink_format)
+
+    def documents(self, sink_format: str) -> Callable[[type], type]:
+        """An order puller that also reads whole orders as documents for the ERP
+        (filebridge/orders/doc_*.py), for the shop whose API sink is ``sink_format``."""
+        return self._register("documents", sink_format)
 
     def get(self, kind: str, name: str) -> Any:
         try:

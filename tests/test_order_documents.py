@@ -1,0 +1,321 @@
+"""Orders to the ERP as whole documents (issue 16): pulled from the loopback shops with
+the sample profile's fixed-width layout (profiles/shops/ordini-documenti-shopify-api.yaml),
+each version once, a change / cancellation / refund as its own document, the ERP's
+acknowledgements closing them, personal data never in a log or ``status`` and
+dropped from the ledger once acknowledged."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_profile
+from ruamel.yaml import YAML
+from shops.shopify import TOKEN, ShopifyServer
+from shops.woocommerce import WooServer
+
+from filebridge.cli import main
+from filebridge.ledger.documents import DocumentRows
+from filebridge.pipeline import Job
+from filebridge.profile import load_profile
+from filebridge.runner import run_files
+from filebridge.stock_jobs import document_writer
+
+SAMPLE = Path(__file__).parent.parent / "profiles" / "shops" / "ordini-documenti-shopify-api.yaml"
+T0 = datetime.fromisoformat("2026-11-27T09:30:00+00:00").timestamp()  # 10:30 in Rome
+LINES = [("A-1", 2, "10.00", "2.00", "22"), ("B-2", 1, "5.50", "0", "22")]
+PEOPLE = ("Maria", "Rossi", "maria.rossi@example.com", "333 1234567", "Via Roma",
+          "Corso Como", "20121")
+
+
+def sample_layout() -> dict[str, Any]:
+    doc = YAML(typ="safe").load(SAMPLE.read_text(encoding="utf-8"))
+    return dict(doc["stock"]["documents"])
+
+
+class Shop:
+    """One loopback shop as these tests drive it."""
+
+    name: str
+    sink: dict[str, Any]
+
+    def place(self) -> str: ...
+    def move(self, order: str, at: float) -> None: ...
+    def cancel(self, order: str, at: float) -> None: ...
+    def refund_b(self, order: str, at: float) -> None: ...
+    def number(self, order: str) -> str: ...
+    payment: str
+
+
+class Woo(Shop):
+    name, payment = "woo", "Bonifico bancario"
+
+    def __init__(self, server: WooServer):
+        self.server = server
+        self.sink = {"id": "woo", "format": "woocommerce_api", "url": server.url,
+                     "sync": "stock", "consumer_key": "${WOO_KEY}",
+                     "consumer_secret": "${WOO_SECRET}", "limits": {"max_backoff": 0.05}}
+
+    def place(self) -> str:
+        return str(self.server.add_order(
+            LINES, created=T0, shipping="4.90", shipping_vat_rate="22",
+            billing={"first_name": "Maria", "last_name": "Rossi",
+                     "email": "maria.rossi@example.com", "phone": "+39 333 1234567",
+                     "address_1": "Via Roma 1", "postcode": "20121", "city": "Milano",
+                     "country": "IT"},
+            shipping_address={"first_name": "Maria", "last_name": "Rossi",
+                              "address_1": "Via Roma 1", "postcode": "20121",
+                              "city": "Milano", "country": "IT"},
+            payment_method="bacs", payment_method_title="Bonifico bancario"))
+
+    def move(self, order: str, at: float) -> None:
+        self.server.update_shipping(int(order), {"address_1": "Corso Como 5"}, at)
+
+    def cancel(self, order: str, at: float) -> None:
+        self.server.set_status(int(order), "cancelled", at)
+
+    def refund_b(self, order: str, at: float) -> None:
+        self.server.refund(int(order), {"B-2": 1}, at)
+
+    def number(self, order: str) -> str:
+        return order  # WooCommerce's number is its id
+
+
+class Shopify(Shop):
+    name, payment = "shopify", "manual"
+
+    def __init__(self, server: ShopifyServer):
+        self.server = server
+        self.sink = {"id": "shopify", "format": "shopify_api", "url": server.url,
+                     "token": "${SHOP_TOKEN}", "sync": "stock",
+                     "limits": {"max_backoff": 0.05}}
+
+    def place(self) -> str:
+        return self.server.add_order(
+            LINES, created=T0, email="maria.rossi@example.com",
+            phone="+39 333 1234567", customer="Maria Rossi", shipping="4.90",
+            shipping_vat_rate="22", gateways=["manual"],
+            bill={"name": "Maria Rossi", "address1": "Via Roma 1", "zip": "20121",
+                  "city": "Milano", "countryCodeV2": "IT", "phone": "+39 333 1234567"},
+            ship={"name": "Maria Rossi", "address1": "Via Roma 1", "zip": "20121",
+                  "city": "Milano", "countryCodeV2": "IT"})
+
+    def move(self, order: str, at: float) -> None:
+        self.server.update_address(order, {"name": "Maria Rossi", "address1": "Corso Como 5",
+                                           "zip": "20121", "city": "Milano",
+                                           "countryCodeV2": "IT"}, at)
+
+    def cancel(self, order: str, at: float) -> None:
+        self.server.cancel(order, at)
+
+    def refund_b(self, order: str, at: float) -> None:
+        self.server.refund(order, {"B-2": 1}, at, restock_type="RETURN")
+
+    def number(self, order: str) -> str:
+        return "#" + order.rsplit("/", 1)[-1]  # the loopback names orders #<id>
+
+
+@pytest.fixture(params=["woocommerce", "shopify"])
+def shop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
+    monkeypatch.setenv("WOO_KEY", "ck_d")
+    monkeypatch.setenv("WOO_SECRET", "cs_d")
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+    if request.param == "woocommerce":
+        with WooServer(key="ck_d", secret="cs_d") as w:
+            yield Woo(w)
+    else:
+        with ShopifyServer() as s:
+            yield Shopify(s)
+
+
+def profiles(workdir: Path, shop: Shop, **documents: Any) -> tuple[Path, Path]:
+    layout = sample_layout() | {"path": "../outbox/ORD{seq:06d}.TXT"} | documents
+    erp = write_profile(workdir, {
+        "name": "erp", "source": {"kind": "local", "path": "../inbox/erp",
+                                  "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+        "map": {"key": "sku"},
+        "stock": {"inventory": "docs", "sku": "SKU", "quantity": "QTY",
+                  "documents": layout},
+        "write": [shop.sink], "feedback": {"timezone": "Europe/Rome"},
+        "ledger": "../ledger.db"}, "erp.yaml")
+    acks = write_profile(workdir, {
+        "name": "erp-acks", "source": {"kind": "local", "path": "../inbox/acks",
+                                       "pattern": ["*.csv"], "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "fields": {"NUMERO": {"type": "integer"}}},
+        "stock": {"inventory": "docs", "role": "acks", "acks_of": "documents", "ack": "NUMERO"},
+        "write": [], "ledger": "../ledger.db"}, "acks.yaml")
+    (workdir / "inbox" / "acks").mkdir(parents=True)
+    return erp, acks
+
+
+def pull_and_write(erp: Path) -> list[tuple[int, Path, int]]:
+    job = Job(load_profile(erp))
+    try:
+        job.pull_orders(push=False)
+        return document_writer(job).write()
+    finally:
+        job.ledger.close()
+
+
+# -- the expected records, field by field as the sample layout places them ----------
+
+
+def header(seq: int, kind: str, version: int, number: str, payment: str,
+           street: str = "Via Roma 1", refunded: str = "0") -> str:
+    cents = f"{round(Decimal(refunded) * 100):011d}"
+    return ("H" + f"{seq:06d}" + kind + f"{version:03d}" + number.ljust(12) + "20261127"
+            + "EUR" + payment[:15].ljust(15) + "Maria Rossi".ljust(30)
+            + "maria.rossi@example.com".ljust(40) + street.ljust(30) + "20121   "
+            + "Milano".ljust(20) + "IT"
+            + "00000002350"  # goods: 18.00 + 5.50
+            + "000000490"  # shipping 4.90
+            + "000000200"  # discount 2.00
+            + "000000625"  # VAT: 3.96 + 1.21 + 1.08 on the shipping
+            + "00000003465"  # total 34.65
+            + cents)
+
+
+def lines(seq: int, number: str, refunded_b: int = 0) -> list[str]:
+    n = number.ljust(12)
+    return ["L" + f"{seq:06d}" + n + "001" + "A-1".ljust(15) + "00002" + "00000"
+            + "000001000" + "000000200" + "02200" + "000000396" + "00000001800",
+            "L" + f"{seq:06d}" + n + "002" + "B-2".ljust(15) + "00001" + f"{refunded_b:05d}"
+            + "000000550" + "000000000" + "02200" + "000000121" + "00000000550"]
+
+
+def trailer(seq: int, docs: int) -> str:
+    return ("T" + f"{seq:06d}" + f"{docs:06d}" + f"{2 * docs:07d}" + f"{3 * docs + 1:07d}"
+            + f"{2350 * docs:013d}" + f"{625 * docs:011d}" + f"{3465 * docs:013d}")
+
+
+def records(path: Path) -> list[str]:
+    data = path.read_bytes()
+    assert data.endswith(b"\r\n")
+    return data.decode("cp1252").split("\r\n")[:-1]
+
+
+def control_totals_match(recs: list[str]) -> None:
+    """The trailer's counts and sums are those of the records above it."""
+    heads = [r for r in recs if r[0] == "H"]
+    body = [r for r in recs if r[0] == "L"]
+    (t,) = [r for r in recs if r[0] == "T"]
+    assert recs[-1] == t
+    assert int(t[7:13]) == len(heads) and int(t[13:20]) == len(body)
+    assert int(t[20:27]) == len(recs)
+    assert int(t[27:40]) == sum(int(h[179:190]) for h in heads)  # goods
+    assert int(t[40:51]) == sum(int(h[208:217]) for h in heads)  # VAT
+    assert int(t[51:64]) == sum(int(h[217:228]) for h in heads)  # total
+    for h in heads:  # each document adds up: goods + shipping + VAT = total
+        assert int(h[179:190]) + int(h[190:199]) + int(h[208:217]) == int(h[217:228])
+        mine = [r for r in body if r[7:19] == h[11:23]]
+        assert sum(int(r[79:90]) for r in mine) == int(h[179:190])  # Σ line net = goods
+
+
+def test_each_shop_s_orders_become_documents_once_per_version(workdir: Path, shop: Shop,
+                                                               caplog: pytest.LogCaptureFixture
+                                                               ) -> None:
+    caplog.set_level(logging.DEBUG)
+    erp, _ = profiles(workdir, shop)
+    order = shop.place()
+    number = shop.number(order)
+
+    [(seq, path, n)] = pull_and_write(erp)
+    assert (seq, n, path.name) == (1, 1, "ORD000001.TXT")
+    recs = records(path)
+    assert recs == [header(1, "N", 1, number, shop.payment), *lines(1, number), trailer(1, 1)]
+    control_totals_match(recs)
+
+    assert pull_and_write(erp) == []  # unchanged: no document, no file
+
+    shop.move(order, T0 + 600)  # the shipping address corrected: a change
+    [(seq, path, n)] = pull_and_write(erp)
+    assert records(path) == [header(2, "V", 2, number, shop.payment, street="Corso Como 5"),
+                             *lines(2, number), trailer(2, 1)]
+
+    shop.refund_b(order, T0 + 1200)  # one B-2 returned: 5.50 + 22% VAT given back
+    [(seq, path, n)] = pull_and_write(erp)
+    assert records(path) == [header(3, "R", 3, number, shop.payment, street="Corso Como 5",
+                                    refunded="6.71"),
+                             *lines(3, number, refunded_b=1), trailer(3, 1)]
+    control_totals_match(records(path))
+
+    shop.cancel(order, T0 + 1800)
+    [(seq, path, n)] = pull_and_write(erp)
+    assert records(path)[0][:11] == "H000004A004"
+    assert pull_and_write(erp) == []
+    assert not any(p in caplog.text for p in PEOPLE), caplog.text
+
+
+def test_a_cancelled_order_and_a_new_one_share_a_file_with_the_sums_of_both(
+        workdir: Path, shop: Shop) -> None:
+    erp, _ = profiles(workdir, shop)
+    first = shop.place()
+    pull_and_write(erp)
+    shop.cancel(first, T0 + 60)
+    second = shop.place()
+    [(_, path, n)] = pull_and_write(erp)
+    recs = records(path)
+    # In the order the shop changed them: the new one (placed at T0) before the cancel.
+    heads = [r for r in recs if r[0] == "H"]
+    assert n == 2 and [r[:11] for r in heads] == ["H000002N001", "H000002A002"]
+    assert [r[11:23].strip() for r in heads] == [shop.number(second), shop.number(first)]
+    assert recs[-1] == trailer(2, 2)
+    control_totals_match(recs)
+
+
+@pytest.mark.parametrize("drop", [True, False])
+def test_acks_close_documents_and_drop_personal_data_when_asked(
+        workdir: Path, shop: Shop, drop: bool, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    erp, acks = profiles(workdir, shop, drop_personal=drop)
+    shop.place()
+    pull_and_write(erp)
+    ledger = workdir / "ledger.db"
+
+    out = CliRunner().invoke(main, ["status", "--ledger", str(ledger)])
+    assert "documents_awaiting_ack=1" in out.output, out.output
+    assert not any(p in out.output for p in PEOPLE)
+
+    (workdir / "inbox" / "acks" / "ACKORD1.csv").write_text("NUMERO\n1\n7\n", encoding="utf-8")
+    job = Job(load_profile(acks))
+    try:
+        [outcome] = run_files(job, [])
+    finally:
+        job.ledger.close()
+    assert outcome.status == "done", outcome
+
+    out = CliRunner().invoke(main, ["status", "--ledger", str(ledger)])
+    assert "documents_acknowledged=1" in out.output, out.output
+    assert f"documents_with_personal_data={0 if drop else 1}" in out.output
+    with sqlite3.connect(ledger) as db:
+        kept = db.execute("SELECT personal, body, acked FROM order_documents").fetchall()
+    assert len(kept) == 1 and kept[0][2] is not None
+    assert ("Maria Rossi" in (kept[0][0] or "")) is not drop
+    assert "Maria" not in kept[0][1]  # the body never holds them
+    assert not any(p in caplog.text for p in PEOPLE), caplog.text
+    # Acknowledged documents are not written again; file 7 was never made: nothing.
+    assert pull_and_write(erp) == []
+    assert DocumentRows  # the ledger module the acks went through
+
+
+def test_a_document_file_rewritten_while_pending_says_the_same(workdir: Path, shop: Shop
+                                                               ) -> None:
+    """Exactly once: a file recorded as pending (crash before publishing) is written
+    again with the same number and bytes, and no second file is made."""
+    erp, _ = profiles(workdir, shop)
+    shop.place()
+    [(_, path, _)] = pull_and_write(erp)
+    first = path.read_bytes()
+    with sqlite3.connect(workdir / "ledger.db") as db:
+        db.execute("UPDATE document_files SET status='pending'")
+    path.unlink()
+    [(seq, again, n)] = pull_and_write(erp)
+    assert (seq, again, n) == (1, path, 1) and again.read_bytes() == first
