@@ -215,9 +215,21 @@ def render(o: DocumentFiles, docs: list[tuple[OrderDoc, str, int]], seq: int,
                        for h, ls in zip(heads, lines, strict=True))
         return out + erpfile.fixed([totals], o.trailer or {}, o.encoding)
     if o.format == "csv":
-        rows = [h | ln for h, ls in zip(heads, lines, strict=True) for ln in ls]
+        rows = [{k: _text(k, v) for k, v in (h | ln).items()}
+                for h, ls in zip(heads, lines, strict=True) for ln in ls]
         return erpfile.delimited(rows, o.columns, o.delimiter, o.encoding)
     return _xml(o, heads, lines, totals, base)
+
+
+def _text(name: str, value: Any) -> Any:
+    """An amount as text the same whatever the shop wrote (25.0, 25, 25.00): two
+    decimals, more only where the amount has them; a rate without trailing zeros."""
+    if not isinstance(value, Decimal):
+        return value
+    if name == "vat_rate":
+        return format(value.normalize(), "f") if value else "0"
+    cents = value.quantize(Decimal("0.01"))
+    return format(cents if cents == value else value.normalize(), "f")
 
 
 def _xml(o: DocumentFiles, heads: list[dict[str, Any]], lines: list[list[dict[str, Any]]],

@@ -7,6 +7,7 @@ dropped from the ledger once acknowledged."""
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
@@ -319,3 +320,39 @@ def test_a_document_file_rewritten_while_pending_says_the_same(workdir: Path, sh
     path.unlink()
     [(seq, again, n)] = pull_and_write(erp)
     assert (seq, again, n) == (1, path, 1) and again.read_bytes() == first
+
+
+def test_csv_documents_one_row_per_line_with_the_header_repeated(workdir: Path, shop: Shop
+                                                                 ) -> None:
+    erp, _ = profiles(workdir, shop, format="csv", path="../outbox/ORD{seq:06d}.csv",
+                      encoding="utf-8", header=None, line=None, trailer=None)
+    order = shop.place()
+    number = shop.number(order)
+    [(_, path, n)] = pull_and_write(erp)
+    common = (f"1;N;1;{number};2026-11-27;EUR;{shop.payment};Maria Rossi;"
+              "maria.rossi@example.com;Maria Rossi;Via Roma 1;20121;Milano;IT")
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        "seq;kind;version;number;date;currency;payment;customer_name;customer_email;"
+        "ship_name;ship_street;ship_zip;ship_city;ship_country;line_no;sku;qty;unit_price;"
+        "line_discount;vat_rate;line_vat;line_net;shipping;vat;total",
+        common + ";1;A-1;2;10.00;2.00;22;3.96;18.00;4.90;6.25;34.65",
+        common + ";2;B-2;1;5.50;0.00;22;1.21;5.50;4.90;6.25;34.65"]
+
+
+@pytest.mark.parametrize(("documents", "error"), [
+    ({"trailer": None}, "format: fixed needs trailer"),
+    ({"header": {"seq": {"start": 1, "length": 6, "type": "integer"}}},
+     "header needs the field record"),
+    ({"line": {"record": {"start": 1, "length": 1}, "colour": {"start": 2, "length": 3}}},
+     "unknown line field 'colour'"),
+    ({"path": "../outbox/ORD.TXT"}, "needs {seq}"),
+    ({"kinds": {"return": "R"}}, "kinds: unknown kind 'return'"),
+    ({"format": "xml"}, "format: xml needs template"),
+])
+def test_document_layout_errors_name_the_problem(documents: dict[str, Any], error: str) -> None:
+    from pydantic import ValidationError
+
+    from filebridge.doc_files import DocumentFiles
+
+    with pytest.raises(ValidationError, match=re.escape(error)):
+        DocumentFiles.model_validate(sample_layout() | documents)
