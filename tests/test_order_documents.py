@@ -19,6 +19,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_profile
 from ruamel.yaml import YAML
+from shops.magento import TOKEN as MAGENTO_TOKEN
+from shops.magento import MagentoServer
 from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
@@ -123,12 +125,52 @@ class Shopify(Shop):
         return "#" + order.rsplit("/", 1)[-1]  # the loopback names orders #<id>
 
 
-@pytest.fixture(params=["woocommerce", "shopify"])
+class Magento(Shop):
+    name, payment = "magento", "checkmo"
+
+    def __init__(self, server: MagentoServer):
+        self.server = server
+        self.sink = {"id": "magento", "format": "magento_api", "url": server.url,
+                     "token": "${MAG_TOKEN}", "sync": "stock", "limits": {"max_backoff": 0.05}}
+
+    def place(self) -> str:
+        who = {"firstname": "Maria", "lastname": "Rossi", "street": ["Via Roma 1"],
+               "postcode": "20121", "city": "Milano", "country_id": "IT",
+               "telephone": "+39 333 1234567"}
+        return str(self.server.add_order(
+            [(sku, qty) for sku, qty, *_ in LINES], T0,
+            prices={sku: tuple(rest) for sku, _, *rest in LINES},
+            billing=who | {"email": "maria.rossi@example.com"}, shipping_address=who,
+            shipping="4.90", shipping_vat_rate="22", payment="checkmo"))
+
+    def move(self, order: str, at: float) -> None:
+        self.server.set_shipping_address(int(order), {
+            "firstname": "Maria", "lastname": "Rossi", "street": ["Corso Como 5"],
+            "postcode": "20121", "city": "Milano", "country_id": "IT"}, at)
+
+    def cancel(self, order: str, at: float) -> None:
+        self.server.cancel(int(order), at)
+
+    def refund_b(self, order: str, at: float) -> None:
+        # Magento refunds invoiced units only: B-2 is invoiced first (no new version:
+        # an invoice changes nothing a document says).
+        self.server.invoice(int(order), {"B-2": 1}, at - 1)
+        self.server.refund(int(order), {"B-2": 1}, at)
+
+    def number(self, order: str) -> str:
+        return f"{int(order):09d}"  # the increment id
+
+
+@pytest.fixture(params=["woocommerce", "shopify", "magento"])
 def shop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     monkeypatch.setenv("WOO_KEY", "ck_d")
     monkeypatch.setenv("WOO_SECRET", "cs_d")
     monkeypatch.setenv("SHOP_TOKEN", TOKEN)
-    if request.param == "woocommerce":
+    monkeypatch.setenv("MAG_TOKEN", MAGENTO_TOKEN)
+    if request.param == "magento":
+        with MagentoServer() as m:
+            yield Magento(m)
+    elif request.param == "woocommerce":
         with WooServer(key="ck_d", secret="cs_d") as w:
             yield Woo(w)
     else:
