@@ -9,6 +9,7 @@ def load_pullers() -> None:
     from filebridge.orders import (  # noqa: F401
         doc_magento,
         doc_shopify,
+        doc_vendure,
         doc_woocommerce,
         magento,
         shopify,

@@ -172,16 +172,14 @@ def _normal(value: Any) -> Any:
 
 def kind_of(before: OrderDoc | None, now: OrderDoc) -> str | None:
     """What a new version of an order is for the ERP: ``order`` (first seen), ``cancel``
-    (cancelled since), ``refund`` (more money or units given back), ``change`` (anything
-    else). None: nothing to tell (first seen already cancelled: the ERP never had it)."""
+    (cancelled since), ``refund`` (more money given back), ``change`` (anything else). None: nothing to tell (first seen already cancelled: the ERP never had it)."""
     if before is None:
         return None if now.cancelled else "order"
     if now.cancelled and not before.cancelled:
         return "cancel"
-    if now.refunded > before.refunded or sum(ln.refunded for ln in now.lines) > sum(
-            ln.refunded for ln in before.lines):
+    if now.refunded > before.refunded:
         return "refund"
-    return "change"
+    return "change"  # units taken off without money back (an order edit) included
 
 
 class Captures:
