@@ -398,3 +398,27 @@ def test_document_layout_errors_name_the_problem(documents: dict[str, Any], erro
 
     with pytest.raises(ValidationError, match=re.escape(error)):
         DocumentFiles.model_validate(sample_layout() | documents)
+
+
+def test_xml_documents_through_the_sample_template(workdir: Path, shop: Shop) -> None:
+    import xml.etree.ElementTree as ET
+
+    template = Path(__file__).parent.parent / "profiles" / "templates" / "ordini.xml.j2"
+    erp, _ = profiles(workdir, shop, format="xml", path="../outbox/ORD{seq:06d}.xml",
+                      template=str(template), encoding="utf-8", kinds={})
+    order = shop.place()
+    [(_, path, _)] = pull_and_write(erp)
+    root = ET.fromstring(path.read_bytes())
+    [o] = root.findall("Order")
+    assert (root.get("seq"), o.get("kind"), o.findtext("Number")) == ("1", "order",
+                                                                       shop.number(order))
+    assert o.findtext("Customer/Name") == "Maria Rossi"
+    lines = [(ln.findtext("Sku"), ln.findtext("Qty"), ln.findtext("Net"))
+             for ln in o.findall("Lines/Line")]
+    assert lines == [("A-1", "2", "18.00"), ("B-2", "1", "5.50")]
+    t = o.find("Totals")
+    assert t is not None and (t.get("goods"), t.get("vat"), t.get("total")) == (
+        "23.50", "6.25", "34.65")
+    c = root.find("Control")
+    assert c is not None and (c.get("documents"), c.get("lines"), c.get("total")) == (
+        "1", "2", "34.65")
