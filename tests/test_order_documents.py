@@ -422,3 +422,31 @@ def test_xml_documents_through_the_sample_template(workdir: Path, shop: Shop) ->
     c = root.find("Control")
     assert c is not None and (c.get("documents"), c.get("lines"), c.get("total")) == (
         "1", "2", "34.65")
+
+
+def test_check_says_where_documents_go_and_feedback_writes_them(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOO_KEY", "ck_d")
+    monkeypatch.setenv("WOO_SECRET", "cs_d")
+    monkeypatch.chdir(workdir)
+    with WooServer(key="ck_d", secret="cs_d") as w:
+        shop = Woo(w)
+        erp, _ = profiles(workdir, shop)
+        out = CliRunner().invoke(main, ["check", str(erp)])
+        assert ("order documents for the ERP (fixed): "
+                f"{workdir / 'outbox' / 'ORD{seq:06d}.TXT'}") in out.output, out.output
+        assert "filebridge feedback writes only the order documents" in out.output
+        # The ERP's figures first: the pull pushes the new availability to the shop.
+        for sku in ("A-1", "B-2"):
+            w.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                           "stock_quantity": 0})
+        (workdir / "inbox" / "erp").mkdir()
+        (workdir / "inbox" / "erp" / "GIAC.csv").write_text("SKU;QTY\nA-1;5\nB-2;3\n")
+        out = CliRunner().invoke(main, ["run", str(erp)])
+        assert out.exit_code == 0, out.output
+        shop.place()
+        out = CliRunner().invoke(main, ["feedback", str(erp)])
+        assert out.exit_code == 0, out.output
+        assert f"documents file 1: 1 order documents -> {workdir / 'outbox' / 'ORD000001.TXT'}" \
+            in out.output
+        assert not any(p in out.output for p in PEOPLE)
