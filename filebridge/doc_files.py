@@ -104,6 +104,9 @@ class DocumentFiles(Model):
     encoding: Encoding = Field("utf-8", description="output encoding")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []  # noqa: RUF012  (as in movements.MovementFiles)
+    max_documents: int = Field(5000, ge=1, description="documents per file at most; a "
+                               "backlog is written as several files, in order (memory stays "
+                               "bounded)")
     drop_personal: bool = Field(False, description="forget a document's personal data "
                                 "(names, addresses, e-mail, phone) in the ledger once the ERP "
                                 "acknowledged its file")
@@ -271,13 +274,10 @@ class DocumentWriter:
         """Write pending files again, then a new one with the documents no file carried
         yet; (seq, path, documents) of each file written."""
         done = [self._publish(seq, path) for seq, path in self.rows.pending_files()]
-        docs = self.rows.unexported()
-        if not docs:
-            return done
-        seq, path = self.rows.export([d.id for d in docs],
-                                     lambda seq, now: str(self.path(seq, now)),
-                                     self.o.drop_personal)
-        done.append(self._publish(seq, path))
+        while ids := self.rows.unexported_ids(self.o.max_documents):
+            seq, path = self.rows.export(ids, lambda seq, now: str(self.path(seq, now)),
+                                         self.o.drop_personal)
+            done.append(self._publish(seq, path))
         return done
 
     def _publish(self, seq: int, path: str) -> tuple[int, Path, int]:

@@ -450,3 +450,14 @@ def test_check_says_where_documents_go_and_feedback_writes_them(
         assert f"documents file 1: 1 order documents -> {workdir / 'outbox' / 'ORD000001.TXT'}" \
             in out.output
         assert not any(p in out.output for p in PEOPLE)
+
+
+def test_a_backlog_is_written_as_several_files_in_order(workdir: Path, shop: Shop) -> None:
+    erp, _ = profiles(workdir, shop, max_documents=2)
+    orders = [shop.place() for _ in range(5)]
+    written = pull_and_write(erp)
+    assert [(seq, n) for seq, _, n in written] == [(1, 2), (2, 2), (3, 1)]
+    numbers = [r[11:23].strip() for _, path, _ in written for r in records(path) if r[0] == "H"]
+    assert sorted(numbers) == sorted(shop.number(o) for o in orders)
+    for _, path, n in written:
+        assert records(path)[-1] == trailer(int(path.stem[3:]), n)

@@ -81,6 +81,12 @@ class DocumentRows:
         return [_doc(r) for r in self.ledger.db.execute(
             _DOC + "seq IS NULL ORDER BY id", (self.name,)).fetchall()]
 
+    def unexported_ids(self, limit: int) -> list[int]:
+        """The first ``limit`` documents no file has carried yet, oldest first."""
+        return [int(r[0]) for r in self.ledger.db.execute(
+            "SELECT id FROM order_documents WHERE inventory=? AND seq IS NULL ORDER BY id "
+            "LIMIT ?", (self.name, limit)).fetchall()]
+
     def in_file(self, seq: int) -> list[StoredDoc]:
         return [_doc(r) for r in self.ledger.db.execute(
             _DOC + "seq=? ORDER BY id", (self.name, seq)).fetchall()]
