@@ -77,10 +77,6 @@ class DocumentRows:
                  json.dumps(body, ensure_ascii=False), json.dumps(personal, ensure_ascii=False),
                  changed, time.time())).rowcount)
 
-    def unexported(self) -> list[StoredDoc]:
-        return [_doc(r) for r in self.ledger.db.execute(
-            _DOC + "seq IS NULL ORDER BY id", (self.name,)).fetchall()]
-
     def unexported_ids(self, limit: int) -> list[int]:
         """The first ``limit`` documents no file has carried yet, oldest first."""
         return [int(r[0]) for r in self.ledger.db.execute(
