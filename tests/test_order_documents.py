@@ -461,3 +461,24 @@ def test_a_backlog_is_written_as_several_files_in_order(workdir: Path, shop: Sho
     assert sorted(numbers) == sorted(shop.number(o) for o in orders)
     for _, path, n in written:
         assert records(path)[-1] == trailer(int(path.stem[3:]), n)
+
+
+def test_digest_and_kind_of_a_version() -> None:
+    from dataclasses import replace
+
+    from filebridge.orders.document import DocLine, OrderDoc, Party, digest, kind_of
+
+    line = DocLine("1", "A-1", 2, Decimal("10.0"), Decimal("2"), Decimal("22"), Decimal("3.96"))
+    doc = OrderDoc("9", "#9", T0, "EUR", (line,), customer=Party(name="Maria Rossi"),
+                   total=Decimal("21.96"), vat=Decimal("3.96"), changed=T0)
+    same = replace(doc, lines=(replace(line, unit_price=Decimal("10.00")),), changed=T0 + 60)
+    assert digest(same) == digest(doc)  # 10.0 is 10.00; when it changed is no content
+    moved = replace(doc, ship_to=Party(street="Corso Como 5"))
+    assert digest(moved) != digest(doc)  # personal data are part of the version
+    assert kind_of(None, doc) == "order" and kind_of(doc, moved) == "change"
+    assert kind_of(doc, replace(doc, refunded=Decimal("5"))) == "refund"
+    assert kind_of(doc, replace(doc, cancelled=True, refunded=Decimal("5"))) == "cancel"
+    assert kind_of(None, replace(doc, cancelled=True)) is None  # the ERP never had it
+    assert "Maria" not in repr(doc) and "Maria" not in repr(doc.customer)
+    assert OrderDoc.from_body(doc.body(), doc.personal()) == doc
+    assert "Maria" not in str(doc.body())

@@ -57,6 +57,9 @@ class Party:
     email: str = ""
     phone: str = ""
 
+    def __repr__(self) -> str:  # personal data never in a log or a traceback
+        return "Party(...)" if any(vars(self).values()) else "Party()"
+
 
 @dataclass(frozen=True)
 class DocLine:
