@@ -468,7 +468,7 @@ def test_digest_and_kind_of_a_version() -> None:
 
     from filebridge.orders.document import DocLine, OrderDoc, Party, digest, kind_of
 
-    line = DocLine("1", "A-1", 2, Decimal("10.0"), Decimal("2"), Decimal("22"), Decimal("3.96"))
+    line = DocLine("1", "A-1", 2, Decimal("10.0"), Decimal(2), Decimal(22), Decimal("3.96"))
     doc = OrderDoc("9", "#9", T0, "EUR", (line,), customer=Party(name="Maria Rossi"),
                    total=Decimal("21.96"), vat=Decimal("3.96"), changed=T0)
     same = replace(doc, lines=(replace(line, unit_price=Decimal("10.00")),), changed=T0 + 60)
@@ -476,8 +476,8 @@ def test_digest_and_kind_of_a_version() -> None:
     moved = replace(doc, ship_to=Party(street="Corso Como 5"))
     assert digest(moved) != digest(doc)  # personal data are part of the version
     assert kind_of(None, doc) == "order" and kind_of(doc, moved) == "change"
-    assert kind_of(doc, replace(doc, refunded=Decimal("5"))) == "refund"
-    assert kind_of(doc, replace(doc, cancelled=True, refunded=Decimal("5"))) == "cancel"
+    assert kind_of(doc, replace(doc, refunded=Decimal(5))) == "refund"
+    assert kind_of(doc, replace(doc, cancelled=True, refunded=Decimal(5))) == "cancel"
     assert kind_of(None, replace(doc, cancelled=True)) is None  # the ERP never had it
     assert "Maria" not in repr(doc) and "Maria" not in repr(doc.customer)
     assert OrderDoc.from_body(doc.body(), doc.personal()) == doc
