@@ -212,7 +212,7 @@ def pull_and_write(erp: Path) -> list[tuple[int, Path, int]]:
 
 
 def header(seq: int, kind: str, version: int, number: str, payment: str,
-           street: str = "Via Roma 1", refunded: str = "0") -> str:
+           street: str = "Via Roma 1", refunded: str = "0", discount: str = "000000200") -> str:
     cents = f"{round(Decimal(refunded) * 100):011d}"
     return ("H" + f"{seq:06d}" + kind + f"{version:03d}" + number.ljust(12) + "20261127"
             + "EUR" + payment[:15].ljust(15) + "Maria Rossi".ljust(30)
@@ -220,7 +220,7 @@ def header(seq: int, kind: str, version: int, number: str, payment: str,
             + "Milano".ljust(20) + "IT"
             + "00000002350"  # goods: 18.00 + 5.50
             + "000000490"  # shipping 4.90
-            + "000000200"  # discount 2.00
+            + discount  # 2.00
             + "000000625"  # VAT: 3.96 + 1.21 + 1.08 on the shipping
             + "00000003465"  # total 34.65
             + cents)
@@ -482,3 +482,30 @@ def test_digest_and_kind_of_a_version() -> None:
     assert "Maria" not in repr(doc) and "Maria" not in repr(doc.customer)
     assert OrderDoc.from_body(doc.body(), doc.personal()) == doc
     assert "Maria" not in str(doc.body())
+
+
+def test_shopify_prices_with_vat_included_come_out_net(workdir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shop whose prices include VAT (Shopify ``taxesIncluded``): the same order, its
+    prices 22% higher, makes the same net amounts, VAT and total."""
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+    with ShopifyServer() as s:
+        shop = Shopify(s)
+        erp, _ = profiles(workdir, shop)
+        order = s.add_order([("A-1", 2, "12.20", "2.44", "22"), ("B-2", 1, "6.71", "0", "22")],
+                            created=T0, email="maria.rossi@example.com", customer="Maria Rossi",
+                            shipping="5.98", shipping_vat_rate="22", gateways=["manual"],
+                            taxes_included=True,
+                            ship={"name": "Maria Rossi", "address1": "Via Roma 1",
+                                  "zip": "20121", "city": "Milano", "countryCodeV2": "IT"})
+        [(_, path, _)] = pull_and_write(erp)
+        number = shop.number(order)
+        recs = records(path)
+        # The discount as the shop totals it: with its VAT, as the prices are.
+        assert recs[0] == header(1, "N", 1, number, "manual", discount="000000244")
+        assert recs[1:3] == [
+            "L000001" + number.ljust(12) + "001" + "A-1".ljust(15) + "00002" + "00000"
+            + "000001220" + "000000244" + "02200" + "000000396" + "00000001800",
+            "L000001" + number.ljust(12) + "002" + "B-2".ljust(15) + "00001" + "00000"
+            + "000000671" + "000000000" + "02200" + "000000121" + "00000000550"]
+        control_totals_match(recs)
