@@ -509,3 +509,24 @@ def test_shopify_prices_with_vat_included_come_out_net(workdir: Path,
             "L000001" + number.ljust(12) + "002" + "B-2".ljust(15) + "00001" + "00000"
             + "000000671" + "000000000" + "02200" + "000000121" + "00000000550"]
         control_totals_match(recs)
+
+
+def test_the_scheduled_pull_writes_documents_before_the_erp_sent_any_figure(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``watch``'s orders job (stock_jobs.on_orders): pull, push what may be sold (nothing
+    yet: the ERP sent no figure, an empty push), write the documents file."""
+    from filebridge.stock_jobs import on_orders
+
+    monkeypatch.setenv("WOO_KEY", "ck_d")
+    monkeypatch.setenv("WOO_SECRET", "cs_d")
+    with WooServer(key="ck_d", secret="cs_d") as w:
+        shop = Woo(w)
+        erp, _ = profiles(workdir, shop)
+        order = shop.place()
+        job = Job(load_profile(erp))
+        try:
+            on_orders(job, feedback=False)
+        finally:
+            job.ledger.close()
+        assert records(workdir / "outbox" / "ORD000001.TXT")[0] == header(
+            1, "N", 1, shop.number(order), shop.payment)
