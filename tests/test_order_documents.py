@@ -530,3 +530,43 @@ def test_the_scheduled_pull_writes_documents_before_the_erp_sent_any_figure(
             job.ledger.close()
         assert records(workdir / "outbox" / "ORD000001.TXT")[0] == header(
             1, "N", 1, shop.number(order), shop.payment)
+
+
+def test_a_webhook_records_the_order_as_a_document_and_the_pull_adds_nothing(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """A WooCommerce order webhook (the REST order as its body, signed) records the
+    document at once; the scheduled pull after it finds the same version: no second
+    document."""
+    import json
+
+    import requests
+
+    from filebridge.webhooks import Webhooks, signature
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("WOO_KEY", "ck_d")
+    monkeypatch.setenv("WOO_SECRET", "cs_d")
+    monkeypatch.setenv("WOO_HOOKS", "hook-secret")
+    with WooServer(key="ck_d", secret="cs_d") as w:
+        shop = Woo(w)
+        shop.sink["webhook_secret"] = "${WOO_HOOKS}"
+        erp, _ = profiles(workdir, shop)
+        order = shop.place()
+        body = json.dumps(requests.get(f"{w.url}/wp-json/wc/v3/orders/{order}",
+                                       auth=("ck_d", "cs_d"), timeout=10).json()).encode()
+        job = Job(load_profile(erp))
+        hooks = Webhooks([job])
+        try:
+            out = hooks.handle("erp", "woo", {
+                "x-wc-webhook-topic": "order.created",
+                "x-wc-webhook-signature": signature("hook-secret", body)}, body)
+            assert out.status == 200, out
+            assert DocumentRows(job.ledger, "docs").counts()["documents_to_erp"] == 1
+        finally:
+            hooks.close()
+            job.ledger.close()
+        [(_, path, n)] = pull_and_write(erp)  # the pull finds it as recorded
+        assert n == 1 and records(path)[0] == header(1, "N", 1, order, shop.payment)
+        assert pull_and_write(erp) == []
+    assert not any(p in caplog.text for p in PEOPLE), caplog.text
