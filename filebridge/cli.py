@@ -16,7 +16,14 @@ from typing import Any
 import click
 
 from filebridge import exitcodes
-from filebridge.errors import Bug, DiskFull, LedgerError, ProfileError, SinkError, TransferError
+from filebridge.errors import (
+    Bug,
+    DiskFull,
+    LedgerError,
+    ProfileError,
+    SinkError,
+    TransferError,
+)
 
 
 class _Runner:
@@ -188,9 +195,8 @@ def check(profiles: tuple[str, ...]) -> None:
             else ", the default"
         click.echo(f"{p}: ok ({prof.name}; once: {prof.once_rule}{why})")
         from filebridge.catalog.coverage import notes
-        from filebridge.registry import load_plugins
-
         from filebridge.feedback import where_notes
+        from filebridge.registry import load_plugins
         from filebridge.stock_share import share_notes
 
         for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
@@ -308,19 +314,26 @@ def serve(profiles: tuple[str, ...], host: str, port: int) -> None:
 @click.option("--no-pull", is_flag=True, help="do not pull the shops' orders first")
 def feedback(profile: str, no_pull: bool) -> None:
     """Pull the shops' new orders and write a movement file for the ERP with what the
-    web sold, cancelled and refunded since the last one; report movements the ERP has
-    not acknowledged in time."""
+    web sold, cancelled and refunded since the last one (and, with stock.documents, a
+    file of the orders as documents); report movements the ERP has not acknowledged
+    in time."""
     job = _job(profile)
     with _holding(job):
         inv = job.inventory
         spec = getattr(job.profile, "stock", None)
-        if inv is None or spec is None or spec.feedback is None:
-            _fail(runner.USAGE, f"{profile}: no stock.feedback in this profile")
+        if inv is None or spec is None or (spec.feedback is None and spec.documents is None):
+            _fail(runner.USAGE, f"{profile}: no stock.feedback or stock.documents in this "
+                  "profile")
         try:
             if not no_pull:
                 click.echo(f"{job.name}: {job.pull_orders()} new movements from the shops")
-            for seq, path, n in job.movement_writer().write():
+            for seq, path, n in job.movement_writer().write() if spec.feedback else []:
                 click.echo(f"movements file {seq}: {n} movements -> {path}")
+            if spec.documents is not None:
+                from filebridge.stock_jobs import document_writer
+
+                for seq, path, n in document_writer(job).write():
+                    click.echo(f"documents file {seq}: {n} order documents -> {path}")
         except LedgerError as e:
             _fail(runner.LEDGER_ERROR, str(e))
         except (TransferError, SinkError) as e:

@@ -31,7 +31,7 @@ def differs(known: pa.Table | None, keys: pa.Array, hashes: pa.Array) -> tuple[p
     """Masks (changed, new) of rows against a (key, hash) table: new rows are changed."""
     n = len(keys)
     if known is None or known.num_rows == 0:
-        everything = pa.array([True] * n)
+        everything = pa.array([True] * n, pa.bool_())  # typed: n may be 0
         return everything, everything
     probe = pa.table({"key": keys, "hash": hashes, "row": pa.array(range(n), pa.int64())})
     # The known table probes the (smaller) batch's hash table; sorted back to rows.

@@ -208,11 +208,19 @@ def where_notes(profile: Any) -> list[str]:
         if o is not None and "path" not in o.model_fields_set:
             out.append(f"feedback.{name} not set: written to {base / o.path} (beside the "
                        f"profile; set feedback.{name}.path, or null for none)")
+    documents = getattr(stock, "documents", None)
     if stock.role in ("figures", "orders"):
         if stock.feedback is None:
             out.append("stock.feedback not set: no movement files are written for the ERP; "
                        "the web's sales wait in the ledger (to_erp in filebridge status) and "
-                       "filebridge feedback refuses this profile")
+                       + ("filebridge feedback writes only the order documents"
+                          if documents is not None else
+                          "filebridge feedback refuses this profile"))
         else:
             out.append(f"movement files for the ERP: {base / stock.feedback.path}")
+    if documents is not None:
+        import os
+
+        out.append(f"order documents for the ERP ({documents.format}): "
+                   f"{os.path.normpath(base / documents.path)}")
     return out

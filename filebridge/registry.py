@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("reader", "sink", "source", "destination", "puller", "shipper")
-NO_OPTIONS = ("puller", "shipper")  # kinds configured by another plugin's options
+KINDS = ("reader", "sink", "source", "destination", "puller", "documents", "shipper")
+NO_OPTIONS = ("puller", "documents", "shipper")  # kinds configured by another plugin's options
 
 
 class Registry:
@@ -52,6 +52,11 @@ class Registry:
     def puller(self, sink_format: str) -> Callable[[type], type]:
         """An order puller for the shop whose API sink is ``sink_format``."""
         return self._register("puller", sink_format)
+
+    def documents(self, sink_format: str) -> Callable[[type], type]:
+        """An order puller that also reads whole orders as documents for the ERP
+        (filebridge/orders/doc_*.py), for the shop whose API sink is ``sink_format``."""
+        return self._register("documents", sink_format)
 
     def shipper(self, sink_format: str) -> Callable[[type], type]:
         """A shipments sender for the shop whose API sink is ``sink_format``."""

@@ -460,7 +460,10 @@ def inventory_counts(ledger: Ledger
         spec = StockSpec.model_validate({"inventory": inv, "role": "acks"})
         inventory = Inventory(ledger, spec)
         oversold = inventory.oversold()
+        from filebridge.ledger.documents import DocumentRows
+
+        docs = DocumentRows(ledger, inv).counts()  # order documents: counts only, no people
         out.append((inv, inventory.rows.counts()
-                    | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())},
-                    oversold))
+                    | {"oversold_skus": len(oversold), "oversold_units": sum(oversold.values())}
+                    | (docs if any(docs.values()) else {}), oversold))
     return out

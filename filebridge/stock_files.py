@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,8 +103,15 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                     seqs.append(int(v))
                 except (TypeError, ValueError):
                     refuse(batch, i, line, s.ack, f"{v!r} is not a movement file number")
-        n = inv.acknowledge(seqs=seqs)
-        log.info("%s: %d movements acknowledged by the ERP (files %s)", inv.name, n,
+        if s.acks_of == "documents":  # order document files (filebridge/doc_files.py)
+            from filebridge.ledger.documents import DocumentRows
+
+            n = DocumentRows(inv.ledger, inv.name).acknowledge(sorted(set(seqs)), time.time())
+            what = "order documents"
+        else:
+            n = inv.acknowledge(seqs=seqs)
+            what = "movements"
+        log.info("%s: %d %s acknowledged by the ERP (files %s)", inv.name, n, what,
                  ", ".join(map(str, sorted(set(seqs)))) or "none")
         return []
     if s.role == "orders":

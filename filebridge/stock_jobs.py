@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from filebridge.doc_files import DocumentFiles, DocumentWriter
+from filebridge.doc_files import record as record_documents
 from filebridge.errors import Bug, SinkError
+from filebridge.ledger.documents import DocumentRows
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
-from filebridge.registry import REGISTRY
 from filebridge.reconcile import reconcile
+from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
 
 if TYPE_CHECKING:
@@ -45,6 +48,8 @@ def on_orders(job: Job, feedback: bool) -> None:
     n = job.pull_orders()
     if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
         job.movement_writer().write()
+    if _documents(job) is not None:
+        document_writer(job).write()
     for m in job.inventory.overdue() if job.inventory.spec.erp_knows == \
             "acknowledged" else []:  # type: ignore[union-attr]
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
@@ -72,6 +77,22 @@ def movement_writer(job: Job) -> MovementWriter:
                           erp_zone(job.profile))
 
 
+def document_writer(job: Job) -> DocumentWriter:
+    """The writer of the profile's order documents for the ERP."""
+    documents = _documents(job)
+    if job.inventory is None or documents is None:
+        raise Bug("expected a stock profile with its inventory and documents")
+    from filebridge.feedback import erp_zone
+
+    return DocumentWriter(job.inventory.name, DocumentRows(job.ledger, job.inventory.name),
+                          documents, job.profile.base, job.delivery, erp_zone(job.profile))
+
+
+def _documents(job: Job) -> DocumentFiles | None:
+    """The profile's ``stock.documents`` (None: no order documents)."""
+    return getattr(getattr(job.profile, "stock", None), "documents", None)
+
+
 def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:
     """Record what the shops sold (or cancelled) since the last pull; the number
     of movements. A shop that cannot be read is logged and left for next time.
@@ -84,8 +105,13 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         return 0
     n = 0
     pulled: set[tuple[str, str]] = set()
+    # With stock.documents, the pullers that also read whole orders (filebridge/orders/
+    # doc_*.py): one pull, one cursor, the documents recorded with each page's lines.
+    docs = DocumentRows(job.ledger, job.inventory.name) if _documents(job) is not None else None
     for shop in job.own_shops.values():
         cls = REGISTRY.find("puller", shop.sink.o.format)  # type: ignore[attr-defined]
+        if docs is not None:
+            cls = REGISTRY.find("documents", cls.name) or cls if cls is not None else None
         # One shop written at several locations (a sink each) has one set of orders:
         # pulled once, under the first sink's id, or each sale would count twice.
         where = (shop.sink.o.format, expand_env(str(shop.sink.o.url)).rstrip("/"))
@@ -96,6 +122,8 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         try:
             for lines, cursor in puller.pull(job.inventory.cursor(source)):
                 n += job.inventory.record_orders(source, lines, moved)
+                if docs is not None and hasattr(puller, "take"):
+                    record_documents(docs, source, puller.take())
                 job.inventory.set_cursor(source, cursor)
         except SinkError as e:
             log.warning("%s: orders from %s: %s; pulled again next time", job.name,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from filebridge.doc_files import DocumentFiles
 from filebridge.movements import MovementFiles
 from filebridge.options import Duration, Model
 from filebridge.schedule import Schedule
@@ -151,11 +152,18 @@ class StockSpec(Model):
                          "after the export is never sold again")
     ack: str = Field("seq", description="acks: mapped field with the sequence number of the "
                      "movement file the ERP confirms")
+    acks_of: Literal["movements", "documents"] = Field(
+        "movements", description="acks: what the numbers confirm: movement files "
+        "(stock.feedback) or order document files (stock.documents)")
     feedback: MovementFiles | None = Field(None, description="figures: movement files for "
                                            "the ERP (filebridge feedback, or on a schedule); "
                                            "orders: one after each orders file; unset: none "
                                            "are written, the web's sales wait in the ledger "
                                            "(filebridge check says so)")
+    documents: DocumentFiles | None = Field(
+        None, description="figures: whole orders pulled from the shops as documents for the "
+        "ERP (header, lines, trailer), written after each scheduled order pull and by "
+        "filebridge feedback; unset: none")
     schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "

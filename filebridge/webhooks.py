@@ -234,12 +234,18 @@ class Webhooks:
         moved: set[str] = set()
         with self.locks[profile]:  # one order's fetch and record at a time per profile
             try:
-                order, lines = self._lines(hook, topic, body)
+                order, lines, docs = self._lines(hook, topic, body)
                 if lines is None:
                     log.info("%s: %s: webhook %s: order %s unknown to the shop", profile,
                              sink, topic, order)
                     return Outcome(200, "unknown order")
                 n = hook.inventory.record_orders(hook.source, lines, moved)
+                if docs:  # stock.documents: the order as a document too (doc_files.record)
+                    from filebridge.doc_files import record
+                    from filebridge.ledger.documents import DocumentRows
+
+                    record(DocumentRows(hook.inventory.ledger, hook.inventory.name),
+                           hook.source, docs)
             except BadBody as e:
                 log.warning("%s: %s: webhook %s: %s", profile, sink, topic, e)
                 return Outcome(400, str(e))
@@ -252,18 +258,24 @@ class Webhooks:
         return Outcome(200, "ok", n)
 
     def _lines(self, hook: Hook, topic: str, body: bytes
-               ) -> tuple[str, list[OrderLine] | None]:
+               ) -> tuple[str, list[OrderLine] | None, list[Any]]:
+        """The order's id, its lines as the puller converts them (None: unknown to the
+        shop) and, for a profile with stock.documents, the order as a document."""
         try:
             payload = json.loads(body)
         except ValueError:
             raise BadBody("the body is not JSON") from None
         if not isinstance(payload, dict):
             raise BadBody("the body is not a JSON object")
-        puller = REGISTRY.get("puller", hook.fmt)(hook.sink.o)
+        cls = REGISTRY.get("puller", hook.fmt)
+        if getattr(getattr(hook.job.profile, "stock", None), "documents", None) is not None:
+            cls = REGISTRY.find("documents", hook.fmt) or cls
+        puller = cls(hook.sink.o)
+        take = getattr(puller, "take", list)
         try:
             if hook.fmt == "shopify_api":
                 gid = _shopify_order(topic, payload)
-                return gid, puller.order(gid)  # type: ignore[attr-defined]
+                return gid, puller.order(gid), take()  # type: ignore[attr-defined]
             oid = str(payload.get("id") or "")
             if not oid.isdigit():
                 raise BadBody("the webhook's order has no id")
@@ -273,8 +285,9 @@ class Webhooks:
                 raise BadBody(f"the order cannot be read ({type(e).__name__})") from None
             was = hook.inventory.order_changed(hook.source, oid)
             if lines and was is not None and lines[0].changed == was:
+                take()  # the body's own state is read again: its document with it
                 lines = puller.order(oid)  # type: ignore[attr-defined]
-            return oid, lines
+            return oid, lines, take()
         finally:
             puller.close()
 

@@ -296,6 +296,33 @@ SHIPMENTS = """CREATE TABLE IF NOT EXISTS shipment_lines (
 );
 """
 
+# Whole orders as documents for the ERP (filebridge/ledger/documents.py): each version
+# of an order once, by the digest of what the ERP reads; its personal data in a column
+# of their own, so they can be dropped once the ERP acknowledged the document.
+DOCUMENTS = """CREATE TABLE IF NOT EXISTS order_documents (
+    id INTEGER PRIMARY KEY,
+    inventory TEXT NOT NULL, source TEXT NOT NULL, order_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    kind TEXT NOT NULL,             -- order | change | cancel | refund
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,             -- the document without personal data (JSON)
+    personal TEXT,                  -- names, addresses, e-mail, phone (JSON); NULL: dropped
+    changed REAL NOT NULL, recorded REAL NOT NULL,
+    seq INTEGER,                    -- the document file that told the ERP
+    exported REAL, acked REAL,
+    UNIQUE (inventory, source, order_id, version)
+);
+CREATE INDEX IF NOT EXISTS order_documents_open ON order_documents(inventory, seq);
+CREATE TABLE IF NOT EXISTS document_files (
+    inventory TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,
+    status TEXT NOT NULL,            -- pending | published
+    documents INTEGER NOT NULL, created REAL NOT NULL, published REAL,
+    drop_personal INTEGER NOT NULL DEFAULT 0,  -- forget personal data once acknowledged
+    PRIMARY KEY (inventory, seq)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -308,6 +335,7 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("order_lines.held: units the shop still holds reserved (Magento MSI)", _add_columns(
         "order_lines", "held INTEGER NOT NULL DEFAULT 0")),
     ("shipment_lines: the ERP's shipments each shop was sent", _script(SHIPMENTS)),
+    ("order_documents, document_files: orders as documents for the ERP", _script(DOCUMENTS)),
 ]
 VERSION = len(MIGRATIONS)
 

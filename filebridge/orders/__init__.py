@@ -5,4 +5,14 @@ that sales, cancellations and refunds become stock movements (``filebridge.stock
 
 def load_pullers() -> None:
     """Import the puller modules (each registers itself with ``@puller``)."""
-    from filebridge.orders import magento, shopify, vendure, woocommerce  # noqa: F401
+    # doc_*: the pullers that also read whole orders as documents (stock.documents).
+    from filebridge.orders import (  # noqa: F401
+        doc_magento,
+        doc_shopify,
+        doc_vendure,
+        doc_woocommerce,
+        magento,
+        shopify,
+        vendure,
+        woocommerce,
+    )

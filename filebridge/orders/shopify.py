@@ -76,6 +76,8 @@ ORDER_LINES = ("query OrderLines($id: ID!, $after: String, $lines: Int!) { order
 class ShopifyOrders(OrderPuller):
     name = "shopify_api"
     o: ShopifyOptions
+    # The queries a pull sends (filebridge/orders/doc_shopify.py asks for more per order).
+    PAGE, ORDERS, ONE_ORDER, ORDER_LINES = PAGE, ORDERS, ONE_ORDER, ORDER_LINES
 
     def __init__(self, options: ShopifyOptions):
         super().__init__(options)
@@ -90,7 +92,7 @@ class ShopifyOrders(OrderPuller):
         query = None if since is None else f"updated_at:>='{iso(since)}'"
         after = None
         while True:
-            data = self.client.must("orders", ORDERS, {"first": PAGE, "after": after,
+            data = self.client.must("orders", self.ORDERS, {"first": self.PAGE, "after": after,
                                                        "query": query, "lines": LINES})
             conn = data.get("orders") or {}
             nodes = conn.get("nodes") or []
@@ -117,7 +119,7 @@ class ShopifyOrders(OrderPuller):
         the shop does not know it). For a webhook, which says only which order
         changed: its own body is the REST shape, whose ids are not the ones a pull
         records (filebridge/webhooks.py)."""
-        o = self.client.must("order", ONE_ORDER, {"id": gid, "lines": LINES}).get("order")
+        o = self.client.must("order", self.ONE_ORDER, {"id": gid, "lines": LINES}).get("order")
         if not o:
             return None
         return self._lines(o, epoch(o.get("updatedAt")) or epoch(o.get("createdAt")) or 0.0)
@@ -127,7 +129,7 @@ class ShopifyOrders(OrderPuller):
         nodes = list(items.get("nodes") or [])
         page = items.get("pageInfo") or {}
         while page.get("hasNextPage") and page.get("endCursor"):
-            data = self.client.must("orderLines", ORDER_LINES, {
+            data = self.client.must("orderLines", self.ORDER_LINES, {
                 "id": o["id"], "after": page["endCursor"], "lines": MORE_LINES})
             more = (data.get("order") or {}).get("lineItems") or {}
             nodes += more.get("nodes") or []

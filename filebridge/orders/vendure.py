@@ -69,6 +69,7 @@ def iso(ms: int) -> str:
 @puller("vendure_api")
 class VendurePuller(OrderPuller):
     name = "vendure_api"
+    ORDERS = ORDERS  # what a pull asks for (filebridge/orders/doc_vendure.py asks more)
 
     def __init__(self, options: VendureOptions):
         super().__init__(options)
@@ -113,7 +114,7 @@ class VendurePuller(OrderPuller):
 
     def query(self, options: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            data = self.client.must(ORDERS, {"o": options})
+            data = self.client.must(self.ORDERS, {"o": options})
         except ItemError as e:
             raise PermanentSinkError(f"vendure: reading orders failed: {e}") from None
         return list(data["orders"]["items"])

@@ -71,6 +71,7 @@ FIELDS = "id,status,date_created_gmt,date_modified_gmt,line_items,refunds"
 class WooOrders(OrderPuller):
     name = "woocommerce_api"
     o: WooOptions
+    FIELDS = FIELDS  # what a pull asks for (filebridge/orders/doc_woocommerce.py asks more)
 
     def __init__(self, options: WooOptions):
         super().__init__(options)
@@ -89,7 +90,7 @@ class WooOrders(OrderPuller):
         got: set[tuple[int, float]] = set()  # (id, changed) this pull has read
         while True:
             params: dict[str, Any] = {"orderby": "modified", "order": "asc", "per_page": PAGE,
-                                      "page": 1, "dates_are_gmt": "true", "_fields": FIELDS}
+                                      "page": 1, "dates_are_gmt": "true", "_fields": self.FIELDS}
             if anchor is not None:
                 params["modified_after"] = iso(anchor - 1, z="")
             if len(at_anchor) > EXCLUDE_MAX:
@@ -130,7 +131,7 @@ class WooOrders(OrderPuller):
 
     def order(self, oid: str) -> list[OrderLine] | None:
         """One order's lines as it stands now (None: the shop does not know it)."""
-        resp = self.http.request("GET", f"/orders/{int(oid)}", params={"_fields": FIELDS},
+        resp = self.http.request("GET", f"/orders/{int(oid)}", params={"_fields": self.FIELDS},
                                  ok=lambda r: r.status_code == 404)
         return None if resp.status_code == 404 else self.convert(resp.json())
 

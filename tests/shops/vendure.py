@@ -324,12 +324,14 @@ class VendureShop:
              "lines{id quantity orderPlacedQuantity productVariant{sku}}")
 
     def place_order(self, lines: list[tuple[str, int]],
-                    state: str = "PaymentSettled") -> dict[str, Any]:
+                    state: str = "PaymentSettled",
+                    address: dict[str, Any] | None = None) -> dict[str, Any]:
         """An order for ``[(sku, qty), ...]`` through the Admin API's draft-order flow
         (variants are created when missing). ``state``: ``PaymentSettled`` (placed and
         paid with a manual payment: Vendure allocates the stock), ``ArrangingPayment``
         (checked out, not placed) or ``Draft``. Returns the order (``ORDER`` fields)
-        plus ``line_ids``: sku -> order line id."""
+        plus ``line_ids``: sku -> order line id. ``address`` (``CreateAddressInput``):
+        the order's shipping and billing address."""
         method, customer = self._order_setup()
         variants = [(self.ensure_variant(sku), qty) for sku, qty in lines]
         oid = self.gql("mutation{createDraftOrder{id}}")["createDraftOrder"]["id"]
@@ -338,6 +340,9 @@ class VendureShop:
                          "orderId:$o,input:$i){...on Order{id} ...on ErrorResult{message}}}",
                          {"o": oid, "i": {"productVariantId": vid, "quantity": qty}}
                          )["addItemToDraftOrder"])
+        for which in ("Shipping", "Billing") if address else ():
+            self.gql(f"mutation($o:ID!,$i:CreateAddressInput!){{setDraftOrder{which}Address("
+                     "orderId:$o,input:$i){id}}", {"o": oid, "i": address})
         if state != "Draft":
             _ok(self.gql("mutation($o:ID!,$c:ID!){setCustomerForDraftOrder(orderId:$o,"
                          "customerId:$c){...on Order{id} ...on ErrorResult{message}}}",

@@ -38,6 +38,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from shops.magento import order_money
 from shops.magento.base import MagentoError, ShopState
 from shops.magento.stores import Scope
 
@@ -58,17 +59,22 @@ class Orders(ShopState):
     # -- orders (GET /V1/orders) -----------------------------------------------
 
     def add_order(self, lines: list[tuple[Any, ...]], created: float, *,
-                  invoiced: bool = False) -> int:
+                  invoiced: bool = False, prices: dict[str, tuple[Any, Any, Any]] | None = None,
+                  **money: Any) -> int:
         """Place an order at ``created`` (epoch seconds). Each line is ``(sku, qty)``
         for a simple product or ``(sku, qty, "configurable")`` for a configurable's
         simple ``sku``: a parent item (type configurable, the simple's SKU, as Magento
-        books it) and its child. ``invoiced`` invoices every unit (state processing)."""
+        books it) and its child. ``invoiced`` invoices every unit (state processing).
+        ``prices``: SKU -> (unit price, discount, VAT rate); ``money``: billing,
+        shipping_address (OrderAddress fields), payment, currency, shipping,
+        shipping_vat_rate (shops/magento/order_money.py)."""
         with self.lock:
             oid = self.next_order
             self.next_order += 1
             items: list[dict[str, Any]] = []
             for sku, qty, *kind in lines:
                 item = self._order_item(oid, sku, qty, kind[0] if kind else "simple")
+                order_money.item(item, *(prices or {}).get(sku, (0, 0, 0)))
                 items.append(item)
                 if kind and kind[0] == "configurable":
                     child = self._order_item(oid, sku, qty, "simple")
@@ -81,6 +87,7 @@ class Orders(ShopState):
                 "state": "processing" if invoiced else "new",
                 "status": "processing" if invoiced else "pending",
                 "created_at": _stamp(created), "updated_at": _stamp(created), "items": items}
+            order_money.order(self.orders[oid], **money)
             for item in self._live_items(oid):
                 self._reserve(item["sku"], -item["qty_ordered"], "order_placed", oid)
             return oid
@@ -158,6 +165,7 @@ class Orders(ShopState):
                 if return_to_stock:
                     self._deduct(sku, -qty)
                 item["qty_refunded"] += qty
+                o["total_refunded"] += order_money.refunded(item, qty)
             if all(i["qty_canceled"] + i["qty_refunded"] >= i["qty_ordered"] for i in live):
                 o["state"] = o["status"] = "closed"
             o["updated_at"] = _stamp(at)
@@ -171,6 +179,23 @@ class Orders(ShopState):
                 self._deduct(sku, qty, source)
                 self._reserve(sku, qty, "shipment_created", order)
             self.orders[order]["updated_at"] = _stamp(at)
+
+    def invoice(self, order: int, qtys: dict[str, float], at: float) -> None:
+        """POST /V1/order/{id}/invoice for these units: invoiced, state processing."""
+        with self.lock:
+            o = self.orders[order]
+            for sku, qty in qtys.items():
+                next(i for i in self._live_items(order) if i["sku"] == sku)["qty_invoiced"] += qty
+            o["state"] = o["status"] = "processing"
+            o["updated_at"] = _stamp(at)
+
+    def set_shipping_address(self, order: int, address: dict[str, Any], at: float) -> None:
+        """PUT /V1/orders/{parent_id} (an OrderAddress): the shipping address replaced."""
+        with self.lock:
+            o = self.orders[order]
+            shipping = o["extension_attributes"]["shipping_assignments"][0]["shipping"]
+            shipping["address"] = order_money.address(address, "shipping")
+            o["updated_at"] = _stamp(at)
 
     def set_state(self, order: int, state: str, status: str, at: float) -> None:
         """Change the state without touching the items (an extension, a script)."""

@@ -32,8 +32,10 @@ import calendar
 import json
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
+from shops.shopify import order_money
 from shops.shopify.base import Call, GqlError, ShopState
 
 ORDER_TERM = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('[^']*'|\"[^\"]*\"|\S+)")
@@ -65,9 +67,12 @@ class Orders(ShopState):
 
     def add_order(self, lines: list[tuple[str, int]], created: float | None = None,
                   financial: str = "PAID", updated: float | None = None,
-                  location: str | None = None) -> str:
-        """An order of (sku, quantity) lines fulfilled from ``location`` (None: the
-        primary); returns its GID. Tracked variants' available drops."""
+                  location: str | None = None, **money: Any) -> str:
+        """An order of (sku, quantity) lines, or (sku, quantity, unit price, discount,
+        VAT rate), fulfilled from ``location`` (None: the primary); returns its GID.
+        Tracked variants' available drops. ``money``: name, email, phone, customer,
+        bill, ship (MailingAddress fields), gateways, currency, taxes_included,
+        shipping, shipping_vat_rate (shops/shopify/order_money.py)."""
         with self.lock:
             oid = self._gid("Order")
             c = self._time(created)
@@ -75,10 +80,23 @@ class Orders(ShopState):
             self.orders[oid] = {
                 "id": oid, "createdAt": c, "updatedAt": self._time(updated) if updated
                 is not None else c, "cancelledAt": None, "displayFinancialStatus": financial,
-                "location": loc, "refunds": [],
-                "lines": [{"id": self._gid("LineItem"), "sku": sku, "quantity": q,
-                           "currentQuantity": q} for sku, q in lines]}
-            for sku, q in lines:
+                "location": loc, "refunds": [], "money": {
+                    "name": money.get("name", "#" + oid.rsplit("/", 1)[-1]),
+                    "email": money.get("email"), "phone": money.get("phone"),
+                    "customer": money.get("customer"), "bill": money.get("bill"),
+                    "ship": money.get("ship"), "gateways": money.get("gateways", ["manual"]),
+                    "currency": money.get("currency", "EUR"),
+                    "included": bool(money.get("taxes_included", False)),
+                    "shipping": Decimal(str(money.get("shipping", "0"))),
+                    "shipping_vat_rate": Decimal(str(money.get("shipping_vat_rate", "0"))),
+                    "refunded": Decimal(0)},
+                "lines": [{"id": self._gid("LineItem"), "sku": ln[0], "quantity": ln[1],
+                           "currentQuantity": ln[1],
+                           "price": Decimal(str(ln[2] if len(ln) > 2 else "0")),
+                           "discount": Decimal(str(ln[3] if len(ln) > 3 else "0")),
+                           "vat_rate": Decimal(str(ln[4] if len(ln) > 4 else "0"))}
+                          for ln in lines]}
+            for sku, q, *_ in lines:
                 self._commit(sku, loc, -q)
             return oid
 
@@ -100,6 +118,16 @@ class Orders(ShopState):
                 for li in o["lines"]:
                     self._commit(li["sku"], o["location"], li["currentQuantity"])
 
+    def update_address(self, order_id: str, ship: dict[str, Any], at: float | None = None
+                       ) -> None:
+        """orderUpdate(input: {id, shippingAddress}): the order's shipping address is
+        replaced; nothing else moves [doc: admin-graphql ``orderUpdate``,
+        ``OrderInput.shippingAddress``]."""
+        with self.lock:
+            o = self.orders[order_id]
+            o["money"]["ship"] = ship
+            o["updatedAt"] = self._time(at)
+
     def refund(self, order_id: str, quantities: dict[str, int], at: float | None = None, *,
                restock_type: str = "NO_RESTOCK", location: str | None = None) -> None:
         """refundCreate with refundLineItems, by SKU or LineItem GID: currentQuantity
@@ -117,6 +145,7 @@ class Orders(ShopState):
                     raise ValueError(f"{li['sku']}: {q} is more than the "
                                      f"{li['currentQuantity']} left on the line")
                 li["currentQuantity"] -= q
+                o["money"]["refunded"] += order_money.refunded(o, li, q)
                 if restock_type != "NO_RESTOCK":
                     self._commit(li["sku"], loc, q)
                 refund["lines"].append({
@@ -139,7 +168,8 @@ class Orders(ShopState):
                           if li["id"] == _decode(after).get("last_id")), len(o["lines"]))
         page = o["lines"][start:start + lines]
         more = start + lines < len(o["lines"])
-        items = {"nodes": [{"__typename": "LineItem", **li} for li in page], "pageInfo": {
+        items = {"nodes": [{"__typename": "LineItem", **li, **order_money.line_fields(o, li)}
+                           for li in page], "pageInfo": {
             "hasNextPage": more, "endCursor": _encode({"last_id": page[-1]["id"]})
             if page else None}}
         # Order.refunds(first:) is a plain list; RefundLineItem a connection
@@ -151,7 +181,7 @@ class Orders(ShopState):
                 "updatedAt": _iso(o["updatedAt"]),
                 "cancelledAt": _iso(o["cancelledAt"]) if o["cancelledAt"] else None,
                 "displayFinancialStatus": o["displayFinancialStatus"], "lineItems": items,
-                "refunds": refunds}
+                "refunds": refunds, **order_money.order_fields(o)}
 
     def query_orders(self, call: Call) -> dict[str, Any]:
         first = call.arg("first")

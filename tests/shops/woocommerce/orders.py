@@ -10,8 +10,10 @@ import calendar
 import copy
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
+from . import order_money
 from .base import State, WooError, fields, invalid, no_route, page
 from .products import SITE_OFFSET, Shop
 
@@ -87,23 +89,28 @@ class Orders:
         self.next_item += 1
         return self.next_item
 
-    def add(self, lines: list[tuple[str, int]], status: str = "processing",
-            created: float | None = None, modified: float | None = None) -> int:
+    def add(self, lines: list[tuple[Any, ...]], status: str = "processing",
+            created: float | None = None, modified: float | None = None, **money: Any) -> int:
+        """An order of (sku, quantity) lines, or (sku, quantity, unit price, discount, VAT
+        rate); ``money``: billing, shipping_address, payment_method(_title), currency,
+        shipping, shipping_vat_rate (shops/woocommerce/order_money.py)."""
         with self.lock:
             oid = self._id()
             c = self.time(created)
             items: list[dict[str, Any]] = []
-            for sku, qty in lines:
+            for sku, qty, *amounts in lines:
                 pid = self.shop.skus.get(sku, 0)
                 obj = self.shop.item(pid) if pid else None
                 parent = obj.get("parent_id", 0) if obj else 0
                 items.append({"id": self._item(), "name": f"Product {sku}",
                               "product_id": parent or pid, "variation_id": pid if parent else 0,
                               "quantity": qty, "sku": sku, "total": "0.00", "meta_data": []})
+                order_money.line(items[-1], *(list(amounts) + ["0", "0", "0"])[:3])
             self.orders[oid] = {"id": oid, "parent_id": 0, "number": str(oid),
                                 "status": "pending", "currency": "EUR", "created": c,
                                 "modified": self.time(modified) if modified is not None else c,
                                 "line_items": items, "stock_reduced": False}
+            order_money.order(self.orders[oid], **money)
             self.refunds[oid] = []
             self._enter(self.orders[oid], status)  # created pending, then its status
             return oid
@@ -118,6 +125,15 @@ class Orders:
         with self.lock:
             o = self.order(oid)
             self._enter(o, status)
+            o["modified"] = self.time(at)
+
+    def update_shipping(self, oid: int, shipping: dict[str, Any], at: float | None = None
+                        ) -> None:
+        """PUT /orders/<id> {shipping: {...}}: the given address fields replace the old
+        ones (the controller sets each prop it is sent); the order is saved."""
+        with self.lock:
+            o = self.order(oid)
+            o["shipping"] = {**o["shipping"], **{k: str(v) for k, v in shipping.items()}}
             o["modified"] = self.time(at)
 
     # -- stock, as the order's status hooks move it ---------------------------------
@@ -168,6 +184,7 @@ class Orders:
         with self.lock:
             o = self.order(oid)
             lines = []
+            amount = Decimal(0)
             for key, qty in quantities.items():
                 li = next(li for li in o["line_items"] if key in (li["id"], li["sku"]))
                 product, taken = self._managed(li), _meta(li, "_reduced_stock")
@@ -176,6 +193,7 @@ class Orders:
                     _set_meta(li, "_reduced_stock", taken - qty)
                     _set_meta(li, "_restock_refunded_items",
                               _meta(li, "_restock_refunded_items") + qty)
+                amount += order_money.refund_amount(li, qty)
                 lines.append({"id": self._item(), "name": li["name"],
                               "product_id": li["product_id"], "variation_id": li["variation_id"],
                               "quantity": -qty, "sku": li["sku"], "total": "0.00",
@@ -185,7 +203,8 @@ class Orders:
                                              "display_value": str(li["id"])}]})
             t = self.time(at)
             rid = self._id()
-            self.refunds[oid].append({"id": rid, "created": t, "amount": "0.00", "reason": "",
+            self.refunds[oid].append({"id": rid, "created": t, "amount": format(amount, "f"),
+                                      "reason": "",
                                       "refunded_by": 1, "refunded_payment": False,
                                       "meta_data": [], "line_items": lines})
             done = {li["id"]: 0 for li in o["line_items"]}
@@ -207,6 +226,8 @@ class Orders:
     def view(self, o: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         out = {k: copy.deepcopy(v) for k, v in o.items()
                if k not in ("created", "modified", "stock_reduced")}
+        for li in out["line_items"]:
+            li.pop("_rate", None)  # the loopback's own note
         out.update(self._dates(o["created"], "date_created"))
         out.update(self._dates(o["modified"], "date_modified"))
         out["refunds"] = [{"id": r["id"], "reason": r["reason"], "total": "-" + r["amount"]}

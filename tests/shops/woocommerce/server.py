@@ -164,9 +164,14 @@ class WooServer:
     def now(self, value: float | None) -> None:
         self.state.now = value
 
-    def add_order(self, lines: list[tuple[str, int]], status: str = "processing",
-                  created: float | None = None, modified: float | None = None) -> int:
-        return self.orders.add(lines, status, created, modified)
+    def add_order(self, lines: list[tuple[Any, ...]], status: str = "processing",
+                  created: float | None = None, modified: float | None = None,
+                  **money: Any) -> int:
+        return self.orders.add(lines, status, created, modified, **money)
+
+    def update_shipping(self, order_id: int, shipping: dict[str, Any],
+                        at: float | None = None) -> None:
+        self.orders.update_shipping(order_id, shipping, at)
 
     def set_status(self, order_id: int, status: str, at: float | None = None) -> None:
         self.orders.set_status(order_id, status, at)
