@@ -326,6 +326,9 @@ def feedback(profile: str, no_pull: bool) -> None:
         except (TransferError, SinkError) as e:
             _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
         late = inv.overdue() if spec.erp_knows == "acknowledged" else []
+        from filebridge import alerts
+
+        alerts.overdue(job, late)
         for m in late:
             click.echo(f"not acknowledged by the ERP: movement {m.id} ({m.kind} {m.sku} "
                        f"{m.qty:+d}, order {m.order}) in file {m.seq}", err=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from filebridge import alerts
 from filebridge.errors import Bug, SinkError
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
@@ -45,10 +46,12 @@ def on_orders(job: Job, feedback: bool) -> None:
     n = job.pull_orders()
     if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
         job.movement_writer().write()
-    for m in job.inventory.overdue() if job.inventory.spec.erp_knows == \
-            "acknowledged" else []:  # type: ignore[union-attr]
+    late = job.inventory.overdue() if job.inventory.spec.erp_knows == \
+        "acknowledged" else []  # type: ignore[union-attr]
+    for m in late:
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
                     "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
+    alerts.overdue(job, late)
 
 
 def on_reconcile(job: Job, correct: bool) -> None:
