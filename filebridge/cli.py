@@ -129,6 +129,9 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         _fail(runner.DISK_FULL, f"{job.name}: the disk is full: {e}; files stay in the inbox "
               "and are redone when there is room")
     except (TransferError, SinkError) as e:
+        from filebridge import alerts
+
+        alerts.trouble(job, "source" if isinstance(e, TransferError) else "output", e)
         _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())

@@ -52,7 +52,7 @@ def profile(workdir: Path, report: dict | None = None) -> Path:
 
 def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "filebridge", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, check=False)
 
 
 class Page(HTMLParser):

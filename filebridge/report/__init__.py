@@ -196,7 +196,7 @@ def write_report(fb: Any, ctx: Any, job: Any, name: str, status: str, tally: Tal
                       charts=o.charts, warnings=report.warnings, ack=ack)
     except (OSError, MemoryError):
         raise  # a full disk is handled by the pipeline (redone later)
-    except Exception as e:  # noqa: BLE001 - a page for people never stops the ERP's files
+    except Exception as e:
         import html as html_
 
         log.exception("%s: %s: the run report could not be drawn", job.name, name)
