@@ -141,7 +141,11 @@ def _chart(kind: str, title: str, labels: list[str], values: list[int]) -> str:
     cls = pygal.HorizontalBar if kind == "hbar" else pygal.Bar
     chart = cls(js=[], disable_xml_declaration=True, show_legend=False, title=title,
                 width=720, height=max(160, 40 + 28 * len(labels)), style=style,
-                print_values=True, truncate_label=40, explicit_size=True)
+                print_values=True, truncate_label=40, explicit_size=True,
+                # the values are printed on the bars: no value axis (pygal would tick
+                # small counts at 0.2 steps), no guides
+                show_y_labels=kind == "hbar", show_x_labels=kind == "bar",
+                show_y_guides=False, show_x_guides=False)
     chart.x_labels = labels
     chart.add(title, values)
     tree = chart.render_tree()
@@ -163,7 +167,7 @@ def render(*, profile: str, name: str, status: str, reason: str, tally: Tally,
     if charts:
         images["counts"] = _chart("bar", "Rows", [k for k in counts if k != "read"],
                                   [v for k, v in counts.items() if k != "read"])
-        top = [g for g in groups if g.level == "reject"][:10]
+        top = [g for g in groups if g.level == "reject"][:10][::-1]  # biggest on top
         if top:
             images["rejects"] = _chart("hbar", "Rejected rows by reason",
                                        [f"{g.field or '(row)'}: {g.reason}" for g in top],
