@@ -2,7 +2,8 @@
 (aiosmtpd on loopback) and a real HTTP receiver (http.server in a thread).
 
 Shown: a rejected file, a run held by the breaker, a shop down past ``down_after``
-(told once per window, not at every run, and afresh after it recovered), movements
+(told once per window, not at every run nor at every retry of a watcher, and
+afresh after it recovered), movements
 the ERP has not acknowledged, a changed SFTP host key; an alert that cannot be
 delivered is logged and the run goes on; the webhook's token never reaches a log.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +29,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import write_profile
-from helpers import fixed_profile, fixed_rows
+from helpers import fixed_profile, fixed_rows, wait_for
 from shops.woocommerce import WooServer
 
 pytestmark = pytest.mark.timeout(240)
@@ -355,3 +358,26 @@ def test_a_changed_sftp_host_key_is_told_at_once(tmp_path, cli_env, mailbox, hoo
     assert other.fingerprint in msg.get_content() and "may be an attack" in msg.get_content()
     [post] = hook.about("host_key")
     assert "HOST KEY CHANGED" in post["error"]
+
+
+def test_a_watcher_tells_a_shop_down_once_however_often_it_retries(workdir, cli_env,
+                                                                  mailbox, hook, shop):
+    env = hook_env(cli_env, hook) | {"WOO_URL": shop.url, "WOO_KEY": "ck_al",
+                                     "WOO_SECRET": "cs_al"}
+    prof = woo(workdir, alerts(mailbox, down_after="1s"))
+    shop.faults.fail(100_000, 503)
+    skus(workdir, "S_1.csv", 20)
+    log = workdir / "watch.log"
+    with open(log, "w") as out:
+        p = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(prof)],
+                             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: mailbox.about("down"), timeout=60, what="the down alert")
+        # The watcher keeps retrying (5 s, then 10 s): two more failed tries, no more mail.
+        wait_for(lambda: log.read_text().count("queued changes retried in") >= 3,
+                 timeout=60, what="two more failed tries")
+        assert len(mailbox.about("down")) == 1 and len(hook.about("down")) == 1
+    finally:
+        os.kill(p.pid, signal.SIGINT)
+        p.wait(timeout=30)
+    assert "t0k3n" not in log.read_text() and "Traceback" not in log.read_text()
