@@ -304,3 +304,15 @@ def shops(job: Any) -> None:
             trouble(job, f"shop {s.id}", error)
         else:
             fine(job, f"shop {s.id}")
+
+
+def after_run(job: Any, outcomes: list[Any]) -> None:
+    """At the end of ``filebridge run``: the inbox could be listed (the source works),
+    transfers that did not fail work, and each shop is in trouble or fine."""
+    if _options(job) is None:
+        return
+    fine(job, "source")
+    if not any(o.status == "failed" and not o.shop for o in outcomes):
+        fine(job, "transfer")
+        fine(job, "output")
+    shops(job)

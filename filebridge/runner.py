@@ -184,7 +184,7 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
-        alerts.shops(job)  # a shop failing since earlier runs, past alerts.down_after
+        alerts.after_run(job, outcomes)  # a shop or server failing past down_after
         outcomes += unsent(job)
     finally:
         status = "failed" if any(o.status in ("rejected", "refused", "failed", "disk_full")

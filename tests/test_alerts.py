@@ -381,3 +381,31 @@ def test_a_watcher_tells_a_shop_down_once_however_often_it_retries(workdir, cli_
         os.kill(p.pid, signal.SIGINT)
         p.wait(timeout=30)
     assert "t0k3n" not in log.read_text() and "Traceback" not in log.read_text()
+
+
+def test_an_sftp_server_down_past_the_threshold_is_told(tmp_path, cli_env, mailbox, hook):
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    from sshd import _keygen
+
+    key = tmp_path / "id"
+    _keygen(key)  # a real key: what fails is the connection (nothing listens)
+    prof = fixed_profile(tmp_path)
+    prof["source"] = {"kind": "sftp", "host": "127.0.0.1", "port": free_port(),
+                      "user": "erp", "key": f"file:{key}", "known_hosts": str(kh),
+                      "connect_timeout": "2s", "retry": {"attempts": 1, "wait": "0.1s"},
+                      "path": "inbox", "pattern": ["*.txt"], "work": str(tmp_path / "work")}
+    prof["alerts"] = alerts(mailbox, down_after="1s")
+    path = write_profile(tmp_path, prof)
+    env = hook_env(cli_env, hook)
+    r = cli("run", str(path), cwd=tmp_path, env=env)
+    assert r.returncode == 6 and "cannot connect" in r.stderr, r.stderr
+    assert mailbox.messages == []  # first sighting: not down long enough
+    time.sleep(1.2)
+    r = cli("run", str(path), cwd=tmp_path, env=env)
+    assert r.returncode == 6, r.stderr
+    [msg] = mailbox.about("down")
+    assert msg["Subject"].startswith("[filebridge] art: source down for ")
+    assert "cannot connect" in msg.get_content()
+    [post] = hook.about("down")
+    assert post["what"] == "source" and post["seconds"] >= 1
