@@ -195,3 +195,35 @@ def test_help_does_not_import_the_report_or_alert_libraries():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True, timeout=60)
     assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_a_stock_files_report_shows_its_oversold_skus_and_the_stock_sent(workdir, cli_env):
+    from test_stock import profile as stock_profile
+    from test_stock import t
+
+    with WooServer(key="ck_st", secret="cs_st") as woo:
+        env = cli_env | {"WOO_URL": woo.url, "WOO_KEY": "ck_st", "WOO_SECRET": "cs_st"}
+        for sku, qty in (("X-1", 1), ("X-2", 4)):
+            woo.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                             "stock_quantity": qty})
+        woo.add_order([("X-1", 3)], created=t("02:05"), modified=t("02:05"))
+        erp = stock_profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
+            "as_of": {"name": r"STOCK_(\d{8}_\d{4})", "timezone": "UTC"}})
+        data = _load(erp)
+        data["feedback"]["report"] = {}
+        write_profile(workdir, data, "erp.yaml")
+        (workdir / "inbox" / "erp" / "STOCK_20261127_0200.csv").write_text(
+            "SKU;QTY\nX-1;1\nX-2;4\n")
+        r = cli("run", str(erp), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+    acks = workdir / "feedback" / "erp"
+    [ack] = read_csv(acks / "STOCK_20261127_0200.ack.csv", ";")
+    html = (acks / ack["report"]).read_text(encoding="utf-8")
+    flat = re.sub(r">\s+<", "><", html)
+    assert '<tr><th>oversold</th><td class="n">2</td></tr>' in flat
+    assert '<tr><th>oversold_skus</th><td class="n">1</td></tr>' in flat
+    assert '<table id="oversold"><tr><th>SKU</th><th class="n">units sold beyond the stock' \
+           '</th></tr><tr><td>X-1</td><td class="n">2</td></tr></table>' in flat
+    # Both SKUs went to the shop; filebridge had sent neither before (nothing to compare).
+    assert "<p>upsert 2; keys filebridge had sent nothing for before (no fields to " \
+           "compare): 2.</p>" in flat

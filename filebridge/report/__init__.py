@@ -157,7 +157,8 @@ def _chart(kind: str, title: str, labels: list[str], values: list[int]) -> str:
 def render(*, profile: str, name: str, status: str, reason: str, tally: Tally,
            groups: list[Group], overflow: int, shops: list[ShopChanges],
            notes: dict[str, str], stock: dict[str, Any], started: float, finished: float,
-           charts: bool, warnings: int, ack: str | None) -> str:
+           charts: bool, warnings: int, ack: str | None,
+           oversold: list[tuple[str, int]] | None = None) -> str:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("filebridge.report", "templates"),
@@ -178,6 +179,7 @@ def render(*, profile: str, name: str, status: str, reason: str, tally: Tally,
         profile=profile, name=name, status=status, reason=reason, counts=counts,
         balanced=tally.balanced(), groups=groups, overflow=overflow, shops=shops,
         notes=notes, stock=stock, warnings=warnings, ack=ack, images=images,
+        oversold=oversold or [],
         started=time.strftime(fmt, time.localtime(started)),
         finished=time.strftime(fmt, time.localtime(finished)), seconds=seconds,
         rate=(tally.read / seconds) if seconds > 0 else None)
@@ -193,7 +195,9 @@ def write_report(fb: Any, ctx: Any, job: Any, name: str, status: str, tally: Tal
         shops = shop_changes(job, ctx.file_id) if ctx.rows is not None else []
         notes = {Path(p).name: n for p, n in (ctx.notes or {}).items()}
         ack = ctx.path(fb.ack.path).name if fb.ack is not None else None
-        html = render(profile=job.name, name=name, status=status, reason=reason, tally=tally,
+        found = getattr(getattr(ctx, "oversold", None), "skus", None) or {}
+        oversold = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+        html = render(oversold=oversold, profile=job.name, name=name, status=status, reason=reason, tally=tally,
                       groups=groups, overflow=overflow, shops=shops, notes=notes,
                       stock={k: v for k, v in (stock or {}).items() if v not in (None, "")},
                       started=getattr(report, "started", time.time()), finished=time.time(),
