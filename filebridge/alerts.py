@@ -176,7 +176,8 @@ def _email(o: EmailOptions, alert: Alert) -> None:
     from email.utils import formatdate, make_msgid
 
     msg = EmailMessage()
-    msg["Subject"] = f"{o.subject_prefix} {alert.subject}".strip()
+    # One line: a file name may hold a line break, which a header must not.
+    msg["Subject"] = " ".join(f"{o.subject_prefix} {alert.subject}".split())
     msg["From"] = o.sender
     msg["To"] = ", ".join(o.to)
     msg["Date"] = formatdate(localtime=True)
