@@ -46,8 +46,8 @@ def on_orders(job: Job, feedback: bool) -> None:
     n = job.pull_orders()
     if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
         job.movement_writer().write()
-    late = job.inventory.overdue() if job.inventory.spec.erp_knows == \
-        "acknowledged" else []  # type: ignore[union-attr]
+    inv = job.inventory
+    late = inv.overdue() if inv is not None and inv.spec.erp_knows == "acknowledged" else []
     for m in late:
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
                     "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
