@@ -12,7 +12,8 @@ from filebridge.ledger.reports import staged_changes
 from filebridge.sinks.api.base import Result
 
 
-def test_a_problem_is_timed_from_its_first_sighting_and_told_once_per_window(opener):
+def test_a_problem_is_timed_from_its_first_sighting_and_told_once_per_window(
+        opener):  # noqa: F811
     a, b = opener(), opener()  # two processes sharing the ledger
     assert la.trouble_since(a, "p", "down:shop woo", 100.0) == 100.0
     assert la.trouble_since(b, "p", "down:shop woo", 160.0) == 100.0  # still the same one
@@ -27,14 +28,15 @@ def test_a_problem_is_timed_from_its_first_sighting_and_told_once_per_window(ope
     assert not la.clear(b, "p", "down:shop woo")  # never told
 
 
-def test_one_off_alerts_are_forgotten_after_their_window(ledger):
+def test_one_off_alerts_are_forgotten_after_their_window(ledger):  # noqa: F811
     assert la.claim(ledger, "p", "rejected:A.csv", 60.0, 100.0)
     assert la.claim(ledger, "p", "rejected:B.csv", 60.0, 200.0)  # A's row goes
     assert ledger.db.execute("SELECT key FROM alerts WHERE profile='p'").fetchall() == [
         ("rejected:B.csv",)]
 
 
-def test_a_files_changes_come_with_the_change_sent_before_for_the_same_key(ledger):
+def test_a_files_changes_come_with_the_change_sent_before_for_the_same_key(
+        ledger):  # noqa: F811
     rid = ledger.start_run("p")
     f = ledger.claim("p", "d1", "a.csv", 1, rid)
     log = ChangeLog(ledger, "p", "woo")
