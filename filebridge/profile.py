@@ -163,7 +163,8 @@ def _known_destinations(self: Any) -> Any:
     known = self.destinations
     fb = self.feedback
     places = [(f"write[{i}]", s) for i, s in enumerate(self.write)] + \
-        [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
+        [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects),
+                                           ("report", fb.report))]
     if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
         places.append(("stock.feedback", self.stock.feedback))
     if self.photos is not None:

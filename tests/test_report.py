@@ -227,3 +227,16 @@ def test_a_stock_files_report_shows_its_oversold_skus_and_the_stock_sent(workdir
     # Both SKUs went to the shop; filebridge had sent neither before (nothing to compare).
     assert "<p>upsert 2; keys filebridge had sent nothing for before (no fields to " \
            "compare): 2.</p>" in flat
+
+
+def test_a_report_delivered_to_an_unknown_destination_is_refused_when_checked(
+        workdir, monkeypatch):
+    from filebridge.errors import ProfileError
+    from filebridge.profile import load_profile
+
+    for var in ("WOO_URL", "WOO_KEY", "WOO_SECRET"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9" if var == "WOO_URL" else "k")
+    prof = profile(workdir, report={"deliver": ["erp"]})
+    with pytest.raises(ProfileError, match=r"feedback.report.deliver: unknown destination "
+                                           r"'erp'"):
+        load_profile(prof)
