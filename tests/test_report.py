@@ -240,3 +240,25 @@ def test_a_report_delivered_to_an_unknown_destination_is_refused_when_checked(
     with pytest.raises(ProfileError, match=r"feedback.report.deliver: unknown destination "
                                            r"'erp'"):
         load_profile(prof)
+
+
+def test_examples_never_show_a_personal_looking_or_hidden_field_nor_the_record():
+    from filebridge.records import FileReport, Reject
+    from filebridge.report import reject_groups
+    from filebridge.report.options import ReportOptions
+
+    rep = FileReport("O.csv")
+    record = {"ORDER": "W1", "EMAIL": "anna.rossi@example.it", "CODE": "X9", "QTY": "x"}
+    rep.reject(Reject(2, "EMAIL", "'anna.rossi@example' is not an e-mail address", record))
+    rep.reject(Reject(3, "CODE", "unknown code 'X9'", record))
+    rep.reject(Reject(4, "QTY", "'x' is not a valid integer", record))
+    rep.reject(Reject(5, "QTY", "'y' is not a valid integer", record | {"QTY": "y"}))
+    groups, overflow = reject_groups(rep, ReportOptions(hide_fields=["CODE"]))
+    rep.close()
+    got = {g.field: (g.reason, g.count, g.lines, g.examples) for g in groups}
+    assert overflow == 0
+    assert got["EMAIL"] == ("'…' is not an e-mail address", 1, [2],
+                            [(2, "(hidden: personal data)")])
+    assert got["CODE"] == ("unknown code '…'", 1, [3], [(3, "(hidden: personal data)")])
+    assert got["QTY"] == ("'…' is not a valid integer", 2, [4, 5], [(4, "x"), (5, "y")])
+    assert "anna" not in repr(groups) and "W1" not in repr(groups)
