@@ -175,7 +175,10 @@ def _email(o: EmailOptions, alert: Alert) -> None:
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
-    msg = EmailMessage()
+    from email.policy import SMTP
+
+    # Folded at 78 columns, a subject holding a long URL came out with a leading space.
+    msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
     # One line: a file name may hold a line break, which a header must not.
     msg["Subject"] = " ".join(f"{o.subject_prefix} {alert.subject}".split())
     msg["From"] = o.sender
@@ -288,10 +291,17 @@ def fine(job: Any, what: str) -> None:
     try:
         from filebridge.ledger import alerts as la
 
-        if la.clear(job.ledger, job.name, f"down:{what}"):
-            log.info("%s: %s works again", job.name, what)
+        told = la.clear(job.ledger, job.name, f"down:{what}")
     except Exception as e:  # noqa: BLE001
         log.warning("%s: alerts: the ledger could not be asked (%s)", job.name, e)
+        return
+    if told:  # whoever was told it is down is told it is back
+        log.info("%s: %s works again", job.name, what)
+        o = _options(job)
+        if o is not None and "down" in o.on:
+            deliver(o, Alert("down", job.name, f"{job.name}: {what} works again", [
+                f"Profile {job.name}: {what} works again; what waited is being sent."],
+                {"what": what, "recovered": True}), job.name)
 
 
 def shops(job: Any) -> None:

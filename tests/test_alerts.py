@@ -279,15 +279,21 @@ def test_a_shop_down_is_told_once_past_the_threshold_and_again_after_it_recovere
     r = cli("run", str(prof), cwd=workdir, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(shop.catalog()) == 20
+    [back] = [m for m in mailbox.about("down") if "works again" in m["Subject"]]
+    assert back["Subject"] == f"[filebridge] stock: shop woocommerce_api:{shop.url} works again"
+    assert [p.get("recovered", False) for p in hook.about("down")] == [False, True]
+    cli("run", str(prof), cwd=workdir, env=env)
+    assert len(mailbox.about("down")) == 2  # told once that it is back
     shop.faults.fail(100_000, 503)  # down again: a new outage, timed from now
     skus(workdir, "S_2.csv", 21)
     cli("run", str(prof), cwd=workdir, env=env)
-    assert len(mailbox.about("down")) == 1  # not 2 s yet
+    assert len(mailbox.about("down")) == 2  # not 2 s yet
     time.sleep(2.2)
     cli("run", str(prof), cwd=workdir, env=env)
     # A new outage past the threshold is news, even within the first one's window (a
     # flapping shop is told at most once per outage that lasts down_after).
-    assert len(mailbox.about("down")) == 2 and len(hook.about("down")) == 2
+    assert len(mailbox.about("down")) == 3 and len(hook.about("down")) == 3
+    assert " down for " in mailbox.about("down")[2]["Subject"]
 
 
 def test_movements_the_erp_has_not_acknowledged_are_told(workdir, cli_env, mailbox, hook,
