@@ -173,9 +173,8 @@ def _scrub(text: str) -> str:
 def _email(o: EmailOptions, alert: Alert) -> None:
     import smtplib
     from email.message import EmailMessage
-    from email.utils import formatdate, make_msgid
-
     from email.policy import SMTP
+    from email.utils import formatdate, make_msgid
 
     # Folded at 78 columns, a subject holding a long URL came out with a leading space.
     msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
