@@ -133,17 +133,24 @@ def notify(job: Any, key: str, alert: Alert) -> bool:
     o = _options(job)
     if o is None or alert.event not in o.on:
         return False
+    now = time.time()
     try:
         from filebridge.ledger import alerts as la
 
-        if not la.claim(job.ledger, job.name, key, o.window, time.time()):
+        if not la.claim(job.ledger, job.name, key, o.window, now):
             log.debug("%s: alert %s already sent within %gs", job.name, key, o.window)
             return False
     except Exception as e:  # noqa: BLE001 - an alert never stops a run
         log.warning("%s: alert %r not sent: the ledger could not be asked (%s)", job.name,
                     alert.subject, e)
         return False
-    return deliver(o, alert, job.name)
+    if deliver(o, alert, job.name):
+        return True
+    try:  # nobody was told: not a reason to keep quiet for a window
+        la.unclaim(job.ledger, job.name, key, now)
+    except Exception as e:  # noqa: BLE001
+        log.warning("%s: alerts: the ledger could not be asked (%s)", job.name, e)
+    return False
 
 
 def deliver(o: AlertsOptions, alert: Alert, profile: str) -> bool:

@@ -195,6 +195,10 @@ def test_an_alert_that_cannot_be_delivered_is_logged_and_the_run_goes_on(workdir
         assert len(bad.posts) == 1  # tried once, then logged
         assert (workdir / "out" / "G_1.csv").read_text() == "sku\nA\n"
         no_secret(r)
+        # It reached nobody: the same problem seen again is tried again (no window).
+        (workdir / "inbox" / "E_1.csv").write_text("SKU\n", encoding="utf-8")
+        cli("run", str(prof), cwd=workdir, env=env)
+        assert len(bad.posts) == 2
     finally:
         bad.close()
 

@@ -22,6 +22,8 @@ def test_a_problem_is_timed_from_its_first_sighting_and_told_once_per_window(
     assert la.claim(a, "p", "down:shop woo", 3600.0, 1000.0)
     assert not la.claim(b, "p", "down:shop woo", 3600.0, 2000.0)  # within the window
     assert la.claim(b, "p", "down:shop woo", 3600.0, 4600.0)  # past it
+    la.unclaim(a, "p", "down:shop woo", 4600.0)  # it reached nobody
+    assert la.claim(b, "p", "down:shop woo", 3600.0, 4601.0)  # so tried again
     assert la.clear(a, "p", "down:shop woo")  # it had been told
     assert not la.clear(a, "p", "down:shop woo")
     assert la.trouble_since(b, "p", "down:shop woo", 5000.0) == 5000.0  # a new outage

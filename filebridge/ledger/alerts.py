@@ -61,3 +61,10 @@ def claim(ledger: Ledger, profile: str, key: str, window: float, now: float) -> 
             db.execute("UPDATE alerts SET sent=? WHERE profile=? AND key=?",
                        (now, profile, key))
     return True
+
+
+def unclaim(ledger: Ledger, profile: str, key: str, sent: float) -> None:
+    """The alert claimed at ``sent`` reached nobody: the next sighting tries again."""
+    with ledger.tx() as db:
+        db.execute("UPDATE alerts SET sent=NULL WHERE profile=? AND key=? AND sent=?",
+                   (profile, key, sent))
