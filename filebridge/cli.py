@@ -136,6 +136,9 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
         _fail(runner.DISK_FULL, f"{job.name}: the disk is full: {e}; files stay in the inbox "
               "and are redone when there is room")
     except (TransferError, SinkError) as e:
+        from filebridge import alerts
+
+        alerts.trouble(job, "source" if isinstance(e, TransferError) else "output", e)
         _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
     for o in outcomes:
         counts = ", ".join(f"{k} {v}" for k, v in o.tally.as_dict().items())
@@ -339,6 +342,9 @@ def feedback(profile: str, no_pull: bool) -> None:
         except (TransferError, SinkError) as e:
             _fail(runner.TRANSFER_FAILED, f"{job.name}: {e}")
         late = inv.overdue() if spec.erp_knows == "acknowledged" else []
+        from filebridge import alerts
+
+        alerts.overdue(job, late)
         for m in late:
             click.echo(f"not acknowledged by the ERP: movement {m.id} ({m.kind} {m.sku} "
                        f"{m.qty:+d}, order {m.order}) in file {m.seq}", err=True)

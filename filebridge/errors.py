@@ -18,6 +18,7 @@
     ├── TransferError       a remote server (SFTP) could not be used; the file stays
     │   ├── RetryableTransferError   dropped, timed out, refused a login: try again later
     │   └── PermanentTransferError   unknown or changed host key, no permission: a person acts
+    │       └── HostKeyChanged   the pinned host key differs (alerts tell at once)
     ├── LedgerError         the state store failed: abort, commit nothing
     └── DiskFull            no space left (or a file size limit): nothing of the file is
                             committed, it stays where it was and is redone later
@@ -109,6 +110,10 @@ class RetryableTransferError(TransferError):
 
 class PermanentTransferError(TransferError):
     """Retrying will not help until someone acts (host key, permissions, paths)."""
+
+
+class HostKeyChanged(PermanentTransferError):
+    """The server shows another host key than the one pinned (an alert, at once)."""
 
 
 class LedgerError(FilebridgeError):

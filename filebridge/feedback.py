@@ -24,10 +24,11 @@ from filebridge.erpfile import fit
 from filebridge.layouts.fixed import FixedField
 from filebridge.options import Deliver, Encoding, Model, OutputPath
 from filebridge.records import FileReport, Tally
+from filebridge.report.options import ReportOptions
 from filebridge.sinks.base import SinkContext
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed", "warnings", "oversold", "oversold_skus", "movements"]
+              "reason", "processed", "warnings", "oversold", "oversold_skus", "movements", "report"]
 
 
 class AckOptions(Model):
@@ -45,7 +46,8 @@ class AckOptions(Model):
         "beyond the stock among the file's SKUs) and oversold_skus, an orders profile's with "
         "movement files then with movements (the lines written into them with the file); "
         "figures beside the row counts, not part of them; blank when nothing was worked out "
-        "(a rejected file, acks). processed is the time in feedback.timezone: ISO 8601 with "
+        "(a rejected file, acks). With feedback.report, the csv ack ends with report: the "
+        "run report's file name. processed is the time in feedback.timezone: ISO 8601 with "
         "its offset in csv, local wall time in fixed (a date field in its format)")
     done_file: str | None = Field(None, description="empty marker written after the file")
     deliver: Deliver = []
@@ -85,6 +87,11 @@ class FeedbackOptions(Model):
     rejects: RejectsOptions | None = Field(default_factory=RejectsOptions, description="the "
                                            "rejects file (with warnings, level: warning); "
                                            "null for none")
+    report: ReportOptions | None = Field(
+        None, description="an HTML run report per input file, for people (counts, rejects "
+        "by reason with examples, changes by field, stock, timings, charts), beside the ack; "
+        "{} to turn it on. Off by default: it adds a report column to the csv ack, which an "
+        "ERP importing a fixed set of columns may not expect")
     timezone: str | None = Field(
         None, description="the ERP's time zone, an IANA name such as Europe/Rome: times in "
         "the files for the ERP (the ack's processed, stock.feedback's movement files and "

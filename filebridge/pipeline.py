@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from filebridge import alerts
 from filebridge.crashpoints import crash_point
 from filebridge.delivery import Delivery
 from filebridge.errors import Bug, DiskFull, LedgerError, RejectedFile, TransferError, disk_full
@@ -391,7 +392,9 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
         outbox.abort()
         for shop in job.shops.values():
             shop.log.unstage(row.id)
-        return _reject(job, path, row.id, row.claimed, report, e, run_id)
+        rejected = _reject(job, path, row.id, row.claimed, report, e, run_id)
+        alerts.file_outcome(job, rejected)
+        return rejected
     except BaseException as e:
         outbox.abort()
         report.close()
@@ -408,7 +411,9 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
     if hold:
         log.warning("%s: %s: held for approval (filebridge approve %d --profile ...): %s",
                     job.name, name, run_id, hold)
-        return Outcome(name, "held", tally, outputs, hold, moved_to=where, notes=ctx.notes)
+        held = Outcome(name, "held", tally, outputs, hold, moved_to=where, notes=ctx.notes)
+        alerts.file_outcome(job, held)
+        return held
     log.info("%s: %s: done: %s", job.name, name, _counts(tally))
     for out, note in ctx.notes.items():
         log.info("%s: %s: %s: %s", job.name, name, out.name, note)
@@ -462,16 +467,26 @@ def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
 def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
               report: FileReport, reason: str = "") -> None:
     fb = job.profile.feedback
+    stock: dict[str, Any] = {}
+    if job.inventory is not None:
+        from filebridge.stock_files import ack_columns
+
+        stock = ack_columns(job.inventory, ctx.oversold, ctx.movements)
     if fb.ack is not None:
         values = ack_values(name, status, tally, reason, report.warnings,
-                            zone=erp_zone(job.profile))
-        if job.inventory is not None:
-            from filebridge.stock_files import ack_columns
+                            zone=erp_zone(job.profile)) | stock
+        if fb.report is not None:  # the ack names the run report beside it
+            from filebridge.report import report_path
 
-            values |= ack_columns(job.inventory, ctx.oversold, ctx.movements)
+            values["report"] = ctx.path(report_path(fb)).name
         write_ack(fb.ack, _routed(ctx, fb.ack), values)
     if fb.rejects is not None:
         write_rejects(fb.rejects, _routed(ctx, fb.rejects), report)
+    if fb.report is not None:
+        from filebridge.report import write_report
+
+        write_report(fb, _routed(ctx, fb.report), job, name, status, tally, report, reason,
+                     stock)
 
 
 def _routed(ctx: SinkContext, options: Any) -> SinkContext:

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from filebridge.alerts import AlertsOptions
 from filebridge.errors import ProfileError
 from filebridge.feedback import FeedbackOptions
 from filebridge.lookups import TAGS as LOOKUP_TAGS
@@ -75,6 +76,10 @@ class ProfileBase(Model):
     photos: PhotosSpec | None = Field(None, description="a folder of photos matched to the "
                                       "records by file name, checked, published to a public "
                                       "folder under their digest, their URLs in the records")
+    alerts: AlertsOptions | None = Field(None, description="tell people by e-mail or webhook "
+                                         "when a file is rejected, a run held, the ERP late "
+                                         "to acknowledge, a shop or server down, a host key "
+                                         "changed")
     _file: Path | None = PrivateAttr(None)
 
     def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
@@ -183,7 +188,8 @@ def _known_destinations(self: Any) -> Any:
     known = self.destinations
     fb = self.feedback
     places = [(f"write[{i}]", s) for i, s in enumerate(self.write)] + \
-        [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects))]
+        [(f"feedback.{k}", o) for k, o in (("ack", fb.ack), ("rejects", fb.rejects),
+                                           ("report", fb.report))]
     if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
         places.append(("stock.feedback", self.stock.feedback))
     if self.photos is not None:

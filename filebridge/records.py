@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -133,6 +134,7 @@ class FileReport:
 
     def __init__(self, name: str, spool_dir: str | None = None):
         self.name = name
+        self.started = time.time()  # for the run report's timings
         self.tally = Tally()
         self.first: list[Reject] = []
         self.warnings = 0

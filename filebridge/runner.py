@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from filebridge import alerts
 from filebridge.errors import Refused, SinkError, TransferError, Waiting, disk_full
 from filebridge.ledger.leases import LeaseLost
 from filebridge.pipeline import Job, Outcome, Progress, process
@@ -159,6 +160,7 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
                     outcome = process(job, path, run_id, force=force, progress=tick)
             except (TransferError, SinkError) as e:
                 log.error("%s: %s: %s; left in place for the next run", job.name, c.name, e)
+                alerts.trouble(job, "transfer" if isinstance(e, TransferError) else "output", e)
                 outcome = Outcome(c.name, "failed", reason=str(e))
             except Refused as e:
                 log.warning("%s: %s", job.name, e)
@@ -182,6 +184,7 @@ def _run(job: Job, files: list[Path], *, force: bool, wait: bool) -> list[Outcom
             outcomes.append(outcome)
             for k, v in outcome.tally.as_dict().items():
                 setattr(total, k, getattr(total, k) + v)
+        alerts.after_run(job, outcomes)  # a shop or server failing past down_after
         outcomes += unsent(job)
     finally:
         status = "failed" if any(o.status in ("rejected", "refused", "failed", "disk_full")

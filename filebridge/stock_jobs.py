@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from filebridge import alerts
 from filebridge.doc_files import DocumentFiles, DocumentWriter
 from filebridge.doc_files import record as record_documents
 from filebridge.errors import Bug, SinkError
@@ -50,10 +51,12 @@ def on_orders(job: Job, feedback: bool) -> None:
         job.movement_writer().write()
     if _documents(job) is not None:
         document_writer(job).write()
-    for m in job.inventory.overdue() if job.inventory.spec.erp_knows == \
-            "acknowledged" else []:  # type: ignore[union-attr]
+    inv = job.inventory
+    late = inv.overdue() if inv is not None and inv.spec.erp_knows == "acknowledged" else []
+    for m in late:
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
                     "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
+    alerts.overdue(job, late)
 
 
 def on_reconcile(job: Job, correct: bool) -> None:

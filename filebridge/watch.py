@@ -38,6 +38,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from filebridge import alerts
 from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
                                Waiting, disk_full)
 from filebridge.ledger.leases import Busy, LeaseLost
@@ -248,6 +249,7 @@ class Watcher:
         try:
             for error in job.drain():
                 log.error("%s: %s; the changes stay queued", job.name, error)
+            alerts.shops(job)
             timetable = self._timetable(i)
             if timetable is not None:
                 timetable.run_due()
@@ -267,6 +269,7 @@ class Watcher:
                     self._process(i, path, run)
                 if i in self._down:  # the source could not be listed
                     run.errors += 1
+            alerts.shops(job)
             run.outcomes += unsent(job)
         except LeaseLost as lost:
             log.error("%s: %s", job.name, lost)
@@ -331,9 +334,11 @@ class Watcher:
             delay = min(prev.delay * 2, BACKOFF[1]) if prev else BACKOFF[0]
             self._down[i] = _Failed(None, time.monotonic() + delay, delay)
             log.error("%s: cannot list the inbox: %s; next try in %gs", job.name, e, delay)
+            alerts.trouble(job, "source", e)
             return []
         if self._down.pop(i, None) is not None:
             log.info("%s: the inbox can be listed again", job.name)
+            alerts.fine(job, "source")
         return found
 
     def _scan(self, i: int) -> bool:
@@ -351,6 +356,7 @@ class Watcher:
             if failing:
                 log.error("%s: %s; queued changes retried in %gs", job.name,
                             "; ".join(failing), wait)
+            alerts.shops(job)
         try:
             with job.poll():  # a remote source: one connection for the whole scan
                 for path in self._candidates(i):
@@ -397,6 +403,7 @@ class Watcher:
         except (TransferError, SinkError) as e:
             run.errors += 1
             delay = self._fail(i, path)
+            alerts.trouble(job, "transfer" if isinstance(e, TransferError) else "output", e)
             log.error("%s: %s: %s; left in place, next try in %gs", job.name, path.name, e,
                       delay)
             return
@@ -413,6 +420,8 @@ class Watcher:
                           job.name, path.name, delay)
             return
         self._failed.pop((i, path), None)
+        alerts.fine(job, "transfer")
+        alerts.fine(job, "output")
         run.outcomes.append(outcome)
         if outcome.status == "done" and outcome.reason:
             log.info("%s: %s", path.name, outcome.reason)

@@ -322,6 +322,19 @@ CREATE TABLE IF NOT EXISTS document_files (
 );
 """
 
+# Alerts (filebridge/alerts.py): when each problem was first seen and last told; an
+# index for the run report.
+ALERTS = """CREATE TABLE IF NOT EXISTS alerts (
+    profile TEXT NOT NULL,
+    key TEXT NOT NULL,          -- down:shop X, rejected:FILE, overdue, ...
+    since REAL,                 -- a lasting problem (a server down): first seen
+    sent REAL,                  -- last alert sent for it (the de-duplication window)
+    PRIMARY KEY (profile, key)
+);
+-- The run report (filebridge/ledger/reports.py): a key's previous change, by index.
+CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox(profile, sink, key, id);
+"""
+
 
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
@@ -336,6 +349,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
         "order_lines", "held INTEGER NOT NULL DEFAULT 0")),
     ("shipment_lines: the ERP's shipments each shop was sent", _script(SHIPMENTS)),
     ("order_documents, document_files: orders as documents for the ERP", _script(DOCUMENTS)),
+    ("alerts: when a problem began and was last told; outbox by key for run reports",
+     _script(ALERTS)),
 ]
 VERSION = len(MIGRATIONS)
 

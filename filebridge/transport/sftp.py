@@ -30,8 +30,8 @@ from filebridge.lazy import lazy
 paramiko = lazy("paramiko")
 tenacity = lazy("tenacity")
 
-from filebridge.errors import (DiskFull, PermanentTransferError, RetryableTransferError,
-                               TransferError, disk_full)
+from filebridge.errors import (DiskFull, HostKeyChanged, PermanentTransferError,
+                               RetryableTransferError, TransferError, disk_full)
 from filebridge.outputs import TMP_PREFIX
 from filebridge.transport import hostkeys
 from filebridge.transport.options import SftpServer
@@ -184,7 +184,7 @@ class Session:
                    f"{hostkeys.describe(e.key)}. This may be an attack. If the server's key "
                    "was really replaced, check the new fingerprint with its administrator "
                    "and run 'filebridge trust PROFILE --replace'")
-            return PermanentTransferError(self._scrub(msg))
+            return HostKeyChanged(self._scrub(msg))
         if isinstance(e, paramiko.AuthenticationException):
             # Retryable: a server restarting or at MaxStartups refuses logins for a while.
             tried = ", ".join(f"{k} {v.describe()}" for k, v in
