@@ -27,13 +27,13 @@ import pyarrow.compute as pc
 
 from filebridge.catalog.prices import sale_in_force
 from filebridge.catalog.record import Canon, FieldError, Market
+from filebridge.catalog.values import blank
 from filebridge.delta import differs, row_hashes
 from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.ledger.changelog import ChangeLog, Pending
 from filebridge.mapping import ProductSpec
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
-from filebridge.catalog.values import blank
 
 log = logging.getLogger("filebridge")
 

@@ -188,9 +188,8 @@ def check(profiles: tuple[str, ...]) -> None:
             else ", the default"
         click.echo(f"{p}: ok ({prof.name}; once: {prof.once_rule}{why})")
         from filebridge.catalog.coverage import notes
-        from filebridge.registry import load_plugins
-
         from filebridge.feedback import where_notes
+        from filebridge.registry import load_plugins
         from filebridge.stock_share import share_notes
 
         for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
@@ -219,7 +218,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
         if job.related is not None:
             job.related.refresh()  # code tables, as a run would load them
         for batch in job.batches(file, report):
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
                 if shown >= rows:
                     break
                 click.echo(f"line {line}: " + json.dumps({k: plain(v) for k, v in rec.items()},
@@ -406,7 +405,8 @@ def approve(run_id: int, profile: str) -> None:
         for error in errors:
             click.echo(f"{error}; the changes stay queued for the next run", err=True)
         for s in job.shops.values():
-            click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
+            click.echo(f"{s.id}: "
+                       + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
         sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
 
 
@@ -644,6 +644,6 @@ def layout(file: Path, underscore: bool, comp: str) -> None:
     click.echo(f"{file.name}: {compiled.kind} {compiled.name or ''}".rstrip())
     for r in rows:
         click.echo("  ".join(c.rjust(w) if c.isdigit() else c.ljust(w)
-                             for c, w in zip(r, widths)).rstrip())
+                             for c, w in zip(r, widths, strict=True)).rstrip())
     click.echo(f"record length: {compiled.record_length} "
                f"({len(compiled.fields)} fields)")

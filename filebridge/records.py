@@ -2,9 +2,10 @@
 
 A :class:`Batch` is a slice of a file: an Arrow table with one column per field
 and, beside it, the source line of every row (the sheet row for spreadsheets,
-the record's start-tag line for XML, the record number in binary EBCDIC files). Readers produce batches, mapping turns raw
-batches into mapped batches, delta and sinks consume them. Rows that fail are
-:class:`Reject` values collected in a :class:`FileReport`, never exceptions.
+the record's start-tag line for XML, the record number in binary EBCDIC files).
+Readers produce batches, mapping turns raw batches into mapped batches, delta and
+sinks consume them. Rows that fail are :class:`Reject` values collected in a
+:class:`FileReport`, never exceptions.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from filebridge.errors import Bug, SinkError
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
-from filebridge.registry import REGISTRY
 from filebridge.reconcile import reconcile
+from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
 
 if TYPE_CHECKING:

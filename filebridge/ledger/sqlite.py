@@ -323,7 +323,7 @@ class Ledger:
         keys = ("id", "profile", "started", "finished", "status", "files", "tally")
         out = []
         for r in rows:
-            run = dict(zip(keys, r)) | {"tally": json.loads(r[6])}
+            run = dict(zip(keys, r, strict=False)) | {"tally": json.loads(r[6])}
             pid, host = r[7], r[8]
             if run["status"] == "running" and host == _HOST and pid and not pid_alive(pid):
                 run["status"] = "interrupted"  # its process died (swept on the next run)
@@ -340,7 +340,7 @@ class Ledger:
         rows = self.db.execute(q + " ORDER BY id DESC LIMIT ?", args + (limit,)).fetchall()
         keys = ("id", "profile", "name", "status", "claimed", "finished", "tally", "reason",
                 "moved_to", "run_id")
-        return [dict(zip(keys, r)) | {"tally": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r, strict=True)) | {"tally": json.loads(r[6])} for r in rows]
 
 
 class SqliteLedger(Ledger):

@@ -9,11 +9,18 @@ from pydantic import Field
 
 from filebridge.errors import Bug, OutputError
 from filebridge.options import Encoding
+from filebridge.outputs import Staged
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.outputs import Staged
-from filebridge.sinks.base import (FileSink, FileSinkOptions, SinkContext, csv_lines,
-                                   guard_formulas, header_line, text_column)
+from filebridge.sinks.base import (
+    FileSink,
+    FileSinkOptions,
+    SinkContext,
+    csv_lines,
+    guard_formulas,
+    header_line,
+    text_column,
+)
 
 
 class CsvSinkOptions(FileSinkOptions):

@@ -63,8 +63,16 @@ from filebridge.catalog.spec import check_languages
 from filebridge.catalog.values import blank, integer, money, text
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
-from filebridge.sinks.magento_cells import (CODE, SEP, CellError, attribute_pairs,
-                                            category_paths, image_url, url_key, variation)
+from filebridge.sinks.magento_cells import (
+    CODE,
+    SEP,
+    CellError,
+    attribute_pairs,
+    category_paths,
+    image_url,
+    url_key,
+    variation,
+)
 from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink, ProductRefused
 
 NOT_VISIBLE = "Not Visible Individually"

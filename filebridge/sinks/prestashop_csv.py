@@ -84,7 +84,10 @@ from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
 from filebridge.sinks.productfile import (
-    ProductFileOptions, ProductFileSink, ProductRefused, pattern_fields,
+    ProductFileOptions,
+    ProductFileSink,
+    ProductRefused,
+    pattern_fields,
 )
 from filebridge.sinks.woocommerce_csv import GRAMS, _suffixed
 

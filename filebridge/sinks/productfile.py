@@ -36,10 +36,10 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator
 
-from filebridge.crashpoints import crash_point
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.record import Canon, CanonicalFields, FieldError, Market
 from filebridge.catalog.values import blank, integer, text
+from filebridge.crashpoints import crash_point
 from filebridge.errors import Bug, OutputError
 from filebridge.outputs import Staged
 from filebridge.records import Batch

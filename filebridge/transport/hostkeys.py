@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from filebridge.errors import PermanentTransferError
 from filebridge.lazy import lazy
 
 paramiko = lazy("paramiko")
-
-from filebridge.errors import PermanentTransferError
 
 
 def host_id(host: str, port: int) -> str:

@@ -25,16 +25,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from filebridge.errors import (
+    DiskFull,
+    PermanentTransferError,
+    RetryableTransferError,
+    TransferError,
+    disk_full,
+)
 from filebridge.lazy import lazy
-
-paramiko = lazy("paramiko")
-tenacity = lazy("tenacity")
-
-from filebridge.errors import (DiskFull, PermanentTransferError, RetryableTransferError,
-                               TransferError, disk_full)
 from filebridge.outputs import TMP_PREFIX
 from filebridge.transport import hostkeys
 from filebridge.transport.options import SftpServer
+
+paramiko = lazy("paramiko")
+tenacity = lazy("tenacity")
 
 log = logging.getLogger("filebridge")
 # paramiko's transport thread logs raw socket errors with tracebacks; our own

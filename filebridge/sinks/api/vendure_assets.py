@@ -42,13 +42,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from filebridge.lazy import lazy
-
-requests = lazy("requests")
-
 from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.lazy import lazy
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.vendure_model import ItemError
+
+requests = lazy("requests")
 
 if TYPE_CHECKING:
     from filebridge.sinks.api.vendure import VendureClient
