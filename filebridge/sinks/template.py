@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, model_validator
@@ -32,8 +32,12 @@ from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext
 
-jinja2 = lazy("jinja2")
-sandbox = lazy("jinja2.sandbox")
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import jinja2
+    from jinja2 import sandbox
+else:
+    jinja2 = lazy("jinja2")
+    sandbox = lazy("jinja2.sandbox")
 
 INLINE = "<text>"
 ESCAPED = (".xml", ".html", ".htm")

@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from filebridge.errors import (
     DiskFull,
@@ -37,8 +37,12 @@ from filebridge.outputs import TMP_PREFIX
 from filebridge.transport import hostkeys
 from filebridge.transport.options import SftpServer
 
-paramiko = lazy("paramiko")
-tenacity = lazy("tenacity")
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import paramiko
+    import tenacity
+else:
+    paramiko = lazy("paramiko")
+    tenacity = lazy("tenacity")
 
 log = logging.getLogger("filebridge")
 # paramiko's transport thread logs raw socket errors with tracebacks; our own

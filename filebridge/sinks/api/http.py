@@ -15,14 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.lazy import lazy
 from filebridge.sinks.api.base import Limits
 
-requests = lazy("requests")
-tenacity = lazy("tenacity")
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+    import tenacity
+else:
+    requests = lazy("requests")
+    tenacity = lazy("tenacity")
 
 log = logging.getLogger("filebridge")
 

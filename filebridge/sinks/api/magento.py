@@ -68,7 +68,7 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -91,7 +91,10 @@ from filebridge.sinks.api.magento_catalog import Catalog, Writer
 from filebridge.sinks.api.magento_media import Images
 from filebridge.sinks.api.magento_shop import ItemError, Shop, create_once
 
-requests = lazy("requests")
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+else:
+    requests = lazy("requests")
 
 NO_ROUTE = "Request does not match any route."  # Webapi\Controller\Rest\Router
 BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)

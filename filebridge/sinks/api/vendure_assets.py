@@ -47,7 +47,10 @@ from filebridge.lazy import lazy
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.vendure_model import ItemError
 
-requests = lazy("requests")
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+else:
+    requests = lazy("requests")
 
 if TYPE_CHECKING:
     from filebridge.sinks.api.vendure import VendureClient
