@@ -84,7 +84,7 @@ def _holding(job: Any) -> Iterator[None]:
         _fail(runner.WAITING, str(e))
 
 
-def _job(profile_path: str, *, preview: bool = False,  # type: ignore[no-untyped-def]
+def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
@@ -541,7 +541,7 @@ def trust(profile: str, yes: bool, replace: bool) -> None:
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     uses = [("source", prof.source)] if prof.source.kind == "sftp" else []
-    uses += [(f"destination {n}", d) for n, d in prof.destinations.items()  # type: ignore[attr-defined]
+    uses += [(f"destination {n}", d) for n, d in prof.destinations.items()
              if d.kind == "sftp"]
     if not uses:
         _fail(runner.USAGE, f"{profile}: no SFTP server in this profile")

@@ -43,10 +43,12 @@ def on_orders(job: Job, feedback: bool) -> None:
     """Pull the shops' orders; write a movement file if asked and something moved;
     log movements the ERP is late to acknowledge."""
     n = job.pull_orders()
-    if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
+    inv = job.inventory
+    if inv is None:
+        raise Bug("expected a stock profile with its inventory")
+    if feedback and (n or inv.unexported()):
         job.movement_writer().write()
-    for m in job.inventory.overdue() if job.inventory.spec.erp_knows == \
-            "acknowledged" else []:  # type: ignore[union-attr]
+    for m in inv.overdue() if inv.spec.erp_knows == "acknowledged" else []:
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
                     "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
 
@@ -63,8 +65,8 @@ def on_reconcile(job: Job, correct: bool) -> None:
 
 def movement_writer(job: Job) -> MovementWriter:
     """The writer of the profile's movement files for the ERP."""
-    stock = job.profile.stock  # type: ignore[attr-defined]
-    if job.inventory is None or stock.feedback is None:
+    stock = job.profile.stock
+    if job.inventory is None or stock is None or stock.feedback is None:
         raise Bug("expected a stock profile with its inventory and feedback")
     from filebridge.feedback import erp_zone
 
@@ -85,7 +87,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
     n = 0
     pulled: set[tuple[str, str]] = set()
     for shop in job.own_shops.values():
-        cls = REGISTRY.find("puller", shop.sink.o.format)  # type: ignore[attr-defined]
+        cls = REGISTRY.find("puller", shop.sink.o.format)
         # One shop written at several locations (a sink each) has one set of orders:
         # pulled once, under the first sink's id, or each sale would count twice.
         where = (shop.sink.o.format, expand_env(str(shop.sink.o.url)).rstrip("/"))

@@ -263,17 +263,17 @@ class Webhooks:
         try:
             if hook.fmt == "shopify_api":
                 gid = _shopify_order(topic, payload)
-                return gid, puller.order(gid)  # type: ignore[attr-defined]
+                return gid, puller.order(gid)
             oid = str(payload.get("id") or "")
             if not oid.isdigit():
                 raise BadBody("the webhook's order has no id")
             try:
-                lines = puller.convert(payload)  # type: ignore[attr-defined]
+                lines = puller.convert(payload)
             except (KeyError, TypeError, ValueError) as e:
                 raise BadBody(f"the order cannot be read ({type(e).__name__})") from None
             was = hook.inventory.order_changed(hook.source, oid)
             if lines and was is not None and lines[0].changed == was:
-                lines = puller.order(oid)  # type: ignore[attr-defined]
+                lines = puller.order(oid)
             return oid, lines
         finally:
             puller.close()

@@ -349,7 +349,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
     parallel = 4
     bulk_poll: ClassVar[float] = 1.0  # seconds between bulk operation polls (max)
 
-    def __init__(self, options: ShopifyOptions, state: Any):  # type: ignore[override]
+    def __init__(self, options: ShopifyOptions, state: Any):
         super().__init__(options, state)
         self.o: ShopifyOptions = options
         self.http = Http(options.url, options.limits, name="shopify",
