@@ -10,11 +10,12 @@ sinks consume them. Rows that fail are :class:`Reject` values collected in a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -84,7 +85,8 @@ class Reject:
     line: int
     field: str | None
     reason: str
-    values: dict[str, Any] = field(default_factory=dict)  # the input row as read
+    # dataclasses.field: the name field is this class's own attribute
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)  # the input row as read
     value: Any = None  # the failing value, when it is not simply values[field]
     level: str = "reject"  # or "warning": the row went on, but someone should look
 

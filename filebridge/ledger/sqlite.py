@@ -73,9 +73,6 @@ class Ledger:
         # One connection per job, used by its sender threads and scheduled jobs too:
         # transactions on it take turns.
         self._lock = threading.RLock()
-        # Leases this process holds through this ledger (filebridge/ledger/leases.py):
-        # a claim or a file's outcome is committed only while its lease is held.
-        self.fences: dict[str, str] = {}
         try:
             migrate(backend)
         except BaseException:

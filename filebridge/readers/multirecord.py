@@ -59,9 +59,9 @@ class MultiRecordOptions(Model):
             for n in k.inherit:
                 if n not in headers:
                     raise ValueError(f"records.{code}.inherit: {n} is not a header field")
-            for n in [k.count, *k.sums.values()]:
-                if n is not None and n not in k.fields:
-                    raise ValueError(f"records.{code}: {n} is not one of its fields")
+            for named in [k.count, *k.sums.values()]:
+                if named is not None and named not in k.fields:
+                    raise ValueError(f"records.{code}: {named} is not one of its fields")
             for n in k.sums:
                 if n not in details:
                     raise ValueError(f"records.{code}.sums: {n} is not a detail field")
