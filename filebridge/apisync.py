@@ -121,16 +121,17 @@ class ApiSync:
         else:
             mine = None
         idx = pc.indices_nonzero(changed)
-        rows = table.take(idx).to_pylist()
+        records = table.take(idx).to_pylist()
         lines = pc.take(batch.lines, idx).to_pylist()
         hs = pc.take(hashes, idx).to_pylist()
         is_new = pc.take(new, idx).to_pylist()
         ordinals = batch.index_array()
         ok = [True] * len(batch)
         staged = []
-        creates, updates = [], []
+        creates: list[str] = []
+        updates: list[str] = []
         positions = idx.to_pylist()
-        for pos, row, line, h, fresh in zip(positions, rows, lines, hs, is_new, strict=True):
+        for pos, row, line, h, fresh in zip(positions, records, lines, hs, is_new, strict=True):
             try:
                 if row["sku"] is None:
                     raise FieldError("sku", "no SKU")

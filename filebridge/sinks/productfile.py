@@ -29,7 +29,7 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, BinaryIO, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -151,7 +151,7 @@ class OutFile:
     template: str
     header: list[str]
     staged: Staged | None = None
-    file: BinaryIO | None = None
+    file: IO[bytes] | None = None
     rows: int = 0
     block: list[list[str]] | None = None
     delimiter: str = ","
