@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -48,7 +48,7 @@ def _setup_logging(verbose: bool) -> None:
                         stream=sys.stderr)
 
 
-def _fail(code: int, message: str) -> None:
+def _fail(code: int, message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 
@@ -628,7 +628,7 @@ def layout(file: Path, underscore: bool, comp: str) -> None:
         _fail(runner.CONFIG_ERROR, str(e))
     rows = [("NAME", "START", "END", "LENGTH", "TYPE", "STORAGE", "SCALE")]
     for name, f in compiled.fields.items():
-        storage = f.storage  # where the sign is matters for zoned; unsigned for all
+        storage: str = f.storage  # where the sign is matters for zoned; unsigned for all
         if f.storage != "text" and f.sign == "none":
             storage += ", unsigned"
         elif f.storage == "zoned":

@@ -942,6 +942,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
 class ShopifySink(ApiSink):
     Options = ShopifyOptions
     Client = ShopifyClient
+    client: ShopifyClient  # client_for builds it from Client
     DAY_PRICE = True  # no scheduled sale price: the delta re-sends on its first/last day
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
     CARRIES: ClassVar[dict[str, str]] = {
