@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from helpers import filebridge, read_csv
 from shops.woocommerce import WooServer
 from test_api_sync import N, drop, expected, profile, rows, shop_state

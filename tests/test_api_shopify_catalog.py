@@ -235,7 +235,8 @@ def test_a_later_file_sends_only_what_changed(tmp_path, cli_env):
                                     "translationsRegister": 1, "shopLocales": 1}
         shirt = shop.catalog()["d26fw1060"]
         assert translation(shop, shirt["id"], "title") == "Poplin shirt, new"
-        assert json.loads(before)["d26fw1001"] == json.loads(json.dumps(shop.catalog()["d26fw1001"]))
+        assert json.loads(before)["d26fw1001"] == json.loads(
+            json.dumps(shop.catalog()["d26fw1001"]))
 
 
 class Clock:

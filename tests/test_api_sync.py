@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import read_csv, wait_for
 from shops.woocommerce import WooServer

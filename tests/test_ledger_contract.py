@@ -289,7 +289,8 @@ def test_outbox_stage_commit_send_settle_rekey_drop(ledger):
     assert log.counts() == {"staged": 2}
     assert log.commit(f.id, hold=False) == 2
     known = log.known()
-    assert dict(zip(known["key"].to_pylist(), known["hash"].to_pylist())) == {"A": 11, "B": SMALL}
+    assert dict(zip(known["key"].to_pylist(), known["hash"].to_pylist(),
+                    strict=True)) == {"A": 11, "B": SMALL}
     sent = log.pending(10)
     assert [(p.change.key, p.change.record, p.change.attempts) for p in sent] == [
         ("A", {"qty": 2}, 0), ("B", {"qty": 3}, 0)]  # attempts before this one

@@ -146,7 +146,8 @@ def refused(fields: str, write: str = WRITE) -> list[str]:
     ("    s: {value: Publish}\n    status: {from: s}\n", WRITE,
      "/p/prof.yaml:8: map.fields.s.value: status 'Publish' is not accepted"),
     ("    status: {value: pubblicato}\n", ("write:\n  - format: woocommerce_api\n"
-     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n    consumer_secret: ${WOO_SECRET}\n"),
+     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n"
+     "    consumer_secret: ${WOO_SECRET}\n"),
      ("/p/prof.yaml:8: map.fields.status.value: status 'pubblicato' is not accepted by "
      "woocommerce_api (write[0])")),
 ])

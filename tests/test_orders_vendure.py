@@ -14,8 +14,8 @@ import filebridge.orders.vendure as mod
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine
 from filebridge.orders.vendure import VendurePuller
-from filebridge.sinks.api.vendure import VendureOptions
 from filebridge.registry import REGISTRY
+from filebridge.sinks.api.vendure import VendureOptions
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ def test_the_column_and_the_row_say_the_same():
     table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
     column = sale_in_force(table, DAY).to_pylist()
     assert column == [in_force(r, DAY) for r in rows]
-    assert sum(column) == 4 * 4  # (open, blank, started, starts today) x (open, blank, ends today, later)
+    # (open, blank, started, starts today) x (open, blank, ends today, later)
+    assert sum(column) == 4 * 4
     typed = table.set_column(3, "sale_from", pa.array(
         [date.fromisoformat(x) if x else None for x in table["sale_from"].to_pylist()]))
     assert sale_in_force(typed, DAY).to_pylist() == column  # date32 columns too

@@ -181,7 +181,7 @@ def test_collection_sample_as_it_comes_from_it():
     assert {r.line: r.field for r in rep.rejects()} == bad
     assert set(bad.values()) == {"Prezzo", "Nome colore", "Saldo al", "Saldo dal"}
     assert rep.tally.read == len(sheet_rows) == len(rows) + rep.tally.rejected
-    by_line = dict(zip(lines, rows))
+    by_line = dict(zip(lines, rows, strict=True))
     for n, row in by_line.items():
         src = sheet_rows[n]
         assert row["EAN"] == src["EAN"]  # a number cell with a 13-zero format: zeros back

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import paramiko
 import pytest
-
 from conftest import write_profile
 from helpers import drop, fixed_profile, fixed_rows, ledger_files, read_csv, wait_for
 from sshd import Sshd, start_sshd  # the sshd fixture comes through conftest.py

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from faultsftp import PASSWORD, FaultServer
 from helpers import drop, fixed_profile, fixed_rows, ledger_files, read_csv, wait_for

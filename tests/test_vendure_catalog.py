@@ -222,7 +222,7 @@ def profile(root: Path, languages: list[str] = LANGS, name: str = "vendure-catal
         "feedback": {"ack": {"path": "../feedback/{stem}.ack.csv"},
                      "rejects": {"path": "../feedback/{stem}.rejects.csv"}},
     }
-    for lang in languages[1:]:  # option names and attribute labels only where declared
+    if len(languages) > 1:  # option names and attribute labels only where declared
         for o in data["map"]["product"]["options"]:
             o["names"] = {k: v for k, v in o["names"].items() if k in languages}
     return write_profile(root, data, f"{name}.yaml")
