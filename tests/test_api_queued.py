@@ -24,7 +24,7 @@ def shop():
         yield s
 
 
-def run(*args: str, env: dict[str, str], cwd: Path):  # type: ignore[no-untyped-def]
+def run(*args: str, env: dict[str, str], cwd: Path):
     return filebridge(*args, env=env, cwd=cwd)
 
 

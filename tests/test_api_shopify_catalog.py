@@ -69,6 +69,7 @@ def changed_sheet(tmp: Path, edits: dict[tuple[str, str, str], dict[str, Any]],
     ``mark`` goes into the title row (not read), to make another file of the same rows."""
     wb = load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     if mark:
         ws.cell(1, 1).value = f"{ws.cell(1, 1).value} ({mark})"
     header = [c.value for c in ws[3]]

@@ -50,6 +50,7 @@ def drop(tmp: Path, images: str, name: str = f"{STEM}.xlsx",
     ``change``: SKU -> {column: value}."""
     wb = openpyxl.load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     header = [c.value for c in ws[3]]
     col = {h: i for i, h in enumerate(header)}
     for row in ws.iter_rows(min_row=4):

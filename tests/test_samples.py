@@ -320,9 +320,9 @@ def test_reparto_xlsx_to_woocommerce(work):
     shop = WooShop()
     result = import_csv(shop, out["woocommerce/NUOVO_REPARTO_CASA.new.csv"])
     assert not result.failed and not result.not_imported
-    assert shop.by_sku("C26SS0802-905-45x45").global_unique_id == "8012345608058"
+    assert shop.product("C26SS0802-905-45x45").global_unique_id == "8012345608058"
     for sku in [*parents, *simple]:
-        assert shop.by_sku(sku).status == "draft"
+        assert shop.product(sku).status == "draft"
         shop.set_status(sku, "publish")
     assert sum(len(shop.visible_variations(sku)) for sku in parents) == 10
 

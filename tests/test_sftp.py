@@ -56,7 +56,7 @@ def pinned(tmp_path: Path, sshd: Sshd) -> Path:
     return kh
 
 
-def run(prof: dict, tmp_path: Path, *files: Path):  # type: ignore[no-untyped-def]
+def run(prof: dict, tmp_path: Path, *files: Path):
     from filebridge.pipeline import Job
     from filebridge.profile import load_profile
     from filebridge.runner import run_files

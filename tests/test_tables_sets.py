@@ -175,7 +175,7 @@ def test_a_crash_between_archiving_members_and_the_main_file(workdir, monkeypatc
     job = Job(load_profile(p))
     inner_archive = job.source.inner.archive
 
-    def crash(path: Path):  # type: ignore[no-untyped-def]
+    def crash(path: Path):
         if path.name.startswith("ART_"):
             raise SystemExit("killed while archiving")
         return inner_archive(path)

@@ -439,7 +439,7 @@ class PrestaShop:
             if len(v) > 128 or not is_link_rewrite(v):
                 problems.append(f"link_rewrite ({lg}) {v!r} is invalid")
         for key in ("description", "description_short"):
-            for lg, v in (fields.get(key) or {}).items():  # type: ignore[union-attr]
+            for lg, v in (fields.get(key) or {}).items():
                 if not is_clean_html(v):
                     problems.append(f"{key} ({lg}) is not clean HTML")
         if not is_reference(reference) or len(reference) > 64:
