@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from filebridge.ledger.sqlite import Ledger
+    from filebridge.readers.base import Reader
     from filebridge.records import FileReport
     from filebridge.sinks.base import Sink
 
@@ -76,7 +77,8 @@ def fixed_profile(root: Path, *, name: str = "art", watch: str = "events",
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout: float = 20, what: str = "condition",
+# Callable[...]: callers in a loop bind the loop's value as a default argument
+def wait_for(check: Callable[..., T], timeout: float = 20, what: str = "condition",
              every: float = 0.05) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -116,13 +118,13 @@ def drop(path: Path, data: bytes) -> Path:
     return path
 
 
-def read_all(reader: object, path: Path) -> tuple[list[dict], list[int], object, list]:
+def read_all(reader: Reader, path: Path) -> tuple[list[dict], list[int], FileReport, list]:
     """Every row of ``path`` through a reader instance: rows, their lines, the report
     and the batches. The report's spool is an anonymous temp file: nothing to clean."""
     from filebridge.records import FileReport
 
     report = FileReport(path.name)
-    batches = list(reader.read(path, report))  # type: ignore[attr-defined]
+    batches = list(reader.read(path, report))
     rows = [r for b in batches for r in b.rows()]
     lines = [n for b in batches for n in b.lines.to_pylist()]
     return rows, lines, report, batches

@@ -230,8 +230,8 @@ def test_variations_the_storefront_could_not_sell_are_refused(shop: WooServer) -
         by_sku["C-N"].message
     assert not by_sku["C-P"].ok and "splits attribute options" in by_sku["C-P"].message
     # a product whose only variation is refused is not made at all
-    results = client(shop).send([change(variant("E-N", "E", ""))])
-    assert not results[0].ok and "E" not in shop.catalog()
+    only = client(shop).send([change(variant("E-N", "E", ""))])
+    assert not only[0].ok and "E" not in shop.catalog()
     # what was sent can be chosen, with the value WooCommerce keeps ("Navy Blue")
     assert shop.shop.storefront("C") == {
         "options": {"Colour": ["Red", "Navy Blue"]},

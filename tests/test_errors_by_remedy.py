@@ -38,7 +38,8 @@ def test_a_bug_in_a_sink_stops_the_run_and_the_file_waits_in_the_inbox(workdir, 
     drop(workdir, "ART_1.txt", GOOD)
 
     def bug(self, batch):
-        return {}["a key filebridge's own code forgot"]  # a KeyError: a bug, not bad data
+        # a KeyError: a bug, not bad data
+        return dict[str, str]()["a key filebridge's own code forgot"]
 
     monkeypatch.setattr(CsvSink, "write", bug)
     with pytest.raises(KeyError):

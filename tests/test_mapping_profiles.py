@@ -16,7 +16,7 @@ from filebridge.cli import main
 from filebridge.errors import ProfileError
 from filebridge.mapping import Mapper
 from filebridge.pipeline import Job
-from filebridge.profile import load_profile, parse_profile
+from filebridge.profile import ProfileBase, load_profile, parse_profile
 from filebridge.records import Batch, FileReport
 from filebridge.runner import run_files
 
@@ -124,7 +124,7 @@ write:
     assert code == 0, out
 
 
-def profile(fields: str, write: str = WRITE) -> object:
+def profile(fields: str, write: str = WRITE) -> ProfileBase:
     return parse_profile(HEAD + fields + write, Path("/p/prof.yaml"))
 
 

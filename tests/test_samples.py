@@ -282,7 +282,9 @@ def sheet_row(column: int, value: object) -> int:
 
     wb = load_workbook(REPARTO, read_only=True)
     try:
-        [n] = [i for i, row in enumerate(wb.active.iter_rows(values_only=True), 1)
+        ws = wb.active
+        assert ws is not None  # openpyxl types it optional
+        [n] = [i for i, row in enumerate(ws.iter_rows(values_only=True), 1)
                if row[column] == value]
     finally:
         wb.close()

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import write_profile
@@ -37,7 +38,7 @@ def rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 
 def profile(root: Path, **extra: object) -> dict:
     """Main file ART_<date>.csv (ART;COL;MAT), a code table, a CSV out."""
-    base = {
+    base: dict[str, Any] = {
         "name": "tj",
         "source": {"kind": "local", "path": str(root / "inbox"), "pattern": ["ART_*.csv"],
                    "ready": {"stable_for": "0s"}, "archive": str(root / "archive"),

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import write_profile
@@ -32,7 +33,7 @@ FOTO = "ARTICOLO;POS;FILE\nA1;2;b.jpg\nA1;1;a.jpg\nA2;1;c.jpg\n"
 
 def set_profile(root: Path, source: dict | None = None, **extra: object) -> dict:
     csvr = {"format": "csv", "delimiter": ";", "encoding": "cp1252"}
-    prof = {
+    prof: dict[str, Any] = {
         "name": "set",
         "source": source or {"kind": "local", "path": str(root / "inbox"),
                              "pattern": ["ART_*.csv"], "ready": {"stable_for": "0s"},
