@@ -241,8 +241,8 @@ def overdue(job: Any, movements: list[Any]) -> None:
     shown = movements[:20]
     lines = [(f"{len(movements)} stock movement(s) written for the ERP by profile "
               f"{job.name} are not acknowledged in time. Check that the ERP imports the "
-              "movement files."), ""] + [f"movement {m.id}: {m.kind} {m.sku} {m.qty:+d} in file {m.seq}"
-                    for m in shown]
+              "movement files."), ""] + [
+        f"movement {m.id}: {m.kind} {m.sku} {m.qty:+d} in file {m.seq}" for m in shown]
     if len(movements) > len(shown):
         lines.append(f"... and {len(movements) - len(shown)} more")
     notify(job, "overdue", Alert("overdue", job.name, f"{job.name}: {len(movements)} "
@@ -285,9 +285,9 @@ def trouble(job: Any, what: str, error: BaseException | str) -> None:
            f"{job.name}: {what} down for {mins:.0f} min", [
                (f"Profile {job.name}: {what} has been failing for {mins:.1f} minutes "
                 f"(since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))})."),
-               f"Last error: {text}", "", ("Files and changes wait and are retried; nothing "
-                                          "is lost.")], {"what": what, "since": since, "seconds": round(lasted),
-                             "error": text}))
+               f"Last error: {text}", "",
+               "Files and changes wait and are retried; nothing is lost."],
+           {"what": what, "since": since, "seconds": round(lasted), "error": text}))
 
 
 def fine(job: Any, what: str) -> None:

@@ -27,13 +27,13 @@ import pyarrow.compute as pc
 
 from filebridge.catalog.prices import sale_in_force
 from filebridge.catalog.record import Canon, FieldError, Market
+from filebridge.catalog.values import blank
 from filebridge.delta import differs, row_hashes
 from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
 from filebridge.ledger.changelog import ChangeLog, Pending
 from filebridge.mapping import ProductSpec
 from filebridge.records import Batch, FileReport, Reject, Rows
 from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
-from filebridge.catalog.values import blank
 
 log = logging.getLogger("filebridge")
 
@@ -121,16 +121,17 @@ class ApiSync:
         else:
             mine = None
         idx = pc.indices_nonzero(changed)
-        rows = table.take(idx).to_pylist()
+        records = table.take(idx).to_pylist()
         lines = pc.take(batch.lines, idx).to_pylist()
         hs = pc.take(hashes, idx).to_pylist()
         is_new = pc.take(new, idx).to_pylist()
         ordinals = batch.index_array()
         ok = [True] * len(batch)
         staged = []
-        creates, updates = [], []
+        creates: list[str] = []
+        updates: list[str] = []
         positions = idx.to_pylist()
-        for pos, row, line, h, fresh in zip(positions, rows, lines, hs, is_new, strict=True):
+        for pos, row, line, h, fresh in zip(positions, records, lines, hs, is_new, strict=True):
             try:
                 if row["sku"] is None:
                     raise FieldError("sku", "no SKU")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -55,7 +55,7 @@ def _setup_logging(verbose: bool) -> None:
                         stream=sys.stderr)
 
 
-def _fail(code: int, message: str) -> None:
+def _fail(code: int, message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 
@@ -91,7 +91,7 @@ def _holding(job: Any) -> Iterator[None]:
         _fail(runner.WAITING, str(e))
 
 
-def _job(profile_path: str, *, preview: bool = False,  # type: ignore[no-untyped-def]
+def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
@@ -228,7 +228,7 @@ def preview(profile: str, file: Path, rows: int) -> None:
         if job.related is not None:
             job.related.refresh()  # code tables, as a run would load them
         for batch in job.batches(file, report):
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
                 if shown >= rows:
                     break
                 click.echo(f"line {line}: " + json.dumps({k: plain(v) for k, v in rec.items()},
@@ -425,7 +425,8 @@ def approve(run_id: int, profile: str) -> None:
         for error in errors:
             click.echo(f"{error}; the changes stay queued for the next run", err=True)
         for s in job.shops.values():
-            click.echo(f"{s.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
+            click.echo(f"{s.id}: "
+                       + ", ".join(f"{k} {v}" for k, v in sorted(s.log.counts().items())))
         sys.exit(runner.TRANSFER_FAILED if errors else runner.OK)
 
 
@@ -560,7 +561,7 @@ def trust(profile: str, yes: bool, replace: bool) -> None:
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     uses = [("source", prof.source)] if prof.source.kind == "sftp" else []
-    uses += [(f"destination {n}", d) for n, d in prof.destinations.items()  # type: ignore[attr-defined]
+    uses += [(f"destination {n}", d) for n, d in prof.destinations.items()
              if d.kind == "sftp"]
     if not uses:
         _fail(runner.USAGE, f"{profile}: no SFTP server in this profile")
@@ -647,7 +648,7 @@ def layout(file: Path, underscore: bool, comp: str) -> None:
         _fail(runner.CONFIG_ERROR, str(e))
     rows = [("NAME", "START", "END", "LENGTH", "TYPE", "STORAGE", "SCALE")]
     for name, f in compiled.fields.items():
-        storage = f.storage  # where the sign is matters for zoned; unsigned for all
+        storage: str = f.storage  # where the sign is matters for zoned; unsigned for all
         if f.storage != "text" and f.sign == "none":
             storage += ", unsigned"
         elif f.storage == "zoned":
@@ -663,6 +664,6 @@ def layout(file: Path, underscore: bool, comp: str) -> None:
     click.echo(f"{file.name}: {compiled.kind} {compiled.name or ''}".rstrip())
     for r in rows:
         click.echo("  ".join(c.rjust(w) if c.isdigit() else c.ljust(w)
-                             for c, w in zip(r, widths)).rstrip())
+                             for c, w in zip(r, widths, strict=True)).rstrip())
     click.echo(f"record length: {compiled.record_length} "
                f"({len(compiled.fields)} fields)")

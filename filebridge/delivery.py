@@ -14,8 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from filebridge.errors import (PermanentSinkError, PermanentTransferError, RetryableSinkError,
-                               TransferError)
+from filebridge.errors import (
+    PermanentSinkError,
+    PermanentTransferError,
+    RetryableSinkError,
+    TransferError,
+)
 from filebridge.outputs import Staged
 from filebridge.registry import load_plugins
 

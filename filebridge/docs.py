@@ -17,11 +17,11 @@ from filebridge import transforms
 from filebridge.expr import FUNCTIONS
 from filebridge.expr.decimals import DIVISION_SCALE
 from filebridge.feedback import FeedbackOptions
-from filebridge.stock_spec import StockSpec
 from filebridge.layouts.types import date_format_names
 from filebridge.mapping import MapSpec
 from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
+from filebridge.stock_spec import StockSpec
 
 
 def _type_name(tp: Any) -> str:
@@ -178,7 +178,7 @@ def reference() -> str:
             f"{DIVISION_SCALE} decimals, rounded half away from zero), `== != < <= > >=`, "
             "`and or not`, `a if cond else b`, `x in [a, b]`, `x is None` (null, blank text "
             "or an empty list), `[a, b, c]` (a list) and these functions:"), ""]
-    for name, fn in sorted(FUNCTIONS.items()):
+    for _name, fn in sorted(FUNCTIONS.items()):
         out.append(f"- `{fn.signature}`: {fn.doc}")
     out.append("\n## Related files and joins\n")
     from filebridge.profile import _table_model

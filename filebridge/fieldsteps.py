@@ -32,7 +32,9 @@ from filebridge.records import Batch
 if TYPE_CHECKING:
     from filebridge.mapping import FieldMap
 
-Check = tuple[str, pa.Array, Callable[[int], tuple[str, Any]]]  # field, bad mask, (why, value)
+# field, bad mask, row -> (why, value). Callable[...]: the lambdas bind the values
+# they report as default arguments, which mypy cannot infer against [[int], ...].
+Check = tuple[str, pa.Array, Callable[..., tuple[str, Any]]]
 
 ARROW_TYPES = {"text": pa.string(), "integer": pa.int64(), "date": pa.date32(),
                "boolean": pa.bool_()}
@@ -76,7 +78,7 @@ def _ean13_ok(arr: pa.Array) -> pa.Array:
     return pc.and_(shape, pc.equal(pc.divide(total, 10), pc.divide(pc.add(total, 9), 10)))
 
 
-def each(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+def each(arr: pa.Array, fn: Callable[..., pa.Array]) -> pa.Array:
     """Row mask of ``fn`` (for list values: true when it is for any element)."""
     if lists.is_list(arr.type):
         values, counts = lists.parts(arr)
@@ -84,7 +86,7 @@ def each(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     return fn(arr)
 
 
-def elements(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+def elements(arr: pa.Array, fn: Callable[..., pa.Array]) -> pa.Array:
     """``fn`` on the value, or on each element of a list."""
     return lists.map_values(arr, fn) if lists.is_list(arr.type) else fn(arr)
 

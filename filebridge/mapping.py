@@ -24,15 +24,13 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import (Field, PrivateAttr, StrictStr, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import Field, PrivateAttr, StrictStr, ValidationInfo, field_validator, model_validator
 
 from filebridge import fieldsteps as steps
 from filebridge import lists, transforms
+from filebridge.catalog.spec import AttributeSpec, OptionSpec, ProductSpec, check_languages  # noqa: F401
 from filebridge.errors import Bug, RejectedFile
 from filebridge.expr import ExprError, compile_expr
-from filebridge.catalog.spec import (AttributeSpec, OptionSpec, ProductSpec,  # noqa: F401
-                                     check_languages)
 from filebridge.expr.evaluate import Evaluator
 from filebridge.fieldrefs import Resolved, split_scope, template_parts
 from filebridge.fieldsteps import Check, Run
@@ -270,7 +268,7 @@ class Mapper:
         rows = raw.raw_rows(idx)
         lines = pc.take(raw.lines, idx).to_pylist()
         masks = [(n, m.to_pylist(), why) for n, m, why in checks]
-        for i, row, line in zip(idx, rows, lines):
+        for i, row, line in zip(idx, rows, lines, strict=True):
             name, _, why = next(c for c in masks if c[1][i])
             reason, value = why(i)
             report.reject(Reject(line, name, reason, row, value))

@@ -16,11 +16,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
-                      StrictStr, ValidationInfo, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from filebridge.layouts.types import (DATE_FORMATS, NUMERIC_DATE_FORMATS, FieldType,
-                                      date_format_names)
+from filebridge.layouts.types import (
+    DATE_FORMATS,
+    NUMERIC_DATE_FORMATS,
+    FieldType,
+    date_format_names,
+)
 
 
 class LocatedErrors(ValueError):
@@ -135,7 +149,7 @@ def check_output_path(template: str) -> str:
     unknown = sorted(n for n in names if n not in PATH_VARS)
     if unknown:
         raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {template!r}; known: "
-                         + ", ".join("{%s}" % v for v in PATH_VARS))
+                         + ", ".join(f"{{{v}}}" for v in PATH_VARS))
     return template
 
 

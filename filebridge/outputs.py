@@ -18,8 +18,8 @@ import os
 import socket
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from filebridge.processes import pid_alive

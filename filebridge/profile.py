@@ -10,10 +10,18 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import (Field, PrivateAttr, ValidationError, ValidationInfo, create_model,
-                      field_validator, model_validator)
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -81,6 +89,12 @@ class ProfileBase(Model):
                                          "to acknowledge, a shop or server down, a host key "
                                          "changed")
     _file: Path | None = PrivateAttr(None)
+    if TYPE_CHECKING:  # the fields profile_model() adds, their types from the registry
+        source: Any
+        read: Any
+        write: list[Any]
+        tables: dict[str, TableBase]
+        destinations: dict[str, Any]
 
     def cross_checks(self) -> list[tuple[tuple[Any, ...], str]]:
         """Problems between sections (tables, joins, layouts, filters and defaults
@@ -275,7 +289,7 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
 
 @lru_cache(maxsize=1)
 def _table_model() -> type[TableBase]:
-    return create_model(  # type: ignore[no-any-return]
+    return create_model(
         "Table", __base__=TableBase, __doc__=TableBase.__doc__,
         read=(_union("reader", "format"), Field(description="how to read it: any reader's "
                                                 "options, e.g. {format: csv, delimiter: ';', "
@@ -284,26 +298,34 @@ def _table_model() -> type[TableBase]:
 
 @lru_cache(maxsize=1)
 def profile_model() -> type[ProfileBase]:
-    return create_model(  # type: ignore[no-any-return]
-        "Profile", __base__=ProfileBase,
-        __validators__={"distinct_paths": field_validator("write")(_distinct_paths),
+    # Any: the validators are pydantic's decorator proxies and the field types are
+    # built at run time from the registry, neither of which create_model's types know.
+    sink: Any = _union("sink", "format")
+    validators: dict[str, Any] = {
+                        "distinct_paths": field_validator("write")(_distinct_paths),
                         "changes_need_key": model_validator(mode="after")(_changes_need_key),
                         "stock_sinks": model_validator(mode="after")(_stock_sinks_set_stock),
                         "shipments_shop": model_validator(mode="after")(
                             _shipments_go_to_one_shop),
                         "known_destinations": model_validator(mode="after")(
                             _known_destinations),
-                        "map_checks": model_validator(mode="after")(_map_checks)},
+                        "map_checks": model_validator(mode="after")(_map_checks)}
+    table: Any = _table_model()
+    destination: Any = _union("destination", "kind")
+    tables: Any = dict[Annotated[str, Field(pattern=NAME)], table]
+    destinations: Any = dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
+                             destination]
+    return create_model(
+        "Profile", __base__=ProfileBase, __validators__=validators,
         source=(_union("source", "kind"), Field(description="where files come from")),
         read=(_union("reader", "format"), Field(description="how to read them")),
-        write=(list[_union("sink", "format")], Field(  # type: ignore[misc]
+        write=(list[sink], Field(
             description="outputs: shop import files, shop APIs, templates")),
-        tables=(dict[Annotated[str, Field(pattern=NAME)], _table_model()], Field(
+        tables=(tables, Field(
             default_factory=dict, description="related files the joins use, by name: code "
             "tables (path: or pattern:) kept in the ledger with their version, or members "
             "of the main file's set (member:)")),
-        destinations=(dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
-                           _union("destination", "kind")], Field(
+        destinations=(destinations, Field(
             default_factory=dict, description="named places that also receive files: "
             "{name: {kind: sftp | local, …}}; outputs and feedback pick them with deliver:")),
     )
@@ -338,7 +360,7 @@ def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling; unknown keys are errors)"
     if err["type"] == "missing":
@@ -428,7 +450,7 @@ def _unknown_names(doc: Any, file: Path) -> list[tuple[tuple[Any, ...], str]]:
             if name not in names]
 
 
-def _located(err: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+def _located(err: ErrorDetails) -> list[tuple[tuple[Any, ...], str]]:
     """An error's places and messages: a validator's LocatedErrors become one problem
     per place below the validated model."""
     cause = (err.get("ctx") or {}).get("error")

@@ -19,6 +19,7 @@ from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
 from filebridge.pipeline import Job
 from filebridge.records import Batch
+from filebridge.sinks.api.base import ApiSink
 
 
 @dataclass
@@ -96,11 +97,11 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
     return reports
 
 
-def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -> int:
+def _correct(job: Job, shop: ApiSink, drifting: list[Line], run_id: int | None) -> int:
     """Queue the quantity that may be sold for every drifting SKU, hashed as a run
     would hash it, so the next file compares with what the shop now has."""
     rows = [x for x in drifting if x.expected is not None]
-    fields = shop.sink.o.fields  # type: ignore[attr-defined]
+    fields = shop.sink.o.fields
     cols = {"sku": pa.array([x.sku for x in rows], pa.string()),
             fields.get("stock", "stock"): pa.array([x.expected for x in rows], pa.int64())}
     if "held" in fields:  # hashed with the figure, as a push hashes it
@@ -109,7 +110,7 @@ def _correct(job: Job, shop: object, drifting: list[Line], run_id: int | None) -
     batch = Batch(table, pa.array(range(len(rows)), pa.int64()))
     canon = canonical(batch, canon_for(shop))
     hashes = row_hashes(Batch(canon, batch.lines)).view(pa.int64()).to_pylist()
-    shop.log.enqueue([(x.sku, "upsert", h, None,  # type: ignore[attr-defined]
+    shop.log.enqueue([(x.sku, "upsert", h, None,
                        json.dumps({"sku": x.sku, "stock": x.expected}))
                       for x, h in zip(rows, hashes, strict=True)], run_id)
     return len(rows)

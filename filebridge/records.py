@@ -2,19 +2,21 @@
 
 A :class:`Batch` is a slice of a file: an Arrow table with one column per field
 and, beside it, the source line of every row (the sheet row for spreadsheets,
-the record's start-tag line for XML, the record number in binary EBCDIC files). Readers produce batches, mapping turns raw
-batches into mapped batches, delta and sinks consume them. Rows that fail are
-:class:`Reject` values collected in a :class:`FileReport`, never exceptions.
+the record's start-tag line for XML, the record number in binary EBCDIC files).
+Readers produce batches, mapping turns raw batches into mapped batches, delta and
+sinks consume them. Rows that fail are :class:`Reject` values collected in a
+:class:`FileReport`, never exceptions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -84,7 +86,8 @@ class Reject:
     line: int
     field: str | None
     reason: str
-    values: dict[str, Any] = field(default_factory=dict)  # the input row as read
+    # dataclasses.field: the name field is this class's own attribute
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)  # the input row as read
     value: Any = None  # the failing value, when it is not simply values[field]
     level: str = "reject"  # or "warning": the row went on, but someone should look
 

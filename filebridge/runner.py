@@ -12,16 +12,23 @@ from pathlib import Path
 
 from filebridge import alerts
 from filebridge.errors import Refused, SinkError, TransferError, Waiting, disk_full
+from filebridge.exitcodes import (  # noqa: F401  (the exit codes, documented in README.md's CLI section)
+    CONFIG_ERROR,
+    DISK_FULL,
+    FILES_REJECTED,
+    HELD,
+    LEDGER_ERROR,
+    OK,
+    ROWS_REJECTED,
+    TRANSFER_FAILED,
+    USAGE,
+    WAITING,
+)
 from filebridge.ledger.leases import LeaseLost
 from filebridge.pipeline import Job, Outcome, Progress, process
 from filebridge.records import Tally
 
 log = logging.getLogger("filebridge")
-
-# Exit codes: documented in README.md (CLI section).
-from filebridge.exitcodes import (CONFIG_ERROR, DISK_FULL, FILES_REJECTED, HELD,  # noqa: F401
-                                  LEDGER_ERROR, OK, ROWS_REJECTED, TRANSFER_FAILED, USAGE,
-                                  WAITING)
 
 
 def unsent(job: Job) -> list[Outcome]:

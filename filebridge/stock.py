@@ -182,7 +182,7 @@ class Inventory:
             cls = REGISTRY.find("puller", fmt) if hasattr(options, "url") and fmt else None
             if cls is None or not getattr(cls, "reserves", False):
                 continue
-            where = (fmt, expand_env(str(options.url)).rstrip("/"))
+            where = (str(fmt), expand_env(str(options.url)).rstrip("/"))
             first = self._first_sink.setdefault(where, sink_id(options))
             self._source_of[sink_id(options)] = f"web:{first}"
 

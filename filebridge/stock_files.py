@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -237,7 +237,8 @@ def written(lines: int, rows: int, quiet: Quiet) -> str:
             f"line{'' if rows == 1 else 's'}" + (": " + ", ".join(why) if why else "") + ")")
 
 
-def _touched(counts: dict[str, list[int]], moved: set[str]) -> Touched:
+def _touched(counts: Mapping[str, list[int] | tuple[int | None, int]],
+             moved: set[str]) -> Touched:
     """The SKUs of the file's rows, and those it moved without a row (a SKU taken off
     a corrected receipt, or an order line that now holds another SKU): their shops are
     told all the same, under no input line, so they count as no row."""
@@ -358,7 +359,7 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
         # moved that the file does not list go out with the file's (as no input row).
         moved: set[str] = set()
         job.pull_orders(push=False, moved=moved)
-        touched = _touched({sku: [line, n] for sku, line, n in touched}, moved)  # type: ignore[misc]
+        touched = _touched({sku: (line, n) for sku, line, n in touched}, moved)
     if role == "orders" and inv.spec.feedback is not None:
         # The ERP learns of the orders in this file's outputs, published with them.
         writer = job.movement_writer()

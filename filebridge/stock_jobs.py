@@ -47,12 +47,14 @@ def on_orders(job: Job, feedback: bool) -> None:
     """Pull the shops' orders; write a movement file if asked and something moved;
     log movements the ERP is late to acknowledge."""
     n = job.pull_orders()
-    if feedback and (n or job.inventory.unexported()):  # type: ignore[union-attr]
+    inv = job.inventory
+    if inv is None:
+        raise Bug("expected a stock profile with its inventory")
+    if feedback and (n or inv.unexported()):
         job.movement_writer().write()
     if _documents(job) is not None:
         document_writer(job).write()
-    inv = job.inventory
-    late = inv.overdue() if inv is not None and inv.spec.erp_knows == "acknowledged" else []
+    late = inv.overdue() if inv.spec.erp_knows == "acknowledged" else []
     for m in late:
         log.warning("%s: movement %d (%s %s %+d, order %s) in file %s is not acknowledged "
                     "by the ERP", job.name, m.id, m.kind, m.sku, m.qty, m.order, m.seq)
@@ -71,8 +73,8 @@ def on_reconcile(job: Job, correct: bool) -> None:
 
 def movement_writer(job: Job) -> MovementWriter:
     """The writer of the profile's movement files for the ERP."""
-    stock = job.profile.stock  # type: ignore[attr-defined]
-    if job.inventory is None or stock.feedback is None:
+    stock = job.profile.stock
+    if job.inventory is None or stock is None or stock.feedback is None:
         raise Bug("expected a stock profile with its inventory and feedback")
     from filebridge.feedback import erp_zone
 
@@ -112,7 +114,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
     # doc_*.py): one pull, one cursor, the documents recorded with each page's lines.
     docs = DocumentRows(job.ledger, job.inventory.name) if _documents(job) is not None else None
     for shop in job.own_shops.values():
-        cls = REGISTRY.find("puller", shop.sink.o.format)  # type: ignore[attr-defined]
+        cls = REGISTRY.find("puller", shop.sink.o.format)
         if docs is not None:
             cls = REGISTRY.find("documents", cls.name) or cls if cls is not None else None
         # One shop written at several locations (a sink each) has one set of orders:

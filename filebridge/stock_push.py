@@ -71,7 +71,7 @@ def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
     product file's qty, or the source-items file's default source); without it the
     file has what may be sold, as for a shop whose orders filebridge never sees."""
     inv = job.inventory
-    touched = [(sku, None, 0) for sku in sorted(set(skus))]
+    touched: list[tuple[str, int | None, int]] = [(sku, None, 0) for sku in sorted(set(skus))]
     # The profile's stock outputs and those of the profiles sharing its inventory
     # (filebridge/stock_share.py), each shop once.
     shops = list({s.id: s for s in [*job.shared, *job.shops.values()]

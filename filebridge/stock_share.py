@@ -115,7 +115,7 @@ def shared_sinks(profile: ProfileBase, inventory: Inventory, ledger: Any, reg: A
             sink = reg.get("sink", options.format)(options)
             sink.bind(JobInfo(other.name, f"inventory:{inventory.spec.inventory}", ledger,
                               other.map, other.base))
-            sink.shared_from = other.name  # type: ignore[attr-defined]
+            sink.shared_from = other.name
             out.append(sink)
             log.debug("%s: also tells %s (an output of %s) of its stock", profile.name, sid,
                       other.name)

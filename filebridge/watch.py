@@ -39,13 +39,27 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from filebridge import alerts
-from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
-                               Waiting, disk_full)
+from filebridge.errors import (
+    DiskFull,
+    LedgerError,
+    Refused,
+    SinkError,
+    TransferError,
+    Waiting,
+    disk_full,
+)
 from filebridge.ledger.leases import Busy, LeaseLost
 from filebridge.pipeline import Job, Outcome, process
 from filebridge.records import Tally
-from filebridge.runner import (FILES_REJECTED, LEASE_WAIT, LEDGER_ERROR, OK, exit_code,
-                               progress_for, unsent)
+from filebridge.runner import (
+    FILES_REJECTED,
+    LEASE_WAIT,
+    LEDGER_ERROR,
+    OK,
+    exit_code,
+    progress_for,
+    unsent,
+)
 from filebridge.schedule import Scheduler
 
 log = logging.getLogger("filebridge")

@@ -280,7 +280,7 @@ class Webhooks:
             if not oid.isdigit():
                 raise BadBody("the webhook's order has no id")
             try:
-                lines = puller.convert(payload)  # type: ignore[attr-defined]
+                lines = puller.convert(payload)
             except (KeyError, TypeError, ValueError) as e:
                 raise BadBody(f"the order cannot be read ({type(e).__name__})") from None
             was = hook.inventory.order_changed(hook.source, oid)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a virtualenv with filebridge and its test dependencies, then runs the
-# whole test suite. Used as-is by CI (.ci/run).
+# Sets up a virtualenv with filebridge and its test dependencies, runs the gates
+# (scripts/check: ruff and mypy), then the whole test suite. Used as-is by CI (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,4 +14,6 @@ bash .ci/install-sshd.sh
 bash .ci/install-postgres.sh
 # The vendure_api tests run a real Vendure (Node 20 + npm ci, about 20 s once).
 bash scripts/install-vendure.sh
+# The gates first: a lint or type error fails in seconds, not after the suite.
+bash scripts/check
 exec .venv/bin/python -m pytest "$@"

@@ -35,5 +35,5 @@ def cli_env() -> dict[str, str]:
     env.pop("FILEBRIDGE_LEDGER", None)
     return env
 
-from sshd import sshd  # noqa: E402,F401  (session fixture: a real OpenSSH sshd)
 from pgserver import ledger_url, pg_server  # noqa: E402,F401  (a real PostgreSQL server)
+from sshd import sshd  # noqa: E402,F401  (session fixture: a real OpenSSH sshd)

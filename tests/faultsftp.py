@@ -112,7 +112,7 @@ class _Sftp(asyncssh.SFTPServer):
             raise asyncssh.SFTPPermissionDenied("renames are not allowed here")
         super().posix_rename(oldpath, newpath)
 
-    async def scandir(self, path: bytes):  # type: ignore[no-untyped-def,override]
+    async def scandir(self, path: bytes):
         async for name in super().scandir(path):
             yield name
         for raw in self.faults.extra_names:

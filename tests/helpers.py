@@ -7,11 +7,18 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from filebridge.ledger.sqlite import Ledger
+    from filebridge.readers.base import Reader
+    from filebridge.records import FileReport
+    from filebridge.sinks.base import Sink
 
 # A fixed-width article record: 8 + 20 + 7 + 5 = 40 characters.
-FIXED_LAYOUT = {
+FIXED_LAYOUT: dict[str, dict[str, Any]] = {
     "ART": {"start": 1, "length": 8},
     "DESC": {"start": 9, "length": 20},
     "PRICE": {"start": 29, "length": 7, "type": "decimal", "scale": 2, "implied": True},
@@ -70,7 +77,8 @@ def fixed_profile(root: Path, *, name: str = "art", watch: str = "events",
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout: float = 20, what: str = "condition",
+# Callable[...]: callers in a loop bind the loop's value as a default argument
+def wait_for(check: Callable[..., T], timeout: float = 20, what: str = "condition",
              every: float = 0.05) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -110,26 +118,25 @@ def drop(path: Path, data: bytes) -> Path:
     return path
 
 
-def read_all(reader: object, path: Path) -> tuple[list[dict], list[int], object, list]:
+def read_all(reader: Reader, path: Path) -> tuple[list[dict], list[int], FileReport, list]:
     """Every row of ``path`` through a reader instance: rows, their lines, the report
     and the batches. The report's spool is an anonymous temp file: nothing to clean."""
     from filebridge.records import FileReport
 
     report = FileReport(path.name)
-    batches = list(reader.read(path, report))  # type: ignore[attr-defined]
+    batches = list(reader.read(path, report))
     rows = [r for b in batches for r in b.rows()]
     lines = [n for b in batches for n in b.lines.to_pylist()]
     return rows, lines, report, batches
 
 
-def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
+def run_sink(sink: Sink, base: Path, batches: list, product: dict | None, *,
              languages: list[str] | None = None, attributes: dict | None = None,
-             ledger: object = None, file_id: int = 1, today: object = None) -> object:
+             ledger: Ledger | None = None, file_id: int = 1,
+             today: date | None = None) -> FileReport:
     """Drive a sink through one input file as the pipeline does (bound to a job with
     a real ledger, rows numbered and accounted for) and publish what it staged.
     Returns the file's report, its tally counted."""
-    from datetime import date
-
     from filebridge.ledger.sqlite import SqliteLedger
     from filebridge.mapping import MapSpec
     from filebridge.outputs import Outbox
@@ -139,7 +146,7 @@ def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
     spec = MapSpec.model_validate({"product": product, "languages": languages or [],
                                    "attributes": attributes or {}})
     ledger = ledger or SqliteLedger(base / "ledger.db")
-    sink.bind(JobInfo("p", "p", ledger, spec, base))  # type: ignore[attr-defined]
+    sink.bind(JobInfo("p", "p", ledger, spec, base))
     report = FileReport("x.csv")
     rows = Rows(report)
     ctx = SinkContext(base=base, vars={"stem": "x", "name": "x.csv", "profile": "p",
@@ -148,16 +155,16 @@ def run_sink(sink: object, base: Path, batches: list, product: dict | None, *,
                       file_id=file_id, run_id=1, today=today or date(2026, 11, 27),
                       scratch_root=base / ".scratch")
     try:
-        sink.start(ctx)  # type: ignore[attr-defined]
+        sink.start(ctx)
         for b in batches:
             b = rows.add(b)
             report.tally.read += len(b)
-            sink.write(b)  # type: ignore[attr-defined]
-        sink.finish()  # type: ignore[attr-defined]
+            sink.write(b)
+        sink.finish()
     finally:
-        sink.close()  # type: ignore[attr-defined]
+        sink.close()
     ctx.outbox.publish()
-    ledger.finish(file_id, "p", "done", {})  # type: ignore[attr-defined]  (commits memory)
+    ledger.finish(file_id, "p", "done", {})  # (commits memory)
     rows.count()
     report.flush()
     return report

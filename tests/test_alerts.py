@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-
 from conftest import write_profile
 from helpers import fixed_profile, fixed_rows, wait_for
 from shops.woocommerce import WooServer

@@ -205,6 +205,7 @@ def test_input_limit_is_learned_and_never_exceeded_again(tmp_path):
         # With batch_size at the shop's limit the client never triggers it at all.
         opts["limits"] = {"batch_size": 20}
         fresh = MagentoClient(MagentoOptions.model_validate(opts), State(lambda p: []))
+        assert fresh.o.limits.batch_size == 20
         batch = [change(f"L{i}", stock=2) for i in range(fresh.o.limits.batch_size)]
         assert all(r.ok for r in fresh.send(batch)) and server.oversized == 1
 

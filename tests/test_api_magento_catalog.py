@@ -17,7 +17,7 @@ from shops.magento import TOKEN, MagentoServer
 
 from filebridge.catalog.spec import AttributeSpec, OptionSpec, ProductSpec
 from filebridge.errors import PermanentSinkError
-from filebridge.sinks.api.base import Change, State
+from filebridge.sinks.api.base import Change, Op, State
 from filebridge.sinks.api.magento import MagentoClient, MagentoOptions
 from filebridge.sinks.api.magento_catalog import Catalog
 
@@ -40,11 +40,11 @@ class Ledger:
         return [r | {"_remote": m} for sku, (r, m) in self.acked.items()
                 if r.get("product") == product and sku not in self.gone]
 
-    def change(self, rec: dict[str, Any], op: str = "upsert") -> Change:
+    def change(self, rec: dict[str, Any], op: Op = "upsert") -> Change:
         prev, remote = self.acked.get(rec["sku"], (None, {}))
         return Change(next(_ids), rec["sku"], op, rec, "i", dict(remote), prev)
 
-    def send(self, client: MagentoClient, recs: list[dict[str, Any]], op: str = "upsert"
+    def send(self, client: MagentoClient, recs: list[dict[str, Any]], op: Op = "upsert"
              ) -> dict[str, Any]:
         changes = [self.change(r, op) for r in recs]
         results = {r.id: r for r in client.send(changes)}

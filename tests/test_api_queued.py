@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from helpers import filebridge, read_csv
 from shops.woocommerce import WooServer
 from test_api_sync import N, drop, expected, profile, rows, shop_state
@@ -25,7 +24,7 @@ def shop():
         yield s
 
 
-def run(*args: str, env: dict[str, str], cwd: Path):  # type: ignore[no-untyped-def]
+def run(*args: str, env: dict[str, str], cwd: Path):
     return filebridge(*args, env=env, cwd=cwd)
 
 

@@ -92,12 +92,17 @@ def plain(catalog: dict[str, Any]) -> dict[str, Any]:
 SCENARIO = [shirt("S", "29.90", 4), shirt("M", "29.90", 7), mug(1), mug(2)]
 
 
+def remote(result: Result) -> dict[str, Any]:
+    assert result.remote is not None, result
+    return result.remote
+
+
 def test_create_then_update_reads_back(shop: ShopifyServer, env: None) -> None:
     ledger = Ledger()
     c = client(shop, ledger)
     results = ledger.send(c, [ledger.change(r) for r in SCENARIO])
     assert all(r.ok for r in results.values()), results
-    assert results["SHIRT-S"].remote["handle"] == "shirt-1"
+    assert remote(results["SHIRT-S"])["handle"] == "shirt-1"
     cat = shop.catalog()
     assert cat["shirt-1"]["title"] == "Oxford shirt" and cat["shirt-1"]["tags"] == ["cotton"]
     assert cat["shirt-1"]["options"] == {"Size": ["S", "M"]}
@@ -139,7 +144,7 @@ def test_stock_only_sync(shop: ShopifyServer, env: None) -> None:
                              stock.change({"sku": "NOPE", "stock": 3})])
     assert results["MUG-1"].ok and results["SHIRT-S"].ok
     assert results["NOPE"] == Result(results["NOPE"].id, False, "SKU NOPE is not in the shop")
-    assert results["MUG-1"].remote["inventory_item"] == shop.variant("MUG-1")["item"]
+    assert remote(results["MUG-1"])["inventory_item"] == shop.variant("MUG-1")["item"]
     assert shop.stock("MUG-1") == 40 and shop.stock("SHIRT-S") == 0
     assert shop.catalog()["mug-1"]["variants"]["MUG-1"]["price"] == "1.50"  # untouched
 
@@ -217,7 +222,7 @@ def input_array_limit(shop: ShopifyServer) -> None:
 
     # The shop's own answer to 251 quantities, as the client never triggers it.
     item = shop.variant("MUG-1")["item"]
-    body = {"query": "mutation S($input: InventorySetQuantitiesInput!) { "
+    body: dict[str, Any] = {"query": "mutation S($input: InventorySetQuantitiesInput!) { "
             "inventorySetQuantities(input: $input) { userErrors { message } } }",
             "variables": {"input": {"name": "available", "reason": "correction",
                                     "quantities": [{"inventoryItemId": item,
@@ -376,7 +381,7 @@ def test_product_deleted_in_the_shop_is_recreated(shop: ShopifyServer, env: None
         shop.delete_product(shop.catalog()["mug-1"]["id"])
     results = ledger.send(c, [ledger.change(mug(1, price="3.00"))])
     assert results["MUG-1"].ok and shop.catalog()["mug-1"]["variants"]["MUG-1"]["price"] == "3.00"
-    assert results["MUG-1"].remote["variant"] == shop.variant("MUG-1")["id"]
+    assert remote(results["MUG-1"])["variant"] == shop.variant("MUG-1")["id"]
 
 
 def test_api_2026_04_mandatory_cas_and_idempotency(shop: ShopifyServer, env: None) -> None:
@@ -387,7 +392,7 @@ def test_api_2026_04_mandatory_cas_and_idempotency(shop: ShopifyServer, env: Non
     assert results["MUG-1"].ok and shop.stock("MUG-1") == 5
     # the same call without the directive and changeFromQuantity is refused there
     item = shop.variant("MUG-1")["item"]
-    body = {"query": "mutation S($input: InventorySetQuantitiesInput!) { "
+    body: dict[str, Any] = {"query": "mutation S($input: InventorySetQuantitiesInput!) { "
             "inventorySetQuantities(input: $input) { userErrors { message } } }",
             "variables": {"input": {"name": "available", "reason": "correction", "quantities": [
                 {"inventoryItemId": item, "locationId": shop.location_id(), "quantity": 1}]}}}
@@ -405,7 +410,7 @@ def test_bulk_product_set(env: None) -> None:
                               bulk=True)
         assert results["BARE"].message == "SKU BARE: Title can't be blank"
         assert all(r.ok for k, r in results.items() if k != "BARE")
-        assert results["MUG-5"].remote["variant"] == shop.variant("MUG-5")["id"]
+        assert remote(results["MUG-5"])["variant"] == shop.variant("MUG-5")["id"]
         other = Ledger()
         other.send(client(plain_shop, other), [other.change(r) for r in records])
         assert plain(shop.catalog()) == plain(plain_shop.catalog())

@@ -63,17 +63,24 @@ def ack(tmp: Path, stem: str) -> dict[str, str]:
     return row
 
 
+def collection(shop: ShopifyServer, handle: str) -> dict[str, Any]:
+    c = shop.collection(handle)
+    assert c is not None, f"no collection {handle}"
+    return c
+
+
 def changed_sheet(tmp: Path, edits: dict[tuple[str, str, str], dict[str, Any]],
                   mark: str = "") -> bytes:
     """The sample with some cells changed: {(article, colour, size): {column: value}};
     ``mark`` goes into the title row (not read), to make another file of the same rows."""
     wb = load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     if mark:
         ws.cell(1, 1).value = f"{ws.cell(1, 1).value} ({mark})"
     header = [c.value for c in ws[3]]
     for row in ws.iter_rows(min_row=4):
-        key = (row[0].value, row[1].value, str(row[2].value))
+        key = (str(row[0].value), str(row[1].value), str(row[2].value))
         for column, value in edits.get(key, {}).items():
             row[header.index(column)].value = value
     path = tmp / "changed.xlsx"
@@ -145,12 +152,12 @@ def test_the_department_reaches_shopify_whole(tmp_path, cli_env):
         assert shop.translated[(pid, "en", "title")][1] == digest(coat["title"])
 
         # categories as collections: one per level of each path, the product in each
-        assert sorted(shop.collection("donna")["products"]) == sorted(cat)
-        assert shop.collection("donna-capispalla")["title"] == "Capispalla"
-        assert sorted(shop.collection("donna-capispalla")["products"]) == [
+        assert sorted(collection(shop, "donna")["products"]) == sorted(cat)
+        assert collection(shop, "donna-capispalla")["title"] == "Capispalla"
+        assert sorted(collection(shop, "donna-capispalla")["products"]) == [
             "d26fw1001", "d26fw1002"]
-        assert shop.collection("donna-capispalla-cappotti")["products"] == ["d26fw1001"]
-        assert sorted(shop.collection("collezione-essenziali")["products"]) == ["d26fw1010"]
+        assert collection(shop, "donna-capispalla-cappotti")["products"] == ["d26fw1001"]
+        assert sorted(collection(shop, "collezione-essenziali")["products"]) == ["d26fw1010"]
         assert len(shop.collections) == len({c["handle"] for c in shop.collections.values()})
 
         # filters and specs: definitions and typed values (and translated values)
@@ -224,8 +231,9 @@ def test_a_later_file_sends_only_what_changed(tmp_path, cli_env):
         assert shop.fixed_prices(CHF)["D26FW1060-BLU-S"] == ("125.00", None, "CHF")
 
         shop.kinds.clear()
-        edits = {("D26FW1060", c, s): {"NOME_EN": "Poplin shirt, new"}
-                 for c in ("BLU", "ECR") for s in ("S", "M", "L")}
+        edits: dict[tuple[str, str, str], dict[str, Any]] = {
+            ("D26FW1060", c, s): {"NOME_EN": "Poplin shirt, new"}
+            for c in ("BLU", "ECR") for s in ("S", "M", "L")}
         edits[("D26FW1020", "GRI", "42")] = {"GIACENZA": 0}
         edits[("D26FW1060", "BLU", "M")]["PREZZO_CHF"] = 129
         drop(tmp_path, "REPARTO_DONNA_FW30.xlsx", changed_sheet(tmp_path, edits))
@@ -235,7 +243,8 @@ def test_a_later_file_sends_only_what_changed(tmp_path, cli_env):
                                     "translationsRegister": 1, "shopLocales": 1}
         shirt = shop.catalog()["d26fw1060"]
         assert translation(shop, shirt["id"], "title") == "Poplin shirt, new"
-        assert json.loads(before)["d26fw1001"] == json.loads(json.dumps(shop.catalog()["d26fw1001"]))
+        assert json.loads(before)["d26fw1001"] == json.loads(
+            json.dumps(shop.catalog()["d26fw1001"]))
 
 
 class Clock:

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import read_csv, wait_for
 from shops.woocommerce import WooServer
@@ -336,3 +335,25 @@ def test_watch_sends_what_an_outage_left_queued_once_the_shop_is_back(workdir, s
         _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert "queued 50" in err and "ck_sync" not in err and "cs_sync" not in err
+
+
+def test_a_value_no_shop_can_take_rejects_its_row_and_the_rest_are_sent(workdir, shop, env):
+    # The quantity is read as text here, so "tre" reaches the shop's canonical
+    # record, which refuses it (catalog/record.py): that row is a reject with its
+    # line, the others go to the shop, and the counts add up.
+    from ruamel.yaml import YAML
+
+    prof = profile(workdir)
+    yaml = YAML()
+    doc = yaml.load(prof)
+    del doc["read"]["fields"]["QTY"]
+    yaml.dump(doc, prof)
+    data = rows(6)
+    drop(workdir, "S_1.csv", data, extra="SKU00099;Article 99;10.90;tre\n")
+    r = cli("run", str(prof), cwd=workdir, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr  # rows rejected
+    a = ack(workdir, "S_1")
+    assert (a["read"], a["sent"], a["rejected"]) == ("7", "6", "1"), a
+    [rej] = read_csv(workdir / "feedback" / "S_1.rejects.csv", ";")
+    assert rej["line"] == "8" and "tre" in rej["reason"], rej
+    assert sorted(shop.catalog()) == sorted(data)

@@ -205,7 +205,8 @@ def test_variation_attributes_are_checked_as_woocommerce_checks_them(shop: WooSe
                              {"sku": "TEE-F", "regular_price": "10",
                               "attributes": [{"name": "Fabric", "option": "Linen"},
                                              {"name": "Size", "option": "M"}]},
-                             {"sku": "TEE-0", "attributes": [{"name": "Colour", "option": "Red"}]}]})
+                             {"sku": "TEE-0",
+                              "attributes": [{"name": "Colour", "option": "Red"}]}]})
     assert made.status_code == 200 and all("error" not in v for v in made.json()["create"])
     got = {v["sku"]: [(a["name"], a["option"]) for a in v["attributes"]]
            for v in shop.catalog()["TEE"]["variations"]}
@@ -222,14 +223,15 @@ def test_variations_the_storefront_could_not_sell_are_refused(shop: WooServer) -
     records = [variant("C-R", "C", "Red"), variant("C-B", "C", "  Navy   Blue "),
                variant("C-N", "C", " "), variant("C-P", "C", "Red|Blue")]
     results = {r.id: r for r in client(shop).send([change(r) for r in records])}
-    by_sku = {c: results[i] for c, i in zip(["C-R", "C-B", "C-N", "C-P"], sorted(results))}
+    by_sku = {c: results[i]
+              for c, i in zip(["C-R", "C-B", "C-N", "C-P"], sorted(results), strict=True)}
     assert by_sku["C-R"].ok and by_sku["C-B"].ok
     assert not by_sku["C-N"].ok and "would sell this variation for any Colour" in \
         by_sku["C-N"].message
     assert not by_sku["C-P"].ok and "splits attribute options" in by_sku["C-P"].message
     # a product whose only variation is refused is not made at all
-    results = client(shop).send([change(variant("E-N", "E", ""))])
-    assert not results[0].ok and "E" not in shop.catalog()
+    only = client(shop).send([change(variant("E-N", "E", ""))])
+    assert not only[0].ok and "E" not in shop.catalog()
     # what was sent can be chosen, with the value WooCommerce keeps ("Navy Blue")
     assert shop.shop.storefront("C") == {
         "options": {"Colour": ["Red", "Navy Blue"]},

@@ -134,6 +134,7 @@ def test_the_department_reaches_woocommerce_whole(tmp_path: Path, cli_env: dict[
         assert shop.requests == before
         # one variant's price changed: that variation alone, in one request
         ws = wb.active
+        assert ws is not None  # openpyxl types it optional
         header = [c.value for c in ws[3]]
         row = next(r for r in range(4, ws.max_row + 1)
                    if [ws.cell(r, header.index(k) + 1).value

@@ -29,7 +29,8 @@ def rows(path: Path, delimiter=","):
 
 def test_ebcdic_article_master_through_its_copybook(tmp_path):
     setup(tmp_path)
-    r = run(tmp_path, "articoli-ebcdic.yaml", tmp_path / "samples/as400/ARTICOLI_EBCDIC_20261127.bin")
+    r = run(tmp_path, "articoli-ebcdic.yaml",
+            tmp_path / "samples/as400/ARTICOLI_EBCDIC_20261127.bin")
     assert r.returncode == 1, r.stderr  # one row rejected on purpose
     out = rows(tmp_path / "outbox/prezzi-giacenze/ARTICOLI_EBCDIC_20261127.csv")
     assert len(out) == 8

@@ -40,7 +40,7 @@ def test_the_collection_reaches_woocommerce_whole(work):
                            "is kept")  # the row typed twice: only the copy is refused
     shop = WooShop()
     woo_import(shop, out)
-    coat = shop.by_sku("P-D26FW1001")
+    coat = shop.product("P-D26FW1001")
     assert (coat.type, coat.status, coat.name) == ("variable", "publish",
                                                     "Cappotto doppiopetto in lana")
     attrs = {a[0]: a for a in coat.attributes}
@@ -49,18 +49,18 @@ def test_the_collection_reaches_woocommerce_whole(work):
         "Marrone", "Nero"]
     assert attrs["Composizione"][1] == ["90% lana, 10% cachemire"]
     assert len(shop.visible_variations("P-D26FW1001")) == 7  # NER-XS: its EAN is wrong
-    boots = {a[0]: a for a in shop.by_sku("P-D26FW1040").attributes}
+    boots = {a[0]: a for a in shop.product("P-D26FW1040").attributes}
     assert boots["Taglia"][1] == ["36", "37", "37.5", "38", "39"]
-    sweater = shop.by_sku("P-D26FW1010")
+    sweater = shop.product("P-D26FW1010")
     assert sorted(sweater.categories) == ["Collezione > Essenziali", "Donna > Maglieria"]
-    scarf = shop.by_sku("D26FW1050-GRI-TU")  # one SKU, no choice to make: a simple product
+    scarf = shop.product("D26FW1050-GRI-TU")  # one SKU, no choice to make: a simple product
     assert scarf.type == "simple" and scarf.parent_sku is None
-    m = shop.by_sku("D26FW1001-CAM-M")
+    m = shop.product("D26FW1001-CAM-M")
     assert (m.regular_price, m.sale_price) == ("459.00", "369.00")
     assert str(m.date_on_sale_to).startswith("2027-01-06 23:59")
     assert m.global_unique_id == "8012345600014"
     assert m.on_sale == sale_running()  # the shop's clock is today's
-    shirt = shop.by_sku("D26FW1060-ECR-M")
+    shirt = shop.product("D26FW1060-ECR-M")
     assert shirt.sale_price == "" and shirt.stock_quantity is not None
 
 
@@ -117,6 +117,7 @@ def test_a_day_later_one_change_rewrites_that_product_only(work):
 
     wb = load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     header = [c.value for c in ws[3]]
     col = header.index("GIACENZA") + 1
     for row in ws.iter_rows(min_row=4):
@@ -135,7 +136,7 @@ def test_a_day_later_one_change_rewrites_that_product_only(work):
     assert update[0]["Attribute 1 value(s)"] == "38, 40, 42, 44"
     woo_import(shop, out, "REPARTO_DONNA_FW27")
     assert len(shop.visible_variations("P-D26FW1020")) == 8
-    assert shop.by_sku("D26FW1020-GRI-42").stock_quantity == 0
+    assert shop.product("D26FW1020-GRI-42").stock_quantity == 0
     shopify = read_csv(out["shopify/REPARTO_DONNA_FW27.csv"])
     assert {r["URL handle"] for r in shopify} == {"d26fw1020"}
     # Nightly files into one store equal a full load of the second day's sheet.

@@ -88,7 +88,7 @@ def test_variable_product_like_the_sample(tmp_path):
     assert r.counts() == {"imported": 1, "imported_variations": 3, "updated": 0,
                           "skipped": 0, "failed": 0}
     assert r.not_imported == []
-    tee_ = shop.by_sku("WOO-VNECK-TEE")       # SKU lookups ignore case, like MySQL's
+    tee_ = shop.product("WOO-VNECK-TEE")       # SKU lookups ignore case, like MySQL's
     assert tee_ is not None
     assert (tee_.type, tee_.status, tee_.name, tee_.description) == \
         ("variable", "publish", "V-Neck T-Shirt", "A tee")
@@ -98,7 +98,7 @@ def test_variable_product_like_the_sample(tmp_path):
     # Both attributes became "used for variations" when the variation rows named them.
     assert tee_.attributes == [("Color", ["Blue", "Green", "Red"], True, True, True),
                                ("Size", ["Large", "Medium", "Small"], True, True, True)]
-    red = shop.by_sku("woo-vneck-tee-red")
+    red = shop.product("woo-vneck-tee-red")
     assert red is not None
     assert (red.type, red.status, red.parent_sku, red.regular_price) == \
         ("variation", "publish", "woo-vneck-tee", "20")
@@ -121,7 +121,7 @@ def test_published(tmp_path, cell, product, variation):
         v["Published"] = cell
     shop = WooShop()
     import_csv(shop, write(tmp_path, rows))
-    assert shop.by_sku("woo-vneck-tee").status == product
+    assert shop.product("woo-vneck-tee").status == product
     assert {v.status for v in shop.children("woo-vneck-tee")} == {variation}
 
 
@@ -150,7 +150,7 @@ def test_prices_stock_and_weight(tmp_path):
         r["Type"], r["Name"] = "simple", r["SKU"]
     shop = WooShop()
     import_csv(shop, write(tmp_path, rows, header))
-    a, b, c, d = (shop.by_sku(s) for s in "ABCD")
+    a, b, c, d = (shop.product(s) for s in "ABCD")
     assert (a.regular_price, a.weight) == ("1250", "0")        # a comma is not a decimal
     assert (a.manage_stock, a.stock_quantity, a.stock_status) == (True, 12, "instock")
     assert (b.regular_price, b.sale_price, b.weight) == ("1.23450", "9.90", "0.25")
@@ -159,8 +159,8 @@ def test_prices_stock_and_weight(tmp_path):
     assert d.stock_status == "onbackorder"
     shop = WooShop(decimal_separator=",")                       # Settings -> General
     import_csv(shop, write(tmp_path, rows, header))
-    assert [shop.by_sku(s).regular_price for s in "AB"] == ["12.50", "1234.50"]
-    assert shop.by_sku("A").weight == "0"                      # floatval ignores the setting
+    assert [shop.product(s).regular_price for s in "AB"] == ["12.50", "1234.50"]
+    assert shop.product("A").weight == "0"                      # floatval ignores the setting
 
 
 def test_categories_are_paths_created_once(tmp_path):
@@ -173,7 +173,7 @@ def test_categories_are_paths_created_once(tmp_path):
             {"Type": "simple", "SKU": "J4", "Name": "J4", "Categories": "Casa > "}]
     shop = WooShop()
     import_csv(shop, write(tmp_path, rows, header))
-    j1, j2, j3, j4 = (shop.by_sku(s) for s in ("J1", "J2", "J3", "J4"))
+    j1, j2, j3, j4 = (shop.product(s) for s in ("J1", "J2", "J3", "J4"))
     assert j1.categories == ["Donna > Capispalla > Giacche", "Uomo > Giacche"]
     assert j1.category_ids[0] != j1.category_ids[1]             # two "Giacche" terms
     assert j2.category_ids == j1.category_ids[:1]               # same name, other case
@@ -188,7 +188,7 @@ def test_a_parent_row_replaces_the_attribute_options(tmp_path):
     rows[0]["Attribute 1 value(s)"] = "Red"
     r = import_csv(shop, write(tmp_path, rows[:2], name="upd.csv"), update_existing=True)
     assert [o.sku for o in r.updated] == ["woo-vneck-tee", "woo-vneck-tee-red"]
-    assert shop.by_sku("woo-vneck-tee").attributes[0] == ("Color", ["Red"], True, True, True)
+    assert shop.product("woo-vneck-tee").attributes[0] == ("Color", ["Red"], True, True, True)
     assert [v.sku for v in shop.visible_variations("woo-vneck-tee")] == ["woo-vneck-tee-red"]
     hidden = {v.sku: why for v, why in shop.visibility("woo-vneck-tee") if why}
     assert hidden == {
@@ -221,16 +221,16 @@ def test_parent_by_id_and_variations_before_their_parent(tmp_path):
     shop = WooShop()
     rows = tee()
     import_csv(shop, write(tmp_path, rows[:1]))
-    parent_id = shop.by_sku("woo-vneck-tee").id
+    parent_id = shop.product("woo-vneck-tee").id
     rows[1]["Parent"] = f"id:{parent_id}"
     r = import_csv(shop, write(tmp_path, rows[1:2], name="v.csv"))
-    assert r.failed == [] and shop.by_sku("woo-vneck-tee-red").parent_sku == "woo-vneck-tee"
+    assert r.failed == [] and shop.product("woo-vneck-tee-red").parent_sku == "woo-vneck-tee"
     # A variation before its parent: the parent is still an empty placeholder.
     shop = WooShop()
     r = import_csv(shop, write(tmp_path, [rows[2], rows[0]], name="late.csv"))
     assert [(o.row, o.message) for o in r.failed] == [
         (2, 'Variation cannot be imported: The parent product has no "Color" attribute.')]
-    assert shop.by_sku("woo-vneck-tee").status == "publish"
+    assert shop.product("woo-vneck-tee").status == "publish"
 
 
 def test_placeholders_and_orphans(tmp_path):
@@ -245,7 +245,7 @@ def test_placeholders_and_orphans(tmp_path):
         ("NEVER", "deleted at cleanup: placeholder"),
         ("V1", "deleted at cleanup: variation of placeholder NEVER")]
     assert shop.by_sku("V1") is None and shop.by_sku("NEVER") is None
-    v2 = shop.by_sku("V2")
+    v2 = shop.product("V2")
     assert v2.parent_sku is None and "saved without a parent" in r.created[1].message
 
 
@@ -274,7 +274,7 @@ def test_a_value_outside_the_parent_options_hides_the_variation(tmp_path):
     rows[1]["Attribute 2 value(s)"] = "Small"
     shop = WooShop()
     import_csv(shop, write(tmp_path, rows))
-    assert shop.by_sku("woo-vneck-tee-red").attributes == {"Color": "Red", "Size": "small"}
+    assert shop.product("woo-vneck-tee-red").attributes == {"Color": "Red", "Size": "small"}
     assert "woo-vneck-tee-red" not in [v.sku for v in shop.visible_variations("woo-vneck-tee")]
     assert len(shop.visible_variations("woo-vneck-tee")) == 2
 
@@ -293,7 +293,7 @@ def test_sale_dates(tmp_path):
                   "Sale price": "15"})
     shop = WooShop(now=datetime(2026, 5, 31, 12, 0))
     import_csv(shop, write(tmp_path, rows, header))
-    s1, s2, s3 = (shop.by_sku(s) for s in ("S1", "S2", "S3"))
+    s1, s2, s3 = (shop.product(s) for s in ("S1", "S2", "S3"))
     assert (s1.date_on_sale_from, s1.date_on_sale_to) == \
         (datetime(2026, 5, 1), datetime(2026, 5, 31))
     assert not s1.on_sale and s1.price == "20"     # the sale ended when 31 May began
@@ -304,7 +304,7 @@ def test_sale_dates(tmp_path):
     # An empty date cell never clears a date.
     rows = [{"Type": "simple", "SKU": "S1", "Name": "S1", "Date sale price ends": ""}]
     import_csv(shop, write(tmp_path, rows, header, "u.csv"), update_existing=True)
-    assert shop.by_sku("S1").date_on_sale_to == datetime(2026, 5, 31)
+    assert shop.product("S1").date_on_sale_to == datetime(2026, 5, 31)
     rows = [{"Type": "simple", "SKU": "S4", "Name": "S4", "Date sale price ends": "31 May"}]
     with pytest.raises(NotModelled, match="line 2, column 'Date sale price ends'"):
         import_csv(shop, write(tmp_path, rows, header, "x.csv"))
@@ -319,7 +319,7 @@ def test_gtin_columns(tmp_path):
     shop = WooShop()
     r = import_csv(shop, write(tmp_path, rows, header))
     assert r.mapping["GTIN, UPC, EAN, or ISBN"] == ""
-    assert shop.by_sku("G1").global_unique_id == "80-12345000029"
+    assert shop.product("G1").global_unique_id == "80-12345000029"
     assert [(o.sku, o.message) for o in r.failed] == [
         ("G3", "Invalid or duplicated GTIN, UPC, EAN or ISBN."),
         ("G4", ("Invalid GTIN, UPC, EAN, or ISBN. The letter X is only valid as the final "
@@ -330,9 +330,9 @@ def test_gtin_columns(tmp_path):
             {"Type": "simple", "SKU": "G1", "Name": "G1", "Meta: _global_unique_id": ""}]
     import_csv(shop, write(tmp_path, rows, header, "meta.csv"), update_existing=True)
     import_csv(shop, write(tmp_path, rows, header, "meta.csv"))
-    g2 = shop.by_sku("G2")
+    g2 = shop.product("G2")
     assert (g2.global_unique_id, g2.meta) == ("8012345000036", {})  # set_global_unique_id
-    assert shop.by_sku("G1").global_unique_id == ""     # an empty internal-meta cell clears
+    assert shop.product("G1").global_unique_id == ""     # an empty internal-meta cell clears
 
 
 def test_meta_columns_and_the_kses_default(tmp_path):
@@ -344,7 +344,7 @@ def test_meta_columns_and_the_kses_default(tmp_path):
              "Wool\\, merino, Silk", "Attribute 1 global": "0"}]
     shop = WooShop()
     import_csv(shop, write(tmp_path, rows, header))
-    p = shop.by_sku("Tom &amp; Jerry")
+    p = shop.product("Tom &amp; Jerry")
     assert p is not None and p.sku == "Tom &amp; Jerry"      # SKU goes through wp_kses_post
     assert p.name == "Tom & Jerry <b>"                        # names are not filtered
     assert p.meta == {"_name_en": "Wool <em>coat</em> &amp; scarf", "Care": ""}
@@ -359,23 +359,23 @@ def test_file_details(tmp_path):
     r = import_csv(shop, path, delimiter=";")
     assert r.mapping == {"SKU": "sku", "Name": "name", "Type": "type"}
     assert [o.row for o in r.created] == [2, 5]              # blank and all-'0' rows skipped
-    assert shop.by_sku("A1").name == "Caff\xe8" and shop.by_sku("B2").name == "Caf?"
+    assert shop.product("A1").name == "Caff\xe8" and shop.product("B2").name == "Caf?"
     header = ["Type", "SKU", "Name", "Images"]
     rows = [{"Type": "simple", "SKU": "I1", "Name": "I1", "Images": "photo.jpg"}]
     r = import_csv(WooShop(), write(tmp_path, rows, header))
     assert [o.message for o in r.failed] == ['Unable to use image "photo.jpg".']
     shop = WooShop(media={"2026/05/photo.jpg"})
     import_csv(shop, write(tmp_path, rows, header))
-    assert shop.by_sku("I1").images == ["photo.jpg"]
+    assert shop.product("I1").images == ["photo.jpg"]
     rows[0]["Images"] = ""
     import_csv(shop, write(tmp_path, rows, header, "u.csv"), update_existing=True)
-    assert shop.by_sku("I1").images == ["photo.jpg"]         # an empty cell keeps them
+    assert shop.product("I1").images == ["photo.jpg"]         # an empty cell keeps them
     rows[0]["Images"] = "https://img.example/a.jpg, https://img.example/gone.jpg"
     shop.broken_urls.add("https://img.example/gone.jpg")
     r = import_csv(shop, write(tmp_path, rows, header, "b.csv"), update_existing=True)
     assert [o.message for o in r.failed] == [
         "Error getting remote image https://img.example/gone.jpg."]
-    assert shop.by_sku("I1").images == ["photo.jpg"]         # the row saved nothing
+    assert shop.product("I1").images == ["photo.jpg"]         # the row saved nothing
 
 
 def test_report_and_command_line(tmp_path, capsys):

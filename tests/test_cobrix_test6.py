@@ -53,7 +53,7 @@ def test_every_field_of_every_record_matches_cobrix():
     expected = expected_records()
     assert [r["ID"] for r in rows] == [e["ID"] for e in expected] == list(range(1, 101))
     compared, mismatches = 0, []
-    for got, want in zip(rows, expected):
+    for got, want in zip(rows, expected, strict=True):
         assert set(got) == set(want)
         for name, value in want.items():
             compared += 1

@@ -62,7 +62,8 @@ def test_killed_while_rejecting_a_file(tmp_path, prof, point):
     assert "status: rejected" in report and "binary data" in report
     assert rows(db, "SELECT status, moved_to FROM files") == [("rejected", moved_to)]
     last = filebridge("run", str(prof))
-    assert last.returncode == 0 and "nothing to do" in last.stdout and "BAD.txt" not in last.stdout, last.stdout
+    assert last.returncode == 0 and "nothing to do" in last.stdout, last.stdout
+    assert "BAD.txt" not in last.stdout, last.stdout
 
 
 def test_a_rejected_file_dropped_again_is_processed_again(tmp_path, prof):

@@ -13,7 +13,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import filebridge, fixed_profile, fixed_rows, ledger_files
 

@@ -7,8 +7,9 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
+from test_pipeline import GOOD, cli, drop, profile, read_csv
+
 from filebridge.catalog.record import FieldError
 from filebridge.errors import Bug, FilebridgeError, OutputError, RejectedFile
 from filebridge.layouts.sources import LayoutError
@@ -16,7 +17,6 @@ from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 from filebridge.sinks.csv import CsvSink
-from test_pipeline import GOOD, cli, drop, profile, read_csv
 
 
 def test_an_output_that_cannot_render_the_records_rejects_the_file(workdir):
@@ -38,7 +38,8 @@ def test_a_bug_in_a_sink_stops_the_run_and_the_file_waits_in_the_inbox(workdir, 
     drop(workdir, "ART_1.txt", GOOD)
 
     def bug(self, batch):
-        return {}["a key filebridge's own code forgot"]  # a KeyError: a bug, not bad data
+        # a KeyError: a bug, not bad data
+        return dict[str, str]()["a key filebridge's own code forgot"]
 
     monkeypatch.setattr(CsvSink, "write", bug)
     with pytest.raises(KeyError):

@@ -71,7 +71,7 @@ def test_ibm_single_is_the_shortest_decimal_of_the_exact_value():
            rnd.randbytes(3) for _ in range(3000)]
     dec, bad = decode(rows(*raw), "ibm", 30)
     assert not bad.any()
-    for r, got in zip(raw, dec.to_pylist()):
+    for r, got in zip(raw, dec.to_pylist(), strict=True):
         value, ulp = ibm_exact(r)
         want = shortest(value, ulp)
         assert got == want, (r.hex(), got, want)
@@ -84,7 +84,7 @@ def test_ibm_double_is_the_nearest_ieee_double_printed_shortest():
            for _ in range(2000)]
     dec, bad = decode(rows(*raw), "ibm", 24)
     assert not bad.any()
-    for r, got in zip(raw, dec.to_pylist()):
+    for r, got in zip(raw, dec.to_pylist(), strict=True):
         value, _ = ibm_exact(r)
         nearest = float(value)  # correctly rounded
         assert got == Decimal(repr(nearest)), (r.hex(), got, nearest)
@@ -97,12 +97,12 @@ def test_ieee_single_and_double_round_trip_shortest():
     doubles = [struct.pack(">d", rnd.uniform(-1e9, 1e9)) for _ in range(500)]
     dec, bad = decode(rows(*singles), "ieee754", 18)
     assert not bad.any()
-    for r, got in zip(singles, dec.to_pylist()):
+    for r, got in zip(singles, dec.to_pylist(), strict=True):
         f32 = np.frombuffer(r, ">f4")[0]
         assert np.float32(str(got)) == f32  # reads back as the same float
         assert got == Decimal(np.format_float_positional(f32, unique=True, trim="-"))
     dec, _ = decode(rows(*doubles), "ieee754", 18)
-    for r, got in zip(doubles, dec.to_pylist()):
+    for r, got in zip(doubles, dec.to_pylist(), strict=True):
         assert got == Decimal(repr(struct.unpack(">d", r)[0]))
     # Little-endian (data from a PC): the same values byte-reversed.
     le, _ = decode(rows(*(d[::-1] for d in doubles)), "ieee754_le", 18)

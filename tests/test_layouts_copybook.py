@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def fixed(*code: str) -> str:
                    for i, c in enumerate(code, 1))
 
 
-def table(text: str, **kw: str) -> dict[str, tuple[int, int]]:
+def table(text: str, **kw: Any) -> dict[str, tuple[int, int]]:
     return {n: (f.start, f.length) for n, f in compile_copybook(text, **kw).fields.items()}
 
 
@@ -318,7 +319,8 @@ def test_errors_name_their_line(code, line, words):
     assert e.value.line == line, str(e.value)
     assert words in e.value.reason
     assert str(e.value).startswith(f"{line}:{e.value.column}: ")
-    assert 8 <= e.value.column <= 72  # in the code area of a fixed-format line
+    # in the code area of a fixed-format line
+    assert e.value.column is not None and 8 <= e.value.column <= 72
 
 
 def test_bad_column_7_in_fixed_format():

@@ -41,8 +41,10 @@ def test_database_drivers_are_imported_only_by_the_ledger_and_the_scratch_stores
     found = []
     for rel, tree in _outside_the_ledger():
         for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                     else [node.module or ""])
             for name in names:
                 if name.split(".")[0] in DRIVERS and rel not in SCRATCH | {"errors.py"}:
                     found.append(f"{rel}:{node.lineno}: import {name}")

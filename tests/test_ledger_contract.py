@@ -273,7 +273,7 @@ def test_followups_keep_their_ordinals_as_bytes(ledger):
     [due] = followups.due(ledger, "p")  # no change of it staged, queued or held
     assert (due.file_id, due.name, due.claimed, due.tally) == (f.id, "a.csv", f.claimed,
                                                                {"read": 3})
-    assert np.frombuffer(due.weights, np.int64).tolist() == [4]
+    assert due.weights is not None and np.frombuffer(due.weights, np.int64).tolist() == [4]
     followups.written(ledger, f.id, Path("feedback/a.ack.followup.csv"))
     assert followups.due(ledger, "p") == []
 
@@ -289,7 +289,8 @@ def test_outbox_stage_commit_send_settle_rekey_drop(ledger):
     assert log.counts() == {"staged": 2}
     assert log.commit(f.id, hold=False) == 2
     known = log.known()
-    assert dict(zip(known["key"].to_pylist(), known["hash"].to_pylist())) == {"A": 11, "B": SMALL}
+    assert dict(zip(known["key"].to_pylist(), known["hash"].to_pylist(),
+                    strict=True)) == {"A": 11, "B": SMALL}
     sent = log.pending(10)
     assert [(p.change.key, p.change.record, p.change.attempts) for p in sent] == [
         ("A", {"qty": 2}, 0), ("B", {"qty": 3}, 0)]  # attempts before this one
@@ -431,9 +432,11 @@ def test_code_tables_versions_and_waiting_files(ledger):
     old = tl.install(ledger, "p", "colors", "c2.csv", '["c2.csv"]', "d2", 4, "v2.db")
     assert old is not None and old.digest == "d1"
     cur = tl.current(ledger, "p", "colors")
+    assert cur is not None
     assert (cur.digest, cur.rows, cur.data) == ("d2", 4, "v2.db")
     tl.refuse(ledger, "p", "colors", "c3.csv", '["c3.csv"]', "d3", "no code column")
-    assert tl.refused(ledger, "p", "colors", '["c3.csv"]').reason == "no code column"
+    refused = tl.refused(ledger, "p", "colors", '["c3.csv"]')
+    assert refused is not None and refused.reason == "no code column"
     assert tl.data_files(ledger, "p") == {"v2.db"}
     assert tl.note_waiting(ledger, "p", "main.csv", "colors missing") is True
     assert tl.note_waiting(ledger, "p", "main.csv", "colors missing") is False
@@ -535,7 +538,9 @@ def test_a_lease_is_held_by_one_connection_taken_over_when_stale_and_fences_the_
         assert not second.try_take()
         with pytest.raises(Busy), second.hold(wait=0.0):
             pass
-        owner, taken = second.holder()
+        held = second.holder()
+        assert held is not None
+        owner, taken = held
         assert owner == first.owner and taken == pytest.approx(time.time(), abs=5)
     assert second.holder() is None  # given back
     rid = a.start_run("p")
@@ -549,7 +554,8 @@ def test_a_lease_is_held_by_one_connection_taken_over_when_stale_and_fences_the_
             a.finish(f.id, "p", "done", {"read": 1})
         assert a.find("p", "d").status == "processing"
         first.lost = True  # as its heartbeat would find; it then leaves the row alone
-    assert second.holder()[0] == second.owner
+    held = second.holder()
+    assert held is not None and held[0] == second.owner
     with b.tx() as db:
         expires = db.execute("SELECT expires FROM leases WHERE name=?",
                              ("profile:p",)).fetchone()[0]

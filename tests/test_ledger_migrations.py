@@ -42,7 +42,8 @@ def test_an_old_ledger_is_migrated_once_and_keeps_its_rows(tmp_path):
     assert again.db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == VERSION
     [run] = again.recent_runs()
     assert (run["profile"], run["status"], run["tally"]["sent"]) == ("art", "done", 2)
-    assert again.load_snapshot("art", "csv:../out/{stem}.csv").num_rows == 2
+    snapshot = again.load_snapshot("art", "csv:../out/{stem}.csv")
+    assert snapshot is not None and snapshot.num_rows == 2
 
 
 def test_a_run_on_an_old_ledger_keeps_its_history(workdir):

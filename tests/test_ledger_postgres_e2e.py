@@ -183,7 +183,7 @@ def test_the_url_and_its_secret_and_the_local_home(workdir, monkeypatch):
         "ledger": "postgresql://fb@db.example:5432/filebridge", "ledger_password": "${PG_PW}"})
     prof = load_profile(path)
     assert prof.ledger_path() == "postgresql://fb@db.example:5432/filebridge"
-    assert prof.ledger_password.reveal() == "pw"
+    assert prof.ledger_password is not None and prof.ledger_password.reveal() == "pw"
     assert prof.local_home == workdir / "profiles" / ".filebridge"
     literal = write_profile(workdir, {
         "name": "p", "source": {"kind": "local", "path": "../inbox"},

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import filebridge, fixed_profile, fixed_rows, ledger_files, read_csv, wait_for
 

@@ -50,11 +50,12 @@ def drop(tmp: Path, images: str, name: str = f"{STEM}.xlsx",
     ``change``: SKU -> {column: value}."""
     wb = openpyxl.load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     header = [c.value for c in ws[3]]
     col = {h: i for i, h in enumerate(header)}
     for row in ws.iter_rows(min_row=4):
         if row[col["FOTO"]].value:
-            row[col["FOTO"]].value = row[col["FOTO"]].value.replace(CDN, images + "/img")
+            row[col["FOTO"]].value = str(row[col["FOTO"]].value).replace(CDN, images + "/img")
         sku = f"{row[col['ARTICOLO']].value}-{row[col['COLORE']].value}-{row[col['TAGLIA']].value}"
         for column, value in (change or {}).get(sku, {}).items():
             row[col[column]].value = value
@@ -79,9 +80,9 @@ def ack(tmp: Path, stem: str = STEM) -> dict[str, str]:
     return row
 
 
-def end_state(shop: MagentoServer) -> dict[str, Any]:
+def end_state(shop: MagentoServer) -> dict[tuple[str, str] | str, Any]:
     """What the shop shows, without its ids: for comparing two loads."""
-    out: dict[str, Any] = {}
+    out: dict[tuple[str, str] | str, Any] = {}
     for store in ("all", "default_en", "ch_it"):
         for sku, p in shop.catalog(store).items():
             attrs = {k: (shop.label_of(k, v, store) if k in ("size", "color", "material",

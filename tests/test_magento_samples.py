@@ -21,6 +21,7 @@ def sheet_values(*columns: str) -> dict[str, list[str]]:
     import openpyxl
 
     ws = openpyxl.load_workbook(SAMPLE, read_only=True).active
+    assert ws is not None  # openpyxl types it optional
     grid = list(ws.iter_rows(min_row=3, values_only=True))
     col = {h: i for i, h in enumerate(grid[0])}
     return {c: sorted({str(r[col[c]]) for r in grid[1:] if r[col[c]] is not None})
@@ -93,6 +94,7 @@ def test_a_changed_sku_the_next_day(work):
     imported(shop, out, "REPARTO_DONNA_FW26")
     wb = openpyxl.load_workbook(SAMPLE)
     ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     col = [c.value for c in ws[3]].index("GIACENZA") + 1
     row = next(r for r in range(4, ws.max_row + 1)
                if (ws.cell(r, 1).value, ws.cell(r, 2).value, ws.cell(r, 3).value)

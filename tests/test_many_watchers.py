@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pgserver import PASSWORD_ENV
 
 from filebridge.ledger import open_target

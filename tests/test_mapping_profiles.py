@@ -16,7 +16,7 @@ from filebridge.cli import main
 from filebridge.errors import ProfileError
 from filebridge.mapping import Mapper
 from filebridge.pipeline import Job
-from filebridge.profile import load_profile, parse_profile
+from filebridge.profile import ProfileBase, load_profile, parse_profile
 from filebridge.records import Batch, FileReport
 from filebridge.runner import run_files
 
@@ -124,7 +124,7 @@ write:
     assert code == 0, out
 
 
-def profile(fields: str, write: str = WRITE) -> object:
+def profile(fields: str, write: str = WRITE) -> ProfileBase:
     return parse_profile(HEAD + fields + write, Path("/p/prof.yaml"))
 
 
@@ -146,7 +146,8 @@ def refused(fields: str, write: str = WRITE) -> list[str]:
     ("    s: {value: Publish}\n    status: {from: s}\n", WRITE,
      "/p/prof.yaml:8: map.fields.s.value: status 'Publish' is not accepted"),
     ("    status: {value: pubblicato}\n", ("write:\n  - format: woocommerce_api\n"
-     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n    consumer_secret: ${WOO_SECRET}\n"),
+     "    url: https://shop.example.com\n    consumer_key: ${WOO_KEY}\n"
+     "    consumer_secret: ${WOO_SECRET}\n"),
      ("/p/prof.yaml:8: map.fields.status.value: status 'pubblicato' is not accepted by "
      "woocommerce_api (write[0])")),
 ])

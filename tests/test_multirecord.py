@@ -46,7 +46,7 @@ def read(tmp_path, lines, **opts):
     rep = FileReport(p.name)
     rows = []
     for b in FixedReader(o).read(p, rep):
-        rows += [dict(r, line=ln) for r, ln in zip(b.rows(), b.lines.to_pylist())]
+        rows += [dict(r, line=ln) for r, ln in zip(b.rows(), b.lines.to_pylist(), strict=True)]
     return rows, rep
 
 
@@ -55,9 +55,12 @@ def test_details_inherit_their_header_across_batches(tmp_path):
              h("A2", "M02"), d("SKU3", 5, 100), t(3, 8)]
     rows, rep = read(tmp_path, lines, chunk_size=65536)
     assert rows == [
-        {"SKU": "SKU1", "QTA": 2, "PREZZO": Decimal("10.00"), "ORDINE": "A1", "MAG": "M01", "line": 2},
-        {"SKU": "SKU2", "QTA": 1, "PREZZO": Decimal("5.50"), "ORDINE": "A1", "MAG": "M01", "line": 3},
-        {"SKU": "SKU3", "QTA": 5, "PREZZO": Decimal("1.00"), "ORDINE": "A2", "MAG": "M02", "line": 5}]
+        {"SKU": "SKU1", "QTA": 2, "PREZZO": Decimal("10.00"), "ORDINE": "A1", "MAG": "M01",
+         "line": 2},
+        {"SKU": "SKU2", "QTA": 1, "PREZZO": Decimal("5.50"), "ORDINE": "A1", "MAG": "M01",
+         "line": 3},
+        {"SKU": "SKU3", "QTA": 5, "PREZZO": Decimal("1.00"), "ORDINE": "A2", "MAG": "M02",
+         "line": 5}]
     assert rep.tally.read == 6 and rep.tally.skipped == 3  # two headers, one trailer
 
 

@@ -61,12 +61,12 @@ def test_binary_big_endian():
 def test_overpunch_tables_depend_on_the_code_page():
     values, bad = overpunch(pa.array(["1234E", "1234N", "12345", "000{", "000}", "9x"]))
     assert values.to_pylist() == [12345, -12345, 12345, 0, 0, None]
-    assert bad.to_pylist() == [False] * 5 + [True]
+    assert bad is not None and bad.to_pylist() == [False] * 5 + [True]
     values, _ = overpunch(pa.array(["0012è", "001à", "1234N"]), "it")
     assert values.to_pylist() == [-120, 10, -12345]
     # Under the Italian table a '{' is not a sign: it must not pass as +0.
     _, bad = overpunch(pa.array(["001{"]), "it")
-    assert bad.to_pylist() == [True]
+    assert bad is not None and bad.to_pylist() == [True]
 
 
 @pytest.mark.parametrize("fmt,text", [
@@ -92,7 +92,7 @@ def test_two_digit_year_window_and_null_sentinels():
                              format="*YMD")
     assert values.to_pylist() == [dt.date(2039, 12, 31), dt.date(1940, 1, 1), None, None, None]
     values, bad = parse_date(pa.array(["0000000", "1241301"]), format="*CYMD", nulls=[])
-    assert bad.to_pylist() == [True, True]  # no sentinels: zeros are a bad date
+    assert bad is not None and bad.to_pylist() == [True, True]  # no sentinels: zeros are a bad date
 
 
 def test_thousands_only_between_groups_of_three():
@@ -105,12 +105,14 @@ def test_thousands_only_between_groups_of_three():
     assert values.to_pylist() == [Decimal("1250.00"), Decimal("1250.00"),
                                   Decimal("-1250000.50"), None, None, None,
                                   Decimal("125000.00"), None, Decimal("0.50"), None]
+    assert bad is not None
     assert bad.to_pylist() == [False, False, False, True, True, True, False, True, False,
                                False]
     values, bad = parse_integer(pa.array(["1.250", "12.5", "1250", "1.250-"]), thousands=".")
     assert values.to_pylist() == [1250, None, 1250, -1250]
-    assert bad.to_pylist() == [False, True, False, False]
+    assert bad is not None and bad.to_pylist() == [False, True, False, False]
     values, bad = parse_decimal(pa.array(["1'250.75", "1 250.75"]), thousands="'")
+    assert bad is not None
     assert values.to_pylist() == [Decimal("1250.75"), None] and bad.to_pylist() == [False, True]
 
 
@@ -121,7 +123,7 @@ def test_a_decimal_comma_refuses_a_point_that_is_not_the_thousands_separator():
     # Read leniently, "1.250" would be 1.25 when the typist meant 1250.
     values, bad = parse_decimal(pa.array(["1.250", "1250,5", "12,50-"]), decimal=",")
     assert values.to_pylist() == [None, Decimal("1250.50"), Decimal("-12.50")]
-    assert bad.to_pylist() == [True, False, False]
+    assert bad is not None and bad.to_pylist() == [True, False, False]
 
 
 def test_dates_typed_without_leading_zeros():
@@ -132,7 +134,7 @@ def test_dates_typed_without_leading_zeros():
     values, bad = parse_date(pa.array(text), format="DMY")
     assert values.to_pylist() == [dt.date(2027, 3, 1)] * 3 + [None, None,
                                                              dt.date(27, 2, 28)]
-    assert bad.to_pylist() == [False, False, False, True, True, False]
+    assert bad is not None and bad.to_pylist() == [False, False, False, True, True, False]
     values, bad = parse_date(pa.array(["2027-3-1", "202731"]), format="ISO")
     assert values.to_pylist() == [dt.date(2027, 3, 1), None]
 

@@ -11,12 +11,12 @@ from shops.woocommerce import WooServer
 
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine, OrderPuller
-from filebridge.orders.shopify import ShopifyOrders
 from filebridge.orders.cursor import Window
+from filebridge.orders.shopify import ShopifyOrders
 from filebridge.orders.woocommerce import WooOrders
+from filebridge.registry import REGISTRY
 from filebridge.sinks.api.shopify import ShopifyOptions
 from filebridge.sinks.api.woocommerce import WooOptions
-from filebridge.registry import REGISTRY
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 FAST = {"max_backoff": 0.05, "retries": 6, "timeout": 5}

@@ -14,8 +14,8 @@ import filebridge.orders.vendure as mod
 from filebridge.errors import PermanentSinkError
 from filebridge.orders.base import OrderLine
 from filebridge.orders.vendure import VendurePuller
-from filebridge.sinks.api.vendure import VendureOptions
 from filebridge.registry import REGISTRY
+from filebridge.sinks.api.vendure import VendureOptions
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_window_finds_same_second_and_late_changes(make, monkeypatch):
     order("5", "2030-01-01T10:10:00.000Z", 1)  # the window moves on: old entries go
     lines, cursor, _ = drain(p, cursor)
     assert [(x.order, x.qty) for x in lines] == [("5", 1)]
-    assert set(json.loads(cursor)["seen"]) == {"5"}
+    assert cursor is not None and set(json.loads(cursor)["seen"]) == {"5"}
 
     # Cancelled counts 0 even where a custom process left the quantities alone.
     order("5", "2030-01-01T10:10:01.000Z", 1, state="Cancelled")

@@ -162,7 +162,7 @@ def test_lanes_keep_a_product_in_one_lane_and_batches_small():
 
     pend = [Pending(Change(i, f"S{i}", "upsert", {}, ""), 0, f"P{i % 4}") for i in range(40)]
     got = lanes(pend, 3, 3)
-    owner = {}
+    owner: dict[str | None, int] = {}
     for n, lane in enumerate(got):
         for batch in lane:
             assert 1 <= len(batch) <= 3

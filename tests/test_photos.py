@@ -88,7 +88,7 @@ def url(data: bytes, ext: str = "jpg") -> str:
 
 def images(tmp: Path, stem: str) -> dict[str, list[tuple[str, str]]]:
     """Handle -> [(image URL, alt text)] in position order, as the CSV says."""
-    out: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, list[tuple[int, str, str]]] = {}
     for r in read_csv(tmp / "out" / f"{stem}.csv"):
         if r.get("Product image URL"):
             out.setdefault(r["URL handle"], []).append(

@@ -29,12 +29,16 @@ def test_the_column_and_the_row_say_the_same():
     rows = [{"sku": f"S{i}", "price": "25.00", "sale_price": s, "sale_from": a, "sale_to": b}
             for i, (s, a, b) in enumerate(itertools.product(sales, starts, ends))]
     table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
-    column = sale_in_force(table, DAY).to_pylist()
+    in_force_now = sale_in_force(table, DAY)
+    assert in_force_now is not None
+    column = in_force_now.to_pylist()
     assert column == [in_force(r, DAY) for r in rows]
-    assert sum(column) == 4 * 4  # (open, blank, started, starts today) x (open, blank, ends today, later)
+    # (open, blank, started, starts today) x (open, blank, ends today, later)
+    assert sum(column) == 4 * 4
     typed = table.set_column(3, "sale_from", pa.array(
         [date.fromisoformat(x) if x else None for x in table["sale_from"].to_pylist()]))
-    assert sale_in_force(typed, DAY).to_pylist() == column  # date32 columns too
+    typed_now = sale_in_force(typed, DAY)
+    assert typed_now is not None and typed_now.to_pylist() == column  # date32 columns too
     assert sale_in_force(table.drop(["sale_price"]), DAY) is None
 
 

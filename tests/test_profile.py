@@ -99,7 +99,8 @@ def test_secrets_are_references_never_literals(monkeypatch, tmp_path):
 def test_output_placeholders_and_changes_key_are_checked_at_load():
     found = problems(BASE.replace("out/{stem}.csv", "out/{stemm}.csv"))
     assert any("write.0.path: unknown placeholder {stemm}" in p for p in found), found
-    found = problems(BASE.replace("path: out/{stem}.csv", "path: out/{stem}.csv\n    mode: changes"))
+    found = problems(BASE.replace("path: out/{stem}.csv",
+                                  "path: out/{stem}.csv\n    mode: changes"))
     assert any("mode: changes needs map.key" in p for p in found), found
 
 

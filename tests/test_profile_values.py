@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import filebridge, fixed_profile, fixed_rows, ledger_files
 

@@ -1,4 +1,5 @@
 import zipfile
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -97,8 +98,10 @@ def test_not_an_xlsx_is_refused(tmp_path):
 
 def _sheet(path: Path, rows: list[list]) -> Path:
     wb = Workbook()
+    ws = wb.active
+    assert ws is not None  # openpyxl types it optional
     for r in rows:
-        wb.active.append(r)
+        ws.append(r)
     wb.save(path)
     return path
 
@@ -163,6 +166,7 @@ def make_samples():
 
     spec = importlib.util.spec_from_file_location("make_samples",
                                                   REPO / "samples" / "make_samples.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -181,7 +185,7 @@ def test_collection_sample_as_it_comes_from_it():
     assert {r.line: r.field for r in rep.rejects()} == bad
     assert set(bad.values()) == {"Prezzo", "Nome colore", "Saldo al", "Saldo dal"}
     assert rep.tally.read == len(sheet_rows) == len(rows) + rep.tally.rejected
-    by_line = dict(zip(lines, rows))
+    by_line = dict(zip(lines, rows, strict=True))
     for n, row in by_line.items():
         src = sheet_rows[n]
         assert row["EAN"] == src["EAN"]  # a number cell with a 13-zero format: zeros back
@@ -239,7 +243,7 @@ def test_header_not_where_the_profile_says():
 
 
 def cells(path: Path, rows: list[list], formats: dict[int, str] | None = None,
-          before: list[tuple[str, bool]] = ()) -> Path:
+          before: Sequence[tuple[str, bool]] = ()) -> Path:
     """A sheet 'Dati' holding ``rows`` (header first), written as typed: str as text
     cells, numbers as numbers, datetimes as date cells. ``formats``: column -> number
     format for the number cells of that column. ``before``: sheets (name, hidden) that

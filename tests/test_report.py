@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from helpers import read_csv
 from shops.woocommerce import WooServer

@@ -282,7 +282,9 @@ def sheet_row(column: int, value: object) -> int:
 
     wb = load_workbook(REPARTO, read_only=True)
     try:
-        [n] = [i for i, row in enumerate(wb.active.iter_rows(values_only=True), 1)
+        ws = wb.active
+        assert ws is not None  # openpyxl types it optional
+        [n] = [i for i, row in enumerate(ws.iter_rows(values_only=True), 1)
                if row[column] == value]
     finally:
         wb.close()
@@ -320,9 +322,9 @@ def test_reparto_xlsx_to_woocommerce(work):
     shop = WooShop()
     result = import_csv(shop, out["woocommerce/NUOVO_REPARTO_CASA.new.csv"])
     assert not result.failed and not result.not_imported
-    assert shop.by_sku("C26SS0802-905-45x45").global_unique_id == "8012345608058"
+    assert shop.product("C26SS0802-905-45x45").global_unique_id == "8012345608058"
     for sku in [*parents, *simple]:
-        assert shop.by_sku(sku).status == "draft"
+        assert shop.product(sku).status == "draft"
         shop.set_status(sku, "publish")
     assert sum(len(shop.visible_variations(sku)) for sku in parents) == 10
 

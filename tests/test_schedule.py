@@ -21,8 +21,9 @@ from filebridge.schedule import MAX_WAKE, Schedule, ScheduledJob, Scheduler
 ROME = ZoneInfo("Europe/Rome")
 
 
-def rome(*args: int, fold: int = 0) -> float:
-    return datetime(*args, tzinfo=ROME, fold=fold).timestamp()
+def rome(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+         *, fold: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ROME, fold=fold).timestamp()
 
 
 def iso(dt: datetime) -> str:
@@ -128,6 +129,7 @@ def test_cron_in_another_zone_and_the_local_default(ledger, monkeypatch):
     local = Schedule(cron="0 9 * * *")
     assert str(local.zone()) == "Asia/Tokyo"
     nxt = local.next_after(start, start)
+    assert nxt is not None
     assert datetime.fromtimestamp(nxt, ZoneInfo("Asia/Tokyo")).hour == 9
 
 

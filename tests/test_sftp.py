@@ -17,7 +17,6 @@ from pathlib import Path
 
 import paramiko
 import pytest
-
 from conftest import write_profile
 from helpers import drop, fixed_profile, fixed_rows, ledger_files, read_csv, wait_for
 from sshd import Sshd, start_sshd  # the sshd fixture comes through conftest.py
@@ -57,7 +56,7 @@ def pinned(tmp_path: Path, sshd: Sshd) -> Path:
     return kh
 
 
-def run(prof: dict, tmp_path: Path, *files: Path):  # type: ignore[no-untyped-def]
+def run(prof: dict, tmp_path: Path, *files: Path):
     from filebridge.pipeline import Job
     from filebridge.profile import load_profile
     from filebridge.runner import run_files

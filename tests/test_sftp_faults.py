@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
 from faultsftp import PASSWORD, FaultServer
 from helpers import drop, fixed_profile, fixed_rows, ledger_files, read_csv, wait_for
@@ -52,14 +51,14 @@ def to_shop(prof: dict, tmp_path: Path, server: FaultServer, **extra: object) ->
     return prof
 
 
-def job_for(prof: dict, tmp_path: Path):  # type: ignore[no-untyped-def]
+def job_for(prof: dict, tmp_path: Path):
     from filebridge.pipeline import Job
     from filebridge.profile import load_profile
 
     return Job(load_profile(write_profile(tmp_path, prof)))
 
 
-def run(job):  # type: ignore[no-untyped-def]
+def run(job):
     from filebridge.runner import run_files
 
     return [(o.file, o.status) for o in run_files(job, [])]
@@ -213,22 +212,22 @@ def test_full_local_disk_is_retried_and_the_remote_file_stays(tmp_path, server, 
     real_open, tries = builtins.open, []
 
     class Full:
-        def __init__(self, f):  # type: ignore[no-untyped-def]
+        def __init__(self, f):
             self.f, self.n = f, 0
 
-        def write(self, b):  # type: ignore[no-untyped-def]
+        def write(self, b):
             self.n += len(b)
             if self.n > 100_000:
                 raise OSError(errno.ENOSPC, "No space left on device")
             return self.f.write(b)
 
-        def __enter__(self):  # type: ignore[no-untyped-def]
+        def __enter__(self):
             return self
 
-        def __exit__(self, *a):  # type: ignore[no-untyped-def]
+        def __exit__(self, *a):
             self.f.close()
 
-    def full_open(path, mode="r", *a, **kw):  # type: ignore[no-untyped-def]
+    def full_open(path, mode="r", *a, **kw):
         f = real_open(path, mode, *a, **kw)
         if "w" in mode and "work" in str(path):
             tries.append(path)

@@ -163,7 +163,7 @@ def test_collections_price_lists_and_files_refuse_what_shopify_refuses(shop, env
     assert gql(shop, prices, {"id": "gid://shopify/PriceList/6", "p": [eur]})["data"][
         "priceListFixedPricesAdd"]["userErrors"][0]["code"] == "PRICE_LIST_NOT_FOUND"
     from filebridge.sinks.api.shopify import PRODUCT_SET
-    bad_file = {"identifier": {"id": pid}, "n": 1, "synchronous": True, "input": {
+    bad_file: dict[str, Any] = {"identifier": {"id": pid}, "n": 1, "synchronous": True, "input": {
         "files": [{"originalSource": f"{CDN}/a.jpg"}],
         "productOptions": [{"name": "Taglia", "values": [{"name": "M"}]},
                            {"name": "Colore", "values": [{"name": "Rosso"}]}],

@@ -4,7 +4,6 @@ imported by a re-implementation of Magento's own importer
 is what is asserted, and each check is shown to catch the mistake it guards against."""
 
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
 from checkers.magento_importer import Attr, MagentoShop, import_products, import_sources
@@ -274,7 +273,6 @@ def test_the_php_csv_reader_keeps_backslashes(tmp_path):
 
     assert read_php_csv('a,"b\\"c",d\n') == [["a", 'b\\"c', "d"]]  # fgetcsv keeps it
     assert read_php_csv('a,"x\\/y",z\r\n') == [["a", "x\\/y", "z"]]
-    assert Path  # noqa: B018
 
 
 def test_what_a_record_no_longer_has_is_cleared_in_the_shop(tmp_path):

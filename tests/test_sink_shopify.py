@@ -44,7 +44,8 @@ def tee(size, colour, **over):
             "description": "<p>Cotton</p>", "vendor": "Acme", "status": "active",
             "size": size, "colour": colour, "price": "19.90", "stock": 5, "weight": 200,
             "barcode": "8012345000012" if (size, colour) == ("S", "Red") else None,
-            "images": [IMG.format(f"tee-{colour.lower()}-1"), IMG.format(f"tee-{colour.lower()}-2")],
+            "images": [IMG.format(f"tee-{colour.lower()}-1"),
+                       IMG.format(f"tee-{colour.lower()}-2")],
             "image_alt": f"Tee {colour}", "material": "Cotton", "care": "30°"} | over
 
 

@@ -72,7 +72,8 @@ def test_xml_feed_autoescaped_typed_with_secret(tmp_path, monkeypatch):
     assert "Fish &amp; Chips &lt;hot&gt;" in out and 'token="s3cr&amp;t"' in out
     root = ET.fromstring(out.encode("utf-8"))
     assert root.attrib == {"file": "x.csv", "profile": "p", "count": "3", "token": "s3cr&t"}
-    items = [{c.tag: c.text or "" for c in item} | {"sku": item.get("sku")} for item in root]
+    items = [{c.tag: c.text or "" for c in item} | {"sku": item.get("sku") or ""}
+             for item in root]
     assert items == [
         {"sku": "A-1", "title": "Fish & Chips <hot>", "price": "19.90", "stock": "3",
          "since": "15/03/2024", "ean": "4006381333931"},

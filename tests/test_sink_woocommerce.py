@@ -90,7 +90,7 @@ def test_a_collection_lands_whole_and_every_variation_is_listed(tmp_path):
     shop = WooShop()
     res = imported(shop, files)
     assert res["new"].mapping["Meta: _global_unique_id"]  # the barcode column is imported
-    parent = shop.by_sku("P-GIA")
+    parent = shop.product("P-GIA")
     assert (parent.type, parent.status, parent.name) == ("variable", "publish",
                                                           "Giacca trapuntata")
     assert parent.categories == ["Donna > Capispalla > Giacche"]
@@ -101,12 +101,12 @@ def test_a_collection_lands_whole_and_every_variation_is_listed(tmp_path):
         "Materiale"][4]
     assert attrs["Composizione"][1] == ["100% nylon"] and not attrs["Composizione"][4]
     assert len(shop.visible_variations("P-GIA")) == 8  # defect 1: none left as a draft
-    m_blu = shop.by_sku("GIA-M-BLU")
+    m_blu = shop.product("GIA-M-BLU")
     assert (m_blu.regular_price, m_blu.sale_price) == ("189.00", "149.00")
     assert str(m_blu.date_on_sale_from).startswith("2026-12-01")
     assert str(m_blu.date_on_sale_to).startswith("2026-12-31 23:59")  # the whole last day
-    assert shop.by_sku("GIA-S-NER").global_unique_id == "8012345000005"  # defect 2
-    assert shop.by_sku("GIA-S-NER").stock_quantity == 3
+    assert shop.product("GIA-S-NER").global_unique_id == "8012345000005"  # defect 2
+    assert shop.product("GIA-S-NER").stock_quantity == 3
 
 
 def test_a_day_later_one_change_and_a_new_size_keep_every_variation(tmp_path):
@@ -131,7 +131,7 @@ def test_a_day_later_one_change_and_a_new_size_keep_every_variation(tmp_path):
     assert update[0]["SKU"] == "P-GIA" and update[0]["Attribute 1 value(s)"] == "S, M, L, XL"
     imported(shop, files)
     assert len(shop.visible_variations("P-GIA")) == 7
-    assert shop.by_sku("GIA-M-BLU").stock_quantity == 1
+    assert shop.product("GIA-M-BLU").stock_quantity == 1
     # A third day with only that variation in the file (a partial export): the parent
     # still lists every colour and size from the ledger's memory.
     report, files = day(tmp_path, ledger, 3, [jacket("M", "Blu", stock=0)], mode="changes")
@@ -141,7 +141,7 @@ def test_a_day_later_one_change_and_a_new_size_keep_every_variation(tmp_path):
     assert parent["Attribute 2 value(s)"] == "Nero, Blu"
     imported(shop, files)
     assert len(shop.visible_variations("P-GIA")) == 7
-    assert shop.by_sku("GIA-M-BLU").stock_status == "outofstock"
+    assert shop.product("GIA-M-BLU").stock_status == "outofstock"
 
 
 def test_nothing_changed_writes_no_file(tmp_path):
@@ -186,8 +186,8 @@ def test_variants_that_disagree_on_the_title_give_a_warning_and_formulas_are_lis
     assert any(w.field == "Name" and "formula" in w.reason for w in warnings)
     shop = WooShop()
     imported(shop, files)
-    assert shop.by_sku("P-GIA").name == "Giacca trapuntata"
-    assert shop.by_sku("MUG-1").name == "=HYPERLINK(\"x\")"
+    assert shop.product("P-GIA").name == "Giacca trapuntata"
+    assert shop.product("MUG-1").name == "=HYPERLINK(\"x\")"
 
 
 def test_split_false_writes_one_file(tmp_path):
@@ -211,7 +211,7 @@ def test_simple_products_and_prices(tmp_path):
     assert report.tally.sent == 2
     shop = WooShop()
     import_csv(shop, tmp_path / "out" / "x.new.csv")
-    one, two = shop.by_sku("S-1"), shop.by_sku("S-2")
+    one, two = shop.product("S-1"), shop.product("S-2")
     assert (one.type, one.status, one.regular_price, one.sale_price) == (
         "simple", "publish", "8.00", "5.00")
     assert one.images == ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"]

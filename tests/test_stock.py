@@ -9,15 +9,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import write_profile
+from helpers import read_csv
+from shops.woocommerce import WooServer
+
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.stock import Inventory
 from filebridge.stock_spec import StockSpec
-from helpers import read_csv
-from shops.woocommerce import WooServer
 
 DAY = "2026-11-27"
 
@@ -209,8 +209,9 @@ LAYOUT = {"seq": {"start": 1, "length": 6, "type": "integer"},
 
 
 def test_movement_files_parse_back_to_the_movements_and_acks_close_them(workdir, shop, env):
-    from filebridge.readers.fixed import FixedOptions, FixedReader
     from helpers import read_all
+
+    from filebridge.readers.fixed import FixedOptions, FixedReader
 
     erp = profile(workdir, "erp", "figures", {"QTY": {"type": "integer"}}, {
         "erp_knows": "acknowledged", "overdue": "0s", "orders": False,

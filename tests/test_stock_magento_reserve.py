@@ -158,6 +158,7 @@ def test_a_push_made_before_the_pull_saw_the_shipment_is_set_right_by_the_next_p
         assert [(ln.sku, ln.qty, ln.held) for ln in lines] == [("A", 1, 1)]
         shop.ship(o, {"A": 1}, t("11:00"))
         moved: set[str] = set()
+        assert job.inventory is not None
         job.inventory.record_orders("web:magento", lines, moved)
         push_availability(job, moved)
         assert seen(shop, "A") == (5, 5)  # the race: one unit too many for a moment

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
 
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
-from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
 
 FIVE, TEN = "SKU;QTY\nX-1;5\n", "SKU;QTY\nX-1;10\n"
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import read_csv
+from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
+
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.stock import Inventory
 from filebridge.stock_spec import StockSpec
-from helpers import read_csv
-from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
 
 HEAD = "RECEIPT;SKU;QTY;WHEN\n"
 

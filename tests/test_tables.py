@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import write_profile
@@ -37,7 +38,7 @@ def rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 
 def profile(root: Path, **extra: object) -> dict:
     """Main file ART_<date>.csv (ART;COL;MAT), a code table, a CSV out."""
-    base = {
+    base: dict[str, Any] = {
         "name": "tj",
         "source": {"kind": "local", "path": str(root / "inbox"), "pattern": ["ART_*.csv"],
                    "ready": {"stable_for": "0s"}, "archive": str(root / "archive"),
@@ -132,7 +133,7 @@ def test_long_to_wide_translations_and_ordered_photo_lists(workdir, cli_env):
 
 def _batches(root: Path, prof: dict, name: str = "ART_1.csv") -> tuple[list[dict], FileReport]:
     job = Job(load_profile(write_profile(root, prof)))
-    job.related.refresh()  # type: ignore[union-attr]
+    job.related.refresh()
     report = FileReport(name)
     out = [r for b in job.batches(root / "inbox" / name, report) for r in b.rows()]
     report.flush()
@@ -211,14 +212,14 @@ def test_a_file_joins_one_version_while_a_new_one_arrives(workdir):
     table = put(workdir / "tables" / "codici.csv", CODES)
     put(workdir / "inbox" / "ART_1.csv", "ART;COL\n" + "A1;01\n" * 10)
     job = Job(load_profile(write_profile(workdir, profile(workdir))))
-    job.related.refresh()  # type: ignore[union-attr]
+    job.related.refresh()
     report = FileReport("ART_1.csv")
-    with job.related.open({}) as joiner:  # type: ignore[union-attr]
+    with job.related.open({}) as joiner:
         put(table, CODES.replace("Rosso", "Cremisi"))
-        job.related.refresh()  # type: ignore[union-attr]
+        job.related.refresh()
         batch = next(iter(job.reader.read(workdir / "inbox" / "ART_1.csv", report)))
         assert joiner.apply(batch, report).column("colour@it").to_pylist()[0] == "Rosso"
-    with job.related.open({}) as joiner:  # type: ignore[union-attr]
+    with job.related.open({}) as joiner:
         assert joiner.apply(batch, report).column("colour@it").to_pylist()[0] == "Cremisi"
 
 
@@ -408,7 +409,7 @@ def test_the_collection_sample_profile_joins_every_table(tmp_path, cli_env):
     parents = [p for p in shop.all() if p.type == "variable"]
     assert sum(len(shop.visible_variations(p.sku)) for p in parents) + sum(
         1 for p in shop.all() if p.type == "simple") == len(got)
-    jacket = shop.by_sku("P-GI26001")
+    jacket = shop.product("P-GI26001")
     assert jacket.categories == ["Donna > Giacche"] and jacket.images[0].endswith(
         f"/{want[0][1]}")
     (shopify,) = (tmp_path / "outbox" / "shopify").glob("*.csv")

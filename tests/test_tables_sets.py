@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import write_profile
@@ -32,7 +33,7 @@ FOTO = "ARTICOLO;POS;FILE\nA1;2;b.jpg\nA1;1;a.jpg\nA2;1;c.jpg\n"
 
 def set_profile(root: Path, source: dict | None = None, **extra: object) -> dict:
     csvr = {"format": "csv", "delimiter": ";", "encoding": "cp1252"}
-    prof = {
+    prof: dict[str, Any] = {
         "name": "set",
         "source": source or {"kind": "local", "path": str(root / "inbox"),
                              "pattern": ["ART_*.csv"], "ready": {"stable_for": "0s"},
@@ -175,7 +176,7 @@ def test_a_crash_between_archiving_members_and_the_main_file(workdir, monkeypatc
     job = Job(load_profile(p))
     inner_archive = job.source.inner.archive
 
-    def crash(path: Path):  # type: ignore[no-untyped-def]
+    def crash(path: Path):
         if path.name.startswith("ART_"):
             raise SystemExit("killed while archiving")
         return inner_archive(path)

@@ -97,7 +97,7 @@ COLOURS = {  # it -> en, de, fr, colour family (it, en, de, fr), pixel colour
     "Bianco": (("White", "Weiß", "Blanc"), ("Neutri", "Neutrals", "Naturtöne", "Neutres"),
                (250, 250, 250)),
 }
-PRODUCTS = {
+PRODUCTS: dict[str, dict[str, Any]] = {
     "GIA01": {
         "title": ("Giacca trapuntata", "Quilted jacket", "Steppjacke", "Veste matelassée"),
         "desc": ("Giacca leggera", "Light jacket", "Leichte Jacke", "Veste légère"),
@@ -198,7 +198,7 @@ def profile(root: Path, languages: list[str] = LANGS, name: str = "vendure-catal
         fields[field] = {"from": col}
         for lang in languages[1:]:
             fields[f"{field}@{lang}"] = {"from": f"{col}_{lang}"}
-    data = {
+    data: dict[str, Any] = {
         "name": name,
         "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
                    "ready": {"stable_for": 0}},
@@ -222,7 +222,7 @@ def profile(root: Path, languages: list[str] = LANGS, name: str = "vendure-catal
         "feedback": {"ack": {"path": "../feedback/{stem}.ack.csv"},
                      "rejects": {"path": "../feedback/{stem}.rejects.csv"}},
     }
-    for lang in languages[1:]:  # option names and attribute labels only where declared
+    if len(languages) > 1:  # option names and attribute labels only where declared
         for o in data["map"]["product"]["options"]:
             o["names"] = {k: v for k, v in o["names"].items() if k in languages}
     return write_profile(root, data, f"{name}.yaml")
@@ -470,7 +470,7 @@ def test_a_collection_arrives_whole_and_a_changed_variant_changes_only_itself(
 
 def test_lost_answers_create_nothing_twice(tmp_path, shop, images, env):
     rows = [r for r in catalog_rows(images) if r["article"] == "MAG03"]
-    new = []
+    new: list[dict[str, str]] = []
     for r in rows:  # another article with new categories, values and pictures
         sku = r["sku"].replace("MAG03", "CAR04")
         pic = images.add(f"/img/{sku}.png", png(9, 9, (len(new) * 40, 90, 30)))
@@ -487,14 +487,14 @@ def test_lost_answers_create_nothing_twice(tmp_path, shop, images, env):
     for mutation in ("createFacetValues", "createCollection", "createAssets", "createProduct(",
                      "createProductOptionGroup", "createProductOption(", "createProductVariants"):
         shop.faults.drop_after(1, match=mutation)
-    r = run(prof, env)
-    assert r.returncode in (0, 6), r.stdout + r.stderr
+    res = run(prof, env)
+    assert res.returncode in (0, 6), res.stdout + res.stderr
     assert not shop.faults.queue, shop.faults.queue  # every fault was met
     run(prof, env)  # what is still queued goes now; the same file is not read again
     drop(tmp_path, "CARDIGAN_2.csv", new + [{**new[0], "sku": "CAR04-NER-L", "size": "L",
                                              "ean": ean13("801234599999")}])
-    r = run(prof, env)  # and a later file changes nothing that exists
-    assert r.returncode == 0, r.stdout + r.stderr
+    res = run(prof, env)  # and a later file changes nothing that exists
+    assert res.returncode == 0, res.stdout + res.stderr
     after = dump(shop)
     cardigans = [p for s, p in after["products"].items() if s.startswith("car04")]
     assert len(cardigans) == 1, list(after["products"])
@@ -549,10 +549,10 @@ def test_a_language_the_channel_does_not_offer_stops_the_sink(tmp_path, shop, im
             if not c.endswith("_de")]
     text = "\n".join([";".join(cols)] + [";".join(r[c] for c in cols) for r in rows]) + "\n"
     (tmp_path / "inbox" / "ES_1.csv").write_text(text, encoding="utf-8")
-    r = run(prof, env)
-    assert r.returncode == 6, r.stdout + r.stderr  # queued, not lost
+    res = run(prof, env)
+    assert res.returncode == 6, res.stdout + res.stderr  # queued, not lost
     assert "the channel does not offer the language(s) es of map.languages (it offers en, " \
-           "it, de, fr)" in r.stderr
+           "it, de, fr)" in res.stderr
     assert shop.variants(rows[0]["sku"]) == []
     [ack] = read_csv(tmp_path / "feedback" / "ES_1.ack.csv", ";")
     assert ack["queued"] == str(len(rows))
@@ -661,9 +661,9 @@ def test_the_as400_collection_arrives_in_vendure_whole(tmp_path, images, cli_env
         env = cli_env | {"VENDURE_URL": own.url, "VENDURE_USER": USER,
                          "VENDURE_PASSWORD": PASSWORD}
         started = time.monotonic()
-        r = run(prof, env)
+        res = run(prof, env)
         took = time.monotonic() - started
-        assert r.returncode == 1, r.stdout + r.stderr  # the sample's one bad row
+        assert res.returncode == 1, res.stdout + res.stderr  # the sample's one bad row
         [ack] = read_csv(tmp_path / "feedback" / "collezione-vendure" /
                          "ANAART_20261127.ack.csv", ";")
         assert (int(ack["sent"]), int(ack["rejected"])) == (len(master), 1)

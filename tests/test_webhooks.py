@@ -181,8 +181,8 @@ def test_a_woocommerce_sale_reaches_shopify_in_seconds_and_counts_once(workdir, 
     assert moves(workdir) == [("web:woo", "cancel", "A", 2),
                               ("web:woo", "sale", "A", -2)]
     # The scheduled pull after the webhooks finds nothing new.
-    r = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
-    assert "0 new movements" in r.stdout, r.stdout
+    fed = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert "0 new movements" in fed.stdout, fed.stdout
     assert len(moves(workdir)) == 2
     assert (woo.stock("A"), shopify.stock("A", "Magazzino"), shopify.stock("A", "Milano")) \
         == (7, 5, 2)

@@ -122,7 +122,7 @@ def _hashable(v: Any) -> Any:
     return v
 
 
-def _union(lists: list[list[Any]]) -> list[Any]:
+def _union(lists: list[list[Any] | None]) -> list[Any]:
     out: dict[Any, Any] = {}
     for items in lists:
         for x in items or []:

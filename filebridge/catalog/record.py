@@ -138,7 +138,7 @@ class Canon:
         """A canonical row (from :meth:`table`) as a JSON-ready record."""
         sku = text(row.get("sku"))
         rec: dict[str, Any] = {}
-        translations: dict[str, dict[str, str]] = {}
+        translations: dict[str, dict[str, str | list[list[str]]]] = {}
         for k, v in row.items():
             if blank(v) or ":" in k or "#" in k:
                 continue

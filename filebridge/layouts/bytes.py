@@ -25,13 +25,16 @@ def is_single_byte(encoding: str) -> bool:
         "latin-1", "iso8859-1")
 
 
-def as_array(data: bytes, type: pa.DataType = pa.large_binary()) -> pa.Array:
+LARGE_BINARY = pa.large_binary()
+
+
+def as_array(data: bytes, type: pa.DataType = LARGE_BINARY) -> pa.Array:
     """``data`` as a one-value Arrow array, without copying."""
     offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
     return pa.Array.from_buffers(type, 1, [None, offsets, pa.py_buffer(data)])
 
 
-def split_lines(block: bytes, type: pa.DataType = pa.large_binary()) -> pa.Array:
+def split_lines(block: bytes, type: pa.DataType = LARGE_BINARY) -> pa.Array:
     """Lines of a block of whole lines (CRLF or LF), without the line ends."""
     sep = b"\r\n" if b"\r\n" in block else b"\n"
     if type == pa.large_string():

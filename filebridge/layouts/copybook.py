@@ -347,7 +347,7 @@ def compile_copybook(text: str, *, names: Names = "as_written",
     field_names = unique_names(leaves, names, problems)
     problems.raise_all()
     fields = {}
-    for n, leaf in zip(field_names, leaves):
+    for n, leaf in zip(field_names, leaves, strict=True):
         try:
             fields[n] = make_field(leaf.item.line, start=leaf.start, **leaf.item.spec)
         except LayoutError as e:

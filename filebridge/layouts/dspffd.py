@@ -112,7 +112,7 @@ def compile_dspffd(text: str) -> Layout:
     for n, row in rows:
         row = row + [""] * (len(header) - len(row))
 
-        def get(key: str) -> str:
+        def get(key: str, row: list[str] = row) -> str:
             return row[col[key]].strip() if key in col else ""
 
         name = get("name")

@@ -105,7 +105,7 @@ class LayoutFileMixin(Model):
 
 class LayoutMixin:
     @model_validator(mode="after")
-    def _fits(self):  # type: ignore[no-untyped-def]
+    def _fits(self):
         check_layout(self.fields, self.record_length)  # type: ignore[attr-defined]
         for kind in getattr(self, "records", {}).values():
             check_layout(kind.fields, self.record_length)  # type: ignore[attr-defined]

@@ -67,7 +67,8 @@ def _finish(value: np.ndarray, neg: np.ndarray, bad: np.ndarray, empty: np.ndarr
     else:
         null = bad | empty
     if value.dtype == object:
-        arr = pa.array([None if m else int(v) for v, m in zip(value, null)], pa.decimal128(38, 0))
+        arr = pa.array([None if m else int(v) for v, m in zip(value, null, strict=True)],
+                       pa.decimal128(38, 0))
     else:
         arr = pa.array(value, pa.int64(), mask=null)
     return arr, bad & ~(empty & (on_empty != "reject"))

@@ -107,8 +107,8 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
     fast = _fast_cast(arr, target)  # refuses excess decimals ("data loss"), never rounds
     if fast is not None:
         return fast, None
-    frac = r"(\.[0-9]{0,%d})?" % scale if scale else r"\.?"
-    ok = pc.match_substring_regex(arr, r"^[+-]?([0-9]+%s|\.[0-9]{1,%d})$" % (frac, max(scale, 1)))
+    frac = rf"(\.[0-9]{{0,{scale}}})?" if scale else r"\.?"
+    ok = pc.match_substring_regex(arr, rf"^[+-]?([0-9]+{frac}|\.[0-9]{{1,{max(scale, 1)}}})$")
     arr = pc.replace_substring_regex(arr, r"^\+", "")
     arr = pc.replace_substring_regex(arr, r"\.$", "")
     arr = pc.replace_substring_regex(arr, r"^(-?)\.", r"\10.")  # RE2: group 1, then "0."
@@ -181,7 +181,7 @@ def parse_date(arr: pa.Array, *, format: str = "ISO",
         # Character fields may print the digits with separators (15/03/24).
         digits = pc.replace_substring_regex(arr, r"[/.\-, ]", "")
         digits = pc.utf8_lpad(digits, width, "0")
-        ok = pc.match_substring_regex(digits, r"^[0-9]{%d}$" % width)
+        ok = pc.match_substring_regex(digits, rf"^[0-9]{{{width}}}$")
         clean = pc.if_else(pc.fill_null(ok, False), digits, pa.scalar(None, pa.string()))
         text, pattern = to_iso(clean, ibm)
     else:

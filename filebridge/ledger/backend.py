@@ -193,6 +193,7 @@ class SqliteBackend(Backend):
     """One SQLite file in WAL mode, no server."""
 
     dialect = "sqlite"
+    path: Path
 
     def __init__(self, path: Path):
         self.path = Path(path)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 
-
 @dataclass
 class Image:
     digest: str

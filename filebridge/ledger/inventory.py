@@ -66,7 +66,7 @@ class OrderBook:
         row = self.db.execute("SELECT sku, location, qty, changed, held FROM order_lines "
                               "WHERE inventory=? AND source=? AND order_id=? AND line_id=?",
                               (self.name, source, order, line)).fetchone()
-        return None if row is None else tuple(row)  # type: ignore[return-value]
+        return None if row is None else tuple(row)
 
     def put_line(self, source: str, order: str, line: str, sku: str, location: str, qty: int,
                  status: str, placed: float, changed: float, held: int = 0) -> None:

@@ -73,9 +73,6 @@ class Ledger:
         # One connection per job, used by its sender threads and scheduled jobs too:
         # transactions on it take turns.
         self._lock = threading.RLock()
-        # Leases this process holds through this ledger (filebridge/ledger/leases.py):
-        # a claim or a file's outcome is committed only while its lease is held.
-        self.fences: dict[str, str] = {}
         try:
             migrate(backend)
         except BaseException:
@@ -323,7 +320,7 @@ class Ledger:
         keys = ("id", "profile", "started", "finished", "status", "files", "tally")
         out = []
         for r in rows:
-            run = dict(zip(keys, r)) | {"tally": json.loads(r[6])}
+            run = dict(zip(keys, r, strict=False)) | {"tally": json.loads(r[6])}
             pid, host = r[7], r[8]
             if run["status"] == "running" and host == _HOST and pid and not pid_alive(pid):
                 run["status"] = "interrupted"  # its process died (swept on the next run)
@@ -340,7 +337,7 @@ class Ledger:
         rows = self.db.execute(q + " ORDER BY id DESC LIMIT ?", args + (limit,)).fetchall()
         keys = ("id", "profile", "name", "status", "claimed", "finished", "tally", "reason",
                 "moved_to", "run_id")
-        return [dict(zip(keys, r)) | {"tally": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r, strict=True)) | {"tally": json.loads(r[6])} for r in rows]
 
 
 class SqliteLedger(Ledger):

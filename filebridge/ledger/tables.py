@@ -101,7 +101,8 @@ def clear_waiting(ledger: Ledger, profile: str, file: str) -> None:
 def report(ledger: Ledger, profile: str | None) -> dict[str, list[dict[str, Any]]]:
     """For ``status``: code table versions (current, and refused since) and waiting files."""
     db = ledger.db
-    q, args = "", ()
+    q = ""
+    args: tuple[str, ...] = ()
     if profile:
         q, args = " AND profile=?", (profile,)
     tables = []

@@ -175,7 +175,8 @@ def _normal(value: Any) -> Any:
 
 def kind_of(before: OrderDoc | None, now: OrderDoc) -> str | None:
     """What a new version of an order is for the ERP: ``order`` (first seen), ``cancel``
-    (cancelled since), ``refund`` (more money given back), ``change`` (anything else). None: nothing to tell (first seen already cancelled: the ERP never had it)."""
+    (cancelled since), ``refund`` (more money given back), ``change`` (anything else).
+    None: nothing to tell (first seen already cancelled: the ERP never had it)."""
     if before is None:
         return None if now.cancelled else "order"
     if now.cancelled and not before.cancelled:

@@ -9,8 +9,9 @@ Shop facts relied on:
   groups AND'ed (a group is one ``addFieldToFilter([fields], [conditions])``, so an
   OR across two fields works) [code: magento2 lib/internal/Magento/Framework/Api/
   SearchCriteria/CollectionProcessor/FilterProcessor.php]; the answer is ``{items,
-  search_criteria, total_count}`` [doc: commerce-webapi rest/use-rest/performing-searches]. ``fields=`` trims the
-  answer, nested lists included [doc: rest/use-rest/retrieve-filtered-responses].
+  search_criteria, total_count}`` [doc: commerce-webapi rest/use-rest/performing-searches].
+  ``fields=`` trims the answer, nested lists included
+  [doc: rest/use-rest/retrieve-filtered-responses].
   The store code in the path does not restrict the list to that store's orders.
 - ``created_at``/``updated_at`` are UTC ``YYYY-MM-DD HH:MM:SS`` (the database session
   runs in UTC); ``updated_at`` is a whole-second ``ON UPDATE CURRENT_TIMESTAMP`` set

@@ -36,9 +36,9 @@ includes/wc-order-functions.php ``wc_restock_refunded_items``; woocommerce/wooco
 them), and a ``refunded`` order holds what it did not restock: the status change
 moves no stock (``wc_maybe_increase_stock_levels`` runs on cancelled and pending
 only). A shop whose lines show neither meta (stock not managed, or an old version)
-counts every refunded unit as returned, and a refunded order as 0. ``pending`` (created, not paid) counts as
-0: WooCommerce itself reduces stock only when an order is paid or put on hold, and
-an unpaid order is cancelled after the hold time; once paid it becomes processing
+counts every refunded unit as returned, and a refunded order as 0. ``pending`` (created,
+not paid) counts as 0: WooCommerce itself reduces stock only when an order is paid or
+put on hold, and an unpaid order is cancelled after the hold time; once paid it becomes processing
 and its lines count. Statuses we do not know (a plugin's ``shipped``…) hold stock,
 as they follow payment. A refund counts as a return whether or not the shop
 restocked the item.

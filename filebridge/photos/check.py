@@ -82,10 +82,10 @@ def web_bytes(path: Path, checked: Checked, web: WebSize) -> tuple[bytes, str] |
     fmt = _SAVE[web.format]
     if checked.format == fmt and max(checked.width, checked.height) <= web.max_side:
         return None
-    with Image.open(path) as im:
-        im.draft("RGB", (web.max_side, web.max_side))  # JPEG: decode at reduced scale
+    with Image.open(path) as src:
+        src.draft("RGB", (web.max_side, web.max_side))  # JPEG: decode at reduced scale
         # A camera's EXIF orientation is applied: the re-encoded file carries none.
-        im = ImageOps.exif_transpose(im)
+        im = ImageOps.exif_transpose(src)
         im.thumbnail((web.max_side, web.max_side), Image.Resampling.LANCZOS)
         if fmt == "JPEG" and im.mode != "RGB":
             im = im.convert("RGB")

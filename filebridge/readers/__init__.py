@@ -1,3 +1,3 @@
 """Readers: bytes of one file -> typed batches. One module per format."""
 
-from filebridge.readers import csv, ebcdic, fixed, spool, xml, xlsx  # noqa: F401  (registration)
+from filebridge.readers import csv, ebcdic, fixed, spool, xlsx, xml  # noqa: F401  (registration)

@@ -114,7 +114,7 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     raw_rows = raw.take(bad_rows).to_pylist()
     lines = pc.take(batch.lines, bad_rows).to_pylist()
     masks = [(name, bad.to_pylist(), spec) for name, bad, spec in failures]
-    for i, row, line in zip(bad_rows, raw_rows, lines):
+    for i, row, line in zip(bad_rows, raw_rows, lines, strict=True):
         name, _, spec = next(m for m in masks if m[1][i])
         what = _describe(spec, *separators(spec, decimal, thousands))
         report.reject(Reject(line, name, f"{row[name]!r} is not {what}", row))

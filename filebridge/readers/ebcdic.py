@@ -118,9 +118,10 @@ class EbcdicReader:
                 if splitter is not None and o.record_type is not None:
                     rt = o.record_type
                     codes = decode_text(mat[:, rt.start - 1:rt.end], rt.encoding or o.encoding)
-                    batch = splitter.split(codes, lines, lambda mask, fields: self._decode(
-                        mat[mask.to_numpy(zero_copy_only=False)], pc.filter(lines, mask),
-                        fields, report), report)
+                    batch = splitter.split(
+                        codes, lines, lambda mask, fields, mat=mat, lines=lines: self._decode(
+                            mat[mask.to_numpy(zero_copy_only=False)], pc.filter(lines, mask),
+                            fields, report), report)
                 else:
                     batch = self._decode(mat, lines, o.fields, report)
                 first += n

@@ -20,8 +20,15 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
-from filebridge.layouts.bytes import (Utf8Text, decode_values, is_single_byte, marked_rows,
-                                      not_valid, split_lines, unmarked)
+from filebridge.layouts.bytes import (
+    Utf8Text,
+    decode_values,
+    is_single_byte,
+    marked_rows,
+    not_valid,
+    split_lines,
+    unmarked,
+)
 from filebridge.layouts.fixed import FixedField, LayoutFileMixin, LayoutMixin
 from filebridge.options import ChunkSize, Condition, Encoding
 from filebridge.readers.base import apply_filters, sniff, type_columns
@@ -110,8 +117,9 @@ class FixedReader:
                 lines, numbers = self._check_length(lines, numbers, report)
             if splitter is not None and o.record_type is not None:
                 codes = self._slice(lines, o.record_type)[0]
-                batch = splitter.split(codes, numbers, lambda mask, fields: self._decode(
-                    pc.filter(lines, mask), pc.filter(numbers, mask), fields, report), report)
+                batch = splitter.split(
+                    codes, numbers, lambda mask, fields, lines=lines, numbers=numbers: self._decode(
+                        pc.filter(lines, mask), pc.filter(numbers, mask), fields, report), report)
             else:
                 batch = self._decode(lines, numbers, o.fields, report)
             yield apply_filters(batch, o.filter, report)
@@ -186,7 +194,7 @@ class FixedReader:
         if not pc.any(too_long).as_py():
             return lines, numbers
         for line, raw in zip(pc.filter(numbers, too_long).to_pylist(),
-                             pc.filter(lines, too_long).to_pylist()):
+                             pc.filter(lines, too_long).to_pylist(), strict=True):
             text = raw.decode(self.o.encoding, errors="replace") if isinstance(raw, bytes) else raw
             report.reject(Reject(line, None, f"record is {len(text)} characters, longer than "
                                  f"record_length {self.o.record_length}", {"text": text}))

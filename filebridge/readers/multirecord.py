@@ -59,16 +59,18 @@ class MultiRecordOptions(Model):
             for n in k.inherit:
                 if n not in headers:
                     raise ValueError(f"records.{code}.inherit: {n} is not a header field")
-            for n in [k.count, *k.sums.values()]:
-                if n is not None and n not in k.fields:
-                    raise ValueError(f"records.{code}: {n} is not one of its fields")
+            for named in [k.count, *k.sums.values()]:
+                if named is not None and named not in k.fields:
+                    raise ValueError(f"records.{code}: {named} is not one of its fields")
             for n in k.sums:
                 if n not in details:
                     raise ValueError(f"records.{code}.sums: {n} is not a detail field")
         return self
 
 
-Decode = Callable[[pa.Array, dict[str, FixedField]], Batch]  # row mask, layout -> rows
+# (row mask, layout) -> rows. Callable[...]: the readers' lambdas bind their block as
+# default arguments, which mypy cannot infer against a fixed parameter list.
+Decode = Callable[..., Batch]
 
 
 class Splitter:
@@ -88,7 +90,7 @@ class Splitter:
         codes = pc.utf8_trim_whitespace(pc.cast(codes, pa.string()))
         unknown = pc.invert(pc.is_in(codes, pa.array(list(self.o.records))))
         for line, code in zip(pc.filter(lines, unknown).to_pylist(),
-                              pc.filter(codes, unknown).to_pylist()):
+                              pc.filter(codes, unknown).to_pylist(), strict=True):
             report.reject(Reject(line, "record type", f"unknown record type {code!r}; "
                                  f"known: {', '.join(self.o.records)}", {"type": code}))
         marks: list[tuple[int, str, RecordKind, dict[str, Any]]] = []
@@ -103,7 +105,8 @@ class Splitter:
                 counted += pc.filter(lines, mask).to_pylist()
                 tables.append(b.table.append_column("__line", b.lines))
             else:
-                marks += [(ln, code, kind, row) for ln, row in zip(b.lines.to_pylist(), b.rows())]
+                marks += [(ln, code, kind, row)
+                          for ln, row in zip(b.lines.to_pylist(), b.rows(), strict=True)]
                 report.tally.skipped += len(b)
         marks.sort(key=lambda m: m[0])
         if tables:
@@ -117,7 +120,7 @@ class Splitter:
         headers = [self.header]
         owner = np.zeros(len(detail_lines), dtype=np.int64)
         prev = prev_all = 0
-        for line, code, kind, row in marks:
+        for line, _code, kind, row in marks:
             end = int(np.searchsorted(detail_lines, line))
             end_all = int(np.searchsorted(all_lines, line))
             owner[prev:end] = len(headers) - 1

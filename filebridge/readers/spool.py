@@ -308,7 +308,7 @@ class SpoolReader:
                 for n in t.sums:  # the rows since the previous check
                     t.sums[n] += pc.sum(typed.table.column(n)[start:end]).as_py() or 0
                 t.count, start = t.count + end - start, end
-                if line is not None:
+                if line is not None and groups is not None:
                     self._compare(t, line, groups, {n: v[i] for n, v in printed.items()})
             t.pending.clear()
 

@@ -289,7 +289,7 @@ class XlsxReader:
             cells = row[:width] if len(row) >= width else (*row, *pad[len(row):])
             if line >= start and not _blank(cells):
                 try:
-                    for col, conv, cell in zip(cols, convs, cells):
+                    for col, conv, cell in zip(cols, convs, cells, strict=True):
                         col.append(conv(cell))
                 except BadCell:  # rare: redo the row cell by cell, noting the first bad one
                     bad.append(self._bad_row(cols, convs, cells, names, len(lines)))
@@ -305,7 +305,7 @@ class XlsxReader:
     def _bad_row(cols: list[list[str]], convs: list[Convert], cells: tuple, names: list[str],
                  row: int) -> tuple[int, str, str]:
         first = None
-        for name, col, conv, cell in zip(names, cols, convs, cells):
+        for name, col, conv, cell in zip(names, cols, convs, cells, strict=True):
             del col[row:]
             try:
                 col.append(conv(cell))
@@ -320,10 +320,11 @@ class XlsxReader:
                bad: list[tuple[int, str, str]], report: FileReport) -> Batch:
         o = self.o
         report.tally.read += len(lines)
-        table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols)})
+        table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)})
         batch = Batch(table, pa.array(lines, pa.int64()))
         if bad:
-            for (i, name, reason), row in zip(bad, table.take([b[0] for b in bad]).to_pylist()):
+            taken = table.take([b[0] for b in bad]).to_pylist()
+            for (i, name, reason), row in zip(bad, taken, strict=True):
                 report.reject(Reject(lines[i], name, reason, row))
             keep = pc.invert(pc.is_in(pa.array(range(len(lines)), pa.int64()),
                                       pa.array([b[0] for b in bad], pa.int64())))

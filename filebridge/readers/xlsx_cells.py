@@ -41,7 +41,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-
 from filebridge.layouts.dates import canonical, to_digits
 from filebridge.layouts.types import DATE_FORMATS
 from filebridge.options import FieldSpec

@@ -27,17 +27,17 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from filebridge.lazy import lazy
-
-etree = lazy("lxml.etree")
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import Utf8Text, marked_rows, not_valid, unmarked
+from filebridge.lazy import lazy
 from filebridge.options import Condition, FieldSpec, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
+
+etree = lazy("lxml.etree")
 
 _NAME = r"(?:[^\W\d][\w.\-]*:)?[^\W\d][\w.\-]*"
 _RECORD = re.compile(rf"{_NAME}(?:/{_NAME})*")
@@ -281,7 +281,7 @@ class XmlReader:
                                 d.setdefault(c.tag, c.text)
                         dicts.append(d)
                     if getters:
-                        for get, vals in zip(getters, values):
+                        for get, vals in zip(getters, values, strict=True):
                             vals.append(get(el))
                     lines.append(el.sourceline)
                     last = el
@@ -351,7 +351,7 @@ class XmlReader:
         flat: dict[str, pa.Array] = {}
         if self.tags:  # Arrow looks the tags up in each dict in C: 2x a list per field
             arr = pa.concat_arrays(parts + [pa.array(dicts, self.struct)])
-            flat = dict(zip(self.tags, arr.flatten()))
+            flat = dict(zip(self.tags, arr.flatten(), strict=True))
         table = pa.table({name: flat[src] if isinstance(src, str) else
                           pa.array(values[src], pa.string())
                           for name, src in self.sources.items()})

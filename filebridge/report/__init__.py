@@ -197,8 +197,9 @@ def write_report(fb: Any, ctx: Any, job: Any, name: str, status: str, tally: Tal
         ack = ctx.path(fb.ack.path).name if fb.ack is not None else None
         found = getattr(getattr(ctx, "oversold", None), "skus", None) or {}
         oversold = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-        html = render(oversold=oversold, profile=job.name, name=name, status=status, reason=reason, tally=tally,
-                      groups=groups, overflow=overflow, shops=shops, notes=notes,
+        html = render(oversold=oversold, profile=job.name, name=name, status=status,
+                      reason=reason, tally=tally, groups=groups, overflow=overflow,
+                      shops=shops, notes=notes,
                       stock={k: v for k, v in (stock or {}).items() if v not in (None, "")},
                       started=getattr(report, "started", time.time()), finished=time.time(),
                       charts=o.charts, warnings=report.warnings, ack=ack)

@@ -70,7 +70,7 @@ class Shipper(ABC):
         """Create the shipment; the shop's id for it. Raises :class:`ShopRefused` when
         the shop refuses it, SinkError when it cannot be reached."""
 
-    def resume(self, order: ShopOrder, shipment: Shipment) -> None:
+    def resume(self, order: ShopOrder, shipment: Shipment) -> None:  # noqa: B027 (optional)
         """The shop has this shipment already (found by its tracking number): finish
         what a run cut short may have left undone (Vendure: the fulfilment's state)."""
 
@@ -79,7 +79,7 @@ class Shipper(ABC):
         step (Vendure); whether the shop changed."""
         return False
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional)
         """Release connections."""
 
 

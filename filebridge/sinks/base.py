@@ -111,7 +111,7 @@ class SinkContext:
         try:
             p = Path(expand_env(template).format(**self.vars))
         except KeyError as e:
-            known = ", ".join("{%s}" % k for k in sorted(self.vars))
+            known = ", ".join(f"{{{k}}}" for k in sorted(self.vars))
             raise OutputError(f"unknown placeholder {{{e.args[0]}}} in path {template!r}; "
                               f"known: {known}") from None
         return Path(os.path.normpath(p if p.is_absolute() else self.base / p))

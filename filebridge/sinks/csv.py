@@ -3,17 +3,24 @@ one row per record (stock lists, price lists, Shopify's inventory CSV…)."""
 
 from __future__ import annotations
 
-from typing import BinaryIO, Literal
+from typing import IO, Literal
 
 from pydantic import Field
 
 from filebridge.errors import Bug, OutputError
 from filebridge.options import Encoding
+from filebridge.outputs import Staged
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
-from filebridge.outputs import Staged
-from filebridge.sinks.base import (FileSink, FileSinkOptions, SinkContext, csv_lines,
-                                   guard_formulas, header_line, text_column)
+from filebridge.sinks.base import (
+    FileSink,
+    FileSinkOptions,
+    SinkContext,
+    csv_lines,
+    guard_formulas,
+    header_line,
+    text_column,
+)
 
 
 class CsvSinkOptions(FileSinkOptions):
@@ -42,7 +49,7 @@ class CsvSink(FileSink):
     def start(self, ctx: SinkContext) -> None:
         super().start(ctx)
         self.staged: Staged | None = None
-        self.file: BinaryIO | None = None
+        self.file: IO[bytes] | None = None
         self.columns: dict[str, str] | None = None
 
     def _columns(self, batch: Batch) -> dict[str, str]:
@@ -57,7 +64,7 @@ class CsvSink(FileSink):
                               f"the mapped record ({', '.join(batch.names)})")
         return cols
 
-    def _open(self, cols: dict[str, str]) -> BinaryIO:
+    def _open(self, cols: dict[str, str]) -> IO[bytes]:
         """The file is created with its first record (or at the end, when empty files
         are wanted): no header-only file for a run that changed nothing."""
         if self.file is None:

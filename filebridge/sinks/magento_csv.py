@@ -63,8 +63,16 @@ from filebridge.catalog.spec import check_languages
 from filebridge.catalog.values import blank, integer, money, text
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
-from filebridge.sinks.magento_cells import (CODE, SEP, CellError, attribute_pairs,
-                                            category_paths, image_url, url_key, variation)
+from filebridge.sinks.magento_cells import (
+    CODE,
+    SEP,
+    CellError,
+    attribute_pairs,
+    category_paths,
+    image_url,
+    url_key,
+    variation,
+)
 from filebridge.sinks.productfile import ProductFileOptions, ProductFileSink, ProductRefused
 
 NOT_VISIBLE = "Not Visible Individually"
@@ -153,7 +161,7 @@ class MagentoCsvOptions(ProductFileOptions):
 
     @field_validator("parent_sku")
     @classmethod
-    def _pattern(cls, v: str) -> str:
+    def _parent_pattern(cls, v: str) -> str:
         try:
             v.format(key="K")
         except (KeyError, IndexError, ValueError) as e:
@@ -305,17 +313,17 @@ class MagentoCsvSink(ProductFileSink):
         for rec in p.variants:
             if "ordinal" not in rec:
                 continue  # a child this file does not carry is in the shop already
-            values = p.option_values(rec)
+            chosen = p.option_values(rec)
             cells = {**self._variant(p, rec, own_images=self.o.variant_images),
                      "sku": rec["sku"], "attribute_set_code": self.o.attribute_set,
                      "product_type": "simple", "product_websites": base["product_websites"],
                      "product_online": base["product_online"], "visibility": NOT_VISIBLE,
-                     "name": " ".join([text(p.get("title")), *values]).strip(),
+                     "name": " ".join([text(p.get("title")), *chosen]).strip(),
                      "url_key": url_key(text(p.get("title")), rec["sku"])}
             # The child's own filter values too: layered navigation filters a
             # configurable by its children's values.
             cells["additional_attributes"] = attribute_pairs(
-                [(c, [v]) for c, v in zip(codes, values, strict=True)] + self._barcode(rec)
+                [(c, [v]) for c, v in zip(codes, chosen, strict=True)] + self._barcode(rec)
                 + self._attributes(rec.get("attributes", [])))
             yield "main", cells
         head = {**base, "sku": parent, "product_type": "configurable", "visibility": VISIBLE,

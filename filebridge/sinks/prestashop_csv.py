@@ -84,7 +84,10 @@ from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
 from filebridge.sinks.productfile import (
-    ProductFileOptions, ProductFileSink, ProductRefused, pattern_fields,
+    ProductFileOptions,
+    ProductFileSink,
+    ProductRefused,
+    pattern_fields,
 )
 from filebridge.sinks.woocommerce_csv import GRAMS, _suffixed
 
@@ -265,7 +268,8 @@ class PrestaShopCsvSink(ProductFileSink):
         if langs == [None]:
             out = {"products": self.o.path}
         else:
-            out = {f"products:{lang}": _suffixed(self.o.path, lang) for lang in langs}
+            out = {f"products:{lang}": _suffixed(self.o.path, lang) for lang in langs
+                   if lang is not None}
         out["combinations"] = _suffixed(self.o.path, "combinations")
         return out
 
@@ -503,7 +507,7 @@ class PrestaShopCsvSink(ProductFileSink):
 
     def _sale(self, p: Product) -> dict[str, str]:
         """The importer's one discount per product: an amount with its dates."""
-        sales = set()
+        sales: set[tuple[Decimal, Any, Any] | None] = set()
         for r in p.variants:
             sale = money(r.get("sale_price"), "sale_price", r["sku"])
             price = money(r.get("price"), "price", r["sku"])
@@ -520,7 +524,10 @@ class PrestaShopCsvSink(ProductFileSink):
                                      "differ; PrestaShop's import sets one discount per "
                                      "product, so none is written")
             return {}
-        ((amount, start, end),) = sales
+        (one,) = sales
+        if one is None:
+            return {}
+        amount, start, end = one
         if amount <= 0:
             return {}
         if self.o.prices == "tax_excluded" and self.o.tax_rules_id:

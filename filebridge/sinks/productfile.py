@@ -29,17 +29,17 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, BinaryIO, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 from urllib.parse import quote
 
 import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator
 
-from filebridge.crashpoints import crash_point
 from filebridge.catalog.product import Product, build
 from filebridge.catalog.record import Canon, CanonicalFields, FieldError, Market
 from filebridge.catalog.values import blank, integer, text
+from filebridge.crashpoints import crash_point
 from filebridge.errors import Bug, OutputError
 from filebridge.outputs import Staged
 from filebridge.records import Batch
@@ -151,7 +151,7 @@ class OutFile:
     template: str
     header: list[str]
     staged: Staged | None = None
-    file: BinaryIO | None = None
+    file: IO[bytes] | None = None
     rows: int = 0
     block: list[list[str]] | None = None
     delimiter: str = ","

@@ -19,21 +19,25 @@ import traceback
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
-from filebridge.errors import Bug, OutputError
-from filebridge.lazy import lazy
-
-jinja2 = lazy("jinja2")
-sandbox = lazy("jinja2.sandbox")
 from pydantic import Field, model_validator
 
 from filebridge.crashpoints import crash_point
+from filebridge.errors import Bug, OutputError
+from filebridge.lazy import lazy
 from filebridge.options import Encoding, ProfilePath, Secret
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import FileSink, FileSinkOptions, SinkContext
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import jinja2
+    from jinja2 import sandbox
+else:
+    jinja2 = lazy("jinja2")
+    sandbox = lazy("jinja2.sandbox")
 
 INLINE = "<text>"
 ESCAPED = (".xml", ".html", ".htm")

@@ -40,8 +40,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from filebridge.crashpoints import crash_point
-from filebridge.errors import (PermanentTransferError, RejectedFile, RetryableTransferError,
-                               TransferError)
+from filebridge.errors import (
+    PermanentTransferError,
+    RejectedFile,
+    RetryableTransferError,
+    TransferError,
+)
 from filebridge.options import Duration, Model, ProfilePath
 from filebridge.outputs import TMP_PREFIX
 from filebridge.processes import pid_alive

@@ -268,12 +268,12 @@ def check_related(profile: Any) -> list[Problem]:
                 found.append((where, f"column {col!r} is not in table {j.table}'s layout "
                               f"(it has: {', '.join(sorted(cols))})"))
         if main_cols is not None:
-            have = main_cols | set(produced)
-            for f in j.on:  # type: ignore[union-attr]
-                if f not in have:
+            known = main_cols | set(produced)
+            for f in j.on:
+                if f not in known:
                     found.append((where + ("on",), f"key field {f!r} is not in the main "
                                   f"file's layout nor made by an earlier join (it has: "
-                                  f"{', '.join(sorted(have))})"))
+                                  f"{', '.join(sorted(known))})"))
         langs = j.languages or map_languages
         if j.language is not None and not langs:
             found.append((where + ("language",), "a join by language needs languages: or "

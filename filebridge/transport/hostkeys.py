@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from filebridge.lazy import lazy
-
-paramiko = lazy("paramiko")
+from typing import TYPE_CHECKING
 
 from filebridge.errors import PermanentTransferError
+from filebridge.lazy import lazy
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import paramiko
+else:
+    paramiko = lazy("paramiko")
 
 
 def host_id(host: str, port: int) -> str:

@@ -23,18 +23,28 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from filebridge.errors import (
+    Bug,
+    DiskFull,
+    HostKeyChanged,
+    PermanentTransferError,
+    RetryableTransferError,
+    TransferError,
+    disk_full,
+)
 from filebridge.lazy import lazy
-
-paramiko = lazy("paramiko")
-tenacity = lazy("tenacity")
-
-from filebridge.errors import (DiskFull, HostKeyChanged, PermanentTransferError,
-                               RetryableTransferError, TransferError, disk_full)
 from filebridge.outputs import TMP_PREFIX
 from filebridge.transport import hostkeys
 from filebridge.transport.options import SftpServer
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import paramiko
+    import tenacity
+else:
+    paramiko = lazy("paramiko")
+    tenacity = lazy("tenacity")
 
 log = logging.getLogger("filebridge")
 # paramiko's transport thread logs raw socket errors with tracebacks; our own
@@ -112,7 +122,7 @@ def scan_host_key(server: SftpServer, prefer: str | None = None) -> paramiko.PKe
     t = _transport(sock, algorithms(server))
     opts = t.get_security_options()
     prefer = "rsa-sha2-512" if prefer == "ssh-rsa" else prefer  # what RSA keys negotiate as
-    if prefer in opts.key_types:
+    if prefer is not None and prefer in opts.key_types:
         opts.key_types = (prefer,) + tuple(k for k in opts.key_types if k != prefer)
     try:
         t.banner_timeout = server.connect_timeout
@@ -238,12 +248,22 @@ class Session:
                 timeout=s.connect_timeout, banner_timeout=s.connect_timeout,
                 auth_timeout=s.connect_timeout, channel_timeout=s.connect_timeout,
                 allow_agent=False, look_for_keys=False,  # only what the profile names
-                disabled_algorithms=algorithms(s), transport_factory=_transport)
+                # types-paramiko's _TransportFactory wants gss_kex and gss_deleg_creds
+                # too; paramiko 5.1 passes only (sock, disabled_algorithms=)
+                # (paramiko 5.1.0 paramiko/client.py, SSHClient.connect)
+                disabled_algorithms=algorithms(s),
+                transport_factory=_transport)  # type: ignore[arg-type]
+            transport = client.get_transport()
+            if transport is None:
+                raise Bug("expected a transport once connect() returned")
             sftp = paramiko.SFTPClient.from_transport(
-                client.get_transport(), window_size=WINDOW, max_packet_size=PACKET)
+                transport, window_size=WINDOW, max_packet_size=PACKET)
             if sftp is None:
                 raise paramiko.SSHException("the server refused the sftp subsystem")
-            sftp.get_channel().settimeout(s.timeout)
+            chan = sftp.get_channel()
+            if chan is None:
+                raise Bug("expected the sftp client's channel")
+            chan.settimeout(s.timeout)
         except BaseException:
             client.close()
             raise
@@ -422,7 +442,8 @@ def _limits(sftp: paramiko.SFTPClient) -> tuple[int, int]:
         # paramiko has no call for this extension; the request itself is public SFTP.
         from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
 
-        t, msg = sftp._request(CMD_EXTENDED, "limits@openssh.com")
+        t, msg = sftp._request(  # type: ignore[attr-defined]  # private: not in the stubs
+            CMD_EXTENDED, "limits@openssh.com")
         if t == CMD_EXTENDED_REPLY and msg is not None:
             msg.get_int64()  # max packet length
             sizes = (msg.get_int64(), msg.get_int64())

@@ -439,7 +439,8 @@ class PrestaShop:
             if len(v) > 128 or not is_link_rewrite(v):
                 problems.append(f"link_rewrite ({lg}) {v!r} is invalid")
         for key in ("description", "description_short"):
-            for lg, v in (fields.get(key) or {}).items():  # type: ignore[union-attr]
+            texts = fields.get(key)
+            for lg, v in (texts if isinstance(texts, dict) else {}).items():
                 if not is_clean_html(v):
                     problems.append(f"{key} ({lg}) is not clean HTML")
         if not is_reference(reference) or len(reference) > 64:
@@ -497,22 +498,22 @@ class PrestaShop:
         if str(fields.get("delete_existing_images", "0")) not in ("", "0"):
             gone = {i.id for i in p.images}
             p.images = []
-            for c in p.combinations:
-                c.images = [i for i in c.images if i not in gone]
+            for comb in p.combinations:
+                comb.images = [i for i in comb.images if i not in gone]
         urls = fields.get("image")
         if isinstance(urls, list):
             alts = fields.get("image_alt") or []
             assert isinstance(alts, list)
             had = bool(p.images)
-            for key, url in enumerate(urls):
+            for n, url in enumerate(urls):
                 url = url.strip()
-                alt = alts[key] if key < len(alts) else ""
+                alt = alts[n] if n < len(alts) else ""
                 if not url or (alt and (not is_generic_name(alt) or len(alt) > 128)):
                     res.warnings.append(f"Product #{p.id}: the picture ({url}) cannot be saved.")
                     continue
                 p.images.append(Image(self._next("image"), url.replace(" ", "%20"),
                                       max([i.position for i in p.images], default=0) + 1,
-                                      key == 0 and not had,
+                                      n == 0 and not had,
                                       {lg: alt for lg in self.languages} if alt else {}))
         feats = fields.get("features")
         if isinstance(feats, str):

@@ -1,7 +1,8 @@
 """Which field WooCommerce's product importer maps a CSV header to, as its column-mapping
 screen preselects it (nobody touches the screen when a file is dropped by a machine).
 
-Source: ``plugins/woocommerce/includes/admin/importers/class-wc-product-csv-importer-controller.php``
+Source:
+``plugins/woocommerce/includes/admin/importers/class-wc-product-csv-importer-controller.php``
 @11adb472 (``auto_map_columns``, ``normalize_columns_names``, ``get_special_columns``,
 ``sanitize_special_column_name_regex``, ``get_mapping_options``), the filters in
 ``includes/admin/importers/mappings/`` (``default.php`` @1825a207, ``generic.php``,

@@ -265,6 +265,13 @@ class WooShop:
         pid = self.id_by_sku(sku)
         return ProductView(self, self.products[pid]) if pid else None
 
+    def product(self, sku: str) -> ProductView:
+        """The product with this SKU; a test that expects it fails naming it."""
+        view = self.by_sku(sku)
+        if view is None:
+            raise LookupError(f"no product with SKU {sku!r}")
+        return view
+
     def by_id(self, pid: int) -> ProductView | None:
         p = self.products.get(pid)
         return ProductView(self, p) if p else None

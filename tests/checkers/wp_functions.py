@@ -111,7 +111,12 @@ wc_clean = sanitize_text_field
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 # The tags wp_kses_post keeps (the common part of $allowedposttags).
 _POST_TAGS = frozenset(
-    ["a", "abbr", "acronym", "address", "article", "aside", "b", "bdo", "big", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "i", "img", "ins", "kbd", "li", "main", "mark", "nav", "ol", "p", "pre", "q", "s", "samp", "section", "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var"])
+    ["a", "abbr", "acronym", "address", "article", "aside", "b", "bdo", "big", "blockquote", "br",
+     "caption", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl",
+     "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+     "hgroup", "hr", "i", "img", "ins", "kbd", "li", "main", "mark", "nav", "ol", "p", "pre", "q",
+     "s", "samp", "section", "small", "span", "strike", "strong", "sub", "summary", "sup", "table",
+     "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var"])
 
 
 def _normalize_entities(s: str) -> str:
@@ -135,7 +140,8 @@ def wp_kses_post(s: str) -> str:
         name = m.group(2).lower()
         if name not in _POST_TAGS:
             return ""
-        attrs = re.sub(r"""\s+on\w+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", "", m.group(3), flags=re.IGNORECASE)
+        attrs = re.sub(r"""\s+on\w+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", "", m.group(3),
+                       flags=re.IGNORECASE)
         attrs = re.sub(r"""(href|src)\s*=\s*(["']?)\s*javascript:[^"'\s>]*\2""", "",
                        attrs, flags=re.IGNORECASE)
         return f"<{m.group(1)}{m.group(2)}{attrs}>"

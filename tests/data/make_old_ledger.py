@@ -27,7 +27,9 @@ def old_schema() -> str:
                       ("filebridge/schedule.py", "TABLE")):
         src = subprocess.run(["git", "-C", str(REPO), "show", f"{OLD}:{path}"],
                              capture_output=True, text=True, check=True).stdout
-        out += re.search(var + r' = """(.*?)"""', src, re.DOTALL).group(1)
+        found = re.search(var + r' = """(.*?)"""', src, re.DOTALL)
+        assert found is not None, var
+        out += found.group(1)
     return out
 
 

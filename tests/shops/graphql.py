@@ -119,11 +119,11 @@ class _Parser:
         while self.peek():
             if self.peek("fragment"):
                 self.take()
-                name = self.take(kind="name")
+                frag = self.take(kind="name")
                 self.take("on")
                 on = self.take(kind="name")
                 self.directives()
-                fragments[name] = Fragment(on, self.selection_set())
+                fragments[frag] = Fragment(on, self.selection_set())
             elif self.peek("{"):
                 ops.append(Operation("query", None, {}, self.selection_set(), fragments))
             else:

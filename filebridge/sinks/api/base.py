@@ -19,22 +19,22 @@ groups variants, ``product`` (the product key) and ``options``
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable
 import json
 import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from filebridge.catalog.record import CANONICAL, CanonicalFields
 from filebridge.crashpoints import crash_point
 from filebridge.enums import STATUSES
 from filebridge.errors import Bug
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
-from filebridge.catalog.record import CANONICAL, CanonicalFields
 
 log = logging.getLogger("filebridge")
 

@@ -15,15 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-from filebridge.lazy import lazy
-
-requests = lazy("requests")
-tenacity = lazy("tenacity")
+from typing import TYPE_CHECKING, Any
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.lazy import lazy
 from filebridge.sinks.api.base import Limits
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+    import tenacity
+else:
+    requests = lazy("requests")
+    tenacity = lazy("tenacity")
 
 log = logging.getLogger("filebridge")
 
@@ -135,7 +138,8 @@ class Http:
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = tenacity.wait_random_exponential(multiplier=0.2, max=self.limits.max_backoff)(state)
+        backoff = tenacity.wait_random_exponential(multiplier=0.2,
+                                                   max=self.limits.max_backoff)(state)
         if isinstance(exc, _Again) and exc.retry_after is not None:
             return min(exc.retry_after, self.limits.max_backoff)
         return backoff
@@ -164,7 +168,8 @@ class Http:
                                          f"{resp.status_code}: {self.describe(resp)}")
             return resp
 
-        retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(self.limits.retries + 1), wait=self._wait,
+        retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(self.limits.retries + 1),
+                                     wait=self._wait,
                             retry=tenacity.retry_if_exception_type(_Again), reraise=True,
                             before_sleep=self._log_retry)
         try:

@@ -68,16 +68,14 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
-from filebridge.lazy import lazy
-
-requests = lazy("requests")
 from pydantic import Field, field_validator
 
 from filebridge.catalog.spec import MarketPrices, check_languages
 from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
+from filebridge.lazy import lazy
 from filebridge.options import Duration, Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
@@ -92,6 +90,11 @@ from filebridge.sinks.api.http import Http, error_text
 from filebridge.sinks.api.magento_catalog import Catalog, Writer
 from filebridge.sinks.api.magento_media import Images
 from filebridge.sinks.api.magento_shop import ItemError, Shop, create_once
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+else:
+    requests = lazy("requests")
 
 NO_ROUTE = "Request does not match any route."  # Webapi\Controller\Rest\Router
 BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
@@ -506,7 +509,7 @@ class MagentoClient(ShopClient):
         product_bodies = [{"product": self.writer.plain(c.record, ids.get(c.key) is None)}
                           for c in products]
         for c, (status, message, saved) in zip(products, self._bulk("/V1/products",
-                                                                     product_bodies)):
+                                                                     product_bodies), strict=True):
             if status == 1:
                 pid = saved.get("id") if saved else ids.get(c.key)
                 results[c.id] = Result(c.id, True, remote={"id": pid} if pid else None)
@@ -521,7 +524,7 @@ class MagentoClient(ShopClient):
         bodies = [{"sourceItems": [self._item(c.key, 0 if c.op == "zero"
                                               else c.record["stock"])]} for c in stock]
         for c, (status, message, _) in zip(stock, self._bulk("/V1/inventory/source-items",
-                                                              bodies)):
+                                                              bodies), strict=True):
             if status == 2:
                 again.append(c)
             elif status != 1:

@@ -448,7 +448,8 @@ class Writer:
             body["custom_attributes"] += self._option_values(rec, self._options(product))
         body["custom_attributes"] += self._attributes(rec.get("attributes", []))
         wanted: list[tuple[str, str]] | None = _gallery([rec])
-        if c.previous is not None and _gallery([c.previous]) == wanted or not wanted and c.previous is None:
+        if (c.previous is not None and _gallery([c.previous]) == wanted
+                or not wanted and c.previous is None):
             wanted = None
         try:
             self.prices.clear_special(c)

@@ -349,7 +349,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
     parallel = 4
     bulk_poll: ClassVar[float] = 1.0  # seconds between bulk operation polls (max)
 
-    def __init__(self, options: ShopifyOptions, state: Any):  # type: ignore[override]
+    def __init__(self, options: ShopifyOptions, state: Any):
         super().__init__(options, state)
         self.o: ShopifyOptions = options
         self.http = Http(options.url, options.limits, name="shopify",
@@ -765,7 +765,8 @@ class ShopifyClient(CatalogSteps, ShopClient):
         if "images" in p.send:
             shown = (product.get("media") or {}).get("nodes") or []
             # productSet keeps the files' order: the n-th media is the n-th image
-            p.answer["media_ids"] = {u: m["id"] for (u, _, _), m in zip(p.images, shown)}
+            p.answer["media_ids"] = {u: m["id"]
+                                     for (u, _, _), m in zip(p.images, shown, strict=False)}
 
     def _results(self, plans: list[Plan]) -> dict[int, Result]:
         """One result per change; the remote ids carry what the shop now has of the
@@ -909,7 +910,8 @@ class ShopifyClient(CatalogSteps, ShopClient):
             "X-Shopify-Access-Token": None}, files={"file": (
                 "filebridge.jsonl", jsonl.encode(), "text/jsonl")})
         run = self.must("bulkOperationRunMutation", BULK_RUN, {
-            "mutation": PRODUCT_SET_FULL, "path": params["key"]}).get("bulkOperationRunMutation") or {}
+            "mutation": PRODUCT_SET_FULL, "path": params["key"],
+        }).get("bulkOperationRunMutation") or {}
         if _errors(run) or not run.get("bulkOperation"):
             # e.g. another bulk mutation still running: try again later
             raise RetryableSinkError("shopify: bulkOperationRunMutation: " + "; ".join(
@@ -940,6 +942,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
 class ShopifySink(ApiSink):
     Options = ShopifyOptions
     Client = ShopifyClient
+    client: ShopifyClient  # client_for builds it from Client
     DAY_PRICE = True  # no scheduled sale price: the delta re-sends on its first/last day
     ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"status": STATUSES}
     CARRIES: ClassVar[dict[str, str]] = {

@@ -42,13 +42,15 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from filebridge.lazy import lazy
-
-requests = lazy("requests")
-
 from filebridge.errors import PermanentSinkError, RetryableSinkError
+from filebridge.lazy import lazy
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.vendure_model import ItemError
+
+if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import requests
+else:
+    requests = lazy("requests")
 
 if TYPE_CHECKING:
     from filebridge.sinks.api.vendure import VendureClient

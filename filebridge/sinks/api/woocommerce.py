@@ -469,7 +469,7 @@ class WooClient(ShopClient):
         for it in items:
             rec, prev = it.change.record, it.change.previous
             known = it.known and prev is not None
-            if known and all(rec.get(k) == prev.get(k) for k in SIMPLE_PARTS):
+            if known and prev is not None and all(rec.get(k) == prev.get(k) for k in SIMPLE_PARTS):
                 continue
             new = simple_view(rec)
             old = simple_view(prev) if known and prev is not None else None

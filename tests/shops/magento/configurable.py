@@ -153,7 +153,8 @@ class Configurable(ShopState):
             out.append({"id": self.next_super, "attribute_id": str(a["attribute_id"]),
                         "label": o["label"], "position": o.get("position") or 0,
                         "use_default": bool(o.get("is_use_default")),
-                        "values": [{"value_index": int(v["value_index"])} for v in values]})
+                        "values": [{"value_index": int(v["value_index"])}
+                                   for v in values or []]})
             self.next_super += 1
         return out
 

@@ -36,6 +36,7 @@ import copy
 import math
 import re
 import time
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from shops.magento import order_money
@@ -230,7 +231,7 @@ class Orders(ShopState):
                 if field not in _ORDER_FIELDS:
                     raise MagentoError(400, 'Column not found: 1054 Unknown column '
                                        "'%1' in 'order clause'", [field])
-                found.sort(key=lambda o, f=field: o[f],
+                found.sort(key=itemgetter(field),
                            reverse=s.get("direction", "ASC").upper() == "DESC")
             total = len(found)
             size = int(query.get("searchCriteria[pageSize]") or 0)

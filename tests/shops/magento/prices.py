@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from shops.magento.base import MagentoError, decimal
 from shops.magento.products import Products
@@ -74,7 +74,7 @@ class Prices(Products):
             message = message.replace(f"%{k}", str(v))
         return {"message": message, "parameters": [str(v) for v in params.values()]}
 
-    def _store_known(self, sid: Any) -> bool:
+    def _store_known(self, sid: Any) -> TypeGuard[int]:
         return isinstance(sid, int) and (sid == ADMIN or sid in self.stores.values())
 
     def post_base_prices(self, scope: Scope, params: list[str], query: dict[str, str],
@@ -122,7 +122,7 @@ class Prices(Products):
                               "global. " + ROW)
             if not self._store_known(r.get("store_id")):
                 errors.append("Requested store is not found. " + ROW)
-            if price is None or decimal(price) < 0:
+            if price is None or (d := decimal(price)) is None or d < 0:
                 errors.append("Invalid attribute Price = %price. " + ROW)
             for label, value in (("Price From", r.get("price_from")),
                                  ("Price To", r.get("price_to"))):

@@ -110,8 +110,8 @@ class MagentoServer(Bulk, Prices, Shipments):
         for verb, pattern, handler in self.routes:
             if verb != method or len(pattern) != len(route):
                 continue
-            params = [seg for p, seg in zip(pattern, route) if p.startswith("{")]
-            if all(p.startswith("{") or p == seg for p, seg in zip(pattern, route)):
+            params = [seg for p, seg in zip(pattern, route, strict=True) if p.startswith("{")]
+            if all(p.startswith("{") or p == seg for p, seg in zip(pattern, route, strict=True)):
                 result: tuple[int, Any] = getattr(self, handler)(scope, params, query, body)
                 return result
         raise no_route()

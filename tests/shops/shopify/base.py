@@ -43,7 +43,7 @@ class GqlError(Exception):
 
     def __init__(self, message: str, code: str, **extra: Any):
         super().__init__(message)
-        self.error = {"message": message, "locations": [{"line": 1, "column": 1}],
+        self.error: dict[str, Any] = {"message": message, "locations": [{"line": 1, "column": 1}],
                       "extensions": {"code": code, **extra}}
 
 

@@ -60,7 +60,8 @@ class Bulk(ShopState):
         fields: dict[str, bytes] = {}
         for part in msg.iter_parts() if msg.is_multipart() else []:
             name = part.get_param("name", header="content-disposition")
-            fields[str(name)] = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            fields[str(name)] = payload if isinstance(payload, bytes) else b""
         if "key" not in fields or "file" not in fields:
             return 400, "<Error><Code>InvalidArgument</Code></Error>"
         if len(fields["file"]) > MAX_UPLOAD:

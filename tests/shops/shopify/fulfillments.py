@@ -154,7 +154,7 @@ class Fulfillments(Orders):
                               f"unfulfillable status= {status.lower()}.")
             items = pair.get("fulfillmentOrderLineItems")
             if items is None or items == []:  # blank: all that remains
-                for fl, line in self.fo_lines[fo].items():
+                for line in self.fo_lines[fo].values():
                     n = self._remaining(order_id, line)
                     if n:
                         take.append((order_id, line, n))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shops.shopify.base import Call, GqlError, ShopState, has, too_many, user_error
 
@@ -30,6 +30,10 @@ REASONS = {"correction", "cycle_count_available", "damaged", "movement_created",
 
 
 class Inventory(ShopState):
+    if TYPE_CHECKING:  # from the Products part of the same server (server.py)
+        def product_set(self, version: str, ident: Any,
+                        inp: dict[str, Any]) -> dict[str, Any]: ...
+
     def __init__(self, **kw: Any):
         super().__init__(**kw)
         self.largest = 0  # most quantities in one accepted inventorySetQuantities

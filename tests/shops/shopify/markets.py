@@ -40,7 +40,7 @@ class Markets(ShopState):
     def __init__(self, *, price_lists: dict[str, str] | None = None,
                  channels: tuple[str, ...] = ("Online Store", "Point of Sale"), **kw: Any):
         super().__init__(**kw)
-        self.price_lists = {gid: {"currency": cur, "prices": {}}
+        self.price_lists: dict[str, dict[str, Any]] = {gid: {"currency": cur, "prices": {}}
                             for gid, cur in (price_lists or {}).items()}
         self.publications = {self._gid("Publication"): name for name in channels}
         self.published: dict[str, set[str]] = {}  # product GID -> publication GIDs

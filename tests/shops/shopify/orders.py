@@ -138,7 +138,8 @@ class Orders(ShopState):
         with self.lock:
             o = self.orders[order_id]
             loc = self.location_id(location) if location else o["location"]
-            refund = {"__typename": "Refund", "id": self._gid("Refund"), "lines": []}
+            refund: dict[str, Any] = {"__typename": "Refund", "id": self._gid("Refund"),
+                                      "lines": []}
             for key, q in quantities.items():
                 li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
                 if q > li["currentQuantity"]:

@@ -397,7 +397,8 @@ class Products(ShopState):
                 self._drop_variant(vid)
             p["variants"] = [v for v in p["variants"] if v not in ids]
             errors = []
-        return {"product": None if errors else self._product_node(p), "userErrors": errors}
+        return {"product": None if errors or p is None else self._product_node(p),
+                "userErrors": errors}
 
     # -- productVariants(first, query) ---------------------------------------------------
 

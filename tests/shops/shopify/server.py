@@ -132,7 +132,7 @@ class ShopifyServer(Collections, Metafields, Markets, Translations, Products, In
 
     # -- life cycle ------------------------------------------------------------------
 
-    def start(self) -> ShopifyServer:
+    def start(self) -> Self:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.shop = self
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()

@@ -65,7 +65,7 @@ class Translations(ShopState):
     def translations_of(self, gid: str, locale: str) -> dict[str, tuple[str, bool]]:
         with self.lock:
             content = self.content(gid) or {}
-            return {k: (v, content.get(k) is None or digest(content[k]) != d)
+            return {k: (v, (c := content.get(k)) is None or digest(c) != d)
                     for (g, loc, k), (v, d) in self.translated.items()
                     if g == gid and loc == locale}
 
@@ -119,7 +119,7 @@ class Translations(ShopState):
                      "SINGLE_LINE_TEXT_FIELD"} for k, v in content.items()],
                 "translations": [
                     {"key": k, "value": v, "locale": loc,
-                     "outdated": content.get(k) is None or digest(content[k]) != d}
+                     "outdated": (c := content.get(k)) is None or digest(c) != d}
                     for (g, loc, k), (v, d) in self.translated.items()
                     if g == gid and loc == locale]}
 
@@ -166,7 +166,7 @@ class Translations(ShopState):
             elif key not in content:
                 errors.append(user_error(at + ["key"], f"Key {key} is not a valid "
                                          "translatable field", "INVALID_KEY_FOR_MODEL"))
-            elif content[key] is None or digest(content[key]) != t.get(
+            elif (c := content[key]) is None or digest(c) != t.get(
                     "translatableContentDigest"):
                 errors.append(user_error(at + ["translatableContentDigest"], "Translatable "
                                          "content hash is invalid",
