@@ -275,7 +275,7 @@ class Webhooks:
         try:
             if hook.fmt == "shopify_api":
                 gid = _shopify_order(topic, payload)
-                return gid, puller.order(gid), take()  # type: ignore[attr-defined]
+                return gid, puller.order(gid), take()
             oid = str(payload.get("id") or "")
             if not oid.isdigit():
                 raise BadBody("the webhook's order has no id")
@@ -286,7 +286,7 @@ class Webhooks:
             was = hook.inventory.order_changed(hook.source, oid)
             if lines and was is not None and lines[0].changed == was:
                 take()  # the body's own state is read again: its document with it
-                lines = puller.order(oid)  # type: ignore[attr-defined]
+                lines = puller.order(oid)
             return oid, lines, take()
         finally:
             puller.close()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from click.testing import CliRunner
@@ -43,7 +43,7 @@ def sample_layout() -> dict[str, Any]:
     return dict(doc["stock"]["documents"])
 
 
-class Shop:
+class Shop(Protocol):
     """One loopback shop as these tests drive it."""
 
     name: str
@@ -139,7 +139,7 @@ class Magento(Shop):
                "telephone": "+39 333 1234567"}
         return str(self.server.add_order(
             [(sku, qty) for sku, qty, *_ in LINES], T0,
-            prices={sku: tuple(rest) for sku, _, *rest in LINES},
+            prices={sku: (rest[0], rest[1], rest[2]) for sku, _, *rest in LINES},
             billing=who | {"email": "maria.rossi@example.com"}, shipping_address=who,
             shipping="4.90", shipping_vat_rate="22", payment="checkmo"))
 
@@ -346,7 +346,6 @@ def test_acks_close_documents_and_drop_personal_data_when_asked(
     assert not any(p in caplog.text for p in PEOPLE), caplog.text
     # Acknowledged documents are not written again; file 7 was never made: nothing.
     assert pull_and_write(erp) == []
-    assert DocumentRows  # the ledger module the acks went through
 
 
 def test_a_document_file_rewritten_while_pending_says_the_same(workdir: Path, shop: Shop

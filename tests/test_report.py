@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -95,7 +96,7 @@ ROWS = [("SKU00001", "Shirt", "10.90", "5"), ("SKU00002", "Trousers", "20.90", "
         ("SKU00003", "Belt", "5.00", "7"), ("SKU00004", "Hat", "8.00", "1")]
 
 
-def write(workdir: Path, name: str, rows: list[tuple[str, ...]]) -> None:
+def write(workdir: Path, name: str, rows: Sequence[tuple[str, ...]]) -> None:
     text = "SKU;NAME;PRICE;QTY\n" + "".join(";".join(r) + "\n" for r in rows)
     (workdir / "inbox" / name).write_text(text, encoding="utf-8")
 

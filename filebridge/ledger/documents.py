@@ -110,7 +110,7 @@ class DocumentRows:
 
     def pending_files(self) -> list[tuple[int, str]]:
         """(seq, path) of document files made but not yet published, in order."""
-        return [tuple(r) for r in self.ledger.db.execute(  # type: ignore[misc]
+        return [(r[0], r[1]) for r in self.ledger.db.execute(
             "SELECT seq, path FROM document_files WHERE inventory=? AND status='pending' "
             "ORDER BY seq", (self.name,)).fetchall()]
 

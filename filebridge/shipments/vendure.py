@@ -76,7 +76,7 @@ class VendureShipper(Shipper):
     def _read(self, ref: str) -> dict[str, Any] | None:
         try:
             if ref.isdigit():
-                return self.client.must(BY_ID, {"id": ref}).get("order")  # type: ignore[no-any-return]
+                return self.client.must(BY_ID, {"id": ref}).get("order")
             items = self.client.must(BY_CODE, {"o": {"filter": {"code": {"eq": ref}},
                                                      "take": 1}})["orders"]["items"]
             return items[0] if items else None

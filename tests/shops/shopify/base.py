@@ -47,7 +47,7 @@ class GqlError(Exception):
                       "extensions": {"code": code, **extra}}
 
 
-def too_many(field: str, path: list[str], n: int, limit: int = 250) -> GqlError:
+def too_many(field: str, path: list[str | int], n: int, limit: int = 250) -> GqlError:
     """Input arrays hold at most 250 items on every Shopify API [doc: shopify.dev/docs/
     api/usage/limits "Input limits"]."""
     e = GqlError(f"The input array size of {n} is greater than the maximum allowed of "

@@ -169,10 +169,11 @@ class Fulfillments(Orders):
                     raise call.invalid("fulfillment", ["lineItemsByFulfillmentOrder", i,
                                                        "fulfillmentOrderLineItems", j],
                                        "Expected value to not be null")
-                line = self.fo_lines[fo].get(fl)
-                if line is None:
+                known = self.fo_lines[fo].get(fl)
+                if known is None:
                     return refuse([i, "fulfillmentOrderLineItems", j, "id"],
                                   "Fulfillment order line item does not exist.")
+                line = known
                 asked[line] = asked.get(line, 0) + q
                 if q <= 0 or asked[line] > self._remaining(order_id, line):
                     return refuse([i, "fulfillmentOrderLineItems", j, "quantity"],
@@ -190,9 +191,7 @@ class Fulfillments(Orders):
              "trackingInfo": [{"__typename": "FulfillmentTrackingInfo", "number": n,
                                "company": tracking.get("company"), "url": tracking.get("url")}
                               for n in numbers],
-             "lines": []}
-        for _, line, q in take:
-            f["lines"].append({"lineItem": line, "quantity": q})
+             "lines": [{"lineItem": line, "quantity": q} for _, line, q in take]}
         self.fulfillments.setdefault(order_id, []).append(f)
         self.orders[order_id]["updatedAt"] = self._time()
         return {"fulfillment": {"__typename": "Fulfillment", "id": f["id"],

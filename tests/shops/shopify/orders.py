@@ -32,6 +32,7 @@ import calendar
 import json
 import re
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -65,7 +66,7 @@ class Orders(ShopState):
 
     # -- tests play the customers and clerks -------------------------------------------
 
-    def add_order(self, lines: list[tuple[str, int]], created: float | None = None,
+    def add_order(self, lines: Sequence[tuple[Any, ...]], created: float | None = None,
                   financial: str = "PAID", updated: float | None = None,
                   location: str | None = None, **money: Any) -> str:
         """An order of (sku, quantity) lines, or (sku, quantity, unit price, discount,
