@@ -414,3 +414,22 @@ def test_a_shopify_cancel_without_restock_keeps_the_sale(workdir, served):
     assert not any(r["kind"] == "cancel" and r["order"] in (kept, late)
                    for r in erp_rows(workdir))
     every_movement_once(workdir)
+
+
+def test_two_writers_with_the_same_unexported_movements_never_put_one_in_two_files(tmp_path):
+    """The ledger's side of serve and watch at once: a movement already tied to a
+    file is not tied to another, even by a writer that read it as unexported
+    before (one whose lease ran out); the second file counts what it got."""
+    from filebridge.orders.base import OrderLine
+
+    inv = Inventory(SqliteLedger(tmp_path / "l.db"),
+                    StockSpec.model_validate({"inventory": "x", "sku": "S", "quantity": "Q"}))
+    inv.record_orders("web:w", [OrderLine("1", "10", "A", 2, "processing", 100.0, 100.0)])
+    seen_by_both = [m.id for m in inv.unexported()]
+    first, _ = inv.export(seen_by_both, lambda seq, now: f"MOV{seq}.csv")
+    inv.record_orders("web:w", [OrderLine("2", "20", "B", 1, "processing", 101.0, 101.0)])
+    second, _ = inv.export(seen_by_both + [m.id for m in inv.unexported()],
+                           lambda seq, now: f"MOV{seq}.csv")
+    assert [m.sku for m in inv.file_movements(first)] == ["A"]
+    assert [m.sku for m in inv.file_movements(second)] == ["B"]
+    assert inv.rows.counts()["awaiting_ack"] == 2 and inv.unexported() == []
