@@ -107,7 +107,8 @@ class Orders(ShopState):
                 raise ValueError(f"order {order_id} is cancelled already")
             o["cancelledAt"] = o["updatedAt"] = self._time(at)
             kind = "CANCEL" if restock else "NO_RESTOCK"
-            refund = {"__typename": "Refund", "id": self._gid("Refund"), "lines": []}
+            refund: dict[str, Any] = {"__typename": "Refund", "id": self._gid("Refund"),
+                                      "lines": []}
             for li in o["lines"]:
                 q, li["currentQuantity"] = li["currentQuantity"], 0
                 if not q:
@@ -131,7 +132,8 @@ class Orders(ShopState):
         with self.lock:
             o = self.orders[order_id]
             loc = self.location_id(location) if location else o["location"]
-            refund = {"__typename": "Refund", "id": self._gid("Refund"), "lines": []}
+            refund: dict[str, Any] = {"__typename": "Refund", "id": self._gid("Refund"),
+                                      "lines": []}
             for key, q in quantities.items():
                 li = next(li for li in o["lines"] if key in (li["id"], li["sku"]))
                 if q > li["currentQuantity"]:
