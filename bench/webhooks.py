@@ -208,6 +208,7 @@ def main() -> None:
             queue = list(range(args.orders))[::-1]
             posted: Counter[str] = Counter()
             first_post: dict[str, float] = {}
+            lost_at: dict[str, float] = {}
             lines_sent = 0
             t0 = time.monotonic()
 
@@ -232,7 +233,9 @@ def main() -> None:
                             sold[sku] += q
                         lines_sent += len(lines)
                     if i % args.lost_every == 0:
-                        posted["lost"] += 1  # no webhook: the pull catches it
+                        with lock:  # no webhook: the pull catches it
+                            posted["lost"] += 1
+                            lost_at[str(oid)] = time.monotonic()
                         continue
                     update = body(oid, s)
                     first, second = (update, created) if i % 20 == 0 else (created, update)
@@ -294,6 +297,11 @@ def main() -> None:
     print(f"first webhook to the line in a published movement file, {len(waits)} orders: "
           f"median {statistics.median(waits) * 1000:.0f} ms, worst {max(waits) * 1000:.0f} ms"
           f"; {len(waits) - len(late)} were in a file (by the pull) before their webhook")
+    pulled = [files.first[o] - t for o, t in lost_at.items()]
+    if pulled:
+        print(f"orders without a webhook, placed to the line in a published movement file "
+              f"(the pull every {args.pull_every} s), {len(pulled)} orders: median "
+              f"{statistics.median(pulled):.1f} s, worst {max(pulled):.1f} s")
     print(f"movement files {len(seqs)} (numbers {seqs[0]}..{seqs[-1]}, gaps "
           f"{seqs[-1] - seqs[0] + 1 - len(seqs)}); lines in them {len(files.rows)} for "
           f"{lines_total} order lines; lines in more than one file or twice: "
