@@ -87,6 +87,12 @@ WOO_PING = re.compile(rb"webhook_id=\d+")
 # to the next try (the pending file is written again, same number).
 FILE_AFTER = 1.0
 FILE_RETRY = 30.0
+# After a pass, the worker leaves the profile's lease free as long as it held it, up
+# to LEASE_GAP seconds: a watcher takes the lease only when it finds it free (it
+# does not wait), so a steady stream of webhooks must not hold it without a break,
+# or the scheduled pull (the catch-up for orders no webhook told) would wait for the
+# stream to end. A lone sale after a short pass waits only that long.
+LEASE_GAP = 0.25
 
 
 class Refused(Exception):
@@ -143,6 +149,7 @@ class _Pusher:
     stop: bool = False
     busy: bool = False
     due: float | None = None  # monotonic time the next movement file is due
+    free_until: float = 0.0  # monotonic time the lease is left free until (LEASE_GAP)
     thread: threading.Thread | None = None
 
     def add(self, skus: set[str]) -> None:
@@ -160,12 +167,17 @@ class _Pusher:
     def run(self) -> None:
         while True:
             with self.cond:
-                while not self._ready() and not self.stop:
-                    self.cond.wait(None if self.due is None
-                                   else max(0.0, self.due - time.monotonic()))
+                while not self.stop:
+                    now = time.monotonic()
+                    ready = self._ready()
+                    if ready and now >= self.free_until:
+                        break
+                    until = self.free_until if ready else self.due
+                    self.cond.wait(None if until is None else max(0.0, until - now))
                 if not self._ready():
                     return
                 todo, self.skus, self.busy = self.skus, set(), True
+                started = time.monotonic()
                 write = self.due is not None and (self.stop or time.monotonic() >= self.due)
                 if write:
                     self.due = None
@@ -180,6 +192,8 @@ class _Pusher:
             finally:
                 with self.cond:
                     self.busy = False
+                    now = time.monotonic()
+                    self.free_until = now + min(LEASE_GAP, now - started)
                     self.cond.notify_all()
 
     def _push(self, skus: set[str]) -> None:

@@ -433,3 +433,35 @@ def test_two_writers_with_the_same_unexported_movements_never_put_one_in_two_fil
     assert [m.sku for m in inv.file_movements(first)] == ["A"]
     assert [m.sku for m in inv.file_movements(second)] == ["B"]
     assert inv.rows.counts()["awaiting_ack"] == 2 and inv.unexported() == []
+
+
+def test_a_page_read_before_a_webhook_of_the_same_second_does_not_take_the_sale_back(
+        tmp_path, monkeypatch):
+    """The pull's side of whole-second change times: a page read while the order was
+    pending, recorded after a webhook recorded it processing in the same second,
+    looks as new as that state. It is read again from the shop, not applied."""
+    from filebridge.orders.woocommerce import WooOrders
+    from filebridge.sinks.api.woocommerce import WooOptions
+    from filebridge.stock_jobs import _ties_read_again
+
+    monkeypatch.setenv("WC_KEY", "ck_p")
+    monkeypatch.setenv("WC_SECRET", "cs_p")
+    inv = Inventory(SqliteLedger(tmp_path / "l.db"),
+                    StockSpec.model_validate({"inventory": "x", "sku": "S", "quantity": "Q"}))
+    with WooServer(key="ck_p", secret="cs_p") as woo:
+        woo.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 9})
+        puller = WooOrders(WooOptions.model_validate({
+            "url": woo.url, "consumer_key": "${WC_KEY}", "consumer_secret": "${WC_SECRET}",
+            "limits": {"max_backoff": 0.05}}))
+        s = float(int(time.time()))
+        oid = woo.add_order([("A", 2)], status="pending", created=s, modified=s)
+        page = puller.convert(requests.get(f"{woo.url}/wp-json/wc/v3/orders/{oid}",
+                                           auth=("ck_p", "cs_p"), timeout=10).json())
+        woo.set_status(oid, "processing", at=s)  # the same second
+        assert inv.record_orders("web:woo", puller.order(str(oid)) or []) == 1  # the webhook
+        assert [ln.qty for ln in page] == [0] and page[0].changed == s  # the stale page
+        again = _ties_read_again(inv, "web:woo", puller, page)
+        assert [ln.qty for ln in again] == [2]
+        assert inv.record_orders("web:woo", again) == 0
+        assert [(m.kind, m.qty) for m in inv.movements()] == [("sale", -2)]
+        puller.close()
