@@ -118,8 +118,11 @@ def _ties_read_again(inv: Any, source: str, puller: Any, lines: list[OrderLine]
     webhook recorded a newer state of the same second looks as new as that state,
     and applied it would take the sale back (and the next pull make it again), so
     such an order is taken as the shop has it now, as a webhook's tie is
-    (filebridge/webhooks.py). Shops without webhooks have no ``order`` reader and
-    no such race: their pulls are one at a time under the lease."""
+    (filebridge/webhooks.py); only when the page's units differ from those
+    recorded (else recording it changes nothing, and the shop is not asked: an
+    order a webhook recorded comes back once in the next pull's window). Shops
+    without webhooks have no ``order`` reader and no such race: their pulls are
+    one at a time under the lease."""
     read = getattr(puller, "order", None)
     if read is None or not lines:
         return lines
@@ -129,7 +132,8 @@ def _ties_read_again(inv: Any, source: str, puller: Any, lines: list[OrderLine]
     out: list[OrderLine] = []
     for oid, found in orders.items():
         was = inv.order_changed(source, oid)
-        if was is not None and found[0].changed == was:
+        if was is not None and found[0].changed == was and \
+                {ln.line: ln.qty for ln in found} != inv.order_units(source, oid):
             now = read(oid)
             found = found if now is None else now
         out += found

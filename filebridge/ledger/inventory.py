@@ -208,6 +208,12 @@ class InventoryRows:
                                      (self.name, source, order)).fetchone()
         return row[0] if row else None
 
+    def order_units(self, source: str, order: str) -> dict[str, int]:
+        """Line id -> units recorded as still sold on it, for one order."""
+        return dict(self.ledger.db.execute("SELECT line_id, qty FROM order_lines WHERE "
+                                           "inventory=? AND source=? AND order_id=?",
+                                           (self.name, source, order)).fetchall())
+
     def _movements(self, where: str, args: tuple[Any, ...] = ()) -> list[Movement]:
         rows = self.ledger.db.execute(_MOVEMENT + where + " ORDER BY id",
                                       (self.name, *args)).fetchall()
