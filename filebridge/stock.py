@@ -251,6 +251,10 @@ class Inventory:
         """When the order was last changed as recorded (None: never seen)."""
         return self.rows.order_changed(source, order)
 
+    def order_units(self, source: str, order: str) -> dict[str, int]:
+        """Line id -> units recorded as still sold on it, for one order."""
+        return self.rows.order_units(source, order)
+
     def record_store(self, source: str, receipts: Iterable[tuple[str, list[OrderLine]]], *,
                      changed: float, whole: bool = True, moved: set[str] | None = None) -> int:
         """Store receipts as they now stand, kept as order lines are: each line with

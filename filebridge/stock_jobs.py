@@ -5,7 +5,7 @@ orders, writing movement files for the ERP, reconciling, and the timetable that
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from filebridge import alerts
 from filebridge.doc_files import DocumentFiles, DocumentWriter
@@ -14,6 +14,7 @@ from filebridge.errors import Bug, SinkError
 from filebridge.ledger.documents import DocumentRows
 from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
+from filebridge.orders.base import OrderLine
 from filebridge.reconcile import reconcile
 from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
@@ -126,6 +127,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         source, puller = f"web:{shop.id}", cls(shop.sink.o)
         try:
             for lines, cursor in puller.pull(job.inventory.cursor(source)):
+                lines = _ties_read_again(job.inventory, source, puller, lines)
                 n += job.inventory.record_orders(source, lines, moved)
                 if docs is not None and hasattr(puller, "take"):
                     record_documents(docs, source, puller.take())
@@ -140,3 +142,32 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
 
         push_availability(job, moved)
     return n
+
+
+def _ties_read_again(inv: Any, source: str, puller: Any, lines: list[OrderLine]
+                     ) -> list[OrderLine]:
+    """Orders of a page whose change time equals the one recorded, read again from
+    the shop. The shops' change times have whole seconds: a page read before a
+    webhook recorded a newer state of the same second looks as new as that state,
+    and applied it would take the sale back (and the next pull make it again), so
+    such an order is taken as the shop has it now, as a webhook's tie is
+    (filebridge/webhooks.py); only when the page's units differ from those
+    recorded (else recording it changes nothing, and the shop is not asked: an
+    order a webhook recorded comes back once in the next pull's window). Shops
+    without webhooks have no ``order`` reader and no such race: their pulls are
+    one at a time under the lease."""
+    read = getattr(puller, "order", None)
+    if read is None or not lines:
+        return lines
+    orders: dict[str, list[OrderLine]] = {}
+    for ln in lines:
+        orders.setdefault(ln.order, []).append(ln)
+    out: list[OrderLine] = []
+    for oid, found in orders.items():
+        was = inv.order_changed(source, oid)
+        if was is not None and found[0].changed == was and \
+                {ln.line: ln.qty for ln in found} != inv.order_units(source, oid):
+            now = read(oid)
+            found = found if now is None else now
+        out += found
+    return out

@@ -69,9 +69,11 @@ class StockSchedule(Model):
 
     orders: Schedule | None = Field(None, description="pull the shops' orders, e.g. "
                                     "{every: 5m}; without a feedback schedule a movement "
-                                    "file follows every pull that found something")
+                                    "file follows every pull that found something, and "
+                                    "(filebridge serve) a second after a webhook's sale")
     feedback: Schedule | None = Field(None, description="write the movement file for the "
-                                      "ERP, e.g. {cron: \"30 1 * * *\"}")
+                                      "ERP, e.g. {cron: \"30 1 * * *\"}; then webhooks "
+                                      "wait for it too")
     reconcile: Schedule | None = Field(None, description="compare ERP, ledger and shops, "
                                        "e.g. nightly")
     correct: bool = Field(False, description="the scheduled reconciliation also corrects "

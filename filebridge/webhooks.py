@@ -10,6 +10,18 @@ deliveries and the scheduled pull (the catch-up for anything a webhook missed)
 never count a sale twice. The availability of the SKUs that moved is then pushed
 to every shop (:mod:`filebridge.stock_push`) by a worker, after the answer.
 
+The ERP hears of it in seconds too, when the profile writes movement files
+(``stock.feedback``) after its pulls (no ``schedule.feedback`` of its own): the
+same worker writes one through the profile's
+:class:`~filebridge.movements.MovementWriter` (its sequence numbers, pending files
+written again until delivered, acknowledgements as for any movement file)
+``FILE_AFTER`` seconds after the first movement a webhook recorded, so a burst of
+webhooks makes one file. It writes under the profile's lease, as ``watch``,
+``feedback`` and a file's run write theirs: one writer at a time over the one
+ledger, which ties every movement to one file number in one transaction (a
+movement already tied to a file is never tied to another), so ``serve`` and
+``watch`` running at once neither repeat nor skip a movement.
+
 Signatures (a bad or missing one is refused; a body is never logged):
 
 - Shopify: ``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the raw body,
@@ -46,6 +58,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +82,17 @@ ORDER_TOPICS = {
     "woocommerce_api": {"order.created", "order.updated", "order.restored"},
 }
 WOO_PING = re.compile(rb"webhook_id=\d+")
+# Seconds from the first movement a webhook recorded to the movement file that takes
+# it (and every other one recorded meanwhile) to the ERP; and, when writing failed,
+# to the next try (the pending file is written again, same number).
+FILE_AFTER = 1.0
+FILE_RETRY = 30.0
+# After a pass, the worker leaves the profile's lease free as long as it held it, up
+# to LEASE_GAP seconds: a watcher takes the lease only when it finds it free (it
+# does not wait), so a steady stream of webhooks must not hold it without a break,
+# or the scheduled pull (the catch-up for orders no webhook told) would wait for the
+# stream to end. A lone sale after a short pass waits only that long.
+LEASE_GAP = 0.25
 
 
 class Refused(Exception):
@@ -114,43 +138,88 @@ class Hook:
 class _Pusher:
     """Pushes what moved, after the answer: one worker per profile, the SKUs of
     every webhook that came in meanwhile in one push, under the profile's lease (a
-    watcher's pass over the same profile is waited for)."""
+    watcher's pass over the same profile is waited for). With ``files``, it also
+    writes the movement file for the ERP ``FILE_AFTER`` seconds after the first
+    movement not yet in one (on stopping: at once)."""
 
     job: Job
+    files: bool = False
     skus: set[str] = field(default_factory=set)
     cond: threading.Condition = field(default_factory=threading.Condition)
     stop: bool = False
     busy: bool = False
+    due: float | None = None  # monotonic time the next movement file is due
+    free_until: float = 0.0  # monotonic time the lease is left free until (LEASE_GAP)
     thread: threading.Thread | None = None
 
     def add(self, skus: set[str]) -> None:
         with self.cond:
             self.skus |= skus
+            if self.files and self.due is None:
+                self.due = time.monotonic() + FILE_AFTER
             self.cond.notify()
+
+    def _ready(self) -> bool:
+        """Something to do now (under ``cond``)."""
+        return bool(self.skus) or (self.due is not None
+                                   and (self.stop or time.monotonic() >= self.due))
 
     def run(self) -> None:
         while True:
             with self.cond:
-                while not self.skus and not self.stop:
-                    self.cond.wait()
-                if not self.skus and self.stop:
+                while not self.stop:
+                    now = time.monotonic()
+                    ready = self._ready()
+                    if ready and now >= self.free_until:
+                        break
+                    until = self.free_until if ready else self.due
+                    self.cond.wait(None if until is None else max(0.0, until - now))
+                if not self._ready():
                     return
                 todo, self.skus, self.busy = self.skus, set(), True
+                started = time.monotonic()
+                write = self.due is not None and (self.stop or time.monotonic() >= self.due)
+                if write:
+                    self.due = None
             try:
-                from filebridge.stock_push import push_availability
-
                 with self.job.lease.hold(wait=None):
-                    push_availability(self.job, todo)
-            except Exception as e:  # noqa: BLE001  (the next webhook or pull pushes again)
-                log.warning("%s: pushing availability after webhooks: %s", self.job.name, e)
+                    if todo:
+                        self._push(todo)
+                    if write:
+                        self._write()
+            except Exception as e:  # noqa: BLE001  (the lease: the next webhook tries again)
+                log.warning("%s: after webhooks: %s", self.job.name, e)
             finally:
                 with self.cond:
                     self.busy = False
+                    now = time.monotonic()
+                    self.free_until = now + min(LEASE_GAP, now - started)
                     self.cond.notify_all()
+
+    def _push(self, skus: set[str]) -> None:
+        from filebridge.stock_push import push_availability
+
+        try:
+            push_availability(self.job, skus)
+        except Exception as e:  # noqa: BLE001  (the next webhook or pull pushes again)
+            log.warning("%s: pushing availability after webhooks: %s", self.job.name, e)
+
+    def _write(self) -> None:
+        """The movement file(s): pending ones again, then one with every movement
+        not yet in a file (a pull's or a watcher's too: one ledger)."""
+        try:
+            self.job.movement_writer().write()
+        except Exception as e:  # noqa: BLE001  (retried; the pending file keeps its number)
+            log.warning("%s: movement file after webhooks: %s; tried again in %gs",
+                        self.job.name, e, FILE_RETRY)
+            with self.cond:
+                if self.due is None and not self.stop:
+                    self.due = time.monotonic() + FILE_RETRY
 
     def idle(self, timeout: float) -> bool:
         with self.cond:
-            return self.cond.wait_for(lambda: not self.skus and not self.busy, timeout)
+            return self.cond.wait_for(lambda: not self.skus and not self.busy
+                                      and self.due is None, timeout)
 
 
 class Webhooks:
@@ -183,7 +252,11 @@ class Webhooks:
                 if getattr(shop.sink.o, "webhook_secret", None) is not None:
                     self.hooks[(job.name, shop.id)] = Hook(job, shop.sink, source, fmt,
                                                              inv)
-            self.pushers[job.name] = _Pusher(job)
+            # Movement files follow the orders when no schedule of their own says when
+            # (as after a scheduled pull: filebridge/stock_jobs.py timetable).
+            spec = job.inventory.spec
+            self.pushers[job.name] = _Pusher(job, files=spec.feedback is not None
+                                             and spec.schedule.feedback is None)
             self.locks[job.name] = threading.Lock()
 
     def routes(self) -> list[tuple[str, str]]:

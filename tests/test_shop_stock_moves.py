@@ -157,3 +157,38 @@ def test_shopify_puller_counts_units_refunded_without_restock_as_still_sold(monk
         [line] = [ln for page, _ in puller.pull(None) for ln in page]
         assert (line.qty, line.status, shop.stock("A")) == (1, "REFUNDED", 9)
         puller.close()
+
+
+def test_shopify_puller_counts_a_cancellation_without_restock_as_still_sold(monkeypatch):
+    """orderCancel(restock: false): Shopify keeps the units out of its stock, so they
+    stay sold; with restock: true they come back. Both are told by the refund the
+    cancellation records (restockType NO_RESTOCK / CANCEL), currentQuantity 0."""
+    from shops.shopify import TOKEN
+
+    from filebridge.orders.shopify import ShopifyOrders
+    from filebridge.sinks.api.shopify import ShopifyOptions
+
+    monkeypatch.setenv("SHOPIFY_TOKEN", TOKEN)
+    with ShopifyServer() as shop:
+        shop.add_variant("A", {None: 10})
+        shop.add_variant("B", {None: 10})
+        puller = ShopifyOrders(ShopifyOptions.model_validate(
+            {"format": "shopify_api", "url": shop.url, "token": "${SHOPIFY_TOKEN}",
+             "limits": {"max_backoff": 0.05}}))
+        kept = shop.add_order([("A", 3), ("B", 1)], created=T0)
+        back = shop.add_order([("A", 2)], created=T0 + 1)
+        shop.refund(kept, {"B": 1}, T0 + 2, restock_type="RETURN")  # before the cancel
+        shop.cancel(kept, T0 + 3, restock=False)
+        shop.cancel(back, T0 + 4, restock=True)
+        lines = {(ln.order, ln.sku): (ln.qty, ln.status)
+                 for page, _ in puller.pull(None) for ln in page}
+        assert lines == {(kept, "A"): (3, "CANCELLED"), (kept, "B"): (0, "CANCELLED"),
+                         (back, "A"): (0, "CANCELLED")}
+        # What the shop itself holds out agrees: A 10 - 3 (kept), B returned.
+        assert (shop.stock("A"), shop.stock("B")) == (7, 10)
+        # The cancellation's refund is there for any client to read.
+        o = shop.orders[kept]
+        assert [li["currentQuantity"] for li in o["lines"]] == [0, 0]
+        assert [(rl["quantity"], rl["restockType"], rl["restocked"])
+                for rl in o["refunds"][-1]["lines"]] == [(3, "NO_RESTOCK", False)]
+        puller.close()

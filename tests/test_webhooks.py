@@ -6,12 +6,14 @@ bad signature records nothing; no body reaches the log."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +27,7 @@ from shops.woocommerce import WooServer
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.stock import Inventory
 from filebridge.stock_spec import StockSpec
-from filebridge.webhooks import signature
+from filebridge.webhooks import FILE_AFTER, signature
 
 WOO_SECRET, SHOP_SECRET = "woo-hook-secret", "shpss_hook_secret"
 EMAIL = "jane.doe@example.com"  # personal data in a body: never in the log
@@ -274,3 +276,192 @@ def test_two_woocommerce_changes_in_one_second_delivered_backwards(workdir, serv
     until(lambda: shopify.stock("A", "Magazzino") == 4)
     r = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
     assert "0 new movements" in r.stdout, r.stdout
+
+
+def erp_files(workdir: Path) -> dict[str, list[dict[str, str]]]:
+    """The movement files published for the ERP (written complete, then renamed into
+    place), name -> rows."""
+    out = {}
+    for f in sorted((workdir / "outbox").glob("MOV*.csv")):
+        with f.open(newline="", encoding="utf-8") as fh:
+            out[f.name] = list(csv.DictReader(fh, delimiter=";"))
+    return out
+
+
+def erp_rows(workdir: Path) -> list[dict[str, str]]:
+    return [r for rows in erp_files(workdir).values() for r in rows]
+
+
+def every_movement_once(workdir: Path) -> None:
+    """Each movement of the ledger is in exactly one published file, the files are
+    numbered 1..n without a gap, and nothing is left for a next file."""
+    files = erp_files(workdir)
+    assert sorted(files) == [f"MOV{i:04d}.csv" for i in range(1, len(files) + 1)]
+    assert all(files.values()), "a movement file with no movement"
+    ids = [r["id"] for r in erp_rows(workdir)]
+    inv = Inventory(SqliteLedger(workdir / "ledger.db"),
+                    StockSpec.model_validate({"inventory": "shared", "role": "acks"}))
+    assert sorted(map(int, ids)) == sorted(m.id for m in inv.movements())
+    assert len(ids) == len(set(ids))
+    assert inv.unexported() == []
+
+
+def test_a_webhook_sale_reaches_the_erp_movement_file_in_seconds(workdir, served):
+    """Issue 16: "a web sale on shop A reaches shop B and the ERP movement file
+    within 5 s by webhook"; a burst of webhooks makes one file, not one per order."""
+    woo, _, env, base = served
+    oid = woo.add_order([("A", 2)])
+    created = woo_body(woo, oid)
+    sent = time.monotonic()
+    assert to_woo(base, created, "order.created").status_code == 200
+
+    def in_file(order: int) -> bool:
+        return any(r["order"] == str(order) for r in erp_rows(workdir))
+
+    took = until(lambda: in_file(oid), 5)
+    assert took < 5 and time.monotonic() - sent < 5
+    assert [(r["seq"], r["kind"], r["sku"], r["qty"]) for r in erp_rows(workdir)] == \
+        [("1", "sale", "A", "-2")]
+    # A burst: five orders' webhooks one after the other.
+    burst = [woo.add_order([("B" if i % 2 else "A", 1)]) for i in range(5)]
+    bodies = [woo_body(woo, o) for o in burst]
+    start = time.monotonic()
+    for b in bodies:
+        assert to_woo(base, b, "order.created").status_code == 200
+    posted_in = time.monotonic() - start
+    until(lambda: all(in_file(o) for o in burst), 5)
+    time.sleep(FILE_AFTER + 0.5)  # no stray file after the last one
+    new = [n for n in erp_files(workdir) if n != "MOV0001.csv"]
+    if posted_in < FILE_AFTER:  # all five inside the first one's wait: one file
+        assert new == ["MOV0002.csv"], (posted_in, new)
+    else:  # a slow machine: still one file per FILE_AFTER, not one per order
+        assert len(new) <= posted_in / FILE_AFTER + 1, (posted_in, new)
+    every_movement_once(workdir)
+    # The pull after them finds nothing; its file run writes nothing new.
+    r = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert "0 new movements" in r.stdout and "movements file" not in r.stdout, r.stdout
+    every_movement_once(workdir)
+
+
+def test_serve_and_the_scheduled_pull_writing_at_once_neither_repeat_nor_skip(workdir,
+                                                                              served):
+    """Webhooks recorded and written by ``serve`` while ``filebridge feedback`` (the
+    watcher's scheduled pull and file) runs again and again over the same ledger:
+    every order line becomes one movement in exactly one file."""
+    woo, _, env, base = served
+    stop = threading.Event()
+    runs: list[str] = []
+
+    def scheduled() -> None:
+        while not stop.is_set():
+            runs.append(cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env).stdout)
+
+    t = threading.Thread(target=scheduled)
+    t.start()
+    orders = []
+    try:
+        for i in range(12):
+            oid = woo.add_order([("A" if i % 3 else "B", 1)])
+            orders.append(oid)
+            if i % 4 != 3:  # every fourth order has no webhook: the pull catches it
+                assert to_woo(base, woo_body(woo, oid), "order.created").status_code == 200
+            time.sleep(0.2)
+        after = len(runs)
+        until(lambda: len(runs) >= after + 2, 90)  # one pull began after the last order
+    finally:
+        stop.set()
+        t.join(timeout=120)
+    until(lambda: {r["order"] for r in erp_rows(workdir)} >= {str(o) for o in orders}, 10)
+    time.sleep(FILE_AFTER + 0.5)
+    assert sorted(int(r["order"]) for r in erp_rows(workdir)) == sorted(orders)
+    assert [(r["kind"], r["qty"]) for r in erp_rows(workdir)] == [("sale", "-1")] * 12
+    every_movement_once(workdir)
+    # Who wrote which file depends on the timing; that both did is likely, not sure.
+    assert len(runs) >= 3 and len(erp_files(workdir)) >= 2
+
+
+def test_a_shopify_cancel_without_restock_keeps_the_sale(workdir, served):
+    """orderCancel(restock: false): Shopify keeps the units out of its own stock, so
+    the other shop keeps the lower figure and the ERP gets no return; with restock
+    the units come back everywhere and the ERP gets the cancellation. By webhook,
+    then by the pull alone."""
+    woo, shopify, env, base = served
+    assert (woo.stock("B"), shopify.stock("B", "Magazzino")) == (3, 3)
+    kept = shopify.add_order([("B", 2)], location="Magazzino")
+    assert to_shopify(base, kept).status_code == 200
+    until(lambda: woo.stock("B") == 1)
+    shopify.cancel(kept, at=time.time() + 5, restock=False)
+    assert to_shopify(base, kept, "orders/cancelled").status_code == 200
+    back = shopify.add_order([("B", 1)], location="Magazzino")
+    assert to_shopify(base, back).status_code == 200
+    until(lambda: woo.stock("B") == 0)
+    shopify.cancel(back, at=time.time() + 5, restock=True)
+    assert to_shopify(base, back, "orders/cancelled").status_code == 200
+    until(lambda: woo.stock("B") == 1)
+    assert shopify.stock("B", "Magazzino") == 1  # 3 - 2 kept by the customer
+    until(lambda: len(erp_rows(workdir)) == 3)
+    assert sorted((r["order"], r["kind"], r["qty"]) for r in erp_rows(workdir)) == sorted(
+        [(kept, "sale", "-2"), (back, "sale", "-1"), (back, "cancel", "1")])
+    # The pull alone: a cancel without restock it sees only afterwards.
+    late = shopify.add_order([("B", 1)], location="Magazzino")
+    shopify.cancel(late, at=time.time() + 5, restock=False)
+    assert shopify.stock("B", "Magazzino") == 0
+    r = cli("feedback", "profiles/erp.yaml", cwd=workdir, env=env)
+    assert "1 new movements" in r.stdout, r.stdout
+    assert (woo.stock("B"), shopify.stock("B", "Magazzino")) == (0, 0)
+    assert sorted((r["order"], r["kind"], r["qty"]) for r in erp_rows(workdir)
+                  if r["order"] == late) == [(late, "sale", "-1")]
+    assert not any(r["kind"] == "cancel" and r["order"] in (kept, late)
+                   for r in erp_rows(workdir))
+    every_movement_once(workdir)
+
+
+def test_two_writers_with_the_same_unexported_movements_never_put_one_in_two_files(tmp_path):
+    """The ledger's side of serve and watch at once: a movement already tied to a
+    file is not tied to another, even by a writer that read it as unexported
+    before (one whose lease ran out); the second file counts what it got."""
+    from filebridge.orders.base import OrderLine
+
+    inv = Inventory(SqliteLedger(tmp_path / "l.db"),
+                    StockSpec.model_validate({"inventory": "x", "sku": "S", "quantity": "Q"}))
+    inv.record_orders("web:w", [OrderLine("1", "10", "A", 2, "processing", 100.0, 100.0)])
+    seen_by_both = [m.id for m in inv.unexported()]
+    first, _ = inv.export(seen_by_both, lambda seq, now: f"MOV{seq}.csv")
+    inv.record_orders("web:w", [OrderLine("2", "20", "B", 1, "processing", 101.0, 101.0)])
+    second, _ = inv.export(seen_by_both + [m.id for m in inv.unexported()],
+                           lambda seq, now: f"MOV{seq}.csv")
+    assert [m.sku for m in inv.file_movements(first)] == ["A"]
+    assert [m.sku for m in inv.file_movements(second)] == ["B"]
+    assert inv.rows.counts()["awaiting_ack"] == 2 and inv.unexported() == []
+
+
+def test_a_page_read_before_a_webhook_of_the_same_second_does_not_take_the_sale_back(
+        tmp_path, monkeypatch):
+    """The pull's side of whole-second change times: a page read while the order was
+    pending, recorded after a webhook recorded it processing in the same second,
+    looks as new as that state. It is read again from the shop, not applied."""
+    from filebridge.orders.woocommerce import WooOrders
+    from filebridge.sinks.api.woocommerce import WooOptions
+    from filebridge.stock_jobs import _ties_read_again
+
+    monkeypatch.setenv("WC_KEY", "ck_p")
+    monkeypatch.setenv("WC_SECRET", "cs_p")
+    inv = Inventory(SqliteLedger(tmp_path / "l.db"),
+                    StockSpec.model_validate({"inventory": "x", "sku": "S", "quantity": "Q"}))
+    with WooServer(key="ck_p", secret="cs_p") as woo:
+        woo.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 9})
+        puller = WooOrders(WooOptions.model_validate({
+            "url": woo.url, "consumer_key": "${WC_KEY}", "consumer_secret": "${WC_SECRET}",
+            "limits": {"max_backoff": 0.05}}))
+        s = float(int(time.time()))
+        oid = woo.add_order([("A", 2)], status="pending", created=s, modified=s)
+        page = puller.convert(requests.get(f"{woo.url}/wp-json/wc/v3/orders/{oid}",
+                                           auth=("ck_p", "cs_p"), timeout=10).json())
+        woo.set_status(oid, "processing", at=s)  # the same second
+        assert inv.record_orders("web:woo", puller.order(str(oid)) or []) == 1  # the webhook
+        assert [ln.qty for ln in page] == [0] and page[0].changed == s  # the stale page
+        again = _ties_read_again(inv, "web:woo", puller, page)
+        assert [ln.qty for ln in again] == [2]
+        assert inv.record_orders("web:woo", again) == 0
+        assert [(m.kind, m.qty) for m in inv.movements()] == [("sale", -2)]
+        puller.close()

@@ -208,6 +208,12 @@ class InventoryRows:
                                      (self.name, source, order)).fetchone()
         return row[0] if row else None
 
+    def order_units(self, source: str, order: str) -> dict[str, int]:
+        """Line id -> units recorded as still sold on it, for one order."""
+        return dict(self.ledger.db.execute("SELECT line_id, qty FROM order_lines WHERE "
+                                           "inventory=? AND source=? AND order_id=?",
+                                           (self.name, source, order)).fetchall())
+
     def _movements(self, where: str, args: tuple[Any, ...] = ()) -> list[Movement]:
         rows = self.ledger.db.execute(_MOVEMENT + where + " ORDER BY id",
                                       (self.name, *args)).fetchall()
@@ -269,11 +275,16 @@ class InventoryRows:
             seq = (row[0] if row else 0) + 1
             db.execute("INSERT INTO sequences VALUES (?, 'movements', ?) ON CONFLICT(inventory, "
                        "name) DO UPDATE SET seq=excluded.seq", (self.name, seq))
-            db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=?",
+            # Only movements no file carries yet: two writers that read the same
+            # unexported movements (two processes, one of them past its lease) never
+            # put one movement in two files; the file counts what it got.
+            db.executemany("UPDATE movements SET seq=?, exported=? WHERE id=? AND seq IS NULL",
                            [(seq, now, i) for i in ids])
+            got = db.execute("SELECT count(*) FROM movements WHERE inventory=? AND seq=?",
+                             (self.name, seq)).fetchone()[0]
             path = path_of(seq, now)
             db.execute("INSERT INTO feedback_files VALUES (?,?,?,'pending',?,?,NULL)",
-                       (self.name, seq, path, len(ids), now))
+                       (self.name, seq, path, got, now))
             skus = [r[0] for r in db.execute("SELECT DISTINCT sku FROM movements WHERE "
                                              "inventory=? AND seq=?", (self.name, seq))]
             db.executemany("INSERT INTO feedback_oversold VALUES (?,?,?,?)",

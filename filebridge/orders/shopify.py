@@ -33,9 +33,10 @@ GraphQL Admin ``orders`` query, ``Order``, ``LineItem``; search syntax
   status says refunded, as the list query would cost too much with them.
 
 Unpaid orders count: Shopify commits stock when an order is created, not when it is
-paid. A cancelled order counts 0 (the usual cancel restocks; one cancelled with
-``restock: false`` keeps its units out of Shopify's stock, which this puller does
-not see). Line locations are not reported (a line's stock may come from several
+paid. A cancelled order counts only the units refunded without restock: the usual
+cancel (``orderCancel(restock: true)``) puts the units back (refund lines CANCEL),
+one with ``restock: false`` keeps them out of Shopify's stock (refund lines
+NO_RESTOCK), so they stay sold for the ERP and the other shops. Line locations are not reported (a line's stock may come from several
 fulfillment orders).
 """
 
@@ -136,11 +137,14 @@ class ShopifyOrders(OrderPuller):
             page = more.get("pageInfo") or {}
         cancelled = bool(o.get("cancelledAt"))
         status = "CANCELLED" if cancelled else str(o.get("displayFinancialStatus") or "")
-        kept = self._kept(o["id"]) if not cancelled and status in REFUNDED else {}
+        # A cancellation removes the units left on the lines through a refund whose
+        # lines say CANCEL (restocked) or NO_RESTOCK (``restock: false``: they stay
+        # out of stock, still sold), so a cancelled order's refunds are read too.
+        kept = self._kept(o["id"]) if cancelled or status in REFUNDED else {}
         at = epoch(o.get("createdAt")) or changed
         return [OrderLine(order=o["id"], line=str(li["id"]), sku=str(li.get("sku") or ""),
-                          qty=0 if cancelled else max(0, int(li.get("currentQuantity") or 0)
-                                                      + kept.get(str(li["id"]), 0)),
+                          qty=(0 if cancelled else max(0, int(li.get("currentQuantity") or 0)))
+                          + kept.get(str(li["id"]), 0),
                           status=status, at=at, changed=changed) for li in nodes]
 
     def _kept(self, order: str) -> dict[str, int]:

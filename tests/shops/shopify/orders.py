@@ -17,7 +17,16 @@ admin-graphql ``orderCancel`` (``restock: Boolean!``), ``RefundLineItemInput``
   location that fulfils it, for every variant whose inventory is tracked there (this
   shop tracks a variant where it has a level); available may go below 0 (oversold);
 - ``cancel(restock=True)`` puts the units still on the order back into available;
-  ``restock=False`` leaves them out;
+  ``restock=False`` leaves them out. Either way the cancellation removes the units
+  still on the lines (``currentQuantity`` 0: the line's quantity "minus the removed
+  quantity") and records them as the refund line items of a refund, ``restockType``
+  ``CANCEL`` (restocked) or ``NO_RESTOCK`` with ``restocked`` saying which, the way a
+  refund that cancels unfulfilled units is recorded [doc: admin-graphql
+  ``RefundLineItemRestockType`` "CANCEL: The refund line item was canceled. Use this
+  when restocking unfulfilled line items", ``RefundLineItem.restocked``,
+  ``LineItem.currentQuantity``; REST ``Refund.refund_line_items[].restock_type``
+  ``cancel`` / ``no_restock``]. So a client can tell a cancellation without restock
+  only from the refunds, as with the real shop;
 - a refund line restocks its units only with ``restock_type`` ``RETURN`` (fulfilled
   units) or ``CANCEL`` (unfulfilled ones), at ``location`` (default: the order's);
   ``NO_RESTOCK``, the default here as an omitted restockType is, returns nothing;
@@ -108,16 +117,29 @@ class Orders(ShopState):
             self.levels[(item, location)] += delta
 
     def cancel(self, order_id: str, at: float | None = None, *, restock: bool = True) -> None:
-        """orderCancel: the lines keep their quantities; the order is cancelled; with
-        ``restock`` the units still on it go back to available."""
+        """orderCancel(restock:): the order is cancelled; the units still on its
+        lines are removed (currentQuantity 0) by a refund whose lines say CANCEL
+        (back into available) with ``restock``, NO_RESTOCK (left out) without."""
         with self.lock:
             o = self.orders[order_id]
             if o["cancelledAt"] is not None:
                 raise ValueError(f"order {order_id} is cancelled already")
             o["cancelledAt"] = o["updatedAt"] = self._time(at)
-            if restock:
-                for li in o["lines"]:
-                    self._commit(li["sku"], o["location"], li["currentQuantity"])
+            kind = "CANCEL" if restock else "NO_RESTOCK"
+            refund: dict[str, Any] = {"__typename": "Refund", "id": self._gid("Refund"),
+                                      "lines": []}
+            for li in o["lines"]:
+                q, li["currentQuantity"] = li["currentQuantity"], 0
+                if not q:
+                    continue
+                if restock:
+                    self._commit(li["sku"], o["location"], q)
+                refund["lines"].append({
+                    "__typename": "RefundLineItem", "id": self._gid("RefundLineItem"),
+                    "quantity": q, "restockType": kind, "restocked": restock,
+                    "lineItem": {"__typename": "LineItem", "id": li["id"], "sku": li["sku"]}})
+            if refund["lines"]:
+                o["refunds"].append(refund)
 
     def update_address(self, order_id: str, ship: dict[str, Any], at: float | None = None
                        ) -> None:
