@@ -38,6 +38,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from filebridge import syncnow
 from filebridge.errors import (DiskFull, LedgerError, Refused, SinkError, TransferError,
                                Waiting, disk_full)
 from filebridge.ledger.leases import Busy, LeaseLost
@@ -170,6 +171,9 @@ class Watcher:
         job = self.jobs[i]
         timetable: Scheduler | None = None
         made = False
+        listener = syncnow.Listener(job.ledger.sibling(), job.name, self._wakes[i].set,
+                                    lambda: self._stop)  # "sync now" from the console
+        listener.start()
         try:
             while not self._stop:
                 self._wakes[i].clear()
@@ -182,7 +186,12 @@ class Watcher:
                         self._sweep(i)
                         if not made:  # under the lease: its 'running' rows are stale
                             timetable, made = self._timetable(i), True
+                        asked = syncnow.take(job.ledger, job.name)
+                        if asked:
+                            self._forget_backoffs(i)
                         settling = self._scan(i)
+                        syncnow.done(job.ledger, asked, "done" + (
+                            "; some file is still being written" if settling else ""))
                         if timetable is not None:
                             timetable.run_due()
                 except Busy:
@@ -205,6 +214,8 @@ class Watcher:
         except LedgerError as e:  # the state store failed: everything stops
             self._ledger_error = e
             self.stop()
+        finally:
+            listener.close()
 
     def _sweep(self, i: int) -> None:
         """Leftovers of a crashed process, the first time this process holds the
@@ -418,6 +429,13 @@ class Watcher:
             log.info("%s: %s", path.name, outcome.reason)
 
     # failures ---------------------------------------------------------------
+    def _forget_backoffs(self, i: int) -> None:
+        """Sync now: files, source and shops that failed are tried again at once."""
+        self._down.pop(i, None)
+        self._drain_due.pop(i, None)
+        for key in [k for k in self._failed if k[0] == i]:
+            del self._failed[key]
+
     def _backing_off(self, i: int, path: Any) -> bool:
         """A file that failed waits out its delay, unless it has been replaced since."""
         f = self._failed.get((i, path))

@@ -281,6 +281,20 @@ LEASES = """CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+# "Sync now" asked from the console, done by the watcher (filebridge/ledger/console.py).
+SYNC_REQUESTS = """CREATE TABLE IF NOT EXISTS sync_requests (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    asked REAL NOT NULL,
+    asked_by TEXT NOT NULL,         -- the console user who asked
+    taken REAL,                     -- a watcher started on it
+    done REAL,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS sync_requests_open ON sync_requests(profile, done);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -292,6 +306,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("images: photos by the digest of their bytes", _script(IMAGES)),
     ("order_lines.held: units the shop still holds reserved (Magento MSI)", _add_columns(
         "order_lines", "held INTEGER NOT NULL DEFAULT 0")),
+    ("sync_requests: sync now, asked in the console, done by the watcher",
+     _script(SYNC_REQUESTS)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,59 @@
+"""Sync now: asked in the web console (a row in ``sync_requests``, see
+filebridge/ledger/console.py), carried out by the watcher that works the profile.
+
+A :class:`Listener` thread per profile looks for a request every second on a
+connection of its own and wakes the profile's loop; the loop, holding the
+profile's lease, takes the requests (so one watcher does each), forgets its
+backoffs, sends the queued shop changes and processes every ready file at once,
+then records the outcome on the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from filebridge.errors import LedgerError
+from filebridge.ledger import console as asks
+from filebridge.ledger.sqlite import Ledger
+
+log = logging.getLogger("filebridge")
+
+LISTEN_EVERY = 1.0  # seconds between two looks for a request
+
+
+class Listener(threading.Thread):
+    """Calls ``wake`` when a sync of ``profile`` is asked, until ``stopped()``."""
+
+    def __init__(self, ledger: Ledger, profile: str, wake: Callable[[], None],
+                 stopped: Callable[[], bool]):
+        super().__init__(daemon=True, name=f"syncnow-{profile}")
+        self.ledger, self.profile, self.wake, self.stopped = ledger, profile, wake, stopped
+        self._quit = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped() and not self._quit.wait(LISTEN_EVERY):
+                if asks.sync_asked(self.ledger, self.profile):
+                    self.wake()
+        except LedgerError as e:  # the loop itself meets the ledger's trouble and stops
+            log.debug("%s: sync-now listener stopped: %s", self.profile, e)
+        finally:
+            self.ledger.close()
+
+    def close(self) -> None:
+        self._quit.set()
+
+
+def take(ledger: Ledger, profile: str) -> list[int]:
+    """The requests this pass carries out (marked taken)."""
+    ids = asks.take_syncs(ledger, profile)
+    if ids:
+        log.info("%s: sync now, as asked in the console", profile)
+    return ids
+
+
+def done(ledger: Ledger, ids: list[int], outcome: str) -> None:
+    if ids:
+        asks.syncs_done(ledger, ids, outcome)
