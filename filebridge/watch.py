@@ -256,6 +256,7 @@ class Watcher:
         """One pass over job ``i``, its lease held."""
         job = self.jobs[i]
         run = _Run(job)
+        asked = syncnow.take(job.ledger, job.name)  # a pass over everything is the sync
         try:
             for error in job.drain():
                 log.error("%s: %s; the changes stay queued", job.name, error)
@@ -279,6 +280,7 @@ class Watcher:
                 if i in self._down:  # the source could not be listed
                     run.errors += 1
             run.outcomes += unsent(job)
+            syncnow.done(job.ledger, asked, "done")
         except LeaseLost as lost:
             log.error("%s: %s", job.name, lost)
             run.errors += 1

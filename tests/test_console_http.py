@@ -12,21 +12,25 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 import uvicorn
-
+from conftest import write_profile
 from console_site import PASSWORDS, Site, build, run_cli
+from shops.woocommerce import WooServer
+
 from filebridge.console.app import console_app
 from filebridge.console.users import Users
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger import console as q
+from filebridge.orders.base import OrderLine
 from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.serve import app
-from shops.woocommerce import WooServer
 
 
 def free_port() -> int:
@@ -44,12 +48,10 @@ def site(workdir, cli_env, monkeypatch) -> Iterator[tuple[Site, WooServer]]:
         yield s, woo
 
 
-@pytest.fixture
-def base(site) -> Iterator[str]:
-    """The real app (webhooks and console) on a free loopback port."""
-    s, _ = site
-    jobs = [Job(load_profile(s.stock)), Job(load_profile(s.listino))]
-    web = app(jobs, console_app(jobs, Users.load(s.users), max_upload=64 * 1024))
+@contextmanager
+def serving(jobs: list[Job], users: Users) -> Iterator[str]:
+    """The real app (webhooks and console) for ``jobs`` on a free loopback port."""
+    web = app(jobs, console_app(jobs, users, max_upload=64 * 1024))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -67,6 +69,14 @@ def base(site) -> Iterator[str]:
         for j in jobs:
             j.close()
             j.ledger.close()
+
+
+@pytest.fixture
+def base(site) -> Iterator[str]:
+    s, _ = site
+    with serving([Job(load_profile(s.stock)), Job(load_profile(s.listino))],
+                 Users.load(s.users)) as url:
+        yield url
 
 
 def token(html: str) -> str:
@@ -119,7 +129,7 @@ def test_a_post_without_the_csrf_token_is_refused(base, site):
                        timeout=10)
         assert r.status_code == 403
     # another session's token is not this one's
-    other, other_csrf = logged_in(base, "alice")
+    _, other_csrf = logged_in(base, "alice")
     assert other_csrf != csrf
     assert alice.post(base + "/profiles/stock/sync", data={"csrf": other_csrf},
                       timeout=10).status_code == 403
@@ -155,7 +165,7 @@ def test_profiles_page_shows_last_file_counts_breaker_queue_and_last_error(base,
     alice, _ = logged_in(base, "alice")
     html = alice.get(base + "/", timeout=10).text
     rows = {m.group(1): m.group(0) for m in re.finditer(
-        r'<tr[^>]*>\s*<td><a href="/profiles/(\w+)">.*?</tr>', html, re.S)}
+        r'<tr[^>]*>\s*<td><a href="/profiles/(\w+)">.*?</tr>', html, re.DOTALL)}
     assert set(rows) == {"stock", "listino"}
     assert "S_2.csv" in rows["stock"] and "read 20" in rows["stock"]
     # 180 SKUs missing from the truncated file zeroed, SKU00007 (rejected before) created
@@ -198,7 +208,10 @@ def test_approve_releases_the_held_run_and_the_watcher_sends_it(base, site):
     alice, csrf = logged_in(base, "alice")
     page = alice.get(base + f"/profiles/stock/runs/{s.held_run}", timeout=10).text
     assert "zero 180" in page and "create 1" in page
-    assert re.search(r"<td>SKU00150</td><td class=\"op-zero\">zero</td>", page)
+    # SKU00050 had 50 % 17 = 16 in stock: the diff says what the shop will hold instead
+    assert re.search(r"<td>SKU00050</td><td class=\"op-zero\">zero</td><td></td>\s*"
+                     r"<td><pre>stock: 16 &rarr; 0\s*</pre>", page)
+    assert re.search(r"<td>SKU00007</td><td class=\"op-create\">create</td><td>9</td>", page)
     before = woo.requests
     r = alice.post(base + f"/profiles/stock/runs/{s.held_run}/approve", data={"csrf": csrf},
                    timeout=30)
@@ -215,6 +228,8 @@ def test_approve_releases_the_held_run_and_the_watcher_sends_it(base, site):
     w = run_cli("watch", "--once", str(s.stock), cwd=s.root, env=s.env)
     assert w.returncode == 0, w.stderr
     assert q.outbox(db, "stock")["woo"].get("queued", 0) == 0 and woo.requests > before
+    [ask] = q.syncs(db, "stock")
+    assert ask["taken"] and ask["done"] and ask["outcome"] == "done"
     zeroed = [p for p in woo.shop.products.values() if p.get("stock_quantity") == 0]
     assert len(zeroed) >= 180
 
@@ -269,3 +284,48 @@ def test_the_users_file_holds_argon2_hashes_only(site):
     assert Users.load(s.users).check("alice", PASSWORDS["alice"]).operator
     assert Users.load(s.users).check("victor", PASSWORDS["alice"]) is None
     Path(bad).unlink()
+
+
+def test_stock_page_shows_availability_per_sku_with_its_parts(site):
+    s, _ = site
+    giacenze = write_profile(s.root, {
+        "name": "giacenze",
+        "source": {"kind": "local", "path": "../inbox/giacenze", "pattern": ["*.csv"],
+                   "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+        "map": {"key": "sku"},
+        "stock": {"inventory": "shared", "sku": "SKU", "quantity": "QTY", "location": "WH",
+                  "web": ["MAG", "MI"], "safety": [{"qty": 1, "sku": "B*"}],
+                  "as_of": {"name": r"DISPO_(\d{8}_\d{4})", "timezone": "UTC"}},
+        "write": [{"format": "csv", "path": "../outbox/giacenze/{stem}.csv"}],
+        "ledger": "../ledger.db"}, "giacenze.yaml")
+    (s.root / "inbox/giacenze").mkdir()
+    (s.root / "inbox/giacenze/DISPO_20261128_0200.csv").write_text(
+        "SKU;WH;QTY\nA;MAG;5\nA;MI;2\nA;NEG;9\nB1;MAG;3\nC;MAG;1\n", encoding="utf-8")
+    r = run_cli("run", str(giacenze), cwd=s.root, env=s.env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    job = Job(load_profile(giacenze))
+    after = datetime(2026, 11, 28, 3, 0, tzinfo=UTC).timestamp()
+    job.inventory.record_orders("web:woo", [OrderLine("W1", "1", "A", 2, "processing", after,
+                                                      after),
+                                            OrderLine("W2", "1", "C", 3, "processing", after,
+                                                      after)])
+    job.inventory.record_store("pos:negozio", [("R1", [OrderLine("R1", "1", "A", 1, "",
+                                                                 after, after, "MAG")])],
+                               changed=after)
+    with serving([job], Users.load(s.users)) as url:
+        victor, _ = logged_in(url, "victor")
+        html = victor.get(url + "/profiles/giacenze/stock", timeout=10).text
+        got = {m[0]: m[1:] for m in re.findall(
+            r"<tr><td>([A-Z0-9]+)</td><td>(\d+)[^<]*(?:<span[^>]*>[^<]*</span>)?</td>\s*"
+            r"<td>([-+]?\d+)</td><td>([-+]?\d+)</td><td>(\d+)</td><td>(\d+)</td>"
+            r"<td><strong>(\d+)</strong></td><td>(?:<span class=\"bad\">(\d+)</span>)?</td>",
+            html)}
+        # A: MAG 5 + MI 2 (NEG serves no web), a web sale of 2 and a store sale of 1 -> 4
+        assert got["A"] == ("7", "-2", "-1", "0", "0", "4", "")
+        assert got["B1"] == ("3", "0", "0", "0", "1", "2", "")  # safety stock B*: 1
+        assert got["C"] == ("1", "-3", "0", "0", "0", "0", "2")  # sold 3 of 1: oversold 2
+        assert "MAG 5, MI 2" in html and "NEG" not in html
+        prefixed = victor.get(url + "/profiles/giacenze/stock", params={"sku": "B"},
+                              timeout=10).text
+        assert "<td>B1</td>" in prefixed and "<td>A</td>" not in prefixed

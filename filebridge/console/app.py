@@ -25,8 +25,14 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import (FileResponse, HTMLResponse, PlainTextResponse,
-                                 RedirectResponse, Response, StreamingResponse)
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from filebridge.approval import NothingHeld, release
@@ -39,6 +45,8 @@ from filebridge.ledger import console as q
 from filebridge.ledger.leases import Busy
 
 MAX_UPLOAD = 50 * 1024 * 1024  # an ERP export or a department's spreadsheet
+STOCK_PAGE = 100  # SKUs per stock page
+SHOWN = 100  # changes of a held run listed on its page
 APPROVE_WAIT = 10.0  # seconds an approval waits for a watcher's pass over the profile
 
 _env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -130,7 +138,7 @@ async def run_page(request: Request, user: User) -> Response:
 
     def read() -> dict[str, Any]:
         run = q.run(job.ledger, job.name, run_id)
-        counts, changes = q.held_changes(job.ledger, state_of(job), run_id)
+        counts, changes = q.held_changes(job.ledger, state_of(job), run_id, SHOWN)
         return {"run": run, "files": q.files(job.ledger, job.name, 500, run_id=run_id),
                 "held": {s: c for s, c in counts.items() if s in job.shops},
                 "changes": [c for c in changes if c["sink"] in job.shops]}
@@ -138,7 +146,7 @@ async def run_page(request: Request, user: User) -> Response:
     data = await run_in_threadpool(read)
     if data["run"] is None:
         raise _NotFound(f"no run {run_id} of {job.name}")
-    return render(request, "run.html", job=job, **data)
+    return render(request, "run.html", job=job, shown=SHOWN, **data)
 
 
 @page(operator=True, form=True)
@@ -273,6 +281,20 @@ async def upload_apply(request: Request, user: User, form: FormData) -> Response
                   f"{job.name}'s inbox; the watcher processes it.", back=back)
 
 
+@page()
+async def stock_page(request: Request, user: User) -> Response:
+    job = _job(request)
+    if job.inventory is None:
+        raise _NotFound(f"{job.name} is not a stock profile")
+    prefix = request.query_params.get("sku", "")
+    after = request.query_params.get("after", "")
+    from filebridge.console.stock import lines
+
+    rows = await run_in_threadpool(lines, job, prefix, after, STOCK_PAGE)
+    return render(request, "stock.html", job=job, lines=rows, sku=prefix,
+                  more=len(rows) == STOCK_PAGE, inventory=job.inventory.name)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(str(exc) or "not found", status_code=404)
 
@@ -292,6 +314,7 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
         Route(p + "/runs/{run:int}/approve", approve, methods=["POST"]),
         Route(p + "/files/{file:int}", file_page, methods=["GET"]),
         Route(p + "/files/{file:int}/rejects.csv", rejects_csv, methods=["GET"]),
+        Route(p + "/stock", stock_page, methods=["GET"]),
         Route(p + "/sync", sync_now, methods=["POST"]),
         Route(p + "/upload", upload, methods=["POST"]),
         Route(p + "/upload/{token}/apply", upload_apply, methods=["POST"]),

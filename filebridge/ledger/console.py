@@ -196,3 +196,15 @@ def syncs(ledger: Ledger, profile: str, limit: int = 10) -> list[dict[str, Any]]
         rows = ledger.db.execute(f"SELECT {', '.join(SYNC_COLUMNS)} FROM sync_requests WHERE "
                                  "profile=? ORDER BY id DESC LIMIT ?", (profile, limit)).fetchall()
     return [dict(zip(SYNC_COLUMNS, r, strict=True)) for r in rows]
+
+
+# stock -----------------------------------------------------------------------
+def stock_skus(ledger: Ledger, inventory: str, prefix: str = "", limit: int = 100,
+               after: str = "") -> list[str]:
+    """SKUs the ERP gave figures for in ``inventory``, in order, from after ``after``,
+    those starting with ``prefix`` only."""
+    with reading(ledger):
+        rows = ledger.db.execute("SELECT DISTINCT sku FROM erp_stock WHERE inventory=? AND "
+                                 "sku > ? AND substr(sku, 1, ?) = ? ORDER BY sku LIMIT ?",
+                                 (inventory, after, len(prefix), prefix, limit)).fetchall()
+    return [r[0] for r in rows]
