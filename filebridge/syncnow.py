@@ -47,7 +47,10 @@ class Listener(threading.Thread):
 
 
 def take(ledger: Ledger, profile: str) -> list[int]:
-    """The requests this pass carries out (marked taken)."""
+    """The requests this pass carries out (marked taken). A read first: most passes
+    find none and take no write lock."""
+    if not asks.sync_asked(ledger, profile):
+        return []
     ids = asks.take_syncs(ledger, profile)
     if ids:
         log.info("%s: sync now, as asked in the console", profile)

@@ -110,6 +110,13 @@ def test_every_page_needs_a_login_and_a_wrong_password_is_refused(base):
                                           "csrf": token(form.text)}, timeout=10)
         assert r.status_code == 401 and "wrong name or password" in r.text
     assert s.get(base + "/", allow_redirects=False, timeout=10).status_code == 303
+    # no script runs, no framing, no caching; the cookie is signed, HttpOnly, SameSite
+    assert "script-src" not in form.headers["content-security-policy"]
+    assert "default-src 'none'" in form.headers["content-security-policy"]
+    assert form.headers["x-frame-options"] == "DENY"
+    assert form.headers["cache-control"] == "no-store"
+    cookie = form.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
     # a POST without a session is refused before anything is looked at
     r = requests.post(base + "/profiles/stock/sync", data={"csrf": "x"}, timeout=10)
     assert r.status_code == 401
@@ -329,3 +336,17 @@ def test_stock_page_shows_availability_per_sku_with_its_parts(site):
         prefixed = victor.get(url + "/profiles/giacenze/stock", params={"sku": "B"},
                               timeout=10).text
         assert "<td>B1</td>" in prefixed and "<td>A</td>" not in prefixed
+
+
+def test_console_user_prints_a_line_the_users_file_takes(tmp_path, cli_env):
+    env = cli_env | {"FILEBRIDGE_CONSOLE_PASSWORD": "pw-of-marco"}
+    r = run_cli("console-user", "marco", "--role", "operator", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "pw-of-marco" not in r.stdout + r.stderr
+    (tmp_path / "users").write_text(r.stdout, encoding="utf-8")
+    users = Users.load(tmp_path / "users")
+    assert users.check("marco", "pw-of-marco") == users.check("marco", "pw-of-marco")
+    assert users.check("marco", "pw-of-marco").operator
+    assert users.check("marco", "pw-of-marc") is None
+    r = run_cli("console-user", "a:b", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "without ':'" in r.stderr

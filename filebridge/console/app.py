@@ -295,6 +295,27 @@ async def stock_page(request: Request, user: User) -> Response:
                   more=len(rows) == STOCK_PAGE, inventory=job.inventory.name)
 
 
+class _Headers:
+    """Pages that run no script, are never framed and never cached (they may show a
+    customer's rejected row): a pure ASGI middleware adding those headers."""
+
+    HEADERS = [(b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; "
+                b"img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+               (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+               (b"referrer-policy", b"same-origin"), (b"cache-control", b"no-store")]
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + self.HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(str(exc) or "not found", status_code=404)
 
@@ -319,7 +340,7 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
         Route(p + "/upload", upload, methods=["POST"]),
         Route(p + "/upload/{token}/apply", upload_apply, methods=["POST"]),
     ]
-    middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32),
+    middleware = [Middleware(_Headers), Middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32),
                              session_cookie="filebridge_console", same_site="strict",
                              max_age=12 * 3600)]
     web = Starlette(routes=routes, middleware=middleware,

@@ -55,6 +55,9 @@ def page(operator: bool = False, form: bool = False) -> Callable[[Endpoint], End
                 if request.method == "GET":
                     return RedirectResponse("/login", status_code=303)
                 return PlainTextResponse("log in first", status_code=401)
+            if operator and not user.operator:  # before reading what a viewer sent
+                return PlainTextResponse(f"{user.name} is a viewer: operators only",
+                                         status_code=403)
             if form:
                 limit = request.app.state.max_upload
                 size = request.headers.get("content-length")
@@ -69,9 +72,6 @@ def page(operator: bool = False, form: bool = False) -> Callable[[Endpoint], End
                     return PlainTextResponse("refused: the form's CSRF token is missing or "
                                              "wrong (reload the page)", status_code=403)
                 kw["form"] = data
-            if operator and not user.operator:
-                return PlainTextResponse(f"{user.name} is a viewer: operators only",
-                                         status_code=403)
             kw["user"] = user
             return await fn(request, **kw)
 

@@ -9,6 +9,7 @@ import fnmatch
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,23 @@ def check_name(job: Any, filename: str) -> str:
     return name
 
 
+KEEP_FOR = 24 * 3600.0  # an upload neither applied nor discarded is removed after a day
+
+
+def _sweep(area: Path) -> None:
+    if not area.is_dir():
+        return
+    for old in area.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > KEEP_FOR:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
 def keep(job: Any, name: str, data: Any, limit: int) -> tuple[str, Path]:
     """Copy an uploaded stream aside; (token, path). Refused above ``limit`` bytes."""
+    _sweep(_area(job))
     token = secrets.token_urlsafe(16)
     folder = _area(job) / token
     folder.mkdir(parents=True)
