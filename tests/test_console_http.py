@@ -251,6 +251,11 @@ def test_upload_is_size_limited_named_for_the_inbox_and_applied_atomically(base,
     r = alice.post(base + "/profiles/listino/upload", data={"csrf": csrf},
                    files={"file": ("prices.xlsx", b"PK")}, timeout=10)
     assert r.status_code == 400 and "LISTINO_*.xlsx" in r.text
+    r = alice.post(base + "/profiles/listino/upload", data={"csrf": csrf},
+                   files={"file": ("LISTINO_3.xlsx", b"not a workbook")}, timeout=30)
+    assert r.status_code == 200 and "The whole file would be rejected: not an .xlsx" in r.text
+    assert 'id="apply"' not in r.text  # nothing to apply
+    assert not list((s.root / ".console-uploads/listino").iterdir())  # not kept
     sheet = (s.root / "inbox/listino/../../LISTINO_1.xlsx")
     from console_site import LISTINO_ROWS, spreadsheet
 

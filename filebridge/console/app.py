@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -257,7 +258,13 @@ async def upload(request: Request, user: User, form: FormData) -> Response:
         await form.close()
     from filebridge.preview import preview
 
-    p = await run_in_threadpool(preview, job, path, 20, 200, True)
+    def look() -> Any:
+        with request.app.state.previews[job.name]:  # one at a time: the job's reader
+            return preview(job, path, 20, 200, True)
+
+    p = await run_in_threadpool(look)
+    if p.rejected is not None:  # nothing to apply: it would be rejected whole
+        await run_in_threadpool(uploads.discard, job, token)
     return render(request, "upload.html", job=job, name=name, token=token, p=p,
                   rejects=[r for r in p.rejects if r.level == "reject"],
                   warnings=[r for r in p.rejects if r.level != "reject"])
@@ -299,10 +306,12 @@ class _Headers:
     """Pages that run no script, are never framed and never cached (they may show a
     customer's rejected row): a pure ASGI middleware adding those headers."""
 
-    HEADERS = [(b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; "
-                b"img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
-               (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-               (b"referrer-policy", b"same-origin"), (b"cache-control", b"no-store")]
+    CSP = (b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+           b"form-action 'self'; frame-ancestors 'none'")
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (b"content-security-policy", CSP), (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+        (b"cache-control", b"no-store")]
 
     def __init__(self, app: Any):
         self.app = app
@@ -347,5 +356,6 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
                     exception_handlers={_NotFound: not_found})
     web.state.jobs = {j.name: j for j in jobs}
     web.state.users = users
+    web.state.previews = {j.name: threading.Lock() for j in jobs}
     web.state.max_upload = max_upload
     return web
