@@ -57,6 +57,15 @@ def take(ledger: Ledger, profile: str) -> list[int]:
     return ids
 
 
-def done(ledger: Ledger, ids: list[int], outcome: str) -> None:
-    if ids:
-        asks.syncs_done(ledger, ids, outcome)
+def done(ledger: Ledger, profile: str, ids: list[int], settling: bool = False) -> None:
+    """Record on the requests what the pass did: the files it took, by outcome."""
+    if not ids:
+        return
+    since = asks.taken_at(ledger, ids[0])
+    files = asks.files_since(ledger, profile, since) if since is not None else []
+    outcome = "done: " + (", ".join(f"{name} {status}" for name, status in files[:20])
+                          + (f" and {len(files) - 20} more" if len(files) > 20 else "")
+                          if files else "no file was ready")
+    if settling:
+        outcome += "; a file is still being written"
+    asks.syncs_done(ledger, ids, outcome)

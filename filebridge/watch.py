@@ -190,8 +190,7 @@ class Watcher:
                         if asked:
                             self._forget_backoffs(i)
                         settling = self._scan(i)
-                        syncnow.done(job.ledger, asked, "done" + (
-                            "; some file is still being written" if settling else ""))
+                        syncnow.done(job.ledger, job.name, asked, settling)
                         if timetable is not None:
                             timetable.run_due()
                 except Busy:
@@ -280,7 +279,7 @@ class Watcher:
                 if i in self._down:  # the source could not be listed
                     run.errors += 1
             run.outcomes += unsent(job)
-            syncnow.done(job.ledger, asked, "done")
+            syncnow.done(job.ledger, job.name, asked)
         except LeaseLost as lost:
             log.error("%s: %s", job.name, lost)
             run.errors += 1

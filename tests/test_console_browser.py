@@ -180,13 +180,14 @@ def test_an_operator_works_the_console_in_chromium(running, shots, tmp_path):
             [ask] = q.syncs(ledger, "listino")
             assert ask["asked_by"] == "alice"
             until(lambda: q.syncs(ledger, "listino")[0]["done"], 30, "the sync to be done")
+            assert q.syncs(ledger, "listino")[0]["outcome"] == "done: LISTINO_2.xlsx done"
             assert not (inbox / "LISTINO_2.xlsx").exists()
             [f] = [f for f in q.files(ledger, "listino") if f["name"] == "LISTINO_2.xlsx"]
             assert f["status"] == "done" and f["tally"]["read"] == 5
             assert f["tally"]["rejected"] == 2 and f["tally"]["sent"] == 3
             assert (site.root / "outbox/listino/LISTINO_2.csv").is_file()
             page.goto(base + "/profiles/listino")
-            expect(page.locator("#syncs")).to_contain_text("done")
+            expect(page.locator("#syncs")).to_contain_text("done: LISTINO_2.xlsx done")
             expect(page.locator("#files")).to_contain_text("LISTINO_2.xlsx")
             shots(page, "after-sync")
         finally:

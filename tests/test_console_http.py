@@ -110,6 +110,14 @@ def test_every_page_needs_a_login_and_a_wrong_password_is_refused(base):
                                           "csrf": token(form.text)}, timeout=10)
         assert r.status_code == 401 and "wrong name or password" in r.text
     assert s.get(base + "/", allow_redirects=False, timeout=10).status_code == 303
+    # guessing: five wrong passwords for a name lock it for a while, right or wrong
+    for _ in range(5):
+        r = s.post(base + "/login", data={"name": "victor", "password": "guess",
+                                          "csrf": token(form.text)}, timeout=10)
+        assert r.status_code == 401
+    r = s.post(base + "/login", data={"name": "victor", "password": PASSWORDS["victor"],
+                                      "csrf": token(form.text)}, timeout=10)
+    assert r.status_code == 429 and "too many wrong passwords" in r.text
     # no script runs, no framing, no caching; the cookie is signed, HttpOnly, SameSite
     assert "script-src" not in form.headers["content-security-policy"]
     assert "default-src 'none'" in form.headers["content-security-policy"]
@@ -236,7 +244,7 @@ def test_approve_releases_the_held_run_and_the_watcher_sends_it(base, site):
     assert w.returncode == 0, w.stderr
     assert q.outbox(db, "stock")["woo"].get("queued", 0) == 0 and woo.requests > before
     [ask] = q.syncs(db, "stock")
-    assert ask["taken"] and ask["done"] and ask["outcome"] == "done"
+    assert ask["taken"] and ask["done"] and ask["outcome"] == "done: no file was ready"
     zeroed = [p for p in woo.shop.products.values() if p.get("stock_quantity") == 0]
     assert len(zeroed) >= 180
 

@@ -48,7 +48,8 @@ from filebridge.ledger.leases import Busy
 MAX_UPLOAD = 50 * 1024 * 1024  # an ERP export or a department's spreadsheet
 STOCK_PAGE = 100  # SKUs per stock page
 SHOWN = 100  # changes of a held run listed on its page
-APPROVE_WAIT = 10.0  # seconds an approval waits for a watcher's pass over the profile
+APPROVE_WAIT = 10.0
+LOCKOUT = (5, 300.0)  # this many wrong passwords for a name within these seconds: wait  # seconds an approval waits for a watcher's pass over the profile
 
 _env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                    autoescape=select_autoescape(default=True, default_for_string=True))
@@ -94,10 +95,20 @@ async def login(request: Request) -> Response:
         return PlainTextResponse("refused: the form's CSRF token is missing or wrong (reload "
                                  "the page)", status_code=403)
     users: Users = request.app.state.users
-    user = await run_in_threadpool(users.check, str(form.get("name") or ""),
-                                   str(form.get("password") or ""))
+    name = str(form.get("name") or "")[:200]
+    failed: dict[str, list[float]] = request.app.state.failed
+    now = time.time()
+    recent = [t for t in failed.get(name, []) if now - t < LOCKOUT[1]]
+    if len(recent) >= LOCKOUT[0]:
+        return render(request, "login.html", status=429, error="too many wrong passwords for "
+                      "this name: try again in a few minutes")
+    user = await run_in_threadpool(users.check, name, str(form.get("password") or ""))
     if user is None:
+        if len(failed) > 10_000:  # names are whatever is typed: bounded
+            failed.clear()
+        failed[name] = [*recent, now]
         return render(request, "login.html", status=401, error="wrong name or password")
+    failed.pop(name, None)
     request.session.clear()  # a new session: no fixation
     request.session["user"] = user.name
     csrf_token(request)
@@ -356,6 +367,7 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
                     exception_handlers={_NotFound: not_found})
     web.state.jobs = {j.name: j for j in jobs}
     web.state.users = users
+    web.state.failed = {}  # name -> times of its recent wrong passwords
     web.state.previews = {j.name: threading.Lock() for j in jobs}
     web.state.max_upload = max_upload
     return web

@@ -185,6 +185,21 @@ def take_syncs(ledger: Ledger, profile: str) -> list[int]:
     return ids
 
 
+def files_since(ledger: Ledger, profile: str, since: float) -> list[tuple[str, str]]:
+    """(name, status) of the files of ``profile`` claimed or recorded since ``since``."""
+    with reading(ledger):
+        return [(n, st) for n, st in ledger.db.execute(
+            "SELECT name, status FROM files WHERE profile=? AND claimed>=? ORDER BY id",
+            (profile, since))]
+
+
+def taken_at(ledger: Ledger, request: int) -> float | None:
+    with reading(ledger):
+        row = ledger.db.execute("SELECT taken FROM sync_requests WHERE id=?",
+                                (request,)).fetchone()
+    return row[0] if row else None
+
+
 def syncs_done(ledger: Ledger, ids: list[int], outcome: str) -> None:
     with ledger.tx() as db:
         db.executemany("UPDATE sync_requests SET done=?, outcome=? WHERE id=?",
