@@ -4,8 +4,9 @@ filebridge/ledger/console.py), carried out by the watcher that works the profile
 A :class:`Listener` thread per profile looks for a request every second on a
 connection of its own and wakes the profile's loop; the loop, holding the
 profile's lease, takes the requests (so one watcher does each), forgets its
-backoffs, sends the queued shop changes and processes every ready file at once,
-then records the outcome on the request.
+backoffs, runs the profile's scheduled jobs once (a stock profile pulls the shops'
+orders and pushes availability), sends the queued shop changes and processes every
+ready file at once, then records the outcome on the request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from filebridge.errors import LedgerError
 from filebridge.ledger import console as asks
@@ -57,8 +60,27 @@ def take(ledger: Ledger, profile: str) -> list[int]:
     return ids
 
 
-def done(ledger: Ledger, profile: str, ids: list[int], settling: bool = False) -> None:
-    """Record on the requests what the pass did: the files it took, by outcome."""
+def run_jobs(job: Any) -> list[str]:
+    """The profile's scheduled jobs (pull the shops' orders and push availability, the
+    movement file, reconcile), run once now, besides their timetable, in the watcher's
+    thread under the profile's lease as the timetable runs them; what each did."""
+    notes = []
+    for j in job.scheduled():
+        try:
+            j.run(datetime.now(j.schedule.zone()))
+            notes.append(f"{j.name} run")
+        except LedgerError:
+            raise
+        except Exception as e:  # as a scheduled run's failure: logged, noted, not fatal
+            log.exception("%s: %s (sync now) failed", job.name, j.name)
+            notes.append(f"{j.name} failed: {type(e).__name__}: {e}")
+    return notes
+
+
+def done(ledger: Ledger, profile: str, ids: list[int], settling: bool = False,
+         notes: list[str] | None = None) -> None:
+    """Record on the requests what the pass did: the jobs it ran and the files it
+    took, by outcome."""
     if not ids:
         return
     since = asks.taken_at(ledger, ids[0])
@@ -66,6 +88,8 @@ def done(ledger: Ledger, profile: str, ids: list[int], settling: bool = False) -
     outcome = "done: " + (", ".join(f"{name} {status}" for name, status in files[:20])
                           + (f" and {len(files) - 20} more" if len(files) > 20 else "")
                           if files else "no file was ready")
+    if notes:
+        outcome += "; " + "; ".join(notes)
     if settling:
         outcome += "; a file is still being written"
     asks.syncs_done(ledger, ids, outcome)

@@ -189,8 +189,9 @@ class Watcher:
                         asked = syncnow.take(job.ledger, job.name)
                         if asked:
                             self._forget_backoffs(i)
+                        ran = syncnow.run_jobs(job) if asked else []
                         settling = self._scan(i)
-                        syncnow.done(job.ledger, job.name, asked, settling)
+                        syncnow.done(job.ledger, job.name, asked, settling, ran)
                         if timetable is not None:
                             timetable.run_due()
                 except Busy:
@@ -262,6 +263,7 @@ class Watcher:
             timetable = self._timetable(i)
             if timetable is not None:
                 timetable.run_due()
+            ran = syncnow.run_jobs(job) if asked else []
             with job.poll():
                 for path in self._candidates(i):
                     if self._stop:
@@ -279,7 +281,7 @@ class Watcher:
                 if i in self._down:  # the source could not be listed
                     run.errors += 1
             run.outcomes += unsent(job)
-            syncnow.done(job.ledger, job.name, asked)
+            syncnow.done(job.ledger, job.name, asked, notes=ran)
         except LeaseLost as lost:
             log.error("%s: %s", job.name, lost)
             run.errors += 1

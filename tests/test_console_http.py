@@ -8,7 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from filebridge.console.app import console_app
 from filebridge.console.users import Users
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger import console as q
+from filebridge.ledger.inventory import InventoryRows
 from filebridge.orders.base import OrderLine
 from filebridge.pipeline import Job
 from filebridge.profile import load_profile
@@ -363,3 +367,62 @@ def test_console_user_prints_a_line_the_users_file_takes(tmp_path, cli_env):
     assert users.check("marco", "pw-of-marc") is None
     r = run_cli("console-user", "a:b", cwd=tmp_path, env=env)
     assert r.returncode == 2 and "without ':'" in r.stderr
+
+
+def test_sync_now_runs_a_stock_profiles_order_pull_in_the_watcher(workdir, cli_env):
+    """A stock profile pulls the shop's orders hourly; sync now makes the running
+    watcher pull (and push the availability) at once."""
+    with WooServer(key="ck_dispo", secret="cs_dispo") as woo:
+        woo.shop.create({"sku": "A", "name": "A", "manage_stock": True, "stock_quantity": 0})
+        env = cli_env | {"WOO_URL": woo.url, "WOO_KEY": "ck_dispo", "WOO_SECRET": "cs_dispo"}
+        prof = write_profile(workdir, {
+            "name": "dispo",
+            "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
+                       "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+            "map": {"key": "sku"},
+            "stock": {"inventory": "dispo", "sku": "SKU", "quantity": "QTY",
+                      "schedule": {"orders": {"every": "1h"}}},
+            "write": [{"id": "woo", "format": "woocommerce_api", "url": "${WOO_URL}",
+                       "sync": "stock", "consumer_key": "${WOO_KEY}",
+                       "consumer_secret": "${WOO_SECRET}", "limits": {"max_backoff": 0.05}}],
+            "ledger": "../ledger.db"}, "dispo.yaml")
+        (workdir / "inbox/DISPO_1.csv").write_text("SKU;QTY\nA;5\n", encoding="utf-8")
+        r = run_cli("run", str(prof), cwd=workdir, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert woo.shop.catalog()["A"]["stock_quantity"] == 5
+        db = ledger_at(workdir)
+        log = (workdir / "watch.log").open("w")
+        watch = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", str(prof)],
+                                 cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait(lambda: q.schedules(db, "dispo").get("orders", {}).get("status") == "done",
+                 "the first scheduled pull")  # every: runs once when first seen
+            woo.add_order([("A", 2)])  # the shop takes the 2 off its own figure
+            rows = InventoryRows(db, "dispo")
+            time.sleep(2)
+            assert rows.movements() == []  # the next pull is an hour away
+            n = q.ask_sync(db, "dispo", "alice")
+            wait(lambda: q.syncs(db, "dispo")[0]["done"], "the sync")
+            [done] = q.syncs(db, "dispo")
+            assert done["id"] == n and "orders run" in done["outcome"], done
+            assert [(m.source, m.kind, m.sku, m.qty) for m in rows.movements()] == [
+                ("web:woo", "sale", "A", -2)]
+            assert woo.shop.catalog()["A"]["stock_quantity"] == 3  # the shop and the ledger agree
+            assert q.schedules(db, "dispo")["orders"]["runs"] == 1  # not the timetable's
+        finally:
+            watch.send_signal(signal.SIGTERM)
+            watch.wait(timeout=60)
+            log.close()
+            db.close()
+
+
+def ledger_at(root: Path) -> SqliteLedger:
+    return SqliteLedger(root / "ledger.db")
+
+
+def wait(check, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
