@@ -221,7 +221,7 @@ async def rejects_csv(request: Request, user: User) -> Response:
         buf = io.StringIO()
         w = csv.writer(buf, delimiter=job.profile.feedback.rejects.delimiter)
         head = False
-        for row in rj._rows(job, path):
+        for row in rj.rows(job, path):
             if not head:
                 w.writerow(row.keys())
                 head = True

@@ -27,7 +27,7 @@ def rejects_file(job: Any, f: dict[str, Any]) -> Path | None:
     return ctx.path(o.path)
 
 
-def _rows(job: Any, path: Path) -> Iterator[dict[str, str]]:
+def rows(job: Any, path: Path) -> Iterator[dict[str, str]]:
     o = job.profile.feedback.rejects
     with open(path, encoding=o.encoding, errors="replace", newline="") as fh:
         yield from csv.DictReader(fh, delimiter=o.delimiter)
@@ -50,7 +50,7 @@ def _kind(reason: str) -> str:
 
 def read(job: Any, path: Path, reason: str = "", fld: str = "", limit: int = 200) -> Rejects:
     out = Rejects()
-    for row in _rows(job, path):
+    for row in rows(job, path):
         out.total += 1
         r, f = row.get("reason") or "", row.get("field") or ""
         if len(out.reasons) < MAX_KINDS or _kind(r) in out.reasons:
