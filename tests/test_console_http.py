@@ -193,6 +193,10 @@ def test_profiles_page_shows_last_file_counts_breaker_queue_and_last_error(base,
     assert "no shop API" in rows["listino"]
     assert re.search(r'class="bad">LISTINO_0.xlsx</span> \([^)]*\): \S', rows["listino"])
     assert "none" in rows["stock"].split("<td>")[7]  # no error in stock
+    shops = alice.get(base + "/profiles/stock", timeout=10).text
+    woo_row = re.search(r'<table id="shops">.*?<td>woo</td>(.*?)</tr>', shops, re.DOTALL)
+    assert woo_row and re.search(r"<td>\d{4}-\d\d-\d\d [\d:]+</td><td>-</td><td>-</td>",
+                                 woo_row.group(1)), shops  # took changes; none waits
     # secrets never shown: the shop's keys are in the environment the profile names
     for page in ("/", "/profiles/stock", f"/profiles/stock/runs/{s.held_run}"):
         text = alice.get(base + page, timeout=10).text

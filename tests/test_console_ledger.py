@@ -38,7 +38,19 @@ def test_a_held_runs_plan_and_the_profiles_last_error(ledger):  # noqa: F811
     log.stage([("A", "upsert", 1, None, '{"sku": "A", "stock": 5}', 2, 0)], f.id, rid)
     log.commit(f.id, hold=False)
     sent = log.pending(10)
+    assert q.shop_health(ledger, "p")["woo"]["waiting_since"] is not None  # queued
     log.settle(sent, [Result(sent[0].change.id, True)])  # the shop has A with 5
+    health = q.shop_health(ledger, "p")["woo"]
+    assert health["last_sent"] is not None and health["waiting_since"] is None
+    assert health["error"] is None
+    rid1 = ledger.start_run("p")
+    e = ledger.claim("p", "d0", "z.csv", 1, rid1)
+    log.stage([("Z", "upsert", 9, None, '{"sku": "Z", "stock": -1}', 2, 0)], e.id, rid1)
+    log.commit(e.id, hold=False)
+    bad = log.pending(10)
+    log.settle(bad, [Result(bad[0].change.id, False, message="stock below 0")])
+    health = q.shop_health(ledger, "p")["woo"]
+    assert "stock below 0" in health["error"] and health["error_at"] >= health["last_sent"]
     rid2 = ledger.start_run("p")
     g = ledger.claim("p", "d2", "b.csv", 1, rid2)
     log.stage([("A", "upsert", 2, None, '{"sku": "A", "stock": 4}', 2, 0),

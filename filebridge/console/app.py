@@ -134,7 +134,9 @@ async def profile(request: Request, user: User) -> Response:
     job = _job(request)
 
     def read() -> dict[str, Any]:
+        health = q.shop_health(job.ledger, state_of(job))
         return {"o": overview(job), "runs": q.runs(job.ledger, job.name, 20),
+                "shops": {s: health.get(s, {}) for s in sorted(job.shops)},
                 "files": q.files(job.ledger, job.name, 30),
                 "syncs": q.syncs(job.ledger, job.name, 10)}
 

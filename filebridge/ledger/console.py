@@ -103,6 +103,28 @@ def outbox(ledger: Ledger, state: str) -> dict[str, dict[str, int]]:
     return out
 
 
+def shop_health(ledger: Ledger, state: str) -> dict[str, dict[str, Any]]:
+    """Per shop sink: when it last took a change ('last_sent'), the oldest change still
+    waiting for it ('waiting_since') and the last error a change met ('error',
+    'error_at'), from the outbox."""
+    with reading(ledger):
+        sent = dict(ledger.db.execute("SELECT sink, max(updated) FROM outbox WHERE profile=? "
+                                      "AND status='sent' GROUP BY sink", (state,)).fetchall())
+        waiting = dict(ledger.db.execute("SELECT sink, min(created) FROM outbox WHERE "
+                                         "profile=? AND status='queued' GROUP BY sink",
+                                         (state,)).fetchall())
+        errors = ledger.db.execute("SELECT sink, error, updated FROM outbox WHERE id IN "
+                                   "(SELECT max(id) FROM outbox WHERE profile=? AND error IS "
+                                   "NOT NULL GROUP BY sink)", (state,)).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for sink in {*sent, *waiting, *(e[0] for e in errors)}:
+        out[sink] = {"last_sent": sent.get(sink), "waiting_since": waiting.get(sink),
+                     "error": None, "error_at": None}
+    for sink, error, at in errors:
+        out[sink] |= {"error": error, "error_at": at}
+    return out
+
+
 def held(ledger: Ledger, state: str) -> list[dict[str, Any]]:
     """Runs the breaker holds: [{'run', 'sink', 'changes'}], oldest first."""
     with reading(ledger):
