@@ -218,33 +218,19 @@ def check(profiles: tuple[str, ...]) -> None:
 @click.option("-n", "--rows", default=10, show_default=True, help="records to show")
 def preview(profile: str, file: Path, rows: int) -> None:
     """Show the first mapped records of FILE and its rejects; writes nothing."""
-    from filebridge.errors import RejectedFile, Waiting
-    from filebridge.records import FileReport, plain
+    from filebridge.preview import preview as look
 
     job = _job(profile, preview=True, readonly=True)
-    report = FileReport(file.name)
-    shown = 0
-    try:
-        if job.related is not None:
-            job.related.refresh()  # code tables, as a run would load them
-        for batch in job.batches(file, report):
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
-                if shown >= rows:
-                    break
-                click.echo(f"line {line}: " + json.dumps({k: plain(v) for k, v in rec.items()},
-                                                         ensure_ascii=False))
-                shown += 1
-            if shown >= rows and report.tally.rejected >= 10:
-                break
-    except RejectedFile as e:
-        _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {e}")
-    except Waiting as e:
-        _fail(runner.WAITING, f"{file.name}: the file would wait: {e}")
-    report.flush()
-    for rej in report.first[:20]:
+    p = look(job, file, rows)
+    if p.rejected is not None:
+        _fail(runner.FILES_REJECTED, f"{file.name}: the file would be rejected: {p.rejected}")
+    if p.waits is not None:
+        _fail(runner.WAITING, f"{file.name}: the file would wait: {p.waits}")
+    for line, rec in p.records:
+        click.echo(f"line {line}: " + p.record_json(rec))
+    for rej in [r for r in p.rejects if r.level == "reject"]:
         click.echo(f"reject line {rej.line}: {rej.field or '-'}: {rej.reason}")
-    report.close()
-    sys.exit(runner.ROWS_REJECTED if report.tally.rejected else runner.OK)
+    sys.exit(runner.ROWS_REJECTED if p.tally.rejected else runner.OK)
 
 
 @main.command()
@@ -300,16 +286,50 @@ def plan(profile: str, file: Path, examples: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to listen on (localhost: put a TLS proxy in front for the shops)")
 @click.option("--port", default=8470, show_default=True, type=int)
-def serve(profiles: tuple[str, ...], host: str, port: int) -> None:
+@click.option("--users", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="FILEBRIDGE_CONSOLE_USERS", help="the console's users file (lines made "
+              "by filebridge console-user; default $FILEBRIDGE_CONSOLE_USERS); without it "
+              "there is no console, only the webhooks")
+def serve(profiles: tuple[str, ...], host: str, port: int, users: Path | None) -> None:
     """Take the shops' order webhooks: POST /hooks/PROFILE/SINK for every shop API
     sink with a webhook_secret in a stock profile (default: every profiles/*.yaml).
-    A sale is recorded as a pull records it and its availability pushed at once."""
+    A sale is recorded as a pull records it and its availability pushed at once.
+    With --users, the operator console too, at / (log in; $FILEBRIDGE_CONSOLE_SECRET
+    signs its session cookie, else a new key per start)."""
     from filebridge.serve import serve as run_server
 
     paths = list(profiles) or sorted(str(p) for p in Path("profiles").glob("*.yaml"))
     if not paths:
         _fail(runner.USAGE, "no profiles given and none in ./profiles")
-    run_server([_job(p) for p in paths], host, port)
+    jobs = [_job(p) for p in paths]
+    console = None
+    if users is not None:
+        from filebridge.console.app import console_app
+        from filebridge.console.users import Users
+
+        try:
+            console = console_app(jobs, Users.load(users),
+                                  os.environ.get("FILEBRIDGE_CONSOLE_SECRET"))
+        except ProfileError as e:
+            _fail(runner.CONFIG_ERROR, str(e))
+    run_server(jobs, host, port, console)
+
+
+@main.command("console-user")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), default="viewer",
+              show_default=True)
+@click.password_option(help="asked for when not given ($FILEBRIDGE_CONSOLE_PASSWORD)",
+                       envvar="FILEBRIDGE_CONSOLE_PASSWORD")
+def console_user(name: str, role: str, password: str) -> None:
+    """Print a line for the console's users file: NAME, its role and an Argon2 hash of
+    the password (the password itself is kept nowhere)."""
+    from filebridge.console.users import line
+
+    try:
+        click.echo(line(name, role, password))
+    except ValueError as e:
+        _fail(runner.USAGE, str(e))
 
 
 @main.command()
@@ -409,12 +429,14 @@ def reconcile(profile: str, correct: bool, show_all: bool) -> None:
 @click.option("--profile", "profile", required=True, help="the profile whose run it is")
 def approve(run_id: int, profile: str) -> None:
     """Apply the shop changes of RUN that the circuit breaker held, now."""
+    from filebridge.approval import NothingHeld, release
+
     job = _job(profile)
     with _holding(job):
-        released = {s.id: s.log.approve(run_id) for s in job.shops.values()}
-        if not any(released.values()):
-            _fail(runner.USAGE, f"{job.name}: run {run_id} has no held changes")
-        job.ledger.approved(run_id)
+        try:
+            released = release(job, run_id)
+        except NothingHeld as e:
+            _fail(runner.USAGE, str(e))
         for sid, n in released.items():
             if n:
                 click.echo(f"{sid}: {n} changes released")

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from filebridge.webhooks import Refused, Unknown, Webhooks
 
@@ -49,9 +49,10 @@ def routes(hooks: Webhooks) -> list[Route]:
     return [Route("/hooks/{profile}/{sink}", receive, methods=["POST"])]
 
 
-def app(jobs: list[Job]) -> Starlette:
+def app(jobs: list[Job], console: Starlette | None = None) -> Starlette:
     """The app of ``filebridge serve`` for ``jobs``; ``app.state.hooks`` is the
-    :class:`~filebridge.webhooks.Webhooks` behind it."""
+    :class:`~filebridge.webhooks.Webhooks` behind it. ``console``: the operator console
+    (filebridge/console/), mounted beside the webhooks."""
     hooks = Webhooks(jobs)
 
     @asynccontextmanager
@@ -62,16 +63,22 @@ def app(jobs: list[Job]) -> Starlette:
         finally:
             await run_in_threadpool(hooks.close)
 
-    web = Starlette(routes=routes(hooks), lifespan=lifespan)
+    mounted: list[Route | Mount] = [*routes(hooks)]
+    if console is not None:
+        mounted.append(Mount("/", app=console))
+    web = Starlette(routes=mounted, lifespan=lifespan)
     web.state.hooks = hooks
     return web
 
 
-def serve(jobs: list[Job], host: str = "127.0.0.1", port: int = 8470) -> None:
+def serve(jobs: list[Job], host: str = "127.0.0.1", port: int = 8470,
+          console: Starlette | None = None) -> None:
     """Run the app until stopped (Ctrl-C, SIGTERM)."""
     import uvicorn
 
-    web = app(jobs)
+    web = app(jobs, console)
+    if console is not None:
+        log.info("console: http://%s:%d/", host, port)
     for profile, sink in web.state.hooks.routes():
         log.info("webhooks: POST http://%s:%d/hooks/%s/%s", host, port, profile, sink)
     if not web.state.hooks.routes():

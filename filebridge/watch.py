@@ -38,7 +38,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from filebridge import alerts
+from filebridge import alerts, syncnow
 from filebridge.errors import (
     DiskFull,
     LedgerError,
@@ -185,6 +185,9 @@ class Watcher:
         job = self.jobs[i]
         timetable: Scheduler | None = None
         made = False
+        listener = syncnow.Listener(job.ledger.sibling(), job.name, self._wakes[i].set,
+                                    lambda: self._stop)  # "sync now" from the console
+        listener.start()
         try:
             while not self._stop:
                 self._wakes[i].clear()
@@ -197,7 +200,12 @@ class Watcher:
                         self._sweep(i)
                         if not made:  # under the lease: its 'running' rows are stale
                             timetable, made = self._timetable(i), True
+                        asked = syncnow.take(job.ledger, job.name)
+                        if asked:
+                            self._forget_backoffs(i)
+                        ran = syncnow.run_jobs(job) if asked else []
                         settling = self._scan(i)
+                        syncnow.done(job.ledger, job.name, asked, settling, ran)
                         if timetable is not None:
                             timetable.run_due()
                 except Busy:
@@ -220,6 +228,8 @@ class Watcher:
         except LedgerError as e:  # the state store failed: everything stops
             self._ledger_error = e
             self.stop()
+        finally:
+            listener.close()
 
     def _sweep(self, i: int) -> None:
         """Leftovers of a crashed process, the first time this process holds the
@@ -260,6 +270,7 @@ class Watcher:
         """One pass over job ``i``, its lease held."""
         job = self.jobs[i]
         run = _Run(job)
+        asked = syncnow.take(job.ledger, job.name)  # a pass over everything is the sync
         try:
             for error in job.drain():
                 log.error("%s: %s; the changes stay queued", job.name, error)
@@ -267,6 +278,7 @@ class Watcher:
             timetable = self._timetable(i)
             if timetable is not None:
                 timetable.run_due()
+            ran = syncnow.run_jobs(job) if asked else []
             with job.poll():
                 for path in self._candidates(i):
                     if self._stop:
@@ -285,6 +297,7 @@ class Watcher:
                     run.errors += 1
             alerts.shops(job)
             run.outcomes += unsent(job)
+            syncnow.done(job.ledger, job.name, asked, notes=ran)
         except LeaseLost as lost:
             log.error("%s: %s", job.name, lost)
             run.errors += 1
@@ -441,6 +454,13 @@ class Watcher:
             log.info("%s: %s", path.name, outcome.reason)
 
     # failures ---------------------------------------------------------------
+    def _forget_backoffs(self, i: int) -> None:
+        """Sync now: files, source and shops that failed are tried again at once."""
+        self._down.pop(i, None)
+        self._drain_due.pop(i, None)
+        for key in [k for k in self._failed if k[0] == i]:
+            del self._failed[key]
+
     def _backing_off(self, i: int, path: Any) -> bool:
         """A file that failed waits out its delay, unless it has been replaced since."""
         f = self._failed.get((i, path))

@@ -10,6 +10,8 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 # The SFTP tests run a real OpenSSH server: install it if the machine lacks it.
 bash .ci/install-sshd.sh
+# The console's browser tests drive a real headless Chromium (Debian's package).
+bash .ci/install-chromium.sh
 # The ledger tests run a real PostgreSQL server (a temporary cluster per session).
 bash .ci/install-postgres.sh
 # The vendure_api tests run a real Vendure (Node 20 + npm ci, about 20 s once).

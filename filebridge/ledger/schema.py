@@ -336,6 +336,20 @@ CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox(profile, sink, key, id);
 """
 
 
+# "Sync now" asked from the console, done by the watcher (filebridge/ledger/console.py).
+SYNC_REQUESTS = """CREATE TABLE IF NOT EXISTS sync_requests (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    asked REAL NOT NULL,
+    asked_by TEXT NOT NULL,         -- the console user who asked
+    taken REAL,                     -- a watcher started on it
+    done REAL,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS sync_requests_open ON sync_requests(profile, done);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -351,6 +365,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("order_documents, document_files: orders as documents for the ERP", _script(DOCUMENTS)),
     ("alerts: when a problem began and was last told; outbox by key for run reports",
      _script(ALERTS)),
+    ("sync_requests: sync now, asked in the console, done by the watcher",
+     _script(SYNC_REQUESTS)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,1 @@
+"""The operator console of ``filebridge serve`` (filebridge/console/app.py)."""
