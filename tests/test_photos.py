@@ -523,3 +523,23 @@ def test_check_validates_the_sftp_photo_folder(tmp_path, cli_env, change, error)
         return
     assert r.returncode != 0 and error in out and "photos" in out, out
     assert "hunter2" not in out
+
+
+def test_trust_pins_the_photo_servers_key(tmp_path, cli_env, sshd):
+    """``filebridge trust`` finds the SFTP photo folder's server and pins its key;
+    with it pinned the photos are fetched."""
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(jpeg(1))
+    kh = tmp_path / "known_hosts"
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    drop(tmp_path, "T1", ROWS[:1])
+    refused = run(prof, cli_env, "run")
+    assert refused.returncode != 0 and "T1.csv" in {p.name for p in (tmp_path / "inbox").iterdir()}
+    r = subprocess.run([sys.executable, "-m", "filebridge", "trust", str(prof), "--yes"],
+                       check=False, env=cli_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "photos: pinned" in r.stdout
+    assert kh.read_text() == sshd.known_hosts_line()
+    assert run(prof, cli_env, "run").returncode == 0
+    assert [u for v in images(tmp_path, "T1").values() for u, _ in v] == [url(jpeg(1))]

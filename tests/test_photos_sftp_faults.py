@@ -38,11 +38,12 @@ def noisy_jpeg(seed: int) -> bytes:
     return out.getvalue()
 
 
-def setup(tmp_path: Path, server: FaultServer, monkeypatch) -> tuple[Path, bytes]:
+def setup(tmp_path: Path, server: FaultServer, monkeypatch, ready: str = "{stable_for: 0s}"
+          ) -> tuple[Path, bytes]:
     monkeypatch.delenv("FILEBRIDGE_LEDGER", raising=False)
     kh = tmp_path / "known_hosts"
     kh.write_text(server.known_hosts_line())
-    prof = sftp_profile(tmp_path, server, "FOTO", kh)
+    prof = sftp_profile(tmp_path, server, "FOTO", kh, ready=ready)
     data = noisy_jpeg(1)
     assert len(data) > 200_000
     (server.root / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(data)
@@ -123,3 +124,46 @@ def test_a_download_left_by_a_killed_process_is_swept(tmp_path, server, monkeypa
     assert scratch_files(tmp_path) == []
     assert [p.name for p in (tmp_path / "cdn").iterdir()] == [url(data).removeprefix(CDN)]
     assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(data)]
+
+
+def test_a_photo_still_being_written_is_left_for_a_later_run(tmp_path, server, monkeypatch):
+    """With ``stable_for``, a photo whose size keeps changing while the run waits
+    (the run waits at most 3 x stable_for + 5s, as the SFTP source's on-demand wait)
+    is a warning naming it, and is not published; once still it is taken."""
+    import threading
+    import time
+
+    from helpers import read_csv
+
+    prof, data = setup(tmp_path, server, monkeypatch, ready="{stable_for: 0.5s}")
+    second = noisy_jpeg(2)
+    growing = server.root / "FOTO" / "D25FW0101_001_2.jpg"
+    stop = threading.Event()
+
+    def write_slowly() -> None:
+        with open(growing, "wb") as f:
+            for i in range(0, len(second), 2048):
+                if stop.is_set():
+                    return
+                f.write(second[i:i + 2048])
+                f.flush()
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        job = job_for(prof)
+        drop(tmp_path, "W1", ROWS[:1])
+        assert run(job) == [("W1.csv", "done")]
+    finally:
+        stop.set()
+        writer.join()
+    assert [u for v in images(tmp_path, "W1").values() for u, _ in v] == [url(data)]
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "W1.rejects.csv", ";")]
+    assert any("D25FW0101_001_2.jpg: still being written" in w for w in warnings), warnings
+    assert [p.name for p in (tmp_path / "cdn").iterdir()] == [url(data).removeprefix(CDN)]
+    growing.write_bytes(second)  # now complete
+    drop(tmp_path, "W2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(job) == [("W2.csv", "done")]
+    assert [u for v in images(tmp_path, "W2").values() for u, _ in v] == [url(data),
+                                                                          url(second)]
