@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from faultsftp import FaultServer
+from helpers import read_csv
 from PIL import Image
 from test_photos import CDN, ROWS, drop, images, sftp_profile, url
 
@@ -70,24 +71,29 @@ def scratch_files(tmp_path: Path) -> list[Path]:
 def test_a_drop_mid_download_is_retried_and_the_photo_published_once(tmp_path, server,
                                                                     monkeypatch):
     prof, data = setup(tmp_path, server, monkeypatch)
+    (server.root / "FOTO" / "D25FW0101_001_9.jpg").write_bytes(b"not a picture")
     server.faults.drop_read_after, server.faults.drops = 100_000, 1
     job = job_for(prof)
     drop(tmp_path, "F1", ROWS[:1])
     assert run(job) == [("F1.csv", "done")]
+    assert job.photos is not None and job.photos.remote.downloads == 2
     assert server.faults.dropped == 1  # the first try dropped, the second took it
     assert [p.name for p in (tmp_path / "cdn").iterdir()] == [url(data).removeprefix(CDN)]
     assert (tmp_path / "cdn" / url(data).removeprefix(CDN)).read_bytes() == data
     assert [u for v in images(tmp_path, "F1").values() for u, _ in v] == [url(data)]
     assert scratch_files(tmp_path) == []
 
-    # The next input in the same process: the photo's (name, size, mtime) is known
-    # with its digest, so it is not downloaded again, and nothing is published.
+    # The next input in the same process: the photos' (name, size, mtime) are known
+    # with their digests, so neither the published nor the refused one is downloaded
+    # again, and nothing is published.
     reads = server.faults.reads
     drop(tmp_path, "F2", [ROWS[0].replace("199.00", "189.00")])
     assert run(job) == [("F2.csv", "done")]
     assert server.faults.reads == reads
-    assert job.photos is not None and job.photos.copied == 1
-    assert job.photos.remote.downloads == 1
+    assert job.photos.copied == 1
+    assert job.photos.remote.downloads == 2
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "F2.rejects.csv", ";")]
+    assert any("D25FW0101_001_9.jpg: refused: not an image" in w for w in warnings), warnings
     assert [u for v in images(tmp_path, "F2").values() for u, _ in v] == [url(data)]
 
 
@@ -132,8 +138,6 @@ def test_a_photo_still_being_written_is_left_for_a_later_run(tmp_path, server, m
     is a warning naming it, and is not published; once still it is taken."""
     import threading
     import time
-
-    from helpers import read_csv
 
     prof, data = setup(tmp_path, server, monkeypatch, ready="{stable_for: 0.5s}")
     second = noisy_jpeg(2)

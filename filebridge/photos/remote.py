@@ -131,7 +131,8 @@ class RemoteFolder:
             for name, size, mtime, key, position in complete:
                 digest = self._digests.get((name, size, mtime))
                 row = photos.known(digest) if digest is not None else None
-                if digest is not None and photos.published(row):
+                if digest is not None and row is not None and (
+                        photos.published(row) or row.status == "refused"):
                     photos.take(name, key, position, digest, row, Path(name), report,
                                 index, new)
                     continue
