@@ -155,6 +155,9 @@ class RemoteFolder:
                 photos.take(name, key, position, digest, photos.known(digest), local,
                             report, index, new)
                 local.unlink(missing_ok=True)
+            # Only what the folder holds now: a watcher's cache does not grow forever.
+            now = {(n, s, m) for n, s, m, *_ in complete}
+            self._digests = {k: d for k, d in self._digests.items() if k in now}
         finally:
             self.session.close()  # no idle connection between input files
             if tmp is not None:
