@@ -5,9 +5,13 @@ then the same photos dropped again (rewritten, new times) with a new price list:
 every photo is hashed again, none is checked or copied again.
 
 Each run is one ``filebridge run`` process; wall time and peak RSS (from wait4).
+With ``--sftp`` the photo folder is on a local OpenSSH sshd (started as the tests
+start it, tests/sshd.py): every photo is downloaded to scratch to be hashed, on the
+re-drop too (a new process knows digests, not names, sizes and times).
 
     .venv/bin/python bench/images.py                     # 2,000 products, 10,000 photos
     .venv/bin/python bench/images.py --products 200      # a tenth
+    .venv/bin/python bench/images.py --sftp              # the photos on an SFTP server
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import time
 from pathlib import Path
 
 from PIL import Image
+
+HERE = Path(__file__).resolve().parent
 
 PER_PRODUCT = 5
 
@@ -100,13 +106,30 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=2000,
                     help=f"{PER_PRODUCT} photos each (default 2,000: 10,000 photos)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--sftp", action="store_true", help="the photo folder on a local sshd")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fb-images-"))
+    server = None
     try:
         (root / "inbox").mkdir()
-        (root / "p.yaml").write_text(PROFILE)
+        foto = root / "FOTO"
+        profile = PROFILE
+        if args.sftp:
+            import json
+
+            sys.path.insert(0, str(HERE.parent / "tests"))
+            from sshd import start_sshd  # the tests' sshd: one config, not two
+
+            server = start_sshd(root / "sshd")
+            (root / "known_hosts").write_text(server.known_hosts_line())
+            foto = server.root / "FOTO"
+            conn = server.server(root / "known_hosts", path="FOTO",
+                                 ready={"stable_for": "0s"})
+            conn.pop("kind")
+            profile = PROFILE.replace("  folder: FOTO\n", f"  sftp: {json.dumps(conn)}\n")
+        (root / "p.yaml").write_text(profile)
         t = time.monotonic()
-        size = photos(root / "FOTO", args.products)
+        size = photos(foto, args.products)
         n = args.products * PER_PRODUCT
         print(f"{n} photos, {size / 2**20:.0f} MiB, made in {time.monotonic() - t:.1f} s")
 
@@ -126,7 +149,7 @@ def main() -> None:
               f"photos/s over the run without photos), peak RSS {rss1} MiB, {published} "
               "published")
 
-        for p in (root / "FOTO").iterdir():  # dropped again: new files, new times
+        for p in foto.iterdir():  # dropped again: new files, new times
             data = p.read_bytes()
             p.unlink()
             p.write_bytes(data)
@@ -141,6 +164,9 @@ def main() -> None:
         if published != n or copied:
             raise SystemExit("FAILED: every photo published once, none again")
     finally:
+        if server is not None:
+            server.proc.terminate()
+            server.proc.wait()
         if args.keep:
             print(f"kept: {root}")
         else:

@@ -585,6 +585,8 @@ def trust(profile: str, yes: bool, replace: bool) -> None:
     uses = [("source", prof.source)] if prof.source.kind == "sftp" else []
     uses += [(f"destination {n}", d) for n, d in prof.destinations.items()
              if d.kind == "sftp"]
+    if prof.photos is not None and prof.photos.sftp is not None:
+        uses.append(("photos", prof.photos.sftp))
     if not uses:
         _fail(runner.USAGE, f"{profile}: no SFTP server in this profile")
     servers: dict[tuple[str, int, Path], tuple[str, Any]] = {}

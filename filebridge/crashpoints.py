@@ -20,6 +20,7 @@ Points (where they are, what has happened just before):
     tables.loaded       tables/related.py: a set's members are read into scratch
     photos.staged       photos/folder.py: a photo's copy is written, not renamed into place
     photos.copied       photos/folder.py: a photo is published, the ledger does not know it
+    photos.downloaded   photos/remote.py: a photo from SFTP is in scratch, not hashed yet
     shipment.made       shipments/sink.py: the shop made a shipment, the ledger does not know it
 """
 

@@ -91,7 +91,8 @@ class Job:
         if profile.photos is not None:
             from filebridge.photos.folder import Photos
 
-            self.photos = Photos(profile.photos, self.ledger, profile.name, self.delivery)
+            self.photos = Photos(profile.photos, self.ledger, profile.name, self.delivery,
+                                 self.scratch_root)
         stock = getattr(profile, "stock", None)
         self.inventory = None
         if stock is not None:

@@ -346,3 +346,200 @@ def test_a_crash_while_publishing_leaves_one_copy_of_each_photo(tmp_path, cli_en
         url(d).removeprefix(CDN) for d in shots)
     assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(d) for d in shots]
     assert "images [photos] known=3 published=3 refused=0" in status(prof, cli_env)
+
+
+def sftp_profile(tmp: Path, sshd, folder: str, kh: Path, ready: str = "{stable_for: 0s}",
+                 sink: str = "") -> Path:
+    """The photos on the real sshd (tests/sshd.py) instead of the local FOTO folder."""
+    import json
+
+    prof = profile(tmp)
+    server = sshd.server(kh, path=folder) | {"ready": "READY"}
+    server.pop("kind")
+    text = prof.read_text().replace("  folder: FOTO\n", "  sftp: " + json.dumps(server)
+                                    .replace('"READY"', ready) + "\n")
+    if sink:
+        text = text.replace('  - {format: shopify_csv, path: "out/{stem}.csv"}',
+                            '  - {format: shopify_csv, path: "out/{stem}.csv"}\n' + sink)
+    prof.write_text(text)
+    return prof
+
+
+def test_photos_from_an_sftp_folder_published_once(tmp_path, cli_env, sshd):
+    """The photo folder on the real OpenSSH sshd: each photo downloaded to scratch,
+    checked, published once under its digest; its URL in the Shopify CSV and the
+    WooCommerce import file. Broken photos are refused by name. Dropped again on the
+    server (new mtimes) they are downloaded to be hashed, and nothing is published."""
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh, sink=(
+        '  - {format: woocommerce_csv, path: "out/{stem}.woo.csv"}'))
+    a1, a2, b1 = jpeg(1), jpeg(2), jpeg(3)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (folder / "D25FW0101_002_1.jpg").write_bytes(b1)
+    (folder / "D25FW0101_002_2.jpg").write_bytes(jpeg(4, (640, 480))[:900])  # truncated
+    (folder / "D25FW0101_002_3.jpg").write_bytes(b"GIF89a but no picture")
+    drop(tmp_path, "R1", ROWS)
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    [ack] = read_csv(tmp_path / "feedback" / "R1.ack.csv", ";")
+    assert (ack["status"], ack["read"], ack["sent"], ack["rejected"]) == ("done", "4", "4", "0")
+    warnings = {w["reason"] for w in read_csv(tmp_path / "feedback" / "R1.rejects.csv", ";")}
+    assert any("D25FW0101_002_2.jpg: refused: broken or truncated" in w for w in warnings)
+    assert any("D25FW0101_002_3.jpg: refused: not an image" in w for w in warnings)
+    assert sorted(p.name for p in (tmp_path / "cdn").iterdir()) == sorted(
+        u.removeprefix(CDN) for u in (url(a1), url(a2), url(b1)))
+    assert (tmp_path / "cdn" / url(b1).removeprefix(CDN)).read_bytes() == b1
+    shop = images(tmp_path, "R1")
+    assert [u for u, _ in shop["d25fw0101"]] == [url(a1), url(a2), url(b1)]
+    # The WooCommerce file through the re-implemented importer (tests/checkers):
+    # the product gets the photos as its image and gallery, in position order.
+    from checkers.woocommerce_importer import WooShop, import_csv
+
+    woo = WooShop()
+    res = import_csv(woo, tmp_path / "out" / "R1.woo.new.csv")
+    assert not res.failed and not res.skipped, (res.failed, res.skipped)
+    assert woo.product("D25FW0101").images == [url(a1), url(a2), url(b1)]
+    # the server's folder is read, never changed; no download left in scratch
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"D25FW0101_00{c}_{n}.jpg" for c, n in ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3)))
+    scratch = list((tmp_path / ".filebridge-scratch").rglob("*"))
+    assert not [p for p in scratch if p.is_file()], scratch
+    assert "images [photos] known=5 published=3 refused=2" in status(prof, cli_env)
+
+    stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+    for p in folder.iterdir():  # dropped again: new files, new times
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)
+    drop(tmp_path, "R2", [r.replace("199.00", "189.00") for r in ROWS])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()} == stamp
+    assert images(tmp_path, "R2") == shop
+    assert "images [photos] known=5 published=3 refused=2" in status(prof, cli_env)
+
+
+def test_sftp_photos_delivered_to_an_sftp_cdn_once(tmp_path, cli_env, sshd):
+    """Photos read from SFTP and published to an SFTP destination: a re-run uploads
+    nothing (the destination's files keep their times)."""
+    import json
+
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    remote = sshd.root / tmp_path.name / "cdn"
+    remote.mkdir()
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    dest = sshd.server(kh, path=str(remote.relative_to(sshd.root)))
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}')
+                    + f"destinations: {{cdn: {json.dumps(dest)}}}\n")
+    a1 = jpeg(1)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(a1)
+    drop(tmp_path, "D1", ROWS[:2])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert [p.name for p in remote.iterdir()] == [url(a1).removeprefix(CDN)]
+    stamp = {p.name: p.stat().st_mtime_ns for p in remote.iterdir()}
+    drop(tmp_path, "D2", [r.replace("199.00", "189.00") for r in ROWS[:2]])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in remote.iterdir()} == stamp
+
+
+def test_an_sftp_photo_is_taken_once_complete(tmp_path, cli_env, sshd):
+    """The SFTP source's readiness rule: with a done-file configured, a photo without
+    it is left for a later run (a warning naming it) and the done-file is no photo;
+    with stable_for, a run waits until the photo's size and mtime stay the same."""
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh,
+                        ready="{stable_for: 1s, done_file: '{name}.ok'}")
+    a1, a2 = jpeg(1), jpeg(2)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (folder / "D25FW0101_001_1.jpg.ok").write_bytes(b"")
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2)  # its done-file not there yet
+    drop(tmp_path, "Q1", ROWS[:1])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "Q1").values() for u, _ in v] == [url(a1)]
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "Q1.rejects.csv", ";")]
+    assert any("D25FW0101_001_2.jpg: no D25FW0101_001_2.jpg.ok yet" in w for w in warnings)
+    assert not any("does not match" in w for w in warnings), warnings
+    (folder / "D25FW0101_001_2.jpg.ok").write_bytes(b"")
+    drop(tmp_path, "Q2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert [u for v in images(tmp_path, "Q2").values() for u, _ in v] == [url(a1), url(a2)]
+    assert (folder / "D25FW0101_001_2.jpg.ok").exists()  # the folder is read, not consumed
+
+
+def test_a_changed_host_key_of_the_photo_server_is_refused(tmp_path, cli_env, sshd):
+    """A pinned key the server no longer shows: nothing is downloaded or sent, the
+    input stays for the next run, and the message says the key changed."""
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(jpeg(1))
+    kh = tmp_path / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(tmp_path / "other")], check=True)
+    other = " ".join((tmp_path / "other.pub").read_text().split()[:2])
+    kh.write_text(f"{sshd.host_id} {other}\n")
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    drop(tmp_path, "H1", ROWS[:1])
+    r = run(prof, cli_env, "run")
+    assert r.returncode != 0
+    assert "HOST KEY CHANGED" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert (tmp_path / "inbox" / "H1.csv").exists()
+    assert not (tmp_path / "out" / "H1.csv").exists()
+    assert not (tmp_path / "cdn").exists() or not list((tmp_path / "cdn").iterdir())
+
+
+SFTP_BLOCK = "  sftp:\n    host: 127.0.0.1\n    user: photos\n    key: file:KEY\n    path: FOTO\n"
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda t: t.replace("  folder: FOTO\n", SFTP_BLOCK).replace("    key: file:KEY\n", ""),
+     "give key"),
+    (lambda t: t.replace("  folder: FOTO\n", SFTP_BLOCK).replace("file:KEY", "hunter2-lit"),
+     "literal secret is refused"),
+    (lambda t: t.replace("  folder: FOTO\n", "  folder: FOTO\n" + SFTP_BLOCK),
+     "give folder (local) or sftp (a server), one of them"),
+    (lambda t: t.replace("  folder: FOTO\n", ""),
+     "give folder (local) or sftp (a server), one of them"),
+    (lambda t: t.replace("  folder: FOTO\n", SFTP_BLOCK), None),
+])
+def test_check_validates_the_sftp_photo_folder(tmp_path, cli_env, change, error):
+    prof = profile(tmp_path)
+    (tmp_path / "KEY").write_text("not checked before a connection")
+    prof.write_text(change(prof.read_text()))
+    r = run(prof, cli_env, "check")
+    out = r.stdout + r.stderr
+    if error is None:
+        assert r.returncode == 0, out
+        return
+    assert r.returncode != 0 and error in out and "photos" in out, out
+    assert "hunter2" not in out
+
+
+def test_trust_pins_the_photo_servers_key(tmp_path, cli_env, sshd):
+    """``filebridge trust`` finds the SFTP photo folder's server and pins its key;
+    with it pinned the photos are fetched."""
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    (folder / "D25FW0101_001_1.jpg").write_bytes(jpeg(1))
+    kh = tmp_path / "known_hosts"
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    drop(tmp_path, "T1", ROWS[:1])
+    refused = run(prof, cli_env, "run")
+    assert refused.returncode != 0 and "T1.csv" in {p.name for p in (tmp_path / "inbox").iterdir()}
+    r = subprocess.run([sys.executable, "-m", "filebridge", "trust", str(prof), "--yes"],
+                       check=False, env=cli_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "photos: pinned" in r.stdout
+    assert kh.read_text() == sshd.known_hosts_line()
+    assert run(prof, cli_env, "run").returncode == 0
+    assert [u for v in images(tmp_path, "T1").values() for u, _ in v] == [url(jpeg(1))]

@@ -48,9 +48,14 @@ def sha256(path: Path) -> str:
 class Photos:
     """The ``photos:`` of one profile, bound to its ledger."""
 
-    def __init__(self, spec: PhotosSpec, ledger: Any, profile: str, delivery: Any = None):
+    def __init__(self, spec: PhotosSpec, ledger: Any, profile: str, delivery: Any = None,
+                 scratch: Path | None = None):
         self.spec, self.ledger, self.profile = spec, ledger, profile
         self.delivery = delivery
+        # Downloads from an SFTP photo folder land here (the job's scratch root: the
+        # restart sweep removes what a dead process left).
+        self.scratch = scratch or Path(".filebridge-scratch") / profile
+        self.remote: Any = None
         self.variant = tag(spec.web)
         self.regex = spec.regex()
         self.copied = 0  # photos published by this process (for tests and the bench)
@@ -62,54 +67,87 @@ class Photos:
     def scan(self, report: FileReport) -> PhotoIndex:
         """Every photo in the folder, checked and published as needed; refused and
         unmatched files are warnings in the file's report (naming the photo)."""
-        folder = self.spec.folder
-        if not folder.is_dir():
-            raise ValueError(f"photos: folder {folder} does not exist")
-        found: list[tuple[str, tuple[str, ...], int, str]] = []  # name, key, position, digest
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if entry.name.startswith(".") or not entry.is_file():
-                continue  # hidden files: an upload still under way, or the system's own
-            m = self.regex.fullmatch(entry.name)
-            if m is None:
-                report.warn(None, self.spec.field, f"photo {entry.name}: does not match the "
-                            f"pattern {self.spec.pattern}; not used")
-                continue
-            key = tuple(m.group(f) for f in self.spec.fields)
-            found.append((entry.name, key, int(m.group("position")), sha256(Path(entry.path))))
-        have = ledger_images.known(self.ledger, self.profile, self.variant,
-                                   sorted({d for *_, d in found}))
         index = PhotoIndex(self)
         new: dict[str, tuple[str, str, str | None, str | None]] = {}
-        for name, key, position, digest in found:
-            row = have.get(digest)
-            if row is not None and row.status == "published" and row.name and \
-                    (self.spec.public.path / row.name).is_file():
-                index.add(key, position, name, self.url(row.name))
-                continue
-            if row is not None and row.status == "refused":
-                report.warn(None, self.spec.field, f"photo {name}: refused: {row.reason}")
-                continue
-            if digest in new:  # the same picture twice in this folder: one copy
-                status, published, reason = new[digest][1:]
-            else:
-                try:
-                    published, status, reason = self._publish(folder / name, digest), \
-                        "published", None
-                except Refused as e:
-                    published, status, reason = None, "refused", str(e)
-                    log.warning("%s: photo %s refused: %s", self.profile, name, e)
-                new[digest] = (name, status, published, reason)
-            if status == "refused":
-                report.warn(None, self.spec.field, f"photo {name}: refused: {reason}")
-            else:
-                if published is None:
-                    raise Bug("expected published is not None")
-                index.add(key, position, name, self.url(published))
+        if self.spec.sftp is not None:
+            from filebridge.photos.remote import RemoteFolder  # paramiko: only when used
+
+            if self.remote is None:
+                self.remote = RemoteFolder(self.spec.sftp, self.scratch)
+            self.remote.scan(self, report, index, new)
+        else:
+            self._scan_local(report, index, new)
         if new:
             ledger_images.record(self.ledger, self.profile, self.variant,
                                  [(d, *v) for d, v in new.items()])
         report.flush()
         return index
+
+    def match(self, name: str, report: FileReport) -> tuple[tuple[str, ...], int] | None:
+        """The pattern's field values and the position in a photo's name; None (and a
+        warning) when the pattern does not match it."""
+        m = self.regex.fullmatch(name)
+        if m is None:
+            report.warn(None, self.spec.field, f"photo {name}: does not match the "
+                        f"pattern {self.spec.pattern}; not used")
+            return None
+        return tuple(m.group(f) for f in self.spec.fields), int(m.group("position"))
+
+    def _scan_local(self, report: FileReport, index: PhotoIndex,
+                    new: dict[str, tuple[str, str, str | None, str | None]]) -> None:
+        folder = self.spec.folder
+        if folder is None or not folder.is_dir():
+            raise ValueError(f"photos: folder {folder} does not exist")
+        found: list[tuple[str, tuple[str, ...], int, str]] = []  # name, key, position, digest
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.startswith(".") or not entry.is_file():
+                continue  # hidden files: an upload still under way, or the system's own
+            matched = self.match(entry.name, report)
+            if matched is not None:
+                found.append((entry.name, *matched, sha256(Path(entry.path))))
+        have = ledger_images.known(self.ledger, self.profile, self.variant,
+                                   sorted({d for *_, d in found}))
+        for name, key, position, digest in found:
+            self.take(name, key, position, digest, have.get(digest), folder / name,
+                      report, index, new)
+
+    def known(self, digest: str) -> ledger_images.Image | None:
+        """The ledger's row for one picture's rendition."""
+        return ledger_images.known(self.ledger, self.profile, self.variant,
+                                   [digest]).get(digest)
+
+    def published(self, row: ledger_images.Image | None) -> bool:
+        """Whether the ledger's row stands for a copy still in the public folder."""
+        return row is not None and row.status == "published" and bool(row.name) and \
+            (self.spec.public.path / (row.name or "")).is_file()
+
+    def take(self, name: str, key: tuple[str, ...], position: int, digest: str,
+             row: ledger_images.Image | None, path: Path, report: FileReport,
+             index: PhotoIndex, new: dict[str, tuple[str, str, str | None, str | None]]
+             ) -> None:
+        """One photo by its digest: its URL from the ledger, or checked and published
+        from ``path`` now (once per digest), or refused with a warning."""
+        if row is not None and self.published(row) and row.name:
+            index.add(key, position, name, self.url(row.name))
+            return
+        if row is not None and row.status == "refused":
+            report.warn(None, self.spec.field, f"photo {name}: refused: {row.reason}")
+            return
+        if digest in new:  # the same picture twice in this folder: one copy
+            status, published, reason = new[digest][1:]
+        else:
+            try:
+                published, status, reason = self._publish(path, digest), "published", None
+            except Refused as e:
+                published, status, reason = None, "refused", str(e)
+                log.warning("%s: photo %s refused: %s", self.profile, name, e)
+            new[digest] = (name, status, published, reason)
+        if status == "refused":
+            report.warn(None, self.spec.field, f"photo {name}: refused: {reason}")
+        else:
+            if published is None:
+                raise Bug("expected published is not None")
+            index.add(key, position, name, self.url(published))
 
     def _publish(self, path: Path, digest: str) -> str:
         """Check the photo and copy it (or its web size) to the public folder, then
@@ -181,7 +219,7 @@ class PhotoIndex:
             out.append(value or None)
             if not ok:
                 what = ", ".join(f"{f} {v}" for f, v in zip(spec.fields, key, strict=True))
-                reason = f"no photo for {what} in {spec.folder}"
+                reason = f"no photo for {what} in {spec.where}"
                 if spec.missing == "warn":
                     report.warn(lines[i], spec.field, reason)
                 else:

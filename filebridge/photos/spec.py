@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from filebridge.options import Deliver, Model, ProfilePath
+from filebridge.sources.local import Ready
+from filebridge.transport.options import SftpServer
 
 # Placeholders of a file name pattern that are not mapped fields.
 POSITION, EXT = "position", "ext"
@@ -20,6 +22,19 @@ class PublicFolder(Model):
                      "https://cdn.example.com/photos/ (a photo's URL is this plus its name)")
     deliver: Deliver = Field([], description="destinations each published photo is also "
                              "sent to (e.g. the CDN's SFTP), before any record names it")
+
+
+class PhotoServer(SftpServer):
+    """The photo folder on an SFTP server: the connection options, secrets and pinned
+    host keys of the SFTP source. Photos are read, never moved or deleted; a photo is
+    taken once complete (the source's ``ready`` rule) and downloaded to scratch space
+    one at a time."""
+
+    path: str = Field(min_length=1, description="the photo folder on the server (relative "
+                      "to the login folder unless it starts with /)")
+    ready: Ready = Field(default_factory=Ready, description="when a photo is complete: size "
+                         "and mtime unchanged for stable_for, and its done_file there if "
+                         "given (left in place: the folder is read, not consumed)")
 
 
 class WebSize(Model):
@@ -38,7 +53,10 @@ class PhotosSpec(Model):
     whose style is D25FW0101 and colour 001, first. Alt text comes from the mapping
     (``image_alt`` and its translations)."""
 
-    folder: ProfilePath = Field(description="where the photos are dropped (local)")
+    folder: ProfilePath | None = Field(None, description="where the photos are dropped "
+                                       "(local or mounted); or give sftp")
+    sftp: PhotoServer | None = Field(None, description="the photos are dropped on an SFTP "
+                                     "server instead of a local folder")
     pattern: str = Field(description="file name pattern: {field} placeholders for mapped "
                          "fields, {position} for the order, {ext} for any extension; "
                          "matched case-insensitively")
@@ -57,6 +75,15 @@ class PhotosSpec(Model):
     def fields(self) -> list[str]:
         return [n for n in _PLACEHOLDER.findall(self.pattern) if n not in (POSITION, EXT)]
 
+    @property
+    def where(self) -> str:
+        """The photo folder, for messages."""
+        s = self.sftp
+        if s is None:
+            return str(self.folder)
+        return f"sftp://{s.user}@{s.host}:{s.port}" + (s.path if s.path.startswith("/")
+                                                         else "/~/" + s.path)
+
     @model_validator(mode="after")
     def _check(self) -> PhotosSpec:
         names = _PLACEHOLDER.findall(self.pattern)
@@ -68,8 +95,10 @@ class PhotosSpec(Model):
             raise ValueError("pattern: a placeholder appears twice")
         if "/" in self.pattern or "\\" in self.pattern:
             raise ValueError("pattern: a file name, not a path")
+        if (self.folder is None) == (self.sftp is None):
+            raise ValueError("give folder (local) or sftp (a server), one of them")
         pub, src = self.public.path, self.folder
-        if pub == src or src in pub.parents or pub in src.parents:
+        if src is not None and (pub == src or src in pub.parents or pub in src.parents):
             raise ValueError("public.path and folder must not hold one another")
         return self
 

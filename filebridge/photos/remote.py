@@ -1,0 +1,165 @@
+"""A photo folder on an SFTP server (``photos: {sftp: ...}``).
+
+The connection is the SFTP source's (filebridge/transport/sftp.py: pinned host
+keys, a changed key refused, secrets by reference, transient faults retried with
+backoff on a fresh connection). The folder is read, never changed: no claim, no
+archive, the done-files stay.
+
+A photo is taken when it is complete by the SFTP source's rule
+(filebridge/sources/sftp.py): its size and mtime unchanged for ``ready.stable_for``
+on our clock, and its done-file listed when one is configured. A run waits out
+``stable_for`` for photos first seen (as the source's ``wait_ready`` does on
+demand); one still changing after that, or without its done-file, is a warning
+and is left for a later run.
+
+Each photo is downloaded to a fresh folder under the job's scratch root
+(``photos-<pid>-…``: the restart sweep, filebridge/pipeline.py ``_sweep_scratch``,
+removes one a dead process left), hashed, checked and published from there if its
+digest is new, then deleted: one photo on disk at a time, streamed in 1 MiB
+chunks. A photo whose (name, size, mtime) this process already hashed is not
+downloaded again; across processes the ledger's ``images`` row has no size or
+mtime, so a new process downloads each photo once to hash it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filebridge.crashpoints import crash_point
+from filebridge.photos.spec import PhotoServer
+from filebridge.records import FileReport
+from filebridge.sources.local import Seen
+from filebridge.sources.sftp import safe_name
+from filebridge.transport.sftp import Session
+
+if TYPE_CHECKING:
+    from filebridge.photos.folder import PhotoIndex, Photos
+
+log = logging.getLogger("filebridge")
+
+
+class RemoteFolder:
+    def __init__(self, server: PhotoServer, scratch: Path):
+        self.server, self.scratch = server, scratch
+        self.session = Session(server)
+        self.folder = server.path.rstrip("/") or "/"
+        self._seen: dict[str, Seen] = {}                     # name -> first seen unchanged
+        self._digests: dict[tuple[str, int, int], str] = {}  # (name, size, mtime) -> digest
+        self.downloads = 0  # photos downloaded by this process (tests, the bench)
+
+    def _marker(self, name: str) -> str | None:
+        tmpl = self.server.ready.done_file
+        return tmpl.format(name=name, stem=posixpath.splitext(name)[0]) if tmpl else None
+
+    def _list(self) -> tuple[dict[str, tuple[int, int]], set[str]]:
+        """Plain files in the folder: safe name -> (size, mtime); and every name."""
+        entries = self.session.listdir(self.folder)
+        names = {e.filename for e in entries}
+        files: dict[str, tuple[int, int]] = {}
+        for e in entries:
+            raw = e.filename
+            if raw.startswith(".") or (e.st_mode is not None and not stat.S_ISREG(e.st_mode)):
+                continue  # uploads in progress, folders, links
+            if safe_name(raw) != raw:
+                log.warning("%s: skipped the remote name %r: not a plain file name",
+                            self.session.url(self.folder), raw)
+                continue
+            files[raw] = (e.st_size or 0, e.st_mtime or 0)
+        return files, names
+
+    def _stable(self, name: str, size: int, mtime: int, now: float) -> bool:
+        prev = self._seen.get(name)
+        if prev is None or (prev.size, prev.mtime_ns) != (size, mtime):
+            self._seen[name] = prev = Seen(size, mtime, now)
+        return now - prev.since >= self.server.ready.stable_for
+
+    def _complete(self, photos: Photos, report: FileReport
+                  ) -> list[tuple[str, int, int, tuple[str, ...], int]]:
+        """The complete photos of the pattern: name, size, mtime, key, position."""
+        files, names = self._list()
+        markers = {m for n in files if (m := self._marker(n)) is not None}
+        wanted: dict[str, tuple[tuple[str, ...], int]] = {}
+        for name in sorted(files):
+            if name in markers:
+                continue  # a done-file
+            matched = photos.match(name, report)
+            if matched is None:
+                continue
+            marker = self._marker(name)
+            if marker is not None and marker not in names:
+                report.warn(None, photos.spec.field, f"photo {name}: no {marker} yet; "
+                            "taken at a later run")
+                continue
+            wanted[name] = matched
+        ready = self.server.ready
+        deadline = time.monotonic() + ready.stable_for * 3 + 5
+        while True:
+            now = time.monotonic()
+            waiting = [n for n in wanted if n in files and not self._stable(n, *files[n], now)]
+            if not waiting or now > deadline:
+                break
+            time.sleep(min(1.0, max(ready.stable_for / 4, 0.1)))
+            files, names = self._list()
+        for name in set(self._seen) - set(files):
+            del self._seen[name]  # gone: a new file of that name starts afresh
+        out = []
+        for name, (key, position) in wanted.items():
+            if name not in files:
+                continue  # gone meanwhile
+            if name in waiting:
+                report.warn(None, photos.spec.field, f"photo {name}: still being written; "
+                            "taken at a later run")
+                continue
+            out.append((name, *files[name], key, position))
+        return out
+
+    def scan(self, photos: Photos, report: FileReport, index: PhotoIndex,
+             new: dict[str, tuple[str, str, str | None, str | None]]) -> None:
+        from filebridge.photos.folder import sha256
+
+        tmp: Path | None = None
+        try:
+            complete = self._complete(photos, report)
+            for name, size, mtime, key, position in complete:
+                digest = self._digests.get((name, size, mtime))
+                row = photos.known(digest) if digest is not None else None
+                if digest is not None and row is not None and (
+                        photos.published(row) or row.status == "refused"):
+                    photos.take(name, key, position, digest, row, Path(name), report,
+                                index, new)
+                    continue
+                if tmp is None:
+                    self.scratch.mkdir(parents=True, exist_ok=True)
+                    tmp = Path(tempfile.mkdtemp(prefix=f"photos-{os.getpid()}-",
+                                                dir=self.scratch))
+                local = tmp / name
+                attrs = self.session.download(posixpath.join(self.folder, name), local)
+                self.downloads += 1
+                crash_point("photos.downloaded")
+                if (attrs.st_size, attrs.st_mtime) != (size, mtime):
+                    self._seen.pop(name, None)
+                    report.warn(None, photos.spec.field, f"photo {name}: changed while it "
+                                "was downloaded; taken at a later run")
+                    local.unlink(missing_ok=True)
+                    continue
+                digest = sha256(local)
+                self._digests[(name, size, mtime)] = digest
+                photos.take(name, key, position, digest, photos.known(digest), local,
+                            report, index, new)
+                local.unlink(missing_ok=True)
+            # Only what the folder holds now: a watcher's cache does not grow forever.
+            now = {(n, s, m) for n, s, m, *_ in complete}
+            self._digests = {k: d for k, d in self._digests.items() if k in now}
+        finally:
+            self.session.close()  # no idle connection between input files
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
