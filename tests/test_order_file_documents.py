@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from filebridge.doc_rows import Refused, Row, document
 from filebridge.ledger.documents import DocumentRows
 from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
+from filebridge.stock_spec import StockSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "ordini-documenti" / "ORDINI_DOC_20261127_1230.csv"
@@ -179,3 +181,52 @@ def test_an_order_whose_rows_are_apart_is_rejected_whole(work: Path) -> None:
     assert why[4, "order"] == ("order W2001 is apart from its rows from line 2 on: an "
                                "order's rows must follow each other")
     assert ack["documents"] == "1" and int(ack["rejected"]) == 2
+
+
+def _spec(**fields: object) -> StockSpec:
+    return StockSpec.model_validate({
+        "role": "orders", "quantity": "qty", "line": "line", "status": "status",
+        "documents": {"path": "D{seq}.csv"}, "document_fields": fields})
+
+
+def _rows(*recs: dict[str, object]) -> list[Row]:
+    return [Row(i, {"order": "W9", "status": "processing", "line": str(i), **r}, 1.0e9, None)
+            for i, r in enumerate(recs, start=2)]
+
+
+def test_prices_with_vat_included_come_out_net_and_add_up() -> None:
+    spec = _spec(header={"total": "total"}, line={"unit_price": "price", "vat_rate": "rate"},
+                 vat_included=True)
+    fields = spec.document_fields
+    assert fields is not None
+    # 2 x 12.20 gross at 22%: 20.00 net + 4.40 VAT = the stated 24.40
+    doc = document(spec, fields, _rows({"sku": "A", "qty": 2, "price": "12.20", "rate": "22",
+                                        "total": "24.40"}))
+    assert (doc.goods, doc.vat, doc.total, doc.lines[0].vat) == (
+        Decimal("20.00"), Decimal("4.40"), Decimal("24.40"), Decimal("4.40"))
+    assert doc.balanced() and not doc.cancelled and doc.number == "W9"
+
+
+@pytest.mark.parametrize(("recs", "where"), [
+    ([{"sku": "A", "qty": 1, "price": "NaN", "rate": "0", "total": "1"}], (2, "price")),
+    ([{"sku": "A", "qty": 1, "price": "5", "rate": "0", "total": "1e400x"}], (2, "total")),
+    # a stated total of 0 is a total, not "no total": the lines do not make it
+    ([{"sku": "A", "qty": 1, "price": "5", "rate": "0", "total": "0"}], (2, "total")),
+    ([{"sku": "A", "qty": 1, "price": "5", "rate": "0", "total": "5"},
+      {"sku": "B", "qty": "due", "price": "5", "rate": "0", "total": "5"}], (3, "qty")),
+])
+def test_an_order_that_cannot_be_a_document_names_its_line_and_field(
+        recs: list[dict[str, object]], where: tuple[int, str]) -> None:
+    spec = _spec(header={"total": "total"}, line={"unit_price": "price", "vat_rate": "rate"})
+    fields = spec.document_fields
+    assert fields is not None
+    with pytest.raises(Refused) as e:
+        document(spec, fields, _rows(*recs))
+    assert (e.value.line, e.value.field) == where
+
+
+def test_document_fields_need_an_orders_profile_with_documents() -> None:
+    with pytest.raises(ValueError, match="document_fields: for a profile with role: orders"):
+        StockSpec.model_validate({"role": "orders", "document_fields": {}})
+    with pytest.raises(ValueError, match="unknown field 'iva'"):
+        _spec(header={"iva": "IVA"})
