@@ -410,11 +410,17 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
                         quiet)
     if role == "orders" and inv.spec.documents is not None:
         # The new documents go out in a document file of their own, by the writer the
-        # order pulls use: numbered, pending until published, acknowledged by number.
+        # order pulls use (numbered, pending until published, acknowledged by number),
+        # published with the file's other outputs as its movement file is.
         from filebridge.stock_jobs import document_writer
 
         ctx.documents = quiet.documents
-        document_writer(job).write()
+        doc_writer = document_writer(job)
+        deliver = inv.spec.documents.deliver
+        doc_files = doc_writer.write(ctx.outbox.routed(deliver) if deliver else ctx.outbox)
+        ctx.published.append(lambda: doc_writer.published([seq for seq, _, _ in doc_files]))
+        for seq, out, n in doc_files:
+            ctx.notes[out] = f"{n} order document{'' if n == 1 else 's'} (file {seq})"
     if role == "acks":  # nothing for the shops; the rows are accounted for
         ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
         return

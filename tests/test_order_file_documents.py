@@ -35,8 +35,10 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def drop(work: Path, name: str, data: bytes) -> tuple[str, dict[str, str], list[dict[str, str]]]:
-    """Run the sample profile on ``data`` named ``name``: its status, ack row, rejects."""
+def drop(work: Path, name: str, data: bytes
+         ) -> tuple[str, dict[str, str], list[dict[str, str]], list[Path]]:
+    """Run the sample profile on ``data`` named ``name``: its status, ack row, rejects
+    and outputs."""
     job = Job(load_profile(work / "profiles" / "ordini-documenti-erp.yaml"))
     try:
         inbox = job.profile.source.path
@@ -54,7 +56,7 @@ def drop(work: Path, name: str, data: bytes) -> tuple[str, dict[str, str], list[
     if rejects_path.exists():
         with open(rejects_path, encoding="utf-8", newline="") as f:
             rejects = list(csv.DictReader(f, delimiter=";"))
-    return outcome.status, ack, rejects
+    return outcome.status, ack, rejects, [Path(p).resolve() for p in outcome.outputs]
 
 
 def doc_files(work: Path) -> list[Path]:
@@ -108,7 +110,7 @@ def test_the_sample_orders_file_becomes_a_documents_file(work: Path,
                                                          caplog: pytest.LogCaptureFixture
                                                          ) -> None:
     caplog.set_level(logging.DEBUG)
-    status, ack, rejects = drop(work, SAMPLE.name, SAMPLE.read_bytes())
+    status, ack, rejects, outputs = drop(work, SAMPLE.name, SAMPLE.read_bytes())
     assert status == "done"
     # 8 rows: W2001 (2) and W2002 (1) documents, W2003 first seen cancelled (no
     # document: the ERP never had it), W2004 (2 rows: lines 18.30, total 99.00), a row
@@ -124,6 +126,7 @@ def test_the_sample_orders_file_becomes_a_documents_file(work: Path,
     assert why[9, "price"] == "order W2005 not taken: '12,5x' is not an amount"
     [path] = doc_files(work)
     assert path.name == "ORDFILE000001.TXT"
+    assert path.resolve() in outputs  # published with the file's ack and rejects
     assert records(path) == [
         *w2001(1),
         head(1, "N", 1, "W2002", "PayPal", "Luca Bianchi", "luca.bianchi@example.com",
@@ -139,7 +142,7 @@ def test_the_sample_orders_file_becomes_a_documents_file(work: Path,
 def test_a_resent_file_makes_no_document_and_a_changed_order_a_change(work: Path) -> None:
     data = SAMPLE.read_bytes()
     drop(work, SAMPLE.name, data)
-    status, ack, _ = drop(work, "ORDINI_DOC_20261127_1300.csv", data.replace(b"\r\n", b"\n"))
+    status, ack, _, _ = drop(work, "ORDINI_DOC_20261127_1300.csv", data.replace(b"\r\n", b"\n"))
     assert status == "done" and ack["documents"] == "0"  # the same orders, other bytes
     assert [p.name for p in doc_files(work)] == ["ORDFILE000001.TXT"]
     # W2001's B-2 now costs 6.00: a change (V, version 2) with the new total; W2002
@@ -150,7 +153,7 @@ def test_a_resent_file_makes_no_document_and_a_changed_order_a_change(work: Path
                .replace("6.36;35.26;2;B-2;1;5.50;", "6.36;35.26;2;B-2;1;6.00;")
                .replace("completed;Luca", "cancelled;Luca"))
     assert old in text and "6.36;35.26;2;B-2;1;6.00;" in changed
-    status, ack, _ = drop(work, "ORDINI_DOC_20261127_1400.csv", changed.encode("cp1252"))
+    status, ack, _, _ = drop(work, "ORDINI_DOC_20261127_1400.csv", changed.encode("cp1252"))
     assert status == "done" and ack["documents"] == "2"
     [_, second] = doc_files(work)
     assert second.name == "ORDFILE000002.TXT"
@@ -173,7 +176,7 @@ def test_an_order_whose_rows_are_apart_is_rejected_whole(work: Path) -> None:
     lines = SAMPLE.read_bytes().split(b"\r\n")
     # W2001's second row after W2002: two halves of one order would be two versions.
     apart = b"\r\n".join([lines[0], lines[1], lines[3], lines[2], b""])
-    status, ack, rejects = drop(work, "ORDINI_DOC_20261127_1500.csv", apart)
+    status, ack, rejects, _ = drop(work, "ORDINI_DOC_20261127_1500.csv", apart)
     assert status == "done"
     # Its first half alone does not make its total either.
     why = {(int(r["line"]), r["field"]): r["reason"] for r in rejects}
