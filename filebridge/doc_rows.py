@@ -67,6 +67,14 @@ class DocumentFields(Model):
         return self
 
 
+def personal_values(f: DocumentFields, rec: dict[str, Any]) -> frozenset[str]:
+    """The values of a row's personal fields (customer, bill-to, ship-to), to keep them
+    out of the rejects file."""
+    return frozenset(_text(rec, field) for name, field in f.header.items()
+                     if name.startswith(("customer_", "bill_", "ship_"))
+                     and _text(rec, field)) - {""}
+
+
 class Refused(Exception):
     """A row of an order that cannot be a document: its line, field and reason."""
 

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.doc_rows import DocumentFields, Row, groups
+from filebridge.doc_rows import DocumentFields, Row, groups, personal_values
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.stock import ALL, Inventory, epoch
@@ -50,8 +50,18 @@ class Refuse:
     def __init__(self, report: FileReport):
         self.report = report
 
-    def __call__(self, batch: Batch, i: int, line: int, field: str, reason: str) -> None:
-        self.report.reject(Reject(line, field, reason, batch.raw_rows([i])[0]))
+    def __call__(self, batch: Batch, i: int, line: int, field: str, reason: str,
+                 hide: frozenset[str] = frozenset()) -> None:
+        """``hide``: values not to repeat in the rejects file (an order's personal data:
+        names, addresses, e-mail, phone), written as ``(personal data)``."""
+        raw = batch.raw_rows([i])[0]
+        if hide:
+            raw = {k: PERSONAL if isinstance(v, str) and v.strip() in hide else v
+                   for k, v in raw.items()}
+        self.report.reject(Reject(line, field, reason, raw))
+
+
+PERSONAL = "(personal data)"
 
 
 def when(rec: dict[str, Any], field: str | None, tz: str | None, default: float) -> float:
@@ -121,6 +131,11 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         counts: dict[str, list[int]] = {}
         default_at = path.stat().st_mtime
         gone = {c.lower() for c in s.cancelled}
+        fields = None if s.documents is None else (
+            s.document_fields or DocumentFields.model_validate({}))
+
+        def hide(rec: dict[str, Any]) -> frozenset[str]:
+            return frozenset() if fields is None else personal_values(fields, rec)
 
         def valid() -> Iterator[Row]:
             for batch in batches:
@@ -129,12 +144,12 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                     missing = next((f for f in (s.sku, s.order) if rec.get(f) in (None, "")),
                                    None)
                     if missing:
-                        refuse(batch, i, line, missing, f"{missing} is empty")
+                        refuse(batch, i, line, missing, f"{missing} is empty", hide(rec))
                         continue
                     try:
                         placed = when(rec, s.at, s.as_of.timezone, default_at)
                     except ValueError as e:
-                        refuse(batch, i, line, s.at or "", str(e))
+                        refuse(batch, i, line, s.at or "", str(e), hide(rec))
                         continue
                     yield Row(line, rec, placed, (batch, i))
 
@@ -147,7 +162,7 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
             c = counts.setdefault(sku, [row.line, 0])
             c[1] += 1
 
-        if s.documents is not None:
+        if fields is not None:
             # Each order of the file also as a document for the ERP, recorded as the
             # pullers' are (filebridge/doc_rows.py); an order that cannot be one is
             # rejected whole and moves no stock either.
@@ -157,9 +172,8 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
             docs = DocumentRows(inv.ledger, inv.name)
 
             def refuse_row(row: Row, field: str, reason: str) -> None:
-                refuse(row.ref[0], row.ref[1], row.line, field, reason)
+                refuse(row.ref[0], row.ref[1], row.line, field, reason, hide(row.rec))
 
-            fields = s.document_fields or DocumentFields.model_validate({})
             for rows, doc in groups(valid(), s, fields, refuse_row):
                 if quiet is not None:
                     quiet.documents += record_documents(docs, source, [doc])

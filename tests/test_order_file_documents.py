@@ -7,6 +7,7 @@ their line and field, and the ack's counts adding up."""
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import shutil
 from decimal import Decimal
@@ -124,6 +125,11 @@ def test_the_sample_orders_file_becomes_a_documents_file(work: Path,
                                "shipping 0 + VAT 3.30 do not make the total 99.00")
     assert why[7, "total"].startswith("order W2004 not taken: line 6: order W2004:")
     assert why[9, "price"] == "order W2005 not taken: '12,5x' is not an amount"
+    # The rejected rows' values stay for the ERP's people, their personal data do not.
+    held = {int(r["line"]): json.loads(r["record"]) for r in rejects}
+    assert held[9]["PREZZO"] == "12,5x" and held[9]["ORDINE"] == "W2005"
+    assert held[8]["CLIENTE"] == held[9]["EMAIL"] == held[6]["VIA"] == "(personal data)"
+    assert not any(p in r["record"] for r in rejects for p in PEOPLE)
     [path] = doc_files(work)
     assert path.name == "ORDFILE000001.TXT"
     assert path.resolve() in outputs  # published with the file's ack and rejects
