@@ -29,7 +29,8 @@ MARKER = ".filebridge-demo"
 # never a profile someone added to profiles/ (their tutorial's, a customer's …).
 BUNDLED = ("articoli-ebcdic.yaml", "articoli-shopify.yaml", "catalogo-donna.yaml",
            "collezione-as400.yaml", "disponibilita-web.yaml", "giacenze-woocommerce.yaml",
-           "magazzino-stock.yaml", "ordini-evasi.yaml", "ordini-web-erp.yaml",
+           "magazzino-stock.yaml", "ordini-documenti-erp.yaml", "ordini-evasi.yaml",
+           "ordini-web-erp.yaml",
            "reparto-woocommerce.yaml", "spool-giacenze.yaml")
 
 

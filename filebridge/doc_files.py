@@ -270,31 +270,39 @@ class DocumentWriter:
                                     time=t.strftime("%H%M%S"), inventory=self.inventory))
         return Path(os.path.normpath(p if p.is_absolute() else Path(self.base) / p))
 
-    def write(self) -> list[tuple[int, Path, int]]:
+    def write(self, outbox: Outbox | None = None) -> list[tuple[int, Path, int]]:
         """Write pending files again, then a new one with the documents no file carried
-        yet; (seq, path, documents) of each file written."""
-        done = [self._publish(seq, path) for seq, path in self.rows.pending_files()]
+        yet; (seq, path, documents) of each file written. With ``outbox`` (an orders
+        file's outputs) the files are only staged there: the caller publishes them with
+        its other outputs and then calls :meth:`published`, as for movement files."""
+        done = [self._publish(seq, path, outbox) for seq, path in self.rows.pending_files()]
         while ids := self.rows.unexported_ids(self.o.max_documents):
             seq, path = self.rows.export(ids, lambda seq, now: str(self.path(seq, now)),
                                          self.o.drop_personal)
-            done.append(self._publish(seq, path))
+            done.append(self._publish(seq, path, outbox))
         return done
 
-    def _publish(self, seq: int, path: str) -> tuple[int, Path, int]:
+    def published(self, seqs: list[int]) -> None:
+        self.rows.published(seqs, time.time())
+
+    def _publish(self, seq: int, path: str, into: Outbox | None = None
+                 ) -> tuple[int, Path, int]:
         stored = self.rows.in_file(seq)
         docs = [(_doc(s), s.kind, s.version) for s in stored]
-        outbox = Outbox()
-        routed = outbox.routed(self.o.deliver) if self.o.deliver else outbox
+        outbox = into or Outbox()
+        routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
         staged = routed.stage(Path(path), self.o.done_file)
         with staged.open("wb") as f:
             f.write(render(self.o, docs, seq, self.zone, Path(self.base)))
+        if into is not None:
+            return seq, Path(path), len(stored)
         try:
             outbox.publish()
             self.delivery.send(outbox.files)
         except BaseException:
             outbox.abort()
             raise
-        self.rows.published([seq], time.time())
+        self.published([seq])
         kinds: dict[str, int] = {}
         for s in stored:
             kinds[s.kind] = kinds.get(s.kind, 0) + 1

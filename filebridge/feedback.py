@@ -6,7 +6,8 @@ once everything for that input is in place. Counts always add up:
 read = sent + unchanged + rejected + skipped + queued. A stock profile's ack adds
 two figures that are not row counts: ``oversold`` (units sold beyond the stock among
 the SKUs the file touched) and ``oversold_skus``; an orders profile with movement
-files a third, ``movements``: the lines written into them with the file's outputs.
+files a third, ``movements``: the lines written into them with the file's outputs;
+one with order documents ``documents``: the new documents its orders made.
 Times are written in the ERP's zone (``feedback.timezone``, see :func:`erp_zone`).
 """
 
@@ -28,7 +29,8 @@ from filebridge.report.options import ReportOptions
 from filebridge.sinks.base import SinkContext
 
 ACK_FIELDS = ["file", "status", "read", "sent", "unchanged", "rejected", "skipped", "queued",
-              "reason", "processed", "warnings", "oversold", "oversold_skus", "movements", "report"]
+              "reason", "processed", "warnings", "oversold", "oversold_skus", "movements",
+              "documents", "report"]
 
 
 class AckOptions(Model):
@@ -44,7 +46,8 @@ class AckOptions(Model):
         None, description="for fixed: the record layout; field names among " +
         ", ".join(ACK_FIELDS) + ". A stock profile's csv ack ends with oversold (units sold "
         "beyond the stock among the file's SKUs) and oversold_skus, an orders profile's with "
-        "movement files then with movements (the lines written into them with the file); "
+        "movement files then with movements (the lines written into them with the file), one "
+        "with order documents with documents (the new documents the file's orders made); "
         "figures beside the row counts, not part of them; blank when nothing was worked out "
         "(a rejected file, acks). With feedback.report, the csv ack ends with report: the "
         "run report's file name. processed is the time in feedback.timezone: ISO 8601 with "

@@ -471,7 +471,7 @@ def _feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
     if job.inventory is not None:
         from filebridge.stock_files import ack_columns
 
-        stock = ack_columns(job.inventory, ctx.oversold, ctx.movements)
+        stock = ack_columns(job.inventory, ctx.oversold, ctx.movements, ctx.documents)
     if fb.ack is not None:
         values = ack_values(name, status, tally, reason, report.warnings,
                             zone=erp_zone(job.profile)) | stock

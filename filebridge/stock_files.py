@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.doc_rows import DocumentFields, Row, groups, personal_values
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.stock import ALL, Inventory, epoch
@@ -49,8 +50,18 @@ class Refuse:
     def __init__(self, report: FileReport):
         self.report = report
 
-    def __call__(self, batch: Batch, i: int, line: int, field: str, reason: str) -> None:
-        self.report.reject(Reject(line, field, reason, batch.raw_rows([i])[0]))
+    def __call__(self, batch: Batch, i: int, line: int, field: str, reason: str,
+                 hide: frozenset[str] = frozenset()) -> None:
+        """``hide``: values not to repeat in the rejects file (an order's personal data:
+        names, addresses, e-mail, phone), written as ``(personal data)``."""
+        raw = batch.raw_rows([i])[0]
+        if hide:
+            raw = {k: PERSONAL if isinstance(v, str) and v.strip() in hide else v
+                   for k, v in raw.items()}
+        self.report.reject(Reject(line, field, reason, raw))
+
+
+PERSONAL = "(personal data)"
 
 
 def when(rec: dict[str, Any], field: str | None, tz: str | None, default: float) -> float:
@@ -74,6 +85,7 @@ class Quiet:
     older state of it)."""
 
     movements: int = 0
+    documents: int = 0  # new order documents (stock.documents)
     skus: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -119,26 +131,59 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
         counts: dict[str, list[int]] = {}
         default_at = path.stat().st_mtime
         gone = {c.lower() for c in s.cancelled}
-        for batch in batches:
-            for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
-                                                strict=True)):
-                missing = next((f for f in (s.sku, s.order) if rec.get(f) in (None, "")), None)
-                if missing:
-                    refuse(batch, i, line, missing, f"{missing} is empty")
-                    continue
-                sku = str(rec[s.sku])
-                status = str(rec.get(s.status) or "") if s.status else ""
-                try:
-                    placed = when(rec, s.at, s.as_of.timezone, default_at)
-                except ValueError as e:
-                    refuse(batch, i, line, s.at or "", str(e))
-                    continue
-                qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
-                lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line
-                                                              else sku),
-                                       sku, qty, status, placed, placed))
-                c = counts.setdefault(sku, [line, 0])
-                c[1] += 1
+        fields = None if s.documents is None else (
+            s.document_fields or DocumentFields.model_validate({}))
+
+        def hide(rec: dict[str, Any]) -> frozenset[str]:
+            return frozenset() if fields is None else personal_values(fields, rec)
+
+        def valid() -> Iterator[Row]:
+            for batch in batches:
+                for i, (line, rec) in enumerate(zip(batch.lines.to_pylist(), batch.rows(),
+                                                    strict=True)):
+                    missing = next((f for f in (s.sku, s.order) if rec.get(f) in (None, "")),
+                                   None)
+                    if missing:
+                        refuse(batch, i, line, missing, f"{missing} is empty", hide(rec))
+                        continue
+                    try:
+                        placed = when(rec, s.at, s.as_of.timezone, default_at)
+                    except ValueError as e:
+                        refuse(batch, i, line, s.at or "", str(e), hide(rec))
+                        continue
+                    yield Row(line, rec, placed, (batch, i))
+
+        def take(row: Row) -> None:
+            rec, sku = row.rec, str(row.rec[s.sku])
+            status = str(rec.get(s.status) or "") if s.status else ""
+            qty = 0 if status.lower() in gone else int(rec.get(s.quantity) or 0)
+            lines.append(OrderLine(str(rec[s.order]), str(rec.get(s.line) if s.line else sku),
+                                   sku, qty, status, row.placed, row.placed))
+            c = counts.setdefault(sku, [row.line, 0])
+            c[1] += 1
+
+        if fields is not None:
+            # Each order of the file also as a document for the ERP, recorded as the
+            # pullers' are (filebridge/doc_rows.py); an order that cannot be one is
+            # rejected whole and moves no stock either.
+            from filebridge.doc_files import record as record_documents
+            from filebridge.ledger.documents import DocumentRows
+
+            docs = DocumentRows(inv.ledger, inv.name)
+
+            def refuse_row(row: Row, field: str, reason: str) -> None:
+                refuse(row.ref[0], row.ref[1], row.line, field, reason, hide(row.rec))
+
+            for rows, doc in groups(valid(), s, fields, refuse_row):
+                if quiet is not None:
+                    quiet.documents += record_documents(docs, source, [doc])
+                else:
+                    record_documents(docs, source, [doc])
+                for row in rows:
+                    take(row)
+        else:
+            for row in valid():
+                take(row)
         moved: set[str] = set()
         made: list[int] = []
         n = inv.record_orders(source, lines, moved, made)
@@ -271,11 +316,13 @@ class Oversold:
 
 
 def ack_columns(inv: Inventory | None, found: Oversold | None,
-                movements: int | None = None) -> dict[str, object]:
+                movements: int | None = None, documents: int | None = None
+                ) -> dict[str, object]:
     """The ack's stock figures: none for a profile without stock, blank where the
     file worked nothing out (a rejected file, ERP acknowledgements). An orders
     profile with movement files adds ``movements``: the lines written into them with
-    this file's outputs (blank for a rejected file)."""
+    this file's outputs (blank for a rejected file); one with order documents adds
+    ``documents``: the new documents (versions) its orders made."""
     if inv is None:
         return {}
     out: dict[str, object] = {"oversold": None, "oversold_skus": None}
@@ -283,6 +330,8 @@ def ack_columns(inv: Inventory | None, found: Oversold | None,
         out = {"oversold": found.units, "oversold_skus": len(found.skus)}
     if inv.spec.role == "orders" and inv.spec.feedback is not None:
         out["movements"] = movements
+    if inv.spec.role == "orders" and inv.spec.documents is not None:
+        out["documents"] = documents
     return out
 
 
@@ -373,6 +422,19 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
                 "it was not delivered yet)" if seq in again else \
                 written(n, report.tally.read - report.tally.rejected - report.tally.skipped,
                         quiet)
+    if role == "orders" and inv.spec.documents is not None:
+        # The new documents go out in a document file of their own, by the writer the
+        # order pulls use (numbered, pending until published, acknowledged by number),
+        # published with the file's other outputs as its movement file is.
+        from filebridge.stock_jobs import document_writer
+
+        ctx.documents = quiet.documents
+        doc_writer = document_writer(job)
+        deliver = inv.spec.documents.deliver
+        doc_files = doc_writer.write(ctx.outbox.routed(deliver) if deliver else ctx.outbox)
+        ctx.published.append(lambda: doc_writer.published([seq for seq, _, _ in doc_files]))
+        for seq, out, n in doc_files:
+            ctx.notes[out] = f"{n} order document{'' if n == 1 else 's'} (file {seq})"
     if role == "acks":  # nothing for the shops; the rows are accounted for
         ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
         return

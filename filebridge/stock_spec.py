@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from filebridge.doc_files import DocumentFiles
+from filebridge.doc_rows import DocumentFields
 from filebridge.movements import MovementFiles
 from filebridge.options import Duration, Model
 from filebridge.schedule import Schedule
@@ -165,7 +166,11 @@ class StockSpec(Model):
     documents: DocumentFiles | None = Field(
         None, description="figures: whole orders pulled from the shops as documents for the "
         "ERP (header, lines, trailer), written after each scheduled order pull and by "
-        "filebridge feedback; unset: none")
+        "filebridge feedback; orders: the file's orders as documents (see "
+        "document_fields), a file of them written after each orders file; unset: none")
+    document_fields: DocumentFields | None = Field(
+        None, description="orders, with documents: which mapped fields hold each order's "
+        "header and line fields (unset: only number, date, SKU, quantity and status)")
     schedule: StockSchedule = Field(default_factory=StockSchedule, description="figures: "
                                     "jobs filebridge watch runs on a timetable")
     overdue: Duration = Field(6 * 3600.0, description="report web movements the ERP has not "
@@ -176,6 +181,17 @@ class StockSpec(Model):
         if self.receipt_line is not None and self.receipt is None:
             raise ValueError("receipt_line needs receipt (the field identifying the receipt "
                              "the line belongs to)")
+        return self
+
+    @model_validator(mode="after")
+    def _document_fields(self) -> StockSpec:
+        if self.document_fields is not None and (self.role != "orders"
+                                                 or self.documents is None):
+            raise ValueError("document_fields: for a profile with role: orders and "
+                             "documents (the orders file's fields of a document)")
+        if self.documents is not None and self.role not in ("figures", "orders"):
+            raise ValueError(f"documents: role {self.role} has no orders to make documents of "
+                             "(figures: the shops' orders; orders: the file's)")
         return self
 
     @model_validator(mode="after")

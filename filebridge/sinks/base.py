@@ -104,6 +104,7 @@ class SinkContext:
     published: list[Callable[[], None]] = field(default_factory=list)  # after publishing
     oversold: Any = None  # stock: what the file found sold beyond the stock (its ack)
     movements: int | None = None  # stock orders: lines written into movement files (ack)
+    documents: int | None = None  # stock orders: new order documents (ack)
     forced: bool = False  # run --force: known content processed again
     notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
 
