@@ -3,6 +3,7 @@ its rejects. Behind ``filebridge preview`` and the console's upload preview."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +36,14 @@ def preview(job: Any, path: Path, rows: int = 10, rejects: int = 20,
         if job.related is not None:
             job.related.refresh()  # code tables, as a run would load them
         for batch in job.batches(path, report):
-            for line, rec in zip(batch.lines.to_pylist(), batch.rows()):
+            for line, rec in zip(batch.lines.to_pylist(), batch.rows(), strict=True):
                 if len(out.records) >= rows:
                     break
                 out.records.append((line, rec))
             if not whole and len(out.records) >= rows and report.tally.rejected >= rejects:
                 break
         report.flush()
-        out.rejects = [r for _, r in zip(range(rejects), report.rejects())]
+        out.rejects = list(itertools.islice(report.rejects(), rejects))
     except RejectedFile as e:
         out.rejected = str(e)
     except Waiting as e:

@@ -282,7 +282,9 @@ def test_upload_is_size_limited_named_for_the_inbox_and_applied_atomically(base,
     assert "5 rows read, 2 rejected" in r.text
     assert r.text.index('id="rejects"') < r.text.index('id="records"')  # rejects first
     assert not list((s.root / "inbox/listino").iterdir())  # nothing before Apply
-    apply_to = re.search(r'action="(/profiles/listino/upload/[^/]+/apply)"', r.text).group(1)
+    found = re.search(r'action="(/profiles/listino/upload/[^/]+/apply)"', r.text)
+    assert found is not None
+    apply_to = found.group(1)
     r = alice.post(base + apply_to, data={"csrf": csrf, "action": "apply"}, timeout=30)
     assert r.status_code == 200 and "is in listino" in r.text
     landed = s.root / "inbox/listino/LISTINO_2.xlsx"
@@ -309,7 +311,8 @@ def test_the_users_file_holds_argon2_hashes_only(site):
     bad.write_text("alice:admin:$argon2id$x\n")
     with pytest.raises(Exception, match="line 1"):
         Users.load(bad)
-    assert Users.load(s.users).check("alice", PASSWORDS["alice"]).operator
+    alice_user = Users.load(s.users).check("alice", PASSWORDS["alice"])
+    assert alice_user is not None and alice_user.operator
     assert Users.load(s.users).check("victor", PASSWORDS["alice"]) is None
     Path(bad).unlink()
 
@@ -333,6 +336,7 @@ def test_stock_page_shows_availability_per_sku_with_its_parts(site):
     r = run_cli("run", str(giacenze), cwd=s.root, env=s.env)
     assert r.returncode == 0, r.stdout + r.stderr
     job = Job(load_profile(giacenze))
+    assert job.inventory is not None
     after = datetime(2026, 11, 28, 3, 0, tzinfo=UTC).timestamp()
     job.inventory.record_orders("web:woo", [OrderLine("W1", "1", "A", 2, "processing", after,
                                                       after),
@@ -367,7 +371,8 @@ def test_console_user_prints_a_line_the_users_file_takes(tmp_path, cli_env):
     (tmp_path / "users").write_text(r.stdout, encoding="utf-8")
     users = Users.load(tmp_path / "users")
     assert users.check("marco", "pw-of-marco") == users.check("marco", "pw-of-marco")
-    assert users.check("marco", "pw-of-marco").operator
+    marco = users.check("marco", "pw-of-marco")
+    assert marco is not None and marco.operator
     assert users.check("marco", "pw-of-marc") is None
     r = run_cli("console-user", "a:b", cwd=tmp_path, env=env)
     assert r.returncode == 2 and "without ':'" in r.stderr

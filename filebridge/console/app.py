@@ -48,8 +48,8 @@ from filebridge.ledger.leases import Busy
 MAX_UPLOAD = 50 * 1024 * 1024  # an ERP export or a department's spreadsheet
 STOCK_PAGE = 100  # SKUs per stock page
 SHOWN = 100  # changes of a held run listed on its page
-APPROVE_WAIT = 10.0
-LOCKOUT = (5, 300.0)  # this many wrong passwords for a name within these seconds: wait  # seconds an approval waits for a watcher's pass over the profile
+APPROVE_WAIT = 10.0  # seconds an approval waits for a watcher's pass over the profile
+LOCKOUT = (5, 300.0)  # this many wrong passwords for a name within these seconds: wait
 
 _env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                    autoescape=select_autoescape(default=True, default_for_string=True))
@@ -362,7 +362,8 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
         Route(p + "/upload", upload, methods=["POST"]),
         Route(p + "/upload/{token}/apply", upload_apply, methods=["POST"]),
     ]
-    middleware = [Middleware(_Headers), Middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32),
+    middleware = [Middleware(_Headers),
+                  Middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32),
                              session_cookie="filebridge_console", same_site="strict",
                              max_age=12 * 3600)]
     web = Starlette(routes=routes, middleware=middleware,

@@ -36,8 +36,8 @@ Unpaid orders count: Shopify commits stock when an order is created, not when it
 paid. A cancelled order counts only the units refunded without restock: the usual
 cancel (``orderCancel(restock: true)``) puts the units back (refund lines CANCEL),
 one with ``restock: false`` keeps them out of Shopify's stock (refund lines
-NO_RESTOCK), so they stay sold for the ERP and the other shops. Line locations are not reported (a line's stock may come from several
-fulfillment orders).
+NO_RESTOCK), so they stay sold for the ERP and the other shops. Line locations are
+not reported (a line's stock may come from several fulfillment orders).
 """
 
 from __future__ import annotations
