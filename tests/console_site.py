@@ -4,8 +4,9 @@ the real CLI in a subprocess.
 - ``stock``: a CSV export to the loopback WooCommerce server (shop API, missing
   products zeroed); its first file has a row the mapping rejects, its second is a
   truncated export the circuit breaker holds (90% of the catalog would be zeroed).
-- ``listino``: a department's spreadsheet (xlsx) to a CSV file; its source is polled
-  only hourly, so a file put in its inbox waits for "sync now" (or an hour).
+- ``listino``: a department's spreadsheet (xlsx) to a CSV file, with an HTML run report
+  per file beside its ack; its source is polled only hourly, so a file put in its
+  inbox waits for "sync now" (or an hour).
 
 Users: ``alice`` (operator) and ``victor`` (viewer), in a users file of Argon2 hashes.
 """
@@ -100,7 +101,8 @@ def build(root: Path, env: dict[str, str], woo_url: str) -> Site:
             "price": {"from": "Prezzo", "min": 0}, "stock": {"from": "Giacenza"}}},
         "write": [{"format": "csv", "path": "../outbox/listino/{stem}.csv", "delimiter": ";"}],
         "feedback": {"ack": {"path": "../feedback/listino/{stem}.ack.csv"},
-                     "rejects": {"path": "../feedback/listino/{stem}.rejects.csv"}},
+                     "rejects": {"path": "../feedback/listino/{stem}.rejects.csv"},
+                     "report": {}},
         "ledger": "../ledger.db"}, "listino.yaml")
     # stock: a file with one bad row (exit 1: rows rejected), then a truncated one (held).
     (root / "inbox/stock/S_1.csv").write_text(stock_rows(N, bad=7), encoding="utf-8")

@@ -226,6 +226,45 @@ def test_a_files_rejects_are_shown_filtered_and_downloaded(base, site):
     assert alice.get(base + f"/profiles/listino/files/{other}", timeout=10).status_code == 404
 
 
+def test_a_files_run_report_is_linked_and_served_and_nothing_else_is(base, site):
+    s, _ = site
+    victor, _ = logged_in(base, "victor")  # a viewer may read reports
+    [fid] = [f["id"] for f in q.files(ledger(s), "listino") if f["name"] == "LISTINO_1.xlsx"]
+    html = victor.get(base + f"/profiles/listino/files/{fid}", timeout=10).text
+    m = re.search(r'<a id="report" href="([^"]+)"', html)
+    assert m and m.group(1) == "/profiles/listino/reports/LISTINO_1.report.html", html
+    # the ack names the same report
+    with open(s.root / "feedback/listino/LISTINO_1.ack.csv", encoding="utf-8") as fh:
+        [ack] = list(csv.DictReader(fh, delimiter=";"))
+    assert ack["report"] == "LISTINO_1.report.html"
+    r = victor.get(base + m.group(1), timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.content == (s.root / "feedback/listino/LISTINO_1.report.html").read_bytes()
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none'
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    # a profile that writes no report links none
+    other = q.files(ledger(s), "stock")[0]["id"]
+    assert 'id="report"' not in victor.get(base + f"/profiles/stock/files/{other}",
+                                           timeout=10).text
+    # only .html files inside the profile's report folder: no traversal, no other file
+    (s.root / "secret.html").write_text("<p>outside</p>", encoding="utf-8")
+    (s.root / "feedback/listino/link.html").symlink_to(s.root / "secret.html")
+    for name in ("..%2F..%2Fledger.db", "%2e%2e/%2e%2e/ledger.db", "..%2F..%2Fsecret.html",
+                 "%2e%2e%2flisting%2f..%2f..%2fsecret.html", "link.html",
+                 "LISTINO_1.rejects.csv", "LISTINO_1.ack.csv", "nothing.report.html",
+                 "%2Fetc%2Fpasswd", "%2e%2e", "sub%2F..%2F..%2Fsecret.html"):
+        r = victor.get(base + "/profiles/listino/reports/" + name, timeout=10,
+                       allow_redirects=False)
+        assert r.status_code == 404, (name, r.status_code)
+        assert "outside" not in r.text and "SQLite" not in r.text
+    assert victor.get(base + "/profiles/stock/reports/LISTINO_1.report.html",
+                      timeout=10).status_code == 404  # no report folder: stock writes none
+    assert requests.get(base + m.group(1), allow_redirects=False,
+                        timeout=10).status_code == 303  # login first
+
+
 def test_approve_releases_the_held_run_and_the_watcher_sends_it(base, site):
     s, woo = site
     alice, csrf = logged_in(base, "alice")

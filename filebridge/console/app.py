@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from filebridge.approval import NothingHeld, release
 from filebridge.console import rejects as rj
-from filebridge.console import uploads
+from filebridge.console import reports, uploads
 from filebridge.console.overview import overview, state_of
 from filebridge.console.security import csrf_ok, csrf_token, current_user, page
 from filebridge.console.users import User, Users
@@ -200,8 +200,20 @@ async def file_page(request: Request, user: User) -> Response:
     found = None
     if path is not None and path.is_file():
         found = await run_in_threadpool(rj.read, job, path, reason, fld)
+    report = await run_in_threadpool(reports.link, job, f)
     return render(request, "file.html", job=job, f=f, path=path, rejects=found, reason=reason,
-                  field=fld)
+                  field=fld, report=report)
+
+
+@page()
+async def report_page(request: Request, user: User) -> Response:
+    """A run report as the run wrote it: a self-contained page (inline styles and SVG,
+    no script), under the console's headers like every page."""
+    job = _job(request)
+    path = await run_in_threadpool(reports.served, job, request.path_params["name"])
+    if path is None:
+        raise _NotFound("no such report")
+    return FileResponse(path, media_type="text/html; charset=utf-8")
 
 
 @page()
@@ -357,6 +369,7 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
         Route(p + "/runs/{run:int}/approve", approve, methods=["POST"]),
         Route(p + "/files/{file:int}", file_page, methods=["GET"]),
         Route(p + "/files/{file:int}/rejects.csv", rejects_csv, methods=["GET"]),
+        Route(p + "/reports/{name:path}", report_page, methods=["GET"]),
         Route(p + "/stock", stock_page, methods=["GET"]),
         Route(p + "/sync", sync_now, methods=["POST"]),
         Route(p + "/upload", upload, methods=["POST"]),
