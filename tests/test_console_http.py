@@ -27,7 +27,8 @@ from console_site import PASSWORDS, Site, build, run_cli
 from shops.woocommerce import WooServer
 
 from filebridge.console.app import console_app
-from filebridge.console.users import Users
+from filebridge.console.overview import state_of
+from filebridge.console.users import Users, line
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger import console as q
 from filebridge.ledger.inventory import InventoryRows
@@ -474,3 +475,79 @@ def wait(check, what: str, timeout: float = 60.0) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def test_drift_check_is_an_operators_post_that_reads_the_shop_and_corrects_nothing(
+        workdir, cli_env, monkeypatch):
+    """The stock page shows reconcile's drift report: B edited in the shop by hand, A
+    sold beyond its stock. Checking reads the shop (network), so only an operator's
+    POST does it; viewers see the last check; the shop keeps its figures."""
+    with WooServer(key="ck_dispo", secret="cs_dispo") as woo:
+        ids = {sku: woo.shop.create({"sku": sku, "name": sku, "manage_stock": True,
+                                     "stock_quantity": 0})["id"] for sku in ("A", "B", "C")}
+        env = cli_env | {"WOO_URL": woo.url, "WOO_KEY": "ck_dispo", "WOO_SECRET": "cs_dispo"}
+        prof = write_profile(workdir, {
+            "name": "dispo",
+            "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
+                       "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";", "fields": {"QTY": {"type": "integer"}}},
+            "map": {"key": "sku"},
+            "stock": {"inventory": "dispo", "sku": "SKU", "quantity": "QTY",
+                      "orders": False},
+            "write": [{"id": "woo", "format": "woocommerce_api", "url": "${WOO_URL}",
+                       "sync": "stock", "consumer_key": "${WOO_KEY}",
+                       "consumer_secret": "${WOO_SECRET}", "limits": {"max_backoff": 0.05}}],
+            "ledger": "../ledger.db"}, "dispo.yaml")
+        (workdir / "inbox/DISPO_1.csv").write_text("SKU;QTY\nA;5\nB;2\nC;4\n",
+                                                   encoding="utf-8")
+        ran = run_cli("run", str(prof), cwd=workdir, env=env)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert woo.shop.catalog()["B"]["stock_quantity"] == 2
+        woo.shop.update(ids["B"], {"stock_quantity": 9})  # edited by hand, behind our back
+        for k in ("WOO_URL", "WOO_KEY", "WOO_SECRET"):
+            monkeypatch.setenv(k, env[k])
+        job = Job(load_profile(prof))
+        assert job.inventory is not None
+        state = state_of(job)
+        now = time.time() + 1
+        job.inventory.record_orders("web:woo", [OrderLine("W1", "1", "A", 7, "processing",
+                                                          now, now)])  # 7 of 5: 2 oversold
+        users = workdir / "console-users"
+        users.write_text(line("alice", "operator", PASSWORDS["alice"]) + "\n"
+                         + line("victor", "viewer", PASSWORDS["victor"]) + "\n",
+                         encoding="utf-8")
+        with serving([job], Users.load(users)) as url:
+            victor, vcsrf = logged_in(url, "victor")
+            page = victor.get(url + "/profiles/dispo/stock", timeout=10).text
+            assert "No drift check since" in page and 'id="check-drift"' not in page
+            r = victor.post(url + "/profiles/dispo/stock/drift", data={"csrf": vcsrf},
+                            timeout=10)
+            assert r.status_code == 403
+            assert "drifting" not in victor.get(url + "/profiles/dispo/stock", timeout=10).text
+            alice, csrf = logged_in(url, "alice")
+            r = alice.post(url + "/profiles/dispo/stock/drift", data={"csrf": "wrong"},
+                           timeout=10)
+            assert r.status_code == 403  # CSRF
+            r = alice.post(url + "/profiles/dispo/stock/drift", data={"csrf": csrf},
+                           timeout=60)
+            assert r.status_code == 200 and r.url.endswith("/profiles/dispo/stock#drift"), r.text
+            for html in (r.text, victor.get(url + "/profiles/dispo/stock", timeout=10).text):
+                assert "by alice" in html
+                assert re.search(r'id="drift-woo">3 SKUs, <span class="bad">2 drifting</span>,'
+                                 r" 1 oversold \(2 units\)", html), html
+                rows = re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td><td>(\d+)</td><td>([-\d]+)"
+                                  r"</td><td>(\d+)</td><td>(\d+)</td><td class=\"bad\">"
+                                  r"([-+]\d+)</td></tr>", html)
+                # sku, ERP, available, acknowledged, expected, shop, drift
+                assert rows == [("A", "5", "0", "5", "0", "5", "+5"),
+                                ("B", "2", "2", "2", "2", "9", "+7")], rows
+                assert re.findall(r'<tr><td>(\w+)</td><td class="bad">(\d+)</td></tr>',
+                                  html) == [("A", "2")]
+        # read-only: nothing was corrected or queued
+        cat = woo.shop.catalog()
+        assert (cat["A"]["stock_quantity"], cat["B"]["stock_quantity"]) == (5, 9)
+        db = ledger_at(workdir)
+        try:
+            assert q.shop_health(db, state).get("woo", {}).get("waiting_since") is None
+        finally:
+            db.close()

@@ -37,11 +37,13 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from filebridge.approval import NothingHeld, release
+from filebridge.console import drift as dr
 from filebridge.console import rejects as rj
 from filebridge.console import reports, uploads
 from filebridge.console.overview import overview, state_of
 from filebridge.console.security import csrf_ok, csrf_token, current_user, page
 from filebridge.console.users import User, Users
+from filebridge.errors import LedgerError, SinkError, TransferError
 from filebridge.ledger import console as q
 from filebridge.ledger.leases import Busy
 
@@ -324,7 +326,25 @@ async def stock_page(request: Request, user: User) -> Response:
 
     rows = await run_in_threadpool(lines, job, prefix, after, STOCK_PAGE)
     return render(request, "stock.html", job=job, lines=rows, sku=prefix,
-                  more=len(rows) == STOCK_PAGE, inventory=job.inventory.name)
+                  more=len(rows) == STOCK_PAGE, inventory=job.inventory.name,
+                  drift=request.app.state.drift.get(job.name), shown=dr.SHOWN)
+
+
+@page(operator=True, form=True)
+async def drift_check(request: Request, user: User, form: FormData) -> Response:
+    """Check drift now: reads every shop output's stock (network), corrects nothing."""
+    job = _job(request)
+    back = f"/profiles/{job.name}/stock"
+    if job.inventory is None:
+        raise _NotFound(f"{job.name} is not a stock profile")
+    try:
+        found = await run_in_threadpool(dr.check, job, user.name,
+                                        request.app.state.drift_locks[job.name])
+    except (TransferError, SinkError, LedgerError) as e:
+        return render(request, "message.html", status=502, title="Drift check failed",
+                      message=f"{job.name}: {e}", back=back)
+    request.app.state.drift[job.name] = found
+    return RedirectResponse(back + "#drift", status_code=303)
 
 
 class _Headers:
@@ -371,6 +391,7 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
         Route(p + "/files/{file:int}/rejects.csv", rejects_csv, methods=["GET"]),
         Route(p + "/reports/{name:path}", report_page, methods=["GET"]),
         Route(p + "/stock", stock_page, methods=["GET"]),
+        Route(p + "/stock/drift", drift_check, methods=["POST"]),
         Route(p + "/sync", sync_now, methods=["POST"]),
         Route(p + "/upload", upload, methods=["POST"]),
         Route(p + "/upload/{token}/apply", upload_apply, methods=["POST"]),
@@ -386,4 +407,6 @@ def console_app(jobs: list[Any], users: Users, secret: str | None = None,
     web.state.failed = {}  # name -> times of its recent wrong passwords
     web.state.previews = {j.name: threading.Lock() for j in jobs}
     web.state.max_upload = max_upload
+    web.state.drift = {}  # profile -> its last drift check (console.drift.Check)
+    web.state.drift_locks = {j.name: threading.Lock() for j in jobs}
     return web
