@@ -551,3 +551,58 @@ def test_drift_check_is_an_operators_post_that_reads_the_shop_and_corrects_nothi
             assert q.shop_health(db, state).get("woo", {}).get("waiting_since") is None
         finally:
             db.close()
+
+
+def test_sftp_health_shows_the_pinned_key_and_failures_and_no_secret(workdir, cli_env,
+                                                                     monkeypatch):
+    """A profile whose SFTP source is down: the profile page shows the server, the host
+    key pinned for it (as ssh-keygen -lf prints it) and since when it fails, as the
+    alerts rows of the ledger keep it; never the password."""
+    import paramiko
+
+    from filebridge.transport import hostkeys
+
+    port = free_port()  # nothing listens: the source is down
+    kh = workdir / "known_hosts"
+    host_key = paramiko.ECDSAKey.generate()  # the public half is what is pinned
+    hostkeys.pin(kh, "127.0.0.1", port, host_key)
+    password = "sftp-Pa55-word-never-shown"
+    env = cli_env | {"SFTP_PW": password}
+    monkeypatch.setenv("SFTP_PW", password)
+    prof = write_profile(workdir, {
+        "name": "erp",
+        "source": {"kind": "sftp", "host": "127.0.0.1", "port": port, "user": "erp",
+                   "password": "${SFTP_PW}", "known_hosts": str(kh),
+                   "connect_timeout": "2s", "retry": {"attempts": 1, "wait": "0.1s"},
+                   "path": "inbox", "pattern": ["*.csv"], "work": str(workdir / "work")},
+        "read": {"format": "csv", "delimiter": ";"},
+        "map": {"key": "sku"},
+        "write": [{"format": "csv", "path": "../outbox/{stem}.csv"}],
+        # alerts keep the failures in the ledger; told only after an hour (never here)
+        "alerts": {"webhook": {"url": f"http://127.0.0.1:{free_port()}/hook"},
+                   "down_after": "1h"},
+        "ledger": "../ledger.db"}, "erp.yaml")
+    before = time.time()
+    ran = run_cli("run", str(prof), cwd=workdir, env=env)
+    assert ran.returncode == 6 and "cannot connect" in ran.stderr, ran.stderr
+    users = workdir / "console-users"
+    users.write_text(line("victor", "viewer", PASSWORDS["victor"]) + "\n", encoding="utf-8")
+    with serving([Job(load_profile(prof))], Users.load(users)) as url:
+        victor, _ = logged_in(url, "victor")
+        html = victor.get(url + "/profiles/erp", timeout=10).text
+        m = re.search(r'<table id="sftp">.*?</table>', html, re.S)
+        assert m, html
+        cells = re.findall(r"<tr><td>source</td><td>([^<]+)</td><td>([^<]+)</td><td><span "
+                           r'class="bad">([^<]+)</span></td><td>-</td></tr>', m.group(0))
+        assert len(cells) == 1, m.group(0)
+        address, pinned, since = cells[0]
+        assert address == f"erp@127.0.0.1:{port}"
+        assert pinned == f"ecdsa-sha2-nistp256 {host_key.fingerprint}"
+        assert pinned.split()[1].startswith("SHA256:")
+        failing = datetime.strptime(since, "%Y-%m-%d %H:%M:%S").timestamp()
+        assert before - 1 <= failing <= time.time()
+        assert password not in html and "SFTP_PW" not in html
+        # another server, nothing pinned: said so, with what to run
+        kh.write_text("", encoding="utf-8")
+        html = victor.get(url + "/profiles/erp", timeout=10).text
+        assert "none pinned in" in html and "filebridge trust" in html

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from filebridge.approval import NothingHeld, release
 from filebridge.console import drift as dr
 from filebridge.console import rejects as rj
-from filebridge.console import reports, uploads
+from filebridge.console import reports, sftp, uploads
 from filebridge.console.overview import overview, state_of
 from filebridge.console.security import csrf_ok, csrf_token, current_user, page
 from filebridge.console.users import User, Users
@@ -137,7 +137,9 @@ async def profile(request: Request, user: User) -> Response:
 
     def read() -> dict[str, Any]:
         health = q.shop_health(job.ledger, state_of(job))
+        servers, transfers = sftp.health(job)
         return {"o": overview(job), "runs": q.runs(job.ledger, job.name, 20),
+                "sftp": servers, "transfers": transfers,
                 "shops": {s: health.get(s, {}) for s in sorted(job.shops)},
                 "files": q.files(job.ledger, job.name, 30),
                 "syncs": q.syncs(job.ledger, job.name, 10)}

@@ -245,3 +245,20 @@ def stock_skus(ledger: Ledger, inventory: str, prefix: str = "", limit: int = 10
                                  "sku > ? AND substr(sku, 1, ?) = ? ORDER BY sku LIMIT ?",
                                  (inventory, after, len(prefix), prefix, limit)).fetchall()
     return [r[0] for r in rows]
+
+
+def transfer_health(ledger: Ledger, profile: str) -> dict[str, Any]:
+    """What the ledger keeps about a profile's transfers (filebridge/alerts.py writes the
+    alerts rows, only for a profile with ``alerts:``): the last file claimed from its
+    source, the last file done, and per problem key (``down:source``,
+    ``down:transfer``, ``host_key:…``) when it was first seen failing and when an
+    alert was last sent for it."""
+    with reading(ledger):
+        claimed, done = ledger.db.execute(
+            "SELECT max(claimed), max(CASE WHEN status='done' THEN finished END) FROM files "
+            "WHERE profile=?", (profile,)).fetchone()
+        rows = ledger.db.execute(
+            "SELECT key, since, sent FROM alerts WHERE profile=? AND (substr(key, 1, 5)='down:' "
+            "OR substr(key, 1, 9)='host_key:')", (profile,)).fetchall()
+    return {"last_claimed": claimed, "last_done": done,
+            "troubles": {k: {"since": s, "sent": t} for k, s, t in rows}}
