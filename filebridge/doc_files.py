@@ -22,7 +22,6 @@ line: what is logged is numbers, kinds and counts.
 from __future__ import annotations
 
 import logging
-import string
 import time
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -114,17 +113,7 @@ class DocumentFiles(Model):
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
-        try:
-            names = {f.split(":")[0] for _, f, _, _ in string.Formatter().parse(v) if f}
-        except ValueError as e:
-            raise ValueError(f"bad placeholder in {v!r} ({e})") from None
-        unknown = sorted(names - {"seq", "date", "time", "inventory"})
-        if unknown:
-            raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {v!r}; known: {{seq}}, "
-                             "{date}, {time}, {inventory}")
-        if "seq" not in names:
-            raise ValueError(f"{v!r} needs {{seq}}: every document file has its own number")
-        return v
+        return erpfile.numbered_path(v, "document")
 
     @model_validator(mode="after")
     def _layout(self) -> DocumentFiles:

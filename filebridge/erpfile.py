@@ -12,6 +12,7 @@ the ERP cannot read it otherwise and nothing matches on it.
 
 from __future__ import annotations
 
+import string
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,22 @@ from filebridge.layouts.fixed import FixedField, encode_record
 from filebridge.sinks.base import csv_lines, guard_formulas, header_line
 
 UTF8 = ("utf-8", "utf8")
+
+
+def numbered_path(v: str, what: str) -> str:
+    """A sequence-numbered file's ``path``: only {seq}, {date}, {time} and {inventory},
+    and {seq} required (the ERP acknowledges each file by its number)."""
+    try:
+        names = {f.split(":")[0] for _, f, _, _ in string.Formatter().parse(v) if f}
+    except ValueError as e:
+        raise ValueError(f"bad placeholder in {v!r} ({e})") from None
+    unknown = sorted(names - {"seq", "date", "time", "inventory"})
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {v!r}; known: {{seq}}, "
+                         "{date}, {time}, {inventory}")
+    if "seq" not in names:
+        raise ValueError(f"{v!r} needs {{seq}}: every {what} file has its own number")
+    return v
 
 
 def fit(text: str, encoding: str) -> str:

@@ -12,7 +12,6 @@ movement twice under two numbers, and never misses one.
 from __future__ import annotations
 
 import logging
-import string
 import time
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
@@ -60,17 +59,7 @@ class MovementFiles(Model):
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
-        try:
-            names = {f.split(":")[0] for _, f, _, _ in string.Formatter().parse(v) if f}
-        except ValueError as e:
-            raise ValueError(f"bad placeholder in {v!r} ({e})") from None
-        unknown = sorted(names - {"seq", "date", "time", "inventory"})
-        if unknown:
-            raise ValueError(f"unknown placeholder {{{unknown[0]}}} in {v!r}; known: {{seq}}, "
-                             "{date}, {time}, {inventory}")
-        if "seq" not in names:
-            raise ValueError(f"{v!r} needs {{seq}}: every movement file has its own number")
-        return v
+        return erpfile.numbered_path(v, "movement")
 
     @model_validator(mode="after")
     def _layout(self) -> MovementFiles:
