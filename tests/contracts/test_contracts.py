@@ -96,9 +96,12 @@ def benches(tmp_path: Path, request: pytest.FixtureRequest,
                     frag[part] = sshd.server(kh) | frag[part] | {"work": str(root / "work")}
             for d in (frag.get("destinations") or {}).values():
                 d.update(sshd.server(kh) | dict(d))
-            profile = merge(BASE, frag)
         else:
-            profile = merge(BASE, s.meta.get("profile") or {})
+            frag = s.meta.get("profile") or {}
+        # A reader's options replace the base reader's whole (another format's keys
+        # are errors); the other parts merge.
+        profile = merge({k: v for k, v in BASE.items() if not (k == "read" and k in frag)},
+                        frag)
         kind = s.meta.get("shop")
         if kind:
             shop = start_shop(kind)
