@@ -7,6 +7,7 @@ subprocesses against the loopback WooCommerce server (tests/shops/woocommerce.py
 
 from __future__ import annotations
 
+from functools import partial
 import sqlite3
 from pathlib import Path
 
@@ -19,10 +20,7 @@ from test_api_sync import N, drop, expected, profile, rows, shop_state
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_sync", secret="cs_sync") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_sync", secret="cs_sync")
 
 
 def run(*args: str, env: dict[str, str], cwd: Path):  # type: ignore[no-untyped-def]

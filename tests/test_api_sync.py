@@ -11,6 +11,7 @@ rejects file.
 
 from __future__ import annotations
 
+from functools import partial
 import os
 import signal
 import subprocess
@@ -27,10 +28,7 @@ from shops.woocommerce import WooServer
 N = 200
 
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_sync", secret="cs_sync") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_sync", secret="cs_sync")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ Vendure for the module, each test on its own SKUs."""
 
 from __future__ import annotations
 
+from functools import partial
 import json
 import threading
 import urllib.error
@@ -16,10 +17,8 @@ from filebridge.sinks.api.base import Change, State
 from filebridge.sinks.api.vendure import MAX_BODY, VendureClient, VendureOptions
 
 
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture

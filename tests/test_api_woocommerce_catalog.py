@@ -4,10 +4,10 @@ on the shop's end state (tests/shops/woocommerce)."""
 
 from __future__ import annotations
 
+from functools import partial
 import calendar
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,10 +25,7 @@ SPEC = Catalog(ProductSpec.model_validate({"key": "product", "options": [
     {"field": "size", "name": "Taglia", "order": "sizes"}, {"field": "colour", "name": "Colore"}]}))
 
 
-@pytest.fixture
-def shop() -> Iterator[WooServer]:
-    with WooServer(key="ck_good", secret="cs_good") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_good", secret="cs_good")
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ flow. Every test pulls from its own starting cursor and looks at its own orders.
 
 from __future__ import annotations
 
+from functools import partial
 import json
 from typing import Any
 
@@ -18,10 +19,8 @@ from filebridge.sinks.api.vendure import VendureOptions
 from filebridge.registry import REGISTRY
 
 
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture

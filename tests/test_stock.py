@@ -3,6 +3,7 @@ the shop may sell. The 02:00 / 02:05 / 02:30 race must never oversell."""
 
 from __future__ import annotations
 
+from functools import partial
 import subprocess
 import sys
 from datetime import datetime
@@ -130,10 +131,7 @@ def test_bad_spec_is_refused_with_a_clear_message():
 
 # -- end to end: files, the CLI, the loopback WooCommerce ----------------------
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_s", secret="cs_s") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_s", secret="cs_s")
 
 
 @pytest.fixture

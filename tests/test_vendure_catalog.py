@@ -6,6 +6,7 @@ URL and a language the channel does not offer."""
 
 from __future__ import annotations
 
+from functools import partial
 import hashlib
 import struct
 import subprocess
@@ -229,10 +230,8 @@ def profile(root: Path, languages: list[str] = LANGS, name: str = "vendure-catal
 
 
 # -- fixtures -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture(scope="module")
