@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 from ruamel.yaml import YAML
 
-import filebridge.runner as runner
+from filebridge import runner
 from filebridge.pipeline import Job, Outcome
 from filebridge.profile import load_profile
 from filebridge.registry import KINDS, NO_OPTIONS, load_plugins
@@ -218,18 +218,20 @@ def progress(hook: Callable[[int], None] | None) -> Iterator[None]:
 _POOLS: list[pa.MemoryPool] = []
 
 
-def peak_memory(action: Callable[[], Any]) -> int:
-    """Peak bytes of Python objects (tracemalloc) plus Arrow buffers (a proxy pool
-    set as pyarrow's default, which counts its own peak) while ``action`` runs."""
+def peak_memory(action: Callable[[], Any], peaks: list[int]) -> Any:
+    """What ``action`` returns; appends to ``peaks`` the peak bytes of Python objects
+    (tracemalloc) plus Arrow buffers (a proxy pool set as pyarrow's default, which
+    counts its own peak) while it ran."""
     old = pa.default_memory_pool()
     pool = pa.proxy_memory_pool(old)
     _POOLS.append(pool)  # buffers it gave out may outlive the run (caches): never freed
     pa.set_memory_pool(pool)
     tracemalloc.start()
     try:
-        action()
+        result = action()
         _, py_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         pa.set_memory_pool(old)
-    return py_peak + pool.max_memory()
+    peaks.append(py_peak + pool.max_memory())
+    return result
