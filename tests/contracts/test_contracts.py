@@ -97,7 +97,8 @@ def benches(tmp_path: Path, request: pytest.FixtureRequest,
         if s.meta.get("needs") == "sshd":
             sshd = request.getfixturevalue("sshd")
             remote = sshd.root / f"{tmp_path.name}-{label}"
-            remote.mkdir()
+            for sub in ("inbox", "shop"):
+                (remote / sub).mkdir(parents=True)
             kh = root / "known_hosts"
             kh.write_text(sshd.known_hosts_line())
             subs = {"remote": str(remote.relative_to(sshd.root))}
