@@ -68,7 +68,7 @@ def shop_env(kind: str, shop: Any) -> dict[str, str]:
         from shops.magento import TOKEN
         return {"MAGENTO_URL": shop.url, "MAGENTO_TOKEN": TOKEN}
     if kind == "vendure":
-        return {"VENDURE_URL": shop.url, "VENDURE_TEST_USER": shop.user,
+        return {"VENDURE_URL": shop.url, "VENDURE_TEST_USER": shop.username,
                 "VENDURE_TEST_PASSWORD": shop.password}
     raise AssertionError(f"unknown loopback shop {kind!r}")
 
@@ -77,8 +77,10 @@ def shop_skus(kind: str, shop: Any) -> set[str]:
     """The SKUs the shop holds, read back from the loopback shop itself."""
     if kind == "shopify":
         return {s for p in shop.catalog().values() for s in p["variants"]}
-    if kind == "vendure":
-        return set(shop.variants())
+    if kind == "vendure":  # Vendure does not keep SKUs unique: one variant each, checked
+        variants = shop.catalog()["variants"]
+        assert all(len(v) == 1 for v in variants.values()), "a SKU created twice"
+        return set(variants)
     return set(shop.catalog())
 
 
@@ -146,6 +148,9 @@ def start_shop(kind: str) -> Any:
     if kind == "magento":
         from shops.magento import MagentoServer
         return MagentoServer().__enter__()
+    if kind == "vendure":
+        from shops.vendure import PASSWORD, USER, VendureShop
+        return VendureShop(USER, PASSWORD).__enter__()
     raise AssertionError(f"unknown loopback shop {kind!r}")
 
 
