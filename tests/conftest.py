@@ -35,5 +35,11 @@ def cli_env() -> dict[str, str]:
     env.pop("FILEBRIDGE_LEDGER", None)
     return env
 
+
 from pgserver import ledger_url, pg_server  # noqa: E402,F401  (a real PostgreSQL server)
+from shops.fixtures import module_shop, parametrize_shops, shop  # noqa: E402,F401  (SHOP = …)
 from sshd import sshd  # noqa: E402,F401  (session fixture: a real OpenSSH sshd)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_shops(metafunc)

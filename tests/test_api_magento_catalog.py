@@ -68,10 +68,7 @@ def shop_with(material_sets: tuple[int, ...] = (4,), **kw: Any) -> MagentoServer
     return shop
 
 
-@pytest.fixture
-def shop():
-    with shop_with() as s:
-        yield s
+SHOP = shop_with
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ subprocesses against the loopback WooCommerce server (tests/shops/woocommerce.py
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,7 @@ from test_api_sync import N, drop, expected, profile, rows, shop_state
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_sync", secret="cs_sync") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_sync", secret="cs_sync")
 
 
 def run(*args: str, env: dict[str, str], cwd: Path):

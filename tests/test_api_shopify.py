@@ -14,11 +14,7 @@ from filebridge.errors import PermanentSinkError
 from filebridge.sinks.api.base import Change, Result, State
 from filebridge.sinks.api.shopify import ShopifyClient, ShopifyOptions
 
-
-@pytest.fixture
-def shop():
-    with ShopifyServer() as server:
-        yield server
+SHOP = ShopifyServer
 
 
 @pytest.fixture

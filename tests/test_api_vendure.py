@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.error
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,11 +16,8 @@ from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.sinks.api.base import Change, State
 from filebridge.sinks.api.vendure import MAX_BODY, VendureClient, VendureOptions
 
-
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture

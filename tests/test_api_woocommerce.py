@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,10 +20,7 @@ FAST = {"max_backoff": 0.05, "retries": 6, "timeout": 5}
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def shop() -> Iterator[WooServer]:
-    with WooServer(key="ck_good", secret="cs_good") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_good", secret="cs_good")
 
 
 @pytest.fixture(autouse=True)

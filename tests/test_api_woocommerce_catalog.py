@@ -7,7 +7,7 @@ from __future__ import annotations
 import calendar
 import threading
 import time
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,10 +25,7 @@ SPEC = Catalog(ProductSpec.model_validate({"key": "product", "options": [
     {"field": "size", "name": "Taglia", "order": "sizes"}, {"field": "colour", "name": "Colore"}]}))
 
 
-@pytest.fixture
-def shop() -> Iterator[WooServer]:
-    with WooServer(key="ck_good", secret="cs_good") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_good", secret="cs_good")
 
 
 @pytest.fixture(autouse=True)

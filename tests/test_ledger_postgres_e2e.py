@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -83,10 +84,7 @@ def test_a_catalog_run_twice_on_postgresql_finds_everything_unchanged(tmp_path, 
         assert password not in out.stdout + out.stderr
 
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_s", secret="cs_s") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_s", secret="cs_s")
 
 
 def stock_profile(workdir: Path, url: str, name: str, role: str, stock: dict,

@@ -4,6 +4,7 @@ for every shop, then what is particular to one."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from shops.shopify import TOKEN, ShopifyServer
@@ -70,14 +71,19 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPIFY_TOKEN", TOKEN)
 
 
-@pytest.fixture(params=["woocommerce", "shopify"])
-def shop(request: pytest.FixtureRequest) -> Iterator[Woo | Shopify]:
-    if request.param == "woocommerce":
-        with WooServer(key="ck_good", secret="cs_good") as w:
-            yield Woo(w)
-    else:
-        with ShopifyServer() as s:
-            yield Shopify(s)
+@contextmanager
+def woocommerce() -> Iterator[Woo]:
+    with WooServer(key="ck_good", secret="cs_good") as w:
+        yield Woo(w)
+
+
+@contextmanager
+def shopify() -> Iterator[Shopify]:
+    with ShopifyServer() as s:
+        yield Shopify(s)
+
+
+SHOPS = {"woocommerce": woocommerce, "shopify": shopify}  # every test, once per shop
 
 
 def drain(p: OrderPuller, cursor: str | None) -> tuple[list[OrderLine], str | None, int]:

@@ -5,6 +5,7 @@ flow. Every test pulls from its own starting cursor and looks at its own orders.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,11 +18,8 @@ from filebridge.orders.vendure import VendurePuller
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.vendure import VendureOptions
 
-
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture

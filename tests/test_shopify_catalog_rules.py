@@ -5,6 +5,7 @@ definitions made by the merchant, automated collections, media deleted in the sh
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,11 +20,8 @@ from filebridge.sinks.api.shopify_steps import DIGESTS, METAFIELDS_SET
 CDN = "https://cdn.example/img"
 
 
-@pytest.fixture
-def shop():
-    with ShopifyServer(locales=("it", "en"), price_lists={
-            "gid://shopify/PriceList/5": "CHF"}) as server:
-        yield server
+SHOP = partial(ShopifyServer, locales=("it", "en"),
+               price_lists={"gid://shopify/PriceList/5": "CHF"})
 
 
 @pytest.fixture

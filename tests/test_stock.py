@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -130,10 +131,7 @@ def test_bad_spec_is_refused_with_a_clear_message():
 
 # -- end to end: files, the CLI, the loopback WooCommerce ----------------------
 
-@pytest.fixture
-def shop():
-    with WooServer(key="ck_s", secret="cs_s") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_s", secret="cs_s")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
+from test_stock import SHOP, cli, env, profile, t  # noqa: F401  (SHOP: the shop fixture's server; env)
 
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.pipeline import Job

@@ -8,7 +8,7 @@ loopback WooCommerce shop."""
 from __future__ import annotations
 
 from helpers import read_csv
-from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
+from test_stock import SHOP, cli, env, profile, t  # noqa: F401  (SHOP: the shop fixture's server; env)
 
 
 def test_an_oversell_is_reported_everywhere_and_cleared_by_a_covering_export(

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from helpers import read_csv
-from test_stock import cli, env, profile, shop, t  # noqa: F401  (fixtures: shop, env)
+from test_stock import SHOP, cli, env, profile, t  # noqa: F401  (SHOP: the shop fixture's server; env)
 
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.stock import Inventory

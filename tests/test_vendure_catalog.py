@@ -14,6 +14,7 @@ import threading
 import time
 import zlib
 from datetime import date, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -229,10 +230,8 @@ def profile(root: Path, languages: list[str] = LANGS, name: str = "vendure-catal
 
 
 # -- fixtures -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shop():
-    with VendureShop(USER, PASSWORD) as s:
-        yield s
+SHOP = partial(VendureShop, USER, PASSWORD)
+SHOP_SCOPE = "module"  # a real Vendure: started once for the module
 
 
 @pytest.fixture(scope="module")

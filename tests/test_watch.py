@@ -365,40 +365,56 @@ def test_bad_xml_files_go_to_errors_and_the_watcher_goes_on(tmp_path):
         w.proc.wait(timeout=10)
 
 
-def test_profiles_do_not_wait_for_each_other(tmp_path, big_file):
-    """A long file in one profile does not hold up another profile's small file."""
+def test_profiles_do_not_wait_for_each_other(tmp_path):
+    """A long file in one profile does not hold up another profile's small file.
+
+    Independent of the machine's speed: the slow profile's file is held in flight
+    by its shop (a loopback WooCommerce whose first request waits for the test to
+    open a gate), so it cannot finish before the small file, however fast or loaded
+    the machine; the order is then read from the ledger's own claim and finish
+    times. The timeouts only guard against a hang."""
+    from shops.woocommerce import WooServer
+
     slow, fast = tmp_path / "slow", tmp_path / "fast"
     for root in (slow, fast):
         (root / "inbox").mkdir(parents=True)
     db = tmp_path / "ledger.db"  # one ledger for both, as with one profiles/ folder
     slow_profile = fixed_profile(slow, name="slow", stable_for="0.2s") | {"ledger": str(db)}
+    slow_profile["write"] = [{"format": "woocommerce_api", "url": "${WOO_URL}",
+                              "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}"}]
     fast_profile = fixed_profile(fast, name="fast", stable_for="0.2s") | {"ledger": str(db)}
     paths = [write_profile(slow, slow_profile), write_profile(fast, fast_profile)]
-    env = dict(os.environ)
-    env.pop("FILEBRIDGE_LEDGER", None)
-    log = tmp_path / "watch.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "filebridge", "watch", *map(str, paths)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    try:
-        wait_for(lambda: log.read_text().count("watching") >= 2, timeout=30,
-                 what="both profiles watched")
-        drop(slow / "inbox" / "BIG.txt", big_file)
-        wait_for(lambda: ("BIG.txt", "processing") in ledger_files(db), timeout=30,
-                 what="the big file in flight")
-        drop(fast / "inbox" / "SMALL.txt", fixed_rows(10))
-        wait_for(lambda: (fast / "out" / "SMALL.csv").exists(), timeout=30,
-                 what="the small file done")
-        wait_for(lambda: ("BIG.txt", "done") in ledger_files(db), timeout=120,
-                 what="the big file done")
-        # The small file was taken while the big one was still in flight (timing-proof:
-        # the ledger's own claim and finish times, not when the test happened to look).
-        with sqlite3.connect(db) as con:
-            times = dict(con.execute("SELECT name, claimed FROM files WHERE name='SMALL.txt' "
-                                     "UNION ALL SELECT 'BIG.txt:finished', finished FROM files "
-                                     "WHERE name='BIG.txt'"))
-        assert times["SMALL.txt"] < times["BIG.txt:finished"], "the small file waited"
-        assert proc.poll() is None, log.read_text()
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0, log.read_text()
+    gate = threading.Event()
+    with WooServer(key="ck_w", secret="cs_w") as shop:
+        shop.faults.hold(1, gate)
+        env = dict(os.environ) | {"WOO_URL": shop.url, "WOO_KEY": "ck_w", "WOO_SECRET": "cs_w"}
+        env.pop("FILEBRIDGE_LEDGER", None)
+        log = tmp_path / "watch.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "filebridge", "watch",
+                                     *map(str, paths)], stdout=out,
+                                    stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        try:
+            wait_for(lambda: log.read_text().count("watching") >= 2, timeout=60,
+                     what="both profiles watched")
+            drop(slow / "inbox" / "BIG.txt", fixed_rows(50))
+            assert shop.faults.holding.wait(timeout=60), "the slow file reached its shop"
+            assert ("BIG.txt", "processing") in ledger_files(db)
+            drop(fast / "inbox" / "SMALL.txt", fixed_rows(10))
+            wait_for(lambda: ("SMALL.txt", "done") in ledger_files(db), timeout=60,
+                     what="the small file done")
+            assert ("BIG.txt", "processing") in ledger_files(db)  # still held by its shop
+            gate.set()
+            wait_for(lambda: ("BIG.txt", "done") in ledger_files(db), timeout=60,
+                     what="the big file done")
+            # The ledger's own claim and finish times, not when the test looked.
+            with sqlite3.connect(db) as con:
+                t = {name: (claimed, finished) for name, claimed, finished in con.execute(
+                    "SELECT name, claimed, finished FROM files")}
+            assert t["BIG.txt"][0] < t["SMALL.txt"][0] < t["SMALL.txt"][1] < t["BIG.txt"][1]
+            assert (fast / "out" / "SMALL.csv").exists() and len(shop.catalog()) == 50
+            assert proc.poll() is None, log.read_text()
+        finally:
+            gate.set()
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0, log.read_text()

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-import pytest
 import requests
 from shops.woocommerce import WooServer
 
 AUTH = ("ck_t", "cs_t")
 
 
-@pytest.fixture
-def shop() -> Iterator[WooServer]:
-    with WooServer(key="ck_t", secret="cs_t") as s:
-        yield s
+SHOP = partial(WooServer, key="ck_t", secret="cs_t")
 
 
 def api(shop: WooServer, method: str, path: str, body: Any = None, **params: Any) -> Any:

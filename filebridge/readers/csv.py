@@ -245,7 +245,9 @@ class _Utf8Stream(io.RawIOBase):
         done, size = 0, len(buf)
         while done < size:
             if not self.pending:
-                raw = self.f.read(1 << 20)
+                # What Arrow asked for (its block, the profile's chunk_size), not more:
+                # the raw, decoded and re-encoded copies are each about one block.
+                raw = self.f.read(max(size - done, 1 << 16))
                 self.pending = memoryview(self.text(raw, final=not raw))
                 if not raw and not self.pending:
                     break

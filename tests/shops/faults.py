@@ -12,6 +12,10 @@ request), in the order the test asked for them:
 - ``drop(n, after=True)`` or ``drop_after(n)``: handle (apply) the request, then
   close the connection: the change landed but the client never hears so.
 - ``ok(n)``: let ``n`` requests through untouched, to aim a later fault.
+- ``hold(n, gate)``: wait until the test sets ``gate`` (a threading.Event), then
+  handle the request normally; ``holding`` is set while a request waits. A test
+  keeps a client's work in flight for as long as it needs, whatever the machine's
+  speed, instead of guessing a delay.
 
 ``queue`` is the pending faults (``faults.queue.clear()`` or ``faults.clear()``
 lifts them); :meth:`take` is what a server calls once per request.
@@ -28,11 +32,12 @@ from http.server import BaseHTTPRequestHandler
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # fail, slow, drop, drop_after, ok
+    kind: str  # fail, slow, drop, drop_after, ok, hold
     status: int = 0
     retry_after: float | None = None
     seconds: float = 0.0
     match: str = ""
+    gate: threading.Event | None = None  # a hold's
 
     def headers(self) -> dict[str, str]:
         """The Retry-After header of a ``fail``, when the test gave one."""
@@ -45,6 +50,7 @@ class Faults:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.queue: list[Fault] = []
+        self.holding = threading.Event()  # a held request is waiting for its gate
 
     def fail(self, n: int, status: int = 503, retry_after: float | None = None,
              match: str = "") -> None:
@@ -59,6 +65,9 @@ class Faults:
     def drop_after(self, n: int, match: str = "") -> None:
         self.drop(n, after=True, match=match)
 
+    def hold(self, n: int, gate: threading.Event, match: str = "") -> None:
+        self._add(n, Fault("hold", gate=gate, match=match))
+
     def ok(self, n: int, match: str = "") -> None:
         self._add(n, Fault("ok", match=match))
 
@@ -72,13 +81,16 @@ class Faults:
 
     def take(self, request: str = "") -> Fault | None:
         """The fault for this request (``"METHOD /path"``), removed from the queue;
-        a ``slow`` has already been waited out when it returns."""
+        a ``slow`` or a ``hold`` has already been waited out when it returns."""
         with self.lock:
             fault = next((f for f in self.queue if f.match in request), None)
             if fault is not None:
                 self.queue.remove(fault)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if fault is not None and fault.gate is not None:
+            self.holding.set()
+            fault.gate.wait(timeout=300)  # a test that never opens it must not hang CI
         return fault
 
 

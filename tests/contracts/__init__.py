@@ -1,0 +1,1 @@
+"""Contract suites over the plugin registry (see harness.py)."""
