@@ -278,19 +278,10 @@ class DocumentWriter:
                  ) -> tuple[int, Path, int]:
         stored = self.rows.in_file(seq)
         docs = [(_doc(s), s.kind, s.version) for s in stored]
-        outbox = into or Outbox()
-        routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
-        staged = routed.stage(Path(path), self.o.done_file)
-        with staged.open("wb") as f:
-            f.write(render(self.o, docs, seq, self.zone, Path(self.base)))
-        if into is not None:
+        data = render(self.o, docs, seq, self.zone, Path(self.base))
+        if not erpfile.publish_numbered(data, Path(path), self.o.deliver, self.o.done_file,
+                                        self.delivery, into):
             return seq, Path(path), len(stored)
-        try:
-            outbox.publish()
-            self.delivery.send(outbox.files)
-        except BaseException:
-            outbox.abort()
-            raise
         self.published([seq])
         kinds: dict[str, int] = {}
         for s in stored:

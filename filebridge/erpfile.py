@@ -15,14 +15,41 @@ from __future__ import annotations
 import string
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from filebridge.layouts.fixed import FixedField, encode_record
+from filebridge.outputs import Outbox
 from filebridge.sinks.base import csv_lines, guard_formulas, header_line
 
+if TYPE_CHECKING:
+    from filebridge.delivery import Delivery
+    from filebridge.options import Deliver
+
 UTF8 = ("utf-8", "utf8")
+
+
+def publish_numbered(data: bytes, path: Path, deliver: Deliver, done_file: str | None,
+                     delivery: Delivery, into: Outbox | None) -> bool:
+    """Stage a sequence-numbered file for the ERP (movements, order documents). With
+    ``into`` (an input file's outputs) it is only staged there, for the caller to
+    publish with that file's other outputs: False. Else it is published and delivered
+    now, all or nothing: True."""
+    outbox = into or Outbox()
+    routed = outbox.routed(deliver) if deliver and into is None else outbox
+    with routed.stage(path, done_file).open("wb") as f:
+        f.write(data)
+    if into is not None:
+        return False
+    try:
+        outbox.publish()
+        delivery.send(outbox.files)
+    except BaseException:
+        outbox.abort()
+        raise
+    return True
 
 
 def numbered_path(v: str, what: str) -> str:

@@ -141,19 +141,10 @@ class MovementWriter:
         if over:
             log.warning("%s: movements file %d: oversold: %s", self.inv.name, seq,
                         ", ".join(f"{sku} {n}" for sku, n in sorted(over.items())))
-        outbox = into or Outbox()
-        routed = outbox.routed(self.o.deliver) if self.o.deliver and into is None else outbox
-        staged = routed.stage(Path(path), self.o.done_file)
-        with staged.open("wb") as f:
-            f.write(render(self.o, moves, seq, over, self.zone))
-        if into is not None:
+        data = render(self.o, moves, seq, over, self.zone)
+        if not erpfile.publish_numbered(data, Path(path), self.o.deliver, self.o.done_file,
+                                        self.delivery, into):
             return seq, Path(path), len(moves)
-        try:
-            outbox.publish()
-            self.delivery.send(outbox.files)
-        except BaseException:
-            outbox.abort()
-            raise
         self.published([seq])
         log.info("%s: movements file %d: %s (%d movements)", self.inv.name, seq, path,
                  len(moves))
