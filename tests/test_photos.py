@@ -543,3 +543,20 @@ def test_trust_pins_the_photo_servers_key(tmp_path, cli_env, sshd):
     assert kh.read_text() == sshd.known_hosts_line()
     assert run(prof, cli_env, "run").returncode == 0
     assert [u for v in images(tmp_path, "T1").values() for u, _ in v] == [url(jpeg(1))]
+
+
+def test_without_a_public_folder_check_refuses_shop_files(tmp_path, cli_env):
+    """Without photos.public the records carry photo: references only the shop APIs
+    upload: a shop file (it needs URLs) is refused by check, naming it."""
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'  public: {{path: cdn, url: "{CDN}"}}\n', ""))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "photos.yaml:24: write.0: shopify_csv needs image URLs" in out, out
+    assert "photos.public" in out and "magento_api" in out and "vendure_api" in out, out
+    # A store given beside a public folder is one too many.
+    prof.write_text(prof.read_text().replace("  missing:", f'  public: {{path: cdn, url: '
+                                             f'"{CDN}"}}\n  store: st\n  missing:'))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "give one of public and store" in r.stdout + r.stderr
