@@ -118,13 +118,17 @@ class ProfileBase(Model):
         API sinks that upload images themselves can use."""
         if self.photos is None or self.photos.public is not None:
             return []
-        return [(("write", i), f"{o.format} needs image URLs, but photos has no public "
-                 "folder (its records carry photo: references for the shop APIs to "
-                 "upload): give photos.public (a folder a web server serves, and its "
-                 "URL), or write only to "
-                 + ", ".join(sorted(_photo_uploaders())))
-                for i, o in enumerate(getattr(self, "write", None) or [])
-                if not getattr(o, "UPLOADS_PHOTOS", False)]
+        out: list[tuple[tuple[Any, ...], str]] = []
+        for i, o in enumerate(getattr(self, "write", None) or []):
+            if not getattr(o, "UPLOADS_PHOTOS", False):
+                out.append((("write", i), f"{o.format} needs image URLs, but photos has no "
+                            "public folder (its records carry photo: references for the "
+                            "shop APIs to upload): give photos.public (a folder a web "
+                            "server serves, and its URL), or write only to "
+                            + ", ".join(sorted(_photo_uploaders()))))
+            elif (problem := o.photo_problem()) is not None:
+                out.append((("write", i), problem))
+        return out
 
     @property
     def file(self) -> Path | None:

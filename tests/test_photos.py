@@ -555,6 +555,18 @@ def test_without_a_public_folder_check_refuses_shop_files(tmp_path, cli_env):
     out = r.stdout + r.stderr
     assert "photos.yaml:24: write.0: shopify_csv needs image URLs" in out, out
     assert "photos.public" in out and "magento_api" in out and "vendure_api" in out, out
+    # WooCommerce uploads through WordPress's media library, which its key does not open.
+    woo = prof.read_text().replace(
+        '  - {format: shopify_csv, path: "out/{stem}.csv"}',
+        '  - {format: woocommerce_api, url: "http://127.0.0.1:9", consumer_key: "${K}", '
+        'consumer_secret: "${K}"}')
+    prof.write_text(woo)
+    r = run(prof, cli_env | {"K": "x"}, "check")
+    assert r.returncode != 0 and "needs wp_user and wp_password" in r.stdout + r.stderr
+    prof.write_text(woo.replace('consumer_secret: "${K}"}', 'consumer_secret: "${K}", '
+                                'wp_user: "${K}", wp_password: "${K}"}'))
+    r = run(prof, cli_env | {"K": "x"}, "check")
+    assert r.returncode == 0 and "photos.yaml: ok" in r.stdout, r.stdout + r.stderr
     # A store given beside a public folder is one too many.
     prof.write_text(prof.read_text().replace("  missing:", f'  public: {{path: cdn, url: '
                                              f'"{CDN}"}}\n  store: st\n  missing:'))

@@ -723,9 +723,7 @@ def test_photos_without_a_public_folder_are_uploaded_assigned_and_read_back(
     later file or after the ledger is lost, uploads nothing again."""
     from ruamel.yaml import YAML
 
-    rows = catalog_rows(images)
-    for r in rows:
-        r["images"] = ""
+    rows = [dict(row, images="") for row in catalog_rows(images)]
     foto = tmp_path / "FOTO"
     foto.mkdir()
     guide = png(8, 4, (0, 120, 0))  # the same picture on two products: one asset

@@ -77,6 +77,10 @@ class ApiSinkOptions(Model):
     # public folder, filebridge/photos/store.py); a sink that cannot is refused then.
     UPLOADS_PHOTOS: ClassVar[bool] = False
 
+    def photo_problem(self) -> str | None:
+        """Why this sink, though it uploads photos, cannot as configured (if so)."""
+        return None
+
     url: str = Field(description="the shop's base address, e.g. https://shop.example.com "
                      "(may use ${VAR})")
     id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/#-]*$",
