@@ -425,3 +425,25 @@ def test_the_loopback_media_library_refuses_what_wordpress_refuses(shop: WooServ
     res = requests.post(shop.url + "/wp-json/wc/v3/products", auth=("ck_good", "cs_good"),
                         json={"name": "X", "images": [{"id": r.json()["id"]}]}, timeout=10)
     assert res.status_code == 201 and res.json()["images"][0]["id"] == r.json()["id"]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["lost-request", "lost-answer"])
+def test_an_upload_cut_short_is_not_made_twice(shop: WooServer, tmp_path: Any,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               after: bool) -> None:
+    """A dropped connection on the upload: the library is searched for the picture
+    before it is sent again, so it is uploaded once whether or not it had arrived."""
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    monkeypatch.setenv("WP_USER", "shopbot")
+    monkeypatch.setenv("WP_PASSWORD", "abcd efgh ijkl mnop")
+    refs = stored(tmp_path, jpeg(b"cut short"))
+    ledger = Ledger()
+    wc = client(shop, ledger=ledger, wp_user="${WP_USER}", wp_password="${WP_PASSWORD}")
+    wc.use(SPEC)
+    wc.photos = PhotoStore(tmp_path)
+    shop.faults.drop(1, after=after, match="POST /wp-json/wp/v2/media")
+    ok(send(wc, ledger, [coat("M", "Nero", images=refs)]))
+    assert shop.wp.uploads == 1 and len(shop.uploaded_of("C")) == 1

@@ -25,7 +25,8 @@ A picture's file name is its stored name (``<sha256>.<ext>``), so its attachment
 title is the digest: before an upload the library is searched for it
 (``GET /wp/v2/media?search=``), and an upload whose answer was lost, or a crash
 between the upload and the product's update, finds the attachment rather than
-making a second one. The upload itself is never retried blindly.
+making a second one. An upload is never retried blindly: only after the
+library was searched again and does not have it.
 """
 
 from __future__ import annotations
@@ -116,14 +117,18 @@ class WpMedia:
             return found
         headers = {"Content-Type": mime,
                    "Content-Disposition": f'attachment; filename="{name}"'}
-        try:
-            resp = self.once.request("POST", "/media", data=data, headers=headers,
-                                     ok=_refusal)
-        except RetryableSinkError:
-            found = self._find(stem, stale)  # the answer was lost: did it arrive?
-            if found is None:
-                raise
-            return found
+        tries = self.http.limits.retries + 1
+        for attempt in range(tries):
+            try:
+                resp = self.once.request("POST", "/media", data=data, headers=headers,
+                                         ok=_refusal)
+                break
+            except RetryableSinkError:
+                found = self._find(stem, stale)  # the answer was lost: did it arrive?
+                if found is not None:
+                    return found
+                if attempt == tries - 1:
+                    raise
         if resp.status_code != 201:
             raise TermError(f"image {ref}: WordPress refused it: {error_text(resp)}")
         with self.lock:

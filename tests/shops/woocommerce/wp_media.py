@@ -164,12 +164,12 @@ class WpMedia:
         else:
             raise WooError(500, "rest_upload_sideload_error", NOT_ALLOWED)
         stem = stem or "file"
-        taken = {posixpath.basename(a.file) for a in self.media.attachments.values()}
-        file, n = f"{stem}.{ext}", 1
-        while file in taken:  # wp_unique_filename
-            file = f"{stem}-{n}.{ext}"
-            n += 1
         with self.media.state.lock:
+            taken = {posixpath.basename(a.file) for a in self.media.attachments.values()}
+            file, n = f"{stem}.{ext}", 1
+            while file in taken:  # wp_unique_filename
+                file = f"{stem}-{n}.{ext}"
+                n += 1
             a = Attachment(self.media.state.new_id(), "",
                            f"{self.media.site}/wp-content/uploads/2026/12/{file}",
                            file.rsplit(".", 1)[0], data=data, mime=mime)
