@@ -724,6 +724,7 @@ def test_photos_without_a_public_folder_are_uploaded_assigned_and_read_back(
     from ruamel.yaml import YAML
 
     rows = [dict(row, images="") for row in catalog_rows(images)]
+    hits = dict(images.hits)  # the host serves the module's other tests too
     foto = tmp_path / "FOTO"
     foto.mkdir()
     guide = png(8, 4, (0, 120, 0))  # the same picture on two products: one asset
@@ -760,7 +761,7 @@ def test_photos_without_a_public_folder_are_uploaded_assigned_and_read_back(
         assert r.returncode == 0, r.stdout + r.stderr
         [ack] = read_csv(tmp_path / "feedback" / "FOTO_1.ack.csv", ";")
         assert (ack["sent"], ack["rejected"]) == (str(len(rows)), "0"), ack
-        assert not images.hits  # nothing downloaded
+        assert images.hits == hits  # nothing downloaded
 
         # The store: each distinct picture once, under its digest, bytes intact.
         store = tmp_path / "profiles" / "photos" / "vendure-photos"
@@ -799,4 +800,4 @@ def test_photos_without_a_public_folder_are_uploaded_assigned_and_read_back(
         p = dump(own)["products"]["gia01"]
         assert [assets[a["id"]]["name"] for a in p["assets"]] == [
             asset_name(x) for x in dict.fromkeys(pictures["GIA01"])]
-        assert not images.hits
+        assert images.hits == hits
