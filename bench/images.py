@@ -12,6 +12,12 @@ re-drop too (a new process knows digests, not names, sizes and times).
     .venv/bin/python bench/images.py                     # 2,000 products, 10,000 photos
     .venv/bin/python bench/images.py --products 200      # a tenth
     .venv/bin/python bench/images.py --sftp              # the photos on an SFTP server
+    .venv/bin/python bench/images.py --api --products 200  # uploaded through the shop API
+
+With ``--api`` there is no public folder: the photos go to the profile's store and
+the woocommerce_api sink uploads each one through ``/wp-json/wp/v2/media`` of the
+loopback WooCommerce (tests/shops/woocommerce, run in this process), then sends the
+products' images by id; the re-drop uploads nothing.
 """
 
 from __future__ import annotations
@@ -101,12 +107,20 @@ def run(folder: Path) -> tuple[float, int]:
     return wall, usage.ru_maxrss // 1024
 
 
+API_WRITE = """write:
+  - {format: woocommerce_api, url: "${WC_URL}", consumer_key: "${WC_KEY}",
+     consumer_secret: "${WC_SECRET}", wp_user: "${WP_USER}", wp_password: "${WP_PASSWORD}"}
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--products", type=int, default=2000,
                     help=f"{PER_PRODUCT} photos each (default 2,000: 10,000 photos)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--sftp", action="store_true", help="the photo folder on a local sshd")
+    ap.add_argument("--api", action="store_true", help="no public folder: uploaded "
+                    "through the loopback WooCommerce's /wp/v2/media")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fb-images-"))
     server = None
@@ -127,6 +141,16 @@ def main() -> None:
                                  ready={"stable_for": "0s"})
             conn.pop("kind")
             profile = PROFILE.replace("  folder: FOTO\n", f"  sftp: {json.dumps(conn)}\n")
+        shop = None
+        if args.api:
+            sys.path.insert(0, str(HERE.parent / "tests"))
+            from shops.woocommerce import WooServer
+
+            shop = WooServer(key="ck_bench", secret="cs_bench")
+            os.environ.update(WC_URL=shop.url, WC_KEY="ck_bench", WC_SECRET="cs_bench",
+                              WP_USER="shopbot", WP_PASSWORD="abcd efgh ijkl mnop")
+            profile = profile.replace('  public: {path: cdn, url: "https://cdn.example.com/p/"}\n',
+                                      "").split("write:")[0] + API_WRITE
         (root / "p.yaml").write_text(profile)
         t = time.monotonic()
         size = photos(foto, args.products)
@@ -144,6 +168,9 @@ def main() -> None:
 
         master(root / "inbox" / "A1.csv", args.products, "99.00")
         first, rss1 = run(root)
+        if shop is not None:
+            api_bench(root, shop, args.products, n, first, base, rss1)
+            return
         published = len(list((root / "cdn").iterdir()))
         print(f"first load: {first:.2f} s, {n / first:.0f} photos/s ({n / (first - base):.0f} "
               f"photos/s over the run without photos), peak RSS {rss1} MiB, {published} "
@@ -164,6 +191,8 @@ def main() -> None:
         if published != n or copied:
             raise SystemExit("FAILED: every photo published once, none again")
     finally:
+        if shop is not None:
+            shop.close()
         if server is not None:
             server.proc.terminate()
             server.proc.wait()
@@ -171,6 +200,27 @@ def main() -> None:
             print(f"kept: {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def api_bench(root: Path, shop: object, products: int, n: int, first: float, base: float,
+              rss1: int) -> None:
+    """The --api figures: uploads on the first load, none on an unchanged re-drop."""
+    wp = shop.wp  # type: ignore[attr-defined]
+    stored = len(list((root / "photos" / "images-bench").iterdir()))
+    print(f"first load through the API: {first:.2f} s, {n / first:.0f} photos/s "
+          f"({first - base:.2f} s over the run without photos, which writes a CSV), peak "
+          f"RSS {rss1} MiB, {stored} stored, {wp.uploads} uploaded to /wp/v2/media")
+    uploads = wp.uploads
+    for p in (root / "FOTO").iterdir():
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)
+    master(root / "inbox" / "A2.csv", products, "89.00")
+    again, rss2 = run(root)
+    print(f"unchanged re-drop: {again:.2f} s, peak RSS {rss2} MiB, "
+          f"{wp.uploads - uploads} uploaded")
+    if uploads != n or wp.uploads != uploads:
+        raise SystemExit("FAILED: every photo uploaded once, none again")
 
 
 if __name__ == "__main__":

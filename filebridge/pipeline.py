@@ -90,9 +90,11 @@ class Job:
         self.photos = None
         if profile.photos is not None:
             from filebridge.photos.folder import Photos
+            from filebridge.photos.store import store_path
 
+            store = store_path(profile.photos, self.ledger.home, profile.name)
             self.photos = Photos(profile.photos, self.ledger, profile.name, self.delivery,
-                                 self.scratch_root)
+                                 self.scratch_root, store)
         stock = getattr(profile, "stock", None)
         self.inventory = None
         if stock is not None:
@@ -105,7 +107,7 @@ class Job:
         # pushed by one is not pushed again by the next ERP file.
         info = JobInfo(profile.name, f"inventory:{stock.inventory}" if stock is not None
                        else profile.name, self.ledger, profile.map, profile.base,
-                       self.mapper)
+                       self.mapper, _photo_store(profile, self.ledger))
         self.sinks: list[Sink] = []
         if self.inventory is not None:
             self.inventory.bind_outputs(list(profile.write))
@@ -190,7 +192,7 @@ class Job:
         fb = self.profile.feedback
         paths += [ctx.path(o.path).parent for o in (fb.ack, fb.rejects) if o is not None]
         if self.photos is not None:  # a photo's copy cut short by a crash
-            paths.append(self.photos.spec.public.path)
+            paths.append(self.photos.target)
         return paths
 
     def sweep(self) -> int:
@@ -283,6 +285,17 @@ class Job:
             if progress:
                 progress(ctx.report.tally.read)
             yield batch, None
+
+
+def _photo_store(profile: ProfileBase, ledger: Ledger) -> Path | None:
+    """The store the API sinks read ``photo:`` references from (photos without a
+    public folder), else None."""
+    spec = profile.photos
+    if spec is None or spec.public is not None:
+        return None
+    from filebridge.photos.store import store_path
+
+    return store_path(spec, ledger.home, profile.name)
 
 
 def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path

@@ -107,10 +107,28 @@ class ProfileBase(Model):
         photos = [(("photos", "pattern"), f"{{{f}}} is not a mapped field (map.fields)")
                   for f in (self.photos.fields if self.photos and self.map.fields else ())
                   if f not in self.map.fields]
+        photos += self._photo_sinks()
         return photos + check_related(self) + (check_filters(read) if read is not None
                                                else []) + [
             p for n, t in tables.items() for p in check_filters(t.read, ("tables", n, "read"))
         ] + check_values(self.map, field_types(read) if read is not None else {})
+
+    def _photo_sinks(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Photos without a public folder give ``photo:`` references, which only the
+        API sinks that upload images themselves can use."""
+        if self.photos is None or self.photos.public is not None:
+            return []
+        out: list[tuple[tuple[Any, ...], str]] = []
+        for i, o in enumerate(getattr(self, "write", None) or []):
+            if not getattr(o, "UPLOADS_PHOTOS", False):
+                out.append((("write", i), f"{o.format} needs image URLs, but photos has no "
+                            "public folder (its records carry photo: references for the "
+                            "shop APIs to upload): give photos.public (a folder a web "
+                            "server serves, and its URL), or write only to "
+                            + ", ".join(sorted(_photo_uploaders()))))
+            elif (problem := o.photo_problem()) is not None:
+                out.append((("write", i), problem))
+        return out
 
     @property
     def file(self) -> Path | None:
@@ -197,6 +215,15 @@ def _shipments_go_to_one_shop(self: Any) -> Any:
     return self
 
 
+def _photo_uploaders() -> list[str]:
+    """The formats of the sinks that upload ``photo:`` references themselves."""
+    from filebridge.registry import load_plugins
+
+    reg = load_plugins()
+    return [n for n in reg.names("sink")
+            if getattr(getattr(reg.get("sink", n), "Options", None), "UPLOADS_PHOTOS", False)]
+
+
 def _known_destinations(self: Any) -> Any:
     """Every ``deliver:`` names a destination the profile defines."""
     known = self.destinations
@@ -206,7 +233,7 @@ def _known_destinations(self: Any) -> Any:
                                            ("report", fb.report))]
     if getattr(self, "stock", None) is not None and self.stock.feedback is not None:
         places.append(("stock.feedback", self.stock.feedback))
-    if self.photos is not None:
+    if self.photos is not None and self.photos.public is not None:
         places.append(("photos.public", self.photos.public))
     for where, o in places:
         for name in getattr(o, "deliver", None) or []:

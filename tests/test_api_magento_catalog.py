@@ -329,3 +329,40 @@ def test_websites_put_products_where_the_profile_says(monkeypatch):
         with pytest.raises(PermanentSinkError, match="'nowhere'"):
             Ledger().send(client(shop, Ledger(), monkeypatch, websites=["nowhere"],
                                  store_views={}), [variant("X-M", "M", "Nero", product="X")])
+
+
+def test_stored_photos_are_read_from_the_store_never_downloaded(shop, host, tmp_path,
+                                                                monkeypatch):
+    """Photos without a public folder: ``photo:`` references, their bytes read from the
+    profile's store (filebridge/photos/store.py) and sent as base64 gallery entries."""
+    import hashlib
+
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    ledger = Ledger()
+    c = client(shop, ledger, monkeypatch)
+    c.photos = PhotoStore(tmp_path)
+    refs = []
+    for tag in (b"front", b"back"):
+        data = jpeg(tag)
+        name = f"{hashlib.sha256(data).hexdigest()}.jpg"
+        (tmp_path / name).write_bytes(data)
+        refs.append(f"photo:{name}")
+    one = variant("S1", "M", "Nero", product="S1", images=refs, image_alt="Giacca")
+    assert ledger.send(c, [one])["S1"].ok
+    assert shop.uploads == 2 and sum(host.hits.values()) == 0
+    # The shop holds the stored bytes, in order.
+    assert [g["sha256"] for g in shop.gallery("S1")] == [r[6:].split(".")[0] for r in refs]
+    # Sent again (a reordered gallery): kept by id, nothing read or uploaded again.
+    assert ledger.send(c, [dict(one, images=refs[::-1])])["S1"].ok
+    assert shop.uploads == 2
+    # A reference the store lacks, or one that is no stored name, refuses the record.
+    gone = "photo:" + "0" * 64 + ".jpg"
+    res = ledger.send(c, [variant("S2", "S", "Nero", product="S2", images=[gone]),
+                          variant("S3", "S", "Nero", product="S3",
+                                  images=["photo:../../etc/passwd"])])
+    assert not res["S2"].ok and "not in the photo store" in res["S2"].message
+    assert gone in res["S2"].message
+    assert not res["S3"].ok and "not a photo reference" in res["S3"].message

@@ -292,3 +292,158 @@ def test_terms_are_cached_for_one_run_and_read_again_the_next(shop: WooServer) -
     assert shop.categories_of("M") == ["Donna > Camicie & Bluse"]
     assert shop.category_paths().count("Donna > Camicie & Bluse") == 1
     assert shop.tags_of("M") == ["Saldi & Outlet"]  # found again, in its own spelling
+
+
+# -- photos without a public folder: /wp/v2/media, then images by id ---------------------
+def stored(folder: Any, *pictures: bytes) -> list[str]:
+    """The pictures in a photo store, as the records' photo: references."""
+    import hashlib
+
+    out = []
+    for data in pictures:
+        name = f"{hashlib.sha256(data).hexdigest()}.jpg"
+        (folder / name).write_bytes(data)
+        out.append(f"photo:{name}")
+    return out
+
+
+def test_stored_photos_are_uploaded_once_and_sent_by_id(
+        shop: WooServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    monkeypatch.setenv("WP_USER", "shopbot")
+    monkeypatch.setenv("WP_PASSWORD", "abcd efgh ijkl mnop")
+    pics = {c: [jpeg(f"{c}-{i}".encode()) for i in (1, 2)] for c in ("Nero", "Cammello")}
+    guide = jpeg(b"guida taglie")  # on every colour: one attachment
+    refs = {c: stored(tmp_path, *p, guide) for c, p in pics.items()}
+
+    def coats(**f: Any) -> list[dict[str, Any]]:
+        return [coat(s, c, images=refs[c], **f) for c in ("Nero", "Cammello")
+                for s in ("M", "S")]
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    ledger = Ledger()
+    wc = client(shop, ledger=ledger, wp_user="${WP_USER}", wp_password="${WP_PASSWORD}")
+    wc.use(SPEC)
+    wc.photos = PhotoStore(tmp_path)
+    ok(send(wc, ledger, coats()))
+    assert shop.wp.uploads == 5 and not shop.downloads  # nothing for WooCommerce to fetch
+    assert shop.uploaded_of("C") == [
+        (sha(d), f"Cappotto - {c}") for c in ("Nero", "Cammello")
+        for d in [*pics[c], guide] if c == "Nero" or d is not guide]
+    assert shop.uploaded_of("C-CAM-S") == [(sha(pics["Cammello"][0]), "Cappotto - Cammello")]
+    # The next file (a new price): nothing uploaded again; the ids are remembered.
+    ok(send(wc, ledger, coats(price="399.00")))
+    assert shop.wp.uploads == 5
+    assert all((ledger.records[r["sku"]][1].get("images") or {}).keys() <= set(refs[r["options"]
+               [1]["value"]]) for r in coats())
+    # The ledger lost (a crash between the uploads and the products' update): each
+    # picture is found in the library by its name, not uploaded again.
+    again = client(shop, ledger=Ledger(), wp_user="${WP_USER}",
+                   wp_password="${WP_PASSWORD}")
+    again.use(SPEC)
+    again.photos = PhotoStore(tmp_path)
+    changes = [Ledger().change(r) for r in coats(price="389.00")]
+    ok(again.send(changes))
+    assert shop.wp.uploads == 5
+    # Bytes WordPress does not take as an image refuse the records showing them.
+    bad = "photo:" + "ab" * 32 + ".jpg"
+    (tmp_path / ("ab" * 32 + ".jpg")).write_bytes(b"this is no picture")
+    res = send(wc, ledger, [coat("XL", "Nero", images=[bad, *refs["Nero"]])])
+    assert not res[0].ok and "not allowed to upload this file type" in res[0].message, res
+    assert bad in res[0].message
+    assert shop.wp.uploads == 5
+
+
+def test_stored_photos_need_a_wordpress_application_password(
+        shop: WooServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shops.images import jpeg
+
+    from filebridge.errors import PermanentSinkError
+    from filebridge.photos.store import PhotoStore
+
+    refs = stored(tmp_path, jpeg(b"one"))
+    monkeypatch.setenv("WP_USER", "shopbot")
+    monkeypatch.setenv("WP_PASSWORD", "wrong")
+    choices: list[dict[str, Any]] = [{}, {"wp_user": "${WP_USER}",
+                                           "wp_password": "${WP_PASSWORD}"}]
+    for opts in choices:
+        ledger = Ledger()
+        wc = client(shop, ledger=ledger, **opts)
+        wc.use(SPEC)
+        wc.photos = PhotoStore(tmp_path)
+        with pytest.raises(PermanentSinkError) as e:
+            send(wc, ledger, [coat("M", "Nero", images=refs)])
+        assert ("wp_user and wp_password" if not opts else "invalid application password") \
+            in str(e.value)
+    assert shop.wp.uploads == 0
+
+
+def test_the_loopback_media_library_refuses_what_wordpress_refuses(shop: WooServer) -> None:
+    from shops.images import jpeg
+
+    media = shop.url + "/wp-json/wp/v2/media"
+    wp = ("shopbot", "abcd efgh ijkl mnop")
+    photo = jpeg(b"x")
+
+    def post(data: bytes = photo, auth: Any = wp,
+             disposition: str = 'attachment; filename="a.jpg"') -> requests.Response:
+        h = {"Content-Type": "image/jpeg", "Content-Disposition": disposition}
+        return requests.post(media, data=data, auth=auth, timeout=10,
+                             headers={k: v for k, v in h.items() if v})
+
+    def code(r: requests.Response) -> tuple[int, str]:
+        return r.status_code, r.json()["code"]
+
+    assert code(post(auth=None)) == (401, "rest_cannot_create")
+    assert code(post(auth=("ck_good", "cs_good"))) == (401, "rest_cannot_create")  # WC key
+    assert code(post(auth=("shopbot", "nope"))) == (401, "incorrect_password")
+    assert code(post(data=b"")) == (400, "rest_upload_no_data")
+    assert code(post(disposition="")) == (400, "rest_upload_no_content_disposition")
+    assert code(post(disposition="attachment")) == (400, "rest_upload_invalid_disposition")
+    assert code(post(data=b"plain text")) == (500, "rest_upload_sideload_error")
+    assert code(post(disposition='attachment; filename="a.exe"')) == (
+        500, "rest_upload_sideload_error")
+    r = post()
+    assert r.status_code == 201 and r.json()["source_url"].endswith("/a.jpg")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    r2 = post(data=png)  # an image of another type: its own extension, a unique name
+    assert r2.status_code == 201 and r2.json()["source_url"].endswith("/a.png")
+    assert post().json()["source_url"].endswith("/a-1.jpg")
+    found = requests.get(media, params={"search": "a", "media_type": "image"}, timeout=10)
+    assert {a["id"] for a in found.json()} >= {r.json()["id"], r2.json()["id"]}
+    # A product's image by an id the library does not have is refused.
+    res = requests.post(shop.url + "/wp-json/wc/v3/products", auth=("ck_good", "cs_good"),
+                        json={"name": "X", "images": [{"id": 999999}]}, timeout=10)
+    assert res.status_code == 400 and "invalid image ID" in res.json()["message"]
+    res = requests.post(shop.url + "/wp-json/wc/v3/products", auth=("ck_good", "cs_good"),
+                        json={"name": "X", "images": [{"id": r.json()["id"]}]}, timeout=10)
+    assert res.status_code == 201 and res.json()["images"][0]["id"] == r.json()["id"]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["lost-request", "lost-answer"])
+def test_an_upload_cut_short_is_not_made_twice(shop: WooServer, tmp_path: Any,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               after: bool) -> None:
+    """A dropped connection on the upload: the library is searched for the picture
+    before it is sent again, so it is uploaded once whether or not it had arrived."""
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    monkeypatch.setenv("WP_USER", "shopbot")
+    monkeypatch.setenv("WP_PASSWORD", "abcd efgh ijkl mnop")
+    refs = stored(tmp_path, jpeg(b"cut short"))
+    ledger = Ledger()
+    wc = client(shop, ledger=ledger, wp_user="${WP_USER}", wp_password="${WP_PASSWORD}")
+    wc.use(SPEC)
+    wc.photos = PhotoStore(tmp_path)
+    shop.faults.drop(1, after=after, match="POST /wp-json/wp/v2/media")
+    ok(send(wc, ledger, [coat("M", "Nero", images=refs)]))
+    assert shop.wp.uploads == 1 and len(shop.uploaded_of("C")) == 1

@@ -543,3 +543,78 @@ def test_trust_pins_the_photo_servers_key(tmp_path, cli_env, sshd):
     assert kh.read_text() == sshd.known_hosts_line()
     assert run(prof, cli_env, "run").returncode == 0
     assert [u for v in images(tmp_path, "T1").values() for u, _ in v] == [url(jpeg(1))]
+
+
+def test_without_a_public_folder_check_refuses_shop_files(tmp_path, cli_env):
+    """Without photos.public the records carry photo: references only the shop APIs
+    upload: a shop file (it needs URLs) is refused by check, naming it."""
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'  public: {{path: cdn, url: "{CDN}"}}\n', ""))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "photos.yaml:24: write.0: shopify_csv needs image URLs" in out, out
+    assert "photos.public" in out and "magento_api" in out and "vendure_api" in out, out
+    # WooCommerce uploads through WordPress's media library, which its key does not open.
+    woo = prof.read_text().replace(
+        '  - {format: shopify_csv, path: "out/{stem}.csv"}',
+        '  - {format: woocommerce_api, url: "http://127.0.0.1:9", consumer_key: "${K}", '
+        'consumer_secret: "${K}"}')
+    prof.write_text(woo)
+    r = run(prof, cli_env | {"K": "x"}, "check")
+    assert r.returncode != 0 and "needs wp_user and wp_password" in r.stdout + r.stderr
+    prof.write_text(woo.replace('consumer_secret: "${K}"}', 'consumer_secret: "${K}", '
+                                'wp_user: "${K}", wp_password: "${K}"}'))
+    r = run(prof, cli_env | {"K": "x"}, "check")
+    assert r.returncode == 0 and "photos.yaml: ok" in r.stdout, r.stdout + r.stderr
+    # A store given beside a public folder is one too many.
+    prof.write_text(prof.read_text().replace("  missing:", f'  public: {{path: cdn, url: '
+                                             f'"{CDN}"}}\n  store: st\n  missing:'))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0 and "give one of public and store" in r.stdout + r.stderr
+
+
+def test_without_a_public_folder_the_shop_api_uploads_the_stored_photos(tmp_path, cli_env):
+    """End to end: photos: with a store and no public folder, into the loopback
+    WooCommerce: each photo stored under its digest, uploaded once to its media
+    library and shown by id; a re-drop stores and uploads nothing."""
+    from shops.woocommerce import WooServer
+
+    prof = profile(tmp_path)
+    text = prof.read_text().replace(f'  public: {{path: cdn, url: "{CDN}"}}\n', "  store: st\n")
+    prof.write_text(text.replace(
+        '  - {format: shopify_csv, path: "out/{stem}.csv"}',
+        '  - {format: woocommerce_api, url: "${WC_URL}", consumer_key: "${WC_KEY}", '
+        'consumer_secret: "${WC_SECRET}", wp_user: "${WP_USER}", '
+        'wp_password: "${WP_PASSWORD}", limits: {max_backoff: 0.1}}'))
+    foto = tmp_path / "FOTO"
+    a1, a2 = jpeg(1), jpeg(2)
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (foto / "D25FW0101_002_1.jpg").write_bytes(a1)  # the same picture on another colour
+    with WooServer(key="ck_p", secret="cs_p") as shop:
+        env = cli_env | {"WC_URL": shop.url, "WC_KEY": "ck_p", "WC_SECRET": "cs_p",
+                         "WP_USER": "shopbot", "WP_PASSWORD": "abcd efgh ijkl mnop"}
+        drop(tmp_path, "W1", ROWS[:3])
+        r = run(prof, env, "run")
+        assert r.returncode == 0, r.stdout + r.stderr
+        [ack] = read_csv(tmp_path / "feedback" / "W1.ack.csv", ";")
+        assert (ack["read"], ack["sent"], ack["rejected"]) == ("3", "3", "0"), ack
+        digest = {d: hashlib.sha256(d).hexdigest() for d in (a1, a2)}
+        assert sorted(p.name for p in (tmp_path / "st").iterdir()) == sorted(
+            f"{h}.jpg" for h in digest.values())
+        assert not (tmp_path / "cdn").exists()
+        assert shop.wp.uploads == 2 and not shop.downloads
+        assert [h for h, _ in shop.uploaded_of("D25FW0101")] == [digest[a1], digest[a2]]
+        # one attachment for both colours (its alt is the last sent: WooCommerce keeps
+        # alt text on the attachment)
+        assert shop.uploaded_of("D25FW0101-002-S")[0][0] == digest[a1]
+        # Dropped again with a new price list: nothing stored or uploaded again.
+        for p in foto.iterdir():
+            data = p.read_bytes()
+            p.unlink()
+            p.write_bytes(data)
+        drop(tmp_path, "W2", [row.replace("199.00", "189.00") for row in ROWS[:3]])
+        r = run(prof, env, "run")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shop.wp.uploads == 2

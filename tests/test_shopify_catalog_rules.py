@@ -292,3 +292,128 @@ def test_attribute_spec_types_become_metafield_types():
     assert metafield_value("list.single_line_text_field", ["Lana", "Seta"]) == \
         '["Lana", "Seta"]'
     assert metafield_value("boolean", ["Sì"]) == "true"
+
+
+# -- photos without a public folder: staged uploads, then originalSource -----------------
+def stored(folder: Any, *pictures: bytes) -> list[str]:
+    import hashlib
+
+    out = []
+    for data in pictures:
+        name = f"{hashlib.sha256(data).hexdigest()}.jpg"
+        (folder / name).write_bytes(data)
+        out.append(f"photo:{name}")
+    return out
+
+
+def test_stored_photos_are_staged_uploaded_and_become_the_products_media(
+        shop, env, tmp_path):
+    import hashlib
+
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    pics = {c: [jpeg(f"{c}-{i}".encode()) for i in (1, 2)] for c in ("Rosso", "Blu")}
+    refs = {c: stored(tmp_path, *p) for c, p in pics.items()}
+    ledger = Ledger()
+    c = client(shop, ledger)
+    c.photos = PhotoStore(tmp_path)
+    results = ledger.send(c, [ledger.change(dress(s, "Rosso", images=refs["Rosso"]))
+                              for s in ("M", "S")])
+    assert all(r.ok for r in results.values()), results
+    assert shop.staged_uploads == 2 and c.staged.uploads == 2
+    cat = shop.catalog()["ab"]
+    # The media are the staged files, in order, with their bytes; the variant's the first.
+    sources = [u for u, _ in cat["media"]]
+    assert [hashlib.sha256(shop.staged_files[u]).digest() for u in sources] == [
+        hashlib.sha256(d).digest() for d in pics["Rosso"]]
+    assert cat["variants"]["AB-ROS-M"]["image"] == sources[0]
+    # A new colour: only its photos are staged; the others are kept by media id.
+    results = ledger.send(c, [ledger.change(dress("S", "Blu", images=refs["Blu"]))])
+    assert results["AB-BLU-S"].ok, results
+    assert shop.staged_uploads == 4
+    assert [u for u, _ in shop.catalog()["ab"]["media"]][:2] == sources
+    # A new run (a new client) with the same photos: nothing staged again.
+    again = client(shop, ledger)
+    again.photos = PhotoStore(tmp_path)
+    results = ledger.send(again, [ledger.change(dress("S", "Blu", images=refs["Blu"],
+                                                      price="89.00"))])
+    assert results["AB-BLU-S"].ok and shop.staged_uploads == 4
+    # A picture the store lacks refuses its product, naming it; nothing is staged.
+    gone = "photo:" + "0" * 64 + ".jpg"
+    results = ledger.send(c, [ledger.change(dress("M", "Verde", images=[gone],
+                                                  product="CD", sku="CD-VER-M"))])
+    assert not results["CD-VER-M"].ok and gone in results["CD-VER-M"].message
+    assert shop.staged_uploads == 4
+
+
+def test_the_staged_target_refuses_what_the_storage_refuses(shop, env):
+    from shops.images import jpeg
+
+    data = jpeg(b"one")
+    stage = ("mutation S($i: [StagedUploadInput!]!) { stagedUploadsCreate(input: $i) { "
+             "stagedTargets { url resourceUrl parameters { name value } } userErrors { field "
+             "message } } }")
+
+    def target(**over: Any) -> dict[str, Any]:
+        inp = {"resource": "IMAGE", "filename": "a.jpg", "mimeType": "image/jpeg",
+               "httpMethod": "POST", "fileSize": str(len(data)), **over}
+        return gql(shop, stage, {"i": [inp]})["data"]["stagedUploadsCreate"]
+
+    def post(t: dict[str, Any], fields: list[tuple[str, str]] | None = None,
+             body: bytes = data) -> requests.Response:
+        params = fields if fields is not None else [(p["name"], p["value"])
+                                                    for p in t["parameters"]]
+        return requests.post(t["url"], data=params, files={"file": ("a.jpg", body)},
+                             timeout=5)
+
+    assert target(mimeType="text/plain")["userErrors"]
+    assert target(filename="")["userErrors"]
+    assert target(httpMethod="PUT")["userErrors"]
+    t = target()["stagedTargets"][0]
+    missing = [(p["name"], p["value"]) for p in t["parameters"] if p["name"] != "policy"]
+    assert post(t, missing).status_code == 403  # every parameter is required
+    wrong = [(n, "x" if n == "x-goog-signature" else v) for n, v in missing] + [
+        ("policy", next(p["value"] for p in t["parameters"] if p["name"] == "policy"))]
+    assert post(t, wrong).status_code == 403
+    assert post(t, body=data + b"\x00").status_code == 400  # not the declared size
+    assert post(t, body=b"x" * len(data)).status_code == 400  # not the declared type
+    # productSet naming a target nothing was uploaded to is refused.
+    set_q = ("mutation P($input: ProductSetInput!) { productSet(input: $input, synchronous: "
+             "true) { product { id } userErrors { field message code } } }")
+    inp = {"title": "X", "productOptions": [{"name": "Title", "values": [{"name": "Default "
+           "Title"}]}], "variants": [{"optionValues": [{"optionName": "Title", "name":
+                                      "Default Title"}]}],
+           "files": [{"originalSource": t["resourceUrl"], "contentType": "IMAGE"}]}
+    errors = gql(shop, set_q, {"input": inp})["data"]["productSet"]["userErrors"]
+    assert errors and "could not be found" in errors[0]["message"]
+    assert post(t).status_code == 201
+    assert not gql(shop, set_q, {"input": inp})["data"]["productSet"]["userErrors"]
+    assert shop.staged_files[t["resourceUrl"]] == data
+    # A target used after its policy expired is refused.
+    shop.staged_ttl = 0.0
+    late = target()["stagedTargets"][0]
+    assert post(late).status_code == 403
+
+
+def test_stored_photos_in_a_bulk_load(shop, env, tmp_path):
+    """The bulk productSet stages the photos first; a product whose photo cannot be
+    had is refused alone, the others run."""
+    from shops.images import jpeg
+
+    from filebridge.photos.store import PhotoStore
+
+    refs = stored(tmp_path, jpeg(b"bulk-1"), jpeg(b"bulk-2"))
+    ledger = Ledger()
+    c = client(shop, ledger)
+    c.photos = PhotoStore(tmp_path)
+    gone = "photo:" + "1" * 64 + ".jpg"
+    results = ledger.send(c, [ledger.change(dress("M", images=refs)),
+                              ledger.change(dress("M", "Verde", images=[gone], product="CD",
+                                                  sku="CD-VER-M"))], bulk=True)
+    assert results["AB-ROS-M"].ok, results
+    assert not results["CD-VER-M"].ok and gone in results["CD-VER-M"].message
+    assert shop.staged_uploads == 2
+    assert [shop.staged_files[u] for u, _ in shop.catalog()["ab"]["media"]] == [
+        (tmp_path / r[6:]).read_bytes() for r in refs]

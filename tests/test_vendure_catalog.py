@@ -709,3 +709,95 @@ def test_the_as400_collection_arrives_in_vendure_whole(tmp_path, images, cli_env
         coats = next(c for c in d["collections"] if names(c).get("it") == "Cappotti")
         assert names(coats) == {lang: path.split(" > ")[-1]
                                 for lang, path in codes[("CAT", "CAPP")].items()}
+
+
+# -- photos without a public folder: uploaded by the sink ---------------------------------
+ASSET = "{assets(options:{take:1000}){totalItems items{id name fileSize width height mimeType}}}"
+
+
+def test_photos_without_a_public_folder_are_uploaded_assigned_and_read_back(
+        tmp_path, images, cli_env):
+    """photos: with no public folder: the photos are checked into the profile's store,
+    the records carry photo: references, and the sink uploads the stored bytes with
+    createAssets (nothing is downloaded), assigns them in position order and, on a
+    later file or after the ledger is lost, uploads nothing again."""
+    from ruamel.yaml import YAML
+
+    rows = [dict(row, images="") for row in catalog_rows(images)]
+    hits = dict(images.hits)  # the host serves the module's other tests too
+    foto = tmp_path / "FOTO"
+    foto.mkdir()
+    guide = png(8, 4, (0, 120, 0))  # the same picture on two products: one asset
+    pictures: dict[str, list[bytes]] = {}
+    for art, p in PRODUCTS.items():
+        for colour in p["colours"]:
+            rgb = COLOURS[colour][2]
+            pics = [png(4 + i, 3 + art.count("0") + i, rgb) for i in (1, 2)]
+            if art != "MAG03":
+                pics.append(guide)
+            for i, data in enumerate(pics, 1):
+                (foto / f"{art}_{colour}_{i}.png").write_bytes(data)
+            pictures.setdefault(art, []).extend(pics)
+
+    def photo_profile(root: Path, name: str) -> Path:
+        prof = profile(root, name=name)
+        y = YAML()
+        data = y.load(prof.read_text("utf-8"))
+        data["photos"] = {"folder": str(foto), "pattern": "{article}_{colour}_{position}.png"}
+        with open(prof, "w", encoding="utf-8") as f:
+            y.dump(data, f)
+        return prof
+
+    def asset_name(data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        return f"{sha}-{sha[:16]}.png"  # the stored name's stem, the content's digest
+
+    prof = photo_profile(tmp_path, "vendure-photos")
+    with VendureShop(USER, PASSWORD) as own:
+        env = cli_env | {"VENDURE_URL": own.url, "VENDURE_USER": USER,
+                         "VENDURE_PASSWORD": PASSWORD}
+        drop(tmp_path, "FOTO_1.csv", rows)
+        r = run(prof, env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        [ack] = read_csv(tmp_path / "feedback" / "FOTO_1.ack.csv", ";")
+        assert (ack["sent"], ack["rejected"]) == (str(len(rows)), "0"), ack
+        assert images.hits == hits  # nothing downloaded
+
+        # The store: each distinct picture once, under its digest, bytes intact.
+        store = tmp_path / "profiles" / "photos" / "vendure-photos"
+        every = {hashlib.sha256(d).hexdigest(): d for ds in pictures.values() for d in ds}
+        assert sorted(p.name for p in store.iterdir()) == sorted(f"{s}.png" for s in every)
+        assert all((store / f"{s}.png").read_bytes() == d for s, d in every.items())
+
+        d = settled_tree(own, EXPECTED_TREE)
+        assets = {a["id"]: a for a in own.gql(ASSET)["assets"]["items"]}
+        assert len(assets) == len(every)  # the guide uploaded once
+        for art, pics in pictures.items():
+            p = d["products"][art.lower()]
+            got = [assets[a["id"]] for a in p["assets"]]
+            pics = list(dict.fromkeys(pics))  # a picture twice in a product: one asset
+            assert [a["name"] for a in got] == [asset_name(x) for x in pics], art
+            assert p["featuredAsset"] == p["assets"][0]
+            for a, data in zip(got, pics, strict=True):  # read back: Vendure has the bytes
+                assert (a["fileSize"], a["mimeType"]) == (len(data), "image/png")
+                assert (a["width"], a["height"]) == struct.unpack(">II", data[16:24])
+
+        # A later file: nothing uploaded again.
+        drop(tmp_path, "FOTO_2.csv", [dict(r, stock=str(int(r["stock"]) + 1)) for r in rows])
+        r = run(prof, env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert own.gql(ASSET)["assets"]["totalItems"] == len(every)
+
+        # The ledger lost (a crash between upload and product update leaves Vendure
+        # with assets the ledger does not know): found by name, not uploaded again.
+        other = tmp_path / "again"
+        other.mkdir()
+        prof2 = photo_profile(other, "vendure-photos")
+        drop(other, "FOTO_3.csv", rows)
+        r = run(prof2, env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert own.gql(ASSET)["assets"]["totalItems"] == len(every)
+        p = dump(own)["products"]["gia01"]
+        assert [assets[a["id"]]["name"] for a in p["assets"]] == [
+            asset_name(x) for x in dict.fromkeys(pictures["GIA01"])]
+        assert images.hits == hits

@@ -9,6 +9,9 @@ gets a new URL. The copy is atomic (filebridge/outputs.py), delivered to the
 ``public.deliver`` destinations (filebridge/delivery.py: SFTP uploads are atomic
 too) and only then noted in the ledger, so a crash or a failed upload in between
 only copies it again under the same name.
+Without ``public`` the same copy goes to the profile's photo store instead, and the
+records carry ``photo:<name>`` references the shop API sinks upload themselves
+(filebridge/photos/store.py).
 A published file is never removed: an old URL stays valid for shops still showing
 it. Memory: the index (a name and a URL per photo), never the photos' bytes beyond
 one at a time.
@@ -32,6 +35,7 @@ from filebridge.ledger import images as ledger_images
 from filebridge.outputs import Staged
 from filebridge.photos.check import Refused, check, tag, web_bytes
 from filebridge.photos.spec import PhotosSpec
+from filebridge.photos.store import ref
 from filebridge.records import Batch, FileReport, Reject
 
 log = logging.getLogger("filebridge")
@@ -49,8 +53,15 @@ class Photos:
     """The ``photos:`` of one profile, bound to its ledger."""
 
     def __init__(self, spec: PhotosSpec, ledger: Any, profile: str, delivery: Any = None,
-                 scratch: Path | None = None):
+                 scratch: Path | None = None, store: Path | None = None):
         self.spec, self.ledger, self.profile = spec, ledger, profile
+        # Where copies go: the public folder, or the store the API sinks read.
+        if spec.public is not None:
+            self.target = spec.public.path
+        elif store is not None:
+            self.target = store
+        else:
+            raise Bug("photos without public need a store folder")
         self.delivery = delivery
         # Downloads from an SFTP photo folder land here (the job's scratch root: the
         # restart sweep removes what a dead process left).
@@ -61,6 +72,9 @@ class Photos:
         self.copied = 0  # photos published by this process (for tests and the bench)
 
     def url(self, name: str) -> str:
+        """The published photo's URL, or its ``photo:`` reference to the store."""
+        if self.spec.public is None:
+            return ref(name)
         base = self.spec.public.url
         return base + ("" if base.endswith("/") else "/") + name
 
@@ -117,9 +131,10 @@ class Photos:
                                    [digest]).get(digest)
 
     def published(self, row: ledger_images.Image | None) -> bool:
-        """Whether the ledger's row stands for a copy still in the public folder."""
+        """Whether the ledger's row stands for a copy still in the public folder (or
+        the store)."""
         return row is not None and row.status == "published" and bool(row.name) and \
-            (self.spec.public.path / (row.name or "")).is_file()
+            (self.target / (row.name or "")).is_file()
 
     def take(self, name: str, key: tuple[str, ...], position: int, digest: str,
              row: ledger_images.Image | None, path: Path, report: FileReport,
@@ -151,13 +166,14 @@ class Photos:
 
     def _publish(self, path: Path, digest: str) -> str:
         """Check the photo and copy it (or its web size) to the public folder, then
-        to the ``deliver:`` destinations; its published name."""
+        to the ``deliver:`` destinations (or to the store); its published name."""
         checked = check(path, self.spec.max_pixels)
         web = web_bytes(path, checked, self.spec.web) if self.spec.web else None
         w = self.spec.web
         suffix = "" if w is None else f"-w{w.max_side}q{w.quality}"
         name = f"{digest}{suffix}.{web[1] if web else checked.ext}"
-        staged = Staged(self.spec.public.path / name, deliver=self.spec.public.deliver)
+        staged = Staged(self.target / name,
+                        deliver=self.spec.public.deliver if self.spec.public else ())
         try:
             with staged.open("wb") as dst:
                 if web is not None:

@@ -60,7 +60,15 @@ class PhotosSpec(Model):
     pattern: str = Field(description="file name pattern: {field} placeholders for mapped "
                          "fields, {position} for the order, {ext} for any extension; "
                          "matched case-insensitively")
-    public: PublicFolder = Field(description="where photos are published, and their URL")
+    public: PublicFolder | None = Field(None, description="where photos are published, "
+                                       "and their URL; without it the records carry "
+                                       "photo:<sha256>.<ext> references to the store, "
+                                       "which the shop API sinks upload themselves (shop "
+                                       "files need public)")
+    store: ProfilePath | None = Field(None, description="without public: the folder "
+                                      "checked photos are kept in for the API sinks to "
+                                      "upload (default: photos/<profile> beside the "
+                                      "ledger)")
     field: str = Field("images", description="the mapped field that gets the URLs, in "
                        "position order (a record with no photo keeps its own value)")
     max_pixels: int = Field(40_000_000, ge=1, description="photos with more pixels are "
@@ -97,9 +105,15 @@ class PhotosSpec(Model):
             raise ValueError("pattern: a file name, not a path")
         if (self.folder is None) == (self.sftp is None):
             raise ValueError("give folder (local) or sftp (a server), one of them")
-        pub, src = self.public.path, self.folder
-        if src is not None and (pub == src or src in pub.parents or pub in src.parents):
-            raise ValueError("public.path and folder must not hold one another")
+        src = self.folder
+        for what, pub in (("public.path", self.public.path if self.public else None),
+                          ("store", self.store)):
+            if src is not None and pub is not None and (
+                    pub == src or src in pub.parents or pub in src.parents):
+                raise ValueError(f"{what} and folder must not hold one another")
+        if self.public is not None and self.store is not None:
+            raise ValueError("store is for photos without a public folder: give one of "
+                             "public and store")
         return self
 
     def regex(self) -> re.Pattern[str]:

@@ -84,6 +84,7 @@ class JobInfo:
     map: MapSpec
     base: Path  # the profile's folder
     mapper: Any = None  # the profile's Mapper (to work out keys of rejected rows)
+    photos: Path | None = None  # the photo store ``photo:`` references name (photos/store.py)
 
 
 @dataclass

@@ -24,7 +24,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,6 +35,9 @@ from filebridge.errors import Bug
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
+
+if TYPE_CHECKING:
+    from filebridge.photos.store import PhotoStore
 
 log = logging.getLogger("filebridge")
 
@@ -69,6 +72,14 @@ class Breaker(Model):
 
 class ApiSinkOptions(Model):
     """Options every shop API sink has."""
+
+    # Whether the sink uploads ``photo:`` references' bytes itself (photos without a
+    # public folder, filebridge/photos/store.py); a sink that cannot is refused then.
+    UPLOADS_PHOTOS: ClassVar[bool] = False
+
+    def photo_problem(self) -> str | None:
+        """Why this sink, though it uploads photos, cannot as configured (if so)."""
+        return None
 
     url: str = Field(description="the shop's base address, e.g. https://shop.example.com "
                      "(may use ${VAR})")
@@ -153,6 +164,9 @@ class ShopClient(ABC):
     def __init__(self, options: ApiSinkOptions, state: State):
         self.o = options  # the shop's own Options subclass, with its credentials
         self.state = state
+        # Where ``photo:`` references in image fields are read (set by bind: the
+        # profile's photos have no public folder), else None.
+        self.photos: PhotoStore | None = None
 
     @abstractmethod
     def send(self, changes: list[Change]) -> list[Result]:
@@ -222,6 +236,10 @@ class ApiSink(Sink):
                      default_id(self.o), self.o.id)
         self.log = ChangeLog(job.ledger, job.state, self.id)
         self.client = client_for(self, self.log)
+        if job.photos is not None:
+            from filebridge.photos.store import PhotoStore
+
+            self.client.photos = PhotoStore(job.photos)
         self.last_error: str | None = None
 
     def drain(self) -> str | None:

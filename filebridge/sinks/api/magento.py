@@ -103,6 +103,7 @@ BULK_CHUNK = 1000  # operations per bulk request (the async input limit is 5000)
 class MagentoOptions(ApiSinkOptions):
     """Magento 2 / Adobe Commerce REST API."""
 
+    UPLOADS_PHOTOS: ClassVar[bool] = True  # base64 media_gallery_entries
     format: Literal["magento_api"] = Field("magento_api", description="Magento 2 / Adobe "
                                            "Commerce REST API")
     token: Secret = Field(description="bearer token: an admin token, or an integration "
@@ -193,7 +194,7 @@ class MagentoClient(ShopClient):
         self._lock = threading.Lock()
         self.catalog = Catalog([], None, {})
         self.shop = Shop(self)
-        self.images = Images(self.o.limits, self.o.max_image_bytes)
+        self.images = Images(self.o.limits, self.o.max_image_bytes, lambda: self.photos)
         self.writer = Writer(self)
 
     def use(self, catalog: Catalog) -> None:

@@ -22,6 +22,10 @@ The digest of each URL is remembered in the SKU's shop state, so a URL already s
 is not downloaded again (a new picture needs a new URL). An upload whose answer was
 lost is not repeated blindly: the product is read again and only what is missing is
 sent.
+
+A ``photo:<name>`` reference (photos without a public folder,
+filebridge/photos/store.py) is read from the profile's photo store instead of
+downloaded; the rest is the same.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ import posixpath
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from filebridge.errors import Bug, PermanentSinkError, RetryableSinkError
+from filebridge.photos.store import NotStored, PhotoStore, is_ref
 from filebridge.sinks.api.base import Limits
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.magento_shop import ItemError
@@ -75,12 +81,14 @@ def digest_of(entry: dict[str, Any]) -> str | None:
 
 
 class Images:
-    def __init__(self, limits: Limits, max_bytes: int):
+    def __init__(self, limits: Limits, max_bytes: int,
+                 store: Callable[[], PhotoStore | None] = lambda: None):
         # An image host that is down refuses the records showing it after a few
         # tries, rather than holding the batch through the shop's whole backoff.
         self.http = Http("", limits.model_copy(update={"retries": min(limits.retries, 2)}),
                          name="magento: image download")
         self.max_bytes = max_bytes
+        self.store = store  # the client's photo store (set when the sink is bound)
         self.lock = threading.Lock()
         self.digests: dict[str, str] = {}  # url -> digest, this run
         self.cache: OrderedDict[str, tuple[str, str, str, bytes]] = OrderedDict()
@@ -97,14 +105,18 @@ class Images:
             if got is not None:
                 self.cache.move_to_end(url)
                 return got
-        if not url.startswith(("http://", "https://")):
+        if is_ref(url):
+            data, downloaded = self.stored(url), 0
+        elif not url.startswith(("http://", "https://")):
             raise BadImage(url, "not an http(s) address")
-        try:
-            resp = self.http.request("GET", url, stream=True)
-            data = resp.raw.read(self.max_bytes + 1, decode_content=True)
-            resp.close()
-        except (PermanentSinkError, RetryableSinkError) as e:
-            raise BadImage(url, str(e)) from None
+        else:
+            try:
+                resp = self.http.request("GET", url, stream=True)
+                data = resp.raw.read(self.max_bytes + 1, decode_content=True)
+                resp.close()
+            except (PermanentSinkError, RetryableSinkError) as e:
+                raise BadImage(url, str(e)) from None
+            downloaded = 1
         if len(data) > self.max_bytes:
             raise BadImage(url, f"larger than max_image_bytes ({self.max_bytes})")
         kind = sniff(data)
@@ -114,7 +126,7 @@ class Images:
         digest = hashlib.sha256(data).hexdigest()[:DIGITS]
         got = (digest, kind[0], kind[1], data)
         with self.lock:
-            self.downloads += 1
+            self.downloads += downloaded
             self.digests[url] = digest
             self.cache[url] = got
             self.cached += len(data)
@@ -122,6 +134,17 @@ class Images:
                 _, old = self.cache.popitem(last=False)
                 self.cached -= len(old[3])
         return got
+
+    def stored(self, reference: str) -> bytes:
+        """A ``photo:`` reference's bytes, from the profile's store."""
+        store = self.store()
+        if store is None:
+            raise BadImage(reference, "a photo reference, but the profile's photos have "
+                           "no store (photos.public is set)")
+        try:
+            return store.read(reference, self.max_bytes)[0]
+        except NotStored as e:
+            raise BadImage(reference, str(e).removeprefix(reference + " ")) from None
 
     def plan(self, wanted: list[tuple[str, str]], existing: list[dict[str, Any]],
              known: dict[str, str]) -> tuple[list[dict[str, Any]], int, dict[str, str]]:

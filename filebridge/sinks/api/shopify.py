@@ -112,6 +112,7 @@ from pydantic import Field, field_validator
 from filebridge.catalog.spec import MarketPrices, ProductSpec
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.options import Secret, expand_env
+from filebridge.photos.store import is_ref
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
     ApiSink,
@@ -122,6 +123,7 @@ from filebridge.sinks.api.base import (
 )
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.shopify_catalog import Plan, plan, selling
+from filebridge.sinks.api.shopify_media import StagedError, StagedImages
 from filebridge.sinks.api.shopify_steps import CatalogSteps
 from filebridge.sinks.base import JobInfo
 from filebridge.sinks.shopify_csv import STATUSES, handle_of
@@ -137,6 +139,7 @@ class ShopifyOptions(ApiSinkOptions):
     """A Shopify store through the Admin GraphQL API."""
 
     format: Literal["shopify_api"] = Field(description="Shopify Admin GraphQL API")
+    UPLOADS_PHOTOS: ClassVar[bool] = True  # staged uploads, then originalSource
     token: Secret = Field(description="Admin API access token of the store's custom app "
                           "(scopes write_products, write_inventory, read_locations; for the "
                           "catalog also write_translations, read_locales, "
@@ -356,6 +359,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
                          headers={"X-Shopify-Access-Token": options.token.reveal()})
         self.path = f"/admin/api/{options.api_version}/graphql.json"
         self.bucket = Bucket()
+        self.staged = StagedImages(self.must, self.http, lambda: self.photos)
         self._location: str | None = None
         self._lock = threading.Lock()
         # the profile's catalog (set by the sink from map:; a client used alone has
@@ -657,7 +661,7 @@ class ShopifyClient(CatalogSteps, ShopClient):
         files = None
         if "images" in p.send and (p.images or media):
             files = [{"id": media[u], "alt": alt} if u in media else
-                     {"originalSource": u, "alt": alt, "contentType": "IMAGE"}
+                     {"originalSource": self._source(u), "alt": alt, "contentType": "IMAGE"}
                      for u, alt, _ in p.images]
             data["files"] = files
         variants, cas = [], set()
@@ -677,8 +681,8 @@ class ShopifyClient(CatalogSteps, ShopClient):
             if files is not None and p.variant_image.get(sku):
                 url = p.variant_image[sku]
                 v["file"] = {"id": media[url]} if url in media else {
-                    "originalSource": url, "alt": next(a for u, a, _ in p.images if u == url),
-                    "contentType": "IMAGE"}
+                    "originalSource": self._source(url),
+                    "alt": next(a for u, a, _ in p.images if u == url), "contentType": "IMAGE"}
             item: dict[str, Any] = {"tracked": True}
             if r.get("weight") is not None:
                 item["measurement"] = {"weight": {"value": r["weight"], "unit": "GRAMS"}}
@@ -693,6 +697,11 @@ class ShopifyClient(CatalogSteps, ShopClient):
             variants.append(v)
         data["variants"] = variants
         return identifier, data, cas
+
+    def _source(self, url: str) -> str:
+        """An image's ``originalSource``: its URL, or a stored photo's staged upload
+        (raises StagedError)."""
+        return self.staged.source(url) if is_ref(url) else url
 
     def _plans(self, changes: list[Change], known: dict[str, dict[str, Any]],
                gone: set[str]) -> list[Plan]:
@@ -730,7 +739,10 @@ class ShopifyClient(CatalogSteps, ShopClient):
 
     def _product_set(self, p: Plan, known: dict[str, dict[str, Any]]
                      ) -> tuple[dict[str, Any], set[str]]:
-        identifier, data, cas = self.product_input(p, known)
+        try:
+            identifier, data, cas = self.product_input(p, known)
+        except StagedError as e:  # a stored photo could not be staged: this product only
+            return {"userErrors": [{"message": str(e)}]}, set()
         variables = _set_variables(identifier, data, True, len(p.collections)
                                    if "collections" in p.send else 0)
         try:
@@ -872,15 +884,25 @@ class ShopifyClient(CatalogSteps, ShopClient):
         if missing:
             known.update(self.lookup(missing))
         plans = self._plans(changes, known, set())
-        lines, stock = [], []
-        for p in plans:
-            identifier, data, cas = self.product_input(p, known)
+        lines: list[str] = []
+        stock: list[set[str]] = []
+        line_of: dict[int, int] = {}  # plan -> its line (a plan refused before has none)
+        for i, p in enumerate(plans):
+            try:
+                identifier, data, cas = self.product_input(p, known)
+            except StagedError as e:  # a stored photo could not be staged
+                p.fail(str(e))
+                stock.append(set())
+                continue
+            line_of[i] = len(lines)
             lines.append(json.dumps(_set_variables(identifier, data, True, len(
                 p.collections) if "collections" in p.send else 0)))
             stock.append(cas)
-        status, rows = self._bulk_run("\n".join(lines) + "\n")
+        status, rows = self._bulk_run("\n".join(lines) + "\n") if lines else ("", {})
         for i, p in enumerate(plans):
-            row = rows.get(i)
+            if i not in line_of:
+                continue
+            row = rows.get(line_of[i])
             if row is None:
                 payload = {"userErrors": [{"message": f"the bulk operation ended {status} "
                                            "before this product"}]}

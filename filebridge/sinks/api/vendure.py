@@ -127,6 +127,7 @@ SERVER = ("{activeChannel{defaultLanguageCode availableLanguageCodes} globalSett
 class VendureOptions(ApiSinkOptions):
     """Vendure Admin API: ``url`` is the server (``/admin-api`` is added)."""
 
+    UPLOADS_PHOTOS: ClassVar[bool] = True  # multipart createAssets
     format: Literal["vendure_api"] = Field("vendure_api", description="Vendure Admin "
                                            "GraphQL API")
     username: Secret = Field(description="administrator's identifier (needs the "

@@ -30,6 +30,10 @@ found by name (``filter: {name: {contains}}``) before anything is uploaded again
 The client remembers url -> asset id in each SKU's shop state (``remote``), so a
 URL already sent is not downloaded again: a new picture must come with a new URL
 (or a changed query string, ``?v=2``).
+
+A ``photo:<name>`` reference (photos without a public folder,
+filebridge/photos/store.py) is read from the profile's photo store instead of
+downloaded; the rest is the same.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from urllib.parse import unquote, urlsplit
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.lazy import lazy
+from filebridge.photos.store import NotStored, is_ref
 from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.vendure_model import ItemError
 
@@ -132,6 +137,8 @@ class Assets:
     def download(self, url: str) -> tuple[bytes, str]:
         """The image's bytes and content type; any failure is an ItemError naming
         the URL (the record is refused, never sent without its picture)."""
+        if is_ref(url):
+            return self.stored(url)
         if not url.startswith(("http://", "https://")):
             raise ItemError(f"image {url!r} is not an http:// or https:// address")
         try:
@@ -159,6 +166,18 @@ class Assets:
         mime = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if not mime or mime == "application/octet-stream":
             mime = mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
+        return data, mime
+
+    def stored(self, reference: str) -> tuple[bytes, str]:
+        """A ``photo:`` reference's bytes and type, from the profile's store."""
+        store = self.c.photos
+        if store is None:
+            raise ItemError(f"image {reference}: a photo reference, but the profile's "
+                            "photos have no store (photos.public is set)")
+        try:
+            data, mime, _ = store.read(reference, self.max_bytes)
+        except NotStored as e:
+            raise ItemError(f"image {e}") from None
         return data, mime
 
     def _find(self, sha: str) -> str | None:

@@ -97,6 +97,7 @@ from pydantic import Field
 from filebridge.catalog.values import blank, text
 from filebridge.errors import Bug
 from filebridge.options import Secret, expand_env
+from filebridge.photos.store import is_ref
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
     ApiSink,
@@ -107,6 +108,7 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
+from filebridge.sinks.api.woocommerce_media import WpMedia
 from filebridge.sinks.api.woocommerce_model import (
     SIMPLE_PARTS,
     Attr,
@@ -166,6 +168,22 @@ class WooOptions(ApiSinkOptions):
                                  "each product's own custom attributes. Decide before the "
                                  "first load: products already in the shop keep the kind "
                                  "their options were made with")
+    wp_user: Secret | None = Field(None, description="a WordPress user allowed to upload "
+                                   "files, as ${ENV_VAR} or file:PATH: photos without a "
+                                   "public folder are uploaded to /wp/v2/media, which the "
+                                   "WooCommerce key does not open")
+    wp_password: Secret | None = Field(None, description="an application password of "
+                                       "wp_user (Users -> Profile -> Application Passwords), "
+                                       "as ${ENV_VAR} or file:PATH")
+    UPLOADS_PHOTOS: ClassVar[bool] = True  # /wp/v2/media, then images by id
+
+    def photo_problem(self) -> str | None:
+        if self.wp_user is None or self.wp_password is None:
+            return ("woocommerce_api uploads photos without a public folder to "
+                    "/wp-json/wp/v2/media, which needs wp_user and wp_password (a "
+                    "WordPress user's application password; the WooCommerce key opens "
+                    "only /wc/ routes)")
+        return None
 
 
 @dataclass
@@ -240,6 +258,7 @@ class WooClient(ShopClient):
         self.product_locks: dict[str, threading.Lock] = {}  # one thread per product
         self.taxonomy = Taxonomy(self.http)
         self.catalog = Catalog()
+        self.media = WpMedia(o, lambda: self.photos)
 
     def use(self, catalog: Catalog) -> None:
         """The profile's catalog: how variants group and order their options."""
@@ -253,6 +272,7 @@ class WooClient(ShopClient):
 
     def close(self) -> None:
         self.http.close()
+        self.media.close()
 
     # -- send -------------------------------------------------------------------------
 
@@ -379,7 +399,8 @@ class WooClient(ShopClient):
             if image is None:
                 out["image"] = {}  # clears it
             else:
-                entry = image_body(image[0], image[1], None if it.plain else known.get(image[0]))
+                entry = self._image(image[0], image[1], known, it.plain,
+                                    call.images.setdefault(it.product, {}))
                 out["image"] = entry
                 it.sent_images = [entry]
         return out
@@ -423,9 +444,20 @@ class WooClient(ShopClient):
         if "images" in parts and (new.images or old and old.images):
             if not plain:  # what the shop has by the name it was sent with counts as known
                 images.update({u: i for u, i in _by_name(have).items() if u not in images})
-            out["images"] = [image_body(url, alt, None if plain else images.get(url))
+            out["images"] = [self._image(url, alt, images, plain, images)
                              for url, alt in new.images]
         return out
+
+    def _image(self, url: str, alt: str, known: dict[str, int], plain: bool,
+               learnt: dict[str, int]) -> dict[str, Any]:
+        """An ``images`` entry. A ``photo:`` reference is uploaded to the media
+        library (once) and sent by id, also when ``plain`` (the shop refused the id
+        it had: that attachment is gone); the id goes into ``learnt``."""
+        if not is_ref(url):
+            return image_body(url, alt, None if plain else known.get(url))
+        aid = self.media.attachment(url, stale=known.get(url) if plain else None)
+        learnt[url] = aid
+        return image_body(url, alt, aid)
 
     def _global(self, a: Attr) -> bool:
         return a.is_global or (a.kind == "option" and self.o.global_options)

@@ -21,12 +21,13 @@ from email.policy import HTTP
 from typing import Any
 
 from shops.graphql import Operation, SyntaxErr, flatten, parse
-from shops.shopify.base import Call, GqlError, ShopState, user_error
+from shops.shopify.base import Call, GqlError, user_error
+from shops.shopify.staged import StagedMedia
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-class Bulk(ShopState):
+class Bulk(StagedMedia):
     def __init__(self, *, bulk_polls: int = 1, **kw: Any):
         super().__init__(**kw)
         self.uploads: dict[str, bytes] = {}
@@ -40,10 +41,17 @@ class Bulk(ShopState):
     def mutation_stagedUploadsCreate(self, call: Call) -> dict[str, Any]:
         targets, errors = [], []
         for i, inp in enumerate(call.arg("input", [])):
+            if inp.get("resource") == "IMAGE":  # staged.py
+                target, error = self.stage_image(i, inp)
+                if target is not None:
+                    targets.append(target)
+                if error is not None:
+                    errors.append(error)
+                continue
             if inp.get("resource") != "BULK_MUTATION_VARIABLES":
                 errors.append(user_error(["input", str(i), "resource"], "Only "
-                                         "BULK_MUTATION_VARIABLES is modelled by this test "
-                                         "server", "INVALID"))
+                                         "BULK_MUTATION_VARIABLES and IMAGE are modelled by "
+                                         "this test server", "INVALID"))
                 continue
             key = f"tmp/bulk/{uuid.uuid4()}/{inp.get('filename') or 'upload.jsonl'}"
             targets.append({"url": f"{self.url}/staged-uploads", "resourceUrl": None,
@@ -57,11 +65,15 @@ class Bulk(ShopState):
         """The staged target: a multipart form with ``key`` and ``file``."""
         head = f"Content-Type: {content_type}\r\n\r\n".encode()
         msg = BytesParser(policy=HTTP).parsebytes(head + body)
-        fields: dict[str, bytes] = {}
+        ordered: list[tuple[str, bytes]] = []
         for part in msg.iter_parts() if msg.is_multipart() else []:
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
-            fields[str(name)] = payload if isinstance(payload, bytes) else b""
+            ordered.append((str(name), payload if isinstance(payload, bytes) else b""))
+        image = self.upload_image(ordered)  # an image's target (staged.py)
+        if image is not None:
+            return image
+        fields = dict(ordered)
         if "key" not in fields or "file" not in fields:
             return 400, "<Error><Code>InvalidArgument</Code></Error>"
         if len(fields["file"]) > MAX_UPLOAD:

@@ -220,6 +220,9 @@ class Products(ShopState):
             if v.get("file") is not None and not _listed(v["file"], inp.get("files")):
                 return fail(at + ["file"], "The variant's file must also be in the "
                             "product's files input", "INVALID_INPUT")  # invented
+        staged = getattr(self, "staged_problem", None)  # staged.py: nothing uploaded there
+        if staged is not None and (problem := staged(inp.get("files") or [])):
+            return fail(problem[0], problem[1], "INVALID")  # invented wording and code
         own = {m["id"] for m in product["media"]} if product else set()
         for j, f in enumerate(inp.get("files") or []):
             if not f.get("id") and not f.get("originalSource"):  # invented wording

@@ -45,6 +45,8 @@ class Attachment:
     title: str
     alt: str = ""
     parent: int = 0
+    data: bytes = b""  # uploaded through /wp/v2/media (wp_media.py): the file itself
+    mime: str = ""  # its type ("" for a downloaded image)
 
     def view(self) -> dict[str, Any]:
         return {"id": self.id, "src": self.file, "name": self.title, "alt": self.alt}
@@ -86,7 +88,8 @@ class Media:
 
     def image(self, aid: Any) -> Attachment | None:
         """``wp_attachment_is_image``."""
-        return self.attachments.get(to_int(aid))
+        a = self.attachments.get(to_int(aid))
+        return a if a is not None and (a.mime or "image/").startswith("image/") else None
 
     def resolve(self, images: list[Any], owner: int, kind: str,
                 made: list[int]) -> list[int]:

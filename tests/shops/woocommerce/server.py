@@ -12,6 +12,8 @@ limit, and what the tests read back.
   ``X-WP-TotalPages`` headers. ``GET /products/<id>/variations`` likewise.
 - Batches of at most 100 items in total (:func:`.base.batch`); batch deletes are
   forced.
+- ``/wp-json/wp/v2/media``: WordPress's own media controller (wp_media.py), opened
+  by a WordPress user's application password (``wp_users``), not the consumer key.
 - ``rate_limit(n)``: 429 with Retry-After beyond ``n`` requests a second, as hosts
   and WAFs in front of WooCommerce do (core has none).
 """
@@ -35,17 +37,22 @@ from .media import Media
 from .products import Shop
 from .shipping import ShippableOrders
 from .terms import Terms
+from .wp_media import WP_BASE, WpMedia
 
 
 class WooServer:
     """``with WooServer() as shop: ... shop.url ...``; ``shop.catalog()`` reads back."""
 
     def __init__(self, key: str = "ck_test", secret: str = "cs_test",
-                 batch_limit: int = BATCH_LIMIT):
+                 batch_limit: int = BATCH_LIMIT,
+                 wp_users: dict[str, str] | None = None):
         self.key, self.secret, self.batch_limit = key, secret, batch_limit
         self.auth = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
         self.state = State()
         self.media = Media(self.state)
+        # login -> application password (WordPress ignores the spaces it shows)
+        self.wp = WpMedia(self.media, {u: p.replace(" ", "") for u, p in
+                                       (wp_users or {"shopbot": "abcd efgh ijkl mnop"}).items()})
         self.terms = Terms(self.state, lambda tax, tid: self.shop.usage(tax, tid))
         self.shop = Shop(self.state, self.terms, self.media)
         self.orders = ShippableOrders(self.shop, self.state)
@@ -149,6 +156,17 @@ class WooServer:
             ids = [obj["image"]] + ([] if obj["type"] == "variation" else obj["gallery"])
             return [(a.source, a.alt) for aid in ids if aid and (a := self.media.image(aid))]
 
+    def uploaded_of(self, sku: str) -> list[tuple[str, str]]:
+        """(SHA-256 of the file uploaded through /wp/v2/media, alt text) of a product's
+        images in order, or of a variation's image ("" for a downloaded one)."""
+        import hashlib
+
+        with self.state.lock:
+            obj = self._product(sku)
+            ids = [obj["image"]] + ([] if obj["type"] == "variation" else obj["gallery"])
+            return [(hashlib.sha256(a.data).hexdigest() if a.data else "", a.alt)
+                    for aid in ids if aid and (a := self.media.image(aid))]
+
     def scheduled_sales(self) -> None:
         """Run WooCommerce's daily sales cron on the shop's clock."""
         self.shop.scheduled_sales()
@@ -241,6 +259,9 @@ class WooServer:
         url = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.rstrip("/")
+        if path.startswith(WP_BASE + "/"):
+            return self.wp.handle(method, path[len(WP_BASE):].strip("/").split("/"), headers,
+                                  query, body)
         if not path.startswith(BASE):
             raise no_route()
         self._authorised(method, path, headers, query)
