@@ -575,3 +575,21 @@ def test_shipment_lines_are_kept_once_and_marked_delivered(opener):
     assert shipments.sent(led, "shop", "O1", "DDT-1")["sku:A"] == (2, True)
     assert shipments.sent(led, "shop", "O1", "DDT-2") == {}
     assert shipments.count(led, "shop") == 2 and shipments.count(led, "other") == 0
+
+
+def test_photo_files_remember_size_mtime_and_digest_per_profile(opener):
+    """What lets a new process skip downloading an unchanged SFTP photo: the last
+    (size, mtime, digest) per name, seen by another connection; mtimes past 2**31
+    (whole seconds and nanoseconds alike) kept exactly; a name gone is forgotten."""
+    from filebridge.ledger import images
+
+    led = opener()
+    images.note_hashed(led, "p", [("a.jpg", 10, 1_700_000_000, "d1"),
+                                  ("b.jpg", 2**33, 1_700_000_000_123_456_789, "d2")])
+    images.note_hashed(led, "q", [("a.jpg", 11, 5, "dq")])
+    again = opener()
+    assert images.hashed(again, "p") == {"a.jpg": (10, 1_700_000_000, "d1"),
+                                         "b.jpg": (2**33, 1_700_000_000_123_456_789, "d2")}
+    images.note_hashed(again, "p", [("a.jpg", 12, 1_700_000_001, "d3")], gone=["b.jpg"])
+    assert images.hashed(led, "p") == {"a.jpg": (12, 1_700_000_001, "d3")}
+    assert images.hashed(led, "q") == {"a.jpg": (11, 5, "dq")}

@@ -11,6 +11,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -475,6 +476,70 @@ def test_an_sftp_photo_is_taken_once_complete(tmp_path, cli_env, sshd):
     assert run(prof, cli_env, "run").returncode == 0
     assert [u for v in images(tmp_path, "Q2").values() for u, _ in v] == [url(a1), url(a2)]
     assert (folder / "D25FW0101_001_2.jpg.ok").exists()  # the folder is read, not consumed
+
+
+def downloaded(r: subprocess.CompletedProcess[str]) -> int:
+    """How many photos the run downloaded, as its log says."""
+    import re
+
+    [n] = re.findall(r"photo\(s\) complete in sftp://\S+, (\d+) downloaded", r.stderr)
+    return int(n)
+
+
+def test_an_unchanged_sftp_photo_is_not_downloaded_by_a_new_process(tmp_path, cli_env,
+                                                                    sshd):
+    """The ledger remembers each photo's name, size and mtime with its digest: the next
+    process (a new ``filebridge run``) downloads none of the unchanged photos; a new
+    mtime downloads that photo again (same bytes: nothing published), a new size
+    too (new bytes: a new URL)."""
+    import os
+
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    a1, a2, bad = jpeg(1), jpeg(2), b"not a picture"
+    (folder / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (folder / "D25FW0101_001_3.jpg").write_bytes(bad)
+    old = time.time() - 3600
+    for p in folder.iterdir():
+        os.utime(p, (old, old))
+    drop(tmp_path, "U1", ROWS[:1])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 3
+    shop = images(tmp_path, "U1")
+    assert [u for u, _ in shop["d25fw0101"]] == [url(a1), url(a2)]
+    stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+
+    drop(tmp_path, "U2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 0
+    assert images(tmp_path, "U2") == shop
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "U2.rejects.csv", ";")]
+    assert any("D25FW0101_001_3.jpg: refused: not an image" in w for w in warnings)
+
+    os.utime(folder / "D25FW0101_001_1.jpg", (old + 60, old + 60))  # touched
+    a2b = jpeg(5, (80, 60))
+    assert len(a2b) != len(a2)
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2b)  # replaced, its mtime kept
+    os.utime(folder / "D25FW0101_001_2.jpg", (old, old))
+    drop(tmp_path, "U3", [ROWS[0].replace("199.00", "179.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 2
+    assert [u for v in images(tmp_path, "U3").values() for u, _ in v] == [url(a1), url(a2b)]
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+    assert after[url(a1).removeprefix(CDN)] == stamp[url(a1).removeprefix(CDN)]
+    assert set(after) - set(stamp) == {url(a2b).removeprefix(CDN)}
+
+    drop(tmp_path, "U4", [ROWS[0].replace("199.00", "169.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 0
 
 
 def test_a_changed_host_key_of_the_photo_server_is_refused(tmp_path, cli_env, sshd):

@@ -5,7 +5,9 @@ copied twice.
 
 Portable SQL only (``?`` placeholders, ``INSERT ... ON CONFLICT``): the same
 statements run on the PostgreSQL ledger. The table is migration 5 of
-filebridge/ledger/schema.py.
+filebridge/ledger/schema.py; ``photo_files`` (a folder's names, sizes and mtimes
+with their digests, so a new process need not read an unchanged photo again) is a
+later one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ class Image:
     status: str
     name: str | None
     reason: str | None
-
 
 
 def known(ledger: Any, profile: str, variant: str, digests: list[str]) -> dict[str, Image]:
@@ -65,3 +66,26 @@ def counts(ledger: Any, profile: str | None) -> dict[str, dict[str, int]]:
     for c in out.values():
         c["known"] = c["published"] + c["refused"]
     return out
+
+
+def hashed(ledger: Any, profile: str) -> dict[str, tuple[int, int, str]]:
+    """The photo folder's files as last hashed: name -> (size, mtime, digest)."""
+    return {name: (int(size), int(mtime), digest) for name, size, mtime, digest in
+            ledger.db.execute("SELECT name, size, mtime, digest FROM photo_files "
+                              "WHERE profile=?", (profile,))}
+
+
+def note_hashed(ledger: Any, profile: str, rows: Iterable[tuple[str, int, int, str]],
+                gone: Iterable[str] = ()) -> None:
+    """Note (name, size, mtime, digest) rows and forget the names ``gone`` from the
+    folder, in one transaction."""
+    now = time.time()
+    with ledger.tx() as db:
+        for name in gone:
+            db.execute("DELETE FROM photo_files WHERE profile=? AND name=?", (profile, name))
+        for name, size, mtime, digest in rows:
+            db.execute(
+                "INSERT INTO photo_files (profile, name, size, mtime, digest, seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (profile, name) DO UPDATE "
+                "SET size=excluded.size, mtime=excluded.mtime, digest=excluded.digest, "
+                "seen=excluded.seen", (profile, name, size, mtime, digest, now))

@@ -350,6 +350,20 @@ CREATE INDEX IF NOT EXISTS sync_requests_open ON sync_requests(profile, done);
 """
 
 
+# A photo folder's files as last hashed (filebridge/ledger/images.py): a new process
+# knows an unchanged file's digest without reading (or downloading) it again.
+PHOTO_FILES = """CREATE TABLE IF NOT EXISTS photo_files (
+    profile TEXT NOT NULL,
+    name TEXT NOT NULL,             -- the file's name in the photo folder
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,         -- as the folder lists it (SFTP: whole seconds)
+    digest TEXT NOT NULL,           -- SHA-256 of its bytes, hex
+    seen REAL NOT NULL,
+    PRIMARY KEY (profile, name)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -367,6 +381,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
      _script(ALERTS)),
     ("sync_requests: sync now, asked in the console, done by the watcher",
      _script(SYNC_REQUESTS)),
+    ("photo_files: a photo folder's names, sizes and mtimes with their digests",
+     _script(PHOTO_FILES)),
 ]
 VERSION = len(MIGRATIONS)
 
