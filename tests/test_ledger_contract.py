@@ -593,3 +593,30 @@ def test_photo_files_remember_size_mtime_and_digest_per_profile(opener):
     images.note_hashed(again, "p", [("a.jpg", 12, 1_700_000_001, "d3")], gone=["b.jpg"])
     assert images.hashed(led, "p") == {"a.jpg": (12, 1_700_000_001, "d3")}
     assert images.hashed(led, "q") == {"a.jpg": (11, 5, "dq")}
+
+
+def test_published_photos_retired_then_removed_after_the_grace(opener):
+    """images.retire: a published photo the folder no longer holds is retired, one
+    back is not; once retired for ``keep`` it is marked removing (seen by another
+    connection, as after a crash) until :func:`removed` forgets it; the other
+    variant is never current; refused photos are left alone."""
+    from filebridge.ledger import images
+
+    led = opener()
+    images.record(led, "p", "original", [("d1", "a.jpg", "published", "d1.jpg", None),
+                                         ("d2", "b.jpg", "published", "d2.jpg", None),
+                                         ("d3", "c.jpg", "refused", None, "broken")])
+    images.record(led, "p", "w9q9-jpeg", [("d1", "a.jpg", "published", "d1-w9.jpg", None)])
+    assert images.retire(led, "p", "original", {"d1", "d3"}, 100.0, 10.0) == []
+    assert images.retire(led, "p", "original", {"d1", "d2"}, 105.0, 10.0) == []  # d2 back
+    assert images.retire(led, "p", "original", {"d1"}, 109.0, 10.0) == []
+    assert images.in_use(led, "d1.jpg") and not images.in_use(led, "d1-w9.jpg")
+    due = images.retire(led, "p", "original", {"d1"}, 119.5, 10.0)
+    assert sorted(due) == [("d1", "w9q9-jpeg", "d1-w9.jpg"), ("d2", "original", "d2.jpg")]
+    again = opener()  # a crash before removed(): the next process finds them again
+    assert sorted(images.retire(again, "p", "original", {"d1"}, 120.0, 10.0)) == sorted(due)
+    assert images.known(again, "p", "original", ["d2"])["d2"].status == "removing"
+    images.removed(again, "p", due)
+    assert images.retire(led, "p", "original", {"d1"}, 500.0, 10.0) == []
+    assert sorted(images.known(led, "p", "original", ["d1", "d2", "d3"])) == ["d1", "d3"]
+    assert images.known(led, "p", "w9q9-jpeg", ["d1"]) == {}

@@ -217,6 +217,75 @@ def test_a_pattern_without_position_or_field_is_a_profile_error(tmp_path, cli_en
 
 
 
+def test_ready_is_for_a_local_photo_folder(tmp_path, cli_env, sshd):
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, "FOTO", kh)
+    prof.write_text(prof.read_text().replace("  missing:", "  ready: {stable_for: 1s}\n"
+                                             "  missing:"))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "ready: for a local folder; give sftp.ready" in r.stdout + r.stderr
+
+
+def test_a_local_photo_is_taken_once_complete(tmp_path, cli_env):
+    """The local source's readiness rule for the local photo folder: a photo without
+    its done-file, or still growing while the run waits out stable_for, is a warning
+    naming it (pending: not refused, nothing published for it) and is taken by a
+    later run; the done-files are no photos and stay."""
+    import os
+    import threading
+
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(
+        "  missing:", "  ready: {stable_for: 1s, done_file: '{name}.ok'}\n  missing:"))
+    foto = tmp_path / "FOTO"
+    a1, a2, a3 = jpeg(1), jpeg(2), jpeg(3, (640, 480))
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (foto / "D25FW0101_001_1.jpg.ok").write_bytes(b"")
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)  # its done-file not there yet
+    growing = foto / "D25FW0101_001_3.jpg"
+    (foto / "D25FW0101_001_3.jpg.ok").write_bytes(b"")  # written too early
+    stop = threading.Event()
+
+    def write_slowly() -> None:  # a copy that takes longer than the run waits
+        with open(growing, "wb") as f:
+            for i in range(0, len(a3), 16):
+                f.write(a3[i:i + 16])
+                f.flush()
+                if stop.wait(0.3):
+                    return
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        drop(tmp_path, "L1", ROWS[:1])
+        r = run(prof, cli_env, "run")
+    finally:
+        stop.set()
+        writer.join()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "L1").values() for u, _ in v] == [url(a1)]
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "L1.rejects.csv", ";")]
+    assert any("D25FW0101_001_2.jpg: no D25FW0101_001_2.jpg.ok yet" in w for w in warnings)
+    assert any("D25FW0101_001_3.jpg: still being written; taken at a later run" in w
+               for w in warnings), warnings
+    assert not any("refused" in w or "does not match" in w for w in warnings), warnings
+    assert [p.name for p in (tmp_path / "cdn").iterdir()] == [url(a1).removeprefix(CDN)]
+
+    growing.write_bytes(a3)  # the copy finished long ago
+    old = time.time() - 60
+    os.utime(growing, (old, old))
+    (foto / "D25FW0101_001_2.jpg.ok").write_bytes(b"")
+    drop(tmp_path, "L2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "L2").values() for u, _ in v] == [
+        url(a1), url(a2), url(a3)]
+    assert sorted(p.name for p in foto.iterdir() if p.suffix == ".ok") == [
+        f"D25FW0101_001_{n}.jpg.ok" for n in (1, 2, 3)]
+
+
 def test_a_redrop_leaves_the_loopback_woocommerce_with_each_photo_once(tmp_path, cli_env):
     """Through the woocommerce_api sink (tests/shops/woocommerce: each ``src`` sent
     is a download and a new attachment, as in WooCommerce's
@@ -347,6 +416,64 @@ def test_a_crash_while_publishing_leaves_one_copy_of_each_photo(tmp_path, cli_en
         url(d).removeprefix(CDN) for d in shots)
     assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(d) for d in shots]
     assert "images [photos] known=3 published=3 refused=0" in status(prof, cli_env)
+
+
+def cdn(tmp: Path) -> set[str]:
+    """The public folder's files, as URLs."""
+    return {CDN + p.name for p in (tmp / "cdn").iterdir()}
+
+
+@pytest.mark.parametrize("crash", ["", "photos.removing", "photos.removed"])
+def test_a_replaced_photo_is_deleted_once_its_grace_period_is_over(tmp_path, cli_env, crash):
+    """A photo replaced under its name, or removed from the folder, keeps its published
+    file for public.keep_replaced (shop files written meanwhile may still name it);
+    one that comes back meanwhile is kept; after it the file is deleted, and a picture
+    dropped again later is published again. Killed (SIGKILL) between marking the
+    rows and deleting the files, or between deleting them and forgetting the rows,
+    the next run finishes the job."""
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}',
+                                             f'url: "{CDN}", keep_replaced: 4s}}'))
+    foto = tmp_path / "FOTO"
+    a1, a2, a3, a2b = jpeg(1), jpeg(2), jpeg(3), jpeg(12)
+    for n, data in ((1, a1), (2, a2), (3, a3)):
+        (foto / f"D25FW0101_001_{n}.jpg").write_bytes(data)
+    drop(tmp_path, "G1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert cdn(tmp_path) == {url(a1), url(a2), url(a3)}
+
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2b)  # replaced
+    (foto / "D25FW0101_001_3.jpg").unlink()          # removed
+    (foto / "D25FW0101_001_1.jpg").unlink()          # removed, and back below
+    drop(tmp_path, "G2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "G2").values() for u, _ in v] == [url(a2b)]
+    assert cdn(tmp_path) == {url(a1), url(a2), url(a3), url(a2b)}  # within the grace
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)  # back before the grace is over
+    drop(tmp_path, "G3", [ROWS[0].replace("199.00", "179.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    stamp = (tmp_path / "cdn" / url(a1).removeprefix(CDN)).stat().st_mtime_ns
+
+    time.sleep(4.5)
+    drop(tmp_path, "G4", [ROWS[0].replace("199.00", "169.00")])
+    if crash:
+        died = run(prof, cli_env | {"FILEBRIDGE_CRASH_AT": crash}, "run")
+        assert died.returncode == -9, died.stdout + died.stderr
+        assert (url(a3) in cdn(tmp_path)) == (crash == "photos.removing")
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert cdn(tmp_path) == {url(a1), url(a2b)}
+    assert (tmp_path / "cdn" / url(a1).removeprefix(CDN)).stat().st_mtime_ns == stamp
+    assert [u for v in images(tmp_path, "G4").values() for u, _ in v] == [url(a1), url(a2b)]
+    assert "images [photos] known=2 published=2 refused=0" in status(prof, cli_env)
+
+    (foto / "D25FW0101_001_3.jpg").write_bytes(a3)  # dropped again: published again
+    drop(tmp_path, "G5", [ROWS[0].replace("199.00", "159.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert cdn(tmp_path) == {url(a1), url(a2b), url(a3)}
+    assert [u for v in images(tmp_path, "G5").values() for u, _ in v] == [
+        url(a1), url(a2b), url(a3)]
 
 
 def sftp_profile(tmp: Path, sshd, folder: str, kh: Path, ready: str = "{stable_for: 0s}",

@@ -261,7 +261,7 @@ IMAGES = """CREATE TABLE IF NOT EXISTS images (
     digest TEXT NOT NULL,           -- SHA-256 of the photo's bytes, hex
     variant TEXT NOT NULL,          -- the rendition: 'original' or the web size settings
     file TEXT NOT NULL,             -- the name it was last seen under
-    status TEXT NOT NULL,           -- published | refused
+    status TEXT NOT NULL,           -- published | refused | removing (its file next)
     name TEXT,                      -- published: its name in the public folder
     reason TEXT,                    -- refused: why
     seen REAL NOT NULL,
@@ -383,6 +383,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
      _script(SYNC_REQUESTS)),
     ("photo_files: a photo folder's names, sizes and mtimes with their digests",
      _script(PHOTO_FILES)),
+    ("images.retired: since when a published photo is no longer in the photo folder",
+     _add_columns("images", "retired REAL")),
 ]
 VERSION = len(MIGRATIONS)
 

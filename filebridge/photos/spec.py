@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from filebridge.options import Deliver, Model, ProfilePath
+from filebridge.options import Deliver, Duration, Model, ProfilePath
 from filebridge.sources.local import Ready
 from filebridge.transport.options import SftpServer
 
@@ -22,6 +22,10 @@ class PublicFolder(Model):
                      "https://cdn.example.com/photos/ (a photo's URL is this plus its name)")
     deliver: Deliver = Field([], description="destinations each published photo is also "
                              "sent to (e.g. the CDN's SFTP), before any record names it")
+    keep_replaced: Duration = Field(7 * 86400.0, description="a published photo no longer "
+                                    "in the photo folder (replaced or removed) is deleted "
+                                    "from path this long after (e.g. 7d): shop files "
+                                    "written before may still name its URL")
 
 
 class PhotoServer(SftpServer):
@@ -57,6 +61,10 @@ class PhotosSpec(Model):
                                        "(local or mounted); or give sftp")
     sftp: PhotoServer | None = Field(None, description="the photos are dropped on an SFTP "
                                      "server instead of a local folder")
+    ready: Ready | None = Field(None, description="a local folder: when a photo is "
+                                "complete: size and mtime unchanged for stable_for (2s "
+                                "unless given), and its done_file there if given (left in "
+                                "place); an SFTP folder has sftp.ready")
     pattern: str = Field(description="file name pattern: {field} placeholders for mapped "
                          "fields, {position} for the order, {ext} for any extension; "
                          "matched case-insensitively")
@@ -74,6 +82,11 @@ class PhotosSpec(Model):
     @property
     def fields(self) -> list[str]:
         return [n for n in _PLACEHOLDER.findall(self.pattern) if n not in (POSITION, EXT)]
+
+    @property
+    def local_ready(self) -> Ready:
+        """The local folder's completeness rule."""
+        return self.ready or Ready()
 
     @property
     def where(self) -> str:
@@ -97,6 +110,8 @@ class PhotosSpec(Model):
             raise ValueError("pattern: a file name, not a path")
         if (self.folder is None) == (self.sftp is None):
             raise ValueError("give folder (local) or sftp (a server), one of them")
+        if self.ready is not None and self.sftp is not None:
+            raise ValueError("ready: for a local folder; give sftp.ready for an SFTP one")
         pub, src = self.public.path, self.folder
         if src is not None and (pub == src or src in pub.parents or pub in src.parents):
             raise ValueError("public.path and folder must not hold one another")
