@@ -620,3 +620,30 @@ def test_published_photos_retired_then_removed_after_the_grace(opener):
     assert images.retire(led, "p", "original", {"d1"}, 500.0, 10.0) == []
     assert sorted(images.known(led, "p", "original", ["d1", "d2", "d3"])) == ["d1", "d3"]
     assert images.known(led, "p", "w9q9-jpeg", ["d1"]) == {}
+
+
+def test_url_keys_count_once_their_file_is_done_and_stay_with_the_first(opener):
+    """filebridge/ledger/url_keys.py: a key claimed by a file counts once that file
+    is done; a key a done file gave stays its product's; a claim from a failed file
+    is ignored and taken over by the next file that claims the key."""
+    from filebridge.ledger import url_keys
+
+    led = opener()
+    rid = led.start_run("p")
+    f1 = led.claim("p", "d1", "a.csv", 1, rid)
+    url_keys.claim(led, "p", "out", f1.id, [("scarf", "A"), ("hat", "C")])
+    assert url_keys.owners(led, "p", "out", ["scarf", "hat"]) == {}  # not done yet
+    led.finish(f1.id, "p", "done", {})
+    again = opener()
+    assert url_keys.owners(again, "p", "out", ["scarf", "hat", "x"]) == {"scarf": "A",
+                                                                         "hat": "C"}
+    assert url_keys.owners(again, "p", "other", ["scarf"]) == {}
+    f2 = again.claim("p", "d2", "b.csv", 1, rid)
+    url_keys.claim(again, "p", "out", f2.id, [("scarf", "B"), ("coat", "D")])
+    again.finish(f2.id, "p", "failed", {}, reason="boom")
+    assert url_keys.owners(led, "p", "out", ["scarf", "coat"]) == {"scarf": "A"}
+    f3 = led.claim("p", "d3", "c.csv", 1, rid)
+    url_keys.claim(led, "p", "out", f3.id, [("coat", "E")])
+    led.finish(f3.id, "p", "done", {})
+    assert url_keys.owners(again, "p", "out", ["scarf", "coat"]) == {"scarf": "A",
+                                                                     "coat": "E"}

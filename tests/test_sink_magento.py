@@ -359,3 +359,40 @@ def test_image_urls_are_written_as_magento_validates_them(tmp_path):
     raw = files["x.csv"].read_text().replace("%20borsa%2Cnera", " borsa,nera")
     (tmp_path / "raw.csv").write_text(raw)
     assert import_products(shop(), tmp_path / "raw.csv").errors  # as they came: refused
+
+
+def test_a_url_key_an_earlier_file_gave_another_product_refuses_the_new_one(tmp_path):
+    """Across files (the ledger's url_keys): a new product whose URL key an earlier,
+    finished file gave another product is refused naming both; the product that has
+    it may carry it again; the importer agrees (a file made without that memory is
+    refused by the shop, which keeps the key for its first SKU)."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    rid = ledger.start_run("p")
+    scarf = {"article": "A", "sku": "A-1", "title": "Scarf", "handle": "scarf",
+             "size": "TU", "colour": "Nero", "price": "20.00"}
+    other = {"article": "B", "sku": "B-1", "title": "Sciarpa", "handle": "Scarf",
+             "size": "TU", "colour": "Nero", "price": "25.00"}
+    hat = {"article": "C", "sku": "C-1", "title": "Cappello", "size": "TU",
+           "colour": "Nero", "price": "15.00"}
+    first = ledger.claim("p", "d1", "a.csv", 1, rid)
+    report, files = day(tmp_path, ledger, first.id, [scarf])
+    assert not reasons(report)
+    m = shop()
+    assert not import_products(m, files["x.csv"]).errors
+    second = ledger.claim("p", "d2", "b.csv", 1, rid)
+    report, files = day(tmp_path, ledger, second.id, [other, hat,
+                                                       scarf | {"price": "19.00"}])
+    why = reasons(report)
+    assert set(why) == {2}, why
+    assert "url_key 'scarf' is product A's already (in an earlier file)" in why[2]
+    res = import_products(m, files["x.csv"])
+    assert not res.errors, res.errors
+    assert m.value("A-1", "price") == "19.00" and m.value("C-1", "url_key") == "cappello-c"
+    assert "B-1" not in m.products
+
+    # Without the memory (a fresh ledger), the file names the key again: the shop
+    # refuses the row, as the checker shows.
+    _, files = day(tmp_path, SqliteLedger(tmp_path / "fresh.db"), 1, [other])
+    res = import_products(m, files["x.csv"])
+    assert any("Url key: 'scarf' was already generated for an item with the SKU: 'A-1'"
+               in e for _, e in res.errors), res.errors

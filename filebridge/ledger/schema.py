@@ -364,6 +364,20 @@ PHOTO_FILES = """CREATE TABLE IF NOT EXISTS photo_files (
 """
 
 
+# URL keys a Magento product file gave its products (filebridge/ledger/url_keys.py):
+# Magento refuses a key another SKU has, in a later file too. A key counts once the
+# file that wrote it is done.
+URL_KEYS = """CREATE TABLE IF NOT EXISTS url_keys (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    url_key TEXT NOT NULL,
+    product TEXT NOT NULL,          -- the product key that has it
+    file_id INTEGER NOT NULL,       -- the file that wrote it first
+    PRIMARY KEY (profile, sink, url_key)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -385,6 +399,7 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
      _script(PHOTO_FILES)),
     ("images.retired: since when a published photo is no longer in the photo folder",
      _add_columns("images", "retired REAL")),
+    ("url_keys: the URL keys Magento product files gave each product", _script(URL_KEYS)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -25,9 +25,12 @@ InventoryImportExport):
   global scope (categories would create a second category tree named in that
   language). Rows of new products must repeat ``product_type`` and
   ``attribute_set_code`` (Product::validateRow checks them on every row).
-- **url_key** is unique per store (the importer refuses a key another SKU has):
-  ``handle`` when mapped, else the title and the product key; a clash within the
-  file refuses the later product. Children get the title and their SKU.
+- **url_key** is unique per store (the importer refuses a key another SKU has,
+  "Url key: ... was already generated for an item with the SKU", and a product's
+  old keys stay its own as redirects): ``handle`` when mapped, else the title and
+  the product key. A key another product has, in this file or in an earlier one
+  (the ledger's ``url_keys``, filebridge/ledger/url_keys.py), refuses the later
+  product. Children get the title and their SKU.
 - **Categories** are paths from ``root_category`` (``Default Category/Donna/
   Capispalla``), created by the importer when missing, default language only.
 - **Filters and specifications** go to ``additional_attributes`` (``code=value``,
@@ -61,6 +64,7 @@ from pydantic import Field, field_validator
 from filebridge.catalog.product import Product
 from filebridge.catalog.spec import check_languages
 from filebridge.catalog.values import blank, integer, money, text
+from filebridge.ledger import url_keys
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
 from filebridge.sinks.magento_cells import (
@@ -278,6 +282,22 @@ class MagentoCsvSink(ProductFileSink):
         # url_key -> product key: a default row's key is the product's in every store, so
         # a key is taken whichever language it was made for.
         self.taken: dict[str, str] = {}
+        self.claims: dict[str, str] = {}  # url_key -> product key: the ledger's, at finish
+
+    def finish(self) -> None:
+        super().finish()
+        job, ctx = self.job, self.ctx
+        if self.claims and job is not None and ctx is not None and ctx.file_id is not None:
+            url_keys.claim(job.ledger, job.profile, self.id, ctx.file_id,
+                           sorted(self.claims.items()))
+
+    def _owners(self, keys: list[str]) -> dict[str, str]:
+        """Who has ``keys``: products of this file, then of earlier files (the ledger)."""
+        out = {k: self.taken[k] for k in keys if k in self.taken}
+        rest = [k for k in keys if k not in out]
+        if rest and self.job is not None:
+            out.update(url_keys.owners(self.job.ledger, self.job.profile, self.id, rest))
+        return out
 
     def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
         try:
@@ -289,6 +309,7 @@ class MagentoCsvSink(ProductFileSink):
             raise ProductRefused(f"product {p.key}: {e}", e.field) from None
         for k in keys.values():
             self.taken[k] = p.key
+            self.claims[k] = p.key
         yield from rows
 
     def _rows(self, p: Product, keys: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -386,14 +407,16 @@ class MagentoCsvSink(ProductFileSink):
                 raise ProductRefused(f"product {p.key}: no URL key can be made from its "
                                      "title and key; map a handle field", "handle")
             out[lang] = key
-        clash = [(lang, k) for lang, k in out.items() if self.taken.get(k, p.key) != p.key]
+        owners = self._owners(sorted(set(out.values())))
+        clash = [(lang, k) for lang, k in out.items() if owners.get(k, p.key) != p.key]
         if clash:
             lang, k = clash[0]
+            where = "" if k in self.taken else " (in an earlier file)"
             raise ProductRefused(f"product {p.key}: url_key {k!r}"
                                  + (f" (store view {', '.join(self.views(lang))})" if lang
-                                    else "") + f" is product {self.taken[k]}'s already; "
-                                 "Magento refuses a URL key twice in a store: map a handle "
-                                 "field", "handle")
+                                    else "") + f" is product {owners[k]}'s already{where}; "
+                                 "Magento refuses a URL key another product has: map a "
+                                 "handle field", "handle")
         return out
 
     def _variant(self, p: Product, rec: dict[str, Any], own_images: bool) -> dict[str, str]:
