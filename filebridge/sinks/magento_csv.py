@@ -42,6 +42,15 @@ InventoryImportExport):
   ``special_price_to_date`` (Magento applies it on those days, end day included);
   a compare-at price above the price makes it the price and the price a special
   price without dates.
+- **Prices per website** (``website_prices``, only with ``price_scope: website``):
+  a row per SKU and website with a store view's code and only the price (and a
+  special price when a compare-at price is above it). Magento's importer
+  (Product::_saveProducts) saves a store-view row's value of a website-scoped
+  attribute for every store of that view's website, and of a global one for store
+  0, the default of every website: with the catalog price scope global such a row
+  would replace the price everywhere, so the option is refused then. A sale of the
+  default row (special_price) shows in a website that has no special price of its
+  own.
 - **Stock**: ``qty`` / ``is_in_stock`` in the product file (the default source), or
   with ``sources:`` the MSI source-items file ``source_code,sku,status,quantity``
   per source, for simple SKUs only. MSI sells the sources' quantity minus the
@@ -59,7 +68,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from filebridge.catalog.product import Product
 from filebridge.catalog.spec import check_languages
@@ -105,6 +114,15 @@ class SourcesFile(Model):
                                     "in the source 'default'")
 
 
+class WebsitePrice(Model):
+    """The mapped fields of one website's prices."""
+
+    price: str = Field(description="mapped field with the price in that website")
+    compare_at_price: str | None = Field(None, description="mapped field with its "
+                                         "compare-at price (above the price: the price, "
+                                         "and the price its special_price)")
+
+
 class MagentoCsvOptions(ProductFileOptions):
     """Magento 2 product import CSV (System > Data Transfer > Import, Products)."""
 
@@ -140,6 +158,30 @@ class MagentoCsvOptions(ProductFileOptions):
                                         "plus the units those orders still hold reserved "
                                         "(MSI sells the sources minus the reservations), as "
                                         "that output's is; not with a sources map")
+
+    price_scope: Literal["global", "website"] = Field(
+        "global", description="the shop's Catalog Price Scope (Stores > Configuration > "
+        "Catalog > Price): website_prices need website")
+    website_prices: dict[str, WebsitePrice] = Field(
+        default_factory=dict, description="store view code -> {price, compare_at_price} "
+        "mapped fields: a row per SKU with that store_view_code and its price, which "
+        "Magento keeps for the view's whole website (price_scope: website)")
+
+    @property
+    def markets(self) -> dict[str, WebsitePrice]:
+        """The website prices as the product-file records carry them (``prices``)."""
+        return self.website_prices
+
+    @model_validator(mode="after")
+    def _price_scope(self) -> MagentoCsvOptions:
+        if self.website_prices and self.price_scope != "website":
+            raise ValueError("website_prices need price_scope: website: with the catalog "
+                             "price scope global, Magento's importer saves a price on a "
+                             "store-view row as the default price of every website "
+                             "(Product::_saveProducts); set the shop's Catalog Price "
+                             "Scope to Website and price_scope: website, or leave "
+                             "website_prices out")
+        return self
 
     @field_validator("store_views")
     @classmethod
@@ -260,7 +302,8 @@ class MagentoCsvSink(ProductFileSink):
         if has("weight"):
             cols.append("weight")
         cols += ["product_online", "visibility"]
-        if has("price") or has("compare_at_price") or has("sale_price"):
+        if has("price") or has("compare_at_price") or has("sale_price") or \
+                self.o.website_prices:
             cols += ["price", "special_price"]
         if has("sale_from") or has("sale_to"):
             cols += ["special_price_from_date", "special_price_to_date"]
@@ -324,6 +367,7 @@ class MagentoCsvSink(ProductFileSink):
                 values + self._barcode(rec) + self._attributes(p.attributes))
             yield "main", cells
             yield from self._views(p, rec["sku"], "simple", keys)
+            yield from self._website_prices(rec)
             yield from self._stock(p)
             return
         parent = self.o.parent_sku.format(key=p.key)
@@ -347,6 +391,7 @@ class MagentoCsvSink(ProductFileSink):
                 [(c, [v]) for c, v in zip(codes, chosen, strict=True)] + self._barcode(rec)
                 + self._attributes(rec.get("attributes", [])))
             yield "main", cells
+            yield from self._website_prices(rec)
         head = {**base, "sku": parent, "product_type": "configurable", "visibility": VISIBLE,
                 "url_key": keys[""],
                 "additional_attributes": attribute_pairs(self._attributes(p.attributes)),
@@ -506,6 +551,22 @@ class MagentoCsvSink(ProductFileSink):
                 yield "main", {**cells, "sku": sku, "store_view_code": view,
                                "attribute_set_code": self.o.attribute_set,
                                "product_type": kind}
+
+    def _website_prices(self, rec: dict[str, Any]) -> Iterator[tuple[str, dict[str, str]]]:
+        """A row per website price of a SKU (price_scope website): the importer saves
+        a website-scoped price of a store-view row for every store of its website."""
+        sku = rec["sku"]
+        for view in self.o.website_prices:
+            got = (rec.get("prices") or {}).get(view)
+            if not got:
+                continue
+            price = money(got.get("price"), f"price in {view}", sku)
+            compare = money(got.get("compare_at_price"), f"compare_at_price in {view}", sku)
+            cells = {"sku": sku, "store_view_code": view, "product_type": "simple",
+                     "attribute_set_code": self.o.attribute_set, "price": text(price)}
+            if compare is not None and price is not None and compare > price:
+                cells.update(price=text(compare), special_price=text(price))
+            yield "main", cells
 
     def _stock(self, p: Product) -> Iterator[tuple[str, dict[str, str]]]:
         if self.o.sources is None:
