@@ -371,6 +371,53 @@ def test_photos_are_delivered_over_sftp_once(tmp_path, cli_env, sshd):
     assert {p.name: p.stat().st_mtime_ns for p in remote.iterdir()} == stamp
 
 
+def test_a_replaced_photo_leaves_the_sftp_destination_after_the_grace(tmp_path, cli_env,
+                                                                      sshd):
+    """The deliver destinations (the real sshd) lose a replaced photo's copy with the
+    public folder, after public.keep_replaced; while the server refuses the removal
+    the ledger keeps the photo to be removed and the next run finishes the job."""
+    import json
+    import shutil
+
+    remote = sshd.root / tmp_path.name / "cdn"
+    remote.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = profile(tmp_path)
+    dest = sshd.server(kh, path=str(remote.relative_to(sshd.root)))
+    prof.write_text(prof.read_text().replace(
+        f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn], keep_replaced: 2s}}')
+        + f"destinations: {{cdn: {json.dumps(dest)}}}\n")
+    a1, a2, a2b = jpeg(1), jpeg(2), jpeg(12)
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2)
+    drop(tmp_path, "E1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2b)
+    drop(tmp_path, "E2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    names = {u.removeprefix(CDN) for u in (url(a1), url(a2), url(a2b))}
+    assert {p.name for p in remote.iterdir()} == names  # within the grace
+
+    time.sleep(2.5)
+    old = remote / url(a2).removeprefix(CDN)
+    old.unlink()  # a folder in its place: the server cannot remove it (even as root)
+    (old / "x").mkdir(parents=True)
+    drop(tmp_path, "E3", [ROWS[0].replace("199.00", "179.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "replaced photos not yet removed: destination cdn" in r.stderr
+    assert cdn(tmp_path) == {url(a1), url(a2b)}
+    assert {p.name for p in remote.iterdir()} == names
+    shutil.rmtree(old)
+    old.write_bytes(a2)
+    drop(tmp_path, "E4", [ROWS[0].replace("199.00", "169.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {p.name for p in remote.iterdir()} == names - {url(a2).removeprefix(CDN)}
+    assert [u for v in images(tmp_path, "E4").values() for u, _ in v] == [url(a1), url(a2b)]
+
+
 def test_deliver_names_a_destination(tmp_path, cli_env):
     prof = profile(tmp_path)
     prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}'))

@@ -1,8 +1,10 @@
 """URL keys a Magento product file (filebridge/sinks/magento_csv.py) gave its
 products, so a product in a later file whose key another product has is refused
-before the importer refuses it. A key stays with the product that had it first, as
-in Magento, where a product's old URL keys stay its own (as redirects in
-``url_rewrite``).
+before the importer refuses it. Magento's importer (CatalogImportExport
+Product::checkUrlKeyDuplicates) looks every key up in ``url_rewrite`` and refuses
+the row, with no suffix, when a rewrite of that path belongs to another SKU; the
+rewrites a product's old keys left (permanent redirects) stay its own, so here a
+key stays with the product that had it first.
 
 A key counts once the file that wrote it is done: a claim from a file that failed
 or crashed is ignored, and taken over by the next file to claim that key.

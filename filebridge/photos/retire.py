@@ -10,8 +10,9 @@ leaves ``removing`` rows that the next scan removes again (deleting a missing fi
 is no error); one whose picture came back is published again under its name
 instead (filebridge/photos/folder.py treats ``removing`` as not published).
 
-Not done: the ``public.deliver`` destinations (a CDN's SFTP) keep their copies —
-destinations can only send, not delete.
+The ``public.deliver`` destinations (a CDN's SFTP, a local folder) lose their
+copies in the same step, after the public folder's; a destination that fails
+leaves the rows ``removing``, tried again at the next scan.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from typing import TYPE_CHECKING
 
 from filebridge.crashpoints import crash_point
+from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.ledger import images as ledger_images
 from filebridge.outputs import fsync_dir
 
@@ -39,10 +41,11 @@ def sweep(photos: Photos) -> int:
         return 0
     crash_point("photos.removing")
     public = photos.spec.public.path
-    deleted = 0
+    deleted, names = 0, []
     for _, _, name in due:
         if not name or ledger_images.in_use(photos.ledger, name):
             continue  # another profile publishes the same picture to it
+        names.append(name)
         path = public / name
         if path.is_file():
             path.unlink()
@@ -50,6 +53,14 @@ def sweep(photos: Photos) -> int:
     if deleted:
         fsync_dir(public)
         log.info("%s: %d replaced photo(s) deleted from %s", photos.profile, deleted, public)
+    deliver = photos.spec.public.deliver
+    if names and deliver and photos.delivery is not None:
+        try:
+            photos.delivery.remove(deliver, names)
+        except (RetryableSinkError, PermanentSinkError) as e:
+            log.warning("%s: replaced photos not yet removed: %s; tried again at the next "
+                        "run", photos.profile, e)
+            return deleted
     crash_point("photos.removed")
     ledger_images.removed(photos.ledger, photos.profile, due)
     return deleted

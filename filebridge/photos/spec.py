@@ -24,7 +24,8 @@ class PublicFolder(Model):
                              "sent to (e.g. the CDN's SFTP), before any record names it")
     keep_replaced: Duration = Field(7 * 86400.0, description="a published photo no longer "
                                     "in the photo folder (replaced or removed) is deleted "
-                                    "from path this long after (e.g. 7d): shop files "
+                                    "from path and the deliver destinations this long "
+                                    "after (e.g. 7d): shop files "
                                     "written before may still name its URL")
 
 
