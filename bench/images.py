@@ -53,6 +53,7 @@ map:
     options: [{field: size, name: Size}, {field: colour, name: Colour}]
 photos:
   folder: FOTO
+  ready: {stable_for: 0s}
   pattern: "{article}_{colour}_{position}.jpg"
   public: {path: cdn, url: "https://cdn.example.com/p/"}
 write:
@@ -135,7 +136,8 @@ def main() -> None:
             conn = server.server(root / "known_hosts", path="FOTO",
                                  ready={"stable_for": "0s"})
             conn.pop("kind")
-            profile = PROFILE.replace("  folder: FOTO\n", f"  sftp: {json.dumps(conn)}\n")
+            profile = PROFILE.replace("  folder: FOTO\n  ready: {stable_for: 0s}\n",
+                                      f"  sftp: {json.dumps(conn)}\n")
         (root / "p.yaml").write_text(profile)
         t = time.monotonic()
         size = photos(foto, args.products)
