@@ -10,7 +10,7 @@ become sink errors here, typed by remedy and naming the destination.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,3 +61,15 @@ class Delivery:
             log.info("%s: delivered to %s: %s", self.profile, name, ", ".join(done))
             sent += done
         return sent
+
+    def remove(self, destinations: Sequence[str], names: list[str]) -> None:
+        """Delete files delivered before (published photos no longer wanted); raises
+        RetryableSinkError/PermanentSinkError."""
+        for name in destinations:
+            try:
+                self.destinations[name].remove(names)
+            except PermanentTransferError as e:
+                raise PermanentSinkError(f"destination {name}: {e}") from None
+            except TransferError as e:
+                raise RetryableSinkError(f"destination {name}: {e}") from None
+            log.info("%s: removed from %s: %s", self.profile, name, ", ".join(names))

@@ -575,3 +575,75 @@ def test_shipment_lines_are_kept_once_and_marked_delivered(opener):
     assert shipments.sent(led, "shop", "O1", "DDT-1")["sku:A"] == (2, True)
     assert shipments.sent(led, "shop", "O1", "DDT-2") == {}
     assert shipments.count(led, "shop") == 2 and shipments.count(led, "other") == 0
+
+
+def test_photo_files_remember_size_mtime_and_digest_per_profile(opener):
+    """What lets a new process skip downloading an unchanged SFTP photo: the last
+    (size, mtime, digest) per name, seen by another connection; mtimes past 2**31
+    (whole seconds and nanoseconds alike) kept exactly; a name gone is forgotten."""
+    from filebridge.ledger import images
+
+    led = opener()
+    images.note_hashed(led, "p", [("a.jpg", 10, 1_700_000_000, "d1"),
+                                  ("b.jpg", 2**33, 1_700_000_000_123_456_789, "d2")])
+    images.note_hashed(led, "q", [("a.jpg", 11, 5, "dq")])
+    again = opener()
+    assert images.hashed(again, "p") == {"a.jpg": (10, 1_700_000_000, "d1"),
+                                         "b.jpg": (2**33, 1_700_000_000_123_456_789, "d2")}
+    images.note_hashed(again, "p", [("a.jpg", 12, 1_700_000_001, "d3")], gone=["b.jpg"])
+    assert images.hashed(led, "p") == {"a.jpg": (12, 1_700_000_001, "d3")}
+    assert images.hashed(led, "q") == {"a.jpg": (11, 5, "dq")}
+
+
+def test_published_photos_retired_then_removed_after_the_grace(opener):
+    """images.retire: a published photo the folder no longer holds is retired, one
+    back is not; once retired for ``keep`` it is marked removing (seen by another
+    connection, as after a crash) until :func:`removed` forgets it; the other
+    variant is never current; refused photos are left alone."""
+    from filebridge.ledger import images
+
+    led = opener()
+    images.record(led, "p", "original", [("d1", "a.jpg", "published", "d1.jpg", None),
+                                         ("d2", "b.jpg", "published", "d2.jpg", None),
+                                         ("d3", "c.jpg", "refused", None, "broken")])
+    images.record(led, "p", "w9q9-jpeg", [("d1", "a.jpg", "published", "d1-w9.jpg", None)])
+    assert images.retire(led, "p", "original", {"d1", "d3"}, 100.0, 10.0) == []
+    assert images.retire(led, "p", "original", {"d1", "d2"}, 105.0, 10.0) == []  # d2 back
+    assert images.retire(led, "p", "original", {"d1"}, 109.0, 10.0) == []
+    assert images.in_use(led, "d1.jpg") and not images.in_use(led, "d1-w9.jpg")
+    due = images.retire(led, "p", "original", {"d1"}, 119.5, 10.0)
+    assert sorted(due) == [("d1", "w9q9-jpeg", "d1-w9.jpg"), ("d2", "original", "d2.jpg")]
+    again = opener()  # a crash before removed(): the next process finds them again
+    assert sorted(images.retire(again, "p", "original", {"d1"}, 120.0, 10.0)) == sorted(due)
+    assert images.known(again, "p", "original", ["d2"])["d2"].status == "removing"
+    images.removed(again, "p", due)
+    assert images.retire(led, "p", "original", {"d1"}, 500.0, 10.0) == []
+    assert sorted(images.known(led, "p", "original", ["d1", "d2", "d3"])) == ["d1", "d3"]
+    assert images.known(led, "p", "w9q9-jpeg", ["d1"]) == {}
+
+
+def test_url_keys_count_once_their_file_is_done_and_stay_with_the_first(opener):
+    """filebridge/ledger/url_keys.py: a key claimed by a file counts once that file
+    is done; a key a done file gave stays its product's; a claim from a failed file
+    is ignored and taken over by the next file that claims the key."""
+    from filebridge.ledger import url_keys
+
+    led = opener()
+    rid = led.start_run("p")
+    f1 = led.claim("p", "d1", "a.csv", 1, rid)
+    url_keys.claim(led, "p", "out", f1.id, [("scarf", "A"), ("hat", "C")])
+    assert url_keys.owners(led, "p", "out", ["scarf", "hat"]) == {}  # not done yet
+    led.finish(f1.id, "p", "done", {})
+    again = opener()
+    assert url_keys.owners(again, "p", "out", ["scarf", "hat", "x"]) == {"scarf": "A",
+                                                                         "hat": "C"}
+    assert url_keys.owners(again, "p", "other", ["scarf"]) == {}
+    f2 = again.claim("p", "d2", "b.csv", 1, rid)
+    url_keys.claim(again, "p", "out", f2.id, [("scarf", "B"), ("coat", "D")])
+    again.finish(f2.id, "p", "failed", {}, reason="boom")
+    assert url_keys.owners(led, "p", "out", ["scarf", "coat"]) == {"scarf": "A"}
+    f3 = led.claim("p", "d3", "c.csv", 1, rid)
+    url_keys.claim(led, "p", "out", f3.id, [("coat", "E")])
+    led.finish(f3.id, "p", "done", {})
+    assert url_keys.owners(again, "p", "out", ["scarf", "coat"]) == {"scarf": "A",
+                                                                     "coat": "E"}

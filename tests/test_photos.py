@@ -11,6 +11,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,75 @@ def test_a_pattern_without_position_or_field_is_a_profile_error(tmp_path, cli_en
 
 
 
+def test_ready_is_for_a_local_photo_folder(tmp_path, cli_env, sshd):
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, "FOTO", kh)
+    prof.write_text(prof.read_text().replace("  missing:", "  ready: {stable_for: 1s}\n"
+                                             "  missing:"))
+    r = run(prof, cli_env, "check")
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "ready: for a local folder; give sftp.ready" in r.stdout + r.stderr
+
+
+def test_a_local_photo_is_taken_once_complete(tmp_path, cli_env):
+    """The local source's readiness rule for the local photo folder: a photo without
+    its done-file, or still growing while the run waits out stable_for, is a warning
+    naming it (pending: not refused, nothing published for it) and is taken by a
+    later run; the done-files are no photos and stay."""
+    import os
+    import threading
+
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(
+        "  missing:", "  ready: {stable_for: 1s, done_file: '{name}.ok'}\n  missing:"))
+    foto = tmp_path / "FOTO"
+    a1, a2, a3 = jpeg(1), jpeg(2), jpeg(3, (640, 480))
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (foto / "D25FW0101_001_1.jpg.ok").write_bytes(b"")
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2)  # its done-file not there yet
+    growing = foto / "D25FW0101_001_3.jpg"
+    (foto / "D25FW0101_001_3.jpg.ok").write_bytes(b"")  # written too early
+    stop = threading.Event()
+
+    def write_slowly() -> None:  # a copy that takes longer than the run waits
+        with open(growing, "wb") as f:
+            for i in range(0, len(a3), 16):
+                f.write(a3[i:i + 16])
+                f.flush()
+                if stop.wait(0.3):
+                    return
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        drop(tmp_path, "L1", ROWS[:1])
+        r = run(prof, cli_env, "run")
+    finally:
+        stop.set()
+        writer.join()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "L1").values() for u, _ in v] == [url(a1)]
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "L1.rejects.csv", ";")]
+    assert any("D25FW0101_001_2.jpg: no D25FW0101_001_2.jpg.ok yet" in w for w in warnings)
+    assert any("D25FW0101_001_3.jpg: still being written; taken at a later run" in w
+               for w in warnings), warnings
+    assert not any("refused" in w or "does not match" in w for w in warnings), warnings
+    assert [p.name for p in (tmp_path / "cdn").iterdir()] == [url(a1).removeprefix(CDN)]
+
+    growing.write_bytes(a3)  # the copy finished long ago
+    old = time.time() - 60
+    os.utime(growing, (old, old))
+    (foto / "D25FW0101_001_2.jpg.ok").write_bytes(b"")
+    drop(tmp_path, "L2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "L2").values() for u, _ in v] == [
+        url(a1), url(a2), url(a3)]
+    assert sorted(p.name for p in foto.iterdir() if p.suffix == ".ok") == [
+        f"D25FW0101_001_{n}.jpg.ok" for n in (1, 2, 3)]
+
+
 def test_a_redrop_leaves_the_loopback_woocommerce_with_each_photo_once(tmp_path, cli_env):
     """Through the woocommerce_api sink (tests/shops/woocommerce: each ``src`` sent
     is a download and a new attachment, as in WooCommerce's
@@ -301,6 +371,53 @@ def test_photos_are_delivered_over_sftp_once(tmp_path, cli_env, sshd):
     assert {p.name: p.stat().st_mtime_ns for p in remote.iterdir()} == stamp
 
 
+def test_a_replaced_photo_leaves_the_sftp_destination_after_the_grace(tmp_path, cli_env,
+                                                                      sshd):
+    """The deliver destinations (the real sshd) lose a replaced photo's copy with the
+    public folder, after public.keep_replaced; while the server refuses the removal
+    the ledger keeps the photo to be removed and the next run finishes the job."""
+    import json
+    import shutil
+
+    remote = sshd.root / tmp_path.name / "cdn"
+    remote.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = profile(tmp_path)
+    dest = sshd.server(kh, path=str(remote.relative_to(sshd.root)))
+    prof.write_text(prof.read_text().replace(
+        f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn], keep_replaced: 2s}}')
+        + f"destinations: {{cdn: {json.dumps(dest)}}}\n")
+    a1, a2, a2b = jpeg(1), jpeg(2), jpeg(12)
+    (tmp_path / "FOTO" / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2)
+    drop(tmp_path, "E1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    (tmp_path / "FOTO" / "D25FW0101_001_2.jpg").write_bytes(a2b)
+    drop(tmp_path, "E2", [ROWS[0].replace("199.00", "189.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    names = {u.removeprefix(CDN) for u in (url(a1), url(a2), url(a2b))}
+    assert {p.name for p in remote.iterdir()} == names  # within the grace
+
+    time.sleep(2.5)
+    old = remote / url(a2).removeprefix(CDN)
+    old.unlink()  # a folder in its place: the server cannot remove it (even as root)
+    (old / "x").mkdir(parents=True)
+    drop(tmp_path, "E3", [ROWS[0].replace("199.00", "179.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "replaced photos not yet removed: destination cdn" in r.stderr
+    assert cdn(tmp_path) == {url(a1), url(a2b)}
+    assert {p.name for p in remote.iterdir()} == names
+    shutil.rmtree(old)
+    old.write_bytes(a2)
+    drop(tmp_path, "E4", [ROWS[0].replace("199.00", "169.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {p.name for p in remote.iterdir()} == names - {url(a2).removeprefix(CDN)}
+    assert [u for v in images(tmp_path, "E4").values() for u, _ in v] == [url(a1), url(a2b)]
+
+
 def test_deliver_names_a_destination(tmp_path, cli_env):
     prof = profile(tmp_path)
     prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}', f'url: "{CDN}", deliver: [cdn]}}'))
@@ -346,6 +463,64 @@ def test_a_crash_while_publishing_leaves_one_copy_of_each_photo(tmp_path, cli_en
         url(d).removeprefix(CDN) for d in shots)
     assert [u for v in images(tmp_path, "K1").values() for u, _ in v] == [url(d) for d in shots]
     assert "images [photos] known=3 published=3 refused=0" in status(prof, cli_env)
+
+
+def cdn(tmp: Path) -> set[str]:
+    """The public folder's files, as URLs."""
+    return {CDN + p.name for p in (tmp / "cdn").iterdir()}
+
+
+@pytest.mark.parametrize("crash", ["", "photos.removing", "photos.removed"])
+def test_a_replaced_photo_is_deleted_once_its_grace_period_is_over(tmp_path, cli_env, crash):
+    """A photo replaced under its name, or removed from the folder, keeps its published
+    file for public.keep_replaced (shop files written meanwhile may still name it);
+    one that comes back meanwhile is kept; after it the file is deleted, and a picture
+    dropped again later is published again. Killed (SIGKILL) between marking the
+    rows and deleting the files, or between deleting them and forgetting the rows,
+    the next run finishes the job."""
+    prof = profile(tmp_path)
+    prof.write_text(prof.read_text().replace(f'url: "{CDN}"}}',
+                                             f'url: "{CDN}", keep_replaced: 4s}}'))
+    foto = tmp_path / "FOTO"
+    a1, a2, a3, a2b = jpeg(1), jpeg(2), jpeg(3), jpeg(12)
+    for n, data in ((1, a1), (2, a2), (3, a3)):
+        (foto / f"D25FW0101_001_{n}.jpg").write_bytes(data)
+    drop(tmp_path, "G1", ROWS[:1])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert cdn(tmp_path) == {url(a1), url(a2), url(a3)}
+
+    (foto / "D25FW0101_001_2.jpg").write_bytes(a2b)  # replaced
+    (foto / "D25FW0101_001_3.jpg").unlink()          # removed
+    (foto / "D25FW0101_001_1.jpg").unlink()          # removed, and back below
+    drop(tmp_path, "G2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [u for v in images(tmp_path, "G2").values() for u, _ in v] == [url(a2b)]
+    assert cdn(tmp_path) == {url(a1), url(a2), url(a3), url(a2b)}  # within the grace
+    (foto / "D25FW0101_001_1.jpg").write_bytes(a1)  # back before the grace is over
+    drop(tmp_path, "G3", [ROWS[0].replace("199.00", "179.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    stamp = (tmp_path / "cdn" / url(a1).removeprefix(CDN)).stat().st_mtime_ns
+
+    time.sleep(4.5)
+    drop(tmp_path, "G4", [ROWS[0].replace("199.00", "169.00")])
+    if crash:
+        died = run(prof, cli_env | {"FILEBRIDGE_CRASH_AT": crash}, "run")
+        assert died.returncode == -9, died.stdout + died.stderr
+        assert (url(a3) in cdn(tmp_path)) == (crash == "photos.removing")
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert cdn(tmp_path) == {url(a1), url(a2b)}
+    assert (tmp_path / "cdn" / url(a1).removeprefix(CDN)).stat().st_mtime_ns == stamp
+    assert [u for v in images(tmp_path, "G4").values() for u, _ in v] == [url(a1), url(a2b)]
+    assert "images [photos] known=2 published=2 refused=0" in status(prof, cli_env)
+
+    (foto / "D25FW0101_001_3.jpg").write_bytes(a3)  # dropped again: published again
+    drop(tmp_path, "G5", [ROWS[0].replace("199.00", "159.00")])
+    assert run(prof, cli_env, "run").returncode == 0
+    assert cdn(tmp_path) == {url(a1), url(a2b), url(a3)}
+    assert [u for v in images(tmp_path, "G5").values() for u, _ in v] == [
+        url(a1), url(a2b), url(a3)]
 
 
 def sftp_profile(tmp: Path, sshd, folder: str, kh: Path, ready: str = "{stable_for: 0s}",
@@ -475,6 +650,70 @@ def test_an_sftp_photo_is_taken_once_complete(tmp_path, cli_env, sshd):
     assert run(prof, cli_env, "run").returncode == 0
     assert [u for v in images(tmp_path, "Q2").values() for u, _ in v] == [url(a1), url(a2)]
     assert (folder / "D25FW0101_001_2.jpg.ok").exists()  # the folder is read, not consumed
+
+
+def downloaded(r: subprocess.CompletedProcess[str]) -> int:
+    """How many photos the run downloaded, as its log says."""
+    import re
+
+    [n] = re.findall(r"photo\(s\) complete in sftp://\S+, (\d+) downloaded", r.stderr)
+    return int(n)
+
+
+def test_an_unchanged_sftp_photo_is_not_downloaded_by_a_new_process(tmp_path, cli_env,
+                                                                    sshd):
+    """The ledger remembers each photo's name, size and mtime with its digest: the next
+    process (a new ``filebridge run``) downloads none of the unchanged photos; a new
+    mtime downloads that photo again (same bytes: nothing published), a new size
+    too (new bytes: a new URL)."""
+    import os
+
+    folder = sshd.root / tmp_path.name / "FOTO"
+    folder.mkdir(parents=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    prof = sftp_profile(tmp_path, sshd, str(folder.relative_to(sshd.root)), kh)
+    a1, a2, bad = jpeg(1), jpeg(2), b"not a picture"
+    (folder / "D25FW0101_001_1.jpg").write_bytes(a1)
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2)
+    (folder / "D25FW0101_001_3.jpg").write_bytes(bad)
+    old = time.time() - 3600
+    for p in folder.iterdir():
+        os.utime(p, (old, old))
+    drop(tmp_path, "U1", ROWS[:1])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 3
+    shop = images(tmp_path, "U1")
+    assert [u for u, _ in shop["d25fw0101"]] == [url(a1), url(a2)]
+    stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+
+    drop(tmp_path, "U2", [ROWS[0].replace("199.00", "189.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 0
+    assert images(tmp_path, "U2") == shop
+    warnings = [w["reason"] for w in read_csv(tmp_path / "feedback" / "U2.rejects.csv", ";")]
+    assert any("D25FW0101_001_3.jpg: refused: not an image" in w for w in warnings)
+
+    os.utime(folder / "D25FW0101_001_1.jpg", (old + 60, old + 60))  # touched
+    a2b = jpeg(5, (80, 60))
+    assert len(a2b) != len(a2)
+    (folder / "D25FW0101_001_2.jpg").write_bytes(a2b)  # replaced, its mtime kept
+    os.utime(folder / "D25FW0101_001_2.jpg", (old, old))
+    drop(tmp_path, "U3", [ROWS[0].replace("199.00", "179.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 2
+    assert [u for v in images(tmp_path, "U3").values() for u, _ in v] == [url(a1), url(a2b)]
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cdn").iterdir()}
+    assert after[url(a1).removeprefix(CDN)] == stamp[url(a1).removeprefix(CDN)]
+    assert set(after) - set(stamp) == {url(a2b).removeprefix(CDN)}
+
+    drop(tmp_path, "U4", [ROWS[0].replace("199.00", "169.00")])
+    r = run(prof, cli_env, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert downloaded(r) == 0
 
 
 def test_a_changed_host_key_of_the_photo_server_is_refused(tmp_path, cli_env, sshd):

@@ -52,7 +52,7 @@ def shop(**over):
              "material": Attr("material", "multiselect", "global", ["Nylon", "Lana"]),
              "composition": Attr("composition", "text", "store"),
              "ean": Attr("ean", "text", "global")}
-    return MagentoShop(stores={"default": 1, "en": 2}, attributes=attrs, **over)
+    return MagentoShop(**({"stores": {"default": 1, "en": 2}} | over), attributes=attrs)
 
 
 def day(tmp_path, ledger, file_id, items, languages=("it", "en"), **options):
@@ -359,3 +359,97 @@ def test_image_urls_are_written_as_magento_validates_them(tmp_path):
     raw = files["x.csv"].read_text().replace("%20borsa%2Cnera", " borsa,nera")
     (tmp_path / "raw.csv").write_text(raw)
     assert import_products(shop(), tmp_path / "raw.csv").errors  # as they came: refused
+
+
+def test_a_url_key_an_earlier_file_gave_another_product_refuses_the_new_one(tmp_path):
+    """Across files (the ledger's url_keys): a new product whose URL key an earlier,
+    finished file gave another product is refused naming both; the product that has
+    it may carry it again; the importer agrees (a file made without that memory is
+    refused by the shop, which keeps the key for its first SKU)."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    rid = ledger.start_run("p")
+    scarf = {"article": "A", "sku": "A-1", "title": "Scarf", "handle": "scarf",
+             "size": "TU", "colour": "Nero", "price": "20.00"}
+    other = {"article": "B", "sku": "B-1", "title": "Sciarpa", "handle": "Scarf",
+             "size": "TU", "colour": "Nero", "price": "25.00"}
+    hat = {"article": "C", "sku": "C-1", "title": "Cappello", "size": "TU",
+           "colour": "Nero", "price": "15.00"}
+    first = ledger.claim("p", "d1", "a.csv", 1, rid)
+    report, files = day(tmp_path, ledger, first.id, [scarf])
+    assert not reasons(report)
+    m = shop()
+    assert not import_products(m, files["x.csv"]).errors
+    second = ledger.claim("p", "d2", "b.csv", 1, rid)
+    report, files = day(tmp_path, ledger, second.id, [other, hat,
+                                                       scarf | {"price": "19.00"}])
+    why = reasons(report)
+    assert set(why) == {2}, why
+    assert "url_key 'scarf' is product A's already (in an earlier file)" in why[2]
+    res = import_products(m, files["x.csv"])
+    assert not res.errors, res.errors
+    assert m.value("A-1", "price") == "19.00" and m.value("C-1", "url_key") == "cappello-c"
+    assert "B-1" not in m.products
+
+    # Without the memory (a fresh ledger), the file names the key again: the shop
+    # refuses the row, as the checker shows.
+    _, files = day(tmp_path, SqliteLedger(tmp_path / "fresh.db"), 1, [other])
+    res = import_products(m, files["x.csv"])
+    assert any("Url key: 'scarf' was already generated for an item with the SKU: 'A-1'"
+               in e for _, e in res.errors), res.errors
+
+
+def test_website_prices_are_store_view_rows_kept_for_their_website(tmp_path):
+    """website_prices (price_scope: website): a row per SKU with a store view's code
+    and its price; the importer keeps it for every store of that view's website and
+    the default price elsewhere. With the catalog price scope global the same rows
+    would replace the default price in every website (the checker shows it), so the
+    option is refused without price_scope: website."""
+    import pytest
+    from pydantic import ValidationError
+
+    ledger = SqliteLedger(tmp_path / "l.db")
+    items = [jacket("M", "Nero", price_ch="199.00", compare_ch="229.00"),
+             jacket("S", "Nero", price_ch="199.00"),
+             {"article": "SCA", "sku": "SCA-1", "title": "Sciarpa", "size": "TU",
+              "colour": "Nero", "price": "39.00", "price_ch": "45.00"}]
+    prices = {"ch_de": {"price": "price_ch", "compare_at_price": "compare_ch"}}
+    report, files = day(tmp_path, ledger, 1, items, price_scope="website",
+                        website_prices=prices)
+    assert not reasons(report)
+
+    def swiss(scope):
+        m = shop(stores={"default": 1, "en": 2, "ch_de": 3}, websites={"base", "ch"},
+                 store_websites={"ch_de": "ch"})
+        for code in ("price", "special_price"):
+            m.attributes[code] = Attr(code, "decimal", scope)
+        return m
+
+    m = swiss("website")
+    res = import_products(m, files["x.csv"])
+    assert not res.errors, res.errors
+    for view in (None, "default", "en"):  # the base website: the default prices
+        assert (m.value("GIA-M-NER", "price", view), m.value("GIA-M-NER", "special_price",
+                                                             view)) == ("189.00", "149.00")
+        assert m.value("SCA-1", "price", view) == "39.00"
+    # the Swiss website: its own price; a compare-at price above it is the price
+    assert (m.value("GIA-M-NER", "price", "ch_de"),
+            m.value("GIA-M-NER", "special_price", "ch_de")) == ("229.00", "199.00")
+    assert m.value("GIA-S-NER", "price", "ch_de") == "199.00"
+    assert m.value("SCA-1", "price", "ch_de") == "45.00"
+    # the same whichever rows the importer's bunches cut the file into
+    one = swiss("website")
+    assert not import_products(one, files["x.csv"], bunch=1).errors
+    assert [one.value("SCA-1", "price", v) for v in ("default", "ch_de")] == ["39.00",
+                                                                             "45.00"]
+    # What the option guards against: in a shop whose price scope is global, a
+    # store-view row's price is the default price of every website (within a bunch
+    # the default row's value comes first and wins; a bunch cut between them, or a
+    # later import, leaves the Swiss price everywhere).
+    g = swiss("global")
+    assert not import_products(g, files["x.csv"], bunch=1).errors
+    assert [g.value("SCA-1", "price", v) for v in ("default", "ch_de")] == ["45.00",
+                                                                           "45.00"]
+
+    with pytest.raises(ValidationError, match="website_prices need price_scope: website"):
+        MagentoCsvOptions.model_validate({"format": "magento_csv", "path": "x.csv",
+                                          "website_prices": prices})

@@ -41,5 +41,14 @@ class LocalDestination:
                 raise PermanentTransferError(f"{copy.final}: {e.strerror or e}") from None
         return sent
 
+    def remove(self, names: list[str]) -> None:
+        """Delete files sent here before; one already gone is no error."""
+        for name in names:
+            try:
+                (self.o.path / name).unlink(missing_ok=True)
+            except OSError as e:
+                raise PermanentTransferError(f"{self.o.path / name}: {e.strerror or e}"
+                                             ) from None
+
     def close(self) -> None:
         pass

@@ -65,5 +65,10 @@ class SftpDestination:
         except PermanentTransferError as e:  # a drop-box folder may not be listable
             log.debug("%s: not swept: %s", self.session.url(self.folder), e)
 
+    def remove(self, names: list[str]) -> None:
+        """Delete files sent here before; one already gone is no error."""
+        for name in names:
+            self.session.remove(posixpath.join(self.folder, name))
+
     def close(self) -> None:
         self.session.close()

@@ -261,7 +261,7 @@ IMAGES = """CREATE TABLE IF NOT EXISTS images (
     digest TEXT NOT NULL,           -- SHA-256 of the photo's bytes, hex
     variant TEXT NOT NULL,          -- the rendition: 'original' or the web size settings
     file TEXT NOT NULL,             -- the name it was last seen under
-    status TEXT NOT NULL,           -- published | refused
+    status TEXT NOT NULL,           -- published | refused | removing (its file next)
     name TEXT,                      -- published: its name in the public folder
     reason TEXT,                    -- refused: why
     seen REAL NOT NULL,
@@ -350,6 +350,34 @@ CREATE INDEX IF NOT EXISTS sync_requests_open ON sync_requests(profile, done);
 """
 
 
+# A photo folder's files as last hashed (filebridge/ledger/images.py): a new process
+# knows an unchanged file's digest without reading (or downloading) it again.
+PHOTO_FILES = """CREATE TABLE IF NOT EXISTS photo_files (
+    profile TEXT NOT NULL,
+    name TEXT NOT NULL,             -- the file's name in the photo folder
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,         -- as the folder lists it (SFTP: whole seconds)
+    digest TEXT NOT NULL,           -- SHA-256 of its bytes, hex
+    seen REAL NOT NULL,
+    PRIMARY KEY (profile, name)
+);
+"""
+
+
+# URL keys a Magento product file gave its products (filebridge/ledger/url_keys.py):
+# Magento refuses a key another SKU has, in a later file too. A key counts once the
+# file that wrote it is done.
+URL_KEYS = """CREATE TABLE IF NOT EXISTS url_keys (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    url_key TEXT NOT NULL,
+    product TEXT NOT NULL,          -- the product key that has it
+    file_id INTEGER NOT NULL,       -- the file that wrote it first
+    PRIMARY KEY (profile, sink, url_key)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -367,6 +395,11 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
      _script(ALERTS)),
     ("sync_requests: sync now, asked in the console, done by the watcher",
      _script(SYNC_REQUESTS)),
+    ("photo_files: a photo folder's names, sizes and mtimes with their digests",
+     _script(PHOTO_FILES)),
+    ("images.retired: since when a published photo is no longer in the photo folder",
+     _add_columns("images", "retired REAL")),
+    ("url_keys: the URL keys Magento product files gave each product", _script(URL_KEYS)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -12,8 +12,9 @@ only copies it again under the same name.
 Without ``public`` the same copy goes to the profile's photo store instead, and the
 records carry ``photo:<name>`` references the shop API sinks upload themselves
 (filebridge/photos/store.py).
-A published file is never removed: an old URL stays valid for shops still showing
-it. Memory: the index (a name and a URL per photo), never the photos' bytes beyond
+A published file the folder no longer holds is deleted ``public.keep_replaced``
+after (filebridge/photos/retire.py): an old URL stays valid meanwhile for shop files
+that still name it. Memory: the index (a name and a URL per photo), never the photos' bytes beyond
 one at a time.
 """
 
@@ -34,6 +35,8 @@ from filebridge.errors import Bug
 from filebridge.ledger import images as ledger_images
 from filebridge.outputs import Staged
 from filebridge.photos.check import Refused, check, tag, web_bytes
+from filebridge.photos.ready import complete
+from filebridge.photos.retire import sweep
 from filebridge.photos.spec import PhotosSpec
 from filebridge.photos.store import ref
 from filebridge.records import Batch, FileReport, Reject
@@ -94,6 +97,7 @@ class Photos:
         if new:
             ledger_images.record(self.ledger, self.profile, self.variant,
                                  [(d, *v) for d, v in new.items()])
+        sweep(self)  # replaced photos, their grace period over
         report.flush()
         return index
 
@@ -113,12 +117,21 @@ class Photos:
         if folder is None or not folder.is_dir():
             raise ValueError(f"photos: folder {folder} does not exist")
         found: list[tuple[str, tuple[str, ...], int, str]] = []  # name, key, position, digest
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if entry.name.startswith(".") or not entry.is_file():
-                continue  # hidden files: an upload still under way, or the system's own
-            matched = self.match(entry.name, report)
-            if matched is not None:
-                found.append((entry.name, *matched, sha256(Path(entry.path))))
+        # Local photos are hashed every time (a local read is cheap); the ledger's
+        # photo_files is what the folder holds, for removing replaced photos.
+        hashed = ledger_images.hashed(self.ledger, self.profile)
+        noted: list[tuple[str, int, int, str]] = []
+        for name, key, position in complete(folder, self.spec.local_ready, self, report):
+            try:
+                st = os.stat(folder / name)
+                found.append((name, key, position, sha256(folder / name)))
+            except FileNotFoundError:
+                continue  # gone since it was listed
+            if hashed.get(name) != (st.st_size, st.st_mtime_ns, found[-1][3]):
+                noted.append((name, st.st_size, st.st_mtime_ns, found[-1][3]))
+        gone = sorted(set(hashed) - set(os.listdir(folder)))
+        if noted or gone:
+            ledger_images.note_hashed(self.ledger, self.profile, noted, gone)
         have = ledger_images.known(self.ledger, self.profile, self.variant,
                                    sorted({d for *_, d in found}))
         for name, key, position, digest in found:

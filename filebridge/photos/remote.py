@@ -16,9 +16,13 @@ Each photo is downloaded to a fresh folder under the job's scratch root
 (``photos-<pid>-…``: the restart sweep, filebridge/pipeline.py ``_sweep_scratch``,
 removes one a dead process left), hashed, checked and published from there if its
 digest is new, then deleted: one photo on disk at a time, streamed in 1 MiB
-chunks. A photo whose (name, size, mtime) this process already hashed is not
-downloaded again; across processes the ledger's ``images`` row has no size or
-mtime, so a new process downloads each photo once to hash it.
+chunks. A photo whose (name, size, mtime) is the one last hashed is not downloaded
+again, in this process or a new one: the ledger's ``photo_files`` remembers each
+name's size, mtime and digest (noted after the photos are taken, so a crash only
+costs downloads). A changed size or mtime downloads it again. SFTP gives mtimes in
+whole seconds: a photo rewritten within the second it was hashed, at the same
+size, is not seen to change (the source's readiness rule shares that limit); a
+server that gives no mtime has every photo downloaded.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filebridge.crashpoints import crash_point
+from filebridge.ledger import images as ledger_images
 from filebridge.photos.spec import PhotoServer
 from filebridge.records import FileReport
 from filebridge.sources.local import Seen
@@ -51,8 +56,8 @@ class RemoteFolder:
         self.server, self.scratch = server, scratch
         self.session = Session(server)
         self.folder = server.path.rstrip("/") or "/"
-        self._seen: dict[str, Seen] = {}                     # name -> first seen unchanged
-        self._digests: dict[tuple[str, int, int], str] = {}  # (name, size, mtime) -> digest
+        self._seen: dict[str, Seen] = {}  # name -> first seen unchanged
+        self._listed: set[str] = set()    # every plain file of the last listing
         self.downloads = 0  # photos downloaded by this process (tests, the bench)
 
     def _marker(self, name: str) -> str | None:
@@ -110,6 +115,7 @@ class RemoteFolder:
             files, names = self._list()
         for name in set(self._seen) - set(files):
             del self._seen[name]  # gone: a new file of that name starts afresh
+        self._listed = set(files)
         out = []
         for name, (key, position) in wanted.items():
             if name not in files:
@@ -126,10 +132,15 @@ class RemoteFolder:
         from filebridge.photos.folder import sha256
 
         tmp: Path | None = None
+        before = self.downloads
+        hashed = ledger_images.hashed(photos.ledger, photos.profile)
+        noted: list[tuple[str, int, int, str]] = []
         try:
             complete = self._complete(photos, report)
             for name, size, mtime, key, position in complete:
-                digest = self._digests.get((name, size, mtime))
+                last = hashed.get(name)
+                digest = last[2] if last is not None and mtime and last[:2] == (
+                    size, mtime) else None
                 row = photos.known(digest) if digest is not None else None
                 if digest is not None and row is not None and (
                         photos.published(row) or row.status == "refused"):
@@ -151,13 +162,16 @@ class RemoteFolder:
                     local.unlink(missing_ok=True)
                     continue
                 digest = sha256(local)
-                self._digests[(name, size, mtime)] = digest
                 photos.take(name, key, position, digest, photos.known(digest), local,
                             report, index, new)
+                noted.append((name, size, mtime, digest))
                 local.unlink(missing_ok=True)
-            # Only what the folder holds now: a watcher's cache does not grow forever.
-            now = {(n, s, m) for n, s, m, *_ in complete}
-            self._digests = {k: d for k, d in self._digests.items() if k in now}
+            # Only what the folder holds now: the memory does not grow forever.
+            gone = sorted(set(hashed) - self._listed)
+            if noted or gone:
+                ledger_images.note_hashed(photos.ledger, photos.profile, noted, gone)
+            log.info("%s: %d photo(s) complete in %s, %d downloaded", photos.profile,
+                     len(complete), photos.spec.where, self.downloads - before)
         finally:
             self.session.close()  # no idle connection between input files
             if tmp is not None:

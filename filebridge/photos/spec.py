@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from filebridge.options import Deliver, Model, ProfilePath
+from filebridge.options import Deliver, Duration, Model, ProfilePath
 from filebridge.sources.local import Ready
 from filebridge.transport.options import SftpServer
 
@@ -22,6 +22,11 @@ class PublicFolder(Model):
                      "https://cdn.example.com/photos/ (a photo's URL is this plus its name)")
     deliver: Deliver = Field([], description="destinations each published photo is also "
                              "sent to (e.g. the CDN's SFTP), before any record names it")
+    keep_replaced: Duration = Field(7 * 86400.0, description="a published photo no longer "
+                                    "in the photo folder (replaced or removed) is deleted "
+                                    "from path and the deliver destinations this long "
+                                    "after (e.g. 7d): shop files "
+                                    "written before may still name its URL")
 
 
 class PhotoServer(SftpServer):
@@ -57,6 +62,10 @@ class PhotosSpec(Model):
                                        "(local or mounted); or give sftp")
     sftp: PhotoServer | None = Field(None, description="the photos are dropped on an SFTP "
                                      "server instead of a local folder")
+    ready: Ready | None = Field(None, description="a local folder: when a photo is "
+                                "complete: size and mtime unchanged for stable_for (2s "
+                                "unless given), and its done_file there if given (left in "
+                                "place); an SFTP folder has sftp.ready")
     pattern: str = Field(description="file name pattern: {field} placeholders for mapped "
                          "fields, {position} for the order, {ext} for any extension; "
                          "matched case-insensitively")
@@ -84,6 +93,11 @@ class PhotosSpec(Model):
         return [n for n in _PLACEHOLDER.findall(self.pattern) if n not in (POSITION, EXT)]
 
     @property
+    def local_ready(self) -> Ready:
+        """The local folder's completeness rule."""
+        return self.ready or Ready()
+
+    @property
     def where(self) -> str:
         """The photo folder, for messages."""
         s = self.sftp
@@ -105,6 +119,8 @@ class PhotosSpec(Model):
             raise ValueError("pattern: a file name, not a path")
         if (self.folder is None) == (self.sftp is None):
             raise ValueError("give folder (local) or sftp (a server), one of them")
+        if self.ready is not None and self.sftp is not None:
+            raise ValueError("ready: for a local folder; give sftp.ready for an SFTP one")
         src = self.folder
         for what, pub in (("public.path", self.public.path if self.public else None),
                           ("store", self.store)):

@@ -25,9 +25,12 @@ InventoryImportExport):
   global scope (categories would create a second category tree named in that
   language). Rows of new products must repeat ``product_type`` and
   ``attribute_set_code`` (Product::validateRow checks them on every row).
-- **url_key** is unique per store (the importer refuses a key another SKU has):
-  ``handle`` when mapped, else the title and the product key; a clash within the
-  file refuses the later product. Children get the title and their SKU.
+- **url_key** is unique per store (the importer refuses a key another SKU has,
+  "Url key: ... was already generated for an item with the SKU", and a product's
+  old keys stay its own as redirects): ``handle`` when mapped, else the title and
+  the product key. A key another product has, in this file or in an earlier one
+  (the ledger's ``url_keys``, filebridge/ledger/url_keys.py), refuses the later
+  product. Children get the title and their SKU.
 - **Categories** are paths from ``root_category`` (``Default Category/Donna/
   Capispalla``), created by the importer when missing, default language only.
 - **Filters and specifications** go to ``additional_attributes`` (``code=value``,
@@ -39,6 +42,15 @@ InventoryImportExport):
   ``special_price_to_date`` (Magento applies it on those days, end day included);
   a compare-at price above the price makes it the price and the price a special
   price without dates.
+- **Prices per website** (``website_prices``, only with ``price_scope: website``):
+  a row per SKU and website with a store view's code and only the price (and a
+  special price when a compare-at price is above it). Magento's importer
+  (Product::_saveProducts) saves a store-view row's value of a website-scoped
+  attribute for every store of that view's website, and of a global one for store
+  0, the default of every website: with the catalog price scope global such a row
+  would replace the price everywhere, so the option is refused then. A sale of the
+  default row (special_price) shows in a website that has no special price of its
+  own.
 - **Stock**: ``qty`` / ``is_in_stock`` in the product file (the default source), or
   with ``sources:`` the MSI source-items file ``source_code,sku,status,quantity``
   per source, for simple SKUs only. MSI sells the sources' quantity minus the
@@ -56,11 +68,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from filebridge.catalog.product import Product
 from filebridge.catalog.spec import check_languages
 from filebridge.catalog.values import blank, integer, money, text
+from filebridge.ledger import url_keys
 from filebridge.options import Model, OutputPath
 from filebridge.registry import REGISTRY
 from filebridge.sinks.magento_cells import (
@@ -101,6 +114,15 @@ class SourcesFile(Model):
                                     "in the source 'default'")
 
 
+class WebsitePrice(Model):
+    """The mapped fields of one website's prices."""
+
+    price: str = Field(description="mapped field with the price in that website")
+    compare_at_price: str | None = Field(None, description="mapped field with its "
+                                         "compare-at price (above the price: the price, "
+                                         "and the price its special_price)")
+
+
 class MagentoCsvOptions(ProductFileOptions):
     """Magento 2 product import CSV (System > Data Transfer > Import, Products)."""
 
@@ -136,6 +158,30 @@ class MagentoCsvOptions(ProductFileOptions):
                                         "plus the units those orders still hold reserved "
                                         "(MSI sells the sources minus the reservations), as "
                                         "that output's is; not with a sources map")
+
+    price_scope: Literal["global", "website"] = Field(
+        "global", description="the shop's Catalog Price Scope (Stores > Configuration > "
+        "Catalog > Price): website_prices need website")
+    website_prices: dict[str, WebsitePrice] = Field(
+        default_factory=dict, description="store view code -> {price, compare_at_price} "
+        "mapped fields: a row per SKU with that store_view_code and its price, which "
+        "Magento keeps for the view's whole website (price_scope: website)")
+
+    @property
+    def markets(self) -> dict[str, WebsitePrice]:
+        """The website prices as the product-file records carry them (``prices``)."""
+        return self.website_prices
+
+    @model_validator(mode="after")
+    def _price_scope(self) -> MagentoCsvOptions:
+        if self.website_prices and self.price_scope != "website":
+            raise ValueError("website_prices need price_scope: website: with the catalog "
+                             "price scope global, Magento's importer saves a price on a "
+                             "store-view row as the default price of every website "
+                             "(Product::_saveProducts); set the shop's Catalog Price "
+                             "Scope to Website and price_scope: website, or leave "
+                             "website_prices out")
+        return self
 
     @field_validator("store_views")
     @classmethod
@@ -256,7 +302,8 @@ class MagentoCsvSink(ProductFileSink):
         if has("weight"):
             cols.append("weight")
         cols += ["product_online", "visibility"]
-        if has("price") or has("compare_at_price") or has("sale_price"):
+        if has("price") or has("compare_at_price") or has("sale_price") or \
+                self.o.website_prices:
             cols += ["price", "special_price"]
         if has("sale_from") or has("sale_to"):
             cols += ["special_price_from_date", "special_price_to_date"]
@@ -278,6 +325,22 @@ class MagentoCsvSink(ProductFileSink):
         # url_key -> product key: a default row's key is the product's in every store, so
         # a key is taken whichever language it was made for.
         self.taken: dict[str, str] = {}
+        self.claims: dict[str, str] = {}  # url_key -> product key: the ledger's, at finish
+
+    def finish(self) -> None:
+        super().finish()
+        job, ctx = self.job, self.ctx
+        if self.claims and job is not None and ctx is not None and ctx.file_id is not None:
+            url_keys.claim(job.ledger, job.profile, self.id, ctx.file_id,
+                           sorted(self.claims.items()))
+
+    def _owners(self, keys: list[str]) -> dict[str, str]:
+        """Who has ``keys``: products of this file, then of earlier files (the ledger)."""
+        out = {k: self.taken[k] for k in keys if k in self.taken}
+        rest = [k for k in keys if k not in out]
+        if rest and self.job is not None:
+            out.update(url_keys.owners(self.job.ledger, self.job.profile, self.id, rest))
+        return out
 
     def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
         try:
@@ -289,6 +352,7 @@ class MagentoCsvSink(ProductFileSink):
             raise ProductRefused(f"product {p.key}: {e}", e.field) from None
         for k in keys.values():
             self.taken[k] = p.key
+            self.claims[k] = p.key
         yield from rows
 
     def _rows(self, p: Product, keys: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -303,6 +367,7 @@ class MagentoCsvSink(ProductFileSink):
                 values + self._barcode(rec) + self._attributes(p.attributes))
             yield "main", cells
             yield from self._views(p, rec["sku"], "simple", keys)
+            yield from self._website_prices(rec)
             yield from self._stock(p)
             return
         parent = self.o.parent_sku.format(key=p.key)
@@ -326,6 +391,7 @@ class MagentoCsvSink(ProductFileSink):
                 [(c, [v]) for c, v in zip(codes, chosen, strict=True)] + self._barcode(rec)
                 + self._attributes(rec.get("attributes", [])))
             yield "main", cells
+            yield from self._website_prices(rec)
         head = {**base, "sku": parent, "product_type": "configurable", "visibility": VISIBLE,
                 "url_key": keys[""],
                 "additional_attributes": attribute_pairs(self._attributes(p.attributes)),
@@ -386,14 +452,16 @@ class MagentoCsvSink(ProductFileSink):
                 raise ProductRefused(f"product {p.key}: no URL key can be made from its "
                                      "title and key; map a handle field", "handle")
             out[lang] = key
-        clash = [(lang, k) for lang, k in out.items() if self.taken.get(k, p.key) != p.key]
+        owners = self._owners(sorted(set(out.values())))
+        clash = [(lang, k) for lang, k in out.items() if owners.get(k, p.key) != p.key]
         if clash:
             lang, k = clash[0]
+            where = "" if k in self.taken else " (in an earlier file)"
             raise ProductRefused(f"product {p.key}: url_key {k!r}"
                                  + (f" (store view {', '.join(self.views(lang))})" if lang
-                                    else "") + f" is product {self.taken[k]}'s already; "
-                                 "Magento refuses a URL key twice in a store: map a handle "
-                                 "field", "handle")
+                                    else "") + f" is product {owners[k]}'s already{where}; "
+                                 "Magento refuses a URL key another product has: map a "
+                                 "handle field", "handle")
         return out
 
     def _variant(self, p: Product, rec: dict[str, Any], own_images: bool) -> dict[str, str]:
@@ -483,6 +551,22 @@ class MagentoCsvSink(ProductFileSink):
                 yield "main", {**cells, "sku": sku, "store_view_code": view,
                                "attribute_set_code": self.o.attribute_set,
                                "product_type": kind}
+
+    def _website_prices(self, rec: dict[str, Any]) -> Iterator[tuple[str, dict[str, str]]]:
+        """A row per website price of a SKU (price_scope website): the importer saves
+        a website-scoped price of a store-view row for every store of its website."""
+        sku = rec["sku"]
+        for view in self.o.website_prices:
+            got = (rec.get("prices") or {}).get(view)
+            if not got:
+                continue
+            price = money(got.get("price"), f"price in {view}", sku)
+            compare = money(got.get("compare_at_price"), f"compare_at_price in {view}", sku)
+            cells = {"sku": sku, "store_view_code": view, "product_type": "simple",
+                     "attribute_set_code": self.o.attribute_set, "price": text(price)}
+            if compare is not None and price is not None and compare > price:
+                cells.update(price=text(compare), special_price=text(price))
+            yield "main", cells
 
     def _stock(self, p: Product) -> Iterator[tuple[str, dict[str, str]]]:
         if self.o.sources is None:

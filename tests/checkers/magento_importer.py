@@ -18,7 +18,11 @@ are the versions in the file index, each at the commit named):
   attribute_set_code; a URL key is checked per store (a default row takes it in every
   store) unless the row is Not Visible Individually; within a bunch the first value per
   SKU, attribute and store wins, and a store-view row of a SKU new to the shop also
-  sets the default (store 0) value when the bunch has none yet.
+  sets the default (store 0) value when the bunch has none yet. A value on a
+  store-view row is saved by the attribute's scope: global (``price`` and
+  ``special_price`` when the shop's catalog price scope is global) for store 0, the
+  default everywhere; website (price scope website) for every store of the row's
+  website (``getStoreIdToWebsiteStoreIds``); store for that store.
 - ``.../Import/Product/Validator.php`` @0486d099: ``isAttributeValid`` (select and
   multiselect values must be existing option labels, case-insensitive; decimals
   ``is_numeric``; datetimes ``strtotime``; varchar < 255 characters).
@@ -149,6 +153,15 @@ class MagentoShop:
     category_ids: dict[tuple[str, ...], int] = field(default_factory=dict)
     url_rewrites: dict[tuple[int, str], str] = field(default_factory=dict)  # (store, path)
     source_items: dict[tuple[str, str], tuple[Decimal, int]] = field(default_factory=dict)
+    # store view code -> its website's code; a store not listed is in the first website
+    store_websites: dict[str, str] = field(default_factory=dict)
+
+    def website_stores(self, view: str) -> list[int]:
+        """StoreResolver::getStoreIdToWebsiteStoreIds: the store ids of the view's website."""
+        first = sorted(self.websites)[0]
+        mine = self.store_websites.get(view, first)
+        return [sid for code, sid in self.stores.items()
+                if self.store_websites.get(code, first) == mine]
 
     def __post_init__(self) -> None:
         self.attributes = {**system_attributes(), **self.attributes}
@@ -472,8 +485,8 @@ def _save(shop: MagentoShop, rows: list[tuple[int, dict[str, str]]], res: Result
             if view:
                 if a.scope == "store":
                     stores = [store]
-                elif a.scope == "website":
-                    stores = [s for s in shop.stores.values()]
+                elif a.scope == "website":  # the stores of the row's website
+                    stores = shop.website_stores(view)
                 if sku.lower() not in existed:
                     stores.append(0)
             for sid in stores:
