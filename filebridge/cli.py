@@ -95,7 +95,7 @@ def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
     try:
         prof = load_profile(profile_path, preview=preview)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
-from filebridge.pipeline import Job
 from filebridge.records import Batch
 from filebridge.sinks.api.base import ApiSink
+
+if TYPE_CHECKING:
+    from filebridge.job import Job  # the job calls in here (stock jobs): a type only
 
 
 @dataclass

@@ -20,7 +20,7 @@ from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
 
 if TYPE_CHECKING:
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 

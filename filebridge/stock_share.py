@@ -17,7 +17,7 @@ apply: a POS file lists a few SKUs, not the catalog (so the breaker, which weigh
 removals and shrinking files, never holds them either). An output whose id the
 profile or an earlier sharer has already is taken once.
 
-Who gets them (:class:`filebridge.pipeline.Job`):
+Who gets them (:class:`filebridge.job.Job`):
 
 - a movements (POS) or orders file: they are outputs of the file like the
   profile's own, so the file's changes for them are staged, queued with the file's

@@ -69,7 +69,7 @@ from filebridge.registry import REGISTRY
 from filebridge.stock import Inventory
 
 if TYPE_CHECKING:
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 

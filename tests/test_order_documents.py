@@ -25,8 +25,8 @@ from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.cli import main
+from filebridge.job import Job
 from filebridge.ledger.documents import DocumentRows
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 from filebridge.stock_jobs import document_writer

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from filebridge.doc_rows import Refused, Row, document
+from filebridge.job import Job
 from filebridge.ledger.documents import DocumentRows
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 from filebridge.stock_spec import StockSpec

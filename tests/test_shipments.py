@@ -20,8 +20,8 @@ from shops.shopify import FAST_RESTORE, TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.errors import ProfileError
+from filebridge.job import Job
 from filebridge.ledger import shipments as shipment_rows
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 

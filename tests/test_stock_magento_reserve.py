@@ -141,8 +141,8 @@ def test_a_push_made_before_the_pull_saw_the_shipment_is_set_right_by_the_next_p
     source to 4 + 1 held while Magento has already moved the unit out of the source
     (salable 5 for 4 that exist). The next pull finds only the reservation gone (no
     movement): the SKU is pushed all the same, back to 4."""
+    from filebridge.job import Job
     from filebridge.orders.magento import MagentoOrders
-    from filebridge.pipeline import Job
     from filebridge.profile import load_profile
     from filebridge.stock_push import push_availability
 
