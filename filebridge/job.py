@@ -57,7 +57,7 @@ class Job:
         self.inventory = None
         if stock is not None:
             from filebridge.orders import load_pullers
-            from filebridge.stock import Inventory
+            from filebridge.stock.inventory import Inventory
 
             self.inventory = Inventory(self.ledger, stock)
             load_pullers()
@@ -81,11 +81,11 @@ class Job:
                 sink = reg.get("sink", options.format)(options)
             sink.bind(info)
             self.sinks.append(sink)
-        # The stock outputs of the other profiles of the inventory (filebridge/stock_share.py):
+        # The stock outputs of the other profiles of the inventory (filebridge/stock/share.py):
         # a store's or an orders file's outputs too; told after pulls and webhooks.
         self.shared: list[Sink] = []
         if stock is not None and self.inventory is not None and stock.role != "acks":
-            from filebridge.stock_share import shared_sinks
+            from filebridge.stock.share import shared_sinks
 
             self.shared = shared_sinks(profile, self.inventory, self.ledger, reg,
                                        {s.id for s in self.sinks})
@@ -113,19 +113,19 @@ class Job:
             write_due(self)
         return errors
 
-    # Shared stock: orders in, movement files out, the timetable (filebridge.stock_jobs).
+    # Shared stock: orders in, movement files out, the timetable (filebridge.stock.jobs).
     def pull_orders(self, push: bool = True, moved: set[str] | None = None) -> int:
-        from filebridge.stock_jobs import pull_orders
+        from filebridge.stock.jobs import pull_orders
 
         return pull_orders(self, push, moved)
 
     def movement_writer(self) -> Any:
-        from filebridge.stock_jobs import movement_writer
+        from filebridge.stock.jobs import movement_writer
 
         return movement_writer(self)
 
     def scheduled(self) -> list[Any]:
-        from filebridge.stock_jobs import timetable
+        from filebridge.stock.jobs import timetable
 
         return timetable(self)
 
@@ -226,7 +226,7 @@ class Job:
         one each): the mapped records, one per key, or for a stock profile what may
         be sold of each SKU the file touched."""
         if self.inventory is not None:
-            from filebridge.stock_files import stock_feed
+            from filebridge.stock.files import stock_feed
 
             yield from stock_feed(self, path, ctx, progress)
             return

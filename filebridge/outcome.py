@@ -36,7 +36,7 @@ def feedback(job: Job, ctx: SinkContext, name: str, status: str, tally: Tally,
     fb = job.profile.feedback
     stock: dict[str, Any] = {}
     if job.inventory is not None:
-        from filebridge.stock_files import ack_columns
+        from filebridge.stock.files import ack_columns
 
         stock = ack_columns(job.inventory, ctx.oversold, ctx.movements, ctx.documents)
     if fb.ack is not None:

@@ -38,7 +38,7 @@ class Line:
     @property
     def expected(self) -> int | None:
         """What the shop's figure should be: what may be sold, plus what a Magento
-        source carries for its open reservations (filebridge/stock_push.py)."""
+        source carries for its open reservations (filebridge/stock/push.py)."""
         return None if self.available is None else self.available + self.held
 
     @property

@@ -24,7 +24,7 @@ from filebridge.options import Deliver, Encoding, Model
 from filebridge.outputs import Outbox
 
 if TYPE_CHECKING:
-    from filebridge.stock import Inventory, Movement
+    from filebridge.stock.inventory import Inventory, Movement
 
 log = logging.getLogger("filebridge")
 

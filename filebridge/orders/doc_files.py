@@ -1,5 +1,5 @@
 """Order documents as files for the ERP (``stock.documents``): sequence-numbered files
-in the ERP's layout, written the way movement files are (filebridge/movements.py):
+in the ERP's layout, written the way movement files are (filebridge/stock/movements.py):
 
 - fixed: one header record per document, one record per line, one trailer per file
   with the control totals (documents, lines, records, goods, shipping, VAT, total),

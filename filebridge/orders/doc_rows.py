@@ -5,7 +5,7 @@ The file holds one row per order line, the order's header fields repeated on eac
 (``stock.document_fields`` names them among the mapped fields). The consecutive rows
 of one order number are one order (:class:`OrderGroups`: one order in memory at a
 time); each becomes an :class:`~filebridge.orders.document.OrderDoc`, the model the
-shop pullers fill, and is recorded by the same code (filebridge/doc_files.py
+shop pullers fill, and is recorded by the same code (filebridge/orders/doc_files.py
 ``record``: digest, version, kind), so a resent file or an unchanged order makes no
 new document, a changed total a ``change``, a cancelled status a ``cancel``.
 
@@ -28,12 +28,12 @@ from filebridge.options import Model
 from filebridge.orders.document import ZERO, DocLine, OrderDoc, Party, money
 
 if TYPE_CHECKING:
-    from filebridge.stock_spec import StockSpec
+    from filebridge.stock.spec import StockSpec
 
 _PARTY = ("name", "company", "street", "street2", "city", "zip", "region", "country",
           "email", "phone")
 # The document fields a file may hold (names as in the document files' layouts,
-# filebridge/doc_files.py); the order number, SKU, quantity, line and time are the
+# filebridge/orders/doc_files.py); the order number, SKU, quantity, line and time are the
 # stock fields (stock.order, stock.sku, stock.quantity, stock.line, stock.at).
 HEADER = ("number", "currency", "payment", "shipping", "discount", "vat", "total",
           *(f"customer_{p}" for p in ("name", "email", "phone")),

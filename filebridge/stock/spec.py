@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from filebridge.doc_files import DocumentFiles
-from filebridge.doc_rows import DocumentFields
-from filebridge.movements import MovementFiles
 from filebridge.options import Duration, Model
+from filebridge.orders.doc_files import DocumentFiles
+from filebridge.orders.doc_rows import DocumentFields
 from filebridge.schedule import Schedule
+from filebridge.stock.movements import MovementFiles
 
 
 class AsOf(Model):
