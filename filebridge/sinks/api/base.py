@@ -23,7 +23,6 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -32,13 +31,12 @@ from filebridge.catalog.record import CANONICAL, CanonicalFields
 from filebridge.crashpoints import crash_point
 from filebridge.enums import STATUSES
 from filebridge.errors import Bug
+from filebridge.ledger.changelog import Change, Result
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
 
 log = logging.getLogger("filebridge")
-
-Op = Literal["upsert", "zero", "unpublish", "delete"]
 
 
 class Limits(Model):
@@ -102,31 +100,6 @@ class ApiSinkOptions(Model):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"{v!r} is not an http:// or https:// address")
         return v
-
-
-
-@dataclass
-class Change:
-    """One pending change to one record key, as the outbox hands it to a client."""
-
-    id: int  # the outbox row
-    key: str  # the record key (the SKU)
-    op: Op
-    record: dict[str, Any]  # canonical fields; for zero/unpublish/delete, the last one sent
-    idem: str  # idempotency key: one per logical change, the same on every retry
-    remote: dict[str, Any] = field(default_factory=dict)  # ids the shop gave this key
-    previous: dict[str, Any] | None = None  # what the shop last acknowledged for this key
-    attempts: int = 0  # > 0: it may already have reached the shop (crash or timeout)
-
-
-@dataclass
-class Result:
-    """The shop's answer for one change."""
-
-    id: int
-    ok: bool
-    message: str = ""  # the shop's own words when it refused the change
-    remote: dict[str, Any] | None = None  # ids to remember for this key (None: keep)
 
 
 class State:
