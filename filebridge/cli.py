@@ -241,7 +241,7 @@ def plan(profile: str, file: Path, examples: int) -> None:
     """What FILE would create, update, zero or delete in each shop (and write to each
     file output), with counts and example keys; sends and records nothing."""
     from filebridge.errors import RejectedFile, Waiting
-    from filebridge.plan import plan as make_plan
+    from filebridge.sync.plan import plan as make_plan
 
     job = _job(profile, readonly=True)
     try:

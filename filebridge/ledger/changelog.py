@@ -1,7 +1,7 @@
 """The API outbox: every change for a shop API is written to the ledger before it
 is sent, and what the shop acknowledged is kept per sink and key. All the SQL on
 these tables is here (issue 11: the ledger as a boundary); the sender that uses it
-is filebridge/apisync.py.
+is filebridge/sync/send.py (staged by filebridge/sync/changes.py).
 
 (Not to be confused with ``outputs.Outbox``, which stages *files* for an atomic
 publish.) Two tables, migration 1 of filebridge/ledger/schema.py:

@@ -163,7 +163,7 @@ class Inventory:
         if source is not None:
             self.held_columns[f"{column}+{source}"] = (column, source)
             fields = {"stock": f"{column}+{source}"}
-            if hasattr(options, "url"):  # hashed with the figure, not sent (apisync.canon_for)
+            if hasattr(options, "url"):  # hashed with the figure, not sent (sync.changes.canon_for)
                 fields["held"] = f"held+{source}"
         if fields == {"stock": "stock"}:
             return options

@@ -28,11 +28,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.apisync import canon_for, canonical
 from filebridge.catalog.record import FieldError
 from filebridge.delta import differs, row_hashes
 from filebridge.records import Batch
 from filebridge.stock.files import Oversold, availability_batches
+from filebridge.sync.changes import canon_for, canonical
 
 log = logging.getLogger("filebridge")
 

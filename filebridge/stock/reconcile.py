@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
 from filebridge.records import Batch
 from filebridge.sinks.api.base import ApiSink
+from filebridge.sync.changes import canon_for, canonical
+from filebridge.sync.send import drain
 
 if TYPE_CHECKING:
     from filebridge.job import Job  # the job calls in here (stock jobs): a type only

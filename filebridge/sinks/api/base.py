@@ -161,7 +161,7 @@ class ApiSink(Sink):
 
     Per file it follows the one sink contract: ``write`` compares each batch with
     what the shop acknowledged and stages the changes in the ledger's outbox
-    (filebridge.apisync); ``finish`` stages the missing-products policy;
+    (filebridge.sync.changes); ``finish`` stages the missing-products policy;
     ``verdict`` is the circuit breaker; ``settle`` queues (or holds) the changes,
     sends them, and marks each row by the shop's answer: refused rows become
     rejects with the shop's words, unsent ones stay queued."""
@@ -184,9 +184,9 @@ class ApiSink(Sink):
         return self
 
     def bind(self, job: JobInfo) -> None:
-        from filebridge.apisync import client_for
         from filebridge.ledger.changelog import ChangeLog, rekey
         from filebridge.sinks.base import default_id
+        from filebridge.sync.send import client_for
 
         super().bind(job)
         if self.o.id is not None and rekey(job.ledger, job.state, default_id(self.o), self.o.id,
@@ -199,13 +199,13 @@ class ApiSink(Sink):
 
     def drain(self) -> str | None:
         """Send what is queued; the error that stopped it, if any."""
-        from filebridge.apisync import drain
+        from filebridge.sync.send import drain
 
         self.last_error = drain(self.log, self.client, self.o).error
         return self.last_error
 
     def start(self, ctx: SinkContext) -> None:
-        from filebridge.apisync import ApiSync
+        from filebridge.sync.changes import ApiSync
 
         super().start(ctx)
         self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id,
@@ -221,7 +221,7 @@ class ApiSink(Sink):
 
     def finish(self) -> None:
         if self.o.missing != "ignore":
-            from filebridge.apisync import refused_keys
+            from filebridge.sync.changes import refused_keys
 
             if not (self.job is not None and self.ctx is not None):
                 raise Bug("expected self.job is not None and self.ctx is not None")
