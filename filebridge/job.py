@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from filebridge.delivery import Delivery
+from filebridge.destinations.delivery import Delivery
 from filebridge.digest import digest
 from filebridge.errors import Bug, TransferError
 from filebridge.keys import UniqueKeys
