@@ -663,7 +663,7 @@ def demo(folder: Path) -> None:
 def layout(file: Path, underscore: bool, comp: str) -> None:
     """Show the fields a COBOL copybook, FDF or DSPFFD export compiles to, to check
     them against the ERP's documentation."""
-    from filebridge.layouts.sources import LayoutError, load_layout
+    from filebridge.layouts.imported import LayoutError, load_layout
 
     try:
         compiled = load_layout(file, names="underscore" if underscore else "as_written",
