@@ -102,7 +102,7 @@ class DocumentFiles(Model):
                                   "refund: R} (unset: the kind's name)")
     encoding: Encoding = Field("utf-8", description="output encoding")
     done_file: str | None = Field(None, description="empty marker written after the file")
-    deliver: Deliver = []  # noqa: RUF012  (as in movements.MovementFiles)
+    deliver: Deliver = []  # noqa: RUF012  (as in stock.spec.MovementFiles)
     max_documents: int = Field(5000, ge=1, description="documents per file at most; a "
                                "backlog is written as several files, in order (memory stays "
                                "bounded)")
