@@ -9,7 +9,9 @@ Nothing is committed before the outputs are durable and delivered, so a crash at
 any point leaves the file in the inbox to be processed again, with the same
 output names (re-delivery replaces the same names atomically).
 A file that cannot be read goes to the error folder with a report, and the ERP
-gets an acknowledgement saying so.
+gets an acknowledgement saying so (filebridge/quarantine.py). What is built once per
+profile and reused for every file is the Job (filebridge/job.py); the Outcome and the
+ERP's feedback files are filebridge/outcome.py.
 """
 
 from __future__ import annotations
