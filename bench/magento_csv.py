@@ -83,9 +83,9 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=5000)
     ap.add_argument("--format", default="magento_csv")
     a = ap.parse_args()
-    from filebridge.pipeline import Job
-    from filebridge.runner import run_files
+    from filebridge.job import Job
     from filebridge.profile import load_profile
+    from filebridge.runner import run_files
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

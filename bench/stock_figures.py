@@ -48,8 +48,8 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from filebridge.ledger.sqlite import SqliteLedger
     from filebridge.orders.base import OrderLine
-    from filebridge.stock import Inventory
-    from filebridge.stock_spec import StockSpec
+    from filebridge.stock.inventory import Inventory
+    from filebridge.stock.spec import StockSpec
 
     inv = Inventory(SqliteLedger(work / "ledger.db"), StockSpec.model_validate({}))
     after = 1796004300.0  # 2026-11-27 02:05 UTC: after the export

@@ -108,8 +108,8 @@ def main() -> None:
     from shops.woocommerce import WooServer
 
     from filebridge.ledger.sqlite import SqliteLedger
-    from filebridge.stock import Inventory
-    from filebridge.stock_spec import StockSpec
+    from filebridge.stock.inventory import Inventory
+    from filebridge.stock.spec import StockSpec
     from filebridge.webhooks import signature
 
     work = Path(tempfile.mkdtemp(prefix="fb-webhooks-bench-"))

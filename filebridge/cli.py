@@ -95,7 +95,7 @@ def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
     try:
         prof = load_profile(profile_path, preview=preview)
@@ -200,7 +200,7 @@ def check(profiles: tuple[str, ...]) -> None:
         from filebridge.catalog.coverage import notes
         from filebridge.feedback import where_notes
         from filebridge.registry import load_plugins
-        from filebridge.stock_share import share_notes
+        from filebridge.stock.share import share_notes
 
         for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
             click.echo(f"{p}: note: {note}")
@@ -241,7 +241,7 @@ def plan(profile: str, file: Path, examples: int) -> None:
     """What FILE would create, update, zero or delete in each shop (and write to each
     file output), with counts and example keys; sends and records nothing."""
     from filebridge.errors import RejectedFile, Waiting
-    from filebridge.plan import plan as make_plan
+    from filebridge.sync.plan import plan as make_plan
 
     job = _job(profile, readonly=True)
     try:
@@ -353,7 +353,7 @@ def feedback(profile: str, no_pull: bool) -> None:
             for seq, path, n in job.movement_writer().write() if spec.feedback else []:
                 click.echo(f"movements file {seq}: {n} movements -> {path}")
             if spec.documents is not None:
-                from filebridge.stock_jobs import document_writer
+                from filebridge.stock.jobs import document_writer
 
                 for seq, path, n in document_writer(job).write():
                     click.echo(f"documents file {seq}: {n} order documents -> {path}")
@@ -378,7 +378,7 @@ def feedback(profile: str, no_pull: bool) -> None:
 @click.option("--all", "show_all", is_flag=True, help="list every SKU, not only drifting ones")
 def reconcile(profile: str, correct: bool, show_all: bool) -> None:
     """Compare ERP stock, the ledger and each shop per SKU and report the drift."""
-    from filebridge.reconcile import reconcile as run_reconcile
+    from filebridge.stock.reconcile import reconcile as run_reconcile
 
     job = _job(profile)
     with _holding(job):
@@ -530,7 +530,7 @@ def status(profile: str | None, ledger: str | None, limit: int) -> None:
         click.echo(f"  {f['name']} [{f['profile']}] {f['status']} {when(f['finished'])} "
                    f"{counts(f['tally'])}" + (f" - {f['reason']}" if f["reason"] else ""))
     from filebridge.ledger.changelog import held_runs, outbox_counts
-    from filebridge.stock import inventory_counts
+    from filebridge.stock.inventory import inventory_counts
 
     shops = outbox_counts(db, state)
     if shops:
@@ -663,7 +663,7 @@ def demo(folder: Path) -> None:
 def layout(file: Path, underscore: bool, comp: str) -> None:
     """Show the fields a COBOL copybook, FDF or DSPFFD export compiles to, to check
     them against the ERP's documentation."""
-    from filebridge.layouts.sources import LayoutError, load_layout
+    from filebridge.layouts.imported import LayoutError, load_layout
 
     try:
         compiled = load_layout(file, names="underscore" if underscore else "as_written",

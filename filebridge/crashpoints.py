@@ -10,10 +10,10 @@ Points (where they are, what has happened just before):
     sftp.claimed        sources/sftp.py: the remote file is renamed to its claim
     done.finished       pipeline.py: the ledger says done, the file is not archived yet
     done.archived       pipeline.py: the file is archived, the ledger does not say where
-    reject.recorded     pipeline.py: the ledger says rejecting (target chosen), no report
-    reject.reported     pipeline.py: the report is beside the target, the file not moved
-    reject.moved        pipeline.py: the file is in the error folder, the ledger not final
-    duplicate.recorded  pipeline.py: the duplicate's ledger row exists, not archived yet
+    reject.recorded     quarantine.py: the ledger says rejecting (target chosen), no report
+    reject.reported     sources/local.py: the report is beside the target, the file not moved
+    reject.moved        sources/local.py: the file is in the error folder, the ledger not final
+    duplicate.recorded  quarantine.py: the duplicate's ledger row exists, not archived yet
     api.queued          sinks/api/base.py: a file's changes for a shop are queued, not sent
     template.part       sinks/template.py: a part of a template output is in scratch
     products.spooled    sinks/productfile.py: a product file's spool is in scratch

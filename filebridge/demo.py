@@ -19,8 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from filebridge.errors import FilebridgeError
+from filebridge.job import Job
 from filebridge.ledger import SqliteLedger
-from filebridge.pipeline import Job
 from filebridge.profile import ProfileBase, load_profile
 from filebridge.runner import CONFIG_ERROR, FILES_REJECTED, OK, USAGE, run_files
 

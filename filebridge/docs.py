@@ -21,7 +21,7 @@ from filebridge.layouts.types import date_format_names
 from filebridge.mapping import MapSpec
 from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.spec import StockSpec
 
 
 def _type_name(tp: Any) -> str:

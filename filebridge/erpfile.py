@@ -25,7 +25,7 @@ from filebridge.outputs import Outbox
 from filebridge.sinks.base import csv_lines, guard_formulas, header_line
 
 if TYPE_CHECKING:
-    from filebridge.delivery import Delivery
+    from filebridge.destinations.delivery import Delivery
     from filebridge.options import Deliver
 
 UTF8 = ("utf-8", "utf8")

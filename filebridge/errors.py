@@ -8,7 +8,7 @@
     ├── FieldError          one row's value a shop cannot take: that row is rejected
     │                       (defined in catalog/record.py)
     ├── LayoutError         a layout file (copybook, DDS, ...) cannot be compiled
-    │                       (defined in layouts/sources.py)
+    │                       (defined in layouts/imported.py)
     ├── Refused             not an input at all (a symbolic link the profile does not
     │                       allow): moved aside with a report by its source, never read
     ├── Waiting             not yet: a table or a member of its set is missing; untouched

@@ -65,7 +65,7 @@ def write_due(job: Any) -> int:
 
 def _write(job: Any, file_id: int, ordinals: np.ndarray, weights: np.ndarray | None,
            name: str, claimed: float, tally: Tally) -> Path | None:
-    from filebridge.pipeline import _vars
+    from filebridge.job import output_vars
 
     fb = job.profile.feedback
     final: dict[int, tuple[str, tuple[Any, ...]]] = {}
@@ -95,7 +95,7 @@ def _write(job: Any, file_id: int, ordinals: np.ndarray, weights: np.ndarray | N
         if fb.ack is None:
             return None
         outbox = Outbox()
-        ctx = SinkContext(job.profile.base, _vars(Path(name), job.name, claimed), outbox)
+        ctx = SinkContext(job.profile.base, output_vars(Path(name), job.name, claimed), outbox)
         ack_final = ctx.path(fb.ack.followup) if fb.ack.followup else \
             followup_path(ctx.path(fb.ack.path))
         reason = (f"follow-up: of the {total} rows queued, {counts['sent']} sent, "

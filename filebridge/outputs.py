@@ -8,7 +8,7 @@ digest of its host and its pid), so a sweep never removes what a live process on
 this host is still writing (another profile may share the folder).
 
 Each staged file also carries the names of the destinations it is delivered to
-once published (``deliver:`` on its output); see filebridge/delivery.py.
+once published (``deliver:`` on its output); see filebridge/destinations/delivery.py.
 """
 
 from __future__ import annotations

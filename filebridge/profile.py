@@ -35,7 +35,7 @@ from filebridge.options import LedgerRef, LocatedErrors, Model, Secret
 from filebridge.photos.spec import PhotosSpec
 from filebridge.registry import load_plugins
 from filebridge.shipments.spec import ShipmentSpec
-from filebridge.stock_spec import StockSpec, default_once
+from filebridge.stock.spec import StockSpec, default_once
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
 
 
@@ -296,7 +296,7 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     stock = info.data.get("stock")
     preview = (info.context or {}).get("preview", False)  # a layout is checked before write:
     # Acks move no stock; orders and POS files may tell only the shops of the profiles
-    # sharing their inventory (filebridge/stock_share.py).
+    # sharing their inventory (filebridge/stock/share.py).
     if not v and not preview and (stock is None or stock.role == "figures"):
         raise ValueError("List should have at least 1 item")
     # Every file each output publishes (a shop file may be several: WooCommerce's new

@@ -24,8 +24,10 @@ from filebridge.exitcodes import (  # noqa: F401  (the exit codes, documented in
     USAGE,
     WAITING,
 )
+from filebridge.job import Job, Progress
 from filebridge.ledger.leases import LeaseLost
-from filebridge.pipeline import Job, Outcome, Progress, process
+from filebridge.outcome import Outcome
+from filebridge.pipeline import process
 from filebridge.records import Tally
 
 log = logging.getLogger("filebridge")

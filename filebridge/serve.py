@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from filebridge.webhooks import Refused, Unknown, Webhooks
 
 if TYPE_CHECKING:
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 

@@ -48,8 +48,10 @@ from filebridge.errors import (
     Waiting,
     disk_full,
 )
+from filebridge.job import Job
 from filebridge.ledger.leases import Busy, LeaseLost
-from filebridge.pipeline import Job, Outcome, process
+from filebridge.outcome import Outcome
+from filebridge.pipeline import process
 from filebridge.records import Tally
 from filebridge.runner import (
     FILES_REJECTED,

@@ -3,17 +3,17 @@
 A webhook is checked, then recorded exactly as a pull records the same order: the
 puller's own conversion of one order into lines (so the same order, line ids and
 quantities), into the same ledger rows under the same source (``web:<first sink of
-that shop>``, as :func:`filebridge.stock_jobs.pull_orders` names it). Only a
+that shop>``, as :func:`filebridge.stock.jobs.pull_orders` names it). Only a
 difference in units becomes a movement, and a line is never set back to an older
 state of its order (``Inventory.record_orders``), so retries, out-of-order
 deliveries and the scheduled pull (the catch-up for anything a webhook missed)
 never count a sale twice. The availability of the SKUs that moved is then pushed
-to every shop (:mod:`filebridge.stock_push`) by a worker, after the answer.
+to every shop (:mod:`filebridge.stock.push`) by a worker, after the answer.
 
 The ERP hears of it in seconds too, when the profile writes movement files
 (``stock.feedback``) after its pulls (no ``schedule.feedback`` of its own): the
 same worker writes one through the profile's
-:class:`~filebridge.movements.MovementWriter` (its sequence numbers, pending files
+:class:`~filebridge.stock.movements.MovementWriter` (its sequence numbers, pending files
 written again until delivered, acknowledgements as for any movement file)
 ``FILE_AFTER`` seconds after the first movement a webhook recorded, so a burst of
 webhooks makes one file. It writes under the profile's lease, as ``watch``,
@@ -66,10 +66,10 @@ from filebridge.errors import LedgerError, SinkError
 from filebridge.options import expand_env
 from filebridge.orders.base import OrderLine
 from filebridge.registry import REGISTRY
-from filebridge.stock import Inventory
+from filebridge.stock.inventory import Inventory
 
 if TYPE_CHECKING:
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 
@@ -197,7 +197,7 @@ class _Pusher:
                     self.cond.notify_all()
 
     def _push(self, skus: set[str]) -> None:
-        from filebridge.stock_push import push_availability
+        from filebridge.stock.push import push_availability
 
         try:
             push_availability(self.job, skus)
@@ -253,7 +253,7 @@ class Webhooks:
                     self.hooks[(job.name, shop.id)] = Hook(job, shop.sink, source, fmt,
                                                              inv)
             # Movement files follow the orders when no schedule of their own says when
-            # (as after a scheduled pull: filebridge/stock_jobs.py timetable).
+            # (as after a scheduled pull: filebridge/stock/jobs.py timetable).
             spec = job.inventory.spec
             self.pushers[job.name] = _Pusher(job, files=spec.feedback is not None
                                              and spec.schedule.feedback is None)
@@ -314,8 +314,8 @@ class Webhooks:
                     return Outcome(200, "unknown order")
                 n = hook.inventory.record_orders(hook.source, lines, moved)
                 if docs:  # stock.documents: the order as a document too (doc_files.record)
-                    from filebridge.doc_files import record
                     from filebridge.ledger.documents import DocumentRows
+                    from filebridge.orders.doc_files import record
 
                     record(DocumentRows(hook.inventory.ledger, hook.inventory.name),
                            hook.source, docs)

@@ -305,8 +305,8 @@ def test_movements_the_erp_has_not_acknowledged_are_told(workdir, cli_env, mailb
 
     from filebridge.ledger.sqlite import SqliteLedger
     from filebridge.orders.base import OrderLine
-    from filebridge.stock import Inventory
-    from filebridge.stock_spec import StockSpec
+    from filebridge.stock.inventory import Inventory
+    from filebridge.stock.spec import StockSpec
 
     env = hook_env(cli_env, hook) | {"WOO_URL": shop.url, "WOO_KEY": "ck_al",
                                      "WOO_SECRET": "cs_al"}

@@ -17,7 +17,8 @@ from shops.magento import TOKEN, MagentoServer
 
 from filebridge.catalog.spec import AttributeSpec, OptionSpec, ProductSpec
 from filebridge.errors import PermanentSinkError
-from filebridge.sinks.api.base import Change, Op, State
+from filebridge.ledger.changelog import Op
+from filebridge.sinks.api.base import Change, State
 from filebridge.sinks.api.magento import MagentoClient, MagentoOptions
 from filebridge.sinks.api.magento_catalog import Catalog
 

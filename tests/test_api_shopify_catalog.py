@@ -267,7 +267,7 @@ def test_a_sale_is_resent_the_days_it_starts_and_ends(tmp_path, monkeypatch):
     running) and the same sheet on 7 January (those over, the sweater's begun) send
     those three products again, nothing else."""
     import filebridge.ledger.sqlite as ledger_sqlite
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
     from filebridge.runner import run_files
 

@@ -29,11 +29,11 @@ from shops.woocommerce import WooServer
 from filebridge.console.app import console_app
 from filebridge.console.overview import state_of
 from filebridge.console.users import Users, line
+from filebridge.job import Job
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger import console as q
 from filebridge.ledger.inventory import InventoryRows
 from filebridge.orders.base import OrderLine
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.serve import app
 

@@ -12,8 +12,8 @@ from test_pipeline import GOOD, cli, drop, profile, read_csv
 
 from filebridge.catalog.record import FieldError
 from filebridge.errors import Bug, FilebridgeError, OutputError, RejectedFile
-from filebridge.layouts.sources import LayoutError
-from filebridge.pipeline import Job
+from filebridge.job import Job
+from filebridge.layouts.imported import LayoutError
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 from filebridge.sinks.csv import CsvSink

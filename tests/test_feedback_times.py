@@ -149,7 +149,7 @@ def test_the_counts_printed_and_acked_are_the_lines_written(workdir, utc_env):
 
 
 def test_what_a_movement_file_holds_adds_up_in_words():
-    from filebridge.stock_files import Quiet, written
+    from filebridge.stock.files import Quiet, written
 
     quiet = Quiet(movements=4)
     quiet.add("A", "cancelled")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from filebridge.layouts.copybook import compile_copybook
-from filebridge.layouts.sources import LayoutError
+from filebridge.layouts.imported import LayoutError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "layouts"
 

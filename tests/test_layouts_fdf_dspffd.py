@@ -11,7 +11,7 @@ import pytest
 
 from filebridge.layouts.dspffd import compile_dspffd
 from filebridge.layouts.fdf import compile_fdf
-from filebridge.layouts.sources import LayoutError, load_layout, merge
+from filebridge.layouts.imported import LayoutError, load_layout, merge
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "layouts"

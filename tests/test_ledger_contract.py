@@ -34,8 +34,8 @@ from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.schedule import Schedule, ScheduledJob, Scheduler
 from filebridge.sinks.api.base import Result
-from filebridge.stock import Inventory, inventory_counts
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory, inventory_counts
+from filebridge.stock.spec import StockSpec
 
 BIG, SMALL = 2**63 - 1, -(2**63)
 

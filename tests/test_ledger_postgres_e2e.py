@@ -24,8 +24,8 @@ from test_stock import LAYOUT, sale
 from filebridge.errors import ProfileError
 from filebridge.ledger import Ledger, open_target
 from filebridge.profile import load_profile
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "catalogo" / "REPARTO_DONNA_FW26.xlsx"

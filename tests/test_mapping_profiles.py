@@ -14,8 +14,8 @@ from conftest import write_profile
 
 from filebridge.cli import main
 from filebridge.errors import ProfileError
+from filebridge.job import Job
 from filebridge.mapping import Mapper
-from filebridge.pipeline import Job
 from filebridge.profile import ProfileBase, load_profile, parse_profile
 from filebridge.records import Batch, FileReport
 from filebridge.runner import run_files

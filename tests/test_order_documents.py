@@ -25,11 +25,11 @@ from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.cli import main
+from filebridge.job import Job
 from filebridge.ledger.documents import DocumentRows
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
-from filebridge.stock_jobs import document_writer
+from filebridge.stock.jobs import document_writer
 
 SAMPLE = Path(__file__).parent.parent / "profiles" / "shops" / "ordini-documenti-shopify-api.yaml"
 T0 = datetime.fromisoformat("2026-11-27T09:30:00+00:00").timestamp()  # 10:30 in Rome
@@ -393,7 +393,7 @@ def test_csv_documents_one_row_per_line_with_the_header_repeated(workdir: Path, 
 def test_document_layout_errors_name_the_problem(documents: dict[str, Any], error: str) -> None:
     from pydantic import ValidationError
 
-    from filebridge.doc_files import DocumentFiles
+    from filebridge.orders.doc_files import DocumentFiles
 
     with pytest.raises(ValidationError, match=re.escape(error)):
         DocumentFiles.model_validate(sample_layout() | documents)
@@ -514,7 +514,7 @@ def test_the_scheduled_pull_writes_documents_before_the_erp_sent_any_figure(
         workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``watch``'s orders job (stock_jobs.on_orders): pull, push what may be sold (nothing
     yet: the ERP sent no figure, an empty push), write the documents file."""
-    from filebridge.stock_jobs import on_orders
+    from filebridge.stock.jobs import on_orders
 
     monkeypatch.setenv("WOO_KEY", "ck_d")
     monkeypatch.setenv("WOO_SECRET", "cs_d")

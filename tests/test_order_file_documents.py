@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.doc_rows import Refused, Row, document
+from filebridge.job import Job
 from filebridge.ledger.documents import DocumentRows
-from filebridge.pipeline import Job
+from filebridge.orders.doc_rows import Refused, Row, document
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.spec import StockSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "ordini-documenti" / "ORDINI_DOC_20261127_1230.csv"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import threading
 
-from filebridge.apisync import drain, lanes
 from filebridge.errors import RetryableSinkError
 from filebridge.ledger.changelog import ChangeLog, held_runs
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.sinks.api.base import ApiSinkOptions, Change, Result, ShopClient, State
+from filebridge.sync.send import drain, lanes
 
 
 def rec(sku: str, stock: int, product: str | None = None) -> str:

@@ -52,7 +52,7 @@ def setup(tmp_path: Path, server: FaultServer, monkeypatch, ready: str = "{stabl
 
 
 def job_for(prof: Path):
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
 
     return Job(load_profile(prof))

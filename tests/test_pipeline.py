@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import write_profile
 
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 

@@ -12,12 +12,12 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 
-from filebridge.apisync import ApiSync
 from filebridge.catalog.prices import in_force, sale_in_force, selling
 from filebridge.ledger.changelog import ChangeLog
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.records import Batch
 from filebridge.sinks.api.base import ApiSinkOptions, Result
+from filebridge.sync.changes import ApiSync
 
 DAY = date(2026, 3, 10)
 

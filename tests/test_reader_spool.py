@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from filebridge.errors import RejectedFile
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.profile import load_profile
 from filebridge.readers.spool import SpoolOptions, SpoolReader
 from filebridge.records import FileReport

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 

@@ -57,7 +57,7 @@ def pinned(tmp_path: Path, sshd: Sshd) -> Path:
 
 
 def run(prof: dict, tmp_path: Path, *files: Path):
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
     from filebridge.runner import run_files
 

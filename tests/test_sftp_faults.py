@@ -52,7 +52,7 @@ def to_shop(prof: dict, tmp_path: Path, server: FaultServer, **extra: object) ->
 
 
 def job_for(prof: dict, tmp_path: Path):
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
 
     return Job(load_profile(write_profile(tmp_path, prof)))
@@ -281,7 +281,7 @@ def test_safe_name():
 def test_slow_server_times_out_while_other_profiles_are_served(tmp_path, server, caplog):
     """The watcher keeps serving a local profile while an SFTP destination hangs."""
     caplog.set_level(logging.INFO, logger="filebridge")
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
     from filebridge.watch import Watcher
 

@@ -20,8 +20,8 @@ from shops.shopify import FAST_RESTORE, TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.errors import ProfileError
+from filebridge.job import Job
 from filebridge.ledger import shipments as shipment_rows
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 
@@ -413,7 +413,7 @@ def test_delivered_later_changes_nothing_in_a_shop_without_that_step(workdir, sh
 
 
 def test_plan_counts_shipment_rows_and_asks_the_shop_nothing(workdir, shopify):
-    from filebridge.plan import plan
+    from filebridge.sync.plan import plan
 
     o = shopify.add_order([("A-1", 1)])
     job, path = shipments_job(workdir, shopify_output(shopify), [(o, "A-1", 1, "T1")])

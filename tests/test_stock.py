@@ -17,8 +17,8 @@ from shops.woocommerce import WooServer
 from filebridge.ledger.sqlite import SqliteLedger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 
 DAY = "2026-11-27"
 

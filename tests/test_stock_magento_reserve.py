@@ -20,8 +20,8 @@ from conftest import write_profile
 from shops.magento import TOKEN, MagentoServer
 
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 
 
 def t(hhmm: str) -> float:
@@ -141,10 +141,10 @@ def test_a_push_made_before_the_pull_saw_the_shipment_is_set_right_by_the_next_p
     source to 4 + 1 held while Magento has already moved the unit out of the source
     (salable 5 for 4 that exist). The next pull finds only the reservation gone (no
     movement): the SKU is pushed all the same, back to 4."""
+    from filebridge.job import Job
     from filebridge.orders.magento import MagentoOrders
-    from filebridge.pipeline import Job
     from filebridge.profile import load_profile
-    from filebridge.stock_push import push_availability
+    from filebridge.stock.push import push_availability
 
     shop, env = magento
     monkeypatch.setenv("MAG_URL", env["MAG_URL"])

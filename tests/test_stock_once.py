@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_stock import SHOP, cli, env, profile, t  # noqa: F401  (SHOP: the shop fixture's server; env)
 
+from filebridge.job import Job
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.pipeline import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 

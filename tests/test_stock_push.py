@@ -16,8 +16,8 @@ from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 
 
 def t(hhmm: str) -> float:

@@ -13,8 +13,8 @@ from helpers import read_csv
 from test_stock import SHOP, cli, env, profile, t  # noqa: F401  (SHOP: the shop fixture's server; env)
 
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 
 HEAD = "RECEIPT;SKU;QTY;WHEN\n"
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import write_profile
 
 from filebridge.errors import ProfileError
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.profile import load_profile
 from filebridge.records import FileReport
 

@@ -20,7 +20,7 @@ from helpers import wait_for
 from sshd import Sshd
 from test_tables import ack, cli, put, rows
 
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.profile import load_profile
 from filebridge.runner import run_files
 

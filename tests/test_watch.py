@@ -265,7 +265,7 @@ def test_polling_mode_picks_files_up(tmp_path, watch):
 
 def _in_process(tmp_path: Path, monkeypatch, fail: Exception):
     from filebridge import watch as watch_mod
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
     from filebridge.profile import load_profile
 
     prof = write_profile(tmp_path, fixed_profile(tmp_path, stable_for="0s"))

@@ -25,8 +25,8 @@ from shops.shopify import TOKEN, ShopifyServer
 from shops.woocommerce import WooServer
 
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.stock import Inventory
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.inventory import Inventory
+from filebridge.stock.spec import StockSpec
 from filebridge.webhooks import FILE_AFTER, signature
 
 WOO_SECRET, SHOP_SECRET = "woo-hook-secret", "shpss_hook_secret"
@@ -442,7 +442,7 @@ def test_a_page_read_before_a_webhook_of_the_same_second_does_not_take_the_sale_
     looks as new as that state. It is read again from the shop, not applied."""
     from filebridge.orders.woocommerce import WooOrders
     from filebridge.sinks.api.woocommerce import WooOptions
-    from filebridge.stock_jobs import _ties_read_again
+    from filebridge.stock.jobs import _ties_read_again
 
     monkeypatch.setenv("WC_KEY", "ck_p")
     monkeypatch.setenv("WC_SECRET", "cs_p")

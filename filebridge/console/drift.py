@@ -1,5 +1,5 @@
 """The reconcile drift report on the console's stock page: what
-:func:`filebridge.reconcile.reconcile` finds with ``correct=False`` (it reads the
+:func:`filebridge.stock.reconcile.reconcile` finds with ``correct=False`` (it reads the
 shops, so only on an operator's explicit "check drift now", never on a page view),
 kept in memory as the last check per profile so viewers see it too. Nothing here
 corrects a shop: that stays ``filebridge reconcile --correct`` at a terminal."""
@@ -18,7 +18,7 @@ SHOWN = 200  # drifting or oversold SKUs listed per shop output
 class ShopDrift:
     sink: str
     skus: int
-    drifting: list[Any]  # filebridge.reconcile.Line, the first SHOWN
+    drifting: list[Any]  # filebridge.stock.reconcile.Line, the first SHOWN
     n_drifting: int
     oversold: list[Any]
     n_oversold: int
@@ -36,7 +36,7 @@ class Check:
 def check(job: Any, by: str, lock: threading.Lock) -> Check:
     """Read-only: the drift per shop output of ``job`` now. ``lock``: one check per
     profile at a time (they share the job's shop clients)."""
-    from filebridge.reconcile import reconcile
+    from filebridge.stock.reconcile import reconcile
 
     with lock:
         reports = reconcile(job, correct=False)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filebridge.job import output_vars
 from filebridge.outputs import Outbox
-from filebridge.pipeline import _vars
 from filebridge.sinks.base import SinkContext
 
 MAX_KINDS = 100  # distinct reasons or fields offered as filters
@@ -23,7 +23,8 @@ def rejects_file(job: Any, f: dict[str, Any]) -> Path | None:
     o = job.profile.feedback.rejects
     if o is None:
         return None
-    ctx = SinkContext(job.profile.base, _vars(Path(f["name"]), job.name, f["claimed"]), Outbox())
+    ctx = SinkContext(job.profile.base,
+                      output_vars(Path(f["name"]), job.name, f["claimed"]), Outbox())
     return ctx.path(o.path)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from filebridge.job import output_vars
 from filebridge.outputs import Outbox
-from filebridge.pipeline import _vars
 from filebridge.sinks.base import SinkContext
 
 
@@ -35,7 +35,8 @@ def report_file(job: Any, f: dict[str, Any]) -> Path | None:
     t = _template(job)
     if t is None:
         return None
-    ctx = SinkContext(job.profile.base, _vars(Path(f["name"]), job.name, f["claimed"]), Outbox())
+    ctx = SinkContext(job.profile.base,
+                      output_vars(Path(f["name"]), job.name, f["claimed"]), Outbox())
     return ctx.path(t)
 
 

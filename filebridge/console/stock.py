@@ -10,7 +10,7 @@ from typing import Any
 
 from filebridge.errors import Bug
 from filebridge.ledger import console as q
-from filebridge.stock import ALL
+from filebridge.stock.inventory import ALL
 
 
 @dataclass

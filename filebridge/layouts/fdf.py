@@ -8,7 +8,7 @@ null indicator; otherwise that byte holds ``Y`` (null) or ``N``, and it becomes 
 boolean field ``NAME_NULL`` so a profile can use it.
 
 An FDF gives positions only: every field is text. Types (a decimal price, a CYYMMDD
-date) are set afterwards by profile overrides (``sources.merge``).
+date) are set afterwards by profile overrides (``imported.merge``).
 
 ``*COL`` in place of a name stands for "the next column of the target table": the
 names live in the table, not in the FDF, so such an FDF is refused with the way out.
@@ -17,7 +17,7 @@ names live in the table, not in the FDF, so such an FDF is refused with the way 
 from __future__ import annotations
 
 from filebridge.layouts.fixed import FixedField
-from filebridge.layouts.sources import Layout, LayoutError, make_field
+from filebridge.layouts.imported import Layout, LayoutError, make_field
 
 
 def compile_fdf(text: str) -> Layout:

@@ -97,7 +97,7 @@ class LayoutFileMixin(Model):
     @model_validator(mode="before")
     @classmethod
     def _from_layout(cls, data: Any, info: ValidationInfo) -> Any:
-        from filebridge.layouts.sources import expand_layout
+        from filebridge.layouts.imported import expand_layout
 
         base = (info.context or {}).get("base") if info.context else None
         return expand_layout(data, base)

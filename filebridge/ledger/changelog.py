@@ -1,7 +1,7 @@
 """The API outbox: every change for a shop API is written to the ledger before it
 is sent, and what the shop acknowledged is kept per sink and key. All the SQL on
 these tables is here (issue 11: the ledger as a boundary); the sender that uses it
-is filebridge/apisync.py.
+is filebridge/sync/send.py (staged by filebridge/sync/changes.py).
 
 (Not to be confused with ``outputs.Outbox``, which stages *files* for an atomic
 publish.) Two tables, migration 1 of filebridge/ledger/schema.py:
@@ -38,13 +38,40 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pyarrow as pa
 
 from filebridge.ledger.sqlite import Ledger
-from filebridge.sinks.api.base import Change, Result
+
+# The outbox's rows as the clients see them (filebridge/sinks/api/base.py uses them).
+Op = Literal["upsert", "zero", "unpublish", "delete"]
+
+
+@dataclass
+class Change:
+    """One pending change to one record key, as the outbox hands it to a client."""
+
+    id: int  # the outbox row
+    key: str  # the record key (the SKU)
+    op: Op
+    record: dict[str, Any]  # canonical fields; for zero/unpublish/delete, the last one sent
+    idem: str  # idempotency key: one per logical change, the same on every retry
+    remote: dict[str, Any] = field(default_factory=dict)  # ids the shop gave this key
+    previous: dict[str, Any] | None = None  # what the shop last acknowledged for this key
+    attempts: int = 0  # > 0: it may already have reached the shop (crash or timeout)
+
+
+@dataclass
+class Result:
+    """The shop's answer for one change."""
+
+    id: int
+    ok: bool
+    message: str = ""  # the shop's own words when it refused the change
+    remote: dict[str, Any] | None = None  # ids to remember for this key (None: keep)
+
 
 IDEM_NS = uuid.UUID("6f1d3c52-8a4e-4b7a-9a63-2f0c1b9e7d10")
 

@@ -136,7 +136,7 @@ def held(ledger: Ledger, state: str) -> list[dict[str, Any]]:
 
 _KIND = ("CASE WHEN o.op='upsert' AND s.key IS NULL THEN 'create' WHEN o.op='upsert' THEN "
          "'update' ELSE o.op END")
-# What a removal leaves in the shop (filebridge/apisync.py REMOVAL): shown as its "after".
+# What a removal leaves in the shop (filebridge/sync/changes.py REMOVAL): shown as its "after".
 _AFTER = {"zero": {"stock": 0}, "unpublish": {"status": "unpublished"},
           "delete": {"deleted": True}}
 

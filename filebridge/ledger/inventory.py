@@ -3,7 +3,7 @@
 ``feedback_files``, ``feedback_oversold``: migration 1 of ledger/schema.py).
 
 Only storage lives here: what the figures mean, what counts against them and what
-is oversold is filebridge/stock.py's. Portable SQL only (``?`` placeholders,
+is oversold is filebridge/stock/inventory.py's. Portable SQL only (``?`` placeholders,
 ``INSERT ... ON CONFLICT``): the same statements run on the PostgreSQL ledger
 (ledger/backend.py rewrites the placeholders). A unit of work that spans several
 statements is one transaction: one method here, or one :meth:`InventoryRows.tx`.

@@ -1,5 +1,8 @@
 """Online orders in: one module per shop, pulling order lines since a cursor so
-that sales, cancellations and refunds become stock movements (``filebridge.stock``)."""
+that sales, cancellations and refunds become stock movements (``filebridge.stock``);
+and whole orders out to the ERP as documents (``stock.documents``): ``document.py``
+the model, ``doc_<shop>.py`` the pullers that fill it, ``doc_rows.py`` an orders
+file's rows as documents, ``doc_files.py`` the ERP's sequence-numbered files."""
 
 
 

@@ -60,7 +60,7 @@ InventorySales/Model/ReturnProcessor/GetSourceSelectionResultFromCreditMemoItems
 InventorySales/Plugin/SalesInventory/ProcessReturnQtyOnCreditMemoPlugin.php]. So the
 units a line still holds reserved are ``qty_ordered − qty_canceled − qty_shipped −
 qty_refunded`` (never below 0), with a child's counters taken as above; the push adds
-them to the source quantity it sets (:func:`filebridge.stock_push.push_availability`).
+them to the source quantity it sets (:func:`filebridge.stock.push.push_availability`).
 
 Cursor: the shared :class:`~filebridge.orders.woocommerce.Window`. Pages are read by
 keyset, always page 1: ``updated_at >= T`` AND (``updated_at > T`` OR ``entity_id >

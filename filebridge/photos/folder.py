@@ -6,7 +6,7 @@ Published names are ``<digest>.<ext>`` (``<digest>-<rendition>.<ext>`` for web
 sizes): the same picture dropped again, renamed or moved to another product keeps
 its URL, so nothing is copied again and no shop hash changes; a changed picture
 gets a new URL. The copy is atomic (filebridge/outputs.py), delivered to the
-``public.deliver`` destinations (filebridge/delivery.py: SFTP uploads are atomic
+``public.deliver`` destinations (filebridge/destinations/delivery.py: SFTP uploads are atomic
 too) and only then noted in the ledger, so a crash or a failed upload in between
 only copies it again under the same name.
 Without ``public`` the same copy goes to the profile's photo store instead, and the

@@ -13,7 +13,7 @@ demand); one still changing after that, or without its done-file, is a warning
 and is left for a later run.
 
 Each photo is downloaded to a fresh folder under the job's scratch root
-(``photos-<pid>-…``: the restart sweep, filebridge/pipeline.py ``_sweep_scratch``,
+(``photos-<pid>-…``: the restart sweep, filebridge/job.py ``_sweep_scratch``,
 removes one a dead process left), hashed, checked and published from there if its
 digest is new, then deleted: one photo on disk at a time, streamed in 1 MiB
 chunks. A photo whose (name, size, mtime) is the one last hashed is not downloaded

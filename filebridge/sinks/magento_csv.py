@@ -57,7 +57,7 @@ InventoryImportExport):
   reservations of open orders; in a stock profile that also pulls the shop's orders
   through its ``magento_api`` output, ``reservations_of: <that output's id>`` writes
   the stock that output sets (what may be sold plus the units still reserved:
-  filebridge/stock_push.py), so an imported file does not count an unshipped order
+  filebridge/stock/push.py), so an imported file does not count an unshipped order
   twice either.
 """
 

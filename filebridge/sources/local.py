@@ -246,7 +246,7 @@ class LocalSource(SourceBase):
     def archived(self, name: str, digest: str) -> str | None:
         if (self.inbox / name).exists() or not self.archive_dir.is_dir():
             return None
-        from filebridge.pipeline import digest as digest_of
+        from filebridge.digest import digest as digest_of
 
         p = Path(name)  # archived as <stem>.<stamp>[-n]<suffix> (free_name)
         for f in sorted(self.archive_dir.glob(f"{glob.escape(p.stem)}.*{glob.escape(p.suffix)}"),

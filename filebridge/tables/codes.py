@@ -116,7 +116,7 @@ class CodeTables:
 
     def _load(self, name: str, file: str, seen: str, local: Path, cur: tl.Version | None
               ) -> None:
-        from filebridge.pipeline import digest
+        from filebridge.digest import digest
 
         dig = digest(local)
         if cur is not None and cur.digest == dig:

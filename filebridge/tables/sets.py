@@ -209,7 +209,7 @@ class SetSource(SourceBase):
 
     def digest(self, path: Path, main_digest: str) -> str:
         """The set's digest: the main file's and each member's, by table."""
-        from filebridge.pipeline import digest
+        from filebridge.digest import digest
 
         taken = self._taken.get(path)
         if taken is not None and taken.done_digest is not None:

@@ -33,7 +33,8 @@ import pyarrow as pa
 from ruamel.yaml import YAML
 
 from filebridge import runner
-from filebridge.pipeline import Job, Outcome
+from filebridge.job import Job
+from filebridge.outcome import Outcome
 from filebridge.profile import load_profile
 from filebridge.registry import KINDS, NO_OPTIONS, load_plugins
 

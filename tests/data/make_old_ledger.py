@@ -38,8 +38,8 @@ def main() -> None:
     from conftest import write_profile
     from test_pipeline import GOOD, drop, profile
 
+    from filebridge.job import Job
     from filebridge.ledger import SqliteLedger
-    from filebridge.pipeline import Job
     from filebridge.profile import load_profile
     from filebridge.runner import run_files
 

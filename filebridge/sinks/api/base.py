@@ -23,7 +23,6 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -32,6 +31,7 @@ from filebridge.catalog.record import CANONICAL, CanonicalFields
 from filebridge.crashpoints import crash_point
 from filebridge.enums import STATUSES
 from filebridge.errors import Bug
+from filebridge.ledger.changelog import Change, Result
 from filebridge.options import Duration, Model, expand_env
 from filebridge.records import Batch
 from filebridge.sinks.base import JobInfo, Sink, SinkContext
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from filebridge.photos.store import PhotoStore
 
 log = logging.getLogger("filebridge")
-
-Op = Literal["upsert", "zero", "unpublish", "delete"]
 
 
 class Limits(Model):
@@ -115,31 +113,6 @@ class ApiSinkOptions(Model):
         return v
 
 
-
-@dataclass
-class Change:
-    """One pending change to one record key, as the outbox hands it to a client."""
-
-    id: int  # the outbox row
-    key: str  # the record key (the SKU)
-    op: Op
-    record: dict[str, Any]  # canonical fields; for zero/unpublish/delete, the last one sent
-    idem: str  # idempotency key: one per logical change, the same on every retry
-    remote: dict[str, Any] = field(default_factory=dict)  # ids the shop gave this key
-    previous: dict[str, Any] | None = None  # what the shop last acknowledged for this key
-    attempts: int = 0  # > 0: it may already have reached the shop (crash or timeout)
-
-
-@dataclass
-class Result:
-    """The shop's answer for one change."""
-
-    id: int
-    ok: bool
-    message: str = ""  # the shop's own words when it refused the change
-    remote: dict[str, Any] | None = None  # ids to remember for this key (None: keep)
-
-
 class State:
     """What the ledger knows about records the shop has acknowledged, for clients
     that must send more than the change itself (Shopify's productSet replaces the
@@ -202,7 +175,7 @@ class ApiSink(Sink):
 
     Per file it follows the one sink contract: ``write`` compares each batch with
     what the shop acknowledged and stages the changes in the ledger's outbox
-    (filebridge.apisync); ``finish`` stages the missing-products policy;
+    (filebridge.sync.changes); ``finish`` stages the missing-products policy;
     ``verdict`` is the circuit breaker; ``settle`` queues (or holds) the changes,
     sends them, and marks each row by the shop's answer: refused rows become
     rejects with the shop's words, unsent ones stay queued."""
@@ -225,9 +198,9 @@ class ApiSink(Sink):
         return self
 
     def bind(self, job: JobInfo) -> None:
-        from filebridge.apisync import client_for
         from filebridge.ledger.changelog import ChangeLog, rekey
         from filebridge.sinks.base import default_id
+        from filebridge.sync.send import client_for
 
         super().bind(job)
         if self.o.id is not None and rekey(job.ledger, job.state, default_id(self.o), self.o.id,
@@ -244,13 +217,13 @@ class ApiSink(Sink):
 
     def drain(self) -> str | None:
         """Send what is queued; the error that stopped it, if any."""
-        from filebridge.apisync import drain
+        from filebridge.sync.send import drain
 
         self.last_error = drain(self.log, self.client, self.o).error
         return self.last_error
 
     def start(self, ctx: SinkContext) -> None:
-        from filebridge.apisync import ApiSync
+        from filebridge.sync.changes import ApiSync
 
         super().start(ctx)
         self.sync = ApiSync(self, self.id, self.log, ctx.product, ctx.file_id, ctx.run_id,
@@ -266,7 +239,7 @@ class ApiSink(Sink):
 
     def finish(self) -> None:
         if self.o.missing != "ignore":
-            from filebridge.apisync import refused_keys
+            from filebridge.sync.changes import refused_keys
 
             if not (self.job is not None and self.ctx is not None):
                 raise Bug("expected self.job is not None and self.ctx is not None")

@@ -340,17 +340,7 @@ class MagentoClient(ShopClient):
         """Search products by SKU (``in`` filters, kept to short URLs; an SKU with a
         comma gets its own ``eq`` filter since ``in`` splits on commas)."""
         found: dict[str, int | None] = dict.fromkeys(skus)
-        plain = [s for s in skus if "," not in s]
-        groups = [([s], "eq") for s in skus if "," in s]
-        group: list[str] = []
-        for s in plain:
-            if group and (len(group) >= 100 or sum(len(g) + 1 for g in group) + len(s) > 1500):
-                groups.append((group, "in"))
-                group = []
-            group.append(s)
-        if group:
-            groups.append((group, "in"))
-        for values, cond in groups:
+        for values, cond in _sku_groups(skus):
             f = "searchCriteria[filter_groups][0][filters][0]"
             params = {f"{f}[field]": "sku", f"{f}[value]": ",".join(values),
                       f"{f}[condition_type]": cond,
@@ -576,7 +566,7 @@ class MagentoClient(ShopClient):
 
 
 def _sku_groups(skus: list[str]) -> list[tuple[list[str], str]]:
-    """SKU filters for a search, as in ``MagentoClient.lookup``: ``in`` lists kept to
+    """SKU filters for a search (``lookup``, ``stock_of``): ``in`` lists kept to
     short URLs; a SKU holding a comma alone with ``eq`` (``in`` splits on commas)."""
     groups = [([s], "eq") for s in skus if "," in s]
     group: list[str] = []

@@ -49,7 +49,7 @@ def fingerprint(value: Any) -> str:
 def selling(rec: dict[str, Any]) -> tuple[str | None, str | None]:
     """(price, compareAtPrice) in force when the record was staged: during a sale the
     sale price, with the list price as compare-at price (Shopify has no scheduled
-    sale price; ``on_sale`` comes from the delta, see filebridge.apisync ApiSync.write)."""
+    sale price; ``on_sale`` comes from the delta, see filebridge.sync.changes ApiSync.write)."""
     price, compare = rec.get("price"), rec.get("compare_at_price")
     if rec.get("on_sale") and rec.get("sale_price") not in (None, ""):
         return str(rec["sale_price"]), str(price if price not in (None, "") else compare)

@@ -17,13 +17,13 @@ apply: a POS file lists a few SKUs, not the catalog (so the breaker, which weigh
 removals and shrinking files, never holds them either). An output whose id the
 profile or an earlier sharer has already is taken once.
 
-Who gets them (:class:`filebridge.pipeline.Job`):
+Who gets them (:class:`filebridge.job.Job`):
 
 - a movements (POS) or orders file: they are outputs of the file like the
   profile's own, so the file's changes for them are staged, queued with the file's
   acceptance and sent through the outbox (idempotency keys, retries, held runs),
   and a crash before they are sent leaves them queued for the next pass;
-- availability after an order pull or a webhook (:mod:`filebridge.stock_push`);
+- availability after an order pull or a webhook (:mod:`filebridge.stock.push`);
 - not a figures file: every profile that takes figures pushes them to its own
   outputs, with its own ``missing:`` policy and breaker.
 """
@@ -39,7 +39,7 @@ from filebridge.sinks.base import JobInfo, Sink, sink_id
 
 if TYPE_CHECKING:
     from filebridge.profile import ProfileBase
-    from filebridge.stock import Inventory
+    from filebridge.stock.inventory import Inventory
 
 log = logging.getLogger("filebridge")
 

@@ -1,5 +1,5 @@
 """Order documents as files for the ERP (``stock.documents``): sequence-numbered files
-in the ERP's layout, written the way movement files are (filebridge/movements.py):
+in the ERP's layout, written the way movement files are (filebridge/stock/movements.py):
 
 - fixed: one header record per document, one record per line, one trailer per file
   with the control totals (documents, lines, records, goods, shipping, VAT, total),
@@ -102,7 +102,7 @@ class DocumentFiles(Model):
                                   "refund: R} (unset: the kind's name)")
     encoding: Encoding = Field("utf-8", description="output encoding")
     done_file: str | None = Field(None, description="empty marker written after the file")
-    deliver: Deliver = []  # noqa: RUF012  (as in movements.MovementFiles)
+    deliver: Deliver = []  # noqa: RUF012  (as in stock.spec.MovementFiles)
     max_documents: int = Field(5000, ge=1, description="documents per file at most; a "
                                "backlog is written as several files, in order (memory stays "
                                "bounded)")

@@ -8,19 +8,19 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from filebridge import alerts
-from filebridge.doc_files import DocumentFiles, DocumentWriter
-from filebridge.doc_files import record as record_documents
 from filebridge.errors import Bug, SinkError
 from filebridge.ledger.documents import DocumentRows
-from filebridge.movements import MovementWriter
 from filebridge.options import expand_env
 from filebridge.orders.base import OrderLine
-from filebridge.reconcile import reconcile
+from filebridge.orders.doc_files import DocumentFiles, DocumentWriter
+from filebridge.orders.doc_files import record as record_documents
 from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
+from filebridge.stock.movements import MovementWriter
+from filebridge.stock.reconcile import reconcile
 
 if TYPE_CHECKING:
-    from filebridge.pipeline import Job
+    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 
@@ -105,7 +105,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
 
     With ``push``, the new availability of the SKUs that moved then goes to every
     stock sink of the profile, the shop the order came from included
-    (:mod:`filebridge.stock_push`). The SKUs that moved are added to ``moved``."""
+    (:mod:`filebridge.stock.push`). The SKUs that moved are added to ``moved``."""
     moved = set() if moved is None else moved
     if job.inventory is None or not job.inventory.spec.orders:
         return 0
@@ -138,7 +138,7 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         finally:
             puller.close()
     if push:
-        from filebridge.stock_push import push_availability
+        from filebridge.stock.push import push_availability
 
         push_availability(job, moved)
     return n

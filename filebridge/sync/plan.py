@@ -12,10 +12,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.apisync import ApiSync, Plan, refused_keys
 from filebridge.delta import differs, row_hashes
-from filebridge.pipeline import Job
+from filebridge.job import Job
 from filebridge.records import Batch, FileReport
+from filebridge.sync.changes import ApiSync, Plan, refused_keys
 
 
 @dataclass

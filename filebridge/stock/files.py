@@ -16,11 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.doc_rows import DocumentFields, Row, groups, personal_values
 from filebridge.orders.base import OrderLine
+from filebridge.orders.doc_rows import DocumentFields, Row, groups, personal_values
 from filebridge.records import Batch, FileReport, Reject
-from filebridge.stock import ALL, Inventory, epoch
-from filebridge.stock_spec import AsOf
+from filebridge.stock.inventory import ALL, Inventory, epoch
+from filebridge.stock.spec import AsOf
 
 log = logging.getLogger("filebridge")
 
@@ -115,7 +115,7 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                     seqs.append(int(v))
                 except (TypeError, ValueError):
                     refuse(batch, i, line, s.ack, f"{v!r} is not a movement file number")
-        if s.acks_of == "documents":  # order document files (filebridge/doc_files.py)
+        if s.acks_of == "documents":  # order document files (filebridge/orders/doc_files.py)
             from filebridge.ledger.documents import DocumentRows
 
             n = DocumentRows(inv.ledger, inv.name).acknowledge(sorted(set(seqs)), time.time())
@@ -164,10 +164,10 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
 
         if fields is not None:
             # Each order of the file also as a document for the ERP, recorded as the
-            # pullers' are (filebridge/doc_rows.py); an order that cannot be one is
+            # pullers' are (filebridge/orders/doc_rows.py); an order that cannot be one is
             # rejected whole and moves no stock either.
-            from filebridge.doc_files import record as record_documents
             from filebridge.ledger.documents import DocumentRows
+            from filebridge.orders.doc_files import record as record_documents
 
             docs = DocumentRows(inv.ledger, inv.name)
 
@@ -426,7 +426,7 @@ def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
         # The new documents go out in a document file of their own, by the writer the
         # order pulls use (numbered, pending until published, acknowledged by number),
         # published with the file's other outputs as its movement file is.
-        from filebridge.stock_jobs import document_writer
+        from filebridge.stock.jobs import document_writer
 
         ctx.documents = quiet.documents
         doc_writer = document_writer(job)

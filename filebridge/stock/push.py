@@ -1,6 +1,6 @@
 """Availability pushed without a file: after the shops' orders are pulled, every
 stock sink of the profile and of the profiles sharing its inventory
-(:mod:`filebridge.stock_share`: every shop and shop location selling that stock) is
+(:mod:`filebridge.stock.share`: every shop and shop location selling that stock) is
 told what may now be sold of the SKUs that moved.
 
 The push goes the way a file's does: the figure per SKU (and per shop location) from
@@ -28,11 +28,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.apisync import canon_for, canonical
 from filebridge.catalog.record import FieldError
 from filebridge.delta import differs, row_hashes
 from filebridge.records import Batch
-from filebridge.stock_files import Oversold, availability_batches
+from filebridge.stock.files import Oversold, availability_batches
+from filebridge.sync.changes import canon_for, canonical
 
 log = logging.getLogger("filebridge")
 
@@ -73,7 +73,7 @@ def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
     inv = job.inventory
     touched: list[tuple[str, int | None, int]] = [(sku, None, 0) for sku in sorted(set(skus))]
     # The profile's stock outputs and those of the profiles sharing its inventory
-    # (filebridge/stock_share.py), each shop once.
+    # (filebridge/stock/share.py), each shop once.
     shops = list({s.id: s for s in [*job.shared, *job.shops.values()]
                   if getattr(s.o, "sync", None) == "stock"}.values())
     if inv is None or not shops:

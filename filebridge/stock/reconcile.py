@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from filebridge.apisync import canon_for, canonical, drain
 from filebridge.delta import row_hashes
-from filebridge.pipeline import Job
 from filebridge.records import Batch
 from filebridge.sinks.api.base import ApiSink
+from filebridge.sync.changes import canon_for, canonical
+from filebridge.sync.send import drain
+
+if TYPE_CHECKING:
+    from filebridge.job import Job  # the job calls in here (stock jobs): a type only
 
 
 @dataclass
@@ -35,7 +39,7 @@ class Line:
     @property
     def expected(self) -> int | None:
         """What the shop's figure should be: what may be sold, plus what a Magento
-        source carries for its open reservations (filebridge/stock_push.py)."""
+        source carries for its open reservations (filebridge/stock/push.py)."""
         return None if self.available is None else self.available + self.held
 
     @property

@@ -14,61 +14,16 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field, field_validator, model_validator
+from typing import TYPE_CHECKING, Any
 
 from filebridge import erpfile
-from filebridge.layouts.fixed import FixedField
-from filebridge.options import Deliver, Encoding, Model
 from filebridge.outputs import Outbox
+from filebridge.stock.spec import MovementFiles
 
 if TYPE_CHECKING:
-    from filebridge.stock import Inventory, Movement
+    from filebridge.stock.inventory import Inventory, Movement
 
 log = logging.getLogger("filebridge")
-
-FIELDS = ("seq", "id", "kind", "source", "order", "line", "sku", "location", "qty", "sold",
-          "date", "time", "occurred", "oversold")
-
-
-class MovementFiles(Model):
-    """Movement files for the ERP: what the web sold, cancelled and refunded."""
-
-    path: str = Field(description="where, relative to the profile's folder; may use {seq} "
-                      "(with a format, e.g. {seq:06d}), {date}, {time}, {inventory}")
-    format: Literal["csv", "fixed"] = Field("csv", description="csv, or fixed for an ERP that "
-                                            "reads fixed-width records")
-    fields: dict[str, FixedField] | None = Field(
-        None, description="for fixed: the record layout; names among " + ", ".join(FIELDS)
-        + " (qty is signed: negative leaves the stock; sold is units sold, negative for a "
-        "return; oversold, optional: units of the row's SKU sold beyond the stock when the "
-        "file was made, 0 when none; date and time: the ERP's local wall time, see "
-        "feedback.timezone; occurred: ISO 8601 with the offset)")
-    columns: list[str] = Field(default_factory=lambda: ["seq", "id", "kind", "order", "line",
-                                                        "sku", "location", "qty", "occurred"],
-                               description="for csv: the columns, among " + ", ".join(FIELDS)
-                               + " (add oversold to tell the ERP which SKUs were sold beyond "
-                               "the stock)")
-    delimiter: str = Field(";", min_length=1, max_length=1, description="for csv")
-    encoding: Encoding = Field("utf-8", description="output encoding")
-    done_file: str | None = Field(None, description="empty marker written after the file")
-    empty: bool = Field(False, description="write a file even when nothing moved")
-    deliver: Deliver = []
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        return erpfile.numbered_path(v, "movement")
-
-    @model_validator(mode="after")
-    def _layout(self) -> MovementFiles:
-        if self.format == "fixed" and not self.fields:
-            raise ValueError("format: fixed needs fields (the ERP's record layout)")
-        for name in [*(self.fields or {}), *self.columns]:
-            if name not in FIELDS:
-                raise ValueError(f"unknown movement field {name!r}; known: {', '.join(FIELDS)}")
-        return self
 
 
 def values(m: Movement, seq: int, oversold: int = 0, zone: tzinfo | None = None

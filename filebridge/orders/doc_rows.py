@@ -5,7 +5,7 @@ The file holds one row per order line, the order's header fields repeated on eac
 (``stock.document_fields`` names them among the mapped fields). The consecutive rows
 of one order number are one order (:class:`OrderGroups`: one order in memory at a
 time); each becomes an :class:`~filebridge.orders.document.OrderDoc`, the model the
-shop pullers fill, and is recorded by the same code (filebridge/doc_files.py
+shop pullers fill, and is recorded by the same code (filebridge/orders/doc_files.py
 ``record``: digest, version, kind), so a resent file or an unchanged order makes no
 new document, a changed total a ``change``, a cancelled status a ``cancel``.
 
@@ -20,26 +20,41 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import Field, model_validator
 
 from filebridge.options import Model
 from filebridge.orders.document import ZERO, DocLine, OrderDoc, Party, money
 
-if TYPE_CHECKING:
-    from filebridge.stock_spec import StockSpec
-
 _PARTY = ("name", "company", "street", "street2", "city", "zip", "region", "country",
           "email", "phone")
 # The document fields a file may hold (names as in the document files' layouts,
-# filebridge/doc_files.py); the order number, SKU, quantity, line and time are the
+# filebridge/orders/doc_files.py); the order number, SKU, quantity, line and time are the
 # stock fields (stock.order, stock.sku, stock.quantity, stock.line, stock.at).
 HEADER = ("number", "currency", "payment", "shipping", "discount", "vat", "total",
           *(f"customer_{p}" for p in ("name", "email", "phone")),
           *(f"bill_{p}" for p in _PARTY), *(f"ship_{p}" for p in _PARTY))
 LINE = ("unit_price", "line_discount", "vat_rate", "line_vat")
 CENT = Decimal("0.01")
+
+
+class OrderColumns(Protocol):
+    """The ``stock:`` options naming an orders file's columns (filebridge.stock.spec's
+    StockSpec has them; orders do not depend on the stock package)."""
+
+    @property
+    def sku(self) -> str: ...
+    @property
+    def quantity(self) -> str: ...
+    @property
+    def order(self) -> str: ...
+    @property
+    def line(self) -> str | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def cancelled(self) -> list[str]: ...
 
 
 class DocumentFields(Model):
@@ -118,7 +133,7 @@ def _text(rec: dict[str, Any], field: str | None) -> str:
     return "" if value is None else str(value).strip()
 
 
-def document(spec: StockSpec, f: DocumentFields, rows: list[Row]) -> OrderDoc:
+def document(spec: OrderColumns, f: DocumentFields, rows: list[Row]) -> OrderDoc:
     """The rows of one order as its document; :class:`Refused` for the first row and
     field that cannot be read, or the total's field when the lines do not add up."""
     head, h = rows[0], f.header
@@ -178,7 +193,7 @@ class OrderGroups:
     cannot be a document. The numbers of the orders finished are kept, to refuse an
     order whose rows are apart (it would be sent as two versions)."""
 
-    def __init__(self, spec: StockSpec, f: DocumentFields,
+    def __init__(self, spec: OrderColumns, f: DocumentFields,
                  done: Callable[[list[Row], OrderDoc], None],
                  refuse: Callable[[Row, str, str], None]):
         self.spec, self.f, self.done, self.refuse = spec, f, done, refuse
@@ -217,7 +232,7 @@ class OrderGroups:
         self.done(rows, doc)
 
 
-def groups(rows: Iterator[Row], spec: StockSpec, f: DocumentFields,
+def groups(rows: Iterator[Row], spec: OrderColumns, f: DocumentFields,
            refuse: Callable[[Row, str, str], None]) -> Iterator[tuple[list[Row], OrderDoc]]:
     """The complete orders of ``rows`` (in file order) with their documents."""
     out: list[tuple[list[Row], OrderDoc]] = []

@@ -51,7 +51,7 @@ from filebridge.ledger.inventory import (
 from filebridge.ledger.sqlite import Ledger
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
-from filebridge.stock_spec import StockSpec
+from filebridge.stock.spec import StockSpec
 
 log = logging.getLogger("filebridge")
 
@@ -163,7 +163,7 @@ class Inventory:
         if source is not None:
             self.held_columns[f"{column}+{source}"] = (column, source)
             fields = {"stock": f"{column}+{source}"}
-            if hasattr(options, "url"):  # hashed with the figure, not sent (apisync.canon_for)
+            if hasattr(options, "url"):  # hashed with the figure, not sent (sync.changes.canon_for)
                 fields["held"] = f"held+{source}"
         if fields == {"stock": "stock"}:
             return options
@@ -172,7 +172,7 @@ class Inventory:
     def bind_outputs(self, outputs: list[Any]) -> None:
         """The profile's outputs, before :meth:`sink_options` is asked about each: the
         first sink of every reserving shop (its orders are pulled under it:
-        filebridge/stock_jobs.py), and the orders' source each sink id reads."""
+        filebridge/stock/jobs.py), and the orders' source each sink id reads."""
         from filebridge.options import expand_env
         from filebridge.registry import REGISTRY
         from filebridge.sinks.base import sink_id
@@ -305,7 +305,7 @@ class Inventory:
 
         A change only to the units the shop holds reserved (``held``: a Magento
         shipment) is no movement, but its SKUs are added to ``moved``: the figure a
-        Magento source is set to counts them (:func:`filebridge.stock_push.push_availability`)."""
+        Magento source is set to counts them (:func:`filebridge.stock.push.push_availability`)."""
         n = 0
         moved = set() if moved is None else moved
         made = [] if made is None else made
