@@ -27,6 +27,8 @@ KNOWN_TYPE_CYCLES = (
      "filebridge.enums"),
     ("filebridge.sinks.api.magento",),
     ("filebridge.sinks.api.vendure",),
+    ("filebridge.sinks.api.woocommerce",),  # the client and its media module
+    ("filebridge.photos.",),  # the folder and its readiness and retirement rules
 )
 
 
