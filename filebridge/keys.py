@@ -103,17 +103,26 @@ class UniqueKeys:
         if len(candidates):
             keys = col.take(pa.array(candidates)).to_pylist()
             first: dict[str, int] = {}
-            for i, key in zip(candidates.tolist(), keys, strict=True):
-                line = int(lines[i])
+            repeats: list[tuple[int, int, str]] = []  # (row, line, key)
+            # Where each candidate's hash sits among the earlier batches' (one call).
+            ch = h[candidates]
+            los = np.searchsorted(self.hashes, ch, "left").tolist()
+            his = np.searchsorted(self.hashes, ch, "right").tolist()
+            for i, key, line, lo, hi in zip(candidates.tolist(), keys, lines[candidates].tolist(),
+                                            los, his, strict=True):
                 if key in first:
                     drop[i] = True
-                elif before[i] and (earlier := self._earlier(int(h[i]), key)) is not None:
+                elif before[i] and (earlier := self._earlier(lo, hi, key)) is not None:
                     first[key] = earlier
                     drop[i] = True
                 else:
                     first[key] = line
                     continue
-                raw = batch.raw_rows([i])[0]
+                repeats.append((i, line, key))
+            # The rejected rows' input in one take: a take per row costs a file with
+            # many repeats seconds.
+            raws = batch.raw_rows([i for i, _, _ in repeats]) if repeats else []
+            for (_, line, key), raw in zip(repeats, raws, strict=True):
                 report.reject(Reject(line, self.field,
                                      f"{self.field} {key} appears twice: line {first[key]} and "
                                      f"line {line}; line {first[key]} is kept", raw, key))
@@ -121,10 +130,9 @@ class UniqueKeys:
         self._remember(col, hs, lines, order, keep)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
 
-    def _earlier(self, hash_: int, key: str) -> int | None:
-        """The line of an earlier batch that had ``key`` (None: only its hash was seen)."""
-        lo = int(np.searchsorted(self.hashes, np.uint64(hash_), "left"))
-        hi = int(np.searchsorted(self.hashes, np.uint64(hash_), "right"))
+    def _earlier(self, lo: int, hi: int, key: str) -> int | None:
+        """The line of an earlier batch that had ``key`` (None: only its hash was seen);
+        ``lo:hi`` is where its hash sits among the earlier hashes."""
         for j in range(lo, hi):
             ref = int(self.refs[j])
             part = bisect.bisect_right(self._starts, ref) - 1
