@@ -35,7 +35,7 @@ def test_repeats_within_and_across_batches() -> None:
 def test_many_repeats_each_name_their_first_line() -> None:
     report = FileReport("x.csv")
     unique = UniqueKeys("sku")
-    keys = [f"k{i}" for i in range(5000)]
+    keys: list[str | None] = [f"k{i}" for i in range(5000)]
     unique.check(_batch(keys, 1), report)
     kept = unique.check(_batch(keys[::-1], 5001), report)
     assert len(kept) == 0 and report.tally.rejected == 5000

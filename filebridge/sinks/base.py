@@ -320,7 +320,7 @@ def csv_cells(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
 
 def row_bytes(rows: pa.Array) -> memoryview:
     """The lines made by :func:`csv_cells` as one view of their data buffer, no copy."""
-    return memoryview(_buffers(rows)[1])
+    return _buffers(rows)[1].data
 
 
 def csv_lines(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n") -> bytes:
