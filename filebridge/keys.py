@@ -157,8 +157,12 @@ class UniqueKeys:
         self._stored += len(rows)
         self.runs.append((hs[kept], lines[rows], refs))
         while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
-            (h1, l1, r1), (h2, l2, r2) = self.runs[-2:]
-            hashes = np.concatenate([h1, h2])
-            by = np.argsort(hashes, kind="stable")  # radix sort for 64-bit integers
-            self.runs[-2:] = [(hashes[by], np.concatenate([l1, l2])[by],
-                               np.concatenate([r1, r2])[by])]
+            # Merged by inserting the smaller run where its hashes belong (no re-sort),
+            # one array at a time: the copy in flight is one array of the merged run.
+            (h1, l1, r1), (h2, l2, r2) = self.runs.pop(-2), self.runs.pop()
+            at = np.searchsorted(h1, h2, "right")
+            hashes = np.insert(h1, at, h2)
+            del h1, h2
+            first_lines = np.insert(l1, at, l2)
+            del l1, l2
+            self.runs.append((hashes, first_lines, np.insert(r1, at, r2)))
