@@ -8,10 +8,12 @@ merged snapshot is saved in the same transaction that marks the file done.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from filebridge.keys import key_hashes
 from filebridge.ledger.sqlite import Ledger
 from filebridge.records import Batch
 from filebridge.sinks.base import text_column
@@ -42,6 +44,46 @@ def differs(known: pa.Table | None, keys: pa.Array, hashes: pa.Array) -> tuple[p
     return _flat(changed), _flat(new)
 
 
+class KeyIndex:
+    """The snapshot's keys by a 64-bit hash of each, sorted: a batch finds its keys'
+    rows with one binary search (NumPy) instead of a join that scans the whole
+    snapshot per batch. Built once per file; None when two snapshot keys share a hash
+    (then :func:`differs` joins)."""
+
+    def __init__(self, known: pa.Table):
+        self.keys = _flat(known["key"])
+        self.hashes = np.asarray(_flat(known["hash"]).to_numpy(zero_copy_only=False))
+        # In slices: key_hashes holds a few words per byte of the keys it is given.
+        step = 1 << 16
+        kh = np.concatenate([key_hashes(self.keys.slice(i, step))
+                             for i in range(0, len(self.keys), step)])
+        self.order = np.argsort(kh, kind="stable")
+        self.sorted = kh[self.order]
+
+    @classmethod
+    def of(cls, known: pa.Table | None) -> KeyIndex | None:
+        if known is None or known.num_rows == 0:
+            return None
+        index = cls(known)
+        return None if (index.sorted[1:] == index.sorted[:-1]).any() else index
+
+    def differs(self, keys: pa.Array, hashes: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """As :func:`differs` against the indexed snapshot."""
+        bh = key_hashes(keys)
+        pos = np.minimum(np.searchsorted(self.sorted, bh), len(self.sorted) - 1)
+        rows = self.order[pos]
+        hit = self.sorted[pos] == bh
+        at = np.flatnonzero(hit)
+        found = np.zeros(len(keys), bool)
+        if len(at):  # a hash match is confirmed on the key itself
+            same = pc.equal(self.keys.take(pa.array(rows[at])), keys.take(pa.array(at)))
+            found[at] = np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False),
+                                   bool)
+        mine = np.asarray(hashes.to_numpy(zero_copy_only=False), np.uint64)
+        changed = ~found | (self.hashes[rows] != mine)
+        return pa.array(changed), pa.array(~found)
+
+
 def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
     return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
@@ -50,13 +92,15 @@ class Delta:
     def __init__(self, ledger: Ledger, profile: str, sink: str, key: str):
         self.sink, self.key = sink, key
         self.snapshot = ledger.load_snapshot(profile, sink)
+        self.index = KeyIndex.of(self.snapshot)
         self.changes: list[pa.Table] = []
 
     def changed(self, batch: Batch) -> pa.Array:
         """Mask of rows that are new or differ from the last delivery."""
         keys = pc.cast(batch.column(self.key), pa.string())
         hashes = row_hashes(batch)
-        mask, _ = differs(self.snapshot, keys, hashes)
+        mask, _ = self.index.differs(keys, hashes) if self.index is not None else \
+            differs(self.snapshot, keys, hashes)
         probe = pa.table({"key": keys, "hash": hashes})
         staged = probe.filter(pc.and_(mask, pc.is_valid(probe["key"])))
         if staged.num_rows:

@@ -196,14 +196,18 @@ class Job:
         """The file's records, joined with its tables (``join:``), mapped; ``today``:
         the run date expressions see (the claim's, so a file redone after a crash maps
         as it did; default: now)."""
+        # A batch a filter emptied is left out: the mapper returns an empty batch as it
+        # came (input fields), which outputs would take for mapped records.
         if self.related is None:
             for raw in self.reader.read(path, report):
-                yield self.mapper.apply(raw, report, today=today)
+                if len(raw):
+                    yield self.mapper.apply(raw, report, today=today)
             return
         members = self.source.members(path) if hasattr(self.source, "members") else {}
         with self.related.open(members) as joiner:
             for raw in self.reader.read(path, report):
-                yield self.mapper.apply(joiner.apply(raw, report), report, today=today)
+                if len(raw):
+                    yield self.mapper.apply(joiner.apply(raw, report), report, today=today)
 
     def digest(self, path: Path) -> str:
         """What the ledger knows the input by: the file's content, or its set's."""

@@ -74,9 +74,10 @@ class UniqueKeys:
 
     def __init__(self, field: str):
         self.field = field
-        self.hashes = np.zeros(0, np.uint64)  # sorted
-        self.lines = np.zeros(0, np.int64)  # the line that first had each key
-        self.refs = np.zeros(0, np.int64)  # where the key itself is kept
+        # Runs of (hash, line that first had the key, where the key is kept), each
+        # sorted by hash, merged pairwise as they grow (sizes at least double down
+        # the list): a few runs to search, and no full copy per batch.
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._store: list[pa.Array] = []  # the keys kept, to confirm a hash hit
         self._starts: list[int] = []
         self._stored = 0
@@ -95,25 +96,34 @@ class UniqueKeys:
         twice[order[1:][same]] = True
         twice[order[:-1][same]] = True
         before = np.zeros(len(h), bool)
-        if len(self.hashes):  # sorted needles: searchsorted walks memory in order
-            at = np.minimum(np.searchsorted(self.hashes, hs), len(self.hashes) - 1)
-            before[order] = self.hashes[at] == hs
+        for hashes, _, _ in self.runs:  # sorted needles: searchsorted walks memory in order
+            at = np.minimum(np.searchsorted(hashes, hs), len(hashes) - 1)
+            before[order] |= hashes[at] == hs
         candidates = np.flatnonzero(valid & (before | twice))
         drop = np.zeros(len(h), bool)
         if len(candidates):
             keys = col.take(pa.array(candidates)).to_pylist()
             first: dict[str, int] = {}
-            for i, key in zip(candidates.tolist(), keys, strict=True):
-                line = int(lines[i])
+            repeats: list[tuple[int, int, str]] = []  # (row, line, key)
+            # Where each candidate's hash sits in each run (one call per run).
+            ch = h[candidates]
+            spans = [(run, np.searchsorted(run[0], ch, "left").tolist(),
+                      np.searchsorted(run[0], ch, "right").tolist()) for run in self.runs]
+            for c, (i, key, line) in enumerate(zip(candidates.tolist(), keys,
+                                                   lines[candidates].tolist(), strict=True)):
                 if key in first:
                     drop[i] = True
-                elif before[i] and (earlier := self._earlier(int(h[i]), key)) is not None:
+                elif before[i] and (earlier := self._earlier(spans, c, key)) is not None:
                     first[key] = earlier
                     drop[i] = True
                 else:
                     first[key] = line
                     continue
-                raw = batch.raw_rows([i])[0]
+                repeats.append((i, line, key))
+            # The rejected rows' input in one take: a take per row costs a file with
+            # many repeats seconds.
+            raws = batch.raw_rows([i for i, _, _ in repeats]) if repeats else []
+            for (_, line, key), raw in zip(repeats, raws, strict=True):
                 report.reject(Reject(line, self.field,
                                      f"{self.field} {key} appears twice: line {first[key]} and "
                                      f"line {line}; line {first[key]} is kept", raw, key))
@@ -121,15 +131,17 @@ class UniqueKeys:
         self._remember(col, hs, lines, order, keep)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
 
-    def _earlier(self, hash_: int, key: str) -> int | None:
-        """The line of an earlier batch that had ``key`` (None: only its hash was seen)."""
-        lo = int(np.searchsorted(self.hashes, np.uint64(hash_), "left"))
-        hi = int(np.searchsorted(self.hashes, np.uint64(hash_), "right"))
-        for j in range(lo, hi):
-            ref = int(self.refs[j])
-            part = bisect.bisect_right(self._starts, ref) - 1
-            if self._store[part][ref - self._starts[part]].as_py() == key:
-                return int(self.lines[j])
+    def _earlier(self, spans: list[tuple[tuple[np.ndarray, np.ndarray, np.ndarray],
+                                         list[int], list[int]]],
+                 c: int, key: str) -> int | None:
+        """The line of an earlier batch that had ``key`` (None: only its hash was seen);
+        ``spans``: per run, where each candidate's hash sits (``c``: this one's)."""
+        for (_, first_lines, refs), los, his in spans:
+            for j in range(los[c], his[c]):
+                ref = int(refs[j])
+                part = bisect.bisect_right(self._starts, ref) - 1
+                if self._store[part][ref - self._starts[part]].as_py() == key:
+                    return int(first_lines[j])
         return None
 
     def _remember(self, col: pa.Array, hs: np.ndarray, lines: np.ndarray,
@@ -143,9 +155,14 @@ class UniqueKeys:
         self._store.append(col.take(pa.array(rows)))
         refs = np.arange(self._stored, self._stored + len(rows), dtype=np.int64)
         self._stored += len(rows)
-        # Merge the new (sorted) hashes into the sorted ones: O(n) copies, no re-sort.
-        new = hs[kept]
-        at = np.searchsorted(self.hashes, new, "right")
-        self.hashes = np.insert(self.hashes, at, new)
-        self.lines = np.insert(self.lines, at, lines[rows])
-        self.refs = np.insert(self.refs, at, refs)
+        self.runs.append((hs[kept], lines[rows], refs))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
+            # Merged by inserting the smaller run where its hashes belong (no re-sort),
+            # one array at a time: the copy in flight is one array of the merged run.
+            (h1, l1, r1), (h2, l2, r2) = self.runs.pop(-2), self.runs.pop()
+            at = np.searchsorted(h1, h2, "right")
+            hashes = np.insert(h1, at, h2)
+            del h1, h2
+            first_lines = np.insert(l1, at, l2)
+            del l1, l2
+            self.runs.append((hashes, first_lines, np.insert(r1, at, r2)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +44,34 @@ def split_lines(block: bytes, type: pa.DataType = LARGE_BINARY) -> pa.Array:
     if block.endswith(b"\n"):
         lines = lines.slice(0, len(lines) - 1)
     return lines
+
+
+_BLANK_START = np.zeros(256, bool)
+_BLANK_START[[ord(" "), ord("\t"), ord("\r")]] = True
+
+
+def blank_lines(lines: pa.Array) -> pa.Array | None:
+    """Mask of the lines that are empty or only blanks (space, tab, CR); None when
+    there is none. Only lines that are empty or start with a blank are looked at
+    closely: a record usually starts with its code."""
+    width = np.int64 if lines.type in (pa.large_binary(), pa.large_string()) else np.int32
+    _, obuf, dbuf = lines.buffers()
+    offsets = np.frombuffer(obuf, width, len(lines) + 1, lines.offset * width().itemsize)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    maybe = lengths == 0
+    full = ~maybe
+    if full.any() and dbuf is not None:
+        data = np.frombuffer(dbuf, np.uint8, int(offsets[-1]))
+        maybe[full] = _BLANK_START[data[starts[full]]]
+    if lines.null_count:
+        maybe &= np.asarray(lines.is_valid().to_numpy(zero_copy_only=False), bool)
+    at = np.flatnonzero(maybe)
+    if not len(at):
+        return None
+    blank = np.zeros(len(lines), bool)
+    blank[at] = np.asarray(pc.fill_null(pc.match_substring_regex(
+        lines.take(pa.array(at)), "^[ \t\r]*$"), False).to_numpy(zero_copy_only=False), bool)
+    return pa.array(blank) if blank.any() else None
 
 
 def data_bytes(arr: pa.Array) -> bytes:

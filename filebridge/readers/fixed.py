@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import (
     Utf8Text,
+    blank_lines,
     decode_values,
     is_single_byte,
     marked_rows,
@@ -101,11 +102,11 @@ class FixedReader:
         text = None if self.bytewise else Utf8Text(o.encoding)
         for block in _blocks(path, o.chunk_size):
             lines = self._lines(block, text)
-            numbers = pa.array(range(next_line, next_line + len(lines)), pa.int64())
+            numbers = pa.array(np.arange(next_line, next_line + len(lines), dtype=np.int64))
             next_line += len(lines)
             # Blank lines (trailing ones, spacing) are not records.
-            blank = pc.match_substring_regex(lines, "^[ \t\r]*$")
-            if pc.any(blank).as_py():
+            blank = blank_lines(lines)
+            if blank is not None:
                 keep = pc.invert(blank)
                 lines, numbers = pc.filter(lines, keep), pc.filter(numbers, keep)
             if not len(lines):

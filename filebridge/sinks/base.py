@@ -28,12 +28,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
 from filebridge.errors import Bug, OutputError
-from filebridge.layouts.bytes import data_bytes
 from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
 from filebridge.outputs import Outbox, Staged
@@ -245,10 +245,39 @@ def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
 
 
 FORMULA_START = r"^[=+\-@\t\r]"
+_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", np.uint8)
+
+
+def _first_bytes(arr: pa.Array) -> np.ndarray:
+    """The first byte of every value (0 for empty and null ones), read off the
+    offsets and data buffers: no per-value copy."""
+    offsets, data = _buffers(arr)
+    first = np.zeros(len(arr), np.uint8)
+    full = offsets[1:] > offsets[:-1]
+    if arr.null_count:
+        full &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    first[full] = data[offsets[:-1][full]]
+    return first
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (relative to the data view) and data of a string/binary array, as views."""
+    width = np.int64 if pa.types.is_large_string(arr.type) or \
+        pa.types.is_large_binary(arr.type) else np.int32
+    _, obuf, dbuf = arr.buffers()
+    offsets = np.frombuffer(obuf, width, len(arr) + 1, arr.offset * width().itemsize)
+    if dbuf is None or offsets[-1] == offsets[0]:
+        return offsets - offsets[0], np.zeros(0, np.uint8)
+    data = np.frombuffer(dbuf, np.uint8, int(offsets[-1] - offsets[0]), int(offsets[0]))
+    return offsets - offsets[0], data
 
 
 def guard_formulas(arr: pa.Array) -> pa.Array:
     """Prefix ' to cells a spreadsheet would run as a formula (CSV injection)."""
+    # The usual column has no cell starting with one of those characters: its
+    # first bytes say so without a per-row regex.
+    if not np.isin(_first_bytes(arr), _FORMULA_BYTES).any():
+        return arr
     risky = pc.fill_null(pc.match_substring_regex(arr, FORMULA_START), False)
     # A plain negative number is data, not a formula.
     number = pc.fill_null(pc.match_substring_regex(arr, r"^-[0-9.,]+$"), False)
@@ -258,26 +287,46 @@ def guard_formulas(arr: pa.Array) -> pa.Array:
     return pc.if_else(risky, pc.binary_join_element_wise("'", arr, ""), arr)
 
 
-def csv_lines(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n") -> bytes:
-    """Rows of text columns as CSV bytes (UTF-8), quoting only where needed, without
-    a Python loop: the joined rows' data buffer is the file content."""
-    quoted = []
+def csv_cells(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
+              ) -> pa.Array:
+    """Rows of text columns as CSV lines (UTF-8), quoting only where needed, without
+    a Python loop: the result's data buffer is the file content (see write_rows)."""
     specials = {delimiter, '"', "\n", "\r"}
     pattern = "[" + "".join("\\" + c if c in "\\]^-" else c for c in specials) + "]"
+    quoted = []
     for col in columns:
-        # One memchr-speed scan of the column's bytes spares the per-row regex for
-        # the usual column that holds no delimiter, quote or line break.
-        data = data_bytes(col.cast(pa.large_string()))
-        if any(c.encode() in data for c in specials):
-            need = pc.fill_null(pc.match_substring_regex(col, pattern), False)
-            q = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
-            col = pc.if_else(need, q, col)
+        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+            col = col.cast(pa.string())
+        # A scan of the column's bytes spares the per-row regex for the usual column
+        # that holds no delimiter, quote or line break.
+        data = _buffers(col)[1].tobytes()
+        found = [c for c in specials if c.encode() in data]
+        if found:
+            need = pc.fill_null(pc.match_substring(col, found[0]) if len(found) == 1 else
+                                pc.match_substring_regex(col, pattern), False)
+            # Only the cells that need quotes are quoted, then put back in place.
+            some = col.filter(need)
+            q = pc.binary_join_element_wise('"', pc.replace_substring(some, '"', '""'), '"', "")
+            col = pc.replace_with_mask(col, need, q)
         quoted.append(col)
-    rows = pc.binary_join_element_wise(
-        pc.cast(pc.binary_join_element_wise(*quoted, delimiter), pa.large_string()),
-        pa.scalar(newline, pa.large_string()), pa.scalar("", pa.large_string()))
-    rows = rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
-    return data_bytes(rows)
+    # The line end goes on the last cell: one join of all columns, not a second one
+    # over whole rows.
+    quoted[-1] = pc.binary_join_element_wise(quoted[-1], newline, "")
+    big = sum(c.nbytes for c in quoted) >= 1 << 30
+    if big:  # a 32-bit offset holds 2 GiB of row text at most
+        quoted = [c.cast(pa.large_string()) for c in quoted]
+    rows = pc.binary_join_element_wise(*quoted, delimiter) if len(quoted) > 1 else quoted[0]
+    return rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
+
+
+def row_bytes(rows: pa.Array) -> memoryview:
+    """The lines made by :func:`csv_cells` as one view of their data buffer, no copy."""
+    return _buffers(rows)[1].data
+
+
+def csv_lines(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n") -> bytes:
+    """Rows of text columns as CSV bytes (UTF-8), quoting only where needed."""
+    return bytes(row_bytes(csv_cells(columns, delimiter, newline)))
 
 
 def header_line(names: list[str], delimiter: str = ",", newline: str = "\n") -> bytes:

@@ -16,9 +16,10 @@ from filebridge.sinks.base import (
     FileSink,
     FileSinkOptions,
     SinkContext,
-    csv_lines,
+    csv_cells,
     guard_formulas,
     header_line,
+    row_bytes,
     text_column,
 )
 
@@ -76,9 +77,9 @@ class CsvSink(FileSink):
                 self._emit(header_line(list(cols), self.o.delimiter, self.o.newline))
         return self.file
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         if self.o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            data = data.decode("utf-8").encode(self.o.encoding, errors="strict")
+            data = str(data, "utf-8").encode(self.o.encoding, errors="strict")
         if self.file is None:
             raise Bug("expected self.file is not None")
         self.file.write(data)
@@ -98,7 +99,8 @@ class CsvSink(FileSink):
             col = text_column(batch.column(name), decimal=self.o.decimal,
                               separator=self.o.separator)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
-        self._emit(csv_lines(texts, self.o.delimiter, self.o.newline))
+        # Written straight from the lines' buffer: no copy of the batch's text.
+        self._emit(row_bytes(csv_cells(texts, self.o.delimiter, self.o.newline)))
 
     def finish(self) -> None:
         if self.file is None and self.o.empty and not self.keeps_earlier():

@@ -1,0 +1,44 @@
+"""One row per key: later rows of a key are rejected naming both lines, within a
+batch and across batches, each rejected row carrying its own input values."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from filebridge.keys import UniqueKeys
+from filebridge.records import Batch, FileReport
+
+
+def _batch(keys: list[str | None], first_line: int) -> Batch:
+    lines = list(range(first_line, first_line + len(keys)))
+    return Batch(pa.table({"sku": pa.array(keys, pa.string()), "qty": pa.array(lines)}),
+                 pa.array(lines, pa.int64()))
+
+
+def test_repeats_within_and_across_batches() -> None:
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    kept1 = unique.check(_batch(["a", "b", "a", None, None], 1), report)
+    kept2 = unique.check(_batch(["c", "b", "a", "c"], 6), report)
+    assert kept1.column("sku").to_pylist() == ["a", "b", None, None]
+    assert kept2.column("sku").to_pylist() == ["c"]
+    got = [(r.line, r.reason, r.values["qty"]) for r in report._pending]
+    assert got == [
+        (3, "sku a appears twice: line 1 and line 3; line 1 is kept", 3),
+        (7, "sku b appears twice: line 2 and line 7; line 2 is kept", 7),
+        (8, "sku a appears twice: line 1 and line 8; line 1 is kept", 8),
+        (9, "sku c appears twice: line 6 and line 9; line 6 is kept", 9),
+    ]
+    assert report.tally.rejected == 4
+
+
+def test_many_repeats_each_name_their_first_line() -> None:
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    keys: list[str | None] = [f"k{i}" for i in range(5000)]
+    unique.check(_batch(keys, 1), report)
+    kept = unique.check(_batch(keys[::-1], 5001), report)
+    assert len(kept) == 0 and report.tally.rejected == 5000
+    first = report._pending[0]
+    assert (first.line, first.values["sku"]) == (5001, "k4999")
+    assert first.reason.endswith("line 5000 and line 5001; line 5000 is kept")
