@@ -273,12 +273,6 @@ class MagentoCsvSink(ProductFileSink):
             cols += ["configurable_variations", "configurable_variation_labels"]
         return list(dict.fromkeys(cols))
 
-    def start(self, ctx: Any) -> None:
-        super().start(ctx)
-        # url_key -> product key: a default row's key is the product's in every store, so
-        # a key is taken whichever language it was made for.
-        self.taken: dict[str, str] = {}
-
     def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
         try:
             keys = self._url_keys(p)
@@ -287,8 +281,10 @@ class MagentoCsvSink(ProductFileSink):
                 _php_csv_safe(cells)
         except CellError as e:
             raise ProductRefused(f"product {p.key}: {e}", e.field) from None
-        for k in keys.values():
-            self.taken[k] = p.key
+        # A default row's key is the product's in every store, so a key is taken
+        # whichever language it was made for; claimed in the spool (on disk): one per
+        # product of the file.
+        self.spool.claim(list(keys.values()), p.key)
         yield from rows
 
     def _rows(self, p: Product, keys: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -386,12 +382,13 @@ class MagentoCsvSink(ProductFileSink):
                 raise ProductRefused(f"product {p.key}: no URL key can be made from its "
                                      "title and key; map a handle field", "handle")
             out[lang] = key
-        clash = [(lang, k) for lang, k in out.items() if self.taken.get(k, p.key) != p.key]
+        taken = self.spool.owners(list(set(out.values())))
+        clash = [(lang, k) for lang, k in out.items() if taken.get(k, p.key) != p.key]
         if clash:
             lang, k = clash[0]
             raise ProductRefused(f"product {p.key}: url_key {k!r}"
                                  + (f" (store view {', '.join(self.views(lang))})" if lang
-                                    else "") + f" is product {self.taken[k]}'s already; "
+                                    else "") + f" is product {taken[k]}'s already; "
                                  "Magento refuses a URL key twice in a store: map a handle "
                                  "field", "handle")
         return out
