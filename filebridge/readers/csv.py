@@ -235,19 +235,19 @@ def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileRepor
 
 
 AHEAD = 4  # blocks Arrow may have read past the batches taken from it
-STALL = 1.0  # seconds a read waits for the reader before the limit is dropped
+NEEDED = 0.05  # seconds the reader waits in Arrow before a read past AHEAD goes on
 
 
 class _Utf8Stream(io.RawIOBase):
     """The file as UTF-8, for Arrow (invalid bytes marked: ``text.marked``).
 
     Arrow's streaming CSV reader reads blocks on its I/O thread into a queue of up to
-    32 (its background generator), each held as a Python bytes object: 32 blocks of
-    memory whatever the file, filled before the first batch is used. Reads are held
-    back to :data:`AHEAD` blocks past the batches taken (:meth:`pulled`); should Arrow
-    ever need more for its next batch, a read waits :data:`STALL` and the limit is
-    dropped for the file (a slower read, never a hang). A thread of Arrow's must not
-    be waiting here when the interpreter exits: :func:`_let_out`."""
+    32 (its background generator), each held as a Python bytes object: with a slow
+    consumer (a shop file's sink) that is 32 blocks of memory whatever the file. Reads
+    are held back to :data:`AHEAD` blocks past the batches taken (:meth:`pulled`);
+    one more goes on when the reader has waited :data:`NEEDED` in Arrow (building it
+    or asking the next batch): Arrow needs that block, never a hang. A thread of
+    Arrow's must not be waiting here when the interpreter exits: :func:`_let_out`."""
 
     def __init__(self, path: Path, encoding: str):
         self.f = open(path, "rb")
@@ -256,17 +256,27 @@ class _Utf8Stream(io.RawIOBase):
         self.gate = threading.Condition()
         self.blocks = 0  # reads Arrow made
         self.taken = 0  # batches taken from Arrow
-        self.free = False  # no limit (the reader is done, or a read stalled)
+        self.free = False  # no limit (the reader is done)
+        self.asking = True  # the reader is in Arrow (open_csv, then each batch)
         self.ended = False  # the interpreter exits: reads return the end of the file
         self.inside = 0  # Arrow's threads in readinto
         _OPEN.add(self)
 
     def pulled(self, reader: Any) -> Iterator[pa.RecordBatch]:
         """The batches of Arrow's ``reader``, each letting Arrow read one block more."""
-        for rb in reader:
+        batches = iter(reader)
+        while True:
             with self.gate:
-                self.taken += 1
+                self.asking = True
                 self.gate.notify_all()
+            try:
+                rb = next(batches)
+            except StopIteration:
+                return
+            finally:
+                with self.gate:
+                    self.asking = False
+                    self.taken += 1
             yield rb
 
     def release(self) -> None:
@@ -277,9 +287,9 @@ class _Utf8Stream(io.RawIOBase):
     def _wait(self) -> bool:
         """Whether to read on (False: the interpreter exits)."""
         with self.gate:
-            if not self.gate.wait_for(
-                    lambda: self.free or self.blocks - self.taken < AHEAD, timeout=STALL):
-                self.free = True
+            while not (self.free or self.blocks - self.taken < AHEAD):
+                if not self.gate.wait(NEEDED) and self.asking:
+                    break  # the reader has waited in Arrow a while: Arrow needs it
             self.blocks += 1
             return not self.ended
 
@@ -287,7 +297,7 @@ class _Utf8Stream(io.RawIOBase):
         with self.gate:
             self.ended = self.free = True
             self.gate.notify_all()
-            self.gate.wait_for(lambda: self.inside == 0, timeout=STALL)
+            self.gate.wait_for(lambda: self.inside == 0, timeout=1.0)
 
     def readable(self) -> bool:
         return True
