@@ -117,7 +117,8 @@ def test_arrow_reads_a_few_blocks_ahead_not_its_queue_of_32(tmp_path):
         first = next(batches)
         time.sleep(0.5)  # a slow consumer: Arrow's thread has time to fill its queue
         held, _ = tracemalloc.get_traced_memory()
-        batches.close()
+        for _ in batches:  # the rest, to the end of the file
+            pass
     finally:
         tracemalloc.stop()
     assert len(first) > 1000
