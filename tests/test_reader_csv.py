@@ -94,3 +94,52 @@ def test_filter_counts_skipped(tmp_path):
                         filter=[{"field": "T", "equals": "D"}, {"field": "Q", "min": 0}])
     assert rows == [{"T": "D", "Q": 1}]
     assert rep.tally.skipped == 2 and rep.tally.read == 3
+
+
+def _articles(path: Path, n: int) -> None:
+    path.write_bytes(("ART;DESC\n" + "".join(f"A{i:07d};Articolo {i} caffè\n"
+                                              for i in range(n))).encode())
+
+
+def test_arrow_reads_a_few_blocks_ahead_not_its_queue_of_32(tmp_path):
+    """Arrow's reader thread fills a queue of 32 blocks (Python bytes objects) before
+    the first batch is used; the stream holds it to a few blocks past the batches
+    taken, so a reader's memory is a few blocks whatever the file's size."""
+    import time
+    import tracemalloc
+
+    p = tmp_path / "a.csv"
+    _articles(p, 120_000)  # 3.4 MB: 52 blocks of 64 KiB
+    o = CsvOptions.model_validate({"format": "csv", "delimiter": ";", "chunk_size": 65536})
+    tracemalloc.start()
+    try:
+        batches = CsvReader(o).read(p, FileReport(p.name))
+        first = next(batches)
+        time.sleep(0.5)  # a slow consumer: Arrow's thread has time to fill its queue
+        held, _ = tracemalloc.get_traced_memory()
+        for _ in batches:  # the rest, to the end of the file
+            pass
+    finally:
+        tracemalloc.stop()
+    assert len(first) > 1000
+    assert held < 10 * 65536, f"{held} bytes held after the first batch"  # 35 blocks before
+
+
+def test_a_file_of_many_blocks_reads_whole_and_in_order(tmp_path):
+    p = tmp_path / "a.csv"
+    _articles(p, 40_000)  # 18 blocks
+    rows, lines, rep = read(p, delimiter=";", chunk_size=65536)
+    assert [r["ART"] for r in rows] == [f"A{i:07d}" for i in range(40_000)]
+    assert lines == list(range(2, 40_002)) and rep.tally.read == 40_000
+
+
+def test_arrow_reads_what_it_needs_beyond_the_limit(tmp_path, monkeypatch):
+    """Arrow needs the next block to finish a batch: with a limit of one block it
+    still reads on while the reader waits for the batch (never a hang)."""
+    from filebridge.readers import csv as csv_reader
+
+    monkeypatch.setattr(csv_reader, "AHEAD", 1)
+    p = tmp_path / "a.csv"
+    _articles(p, 12_000)  # 6 blocks
+    rows, _, _ = read(p, delimiter=";", chunk_size=65536)
+    assert len(rows) == 12_000 and rows[-1]["ART"] == "A0011999"

@@ -8,8 +8,12 @@ tracked across them.
 
 from __future__ import annotations
 
+import atexit
 import csv as stdcsv
 import io
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -172,7 +176,7 @@ class CsvReader:
         next_row = 0  # data rows seen so far, to place each row on its source line
         extra_lines = 0  # line breaks inside quoted values so far
         try:
-            for rb in reader:
+            for rb in source.pulled(reader):
                 if rb.num_rows == 0:
                     continue
                 table = pa.Table.from_batches([rb])
@@ -206,6 +210,8 @@ class CsvReader:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV in {o.encoding}: {e}") from None
+        finally:
+            source.release()  # before Arrow's reader goes: its thread may be waiting
 
 
 def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileReport) -> Batch:
@@ -229,13 +235,70 @@ def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileRepor
     return Batch(table.filter(mask), pc.filter(lines, mask))
 
 
+AHEAD = 4  # blocks Arrow may have read past the batches taken from it
+NEEDED = 0.05  # seconds the reader waits in Arrow before a read past AHEAD goes on
+
+
 class _Utf8Stream(io.RawIOBase):
-    """The file as UTF-8, for Arrow (invalid bytes marked: ``text.marked``)."""
+    """The file as UTF-8, for Arrow (invalid bytes marked: ``text.marked``).
+
+    Arrow's streaming CSV reader reads blocks on its I/O thread into a queue of up to
+    32 (its background generator), each held as a Python bytes object: with a slow
+    consumer (a shop file's sink) that is 32 blocks of memory whatever the file. Reads
+    are held back to :data:`AHEAD` blocks past the batches taken (:meth:`pulled`);
+    one more goes on when the reader has waited :data:`NEEDED` in Arrow (building it
+    or asking the next batch): Arrow needs that block, never a hang. A thread of
+    Arrow's must not be waiting here when the interpreter exits: :func:`_let_out`."""
 
     def __init__(self, path: Path, encoding: str):
         self.f = open(path, "rb")
         self.text = Utf8Text(encoding)
         self.pending = memoryview(b"")
+        self.gate = threading.Condition()
+        self.blocks = 0  # reads Arrow made
+        self.taken = 0  # batches taken from Arrow
+        self.free = False  # no limit (the reader is done)
+        self.asking = True  # the reader is in Arrow (open_csv, then each batch)
+        self.ended = False  # the interpreter exits: reads return the end of the file
+        self.inside = 0  # Arrow's threads in readinto
+        _OPEN.add(self)
+
+    def pulled(self, reader: Any) -> Iterator[pa.RecordBatch]:
+        """The batches of Arrow's ``reader``, each letting Arrow read one block more."""
+        batches = iter(reader)
+        while True:
+            with self.gate:
+                self.asking = True
+                self.gate.notify_all()
+            try:
+                rb = next(batches)
+            except StopIteration:
+                return
+            finally:
+                with self.gate:
+                    self.asking = False
+                    self.taken += 1
+            yield rb
+
+    def release(self) -> None:
+        with self.gate:
+            self.free = True
+            self.gate.notify_all()
+
+    def _wait(self) -> bool:
+        """Whether to read on (False: the interpreter exits)."""
+        with self.gate:
+            while not (self.free or self.blocks - self.taken < AHEAD):
+                if not self.gate.wait(NEEDED) and self.asking:
+                    break  # the reader has waited in Arrow a while: Arrow needs it
+            self.blocks += 1
+            return not self.ended
+
+    def end(self) -> None:
+        with self.gate:
+            self.ended = self.free = True
+            self.gate.notify_all()
+            self.gate.wait_for(lambda: self.inside == 0, timeout=1.0)
 
     def readable(self) -> bool:
         return True
@@ -243,6 +306,16 @@ class _Utf8Stream(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         """Fills ``buf`` whole unless the file ends: Arrow takes a short read for a
         block and would cut rows at it."""
+        with self.gate:
+            self.inside += 1
+        try:
+            return self._readinto(buf) if self._wait() else 0
+        finally:
+            with self.gate:
+                self.inside -= 1
+                self.gate.notify_all()
+
+    def _readinto(self, buf: Any) -> int:
         done, size = 0, len(buf)
         while done < size:
             if not self.pending:
@@ -261,5 +334,19 @@ class _Utf8Stream(io.RawIOBase):
     def close(self) -> None:
         self.f.close()
         super().close()
+
+
+_OPEN: weakref.WeakSet[_Utf8Stream] = weakref.WeakSet()
+
+
+@atexit.register
+def _let_out() -> None:
+    """Arrow's threads out of the streams' waits before the interpreter goes (a thread
+    of its own coming back into a finalizing interpreter aborts the process)."""
+    streams = list(_OPEN)
+    for s in streams:
+        s.end()
+    if streams:
+        time.sleep(0.05)  # back into Arrow's C++ from the last Python line of readinto
 
 __all__ = ["CsvOptions", "CsvReader"]

@@ -320,27 +320,24 @@ class MagentoCsvSink(ProductFileSink):
             cols += ["configurable_variations", "configurable_variation_labels"]
         return list(dict.fromkeys(cols))
 
-    def start(self, ctx: Any) -> None:
-        super().start(ctx)
-        # url_key -> product key: a default row's key is the product's in every store, so
-        # a key is taken whichever language it was made for.
-        self.taken: dict[str, str] = {}
-        self.claims: dict[str, str] = {}  # url_key -> product key: the ledger's, at finish
-
-    def finish(self) -> None:
-        super().finish()
+    def _write_products(self) -> None:
+        super()._write_products()
+        # The file's URL keys, claimed in the spool as its products were written, go to
+        # the ledger; they count for later files once this one is done.
         job, ctx = self.job, self.ctx
-        if self.claims and job is not None and ctx is not None and ctx.file_id is not None:
+        if job is not None and ctx is not None and ctx.file_id is not None:
             url_keys.claim(job.ledger, job.profile, self.id, ctx.file_id,
-                           sorted(self.claims.items()))
+                           self.spool.claimed())
 
-    def _owners(self, keys: list[str]) -> dict[str, str]:
-        """Who has ``keys``: products of this file, then of earlier files (the ledger)."""
-        out = {k: self.taken[k] for k in keys if k in self.taken}
+    def _owners(self, keys: list[str]) -> tuple[dict[str, str], set[str]]:
+        """Who has ``keys``: products of this file (the spool), then of earlier files
+        (the ledger); and which of them this file's."""
+        out = self.spool.owners(keys)
+        mine = set(out)
         rest = [k for k in keys if k not in out]
         if rest and self.job is not None:
             out.update(url_keys.owners(self.job.ledger, self.job.profile, self.id, rest))
-        return out
+        return out, mine
 
     def rows(self, p: Product, known: set[str]) -> Iterator[tuple[str, dict[str, str]]]:
         try:
@@ -350,9 +347,10 @@ class MagentoCsvSink(ProductFileSink):
                 _php_csv_safe(cells)
         except CellError as e:
             raise ProductRefused(f"product {p.key}: {e}", e.field) from None
-        for k in keys.values():
-            self.taken[k] = p.key
-            self.claims[k] = p.key
+        # A default row's key is the product's in every store, so a key is taken
+        # whichever language it was made for; claimed in the spool (on disk): one per
+        # product of the file.
+        self.spool.claim(list(keys.values()), p.key)
         yield from rows
 
     def _rows(self, p: Product, keys: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -452,11 +450,11 @@ class MagentoCsvSink(ProductFileSink):
                 raise ProductRefused(f"product {p.key}: no URL key can be made from its "
                                      "title and key; map a handle field", "handle")
             out[lang] = key
-        owners = self._owners(sorted(set(out.values())))
+        owners, mine = self._owners(sorted(set(out.values())))
         clash = [(lang, k) for lang, k in out.items() if owners.get(k, p.key) != p.key]
         if clash:
             lang, k = clash[0]
-            where = "" if k in self.taken else " (in an earlier file)"
+            where = "" if k in mine else " (in an earlier file)"
             raise ProductRefused(f"product {p.key}: url_key {k!r}"
                                  + (f" (store view {', '.join(self.views(lang))})" if lang
                                     else "") + f" is product {owners[k]}'s already{where}; "

@@ -114,6 +114,7 @@ class Spool:
             PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
             CREATE TABLE products (ord INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE);
             CREATE TABLE recs (k TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL);
+            CREATE TABLE claims (k TEXT PRIMARY KEY, owner TEXT NOT NULL) WITHOUT ROWID;
             """)
         self.seq = 0
 
@@ -139,6 +140,22 @@ class Spool:
             recs += pickle.loads(data)  # our own scratch file: trusted
         if recs:
             yield key, recs  # type: ignore[misc]
+
+    def owners(self, keys: list[str]) -> dict[str, str]:
+        """Which product claimed each of ``keys`` earlier in the file (see :meth:`claim`)."""
+        return dict(self.db.execute(
+            f"SELECT k, owner FROM claims WHERE k IN ({','.join('?' * len(keys))})", keys
+        ).fetchall()) if keys else {}
+
+    def claim(self, keys: list[str], owner: str) -> None:
+        """Keys that must be unique within the file (e.g. a URL key), taken by a
+        product: kept here, on disk, since a file has any number of products."""
+        self.db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?)",
+                            [(k, owner) for k in keys])
+
+    def claimed(self) -> Iterator[tuple[str, str]]:
+        """Every (key, product) claimed in the file."""
+        yield from self.db.execute("SELECT k, owner FROM claims ORDER BY k")
 
     def close(self) -> None:
         self.db.close()
