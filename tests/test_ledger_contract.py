@@ -647,3 +647,30 @@ def test_url_keys_count_once_their_file_is_done_and_stay_with_the_first(opener):
     led.finish(f3.id, "p", "done", {})
     assert url_keys.owners(again, "p", "out", ["scarf", "coat"]) == {"scarf": "A",
                                                                      "coat": "E"}
+
+
+def test_attribute_values_count_once_their_file_is_done_in_the_shops_order(opener):
+    """filebridge/ledger/attribute_values.py: like url_keys, a value a failed file
+    created is not in the group; a done file's value keeps its position, its place
+    follows the last file's order; the next file that sends a value takes it over."""
+    from filebridge.ledger import attribute_values
+
+    led = opener()
+    rid = led.start_run("p")
+    done = led.claim("p", "d1", "a.csv", 1, rid)
+    attribute_values.save(led, "p", "s", done.id, [("size", [("S", 1), ("L", 2)])])
+    assert attribute_values.load(led, "p", "s") == {}  # not done yet
+    led.finish(done.id, "p", "done", {})
+    failed = led.claim("p", "d2", "b.csv", 1, rid)
+    attribute_values.save(led, "p", "s", failed.id, [("size", [("S", 9), ("M", 1),
+                                                                ("L", 9)])])
+    led.finish(failed.id, "p", "failed", {}, reason="boom")
+    again = opener()
+    assert attribute_values.load(again, "p", "s") == {"size": [("S", 1), ("L", 2)]}
+    assert attribute_values.load(again, "p", "other") == {}
+    later = again.claim("p", "d3", "c.csv", 1, rid)
+    attribute_values.save(again, "p", "s", later.id, [("size", [("S", 1), ("M", 1),
+                                                                 ("L", 2)])])
+    again.finish(later.id, "p", "done", {})
+    assert attribute_values.load(led, "p", "s") == {"size": [("S", 1), ("M", 1),
+                                                             ("L", 2)]}

@@ -360,3 +360,47 @@ def test_one_discount_per_product(tmp_path):
     shop = PrestaShop()
     load(shop, files)
     assert shop.product("GIA").discount is None
+
+
+def test_a_later_files_new_size_is_placed_among_the_shops_values(tmp_path):
+    """Across files (the ledger's attribute_values): the importer keeps a value's
+    creation position, so an M first sent after XS, S, L, XL exist must declare S's
+    position to land between S and L; the earlier sizes keep the positions they
+    were created with. Counted against this file alone, M would land after XS."""
+    ledger = SqliteLedger(tmp_path / "l.db")
+    rid = ledger.start_run("p")
+    shop = PrestaShop()
+    first = ledger.claim("p", "d1", "a.csv", 1, rid)
+    _, files = day(tmp_path, [jacket(s, "Blu") for s in ("XL", "S", "XS", "L")], ledger,
+                   first.id)
+    load(shop, files)
+    assert shop.group_values("Taglia") == ["XS", "S", "L", "XL"]
+    second = ledger.claim("p", "d2", "b.csv", 1, rid)
+    report, files = day(tmp_path, [jacket(s, "Blu") for s in ("L", "M")], ledger,
+                        second.id)
+    assert not [r for r in report.rejects() if r.field == "size"]
+    load(shop, files)  # no mismatch: L is declared with the position it was created with
+    assert shop.group_values("Taglia") == ["XS", "S", "M", "L", "XL"]
+
+
+def test_a_later_size_that_belongs_first_is_listed_last_with_a_warning(tmp_path):
+    ledger = SqliteLedger(tmp_path / "l.db")
+    rid = ledger.start_run("p")
+    shop = PrestaShop()
+    first = ledger.claim("p", "d1", "a.csv", 1, rid)
+    load(shop, day(tmp_path, [jacket(s, "Blu") for s in ("S", "M", "L")], ledger,
+                   first.id)[1])
+    second = ledger.claim("p", "d2", "b.csv", 1, rid)
+    report, files = day(tmp_path, [jacket("XS", "Blu")], ledger, second.id)
+    warned = [r.reason for r in report.rejects() if r.level == "warning"]
+    assert any("'XS' belongs before 'S', created earlier (by an earlier file)" in w
+               for w in warned), warned
+    load(shop, files)
+    assert shop.group_values("Taglia") == ["S", "M", "L", "XS"]  # what the warning says
+    # A third file counts XS among the group, where the shop has it (last): XL ranks
+    # after every value there, so it goes last too, and XS keeps its position.
+    third = ledger.claim("p", "d3", "c.csv", 1, rid)
+    _, files = day(tmp_path, [jacket(s, "Blu") for s in ("XS", "XL")], ledger, third.id)
+    load(shop, files)
+    assert shop.group_values("Taglia") == ["S", "M", "L", "XS", "XL"]
+

@@ -378,6 +378,22 @@ URL_KEYS = """CREATE TABLE IF NOT EXISTS url_keys (
 """
 
 
+# The values PrestaShop combinations files created per attribute group, in the shop's
+# order (filebridge/ledger/attribute_values.py): a later file's new value is placed
+# among them. A value counts once the file that created it is done.
+ATTRIBUTE_VALUES = """CREATE TABLE IF NOT EXISTS attribute_values (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    field TEXT NOT NULL,            -- the option field (the attribute group)
+    value TEXT NOT NULL,
+    ord INTEGER NOT NULL,           -- its place in the group, in the shop's order
+    position INTEGER NOT NULL,      -- the position it was declared with when created
+    file_id INTEGER NOT NULL,       -- the file that created it
+    PRIMARY KEY (profile, sink, field, value)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -400,6 +416,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("images.retired: since when a published photo is no longer in the photo folder",
      _add_columns("images", "retired REAL")),
     ("url_keys: the URL keys Magento product files gave each product", _script(URL_KEYS)),
+    ("attribute_values: the values PrestaShop files created per attribute group, in order",
+     _script(ATTRIBUTE_VALUES)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -62,8 +62,12 @@ tests/checkers/prestashop_importer.py):
   ledger's memory, the others), whose quantities are the last ones sent.
 - **Positions**: attribute groups and values carry 1-based positions (a ``0``
   means "at the end" to the importer); PrestaShop keeps the position a value was
-  created with and renumbers the group after each new value, so values first
-  created by a later file land after the existing ones.
+  created with and renumbers the group after each new value. The values earlier
+  done files created are remembered in the ledger, in the shop's order
+  (``attribute_values``, filebridge/ledger/attribute_values.py), so a later file's
+  new value is placed among them (an M arriving after XS, S, L goes after S); one
+  that belongs first or second cannot be placed by the importer and goes last (a
+  warning). Values reordered or created by hand in the shop are not known.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ from filebridge.catalog.product import Product
 from filebridge.catalog.sizes import ordered
 from filebridge.catalog.values import blank, integer, money, text
 from filebridge.errors import OutputError
+from filebridge.ledger import attribute_values
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SinkContext
@@ -249,6 +254,22 @@ class PrestaShopCsvSink(ProductFileSink):
         self._ranks: dict[str, dict[str, int]] | None = None
         self.created: dict[str, list[str]] = {}  # option field -> values, shop order
         self.declared: dict[str, dict[str, int]] = {}  # option field -> value -> position
+        self.earlier: dict[str, list[str]] = {}  # option field -> earlier files' values
+        if self.job is not None:  # what earlier done files created: the group as it is
+            for field, values in attribute_values.load(self.job.ledger, self.job.profile,
+                                                       self.id).items():
+                self.earlier[field] = [v for v, _ in values]
+                self.created[field] = [v for v, _ in values]
+                self.declared[field] = dict(values)
+
+    def _write_products(self) -> None:
+        super()._write_products()
+        # The groups as this file leaves them; they count for later files once it is done.
+        job, ctx = self.job, self.ctx
+        if job is not None and ctx is not None and ctx.file_id is not None:
+            attribute_values.save(job.ledger, job.profile, self.id, ctx.file_id, [
+                (f, [(v, self.declared[f][v]) for v in shop])
+                for f, shop in self.created.items() if shop])
 
     def write(self, batch: Batch) -> None:
         spec = self.ctx.product if self.ctx is not None else None
@@ -541,12 +562,14 @@ class PrestaShopCsvSink(ProductFileSink):
                 PRODUCT_LABELS["reduction_to"]: f"{end} 23:59:59" if end else ""}
 
     def ranks(self) -> dict[str, dict[str, int]]:
-        """Per option field, each value's place among all this file's values."""
+        """Per option field, each value's place among the group's: earlier files' and
+        this file's."""
         if self._ranks is None:
             spec = self.ctx.product if self.ctx is not None else None
             self._ranks = {
-                o.field: {v: n for n, v in enumerate(
-                    ordered(list(self.values.get(o.field, {})), o.order))}
+                o.field: {v: n for n, v in enumerate(ordered(
+                    [*self.earlier.get(o.field, []), *self.values.get(o.field, {})],
+                    o.order))}
                 for o in (spec.option_specs() if spec is not None else [])}
         return self._ranks
 
@@ -558,7 +581,7 @@ class PrestaShopCsvSink(ProductFileSink):
         of 0 or less means "after the last". So a value goes after the last one when
         it ranks last, else declares its predecessor's position; it cannot be put
         first or second among values created before it (a warning says so). The
-        group is taken as empty when this file starts."""
+        group starts as earlier done files left it (the ledger's attribute_values)."""
         declared = self.declared.setdefault(field, {})
         if value in declared:
             return declared[value]
@@ -579,8 +602,10 @@ class PrestaShopCsvSink(ProductFileSink):
             if self.ctx is not None and self.ctx.report is not None:
                 self.ctx.report.warn(p.variants[0].get("line"), field,
                                      f"{self.o.format}: product {p.key}: {field} {value!r} "
-                                     f"belongs before {shop[k]!r}, created earlier in this "
-                                     "file; PrestaShop's import cannot put a new value "
+                                     f"belongs before {shop[k]!r}, created earlier ("
+                                     + ("by an earlier file" if shop[k] in
+                                        self.earlier.get(field, []) else "in this file")
+                                     + "); PrestaShop's import cannot put a new value "
                                      "first or second, so it is listed last: reorder it "
                                      "in Catalog > Attributes")
         declared[value] = pos
