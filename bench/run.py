@@ -25,7 +25,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "bench"
+# ../shared/bench beside the checkout, or beside any folder above it (a worktree).
+SHARED = next((p / "shared" / "bench" for p in HERE.parents
+               if (p / "shared" / "bench" / "run.py").exists()),
+              HERE.parent.parent / "shared" / "bench")
 PROFILES = HERE / "profiles"
 
 
