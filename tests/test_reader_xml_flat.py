@@ -123,7 +123,8 @@ def test_lines_past_65535_follow_libxml2(tmp_path):
     element line there): the fast path gives the same, empty children included."""
     recs = ["<r>\n<a>1</a>\n</r>", "<r><a></a>\n<b>2</b></r>",
             "<r><a></a><b></b><c></c>\n<e>4</e></r>", "<r><a></a><b></b><c></c><e></e></r>",
-            "<r>\n<a></a>\n<b>\n</b></r>"]
+            "<r>\n<a></a>\n<b>\n</b></r>", "<r>t<a></a>\n<b>2</b></r>",
+            "<r><a></a> x <c></c>\n<b>2</b></r>"]
     p = tmp_path / "a.xml"
     for body in recs:
         p.write_text("<root>" + "\n" * 65530 + "\n".join([body] * 4) + "\n</root>",

@@ -173,7 +173,7 @@ class FlatRecords:
         nl = np.flatnonzero(a == 10)
         lines = line + np.searchsorted(nl, lt[0::per])
         if lines[-1] >= _SHORT:
-            self._big_lines(lines, alt, lt, gt, nl, per)
+            self._big_lines(lines, a, lt, gt, nl, per)
         amp = b"&" in block
         values = {}
         for tag in self.tags:
@@ -189,7 +189,7 @@ class FlatRecords:
         return values, lines, gt[per - 1::per] + 1, len(nl)
 
     @staticmethod
-    def _big_lines(lines: np.ndarray, alt: pa.Array, lt: np.ndarray, gt: np.ndarray,
+    def _big_lines(lines: np.ndarray, a: np.ndarray, lt: np.ndarray, gt: np.ndarray,
                    nl: np.ndarray, per: int) -> None:
         """From line 65535 on, libxml2 keeps no element's line: lxml then gives the
         line where the first text inside the record ends (xmlGetLineNo). Set the same,
@@ -201,11 +201,12 @@ class FlatRecords:
             raise Unsure  # a record's blank own text is kept: its line is not known here
         reach = min(m, 4)  # xmlGetLineNo looks at most this far
         tag = big * per  # index of each big record's start tag
-        # Its own text and the tails of the children reached must be blank.
-        blank = [tag] + [tag + 2 + 2 * k for k in range(reach)]
-        for b in blank:
-            seg = pc.take(alt, pa.array(2 * b + 1))
-            if not pc.all(pc.match_substring_regex(seg, r"^[ \t\n]*$")).as_py():
+        # Its own text and the tails of the children reached must be blank: nothing
+        # but space, tab or LF from a tag's '>' to the next '<'.
+        solid = np.zeros(len(a) + 1, np.int32)
+        np.cumsum((a != 32) & (a != 10) & (a != 9), dtype=np.int32, out=solid[1:])
+        for b in [tag] + [tag + 2 + 2 * k for k in range(reach)]:
+            if (solid[lt[b + 1]] != solid[gt[b] + 1]).any():
                 raise Unsure
         empty = [lt[tag + 2 + 2 * k] - gt[tag + 1 + 2 * k] == 1 for k in range(reach)]
         code = sum(e.astype(np.int64) << k for k, e in enumerate(empty))
