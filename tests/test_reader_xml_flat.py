@@ -51,11 +51,14 @@ def _document(rng: random.Random) -> tuple[str, dict]:
     pad = "\n" * rng.choice([0, 0, 65525, 65534])  # libxml2 keeps lines to 65535
     head = rng.choice(['<?xml version="1.0" encoding="UTF-8"?>\n', "", "<?xml version='1.0'?>",
                        "<!DOCTYPE root>\n", '<?xml version="1.0" encoding="ISO-8859-1"?>\n',
-                       "<!-- c -->\n"] if rng.random() < 0.3 else ["<?xml version='1.0'?>\n"])
+                       "<!-- c -->\n", "<?xml version='1.0'?><!-- <r> --><?pi x?>",
+                       "<?xml version='1.1'?>"]
+                      if rng.random() < 0.3 else ["<?xml version='1.0'?>\n"])
     root = rng.choice(["<root>", "<root a='1'>", "<root xmlns='u'>", "<r>"] if rng.random() < 0.1
                       else ["<root>"])
     text = (f"{head}{root}{pad}\n" + between.join(records) + "\n"
-            + f"</{root[1:].split()[0].rstrip('>')}>\n")
+            + f"</{root[1:].split()[0].rstrip('>')}>"
+            + rng.choice(["\n", "\n", "<!-- end -->\n", "<?pi?>", "<!-- x --> y"]))
     if rng.random() < 0.05:
         text = text[:rng.randrange(len(text))]  # truncated
     if rng.random() < 0.1:
@@ -103,7 +106,7 @@ def test_fast_path_reads_as_lxml_does(tmp_path, seed):
         path.write_bytes(text.encode("utf-8"))
         assert _outcome(path, opts, True) == _outcome(path, opts, False), (seed, i)
         taken += _flat(path, opts)
-    assert taken >= 5  # the fast path was really exercised
+    assert taken >= 3  # the fast path was really exercised
 
 
 def test_a_switch_mid_file_gives_each_record_once(tmp_path):

@@ -6,10 +6,11 @@ no per-element callbacks), but the values come from the UTF-8 bytes with NumPy a
 Arrow, a block of complete records at a time, never a Python object per element.
 
 It reads only what it can prove the lxml path reads the same way: a UTF-8 file with
-no DOCTYPE, comment or PI, a root start tag without attributes, records whose markup
-is exactly ``<record>``, pairs ``<child>…</child>`` of plain (ASCII, unprefixed) names
-and ``</record>``, every record of a block with the same markup; text without CR,
-with no reference but the five predefined entities, no value only blank. Anything
+no DOCTYPE (comments and PIs only outside the root), a root start tag without
+attributes, records whose markup is exactly ``<record>``, pairs ``<child>…</child>``
+of plain (ASCII, unprefixed) names and ``</record>``, every record of a block with the
+same markup; text without CR, with no reference but the five predefined entities, no
+value only blank. Anything
 else raises ``Unsure`` (and so does any syntax error), and the lxml path reads the
 file instead, from the start, skipping the batches already given: results are
 identical in every case, the lxml path deciding every refusal.
@@ -33,9 +34,11 @@ _READ = 1 << 20
 _SHORT = 65535  # libxml2 keeps lines up to this in an element (an unsigned short)
 _WS = rb"[ \t\n]*"
 _PLAIN = rb"[A-Za-z_][A-Za-z0-9_.\-]*"
-_HEAD = re.compile(rb"(?:<\?xml[ \t\n]+version=[\"']1\.0[\"'][^<>]*\?>)?" + _WS
-                   + rb"<(" + _PLAIN + rb")>")
-_TAIL = re.compile(_WS + rb"</(" + _PLAIN + rb")>" + _WS)
+# Blanks, comments and PIs (not <?xml…?>) around the root element: lxml drops them.
+_MISC = rb"(?:[ \t\n]+|<!--.*?-->|<\?(?![xX][mM][lL]).*?\?>)*"
+_HEAD = re.compile(rb"(?:<\?xml[ \t\n]+version=[\"']1\.0[\"'][^<>]*\?>)?" + _MISC
+                   + rb"<(" + _PLAIN + rb")>", re.S)
+_TAIL = re.compile(_WS + rb"</(" + _PLAIN + rb")>" + _MISC, re.S)
 _CHILD = re.compile(rb"<(" + _PLAIN + rb")></\1>")
 # Predefined entities, decoded in this order (&amp; last: "&amp;lt;" is "&lt;").
 _ENTITIES = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")]
