@@ -36,13 +36,16 @@ def _document(rng: random.Random) -> tuple[str, dict]:
     odd = rng.choice([0.0, 0.0, 0.0, 0.01, 0.05])
     tags = rng.sample(["a", "b", "c", "e", "z"], rng.randint(1, 5))
     sep = rng.choice(["", "\n", "\n    ", " \t"])
+    vary = rng.choice([0.0, 0.3])  # children left out, moved, repeated: still flat
     records = []
     for _ in range(rng.randint(1, 40)):
         kids = list(tags)
-        if rng.random() < odd:
+        if rng.random() < max(odd, vary):
             rng.shuffle(kids)
-        if rng.random() < odd and kids:
+        if rng.random() < max(odd, vary) and kids:
             kids.pop()
+        if rng.random() < vary / 3 and kids:
+            kids.append(rng.choice(kids))
         body = sep.join(_child(rng, t, odd) for t in kids)
         own = rng.choice(["", "\n", "t"]) if rng.random() < odd else sep
         start = rng.choice(["<r k='1'>", "<r >", "<!-- c --><r>"]) if rng.random() < odd else "<r>"
@@ -109,6 +112,18 @@ def test_fast_path_reads_as_lxml_does(tmp_path, seed):
     assert taken >= 3  # the fast path was really exercised
 
 
+def test_records_of_different_shapes_are_read_fast(tmp_path):
+    shapes = ["<r><a>1</a><b>2</b></r>", "<r><b>3</b></r>", "<r><b>4</b><a>5</a><a>6</a></r>",
+              "<r><z>7</z></r>", "<r><c></c><a>8</a></r>"]
+    p = tmp_path / "a.xml"
+    p.write_text("<root>\n" + "\n".join(shapes * 3) + "\n</root>\n", encoding="utf-8")
+    opts = {"format": "xml", "record": "r", "fields": FIELDS, "batch_rows": 4}
+    assert _flat(p, opts)
+    fast = _outcome(p, opts, True)
+    assert fast == _outcome(p, opts, False)
+    assert [r["a"] for b, _ in fast[0] for r in b][:5] == ["1", None, "5", None, "8"]
+
+
 def test_a_switch_mid_file_gives_each_record_once(tmp_path):
     """Flat batches first, then a record the fast path leaves to lxml: no record lost
     or repeated, lines kept."""
@@ -134,6 +149,8 @@ def test_lines_past_65535_follow_libxml2(tmp_path):
                      encoding="utf-8")
         opts = {"format": "xml", "record": "r", "fields": FIELDS}
         assert _outcome(p, opts, True) == _outcome(p, opts, False), body
+        if body.startswith("<r><a></a>\n<b>"):  # compact and blank: the fast path's
+            assert _flat(p, opts)
 
 
 def test_text_child_walks_as_xmlgetlineno():

@@ -8,8 +8,8 @@ Arrow, a block of complete records at a time, never a Python object per element.
 It reads only what it can prove the lxml path reads the same way: a UTF-8 file with
 no DOCTYPE (comments and PIs only outside the root), a root start tag without
 attributes, records whose markup is exactly ``<record>``, pairs ``<child>…</child>``
-of plain (ASCII, unprefixed) names and ``</record>``, every record of a block with the
-same markup; text without CR, with no reference but the five predefined entities, no
+of plain (ASCII, unprefixed) names and ``</record>`` (children may differ from record
+to record); text without CR, with no reference but the five predefined entities, no
 value only blank. Anything
 else raises ``Unsure`` (and so does any syntax error), and the lxml path reads the
 file instead, from the start, skipping the batches already given: results are
@@ -164,66 +164,83 @@ class FlatRecords:
         offsets[0::2], offsets[1::2] = lt, gt + 1
         alt = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
                                           pa.py_buffer(block))
-        first = block.find(self.close)
-        per = int(np.searchsorted(lt, first)) + 1  # tags in a record
-        skeleton = b"".join(block[i:j + 1] for i, j in zip(lt[:per], gt[:per], strict=True))
-        position = self._positions(skeleton)
-        n, rem = divmod(len(lt), per)
-        markup = pc.take(alt, pa.array(np.arange(0, len(offsets) - 1, 2)))
-        size = int(np.frombuffer(markup.buffers()[1], np.int32, len(markup) + 1)[-1])
-        if rem or markup.buffers()[2].to_pybytes()[:size] != skeleton * n:
+        # A record starts at each tag that is exactly <record>; its shape is the
+        # concatenation of its tags, read once per distinct shape (a zero-copy view).
+        starts = np.flatnonzero(gt - lt + 1 == len(self.open))
+        for k, byte in enumerate(self.open[1:-1], 1):
+            starts = starts[a[lt[starts] + k] == byte]
+        if len(starts) == 0 or starts[0] != 0:
             raise Unsure
+        bounds = np.append(starts, len(lt))
+        sizes = np.diff(bounds)  # tags per record
+        markup = pc.take(alt, pa.array(np.arange(0, len(offsets) - 1, 2)))
+        cuts = np.frombuffer(markup.buffers()[1], np.int32, len(markup) + 1)[bounds]
+        tags = markup.buffers()[2].to_pybytes()[:cuts[-1]]
+        if (sizes == sizes[0]).all() and tags == tags[:cuts[1]] * len(starts):
+            shape, found = np.zeros(len(starts), np.int64), [self._positions(tags[:cuts[1]])]
+        else:
+            shapes = pa.StringArray.from_buffers(len(starts), pa.py_buffer(cuts),
+                                                 markup.buffers()[2]).dictionary_encode()
+            shape = shapes.indices.to_numpy()
+            found = [self._positions(s.as_buffer().to_pybytes()) for s in shapes.dictionary]
         nl = np.flatnonzero(a == 10)
-        lines = line + np.searchsorted(nl, lt[0::per])
+        lines = line + np.searchsorted(nl, lt[starts])
         if lines[-1] >= _SHORT:
-            self._big_lines(lines, a, lt, gt, nl, per)
+            # Whether the text after each tag holds anything but space, tab or LF.
+            blank = (a == 32) | (a == 10) | (a == 9)
+            solid = np.logical_or.reduceat(~blank, offsets[:-1])[1::2]
+            solid &= lt[1:] > gt[:-1] + 1  # (reduceat gives a byte for an empty one)
+            for c in range(len(found)):
+                rows = np.flatnonzero((shape == c) & (lines >= _SHORT))
+                if len(rows):
+                    self._big_lines(lines, rows, starts[rows], int(sizes[rows[0]]), solid,
+                                    lt, gt, nl, line)
         amp = b"&" in block
         values = {}
         for tag in self.tags:
-            if (i := position.get(tag)) is None:
-                values[tag] = pa.nulls(n, pa.string())
+            where = np.array([f.get(tag, -1) for f in found])[shape]  # -1: none
+            absent = where < 0
+            if absent.all():
+                values[tag] = pa.nulls(len(starts), pa.string())
                 continue
-            tags = np.arange(i, len(lt), per)
-            empty = lt[tags + 1] - gt[tags] == 1  # <x></x> reads as null
-            v = pc.take(alt, pa.array(2 * tags + 1, mask=empty))
+            tags = starts + np.maximum(where, 0)
+            null = absent | (lt[tags + 1] - gt[tags] == 1)  # <x></x> reads as null
+            v = pc.take(alt, pa.array(2 * tags + 1, mask=null))
             if pc.any(pc.utf8_is_space(v)).as_py():
                 raise Unsure  # blank text: libxml2's keep-or-drop heuristic decides
             values[tag] = _decoded(v) if amp else v
-        return values, lines, gt[per - 1::per] + 1, len(nl)
+        return values, lines, gt[bounds[1:] - 1] + 1, len(nl)
 
     @staticmethod
-    def _big_lines(lines: np.ndarray, a: np.ndarray, lt: np.ndarray, gt: np.ndarray,
-                   nl: np.ndarray, per: int) -> None:
+    def _big_lines(lines: np.ndarray, rows: np.ndarray, tag: np.ndarray, per: int,
+                   solid: np.ndarray, lt: np.ndarray, gt: np.ndarray, nl: np.ndarray,
+                   first: int) -> None:
         """From line 65535 on, libxml2 keeps no element's line: lxml then gives the
         line where the first text inside the record ends (xmlGetLineNo). Set the same,
-        in place, for records whose blanks libxml2 drops (``remove_blank_text``)."""
-        big = np.flatnonzero(lines >= _SHORT)
-        first = lines[big[0]] - np.searchsorted(nl, lt[big[0] * per])  # line of byte 0
+        in place, for ``rows``, records of ``per`` tags starting at tags ``tag``, whose
+        blanks libxml2 drops (``remove_blank_text``); ``solid``: whether the text after
+        each tag is not blank; ``first``: the line of byte 0."""
         m = (per - 2) // 2  # children per record
         if m == 0:
             raise Unsure  # a record's blank own text is kept: its line is not known here
         reach = min(m, 4)  # xmlGetLineNo looks at most this far
-        tag = big * per  # index of each big record's start tag
-        # Its own text and the tails of the children reached must be blank: nothing
-        # but space, tab or LF from a tag's '>' to the next '<'.
-        solid = np.zeros(len(a) + 1, np.int32)
-        np.cumsum((a != 32) & (a != 10) & (a != 9), dtype=np.int32, out=solid[1:])
+        # Its own text and the tails of the children reached must be blank.
         for b in [tag] + [tag + 2 + 2 * k for k in range(reach)]:
-            if (solid[lt[b + 1]] != solid[gt[b] + 1]).any():
+            if solid[b].any():
                 raise Unsure
         empty = [lt[tag + 2 + 2 * k] - gt[tag + 1 + 2 * k] == 1 for k in range(reach)]
         code = sum(e.astype(np.int64) << k for k, e in enumerate(empty))
         for c in np.unique(code):
-            rows = big[code == c]
+            these = code == c
             k = _text_child([bool(c >> i & 1) for i in range(reach)], m)
             if k is None:
-                lines[rows] = _SHORT
+                lines[rows[these]] = _SHORT
                 continue
-            opens, closes = rows * per + 1 + 2 * k, rows * per + 2 + 2 * k
+            opens, closes = tag[these] + 1 + 2 * k, tag[these] + 2 + 2 * k
             end = np.searchsorted(nl, lt[closes])
             if (np.searchsorted(nl, gt[opens]) != end).any():
                 raise Unsure  # a text over lines: which of them libxml2 keeps varies
-            lines[rows] = first + end
+            lines[rows[these]] = first + end
 
     def _positions(self, skeleton: bytes) -> dict[str, int]:
         """{child tag: index of its start tag in the record} (first one wins), from
