@@ -13,6 +13,10 @@ XXE) are refused before anything is read; the parser never expands entities nor
 fetches anything. Nesting deeper than ``max_depth``, a record larger than
 ``max_record_bytes`` (the same cap bounds any stretch of the file without a
 complete record), malformed or truncated XML reject the file.
+
+Flat records (every field a plain child) are read column-wise by
+``readers.xml_flat``; whatever it cannot prove it reads exactly as lxml does goes
+through lxml, so both give the same batches, rejects and refusals.
 """
 
 from __future__ import annotations
