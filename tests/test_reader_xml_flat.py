@@ -127,13 +127,20 @@ def test_records_of_different_shapes_are_read_fast(tmp_path):
 def test_a_switch_mid_file_gives_each_record_once(tmp_path):
     """Flat batches first, then a record the fast path leaves to lxml: no record lost
     or repeated, lines kept."""
-    flat = "".join(f"<r><a>{i}</a><b>{i}</b></r>\n" for i in range(3000))
+    flat = "".join(f"<r><a>{i}</a><b>{i}</b></r>\n" for i in range(60_000))
     p = tmp_path / "a.xml"
     p.write_text(f"<root>\n{flat}<r><a k='1'>odd</a></r>\n{flat}</root>\n", encoding="utf-8")
-    opts = {"format": "xml", "record": "r", "fields": FIELDS, "batch_rows": 1000}
+    opts = {"format": "xml", "record": "r", "fields": FIELDS, "batch_rows": 7000}
+    flat_path = XmlReader(XmlOptions.model_validate(opts)).flat
+    assert flat_path is not None
+    given = []
+    with pytest.raises(Unsure):
+        for _, lines in flat_path.batches(p):
+            given.append(len(lines))
+    assert given  # batches were given before the odd record
     fast, slow = _outcome(p, opts, True), _outcome(p, opts, False)
     assert fast == slow
-    assert [r["a"] for b, _ in fast[0] for r in b][2998:3002] == ["2998", "2999", "odd", "0"]
+    assert [r["a"] for b, _ in fast[0] for r in b][59998:60002] == ["59998", "59999", "odd", "0"]
 
 
 def test_lines_past_65535_follow_libxml2(tmp_path):
