@@ -13,6 +13,10 @@ XXE) are refused before anything is read; the parser never expands entities nor
 fetches anything. Nesting deeper than ``max_depth``, a record larger than
 ``max_record_bytes`` (the same cap bounds any stretch of the file without a
 complete record), malformed or truncated XML reject the file.
+
+Flat records (every field a plain child) are read column-wise by
+``readers.xml_flat``; whatever it cannot prove it reads exactly as lxml does goes
+through lxml, so both give the same batches, rejects and refusals.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from filebridge.layouts.bytes import Utf8Text, marked_rows, not_valid, unmarked
 from filebridge.lazy import lazy
 from filebridge.options import Condition, FieldSpec, Model
 from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.xml_flat import FlatRecords, Unsure, eligible
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
@@ -222,6 +227,9 @@ class XmlReader:
         self.typed = {n: f for n, f in o.fields.items() if f.type != "text"}
         self.too_deep = etree.XPath("boolean(" + "/".join(["*"] * o.max_depth) + ")")
         self.read_size = min(_READ, o.max_record_bytes // 2)
+        self.flat = (FlatRecords(self.steps[0], self.tags, o.batch_rows, o.max_record_bytes)
+                     if not self.getters and eligible(self.steps, self.tags, o.max_depth)
+                     else None)
 
     def _in_place(self, el: Any) -> bool:
         """The element sits at the record path (a same-named element elsewhere is not
@@ -237,12 +245,29 @@ class XmlReader:
         with open(path, "rb") as f:
             wide = f.read(2) in _WIDE
         _prolog_refusal(sniff(path, allow_nul=wide))
+        self._encoding = _declared(path)
+        done = 0  # records given by the fast path, before it found a reason to stop
+        if self.flat is not None and self._encoding == "utf-8":
+            try:
+                for columns, lines in self.flat.batches(path):
+                    self._marked = False
+                    yield self._typed(pa.table({name: columns[tag] for name, tag
+                                                in self.sources.items()
+                                                if isinstance(tag, str)}),
+                                      pa.array(lines, pa.int64()), report)
+                    done += len(lines)
+                return
+            except Unsure:
+                pass
+        yield from self._parsed(path, report, done)
+
+    def _parsed(self, path: Path, report: FileReport, skip: int) -> Iterator[Batch]:
+        """Every record through lxml, the first ``skip`` counted but not read again."""
         o, children, getters, rows = self.o, bool(self.tags), self.getters, self.o.batch_rows
         # The text goes to the parser as UTF-8, decoded from the encoding the file
         # declares: a byte that is not valid there is carried through marked (see
         # layouts.bytes.Utf8Text) and rejects the record whose value holds it; in markup
         # (a tag or attribute name) it still makes the XML malformed.
-        self._encoding = _declared(path)
         text = Utf8Text(self._encoding)
         self._marked = False
         parser = etree.XMLPullParser(events=("end",), tag=self.steps[-1], encoding="utf-8",
@@ -273,6 +298,9 @@ class XmlReader:
                             _docinfo_refusal(el.getroottree())
                             root = el.getroottree().getroot()
                         parent = el.getparent()
+                    if skip:
+                        skip, total, last = skip - 1, total + 1, el
+                        continue
                     if children:
                         d = {c.tag: c.text for c in el}
                         if len(d) != len(el):  # a repeated child: keep the first
@@ -355,8 +383,11 @@ class XmlReader:
         table = pa.table({name: flat[src] if isinstance(src, str) else
                           pa.array(values[src], pa.string())
                           for name, src in self.sources.items()})
+        return self._typed(table, pa.array(lines, pa.int64()), report)
+
+    def _typed(self, table: pa.Table, lines: pa.Array, report: FileReport) -> Batch:
         report.tally.read += len(lines)
-        batch = Batch(table, pa.array(lines, pa.int64()))
+        batch = Batch(table, lines)
         if self._marked:
             batch = self._unmarked(batch, report)
         batch = type_columns(batch, self.typed, report, decimal=self.o.decimal,
