@@ -92,15 +92,10 @@ class Delta:
     def merged(self) -> pa.Table | None:
         """The snapshot to save (version 2, see filebridge.delta_index): the old one with
         this file's changes applied; None when it stays as it is."""
-        new = None
+        new = None  # rows of keys the snapshot lacks (or all changed rows: no index)
         if self.changes:
             new = pa.concat_tables(self.changes).combine_chunks()
             self.changes = []
-            if pc.count_distinct(new["key"]).as_py() < new.num_rows:
-                # A key repeated in the file: its last row is what the sink received last.
-                new = new.append_column("pos", pa.array(range(new.num_rows), pa.int64()))
-                keep = new.group_by("key", use_threads=False).aggregate([("pos", "max")])
-                new = new.filter(pc.is_in(new["pos"], keep["pos_max"])).select(["key", "hash"])
         if self.index is not None:
             rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
             hashes = np.concatenate(self.row_hashes) if self.row_hashes else \

@@ -38,9 +38,16 @@ def hash_keys(keys: pa.Array) -> np.ndarray:
 
 
 def sorted_table(keys: pa.Array, hashes: np.ndarray) -> pa.Table:
-    """A version-2 snapshot of (key, hash) rows with distinct keys."""
+    """A version-2 snapshot of (key, hash) rows (no null key); of the rows of a key
+    that repeats, the last one (what the sink received last)."""
     kh = hash_keys(keys)
-    order = np.argsort(kh, kind="stable")
+    order = np.argsort(kh)
+    if (kh[order][1:] == kh[order][:-1]).any():  # a key repeats (or two share a hash)
+        rows = pa.table({"key": keys, "pos": np.arange(len(keys), dtype=np.int64)})
+        last = rows.group_by("key", use_threads=False).aggregate([("pos", "max")])
+        keep = np.sort(_numpy(last["pos_max"]).astype(np.int64))
+        keys, hashes, kh = keys.take(pa.array(keep)), hashes[keep], kh[keep]
+        order = np.argsort(kh)
     return pa.table([keys.take(pa.array(order)), pa.array(hashes[order], pa.uint64()),
                      pa.array(kh[order], pa.uint64())], schema=SCHEMA)
 
@@ -97,9 +104,9 @@ class KeyIndex:
     def merged(self, rows: np.ndarray, row_hashes: np.ndarray, new: pa.Table | None
                ) -> pa.Table | None:
         """The version-2 snapshot with ``row_hashes`` at snapshot ``rows`` (the last one
-        wins where a row repeats) and the ``new`` (key, hash) rows merged in (distinct
-        keys, none in the snapshot). None when nothing changed and the snapshot is saved
-        as version 2 already."""
+        wins where a row repeats) and the ``new`` (key, hash) rows merged in (keys not
+        in the snapshot; of a key that repeats, the last row). None when nothing
+        changed and the snapshot is saved as version 2 already."""
         if not len(rows) and (new is None or not new.num_rows) and self.current:
             return None
         hashes = self.hashes
