@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.delta_index import KeyIndex, sorted_table
+from filebridge.delta_index import KeyIndex, flat, sorted_table
 from filebridge.ledger.sqlite import Ledger
 from filebridge.records import Batch
 from filebridge.sinks.base import text_column
@@ -42,11 +42,7 @@ def differs(known: pa.Table | None, keys: pa.Array, hashes: pa.Array) -> tuple[p
     joined = old.join(probe, "key", join_type="right outer", use_threads=False).sort_by("row")
     changed = pc.fill_null(pc.not_equal(joined["old"], joined["hash"]), True)
     new = pc.is_null(joined["old"])
-    return _flat(changed), _flat(new)
-
-
-def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    return flat(changed), flat(new)
 
 
 class Delta:
@@ -66,7 +62,7 @@ class Delta:
 
     def changed(self, batch: Batch) -> pa.Array:
         """Mask of rows that are new or differ from the last delivery."""
-        keys = _flat(pc.cast(batch.column(self.key), pa.string()))
+        keys = flat(pc.cast(batch.column(self.key), pa.string()))
         hashes = row_hashes(batch)
         if self.index is None:
             mask, _ = differs(self.snapshot, keys, hashes)
@@ -108,5 +104,5 @@ class Delta:
             known, self.snapshot = self.snapshot, None
             old = known.filter(pc.invert(pc.is_in(known["key"], new["key"])))
             new = pa.concat_tables([old.select(["key", "hash"]).cast(SCHEMA), new.cast(SCHEMA)])
-        return sorted_table(_flat(new["key"]), np.asarray(
-            _flat(new["hash"]).to_numpy(zero_copy_only=False), np.uint64))
+        return sorted_table(flat(new["key"]), np.asarray(
+            flat(new["hash"]).to_numpy(zero_copy_only=False), np.uint64))

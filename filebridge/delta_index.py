@@ -52,12 +52,14 @@ def sorted_table(keys: pa.Array, hashes: np.ndarray) -> pa.Table:
                      pa.array(kh[order], pa.uint64())], schema=SCHEMA)
 
 
-def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(a, pa.ChunkedArray):  # one chunk as it is: combine_chunks copies it
+        return a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+    return a
 
 
 def _numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(_flat(a).to_numpy(zero_copy_only=False), np.uint64)
+    return np.asarray(flat(a).to_numpy(zero_copy_only=False), np.uint64)
 
 
 class KeyIndex:
@@ -73,10 +75,10 @@ class KeyIndex:
         if known is None or known.num_rows == 0:
             return None
         if is_current(known):
-            index = cls(_flat(known["key"]), _numpy(known["hash"]), _numpy(known["khash"]), True)
+            index = cls(flat(known["key"]), _numpy(known["hash"]), _numpy(known["khash"]), True)
         else:
-            old = sorted_table(_flat(known["key"]), _numpy(known["hash"]))
-            index = cls(_flat(old["key"]), _numpy(old["hash"]), _numpy(old["khash"]), False)
+            old = sorted_table(flat(known["key"]), _numpy(known["hash"]))
+            index = cls(flat(old["key"]), _numpy(old["hash"]), _numpy(old["khash"]), False)
         return None if (index.sorted[1:] == index.sorted[:-1]).any() else index
 
     def find(self, keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +119,7 @@ class KeyIndex:
         if new is None or not new.num_rows:
             return pa.table([self.keys, pa.array(hashes, pa.uint64()),
                              pa.array(self.sorted, pa.uint64())], schema=SCHEMA)
-        add = sorted_table(_flat(new["key"]), _numpy(new["hash"]))
+        add = sorted_table(flat(new["key"]), _numpy(new["hash"]))
         n = len(self.sorted)
         # np.insert puts the new rows (sorted) before the first old row with a greater
         # hash, keeping their order: a merge of two sorted runs, no sort.
@@ -125,7 +127,7 @@ class KeyIndex:
         take = np.insert(np.arange(n, dtype=np.int64), where,
                          np.arange(n, n + add.num_rows, dtype=np.int64))
         # A take over both as chunks: one copy of the keys, not a concatenation first.
-        keys = pa.chunked_array([self.keys, _flat(add["key"])]).take(pa.array(take))
+        keys = pa.chunked_array([self.keys, flat(add["key"])]).take(pa.array(take))
         return pa.table([keys, pa.array(np.concatenate([hashes, _numpy(add["hash"])])[take]),
                          pa.array(np.concatenate([self.sorted, _numpy(add["khash"])])[take])],
                         schema=SCHEMA)
