@@ -121,8 +121,8 @@ class KeyIndex:
                              pa.array(self.sorted, pa.uint64())], schema=SCHEMA)
         add = sorted_table(flat(new["key"]), _numpy(new["hash"]))
         n = len(self.sorted)
-        # np.insert puts the new rows (sorted) before the first old row with a greater
-        # hash, keeping their order: a merge of two sorted runs, no sort.
+        # np.insert puts the new rows (sorted) before the first old row with a hash not
+        # smaller, keeping their order: a merge of two sorted runs, no sort.
         where = np.searchsorted(self.sorted, _numpy(add["khash"]))
         take = np.insert(np.arange(n, dtype=np.int64), where,
                          np.arange(n, n + add.num_rows, dtype=np.int64))
