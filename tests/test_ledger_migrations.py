@@ -13,6 +13,7 @@ from pathlib import Path
 from conftest import write_profile
 from test_pipeline import GOOD, cli, drop, profile, read_csv, rec
 
+from filebridge.delta_index import is_current
 from filebridge.ledger import SqliteLedger
 from filebridge.ledger.schema import MIGRATIONS, VERSION
 
@@ -57,5 +58,10 @@ def test_a_run_on_an_old_ledger_keeps_its_history(workdir):
     r = cli("run", str(prof), cwd=workdir)
     assert r.returncode == 0 and "sent 2, unchanged 1" in r.stdout, r.stdout + r.stderr
     assert [row["sku"] for row in read_csv(workdir / "out" / "ART_2.csv")] == ["A2", "A9"]
+    # The old snapshot was compared as it was (nothing re-sent), then saved as version 2.
+    ledger = SqliteLedger(workdir / "ledger.db")
+    snapshot = ledger.load_snapshot("art", "csv:../out/{stem}.csv")
+    ledger.close()
+    assert snapshot is not None and is_current(snapshot) and snapshot.num_rows == 3
     st = cli("status", "--profile", str(prof), cwd=workdir)
     assert "#1 art" in st.stdout and "#3 art" in st.stdout, st.stdout

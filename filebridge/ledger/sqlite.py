@@ -32,12 +32,13 @@ from filebridge.processes import pid_alive
 _HOST = socket.gethostname()
 
 
-def _ipc(table: pa.Table) -> tuple[bytes, int]:
+def _ipc(table: pa.Table) -> tuple[memoryview, int]:
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, table.schema,
                         options=ipc.IpcWriteOptions(compression="zstd")) as w:
         w.write_table(table)
-    return sink.getvalue().to_pybytes(), table.num_rows
+    # The Arrow buffer itself (both drivers take a buffer): no copy of a large snapshot.
+    return memoryview(sink.getvalue()), table.num_rows
 
 
 

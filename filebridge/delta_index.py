@@ -1,0 +1,133 @@
+"""The ``mode: changes`` snapshot as a sorted index: (key, hash) rows ordered by a
+64-bit hash of each key (:func:`filebridge.keys.key_hashes`), kept in a ``khash``
+column.
+
+Snapshot version 2 is saved in that order with that column, so a run loads it ready
+to search: a batch finds its keys with one binary search (confirmed on the key
+itself), and the run's changes are applied in place (a changed hash) or merged in
+(a new key) without sorting the snapshot again. A version-1 snapshot (key, hash in
+any order, no ``khash``) is indexed once when loaded and saved as version 2 by that
+run. The row hashes (``hash``) are the same in both versions, so an upgraded install
+compares with what it last sent and re-sends nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filebridge.keys import key_hashes
+
+META = b"filebridge.snapshot"
+VERSION = b"2"
+SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64()), ("khash", pa.uint64())],
+                   metadata={META: VERSION})
+
+
+def is_current(known: pa.Table) -> bool:
+    return (known.schema.metadata or {}).get(META) == VERSION and "khash" in known.column_names
+
+
+def hash_keys(keys: pa.Array) -> np.ndarray:
+    # In slices: key_hashes holds a few words per byte of the keys it is given.
+    step = 1 << 16
+    if len(keys) <= step:
+        return key_hashes(keys)
+    return np.concatenate([key_hashes(keys.slice(i, step)) for i in range(0, len(keys), step)])
+
+
+def sorted_table(keys: pa.Array, hashes: np.ndarray) -> pa.Table:
+    """A version-2 snapshot of (key, hash) rows (no null key); of the rows of a key
+    that repeats, the last one (what the sink received last)."""
+    kh = hash_keys(keys)
+    order = np.argsort(kh)
+    if (kh[order][1:] == kh[order][:-1]).any():  # a key repeats (or two share a hash)
+        rows = pa.table({"key": keys, "pos": np.arange(len(keys), dtype=np.int64)})
+        last = rows.group_by("key", use_threads=False).aggregate([("pos", "max")])
+        keep = np.sort(_numpy(last["pos_max"]).astype(np.int64))
+        keys, hashes, kh = keys.take(pa.array(keep)), hashes[keep], kh[keep]
+        order = np.argsort(kh)
+    return pa.table([keys.take(pa.array(order)), pa.array(hashes[order], pa.uint64()),
+                     pa.array(kh[order], pa.uint64())], schema=SCHEMA)
+
+
+def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(a, pa.ChunkedArray):  # one chunk as it is: combine_chunks copies it
+        return a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+    return a
+
+
+def _numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(flat(a).to_numpy(zero_copy_only=False), np.uint64)
+
+
+class KeyIndex:
+    """A snapshot sorted by key hash. None from :meth:`of` when two of its keys share
+    a hash: then :func:`filebridge.delta.differs` joins instead."""
+
+    def __init__(self, keys: pa.Array, hashes: np.ndarray, khash: np.ndarray, current: bool):
+        self.keys, self.hashes, self.sorted = keys, hashes, khash
+        self.current = current  # saved as version 2 already
+
+    @classmethod
+    def of(cls, known: pa.Table | None) -> KeyIndex | None:
+        if known is None or known.num_rows == 0:
+            return None
+        if is_current(known):
+            index = cls(flat(known["key"]), _numpy(known["hash"]), _numpy(known["khash"]), True)
+        else:
+            old = sorted_table(flat(known["key"]), _numpy(known["hash"]))
+            index = cls(flat(old["key"]), _numpy(old["hash"]), _numpy(old["khash"]), False)
+        return None if (index.sorted[1:] == index.sorted[:-1]).any() else index
+
+    def find(self, keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(row in the snapshot, found) per key; the row is meaningless where not found."""
+        bh = key_hashes(keys)
+        # Sorted needles: the binary search then walks the snapshot in order (2-3x faster).
+        order = np.argsort(bh)
+        pos = np.empty(len(bh), np.int64)
+        pos[order] = np.searchsorted(self.sorted, bh[order])
+        np.minimum(pos, len(self.sorted) - 1, out=pos)
+        at = np.flatnonzero(self.sorted[pos] == bh)
+        found = np.zeros(len(keys), bool)
+        if len(at):  # a hash match is confirmed on the key itself
+            same = pc.equal(self.keys.take(pa.array(pos[at])), keys.take(pa.array(at)))
+            found[at] = np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False),
+                                   bool)
+        return pos, found
+
+    def differs(self, keys: pa.Array, hashes: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """Masks (changed, new) as :func:`filebridge.delta.differs` against this snapshot."""
+        pos, found = self.find(keys)
+        changed = ~found | (self.hashes[pos] != _numpy(hashes))
+        return pa.array(changed), pa.array(~found)
+
+    def merged(self, rows: np.ndarray, row_hashes: np.ndarray, new: pa.Table | None
+               ) -> pa.Table | None:
+        """The version-2 snapshot with ``row_hashes`` at snapshot ``rows`` (the last one
+        wins where a row repeats) and the ``new`` (key, hash) rows merged in (keys not
+        in the snapshot; of a key that repeats, the last row). None when nothing
+        changed and the snapshot is saved as version 2 already."""
+        if not len(rows) and (new is None or not new.num_rows) and self.current:
+            return None
+        hashes = self.hashes
+        if len(rows):
+            hashes = hashes.copy()
+            last, at = np.unique(rows[::-1], return_index=True)
+            hashes[last] = row_hashes[::-1][at]
+        if new is None or not new.num_rows:
+            return pa.table([self.keys, pa.array(hashes, pa.uint64()),
+                             pa.array(self.sorted, pa.uint64())], schema=SCHEMA)
+        add = sorted_table(flat(new["key"]), _numpy(new["hash"]))
+        n = len(self.sorted)
+        # np.insert puts the new rows (sorted) before the first old row with a hash not
+        # smaller, keeping their order: a merge of two sorted runs, no sort.
+        where = np.searchsorted(self.sorted, _numpy(add["khash"]))
+        take = np.insert(np.arange(n, dtype=np.int64), where,
+                         np.arange(n, n + add.num_rows, dtype=np.int64))
+        # A take over both as chunks: one copy of the keys, not a concatenation first.
+        keys = pa.chunked_array([self.keys, flat(add["key"])]).take(pa.array(take))
+        return pa.table([keys, pa.array(np.concatenate([hashes, _numpy(add["hash"])])[take]),
+                         pa.array(np.concatenate([self.sorted, _numpy(add["khash"])])[take])],
+                        schema=SCHEMA)
