@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -129,6 +129,14 @@ class SinkContext:
             root.mkdir(parents=True, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=f"{what}-{os.getpid()}-",
                                            dir=root)
+
+
+
+def output_vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
+    """The placeholders of output path templates for input ``path`` claimed then."""
+    t = datetime.fromtimestamp(claimed)
+    return {"stem": path.stem, "name": path.name, "profile": profile,
+            "date": t.strftime("%Y%m%d"), "time": t.strftime("%H%M%S")}
 
 
 class Sink:
