@@ -231,7 +231,7 @@ class Job:
         one each): the mapped records, one per key, or for a stock profile what may
         be sold of each SKU the file touched."""
         if self.inventory is not None:
-            from filebridge.stock.files import stock_feed
+            from filebridge.stock.feed import stock_feed
 
             yield from stock_feed(self, path, ctx, progress)
             return
