@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from filebridge.delta import row_hashes
 from filebridge.records import Batch
-from filebridge.sinks.api.base import ApiSink
+from filebridge.sinks.api.sink import ApiSink
 from filebridge.stock.jobview import StockJob
 from filebridge.sync.changes import canon_for, canonical
 from filebridge.sync.send import drain
