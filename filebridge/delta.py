@@ -16,7 +16,7 @@ import xxhash
 from filebridge.keys import key_hashes
 from filebridge.ledger.sqlite import Ledger
 from filebridge.records import Batch
-from filebridge.sinks.base import text_column
+from filebridge.textcol import text_column
 
 SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64())])
 
