@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from filebridge.crashpoints import crash_point
 from filebridge.ledger import images as ledger_images
 from filebridge.photos.spec import PhotoServer
+from filebridge.photos.store import sha256
 from filebridge.records import FileReport
 from filebridge.sources.local import Seen
 from filebridge.sources.sftp import safe_name
@@ -129,8 +130,6 @@ class RemoteFolder:
 
     def scan(self, photos: Photos, report: FileReport, index: PhotoIndex,
              new: dict[str, tuple[str, str, str | None, str | None]]) -> None:
-        from filebridge.photos.folder import sha256
-
         tmp: Path | None = None
         before = self.downloads
         hashed = ledger_images.hashed(photos.ledger, photos.profile)
