@@ -84,7 +84,8 @@ def measure(path: Path, fields: dict, extra: dict) -> dict:
     rows = sum(len(b) for b in XlsxReader(opts).read(path, report))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"code": str(Path(filebridge.__file__).parent.parent), "rows": rows, "rejected": report.tally.rejected, "read": report.tally.read,
+    return {"code": str(Path(filebridge.__file__).parent.parent), "rows": rows,
+            "rejected": report.tally.rejected, "read": report.tally.read,
             "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_rss_mib": round(rss)}
 
 

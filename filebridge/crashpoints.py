@@ -14,7 +14,7 @@ Points (where they are, what has happened just before):
     reject.reported     sources/local.py: the report is beside the target, the file not moved
     reject.moved        sources/local.py: the file is in the error folder, the ledger not final
     duplicate.recorded  quarantine.py: the duplicate's ledger row exists, not archived yet
-    api.queued          sinks/api/base.py: a file's changes for a shop are queued, not sent
+    api.queued          sinks/api/sink.py: a file's changes for a shop are queued, not sent
     template.part       sinks/template.py: a part of a template output is in scratch
     products.spooled    sinks/productfile.py: a product file's spool is in scratch
     tables.loaded       tables/related.py: a set's members are read into scratch

@@ -17,7 +17,7 @@ import xxhash
 from filebridge.delta_index import KeyIndex, flat, sorted_table
 from filebridge.ledger.sqlite import Ledger
 from filebridge.records import Batch
-from filebridge.sinks.base import text_column
+from filebridge.textcol import text_column
 
 SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64())])
 

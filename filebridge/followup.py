@@ -32,7 +32,7 @@ from filebridge.feedback import ack_values, erp_zone, write_ack, write_rejects
 from filebridge.ledger import followups
 from filebridge.outputs import Outbox
 from filebridge.records import FileReport, Reject, Tally
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import SinkContext, output_vars
 
 log = logging.getLogger("filebridge")
 
@@ -65,8 +65,6 @@ def write_due(job: Any) -> int:
 
 def _write(job: Any, file_id: int, ordinals: np.ndarray, weights: np.ndarray | None,
            name: str, claimed: float, tally: Tally) -> Path | None:
-    from filebridge.job import output_vars
-
     fb = job.profile.feedback
     final: dict[int, tuple[str, tuple[Any, ...]]] = {}
     for ord_, status, sink, key, error, line, record in ledger_rows(job.ledger, file_id):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from filebridge.destinations.delivery import Delivery
 from filebridge.digest import digest
 from filebridge.errors import Bug, TransferError
+from filebridge.followup import write_due
 from filebridge.keys import UniqueKeys
 from filebridge.ledger import open_ledger
 from filebridge.ledger.leases import Lease
@@ -26,9 +27,9 @@ from filebridge.processes import pid_alive
 from filebridge.profile import ProfileBase
 from filebridge.records import Batch, FileReport
 from filebridge.registry import load_plugins
-from filebridge.sinks.base import SCRATCH, JobInfo, Sink, SinkContext
+from filebridge.sinks.base import SCRATCH, JobInfo, Sink, SinkContext, output_vars
 
-__all__ = ["Job", "Progress", "output_vars"]
+__all__ = ["Job", "Progress"]
 
 Progress = Callable[[int], None]
 
@@ -110,8 +111,6 @@ class Job:
         Inputs whose queued changes are all settled now get their follow-up ack."""
         errors = [f"{s.id}: {e}" for s in self.shops.values() if (e := s.drain())]
         if self.shops:
-            from filebridge.followup import write_due
-
             write_due(self)
         return errors
 
@@ -232,7 +231,7 @@ class Job:
         one each): the mapped records, one per key, or for a stock profile what may
         be sold of each SKU the file touched."""
         if self.inventory is not None:
-            from filebridge.stock.files import stock_feed
+            from filebridge.stock.feed import stock_feed
 
             yield from stock_feed(self, path, ctx, progress)
             return
@@ -266,12 +265,6 @@ def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path
     source = SetSource(src_cls, profile.source, getattr(profile, "set", None), members,
                        ledger, profile.name) if members else src_cls(profile.source)
     return source, Related(profile, ledger, reg, scratch)
-
-
-def output_vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
-    t = datetime.fromtimestamp(claimed)
-    return {"stem": path.stem, "name": path.name, "profile": profile,
-            "date": t.strftime("%Y%m%d"), "time": t.strftime("%H%M%S")}
 
 
 def _sweep_scratch(root: Path) -> int:

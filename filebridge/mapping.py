@@ -30,7 +30,7 @@ from filebridge import fieldsteps as steps
 from filebridge import lists, transforms
 from filebridge.catalog.spec import AttributeSpec, OptionSpec, ProductSpec, check_languages  # noqa: F401
 from filebridge.errors import Bug, RejectedFile
-from filebridge.expr import ExprError, compile_expr
+from filebridge.expr import FUNCTIONS, ExprError, compile_expr
 from filebridge.expr.evaluate import Evaluator
 from filebridge.fieldrefs import Resolved, split_scope, template_parts
 from filebridge.fieldsteps import Check, Run
@@ -337,7 +337,8 @@ class Mapper:
         return run.env[src[1]] if src[0] == "mapped" else run.batch.column(src[1])
 
     def _evaluator(self, owner: str, run: Run) -> Evaluator:
-        return Evaluator(lambda r: self._value(owner, r.scope, r.name, run), run.n, run.today)
+        return Evaluator(lambda r: self._value(owner, r.scope, r.name, run), run.n, run.today,
+                         FUNCTIONS)
 
     def _source(self, name: str, f: FieldMap, run: Run) -> pa.Array | None:
         run.where = "source"

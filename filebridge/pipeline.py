@@ -25,12 +25,12 @@ import pyarrow as pa
 from filebridge import alerts
 from filebridge.crashpoints import crash_point
 from filebridge.errors import Bug, RejectedFile
-from filebridge.job import Job, Progress, output_vars
+from filebridge.job import Job, Progress
 from filebridge.outcome import Outcome, counts, feedback, routed
 from filebridge.outputs import Outbox
 from filebridge.quarantine import already_processed, raise_if_disk_full, reject
 from filebridge.records import FileReport, Rows
-from filebridge.sinks.base import Sink, SinkContext
+from filebridge.sinks.base import Sink, SinkContext, output_vars
 
 log = logging.getLogger("filebridge")
 

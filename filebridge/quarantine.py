@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 
 from filebridge.crashpoints import crash_point
 from filebridge.errors import Bug, DiskFull, LedgerError, RejectedFile, disk_full
-from filebridge.job import output_vars
 from filebridge.ledger.sqlite import FileRow
 from filebridge.outcome import Outcome, counts, feedback
 from filebridge.outputs import Outbox
 from filebridge.records import FileReport, Tally
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import SinkContext, output_vars
 
 if TYPE_CHECKING:
     from filebridge.job import Job

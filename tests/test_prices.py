@@ -60,7 +60,7 @@ def test_the_day_a_sale_starts_or_ends_the_record_is_sent_again(tmp_path):
     sent_on: list[date] = []
 
     def run(file_id: int, day: date) -> list[str]:
-        sync = ApiSync(sink, "shop", log, None, file_id, file_id, day)  # type: ignore[arg-type]
+        sync = ApiSync(sink, "shop", log, None, file_id, file_id, day)
         sync.write(batch, None)
         log.commit(file_id, hold=False)
         pending = log.pending(10)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filebridge.job import output_vars
 from filebridge.outputs import Outbox
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import SinkContext, output_vars
 
 MAX_KINDS = 100  # distinct reasons or fields offered as filters
 

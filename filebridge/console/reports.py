@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from filebridge.job import output_vars
 from filebridge.outputs import Outbox
-from filebridge.sinks.base import SinkContext
+from filebridge.sinks.base import SinkContext, output_vars
 
 
 def _template(job: Any) -> str | None:

@@ -12,10 +12,10 @@ condition that is null counts as false); rows whose value cannot be computed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -76,11 +76,21 @@ def describe(v: Value) -> str:
     return WORDS.get(k, k)
 
 
+class Callee(Protocol):
+    """A function of the language (filebridge/expr/functions.py ``FUNCTIONS``, whose
+    functions take this Evaluator: the table is passed in, never imported here)."""
+
+    @property
+    def run(self) -> Callable[[Evaluator, Call], Value]: ...
+
+
 class Evaluator:
     """Evaluates trees over one batch of ``n`` rows; ``resolve`` gives a field's column."""
 
-    def __init__(self, resolve: Callable[[Ref], Value], n: int, today: date):
+    def __init__(self, resolve: Callable[[Ref], Value], n: int, today: date,
+                 functions: Mapping[str, Callee] | None = None):
         self.resolve, self.n, self.today = resolve, n, today
+        self.functions = functions  # None: no calls expected (a text conversion)
         self.failures: list[tuple[pa.Array, str]] = []
 
     def run(self, node: Node) -> pa.Array:
@@ -262,9 +272,9 @@ class Evaluator:
         return out
 
     def _call(self, node: Call) -> Value:
-        from filebridge.expr.functions import FUNCTIONS
-
-        return FUNCTIONS[node.name].run(self, node)
+        if self.functions is None:
+            raise Bug(f"{node.name}() evaluated without the function table")
+        return self.functions[node.name].run(self, node)
 
     # -- shared by operators and functions -------------------------------------
 

@@ -57,7 +57,7 @@ from filebridge.layouts.copybook_parse import (
     statements,
     tokenize,
 )
-from filebridge.layouts.imported import Layout, LayoutError, Names, make_field
+from filebridge.layouts.layout import Layout, LayoutError, Names, make_field
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from filebridge.layouts.imported import LayoutError
+from filebridge.layouts.layout import LayoutError
 
 _TOKEN = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[^\s'"]+""")
 _DIRECTIVES = {"EJECT", "SKIP1", "SKIP2", "SKIP3"}

@@ -23,7 +23,7 @@ import csv
 from typing import Any
 
 from filebridge.layouts.fixed import FixedField
-from filebridge.layouts.imported import Layout, LayoutError, make_field
+from filebridge.layouts.layout import Layout, LayoutError, make_field
 
 COLUMNS = {
     "name": ("WHFLDE", "WHFLDI", "NAME", "FIELD", "CAMPO"),

@@ -17,7 +17,7 @@ names live in the table, not in the FDF, so such an FDF is refused with the way 
 from __future__ import annotations
 
 from filebridge.layouts.fixed import FixedField
-from filebridge.layouts.imported import Layout, LayoutError, make_field
+from filebridge.layouts.layout import Layout, LayoutError, make_field
 
 
 def compile_fdf(text: str) -> Layout:

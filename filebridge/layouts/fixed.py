@@ -3,11 +3,11 @@ files back to the ERP (feedback) with the same definitions."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, model_validator
 
-from filebridge.options import Encoding, FieldSpec, Model, ProfilePath
+from filebridge.options import Encoding, FieldSpec
 
 Storage = Literal["text", "packed", "zoned", "binary", "float", "overpunch", "edited"]
 BINARY_STORAGE = ("packed", "zoned", "binary", "float")
@@ -78,29 +78,6 @@ def check_layout(fields: dict[str, FixedField], record_length: int | None) -> No
     for name, f in fields.items():
         if f.end > record_length:
             raise ValueError(f"field {name} ends at {f.end}, past record_length {record_length}")
-
-
-class LayoutFileMixin(Model):
-    """``layout:`` a copybook, FDF or DSPFFD export instead of typing the offsets."""
-
-    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
-                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
-                                       "fields: then only overrides single keys, e.g. "
-                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
-    layout_comp: Literal["binary", "packed"] = Field(
-        "binary", description="what a copybook's USAGE COMP (COMPUTATIONAL) is: binary "
-        "(z/OS, most compilers) or packed (ILE COBOL on IBM i, unless compiled with "
-        "*COMPASBIN)")
-    layout_names: Literal["as_written", "underscore"] = Field(
-        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_layout(cls, data: Any, info: ValidationInfo) -> Any:
-        from filebridge.layouts.imported import expand_layout
-
-        base = (info.context or {}).get("base") if info.context else None
-        return expand_layout(data, base)
 
 
 class LayoutMixin:

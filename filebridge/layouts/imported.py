@@ -9,80 +9,23 @@ IBM i shops describe their files in one of three ways, and each has a compiler:
 Each returns a ``Layout``: ordered ``FixedField``s and the record length. A profile
 then adjusts what a layout cannot know (a ``PIC 9(7)`` that holds a CYYMMDD date)
 with ``merge``. Every problem is a ``LayoutError`` naming the line it comes from.
+Readers take a layout file through :class:`LayoutFileMixin` (``layout:``).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
-from filebridge.errors import FilebridgeError
 from filebridge.layouts.fixed import FixedField, check_layout
-
-Names = Literal["as_written", "underscore"]
+from filebridge.layouts.layout import Layout, LayoutError, Names
+from filebridge.options import Model, ProfilePath
 
 COPYBOOK_SUFFIXES = (".cpy", ".cbl", ".cob", ".copy")
-
-
-class LayoutError(FilebridgeError, ValueError):
-    """A layout file that cannot be compiled. ``line`` and ``column`` are 1-based in
-    that file. A compiler that finds several problems raises one LayoutError listing
-    them all (``problems``); its own reason, line and column are the first one's."""
-
-    def __init__(self, reason: str, line: int | None = None, source: str | None = None,
-                 column: int | None = None):
-        self.reason, self.line, self.source, self.column = reason, line, source, column
-        self.problems: list[LayoutError] = [self]
-        super().__init__(self._where(reason))
-
-    def _where(self, reason: str) -> str:
-        where = ":".join(str(p) for p in (self.source, self.line, self.column) if p is not None)
-        return f"{where}: {reason}" if where else reason
-
-    @classmethod
-    def several(cls, problems: list[LayoutError], source: str | None = None) -> LayoutError:
-        """One error for all ``problems``, in line order."""
-        problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
-        if source is not None:
-            problems = [p.located(source) for p in problems]
-        if len(problems) == 1:
-            return problems[0]
-        first = problems[0]
-        err = cls(first.reason, first.line, first.source, first.column)
-        err.problems = problems
-        err.args = (f"{len(problems)} problems:\n" + "\n".join(
-            "  " + p._where(p.reason) for p in problems),)
-        return err
-
-    def located(self, source: str) -> LayoutError:
-        if len(self.problems) > 1:
-            return LayoutError.several(self.problems, source)
-        return LayoutError(self.reason, self.line, source, self.column)
-
-
-@dataclass
-class Layout:
-    """A compiled layout: fields in record order (overlapping views included) and
-    the record length in bytes (characters for text files)."""
-
-    fields: dict[str, FixedField]
-    record_length: int
-    name: str | None = None
-    kind: str = ""
-
-
-def make_field(line: int, **spec: Any) -> FixedField:
-    """A FixedField, with pydantic's complaint turned into a located LayoutError."""
-    try:
-        return FixedField.model_validate(spec)
-    except ValidationError as e:
-        raise LayoutError("; ".join(err["msg"].removeprefix("Value error, ")
-                                    for err in e.errors()), line) from None
 
 
 def read_text(path: Path) -> str:
@@ -197,3 +140,24 @@ def expand_layout(data: Any, base: Path | None) -> Any:
                      for n, f in fields.items()}
     out.setdefault("record_length", layout.record_length)
     return out
+
+
+class LayoutFileMixin(Model):
+    """``layout:`` a copybook, FDF or DSPFFD export instead of typing the offsets."""
+
+    layout: ProfilePath | None = Field(None, description="a COBOL copybook (.cpy), IBM FDF "
+                                       "(.fdf) or DSPFFD export (.csv) giving the fields; "
+                                       "fields: then only overrides single keys, e.g. "
+                                       "{DTULTMOD: {type: date, format: CYYMMDD}}")
+    layout_comp: Literal["binary", "packed"] = Field(
+        "binary", description="what a copybook's USAGE COMP (COMPUTATIONAL) is: binary "
+        "(z/OS, most compilers) or packed (ILE COBOL on IBM i, unless compiled with "
+        "*COMPASBIN)")
+    layout_names: Literal["as_written", "underscore"] = Field(
+        "as_written", description="copybook names as written (PREZZO-VENDITA) or with _")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_layout(cls, data: Any, info: ValidationInfo) -> Any:
+        base = (info.context or {}).get("base") if info.context else None
+        return expand_layout(data, base)

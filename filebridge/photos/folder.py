@@ -20,7 +20,6 @@ one at a time.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -38,18 +37,10 @@ from filebridge.photos.check import Refused, check, tag, web_bytes
 from filebridge.photos.ready import complete
 from filebridge.photos.retire import sweep
 from filebridge.photos.spec import PhotosSpec
-from filebridge.photos.store import ref
+from filebridge.photos.store import ref, sha256
 from filebridge.records import Batch, FileReport, Reject
 
 log = logging.getLogger("filebridge")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Photos:

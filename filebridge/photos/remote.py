@@ -33,13 +33,14 @@ import posixpath
 import shutil
 import stat
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filebridge.crashpoints import crash_point
 from filebridge.ledger import images as ledger_images
+from filebridge.photos.ready import wait_complete
 from filebridge.photos.spec import PhotoServer
+from filebridge.photos.store import sha256
 from filebridge.records import FileReport
 from filebridge.sources.local import Seen
 from filebridge.sources.sftp import safe_name
@@ -59,10 +60,6 @@ class RemoteFolder:
         self._seen: dict[str, Seen] = {}  # name -> first seen unchanged
         self._listed: set[str] = set()    # every plain file of the last listing
         self.downloads = 0  # photos downloaded by this process (tests, the bench)
-
-    def _marker(self, name: str) -> str | None:
-        tmpl = self.server.ready.done_file
-        return tmpl.format(name=name, stem=posixpath.splitext(name)[0]) if tmpl else None
 
     def _list(self) -> tuple[dict[str, tuple[int, int]], set[str]]:
         """Plain files in the folder: safe name -> (size, mtime); and every name."""
@@ -89,48 +86,15 @@ class RemoteFolder:
     def _complete(self, photos: Photos, report: FileReport
                   ) -> list[tuple[str, int, int, tuple[str, ...], int]]:
         """The complete photos of the pattern: name, size, mtime, key, position."""
-        files, names = self._list()
-        markers = {m for n in files if (m := self._marker(n)) is not None}
-        wanted: dict[str, tuple[tuple[str, ...], int]] = {}
-        for name in sorted(files):
-            if name in markers:
-                continue  # a done-file
-            matched = photos.match(name, report)
-            if matched is None:
-                continue
-            marker = self._marker(name)
-            if marker is not None and marker not in names:
-                report.warn(None, photos.spec.field, f"photo {name}: no {marker} yet; "
-                            "taken at a later run")
-                continue
-            wanted[name] = matched
-        ready = self.server.ready
-        deadline = time.monotonic() + ready.stable_for * 3 + 5
-        while True:
-            now = time.monotonic()
-            waiting = [n for n in wanted if n in files and not self._stable(n, *files[n], now)]
-            if not waiting or now > deadline:
-                break
-            time.sleep(min(1.0, max(ready.stable_for / 4, 0.1)))
-            files, names = self._list()
+        out, files = wait_complete(self._list, self._stable, self.server.ready, photos,
+                                   report, nap=0.1)
         for name in set(self._seen) - set(files):
             del self._seen[name]  # gone: a new file of that name starts afresh
         self._listed = set(files)
-        out = []
-        for name, (key, position) in wanted.items():
-            if name not in files:
-                continue  # gone meanwhile
-            if name in waiting:
-                report.warn(None, photos.spec.field, f"photo {name}: still being written; "
-                            "taken at a later run")
-                continue
-            out.append((name, *files[name], key, position))
-        return out
+        return [(name, *files[name], key, position) for name, key, position in out]
 
     def scan(self, photos: Photos, report: FileReport, index: PhotoIndex,
              new: dict[str, tuple[str, str, str | None, str | None]]) -> None:
-        from filebridge.photos.folder import sha256
-
         tmp: Path | None = None
         before = self.downloads
         hashed = ledger_images.hashed(photos.ledger, photos.profile)

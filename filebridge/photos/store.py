@@ -17,6 +17,7 @@ removed: a change queued in the outbox may name one until the shop has it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,12 @@ MIME = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "i
 
 class NotStored(ValueError):
     """A ``photo:`` reference the store cannot give; the message says why."""
+
+
+def sha256(path: Path) -> str:
+    """The digest a photo is known and stored by: SHA-256 of its bytes, in hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def is_ref(value: str) -> bool:

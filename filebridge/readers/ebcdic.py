@@ -23,7 +23,8 @@ from pydantic import Field, field_validator, model_validator
 from filebridge.errors import Bug, RejectedFile
 from filebridge.layouts import floats, numeric
 from filebridge.layouts.ebcdic import check_codepage, decode_text, hex_of
-from filebridge.layouts.fixed import FixedField, LayoutFileMixin, check_layout
+from filebridge.layouts.fixed import FixedField, check_layout
+from filebridge.layouts.imported import LayoutFileMixin
 from filebridge.layouts.types import parse, parse_edited
 from filebridge.options import Condition
 from filebridge.readers.base import apply_filters

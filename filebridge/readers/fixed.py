@@ -30,7 +30,8 @@ from filebridge.layouts.bytes import (
     split_lines,
     unmarked,
 )
-from filebridge.layouts.fixed import FixedField, LayoutFileMixin, LayoutMixin
+from filebridge.layouts.fixed import FixedField, LayoutMixin
+from filebridge.layouts.imported import LayoutFileMixin
 from filebridge.options import ChunkSize, Condition, Encoding
 from filebridge.readers.base import apply_filters, sniff, type_columns
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter

@@ -1,5 +1,6 @@
 """The one contract every output follows, file or shop API, and what sinks share:
-the per-file context, path templates, and text rendering of typed columns.
+the per-file context, path templates, and CSV rendering (typed columns as text:
+filebridge/textcol.py).
 
 A sink is a class registered with ``@REGISTRY.sink(name)`` with an ``Options``
 model. A job builds each sink once and :meth:`Sink.bind` s it to the job; then,
@@ -24,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from filebridge.delta import Delta
 from filebridge.errors import Bug, OutputError
 from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
@@ -131,6 +133,14 @@ class SinkContext:
                                            dir=root)
 
 
+
+def output_vars(path: Path, profile: str, claimed: float) -> dict[str, str]:
+    """The placeholders of output path templates for input ``path`` claimed then."""
+    t = datetime.fromtimestamp(claimed)
+    return {"stem": path.stem, "name": path.name, "profile": profile,
+            "date": t.strftime("%Y%m%d"), "time": t.strftime("%H%M%S")}
+
+
 class Sink:
     """One output of a job: a shop file, a template, a shop's API."""
 
@@ -196,8 +206,6 @@ class FileSink(Sink):
     snapshot, and no file at all when nothing goes in it (unless ``empty: true``)."""
 
     def start(self, ctx: SinkContext) -> None:
-        from filebridge.delta import Delta
-
         super().start(ctx)
         self.delta = None
         if getattr(self.o, "mode", "full") == "changes" and self.job is not None:
@@ -218,30 +226,6 @@ class FileSink(Sink):
     def state(self) -> dict[str, pa.Table]:
         merged = self.delta.merged() if self.delta is not None else None
         return {self.id: merged} if merged is not None else {}
-
-
-def text_column(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".",
-                true: str = "1", false: str = "0", separator: str = "|") -> pa.Array:
-    """A typed column as output text: exact decimals, ISO dates, empty for null, a
-    list's items (photos from a join) joined by ``separator``."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    t = arr.type
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        # A list (images, categories) as one text: its items with a separator no
-        # item holds; an empty list and no list are both empty.
-        inner = pa.large_list(pa.string()) if pa.types.is_large_list(t) else \
-            pa.list_(pa.string())
-        return pc.fill_null(pc.binary_join(pc.cast(arr, inner), separator), "")
-    if pa.types.is_boolean(t):
-        out = pc.if_else(arr, true, false)
-    elif pa.types.is_null(t):
-        out = pa.array([""] * len(arr), pa.string())
-    else:
-        out = arr if pa.types.is_string(t) else pc.cast(arr, pa.string())
-        if decimal != "." and (pa.types.is_decimal(t) or pa.types.is_floating(t)):
-            out = pc.replace_substring(out, ".", decimal)
-    return pc.fill_null(out, "")
 
 
 FORMULA_START = r"^[=+\-@\t\r]"

@@ -20,8 +20,8 @@ from filebridge.sinks.base import (
     guard_formulas,
     header_line,
     row_bytes,
-    text_column,
 )
+from filebridge.textcol import text_column
 
 
 class CsvSinkOptions(FileSinkOptions):

@@ -193,7 +193,7 @@ def ingest(inv: Inventory, batches: Iterator[Batch], path: Path, file_id: int,
                 if not n:
                     quiet.add(ol.sku, "cancelled" if ol.status.lower() in gone
                               else "as recorded")
-        return _touched(counts, moved)
+        return touched_skus(counts, moved)
     if s.role == "figures":
         inv.unstage(file_id)
         as_of = file_as_of(s.as_of, path)
@@ -265,7 +265,7 @@ def _store(inv: Inventory, batches: Iterator[Batch], path: Path, source: str,
                    for key, (sku, loc, qty, at) in lines.items()])
         for receipt, lines in receipts.items()],
         changed=file_time, whole=report.tally.rejected == 0, moved=moved)
-    return _touched(counts, moved)
+    return touched_skus(counts, moved)
 
 
 def written(lines: int, rows: int, quiet: Quiet) -> str:
@@ -282,7 +282,7 @@ def written(lines: int, rows: int, quiet: Quiet) -> str:
             f"line{'' if rows == 1 else 's'}" + (": " + ", ".join(why) if why else "") + ")")
 
 
-def _touched(counts: Mapping[str, list[int] | tuple[int | None, int]],
+def touched_skus(counts: Mapping[str, list[int] | tuple[int | None, int]],
              moved: set[str]) -> Touched:
     """The SKUs of the file's rows, and those it moved without a row (a SKU taken off
     a corrected receipt, or an order line that now holds another SKU): their shops are
@@ -373,70 +373,3 @@ def availability_batches(inv: Inventory, touched: Touched, block: int = 5000,
             rows.unlisted += sum(t[2] for t in unknown)
     if found is not None:
         found.report()
-
-
-def stock_feed(job: Any, path: Path, ctx: Any, progress: Any = None
-               ) -> Iterator[tuple[Batch, pa.Array | None]]:
-    """The batches a stock profile's outputs get: the file is read whole into the
-    inventory first, then what may be sold of each SKU it touched. Figures files
-    pull the shops' orders before anything is pushed; an orders file's movement
-    file for the ERP is published with the file's other outputs."""
-    inv: Inventory = job.inventory
-    report: FileReport = ctx.report
-
-    def read() -> Iterator[Batch]:
-        for batch in job.batches(path, report, ctx.today):
-            report.flush()
-            if progress:
-                progress(report.tally.read)
-            yield batch
-
-    role = inv.spec.role
-    source = f"web:file:{job.name}" if role == "orders" else f"pos:{job.name}"
-    quiet = Quiet()
-    touched = ingest(inv, read(), path, ctx.file_id, source, report, quiet)
-    report.flush()
-    if role == "orders" and not job.sinks:
-        # The movement file is the only output: a row is sent when it went into it,
-        # unchanged when it moved no stock (a cancelled line, a line as recorded). The
-        # SKUs' positions are still worked out, for the oversold figures, as no row.
-        ctx.rows.told += sum(n for _, _, n in touched) - quiet.rows
-        ctx.rows.unlisted += quiet.rows
-        touched = [(sku, line, 0) for sku, line, _ in touched]
-    if role == "figures":
-        # Sales the shops took since the export, before anything is pushed; SKUs they
-        # moved that the file does not list go out with the file's (as no input row).
-        moved: set[str] = set()
-        job.pull_orders(push=False, moved=moved)
-        touched = _touched({sku: (line, n) for sku, line, n in touched}, moved)
-    if role == "orders" and inv.spec.feedback is not None:
-        # The ERP learns of the orders in this file's outputs, published with them.
-        writer = job.movement_writer()
-        again = {seq for seq, _ in inv.rows.pending_files()}  # written before, not delivered
-        files = writer.write(ctx.outbox.routed(inv.spec.feedback.deliver)
-                             if inv.spec.feedback.deliver else ctx.outbox)
-        ctx.published.append(lambda: writer.published([seq for seq, _, _ in files]))
-        ctx.movements = sum(n for _, _, n in files)
-        for seq, out, n in files:
-            ctx.notes[out] = f"{n} line{'' if n == 1 else 's'} written (file {seq} again: " \
-                "it was not delivered yet)" if seq in again else \
-                written(n, report.tally.read - report.tally.rejected - report.tally.skipped,
-                        quiet)
-    if role == "orders" and inv.spec.documents is not None:
-        # The new documents go out in a document file of their own, by the writer the
-        # order pulls use (numbered, pending until published, acknowledged by number),
-        # published with the file's other outputs as its movement file is.
-        from filebridge.stock.jobs import document_writer
-
-        ctx.documents = quiet.documents
-        doc_writer = document_writer(job)
-        deliver = inv.spec.documents.deliver
-        doc_files = doc_writer.write(ctx.outbox.routed(deliver) if deliver else ctx.outbox)
-        ctx.published.append(lambda: doc_writer.published([seq for seq, _, _ in doc_files]))
-        for seq, out, n in doc_files:
-            ctx.notes[out] = f"{n} order document{'' if n == 1 else 's'} (file {seq})"
-    if role == "acks":  # nothing for the shops; the rows are accounted for
-        ctx.rows.unlisted += report.tally.read - report.tally.rejected - report.tally.skipped
-        return
-    found = ctx.oversold = Oversold(f"{job.name}: {path.name}")
-    yield from availability_batches(inv, touched, found=found, rows=ctx.rows)

@@ -5,7 +5,7 @@ orders, writing movement files for the ERP, reconciling, and the timetable that
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from filebridge import alerts
 from filebridge.errors import Bug, SinkError
@@ -16,16 +16,15 @@ from filebridge.orders.doc_files import DocumentFiles, DocumentWriter
 from filebridge.orders.doc_files import record as record_documents
 from filebridge.registry import REGISTRY
 from filebridge.schedule import ScheduledJob
+from filebridge.stock.jobview import StockJob
 from filebridge.stock.movements import MovementWriter
+from filebridge.stock.push import push_availability
 from filebridge.stock.reconcile import reconcile
-
-if TYPE_CHECKING:
-    from filebridge.job import Job
 
 log = logging.getLogger("filebridge")
 
 
-def timetable(job: Job) -> list[ScheduledJob]:
+def timetable(job: StockJob) -> list[ScheduledJob]:
     """The profile's time-based jobs, for the watcher's scheduler."""
     spec = getattr(job.profile, "stock", None)
     if spec is None or spec.role != "figures":
@@ -44,15 +43,15 @@ def timetable(job: Job) -> list[ScheduledJob]:
     return jobs
 
 
-def on_orders(job: Job, feedback: bool) -> None:
+def on_orders(job: StockJob, feedback: bool) -> None:
     """Pull the shops' orders; write a movement file if asked and something moved;
     log movements the ERP is late to acknowledge."""
-    n = job.pull_orders()
+    n = pull_orders(job)
     inv = job.inventory
     if inv is None:
         raise Bug("expected a stock profile with its inventory")
     if feedback and (n or inv.unexported()):
-        job.movement_writer().write()
+        movement_writer(job).write()
     if _documents(job) is not None:
         document_writer(job).write()
     late = inv.overdue() if inv.spec.erp_knows == "acknowledged" else []
@@ -62,7 +61,7 @@ def on_orders(job: Job, feedback: bool) -> None:
     alerts.overdue(job, late)
 
 
-def on_reconcile(job: Job, correct: bool) -> None:
+def on_reconcile(job: StockJob, correct: bool) -> None:
     """Compare and (if asked) correct; drift is logged as a warning."""
     for r in reconcile(job, correct):
         level = logging.WARNING if r.drifting or r.error or r.oversold else logging.INFO
@@ -72,7 +71,7 @@ def on_reconcile(job: Job, correct: bool) -> None:
                 sum(x.oversold for x in r.oversold), f"; {r.error}" if r.error else "")
 
 
-def movement_writer(job: Job) -> MovementWriter:
+def movement_writer(job: StockJob) -> MovementWriter:
     """The writer of the profile's movement files for the ERP."""
     stock = job.profile.stock
     if job.inventory is None or stock is None or stock.feedback is None:
@@ -83,7 +82,7 @@ def movement_writer(job: Job) -> MovementWriter:
                           erp_zone(job.profile))
 
 
-def document_writer(job: Job) -> DocumentWriter:
+def document_writer(job: StockJob) -> DocumentWriter:
     """The writer of the profile's order documents for the ERP."""
     documents = _documents(job)
     if job.inventory is None or documents is None:
@@ -94,12 +93,12 @@ def document_writer(job: Job) -> DocumentWriter:
                           documents, job.profile.base, job.delivery, erp_zone(job.profile))
 
 
-def _documents(job: Job) -> DocumentFiles | None:
+def _documents(job: StockJob) -> DocumentFiles | None:
     """The profile's ``stock.documents`` (None: no order documents)."""
     return getattr(getattr(job.profile, "stock", None), "documents", None)
 
 
-def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> int:
+def pull_orders(job: StockJob, push: bool = True, moved: set[str] | None = None) -> int:
     """Record what the shops sold (or cancelled) since the last pull; the number
     of movements. A shop that cannot be read is logged and left for next time.
 
@@ -138,8 +137,6 @@ def pull_orders(job: Job, push: bool = True, moved: set[str] | None = None) -> i
         finally:
             puller.close()
     if push:
-        from filebridge.stock.push import push_availability
-
         push_availability(job, moved)
     return n
 

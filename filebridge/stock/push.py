@@ -32,12 +32,13 @@ from filebridge.catalog.record import FieldError
 from filebridge.delta import differs, row_hashes
 from filebridge.records import Batch
 from filebridge.stock.files import Oversold, availability_batches
+from filebridge.stock.jobview import StockJob
 from filebridge.sync.changes import canon_for, canonical
 
 log = logging.getLogger("filebridge")
 
 
-def push_availability(job: Any, skus: Iterable[str]) -> dict[str, str | None]:
+def push_availability(job: StockJob, skus: Iterable[str]) -> dict[str, str | None]:
     """Queue and send what may be sold of ``skus`` to every stock sink of ``job``;
     shop id -> the error that stopped its sending (None: all sent). SKUs the ERP
     never gave a figure for are left alone, as a file leaves them.

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from filebridge.delta import row_hashes
 from filebridge.records import Batch
-from filebridge.sinks.api.base import ApiSink
+from filebridge.sinks.api.sink import ApiSink
+from filebridge.stock.jobview import StockJob
 from filebridge.sync.changes import canon_for, canonical
 from filebridge.sync.send import drain
-
-if TYPE_CHECKING:
-    from filebridge.job import Job  # the job calls in here (stock jobs): a type only
 
 
 @dataclass
@@ -65,7 +62,7 @@ class Report:
         return [x for x in self.lines if x.oversold]
 
 
-def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> list[Report]:
+def reconcile(job: StockJob, correct: bool = False, run_id: int | None = None) -> list[Report]:
     inv = job.inventory
     if inv is None:
         raise ValueError(f"{job.name}: reconcile needs a profile with stock:")
@@ -101,7 +98,7 @@ def reconcile(job: Job, correct: bool = False, run_id: int | None = None) -> lis
     return reports
 
 
-def _correct(job: Job, shop: ApiSink, drifting: list[Line], run_id: int | None) -> int:
+def _correct(job: StockJob, shop: ApiSink, drifting: list[Line], run_id: int | None) -> int:
     """Queue the quantity that may be sold for every drifting SKU, hashed as a run
     would hash it, so the next file compares with what the shop now has."""
     rows = [x for x in drifting if x.expected is not None]

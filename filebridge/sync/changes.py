@@ -19,7 +19,7 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,14 +32,26 @@ from filebridge.errors import Bug
 from filebridge.ledger.changelog import ChangeLog
 from filebridge.mapping import ProductSpec
 from filebridge.records import Batch, FileReport, Reject, Rows
-from filebridge.sinks.api.base import ApiSink
+from filebridge.sinks.api.base import ApiSinkOptions
+from filebridge.sinks.base import JobInfo
 
 log = logging.getLogger("filebridge")
+
+
+class ShopSink(Protocol):
+    """What the sync needs of a shop API sink (filebridge/sinks/api/sink.py, which
+    runs the sync: described here, not imported)."""
+
+    @property
+    def o(self) -> ApiSinkOptions: ...
+
+    @property
+    def job(self) -> JobInfo | None: ...
 
 REMOVAL = {"zero": "zeroed", "unpublish": "unpublished", "delete": "deleted"}
 
 
-def canon_for(sink: ApiSink) -> Canon:
+def canon_for(sink: ShopSink) -> Canon:
     """How an API sink reads mapped rows: a stock sink only the SKU and quantity."""
     o, job = sink.o, sink.job
     if o.sync == "stock":
@@ -84,7 +96,7 @@ class ApiSync:
     """Delta and staging for one API sink over one file (``file_id`` None: a dry
     run for ``filebridge plan`` that only counts)."""
 
-    def __init__(self, sink: ApiSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
+    def __init__(self, sink: ShopSink, sink_id: str, log_: ChangeLog, spec: ProductSpec | None,
                  file_id: int | None, run_id: int | None, today: date | None = None):
         self.o, self.sink_id, self.log, self.spec = sink.o, sink_id, log_, spec
         self.today = today or date.today()

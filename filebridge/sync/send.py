@@ -13,7 +13,7 @@ from typing import Any
 
 from filebridge.errors import PermanentSinkError, RetryableSinkError
 from filebridge.ledger.changelog import ChangeLog, Pending
-from filebridge.sinks.api.base import ApiSink, ApiSinkOptions, Result, ShopClient, State
+from filebridge.sinks.api.base import ApiSinkOptions, Result, ShopClient
 
 log = logging.getLogger("filebridge")
 
@@ -119,8 +119,3 @@ def _settle(log_: ChangeLog, chunk: list[Pending], results: list[Result], out: D
                 out.sent += 1
             else:
                 out.rejected += 1
-
-
-
-def client_for(sink: ApiSink, log_: ChangeLog) -> ShopClient:
-    return type(sink).Client(sink.o, State(log_.siblings))

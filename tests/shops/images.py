@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -16,6 +17,24 @@ def jpeg(tag: bytes) -> bytes:
     comment = b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag
     frame = b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
     return b"\xff\xd8" + comment + frame + b"\xff\xd9"
+
+
+# What the shops' own checks read to tell an image's type: its first bytes.
+SIGNATURES: dict[str, Callable[[bytes], bool]] = {
+    "image/jpeg": lambda d: d[:3] == b"\xff\xd8\xff",
+    "image/png": lambda d: d[:8] == b"\x89PNG\r\n\x1a\n",
+    "image/gif": lambda d: d[:6] in (b"GIF87a", b"GIF89a"),
+    "image/webp": lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP",
+    "image/heic": lambda d: d[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"),
+    "image/bmp": lambda d: d[:2] == b"BM",
+    "image/tiff": lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
+    "image/x-icon": lambda d: d[:4] == b"\x00\x00\x01\x00",
+}
+
+
+def image_type(data: bytes, types: Iterable[str]) -> str | None:
+    """Which of ``types`` (MIME types) ``data`` is by its signature; None: none."""
+    return next((t for t in types if SIGNATURES[t](data)), None)
 
 
 class ImageHost:

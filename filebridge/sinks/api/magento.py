@@ -79,7 +79,6 @@ from filebridge.lazy import lazy
 from filebridge.options import Duration, Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
-    ApiSink,
     ApiSinkOptions,
     Change,
     Result,
@@ -90,6 +89,7 @@ from filebridge.sinks.api.http import Http, error_text
 from filebridge.sinks.api.magento_catalog import Catalog, Writer
 from filebridge.sinks.api.magento_media import Images
 from filebridge.sinks.api.magento_shop import ItemError, Shop, create_once
+from filebridge.sinks.api.sink import ApiSink
 
 if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
     import requests

@@ -115,7 +115,6 @@ from filebridge.options import Secret, expand_env
 from filebridge.photos.store import is_ref
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
-    ApiSink,
     ApiSinkOptions,
     Change,
     Result,
@@ -125,6 +124,7 @@ from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.shopify_catalog import Plan, plan, selling
 from filebridge.sinks.api.shopify_media import StagedError, StagedImages
 from filebridge.sinks.api.shopify_steps import CatalogSteps
+from filebridge.sinks.api.sink import ApiSink
 from filebridge.sinks.base import JobInfo
 from filebridge.sinks.shopify_csv import STATUSES, handle_of
 

@@ -82,7 +82,6 @@ from filebridge.errors import Bug, PermanentSinkError, ProfileError
 from filebridge.options import Secret
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
-    ApiSink,
     ApiSinkOptions,
     Change,
     Result,
@@ -90,6 +89,7 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
+from filebridge.sinks.api.sink import ApiSink
 from filebridge.sinks.api.vendure_assets import Assets
 from filebridge.sinks.api.vendure_model import (
     WRITABLE,

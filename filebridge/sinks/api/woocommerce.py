@@ -100,7 +100,6 @@ from filebridge.options import Secret, expand_env
 from filebridge.photos.store import is_ref
 from filebridge.registry import REGISTRY
 from filebridge.sinks.api.base import (
-    ApiSink,
     ApiSinkOptions,
     Change,
     Result,
@@ -108,6 +107,7 @@ from filebridge.sinks.api.base import (
     State,
 )
 from filebridge.sinks.api.http import Http
+from filebridge.sinks.api.sink import ApiSink
 from filebridge.sinks.api.woocommerce_media import WpMedia
 from filebridge.sinks.api.woocommerce_model import (
     SIMPLE_PARTS,

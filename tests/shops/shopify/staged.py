@@ -27,23 +27,10 @@ import time
 import uuid
 from typing import Any
 
+from shops.images import image_type
 from shops.shopify.base import ShopState, user_error
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
-
-
-def sniff(data: bytes) -> str | None:
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
-        return "image/heic"
-    return None
 
 
 def _error(code: str, message: str) -> str:
@@ -116,7 +103,7 @@ class StagedMedia(ShopState):
                                else "EntityTooSmall", "Your proposed upload is "
                                f"{'larger' if len(data) > target['size'] else 'smaller'} "
                                "than the size the policy allows.")
-        if sniff(data) != target["mime"]:
+        if image_type(data, IMAGE_TYPES) != target["mime"]:
             return 400, _error("InvalidArgument", f"The file is not {target['mime']}")
         with self.lock:
             self.staged_files[target["resource"]] = data

@@ -39,6 +39,8 @@ from typing import Any
 
 from checkers.wp_functions import sanitize_file_name
 
+from shops.images import image_type
+
 from .base import WooError, fields, to_int
 from .media import Attachment, Media
 
@@ -56,21 +58,7 @@ NOT_ALLOWED = "Sorry, you are not allowed to upload this file type."
 
 def image_mime(data: bytes) -> str | None:
     """``wp_get_image_mime``: what the bytes are, for the image types WordPress reads."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:2] == b"BM":
-        return "image/bmp"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if data[:4] == b"\x00\x00\x01\x00":
-        return "image/x-icon"
-    return None
+    return image_type(data, TO_EXT)
 
 
 def filename_from_disposition(values: list[str]) -> str | None:
