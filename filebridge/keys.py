@@ -185,14 +185,19 @@ class UniqueKeys:
         np.bitwise_or.at(self._filter, at >> np.uint64(3),
                          np.left_shift(1, at & np.uint64(7)).astype(np.uint8))
         while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
-            # Merged by a stable sort of the two runs one after the other: timsort finds
-            # the two sorted runs and merges them in one linear pass.
+            # Merged by a stable sort of the two runs one after the other (timsort finds
+            # the two sorted runs and merges them in one pass), one array at a time.
             (h1, l1, r1), (h2, l2, r2) = self.runs.pop(-2), self.runs.pop()
             hashes = np.concatenate([h1, h2])
             del h1, h2
             merged = np.argsort(hashes, kind="stable")
-            self.runs.append((hashes[merged], np.concatenate([l1, l2])[merged],
-                              np.concatenate([r1, r2])[merged]))
+            hashes = hashes[merged]
+            first_lines = np.concatenate([l1, l2])
+            del l1, l2
+            first_lines = first_lines[merged]
+            refs = np.concatenate([r1, r2])
+            del r1, r2
+            self.runs.append((hashes, first_lines, refs[merged]))
 
     def _maybe_seen(self, hashes: np.ndarray) -> np.ndarray:
         """False for a hash no earlier batch kept (a bit per hash prefix, 4 MiB: a
