@@ -6,8 +6,9 @@ ends up with must not depend on the sink: the first row is kept everywhere, and
 every later row of the same key becomes a reject that names the line it repeats.
 
 Memory stays small for millions of keys: each key is reduced to a 64-bit hash
-(computed column-wise with NumPy over the Arrow string buffers), and the hashes
-seen so far are kept sorted beside the line that first had them. A hash seen
+(computed column-wise with NumPy over the keys padded to whole 64-bit words), and
+the hashes seen so far are kept sorted beside the line that first had them, behind
+a bitmap of hash prefixes that rules out most new keys without a search. A hash seen
 before is then confirmed on the key itself, so a hash collision never rejects a
 row.
 """
@@ -22,51 +23,70 @@ import pyarrow.compute as pc
 
 from filebridge.records import Batch, FileReport, Reject
 
-_P = np.uint64(0x100000001B3)  # FNV prime: odd, spreads bytes over the word
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-_POWERS = np.ones(1, np.uint64)
-
-
-def _powers(n: int) -> np.ndarray:
-    """P^0 .. P^(n-1) modulo 2^64, kept between calls (keys are short)."""
-    global _POWERS
-    if len(_POWERS) < n:
-        out = np.ones(n, np.uint64)
-        with np.errstate(over="ignore"):
-            for i in range(1, n):
-                out[i] = out[i - 1] * _P
-        _POWERS = out
-    return _POWERS
+_M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers
+_M3 = np.uint64(0x94D049BB133111EB)
+_FILTER_BITS = 25  # the hash prefix UniqueKeys keeps a bit for
 
 
 def key_hashes(keys: pa.Array) -> np.ndarray:
-    """A 64-bit hash per string (nulls hash to 0), without a Python loop."""
-    keys = pc.cast(keys, pa.large_string())
+    """A 64-bit hash per string (nulls hash to 0), without a Python loop. A key's hash
+    depends on its bytes only (not on the batch around it): batches compare hashes."""
     keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if not pa.types.is_string(keys.type):
+        keys = pc.cast(keys, pa.string())
     n = len(keys)
     if n == 0:
         return np.zeros(0, np.uint64)
-    _, offsets_buf, data_buf = keys.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int64, n + 1, keys.offset * 8)
-    start, stop = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(data_buf, np.uint8, stop - start, start) if data_buf is not None \
-        and stop > start else np.zeros(0, np.uint8)
+    nulls = np.asarray(keys.is_null().to_numpy(zero_copy_only=False)) \
+        if keys.null_count else None
+    if nulls is not None:
+        keys = keys.fill_null("")
+    offsets = np.frombuffer(keys.buffers()[1], np.int32, n + 1, keys.offset * 4)
     lengths = np.diff(offsets)
-    # h = sum((byte_i + 1) * P^i) + length * MIX, modulo 2^64 (uint64 arithmetic wraps).
-    pos = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1] - start, lengths)
+    width = max(8, (int(lengths.max()) + 7) // 8 * 8)
+    words = _padded(keys, width)
+    if words is None:
+        words = _scattered(keys, offsets, lengths, width)
+    # Word j is mixed in only for keys that reach into it: NUL padding leaves no trace.
     with np.errstate(over="ignore"):
-        powers = _powers(int(lengths.max()))[pos]
-        terms = (data.astype(np.uint64) + np.uint64(1)) * powers
-        sums = np.zeros(n, np.uint64)
-        nonempty = lengths > 0
-        if len(data):
-            sums[nonempty] = np.add.reduceat(terms, (offsets[:-1] - start)[nonempty])
-        out = sums + lengths.astype(np.uint64) * _MIX
-    if keys.null_count:
-        out[np.asarray(keys.is_null().to_numpy(zero_copy_only=False))] = 0
-    return out
+        h = lengths.astype(np.uint64) * _MIX  # the length too: "a" and "a\0" differ
+        for j in range(width // 8):
+            mixed = (h ^ words[:, j]) * _M2
+            mixed ^= mixed >> np.uint64(29)
+            h = np.where(lengths > 8 * j, mixed, h)
+        h *= _M3
+        h ^= h >> np.uint64(32)
+    if nulls is not None:
+        h[nulls] = 0
+    return h
+
+
+def _padded(keys: pa.Array, width: int) -> np.ndarray | None:
+    """The keys NUL-padded to ``width`` bytes by Arrow (``utf8_rpad``), as rows of
+    64-bit words; None when that did not give ``width`` bytes each (non-ASCII text:
+    it pads characters)."""
+    n = len(keys)
+    padded = pc.utf8_rpad(keys, width=width, padding="\0")
+    offsets = np.frombuffer(padded.buffers()[1], np.int32, n + 1, padded.offset * 4)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    if stop - start != n * width:
+        return None
+    return np.frombuffer(padded.buffers()[2], np.uint64, n * width // 8, start) \
+        .reshape(n, width // 8)
+
+
+def _scattered(keys: pa.Array, offsets: np.ndarray, lengths: np.ndarray,
+               width: int) -> np.ndarray:
+    """As :func:`_padded` for any text: each byte put in its place of a zeroed block."""
+    n = len(keys)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(keys.buffers()[2], np.uint8, stop - start, start) \
+        if stop > start else np.zeros(0, np.uint8)
+    rows = np.repeat(np.arange(n, dtype=np.int64) * width - (offsets[:-1] - start), lengths)
+    out = np.zeros(n * width, np.uint8)
+    out[np.arange(len(data), dtype=np.int64) + rows] = data
+    return out.view(np.uint64).reshape(n, width // 8)
 
 
 class UniqueKeys:
@@ -81,6 +101,7 @@ class UniqueKeys:
         self._store: list[pa.Array] = []  # the keys kept, to confirm a hash hit
         self._starts: list[int] = []
         self._stored = 0
+        self._filter = np.zeros(1 << (_FILTER_BITS - 3), np.uint8)
 
     def check(self, batch: Batch, report: FileReport) -> Batch:
         if not len(batch) or self.field not in batch.names:
@@ -96,9 +117,13 @@ class UniqueKeys:
         twice[order[1:][same]] = True
         twice[order[:-1][same]] = True
         before = np.zeros(len(h), bool)
-        for hashes, _, _ in self.runs:  # sorted needles: searchsorted walks memory in order
-            at = np.minimum(np.searchsorted(hashes, hs), len(hashes) - 1)
-            before[order] |= hashes[at] == hs
+        maybe = self._maybe_seen(hs)  # most new keys are ruled out here, without a search
+        if maybe.any():
+            needles, found = hs[maybe], np.zeros(int(maybe.sum()), bool)
+            for hashes, _, _ in self.runs:  # sorted needles: searchsorted walks in order
+                at = np.minimum(np.searchsorted(hashes, needles), len(hashes) - 1)
+                found |= hashes[at] == needles
+            before[order[maybe]] = found
         candidates = np.flatnonzero(valid & (before | twice))
         drop = np.zeros(len(h), bool)
         if len(candidates):
@@ -156,13 +181,27 @@ class UniqueKeys:
         refs = np.arange(self._stored, self._stored + len(rows), dtype=np.int64)
         self._stored += len(rows)
         self.runs.append((hs[kept], lines[rows], refs))
+        at = hs[kept] >> np.uint64(64 - _FILTER_BITS)
+        np.bitwise_or.at(self._filter, at >> np.uint64(3),
+                         np.left_shift(1, at & np.uint64(7)).astype(np.uint8))
         while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
-            # Merged by inserting the smaller run where its hashes belong (no re-sort),
-            # one array at a time: the copy in flight is one array of the merged run.
+            # Merged by a stable sort of the two runs one after the other (timsort finds
+            # the two sorted runs and merges them in one pass), one array at a time.
             (h1, l1, r1), (h2, l2, r2) = self.runs.pop(-2), self.runs.pop()
-            at = np.searchsorted(h1, h2, "right")
-            hashes = np.insert(h1, at, h2)
+            hashes = np.concatenate([h1, h2])
             del h1, h2
-            first_lines = np.insert(l1, at, l2)
+            merged = np.argsort(hashes, kind="stable")
+            hashes = hashes[merged]
+            first_lines = np.concatenate([l1, l2])
             del l1, l2
-            self.runs.append((hashes, first_lines, np.insert(r1, at, r2)))
+            first_lines = first_lines[merged]
+            refs = np.concatenate([r1, r2])
+            del r1, r2
+            self.runs.append((hashes, first_lines, refs[merged]))
+
+    def _maybe_seen(self, hashes: np.ndarray) -> np.ndarray:
+        """False for a hash no earlier batch kept (a bit per hash prefix, 4 MiB: a
+        million keys leave about 97% of the new ones to be ruled out here)."""
+        at = hashes >> np.uint64(64 - _FILTER_BITS)
+        return ((self._filter[at >> np.uint64(3)] >> (at & np.uint64(7)).astype(np.uint8))
+                & 1).astype(bool)

@@ -251,8 +251,7 @@ class Mapper:
             self._computed(name, run)
         # The input row stays beside the mapped one: a sink refusing a row shows the
         # ERP what it sent.
-        mapped = Batch(pa.table({n: run.env[n] for n in self.spec.fields}), batch.lines,
-                       batch.raw if batch.raw is not None else batch.table)
+        mapped = batch.mapped(pa.table({n: run.env[n] for n in self.spec.fields}))
         return self._reject(batch, mapped, run.checks, report)
 
     def _reject(self, raw: Batch, mapped: Batch, checks: list[Check],

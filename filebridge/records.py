@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,16 +25,40 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-@dataclass
 class Batch:
-    table: pa.Table
-    lines: pa.Array  # int64, one per row
-    # The fields as read, before typing: what a reject shows the ERP, whatever stage
-    # refused the row. None when nothing was typed (then ``table`` is the raw text).
-    raw: pa.Table | None = None
-    # Set by the pipeline for rows that reach the outputs: each row's ordinal in the
-    # file, by which sinks tell what became of it (see :class:`Rows`).
-    index: pa.Array | None = None
+    """``table``: the rows; ``lines``: int64, the source line of each row; ``raw``: the
+    fields as read, before typing: what a reject shows the ERP, whatever stage refused
+    the row (None when nothing was typed: then ``table`` is the raw text); ``index``:
+    set by the pipeline for rows that reach the outputs, each row's ordinal in the
+    file, by which sinks tell what became of it (see :class:`Rows`).
+
+    ``raw`` is only read for rejects, so a filter or take does not copy it: it keeps
+    the rows of ``raw`` behind its own (``raw_at``) and takes them when asked."""
+
+    def __init__(self, table: pa.Table, lines: pa.Array, raw: pa.Table | None = None,
+                 index: pa.Array | None = None, raw_at: pa.Array | None = None):
+        self.table = table
+        self.lines = lines
+        self.index = index
+        self._raw = raw
+        self._raw_at = raw_at if raw is not None else None
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self)} rows: {', '.join(self.names)})"
+
+    @property
+    def raw(self) -> pa.Table | None:
+        if self._raw is not None and self._raw_at is not None:
+            self._raw, self._raw_at = self._raw.take(self._raw_at), None
+        return self._raw
+
+    def _raw_rows_at(self, pick: Callable[[pa.Array], pa.Array]) -> pa.Array | None:
+        """Where this batch's rows, picked by ``pick``, sit in ``raw`` as held."""
+        if self._raw is None:
+            return None
+        at = self._raw_at if self._raw_at is not None else \
+            pa.array(np.arange(self._raw.num_rows, dtype=np.int64))
+        return pick(at)
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -48,19 +72,26 @@ class Batch:
         return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
     def filter(self, mask: pa.Array) -> Batch:
-        raw = self.raw.filter(mask) if self.raw is not None else None
         index = pc.filter(self.index, mask) if self.index is not None else None
-        return Batch(self.table.filter(mask), pc.filter(self.lines, mask), raw, index)
+        return Batch(self.table.filter(mask), pc.filter(self.lines, mask), self._raw, index,
+                     self._raw_rows_at(lambda at: pc.filter(at, mask)))
 
     def take(self, indices: pa.Array | list[int]) -> Batch:
         idx = indices if isinstance(indices, pa.Array) else pa.array(indices, pa.int64())
-        raw = self.raw.take(idx) if self.raw is not None else None
         index = pc.take(self.index, idx) if self.index is not None else None
-        return Batch(self.table.take(idx), pc.take(self.lines, idx), raw, index)
+        return Batch(self.table.take(idx), pc.take(self.lines, idx), self._raw, index,
+                     self._raw_rows_at(lambda at: pc.take(at, idx)))
 
     def with_table(self, table: pa.Table) -> Batch:
         """The same rows with other columns (e.g. mapped from these)."""
-        return Batch(table, self.lines, self.raw, self.index)
+        return Batch(table, self.lines, self._raw, self.index, self._raw_at)
+
+    def mapped(self, table: pa.Table) -> Batch:
+        """``table``'s rows (mapped from these) with these rows as read beside them: a
+        sink refusing a row shows the ERP what it sent. Not numbered (``index``)."""
+        if self._raw is None:
+            return Batch(table, self.lines, self.table)
+        return Batch(table, self.lines, self._raw, None, self._raw_at)
 
     def index_array(self) -> np.ndarray:
         """The rows' ordinals (see :class:`Rows`); 0..n-1 when not numbered."""
@@ -69,7 +100,11 @@ class Batch:
         return np.asarray(self.index.to_numpy(zero_copy_only=False), np.int64)
 
     def raw_rows(self, indices: list[int]) -> list[dict[str, Any]]:
-        return (self.raw if self.raw is not None else self.table).take(indices).to_pylist()
+        if self._raw is None:
+            return self.table.take(indices).to_pylist()
+        at = self._raw_at.take(pa.array(indices, pa.int64())) \
+            if self._raw_at is not None else indices
+        return self._raw.take(at).to_pylist()
 
     def rows(self) -> list[dict[str, Any]]:
         return self.table.to_pylist()

@@ -42,3 +42,33 @@ def test_many_repeats_each_name_their_first_line() -> None:
     first = report._pending[0]
     assert (first.line, first.values["sku"]) == (5001, "k4999")
     assert first.reason.endswith("line 5000 and line 5001; line 5000 is kept")
+
+
+def test_key_hashes_agree_however_the_keys_are_held() -> None:
+    """The same key hashes the same in a slice, beside other widths, and beside a null;
+    keys differing only in trailing NULs or spaces (the padding) hash apart."""
+    from filebridge.keys import key_hashes
+
+    keys = ["A-1", "A-1\x00", "A-1 ", "a-much-longer-key-0001", "", None, "A-1"]
+    whole = key_hashes(pa.array(keys, pa.string()))
+    assert whole[0] == whole[6] and whole[5] == 0
+    assert len({int(h) for h in whole[:5]}) == 5
+    for i in range(len(keys)):
+        alone = key_hashes(pa.array(keys, pa.string()).slice(i, 1))
+        assert alone[0] == whole[i]
+    # Non-ASCII text takes the byte-wise path: still equal keys, equal hashes.
+    text = key_hashes(pa.array(["città", "città", "citta", *keys], pa.large_string()))
+    assert text[0] == text[1] != text[2]
+    assert list(text[3:]) == list(whole)  # beside non-ASCII keys as alone
+
+
+def test_repeats_of_non_ascii_keys_and_many_batches() -> None:
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    keys: list[str | None] = [f"più-{i}" if i % 2 else f"k-{i:05d}" for i in range(3000)]
+    kept = 0
+    for start in range(0, 3000, 500):  # six batches: runs merge as they grow
+        kept += len(unique.check(_batch(keys[start:start + 500], start + 1), report))
+    again = unique.check(_batch(keys[::7], 3001), report)
+    assert kept == 3000 and len(again) == 0
+    assert report.tally.rejected == len(keys[::7])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,6 +62,11 @@ def _misfits(arr: pa.Array, decimal: str | None, thousands: str | None) -> pa.Ar
     ``decimal: ","``/``thousands: "."`` column is refused, not read as 1250."""
     if not thousands and decimal in (None, "."):
         return None  # the plain notation: the parsers' own checks suffice
+    if not thousands and (decimal or "").isascii() and \
+            _only(arr, "0123456789+-" + (decimal or "")):
+        # Only digits, signs and the decimal mark: any row out of the notation (two
+        # marks, a sign inside) fails the parse itself, so no per-row regex.
+        return None
     whole = "[0-9]*"
     if thousands:
         whole = f"(?:[0-9]{{1,3}}(?:[{thousands}][0-9]{{3}})+|[0-9]*)"
@@ -68,6 +74,17 @@ def _misfits(arr: pa.Array, decimal: str | None, thousands: str | None) -> pa.Ar
     fits = pc.match_substring_regex(arr, f"^[+-]?{whole}{frac}$")
     misfit = pc.invert(pc.fill_null(fits, True))
     return misfit if pc.any(misfit).as_py() else None
+
+
+def _only(arr: pa.Array, chars: str) -> bool:
+    """Whether the column's text holds no character but ``chars`` (ASCII)."""
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int32, len(arr) + 1, arr.offset * 4)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    data = arr.buffers()[2]
+    text = bytes(memoryview(data)[start:stop]) if data is not None else b""
+    return not text.translate(None, chars.encode("ascii"))
 
 
 def _apply_notation(arr: pa.Array, decimal: str | None, thousands: str | None) -> pa.Array:

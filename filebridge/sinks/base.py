@@ -277,17 +277,20 @@ def csv_cells(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
     a Python loop: the result's data buffer is the file content (see write_rows)."""
     specials = {delimiter, '"', "\n", "\r"}
     pattern = "[" + "".join("\\" + c if c in "\\]^-" else c for c in specials) + "]"
+    bytewise = all(len(c.encode()) == 1 for c in specials)
     quoted = []
     for col in columns:
         if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
             col = col.cast(pa.string())
         # A scan of the column's bytes spares the per-row regex for the usual column
         # that holds no delimiter, quote or line break.
-        data = _buffers(col)[1].tobytes()
-        found = [c for c in specials if c.encode() in data]
+        offsets, data = _buffers(col)
+        raw = data.tobytes()
+        found = [c for c in specials if c.encode() in raw]
         if found:
-            need = pc.fill_null(pc.match_substring(col, found[0]) if len(found) == 1 else
-                                pc.match_substring_regex(col, pattern), False)
+            need = _holding(col, offsets, data, found) if bytewise else \
+                pc.fill_null(pc.match_substring(col, found[0]) if len(found) == 1 else
+                             pc.match_substring_regex(col, pattern), False)
             # Only the cells that need quotes are quoted, then put back in place.
             some = col.filter(need)
             q = pc.binary_join_element_wise('"', pc.replace_substring(some, '"', '""'), '"', "")
@@ -301,6 +304,21 @@ def csv_cells(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
         quoted = [c.cast(pa.large_string()) for c in quoted]
     rows = pc.binary_join_element_wise(*quoted, delimiter) if len(quoted) > 1 else quoted[0]
     return rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
+
+
+def _holding(col: pa.Array, offsets: np.ndarray, data: np.ndarray, chars: list[str]
+             ) -> pa.Array:
+    """Which values hold one of ``chars`` (ASCII: a UTF-8 byte below 0x80 is always
+    that character), found from where those bytes sit in the data: no per-row search."""
+    hit = data == ord(chars[0])
+    for c in chars[1:]:
+        hit |= data == ord(c)
+    rows = np.searchsorted(offsets, np.flatnonzero(hit), "right") - 1
+    need = np.zeros(len(col), bool)
+    need[rows] = True
+    if col.null_count:
+        need &= np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
+    return pa.array(need)
 
 
 def row_bytes(rows: pa.Array) -> memoryview:
