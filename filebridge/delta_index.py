@@ -17,10 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.keys import key_hashes
+from filebridge.keys import KEY_HASH, key_hashes
 
 META = b"filebridge.snapshot"
-VERSION = b"2"
+# The key hashes are stored too: a snapshot indexed by another key hash is old.
+VERSION = b"2/" + KEY_HASH.encode()
 SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64()), ("khash", pa.uint64())],
                    metadata={META: VERSION})
 

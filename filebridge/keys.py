@@ -20,6 +20,7 @@ import bisect
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from filebridge.records import Batch, FileReport, Reject
 
@@ -27,6 +28,14 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers
 _M3 = np.uint64(0x94D049BB133111EB)
 _FILTER_BITS = 25  # the hash prefix UniqueKeys keeps a bit for
+
+
+# Snapshots (filebridge.delta_index) store these hashes: a change to key_hashes must
+# come with a new name here, so stored snapshots are indexed again, not misread.
+KEY_HASH = "words64-1"
+# Keys longer than this are hashed one by one: padding every key of a batch to its
+# longest one would let a single huge cell multiply the batch's memory.
+_WIDE = 64
 
 
 def key_hashes(keys: pa.Array) -> np.ndarray:
@@ -42,7 +51,30 @@ def key_hashes(keys: pa.Array) -> np.ndarray:
         if keys.null_count else None
     if nulls is not None:
         keys = keys.fill_null("")
-    offsets = np.frombuffer(keys.buffers()[1], np.int32, n + 1, keys.offset * 4)
+    lengths = np.diff(_offsets(keys))
+    wide = lengths > _WIDE
+    if wide.any():
+        narrow = np.flatnonzero(~wide)
+        h = np.empty(n, np.uint64)
+        if len(narrow):
+            h[narrow] = _word_hashes(keys.take(pa.array(narrow)))
+        for i in np.flatnonzero(wide):
+            key = keys[int(i)].as_py().encode()
+            h[i] = xxhash.xxh3_64_intdigest(key)
+    else:
+        h = _word_hashes(keys)
+    if nulls is not None:
+        h[nulls] = 0
+    return h
+
+
+def _offsets(keys: pa.Array) -> np.ndarray:
+    return np.frombuffer(keys.buffers()[1], np.int32, len(keys) + 1, keys.offset * 4)
+
+
+def _word_hashes(keys: pa.Array) -> np.ndarray:
+    """key_hashes of keys no longer than _WIDE bytes, mixed a 64-bit word at a time."""
+    offsets = _offsets(keys)
     lengths = np.diff(offsets)
     width = max(8, (int(lengths.max()) + 7) // 8 * 8)
     words = _padded(keys, width)
@@ -57,8 +89,6 @@ def key_hashes(keys: pa.Array) -> np.ndarray:
             h = np.where(lengths > 8 * j, mixed, h)
         h *= _M3
         h ^= h >> np.uint64(32)
-    if nulls is not None:
-        h[nulls] = 0
     return h
 
 

@@ -156,3 +156,25 @@ def test_a_key_hash_shared_with_another_key_is_not_a_match(monkeypatch: pytest.M
     changed, new = index.differs(keys, pa.array([1, 2, 4, 4, 3], pa.uint64()))
     assert new.to_pylist() == [True, False, False, True, True]
     assert changed.to_pylist() == [True, False, True, True, True]
+
+
+def test_a_snapshot_indexed_by_another_key_hash_is_indexed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key hashes are stored: a later filebridge whose key_hashes differs (and so
+    names its KEY_HASH anew) must not look keys up among the old hashes."""
+    ledger = _ledger(tmp_path)
+    before = {f"K{i:03d}": str(i % 5) for i in range(100)}
+    old_hash = delta_index.key_hashes
+    monkeypatch.setattr(delta_index, "key_hashes",
+                        lambda keys: old_hash(keys) ^ np.uint64(0x5A5A))
+    older = b"2/an-older-key-hash"
+    monkeypatch.setattr(delta_index, "VERSION", older)
+    monkeypatch.setattr(delta_index, "SCHEMA",
+                        delta_index.SCHEMA.with_metadata({delta_index.META: older}))
+    _, snap = _deliver(ledger, list(before.items()), "old")
+    monkeypatch.undo()
+    assert snap is not None and not is_current(snap)  # as today's code reads it
+    now = dict(before) | {"K042": "changed"}
+    sent, snap = _deliver(ledger, list(now.items()), "upgrade")
+    assert [k for (k, _), s in zip(now.items(), sent, strict=True) if s] == ["K042"]
+    assert snap is not None and is_current(snap) and snap.num_rows == 100

@@ -62,6 +62,23 @@ def test_key_hashes_agree_however_the_keys_are_held() -> None:
     assert list(text[3:]) == list(whole)  # beside non-ASCII keys as alone
 
 
+def test_a_key_longer_than_the_word_path_hashes_alike_alone_and_beside_others() -> None:
+    """Keys over 64 bytes are hashed one by one (a huge cell must not pad the whole
+    batch to its width); their hash still depends on the key alone."""
+    from filebridge.keys import key_hashes
+
+    long = "L" * 65
+    keys = ["A-1", long, long + "x", "x" * 5000, None, long]
+    whole = key_hashes(pa.array(keys, pa.string()))
+    assert whole[1] == whole[5] and whole[4] == 0
+    assert len({int(h) for h in whole[:4]}) == 4
+    for i in range(len(keys)):
+        assert key_hashes(pa.array(keys, pa.string()).slice(i, 1))[0] == whole[i]
+    report = FileReport("x.csv")
+    kept = UniqueKeys("sku").check(_batch(keys, 1), report)
+    assert len(kept) == 5 and report.tally.rejected == 1
+
+
 def test_repeats_of_non_ascii_keys_and_many_batches() -> None:
     report = FileReport("x.csv")
     unique = UniqueKeys("sku")
@@ -72,3 +89,16 @@ def test_repeats_of_non_ascii_keys_and_many_batches() -> None:
     again = unique.check(_batch(keys[::7], 3001), report)
     assert kept == 3000 and len(again) == 0
     assert report.tally.rejected == len(keys[::7])
+
+
+def test_key_hashes_are_the_ones_snapshots_stored() -> None:
+    """mode: changes snapshots store these hashes under KEY_HASH's name: a change to
+    key_hashes must rename KEY_HASH (then update these figures), or a stored snapshot's
+    keys would no longer be found and every row would be sent again."""
+    from filebridge.keys import KEY_HASH, key_hashes
+
+    keys = pa.array(["A-1", "SKU-000123-XL", "città", "L" * 65, ""], pa.string())
+    assert KEY_HASH == "words64-1"
+    assert [int(h) for h in key_hashes(keys)] == [
+        8113344219561396205, 12263008323111153777, 17809906011859906692,
+        12962531900422511995, 0]
