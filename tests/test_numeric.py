@@ -126,6 +126,18 @@ def test_a_decimal_comma_refuses_a_point_that_is_not_the_thousands_separator():
     assert bad is not None and bad.to_pylist() == [True, False, False]
 
 
+def test_a_bare_fraction_at_scale_0_is_a_reject_not_a_failed_batch():
+    from decimal import Decimal
+
+    from filebridge.layouts.types import parse_decimal
+    # ".3" beside a row the fast cast refuses once failed the whole batch (ArrowInvalid).
+    values, bad = parse_decimal(pa.array([".3", "3", "3.", "1 2", "-.8", None]), scale=0)
+    assert values.to_pylist() == [None, Decimal("3"), Decimal("3"), None, None, None]
+    assert bad is not None and bad.to_pylist() == [True, False, False, True, True, False]
+    values, bad = parse_decimal(pa.array([".3", "1 2"]), scale=1)
+    assert values.to_pylist() == [Decimal("0.3"), None]
+
+
 def test_dates_typed_without_leading_zeros():
     import datetime as dt
 

@@ -125,7 +125,10 @@ def parse_decimal(arr: pa.Array, *, scale: int = 2, decimal: str = ".",
     if fast is not None:
         return fast, None
     frac = rf"(\.[0-9]{{0,{scale}}})?" if scale else r"\.?"
-    ok = pc.match_substring_regex(arr, rf"^[+-]?([0-9]+{frac}|\.[0-9]{{1,{max(scale, 1)}}})$")
+    # ".5" only where decimals are allowed: at scale 0 it would reach the cast below
+    # as "0.5" and fail the whole batch instead of rejecting its row.
+    bare = rf"|\.[0-9]{{1,{scale}}}" if scale else ""
+    ok = pc.match_substring_regex(arr, rf"^[+-]?([0-9]+{frac}{bare})$")
     arr = pc.replace_substring_regex(arr, r"^\+", "")
     arr = pc.replace_substring_regex(arr, r"\.$", "")
     arr = pc.replace_substring_regex(arr, r"^(-?)\.", r"\10.")  # RE2: group 1, then "0."
