@@ -124,11 +124,13 @@ class UniqueKeys:
 
     def __init__(self, field: str):
         self.field = field
-        # Runs of (hash, line that first had the key, where the key is kept), each
-        # sorted by hash, merged pairwise as they grow (sizes at least double down
-        # the list): a few runs to search, and no full copy per batch.
-        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # Runs of (hash, where the key is kept), each sorted by hash, merged pairwise
+        # as they grow (sizes at least double down the list): a few runs to search,
+        # and no full copy per batch. The first lines stay beside the keys, in
+        # batch order: a merge copies two arrays, not three.
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
         self._store: list[pa.Array] = []  # the keys kept, to confirm a hash hit
+        self._lines: list[np.ndarray] = []  # the line that first had each kept key
         self._starts: list[int] = []
         self._stored = 0
         self._filter = np.zeros(1 << (_FILTER_BITS - 3), np.uint8)
@@ -147,56 +149,70 @@ class UniqueKeys:
         twice[order[1:][same]] = True
         twice[order[:-1][same]] = True
         before = np.zeros(len(h), bool)
-        maybe = self._maybe_seen(hs)  # most new keys are ruled out here, without a search
-        if maybe.any():
-            needles, found = hs[maybe], np.zeros(int(maybe.sum()), bool)
-            for hashes, _, _ in self.runs:  # sorted needles: searchsorted walks in order
-                at = np.minimum(np.searchsorted(hashes, needles), len(hashes) - 1)
-                found |= hashes[at] == needles
-            before[order[maybe]] = found
+        before[order] = self._seen(hs)
         candidates = np.flatnonzero(valid & (before | twice))
-        drop = np.zeros(len(h), bool)
-        if len(candidates):
-            keys = col.take(pa.array(candidates)).to_pylist()
-            first: dict[str, int] = {}
-            repeats: list[tuple[int, int, str]] = []  # (row, line, key)
-            # Where each candidate's hash sits in each run (one call per run).
-            ch = h[candidates]
-            spans = [(run, np.searchsorted(run[0], ch, "left").tolist(),
-                      np.searchsorted(run[0], ch, "right").tolist()) for run in self.runs]
-            for c, (i, key, line) in enumerate(zip(candidates.tolist(), keys,
-                                                   lines[candidates].tolist(), strict=True)):
-                if key in first:
-                    drop[i] = True
-                elif before[i] and (earlier := self._earlier(spans, c, key)) is not None:
-                    first[key] = earlier
-                    drop[i] = True
-                else:
-                    first[key] = line
-                    continue
-                repeats.append((i, line, key))
-            # The rejected rows' input in one take: a take per row costs a file with
-            # many repeats seconds.
-            raws = batch.raw_rows([i for i, _, _ in repeats]) if repeats else []
-            for (_, line, key), raw in zip(repeats, raws, strict=True):
-                report.reject(Reject(line, self.field,
-                                     f"{self.field} {key} appears twice: line {first[key]} and "
-                                     f"line {line}; line {first[key]} is kept", raw, key))
+        drop = self._repeats(batch, col, h, lines, before, candidates, report) \
+            if len(candidates) else np.zeros(len(h), bool)
         keep = valid & ~drop
+        # After _repeats returned: nothing of this call holds a run, so a merge frees
+        # the runs it replaces as it goes.
         self._remember(col, hs, lines, order, keep)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
 
-    def _earlier(self, spans: list[tuple[tuple[np.ndarray, np.ndarray, np.ndarray],
-                                         list[int], list[int]]],
+    def _seen(self, hs: np.ndarray) -> np.ndarray:
+        """Which of the sorted hashes ``hs`` an earlier batch's kept key had."""
+        seen = np.zeros(len(hs), bool)
+        maybe = self._maybe_seen(hs)  # most new keys are ruled out here, without a search
+        if maybe.any():
+            needles, found = hs[maybe], np.zeros(int(maybe.sum()), bool)
+            for hashes, _ in self.runs:  # sorted needles: searchsorted walks in order
+                at = np.minimum(np.searchsorted(hashes, needles), len(hashes) - 1)
+                found |= hashes[at] == needles
+            seen[maybe] = found
+        return seen
+
+    def _repeats(self, batch: Batch, col: pa.Array, h: np.ndarray, lines: np.ndarray,
+                 before: np.ndarray, candidates: np.ndarray, report: FileReport) -> np.ndarray:
+        """The rows to drop among ``candidates`` (rows whose hash was seen before or
+        repeats in the batch), each rejected naming the line it repeats."""
+        drop = np.zeros(len(h), bool)
+        keys = col.take(pa.array(candidates)).to_pylist()
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int, str]] = []  # (row, line, key)
+        # Where each candidate's hash sits in each run (one call per run).
+        ch = h[candidates]
+        spans = [(run, np.searchsorted(run[0], ch, "left").tolist(),
+                  np.searchsorted(run[0], ch, "right").tolist()) for run in self.runs]
+        for c, (i, key, line) in enumerate(zip(candidates.tolist(), keys,
+                                               lines[candidates].tolist(), strict=True)):
+            if key in first:
+                drop[i] = True
+            elif before[i] and (earlier := self._earlier(spans, c, key)) is not None:
+                first[key] = earlier
+                drop[i] = True
+            else:
+                first[key] = line
+                continue
+            repeats.append((i, line, key))
+        # The rejected rows' input in one take: a take per row costs a file with
+        # many repeats seconds.
+        raws = batch.raw_rows([i for i, _, _ in repeats]) if repeats else []
+        for (_, line, key), raw in zip(repeats, raws, strict=True):
+            report.reject(Reject(line, self.field,
+                                 f"{self.field} {key} appears twice: line {first[key]} and "
+                                 f"line {line}; line {first[key]} is kept", raw, key))
+        return drop
+
+    def _earlier(self, spans: list[tuple[tuple[np.ndarray, np.ndarray], list[int], list[int]]],
                  c: int, key: str) -> int | None:
         """The line of an earlier batch that had ``key`` (None: only its hash was seen);
         ``spans``: per run, where each candidate's hash sits (``c``: this one's)."""
-        for (_, first_lines, refs), los, his in spans:
+        for (_, refs), los, his in spans:
             for j in range(los[c], his[c]):
                 ref = int(refs[j])
                 part = bisect.bisect_right(self._starts, ref) - 1
                 if self._store[part][ref - self._starts[part]].as_py() == key:
-                    return int(first_lines[j])
+                    return int(self._lines[part][ref - self._starts[part]])
         return None
 
     def _remember(self, col: pa.Array, hs: np.ndarray, lines: np.ndarray,
@@ -208,26 +224,25 @@ class UniqueKeys:
             return
         self._starts.append(self._stored)
         self._store.append(col.take(pa.array(rows)))
+        self._lines.append(lines[rows])
         refs = np.arange(self._stored, self._stored + len(rows), dtype=np.int64)
         self._stored += len(rows)
-        self.runs.append((hs[kept], lines[rows], refs))
+        self.runs.append((hs[kept], refs))
         at = hs[kept] >> np.uint64(64 - _FILTER_BITS)
         np.bitwise_or.at(self._filter, at >> np.uint64(3),
                          np.left_shift(1, at & np.uint64(7)).astype(np.uint8))
         while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
-            # Merged by a stable sort of the two runs one after the other (timsort finds
-            # the two sorted runs and merges them in one pass), one array at a time.
-            (h1, l1, r1), (h2, l2, r2) = self.runs.pop(-2), self.runs.pop()
-            hashes = np.concatenate([h1, h2])
+            # Merged without a re-sort: a mask of where the newer run's hashes land
+            # (after equal older ones), one byte per row, made once for both arrays
+            # (np.insert builds int64 positions and a mask per array). The copy in
+            # flight is one array of the merged run.
+            (h1, r1), (h2, r2) = self.runs.pop(-2), self.runs.pop()
+            newer = np.zeros(len(h1) + len(h2), bool)
+            newer[np.searchsorted(h1, h2, "right") + np.arange(len(h2))] = True
+            hashes = _interleave(h1, h2, newer)
             del h1, h2
-            merged = np.argsort(hashes, kind="stable")
-            hashes = hashes[merged]
-            first_lines = np.concatenate([l1, l2])
-            del l1, l2
-            first_lines = first_lines[merged]
-            refs = np.concatenate([r1, r2])
-            del r1, r2
-            self.runs.append((hashes, first_lines, refs[merged]))
+            self.runs.append((hashes, _interleave(r1, r2, newer)))
+            del hashes, r1, r2, newer
 
     def _maybe_seen(self, hashes: np.ndarray) -> np.ndarray:
         """False for a hash no earlier batch kept (a bit per hash prefix, 4 MiB: a
@@ -235,3 +250,11 @@ class UniqueKeys:
         at = hashes >> np.uint64(64 - _FILTER_BITS)
         return ((self._filter[at >> np.uint64(3)] >> (at & np.uint64(7)).astype(np.uint8))
                 & 1).astype(bool)
+
+
+def _interleave(older: np.ndarray, newer: np.ndarray, at_newer: np.ndarray) -> np.ndarray:
+    """``older`` and ``newer`` as one array, ``newer``'s items where ``at_newer`` is set."""
+    out = np.empty(len(at_newer), older.dtype)
+    out[at_newer] = newer
+    out[~at_newer] = older
+    return out

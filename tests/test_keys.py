@@ -102,3 +102,28 @@ def test_key_hashes_are_the_ones_snapshots_stored() -> None:
     assert [int(h) for h in key_hashes(keys)] == [
         8113344219561396205, 12263008323111153777, 17809906011859906692,
         12962531900422511995, 0]
+
+
+def test_repeats_of_early_batches_found_after_the_runs_merge(monkeypatch) -> None:
+    """Many batches (the sorted runs merge several times), hashes made to collide:
+    each repeat names the line that first had its key, never another key's."""
+    import numpy as np
+
+    import filebridge.keys as keys_mod
+
+    real = keys_mod.key_hashes
+    monkeypatch.setattr(keys_mod, "key_hashes", lambda col: real(col) % np.uint64(5))
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    line = 1
+    for b in range(20):
+        keys: list[str | None] = [f"k{b}-{i}" for i in range(50)]
+        if b:
+            keys += [f"k{b // 2}-{b}"]  # a key of an earlier batch, merged away since
+        unique.check(_batch(keys, line), report)
+        line += len(keys)
+    got = {r.values["sku"]: r.reason for r in report._pending}
+    assert len(got) == 19
+    for b in range(1, 20):
+        first = (b // 2) * 50 + (b // 2 - 1 if b // 2 else 0) + b + 1
+        assert got[f"k{b // 2}-{b}"].endswith(f"line {first} is kept"), (b, got[f"k{b // 2}-{b}"])

@@ -9,7 +9,10 @@ Every plugin in filebridge/registry.py has a sample, found by convention in
   ``field`` the rejects file must name for the one bad record; ``shop:`` the
   loopback shop an API sink runs against; ``needs: sshd`` for an SFTP plugin;
   ``not_applicable:`` contract -> why it does not apply to this plugin (said
-  here, never by skipping a test).
+  here, never by skipping a test); ``n``/``memory_n`` the records per run (see
+  :attr:`Sample.sizes`); ``memory_via: reader/<name>``: the memory contract reads
+  that reader sample's input with its read options (a slow sink measured at a
+  smaller N, test_contracts.memory_sample).
 - ``make.py`` (optional): ``make(n) -> bytes``, an input of ``n`` records whose
   record on line ``bad.line`` is broken; without one, :func:`default_input` (the
   base profile's ``;`` CSV).
