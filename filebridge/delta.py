@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.delta_index import KeyIndex, flat, sorted_table
+from filebridge.delta_index import KeyIndex, sorted_table
 from filebridge.ledger.sqlite import Ledger
-from filebridge.records import Batch
+from filebridge.records import Batch, flat
 from filebridge.textcol import text_column
 
 SCHEMA = pa.schema([("key", pa.string()), ("hash", pa.uint64())])

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.keys import KEY_HASH, key_hashes
+from filebridge.records import flat
 
 META = b"filebridge.snapshot"
 # The key hashes are stored too: a snapshot indexed by another key hash is old.
@@ -51,12 +52,6 @@ def sorted_table(keys: pa.Array, hashes: np.ndarray) -> pa.Table:
         order = np.argsort(kh)
     return pa.table([keys.take(pa.array(order)), pa.array(hashes[order], pa.uint64()),
                      pa.array(kh[order], pa.uint64())], schema=SCHEMA)
-
-
-def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(a, pa.ChunkedArray):  # one chunk as it is: combine_chunks copies it
-        return a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
-    return a
 
 
 def _numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.records import Batch, FileReport, Reject
+from filebridge.records import Batch, FileReport, Reject, flat
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers
@@ -41,7 +41,7 @@ _WIDE = 64
 def key_hashes(keys: pa.Array) -> np.ndarray:
     """A 64-bit hash per string (nulls hash to 0), without a Python loop. A key's hash
     depends on its bytes only (not on the batch around it): batches compare hashes."""
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    keys = flat(keys)
     if not pa.types.is_string(keys.type):
         keys = pc.cast(keys, pa.string())
     n = len(keys)

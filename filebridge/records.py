@@ -25,6 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array; a single chunk as it is (``combine_chunks`` copies even that)."""
+    if isinstance(a, pa.ChunkedArray):
+        return a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+    return a
+
+
 class Batch:
     """``table``: the rows; ``lines``: int64, the source line of each row; ``raw``: the
     fields as read, before typing: what a reject shows the ERP, whatever stage refused
@@ -68,8 +75,7 @@ class Batch:
         return self.table.column_names
 
     def column(self, name: str) -> pa.Array:
-        col = self.table.column(name)
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        return flat(self.table.column(name))
 
     def filter(self, mask: pa.Array) -> Batch:
         index = pc.filter(self.index, mask) if self.index is not None else None
