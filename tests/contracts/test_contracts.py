@@ -272,16 +272,10 @@ def test_abort_leaves_nothing(kind: str, name: str, benches: Callable[..., Bench
 
 
 @pytest.mark.parametrize("kind,name", PLUGINS, ids=[f"{k}-{n}" for k, n in PLUGINS])
-def test_memory_is_bounded(kind: str, name: str, benches: Callable[..., Bench],
-                           request: pytest.FixtureRequest) -> None:
+def test_memory_is_bounded(kind: str, name: str, benches: Callable[..., Bench]) -> None:
     s = sample(kind, name)
     if not applies(s, "memory"):
         return
-    # A sample may name a failure found and not fixed yet: reported as XFAIL (XPASS
-    # once fixed), never as a pass, and the limits stay as they are.
-    known = (s.meta.get("known_failure") or {}).get("memory")
-    if known:
-        request.applymarker(pytest.mark.xfail(reason=str(known), strict=False))
     ratio, per_byte = growth(memory_sample(s), benches)
     assert ratio <= GROWTH and per_byte <= PER_BYTE, (
         f"peak memory grew x{ratio:.2f} for 10x the records ({per_byte:.2f} bytes per "
