@@ -51,6 +51,12 @@ PER_BYTE = 0.5  # and at most half a byte per byte of input added
 pytestmark = pytest.mark.timeout(300)
 
 PLUGINS = registered()
+# The memory contract is parametrised only over the plugins it is measured for: an
+# inapplicable one is listed by test_inapplicable_contracts_say_why, not counted as a
+# memory test that passed.
+# A plugin without a sample stays in, so that its test fails saying what to add.
+MEASURED = [(k, n) for k, n in PLUGINS
+            if (k, n) not in present() or "memory" not in sample(k, n).not_applicable]
 
 
 def test_every_sample_is_a_registered_plugin() -> None:
@@ -271,11 +277,24 @@ def test_abort_leaves_nothing(kind: str, name: str, benches: Callable[..., Bench
         assert len(shop_skus(s.meta["shop"], s.meta["_shop"])) == s.sizes[0] - 1
 
 
-@pytest.mark.parametrize("kind,name", PLUGINS, ids=[f"{k}-{n}" for k, n in PLUGINS])
+def test_inapplicable_contracts_say_why() -> None:
+    """Every contract a sample opts out of is a known one, with a reason; the memory
+    contract's opt-outs are exactly the plugins left out of MEASURED."""
+    unmeasured = []
+    for kind, name in PLUGINS:
+        s = sample(kind, name)  # a missing sample fails here, naming the file to add
+        for contract in s.not_applicable:
+            assert not applies(s, contract)
+        if "memory" in s.not_applicable:
+            unmeasured.append((kind, name))
+    assert sorted(unmeasured + MEASURED) == sorted(PLUGINS)
+    print("memory not measured for:", ", ".join(f"{k}/{n}" for k, n in unmeasured))
+
+
+@pytest.mark.parametrize("kind,name", MEASURED, ids=[f"{k}-{n}" for k, n in MEASURED])
 def test_memory_is_bounded(kind: str, name: str, benches: Callable[..., Bench]) -> None:
     s = sample(kind, name)
-    if not applies(s, "memory"):
-        return
+    assert applies(s, "memory")
     ratio, per_byte = growth(memory_sample(s), benches)
     assert ratio <= GROWTH and per_byte <= PER_BYTE, (
         f"peak memory grew x{ratio:.2f} for 10x the records ({per_byte:.2f} bytes per "
