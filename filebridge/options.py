@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -171,7 +172,9 @@ def check_encoding(name: str) -> str:
     return name
 
 
-Encoding = Annotated[str, BeforeValidator(check_encoding)]
+# Strict, and checked after the type: `encoding: 1252` (a YAML number) is a located
+# profile error, not an AttributeError from .lower() on an int.
+Encoding = Annotated[StrictStr, AfterValidator(check_encoding)]
 
 _SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 

@@ -45,6 +45,11 @@ def problems(text: str) -> list[str]:
      "/p/prof.yaml:8: write: Input should be a valid list"),
     (BASE.replace("  - format: csv\n    path: out/{stem}.csv\n", "  []\n"),
      "/p/prof.yaml:8: write: List should have at least 1 item"),
+    # A code page written as a number is a YAML int: located, not an AttributeError.
+    (BASE.replace('delimiter: ";"', 'delimiter: ";"\n  encoding: 1252'),
+     "/p/prof.yaml:8: read.encoding: Input should be a valid string"),
+    (BASE.replace('delimiter: ";"', 'delimiter: ";"\n  encoding: cp9999'),
+     "/p/prof.yaml:8: read.encoding: unknown encoding 'cp9999'"),
 ])
 def test_errors_name_file_line_and_path(text, expected):
     found = problems(text)
