@@ -74,7 +74,9 @@ class Delta:
             if staged.num_rows:
                 self.changes.append(staged)
             return mask
-        pos, found = self.index.find(keys)
+        known = batch.keyed[1] if batch.keyed is not None and batch.keyed[0] == self.key \
+            else None  # hashed by the duplicate check already
+        pos, found = self.index.find(keys, known)
         mine = np.asarray(hashes.to_numpy(zero_copy_only=False), np.uint64)
         changed = ~found | (self.index.hashes[pos] != mine)
         update = np.flatnonzero(found & changed)
