@@ -8,6 +8,8 @@ read once at import: in production (unset) a point costs one comparison with Non
 Points (where they are, what has happened just before):
 
     sftp.claimed        sources/sftp.py: the remote file is renamed to its claim
+    snapshot.saved      ledger/sqlite.py: a file's snapshots (or patches) are written in
+                        the transaction that marks it done, not committed yet
     done.finished       pipeline.py: the ledger says done, the file is not archived yet
     done.archived       pipeline.py: the file is archived, the ledger does not say where
     reject.recorded     quarantine.py: the ledger says rejecting (target chosen), no report

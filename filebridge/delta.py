@@ -4,7 +4,8 @@ A record's hash covers every mapped field. The ledger keeps, per sink, a snapsho
 table (key, hash) of what was last delivered, sorted by key hash
 (filebridge.delta_index); a run loads it once, finds each batch's keys in it with a
 binary search (no per-row lookups), collects the changes, and the updated snapshot
-is saved in the same transaction that marks the file done.
+is saved in the same transaction that marks the file done: the whole snapshot, or,
+when few keys changed, a patch of those (see filebridge.delta_index).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.delta_index import KeyIndex, sorted_table
-from filebridge.ledger.sqlite import Ledger
+from filebridge.delta_index import KeyIndex, load, patch_of, sorted_table
+from filebridge.ledger.sqlite import Ledger, SnapshotPatch
 from filebridge.records import Batch, flat
 from filebridge.textcol import text_column
 
@@ -51,10 +52,12 @@ class Delta:
 
     def __init__(self, ledger: Ledger, profile: str, sink: str, key: str):
         self.sink, self.key = sink, key
-        self.snapshot = ledger.load_snapshot(profile, sink)
+        self.stored = load(ledger, profile, sink)
+        self.snapshot, self.stored.table = self.stored.table, None
         self.index = KeyIndex.of(self.snapshot)
         if self.index is not None:
             self.snapshot = None  # the index holds it (sorted); not kept twice
+            self.index.current = self.stored.current
         # Changes: snapshot rows with a new hash (index), and rows with keys it lacks.
         self.rows: list[np.ndarray] = []
         self.row_hashes: list[np.ndarray] = []
@@ -71,7 +74,9 @@ class Delta:
             if staged.num_rows:
                 self.changes.append(staged)
             return mask
-        pos, found = self.index.find(keys)
+        known = batch.keyed[1] if batch.keyed is not None and batch.keyed[0] == self.key \
+            else None  # hashed by the duplicate check already
+        pos, found = self.index.find(keys, known)
         mine = np.asarray(hashes.to_numpy(zero_copy_only=False), np.uint64)
         changed = ~found | (self.index.hashes[pos] != mine)
         update = np.flatnonzero(found & changed)
@@ -85,9 +90,10 @@ class Delta:
             self.changes.append(pa.table({"key": keys.take(at), "hash": hashes.take(at)}))
         return pa.array(changed)
 
-    def merged(self) -> pa.Table | None:
-        """The snapshot to save (version 2, see filebridge.delta_index): the old one with
-        this file's changes applied; None when it stays as it is."""
+    def merged(self) -> pa.Table | SnapshotPatch | None:
+        """What to save (version 2, see filebridge.delta_index): the old snapshot with
+        this file's changes applied, or a patch of those when the stored snapshot
+        takes one; None when it stays as it is."""
         new = None  # rows of keys the snapshot lacks (or all changed rows: no index)
         if self.changes:
             new = pa.concat_tables(self.changes).combine_chunks()
@@ -97,6 +103,14 @@ class Delta:
             hashes = np.concatenate(self.row_hashes) if self.row_hashes else \
                 np.zeros(0, np.uint64)
             index, self.index = self.index, None  # freed before the snapshot is saved
+            added = new.num_rows if new is not None else 0
+            if (len(rows) or added) and self.stored.takes(len(rows) + added):
+                keys = index.keys.take(pa.array(rows))
+                if new is not None:
+                    keys = pa.concat_arrays([keys, flat(pc.cast(new["key"], pa.string()))])
+                    hashes = np.concatenate([hashes, np.asarray(flat(new["hash"]).to_numpy(
+                        zero_copy_only=False), np.uint64)])
+                return patch_of(keys, hashes)
             return index.merged(rows, hashes, new)
         if new is None:
             return None

@@ -157,6 +157,7 @@ class UniqueKeys:
         # After _repeats returned: nothing of this call holds a run, so a merge frees
         # the runs it replaces as it goes.
         self._remember(col, hs, lines, order, keep)
+        batch = batch.with_keyed(self.field, h)  # for mode: changes (filebridge.delta)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
 
     def _seen(self, hs: np.ndarray) -> np.ndarray:

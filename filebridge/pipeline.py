@@ -26,6 +26,7 @@ from filebridge import alerts
 from filebridge.crashpoints import crash_point
 from filebridge.errors import Bug, RejectedFile
 from filebridge.job import Job, Progress
+from filebridge.ledger.sqlite import SnapshotPatch
 from filebridge.outcome import Outcome, counts, feedback, routed
 from filebridge.outputs import Outbox
 from filebridge.quarantine import already_processed, raise_if_disk_full, reject
@@ -98,7 +99,7 @@ def process(job: Job, path: Path, run_id: int, *, force: bool = False,
 
 
 def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
-             ) -> tuple[str | None, dict[str, pa.Table]]:
+             ) -> tuple[str | None, dict[str, pa.Table | SnapshotPatch]]:
     """Every row through every sink; returns why the run is held (if it is) and the
     state the sinks keep for the next file. The report's tally adds up after it.
     An output that cannot render these records raises OutputError, which rejects the

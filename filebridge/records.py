@@ -40,15 +40,22 @@ class Batch:
     file, by which sinks tell what became of it (see :class:`Rows`).
 
     ``raw`` is only read for rejects, so a filter or take does not copy it: it keeps
-    the rows of ``raw`` behind its own (``raw_at``) and takes them when asked."""
+    the rows of ``raw`` behind its own (``raw_at``) and takes them when asked.
+
+    ``keyed``: (key field, :func:`filebridge.keys.key_hashes` of its values per row),
+    when the duplicate check computed them: ``mode: changes`` looks keys up by the
+    same hashes (filebridge.delta). Kept through a filter or take, dropped with the
+    columns (``with_table``, ``mapped``)."""
 
     def __init__(self, table: pa.Table, lines: pa.Array, raw: pa.Table | None = None,
-                 index: pa.Array | None = None, raw_at: pa.Array | None = None):
+                 index: pa.Array | None = None, raw_at: pa.Array | None = None,
+                 keyed: tuple[str, np.ndarray] | None = None):
         self.table = table
         self.lines = lines
         self.index = index
         self._raw = raw
         self._raw_at = raw_at if raw is not None else None
+        self.keyed = keyed
 
     def __repr__(self) -> str:
         return f"Batch({len(self)} rows: {', '.join(self.names)})"
@@ -79,14 +86,26 @@ class Batch:
 
     def filter(self, mask: pa.Array) -> Batch:
         index = pc.filter(self.index, mask) if self.index is not None else None
+        keyed = None
+        if self.keyed is not None:  # a null in the mask drops its row, as Arrow's filter
+            keep = np.asarray(pc.fill_null(flat(mask), False).to_numpy(zero_copy_only=False),
+                              bool)
+            keyed = (self.keyed[0], self.keyed[1][keep])
         return Batch(self.table.filter(mask), pc.filter(self.lines, mask), self._raw, index,
-                     self._raw_rows_at(lambda at: pc.filter(at, mask)))
+                     self._raw_rows_at(lambda at: pc.filter(at, mask)), keyed)
 
     def take(self, indices: pa.Array | list[int]) -> Batch:
         idx = indices if isinstance(indices, pa.Array) else pa.array(indices, pa.int64())
         index = pc.take(self.index, idx) if self.index is not None else None
+        keyed = (self.keyed[0], self.keyed[1][np.asarray(
+            idx.to_numpy(zero_copy_only=False), np.int64)]) if self.keyed is not None else None
         return Batch(self.table.take(idx), pc.take(self.lines, idx), self._raw, index,
-                     self._raw_rows_at(lambda at: pc.take(at, idx)))
+                     self._raw_rows_at(lambda at: pc.take(at, idx)), keyed)
+
+    def with_keyed(self, field: str, hashes: np.ndarray) -> Batch:
+        """These rows with their key hashes known (``keyed``)."""
+        return Batch(self.table, self.lines, self._raw, self.index, self._raw_at,
+                     (field, hashes))
 
     def with_table(self, table: pa.Table) -> Batch:
         """The same rows with other columns (e.g. mapped from these)."""
@@ -263,7 +282,7 @@ class Rows:
             self._weights[self.n:self.n + n] = w
         index = pa.array(np.arange(self.n, self.n + n, dtype=np.int64))
         self.n += n
-        return Batch(batch.table, batch.lines, batch.raw, index)
+        return Batch(batch.table, batch.lines, batch.raw, index, keyed=batch.keyed)
 
     def _mark(self, ordinals: Any, state: int) -> None:
         idx = np.asarray(ordinals, np.int64)

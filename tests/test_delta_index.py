@@ -16,8 +16,9 @@ import pytest
 from filebridge import delta_index
 from filebridge.delta import Delta, differs, row_hashes
 from filebridge.delta_index import KeyIndex, is_current
+from filebridge.keys import UniqueKeys
 from filebridge.ledger.sqlite import SqliteLedger
-from filebridge.records import Batch
+from filebridge.records import Batch, FileReport
 
 
 def test_index_agrees_with_the_join() -> None:
@@ -63,7 +64,7 @@ def _deliver(ledger: SqliteLedger, rows: Sequence[tuple[str | None, str]], name:
     run = ledger.start_run("p")
     fid = ledger.claim("p", name, name, 1, run).id
     ledger.finish(fid, "p", "done", {}, snapshots={"s": merged} if merged is not None else {})
-    return sent, ledger.load_snapshot("p", "s")
+    return sent, delta_index.load(ledger, "p", "s").table
 
 
 def _fuzz(tmp_path: Path, seed: int) -> None:
@@ -178,3 +179,21 @@ def test_a_snapshot_indexed_by_another_key_hash_is_indexed_again(
     sent, snap = _deliver(ledger, list(now.items()), "upgrade")
     assert [k for (k, _), s in zip(now.items(), sent, strict=True) if s] == ["K042"]
     assert snap is not None and is_current(snap) and snap.num_rows == 100
+
+
+def test_keys_hashed_by_the_duplicate_check_are_not_hashed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = _ledger(tmp_path)
+    before = {f"K{i:03d}": "0" for i in range(50)}
+    _deliver(ledger, list(before.items()), "first")
+    delta = Delta(ledger, "p", "s", "key")
+    rows = [("K001", "1"), ("K002", "0"), ("K001", "2"), ("NEW", "0"), ("K003", "1")]
+    table = pa.table({"key": [k for k, _ in rows], "value": [v for _, v in rows]})
+    report = FileReport("f")
+    batch = UniqueKeys("key").check(Batch(table, pa.array(range(5), pa.int64())), report)
+
+    def unused(keys: pa.Array) -> np.ndarray:
+        raise AssertionError("keys hashed again")
+    monkeypatch.setattr(delta_index, "key_hashes", unused)
+    # The second K001 is a repeat (rejected): the hashes of the rows left line up.
+    assert delta.changed(batch).to_pylist() == [True, False, True, True]

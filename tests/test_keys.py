@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from filebridge.keys import UniqueKeys
+from filebridge.keys import UniqueKeys, key_hashes
 from filebridge.records import Batch, FileReport
 
 
@@ -127,3 +127,19 @@ def test_repeats_of_early_batches_found_after_the_runs_merge(monkeypatch) -> Non
     for b in range(1, 20):
         first = (b // 2) * 50 + (b // 2 - 1 if b // 2 else 0) + b + 1
         assert got[f"k{b // 2}-{b}"].endswith(f"line {first} is kept"), (b, got[f"k{b // 2}-{b}"])
+
+
+def test_kept_rows_carry_their_key_hashes_through_filter_and_take() -> None:
+    """mode: changes looks keys up by the hashes the check computed (Batch.keyed): they
+    must stay aligned with the rows whatever drops or reorders them."""
+    report = FileReport("x.csv")
+    kept = UniqueKeys("sku").check(_batch(["a", "b", "a", None, "c", "d"], 1), report)
+    assert kept.keyed is not None and kept.keyed[0] == "sku"
+
+    def aligned(batch: Batch) -> bool:
+        assert batch.keyed is not None
+        return batch.keyed[1].tolist() == key_hashes(batch.column("sku")).tolist()
+    assert aligned(kept)
+    assert aligned(kept.filter(pa.array([True, None, False, True, True])))
+    assert aligned(kept.take([4, 0, 2]))
+    assert kept.with_table(kept.table).keyed is None  # other columns: other keys maybe

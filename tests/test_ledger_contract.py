@@ -24,12 +24,15 @@ import pyarrow as pa
 import pytest
 from pgserver import PASSWORD_ENV
 
+from filebridge import delta_index
+from filebridge.delta import Delta, row_hashes
 from filebridge.errors import LedgerError
 from filebridge.followup import ledger_rows
 from filebridge.ledger import Ledger, SqliteLedger, followups, open_target
 from filebridge.ledger import tables as tl
 from filebridge.ledger.changelog import ChangeLog, drop, rekey
 from filebridge.ledger.schema import MIGRATIONS, VERSION
+from filebridge.ledger.sqlite import SnapshotPatch
 from filebridge.orders.base import OrderLine
 from filebridge.records import Batch
 from filebridge.schedule import Schedule, ScheduledJob, Scheduler
@@ -232,6 +235,130 @@ def test_snapshots_keep_64_bit_hashes_and_the_last_one_wins(opener):
     assert ledger.db.execute("SELECT rows FROM snapshots WHERE profile=? AND sink=?",
                              ("p", "out")).fetchone()[0] == 1
     assert ledger.load_snapshot("p", "other") is None
+
+
+def _snapshot(n: int) -> pa.Table:
+    """A version-2 snapshot of keys K0..K{n-1}, key Ki with hash i."""
+    keys = pa.array([f"K{i}" for i in range(n)], pa.string())
+    return delta_index.sorted_table(keys, np.arange(n, dtype=np.uint64))
+
+
+def _as_dict(table: pa.Table | None) -> dict[str, int]:
+    assert table is not None
+    return dict(zip(table["key"].to_pylist(), table["hash"].to_pylist(), strict=True))
+
+
+def _finish(ledger: Ledger, name: str, snapshots: dict) -> int:
+    fid = ledger.claim("p", name, name, 1, ledger.start_run("p")).id
+    ledger.finish(fid, "p", "done", {}, snapshots=snapshots)
+    return fid
+
+
+def test_snapshot_patches_apply_in_order_over_the_full_snapshot(opener):
+    ledger = opener()
+    _finish(ledger, "f1", {"out": _snapshot(100)})
+    _finish(ledger, "f2", {"out": delta_index.patch_of(
+        pa.array(["K5", "K7"]), np.array([1, 2], np.uint64))})
+    _finish(ledger, "f3", {"out": delta_index.patch_of(
+        pa.array(["K5", "NEW"]), np.array([3, 4], np.uint64))})
+    stored = delta_index.load(opener(), "p", "out")  # another connection sees them
+    assert (stored.full_rows, stored.patches, stored.patched_rows) == (100, 2, 4)
+    want = _as_dict(_snapshot(100)) | {"K5": 3, "K7": 2, "NEW": 4}
+    assert stored.table is not None and delta_index.is_current(stored.table)
+    assert _as_dict(stored.table) == want
+    kh = stored.table["khash"].to_numpy()
+    assert (kh[1:] > kh[:-1]).all()  # sorted as a full snapshot is
+    assert ledger.load_snapshot("p", "out").num_rows == 100  # the full one is as it was
+    _finish(ledger, "f4", {"out": stored.table})  # a full save drops the patches
+    assert ledger.load_patches("p", "out") == []
+    assert _as_dict(delta_index.load(ledger, "p", "out").table) == want
+
+
+def _deliver(ledger: Ledger, name: str, values: dict[str, str]) -> pa.Table | SnapshotPatch:
+    delta = Delta(ledger, "p", "out", "key")
+    table = pa.table({"key": list(values), "value": list(values.values())})
+    delta.changed(Batch(table, pa.array(range(len(values)), pa.int64())))
+    saved = delta.merged()
+    assert saved is not None
+    _finish(ledger, name, {"out": saved})
+    return saved
+
+
+def test_a_full_snapshot_is_saved_once_the_patches_reach_their_limits(opener, monkeypatch):
+    ledger = opener()
+    values = {f"K{i:03d}": "0" for i in range(160)}  # PATCH_SHARE of 160: 20 rows
+    assert not isinstance(_deliver(ledger, "f0", values), SnapshotPatch)
+    kinds = []
+    for run in range(1, 4):  # 8 rows each: two patches, then a full save (24 > 20)
+        values |= {f"K{i:03d}": str(run) for i in range(run, 160, 20)}
+        kinds.append(isinstance(_deliver(ledger, f"f{run}", values), SnapshotPatch))
+        assert _as_dict(delta_index.load(ledger, "p", "out").table) == _as_dict(
+            _deliver_model(values))
+    assert kinds == [True, True, False]
+    assert ledger.load_patches("p", "out") == []
+    monkeypatch.setattr(delta_index, "MAX_PATCHES", 2)
+    for run in range(4, 7):  # one row each: two patches, then a full save (MAX_PATCHES)
+        values |= {"K000": str(run)}
+        kinds.append(isinstance(_deliver(ledger, f"f{run}", values), SnapshotPatch))
+    assert kinds[3:] == [True, True, False]
+    values |= {"K000": "new", "K999": "added"}
+    assert isinstance(_deliver(ledger, "f7", values), SnapshotPatch)
+    assert _as_dict(delta_index.load(ledger, "p", "out").table) == _as_dict(
+        _deliver_model(values))
+
+
+def _deliver_model(values: dict[str, str]) -> pa.Table:
+    """What a full save of ``values`` holds."""
+    table = pa.table({"key": list(values), "value": list(values.values())})
+    hashes = row_hashes(Batch(table, pa.array(range(len(values)), pa.int64())))
+    return delta_index.sorted_table(table["key"].combine_chunks(), hashes.to_numpy())
+
+
+CRASH = """
+import os, sys
+from pathlib import Path
+import numpy as np, pyarrow as pa
+from filebridge import delta_index
+from filebridge.ledger import open_target
+ledger = open_target(sys.argv[1], os.environ.get(sys.argv[3]), home=Path(sys.argv[2]))
+fid = ledger.claim("p", "f2", "f2", 1, ledger.start_run("p")).id
+ledger.finish(fid, "p", "done", {}, snapshots={"out": delta_index.patch_of(
+    pa.array(["K5"]), np.array([99], np.uint64))})
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return str(request.getfixturevalue("ledger_url"))
+
+
+def test_a_crash_between_a_patch_and_the_files_outcome_leaves_neither(target, tmp_path):
+    """The patch is written in the transaction that marks the file done: a process
+    killed in between (filebridge/crashpoints.py) leaves the file in flight, to be
+    redone, and the snapshot as it was."""
+    import subprocess
+    import sys
+
+    from helpers import KILLED
+
+    def ledger() -> Ledger:
+        return open_target(target, os.environ.get(PASSWORD_ENV), home=tmp_path / "home")
+
+    first = ledger()
+    _finish(first, "f1", {"out": _snapshot(10)})
+    env = dict(os.environ, FILEBRIDGE_CRASH_AT="snapshot.saved")
+    r = subprocess.run([sys.executable, "-c", CRASH, target, str(tmp_path / "home"),
+                        PASSWORD_ENV], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == KILLED, r.stderr
+    again = ledger()
+    assert again.load_patches("p", "out") == []
+    assert _as_dict(delta_index.load(again, "p", "out").table) == _as_dict(_snapshot(10))
+    row = again.find("p", "f2")
+    assert row is not None and row.status == "processing"  # claimed: the next run redoes it
+    first.close()
+    again.close()
 
 
 def test_catalog_memory_counts_once_the_file_is_done(ledger):

@@ -394,6 +394,21 @@ ATTRIBUTE_VALUES = """CREATE TABLE IF NOT EXISTS attribute_values (
 """
 
 
+# ``mode: changes`` snapshots saved as patches (filebridge/delta_index.py): a run that
+# changed few keys stores only those (key, hash, khash) rows, applied in ``seq`` order
+# over the full snapshot in ``snapshots``; a full save deletes them.
+SNAPSHOT_PATCHES = """CREATE TABLE IF NOT EXISTS snapshot_patches (
+    profile TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,             -- an Arrow stream, as snapshots.data
+    rows INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (profile, sink, seq)
+);
+"""
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -418,6 +433,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("url_keys: the URL keys Magento product files gave each product", _script(URL_KEYS)),
     ("attribute_values: the values PrestaShop files created per attribute group, in order",
      _script(ATTRIBUTE_VALUES)),
+    ("snapshot_patches: the keys a mode: changes run changed, over the last full snapshot",
+     _script(SNAPSHOT_PATCHES)),
 ]
 VERSION = len(MIGRATIONS)
 

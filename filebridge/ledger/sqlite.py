@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 from pyarrow import ipc
 
+from filebridge.crashpoints import crash_point
 from filebridge.ledger.backend import Backend, Conn, SqliteBackend
 from filebridge.ledger.leases import fence
 from filebridge.ledger.schema import migrate
@@ -40,6 +41,19 @@ def _ipc(table: pa.Table) -> tuple[memoryview, int]:
     # The Arrow buffer itself (both drivers take a buffer): no copy of a large snapshot.
     return memoryview(sink.getvalue()), table.num_rows
 
+
+def _table(data: bytes | memoryview) -> pa.Table:
+    return ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+@dataclass
+class SnapshotPatch:
+    """A ``mode: changes`` snapshot saved as the (key, hash, khash) rows a file changed
+    or added: kept beside the last full snapshot and applied over it, in order, when
+    loaded (filebridge/delta_index.py). A run that changed 1% of a million keys writes
+    those, not the million."""
+
+    table: pa.Table
 
 
 @dataclass
@@ -200,24 +214,46 @@ class Ledger:
         return FileRow(fid, digest, name, "processing", now, None)
 
     def load_snapshot(self, profile: str, sink: str) -> pa.Table | None:
+        """The last full snapshot, without the patches saved since (see
+        :meth:`load_patches`; filebridge.delta_index.load applies them)."""
         row = self.db.execute("SELECT data FROM snapshots WHERE profile=? AND sink=?",
                               (profile, sink)).fetchone()
-        return ipc.open_stream(pa.py_buffer(row[0])).read_all() if row else None
+        return _table(row[0]) if row else None
+
+    def load_patches(self, profile: str, sink: str) -> list[SnapshotPatch]:
+        """The patches saved since the last full snapshot, oldest first."""
+        return [SnapshotPatch(_table(data)) for (data,) in self.db.execute(
+            "SELECT data FROM snapshot_patches WHERE profile=? AND sink=? ORDER BY seq",
+            (profile, sink))]
 
     def finish(self, file_id: int, profile: str, status: str, tally: dict[str, int],
-               reason: str | None = None, snapshots: dict[str, pa.Table] | None = None,
+               reason: str | None = None,
+               snapshots: dict[str, pa.Table | SnapshotPatch] | None = None,
                moved_to: str | None = None,
                queued: tuple[bytes, bytes | None] | None = None) -> None:
-        """One transaction: the sinks' new snapshots and the file's outcome (and, for a
-        rejection, where the file is about to go)."""
-        blobs = {sink: _ipc(t) for sink, t in (snapshots or {}).items()}
+        """One transaction: the sinks' new snapshots (a full one, which replaces the
+        patches, or a patch over it) and the file's outcome (and, for a rejection,
+        where the file is about to go)."""
+        blobs = {sink: (isinstance(t, SnapshotPatch),
+                        *_ipc(t.table if isinstance(t, SnapshotPatch) else t))
+                 for sink, t in (snapshots or {}).items()}
         with self.tx() as db:
             fence(db, self.fences, profile)
-            for sink, (blob, rows) in blobs.items():
+            for sink, (patch, blob, rows) in blobs.items():
+                if patch:  # the lease keeps other writers out: max(seq) is ours to follow
+                    seq = db.execute("SELECT coalesce(max(seq), 0) FROM snapshot_patches "
+                                     "WHERE profile=? AND sink=?", (profile, sink)).fetchone()[0]
+                    db.execute("INSERT INTO snapshot_patches(profile, sink, seq, data, rows, "
+                               "updated) VALUES (?,?,?,?,?,?)",
+                               (profile, sink, int(seq) + 1, blob, rows, time.time()))
+                    continue
                 db.execute("INSERT INTO snapshots(profile, sink, data, rows, updated) "
                            "VALUES (?,?,?,?,?) ON CONFLICT(profile, sink) DO UPDATE SET "
                            "data=excluded.data, rows=excluded.rows, updated=excluded.updated",
                            (profile, sink, blob, rows, time.time()))
+                db.execute("DELETE FROM snapshot_patches WHERE profile=? AND sink=?",
+                           (profile, sink))
+            crash_point("snapshot.saved")
             if status == "done":  # what the shop files of this file wrote, remembered
                 db.execute("INSERT INTO catalog(profile, sink, key, product, hash, record, "
                            "file_id, pos, updated) SELECT profile, sink, key, product, hash, "

@@ -36,6 +36,7 @@ from pydantic import Field
 
 from filebridge.delta import Delta
 from filebridge.errors import Bug, OutputError
+from filebridge.ledger.sqlite import SnapshotPatch
 from filebridge.mapping import MapSpec, ProductSpec
 from filebridge.options import Deliver, Model, OutputMode, OutputPath, expand_env
 from filebridge.outputs import Outbox, Staged
@@ -188,7 +189,7 @@ class Sink:
     def settle(self, held: bool) -> None:
         """The file is accepted (or held): deliver what must go now."""
 
-    def state(self) -> dict[str, pa.Table]:
+    def state(self) -> dict[str, pa.Table | SnapshotPatch]:
         """Snapshots to save with the file's outcome, by name."""
         return {}
 
@@ -223,7 +224,7 @@ class FileSink(Sink):
             raise Bug("expected self.ctx is not None")
         return self.ctx.forced and any(self.ctx.path(p).exists() for p in self.paths())
 
-    def state(self) -> dict[str, pa.Table]:
+    def state(self) -> dict[str, pa.Table | SnapshotPatch]:
         merged = self.delta.merged() if self.delta is not None else None
         return {self.id: merged} if merged is not None else {}
 

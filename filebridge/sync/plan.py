@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.delta import differs, row_hashes
+from filebridge.delta_index import load
 from filebridge.job import Job
 from filebridge.records import Batch, FileReport
 from filebridge.sync.changes import ApiSync, Plan, refused_keys
@@ -83,7 +84,7 @@ def plan(job: Job, path: Path) -> FilePlan:
         if s.id not in job.shops:
             changes = getattr(s.o, "mode", "full") == "changes"
             files[s.id] = FileOutput(changes, hasattr(s, "shipper"),
-                                     _known=job.ledger.load_snapshot(job.name, s.id)
+                                     _known=load(job.ledger, job.name, s.id).table
                                      if changes else None)
     out = FilePlan(report=report, files=files)
     for batch in job.batches(path, report):
