@@ -199,10 +199,10 @@ def check(profiles: tuple[str, ...]) -> None:
         click.echo(f"{p}: ok ({prof.name}; once: {prof.once_rule}{why})")
         from filebridge.catalog.coverage import notes
         from filebridge.feedback import where_notes
-        from filebridge.registry import load_plugins
+        from filebridge.registry import REGISTRY
         from filebridge.stock.share import share_notes
 
-        for note in [*where_notes(prof), *share_notes(prof), *notes(prof, load_plugins())]:
+        for note in [*where_notes(prof), *share_notes(prof), *notes(prof, REGISTRY)]:
             click.echo(f"{p}: note: {note}")
     from filebridge.inboxes import shared_inboxes
 

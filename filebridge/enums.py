@@ -117,9 +117,8 @@ class _Values:
 def check_profile(profile: Any) -> list[tuple[Loc, str]]:
     """Problems with values the sinks refuse; records on ``profile.map`` which mapped
     fields each sink constrains, for the row checks at run time."""
-    from filebridge.registry import load_plugins
+    from filebridge.registry import REGISTRY as reg
 
-    reg = load_plugins()
     spec = profile.map
     values = _Values(spec)
     enums: dict[str, list[tuple[str, tuple[str, ...], str]]] = {}

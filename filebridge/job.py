@@ -26,7 +26,7 @@ from filebridge.outputs import Outbox, sweep
 from filebridge.processes import pid_alive
 from filebridge.profile import ProfileBase
 from filebridge.records import Batch, FileReport
-from filebridge.registry import load_plugins
+from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SCRATCH, JobInfo, Sink, SinkContext, output_vars
 
 __all__ = ["Job", "Progress"]
@@ -39,7 +39,7 @@ class Job:
     once, reused for every file."""
 
     def __init__(self, profile: ProfileBase, ledger: Ledger | None = None):
-        reg = load_plugins()
+        reg = REGISTRY
         self.profile = profile
         self.reader = reg.get("reader", profile.read.format)(profile.read)
         self.mapper = Mapper(profile.map)

@@ -159,8 +159,15 @@ OutputPath = Annotated[str, BeforeValidator(lambda v: check_output_path(str(v)))
 
 
 def check_encoding(name: str) -> str:
+    try:
+        codecs.lookup(name)
+        return name
+    except LookupError:
+        pass
+    # Not in the standard library: maybe one of the EBCDIC code pages the ebcdic package
+    # registers (imported only then: ~20 ms).
     if name.lower().startswith("cp") or "ebcdic" in name.lower():
-        try:  # the EBCDIC code pages beyond the standard library's
+        try:
             import ebcdic  # noqa: F401
         except ImportError:
             pass

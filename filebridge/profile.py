@@ -3,6 +3,11 @@
 The model is assembled from the registry (every reader's, sink's and source's
 ``Options``), so the profile reference and the JSON Schema always match the code.
 Errors name the profile file, the YAML line and the field path, all at once.
+
+A profile is validated by a model of the plugins and sections it names only (its
+``format:``/``kind:`` values, its stock:, shipments:, photos:), so loading a CSV
+profile imports no shop API sink; a name the registry does not know gets the model
+of everything, whose error lists every valid name.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
     Field,
@@ -32,18 +37,47 @@ from filebridge.feedback import FeedbackOptions
 from filebridge.lookups import TAGS as LOOKUP_TAGS
 from filebridge.mapping import MapSpec
 from filebridge.options import LedgerRef, LocatedErrors, Model, Secret
-from filebridge.photos.spec import PhotosSpec
-from filebridge.registry import load_plugins
-from filebridge.shipments.spec import ShipmentSpec
-from filebridge.stock.spec import StockSpec, default_once
+from filebridge.registry import REGISTRY
 from filebridge.tables.spec import NAME, JoinSpec, SetSpec, TableBase, check_related
 
+if TYPE_CHECKING:
+    from filebridge.photos.spec import PhotosSpec
+    from filebridge.shipments.spec import ShipmentSpec
+    from filebridge.stock.spec import StockSpec
 
-def _union(kind: str, tag: str) -> Any:
-    models = load_plugins().options(kind)
-    if len(models) == 1:
+
+def _union(kind: str, tag: str, names: frozenset[str] | None = None) -> Any:
+    """The options of every plugin of ``kind``, or of ``names`` (a union even of one,
+    so that errors have the same places as in the union of all)."""
+    models = REGISTRY.options(kind, None if names is None else sorted(names))
+    if len(models) == 1 and names is None:
         return models[0]
     return Annotated[Union[tuple(models)], Field(discriminator=tag)]  # noqa: UP007
+
+
+SECTIONS = {
+    "stock": "the files are stock figures (or store movements) of an inventory shared "
+             "with the web: shops get what may be sold, net of sales the ERP does not "
+             "know yet and of safety stock",
+    "shipments": "the files are the ERP's shipments: each becomes a fulfilment in the "
+                 "shop of the one write: output (a shop API)",
+    "photos": "a folder of photos matched to the records by file name, checked, "
+              "published to a public folder under their digest, their URLs in the records",
+}
+
+
+def _section(name: str, present: bool) -> tuple[Any, Any]:
+    """A section's field: its model imported only for a profile that has it (absent,
+    it can only be None)."""
+    if not present:
+        return None, Field(None, description=SECTIONS[name])
+    if name == "stock":
+        from filebridge.stock.spec import StockSpec as spec
+    elif name == "shipments":
+        from filebridge.shipments.spec import ShipmentSpec as spec  # type: ignore[assignment]
+    else:
+        from filebridge.photos.spec import PhotosSpec as spec  # type: ignore[assignment]
+    return spec | None, Field(None, description=SECTIONS[name])
 
 
 class ProfileBase(Model):
@@ -54,13 +88,14 @@ class ProfileBase(Model):
                          "record sent to the outputs")
     feedback: FeedbackOptions = Field(default_factory=FeedbackOptions,
                                       description="what goes back to the ERP")
-    stock: StockSpec | None = Field(None, description="the files are stock figures (or "
-                                    "store movements) of an inventory shared with the web: "
-                                    "shops get what may be sold, net of sales the ERP does "
-                                    "not know yet and of safety stock")
-    shipments: ShipmentSpec | None = Field(None, description="the files are the ERP's "
-                                           "shipments: each becomes a fulfilment in the "
-                                           "shop of the one write: output (a shop API)")
+    # stock, shipments, photos: placeholders keeping the fields' order, their types
+    # set by profile_model() (_section).
+    if TYPE_CHECKING:
+        stock: StockSpec | None
+        shipments: ShipmentSpec | None
+    else:
+        stock: None = Field(None, description=SECTIONS["stock"])
+        shipments: None = Field(None, description=SECTIONS["shipments"])
     ledger: LedgerRef | None = Field(
         None, description="the ledger: a SQLite file, or postgresql://user@host:port/db for "
         "a PostgreSQL database shared by several machines (the password as ledger_password, "
@@ -81,9 +116,10 @@ class ProfileBase(Model):
     join: list[JoinSpec] = Field(default_factory=list, description="joins applied in order "
                                  "between the reader and the mapping: the mapping (and later "
                                  "joins) can use the fields they bring")
-    photos: PhotosSpec | None = Field(None, description="a folder of photos matched to the "
-                                      "records by file name, checked, published to a public "
-                                      "folder under their digest, their URLs in the records")
+    if TYPE_CHECKING:
+        photos: PhotosSpec | None
+    else:
+        photos: None = Field(None, description=SECTIONS["photos"])
     alerts: AlertsOptions | None = Field(None, description="tell people by e-mail or webhook "
                                          "when a file is rejected, a run held, the ERP late "
                                          "to acknowledge, a shop or server down, a host key "
@@ -141,7 +177,11 @@ class ProfileBase(Model):
     @property
     def once_rule(self) -> str:
         """The rule of once in force: the profile's, or its role's default."""
-        return self.once or default_once(self.stock)
+        if self.once or self.stock is None:  # (not importing the stock model)
+            return self.once or "content"
+        from filebridge.stock.spec import default_once
+
+        return default_once(self.stock)
 
     def ledger_path(self) -> Path | str:
         """The SQLite file, or the PostgreSQL URL (as written: without a password)."""
@@ -201,10 +241,6 @@ def _shipments_go_to_one_shop(self: Any) -> Any:
     if self.stock is not None:
         raise ValueError("shipments: and stock: do not go together (a shipments file "
                          "moves no stock figure)")
-    from filebridge.registry import REGISTRY
-    from filebridge.shipments import load_shippers
-
-    load_shippers()
     known = ", ".join(REGISTRY.names("shipper"))
     if len(self.write) != 1:
         raise ValueError(f"shipments: write: names exactly one shop API output ({known}), "
@@ -301,11 +337,10 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
         raise ValueError("List should have at least 1 item")
     # Every file each output publishes (a shop file may be several: WooCommerce's new
     # and update files, PrestaShop's per language, Magento's source items).
-    reg = load_plugins()
     paths = []
     for s in v:
         try:
-            paths += reg.get("sink", s.format)(s).paths()
+            paths += REGISTRY.get("sink", s.format)(s).paths()
         except Exception:  # noqa: BLE001  an output that cannot be built says so itself
             paths += [p] if (p := getattr(s, "path", None)) else []
     dupes = {p for p in paths if p is not None and paths.count(p) > 1}
@@ -314,20 +349,66 @@ def _distinct_paths(cls: Any, v: list[Any], info: ValidationInfo) -> list[Any]:
     return v
 
 
-@lru_cache(maxsize=1)
-def _table_model() -> type[TableBase]:
+class Named(NamedTuple):
+    """The plugins (None: every one of the kind) and sections a profile model knows."""
+
+    readers: frozenset[str] | None = None
+    sinks: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    destinations: frozenset[str] | None = None
+    sections: frozenset[str] = frozenset(SECTIONS)
+
+
+# A kind a profile names none of (no write: yet, no destinations:) still needs a type.
+_FILLER = {"reader": "csv", "sink": "csv", "source": "local", "destination": "local"}
+
+
+def named(doc: Any) -> Named:
+    """What a profile's YAML names: its plugins and sections. Everything when a tag is
+    missing, not text or unknown, so that the error lists every valid name."""
+    found: dict[str, set[str]] = {k: set() for k in _FILLER}
+
+    def add(kind: str, tag: str, node: Any) -> bool:
+        name = node.get(tag) if isinstance(node, dict) else None
+        if not isinstance(name, str) or name not in REGISTRY.names(kind):
+            return False
+        found[kind].add(name)
+        return True
+
+    def each(node: Any) -> list[Any]:
+        return list(node.values()) if isinstance(node, dict) else [None]
+
+    write = doc.get("write", [])
+    tables = [t.get("read") if isinstance(t, dict) else None for t in each(doc.get("tables", {}))]
+    ok = (("source" not in doc or add("source", "kind", doc["source"]))
+          and ("read" not in doc or add("reader", "format", doc["read"]))
+          and isinstance(write, list) and all(add("sink", "format", w) for w in write)
+          and all(add("reader", "format", t) for t in tables)
+          and all(add("destination", "kind", d) for d in each(doc.get("destinations", {}))))
+    if not ok:
+        return Named()
+    kinds = {k: frozenset(v or {_FILLER[k]}) for k, v in found.items()}
+    return Named(readers=kinds["reader"], sinks=kinds["sink"], sources=kinds["source"],
+                 destinations=kinds["destination"],
+                 sections=frozenset(SECTIONS.keys() & doc.keys()))
+
+
+@lru_cache(maxsize=64)
+def _table_model(readers: frozenset[str] | None = None) -> type[TableBase]:
     return create_model(
         "Table", __base__=TableBase, __doc__=TableBase.__doc__,
-        read=(_union("reader", "format"), Field(description="how to read it: any reader's "
-                                                "options, e.g. {format: csv, delimiter: ';', "
-                                                "encoding: cp1252}")))
+        read=(_union("reader", "format", readers), Field(
+            description="how to read it: any reader's options, e.g. {format: csv, "
+                        "delimiter: ';', encoding: cp1252}")))
 
 
-@lru_cache(maxsize=1)
-def profile_model() -> type[ProfileBase]:
+@lru_cache(maxsize=64)
+def profile_model(plugins: Named = Named()) -> type[ProfileBase]:  # noqa: B008  (immutable)
+    """The profile model: of every plugin and section (the JSON Schema, the docs), or
+    of those ``plugins`` names (validating one profile: ``named(doc)``)."""
     # Any: the validators are pydantic's decorator proxies and the field types are
     # built at run time from the registry, neither of which create_model's types know.
-    sink: Any = _union("sink", "format")
+    sink: Any = _union("sink", "format", plugins.sinks)
     validators: dict[str, Any] = {
                         "distinct_paths": field_validator("write")(_distinct_paths),
                         "changes_need_key": model_validator(mode="after")(_changes_need_key),
@@ -337,15 +418,17 @@ def profile_model() -> type[ProfileBase]:
                         "known_destinations": model_validator(mode="after")(
                             _known_destinations),
                         "map_checks": model_validator(mode="after")(_map_checks)}
-    table: Any = _table_model()
-    destination: Any = _union("destination", "kind")
+    table: Any = _table_model(plugins.readers)
+    destination: Any = _union("destination", "kind", plugins.destinations)
     tables: Any = dict[Annotated[str, Field(pattern=NAME)], table]
     destinations: Any = dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
                              destination]
+    sections: Any = {name: _section(name, name in plugins.sections) for name in SECTIONS}
     return create_model(
-        "Profile", __base__=ProfileBase, __validators__=validators,
-        source=(_union("source", "kind"), Field(description="where files come from")),
-        read=(_union("reader", "format"), Field(description="how to read them")),
+        "Profile", __base__=ProfileBase, __validators__=validators, **sections,
+        source=(_union("source", "kind", plugins.sources),
+                Field(description="where files come from")),
+        read=(_union("reader", "format", plugins.readers), Field(description="how to read them")),
         write=(list[sink], Field(
             description="outputs: shop import files, shop APIs, templates")),
         tables=(tables, Field(
@@ -412,7 +495,7 @@ def parse_profile(text: str, file: Path, *, preview: bool = False) -> ProfileBas
     if preview and "write" not in doc:
         doc["write"] = CommentedSeq()
     try:
-        profile = profile_model().model_validate(doc, context={"base": file.parent,
+        profile = profile_model(named(doc)).model_validate(doc, context={"base": file.parent,
                                                                "profile": True,
                                                                "preview": preview})
     except ValidationError as e:
@@ -463,7 +546,8 @@ def _unknown_names(doc: Any, file: Path) -> list[tuple[tuple[Any, ...], str]]:
             f.pop("lookup", None)
     context = {"base": file.parent, "profile": True}
     try:
-        layout = TypeAdapter(_union("reader", "format")).validate_python(read, context=context)
+        layout = TypeAdapter(_union("reader", "format", frozenset([read["format"]]))
+                             ).validate_python(read, context=context)
         spec = MapSpec.model_validate(mapping, context=context)
     except (ValidationError, ValueError, TypeError):
         return []

@@ -13,7 +13,9 @@
 - the shared-stock package runs below the job: it never imports filebridge.job or
   filebridge.pipeline, not even for a type (it describes the job it needs as a
   Protocol, filebridge/stock/jobview.py);
-- pipeline.py holds the per-file flow only and stays under 250 lines.
+- pipeline.py holds the per-file flow only and stays under 250 lines;
+- the registry's table of plugin modules (``PLUGINS``, imported on first use) and
+  the ``@REGISTRY.<kind>("name")`` / ``@puller`` / ``@shipper`` lines agree both ways.
 
 The walk reads the source with ``ast``; importing nothing, it sees every module.
 """
@@ -35,15 +37,9 @@ KNOWN_TYPE_CYCLES = (
     ("filebridge.photos.",),  # the folder and its readiness and retirement rules
 )
 # Imports inside functions kept there for start-up speed, which would close a cycle
-# at module level: (importer, imported). The registry loads the plugin packages only
-# when a profile names a plugin, and every plugin module imports the registry to
-# register itself.
-STARTUP_LAZY = frozenset({
-    ("filebridge.registry", "filebridge.readers"),
-    ("filebridge.registry", "filebridge.sinks"),
-    ("filebridge.registry", "filebridge.sources"),
-    ("filebridge.registry", "filebridge.destinations"),
-})
+# at module level: (importer, imported). None today: the registry imports a plugin by
+# its name in PLUGINS (importlib), when a profile names it.
+STARTUP_LAZY: frozenset[tuple[str, str]] = frozenset()
 
 
 def _modules() -> dict[str, Path]:
@@ -243,3 +239,72 @@ def test_the_walk_would_see_a_cycle_through_a_function():
     assert "filebridge.stock.feed" in g["filebridge.job"]  # Job.feed, in a function
     g["filebridge.stock.feed"] = g["filebridge.stock.feed"] | inner
     assert any({"filebridge.job", "filebridge.stock.feed"} <= set(c) for c in cycles(g))
+
+
+# The decorators that register a plugin, beside @REGISTRY.<kind>(name).
+HELPERS = {"puller": "puller", "shipper": "shipper"}
+
+
+def registrations() -> dict[tuple[str, str], str]:
+    """(kind, name) -> the module whose decorator registers it, read from the source."""
+    found: dict[tuple[str, str], str] = {}
+    for module, tree in TREES.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for d in node.decorator_list:
+                if not (isinstance(d, ast.Call) and d.args
+                        and isinstance(d.args[0], ast.Constant)
+                        and isinstance(name := d.args[0].value, str)):
+                    continue
+                f = d.func
+                if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                        and f.value.id == "REGISTRY"):
+                    kind = f.attr
+                elif isinstance(f, ast.Name) and f.id in HELPERS:
+                    kind = HELPERS[f.id]
+                else:
+                    continue
+                assert (kind, name) not in found, (kind, name)
+                found[(kind, name)] = module
+    return found
+
+
+def table_problems(table: dict[str, dict[str, str]],
+                   registered: dict[tuple[str, str], str]) -> list[str]:
+    listed = {(kind, name): module for kind, names in table.items()
+              for name, module in names.items()}
+    return [f"{kind} {name!r} is registered by {module} but PLUGINS "
+            + (f"says {listed[kind, name]}" if (kind, name) in listed else "lacks it")
+            for (kind, name), module in sorted(registered.items())
+            if listed.get((kind, name)) != module] + [
+        f"PLUGINS lists {kind} {name!r} in {module}, which does not register it"
+        for (kind, name), module in sorted(listed.items())
+        if registered.get((kind, name)) != module]
+
+
+def test_every_registered_plugin_is_in_the_table_under_its_module():
+    from filebridge.registry import KINDS, PLUGINS
+
+    registered = registrations()
+    assert set(PLUGINS) == set(KINDS)
+    assert table_problems(PLUGINS, registered) == []
+    # Not vacuous: the walk found every kind, and a table missing an entry, or
+    # naming the wrong module, is caught.
+    assert {k for k, _ in registered} == set(KINDS)
+    short = {k: dict(v) for k, v in PLUGINS.items()}
+    del short["sink"]["csv"]
+    assert table_problems(short, registered) == [
+        "sink 'csv' is registered by filebridge.sinks.csv but PLUGINS lacks it"]
+    short["reader"]["csv"] = "filebridge.readers.xml"
+    assert "PLUGINS lists reader 'csv' in filebridge.readers.xml, which does not register " \
+        "it" in table_problems(short, registered)
+
+
+def test_the_table_imports_what_it_names():
+    # Imported for real: each module registers the name the table gives it.
+    from filebridge.registry import PLUGINS, REGISTRY
+
+    for kind, names in PLUGINS.items():
+        for name, module in names.items():
+            assert REGISTRY.get(kind, name).__module__ == module, (kind, name)

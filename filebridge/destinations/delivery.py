@@ -21,7 +21,7 @@ from filebridge.errors import (
     TransferError,
 )
 from filebridge.outputs import Staged
-from filebridge.registry import load_plugins
+from filebridge.registry import REGISTRY
 
 log = logging.getLogger("filebridge")
 
@@ -30,7 +30,7 @@ class Delivery:
     """A profile's named destinations, built once, connected only when used."""
 
     def __init__(self, destinations: dict[str, Any], profile: str = ""):
-        reg = load_plugins()
+        reg = REGISTRY
         self.profile = profile
         self.destinations = {name: reg.get("destination", o.kind)(o)
                              for name, o in destinations.items()}

@@ -7,15 +7,8 @@ file's rows as documents, ``doc_files.py`` the ERP's sequence-numbered files."""
 
 
 def load_pullers() -> None:
-    """Import the puller modules (each registers itself with ``@puller``)."""
-    # doc_*: the pullers that also read whole orders as documents (stock.documents).
-    from filebridge.orders import (  # noqa: F401
-        doc_magento,
-        doc_shopify,
-        doc_vendure,
-        doc_woocommerce,
-        magento,
-        shopify,
-        vendure,
-        woocommerce,
-    )
+    """Import the puller modules (each registers itself with ``@puller``); the
+    ``doc_*`` ones also read whole orders as documents (stock.documents)."""
+    from filebridge.registry import REGISTRY
+
+    REGISTRY.load("puller", "documents")

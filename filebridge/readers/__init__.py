@@ -1,3 +1,2 @@
-"""Readers: bytes of one file -> typed batches. One module per format."""
-
-from filebridge.readers import csv, ebcdic, fixed, spool, xlsx, xml  # noqa: F401  (registration)
+"""Readers: bytes of one file -> typed batches. One module per format, named in
+filebridge.registry.PLUGINS (imported when a profile names it)."""

@@ -7,4 +7,6 @@ and keeps every shipment line to once."""
 
 def load_shippers() -> None:
     """Import the shipper modules (each registers itself with ``@shipper``)."""
-    from filebridge.shipments import magento, shopify, vendure, woocommerce  # noqa: F401
+    from filebridge.registry import REGISTRY
+
+    REGISTRY.load("shipper")

@@ -1,3 +1,2 @@
-"""Sources: where files come from and where they go afterwards. One module per kind."""
-
-from filebridge.sources import local, sftp  # noqa: F401  (registration)
+"""Sources: where files come from and where they go afterwards. One module per kind,
+named in filebridge.registry.PLUGINS (imported when a profile names it)."""
