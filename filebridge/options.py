@@ -180,7 +180,7 @@ def check_encoding(name: str) -> str:
 
 
 # Strict, and checked after the type: `encoding: 1252` (a YAML number) is a located
-# profile error, not an AttributeError from .lower() on an int.
+# profile error, not a TypeError from inside check_encoding.
 Encoding = Annotated[StrictStr, AfterValidator(check_encoding)]
 
 _SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
