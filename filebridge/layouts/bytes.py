@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.layouts.bytemap import byte_map
+
 _SINGLE_BYTE_PREFIXES = ("cp125", "iso8859", "latin", "ascii", "cp437", "cp85", "mac-",
                          "cp1006", "koi8", "tis-620")
 
@@ -193,9 +195,15 @@ class Utf8Text:
 
     def __init__(self, encoding: str):
         self.decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
+        # A single-byte page has a table (layouts/bytemap.py): no decoding in Python.
+        self.bytemap = byte_map(encoding, "filebridge-mark")
         self.marked = False
 
     def __call__(self, data: bytes, final: bool = False) -> bytes:
+        if self.bytemap is not None:
+            out, marked = self.bytemap(data)
+            self.marked = self.marked or marked
+            return out
         text = self.decoder.decode(data, final=final)
         try:
             return text.encode("utf-8")
