@@ -10,7 +10,7 @@ import pytest
 from filebridge.sinks.base import _STAND_INS, csv_lines, csv_text, guard_formulas
 
 PIECES = ["a", "Z", "0", "12,50", "-3", "=SUM(A1)", "+1", "@x", "\t", " ", ";", ",", '"',
-          '""', "\n", "\r\n", "\r", "é", "€", "日本", "|", "'", "\\", "\x01", "x" * 20]
+          '""', "\n", "\r\n", "\r", "é", "€", "日本", "|", "'", "\\", "\x01", "\x00", "x" * 20]
 
 
 def _column(rng: random.Random, n: int, nulls: bool) -> pa.Array:

@@ -230,19 +230,22 @@ class FileSink(Sink):
 
 
 FORMULA_START = r"^[=+\-@\t\r]"
-_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", np.uint8)
+_FORMULA_FIRST = np.zeros(256, bool)
+_FORMULA_FIRST[list(b"=+-@\t\r")] = True
 
 
-def _first_bytes(arr: pa.Array) -> np.ndarray:
-    """The first byte of every value (0 for empty and null ones), read off the
+def _formula_first(arr: pa.Array) -> bool:
+    """Whether a value starts with one of the bytes of FORMULA_START, read off the
     offsets and data buffers: no per-value copy."""
     offsets, data = _buffers(arr)
-    first = np.zeros(len(arr), np.uint8)
-    full = offsets[1:] > offsets[:-1]
+    if not len(data):
+        return False
+    starts = offsets[:-1]
+    hit = _FORMULA_FIRST[data[np.minimum(starts, len(data) - 1)]]
+    hit &= offsets[1:] > starts  # an empty value starts with nothing
     if arr.null_count:
-        full &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
-    first[full] = data[offsets[:-1][full]]
-    return first
+        hit &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    return bool(hit.any())
 
 
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +264,7 @@ def guard_formulas(arr: pa.Array) -> pa.Array:
     """Prefix ' to cells a spreadsheet would run as a formula (CSV injection)."""
     # The usual column has no cell starting with one of those characters: its
     # first bytes say so without a per-row regex.
-    if not np.isin(_first_bytes(arr), _FORMULA_BYTES).any():
+    if not _formula_first(arr):
         return arr
     risky = pc.fill_null(pc.match_substring_regex(arr, FORMULA_START), False)
     # A plain negative number is data, not a formula.
@@ -327,7 +330,7 @@ def _quoting(col: pa.Array, specials: tuple[str, ...], pattern: str | None = Non
 
 # Bytes that stand in for the characters Arrow's writer refuses unquoted (delimiter,
 # quote, LF, CR), one each, in that order: control characters a text cell seldom holds.
-_STAND_INS = b"\x01\x02\x03\x04"
+_STAND_INS = bytes(range(1, 5))
 
 
 def csv_text(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
@@ -368,13 +371,13 @@ def csv_text(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
                                            batch_size=1 << 16))
         if out.tell() != size:
             raise Bug(f"expected {size} bytes of CSV, Arrow wrote {out.tell()}")
-    text = np.frombuffer(buf, np.uint8)
-    for k, n in enumerate(stood):
-        if n:
-            at = np.flatnonzero(text == _STAND_INS[k])
-            if len(at) != n:  # the data holds that byte itself: no stand-in
-                return csv_lines(columns, delimiter, newline)
-            text[at] = ord(specials[k])
+    if stood.any():  # one pass finds every stand-in (bytes 1 to 4)
+        text = np.frombuffer(buf, np.uint8)
+        at = np.flatnonzero(text <= len(specials))
+        found = text[at]
+        if not np.array_equal(np.bincount(found, minlength=len(specials) + 1)[1:], stood):
+            return csv_lines(columns, delimiter, newline)  # the data holds one itself
+        text[at] = np.frombuffer(b"\0" + "".join(specials).encode(), np.uint8)[found]
     return memoryview(buf)
 
 
