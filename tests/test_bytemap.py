@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
 import pytest
 
 from filebridge.layouts.bytemap import byte_map
-from filebridge.layouts.bytes import MARK, Utf8Text
+from filebridge.layouts.bytes import MARK, Utf8Text, decode_values
 
 PAGES = ["cp1252", "latin-1", "iso8859-15", "cp037", "cp500", "cp850", "cp437", "ascii",
          "mac-roman", "koi8-r", "cp1250", "cp1253"]
@@ -74,3 +75,28 @@ def test_strict_table_refuses_a_page_with_unmapped_bytes() -> None:
     # Without the marking error handler an unmapped byte has no UTF-8 at all.
     assert byte_map("cp1252") is None
     assert byte_map("latin-1") is not None
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "cp850", "iso8859-15"])
+def test_decode_values_by_table_as_python(encoding: str) -> None:
+    rng = random.Random(encoding)
+    for i in range(30):
+        values = [None if rng.random() < 0.1 else
+                  bytes(rng.choice([rng.randrange(0x20, 0x7F), rng.randrange(256)])
+                        for _ in range(rng.randint(0, 12)))
+                  for _ in range(rng.randint(1, 40))]
+        col = pa.array(values, pa.large_binary())
+        if i % 3 == 0:
+            col = col.slice(1)
+        out, bad = decode_values(col, encoding)
+        expected: list[str | None] = []
+        for j, v in enumerate(col.to_pylist()):
+            try:
+                expected.append(None if v is None else v.decode(encoding))
+            except UnicodeDecodeError as e:
+                expected.append(None)
+                assert bad[j] == v[e.start:e.end]
+        assert out.type == pa.string()
+        assert out.to_pylist() == expected
+        assert len(bad) == sum(1 for v, e in zip(col.to_pylist(), expected, strict=True)
+                               if v is not None and e is None)

@@ -47,6 +47,7 @@ class ByteMap:
         seqs = [bytes([b]).decode(encoding, "surrogateescape").encode("utf-8", errors)
                 for b in range(256)]
         self.sequences = pa.array(seqs, pa.large_binary())
+        self.lengths = np.array([len(s) for s in seqs], np.int64)
         self.unmapped = np.array([not _decodes(b, encoding) for b in range(256)])
         # A byte that is its own UTF-8 sequence is copied as it is.
         self.same = np.array([s == bytes([b]) for b, s in enumerate(seqs)])
@@ -55,26 +56,62 @@ class ByteMap:
     def __call__(self, data: bytes) -> tuple[bytes, bool]:
         """``data`` as UTF-8, and whether it held an unmapped byte."""
         a = np.frombuffer(data, np.uint8)
-        # In an ASCII-compatible page a byte from 0x80 is never its own sequence.
-        at = np.flatnonzero(a >= 0x80 if self.ascii else ~self.same[a])
+        at = self._replaced(a)
         if not len(at):
             return data, False
         codes = a[at]
+        text = self._joined(pa.py_buffer(data), len(a), at, codes).to_pybytes()
+        return text, bool(self.unmapped[codes].any())
+
+    def values(self, col: pa.Array) -> pa.Array | None:
+        """A large_binary column as a string column (nulls kept); None when a value
+        holds an unmapped byte."""
+        _, obuf, dbuf = col.buffers()
+        offsets = np.frombuffer(obuf, np.int64, len(col) + 1, col.offset * 8)
+        start, stop = int(offsets[0]), int(offsets[-1])
+        a = np.frombuffer(dbuf, np.uint8, stop - start, start) if stop > start else \
+            np.zeros(0, np.uint8)
+        at = self._replaced(a)
+        codes = a[at]
+        if self.unmapped[codes].any():
+            return None
+        if not len(at):
+            return pc.cast(col.view(pa.large_string()), pa.string())
+        text = self._joined(dbuf.slice(start, stop - start), len(a), at, codes)
+        # Each value moves by the bytes added before it.
+        added = np.zeros(len(at) + 1, np.int64)
+        np.cumsum(self.lengths[codes] - 1, out=added[1:])
+        relative = offsets - start
+        moved = relative + added[np.searchsorted(at, relative)]
+        validity = col.buffers()[0] if col.null_count else None
+        if validity is not None and col.offset:
+            validity = pa.array(col.is_valid().to_numpy(zero_copy_only=False)).buffers()[1]
+        out = pa.Array.from_buffers(pa.large_string(), len(col),
+                                    [validity, pa.py_buffer(moved), text], col.null_count)
+        return pc.cast(out, pa.string())
+
+    def _replaced(self, a: np.ndarray) -> np.ndarray:
+        """Where the bytes are whose UTF-8 is not the byte itself."""
+        # In an ASCII-compatible page a byte from 0x80 is never its own sequence.
+        return np.flatnonzero(a >= 0x80 if self.ascii else ~self.same[a])
+
+    def _joined(self, data: pa.Buffer, size: int, at: np.ndarray, codes: np.ndarray
+                ) -> pa.Buffer:
+        """``data`` with the bytes ``at`` replaced by their sequences."""
         # Pieces: the run before each byte to replace, then that byte alone …
         k = len(at)
         offsets = np.empty(2 * k + 2, np.int64)
-        offsets[0], offsets[-1] = 0, len(a)
+        offsets[0], offsets[-1] = 0, size
         offsets[1:-1:2] = at
         offsets[2:-1:2] = at + 1
         pieces = pa.Array.from_buffers(pa.large_binary(), 2 * k + 1,
-                                       [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+                                       [None, pa.py_buffer(offsets), data])
         alone = np.zeros(2 * k + 1, bool)
         alone[1::2] = True
         out = pc.replace_with_mask(pieces, pa.array(alone),
                                    self.sequences.take(pa.array(codes)))
         ends = np.frombuffer(out.buffers()[1], np.int64, 2 * k + 2, out.offset * 8)
-        text = out.buffers()[2][int(ends[0]):int(ends[-1])].to_pybytes()
-        return text, bool(self.unmapped[codes].any())
+        return out.buffers()[2].slice(int(ends[0]), int(ends[-1] - ends[0]))
 
 
 @lru_cache(maxsize=16)

@@ -131,6 +131,11 @@ def decode_values(col: pa.Array, encoding: str) -> tuple[pa.Array, dict[int, byt
     elif pc.all(pc.string_is_ascii(view)).as_py() is not False:
         return pc.cast(view, pa.string()), {}
     else:
+        bm = byte_map(encoding, "filebridge-mark")
+        if bm is not None:  # a single-byte page, by table (layouts/bytemap.py)
+            out = bm.values(col)
+            if out is not None:
+                return out, {}
         data = data_bytes(col)
         if b"\x00" not in data:  # NUL is NUL in every ASCII-compatible code page
             sep = pa.scalar(b"\x00", pa.large_binary())
