@@ -335,8 +335,8 @@ _STAND_INS = bytes(range(1, 5))
 
 def csv_text(columns: list[pa.Array], delimiter: str = ",", newline: str = "\n"
              ) -> bytes | memoryview:
-    """The bytes of :func:`csv_lines`, written by Arrow's CSV writer (a third of the
-    cpu of joining the cells). Arrow quotes every text cell or none, so the cells
+    """The bytes of :func:`csv_lines`, written by Arrow's CSV writer (about a third
+    less cpu than joining the cells). Arrow quotes every text cell or none, so the cells
     that need quotes are quoted here, with a stand-in for each character Arrow would
     refuse, put back in its output."""
     specials = tuple(dict.fromkeys((delimiter, '"', "\n", "\r")))
