@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.layouts.bytemap import byte_map
+
 _SINGLE_BYTE_PREFIXES = ("cp125", "iso8859", "latin", "ascii", "cp437", "cp85", "mac-",
                          "cp1006", "koi8", "tis-620")
 
@@ -129,6 +131,11 @@ def decode_values(col: pa.Array, encoding: str) -> tuple[pa.Array, dict[int, byt
     elif pc.all(pc.string_is_ascii(view)).as_py() is not False:
         return pc.cast(view, pa.string()), {}
     else:
+        bm = byte_map(encoding, "filebridge-mark")
+        if bm is not None:  # a single-byte page, by table (layouts/bytemap.py)
+            out = bm.values(col)
+            if out is not None:
+                return out, {}
         data = data_bytes(col)
         if b"\x00" not in data:  # NUL is NUL in every ASCII-compatible code page
             sep = pa.scalar(b"\x00", pa.large_binary())
@@ -193,9 +200,15 @@ class Utf8Text:
 
     def __init__(self, encoding: str):
         self.decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
+        # A single-byte page has a table (layouts/bytemap.py): no decoding in Python.
+        self.bytemap = byte_map(encoding, "filebridge-mark")
         self.marked = False
 
     def __call__(self, data: bytes, final: bool = False) -> bytes:
+        if self.bytemap is not None:
+            out, marked = self.bytemap(data)
+            self.marked = self.marked or marked
+            return out
         text = self.decoder.decode(data, final=final)
         try:
             return text.encode("utf-8")

@@ -25,8 +25,34 @@ FALSE_WORDS = ["0", "n", "no", "false", "f", "off", ""]
 
 
 def _blank_to_null(arr: pa.Array) -> pa.Array:
+    if _nothing_blank(arr):
+        return arr  # the usual column: a trim and a compare of every value spared
     arr = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+_PRINTABLE = np.zeros(256, bool)
+_PRINTABLE[0x21:0x7F] = True  # ASCII but blanks and controls: never trimmed
+
+
+def _nothing_blank(arr: pa.Array) -> bool:
+    """Whether no value is empty or starts or ends with a byte that could be white
+    space, read off the offsets and the first and last bytes (no per-value copy)."""
+    if not isinstance(arr, pa.Array) or arr.type not in (pa.string(), pa.large_string()):
+        return False
+    width = np.int64 if arr.type == pa.large_string() else np.int32
+    _, obuf, dbuf = arr.buffers()
+    offsets = np.frombuffer(obuf, width, len(arr) + 1, arr.offset * width().itemsize)
+    starts, ends = offsets[:-1], offsets[1:]
+    if arr.null_count:
+        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        starts, ends = starts[valid], ends[valid]
+    if not len(starts):
+        return True
+    if np.less_equal(ends, starts).any() or dbuf is None:
+        return False
+    data = np.frombuffer(dbuf, np.uint8, int(offsets[-1]))
+    return bool(_PRINTABLE[data[starts]].all() and _PRINTABLE[data[ends - 1]].all())
 
 
 def _finish(arr: pa.Array, ok: pa.Array, target: pa.DataType) -> Parsed:

@@ -16,10 +16,9 @@ from filebridge.sinks.base import (
     FileSink,
     FileSinkOptions,
     SinkContext,
-    csv_cells,
+    csv_text,
     guard_formulas,
     header_line,
-    row_bytes,
 )
 from filebridge.textcol import text_column
 
@@ -99,8 +98,7 @@ class CsvSink(FileSink):
             col = text_column(batch.column(name), decimal=self.o.decimal,
                               separator=self.o.separator)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
-        # Written straight from the lines' buffer: no copy of the batch's text.
-        self._emit(row_bytes(csv_cells(texts, self.o.delimiter, self.o.newline)))
+        self._emit(csv_text(texts, self.o.delimiter, self.o.newline))
 
     def finish(self) -> None:
         if self.file is None and self.o.empty and not self.keeps_earlier():

@@ -39,7 +39,6 @@ downloaded; the rest is the same.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import posixpath
 import re
 import threading
@@ -53,8 +52,11 @@ from filebridge.sinks.api.http import Http
 from filebridge.sinks.api.vendure_model import ItemError
 
 if TYPE_CHECKING:  # the real modules for the types; at run time, on first use
+    import mimetypes
+
     import requests
 else:
+    mimetypes = lazy("mimetypes")  # reads the system's type files: ~35 ms at startup
     requests = lazy("requests")
 
 if TYPE_CHECKING:
