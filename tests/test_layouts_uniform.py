@@ -4,10 +4,12 @@ does, and leaves it to the general path whenever it could not."""
 from decimal import Decimal
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from filebridge.layouts import uniform
 from filebridge.layouts.fixed import FixedField
+from filebridge.readers.base import parse_field
 from filebridge.readers.fixed import FixedOptions, FixedReader
 from filebridge.records import FileReport
 
@@ -147,3 +149,22 @@ def test_column_trims_and_transcodes_like_the_general_path():
     assert past is not None and past.to_pylist() == [" ", " "]
     beyond = uniform.column(rows, FixedField(start=9, length=2), "cp1252")
     assert beyond is not None and beyond.to_pylist() == ["", ""]
+
+
+@pytest.mark.parametrize(("values", "direct"), [
+    (["00012", "-0003", "+0004", "-0000", "99999"], True),
+    (["   12", "00001"], False),  # blanks: the parsers trim them
+    (["0001x", "00002"], False),  # a bad row: the parsers reject it
+    (["000-1", "00002"], False),  # a sign inside
+    (["00.12", "00002"], False),
+])
+@pytest.mark.parametrize("spec", [{"type": "integer"},
+                                  {"type": "decimal", "implied": True, "scale": 2}])
+def test_digits_type_numbers_as_the_parsers_do(values, direct, spec):
+    f = FixedField(start=2, length=5, **spec)
+    rows = np.frombuffer("".join(f"#{v}" for v in values).encode(), np.uint8).reshape(-1, 6)
+    got = uniform.digits(rows, f)
+    assert (got is not None) == direct
+    if got is not None:
+        values_, bad = parse_field(pa.array(values), f)
+        assert bad is None and got.type == values_.type and got.equals(values_)

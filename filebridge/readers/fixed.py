@@ -159,7 +159,9 @@ class FixedReader:
         report.tally.read += count
         numbers = pa.array(np.arange(first, first + count, dtype=np.int64))
         typed = {n: f for n, f in o.fields.items() if f.type != "text"}
-        return count, type_columns(Batch(pa.table(columns), numbers), typed, report)
+        parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
+        return count, type_columns(Batch(pa.table(columns), numbers), typed, report,
+                                   parsed=parsed)
 
     def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
                 report: FileReport) -> Batch:
