@@ -168,3 +168,21 @@ def test_digits_type_numbers_as_the_parsers_do(values, direct, spec):
     if got is not None:
         values_, bad = parse_field(pa.array(values), f)
         assert bad is None and got.type == values_.type and got.equals(values_)
+
+
+@pytest.mark.parametrize("bad", [False, True])
+@pytest.mark.parametrize("conditions", [[{"field": "QTY", "min": 0}],
+                                        [{"field": "QTY", "min": 0}, {"field": "ART",
+                                                                      "matches": "[02468]$"}]])
+def test_a_filter_on_numbers_typed_from_the_bytes_runs_first(tmp_path, monkeypatch, bad,
+                                                            conditions):
+    """Rows a filter leaves out are not cut into text, and count as skipped as before;
+    with a row failing typing (bad) or a text field in the filter, it runs after."""
+    lines = list(MANY)
+    if bad:
+        lines[7] = rec("B1", "bad qty", qty="1x")
+    (rows, nums, rejects, n, skipped), blocks = same_both_ways(
+        write(tmp_path, lines), monkeypatch, encoding="cp1252", filter=conditions)
+    assert blocks >= 3 and n == 40 and skipped > 10
+    assert all(r["QTY"] >= 0 for r in rows) and len(rows) + skipped + len(rejects) == 40
+    assert [r[0] for r in rejects] == ([8] if bad else [])

@@ -193,10 +193,8 @@ def check_filters(read: object, where: tuple[object, ...] = ("read",)
             for key, why in cond.problems(types.get(cond.field, "text"))]
 
 
-def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
-    """Keep rows that pass every condition; the others are counted as skipped."""
-    if not conditions or not len(batch):
-        return batch
+def filter_mask(batch: Batch, conditions: list[Condition]) -> pa.Array | None:
+    """Where a row passes every condition (None: no condition)."""
     keep = None
     for cond in conditions:
         if cond.field not in batch.names:
@@ -208,6 +206,13 @@ def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport)
             raise RejectedFile(f"filter {cond.describe()}: cannot compare with the field's "
                                f"values ({batch.column(cond.field).type}): {e}") from None
         keep = m if keep is None else pc.and_(keep, m)
-    kept = batch.filter(keep)
+    return keep
+
+
+def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
+    """Keep rows that pass every condition; the others are counted as skipped."""
+    if not conditions or not len(batch):
+        return batch
+    kept = batch.filter(filter_mask(batch, conditions))
     report.tally.skipped += len(batch) - len(kept)
     return kept

@@ -37,7 +37,7 @@ from filebridge.layouts.bytes import (
 from filebridge.layouts.fixed import FixedField, LayoutMixin
 from filebridge.layouts.imported import LayoutFileMixin
 from filebridge.options import ChunkSize, Condition, Encoding
-from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.base import apply_filters, filter_mask, sniff, type_columns
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -109,7 +109,7 @@ class FixedReader:
             fast = self._uniform(block, next_line, report)
             if fast is not None:
                 next_line += fast[0]
-                yield apply_filters(fast[1], o.filter, report)
+                yield fast[1]
                 continue
             lines = self._lines(block, text)
             numbers = pa.array(np.arange(next_line, next_line + len(lines), dtype=np.int64))
@@ -141,27 +141,40 @@ class FixedReader:
 
     def _uniform(self, block: bytes, first: int,
                  report: FileReport) -> tuple[int, Batch] | None:
-        """(lines, batch) of a block whose lines all have one length, read as a byte
-        matrix (see layouts.uniform); None: the general path reads it."""
+        """(lines, filtered batch) of a block whose lines all have one length, read as
+        a byte matrix (see layouts.uniform); None: the general path reads it."""
         o = self.o
         if not self.bytewise or o.records:
             return None
         rows = uniform.lines(block)
         if rows is None or (o.record_length is not None and rows.shape[1] > o.record_length):
             return None
+        count = len(rows)
+        numbers = pa.array(np.arange(first, first + count, dtype=np.int64))
+        typed = {n: f for n, f in o.fields.items() if f.type != "text"}
+        parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
+        skipped = 0
+        early = len(parsed) == len(typed) and all(c.field in parsed for c in o.filter)
+        if o.filter and early:
+            # No row can fail typing and the filter needs only fields typed from the
+            # bytes: filter first, and the rows left out are never cut into text.
+            keep = filter_mask(Batch(pa.table(parsed), numbers), o.filter)
+            assert keep is not None
+            picked = np.asarray(keep.to_numpy(zero_copy_only=False), np.bool_)
+            if not picked.all():
+                skipped = count - int(picked.sum())
+                rows, numbers = rows[picked], pc.filter(numbers, keep)
+                parsed = {n: pc.filter(v, keep) for n, v in parsed.items()}
         columns = {}
         for name, f in o.fields.items():
             col = uniform.column(rows, f, o.encoding)
             if col is None:
-                return None
+                return None  # before any count: the general path reads the block
             columns[name] = col
-        count = len(rows)
         report.tally.read += count
-        numbers = pa.array(np.arange(first, first + count, dtype=np.int64))
-        typed = {n: f for n, f in o.fields.items() if f.type != "text"}
-        parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
-        return count, type_columns(Batch(pa.table(columns), numbers), typed, report,
-                                   parsed=parsed)
+        report.tally.skipped += skipped
+        batch = type_columns(Batch(pa.table(columns), numbers), typed, report, parsed=parsed)
+        return count, batch if early else apply_filters(batch, o.filter, report)
 
     def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
                 report: FileReport) -> Batch:
