@@ -127,3 +127,17 @@ def test_repeats_of_early_batches_found_after_the_runs_merge(monkeypatch) -> Non
     for b in range(1, 20):
         first = (b // 2) * 50 + (b // 2 - 1 if b // 2 else 0) + b + 1
         assert got[f"k{b // 2}-{b}"].endswith(f"line {first} is kept"), (b, got[f"k{b // 2}-{b}"])
+
+
+def test_a_later_batch_finds_keys_kept_after_a_dropped_row() -> None:
+    """A batch's kept keys are remembered without its dropped rows: a later repeat
+    still finds its first line, whatever rows were dropped before it."""
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    unique.check(_batch(["a", "a", None, "b", "c"], 1), report)  # line 2 dropped, 3 null
+    kept = unique.check(_batch(["c", "d", "b"], 6), report)
+    assert kept.column("sku").to_pylist() == ["d"]
+    got = sorted((r.line, r.reason) for r in report._pending)
+    assert got == [(2, "sku a appears twice: line 1 and line 2; line 1 is kept"),
+                   (6, "sku c appears twice: line 5 and line 6; line 5 is kept"),
+                   (8, "sku b appears twice: line 4 and line 8; line 4 is kept")]
