@@ -89,7 +89,7 @@ def test_mixed_lengths_fall_back_with_the_right_lines_in_rejects(tmp_path, monke
 
 @pytest.mark.parametrize("case", ["short last line", "no final newline",
                                   "blank line", "blank line of spaces", "stray CR",
-                                  "CR in a LF file"])
+                                  "CR in a LF file", "LF inside a line"])
 def test_blocks_the_matrix_cannot_read_fall_back(tmp_path, monkeypatch, case):
     lines, last, end = list(MANY), True, "\n"
     if case == "short last line":
@@ -103,14 +103,16 @@ def test_blocks_the_matrix_cannot_read_fall_back(tmp_path, monkeypatch, case):
     elif case == "stray CR":  # one LF line among CRLF ones (CR before the LF of all others)
         lines = [x + "\r" for x in lines]
         lines[20] = lines[20][:-1] + "X"
-    else:  # one CRLF line among LF ones
+    elif case == "CR in a LF file":  # one CRLF line among LF ones
         lines[20] = lines[20][:-1] + "\r"
+    else:  # as long as the others, but two lines
+        lines[20] = lines[20][:10] + "\n" + lines[20][11:]
     (rows, nums, _, n, _), blocks = same_both_ways(
         write(tmp_path, lines, end, last=last), monkeypatch, encoding="cp1252")
     assert blocks < 8
     # CRLF ends the lines of a block holding one: the LF-only line runs into the next.
     if case != "CR in a LF file":  # there the lines of the block run into one
-        assert len(rows) == n == 40 - (case == "stray CR")
+        assert len(rows) == n == 40 - (case == "stray CR") + (case == "LF inside a line")
     if case.startswith("blank"):
         assert nums[20] == 22  # the blank line is not a record, but it is a line
 
