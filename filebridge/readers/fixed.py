@@ -155,11 +155,11 @@ class FixedReader:
         parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
         skipped = 0
         early = len(parsed) == len(typed) and all(c.field in parsed for c in o.filter)
-        if o.filter and early:
-            # No row can fail typing and the filter needs only fields typed from the
-            # bytes: filter first, and the rows left out are never cut into text.
-            keep = filter_mask(Batch(pa.table(parsed), numbers), o.filter)
-            assert keep is not None
+        # No row can fail typing and the filter needs only fields typed from the
+        # bytes: filter first, and the rows left out are never cut into text.
+        keep = filter_mask(Batch(pa.table(parsed), numbers), o.filter) \
+            if o.filter and early else None
+        if keep is not None:
             picked = np.asarray(keep.to_numpy(zero_copy_only=False), np.bool_)
             if not picked.all():
                 skipped = count - int(picked.sum())
