@@ -11,6 +11,8 @@ end, bytes the code page does not have) gets None, and the general path reads it
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -112,17 +114,13 @@ def digits(rows: np.ndarray, f: FixedField) -> pa.Array | None:
     return pc.cast(ints, pa.decimal128(38, 0)).view(pa.decimal128(38, f.scale))
 
 
-_UTF8_LENGTHS: dict[str, np.ndarray] = {}
-
-
+@functools.cache
 def _utf8_lengths(encoding: str) -> np.ndarray:
     """Bytes of UTF-8 per byte of ``encoding`` (0 for a byte it does not have)."""
-    if encoding not in _UTF8_LENGTHS:
-        table = np.zeros(256, np.uint8)
-        for b in range(256):
-            try:
-                table[b] = len(bytes([b]).decode(encoding).encode("utf-8"))
-            except UnicodeDecodeError:
-                pass
-        _UTF8_LENGTHS[encoding] = table
-    return _UTF8_LENGTHS[encoding]
+    table = np.zeros(256, np.uint8)
+    for b in range(256):
+        try:
+            table[b] = len(bytes([b]).decode(encoding).encode("utf-8"))
+        except UnicodeDecodeError:
+            pass
+    return table
