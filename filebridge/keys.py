@@ -142,7 +142,9 @@ class UniqueKeys:
         h = key_hashes(col)
         lines = np.asarray(batch.lines.to_numpy(zero_copy_only=False), np.int64)
         valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
-        order = np.argsort(h, kind="stable")
+        # Not a stable sort (3x faster): rows of one hash are either one key (all but
+        # the first dropped, by line) or a collision (told apart by the key itself).
+        order = np.argsort(h)
         hs = h[order]
         twice = np.zeros(len(h), bool)  # a hash that occurs more than once in the batch
         same = hs[1:] == hs[:-1]

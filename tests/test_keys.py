@@ -143,3 +143,17 @@ def test_kept_rows_carry_their_key_hashes_through_filter_and_take() -> None:
     assert aligned(kept.filter(pa.array([True, None, False, True, True])))
     assert aligned(kept.take([4, 0, 2]))
     assert kept.with_table(kept.table).keyed is None  # other columns: other keys maybe
+
+
+def test_a_later_batch_finds_keys_kept_after_a_dropped_row() -> None:
+    """A batch's kept keys are remembered without its dropped rows: a later repeat
+    still finds its first line, whatever rows were dropped before it."""
+    report = FileReport("x.csv")
+    unique = UniqueKeys("sku")
+    unique.check(_batch(["a", "a", None, "b", "c"], 1), report)  # line 2 dropped, 3 null
+    kept = unique.check(_batch(["c", "d", "b"], 6), report)
+    assert kept.column("sku").to_pylist() == ["d"]
+    got = sorted((r.line, r.reason) for r in report._pending)
+    assert got == [(2, "sku a appears twice: line 1 and line 2; line 1 is kept"),
+                   (6, "sku c appears twice: line 5 and line 6; line 5 is kept"),
+                   (8, "sku b appears twice: line 4 and line 8; line 4 is kept")]

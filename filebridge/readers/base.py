@@ -78,10 +78,26 @@ def _describe(spec: FieldSpec, decimal: str, thousands: str | None) -> str:
     return f"a valid {spec.type}"
 
 
+def parse_field(arr: pa.Array, spec: FieldSpec, decimal: str = ".",
+                thousands: str | None = None) -> tuple[pa.Array, pa.Array | None]:
+    """A declared field's text -> its typed values, and the mask of the rows that
+    failed (None: none did). ``decimal``/``thousands``: as in :func:`type_columns`."""
+    storage = getattr(spec, "storage", "text")
+    if storage == "overpunch":
+        return _overpunched(arr, spec)
+    if storage == "edited":
+        return parse_edited(arr, spec.type, scale=spec.scale, implied=spec.implied)
+    mark, group = separators(spec, decimal, thousands)
+    return parse(arr, spec.type, scale=spec.scale, decimal=mark, thousands=group,
+                 implied=spec.implied, format=spec.format, nulls=spec.nulls)
+
+
 def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileReport, *,
-                 decimal: str = ".", thousands: str | None = None) -> Batch:
+                 decimal: str = ".", thousands: str | None = None,
+                 parsed: Mapping[str, pa.Array] | None = None) -> Batch:
     """Parse the declared fields of a text batch; rows that fail become rejects.
-    ``decimal``/``thousands``: the reader's notation, which a field may override."""
+    ``decimal``/``thousands``: the reader's notation, which a field may override.
+    ``parsed``: fields a reader already typed, with no row failing."""
     if not specs:
         return batch
     raw = batch.table
@@ -91,17 +107,10 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     for name, spec in specs.items():
         if spec.type == "text" or name not in columns:
             continue
-        arr = batch.column(name)
-        storage = getattr(spec, "storage", "text")
-        if storage == "overpunch":
-            values, bad = _overpunched(arr, spec)
-        elif storage == "edited":
-            values, bad = parse_edited(arr, spec.type, scale=spec.scale, implied=spec.implied)
-        else:
-            mark, group = separators(spec, decimal, thousands)
-            values, bad = parse(arr, spec.type, scale=spec.scale, decimal=mark,
-                                thousands=group, implied=spec.implied, format=spec.format,
-                                nulls=spec.nulls)
+        if parsed is not None and name in parsed:
+            columns[name] = parsed[name]
+            continue
+        values, bad = parse_field(batch.column(name), spec, decimal, thousands)
         columns[name] = values
         if bad is not None:
             failures.append((name, bad, spec))
@@ -184,10 +193,8 @@ def check_filters(read: object, where: tuple[object, ...] = ("read",)
             for key, why in cond.problems(types.get(cond.field, "text"))]
 
 
-def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
-    """Keep rows that pass every condition; the others are counted as skipped."""
-    if not conditions or not len(batch):
-        return batch
+def filter_mask(batch: Batch, conditions: list[Condition]) -> pa.Array | None:
+    """Where a row passes every condition (None: no condition)."""
     keep = None
     for cond in conditions:
         if cond.field not in batch.names:
@@ -199,6 +206,13 @@ def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport)
             raise RejectedFile(f"filter {cond.describe()}: cannot compare with the field's "
                                f"values ({batch.column(cond.field).type}): {e}") from None
         keep = m if keep is None else pc.and_(keep, m)
-    kept = batch.filter(keep)
+    return keep
+
+
+def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
+    """Keep rows that pass every condition; the others are counted as skipped."""
+    if not conditions or not len(batch):
+        return batch
+    kept = batch.filter(filter_mask(batch, conditions))
     report.tally.skipped += len(batch) - len(kept)
     return kept

@@ -4,6 +4,9 @@ The file is read in blocks cut at line ends and split into lines by Arrow. In a
 single-byte code page (cp1252, ISO-8859-x: the usual case) lines are sliced as
 bytes, and only columns with non-ASCII bytes are transcoded; other encodings
 (UTF-8) are decoded first and sliced by character. No per-row Python either way.
+A single-byte block whose lines all have one length (a padded export: the usual
+case) is not even split into lines: fields are column slices of its byte matrix
+(layouts.uniform).
 Lines shortened by the transfer (FTP ASCII mode drops trailing blanks) read as
 if re-padded with blanks.
 """
@@ -20,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from filebridge.errors import RejectedFile
+from filebridge.layouts import uniform
 from filebridge.layouts.bytes import (
     Utf8Text,
     blank_lines,
@@ -33,7 +37,7 @@ from filebridge.layouts.bytes import (
 from filebridge.layouts.fixed import FixedField, LayoutMixin
 from filebridge.layouts.imported import LayoutFileMixin
 from filebridge.options import ChunkSize, Condition, Encoding
-from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.base import apply_filters, filter_mask, sniff, type_columns
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -102,6 +106,11 @@ class FixedReader:
         next_line = 1
         text = None if self.bytewise else Utf8Text(o.encoding)
         for block in _blocks(path, o.chunk_size):
+            fast = self._uniform(block, next_line, report)
+            if fast is not None:
+                next_line += fast[0]
+                yield fast[1]
+                continue
             lines = self._lines(block, text)
             numbers = pa.array(np.arange(next_line, next_line + len(lines), dtype=np.int64))
             next_line += len(lines)
@@ -129,6 +138,43 @@ class FixedReader:
             raise RejectedFile("the file is empty")
         if splitter is not None:
             splitter.finish()
+
+    def _uniform(self, block: bytes, first: int,
+                 report: FileReport) -> tuple[int, Batch] | None:
+        """(lines, filtered batch) of a block whose lines all have one length, read as
+        a byte matrix (see layouts.uniform); None: the general path reads it."""
+        o = self.o
+        if not self.bytewise or o.records:
+            return None
+        rows = uniform.lines(block)
+        if rows is None or (o.record_length is not None and rows.shape[1] > o.record_length):
+            return None
+        count = len(rows)
+        numbers = pa.array(np.arange(first, first + count, dtype=np.int64))
+        typed = {n: f for n, f in o.fields.items() if f.type != "text"}
+        parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
+        skipped = 0
+        early = len(parsed) == len(typed) and all(c.field in parsed for c in o.filter)
+        # No row can fail typing and the filter needs only fields typed from the
+        # bytes: filter first, and the rows left out are never cut into text.
+        keep = filter_mask(Batch(pa.table(parsed), numbers), o.filter) \
+            if o.filter and early else None
+        if keep is not None:
+            picked = np.asarray(keep.to_numpy(zero_copy_only=False), np.bool_)
+            if not picked.all():
+                skipped = count - int(picked.sum())
+                rows, numbers = rows[picked], pc.filter(numbers, keep)
+                parsed = {n: pc.filter(v, keep) for n, v in parsed.items()}
+        columns = {}
+        for name, f in o.fields.items():
+            col = uniform.column(rows, f, o.encoding)
+            if col is None:
+                return None  # before any count: the general path reads the block
+            columns[name] = col
+        report.tally.read += count
+        report.tally.skipped += skipped
+        batch = type_columns(Batch(pa.table(columns), numbers), typed, report, parsed=parsed)
+        return count, batch if early else apply_filters(batch, o.filter, report)
 
     def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
                 report: FileReport) -> Batch:
