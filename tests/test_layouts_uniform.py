@@ -188,3 +188,18 @@ def test_a_filter_on_numbers_typed_from_the_bytes_runs_first(tmp_path, monkeypat
     assert blocks >= 3 and n == 40 and skipped > 10
     assert all(r["QTY"] >= 0 for r in rows) and len(rows) + skipped + len(rejects) == 40
     assert [r[0] for r in rejects] == ([8] if bad else [])
+
+
+def test_a_lacking_byte_in_a_row_the_filter_leaves_out_still_rejects_it(tmp_path,
+                                                                        monkeypatch):
+    """The general path rejects a record holding a byte the code page lacks before it
+    filters: a row the early filter would skip is still a reject, not a skip."""
+    lines = [x.encode("cp1252") for x in MANY]
+    assert b"-0002" in lines[0]  # QTY -2: left out by min 0
+    lines[0] = lines[0].replace(b"plain", b"pl\x81in")
+    p = tmp_path / "f.txt"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    (rows, _, rejects, n, skipped), _ = same_both_ways(
+        p, monkeypatch, encoding="cp1252", filter=[{"field": "QTY", "min": 0}])
+    assert [r[0] for r in rejects] == [1] and n == 40
+    assert len(rows) + skipped + len(rejects) == 40

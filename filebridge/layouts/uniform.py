@@ -86,6 +86,13 @@ def column(rows: np.ndarray, f: FixedField, encoding: str) -> pa.Array | None:
     return arr
 
 
+def mappable(rows: np.ndarray, encoding: str) -> bool:
+    """Whether every byte of ``rows`` is one ``encoding`` has."""
+    if not rows.size or rows.max() < 0x80:
+        return True
+    return bool(_utf8_lengths(encoding)[rows[rows >= 0x80]].all())
+
+
 def digits(rows: np.ndarray, f: FixedField) -> pa.Array | None:
     """Field ``f`` (an integer, or a decimal with implied decimals) typed straight from
     its bytes when every row is digits, a sign allowed first (``-000012``): what the

@@ -162,6 +162,10 @@ class FixedReader:
         if keep is not None:
             picked = np.asarray(keep.to_numpy(zero_copy_only=False), np.bool_)
             if not picked.all():
+                # The general path rejects a record holding a byte the code page lacks
+                # before it filters: a left-out row holding one is a reject, not a skip.
+                if not uniform.mappable(rows[~picked], o.encoding):
+                    return None
                 skipped = count - int(picked.sum())
                 rows, numbers = rows[picked], pc.filter(numbers, keep)
                 parsed = {n: pc.filter(v, keep) for n, v in parsed.items()}
