@@ -11,12 +11,11 @@ end, bytes the code page does not have) gets None, and the general path reads it
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.layouts.bytemap import byte_map
 from filebridge.layouts.fixed import FixedField
 
 _LF, _CR, _BLANK = 10, 13, 32
@@ -65,13 +64,16 @@ def column(rows: np.ndarray, f: FixedField, encoding: str) -> pa.Array | None:
     data = np.ascontiguousarray(sub).reshape(-1)
     offsets = np.arange(n + 1, dtype=np.int64) * width
     if len(data) and data.max() >= 0x80:
+        table = byte_map(encoding, "replace")  # UTF-8 lengths per byte
+        if table is None:
+            return None
         try:
             utf8 = str(data.data, encoding).encode("utf-8")
         except UnicodeDecodeError:
             return None  # the general path rejects the rows holding it
         # A non-ASCII byte (rare) may become more than one byte of UTF-8.
         at = np.flatnonzero(data >= 0x80)
-        extra = np.bincount(at // width, _utf8_lengths(encoding)[data[at]] - 1.0, n)
+        extra = np.bincount(at // width, table.lengths[data[at]] - 1.0, n)
         offsets[1:] += np.cumsum(extra).astype(np.int64)
         data = np.frombuffer(utf8, np.uint8)
     kind, width_t = (pa.string(), np.int32) if len(data) < 1 << 31 else \
@@ -90,7 +92,8 @@ def mappable(rows: np.ndarray, encoding: str) -> bool:
     """Whether every byte of ``rows`` is one ``encoding`` has."""
     if not rows.size or rows.max() < 0x80:
         return True
-    return bool(_utf8_lengths(encoding)[rows[rows >= 0x80]].all())
+    table = byte_map(encoding, "replace")
+    return table is not None and not table.unmapped[rows[rows >= 0x80]].any()
 
 
 def digits(rows: np.ndarray, f: FixedField) -> pa.Array | None:
@@ -119,15 +122,3 @@ def digits(rows: np.ndarray, f: FixedField) -> pa.Array | None:
         return ints
     # As parse_decimal: the digits are the unscaled value of the decimal.
     return pc.cast(ints, pa.decimal128(38, 0)).view(pa.decimal128(38, f.scale))
-
-
-@functools.cache
-def _utf8_lengths(encoding: str) -> np.ndarray:
-    """Bytes of UTF-8 per byte of ``encoding`` (0 for a byte it does not have)."""
-    table = np.zeros(256, np.uint8)
-    for b in range(256):
-        try:
-            table[b] = len(bytes([b]).decode(encoding).encode("utf-8"))
-        except UnicodeDecodeError:
-            pass
-    return table
