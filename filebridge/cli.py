@@ -95,8 +95,10 @@ def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
+    from filebridge.arrowpool import use_jemalloc
     from filebridge.job import Job
 
+    use_jemalloc()  # this process's pool, before the job allocates
     try:
         prof = load_profile(profile_path, preview=preview)
         if readonly and not prof.ledger_path().exists():
