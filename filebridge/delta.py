@@ -74,9 +74,11 @@ class Delta:
             if staged.num_rows:
                 self.changes.append(staged)
             return mask
-        known = batch.keyed[1] if batch.keyed is not None and batch.keyed[0] == self.key \
-            else None  # hashed by the duplicate check already
-        pos, found = self.index.find(keys, known)
+        keyed = batch.keyed if batch.keyed is not None and batch.keyed.field == self.key \
+            else None  # hashed (and maybe looked up here) by the duplicate check already
+        looked = keyed.found_in(self.index) if keyed is not None else None
+        pos, found = looked if looked is not None else \
+            self.index.find(keys, keyed.hashes if keyed is not None else None)
         mine = np.asarray(hashes.to_numpy(zero_copy_only=False), np.uint64)
         changed = ~found | (self.index.hashes[pos] != mine)
         update = np.flatnonzero(found & changed)

@@ -237,7 +237,11 @@ class Job:
             return
         if ctx.report is None:
             raise Bug("expected ctx.report is not None")
-        unique = UniqueKeys(self.profile.map.key) if self.profile.map.key else None
+        key = self.profile.map.key
+        # Started outputs: a mode: changes snapshot of the key is loaded by now.
+        known = next((k for s in self.sinks if (k := s.known_keys(key)) is not None), None) \
+            if key else None
+        unique = UniqueKeys(key, known) if key else None
         photos = self.photos.scan(ctx.report) if self.photos is not None else None
         for batch in self.batches(path, ctx.report, ctx.today):
             if unique is not None:

@@ -16,13 +16,18 @@ row.
 from __future__ import annotations
 
 import bisect
+import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filebridge.records import Batch, FileReport, Reject, flat
+from filebridge.records import Batch, FileReport, Keyed, Reject, flat
+
+if TYPE_CHECKING:
+    from filebridge.delta_index import KeyIndex
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers
@@ -120,10 +125,20 @@ def _scattered(keys: pa.Array, offsets: np.ndarray, lengths: np.ndarray,
 
 
 class UniqueKeys:
-    """Drops (as rejects) the rows whose key an earlier row of the file had."""
+    """Drops (as rejects) the rows whose key an earlier row of the file had.
 
-    def __init__(self, field: str):
+    ``known``: the ``mode: changes`` snapshot of the same key, when an output keeps
+    one. A key found there is remembered by its place in it (a flag and a line), not
+    in the runs: on a file that mostly repeats the last one, the check then holds a
+    few bytes per snapshot key instead of each key's text and hashes, and the delta
+    reuses the lookup (:class:`~filebridge.records.Keyed`)."""
+
+    def __init__(self, field: str, known: KeyIndex | None = None):
         self.field = field
+        self.known = known
+        if known is not None:
+            self._seen_at = np.zeros(len(known.sorted), bool)
+            self._line_at = np.zeros(len(known.sorted), np.int64)
         # Runs of (hash, where the key is kept), each sorted by hash, merged pairwise
         # as they grow (sizes at least double down the list): a few runs to search,
         # and no full copy per batch. The first lines stay beside the keys, in
@@ -152,14 +167,25 @@ class UniqueKeys:
         twice[order[:-1][same]] = True
         before = np.zeros(len(h), bool)
         before[order] = self._seen(hs)
+        keyed = Keyed(self.field, h)  # for mode: changes (filebridge.delta)
+        found = np.zeros(len(h), bool)
+        if self.known is not None:
+            pos, found = self.known.find(col, h, order)
+            at = np.flatnonzero(found)
+            before[at] |= self._seen_at[pos[at]]
+            keyed = Keyed(self.field, h, weakref.ref(self.known), pos, found)
         candidates = np.flatnonzero(valid & (before | twice))
-        drop = self._repeats(batch, col, h, lines, before, candidates, report) \
+        drop = self._repeats(batch, col, h, lines, before, candidates, report, keyed) \
             if len(candidates) else np.zeros(len(h), bool)
         keep = valid & ~drop
+        if keyed.pos is not None:
+            mark = np.flatnonzero(keep & found)
+            self._seen_at[keyed.pos[mark]] = True
+            self._line_at[keyed.pos[mark]] = lines[mark]
         # After _repeats returned: nothing of this call holds a run, so a merge frees
         # the runs it replaces as it goes.
-        self._remember(col, hs, lines, order, keep)
-        batch = batch.with_keyed(self.field, h)  # for mode: changes (filebridge.delta)
+        self._remember(col, hs, lines, order, keep & ~found)
+        batch = batch.with_keyed(keyed)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
 
     def _seen(self, hs: np.ndarray) -> np.ndarray:
@@ -175,7 +201,8 @@ class UniqueKeys:
         return seen
 
     def _repeats(self, batch: Batch, col: pa.Array, h: np.ndarray, lines: np.ndarray,
-                 before: np.ndarray, candidates: np.ndarray, report: FileReport) -> np.ndarray:
+                 before: np.ndarray, candidates: np.ndarray, report: FileReport,
+                 keyed: Keyed) -> np.ndarray:
         """The rows to drop among ``candidates`` (rows whose hash was seen before or
         repeats in the batch), each rejected naming the line it repeats."""
         drop = np.zeros(len(h), bool)
@@ -190,7 +217,7 @@ class UniqueKeys:
                                                lines[candidates].tolist(), strict=True)):
             if key in first:
                 drop[i] = True
-            elif before[i] and (earlier := self._earlier(spans, c, key)) is not None:
+            elif before[i] and (earlier := self._earlier(spans, c, key, keyed, i)) is not None:
                 first[key] = earlier
                 drop[i] = True
             else:
@@ -207,9 +234,13 @@ class UniqueKeys:
         return drop
 
     def _earlier(self, spans: list[tuple[tuple[np.ndarray, np.ndarray], list[int], list[int]]],
-                 c: int, key: str) -> int | None:
+                 c: int, key: str, keyed: Keyed, i: int) -> int | None:
         """The line of an earlier batch that had ``key`` (None: only its hash was seen);
-        ``spans``: per run, where each candidate's hash sits (``c``: this one's)."""
+        ``spans``: per run, where each candidate's hash sits (``c``: this one's);
+        ``keyed``: where the batch's keys (``i``: this one's) sit in ``known``."""
+        if keyed.pos is not None and keyed.found is not None and keyed.found[i]:
+            at = int(keyed.pos[i])  # a key of the snapshot: never in the runs
+            return int(self._line_at[at]) if self._seen_at[at] else None
         for (_, refs), los, his in spans:
             for j in range(los[c], his[c]):
                 ref = int(refs[j])

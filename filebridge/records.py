@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +33,35 @@ def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
     return a
 
 
+@dataclass(frozen=True)
+class Keyed:
+    """A batch's key hashes (:func:`filebridge.keys.key_hashes` of ``field`` per row),
+    and, when the duplicate check looked its keys up in a ``mode: changes`` snapshot
+    (:class:`filebridge.delta_index.KeyIndex`), the answer per row: ``pos`` in it and
+    ``found``. The delta reuses that answer for the same index (``index``, held weakly:
+    a batch left over must not keep a snapshot alive)."""
+
+    field: str
+    hashes: np.ndarray
+    index: weakref.ref[Any] | None = None
+    pos: np.ndarray | None = None
+    found: np.ndarray | None = None
+
+    def rows(self, which: np.ndarray) -> Keyed:
+        """These rows (a mask or positions), as Batch.filter and take pick them."""
+        if self.pos is None or self.found is None:
+            return Keyed(self.field, self.hashes[which])
+        return Keyed(self.field, self.hashes[which], self.index, self.pos[which],
+                     self.found[which])
+
+    def found_in(self, index: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(pos, found) per row if the keys were looked up in ``index``, else None."""
+        if self.index is None or self.index() is not index or self.pos is None \
+                or self.found is None:
+            return None
+        return self.pos, self.found
+
+
 class Batch:
     """``table``: the rows; ``lines``: int64, the source line of each row; ``raw``: the
     fields as read, before typing: what a reject shows the ERP, whatever stage refused
@@ -42,14 +72,13 @@ class Batch:
     ``raw`` is only read for rejects, so a filter or take does not copy it: it keeps
     the rows of ``raw`` behind its own (``raw_at``) and takes them when asked.
 
-    ``keyed``: (key field, :func:`filebridge.keys.key_hashes` of its values per row),
-    when the duplicate check computed them: ``mode: changes`` looks keys up by the
-    same hashes (filebridge.delta). Kept through a filter or take, dropped with the
-    columns (``with_table``, ``mapped``)."""
+    ``keyed``: the key hashes the duplicate check computed (:class:`Keyed`): ``mode:
+    changes`` looks keys up by them (filebridge.delta). Kept through a filter or take,
+    dropped with the columns (``with_table``, ``mapped``)."""
 
     def __init__(self, table: pa.Table, lines: pa.Array, raw: pa.Table | None = None,
                  index: pa.Array | None = None, raw_at: pa.Array | None = None,
-                 keyed: tuple[str, np.ndarray] | None = None):
+                 keyed: Keyed | None = None):
         self.table = table
         self.lines = lines
         self.index = index
@@ -88,24 +117,22 @@ class Batch:
         index = pc.filter(self.index, mask) if self.index is not None else None
         keyed = None
         if self.keyed is not None:  # a null in the mask drops its row, as Arrow's filter
-            keep = np.asarray(pc.fill_null(flat(mask), False).to_numpy(zero_copy_only=False),
-                              bool)
-            keyed = (self.keyed[0], self.keyed[1][keep])
+            keyed = self.keyed.rows(np.asarray(pc.fill_null(flat(mask), False).to_numpy(
+                zero_copy_only=False), bool))
         return Batch(self.table.filter(mask), pc.filter(self.lines, mask), self._raw, index,
                      self._raw_rows_at(lambda at: pc.filter(at, mask)), keyed)
 
     def take(self, indices: pa.Array | list[int]) -> Batch:
         idx = indices if isinstance(indices, pa.Array) else pa.array(indices, pa.int64())
         index = pc.take(self.index, idx) if self.index is not None else None
-        keyed = (self.keyed[0], self.keyed[1][np.asarray(
-            idx.to_numpy(zero_copy_only=False), np.int64)]) if self.keyed is not None else None
+        keyed = self.keyed.rows(np.asarray(idx.to_numpy(zero_copy_only=False), np.int64)) \
+            if self.keyed is not None else None
         return Batch(self.table.take(idx), pc.take(self.lines, idx), self._raw, index,
                      self._raw_rows_at(lambda at: pc.take(at, idx)), keyed)
 
-    def with_keyed(self, field: str, hashes: np.ndarray) -> Batch:
+    def with_keyed(self, keyed: Keyed) -> Batch:
         """These rows with their key hashes known (``keyed``)."""
-        return Batch(self.table, self.lines, self._raw, self.index, self._raw_at,
-                     (field, hashes))
+        return Batch(self.table, self.lines, self._raw, self.index, self._raw_at, keyed)
 
     def numbered(self, index: pa.Array) -> Batch:
         """The same rows with their ordinals (see :class:`Rows`); ``raw`` stays as held

@@ -197,3 +197,57 @@ def test_keys_hashed_by_the_duplicate_check_are_not_hashed_again(
     monkeypatch.setattr(delta_index, "key_hashes", unused)
     # The second K001 is a repeat (rejected): the hashes of the rows left line up.
     assert delta.changed(batch).to_pylist() == [True, False, True, True]
+
+
+def _check_all(unique: UniqueKeys, rows: list[tuple[str | None, str]], sizes: list[int]
+               ) -> tuple[list[Batch], list[tuple[int, str]]]:
+    """``rows`` through the duplicate check in batches of ``sizes``: the batches kept and
+    the rejects (line, reason)."""
+    report = FileReport("f")
+    kept, at = [], 0
+    for n in sizes:
+        part = rows[at:at + n]
+        table = pa.table({"key": pa.array([k for k, _ in part], pa.string()),
+                          "value": pa.array([v for _, v in part], pa.string())})
+        kept.append(unique.check(Batch(table, pa.array(range(at + 1, at + 1 + len(part)),
+                                                       pa.int64())), report))
+        at += n
+    return kept, [(r.line, r.reason) for r in report._pending]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_duplicate_check_decides_alike_with_the_snapshot_of_its_key(
+        tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys of the snapshot are remembered by their place in it, others in the runs:
+    the same rows are kept and the same repeats rejected, naming the same first lines,
+    as without the snapshot; and the delta's answer from the check's lookup is the
+    one its own lookup gives. Key hashes made to collide across the two: S<i> and N<i>
+    share a hash (none of the snapshot's keys share one, so it is indexed)."""
+    def weak(keys: pa.Array) -> np.ndarray:
+        return np.array([0 if k is None else int(k[1:]) + 1 for k in keys.to_pylist()],
+                        np.uint64)
+    import filebridge.keys as keys_mod
+    monkeypatch.setattr(keys_mod, "key_hashes", weak)
+    monkeypatch.setattr(delta_index, "key_hashes", weak)
+    rng = random.Random(seed)
+    ledger = _ledger(tmp_path)
+    _deliver(ledger, [(f"S{i}", "0") for i in range(30)], "first")
+    names = [f"S{i}" for i in range(40)] + [f"N{i}" for i in range(40)]
+    rows = [(None if rng.random() < 0.05 else rng.choice(names), str(rng.randint(0, 1)))
+            for _ in range(rng.randint(50, 200))]
+    sizes: list[int] = []
+    while sum(sizes) < len(rows):
+        sizes.append(rng.randint(1, 30))
+
+    plain, plain_rejects = _check_all(UniqueKeys("key"), rows, sizes)
+    delta = Delta(ledger, "p", "s", "key")
+    assert delta.index is not None
+    looked, rejects = _check_all(UniqueKeys("key", delta.index), rows, sizes)
+    assert rejects == plain_rejects
+    assert len(rejects) > 0  # the seeds make repeats, across batches and within them
+    for a, b in zip(plain, looked, strict=True):
+        assert a.lines.to_pylist() == b.lines.to_pylist()
+        assert b.keyed is not None and b.keyed.found_in(delta.index) is not None
+    fresh = Delta(ledger, "p", "s", "key")
+    for a, b in zip(plain, looked, strict=True):
+        assert delta.changed(b).to_pylist() == fresh.changed(a).to_pylist()

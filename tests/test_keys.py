@@ -134,11 +134,11 @@ def test_kept_rows_carry_their_key_hashes_through_filter_and_take() -> None:
     must stay aligned with the rows whatever drops or reorders them."""
     report = FileReport("x.csv")
     kept = UniqueKeys("sku").check(_batch(["a", "b", "a", None, "c", "d"], 1), report)
-    assert kept.keyed is not None and kept.keyed[0] == "sku"
+    assert kept.keyed is not None and kept.keyed.field == "sku"
 
     def aligned(batch: Batch) -> bool:
         assert batch.keyed is not None
-        return batch.keyed[1].tolist() == key_hashes(batch.column("sku")).tolist()
+        return batch.keyed.hashes.tolist() == key_hashes(batch.column("sku")).tolist()
     assert aligned(kept)
     assert aligned(kept.filter(pa.array([True, None, False, True, True])))
     assert aligned(kept.take([4, 0, 2]))

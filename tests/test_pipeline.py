@@ -108,6 +108,51 @@ def test_changes_mode_sends_only_new_and_changed(workdir):
     assert [row["sku"] for row in read_csv(workdir / "out" / "ART_2.csv")] == ["A2", "A9"]
 
 
+def test_changes_mode_rejects_repeats_of_known_and_new_keys(workdir):
+    """The second file's duplicate check looks keys up in the sink's snapshot first
+    (filebridge.keys): a repeat of a key the snapshot holds and a repeat of a new
+    key are rejected alike, each naming its first line; the first rows count as
+    they would alone."""
+    prof = write_profile(workdir, profile(mode="changes"))
+    drop(workdir, "ART_1.txt", GOOD)
+    assert cli("run", str(prof), cwd=workdir).returncode == 0
+    drop(workdir, "ART_2.txt", [rec("A2", "Tè verde", "275", "0"),  # known, changed
+                                rec("A9", "nuovo", "100", "5"),  # new
+                                GOOD[0],  # known, unchanged
+                                rec("A2", "again", "300", "1"),  # repeats line 1
+                                rec("A9", "again", "100", "5"),  # repeats line 2
+                                rec("A1", "again", "1990", "3")])  # repeats line 3
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 1, r.stderr
+    assert "read 6, sent 2, unchanged 1, rejected 3" in r.stdout
+    out = read_csv(workdir / "out" / "ART_2.csv")
+    assert [(row["sku"], row["price"]) for row in out] == [("A2", "2.75"), ("A9", "1.00")]
+    rej = read_csv(workdir / "profiles" / "feedback" / "ART_2.rejects.csv", ";")
+    assert [(r["line"], r["reason"]) for r in rej] == [
+        ("4", "sku A2 appears twice: line 1 and line 4; line 1 is kept"),
+        ("5", "sku A9 appears twice: line 2 and line 5; line 2 is kept"),
+        ("6", "sku A1 appears twice: line 3 and line 6; line 3 is kept")]
+
+
+def test_changes_mode_duplicate_check_is_given_the_snapshot(workdir, monkeypatch):
+    import filebridge.job as job_mod
+
+    prof = write_profile(workdir, profile(mode="changes"))
+    drop(workdir, "ART_1.txt", GOOD)
+    run_files(Job(load_profile(prof)), [])
+    given = []
+
+    class Spy(job_mod.UniqueKeys):
+        def __init__(self, field, known=None):
+            given.append(known)
+            super().__init__(field, known)
+    monkeypatch.setattr(job_mod, "UniqueKeys", Spy)
+    drop(workdir, "ART_2.txt", GOOD + [GOOD[0]])
+    (outcome,) = run_files(Job(load_profile(prof)), [])
+    assert (outcome.tally.unchanged, outcome.tally.rejected) == (2, 1)
+    assert len(given) == 1 and given[0] is not None and len(given[0].sorted) == 2
+
+
 def test_bad_file_goes_to_errors_with_report_and_ack(workdir):
     prof = write_profile(workdir, profile())
     (workdir / "inbox" / "EMPTY.txt").write_bytes(b"")

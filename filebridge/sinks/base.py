@@ -44,6 +44,7 @@ from filebridge.outputs import Outbox, Staged
 from filebridge.records import Batch, FileReport, Rows
 
 if TYPE_CHECKING:
+    from filebridge.delta_index import KeyIndex
     from filebridge.ledger.sqlite import Ledger
 
 SCRATCH = ".filebridge-scratch"
@@ -194,6 +195,11 @@ class Sink:
         """Snapshots to save with the file's outcome, by name."""
         return {}
 
+    def known_keys(self, key: str) -> KeyIndex | None:
+        """The ``mode: changes`` snapshot of ``key`` this output looks rows up in, once
+        started (the duplicate check looks there first: filebridge.keys)."""
+        return None
+
     def close(self) -> None:
         """Release scratch space; always called last. Idempotent."""
 
@@ -228,6 +234,9 @@ class FileSink(Sink):
     def state(self) -> dict[str, pa.Table | SnapshotPatch]:
         merged = self.delta.merged() if self.delta is not None else None
         return {self.id: merged} if merged is not None else {}
+
+    def known_keys(self, key: str) -> KeyIndex | None:
+        return self.delta.index if self.delta is not None and self.delta.key == key else None
 
 
 FORMULA_START = r"^[=+\-@\t\r]"
