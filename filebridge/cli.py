@@ -125,8 +125,10 @@ _SCRATCH: list[Any] = []  # temporary ledgers of readonly commands, kept until e
 @click.option("--force", is_flag=True, help="process even content already processed")
 def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
     """Process FILES now, or every complete file waiting in the profile's inbox."""
+    from filebridge import digest
     from filebridge.ledger.leases import Busy
 
+    digest.ahead(files)  # on a thread while the job is built
     job = _job(profile)
     try:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
