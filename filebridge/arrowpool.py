@@ -2,26 +2,35 @@
 
 Arrow's default is mimalloc. A run frees a few blocks' worth of arrays per batch,
 and mimalloc holds on to more of that memory than jemalloc does: on the 1M-row
-bench (bench/README.md) jemalloc's peak RSS is 25-35 MiB lower at the same speed.
-``ARROW_DEFAULT_MEMORY_POOL`` still decides when it is set, and a pyarrow built
-without jemalloc (Windows wheels) keeps its default.
+bench (bench/README.md) jemalloc's peak RSS is 25-55 MiB lower at the same speed.
+The pool is chosen through ``ARROW_DEFAULT_MEMORY_POOL`` before pyarrow is
+imported: a pool switched afterwards leaves what was allocated before in the first
+pool, and the two together held more than mimalloc alone. The variable still
+decides when it is set; a pyarrow built without jemalloc (Windows wheels) keeps
+its default.
 """
 
 from __future__ import annotations
 
 import os
-
-import pyarrow as pa
+import sys
 
 ENV = "ARROW_DEFAULT_MEMORY_POOL"
 
 
-def use_jemalloc() -> str:
-    """Make jemalloc the default pool unless the environment chose one; the pool's
-    name."""
-    if not os.environ.get(ENV):
-        try:
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-        except NotImplementedError:  # built without jemalloc
-            pass
-    return pa.default_memory_pool().backend_name
+def use_jemalloc() -> None:
+    """Make jemalloc this process's (and its children's) Arrow pool, unless the
+    environment chose one. Called by the command line before anything imports
+    pyarrow; later (pyarrow imported) it switches the default pool."""
+    if os.environ.get(ENV):
+        return
+    if "pyarrow" not in sys.modules:
+        if sys.platform != "win32":  # Linux and macOS wheels are built with jemalloc
+            os.environ[ENV] = "jemalloc"
+        return
+    import pyarrow as pa
+
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # built without jemalloc
+        pass

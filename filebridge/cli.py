@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from filebridge import exitcodes
+from filebridge.arrowpool import use_jemalloc
 from filebridge.errors import (
     Bug,
     DiskFull,
@@ -76,6 +77,7 @@ def main(verbose: bool) -> None:
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
+    use_jemalloc()  # before a command imports pyarrow
 
 
 @contextmanager
@@ -95,10 +97,8 @@ def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
-    from filebridge.arrowpool import use_jemalloc
     from filebridge.job import Job
 
-    use_jemalloc()  # this process's pool, before the job allocates
     try:
         prof = load_profile(profile_path, preview=preview)
         if readonly and not prof.ledger_path().exists():
