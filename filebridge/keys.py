@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +25,6 @@ import pyarrow.compute as pc
 import xxhash
 
 from filebridge.records import Batch, FileReport, Keyed, Reject, flat
-
-if TYPE_CHECKING:
-    from filebridge.delta_index import KeyIndex
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers
@@ -124,6 +121,16 @@ def _scattered(keys: pa.Array, offsets: np.ndarray, lengths: np.ndarray,
     return out.view(np.uint64).reshape(n, width // 8)
 
 
+class Snapshot(Protocol):
+    """What the check needs of a ``mode: changes`` snapshot of its key
+    (:class:`filebridge.delta_index.KeyIndex`, which imports this module)."""
+
+    sorted: np.ndarray  # its key hashes, one per key
+
+    def find(self, keys: pa.Array, bh: np.ndarray | None = None,
+             order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class UniqueKeys:
     """Drops (as rejects) the rows whose key an earlier row of the file had.
 
@@ -133,7 +140,7 @@ class UniqueKeys:
     few bytes per snapshot key instead of each key's text and hashes, and the delta
     reuses the lookup (:class:`~filebridge.records.Keyed`)."""
 
-    def __init__(self, field: str, known: KeyIndex | None = None):
+    def __init__(self, field: str, known: Snapshot | None = None):
         self.field = field
         self.known = known
         if known is not None:
