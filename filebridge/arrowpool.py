@@ -2,10 +2,10 @@
 
 Arrow's default is mimalloc. A run frees a few blocks' worth of arrays per batch,
 and mimalloc holds on to more of that memory than jemalloc does: on the 1M-row
-bench (bench/README.md) jemalloc's peak RSS is 25-55 MiB lower at the same speed.
+bench (bench/README.md) jemalloc's peak RSS is 10-45 MiB lower at the same speed.
 The pool is chosen through ``ARROW_DEFAULT_MEMORY_POOL`` before pyarrow is
 imported: a pool switched afterwards leaves what was allocated before in the first
-pool, and the two together held more than mimalloc alone. The variable still
+pool, with two allocators holding memory. The variable still
 decides when it is set; a pyarrow built without jemalloc (Windows wheels) keeps
 its default.
 """
