@@ -6,8 +6,8 @@ bench (bench/README.md) jemalloc's peak RSS is 10-45 MiB lower at the same speed
 The pool is chosen through ``ARROW_DEFAULT_MEMORY_POOL`` before pyarrow is
 imported: a pool switched afterwards leaves what was allocated before in the first
 pool, with two allocators holding memory. The variable still
-decides when it is set; a pyarrow built without jemalloc (Windows wheels) keeps
-its default.
+decides when it is set; elsewhere than Linux, or with a pyarrow built without
+jemalloc, the default stays.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def use_jemalloc() -> None:
     if os.environ.get(ENV):
         return
     if "pyarrow" not in sys.modules:
-        if sys.platform != "win32":  # Linux and macOS wheels are built with jemalloc
+        # Linux wheels are built with jemalloc; some macOS (arm64) and all Windows
+        # wheels are not, and Arrow would warn of a pool it lacks.
+        if sys.platform.startswith("linux"):
             os.environ[ENV] = "jemalloc"
         return
     import pyarrow as pa

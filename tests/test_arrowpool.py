@@ -43,7 +43,8 @@ def _has_jemalloc() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _has_jemalloc(), reason="this pyarrow is built without jemalloc")
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and _has_jemalloc()),
+                    reason="jemalloc is chosen on Linux, with a pyarrow built with it")
 @pytest.mark.parametrize("first", ["", ", pyarrow"], ids=["cli-first", "pyarrow-first"])
 def test_a_run_allocates_from_jemalloc(workdir: Path, first: str) -> None:
     """Chosen before pyarrow is imported (the command line's case), or switched to
