@@ -180,15 +180,15 @@ class UniqueKeys:
             pos, found = self.known.find(col, h, order)
             at = np.flatnonzero(found)
             before[at] |= self._seen_at[pos[at]]
-            keyed = Keyed(self.field, h, weakref.ref(self.known), pos, found)
+            keyed = Keyed(self.field, h, (weakref.ref(self.known), pos, found))
         candidates = np.flatnonzero(valid & (before | twice))
         drop = self._repeats(batch, col, h, lines, before, candidates, report, keyed) \
             if len(candidates) else np.zeros(len(h), bool)
         keep = valid & ~drop
-        if keyed.pos is not None:
+        if self.known is not None:
             mark = np.flatnonzero(keep & found)
-            self._seen_at[keyed.pos[mark]] = True
-            self._line_at[keyed.pos[mark]] = lines[mark]
+            self._seen_at[pos[mark]] = True
+            self._line_at[pos[mark]] = lines[mark]
         # After _repeats returned: nothing of this call holds a run, so a merge frees
         # the runs it replaces as it goes.
         self._remember(col, hs, lines, order, keep & ~found)
@@ -245,8 +245,8 @@ class UniqueKeys:
         """The line of an earlier batch that had ``key`` (None: only its hash was seen);
         ``spans``: per run, where each candidate's hash sits (``c``: this one's);
         ``keyed``: where the batch's keys (``i``: this one's) sit in ``known``."""
-        if keyed.pos is not None and keyed.found is not None and keyed.found[i]:
-            at = int(keyed.pos[i])  # a key of the snapshot: never in the runs
+        if keyed.looked is not None and keyed.looked[2][i]:
+            at = int(keyed.looked[1][i])  # a key of the snapshot: never in the runs
             return int(self._line_at[at]) if self._seen_at[at] else None
         for (_, refs), los, his in spans:
             for j in range(los[c], his[c]):

@@ -37,29 +37,25 @@ def flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
 class Keyed:
     """A batch's key hashes (:func:`filebridge.keys.key_hashes` of ``field`` per row),
     and, when the duplicate check looked its keys up in a ``mode: changes`` snapshot
-    (:class:`filebridge.delta_index.KeyIndex`), the answer per row: ``pos`` in it and
-    ``found``. The delta reuses that answer for the same index (``index``, held weakly:
-    a batch left over must not keep a snapshot alive)."""
+    (:class:`filebridge.delta_index.KeyIndex`), ``looked``: that index (held weakly: a
+    batch left over must not keep a snapshot alive) and the answer per row, its place
+    in it and whether it is there. The delta reuses that answer for the same index."""
 
     field: str
     hashes: np.ndarray
-    index: weakref.ref[Any] | None = None
-    pos: np.ndarray | None = None
-    found: np.ndarray | None = None
+    looked: tuple[weakref.ref[Any], np.ndarray, np.ndarray] | None = None
 
     def rows(self, which: np.ndarray) -> Keyed:
         """These rows (a mask or positions), as Batch.filter and take pick them."""
-        if self.pos is None or self.found is None:
-            return Keyed(self.field, self.hashes[which])
-        return Keyed(self.field, self.hashes[which], self.index, self.pos[which],
-                     self.found[which])
+        looked = None if self.looked is None else \
+            (self.looked[0], self.looked[1][which], self.looked[2][which])
+        return Keyed(self.field, self.hashes[which], looked)
 
     def found_in(self, index: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """(pos, found) per row if the keys were looked up in ``index``, else None."""
-        if self.index is None or self.index() is not index or self.pos is None \
-                or self.found is None:
+        if self.looked is None or self.looked[0]() is not index:
             return None
-        return self.pos, self.found
+        return self.looked[1], self.looked[2]
 
 
 class Batch:
