@@ -66,7 +66,8 @@ class Delta:
     def changed(self, batch: Batch) -> pa.Array:
         """Mask of rows that are new or differ from the last delivery."""
         keys = flat(pc.cast(batch.column(self.key), pa.string()))
-        hashes = row_hashes(batch)
+        content = batch.keyed.content if batch.keyed is not None else None
+        hashes = row_hashes(batch) if content is None else pa.array(content, pa.uint64())
         if self.index is None:
             mask, _ = differs(self.snapshot, keys, hashes)
             probe = pa.table({"key": keys, "hash": hashes})

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from filebridge import rawskip
 from filebridge.destinations.delivery import Delivery
 from filebridge.digest import digest
 from filebridge.errors import Bug, TransferError
@@ -25,6 +26,7 @@ from filebridge.mapping import Mapper
 from filebridge.outputs import Outbox, sweep
 from filebridge.processes import pid_alive
 from filebridge.profile import ProfileBase
+from filebridge.rawskip import Delivered, Skip
 from filebridge.records import Batch, FileReport
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import SCRATCH, JobInfo, Sink, SinkContext, output_vars
@@ -94,6 +96,18 @@ class Job:
                                        {s.id for s in self.sinks})
             if stock.role in ("movements", "orders"):
                 self.sinks.extend(self.shared)
+        self.skip_stamp = self._skip_stamp()
+
+    def _skip_stamp(self) -> str | None:
+        """The fingerprint records are skipped under (filebridge/rawskip.py), or None
+        when this profile's records are always decoded."""
+        p = self.profile
+        if not (p.map.key and self.sinks and getattr(self.reader, "skips", False)
+                and self.related is None and self.photos is None and self.inventory is None
+                and getattr(p, "shipments", None) is None
+                and not any(s.needs_unchanged() for s in self.sinks)):
+            return None
+        return rawskip.fingerprint(p)
 
     @property
     def shops(self) -> dict[str, Any]:
@@ -190,15 +204,17 @@ class Job:
         with self.source.poll(), self.delivery.poll():
             yield
 
-    def batches(self, path: Path, report: FileReport, today: date | None = None
-                ) -> Iterator[Batch]:
+    def batches(self, path: Path, report: FileReport, today: date | None = None,
+                skip: Skip | None = None) -> Iterator[Batch]:
         """The file's records, joined with its tables (``join:``), mapped; ``today``:
         the run date expressions see (the claim's, so a file redone after a crash maps
-        as it did; default: now)."""
+        as it did; default: now); ``skip``: records known unchanged, left undecoded."""
         # A batch a filter emptied is left out: the mapper returns an empty batch as it
         # came (input fields), which outputs would take for mapped records.
         if self.related is None:
-            for raw in self.reader.read(path, report):
+            raws = self.reader.read(path, report) if skip is None else \
+                self.reader.read(path, report, skip=skip)
+            for raw in raws:
                 if len(raw):
                     yield self.mapper.apply(raw, report, today=today)
             return
@@ -242,16 +258,34 @@ class Job:
         known = next((k for s in self.sinks if (k := s.known_keys(key)) is not None), None) \
             if key else None
         unique = UniqueKeys(key, known) if key else None
+        skip = ctx.skip = self._skip(ctx, unique)
         photos = self.photos.scan(ctx.report) if self.photos is not None else None
-        for batch in self.batches(path, ctx.report, ctx.today):
+        for batch in self.batches(path, ctx.report, ctx.today, skip):
             if unique is not None:
                 batch = unique.check(batch, ctx.report)
             if photos is not None:
                 batch = photos.apply(batch, ctx.report)
+            if skip is not None and ctx.rows is not None:
+                batch = skip.fed_batch(batch, ctx.rows.n)
             ctx.report.flush()
             if progress:
                 progress(ctx.report.tally.read)
             yield batch, None
+        if skip is not None and ctx.rows is not None:
+            ctx.rows.unlisted += skip.count  # read, and unchanged: as the outputs would say
+
+    def _skip(self, ctx: SinkContext, unique: UniqueKeys | None) -> Skip | None:
+        """Records this file may leave undecoded (filebridge/rawskip.py), when the
+        profile qualifies: a reader that can, every output a ``mode: changes`` file on
+        the map key, nothing else that reads each row."""
+        if self.skip_stamp is None or unique is None or ctx.rows is None \
+                or ctx.report is None or ctx.forced or not rawskip.ENABLED:
+            return None
+        indexes = [s.known_keys(unique.field) for s in self.sinks]
+        delivered = Delivered.load(self.ledger, self.name, self.skip_stamp) \
+            if all(i is not None for i in indexes) else None
+        return Skip(self.skip_stamp, delivered, [i for i in indexes if i is not None],
+                    unique, ctx.rows, ctx.report)
 
 
 def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path

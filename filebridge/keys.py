@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from filebridge.errors import Bug
 from filebridge.records import Batch, FileReport, Keyed, Reject, flat
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -156,6 +158,24 @@ class UniqueKeys:
         self._starts: list[int] = []
         self._stored = 0
         self._filter = np.zeros(1 << (_FILTER_BITS - 3), np.uint8)
+        # Records skipped undecoded (filebridge/rawskip.py) are noted by their place in
+        # ``known`` before their block's decoded rows are checked; a decoded row of
+        # the block that comes first with the same key is kept, and ``late(place,
+        # its line, key)`` rejects the skipped one instead.
+        self.late: Callable[[int, int, str], None] | None = None
+
+    def seen(self, places: np.ndarray) -> np.ndarray:
+        """Whether a kept row of the file had the snapshot's key at each place."""
+        if self.known is None:
+            raise Bug("places are in the snapshot the check was given")
+        return self._seen_at[places]
+
+    def note(self, places: np.ndarray, lines: np.ndarray) -> None:
+        """The snapshot's keys at ``places`` are the file's, first on ``lines``."""
+        if self.known is None:
+            raise Bug("places are in the snapshot the check was given")
+        self._seen_at[places] = True
+        self._line_at[places] = lines
 
     def check(self, batch: Batch, report: FileReport) -> Batch:
         if not len(batch) or self.field not in batch.names:
@@ -179,6 +199,8 @@ class UniqueKeys:
         if self.known is not None:
             pos, found = self.known.find(col, h, order)
             at = np.flatnonzero(found)
+            if self.late is not None:
+                self._skipped_later(col, pos, lines, at)
             before[at] |= self._seen_at[pos[at]]
             keyed = Keyed(self.field, h, (weakref.ref(self.known), pos, found))
         candidates = np.flatnonzero(valid & (before | twice))
@@ -194,6 +216,19 @@ class UniqueKeys:
         self._remember(col, hs, lines, order, keep & ~found)
         batch = batch.with_keyed(keyed)
         return batch.filter(pa.array(~drop)) if drop.any() else batch
+
+    def _skipped_later(self, col: pa.Array, pos: np.ndarray, lines: np.ndarray,
+                       at: np.ndarray) -> None:
+        """Rows ``at`` (found in ``known``) whose key a record skipped undecoded on a
+        later line of their block has: the first such row is kept, the skipped record
+        is rejected (``late``)."""
+        late = at[self._seen_at[pos[at]] & (self._line_at[pos[at]] > lines[at])]
+        if not len(late) or self.late is None:
+            return
+        places, first = np.unique(pos[late], return_index=True)  # rows are in line order
+        for place, i in zip(places.tolist(), late[first].tolist(), strict=True):
+            self.late(place, int(lines[i]), col[i].as_py())
+        self._seen_at[places] = False  # the decoded rows mark their keys below
 
     def _seen(self, hs: np.ndarray) -> np.ndarray:
         """Which of the sorted hashes ``hs`` an earlier batch's kept key had."""

@@ -127,6 +127,8 @@ def _convert(job: Job, path: Path, ctx: SinkContext, progress: Progress | None
         for sink in job.sinks:
             sink.settle(hold is not None)
         state = {k: v for s in job.sinks for k, v in s.state().items()}
+        if ctx.skip is not None:  # the records delivered, for the next file's skip
+            state.update(ctx.skip.state())
     finally:
         for sink in started:  # scratch files of a sink that stopped half-way
             sink.close()

@@ -39,17 +39,21 @@ class Keyed:
     and, when the duplicate check looked its keys up in a ``mode: changes`` snapshot
     (:class:`filebridge.delta_index.KeyIndex`), ``looked``: that index (held weakly: a
     batch left over must not keep a snapshot alive) and the answer per row, its place
-    in it and whether it is there. The delta reuses that answer for the same index."""
+    in it and whether it is there. The delta reuses that answer for the same index.
+    ``content``: the rows' hashes (:func:`filebridge.delta.row_hashes`), when computed
+    before the outputs (filebridge/rawskip.py): the delta uses them."""
 
     field: str
     hashes: np.ndarray
     looked: tuple[weakref.ref[Any], np.ndarray, np.ndarray] | None = None
+    content: np.ndarray | None = None
 
     def rows(self, which: np.ndarray) -> Keyed:
         """These rows (a mask or positions), as Batch.filter and take pick them."""
         looked = None if self.looked is None else \
             (self.looked[0], self.looked[1][which], self.looked[2][which])
-        return Keyed(self.field, self.hashes[which], looked)
+        return Keyed(self.field, self.hashes[which], looked,
+                     None if self.content is None else self.content[which])
 
     def found_in(self, index: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """(pos, found) per row if the keys were looked up in ``index``, else None."""
@@ -343,6 +347,11 @@ class Rows:
         file was done, a shop's answer)."""
         self._mark([ordinal], self.REFUSED)
         self.report.reject(Reject(line, field, reason, values or {}, value), count=False)
+
+    def delivered(self, ordinals: np.ndarray) -> np.ndarray:
+        """Per ordinal: whether the row counts sent or unchanged (so far)."""
+        status = self._status[ordinals]
+        return (status == self.SENT) | (status == self.UNCHANGED)
 
     def refused(self, ordinal: int) -> bool:
         return bool(self._status[ordinal] == self.REFUSED)

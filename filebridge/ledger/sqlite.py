@@ -233,10 +233,14 @@ class Ledger:
                queued: tuple[bytes, bytes | None] | None = None) -> None:
         """One transaction: the sinks' new snapshots (a full one, which replaces the
         patches, or a patch over it) and the file's outcome (and, for a rejection,
-        where the file is about to go)."""
-        blobs = {sink: (isinstance(t, SnapshotPatch),
-                        *_ipc(t.table if isinstance(t, SnapshotPatch) else t))
-                 for sink, t in (snapshots or {}).items()}
+        where the file is about to go). ``snapshots`` is emptied: each table is freed
+        once written out, before the next one is."""
+        blobs = {}
+        while snapshots:
+            sink, t = snapshots.popitem()
+            blobs[sink] = (isinstance(t, SnapshotPatch),
+                           *_ipc(t.table if isinstance(t, SnapshotPatch) else t))
+            del t
         with self.tx() as db:
             fence(db, self.fences, profile)
             for sink, (patch, blob, rows) in blobs.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +41,9 @@ from filebridge.readers.base import apply_filters, filter_mask, sniff, type_colu
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from filebridge.rawskip import Skip
 
 
 class FixedOptions(LayoutFileMixin, LayoutMixin, MultiRecordOptions):
@@ -98,15 +101,19 @@ class FixedReader:
     def __init__(self, options: FixedOptions):
         self.o = options
         self.bytewise = is_single_byte(options.encoding)
+        # Records known unchanged can be left undecoded (filebridge/rawskip.py) where
+        # a block is a byte matrix: a record is then a row of bytes.
+        self.skips = self.bytewise and not options.records
 
-    def read(self, path: Path, report: FileReport) -> Iterator[Batch]:
+    def read(self, path: Path, report: FileReport, skip: Skip | None = None
+             ) -> Iterator[Batch]:
         o = self.o
         sniff(path)
         splitter = Splitter(o) if o.records else None
         next_line = 1
         text = None if self.bytewise else Utf8Text(o.encoding)
         for block in _blocks(path, o.chunk_size):
-            fast = self._uniform(block, next_line, report)
+            fast = self._uniform(block, next_line, report, skip)
             if fast is not None:
                 next_line += fast[0]
                 yield fast[1]
@@ -139,10 +146,11 @@ class FixedReader:
         if splitter is not None:
             splitter.finish()
 
-    def _uniform(self, block: bytes, first: int,
-                 report: FileReport) -> tuple[int, Batch] | None:
+    def _uniform(self, block: bytes, first: int, report: FileReport,
+                 skip: Skip | None = None) -> tuple[int, Batch] | None:
         """(lines, filtered batch) of a block whose lines all have one length, read as
-        a byte matrix (see layouts.uniform); None: the general path reads it."""
+        a byte matrix (see layouts.uniform); None: the general path reads it.
+        ``skip``: the records it names are left out, read and unchanged."""
         o = self.o
         if not self.bytewise or o.records:
             return None
@@ -150,7 +158,11 @@ class FixedReader:
         if rows is None or (o.record_length is not None and rows.shape[1] > o.record_length):
             return None
         count = len(rows)
-        numbers = pa.array(np.arange(first, first + count, dtype=np.int64))
+        numbers = np.arange(first, first + count, dtype=np.int64)
+        left = skip.block(rows, first, self._one) if skip is not None else None
+        if left is not None:
+            rows, numbers = rows[~left], numbers[~left]
+        numbers = pa.array(numbers)
         typed = {n: f for n, f in o.fields.items() if f.type != "text"}
         parsed = {n: v for n in typed if (v := uniform.digits(rows, typed[n])) is not None}
         skipped = 0
@@ -166,7 +178,7 @@ class FixedReader:
                 # before it filters: a left-out row holding one is a reject, not a skip.
                 if not uniform.mappable(rows[~picked], o.encoding):
                     return None
-                skipped = count - int(picked.sum())
+                skipped = len(rows) - int(picked.sum())
                 rows, numbers = rows[picked], pc.filter(numbers, keep)
                 parsed = {n: pc.filter(v, keep) for n, v in parsed.items()}
         columns = {}
@@ -177,8 +189,21 @@ class FixedReader:
             columns[name] = col
         report.tally.read += count
         report.tally.skipped += skipped
+        if skip is not None:
+            skip.commit()
         batch = type_columns(Batch(pa.table(columns), numbers), typed, report, parsed=parsed)
         return count, batch if early else apply_filters(batch, o.filter, report)
+
+    def _one(self, record: bytes) -> dict[str, Any]:
+        """One record's fields as read (what a reject shows), decoded alone."""
+        scratch = FileReport("record")
+        try:
+            batch = self._decode(pa.array([record], pa.binary()), pa.array([0], pa.int64()),
+                                 self.o.fields, scratch)
+            return batch.raw_rows([0])[0] if len(batch) else {"text": record.decode(
+                self.o.encoding, "replace")}
+        finally:
+            scratch.close()
 
     def _decode(self, lines: pa.Array, numbers: pa.Array, fields: dict[str, FixedField],
                 report: FileReport) -> Batch:

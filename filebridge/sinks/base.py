@@ -113,6 +113,7 @@ class SinkContext:
     documents: int | None = None  # stock orders: new order documents (ack)
     forced: bool = False  # run --force: known content processed again
     notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
+    skip: Any = None  # records left undecoded as unchanged (filebridge/rawskip.py)
 
     def path(self, template: str) -> Path:
         try:
@@ -200,6 +201,12 @@ class Sink:
         started (the duplicate check looks there first: filebridge.keys)."""
         return None
 
+    def needs_unchanged(self) -> bool:
+        """Whether this output needs the rows its ``mode: changes`` snapshot finds
+        unchanged (false: it drops them, so a record known to map to one may be left
+        undecoded: filebridge/rawskip.py)."""
+        return True
+
     def close(self) -> None:
         """Release scratch space; always called last. Idempotent."""
 
@@ -237,6 +244,11 @@ class FileSink(Sink):
 
     def known_keys(self, key: str) -> KeyIndex | None:
         return self.delta.index if self.delta is not None and self.delta.key == key else None
+
+    def needs_unchanged(self) -> bool:
+        # An empty output still gets a header from the first batch's fields.
+        return getattr(self.o, "mode", "full") != "changes" or bool(getattr(self.o, "empty",
+                                                                             False))
 
 
 FORMULA_START = r"^[=+\-@\t\r]"

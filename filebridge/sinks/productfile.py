@@ -216,6 +216,9 @@ class ProductFileSink(FileSink):
     def delimiter(self) -> str:
         return self.DELIMITER
 
+    def needs_unchanged(self) -> bool:
+        return True  # products, not rows, decide what changed: see finish()
+
     def derived(self, rec: dict[str, Any]) -> dict[str, Any]:
         """What this format derives from a record on this run beyond the record
         itself (part of what tells a changed record)."""
