@@ -139,19 +139,21 @@ class Delivered:
 
     def __init__(self, cols: list[np.ndarray], full_rows: int, patches: int,
                  patched_rows: int):
-        order = np.argsort(cols[0], kind="stable")
-        cols = [c[order] for c in cols] if not _ascending(cols[0]) else cols
         # One entry per record hash: a record noted twice is one entry; a record hash
-        # with two different entries (not expected) is dropped, so none misleads.
-        same = np.flatnonzero(cols[0][1:] == cols[0][:-1])
+        # with entries that disagree (not expected) has none, so none misleads.
+        raw = cols[0]
+        same = np.flatnonzero(raw[1:] == raw[:-1])
         if len(same):
+            starts = np.ones(len(raw), bool)
+            starts[same + 1] = False
+            group = np.cumsum(starts) - 1
             differ = np.zeros(len(same), bool)
             for c in cols[1:]:
                 differ |= c[same] != c[same + 1]
-            drop = np.zeros(len(cols[0]), bool)
-            drop[same + 1] = True
-            drop[same[differ]] = True
-            cols = [c[~drop] for c in cols]
+            torn = np.zeros(int(group[-1]) + 1, bool)
+            torn[group[same[differ]]] = True
+            keep = starts & ~torn[group]
+            cols = [c[keep] for c in cols]
         self.raw, self.raw2, self.khash, self.hash = cols  # SCHEMA.names: state() reads so
         self.full_rows, self.patches, self.patched_rows = full_rows, patches, patched_rows
 
@@ -164,10 +166,13 @@ class Delivered:
         patches = [p.table for p in ledger.load_patches(profile, SAVED_AS)]
         if not all(_stamped(t, stamp) for t in patches):
             return None
-        tables = [full, *patches]
-        cols = [np.concatenate([np.asarray(t[n].to_numpy(), np.uint64) for t in tables])
-                if patches else np.asarray(full[n].to_numpy(), np.uint64)
-                for n in SCHEMA.names]
+        cols = [np.asarray(full[n].to_numpy(), np.uint64) for n in SCHEMA.names]
+        if patches:  # sorted, and put in among the full save's (sorted as saved)
+            added = [np.concatenate([np.asarray(t[n].to_numpy(), np.uint64) for t in patches])
+                     for n in SCHEMA.names]
+            order = np.argsort(added[0], kind="stable")
+            where = np.searchsorted(cols[0], added[0][order])
+            cols = [np.insert(c, where, a[order]) for c, a in zip(cols, added, strict=True)]
         return cls(cols, full.num_rows, len(patches), sum(t.num_rows for t in patches))
 
     def takes(self, rows: int) -> bool:
@@ -185,10 +190,6 @@ class Delivered:
         np.minimum(at, len(self.raw) - 1, out=at)
         found = (self.raw[at] == raw) & (self.raw2[at] == raw2)
         return at, found
-
-
-def _ascending(a: np.ndarray) -> bool:
-    return bool((a[1:] >= a[:-1]).all())
 
 
 def _stamped(table: pa.Table, stamp: str) -> bool:

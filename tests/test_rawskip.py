@@ -8,6 +8,7 @@ import copy
 import csv
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,8 +25,8 @@ LAYOUT = {"ART": {"start": 1, "length": 6}, "DESC": {"start": 7, "length": 12},
 N = 6000  # 32-byte records: six blocks of 64 KiB
 
 
-def profile(**changes: object) -> dict:
-    p = {
+def profile(**changes: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {
         "name": "art",
         "source": {"kind": "local", "path": "../inbox", "pattern": ["*.txt"],
                    "ready": {"stable_for": "0s"}},
@@ -284,3 +285,17 @@ def test_record_hashes_tell_every_byte_and_the_width():
     longer[:, :30] = rows
     l1, _ = rawskip.record_hashes(longer)
     assert not (l1 == h1).any()
+
+
+def test_entries_one_per_record_and_none_for_a_torn_one():
+    """A record noted twice is one entry; a record hash whose entries disagree has
+    none (not expected: it would take two records hashing alike in 64 bits)."""
+    raw = np.array([1, 2, 2, 3, 3, 3, 4], np.uint64)
+    raw2 = np.array([10, 20, 20, 30, 30, 31, 40], np.uint64)
+    kh = np.array([5, 6, 6, 7, 7, 7, 8], np.uint64)
+    d = rawskip.Delivered([raw, raw2, kh, kh + 1], 7, 0, 0)
+    assert d.raw.tolist() == [1, 2, 4] and d.raw2.tolist() == [10, 20, 40]
+    entry, found = d.find(np.array([4, 3, 2, 2], np.uint64), np.array([40, 30, 20, 21],
+                                                                       np.uint64))
+    assert found.tolist() == [True, False, True, False]
+    assert d.khash[entry[found]].tolist() == [8, 6]

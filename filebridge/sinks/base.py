@@ -46,6 +46,7 @@ from filebridge.records import Batch, FileReport, Rows
 if TYPE_CHECKING:
     from filebridge.delta_index import KeyIndex
     from filebridge.ledger.sqlite import Ledger
+    from filebridge.rawskip import Skip
 
 SCRATCH = ".filebridge-scratch"
 
@@ -113,7 +114,7 @@ class SinkContext:
     documents: int | None = None  # stock orders: new order documents (ack)
     forced: bool = False  # run --force: known content processed again
     notes: dict[Path, str] = field(default_factory=dict)  # what an output holds, in words
-    skip: Any = None  # records left undecoded as unchanged (filebridge/rawskip.py)
+    skip: Skip | None = None  # records left undecoded as unchanged (filebridge/rawskip.py)
 
     def path(self, template: str) -> Path:
         try:
