@@ -107,7 +107,7 @@ class Job:
                 and getattr(p, "shipments", None) is None
                 and not any(s.needs_unchanged() for s in self.sinks)):
             return None
-        return rawskip.fingerprint(p)
+        return rawskip.fingerprint(p.read, p.map)
 
     @property
     def shops(self) -> dict[str, Any]:

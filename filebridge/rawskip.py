@@ -49,10 +49,12 @@ from filebridge.lookups import LookupFile
 from filebridge.records import Batch, FileReport, Keyed, Reject, Rows
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from filebridge.delta_index import KeyIndex
     from filebridge.keys import UniqueKeys
     from filebridge.ledger.sqlite import Ledger
-    from filebridge.profile import ProfileBase
+    from filebridge.mapping import MapSpec
 
 # The name the entries are saved under among the outputs' snapshots: not an output's
 # id (an id is "<format>:<path>", or one the profile gives).
@@ -117,13 +119,13 @@ def _code_stamp() -> str:
     return h.hexdigest()
 
 
-def fingerprint(profile: ProfileBase) -> str | None:
-    """What a record's mapped row depends on besides its bytes; None when that cannot
-    be vouched for: a lookup file (its content may change between runs) or ``today``
-    (a row mapped yesterday may differ today)."""
-    if any(isinstance(f.lookup, LookupFile) for f in profile.map.fields.values()):
+def fingerprint(read: BaseModel, spec: MapSpec) -> str | None:
+    """What a record's mapped row depends on besides its bytes (a profile's ``read``
+    and ``map``); None when that cannot be vouched for: a lookup file (its content may
+    change between runs) or ``today`` (a row mapped yesterday may differ today)."""
+    if any(isinstance(f.lookup, LookupFile) for f in spec.fields.values()):
         return None
-    text = profile.read.model_dump_json() + "\n" + profile.map.model_dump_json()
+    text = read.model_dump_json() + "\n" + spec.model_dump_json()
     if "today" in text:  # cautious: a field or value merely named so also counts
         return None
     return hashlib.sha256(f"{_code_stamp()}\n{text}".encode()).hexdigest()
