@@ -80,23 +80,25 @@ def record_hashes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     state for a given word); other pairs must collide in both hashes, mixed with
     different constants and operations."""
     n, width = rows.shape
-    full = width // 8
-    w = np.ascontiguousarray(rows[:, :full * 8]).view("<u8")
+    full, words = width // 8, -(-width // 8)
+    # A word per row, word by word: each step below reads one contiguous array.
+    w = np.zeros((words, n), "<u8")
+    w[:full] = np.ascontiguousarray(rows[:, :full * 8]).view("<u8").T
     if width % 8:  # the last bytes, zero-padded to a word
         tail = np.zeros((n, 8), np.uint8)
         tail[:, :width % 8] = rows[:, full * 8:]
-        w = np.hstack((w, tail.view("<u8")))
+        w[full] = tail.view("<u8")[:, 0]
     with np.errstate(over="ignore"):
         h1 = np.full(n, np.uint64(width) * _M3, np.uint64)
         h2 = np.full(n, np.uint64(width) * _M4 ^ _M1, np.uint64)
-        for j in range(w.shape[1]):
-            x = w[:, j]
+        t = np.empty(n, np.uint64)
+        for x in w:
             h1 ^= x
             h1 *= _M1
-            h1 ^= h1 >> np.uint64(29)
+            h1 ^= np.right_shift(h1, np.uint64(29), out=t)
             h2 += x
             h2 *= _M3
-            h2 ^= h2 >> np.uint64(33)
+            h2 ^= np.right_shift(h2, np.uint64(33), out=t)
         h1 *= _M2
         h1 ^= h1 >> np.uint64(32)
         h2 *= _M4

@@ -233,17 +233,16 @@ class Ledger:
                queued: tuple[bytes, bytes | None] | None = None) -> None:
         """One transaction: the sinks' new snapshots (a full one, which replaces the
         patches, or a patch over it) and the file's outcome (and, for a rejection,
-        where the file is about to go). ``snapshots`` is emptied: each table is freed
-        once written out, before the next one is."""
-        blobs = {}
-        while snapshots:
-            sink, t = snapshots.popitem()
-            blobs[sink] = (isinstance(t, SnapshotPatch),
-                           *_ipc(t.table if isinstance(t, SnapshotPatch) else t))
-            del t
+        where the file is about to go). ``snapshots`` is emptied: each table is
+        serialized and written, and freed, before the next one is (a million-key
+        snapshot is tens of MB, and so is its serialized copy)."""
         with self.tx() as db:
             fence(db, self.fences, profile)
-            for sink, (patch, blob, rows) in blobs.items():
+            while snapshots:
+                sink, t = snapshots.popitem()
+                patch = isinstance(t, SnapshotPatch)
+                blob, rows = _ipc(t.table if isinstance(t, SnapshotPatch) else t)
+                del t
                 if patch:  # the lease keeps other writers out: max(seq) is ours to follow
                     seq = db.execute("SELECT coalesce(max(seq), 0) FROM snapshot_patches "
                                      "WHERE profile=? AND sink=?", (profile, sink)).fetchone()[0]
@@ -257,6 +256,7 @@ class Ledger:
                            (profile, sink, blob, rows, time.time()))
                 db.execute("DELETE FROM snapshot_patches WHERE profile=? AND sink=?",
                            (profile, sink))
+                del blob
             crash_point("snapshot.saved")
             if status == "done":  # what the shop files of this file wrote, remembered
                 db.execute("INSERT INTO catalog(profile, sink, key, product, hash, record, "
