@@ -4,9 +4,10 @@ A nightly export mostly repeats the last one. Every record still has to be read,
 decoded, mapped, checked and hashed before the snapshot says "unchanged", which
 costs a second run about as much as the first. So the ledger also keeps, for a
 profile whose every output is a ``mode: changes`` file on the map key, one entry
-per record it delivered: a 128-bit hash of the record's bytes as read, its key's
-hash and its mapped row's hash (:func:`filebridge.delta.row_hashes`). A record of
-the next file whose bytes hash the same is not decoded when:
+per record it delivered: a hash of the record's bytes as read, its key's hash, and
+its mapped row's hash (:func:`filebridge.delta.row_hashes`) folded with a second,
+independent hash of the record's bytes. A record of the next file whose bytes hash
+the same (both hashes: 128 bits) is not decoded when:
 
 - the profile's ``read`` and ``map`` sections, filebridge's code and the libraries
   that decode are the ones that mapped it (the *fingerprint*): then its mapped row
@@ -44,7 +45,7 @@ from filebridge.delta import row_hashes
 from filebridge.delta_index import MAX_PATCHES, PATCH_SHARE
 from filebridge.errors import Bug
 from filebridge.keys import KEY_HASH
-from filebridge.ledger.sqlite import SnapshotPatch
+from filebridge.ledger.sqlite import UNCOMPRESSED, SnapshotPatch
 from filebridge.lookups import LookupFile
 from filebridge.records import Batch, FileReport, Keyed, Reject, Rows
 
@@ -60,11 +61,15 @@ if TYPE_CHECKING:
 # id (an id is "<format>:<path>", or one the profile gives).
 SAVED_AS = "filebridge:delivered-records"
 META = b"filebridge.delivered"
-SCHEMA = pa.schema([("raw", pa.uint64()), ("raw2", pa.uint64()), ("khash", pa.uint64()),
-                    ("hash", pa.uint64())])
-# A change to record_hashes or delta.row_hashes must change this: saved entries then
-# no longer match, and the next file is read in full.
-VERSION = "1"
+# An entry: the record's first hash, its key's hash, and its row hash folded with the
+# record's second hash (XOR): a record found by its first hash gives back the row
+# hash only if its second hash is the same too, so a row hash that does not come back
+# as the snapshot's is either a changed row or another record.
+SCHEMA = pa.schema([("raw", pa.uint64()), ("khash", pa.uint64()), ("check", pa.uint64())],
+                   metadata={UNCOMPRESSED: b"1"})  # hashes: zstd only costs time
+# A change to record_hashes, delta.row_hashes or SCHEMA must change this: saved
+# entries then no longer match, and the next file is read in full.
+VERSION = "2"
 ENABLED = True  # tests compare a day of files with and without the skip
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multipliers, and murmur3's
@@ -158,7 +163,7 @@ class Delivered:
             torn[group[same[differ]]] = True
             keep = starts & ~torn[group]
             cols = [c[keep] for c in cols]
-        self.raw, self.raw2, self.khash, self.hash = cols  # SCHEMA.names: state() reads so
+        self.raw, self.khash, self.check = cols  # SCHEMA.names: state() reads so
         self.full_rows, self.patches, self.patched_rows = full_rows, patches, patched_rows
 
     @classmethod
@@ -184,15 +189,15 @@ class Delivered:
         return self.patches < MAX_PATCHES and \
             self.patched_rows + rows <= self.full_rows * PATCH_SHARE
 
-    def find(self, raw: np.ndarray, raw2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(entry, found) per record hash pair."""
+    def find(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entry, found) per record's first hash."""
         if not len(self.raw):
             return np.zeros(len(raw), np.int64), np.zeros(len(raw), bool)
         order = np.argsort(raw)
         at = np.empty(len(raw), np.int64)
         at[order] = np.searchsorted(self.raw, raw[order])
         np.minimum(at, len(self.raw) - 1, out=at)
-        found = (self.raw[at] == raw) & (self.raw2[at] == raw2)
+        found = self.raw[at] == raw
         return at, found
 
 
@@ -259,13 +264,14 @@ class Skip:
         self._pending = self._skipped = self._entry = None
         if self.delivered is None or not len(rows):
             return None
-        entry, found = self.delivered.find(self._raw, self._raw2)
+        entry, found = self.delivered.find(self._raw)
         self._entry = np.where(found, entry, -1)
         cand = np.flatnonzero(found)
         if not len(cand):
             return None
         entry = entry[cand]
-        kh, rh = self.delivered.khash[entry], self.delivered.hash[entry]
+        kh = self.delivered.khash[entry]
+        rh = self.delivered.check[entry] ^ self._raw2[cand]  # the row hash, if the same record
         place = np.zeros(len(cand), np.int64)
         holds = np.ones(len(cand), bool)
         for i, index in enumerate(self.indexes):
@@ -336,7 +342,7 @@ class Skip:
             at, kh, rh = at[rows], keyed.hashes[rows], content[rows]
         else:
             kh, rh = keyed.hashes, content
-        self.fed.append((start, rows, [self._raw[at], self._raw2[at], kh, rh],
+        self.fed.append((start, rows, [self._raw[at], kh, self._raw2[at] ^ rh],
                          self._entry[at] if self._entry is not None else None))
         return batch.with_keyed(Keyed(keyed.field, keyed.hashes, keyed.looked, content))
 
@@ -380,5 +386,6 @@ class Skip:
                     where = np.searchsorted(old, col)
                 col = np.insert(old, where, col)
             cols.append(pa.array(col, pa.uint64()))
-        table = pa.table(cols, schema=SCHEMA.with_metadata({META: self.stamp.encode()}))
+        table = pa.table(cols, schema=SCHEMA.with_metadata(
+            {**(SCHEMA.metadata or {}), META: self.stamp.encode()}))
         return {SAVED_AS: SnapshotPatch(table) if patch else table}
