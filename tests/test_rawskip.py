@@ -317,3 +317,36 @@ def test_entries_are_saved_uncompressed_and_read_back(workdir, monkeypatch):
     d = rawskip.Delivered.load(job.ledger, "art", stamp)
     assert d is not None and len(d.raw) == N
     assert rawskip.Delivered.load(job.ledger, "art", "another fingerprint") is None
+
+
+def test_a_record_sharing_only_the_first_hash_is_decoded(monkeypatch):
+    """Two records whose first hashes collide: the entry's row hash comes back right
+    only through the second, so the other record is decoded, not skipped."""
+    import pyarrow as pa
+
+    from filebridge.delta_index import KeyIndex, sorted_table
+    from filebridge.keys import UniqueKeys
+    from filebridge.records import FileReport, Rows
+
+    row_hash = np.uint64(0xABCDEF)
+    index = KeyIndex.of(sorted_table(pa.array(["K1"]), np.array([row_hash], np.uint64)))
+    assert index is not None
+    rows = np.frombuffer(b"K1  same  K1  other ", np.uint8).reshape(2, 10)
+    first, second = rawskip.record_hashes(rows[:1])
+    # The second record is made to collide with the first in the first hash only.
+    monkeypatch.setattr(rawskip, "record_hashes", lambda r: (
+        np.repeat(first, len(r)), np.concatenate([second, second + np.uint64(1)])[:len(r)]))
+    delivered = rawskip.Delivered([first, index.sorted.copy(), second ^ row_hash], 1, 0, 0)
+    report = FileReport("x")
+    skip = rawskip.Skip("stamp", delivered, [index], UniqueKeys("sku", index),
+                        Rows(report), report)
+    mask = skip.block(rows, 1, lambda b: {})
+    assert mask is not None and mask.tolist() == [True, False]
+    # The same two the other way round: the first is not the delivered record.
+    monkeypatch.setattr(rawskip, "record_hashes", lambda r: (
+        np.repeat(first, len(r)), np.concatenate([second + np.uint64(1), second])[:len(r)]))
+    skip = rawskip.Skip("stamp", rawskip.Delivered([first, index.sorted.copy(),
+                                                    second ^ row_hash], 1, 0, 0),
+                        [index], UniqueKeys("sku", index), Rows(report), report)
+    mask = skip.block(rows, 1, lambda b: {})
+    assert mask is not None and mask.tolist() == [False, True]
