@@ -218,7 +218,7 @@ def _in_index(index: KeyIndex, khash: np.ndarray, row_hash: np.ndarray
 
 class Skip:
     """One file's skipping and the entries to save after it; built by the job when
-    the profile qualifies (:meth:`filebridge.job.Job.skip`)."""
+    the profile qualifies (filebridge/job.py: ``Job._skip``)."""
 
     def __init__(self, stamp: str, delivered: Delivered | None, indexes: list[KeyIndex],
                  unique: UniqueKeys, rows: Rows, report: FileReport):
@@ -365,7 +365,7 @@ class Skip:
         if patch and not count:
             return {}
         kept = np.flatnonzero(self.kept) if d is not None and not patch else None
-        # Column by column, each part freed once copied: a million entries are 32 MB a
+        # Column by column, each part freed once copied: a million entries are 24 MB a
         # copy, and the outputs' snapshots are in memory too.
         order = where = None
         cols = []
