@@ -320,6 +320,33 @@ def test_cost_bucket_is_respected(env: None) -> None:
         assert stock.bucket.restore == 400 and stock.bucket.maximum == 2000
 
 
+def _status(available: float) -> dict[str, Any]:
+    return {"throttleStatus": {"maximumAvailable": 2000, "currentlyAvailable": available,
+                               "restoreRate": 100}}
+
+
+def test_bucket_keeps_what_calls_on_their_way_reserved() -> None:
+    """Another thread's answer, measured by the shop before this call reached it, does
+    not give back the points this call reserved: a third thread would spend them and
+    the costly call would be THROTTLED, round after round."""
+    from filebridge.sinks.api.shopify import Bucket
+
+    b = Bucket()
+    b.update("productSet", {"requestedQueryCost": 500, **_status(2000)})
+    taken = b.reserve("productSet")  # 500 on its way
+    assert taken == 500 and b.available == pytest.approx(1500, abs=1)
+    b.update("small", {"requestedQueryCost": 10, **_status(1990)})  # answered meanwhile
+    assert b.available <= 1490 + 1
+    b.update("productSet", {"requestedQueryCost": 500, **_status(1480)}, taken)
+    assert b.flying == 0 and b.available == pytest.approx(1480)
+    # A call that got no answer (a network error) gives its reservation back.
+    taken = b.reserve("productSet")
+    b.release(taken)
+    assert b.flying == 0
+    b.update("small", {"requestedQueryCost": 10, **_status(1000)})
+    assert b.available == pytest.approx(1000)
+
+
 def test_throttled_answer_is_waited_out(env: None) -> None:
     with ShopifyServer() as shop:
         ledger = Ledger()

@@ -202,35 +202,54 @@ class Bucket:
     """Shopify's cost bucket as the last answer described it, shared by all threads.
 
     A call reserves the cost its operation needed before (the most seen), so
-    parallel threads queue behind each other instead of all being THROTTLED."""
+    parallel threads queue behind each other instead of all being THROTTLED. An
+    answer says what the bucket held when the shop answered it; the cost reserved by
+    calls still on their way is taken off that figure. Otherwise one thread's answer
+    would give the points another thread reserved to a third, and a costly call
+    could wait behind cheaper ones round after round until THROTTLE_ROUNDS ran out."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.maximum = self.available = self.restore = 0.0
         self.at = 0.0
         self.costs: dict[str, float] = {}
+        self.flying = 0.0  # cost reserved by calls not answered yet
 
-    def reserve(self, op: str) -> None:
+    def reserve(self, op: str) -> float:
+        """Wait until the bucket should hold ``op``'s cost, and take it; returns the
+        cost taken, for :meth:`update` (or :meth:`release`, when no answer came)."""
         with self.lock:
             if not self.restore:
-                return
+                return 0.0
             need = self.costs.get(op, 0.0)
             now = time.monotonic()
             available = min(self.maximum, self.available + (now - self.at) * self.restore)
             wait = max(0.0, (need - available) / self.restore)
             self.available, self.at = available - need, now
+            self.flying += need
         if wait:
             time.sleep(wait)
+        return need
 
-    def update(self, op: str, cost: dict[str, Any]) -> None:
+    def release(self, reserved: float) -> None:
+        """A call that got no answer: its cost is no longer on its way."""
+        with self.lock:
+            self.flying = max(0.0, self.flying - reserved)
+
+    def update(self, op: str, cost: dict[str, Any], reserved: float = 0.0) -> None:
+        """The answer to a call that reserved ``reserved``, with its ``cost`` (empty
+        when the answer has none)."""
         status = cost.get("throttleStatus") or {}
         with self.lock:
+            self.flying = max(0.0, self.flying - reserved)
             requested = cost.get("requestedQueryCost")
             if requested is not None:
                 self.costs[op] = max(self.costs.get(op, 0.0), float(requested))
             if status.get("restoreRate"):
                 self.maximum = float(status["maximumAvailable"])
-                self.available = float(status["currentlyAvailable"])
+                # Calls on their way may have been counted by the shop already: then
+                # they are taken off twice, and a thread waits a little longer.
+                self.available = float(status["currentlyAvailable"]) - self.flying
                 self.restore = float(status["restoreRate"])
                 self.at = time.monotonic()
 
@@ -377,13 +396,18 @@ class ShopifyClient(CatalogSteps, ShopClient):
         """One GraphQL request: waits for the bucket, re-sends when THROTTLED, raises
         :class:`Refused` on other top-level errors, returns ``data``."""
         for _ in range(THROTTLE_ROUNDS):
-            self.bucket.reserve(op)
-            body = self.http.json("POST", self.path, {"query": query, "variables": variables})
+            reserved = self.bucket.reserve(op)
+            try:
+                body = self.http.json("POST", self.path, {"query": query,
+                                                          "variables": variables})
+            except BaseException:
+                self.bucket.release(reserved)
+                raise
+            cost = (body.get("extensions") or {}).get("cost") if isinstance(body, dict) \
+                else None
+            self.bucket.update(op, cost or {}, reserved)
             if not isinstance(body, dict):
                 raise RetryableSinkError(f"shopify: {op}: unexpected answer {body!r:.200}")
-            cost = (body.get("extensions") or {}).get("cost")
-            if cost:
-                self.bucket.update(op, cost)
             errors = body.get("errors") or []
             if any(gql_code(e) == "THROTTLED" for e in errors):
                 continue
