@@ -281,11 +281,13 @@ class Job:
         if self.skip_stamp is None or unique is None or ctx.rows is None \
                 or ctx.report is None or ctx.forced or not rawskip.ENABLED:
             return None
-        indexes = [s.known_keys(unique.field) for s in self.sinks]
+        found = [s.known_keys(unique.field) for s in self.sinks]
+        indexes = [i for i in found if i is not None]
+        # Every output's snapshot is needed to check an entry against: without one
+        # the entries are not even loaded.
         delivered = Delivered.load(self.ledger, self.name, self.skip_stamp) \
-            if all(i is not None for i in indexes) else None
-        return Skip(self.skip_stamp, delivered, [i for i in indexes if i is not None],
-                    unique, ctx.rows, ctx.report)
+            if len(indexes) == len(found) else None
+        return Skip(self.skip_stamp, delivered, indexes, unique, ctx.rows, ctx.report)
 
 
 def _related(profile: ProfileBase, ledger: Ledger, reg: Any, scratch: Path

@@ -226,10 +226,9 @@ class Skip:
         self.unique = unique
         self.rows = rows
         self.report = report
-        # Skipping needs the entries, and a snapshot per output to check them against;
-        # the duplicate check marks keys in the first one's places (job.feed).
-        usable = delivered is not None and indexes and all(i is not None for i in indexes) \
-            and unique.known is indexes[0]
+        # Skipping needs the entries (loaded only when every output has a snapshot to
+        # check them against); the duplicate check marks keys in the first one's places.
+        usable = delivered is not None and indexes and unique.known is indexes[0]
         self.delivered = delivered if usable else None
         self.indexes = indexes
         if self.delivered is not None:

@@ -247,7 +247,7 @@ class Ledger:
             while snapshots:
                 sink, t = snapshots.popitem()
                 patch = isinstance(t, SnapshotPatch)
-                blob, rows = _ipc(t.table if isinstance(t, SnapshotPatch) else t)
+                blob, rows = _ipc(t.table if patch else t)
                 del t
                 if patch:  # the lease keeps other writers out: max(seq) is ours to follow
                     seq = db.execute("SELECT coalesce(max(seq), 0) FROM snapshot_patches "
