@@ -226,7 +226,7 @@ class Job:
 
     def digest(self, path: Path) -> str:
         """What the ledger knows the input by: the file's content, or its set's."""
-        dig = digest(path)
+        dig = digest(path, self.ledger.digest_kind)
         return self.source.digest(path, dig) if hasattr(self.source, "digest") else dig
 
     def waiting(self, name: str, reason: str | None) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 
+from filebridge import digest
 from filebridge.errors import LedgerError
 from filebridge.ledger.backend import Backend, Conn
 
@@ -409,6 +410,25 @@ SNAPSHOT_PATCHES = """CREATE TABLE IF NOT EXISTS snapshot_patches (
 """
 
 
+# What the ledger was made with, by name (``Ledger.settings``).
+SETTINGS = """CREATE TABLE IF NOT EXISTS ledger_settings (
+    name TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def _digest_kind(backend: Backend, db: Conn) -> None:
+    """The content digest's kind (filebridge/digest.py): a ledger that holds files or
+    code tables already keeps the one they were recorded with, so a file it processed
+    is still known when it comes again; a new one takes the faster kind."""
+    backend.script(db, SETTINGS)
+    held = any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is not None
+               for t in ("files", "table_versions"))
+    db.execute("INSERT INTO ledger_settings(name, value) VALUES ('digest', ?) "
+               "ON CONFLICT (name) DO NOTHING", (digest.OLD if held else digest.NEW,))
+
+
 # Numbered from 1; never edit one that shipped: add the next.
 MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
     ("every table of the first versioned ledger", _base),
@@ -435,6 +455,8 @@ MIGRATIONS: list[tuple[str, Callable[[Backend, Conn], None]]] = [
      _script(ATTRIBUTE_VALUES)),
     ("snapshot_patches: the keys a mode: changes run changed, over the last full snapshot",
      _script(SNAPSHOT_PATCHES)),
+    ("ledger_settings: the content digest's kind (a ledger holding files keeps blake2b)",
+     _digest_kind),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -96,6 +96,9 @@ class Ledger:
         self._lock = threading.RLock()
         try:
             migrate(backend)
+            # The content digest files are known by (filebridge/digest.py).
+            self.digest_kind: str = self.db.execute(
+                "SELECT value FROM ledger_settings WHERE name='digest'").fetchone()[0]
         except BaseException:
             backend.close()
             raise

@@ -246,12 +246,12 @@ class LocalSource(SourceBase):
     def archived(self, name: str, digest: str) -> str | None:
         if (self.inbox / name).exists() or not self.archive_dir.is_dir():
             return None
-        from filebridge.digest import digest as digest_of
+        from filebridge.digest import matches
 
         p = Path(name)  # archived as <stem>.<stamp>[-n]<suffix> (free_name)
         for f in sorted(self.archive_dir.glob(f"{glob.escape(p.stem)}.*{glob.escape(p.suffix)}"),
                         key=lambda f: f.stat().st_mtime, reverse=True):
-            if digest_of(f) == digest:
+            if matches(f, digest):
                 return str(f)
         return None
 

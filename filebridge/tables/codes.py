@@ -118,7 +118,7 @@ class CodeTables:
               ) -> None:
         from filebridge.digest import digest
 
-        dig = digest(local)
+        dig = digest(local, self.ledger.digest_kind)
         if cur is not None and cur.digest == dig:
             tl.seen_again(self.ledger, cur.id, file, seen)
             return

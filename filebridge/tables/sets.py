@@ -216,7 +216,7 @@ class SetSource(SourceBase):
             return taken.done_digest
         h = hashlib.blake2b(main_digest.encode(), digest_size=32)
         for t, p in sorted(self.members(path).items()):
-            h.update(f"\0{t}\0{digest(p)}".encode())
+            h.update(f"\0{t}\0{digest(p, self.ledger.digest_kind)}".encode())
         return h.hexdigest()
 
     # afterwards ------------------------------------------------------------------------
