@@ -51,9 +51,9 @@ def _digest(path: Path, kind: str) -> str:
     return str(h.hexdigest())
 
 
-def digest(path: Path, kind: str = NEW) -> str:
+def digest(path: Path, kind: str) -> str:
     """The ``kind`` digest of ``path``'s content (taken from :func:`ahead` when it has
-    it)."""
+    it): the ledger's (``Ledger.digest_kind``), or the file would not be known."""
     ahead = _AHEAD.pop(_key(path, kind), None) if _AHEAD else None
     if ahead is not None:
         try:

@@ -36,9 +36,9 @@ def test_a_file_digested_ahead_gives_the_digest_of_its_content(
         return real(path, kind)
     monkeypatch.setattr(dg, "_digest", spy)
     dg.ahead([f, f])  # named twice: read once
-    assert dg.digest(f) == _xxh3(f.read_bytes())
+    assert dg.digest(f, dg.NEW) == _xxh3(f.read_bytes())
     assert threads == ["digest"]  # the thread's result was taken, not read again
-    assert dg.digest(f) == _xxh3(f.read_bytes())  # and again, now on the spot
+    assert dg.digest(f, dg.NEW) == _xxh3(f.read_bytes())  # and again, now on the spot
     assert threads == ["digest", "MainThread"]
 
 
@@ -67,11 +67,11 @@ def test_a_file_changed_after_it_was_digested_ahead_is_digested_again(
     dg._AHEAD[dg._key(f, dg.NEW)].result(timeout=30)  # the thread is done with the old content
     f.write_bytes(b"second, longer")
     os.utime(f, ns=(1, 1))
-    assert dg.digest(f) == _xxh3(b"second, longer")
+    assert dg.digest(f, dg.NEW) == _xxh3(b"second, longer")
 
 
 def test_a_file_that_is_not_there_fails_where_it_is_digested(tmp_path: Path) -> None:
     gone = tmp_path / "gone.txt"
     dg.ahead([gone, tmp_path])  # neither is a file: nothing started
     with pytest.raises(FileNotFoundError):
-        dg.digest(gone)
+        dg.digest(gone, dg.NEW)

@@ -410,7 +410,7 @@ SNAPSHOT_PATCHES = """CREATE TABLE IF NOT EXISTS snapshot_patches (
 """
 
 
-# What the ledger was made with, by name (``Ledger.settings``).
+# What the ledger was made with, by name: the digest's kind (``Ledger.digest_kind``).
 SETTINGS = """CREATE TABLE IF NOT EXISTS ledger_settings (
     name TEXT NOT NULL PRIMARY KEY,
     value TEXT NOT NULL
