@@ -69,9 +69,11 @@ def matches(path: Path, dig: str) -> bool:
     return kind is not None and _digest(path, kind) == dig
 
 
-def ahead(paths: Iterable[Path], kind: str = NEW) -> None:
-    """Start digesting ``paths`` on a thread; files that cannot be read are left to
+def ahead(paths: Iterable[Path]) -> None:
+    """Start digesting ``paths`` on a thread, of the kind a new ledger uses (an older
+    ledger's kind is digested when asked); files that cannot be read are left to
     :func:`digest`."""
+    kind = NEW
     keyed: list[tuple[Path, Future[str]]] = []
     for p in paths:
         try:
