@@ -16,7 +16,6 @@ from typing import Any, NoReturn
 import click
 
 from filebridge import exitcodes
-from filebridge.arrowpool import use_jemalloc
 from filebridge.errors import (
     Bug,
     DiskFull,
@@ -25,6 +24,7 @@ from filebridge.errors import (
     SinkError,
     TransferError,
 )
+from filebridge.startup import building, one_blas_thread, use_jemalloc
 
 
 class _Runner:
@@ -77,7 +77,8 @@ def main(verbose: bool) -> None:
     acknowledged in time, stock drifts, or (reconcile) some SKU is oversold.
     """
     _setup_logging(verbose)
-    use_jemalloc()  # before a command imports pyarrow
+    use_jemalloc()  # both before a command imports pyarrow (and numpy)
+    one_blas_thread()
 
 
 @contextmanager
@@ -97,19 +98,20 @@ def _job(profile_path: str, *, preview: bool = False,
          readonly: bool = False):
     """The profile's job. ``readonly``: a command that records nothing makes no ledger
     where there is none (an empty one in a temporary folder: no history, as is true)."""
-    from filebridge.job import Job
-
     try:
-        prof = load_profile(profile_path, preview=preview)
-        if readonly and not prof.ledger_path().exists():
-            import tempfile
+        with building():
+            from filebridge.job import Job
 
-            from filebridge.ledger import SqliteLedger
+            prof = load_profile(profile_path, preview=preview)
+            if readonly and not prof.ledger_path().exists():
+                import tempfile
 
-            scratch = tempfile.TemporaryDirectory(prefix="filebridge-")  # removed at exit
-            _SCRATCH.append(scratch)
-            return Job(prof, SqliteLedger(Path(scratch.name) / "filebridge.db"))
-        return Job(prof)
+                from filebridge.ledger import SqliteLedger
+
+                scratch = tempfile.TemporaryDirectory(prefix="filebridge-")  # removed at exit
+                _SCRATCH.append(scratch)
+                return Job(prof, SqliteLedger(Path(scratch.name) / "filebridge.db"))
+            return Job(prof)
     except ProfileError as e:
         _fail(runner.CONFIG_ERROR, str(e))
     except LedgerError as e:
@@ -126,10 +128,11 @@ _SCRATCH: list[Any] = []  # temporary ledgers of readonly commands, kept until e
 def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
     """Process FILES now, or every complete file waiting in the profile's inbox."""
     from filebridge import digest
-    from filebridge.ledger.leases import Busy
 
     digest.ahead(files)  # on a thread while the job is built
     job = _job(profile)
+    from filebridge.ledger.leases import Busy
+
     try:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
     except Busy as e:
