@@ -11,6 +11,10 @@ see the same load on the machine. Byte code is compiled first, as a pip install
 leaves it. Wall time (min and median of ``--runs``) and the cpu of the median run;
 the import line is ``python -X importtime`` of the 10-row run: seconds spent
 importing filebridge's own modules and everything else.
+
+``--instructions`` adds the instructions each checkout's 10-row run executes, counted
+by valgrind (``callgrind``, about a minute a run): the same count on a busy machine as
+on a quiet one, where wall time varies by 20%, so a change of a few percent shows.
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--code", type=Path, action="append", default=[],
                     help="another checkout to time as well (repeatable)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count the 10-row run's instructions under valgrind as well")
     args = ap.parse_args()
     codes = [HERE.parent, *(c.resolve() for c in args.code)]
     for code in codes:
@@ -133,7 +139,23 @@ def main() -> int:
         print(f"  {ROWS}-row run   {summary(r['run'])}")
         print(f"  imports      filebridge {own:.3f} s, others {other:.3f} s "
               "(-X importtime, median)")
+        if args.instructions:
+            print(f"  10-row run   {instructions(code, py) / 1e6:,.0f} M instructions "
+                  "(callgrind)")
     return 0
+
+
+def instructions(code: Path, py: list[str]) -> int:
+    """Instructions a fresh 10-row run executes (all threads), as callgrind counts."""
+    with tempfile.TemporaryDirectory(prefix="fb-startup-") as tmp:
+        profile, data = workload(Path(tmp))
+        _, _, err = timed(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                           *py, "-m", "filebridge", "run", str(profile), str(data)],
+                          code, Path(tmp))
+    found = re.search(r"Collected : (\d+)", err)
+    if found is None:
+        sys.exit(f"valgrind gave no count:\n{err[-2000:]}")
+    return int(found[1])
 
 
 if __name__ == "__main__":

@@ -96,6 +96,20 @@ def test_filter_counts_skipped(tmp_path):
     assert rep.tally.skipped == 2 and rep.tally.read == 3
 
 
+def test_a_rejected_row_is_not_also_skipped(tmp_path):
+    """Typed and filtered in one pass: a row whose field does not parse is a reject
+    only, even where the filter would have left it out too."""
+    p = tmp_path / "a.csv"
+    p.write_text("T;Q\nD;1\nD;x\nH;2\nD;-3\nH;y\n", encoding="utf-8")
+    rows, lines, rep = read(p, delimiter=";", fields={"Q": {"type": "integer"}},
+                            filter=[{"field": "T", "equals": "D"}, {"field": "Q", "min": 0}])
+    assert rows == [{"T": "D", "Q": 1}] and lines == [2]
+    assert [(r.line, r.field) for r in rep.rejects()] == [(3, "Q"), (6, "Q")]
+    t = rep.tally
+    assert (t.read, t.rejected, t.skipped) == (5, 2, 2)
+    assert t.read == t.rejected + t.skipped + len(rows)
+
+
 def _articles(path: Path, n: int) -> None:
     path.write_bytes(("ART;DESC\n" + "".join(f"A{i:07d};Articolo {i} caffè\n"
                                               for i in range(n))).encode())

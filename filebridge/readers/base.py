@@ -98,8 +98,36 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     """Parse the declared fields of a text batch; rows that fail become rejects.
     ``decimal``/``thousands``: the reader's notation, which a field may override.
     ``parsed``: fields a reader already typed, with no row failing."""
+    typed, bad = _typed(batch, specs, report, decimal, thousands, parsed)
+    return typed if bad is None else typed.filter(pc.invert(bad))
+
+
+def typed_rows(batch: Batch, specs: Mapping[str, FieldSpec], conditions: list[Condition],
+               report: FileReport, *, decimal: str = ".", thousands: str | None = None,
+               parsed: Mapping[str, pa.Array] | None = None) -> Batch:
+    """:func:`type_columns` then :func:`apply_filters`, the batch filtered once for
+    both: every column of the input is copied by a filter, and most batches of an
+    export have a row of each kind."""
+    typed, bad = _typed(batch, specs, report, decimal, thousands, parsed)
+    rejected = 0 if bad is None else (pc.sum(bad).as_py() or 0)
+    if not conditions or rejected == len(typed):  # as apply_filters: no row, no test
+        return typed if bad is None else typed.filter(pc.invert(bad))
+    passes = filter_mask(typed, conditions)
+    if bad is not None:  # a rejected row is not also skipped
+        passes = pc.and_(passes, pc.invert(bad))
+    kept = typed.filter(passes)
+    report.tally.skipped += len(typed) - rejected - len(kept)
+    return kept
+
+
+def _typed(batch: Batch, specs: Mapping[str, FieldSpec], report: FileReport,
+           decimal: str, thousands: str | None, parsed: Mapping[str, pa.Array] | None
+           ) -> tuple[Batch, pa.Array | None]:
+    """The batch with its declared fields typed, every row kept, and where a row
+    failed (None: none did), each such row rejected once, naming its first bad field
+    and the raw text."""
     if not specs:
-        return batch
+        return batch, None
     raw = batch.table
     columns = {name: raw.column(name) for name in raw.column_names}
     bad_any = None
@@ -117,8 +145,7 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
             bad_any = bad if bad_any is None else pc.or_(bad_any, bad)
     typed = Batch(pa.table(columns), batch.lines, raw)
     if bad_any is None:
-        return typed
-    # Report each failing row once, naming its first bad field and the raw text.
+        return typed, None
     bad_rows = pc.indices_nonzero(bad_any).to_pylist()
     raw_rows = raw.take(bad_rows).to_pylist()
     lines = pc.take(batch.lines, bad_rows).to_pylist()
@@ -127,7 +154,7 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
         name, _, spec = next(m for m in masks if m[1][i])
         what = _describe(spec, *separators(spec, decimal, thousands))
         report.reject(Reject(line, name, f"{row[name]!r} is not {what}", row))
-    return typed.filter(pc.invert(bad_any))
+    return typed, bad_any
 
 
 def _at_scale(value: object, t: pa.DataType, rounding: str | None = None) -> object:

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import Utf8Text, data_bytes, marked_rows, not_valid, unmarked
 from filebridge.options import ChunkSize, Condition, Encoding, FieldSpec, Model
-from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.base import sniff, typed_rows
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
 
@@ -203,9 +203,8 @@ class CsvReader:
                 report.tally.read += rb.num_rows
                 batch = _unmarked(table, lines, o.encoding, report) if source.text.marked \
                     else Batch(table, lines)
-                batch = type_columns(batch, o.fields, report, decimal=o.decimal,
-                                     thousands=o.thousands)
-                yield apply_filters(batch, o.filter, report)
+                yield typed_rows(batch, o.fields, o.filter, report, decimal=o.decimal,
+                                 thousands=o.thousands)
         except (pa.ArrowInvalid, UnicodeError) as e:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None

@@ -37,7 +37,13 @@ from filebridge.layouts.bytes import (
 from filebridge.layouts.fixed import FixedField, LayoutMixin
 from filebridge.layouts.imported import LayoutFileMixin
 from filebridge.options import ChunkSize, Condition, Encoding
-from filebridge.readers.base import apply_filters, filter_mask, sniff, type_columns
+from filebridge.readers.base import (
+    apply_filters,
+    filter_mask,
+    sniff,
+    type_columns,
+    typed_rows,
+)
 from filebridge.readers.multirecord import MultiRecordOptions, Splitter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -191,8 +197,9 @@ class FixedReader:
         report.tally.skipped += skipped
         if skip is not None:
             skip.commit()
-        batch = type_columns(Batch(pa.table(columns), numbers), typed, report, parsed=parsed)
-        return count, batch if early else apply_filters(batch, o.filter, report)
+        # A filter applied early has been: the rows left pass it.
+        return count, typed_rows(Batch(pa.table(columns), numbers), typed,
+                                 [] if early else o.filter, report, parsed=parsed)
 
     def _one(self, record: bytes) -> dict[str, Any]:
         """One record's fields as read (what a reject shows), decoded alone."""

@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 
 from filebridge.errors import Bug, RejectedFile
 from filebridge.options import Condition, FieldSpec, Model
-from filebridge.readers.base import apply_filters, separators, type_columns
+from filebridge.readers.base import separators, typed_rows
 from filebridge.readers.xlsx_cells import BadCell, Convert, cell_text, converter
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -329,9 +329,8 @@ class XlsxReader:
             keep = pc.invert(pc.is_in(pa.array(range(len(lines)), pa.int64()),
                                       pa.array([b[0] for b in bad], pa.int64())))
             batch = batch.filter(keep)
-        batch = type_columns(batch, o.fields, report, decimal=o.decimal,
-                             thousands=o.thousands)
-        return apply_filters(batch, o.filter, report)
+        return typed_rows(batch, o.fields, o.filter, report, decimal=o.decimal,
+                          thousands=o.thousands)
 
 
 __all__ = ["XlsxField", "XlsxOptions", "XlsxReader", "cell_text"]

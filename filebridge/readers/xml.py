@@ -37,7 +37,7 @@ from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import Utf8Text, marked_rows, not_valid, unmarked
 from filebridge.lazy import lazy
 from filebridge.options import Condition, FieldSpec, Model
-from filebridge.readers.base import apply_filters, sniff, type_columns
+from filebridge.readers.base import sniff, typed_rows
 from filebridge.readers.xml_flat import FlatRecords, Unsure, eligible
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -390,9 +390,8 @@ class XmlReader:
         batch = Batch(table, lines)
         if self._marked:
             batch = self._unmarked(batch, report)
-        batch = type_columns(batch, self.typed, report, decimal=self.o.decimal,
-                             thousands=self.o.thousands)
-        return apply_filters(batch, self.o.filter, report)
+        return typed_rows(batch, self.typed, self.o.filter, report, decimal=self.o.decimal,
+                          thousands=self.o.thousands)
 
 
 __all__ = ["XmlField", "XmlOptions", "XmlReader"]
