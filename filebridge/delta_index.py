@@ -20,11 +20,13 @@ loading stays about as cheap as loading the snapshot alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.hashsearch import SortedHashes
 from filebridge.keys import KEY_HASH, key_hashes
 from filebridge.ledger.sqlite import Ledger, SnapshotPatch
 from filebridge.records import flat
@@ -141,18 +143,21 @@ class KeyIndex:
             index = cls(flat(old["key"]), _numpy(old["hash"]), _numpy(old["khash"]), False)
         return None if (index.sorted[1:] == index.sorted[:-1]).any() else index
 
-    def find(self, keys: pa.Array, bh: np.ndarray | None = None,
-             order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    @cached_property
+    def _search(self) -> SortedHashes:
+        return SortedHashes(self.sorted)
+
+    def places(self, khash: np.ndarray) -> np.ndarray:
+        """Where each key hash is, or would be, in the snapshot (within its rows)."""
+        return self._search.search(khash)
+
+    def find(self, keys: pa.Array, bh: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
         """(row in the snapshot, found) per key; the row is meaningless where not found.
-        ``bh``: the keys' key_hashes, when known already; ``order``: an argsort of them."""
+        ``bh``: the keys' key_hashes, when known already."""
         if bh is None:
             bh = key_hashes(keys)
-        # Sorted needles: the binary search then walks the snapshot in order (2-3x faster).
-        if order is None:
-            order = np.argsort(bh)
-        pos = np.empty(len(bh), np.int64)
-        pos[order] = np.searchsorted(self.sorted, bh[order])
-        np.minimum(pos, len(self.sorted) - 1, out=pos)
+        pos = self.places(bh)
         at = np.flatnonzero(self.sorted[pos] == bh)
         found = np.zeros(len(keys), bool)
         if len(at):  # a hash match is confirmed on the key itself

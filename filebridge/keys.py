@@ -129,8 +129,8 @@ class Snapshot(Protocol):
 
     sorted: np.ndarray  # its key hashes, one per key
 
-    def find(self, keys: pa.Array, bh: np.ndarray | None = None,
-             order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def find(self, keys: pa.Array, bh: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class UniqueKeys:
@@ -197,7 +197,7 @@ class UniqueKeys:
         keyed = Keyed(self.field, h)  # for mode: changes (filebridge.delta)
         found = np.zeros(len(h), bool)
         if self.known is not None:
-            pos, found = self.known.find(col, h, order)
+            pos, found = self.known.find(col, h)
             at = np.flatnonzero(found)
             if self.late is not None:
                 self._skipped_later(col, pos, lines, at)

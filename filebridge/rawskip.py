@@ -44,6 +44,7 @@ import pyarrow as pa
 from filebridge.delta import row_hashes
 from filebridge.delta_index import MAX_PATCHES, PATCH_SHARE
 from filebridge.errors import Bug
+from filebridge.hashsearch import SortedHashes
 from filebridge.keys import KEY_HASH
 from filebridge.ledger.sqlite import UNCOMPRESSED, SnapshotPatch
 from filebridge.lookups import LookupFile
@@ -189,16 +190,16 @@ class Delivered:
         return self.patches < MAX_PATCHES and \
             self.patched_rows + rows <= self.full_rows * PATCH_SHARE
 
+    @functools.cached_property
+    def _search(self) -> SortedHashes:
+        return SortedHashes(self.raw)
+
     def find(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(entry, found) per record's first hash."""
         if not len(self.raw):
             return np.zeros(len(raw), np.int64), np.zeros(len(raw), bool)
-        order = np.argsort(raw)
-        at = np.empty(len(raw), np.int64)
-        at[order] = np.searchsorted(self.raw, raw[order])
-        np.minimum(at, len(self.raw) - 1, out=at)
-        found = self.raw[at] == raw
-        return at, found
+        at = self._search.search(raw)
+        return at, self.raw[at] == raw
 
 
 def _stamped(table: pa.Table, stamp: str) -> bool:
@@ -209,10 +210,7 @@ def _in_index(index: KeyIndex, khash: np.ndarray, row_hash: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """(place, holds) per key hash: the snapshot has that key with that row hash. Its
     key hashes are unique (KeyIndex.of), so one place answers for the key."""
-    order = np.argsort(khash)  # sorted needles: the search walks the snapshot in order
-    pos = np.empty(len(khash), np.int64)
-    pos[order] = np.searchsorted(index.sorted, khash[order])
-    np.minimum(pos, len(index.sorted) - 1, out=pos)
+    pos = index.places(khash)
     return pos, (index.sorted[pos] == khash) & (index.hashes[pos] == row_hash)
 
 
