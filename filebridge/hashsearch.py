@@ -17,6 +17,7 @@ import numpy as np
 # way: evenly spread hashes leave a bucket holding more than a few of them rare.
 _ROUNDS = 8
 _MAX_BITS = 23  # a directory of at most 8M buckets (32 MiB)
+_SLICE = 1 << 16
 
 
 class SortedHashes:
@@ -26,10 +27,16 @@ class SortedHashes:
     def __init__(self, hashes: np.ndarray):
         self.hashes = hashes
         self.bits = min(max(int(len(hashes)).bit_length(), 1), _MAX_BITS)
-        top = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
-        self.starts = np.zeros((1 << self.bits) + 1, np.int32 if len(hashes) < 2**31
-                               else np.int64)
-        np.cumsum(np.bincount(top, minlength=1 << self.bits), out=self.starts[1:])
+        # Counted a slice at a time, in place: the directory is the only array built
+        # whole (a bincount of all the hashes at once held three times its size).
+        starts = np.zeros((1 << self.bits) + 1, np.int32 if len(hashes) < 2**31 else np.int64)
+        shift = np.uint64(64 - self.bits)
+        for i in range(0, len(hashes), _SLICE):
+            top = (hashes[i:i + _SLICE] >> shift).astype(np.intp)  # sorted, as the hashes
+            first = np.flatnonzero(np.concatenate(([True], top[1:] != top[:-1])))
+            starts[top[first] + 1] += np.diff(np.append(first, len(top))).astype(starts.dtype)
+        np.cumsum(starts, out=starts)
+        self.starts = starts
 
     def search(self, needles: np.ndarray) -> np.ndarray:
         """Per needle, the first place whose hash is not below it (``np.searchsorted``,
