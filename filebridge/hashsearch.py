@@ -34,7 +34,8 @@ class SortedHashes:
         for i in range(0, len(hashes), _SLICE):
             top = (hashes[i:i + _SLICE] >> shift).astype(np.intp)  # sorted, as the hashes
             first = np.flatnonzero(np.concatenate(([True], top[1:] != top[:-1])))
-            starts[top[first] + 1] += np.diff(np.append(first, len(top))).astype(starts.dtype)
+            at = top[first] + 1
+            starts[at] = starts[at] + np.diff(np.append(first, len(top)))
         np.cumsum(starts, out=starts)
         self.starts = starts
 
