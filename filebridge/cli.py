@@ -131,7 +131,7 @@ def run(profile: str, files: tuple[Path, ...], force: bool) -> None:
 
     digest.ahead(files)  # on a thread while the job is built
     job = _job(profile)
-    from filebridge.ledger.leases import Busy
+    from filebridge.ledger.leases import Busy  # imported by the build, collector paused
 
     try:
         outcomes = runner.run_files(job, [f.resolve() for f in files], force=force)
