@@ -98,8 +98,8 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
     """Parse the declared fields of a text batch; rows that fail become rejects.
     ``decimal``/``thousands``: the reader's notation, which a field may override.
     ``parsed``: fields a reader already typed, with no row failing."""
-    typed, bad = _typed(batch, specs, report, decimal, thousands, parsed)
-    return typed if bad is None else typed.filter(pc.invert(bad))
+    return typed_rows(batch, specs, [], report, decimal=decimal, thousands=thousands,
+                      parsed=parsed)
 
 
 def typed_rows(batch: Batch, specs: Mapping[str, FieldSpec], conditions: list[Condition],
@@ -238,8 +238,4 @@ def filter_mask(batch: Batch, conditions: list[Condition]) -> pa.Array | None:
 
 def apply_filters(batch: Batch, conditions: list[Condition], report: FileReport) -> Batch:
     """Keep rows that pass every condition; the others are counted as skipped."""
-    if not conditions or not len(batch):
-        return batch
-    kept = batch.filter(filter_mask(batch, conditions))
-    report.tally.skipped += len(batch) - len(kept)
-    return kept
+    return typed_rows(batch, {}, conditions, report)
