@@ -157,3 +157,34 @@ def test_arrow_reads_what_it_needs_beyond_the_limit(tmp_path, monkeypatch):
     _articles(p, 12_000)  # 6 blocks
     rows, _, _ = read(p, delimiter=";", chunk_size=65536)
     assert len(rows) == 12_000 and rows[-1]["ART"] == "A0011999"
+
+
+def test_short_rows_in_every_block_are_rejected_on_their_lines(tmp_path):
+    """Arrow finds a short row on the thread that parses ahead (filebridge/overlap.py);
+    each is counted once, on its line, with the batch it came in, to the last line."""
+    p = tmp_path / "a.csv"
+    lines = ["ART;DESC"]
+    for i in range(30_000):
+        lines.append(f"A{i:07d}" if i % 997 == 0 else f"A{i:07d};Articolo {i}")
+    lines += ["X" * 30] * 3_000  # the last blocks hold no full row
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows, got, rep = read(p, delimiter=";", chunk_size=65536)
+    short = [i for i in range(30_000) if i % 997 == 0]
+    short += range(30_000, 33_000)
+    assert sorted(r.line for r in rep.rejects()) == [i + 2 for i in short]
+    assert got == [i + 2 for i in range(30_000) if i % 997]
+    assert rep.tally.read == 33_000 and rep.tally.rejected == len(short)
+    assert rep.tally.read == rep.tally.rejected + len(rows)
+
+
+def test_a_reader_left_half_way_leaves_no_thread_behind(tmp_path):
+    import threading
+
+    p = tmp_path / "a.csv"
+    _articles(p, 120_000)
+    o = CsvOptions.model_validate({"format": "csv", "delimiter": ";", "chunk_size": 65536})
+    batches = CsvReader(o).read(p, FileReport(p.name))
+    assert len(next(batches)) > 1000
+    assert any(t.name == "parse a.csv" for t in threading.enumerate())
+    batches.close()  # type: ignore[attr-defined]  # the pipeline stopped (a sink failed): the parse stops too
+    assert not any(t.name == "parse a.csv" for t in threading.enumerate())

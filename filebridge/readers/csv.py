@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from filebridge.errors import RejectedFile
 from filebridge.layouts.bytes import Utf8Text, data_bytes, marked_rows, not_valid, unmarked
 from filebridge.options import ChunkSize, Condition, Encoding, FieldSpec, Model
+from filebridge.overlap import Ahead
 from filebridge.readers.base import sniff, typed_rows
 from filebridge.records import Batch, FileReport, Reject
 from filebridge.registry import REGISTRY
@@ -142,15 +143,22 @@ class CsvReader:
             first_line += 1
         skip_rows = o.skip_lines + (1 if o.header else 0)
         invalid: list[tuple[int, int]] = []  # (physical line, lines it spans)
+        # Arrow calls this on the thread that parses (see _parsed): the rows are
+        # counted and rejected on this one, with the batch they came before.
+        found: list[pacsv.InvalidRow] = []
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
-            line = row.number if row.number is not None and row.number > 0 else -1
-            span = (row.text or "").count("\n") + 1
-            invalid.append((line, span))
-            report.tally.read += 1
-            report.reject(Reject(line, None, f"expected {row.expected_columns} fields, found "
-                                 f"{row.actual_columns}", {"text": unmarked(row.text or "")}))
+            found.append(row)
             return "skip"
+
+        def counted(rows: list[pacsv.InvalidRow]) -> None:
+            for row in rows:
+                line = row.number if row.number is not None and row.number > 0 else -1
+                invalid.append((line, (row.text or "").count("\n") + 1))
+                report.tally.read += 1
+                report.reject(Reject(line, None, f"expected {row.expected_columns} fields, "
+                                     f"found {row.actual_columns}",
+                                     {"text": unmarked(row.text or "")}))
 
         # The file reaches Arrow as UTF-8 (see layouts.bytes.Utf8Text): a byte that is not
         # valid in the file's encoding is carried through marked, and rejects its own row,
@@ -175,8 +183,10 @@ class CsvReader:
             raise RejectedFile(f"cannot read as CSV: {e}") from None
         next_row = 0  # data rows seen so far, to place each row on its source line
         extra_lines = 0  # line breaks inside quoted values so far
+        parsed = Ahead(_parsed(source.pulled(reader), found), name=f"parse {path.name}")
         try:
-            for rb in source.pulled(reader):
+            for rb, upto in parsed:
+                counted(found[len(invalid):upto])
                 if rb.num_rows == 0:
                     continue
                 table = pa.Table.from_batches([rb])
@@ -211,6 +221,17 @@ class CsvReader:
             raise RejectedFile(f"cannot read as CSV in {o.encoding}: {e}") from None
         finally:
             source.release()  # before Arrow's reader goes: its thread may be waiting
+            parsed.close()
+        counted(found[len(invalid):])  # rows after the last batch
+
+
+def _parsed(batches: Iterator[pa.RecordBatch], found: list[Any]
+            ) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Each batch with the count of invalid rows Arrow had found when it was made: on a
+    thread of its own (filebridge/overlap.py), Arrow parses the next block while the
+    pipeline works on this one."""
+    for rb in batches:
+        yield rb, len(found)
 
 
 def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileReport) -> Batch:
