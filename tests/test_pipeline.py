@@ -278,3 +278,33 @@ def test_a_forced_rerun_with_mode_changes_keeps_the_earlier_output(workdir, sink
     assert "sent 0, unchanged 2" in forced.stdout
     assert "nothing changed since the last delivery" in forced.stdout
     assert f"-> {out}" not in forced.stdout
+
+
+def test_a_value_the_output_code_page_lacks_rejects_its_row_only(workdir):
+    """A cp1252 output cannot hold Ł: that row is a reject naming its line and field,
+    the others are written, and mode: changes sends it once it can be written."""
+    prof = write_profile(workdir, {
+        "name": "art",
+        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
+                   "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";"},
+        "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "city": {"from": "CITY"}}},
+        "write": [{"format": "csv", "path": "../out/{stem}.csv", "encoding": "cp1252",
+                   "mode": "changes"}]})
+    (workdir / "inbox" / "A_1.csv").write_text("SKU;CITY\nA1;Città\nA2;Łódź\nA3;Köln\n",
+                                               encoding="utf-8")
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 1, r.stderr  # a row rejected, the file done
+    out = (workdir / "out" / "A_1.csv").read_bytes().decode("cp1252")
+    assert out.splitlines() == ["sku,city", "A1,Città", "A3,Köln"]
+    ack = read_csv(workdir / "profiles" / "feedback" / "A_1.ack.csv", ";")[0]
+    assert (ack["read"], ack["sent"], ack["rejected"]) == ("3", "2", "1")
+    rej = read_csv(workdir / "profiles" / "feedback" / "A_1.rejects.csv", ";")
+    assert [(x["line"], x["field"], x["value"]) for x in rej] == [("3", "city", "Łódź")]
+    assert "cannot be written in cp1252" in rej[0]["reason"]
+    (workdir / "inbox" / "A_2.csv").write_text("SKU;CITY\nA1;Città\nA2;Lodz\nA3;Köln\n",
+                                               encoding="utf-8")
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert (workdir / "out" / "A_2.csv").read_bytes().decode("cp1252").splitlines() == \
+        ["sku,city", "A2,Lodz"]

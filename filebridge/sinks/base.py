@@ -283,6 +283,29 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], data
 
 
+def unencodable(arr: pa.Array, encoding: str) -> list[int]:
+    """Rows of a text column holding a character ``encoding`` has not (a code page
+    without Ł, say). The column's bytes are encoded at once; rows one by one only
+    when that fails, and only those that are not ASCII."""
+    offsets, data = _buffers(arr)
+    high = data >= 0x80
+    if not high.any():
+        return []
+    try:
+        data.tobytes().decode("utf-8").encode(encoding)
+        return []
+    except UnicodeEncodeError:
+        pass
+    rows = np.unique(np.searchsorted(offsets, np.flatnonzero(high), "right") - 1)
+    out = []
+    for i, value in zip(rows.tolist(), arr.take(rows).to_pylist(), strict=True):
+        try:
+            value.encode(encoding)
+        except UnicodeEncodeError:
+            out.append(i)
+    return out
+
+
 def guard_formulas(arr: pa.Array) -> pa.Array:
     """Prefix ' to cells a spreadsheet would run as a formula (CSV injection)."""
     # The usual column has no cell starting with one of those characters: its

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import IO, Literal
 
+import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from filebridge.errors import Bug, OutputError
 from filebridge.options import Encoding
 from filebridge.outputs import Staged
+from filebridge.overlap import Behind
 from filebridge.records import Batch
 from filebridge.registry import REGISTRY
 from filebridge.sinks.base import (
@@ -19,6 +22,7 @@ from filebridge.sinks.base import (
     csv_text,
     guard_formulas,
     header_line,
+    unencodable,
 )
 from filebridge.textcol import text_column
 
@@ -51,6 +55,9 @@ class CsvSink(FileSink):
         self.staged: Staged | None = None
         self.file: IO[bytes] | None = None
         self.columns: dict[str, str] | None = None
+        # The text of a batch is made and written on a thread while the pipeline maps
+        # the next one (filebridge/overlap.py); what counts as sent is decided here.
+        self.behind: Behind | None = None
 
     def _columns(self, batch: Batch) -> dict[str, str]:
         cols = self.o.columns
@@ -76,9 +83,16 @@ class CsvSink(FileSink):
                 self._emit(header_line(list(cols), self.o.delimiter, self.o.newline))
         return self.file
 
+    def _utf8(self) -> bool:
+        return self.o.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
     def _emit(self, data: bytes | memoryview) -> None:
-        if self.o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            data = str(data, "utf-8").encode(self.o.encoding, errors="strict")
+        if not self._utf8():
+            try:
+                data = str(data, "utf-8").encode(self.o.encoding, errors="strict")
+            except UnicodeEncodeError as e:  # not a value (those are refused): a header
+                raise OutputError(f"{self.o.path}: {e.object[e.start:e.end]!r} cannot be "
+                                  f"written in {self.o.encoding}") from None
         if self.file is None:
             raise Bug("expected self.file is not None")
         self.file.write(data)
@@ -86,6 +100,8 @@ class CsvSink(FileSink):
     def write(self, batch: Batch) -> None:
         if self.columns is None:
             self.columns = self._columns(batch)
+        if not self._utf8():
+            batch = self._writable(batch)
         mask = self.changed(batch)
         self.sent(batch, mask)
         if mask is not None:
@@ -93,19 +109,45 @@ class CsvSink(FileSink):
         if not len(batch):
             return
         self._open(self.columns)
-        texts = []
+        if self.behind is None:
+            self.behind = Behind(self._text, name=f"write {self.id}")
+        self.behind.put([batch.column(name) for name in self.columns.values()])
+
+    def _writable(self, batch: Batch) -> Batch:
+        """The rows whose values the output's encoding holds; each other row is refused,
+        named by its first such field (and not sent, nor remembered by mode: changes)."""
+        if self.ctx is None or self.ctx.rows is None or self.columns is None:
+            raise Bug("expected a started sink")
+        bad = np.zeros(len(batch), bool)
         for name in self.columns.values():
-            col = text_column(batch.column(name), decimal=self.o.decimal,
-                              separator=self.o.separator)
+            col = batch.column(name)
+            if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                continue  # numbers and dates are ASCII
+            for i in unencodable(col, self.o.encoding):
+                if not bad[i]:
+                    bad[i] = True
+                    value = col[i].as_py()
+                    self.ctx.rows.refuse(batch, i, name, f"{value!r} cannot be written in "
+                                         f"{self.o.encoding} ({self.o.path})", value)
+        return batch.filter(pa.array(~bad)) if bad.any() else batch
+
+    def _text(self, columns: list[pa.Array]) -> None:
+        texts = []
+        for col in columns:
+            col = text_column(col, decimal=self.o.decimal, separator=self.o.separator)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
         self._emit(csv_text(texts, self.o.delimiter, self.o.newline))
 
     def finish(self) -> None:
+        if self.behind is not None:
+            self.behind.join()
         if self.file is None and self.o.empty and not self.keeps_earlier():
             cols = self.columns or self.o.columns or {}
             self._open(cols if isinstance(cols, dict) else {c: c for c in cols})
         self.close()
 
     def close(self) -> None:
+        if self.behind is not None:
+            self.behind.close()
         if self.file is not None:
             self.file.close()
