@@ -218,24 +218,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-class FileReport:
-    """Collects tallies and rejects for one input file with bounded memory.
+class Notes:
+    """Tallies and rejects of some rows, not yet spooled: what a reader's thread notes
+    for one batch (filebridge/readers/csv.py), for the file's report to take in
+    (:meth:`FileReport.take`) on the pipeline's thread."""
 
-    Rejects go to a spool file as JSON lines, so a file with millions of bad rows
-    does not grow the process; the first few stay in memory for previews and logs.
-    """
-
-    KEEP = 50
-
-    def __init__(self, name: str, spool_dir: str | None = None):
-        self.name = name
-        self.started = time.time()  # for the run report's timings
+    def __init__(self) -> None:
         self.tally = Tally()
-        self.first: list[Reject] = []
         self.warnings = 0
         self._pending: list[Reject] = []
-        # Anonymous: the operating system deletes it when closed or collected.
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
 
     def reject(self, rej: Reject, count: bool = True) -> None:
         """Note a rejected row; ``count=False`` for a second reason for a row that is
@@ -250,6 +241,31 @@ class FileReport:
         counted in the tally."""
         self.warnings += 1
         self._pending.append(Reject(line or 0, field, reason, values or {}, value, "warning"))
+
+
+class FileReport(Notes):
+    """Collects tallies and rejects for one input file with bounded memory.
+
+    Rejects go to a spool file as JSON lines, so a file with millions of bad rows
+    does not grow the process; the first few stay in memory for previews and logs.
+    """
+
+    KEEP = 50
+
+    def __init__(self, name: str, spool_dir: str | None = None):
+        super().__init__()
+        self.name = name
+        self.started = time.time()  # for the run report's timings
+        self.first: list[Reject] = []
+        # Anonymous: the operating system deletes it when closed or collected.
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
+
+    def take(self, notes: Notes) -> None:
+        """Adds what ``notes`` holds (its rows are this file's)."""
+        for k, v in notes.tally.as_dict().items():
+            setattr(self.tally, k, getattr(self.tally, k) + v)
+        self.warnings += notes.warnings
+        self._pending += notes._pending
 
     def flush(self) -> None:
         """Spool the rejects of the batch just done, in line order (a reader's and the

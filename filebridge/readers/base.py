@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from filebridge.errors import RejectedFile
 from filebridge.layouts.types import parse, parse_edited
 from filebridge.options import Condition, FieldSpec
-from filebridge.records import Batch, FileReport, Reject
+from filebridge.records import Batch, FileReport, Notes, Reject
 
 
 class Reader(Protocol):
@@ -103,7 +103,7 @@ def type_columns(batch: Batch, specs: Mapping[str, FieldSpec], report: FileRepor
 
 
 def typed_rows(batch: Batch, specs: Mapping[str, FieldSpec], conditions: list[Condition],
-               report: FileReport, *, decimal: str = ".", thousands: str | None = None,
+               report: Notes, *, decimal: str = ".", thousands: str | None = None,
                parsed: Mapping[str, pa.Array] | None = None) -> Batch:
     """:func:`type_columns` then :func:`apply_filters`, the batch filtered once for
     both: every column of the input is copied by a filter, and most batches of an
@@ -120,7 +120,7 @@ def typed_rows(batch: Batch, specs: Mapping[str, FieldSpec], conditions: list[Co
     return kept
 
 
-def _typed(batch: Batch, specs: Mapping[str, FieldSpec], report: FileReport,
+def _typed(batch: Batch, specs: Mapping[str, FieldSpec], report: Notes,
            decimal: str, thousands: str | None, parsed: Mapping[str, pa.Array] | None
            ) -> tuple[Batch, pa.Array | None]:
     """The batch with its declared fields typed, every row kept, and where a row

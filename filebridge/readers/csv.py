@@ -29,7 +29,7 @@ from filebridge.layouts.bytes import Utf8Text, data_bytes, marked_rows, not_vali
 from filebridge.options import ChunkSize, Condition, Encoding, FieldSpec, Model
 from filebridge.overlap import Ahead
 from filebridge.readers.base import sniff, typed_rows
-from filebridge.records import Batch, FileReport, Reject
+from filebridge.records import Batch, FileReport, Notes, Reject
 from filebridge.registry import REGISTRY
 
 
@@ -143,22 +143,22 @@ class CsvReader:
             first_line += 1
         skip_rows = o.skip_lines + (1 if o.header else 0)
         invalid: list[tuple[int, int]] = []  # (physical line, lines it spans)
-        # Arrow calls this on the thread that parses (see _parsed): the rows are
-        # counted and rejected on this one, with the batch they came before.
-        found: list[pacsv.InvalidRow] = []
+        found: list[pacsv.InvalidRow] = []  # by Arrow, not yet counted
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             found.append(row)
             return "skip"
 
-        def counted(rows: list[pacsv.InvalidRow]) -> None:
-            for row in rows:
+        def counted(notes: Notes) -> Notes:
+            for row in found:
                 line = row.number if row.number is not None and row.number > 0 else -1
                 invalid.append((line, (row.text or "").count("\n") + 1))
-                report.tally.read += 1
-                report.reject(Reject(line, None, f"expected {row.expected_columns} fields, "
-                                     f"found {row.actual_columns}",
-                                     {"text": unmarked(row.text or "")}))
+                notes.tally.read += 1
+                notes.reject(Reject(line, None, f"expected {row.expected_columns} fields, "
+                                    f"found {row.actual_columns}",
+                                    {"text": unmarked(row.text or "")}))
+            found.clear()
+            return notes
 
         # The file reaches Arrow as UTF-8 (see layouts.bytes.Utf8Text): a byte that is not
         # valid in the file's encoding is carried through marked, and rejects its own row,
@@ -181,13 +181,16 @@ class CsvReader:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None
             raise RejectedFile(f"cannot read as CSV: {e}") from None
-        next_row = 0  # data rows seen so far, to place each row on its source line
-        extra_lines = 0  # line breaks inside quoted values so far
-        parsed = Ahead(_parsed(source.pulled(reader), found), name=f"parse {path.name}")
-        try:
-            for rb, upto in parsed:
-                counted(found[len(invalid):upto])
+        def batches() -> Iterator[tuple[Batch | None, Notes]]:
+            """Each block's rows typed, filtered and placed on their lines, with what was
+            noted of them. On a thread of its own (filebridge/overlap.py): Arrow and the
+            typing work on the next block while the pipeline maps this one."""
+            next_row = 0  # data rows seen so far, to place each row on its source line
+            extra_lines = 0  # line breaks inside quoted values so far
+            for rb in source.pulled(reader):
+                notes = counted(Notes())
                 if rb.num_rows == 0:
+                    yield None, notes
                     continue
                 table = pa.Table.from_batches([rb])
                 idx = pa.array(np.arange(next_row, next_row + rb.num_rows, dtype=np.int64))
@@ -210,11 +213,20 @@ class CsvReader:
                         lines = pc.if_else(pc.greater_equal(lines, line), pc.add(lines, span),
                                            lines)
                 next_row += rb.num_rows
-                report.tally.read += rb.num_rows
-                batch = _unmarked(table, lines, o.encoding, report) if source.text.marked \
+                notes.tally.read += rb.num_rows
+                batch = _unmarked(table, lines, o.encoding, notes) if source.text.marked \
                     else Batch(table, lines)
-                yield typed_rows(batch, o.fields, o.filter, report, decimal=o.decimal,
-                                 thousands=o.thousands)
+                yield typed_rows(batch, o.fields, o.filter, notes, decimal=o.decimal,
+                                 thousands=o.thousands), notes
+            if found:  # rows after the last batch
+                yield None, counted(Notes())
+
+        parsed = Ahead(batches(), name=f"parse {path.name}")
+        try:
+            for batch, notes in parsed:
+                report.take(notes)
+                if batch is not None:
+                    yield batch
         except (pa.ArrowInvalid, UnicodeError) as e:
             if _encoding_error(e):
                 raise undecodable(path, o.encoding, e) from None
@@ -222,19 +234,9 @@ class CsvReader:
         finally:
             source.release()  # before Arrow's reader goes: its thread may be waiting
             parsed.close()
-        counted(found[len(invalid):])  # rows after the last batch
 
 
-def _parsed(batches: Iterator[pa.RecordBatch], found: list[Any]
-            ) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Each batch with the count of invalid rows Arrow had found when it was made: on a
-    thread of its own (filebridge/overlap.py), Arrow parses the next block while the
-    pipeline works on this one."""
-    for rb in batches:
-        yield rb, len(found)
-
-
-def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: FileReport) -> Batch:
+def _unmarked(table: pa.Table, lines: pa.Array, encoding: str, report: Notes) -> Batch:
     """Rows holding bytes that are not valid ``encoding`` (marked on the way in) are
     rejected, named by their first such field; the others go on."""
     bad: dict[int, tuple[str, bytes]] = {}
