@@ -308,3 +308,22 @@ def test_a_value_the_output_code_page_lacks_rejects_its_row_only(workdir):
     assert r.returncode == 0, r.stderr
     assert (workdir / "out" / "A_2.csv").read_bytes().decode("cp1252").splitlines() == \
         ["sku,city", "A2,Lodz"]
+
+
+def test_a_utf8_sig_output_has_one_bom_at_its_start(workdir):
+    """Excel's UTF-8 has a BOM first; one before a row would be part of its SKU."""
+    prof = write_profile(workdir, {
+        "name": "art",
+        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
+                   "ready": {"stable_for": "0s"}},
+        "read": {"format": "csv", "delimiter": ";", "chunk_size": 65536},
+        "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "city": {"from": "CITY"}}},
+        "write": [{"format": "csv", "path": "../out/{stem}.csv", "encoding": "utf-8-sig"}]})
+    rows = [f"A{i};Città {i}" for i in range(20_000)]  # several batches
+    (workdir / "inbox" / "A_1.csv").write_text("SKU;CITY\n" + "\n".join(rows) + "\n",
+                                               encoding="utf-8")
+    r = cli("run", str(prof), cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    data = (workdir / "out" / "A_1.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfsku,city\n") and data.count(b"\xef\xbb\xbf") == 1
+    assert data[3:].decode().splitlines()[1:] == [r.replace(";", ",") for r in rows]

@@ -300,7 +300,8 @@ def unencodable(arr: pa.Array, encoding: str) -> list[int]:
     out = []
     for i, value in zip(rows.tolist(), arr.take(rows).to_pylist(), strict=True):
         try:
-            value.encode(encoding)
+            if value is not None:
+                value.encode(encoding)
         except UnicodeEncodeError:
             out.append(i)
     return out

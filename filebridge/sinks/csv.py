@@ -3,6 +3,7 @@ one row per record (stock lists, price lists, Shopify's inventory CSV…)."""
 
 from __future__ import annotations
 
+import codecs
 from typing import IO, Literal
 
 import numpy as np
@@ -58,6 +59,7 @@ class CsvSink(FileSink):
         # The text of a batch is made and written on a thread while the pipeline maps
         # the next one (filebridge/overlap.py); what counts as sent is decided here.
         self.behind: Behind | None = None
+        self.encoder: codecs.IncrementalEncoder | None = None
 
     def _columns(self, batch: Batch) -> dict[str, str]:
         cols = self.o.columns
@@ -88,8 +90,10 @@ class CsvSink(FileSink):
 
     def _emit(self, data: bytes | memoryview) -> None:
         if not self._utf8():
+            if self.encoder is None:  # one per file: utf-8-sig's BOM once, not per batch
+                self.encoder = codecs.getincrementalencoder(self.o.encoding)("strict")
             try:
-                data = str(data, "utf-8").encode(self.o.encoding, errors="strict")
+                data = self.encoder.encode(str(data, "utf-8"))
             except UnicodeEncodeError as e:  # not a value (those are refused): a header
                 raise OutputError(f"{self.o.path}: {e.object[e.start:e.end]!r} cannot be "
                                   f"written in {self.o.encoding}") from None
