@@ -78,6 +78,13 @@ class Staged:
         self._file = open(self.tmp, mode, **kw)
         return self._file
 
+    def sync(self) -> None:
+        """What is written so far, to disk: a writer thread's call every few MiB
+        (sinks/csv.py), so the commit's fsync waits for the tail only, not the file."""
+        if self._file is not None and not self._file.closed:
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
+
     def commit(self) -> Path:
         if self._file is not None and not self._file.closed:
             self._file.close()

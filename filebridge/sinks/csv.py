@@ -47,6 +47,9 @@ class CsvSinkOptions(FileSinkOptions):
                                 "false keeps such cells as they are")
 
 
+SYNC_EVERY = 16 << 20  # bytes written between two syncs on the writer's thread
+
+
 @REGISTRY.sink("csv")
 class CsvSink(FileSink):
     Options = CsvSinkOptions
@@ -60,6 +63,7 @@ class CsvSink(FileSink):
         # the next one (filebridge/overlap.py); what counts as sent is decided here.
         self.behind: Behind | None = None
         self.encoder: codecs.IncrementalEncoder | None = None
+        self.synced = 0  # bytes of the file on disk
 
     def _columns(self, batch: Batch) -> dict[str, str]:
         cols = self.o.columns
@@ -141,6 +145,10 @@ class CsvSink(FileSink):
             col = text_column(col, decimal=self.o.decimal, separator=self.o.separator)
             texts.append(guard_formulas(col) if self.o.formula_guard else col)
         self._emit(csv_text(texts, self.o.delimiter, self.o.newline))
+        if self.file is not None and self.staged is not None and \
+                self.file.tell() - self.synced >= SYNC_EVERY:
+            self.staged.sync()
+            self.synced = self.file.tell()
 
     def finish(self) -> None:
         if self.behind is not None:
