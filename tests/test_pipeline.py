@@ -280,17 +280,22 @@ def test_a_forced_rerun_with_mode_changes_keeps_the_earlier_output(workdir, sink
     assert f"-> {out}" not in forced.stdout
 
 
+def sku_city(write: dict) -> dict:
+    """A `;` CSV of SKU;CITY to a CSV output with ``write``'s options, in blocks of
+    64 KiB (a file of 20,000 rows is several batches)."""
+    return {"name": "art",
+            "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
+                       "ready": {"stable_for": "0s"}},
+            "read": {"format": "csv", "delimiter": ";", "chunk_size": 65536},
+            "map": {"key": "sku", "fields": {"sku": {"from": "SKU"},
+                                             "city": {"from": "CITY"}}},
+            "write": [{"format": "csv", "path": "../out/{stem}.csv", **write}]}
+
+
 def test_a_value_the_output_code_page_lacks_rejects_its_row_only(workdir):
     """A cp1252 output cannot hold Ł: that row is a reject naming its line and field,
     the others are written, and mode: changes sends it once it can be written."""
-    prof = write_profile(workdir, {
-        "name": "art",
-        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
-                   "ready": {"stable_for": "0s"}},
-        "read": {"format": "csv", "delimiter": ";"},
-        "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "city": {"from": "CITY"}}},
-        "write": [{"format": "csv", "path": "../out/{stem}.csv", "encoding": "cp1252",
-                   "mode": "changes"}]})
+    prof = write_profile(workdir, sku_city({"encoding": "cp1252", "mode": "changes"}))
     (workdir / "inbox" / "A_1.csv").write_text("SKU;CITY\nA1;Città\nA2;Łódź\nA3;Köln\n",
                                                encoding="utf-8")
     r = cli("run", str(prof), cwd=workdir)
@@ -312,13 +317,7 @@ def test_a_value_the_output_code_page_lacks_rejects_its_row_only(workdir):
 
 def test_a_utf8_sig_output_has_one_bom_at_its_start(workdir):
     """Excel's UTF-8 has a BOM first; one before a row would be part of its SKU."""
-    prof = write_profile(workdir, {
-        "name": "art",
-        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
-                   "ready": {"stable_for": "0s"}},
-        "read": {"format": "csv", "delimiter": ";", "chunk_size": 65536},
-        "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "city": {"from": "CITY"}}},
-        "write": [{"format": "csv", "path": "../out/{stem}.csv", "encoding": "utf-8-sig"}]})
+    prof = write_profile(workdir, sku_city({"encoding": "utf-8-sig"}))
     rows = [f"A{i};Città {i}" for i in range(20_000)]  # several batches
     (workdir / "inbox" / "A_1.csv").write_text("SKU;CITY\n" + "\n".join(rows) + "\n",
                                                encoding="utf-8")
@@ -345,13 +344,7 @@ def test_a_big_csv_output_goes_to_disk_as_it_is_written(workdir, monkeypatch):
         synced.append((threading.current_thread().name, os.fstat(fd).st_size))
         real(fd)
     monkeypatch.setattr(os, "fdatasync", fdatasync)
-    prof = write_profile(workdir, {
-        "name": "art",
-        "source": {"kind": "local", "path": "../inbox", "pattern": ["*.csv"],
-                   "ready": {"stable_for": "0s"}},
-        "read": {"format": "csv", "delimiter": ";", "chunk_size": 65536},
-        "map": {"key": "sku", "fields": {"sku": {"from": "SKU"}, "city": {"from": "CITY"}}},
-        "write": [{"format": "csv", "path": "../out/{stem}.csv"}]})
+    prof = write_profile(workdir, sku_city({}))
     rows = [f"A{i};Città {i}" for i in range(20_000)]
     (workdir / "inbox" / "A_1.csv").write_text("SKU;CITY\n" + "\n".join(rows) + "\n",
                                                encoding="utf-8")
